@@ -1,0 +1,3 @@
+from flaketui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""codemod (being built)."""

@@ -1,0 +1,1 @@
+"""Root-cause diagnosis (being built)."""

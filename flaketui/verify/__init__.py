@@ -1,0 +1,1 @@
+"""Verification engine (being built)."""
