@@ -96,6 +96,16 @@ class Service:
         """Name, branch, HEAD, and whether (and why not) commits are possible."""
         raise NotImplementedError
 
+    def state_dir(self) -> Path:
+        """Where private state lives: ``<git common dir>/flaketui`` (shared by worktrees, never
+        in the work tree), or ``.flaketui/`` outside git. Created on first use."""
+        from flaketui import vcs
+
+        common = vcs.common_git_dir(self.root)
+        target = common / "flaketui" if common is not None else self.root / ".flaketui"
+        target.mkdir(parents=True, exist_ok=True)
+        return target
+
     def read_text(self, path: str) -> str:
         """A repo-relative file as text, for the source view (replacement chars for bad bytes)."""
         return (self.root / path).read_bytes().decode("utf-8", errors="replace")
@@ -139,6 +149,11 @@ class Service:
         A ``str`` is a node id relative to the repository's (single) rootdir. ``should_stop``
         is polled often; when it turns true the process group is killed at once.
         """
+        raise NotImplementedError
+
+    def _record_verification(self, verification: Verification) -> None:
+        """Store a finished verification in the private history (store.py). ``verify`` calls
+        this for every verification it completes, cancelled ones included."""
         raise NotImplementedError
 
     def python_description(self) -> str:
