@@ -154,7 +154,7 @@ class Service:
     def _record_verification(self, verification: Verification) -> None:
         """Store a finished verification in the private history (store.py). ``verify`` calls
         this for every verification it completes, cancelled ones included."""
-        raise NotImplementedError
+        self._store().add_verification(verification)
 
     def python_description(self) -> str:
         """The target interpreter that verification uses and where it was found."""
@@ -202,10 +202,24 @@ class Service:
 
     def last_verifications(self) -> dict[tuple[str, str], Verification]:
         """The newest recorded verification per test."""
-        raise NotImplementedError
+        return self._store().latest_verifications()
 
     def history(self, nodeid: str) -> list[Verification]:
-        raise NotImplementedError
+        """A test's verifications, oldest first (found by file and function name if it moved)."""
+        return self._store().history(nodeid)
+
+    def _record_commit(self, record: CommitRecord) -> None:
+        """Remember a commit flaketui made (the audit lists the markers removed)."""
+        self._store().add_commit(record)
+
+    def commits(self) -> list[CommitRecord]:
+        """flaketui's commits in this repository, oldest first."""
+        return self._store().commits()
+
+    def _store(self):  # -> store.Store; imported lazily so the CLI starts without sqlite3
+        from flaketui.store import FILENAME, Store
+
+        return Store(self.state_dir() / FILENAME)
 
     def audit(self, *, as_json: bool = False) -> str:
         """``flaky_test_audit.md`` (or its JSON)."""
