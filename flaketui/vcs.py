@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,3 +109,223 @@ def tree_state(root: Path) -> TreeState:
         else:
             digest.update(b"<absent>")
     return TreeState(head=current, fingerprint=digest.hexdigest()[:16], dirty_paths=tuple(paths))
+
+
+# -- writing: commits ----------------------------------------------------------------------
+
+OutputCallback = Callable[[str], None]
+
+#: Files git leaves in the git directory while an operation waits for the user.
+_IN_PROGRESS = (
+    ("MERGE_HEAD", "a merge", "git merge --continue` or `git merge --abort"),
+    ("rebase-merge", "a rebase", "git rebase --continue` or `git rebase --abort"),
+    ("rebase-apply", "a rebase or `git am`", "git rebase --continue` or `git rebase --abort"),
+    ("CHERRY_PICK_HEAD", "a cherry-pick", "git cherry-pick --continue` or `git cherry-pick --abort"),
+    ("REVERT_HEAD", "a revert", "git revert --continue` or `git revert --abort"),
+)
+
+
+def git_path(root: Path, name: str) -> Path:
+    """``git rev-parse --git-path NAME``: per-worktree files (index, MERGE_HEAD) live apart
+    from the common directory when ``.git`` is a file."""
+    found = Path(os.fsdecode(_git(root, "rev-parse", "--git-path", name).stdout.strip()))
+    return found if found.is_absolute() else (root / found)
+
+
+def commit_refusal(root: Path) -> FlakeTUIError | None:
+    """Why flaketui may not commit in ``root`` right now, or None when it may."""
+    inside = _git(root, "rev-parse", "--is-bare-repository", "--is-inside-work-tree", check=False)
+    if inside.returncode != 0:
+        return FlakeTUIError(
+            f"{root} is not inside a git repository.",
+            "Run flaketui in a git work tree (or `git init` and commit your tests first).",
+        )
+    bare, in_work_tree = inside.stdout.split()[:2]
+    if bare == b"true" or in_work_tree != b"true":
+        return FlakeTUIError(
+            f"{root} is a bare repository: there is no work tree to fix.",
+            "Run flaketui in a clone or worktree of it (`git worktree add PATH`).",
+        )
+    if head(root) is None:
+        return FlakeTUIError(
+            f"The branch {branch(root) or 'HEAD'} has no commits yet: there is no committed marker to remove.",
+            "Commit your tests first, then remove the marker.",
+        )
+    for name, what, how in _IN_PROGRESS:
+        if git_path(root, name).exists():
+            return FlakeTUIError(
+                f"{what.capitalize()} is in progress: a commit now would become part of it.",
+                f"Finish it with `{how}`, then try again.",
+            )
+    missing = [key for key in ("name", "email") if not _identity_part(root, key)]
+    if missing:
+        return FlakeTUIError(
+            f"git has no user {' and '.join(missing)} configured, so the commit would carry a guessed identity.",
+            'Set it with `git config --global user.name "Your Name"` and '
+            '`git config --global user.email you@example.com`.',
+        )
+    return None
+
+
+def _identity_part(root: Path, key: str) -> str:
+    for variable in (f"GIT_AUTHOR_{key.upper()}", f"GIT_COMMITTER_{key.upper()}"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    if key == "email" and os.environ.get("EMAIL"):
+        return os.environ["EMAIL"]
+    return _git(root, "config", "--get", f"user.{key}", check=False).stdout.decode(errors="replace").strip()
+
+
+def preflight(root: Path) -> None:
+    """Raise the reason flaketui may not commit here, if there is one."""
+    refusal = commit_refusal(root)
+    if refusal is not None:
+        raise refusal
+
+
+def status(root: Path) -> dict[str, str]:
+    """Uncommitted paths and their two-letter porcelain status (``M ``, `` M``, ``??``)."""
+    result = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
+    return {os.fsdecode(e[3:]): e[:2].decode() for e in result.stdout.split(b"\0") if len(e) > 3}
+
+
+def show_file(root: Path, rev: str, path: str) -> bytes | None:
+    """The bytes of ``path`` at ``rev``, or None when it does not exist there."""
+    result = _git(root, "show", f"{rev}:{path}", check=False)
+    return result.stdout if result.returncode == 0 else None
+
+
+def resolve_commit(root: Path, rev: str) -> str:
+    result = _git(root, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False)
+    if result.returncode != 0:
+        raise FlakeTUIError(f"{rev!r} is not a commit in this repository.", "Give a commit sha from `git log`.")
+    return result.stdout.decode().strip()
+
+
+def commit_message(root: Path, sha: str) -> str:
+    return _git(root, "log", "-1", "--format=%B", sha).stdout.decode("utf-8", errors="replace")
+
+
+def changed_paths(root: Path, sha: str) -> list[str]:
+    result = _git(root, "diff-tree", "--no-commit-id", "--name-only", "-r", "-z", "--root", sha)
+    return [os.fsdecode(n) for n in result.stdout.split(b"\0") if n]
+
+
+def log_with_trailers(root: Path, *, limit: int = 500) -> list[tuple[str, str]]:
+    """(sha, message) of the newest commits that carry a ``Flaky-`` trailer, newest first."""
+    result = _git(
+        root, "log", f"-n{limit}", "--format=%H%x00%B%x00", "-E", "--grep=^Flaky-(Category|Undoes):", check=False
+    )
+    if result.returncode != 0:
+        return []
+    fields = result.stdout.decode("utf-8", errors="replace").split("\0")
+    return [(fields[i].strip(), fields[i + 1]) for i in range(0, len(fields) - 1, 2)]
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """The bytes (and times) of the index and of each path a commit touches, to put back."""
+
+    index_path: Path
+    index: tuple[bytes, int, int] | None
+    files: dict[Path, tuple[bytes, int, int, int] | None]
+
+
+def _snapshot(root: Path, paths: Sequence[str]) -> _Snapshot:
+    def capture(target: Path) -> tuple[bytes, int, int, int] | None:
+        if not target.is_file():
+            return None
+        stat = target.stat()
+        return target.read_bytes(), stat.st_mode, stat.st_atime_ns, stat.st_mtime_ns
+
+    index_path = git_path(root, "index")
+    index = capture(index_path)
+    return _Snapshot(
+        index_path=index_path,
+        index=(index[0], index[2], index[3]) if index else None,
+        files={root / p: capture(root / p) for p in paths},
+    )
+
+
+def _restore(snapshot: _Snapshot) -> None:
+    # Files first, index last, with their old times: the index's stat cache then matches
+    # the files again and `git status` sees exactly what it saw before.
+    for target, saved in snapshot.files.items():
+        if saved is None:
+            if target.is_file():
+                target.unlink()
+            continue
+        content, mode, atime, mtime = saved
+        if not target.is_file() or target.read_bytes() != content:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        os.chmod(target, mode & 0o7777)
+        os.utime(target, ns=(atime, mtime))
+    if snapshot.index is None:
+        snapshot.index_path.unlink(missing_ok=True)
+    else:
+        content, atime, mtime = snapshot.index
+        snapshot.index_path.write_bytes(content)
+        os.utime(snapshot.index_path, ns=(atime, mtime))
+
+
+def commit_paths(
+    root: Path,
+    paths: Sequence[str],
+    message: str,
+    on_output: OutputCallback | None = None,
+    *,
+    contents: Mapping[str, bytes] | None = None,
+) -> str:
+    """Write ``contents``, then ``git add PATHS`` and ``git commit -m MESSAGE -- PATHS``.
+
+    Hooks and signing run as the user configured them, with stdin closed; their output is
+    streamed line by line to ``on_output``. Only ``paths`` are committed: whatever else is
+    staged stays staged. If anything fails, the index and every path are put back byte for
+    byte as they were, and the error carries git's output. Returns the new commit's sha.
+    """
+    import git as gitpython
+
+    preflight(root)
+    paths = list(dict.fromkeys(paths))
+    if not paths:
+        raise FlakeTUIError("Nothing to commit: no paths were given.", "Choose at least the test file.")
+    snapshot = _snapshot(root, [*paths, *(contents or {})])
+    output: list[str] = []
+
+    def collect(line: str | bytes) -> None:
+        text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
+        text = text.rstrip("\n")
+        output.append(text)
+        if on_output is not None:
+            on_output(text)
+
+    try:
+        for rel, content in (contents or {}).items():
+            (root / rel).write_bytes(content)
+        repo = gitpython.Repo(root)
+        try:
+            repo.git.add("--", *paths)
+            process = repo.git.commit("-m", message, "--", *paths, as_process=True)
+            gitpython.cmd.handle_process_output(process, collect, collect, finalizer=None)
+            process.wait()
+            sha = repo.git.rev_parse("HEAD").strip()
+        finally:
+            repo.close()
+    except gitpython.GitCommandError as exc:
+        _restore(snapshot)
+        said = "\n".join(output) or _as_text(exc.stderr) or _as_text(exc.stdout)
+        raise FlakeTUIError(
+            f"git commit failed; the work tree and index are as they were.\n{said.strip()}",
+            "Fix what the hook reports (or the git error above), then commit again.",
+        ) from exc
+    except BaseException:
+        _restore(snapshot)
+        raise
+    return sha
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value or "")

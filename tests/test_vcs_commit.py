@@ -1,0 +1,217 @@
+"""vcs.commit_paths and its refusals, on real repositories in tmp_path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from flaketui import vcs
+from flaketui.errors import FlakeTUIError
+from tests.conftest import MakeRepo, git, write_files
+
+TEST_FILE = "tests/test_x.py"
+
+
+def _state(root: Path) -> dict[str, bytes]:
+    """Every file of the work tree plus the index, as bytes: "nothing changed" means equal."""
+    files = {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
+    files["<index>"] = vcs.git_path(root, "index").read_bytes()
+    return files
+
+
+def _committed_files(root: Path, rev: str = "HEAD") -> list[str]:
+    return sorted(git(root, "diff-tree", "--no-commit-id", "--name-only", "-r", rev).split())
+
+
+def _hook(root: Path, name: str, script: str) -> None:
+    hook = vcs.git_path(root, f"hooks/{name}")
+    hook.parent.mkdir(parents=True, exist_ok=True)
+    hook.write_text("#!/bin/sh\n" + script)
+    hook.chmod(0o755)
+
+
+@pytest.fixture
+def repo(make_repo: MakeRepo) -> Path:
+    return make_repo({TEST_FILE: "def test_y():\n    assert 1\n", "src/app.py": "X = 1\n", "README": "hi\n"})
+
+
+def test_commit_holds_only_the_given_path(repo: Path) -> None:
+    write_files(repo, {TEST_FILE: "def test_y():\n    assert 2\n", "src/app.py": "X = 2\n", "README": "staged\n"})
+    git(repo, "add", "README")
+    sha = vcs.commit_paths(repo, [TEST_FILE], "test: fix")
+    assert sha == vcs.head(repo)
+    assert _committed_files(repo) == [TEST_FILE]
+    status = vcs.status(repo)
+    assert status == {"README": "M ", "src/app.py": " M"}
+
+
+def test_contents_are_written_then_committed(repo: Path) -> None:
+    vcs.commit_paths(repo, [TEST_FILE], "test: write", contents={TEST_FILE: b"def test_y():\n    pass\n"})
+    assert vcs.show_file(repo, "HEAD", TEST_FILE) == b"def test_y():\n    pass\n"
+    assert vcs.status(repo) == {}
+
+
+def test_a_new_untracked_file_can_be_included(repo: Path) -> None:
+    write_files(repo, {"tests/conftest.py": "import pytest\n", TEST_FILE: "def test_y():\n    assert 3\n"})
+    vcs.commit_paths(repo, [TEST_FILE, "tests/conftest.py"], "test: fix with conftest")
+    assert _committed_files(repo) == ["tests/conftest.py", TEST_FILE]
+
+
+def test_failing_hook_restores_work_tree_and_index_byte_for_byte(repo: Path) -> None:
+    write_files(repo, {TEST_FILE: "def test_y():\n    assert 2\n", "README": "staged\n", "new.txt": "untracked\n"})
+    git(repo, "add", "README")
+    _hook(repo, "pre-commit", "echo 'lint: line too long in tests/test_x.py'\necho 'to stderr' >&2\nexit 1\n")
+    before, head_before = _state(repo), vcs.head(repo)
+    streamed: list[str] = []
+    with pytest.raises(FlakeTUIError) as caught:
+        vcs.commit_paths(
+            repo, [TEST_FILE], "test: fix", streamed.append, contents={TEST_FILE: b"def test_y():\n    assert 9\n"}
+        )
+    assert _state(repo) == before
+    assert vcs.head(repo) == head_before
+    assert "lint: line too long in tests/test_x.py" in caught.value.message
+    assert "to stderr" in caught.value.message
+    assert "lint: line too long in tests/test_x.py" in streamed
+    assert caught.value.hint
+
+
+def test_hooks_run_with_stdin_closed_and_stream_their_output(repo: Path) -> None:
+    write_files(repo, {TEST_FILE: "def test_y():\n    assert 2\n"})
+    # `cat` would wait forever on a terminal; with stdin closed it reads EOF at once.
+    _hook(repo, "pre-commit", "cat\necho 'checked 1 file'\n")
+    streamed: list[str] = []
+    vcs.commit_paths(repo, [TEST_FILE], "test: fix", streamed.append)
+    assert streamed[0] == "checked 1 file"
+
+
+def test_commit_msg_hook_sees_the_message(repo: Path) -> None:
+    write_files(repo, {TEST_FILE: "def test_y():\n    assert 2\n"})
+    _hook(repo, "commit-msg", 'grep -q "^Flaky-Category: time$" "$1" || { echo "no trailer"; exit 1; }\n')
+    vcs.commit_paths(repo, [TEST_FILE], "test: fix\n\nbody\n\nFlaky-Category: time\n")
+    assert vcs.commit_message(repo, "HEAD").strip().endswith("Flaky-Category: time")
+
+
+def test_detached_head_commits(repo: Path) -> None:
+    git(repo, "checkout", "-q", "--detach")
+    write_files(repo, {TEST_FILE: "def test_y():\n    assert 2\n"})
+    sha = vcs.commit_paths(repo, [TEST_FILE], "test: detached")
+    assert vcs.branch(repo) is None
+    assert vcs.head(repo) == sha
+
+
+def test_worktree_commits_and_restores(repo: Path, tmp_path: Path) -> None:
+    other = tmp_path / "wt"
+    git(repo, "worktree", "add", "-q", "-b", "side", str(other))
+    assert (other / ".git").is_file()
+    write_files(other, {TEST_FILE: "def test_y():\n    assert 2\n", "README": "staged\n"})
+    git(other, "add", "README")
+    _hook(other, "pre-commit", "exit 1\n")
+    before = _state(other)
+    with pytest.raises(FlakeTUIError):
+        vcs.commit_paths(other, [TEST_FILE], "test: fail", contents={TEST_FILE: b"x = 1\n"})
+    assert _state(other) == before
+    vcs.git_path(other, "hooks/pre-commit").unlink()
+    sha = vcs.commit_paths(other, [TEST_FILE], "test: in worktree")
+    assert git(repo, "rev-parse", "side").strip() == sha
+    assert vcs.status(other) == {"README": "M "}
+    assert vcs.head(repo) != sha
+
+
+def test_crlf_bytes_are_committed_unchanged(make_repo: MakeRepo) -> None:
+    crlf = b"def test_y():\r\n    assert 1\r\n"
+    root = make_repo({TEST_FILE: crlf})
+    vcs.commit_paths(root, [TEST_FILE], "test: crlf", contents={TEST_FILE: crlf.replace(b"1", b"2")})
+    assert (root / TEST_FILE).read_bytes() == b"def test_y():\r\n    assert 2\r\n"
+    assert vcs.show_file(root, "HEAD", TEST_FILE) == b"def test_y():\r\n    assert 2\r\n"
+
+
+def test_not_a_git_repository_is_refused(make_repo: MakeRepo) -> None:
+    root = make_repo({TEST_FILE: "x = 1\n"}, git_repo=False)
+    # The temp directory must not sit inside some other repository for this to mean anything.
+    assert vcs.toplevel(root) is None
+    with pytest.raises(FlakeTUIError, match="not inside a git repository"):
+        vcs.commit_paths(root, [TEST_FILE], "m")
+
+
+def test_bare_repository_is_refused(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q", "--bare", "b.git")
+    refusal = vcs.commit_refusal(tmp_path / "b.git")
+    assert refusal is not None and "bare" in refusal.message and refusal.hint
+
+
+def test_unborn_branch_is_refused(make_repo: MakeRepo) -> None:
+    root = make_repo({TEST_FILE: "x = 1\n"}, commit=False)
+    refusal = vcs.commit_refusal(root)
+    assert refusal is not None and "no commits yet" in refusal.message and "main" in refusal.message
+
+
+def _conflict(root: Path) -> str:
+    """Two branches that both change README; returns the other branch's name."""
+    git(root, "checkout", "-q", "-b", "other")
+    write_files(root, {"README": "other\n"})
+    git(root, "commit", "-q", "-am", "other")
+    git(root, "checkout", "-q", "main")
+    write_files(root, {"README": "main\n"})
+    git(root, "commit", "-q", "-am", "main")
+    return "other"
+
+
+@pytest.mark.parametrize(
+    ("command", "what"),
+    [
+        pytest.param(["merge"], "merge", id="merge"),
+        pytest.param(["cherry-pick"], "cherry-pick", id="cherry-pick"),
+        pytest.param(["rebase"], "rebase", id="rebase"),
+    ],
+)
+def test_operation_in_progress_is_refused(repo: Path, command: list[str], what: str) -> None:
+    other = _conflict(repo)
+    result = subprocess.run(["git", *command, other], cwd=repo, capture_output=True, env=os.environ.copy())
+    assert result.returncode != 0  # stopped on the conflict
+    write_files(repo, {TEST_FILE: "def test_y():\n    assert 2\n"})
+    before = _state(repo)
+    with pytest.raises(FlakeTUIError, match=what) as caught:
+        vcs.commit_paths(repo, [TEST_FILE], "m")
+    assert "--abort" in caught.value.hint
+    assert _state(repo) == before
+
+
+def test_revert_in_progress_is_refused(repo: Path) -> None:
+    write_files(repo, {"README": "two\n"})
+    git(repo, "commit", "-q", "-am", "two")
+    write_files(repo, {"README": "three\n"})
+    git(repo, "commit", "-q", "-am", "three")
+    result = subprocess.run(["git", "revert", "HEAD~1"], cwd=repo, capture_output=True, env=os.environ.copy())
+    assert result.returncode != 0
+    refusal = vcs.commit_refusal(repo)
+    assert refusal is not None and "revert" in refusal.message
+
+
+def test_missing_identity_is_refused(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "empty.gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    for variable in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(variable, raising=False)
+    refusal = vcs.commit_refusal(repo)
+    assert refusal is not None
+    assert "name and email" in refusal.message
+    assert "git config --global user.email" in refusal.hint
+
+
+def test_identity_from_the_environment_is_enough(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "empty.gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Env Person")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "env@example.com")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Env Person")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "env@example.com")
+    assert vcs.commit_refusal(repo) is None
