@@ -70,6 +70,13 @@ class FixPlan:
     refusal: str | None = None
     #: The new content per repo-relative path, applied by ``commit_fix``.
     new_contents: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    #: The other changed files the plan (and its message) includes.
+    include: tuple[str, ...] = ()
+    unverified: bool = False
+    #: ``--category``: overrides the team's decision and the diagnosis in the message.
+    category: Category | None = None
+    #: sha256 of each edited file as the removal saw it: a later edit voids the plan.
+    sources: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -191,14 +198,27 @@ class Service:
     # -- the record (store.py, .flaketui.toml, report.py) ------------------------------
     def decisions(self) -> dict[tuple[str, str], Triage]:
         """The team's decisions from ``.flaketui.toml``, keyed by (rootdir, nodeid)."""
-        raise NotImplementedError
+        from flaketui import decisions
+
+        return decisions.load(self.root)
 
     def set_category(self, test: FlakyTest, category: Category, decided_by: DecidedBy = DecidedBy.USER) -> Triage:
-        raise NotImplementedError
+        """Confirm the test's root cause in ``.flaketui.toml`` (its other fields kept)."""
+        return self._decide(test, category=category, decided_by=decided_by)
+
+    def set_note(self, test: FlakyTest, note: str) -> Triage:
+        """The team's note about the test in ``.flaketui.toml`` (empty removes it)."""
+        return self._decide(test, note=note)
 
     def keep_marker(self, test: FlakyTest, keep: Keep | None) -> Triage:
         """Keep the marker on purpose (or stop keeping it with ``None``)."""
-        raise NotImplementedError
+        return self._decide(test, keep=keep)
+
+    def _decide(self, test: FlakyTest, **changes: object) -> Triage:
+        from flaketui import decisions
+
+        lock = self.state_dir() / "decisions.lock"
+        return decisions.decide(self.root, test.rootdir, test.nodeid, lock_path=lock, **changes)
 
     def last_verifications(self) -> dict[tuple[str, str], Verification]:
         """The newest recorded verification per test."""
