@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flaketui.errors import FlakeTUIError
 from flaketui.models import (
@@ -23,12 +24,18 @@ from flaketui.models import (
     Diagnosis,
     FlakyTest,
     Keep,
+    Marker,
     RunResult,
     ScanResult,
     Triage,
     Verification,
     VerifyMode,
 )
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    from flaketui.report import GateItem
 
 ProgressCallback = Callable[[int, int], None]
 StopPredicate = Callable[[], bool]
@@ -88,6 +95,8 @@ class GateResult:
     kept: tuple[str, ...]
     expired: tuple[str, ...] = ()
     budget: int = 0
+    #: Every line with its path, line, node id, marker and keep: what ``--json`` prints.
+    items: tuple[GateItem, ...] = ()
 
 
 class Service:
@@ -172,9 +181,142 @@ class Service:
         raise NotImplementedError
 
     # -- fix and commit (codemod.py, vcs.py) -----------------------------------------
-    def plan_fix(self, target: FlakyTest | str, *, include: Sequence[str] = (), unverified: bool = False) -> FixPlan:
+    def plan_fix(
+        self,
+        target: FlakyTest | str,
+        *,
+        include: Sequence[str] = (),
+        unverified: bool = False,
+        category: Category | None = None,
+    ) -> FixPlan:
         """The marker removal for ``target`` (a test, or a class/module node id), its diff and message."""
-        raise NotImplementedError
+        from flaketui import codemod, fixplan, vcs
+
+        label = target if isinstance(target, str) else target.nodeid
+        problem = vcs.commit_refusal(self.root)
+        if problem is not None:
+            return _refused_plan(label, str(problem))
+        every = self.scan().tests
+        if isinstance(target, FlakyTest):
+            selected = [t for t in every if t.key == target.key]
+        else:
+            selected = fixplan.select(target, every)
+        if not selected:
+            return _refused_plan(label, f"No flaky-marked test matches {label}; `flaketui scan` lists them.")
+        refusal = fixplan.foreign_marker_refusal(selected) or fixplan.shared_marker_refusal(selected, every)
+        if refusal:
+            return _refused_plan(label, refusal, selected)
+        new_contents: dict[str, bytes] = {}
+        for path, markers in fixplan.markers_by_file(selected).items():
+            before = (self.root / path).read_bytes()
+            removal = codemod.remove_markers(before, markers, path=path)
+            if removal.after is None or removal.after == before:
+                reason = removal.failure or "the codemod found no marker to remove"
+                return _refused_plan(label, f"{path}: {reason}. The file was left as it is.", selected)
+            new_contents[path] = removal.after
+        return self._fix_plan(label, tuple(selected), new_contents, include, unverified, category)
+
+    def _fix_plan(
+        self,
+        label: str,
+        tests: tuple[FlakyTest, ...],
+        new_contents: dict[str, bytes],
+        include: Sequence[str],
+        unverified: bool,
+        category: Category | None,
+    ) -> FixPlan:
+        import hashlib
+
+        from flaketui import fixplan, vcs
+
+        status = vcs.status(self.root)
+        chosen = tuple(dict.fromkeys(p for p in (self._repo_path(i) for i in include) if p not in new_contents))
+        for path in chosen:
+            if path not in status:
+                return _refused_plan(label, f"{path} has no uncommitted changes to include.", tests)
+        committed = [*new_contents, *chosen]
+        verifications = {} if unverified else self._verifications_of(tests)
+        message = fixplan.message(
+            tests,
+            label,
+            self._root_cause(tests, category),
+            verifications,
+            fixplan.outside_changes(verifications.values(), committed),
+            unverified=unverified,
+            template=self._commit_template(),
+        )
+        diff = "".join(
+            fixplan.unified_diff(p, vcs.show_file(self.root, "HEAD", p), content) for p, content in new_contents.items()
+        )
+        for path in chosen:
+            current = self.root / path
+            diff += fixplan.unified_diff(
+                path, vcs.show_file(self.root, "HEAD", path), current.read_bytes() if current.is_file() else None
+            )
+        files = [ChangedFile(p, required=True, status=status.get(p, " M")) for p in new_contents]
+        files += [ChangedFile(p, required=False, status=s) for p, s in status.items() if p not in new_contents]
+        return FixPlan(
+            target=label,
+            tests=tests,
+            diff=diff,
+            message=message,
+            files=tuple(files),
+            new_contents=tuple(new_contents.items()),
+            include=chosen,
+            unverified=unverified,
+            category=category,
+            sources=tuple((p, hashlib.sha256((self.root / p).read_bytes()).hexdigest()) for p in new_contents),
+        )
+
+    def _repo_path(self, path: str) -> str:
+        """A path given on the command line or by the app, as a repo-relative POSIX path."""
+        candidate = Path(path)
+        absolute = candidate if candidate.is_absolute() else Path.cwd() / candidate
+        try:
+            return absolute.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            # Not under the current directory's view of the repo: read it as repo-relative.
+            if not candidate.is_absolute() and (self.root / candidate).exists():
+                return (self.root / candidate).resolve().relative_to(self.root).as_posix()
+            raise FlakeTUIError(f"{path} is not inside {self.root}.", "Give a path inside the repository.") from None
+
+    def _verifications_of(self, tests: Sequence[FlakyTest]) -> dict[tuple[str, str], Verification]:
+        latest = self.last_verifications()
+        return {t.key: latest[t.key] for t in tests if t.key in latest}
+
+    def _root_cause(self, tests: Sequence[FlakyTest], category: Category | None):  # -> fixplan.RootCause
+        from flaketui.fixplan import RootCause
+
+        first = tests[0]
+        decision = self.decisions().get(first.key)
+        evidence: tuple = ()
+        suggestion = None
+        try:
+            diagnosis = self.diagnose(first)
+            evidence, suggestion = diagnosis.evidence, diagnosis.suggestion
+        except (NotImplementedError, FlakeTUIError):
+            pass  # the message then says what the team decided, or "unknown"
+        note = decision.note if decision else ""
+        if category is not None:
+            return RootCause(category, "chosen when committing", evidence, note)
+        if decision is not None and decision.category is not None:
+            return RootCause(decision.category, f"decided by {decision.decided_by or 'the team'}", evidence, note)
+        if suggestion is not None and suggestion.category is not Category.UNKNOWN:
+            return RootCause(suggestion.category, f"suggested, {suggestion.confidence:.0%} confidence", evidence, note)
+        return RootCause(Category.UNKNOWN, "no decision or diagnosis", evidence, note)
+
+    def _commit_template(self) -> str | None:
+        import tomllib
+
+        pyproject = self.root / "pyproject.toml"
+        if not pyproject.is_file():
+            return None
+        try:
+            config = tomllib.loads(pyproject.read_bytes().decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise FlakeTUIError(f"pyproject.toml does not parse: {exc}", "Fix its syntax, then try again.") from exc
+        template = config.get("tool", {}).get("flaketui", {}).get("commit-template")
+        return template if isinstance(template, str) else None
 
     def commit_fix(
         self,
@@ -189,11 +331,133 @@ class Service:
         Refused unless the latest verification of every covered test is stable and was run
         on this very tree; on failure the work tree and index are restored.
         """
-        raise NotImplementedError
+        import hashlib
+
+        from flaketui import fixplan, vcs
+
+        if plan.refusal:
+            raise FlakeTUIError(plan.refusal, "Nothing was changed; follow the advice above and try again.")
+        vcs.preflight(self.root)
+        for path, digest in plan.sources:
+            if hashlib.sha256((self.root / path).read_bytes()).hexdigest() != digest:
+                raise FlakeTUIError(
+                    f"{path} changed after the fix was planned.", "Plan it again (press c, or rerun flaketui fix)."
+                )
+        unverified = unverified or plan.unverified
+        if not unverified:
+            self._check_verified(plan.tests)
+        # Rebuilt now so the message names the newest verification and the chosen files.
+        plan = self._fix_plan(
+            plan.target, plan.tests, dict(plan.new_contents), include or plan.include, unverified, plan.category
+        )
+        if plan.refusal:
+            raise FlakeTUIError(plan.refusal, "Nothing was changed; choose files with uncommitted changes.")
+        paths = [*(p for p, _ in plan.new_contents), *plan.include]
+        sha = vcs.commit_paths(self.root, paths, plan.message, on_output, contents=dict(plan.new_contents))
+        record = CommitRecord(sha=sha, nodeid=plan.target, message=plan.message, kind="fix", files=tuple(paths))
+        self._record_commit(record)
+        assert fixplan.CATEGORY_TRAILER in plan.message
+        return record
+
+    def _check_verified(self, tests: Sequence[FlakyTest]) -> None:
+        from flaketui import fixplan, vcs
+
+        state = vcs.tree_state(self.root)
+        latest = self._verifications_of(tests)
+        for test in tests:
+            verification = latest.get(test.key)
+            problem = fixplan.verification_gate(test, verification)
+            if problem:
+                raise FlakeTUIError(
+                    problem, f"Verify it first: `flaketui fix {test.nodeid}` verifies, then commits."
+                )
+            assert verification is not None
+            if verification.head != state.head:
+                raise FlakeTUIError(
+                    f"HEAD moved since {test.nodeid} was verified ({(verification.head or 'none')[:12]} -> "
+                    f"{(state.head or 'none')[:12]}).",
+                    "Verify again on this commit, then commit the fix.",
+                )
+            if verification.tree_fingerprint != state.fingerprint:
+                changed = sorted(set(verification.dirty_paths) ^ set(state.dirty_paths))
+                where = f" ({', '.join(changed)})" if changed else " (a file was edited)"
+                raise FlakeTUIError(
+                    f"The work tree changed since {test.nodeid} was verified{where}.",
+                    "Verify again on this tree, then commit: the verification must cover what is committed.",
+                )
 
     def undo(self, sha: str | None = None, *, on_output: Callable[[str], None] | None = None) -> CommitRecord:
         """Put the marker back as a new commit (the last flaketui commit if no sha)."""
+        from flaketui import codemod, fixplan, vcs
+
+        vcs.preflight(self.root)
+        fix_sha = vcs.resolve_commit(self.root, sha) if sha else self._last_fix_commit()
+        fix_message = vcs.commit_message(self.root, fix_sha)
+        trailers = fixplan.trailers(fix_message)
+        if fixplan.CATEGORY_TRAILER not in trailers:
+            raise FlakeTUIError(
+                f"{fix_sha[:12]} is not a flaketui fix commit (it has no {fixplan.CATEGORY_TRAILER}: trailer).",
+                "Give the sha of a commit made by `flaketui fix` (see `git log --grep=Flaky-Category`).",
+            )
+        target = trailers.get(fixplan.TARGET_TRAILER) or fix_message.split("\n", 1)[0].rsplit(" ", 1)[-1]
+        status = vcs.status(self.root)
+        new_contents: dict[str, bytes] = {}
+        for path in vcs.changed_paths(self.root, fix_sha):
+            before = vcs.show_file(self.root, f"{fix_sha}^", path)
+            if before is None or not (self.root / path).is_file():
+                continue
+            removed = self._markers_in_source(before, path, target)
+            if not removed:
+                continue
+            if path in status:
+                raise FlakeTUIError(
+                    f"{path} has uncommitted changes; the undo commit would sweep them in.",
+                    "Commit or stash them first, then undo.",
+                )
+            current = (self.root / path).read_bytes()
+            restored = current
+            for test, marker in removed:
+                result = codemod.restore_marker(restored, marker, test.name, test.class_name)
+                if result.after is None:
+                    raise FlakeTUIError(
+                        f"Could not put the marker back in {path}: {result.failure}", "Restore it by hand."
+                    )
+                restored = result.after
+            if restored != current:
+                new_contents[path] = restored
+        if not new_contents:
+            raise FlakeTUIError(
+                f"Found no marker removed by {fix_sha[:12]} to put back (is it already restored?).",
+                "Check `git show " + fix_sha[:12] + "`; restore the marker by hand if it is needed.",
+            )
+        subject = fix_message.split("\n", 1)[0]
+        message = fixplan.undo_message(fix_sha, subject, target)
+        paths = list(new_contents)
+        new_sha = vcs.commit_paths(self.root, paths, message, on_output, contents=new_contents)
+        record = CommitRecord(
+            sha=new_sha, nodeid=target, message=message, kind="undo", undoes=fix_sha, files=tuple(paths)
+        )
+        self._record_commit(record)
+        return record
+
+    def _markers_in_source(self, source: bytes, path: str, target: str) -> list[tuple[FlakyTest, Marker]]:
+        """The flaky markers of the tests ``target`` names, as written in ``source`` of ``path``."""
         raise NotImplementedError
+
+    def _last_fix_commit(self) -> str:
+        """The newest flaketui fix on this branch that no later flaketui commit undoes."""
+        from flaketui import fixplan, vcs
+
+        undone: set[str] = set()
+        for sha, message in vcs.log_with_trailers(self.root):
+            trailers = fixplan.trailers(message)
+            if fixplan.UNDOES_TRAILER in trailers:
+                undone.add(trailers[fixplan.UNDOES_TRAILER])
+            elif fixplan.CATEGORY_TRAILER in trailers and sha not in undone:
+                return sha
+        raise FlakeTUIError(
+            "No flaketui fix commit to undo on this branch.", "Give the sha: `flaketui undo SHA`."
+        )
 
     # -- the record (store.py, .flaketui.toml, report.py) ------------------------------
     def decisions(self) -> dict[tuple[str, str], Triage]:
@@ -241,17 +505,67 @@ class Service:
 
         return Store(self.state_dir() / FILENAME)
 
-    def audit(self, *, as_json: bool = False) -> str:
-        """``flaky_test_audit.md`` (or its JSON)."""
-        raise NotImplementedError
+    def audit(self, *, as_json: bool = False, generated: str | None = None) -> str:
+        """``flaky_test_audit.md`` (or its JSON). Diagnoses every test that has no confirmed
+        category; when diagnosis is unavailable the test is "not diagnosed"."""
+        import datetime as dt
 
-    def check(self, *, budget: int = 0) -> GateResult:
-        raise NotImplementedError
+        from flaketui import report, vcs
+
+        scan = self.scan()
+        decided = self.decisions()
+        unconfirmed = [t for t in scan.tests if (d := decided.get(t.key)) is None or d.category is None]
+        audit = report.build_audit(
+            generated=generated or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            repository=self.root.name,
+            branch=vcs.branch(self.root),
+            head=vcs.head(self.root),
+            tests=scan.tests,
+            decisions=decided,
+            diagnoses=self._diagnoses_if_available(unconfirmed),
+            verifications=self.last_verifications(),
+            commits=self.commits(),
+            findings=scan.findings,
+        )
+        return report.render_json(audit) if as_json else report.render_markdown(audit)
+
+    def _diagnoses_if_available(self, tests: Sequence[FlakyTest]) -> dict[tuple[str, str], Diagnosis]:
+        found: dict[tuple[str, str], Diagnosis] = {}
+        for test in tests:
+            try:
+                found[test.key] = self.diagnose(test)
+            except NotImplementedError:
+                return {}
+            except FlakeTUIError:
+                continue  # a test whose file no longer parses is reported "not diagnosed"
+        return found
+
+    def check(self, *, budget: int = 0, today: date | None = None) -> GateResult:
+        """The CI gate: fail on every flaky marker and repository-wide rerun not kept on
+        purpose, beyond ``budget``, and on every keep past its expiry date."""
+        import datetime as dt
+
+        from flaketui import report
+
+        scan = self.scan()
+        items = report.gate_items(scan.tests, scan.findings, self.decisions(), today or dt.date.today())
+        return GateResult(
+            ok=report.gate_passes(items, budget),
+            failing=tuple(i.text for i in items if i.status in ("failing", "finding")),
+            kept=tuple(i.text for i in items if i.status == "kept"),
+            expired=tuple(i.text for i in items if i.status == "expired"),
+            budget=budget,
+            items=tuple(items),
+        )
 
     # -- the editor ------------------------------------------------------------------
     def open_in_editor(self, path: str, line: int) -> None:
         """Run ``$VISUAL``/``$EDITOR`` at the line, in the foreground (the app suspends first)."""
         raise NotImplementedError
+
+
+def _refused_plan(target: str, refusal: str, tests: Sequence[FlakyTest] = ()) -> FixPlan:
+    return FixPlan(target=target, tests=tuple(tests), diff="", message="", refusal=refusal)
 
 
 def _find_root(start: Path) -> Path:

@@ -92,7 +92,11 @@ def tree_state(root: Path) -> TreeState:
     The fingerprint hashes each dirty path with its current bytes, so editing a file after
     a verification changes it, and undoing the edit restores it.
     """
-    status = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
+    # --no-optional-locks: a question must not rewrite the index (a refused commit leaves it
+    # byte-identical, and a background refresh must not race the user's own git).
+    status = _git(
+        root, "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"
+    )
     paths: list[str] = []
     for entry in status.stdout.split(b"\0"):
         if len(entry) > 3:
@@ -185,7 +189,9 @@ def preflight(root: Path) -> None:
 
 def status(root: Path) -> dict[str, str]:
     """Uncommitted paths and their two-letter porcelain status (``M ``, `` M``, ``??``)."""
-    result = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
+    result = _git(
+        root, "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"
+    )
     return {os.fsdecode(e[3:]): e[:2].decode() for e in result.stdout.split(b"\0") if len(e) > 3}
 
 

@@ -1,0 +1,245 @@
+"""The pure parts of a fix: which tests a target covers, which markers may go, the diff and
+the commit message. Standard library and models only; ``service`` feeds it git and files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import string
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from flaketui.models import Category, Evidence, FlakyTest, Marker, MarkerScope, Verdict, Verification
+
+CATEGORY_TRAILER = "Flaky-Category"
+VERIFIED_TRAILER = "Flaky-Verified"
+UNDOES_TRAILER = "Flaky-Undoes"
+TARGET_TRAILER = "Flaky-Target"
+
+#: Used when ``[tool.flaketui] commit-template`` is not set. ``$placeholders`` are filled
+#: by ``string.Template``; the trailers are always appended after it (undo finds fixes by them).
+DEFAULT_TEMPLATE = """test: remove flaky marker from $nodeid
+
+Root cause: $root_cause
+$evidence
+$verification
+$outside"""
+
+_PARAMS = re.compile(r"\[.*\]$")
+
+
+def full_nodeid(test: FlakyTest) -> str:
+    """The node id relative to the repository root (pytest's is relative to its rootdir)."""
+    return test.nodeid if test.rootdir in ("", ".") else f"{test.rootdir}/{test.nodeid}"
+
+
+def select(target: str, tests: Iterable[FlakyTest]) -> list[FlakyTest]:
+    """The tests a node id names: a test (and its parametrized cases), a class, or a module."""
+    target = target.strip().rstrip("/")
+    chosen = []
+    for test in tests:
+        for nodeid in dict.fromkeys((test.nodeid, full_nodeid(test))):
+            if nodeid == target or nodeid.startswith((target + "::", target + "[")):
+                chosen.append(test)
+                break
+    return chosen
+
+
+def marker_key(test: FlakyTest, marker: Marker) -> tuple[str, ...]:
+    """What makes two tests share one marker.
+
+    A function decorator belongs to one function (and all of its parametrized cases) even
+    when it is an alias used by many: removing it from one test leaves the others alone.
+    A class or module marker is one expression that covers every test under it.
+    """
+    if marker.scope is MarkerScope.FUNCTION:
+        return ("function", test.path, test.class_name or "", test.name)
+    if marker.scope is MarkerScope.PARAM:
+        return ("param", test.path, test.nodeid)
+    return (str(marker.scope), marker.path, str(marker.line))
+
+
+def _strip_params(nodeid: str) -> str:
+    return _PARAMS.sub("", nodeid)
+
+
+def covering_nodeid(tests: Sequence[FlakyTest]) -> str:
+    """The narrowest node id (module, class or test) that covers all ``tests``."""
+    parts = [_strip_params(t.nodeid).split("::") for t in tests]
+    common: list[str] = []
+    for column in zip(*parts):
+        if len(set(column)) != 1:
+            break
+        common.append(column[0])
+    return "::".join(common) or tests[0].nodeid.split("::")[0]
+
+
+def shared_marker_refusal(selected: Sequence[FlakyTest], every_test: Sequence[FlakyTest]) -> str | None:
+    """Why the markers of ``selected`` may not go, if one also covers tests outside it."""
+    chosen = {t.key for t in selected}
+    for test in selected:
+        for marker in test.markers:
+            key = marker_key(test, marker)
+            covered = [t for t in every_test if any(marker_key(t, m) == key for m in t.markers)]
+            others = [t for t in covered if t.key not in chosen]
+            if not others:
+                continue
+            names = ", ".join(t.nodeid for t in others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+            where = f"{marker.path}:{marker.line}"
+            return (
+                f"The marker `{marker.source.strip()}` at {where} ({marker.scope} level) also covers "
+                f"{len(others)} other test(s): {names}. Give `{covering_nodeid(covered)}` to remove it "
+                f"for all {len(covered)} tests; each is verified first."
+            )
+    return None
+
+
+def foreign_marker_refusal(selected: Sequence[FlakyTest]) -> str | None:
+    """A class or module marker written in another file (a base class) cannot be removed here."""
+    for test in selected:
+        for marker in test.markers:
+            if marker.scope in (MarkerScope.CLASS, MarkerScope.MODULE) and marker.path != test.path:
+                return (
+                    f"{test.nodeid} inherits its marker `{marker.source.strip()}` from {marker.path}:{marker.line}; "
+                    "flaketui removes markers only from the test's own file. Remove it there by hand, "
+                    "or give the node id of the tests in that file."
+                )
+    return None
+
+
+def markers_by_file(selected: Sequence[FlakyTest]) -> dict[str, list[Marker]]:
+    """The markers to remove, grouped by the file the removal edits (the tests' own files)."""
+    files: dict[str, dict[tuple[str, ...], Marker]] = {}
+    for test in selected:
+        for marker in test.markers:
+            # A function decorator is edited where the test is, even if it names an alias
+            # defined elsewhere (that definition stays: other tests may use it).
+            path = test.path if marker.scope in (MarkerScope.FUNCTION, MarkerScope.PARAM) else marker.path
+            files.setdefault(path, {}).setdefault(marker_key(test, marker), marker)
+    return {path: list(found.values()) for path, found in files.items()}
+
+
+def unified_diff(path: str, before: bytes | None, after: bytes | None) -> str:
+    """A ``git diff``-like unified diff of one file, line endings shown as they are."""
+    old = (before or b"").decode("utf-8", errors="surrogateescape").splitlines(keepends=True)
+    new = (after or b"").decode("utf-8", errors="surrogateescape").splitlines(keepends=True)
+    lines = difflib.unified_diff(
+        old,
+        new,
+        fromfile=f"a/{path}" if before is not None else "/dev/null",
+        tofile=f"b/{path}" if after is not None else "/dev/null",
+    )
+    text = ""
+    for line in lines:
+        text += line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+    return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class RootCause:
+    category: Category
+    #: ``decided by the team``, ``suggested, 80% confidence``...
+    source: str
+    evidence: tuple[Evidence, ...] = ()
+    note: str = ""
+
+
+def outside_changes(verifications: Iterable[Verification], committed: Iterable[str]) -> list[str]:
+    """Uncommitted paths present while the tests ran that the commit leaves out."""
+    left_out = {p for v in verifications for p in v.dirty_paths} - set(committed)
+    return sorted(left_out)
+
+
+def verification_gate(test: FlakyTest, verification: Verification | None) -> str | None:
+    """Why ``verification`` does not allow removing the marker of ``test``, if it does not."""
+    if verification is None:
+        return f"{test.nodeid} has not been verified."
+    if verification.verdict is not Verdict.STABLE:
+        return f"{test.nodeid} is not stable: {verification.verdict}, {verification.summary}."
+    if verification.runs < verification.runs_requested:
+        return (
+            f"The verification of {test.nodeid} stopped after {verification.runs} of "
+            f"{verification.runs_requested} runs."
+        )
+    return None
+
+
+def message(
+    tests: Sequence[FlakyTest],
+    target: str,
+    cause: RootCause,
+    verifications: Mapping[tuple[str, str], Verification],
+    outside: Sequence[str],
+    *,
+    unverified: bool,
+    template: str | None = None,
+) -> str:
+    """The commit message: subject, body (cause, evidence, verification), then trailers."""
+    evidence = sorted(cause.evidence, key=lambda e: -e.weight)[:3]
+    evidence_text = "\n".join(f"  {e.path}:{e.line}: {e.message}" for e in evidence)
+    if unverified:
+        verification_text = "Not verified: committed with --unverified; the marker was removed on trust."
+        verified_trailer = "no"
+    else:
+        found = [verifications[t.key] for t in tests if t.key in verifications]
+        verification_text = _verification_text(tests, found)
+        passed, runs = sum(v.passed for v in found), sum(v.runs for v in found)
+        modes = ",".join(dict.fromkeys(str(v.mode) for v in found))
+        verified_trailer = f"{passed}/{runs} {modes}"
+    outside_text = f"Verified with uncommitted changes in: {', '.join(outside)}" if outside and not unverified else ""
+    root_cause = f"{cause.category} ({cause.category.label}; {cause.source})"
+    if cause.note:
+        root_cause += f"\n  note: {cause.note}"
+    values = {
+        "nodeid": target,
+        "tests": "\n".join(f"  {t.nodeid}" for t in tests),
+        "category": str(cause.category),
+        "root_cause": root_cause,
+        "evidence": evidence_text,
+        "verification": verification_text,
+        "python": ", ".join(dict.fromkeys(v.python for v in verifications.values() if v.python)),
+        "outside": outside_text,
+    }
+    body = string.Template(template or DEFAULT_TEMPLATE).safe_substitute(values)
+    # Blank-line runs left by empty placeholders would read as paragraph breaks.
+    body = re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in body.splitlines())).strip()
+    trailers = [
+        f"{CATEGORY_TRAILER}: {cause.category}",
+        f"{VERIFIED_TRAILER}: {verified_trailer}",
+        f"{TARGET_TRAILER}: {target}",
+    ]
+    return body + "\n\n" + "\n".join(trailers) + "\n"
+
+
+def _verification_text(tests: Sequence[FlakyTest], found: Sequence[Verification]) -> str:
+    if not found:
+        return "Verification: none recorded."
+    python = ", ".join(dict.fromkeys(v.python for v in found if v.python))
+    suffix = f" (python {python})" if python else ""
+    if len(found) == 1:
+        return f"Verification: {found[0].summary}{suffix}."
+    lines = [f"Verification of {len(found)} tests{suffix}:"]
+    lines += [f"  {v.nodeid}: {v.summary}" for v in found]
+    return "\n".join(lines)
+
+
+def trailers(text: str) -> dict[str, str]:
+    """``Key: value`` lines of a commit message's last paragraph."""
+    last = text.strip().split("\n\n")[-1]
+    found = {}
+    for line in last.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key.startswith("Flaky-"):
+            found[key] = value.strip()
+    return found
+
+
+def undo_message(fix_sha: str, fix_subject: str, target: str) -> str:
+    return (
+        f"test: restore flaky marker on {target}\n\n"
+        f"This undoes the marker removal of commit {fix_sha[:12]} ({fix_subject}).\n"
+        "The rest of that commit (the fix) stays.\n\n"
+        f"{UNDOES_TRAILER}: {fix_sha}\n"
+        f"{TARGET_TRAILER}: {target}\n"
+    )

@@ -1,0 +1,78 @@
+"""Builders for the fix/commit/undo tests: flaky tests and verifications of the real tree."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from flaketui import vcs
+from flaketui.models import (
+    FlakyTest,
+    Marker,
+    MarkerKind,
+    MarkerScope,
+    RunOutcome,
+    RunResult,
+    Verdict,
+    Verification,
+    VerifyMode,
+)
+from flaketui.service import FixPlan, Service
+
+FLAKY_SOURCE = (
+    "import pytest\n"
+    "\n"
+    "\n"
+    "@pytest.mark.flaky(reruns=3)\n"
+    "def test_y():\n"
+    "    assert compute() == 2\n"
+)
+FIXED_SOURCE = FLAKY_SOURCE.replace("compute() == 2", "compute(seed=1) == 2")
+REMOVED_SOURCE = FIXED_SOURCE.replace("@pytest.mark.flaky(reruns=3)\n", "")
+
+
+def flaky_test(path: str = "tests/test_x.py", name: str = "test_y", line: int = 5) -> FlakyTest:
+    marker = Marker(MarkerKind.RERUNFAILURES, MarkerScope.FUNCTION, path, line - 1, "@pytest.mark.flaky(reruns=3)")
+    return FlakyTest(nodeid=f"{path}::{name}", rootdir=".", path=path, line=line, name=name, markers=(marker,))
+
+
+def verification_of_tree(
+    root: Path, test: FlakyTest, *, passed: int = 10, runs: int = 10, verdict: Verdict = Verdict.STABLE
+) -> Verification:
+    """A verification as the engine records it, pinned to the tree as it is right now."""
+    state = vcs.tree_state(root)
+    results = tuple(
+        RunResult(test.nodeid, i, RunOutcome.PASSED if i < passed else RunOutcome.FAILED) for i in range(runs)
+    )
+    return Verification(
+        nodeid=test.nodeid,
+        rootdir=test.rootdir,
+        mode=VerifyMode.FORKED,
+        runs_requested=10,
+        results=results,
+        verdict=verdict,
+        command="python -m pytest",
+        head=state.head,
+        tree_fingerprint=state.fingerprint,
+        python="3.11.7",
+        dirty_paths=state.dirty_paths,
+    )
+
+
+def record_verification(service: Service, test: FlakyTest, **kwargs: object) -> Verification:
+    verification = verification_of_tree(service.root, test, **kwargs)  # type: ignore[arg-type]
+    service._record_verification(verification)
+    return verification
+
+
+def plan_with(test: FlakyTest, root: Path, new_content: bytes) -> FixPlan:
+    """A plan as ``plan_fix`` makes it, with the removal given instead of computed."""
+    current = (root / test.path).read_bytes()
+    return FixPlan(
+        target=test.nodeid,
+        tests=(test,),
+        diff="",
+        message="",
+        new_contents=((test.path, new_content),),
+        sources=((test.path, hashlib.sha256(current).hexdigest()),),
+    )
