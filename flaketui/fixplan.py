@@ -188,7 +188,10 @@ def message(
         modes = ",".join(dict.fromkeys(str(v.mode) for v in found))
         verified_trailer = f"{passed}/{runs} {modes}"
     outside_text = f"Verified with uncommitted changes in: {', '.join(outside)}" if outside and not unverified else ""
-    root_cause = f"{cause.category} ({cause.category.label}; {cause.source})"
+    if cause.category is Category.UNKNOWN:
+        root_cause = f"unknown ({cause.source})"
+    else:
+        root_cause = f"{cause.category} ({cause.category.label}; {cause.source})"
     if cause.note:
         root_cause += f"\n  note: {cause.note}"
     values = {
