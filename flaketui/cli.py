@@ -57,6 +57,215 @@ def _open_app(service) -> None:
     FlakeTUIApp(service).run()
 
 
+@cli.command()
+@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@click.option("--json", "as_json", is_flag=True, help="The same data as JSON.")
+@pass_context
+def audit(ctx: _Context, output: str | None, as_json: bool) -> int:
+    """The audit report: flaky tests by root cause, verifications, markers removed, fix plan.
+
+    Commit it as flaky_test_audit.md: flaketui audit -o flaky_test_audit.md
+    """
+    text = ctx.service().audit(as_json=as_json)
+    if output is None:
+        click.echo(text, nl=False)
+        return 0
+    from pathlib import Path
+
+    Path(output).write_bytes(text.encode("utf-8"))
+    click.echo(f"Wrote {output}.", err=True)
+    return 0
+
+
+@cli.command()
+@click.option(
+    "--max", "budget", default=0, show_default=True, type=click.IntRange(min=0), metavar="N",
+    help="Pass with up to N markers not kept on purpose (a budget to ratchet down).",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_context
+def check(ctx: _Context, budget: int, as_json: bool) -> int:
+    """The CI gate: exit 1 while flaky markers remain, apart from those kept on purpose.
+
+    Lists each as path:line: nodeid (marker). A keep past its expiry date fails the gate.
+    """
+    result = ctx.service().check(budget=budget)
+    if as_json:
+        import json
+        from dataclasses import asdict
+
+        payload = {"ok": result.ok, "budget": budget, "items": [asdict(i) | {"text": i.text} for i in result.items]}
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return 0 if result.ok else 1
+    for line in result.failing:
+        click.echo(line)
+    if result.expired:
+        click.echo("\nKeeps past their expiry date (remove the marker, or extend the keep with a reason):")
+        for line in result.expired:
+            click.echo(line)
+    if result.kept:
+        click.echo("\nKept on purpose (.flaketui.toml):")
+        for line in result.kept:
+            click.echo(line)
+    count = len(result.failing)
+    verdict = "ok" if result.ok else "FAILED"
+    budget_text = f" (budget {budget})" if budget else ""
+    summary = f"flaketui check: {count} flaky marker{'s' if count != 1 else ''} not kept{budget_text}"
+    if result.expired:
+        summary += f", {len(result.expired)} expired keep{'s' if len(result.expired) != 1 else ''}"
+    if result.items:
+        click.echo()
+    click.echo(f"{summary}: {verdict}")
+    return 0 if result.ok else 1
+
+
+@cli.command()
+@click.argument("nodeid")
+@pass_context
+def history(ctx: _Context, nodeid: str) -> int:
+    """A test's decisions (.flaketui.toml), verifications and flaketui commits."""
+    service = ctx.service()
+    decided = [t for t in service.decisions().values() if nodeid in (t.nodeid, _full_id(t.rootdir, t.nodeid))]
+    verifications = service.history(nodeid)
+    commits = [c for c in service.commits() if c.nodeid == nodeid]
+    if not (decided or verifications or commits):
+        click.echo(f"Nothing recorded for {nodeid}.")
+        return 0
+    click.echo(nodeid)
+    for triage in decided:
+        if triage.category is not None:
+            click.echo(f"  category: {triage.category} (decided by {triage.decided_by or 'user'})")
+        if triage.note:
+            click.echo(f"  note: {triage.note}")
+        if triage.keep is not None:
+            until = f" until {triage.keep.expires}" if triage.keep.expires else ""
+            click.echo(f"  kept on purpose{until}: {triage.keep.reason}")
+    if verifications:
+        click.echo("  verifications:")
+        for v in verifications:
+            head = (v.head or "no HEAD")[:10]
+            renamed = f"  (as {v.nodeid})" if v.nodeid != nodeid else ""
+            click.echo(f"    {v.started_at}  {v.passed}/{v.runs}  {v.mode}  {v.verdict}  {head}{renamed}")
+    for c in commits:
+        click.echo(f"  commit {c.sha[:12]} ({c.kind}): {c.message.splitlines()[0] if c.message else ''}")
+    return 0
+
+
+def _full_id(rootdir: str, nodeid: str) -> str:
+    return nodeid if rootdir in ("", ".") else f"{rootdir}/{nodeid}"
+
+
+_CATEGORIES = ("race", "async", "time", "external", "data", "fixture", "order", "unknown")
+_MODES = ("forked", "same-process", "fresh-process", "random-order", "parallel")
+_RUN_MARKS = {"passed": ".", "failed": "F", "error": "E", "timeout": "T", "crashed": "C"}
+
+
+@cli.command()
+@click.argument("nodeid")
+@click.option("--runs", default=10, show_default=True, type=click.IntRange(1), help="Runs per test.")
+@click.option("--mode", default="forked", show_default=True, type=click.Choice(_MODES), help="How runs are isolated.")
+@click.option("--category", type=click.Choice(_CATEGORIES), help="Root cause named in the message (default: the team's).")
+@click.option("--include", multiple=True, metavar="PATH", help="Another changed file to commit with the fix (repeatable).")
+@click.option("--yes", "-y", is_flag=True, help="Commit without asking.")
+@click.option("--dry-run", is_flag=True, help="Print the diff only; change nothing.")
+@click.option("--unverified", is_flag=True, help="Skip verification (the message says so).")
+@pass_context
+def fix(
+    ctx: _Context,
+    nodeid: str,
+    runs: int,
+    mode: str,
+    category: str | None,
+    include: tuple[str, ...],
+    yes: bool,
+    dry_run: bool,
+    unverified: bool,
+) -> int:
+    """Verify NODEID, then remove its flaky marker and commit the fix with it.
+
+    NODEID is a test, a class (path::Class) or a module (path) for class- and module-level
+    markers. Exit 0 only when committed (with --dry-run: when it would commit).
+    """
+    from flaketui.models import Category, Verdict, VerifyMode
+
+    service = ctx.service()
+    chosen = Category(category) if category else None
+    # Plan first: a refusal (shared marker, merge in progress...) costs no runs.
+    plan = service.plan_fix(nodeid, include=include, unverified=unverified, category=chosen)
+    if plan.refusal:
+        click.echo(f"flaketui: {plan.refusal}", err=True)
+        return 1
+    if not unverified:
+        click.echo(f"Verifying {len(plan.tests)} test(s), {runs} runs each, {mode}:", err=True)
+        dots = _RunDots()
+        verifications = service.verify(plan.tests, runs=runs, mode=VerifyMode(mode), on_run=dots)
+        dots.close()
+        unstable = [v for v in verifications if v.verdict is not Verdict.STABLE or v.runs < v.runs_requested]
+        for v in verifications:
+            note = f" ({v.note})" if v.note else ""
+            click.echo(f"  {v.nodeid}: {v.verdict}, {v.summary}{note}", err=True)
+        if unstable or not verifications:
+            click.echo("Not stable: the marker stays and nothing was changed.", err=True)
+            return 1
+        plan = service.plan_fix(nodeid, include=include, category=chosen)
+        if plan.refusal:
+            click.echo(f"flaketui: {plan.refusal}", err=True)
+            return 1
+    _echo_diff(plan.diff)
+    if dry_run:
+        return 0
+    click.echo("\n" + plan.message)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise FlakeTUIError("Not committing without confirmation.", "Pass --yes to commit from a script.")
+        if not click.confirm("Commit this?", default=True):
+            click.echo("Nothing was committed.")
+            return 1
+    record = service.commit_fix(plan, include=include, unverified=unverified, on_output=_echo_git)
+    click.echo(f"Committed {record.sha[:12]}: {record.message.splitlines()[0]}")
+    return 0
+
+
+@cli.command()
+@click.argument("sha", required=False)
+@pass_context
+def undo(ctx: _Context, sha: str | None) -> int:
+    """Put back the marker a flaketui fix removed, as a new commit (default: the last fix)."""
+    record = ctx.service().undo(sha, on_output=_echo_git)
+    click.echo(f"Committed {record.sha[:12]}: {record.message.splitlines()[0]}")
+    return 0
+
+
+class _RunDots:
+    """One line per test, one character per run, as runs finish."""
+
+    def __init__(self) -> None:
+        self.current: str | None = None
+
+    def __call__(self, result) -> None:  # result: RunResult
+        if result.nodeid != self.current:
+            self.close()
+            click.echo(f"  {result.nodeid} ", nl=False, err=True)
+            self.current = result.nodeid
+        click.echo(_RUN_MARKS.get(str(result.outcome), "?"), nl=False, err=True)
+
+    def close(self) -> None:
+        if self.current is not None:
+            click.echo(err=True)
+            self.current = None
+
+
+def _echo_diff(diff: str) -> None:
+    colours = {"+": "green", "-": "red", "@": "cyan"}
+    for line in diff.splitlines():
+        header = line.startswith(("+++", "---"))
+        click.secho(line, fg=None if header else colours.get(line[:1]), bold=header)
+
+
+def _echo_git(line: str) -> None:
+    click.echo(f"  git: {line}", err=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (0 ok, 1 a check failed, 2 usage or environment error)."""
     try:

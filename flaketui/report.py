@@ -1,1 +1,449 @@
-"""report (being built)."""
+"""The audit a team commits (markdown or JSON, the same data) and the CI gate.
+
+Pure: the service gathers the scan, the decisions, the diagnoses, the verifications and
+the commits, and these functions only arrange them. Standard library and models only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+from flaketui.models import (
+    Category,
+    CommitRecord,
+    Diagnosis,
+    Evidence,
+    Finding,
+    FlakyTest,
+    Keep,
+    Triage,
+    Verification,
+)
+
+#: What fixes each root cause, for the "Fix Plan".
+FIXES: dict[Category, str] = {
+    Category.RACE: (
+        "Give each test its own state: no module-level mutable objects, `tmp_path` and unique names "
+        "(uuid) for files, ports and databases; join threads and guard shared resources with locks "
+        "before asserting."
+    ),
+    Category.ASYNC: (
+        "Wait for the event, not the clock: replace sleeps with `asyncio.wait_for(...)`, `asyncio.Event` "
+        "or polling with a deadline; await every task you start and close loops and clients in teardown."
+    ),
+    Category.TIME: (
+        "Freeze time with freezegun (`@freeze_time`) or time-machine (`time_machine.travel`), or inject "
+        "a clock; pin the time zone; never compare against a `now()` taken at another moment."
+    ),
+    Category.EXTERNAL: (
+        "Mock the network with responses (requests) or respx (httpx) and block real sockets with "
+        "pytest-socket (`--disable-socket`) so a new live call fails at once; keep live tests behind a "
+        "marker that CI runs apart."
+    ),
+    Category.DATA: (
+        "Seed or inject randomness (`random.Random(seed)`, `numpy.random.default_rng(seed)`, a Faker "
+        "seed); sort sets and dict views before comparing; do not depend on hash order (PYTHONHASHSEED)."
+    ),
+    Category.FIXTURE: (
+        "Use function scope and teardown (`yield` fixtures) for anything with state, `tmp_path` "
+        "instead of fixed paths, and `monkeypatch` for environment variables and globals so they are "
+        "restored."
+    ),
+    Category.ORDER: (
+        "Make every test set up what it needs: find the polluter with pytest-randomly or "
+        "detect-test-pollution, reset globals and caches with `monkeypatch` or an autouse fixture, and "
+        "run in random order in CI."
+    ),
+    Category.UNKNOWN: (
+        "Diagnose first: verify in fresh-process and random-order modes to see whether state or order "
+        "matters, and read the failure messages of the failing runs."
+    ),
+}
+
+#: Findings that rerun every test of the repository, so the gate fails on them like on a marker.
+RERUN_FINDING_KINDS = frozenset({"config-reruns", "ci-reruns", "collection-hook"})
+
+
+class CategorySource:
+    CONFIRMED = "confirmed"
+    SUGGESTED = "suggested"
+    NOT_DIAGNOSED = "not diagnosed"
+
+
+@dataclass(frozen=True)
+class AuditTest:
+    nodeid: str
+    rootdir: str
+    path: str
+    line: int
+    marker: str
+    category: Category
+    #: confirmed (the team's), suggested (the diagnosis) or not diagnosed.
+    source: str
+    confidence: float | None = None
+    #: The main evidence: its message and where (``tests/a.py:12``); empty without one.
+    issue: str = ""
+    issue_at: str = ""
+    fix: str = ""
+    note: str = ""
+    keep: Keep | None = None
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    nodeid: str
+    passed: int
+    runs: int
+    mode: str
+    verdict: str
+    date: str
+    failure_rate_upper_95: float
+
+
+@dataclass(frozen=True)
+class AuditCommit:
+    sha: str
+    nodeid: str
+    subject: str
+    kind: str
+    undoes: str | None = None
+
+
+@dataclass(frozen=True)
+class FixPlanItem:
+    category: Category
+    label: str
+    count: int
+    fix: str
+    tests: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Audit:
+    generated: str
+    repository: str
+    branch: str | None
+    head: str | None
+    tests: tuple[AuditTest, ...]
+    verifications: tuple[AuditVerification, ...] = ()
+    markers_removed: tuple[AuditCommit, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    fix_plan: tuple[FixPlanItem, ...] = field(default=())
+
+    @property
+    def total(self) -> int:
+        return len(self.tests)
+
+    def by_category(self) -> dict[Category, list[AuditTest]]:
+        """Categories present, in key order (unknown last), each with its tests."""
+        groups: dict[Category, list[AuditTest]] = {c: [] for c in Category}
+        for test in self.tests:
+            groups[test.category].append(test)
+        return {c: tests for c, tests in groups.items() if tests}
+
+    @property
+    def unconfirmed(self) -> tuple[AuditTest, ...]:
+        return tuple(t for t in self.tests if t.source != CategorySource.CONFIRMED)
+
+
+def build_audit(
+    *,
+    generated: str,
+    repository: str,
+    branch: str | None,
+    head: str | None,
+    tests: Sequence[FlakyTest],
+    decisions: Mapping[tuple[str, str], Triage],
+    diagnoses: Mapping[tuple[str, str], Diagnosis | None],
+    verifications: Mapping[tuple[str, str], Verification],
+    commits: Sequence[CommitRecord],
+    findings: Sequence[Finding] = (),
+) -> Audit:
+    """Arrange what the service gathered. A test's category is the team's confirmed one,
+    else the diagnosis' suggestion, else unknown ("not diagnosed")."""
+    entries = tuple(
+        _audit_test(t, decisions.get(t.key), diagnoses.get(t.key))
+        for t in sorted(tests, key=lambda t: (t.rootdir, t.path, t.line, t.nodeid))
+    )
+    listed = {t.key for t in tests}
+    checked = tuple(
+        AuditVerification(
+            nodeid=_full_id(v.rootdir, v.nodeid),
+            passed=v.passed,
+            runs=v.runs,
+            mode=str(v.mode),
+            verdict=str(v.verdict),
+            date=v.started_at,
+            failure_rate_upper_95=round(v.failure_rate_upper_95, 4),
+        )
+        for key, v in sorted(verifications.items())
+        # A fixed test has no marker any more, yet its verification is the proof.
+        if key in listed or any(c.nodeid in (v.nodeid, _full_id(v.rootdir, v.nodeid)) for c in commits)
+    )
+    removed = tuple(
+        AuditCommit(c.sha, c.nodeid, c.message.splitlines()[0] if c.message else "", c.kind, c.undoes)
+        for c in commits
+    )
+    return Audit(
+        generated=generated,
+        repository=repository,
+        branch=branch,
+        head=head,
+        tests=entries,
+        verifications=checked,
+        markers_removed=removed,
+        findings=tuple(findings),
+        fix_plan=_fix_plan(entries),
+    )
+
+
+def _audit_test(test: FlakyTest, triage: Triage | None, diagnosis: Diagnosis | None) -> AuditTest:
+    if triage is not None and triage.category is not None:
+        category, source, confidence = triage.category, CategorySource.CONFIRMED, None
+    elif diagnosis is not None:
+        category = diagnosis.suggestion.category
+        source, confidence = CategorySource.SUGGESTED, round(diagnosis.suggestion.confidence, 2)
+    else:
+        category, source, confidence = Category.UNKNOWN, CategorySource.NOT_DIAGNOSED, None
+    evidence = _main_evidence(diagnosis, category)
+    return AuditTest(
+        nodeid=_full_id(test.rootdir, test.nodeid),
+        rootdir=test.rootdir,
+        path=test.path,
+        line=test.line,
+        marker=marker_text(test),
+        category=category,
+        source=source,
+        confidence=confidence,
+        issue=evidence.message if evidence else "",
+        issue_at=f"{evidence.path}:{evidence.line}" if evidence else "",
+        fix=evidence.fix if evidence else "",
+        note=triage.note if triage else "",
+        keep=triage.keep if triage else None,
+    )
+
+
+def _main_evidence(diagnosis: Diagnosis | None, category: Category) -> Evidence | None:
+    """The heaviest evidence for the test's category, else the heaviest of all."""
+    if diagnosis is None or not diagnosis.evidence:
+        return None
+    matching = [e for e in diagnosis.evidence if e.category is category] or list(diagnosis.evidence)
+    return max(matching, key=lambda e: e.weight)
+
+
+def _fix_plan(tests: Iterable[AuditTest]) -> tuple[FixPlanItem, ...]:
+    groups: dict[Category, list[AuditTest]] = {}
+    for test in tests:
+        groups.setdefault(test.category, []).append(test)
+    order = list(Category)
+    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), order.index(item[0])))
+    return tuple(
+        FixPlanItem(category, category.label, len(members), FIXES[category], tuple(t.nodeid for t in members))
+        for category, members in ranked
+    )
+
+
+def marker_text(test: FlakyTest) -> str:
+    """The marker as written, on one line: ``@pytest.mark.flaky(reruns=3)``."""
+    marker = test.marker
+    source = " ".join(marker.source.split())
+    if not source:
+        return marker.summary
+    return source if len(source) <= 80 else source[:77] + "..."
+
+
+def _full_id(rootdir: str, nodeid: str) -> str:
+    return nodeid if rootdir in ("", ".") else f"{rootdir}/{nodeid}"
+
+
+# -- markdown -----------------------------------------------------------------------------
+def render_markdown(audit: Audit) -> str:
+    head = audit.head[:12] if audit.head else "no commits"
+    branch = f" on `{audit.branch}`" if audit.branch else ""
+    out = [
+        "# Flaky Test Audit",
+        "",
+        f"- Generated: {audit.generated}",
+        f"- Repository: {audit.repository}{branch} at `{head}`",
+        f"- Total flaky tests: {audit.total}",
+    ]
+    if audit.findings:
+        out.append(f"- Repository-wide findings: {len(audit.findings)}")
+    out += ["", "## By Root Cause", ""]
+    groups = audit.by_category()
+    if not groups:
+        out += ["No flaky markers found.", ""]
+    for category, tests in groups.items():
+        out += [f"### {category.label.capitalize()} ({len(tests)})", "", "| Test | Path | Issue |", "|---|---|---|"]
+        for t in tests:
+            issue = f"{t.issue} ({t.issue_at})" if t.issue else _no_issue(t)
+            out.append(f"| {_cell(t.nodeid, code=True)} | {_cell(f'{t.path}:{t.line}')} | {_cell(issue)} |")
+        out.append("")
+
+    out += ["## Tests Without a Confirmed Category", ""]
+    if audit.unconfirmed:
+        out += ["| Test | Suggestion |", "|---|---|"]
+        for t in audit.unconfirmed:
+            if t.source == CategorySource.SUGGESTED:
+                suggestion = f"{t.category} ({t.confidence:.0%})" if t.confidence is not None else str(t.category)
+            else:
+                suggestion = "not diagnosed"
+            out.append(f"| {_cell(t.nodeid, code=True)} | {_cell(suggestion)} |")
+    else:
+        out.append("Every test has a confirmed category.")
+    out.append("")
+
+    kept = [t for t in audit.tests if t.keep is not None]
+    if kept:
+        out += ["## Kept on Purpose", "", "| Test | Reason | Expires |", "|---|---|---|"]
+        for t in kept:
+            assert t.keep is not None
+            out.append(f"| {_cell(t.nodeid, code=True)} | {_cell(t.keep.reason)} | {t.keep.expires or 'never'} |")
+        out.append("")
+
+    out += ["## Verification Results", ""]
+    if audit.verifications:
+        out += ["| Test | Passed | Mode | Verdict | Date |", "|---|---|---|---|---|"]
+        for v in audit.verifications:
+            out.append(
+                f"| {_cell(v.nodeid, code=True)} | {v.passed}/{v.runs} | {v.mode} | {v.verdict} | {_cell(v.date)} |"
+            )
+    else:
+        out.append("No verifications recorded yet (`v` in the app runs one).")
+    out.append("")
+
+    out += ["## Markers Removed", ""]
+    if audit.markers_removed:
+        out += ["| Commit | Test | Message |", "|---|---|---|"]
+        for c in audit.markers_removed:
+            subject = c.subject if c.kind != "undo" else f"undo of {c.undoes[:12] if c.undoes else '?'}: {c.subject}"
+            out.append(f"| `{c.sha[:12]}` | {_cell(c.nodeid, code=True)} | {_cell(subject)} |")
+    else:
+        out.append("None yet.")
+    out.append("")
+
+    if audit.findings:
+        out += ["## Repository-wide Findings", "", "| Where | Finding |", "|---|---|"]
+        for f in audit.findings:
+            out.append(f"| {_cell(f'{f.path}:{f.line}')} | {_cell(f'{f.kind}: {f.message}')} |")
+        out.append("")
+
+    out += ["## Fix Plan", ""]
+    if not audit.fix_plan:
+        out += ["Nothing to fix.", ""]
+    for number, item in enumerate(audit.fix_plan, start=1):
+        plural = "test" if item.count == 1 else "tests"
+        out += [f"### {number}. {item.label.capitalize()} ({item.count} {plural})", "", item.fix, ""]
+        out += [f"- {_cell(nodeid, code=True)}" for nodeid in item.tests]
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _no_issue(test: AuditTest) -> str:
+    return "not diagnosed" if test.source == CategorySource.NOT_DIAGNOSED else "no evidence found"
+
+
+def _cell(text: str, *, code: bool = False) -> str:
+    """Text that cannot break a markdown table row."""
+    flat = " ".join(text.split()).replace("|", "\\|")
+    if code:
+        fence = "``" if "`" in flat else "`"
+        pad = " " if fence == "``" else ""
+        return f"{fence}{pad}{flat}{pad}{fence}"
+    return flat
+
+
+# -- json ---------------------------------------------------------------------------------
+def to_data(audit: Audit) -> dict[str, object]:
+    """The audit as plain data: the same facts as the markdown, for machines."""
+    return {
+        "generated": audit.generated,
+        "repository": {"name": audit.repository, "branch": audit.branch, "head": audit.head},
+        "total": audit.total,
+        "by_category": {str(c): [t.nodeid for t in tests] for c, tests in audit.by_category().items()},
+        "tests": [
+            {**asdict(t), "category": str(t.category), "keep": asdict(t.keep) if t.keep else None}
+            for t in audit.tests
+        ],
+        "unconfirmed": [t.nodeid for t in audit.unconfirmed],
+        "verifications": [asdict(v) for v in audit.verifications],
+        "markers_removed": [asdict(c) for c in audit.markers_removed],
+        "findings": [asdict(f) for f in audit.findings],
+        "fix_plan": [{**asdict(item), "category": str(item.category)} for item in audit.fix_plan],
+    }
+
+
+def render_json(audit: Audit) -> str:
+    return json.dumps(to_data(audit), indent=2, ensure_ascii=False) + "\n"
+
+
+# -- the gate -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GateItem:
+    """One line of ``flaketui check``. ``status``: failing, kept, expired, or finding."""
+
+    status: str
+    path: str
+    line: int
+    nodeid: str
+    marker: str
+    reason: str = ""
+    expires: str | None = None
+
+    @property
+    def text(self) -> str:
+        """``path:line: nodeid (marker)``, the form editors and CI annotations jump to."""
+        base = f"{self.path}:{self.line}: {self.nodeid} ({self.marker})"
+        if self.status == "kept":
+            return f"{base} kept: {self.reason} ({f'until {self.expires}' if self.expires else 'no expiry'})"
+        if self.status == "expired":
+            return f"{base} keep expired {self.expires}: {self.reason}"
+        return base
+
+
+def gate_items(
+    tests: Sequence[FlakyTest],
+    findings: Sequence[Finding],
+    decisions: Mapping[tuple[str, str], Triage],
+    today: dt.date,
+) -> list[GateItem]:
+    """Every marker and repository-wide rerun, each failing, kept or expired.
+
+    A keep on a class or module node id covers the tests under it. A keep expires at the
+    end of its date: ``2026-12-31`` still holds on that day.
+    """
+    items = []
+    for test in sorted(tests, key=lambda t: (t.marker.path, t.marker.line, t.rootdir, t.nodeid)):
+        marker = test.marker
+        keep = _keep_for(test, decisions)
+        common = (marker.path, marker.line, _full_id(test.rootdir, test.nodeid), marker_text(test))
+        if keep is None:
+            items.append(GateItem("failing", *common))
+        elif keep.expires and dt.date.fromisoformat(keep.expires) < today:
+            items.append(GateItem("expired", *common, reason=keep.reason, expires=keep.expires))
+        else:
+            items.append(GateItem("kept", *common, reason=keep.reason, expires=keep.expires))
+    for finding in sorted(findings, key=lambda f: (f.path, f.line)):
+        if finding.kind in RERUN_FINDING_KINDS:
+            items.append(GateItem("finding", finding.path, finding.line, finding.message, finding.kind))
+    return items
+
+
+def _keep_for(test: FlakyTest, decisions: Mapping[tuple[str, str], Triage]) -> Keep | None:
+    exact = decisions.get(test.key)
+    if exact is not None and exact.keep is not None:
+        return exact.keep
+    for (rootdir, nodeid), triage in decisions.items():
+        if triage.keep is not None and rootdir == test.rootdir and test.nodeid.startswith((nodeid + "::", nodeid + "[")):
+            return triage.keep
+    return None
+
+
+def gate_passes(items: Sequence[GateItem], budget: int) -> bool:
+    """Pass when the markers not kept fit the budget and no keep has expired: an expired
+    keep is a promise broken, which no budget excuses."""
+    failing = sum(1 for i in items if i.status in ("failing", "finding"))
+    return failing <= budget and not any(i.status == "expired" for i in items)
