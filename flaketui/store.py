@@ -84,6 +84,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (namespace, key)
     );
     """,
+    # 4: a run's own node id when it differs from its verification's (a random-order run
+    # of the test among its neighbours); NULL means the verification's.
+    """
+    ALTER TABLE runs ADD COLUMN nodeid TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -128,7 +133,7 @@ class Store:
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
             conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
@@ -162,7 +167,7 @@ class Store:
                     self._backfill_test_names(conn)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         conn.execute("COMMIT")
 
@@ -225,8 +230,13 @@ class Store:
             row_id = cursor.lastrowid
             assert row_id is not None
             conn.executemany(
-                "INSERT INTO runs (verification_id, idx, outcome, duration, message, seed) VALUES (?, ?, ?, ?, ?, ?)",
-                [(row_id, r.index, str(r.outcome), r.duration, r.message, r.seed) for r in v.results],
+                "INSERT INTO runs (verification_id, idx, outcome, duration, message, seed, nodeid) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (row_id, r.index, str(r.outcome), r.duration, r.message, r.seed,
+                     r.nodeid if r.nodeid != v.nodeid else None)
+                    for r in v.results
+                ],  # fmt: skip
             )
         return row_id
 
@@ -261,6 +271,17 @@ class Store:
         exact = self.verifications(rootdir=rootdir, nodeid=nodeid)
         if exact:
             return exact
+        if rootdir is None:
+            # A node id given from the repository root: ``backend/tests/a.py::t`` for
+            # ``tests/a.py::t`` under the rootdir ``backend``.
+            with self._connect() as conn:
+                prefixed = self._load(
+                    conn,
+                    f"SELECT {_VERIFICATION_COLUMNS} FROM verifications WHERE rootdir || '/' || nodeid = ? ORDER BY id",
+                    [nodeid],
+                )
+            if prefixed:
+                return prefixed
         file, function = split_nodeid(nodeid)
         if not function:
             return []
@@ -293,12 +314,12 @@ class Store:
         for chunk_start in range(0, len(ids), 500):
             chunk = ids[chunk_start : chunk_start + 500]
             marks = ", ".join("?" * len(chunk))
-            for vid, idx, outcome, duration, message, seed in conn.execute(
-                f"SELECT verification_id, idx, outcome, duration, message, seed FROM runs "
+            for vid, idx, outcome, duration, message, seed, run_nodeid in conn.execute(
+                f"SELECT verification_id, idx, outcome, duration, message, seed, nodeid FROM runs "
                 f"WHERE verification_id IN ({marks}) ORDER BY verification_id, idx",
                 chunk,
             ):
-                runs[vid].append(RunResult("", idx, RunOutcome(outcome), duration, message, seed))
+                runs[vid].append(RunResult(run_nodeid or "", idx, RunOutcome(outcome), duration, message, seed))
         result = []
         for (vid, rootdir, nodeid, mode, requested, verdict, command, head, fingerprint, python, started, note,
              dirty, recorded) in rows:  # fmt: skip
@@ -309,7 +330,8 @@ class Store:
                     mode=VerifyMode(mode),
                     runs_requested=requested,
                     results=tuple(
-                        RunResult(nodeid, r.index, r.outcome, r.duration, r.message, r.seed) for r in runs[vid]
+                        RunResult(r.nodeid or nodeid, r.index, r.outcome, r.duration, r.message, r.seed)
+                        for r in runs[vid]
                     ),
                     verdict=Verdict(verdict),
                     command=command,
@@ -354,6 +376,12 @@ class Store:
             conn.execute(
                 "INSERT OR REPLACE INTO cache (namespace, key, value) VALUES (?, ?, ?)", (namespace, key, value)
             )
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open (SQLite ends some on its own errors)."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def _statements(script: str) -> list[str]:

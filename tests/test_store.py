@@ -252,3 +252,19 @@ def test_a_vanished_test_stays_in_the_history(make_repo: MakeRepo) -> None:
     git(root, "rm", "-q", "tests/test_gone.py")
     git(root, "commit", "-q", "-m", "remove")
     assert service.history("tests/test_gone.py::test_x") == [verification]
+
+
+def test_a_run_of_another_node_keeps_its_own_node_id(store: Store) -> None:
+    """Random-order runs execute the test among its neighbours."""
+    base = make_verification("tests/test_a.py::test_x", outcomes=(RunOutcome.PASSED,))
+    neighbour = RunResult("tests/test_a.py::test_neighbour", 1, RunOutcome.FAILED, 0.1, "polluted", 7)
+    original = Verification(**{**base.__dict__, "results": (*base.results, neighbour)})
+    store.add_verification(original)
+    assert store.verifications() == [original]
+
+
+def test_history_accepts_a_node_id_from_the_repository_root(store: Store) -> None:
+    nested = make_verification("tests/test_a.py::test_x", rootdir="backend")
+    store.add_verification(nested)
+    store.add_verification(make_verification("tests/test_a.py::test_x", rootdir="frontend"))
+    assert store.history("backend/tests/test_a.py::test_x") == [nested]
