@@ -5,12 +5,22 @@ the commit message. Standard library and models only; ``service`` feeds it git a
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
-from flaketui.models import Category, Evidence, FlakyTest, Marker, MarkerScope, Verdict, Verification
+from flaketui.models import (
+    Category,
+    Evidence,
+    FlakyTest,
+    Marker,
+    MarkerKind,
+    MarkerScope,
+    Verdict,
+    Verification,
+)
 
 CATEGORY_TRAILER = "Flaky-Category"
 VERIFIED_TRAILER = "Flaky-Verified"
@@ -246,3 +256,51 @@ def undo_message(fix_sha: str, fix_subject: str, target: str) -> str:
         f"{UNDOES_TRAILER}: {fix_sha}\n"
         f"{TARGET_TRAILER}: {target}\n"
     )
+
+
+def restore_pairs(selected: Sequence[FlakyTest]) -> list[tuple[FlakyTest, Marker]]:
+    """One (test, marker) per removed marker: what undo needs to put each back once."""
+    pairs: dict[tuple[str, ...], tuple[FlakyTest, Marker]] = {}
+    for test in selected:
+        for marker in test.markers:
+            pairs.setdefault(marker_key(test, marker), (test, marker))
+    return list(pairs.values())
+
+
+def pairs_to_json(pairs: Sequence[tuple[FlakyTest, Marker]]) -> str:
+    """The removed markers of a fix commit, for undo to find again (stored in the record)."""
+    return json.dumps(
+        [
+            {
+                "path": test.path,
+                "test_name": test.name,
+                "class_name": test.class_name,
+                "nodeid": test.nodeid,
+                "marker": {**asdict(marker), "args": [list(a) for a in marker.args]},
+            }
+            for test, marker in pairs
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class RemovedMarker:
+    path: str
+    test_name: str
+    class_name: str | None
+    nodeid: str
+    marker: Marker
+
+
+def pairs_from_json(text: str) -> list[RemovedMarker]:
+    found = []
+    for item in json.loads(text):
+        fields = dict(item["marker"])
+        fields["kind"] = MarkerKind(fields["kind"])
+        fields["scope"] = MarkerScope(fields["scope"])
+        fields["args"] = tuple(tuple(a) for a in fields.get("args", ()))
+        fields["positional"] = tuple(fields.get("positional", ()))
+        found.append(
+            RemovedMarker(item["path"], item["test_name"], item["class_name"], item["nodeid"], Marker(**fields))
+        )
+    return found
