@@ -12,7 +12,7 @@ so that ``flaketui --help`` and a cached scan stay fast.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,6 +84,8 @@ class FixPlan:
     category: Category | None = None
     #: sha256 of each edited file as the removal saw it: a later edit voids the plan.
     sources: tuple[tuple[str, str], ...] = ()
+    #: One (test, marker) per marker removed: what undo needs to put them back.
+    restore: tuple[tuple[FlakyTest, Marker], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -214,7 +216,8 @@ class Service:
                 reason = removal.failure or "the codemod found no marker to remove"
                 return _refused_plan(label, f"{path}: {reason}. The file was left as it is.", selected)
             new_contents[path] = removal.after
-        return self._fix_plan(label, tuple(selected), new_contents, include, unverified, category)
+        plan = self._fix_plan(label, tuple(selected), new_contents, include, unverified, category)
+        return plan if plan.refusal else replace(plan, restore=tuple(fixplan.restore_pairs(selected)))
 
     def _fix_plan(
         self,
@@ -347,6 +350,7 @@ class Service:
         if not unverified:
             self._check_verified(plan.tests)
         # Rebuilt now so the message names the newest verification and the chosen files.
+        restore = plan.restore
         plan = self._fix_plan(
             plan.target, plan.tests, dict(plan.new_contents), include or plan.include, unverified, plan.category
         )
@@ -356,7 +360,7 @@ class Service:
         sha = vcs.commit_paths(self.root, paths, plan.message, on_output, contents=dict(plan.new_contents))
         record = CommitRecord(sha=sha, nodeid=plan.target, message=plan.message, kind="fix", files=tuple(paths))
         self._record_commit(record)
-        assert fixplan.CATEGORY_TRAILER in plan.message
+        self._store().cache_put(_FIX_MARKERS, sha, fixplan.pairs_to_json(restore))
         return record
 
     def _check_verified(self, tests: Sequence[FlakyTest]) -> None:
@@ -400,24 +404,27 @@ class Service:
                 "Give the sha of a commit made by `flaketui fix` (see `git log --grep=Flaky-Category`).",
             )
         target = trailers.get(fixplan.TARGET_TRAILER) or fix_message.split("\n", 1)[0].rsplit(" ", 1)[-1]
+        stored = self._store().cache_get(_FIX_MARKERS, fix_sha)
+        if stored is None:
+            raise FlakeTUIError(
+                f"flaketui has no record of the markers {fix_sha[:12]} removed (was it made in another clone?).",
+                f"Put the marker back by hand: `git show {fix_sha[:12]}` shows what was removed.",
+            )
+        removed = fixplan.pairs_from_json(stored)
         status = vcs.status(self.root)
         new_contents: dict[str, bytes] = {}
-        for path in vcs.changed_paths(self.root, fix_sha):
-            before = vcs.show_file(self.root, f"{fix_sha}^", path)
-            if before is None or not (self.root / path).is_file():
-                continue
-            removed = self._markers_in_source(before, path, target)
-            if not removed:
-                continue
+        for path in dict.fromkeys(r.path for r in removed):
             if path in status:
                 raise FlakeTUIError(
                     f"{path} has uncommitted changes; the undo commit would sweep them in.",
                     "Commit or stash them first, then undo.",
                 )
-            current = (self.root / path).read_bytes()
-            restored = current
-            for test, marker in removed:
-                result = codemod.restore_marker(restored, marker, test.name, test.class_name)
+            if not (self.root / path).is_file():
+                raise FlakeTUIError(f"{path} no longer exists; there is nothing to put the marker back on.",
+                                    "Restore the marker by hand where the test lives now.")
+            current = restored = (self.root / path).read_bytes()
+            for item in (r for r in removed if r.path == path):
+                result = codemod.restore_marker(restored, item.marker, item.test_name, item.class_name)
                 if result.after is None:
                     raise FlakeTUIError(
                         f"Could not put the marker back in {path}: {result.failure}", "Restore it by hand."
@@ -427,8 +434,8 @@ class Service:
                 new_contents[path] = restored
         if not new_contents:
             raise FlakeTUIError(
-                f"Found no marker removed by {fix_sha[:12]} to put back (is it already restored?).",
-                "Check `git show " + fix_sha[:12] + "`; restore the marker by hand if it is needed.",
+                f"The markers {fix_sha[:12]} removed are already back.",
+                f"Nothing to undo; `git show {fix_sha[:12]}` shows what it removed.",
             )
         subject = fix_message.split("\n", 1)[0]
         message = fixplan.undo_message(fix_sha, subject, target)
@@ -439,10 +446,6 @@ class Service:
         )
         self._record_commit(record)
         return record
-
-    def _markers_in_source(self, source: bytes, path: str, target: str) -> list[tuple[FlakyTest, Marker]]:
-        """The flaky markers of the tests ``target`` names, as written in ``source`` of ``path``."""
-        raise NotImplementedError
 
     def _last_fix_commit(self) -> str:
         """The newest flaketui fix on this branch that no later flaketui commit undoes."""
@@ -562,6 +565,10 @@ class Service:
     def open_in_editor(self, path: str, line: int) -> None:
         """Run ``$VISUAL``/``$EDITOR`` at the line, in the foreground (the app suspends first)."""
         raise NotImplementedError
+
+
+#: Store cache namespace: the markers each fix commit removed, by sha, for undo.
+_FIX_MARKERS = "fix-markers"
 
 
 def _refused_plan(target: str, refusal: str, tests: Sequence[FlakyTest] = ()) -> FixPlan:
