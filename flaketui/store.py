@@ -126,6 +126,8 @@ class Store:
             raise self._unreadable(exc) from exc
         try:
             conn.execute("PRAGMA foreign_keys = ON")
+            # In WAL mode NORMAL never corrupts the file; a power cut may lose the last write.
+            conn.execute("PRAGMA synchronous = NORMAL")
             if not self._ready:
                 self._prepare(conn)
                 self._ready = True
