@@ -266,6 +266,42 @@ def _echo_git(line: str) -> None:
     click.echo(f"  git: {line}", err=True)
 
 
+@cli.command()
+@click.argument("target", metavar="[DIR]", required=False, type=click.Path(file_okay=False))
+@click.option("--no-open", is_flag=True, help="Only write the repository; do not open the app.")
+@pass_context
+def demo(ctx: _Context, target: str | None, no_open: bool) -> int:
+    """Write taskq, a small repository full of flaky tests, to DIR and open the app on it.
+
+    DIR must be new or empty; without it, a fresh directory under the system temp dir is used.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from flaketui.demo import write_demo
+
+    if target is None:
+        location = Path(tempfile.mkdtemp(prefix="flaketui-demo-"))
+    else:
+        location = Path(ctx.directory) / target
+    root = write_demo(location)
+    click.echo(f"Wrote the demo repository to {root}")
+    if no_open:
+        click.echo(f"Open it with: flaketui -C {root}")
+        return 0
+    try:
+        import flaketui.tui.app  # noqa: F401  (the app may not be built yet)
+    except ImportError:
+        click.echo("The app is not available; here is what it would show.", err=True)
+        if "scan" in cli.commands:
+            return main(["-C", str(root), "scan"])
+        for test in _Context(str(root), ctx.python).service().scan().tests:
+            click.echo(f"  {test.nodeid}  {test.marker.source}")
+        return 0
+    _open_app(_Context(str(root), ctx.python).service())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (0 ok, 1 a check failed, 2 usage or environment error)."""
     try:
