@@ -276,6 +276,7 @@ def pairs_to_json(pairs: Sequence[tuple[FlakyTest, Marker]]) -> str:
                 "test_name": test.name,
                 "class_name": test.class_name,
                 "nodeid": test.nodeid,
+                "test_line": test.line,
                 "marker": {**asdict(marker), "args": [list(a) for a in marker.args]},
             }
             for test, marker in pairs
@@ -290,6 +291,8 @@ class RemovedMarker:
     class_name: str | None
     nodeid: str
     marker: Marker
+    #: The ``def`` line when the marker was removed: puts a decorator back in its old place.
+    test_line: int | None = None
 
 
 def pairs_from_json(text: str) -> list[RemovedMarker]:
@@ -301,6 +304,8 @@ def pairs_from_json(text: str) -> list[RemovedMarker]:
         fields["args"] = tuple(tuple(a) for a in fields.get("args", ()))
         fields["positional"] = tuple(fields.get("positional", ()))
         found.append(
-            RemovedMarker(item["path"], item["test_name"], item["class_name"], item["nodeid"], Marker(**fields))
+            RemovedMarker(
+                item["path"], item["test_name"], item["class_name"], item["nodeid"], Marker(**fields), item.get("test_line")
+            )
         )
     return found

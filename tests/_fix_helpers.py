@@ -75,4 +75,5 @@ def plan_with(test: FlakyTest, root: Path, new_content: bytes) -> FixPlan:
         message="",
         new_contents=((test.path, new_content),),
         sources=((test.path, hashlib.sha256(current).hexdigest()),),
+        restore=((test, test.marker),),
     )
