@@ -424,7 +424,9 @@ class Service:
                                     "Restore the marker by hand where the test lives now.")
             current = restored = (self.root / path).read_bytes()
             for item in (r for r in removed if r.path == path):
-                result = codemod.restore_marker(restored, item.marker, item.test_name, item.class_name)
+                result = codemod.restore_marker(
+                    restored, item.marker, item.test_name, item.class_name, test_line=item.test_line, path=path
+                )
                 if result.after is None:
                     raise FlakeTUIError(
                         f"Could not put the marker back in {path}: {result.failure}", "Restore it by hand."
