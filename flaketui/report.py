@@ -419,17 +419,24 @@ def gate_items(
     for test in sorted(tests, key=lambda t: (t.marker.path, t.marker.line, t.rootdir, t.nodeid)):
         marker = test.marker
         keep = _keep_for(test, decisions)
-        common = (marker.path, marker.line, _full_id(test.rootdir, test.nodeid), marker_text(test))
-        if keep is None:
-            items.append(GateItem("failing", *common))
-        elif keep.expires and dt.date.fromisoformat(keep.expires) < today:
-            items.append(GateItem("expired", *common, reason=keep.reason, expires=keep.expires))
-        else:
-            items.append(GateItem("kept", *common, reason=keep.reason, expires=keep.expires))
+        items.append(
+            _judged("failing", marker.path, marker.line, _full_id(test.rootdir, test.nodeid), marker_text(test), keep, today)
+        )
     for finding in sorted(findings, key=lambda f: (f.path, f.line)):
-        if finding.kind in RERUN_FINDING_KINDS:
-            items.append(GateItem("finding", finding.path, finding.line, finding.message, finding.kind))
+        if finding.kind not in RERUN_FINDING_KINDS:
+            continue
+        # A team keeps a repository-wide rerun by keeping the file it is in: [tests."tox.ini"].
+        decision = decisions.get((".", finding.path))
+        keep = decision.keep if decision is not None else None
+        items.append(_judged("finding", finding.path, finding.line, finding.message, finding.kind, keep, today))
     return items
+
+
+def _judged(unkept: str, path: str, line: int, nodeid: str, marker: str, keep: Keep | None, today: dt.date) -> GateItem:
+    if keep is None:
+        return GateItem(unkept, path, line, nodeid, marker)
+    expired = keep.expires is not None and dt.date.fromisoformat(keep.expires) < today
+    return GateItem("expired" if expired else "kept", path, line, nodeid, marker, keep.reason, keep.expires)
 
 
 def _keep_for(test: FlakyTest, decisions: Mapping[tuple[str, str], Triage]) -> Keep | None:

@@ -83,3 +83,13 @@ def test_repository_wide_reruns_fail_and_other_findings_do_not() -> None:
 def test_nothing_to_report_passes() -> None:
     assert gate_items([], [], {}, TODAY) == []
     assert gate_passes([], budget=0)
+
+
+def test_a_repository_wide_rerun_is_kept_by_keeping_its_file() -> None:
+    finding = Finding("ci-reruns", "tox.ini", 4, "--reruns 3 in a pytest command")
+    decisions = {(".", "tox.ini"): Triage("tox.ini", keep=Keep("integration job only", "2026-12-01"))}
+    (item,) = gate_items([], [finding], decisions, TODAY)
+    assert item.text == "tox.ini:4: --reruns 3 in a pytest command (ci-reruns) kept: integration job only (until 2026-12-01)"
+    assert gate_passes([item], budget=0)
+    (item,) = gate_items([], [finding], decisions, dt.date(2026, 12, 2))
+    assert item.status == "expired"
