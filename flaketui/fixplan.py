@@ -211,12 +211,17 @@ def message(
         "root_cause": root_cause,
         "evidence": evidence_text,
         "verification": verification_text,
-        "python": ", ".join(dict.fromkeys(v.python for v in verifications.values() if v.python)),
+        "python": _pythons(verifications.values()),
         "outside": outside_text,
     }
-    body = string.Template(template or DEFAULT_TEMPLATE).safe_substitute(values)
-    # Blank-line runs left by empty placeholders would read as paragraph breaks.
-    body = re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in body.splitlines())).strip()
+    lines = []
+    for line in (template or DEFAULT_TEMPLATE).splitlines():
+        # A line that is only an empty placeholder goes, so it leaves no stray blank line.
+        alone = re.fullmatch(r"\s*\$\{?(\w+)\}?\s*", line)
+        if alone and values.get(alone.group(1)) == "":
+            continue
+        lines.append(string.Template(line).safe_substitute(values).rstrip())
+    body = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
     trailers = [
         f"{CATEGORY_TRAILER}: {cause.category}",
         f"{VERIFIED_TRAILER}: {verified_trailer}",
@@ -228,13 +233,22 @@ def message(
 def _verification_text(tests: Sequence[FlakyTest], found: Sequence[Verification]) -> str:
     if not found:
         return "Verification: none recorded."
-    python = ", ".join(dict.fromkeys(v.python for v in found if v.python))
-    suffix = f" (python {python})" if python else ""
+    python = _pythons(found)
+    suffix = f" ({python})" if python else ""
     if len(found) == 1:
         return f"Verification: {found[0].summary}{suffix}."
     lines = [f"Verification of {len(found)} tests{suffix}:"]
     lines += [f"  {v.nodeid}: {v.summary}" for v in found]
     return "\n".join(lines)
+
+
+def _pythons(verifications: Iterable[Verification]) -> str:
+    """``Python 3.11.7, pytest 8.4.2``: the versions, without the interpreter's path."""
+    found = []
+    for v in verifications:
+        versions = re.findall(r"(?:Python|pytest) \d[\w.+-]*", v.python)
+        found.append(", ".join(versions) if versions else f"python {v.python}" if v.python else "")
+    return "; ".join(p for p in dict.fromkeys(found) if p)
 
 
 def trailers(text: str) -> dict[str, str]:

@@ -54,7 +54,7 @@ def verification_of_tree(
         command="python -m pytest",
         head=state.head,
         tree_fingerprint=state.fingerprint,
-        python="3.11.7",
+        python="/repo/.venv/bin/python (from .venv) · Python 3.11.7, pytest 8.4.2",
         dirty_paths=state.dirty_paths,
     )
 

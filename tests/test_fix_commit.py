@@ -66,7 +66,7 @@ def test_commit_holds_the_fix_and_the_removal_in_the_test_file_only(repo: Path) 
     assert vcs.status(repo) == {}
     message = vcs.commit_message(repo, "HEAD")
     assert message.startswith(f"test: remove flaky marker from {TEST_FILE}::test_y\n\n")
-    assert "Verification: 10/10 passed, forked, failure rate < 26% at 95% (python 3.11.7)." in message
+    assert "Verification: 10/10 passed, forked, failure rate < 26% at 95% (Python 3.11.7, pytest 8.4.2)." in message
     assert "Flaky-Category: unknown" in message
     assert "Flaky-Verified: 10/10 forked" in message
     assert record.sha == vcs.head(repo) and record.kind == "fix" and record.files == (TEST_FILE,)

@@ -114,7 +114,7 @@ def test_message_names_cause_evidence_verification_and_what_was_left_out(make_re
         "\n"
         "Root cause: time (time and dates; decided by user)\n"
         f"  {PATH}:12: fixed sleep of 0.1s\n"
-        "Verification: 10/10 passed, forked, failure rate < 26% at 95% (python 3.11.7).\n"
+        "Verification: 10/10 passed, forked, failure rate < 26% at 95% (Python 3.11.7, pytest 8.4.2).\n"
         "Verified with uncommitted changes in: src/x.py\n"
         "\n"
         "Flaky-Category: time\n"
@@ -140,3 +140,19 @@ def test_undo_message_names_the_commit_and_is_not_a_fix() -> None:
     assert "aaaaaaaaaaaa" in text.splitlines()[2]
     assert fixplan.CATEGORY_TRAILER not in fixplan.trailers(text)
     assert fixplan.trailers(text)[fixplan.UNDOES_TRAILER] == "a" * 40
+
+
+def test_empty_placeholders_leave_no_blank_lines(make_repo: MakeRepo) -> None:
+    root = make_repo({PATH: "x = 1\n"})
+    text = fixplan.message(
+        [LONE],
+        LONE.nodeid,
+        RootCause(Category.UNKNOWN, "no decision or diagnosis"),
+        {LONE.key: verification_of_tree(root, LONE)},
+        [],
+        unverified=False,
+    )
+    assert text.split("\n\n")[1] == (
+        "Root cause: unknown (no decision or diagnosis)\n"
+        "Verification: 10/10 passed, forked, failure rate < 26% at 95% (Python 3.11.7, pytest 8.4.2)."
+    )
