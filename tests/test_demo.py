@@ -218,6 +218,29 @@ def test_order_dependent_test_fails_alone(demo_repo: Path) -> None:
     assert in_module.returncode == 0, in_module.stdout
 
 
+# -- what flaketui sees in it ----------------------------------------------------------------
+
+
+def test_scan_finds_every_flaky_marked_test_in_every_form(demo_repo: Path) -> None:
+    from flaketui.service import Service
+
+    result = Service(demo_repo).scan(use_cache=False)
+    assert result.findings == () and result.skipped == ()
+    found = {test.nodeid: test for test in result.tests}
+    assert set(found) == set(FLAKY_MARKED)
+    for nodeid, (_, scope) in FLAKY_MARKED.items():
+        test = found[nodeid]
+        assert test.rootdir == "." and test.path == nodeid.split("::")[0]
+        assert str(test.marker.scope) == scope, nodeid
+        def_line = (demo_repo / test.path).read_text().splitlines()[test.line - 1]
+        assert def_line.lstrip().startswith("def "), (nodeid, def_line)
+        kind = "flaky" if "max_runs" in test.marker.args_dict else "rerunfailures"
+        assert str(test.marker.kind) == kind, nodeid
+    aliased = {nodeid for nodeid, test in found.items() if test.marker.via == "flaky"}
+    assert aliased == {"tests/test_schedule.py::test_eta_is_shown_in_minutes", "tests/test_settings.py::test_default_retry_budget"}
+    assert found["tests/test_settings.py::test_default_retry_budget"].marker.args_dict == {"reruns": "3"}
+
+
 # -- the command ----------------------------------------------------------------------------
 
 
