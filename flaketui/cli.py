@@ -302,6 +302,88 @@ def demo(ctx: _Context, target: str | None, no_open: bool) -> int:
     return 0
 
 
+@cli.command()
+@click.argument("path", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print tests, findings and skipped files as JSON.")
+@click.option("--no-cache", is_flag=True, help="Parse everything again instead of trusting the scan cache.")
+@pass_context
+def scan(ctx: _Context, path: str | None, as_json: bool, no_cache: bool) -> int:
+    """List every test that carries a flaky marker (under PATH, if given).
+
+    Node ids are pytest's, relative to each test's rootdir; repository-wide reruns (config,
+    CI) and suspects (non-strict xfail, home-made retries) are listed as findings.
+    """
+    import os
+
+    from flaketui.service import Service
+
+    service = Service(path if path is not None else ctx.directory, python=ctx.python)
+    result = service.scan(use_cache=not no_cache)
+    if path is not None:
+        result = _under(result, os.path.relpath(os.path.realpath(path), service.root).replace(os.sep, "/"))
+    if as_json:
+        import json
+
+        from flaketui.discover.serialize import scan_to_json
+
+        payload = scan_to_json(result)
+        payload["tests"] = [_test_json(test) for test in result.tests]
+        click.echo(json.dumps(payload, indent=2))
+        return 0
+    _print_scan(result)
+    return 0
+
+
+def _test_json(test) -> dict:  # (FlakyTest) -> one test object of `scan --json`; add fields here
+    from flaketui.discover.serialize import test_to_json
+
+    return test_to_json(test)
+
+
+def _under(result, prefix: str):  # (ScanResult, repo-relative dir) -> ScanResult
+    from dataclasses import replace
+
+    if prefix in ("", "."):
+        return result
+
+    def inside(path: str) -> bool:
+        return path == prefix or path.startswith(prefix + "/")
+
+    tests = tuple(t for t in result.tests if inside(t.rootdir + "/" + t.nodeid.split("::")[0] if t.rootdir != "." else t.nodeid.split("::")[0]) or inside(t.path))
+    return replace(
+        result,
+        tests=tests,
+        findings=tuple(f for f in result.findings if inside(f.path)),
+        skipped=tuple(s for s in result.skipped if inside(s.path)),
+    )
+
+
+def _print_scan(result) -> None:  # (ScanResult)
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("test", "kind", "scope", "marker", "at"):
+        table.add_column(column, overflow="fold")
+    for test in result.tests:
+        marker = test.marker
+        nodeid = test.nodeid if test.rootdir == "." else f"{test.rootdir}: {test.nodeid}"
+        table.add_row(nodeid, str(marker.kind), str(marker.scope), marker.source, f"{marker.path}:{marker.line}")
+    if result.tests:
+        console.print(table)
+    cached = " (cached)" if result.from_cache else ""
+    console.print(f"{len(result.tests)} flaky-marked tests in {result.files_scanned} Python files{cached}")
+    if result.findings:
+        console.print("\n[bold]Findings[/bold]")
+        for finding in result.findings:
+            console.print(f"  {finding.path}:{finding.line}  [{finding.kind}] {finding.message}")
+    if result.skipped:
+        console.print("\n[bold]Skipped[/bold]")
+        for skipped in result.skipped:
+            console.print(f"  {skipped.path}: {skipped.reason}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (0 ok, 1 a check failed, 2 usage or environment error)."""
     try:

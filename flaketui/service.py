@@ -132,8 +132,42 @@ class Service:
     def scan(
         self, *, use_cache: bool = True, collect: bool = False, on_progress: ProgressCallback | None = None
     ) -> ScanResult:
-        """Every flaky-marked test, the repository findings and the skipped files."""
-        raise NotImplementedError
+        """Every flaky-marked test, the repository findings and the skipped files.
+
+        A repeated scan of an unchanged tree is served from a stat-based cache in
+        ``state_dir()`` without importing the parsers. ``collect`` (``scan --collect``) asks
+        pytest itself through the verification runner; see ``_merge_collected``.
+        """
+        from flaketui.discover import cache as scan_cache
+
+        files = self.list_files()
+        state = self.state_dir()
+        result = scan_cache.load(state, self.root, files) if use_cache else None
+        if result is None:
+            from flaketui.discover import scan_repository
+
+            result = scan_repository(self.root, files, on_progress=on_progress)
+            scan_cache.store(state, self.root, files, result)
+        if collect:
+            result = self._merge_collected(result)
+        return result
+
+    def list_files(self) -> list[str]:
+        """Tracked plus untracked-not-ignored files in git, a plain walk outside it (repo-relative)."""
+        if (self.root / ".git").exists():
+            from flaketui import vcs
+
+            return vcs.list_files(self.root)
+        from flaketui.discover.files import walk_files
+
+        return walk_files(self.root)
+
+    def _merge_collected(self, result: ScanResult) -> ScanResult:
+        """``scan --collect``: what pytest's own collection adds (owned by the verification engine)."""
+        raise FlakeTUIError(
+            "scan --collect is not available in this build.",
+            "Run `flaketui scan` without --collect; it reads markers from the source.",
+        )
 
     # -- diagnosis (diagnose/) -------------------------------------------------------
     def diagnose(self, test: FlakyTest) -> Diagnosis:

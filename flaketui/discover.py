@@ -1,1 +1,0 @@
-"""discover (being built)."""

@@ -1,0 +1,99 @@
+"""A stat-based scan cache, like git's index: unchanged files are never read again.
+
+The key hashes flaketui's version, the root, and (path, size, mtime, inode) of every file
+that can change a scan's answer, so an edit, a new file, a removed one or an upgrade of
+flaketui all miss. Files modified within two seconds of the write are "racily clean" (a
+later edit could keep the same mtime), so their content hashes are kept and rechecked; on
+file systems with nanosecond timestamps the window shrinks to 100 ms.
+This module must stay light: a warm scan imports nothing else of discovery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+from flaketui import __version__
+from flaketui.discover.serialize import scan_from_json, scan_to_json
+from flaketui.models import ScanResult
+
+CACHE_FILE = "scan-cache.json"
+_FORMAT = 1
+_RACY_NS_COARSE = 2_000_000_000
+_RACY_NS_FINE = 100_000_000
+#: Suffixes and names of the files a scan reads: Python, configs, dependency and CI files.
+_RELEVANT_SUFFIXES = (".py", ".toml", ".ini", ".cfg", ".txt", ".yml", ".yaml", ".in")
+_RELEVANT_NAMES = frozenset({"Makefile", "Jenkinsfile", "Pipfile"})
+
+
+def relevant(path: str) -> bool:
+    return path.endswith(_RELEVANT_SUFFIXES) or path.rpartition("/")[2] in _RELEVANT_NAMES
+
+
+def _fingerprint(root: Path, files: list[str]) -> tuple[str, dict[str, int]]:
+    digest = hashlib.sha256(f"{_FORMAT}\0{__version__}\0{root}\0".encode())
+    mtimes: dict[str, int] = {}
+    for path in files:
+        if not relevant(path):
+            continue
+        try:
+            stat = os.stat(root / path)
+        except OSError:
+            digest.update(f"{path}\0-\n".encode("utf-8", "surrogateescape"))
+            continue
+        mtimes[path] = stat.st_mtime_ns
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest(), mtimes
+
+
+def _content_hash(path: Path) -> str | None:
+    try:
+        return hashlib.sha1(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def load(state_dir: Path, root: Path, files: list[str]) -> ScanResult | None:
+    """The cached result if nothing it depends on changed, else None."""
+    try:
+        data = json.loads((state_dir / CACHE_FILE).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != _FORMAT or data.get("version") != __version__:
+        return None
+    key, _ = _fingerprint(root, files)
+    if data.get("key") != key:
+        return None
+    for path, expected in data.get("racy", {}).items():
+        if _content_hash(root / path) != expected:
+            return None
+    try:
+        return scan_from_json(data["result"], str(root), files_scanned=data.get("files_scanned", 0), from_cache=True)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def store(state_dir: Path, root: Path, files: list[str], result: ScanResult) -> None:
+    key, mtimes = _fingerprint(root, files)
+    now = time.time_ns()
+    coarse = all(m % 1_000_000 == 0 for m in mtimes.values())
+    window = _RACY_NS_COARSE if coarse else _RACY_NS_FINE
+    racy = {p: h for p, m in mtimes.items() if m >= now - window and (h := _content_hash(root / p)) is not None}
+    payload = {
+        "format": _FORMAT,
+        "version": __version__,
+        "key": key,
+        "racy": racy,
+        "files_scanned": result.files_scanned,
+        "result": scan_to_json(result),
+    }
+    target = state_dir / CACHE_FILE
+    temporary = target.with_name(f"{CACHE_FILE}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(json.dumps(payload), encoding="utf-8")
+        os.replace(temporary, target)
+    except OSError:  # a read-only state dir only costs speed
+        temporary.unlink(missing_ok=True)

@@ -1,0 +1,347 @@
+"""pytest's own configuration semantics: where the rootdirs are and what each one collects.
+
+A directory is a rootdir when it holds a file pytest takes its configuration from (the same
+order and rules as ``_pytest.config.findpaths``); every test belongs to the nearest one
+above it, or to the repository root (``"."``), and its node id is relative to that rootdir.
+"""
+
+from __future__ import annotations
+
+import configparser
+import fnmatch
+import posixpath
+import re
+import shlex
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+#: pytest 9 adds the first two; the order is pytest's precedence within one directory.
+CONFIG_NAMES = ("pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+
+DEFAULT_NORECURSE = ("*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}")
+
+ReadBytes = Callable[[str], bytes | None]
+
+
+@dataclass(frozen=True)
+class PytestConfig:
+    rootdir: str
+    inifile: str | None = None
+    ini: dict[str, str | list[str]] = field(default_factory=dict)
+
+    def args(self, key: str, default: Iterable[str]) -> list[str]:
+        value = self.ini.get(key)
+        if value is None:
+            return list(default)
+        if isinstance(value, list):
+            return [str(v) for v in value]
+        try:
+            return shlex.split(value)
+        except ValueError:
+            return value.split()
+
+    def flag(self, key: str) -> bool:
+        value = self.ini.get(key)
+        return isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on")
+
+    @property
+    def python_files(self) -> list[str]:
+        return self.args("python_files", ("test_*.py", "*_test.py"))
+
+    @property
+    def python_classes(self) -> list[str]:
+        return self.args("python_classes", ("Test",))
+
+    @property
+    def python_functions(self) -> list[str]:
+        return self.args("python_functions", ("test",))
+
+    @property
+    def norecursedirs(self) -> list[str]:
+        return self.args("norecursedirs", DEFAULT_NORECURSE)
+
+    @property
+    def testpaths(self) -> list[str]:
+        return self.args("testpaths", ())
+
+    @property
+    def addopts(self) -> list[str]:
+        return self.args("addopts", ())
+
+    @property
+    def escape_ids(self) -> bool:
+        return not self.flag("disable_test_id_escaping_and_forfeit_all_rights_to_community_support")
+
+    @property
+    def xfail_strict(self) -> bool:
+        return self.flag("xfail_strict")
+
+    def ignored_by_options(self) -> tuple[list[str], list[str]]:
+        """``--ignore`` and ``--ignore-glob`` from ``addopts``, relative to the rootdir."""
+        ignore: list[str] = []
+        globs: list[str] = []
+        options = self.addopts
+        for index, option in enumerate(options):
+            for name, bucket in (("--ignore", ignore), ("--ignore-glob", globs)):
+                if option == name and index + 1 < len(options):
+                    bucket.append(options[index + 1])
+                elif option.startswith(name + "="):
+                    bucket.append(option[len(name) + 1 :])
+        return ignore, globs
+
+
+def read_pytest_section(name: str, data: bytes) -> dict[str, str | list[str]] | None:
+    """The pytest configuration in one file, or None when the file holds none (pytest's rules)."""
+    text = data.decode("utf-8", errors="replace")
+    if name.endswith(".toml"):
+        always = name != "pyproject.toml"  # pytest.toml counts even when empty, as pytest.ini does
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            return {} if always else None
+        if always:
+            table = document.get("pytest", {})
+        else:
+            tool = document.get("tool", {}).get("pytest")
+            table = tool.get("ini_options", tool) if isinstance(tool, dict) else None
+        if not isinstance(table, dict):
+            return {} if always else None
+        return {k: v if isinstance(v, list) else str(v) for k, v in table.items() if not isinstance(v, dict)}
+    parser = configparser.RawConfigParser(strict=False, interpolation=None)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return {} if name == "pytest.ini" else None
+    section = "tool:pytest" if name == "setup.cfg" else "pytest"
+    if parser.has_section(section):
+        return dict(parser.items(section))
+    return {} if name == "pytest.ini" else None
+
+
+def find_configs(files: Iterable[str], read: ReadBytes) -> dict[str, PytestConfig]:
+    """Every rootdir of the repository (repo-relative directory -> its config); ``"."`` always."""
+    by_dir: dict[str, dict[str, str]] = {}
+    for path in files:
+        directory, _, name = path.rpartition("/")
+        if name in CONFIG_NAMES:
+            by_dir.setdefault(directory or ".", {})[name] = path
+    configs = {".": PytestConfig(".")}
+    for directory, present in by_dir.items():
+        for name in CONFIG_NAMES:
+            if name not in present:
+                continue
+            data = read(present[name])
+            if data is None:
+                continue
+            ini = read_pytest_section(name, data)
+            if ini is not None:
+                configs[directory] = PytestConfig(directory, present[name], ini)
+                break
+    return configs
+
+
+def rootdir_of(path: str, rootdirs: Iterable[str]) -> str:
+    """The nearest rootdir above ``path``: pytest run from there reads that config."""
+    inside = [r for r in rootdirs if r != "." and path.startswith(r + "/")]
+    return max(inside, key=len) if inside else "."
+
+
+def relative(path: str, rootdir: str) -> str:
+    return path if rootdir == "." else path[len(rootdir) + 1 :]
+
+
+def fnmatch_ex(pattern: str, path: str) -> bool:
+    """pytest's ``fnmatch_ex``: a pattern without a slash matches the basename, else the path's end."""
+    if "/" not in pattern:
+        return fnmatch.fnmatchcase(posixpath.basename(path), pattern) or fnmatch.fnmatch(posixpath.basename(path), pattern)
+    if not pattern.startswith("/"):
+        pattern = "*/" + pattern
+    return fnmatch.fnmatch("/" + path, pattern)
+
+
+@dataclass(frozen=True)
+class ConftestIgnores:
+    """``collect_ignore`` / ``collect_ignore_glob`` of one conftest, repo-relative."""
+
+    paths: tuple[str, ...] = ()
+    globs: tuple[str, ...] = ()
+
+
+def select_test_files(
+    config: PytestConfig,
+    files: list[str],
+    venv_dirs: set[str],
+    conftest_ignores: dict[str, ConftestIgnores],
+) -> list[str]:
+    """The files ``pytest`` collects when run without arguments from ``config.rootdir``.
+
+    ``files`` are the repository's files that belong to this rootdir (repo-relative).
+    """
+    rootdir = config.rootdir
+    starts = _start_points(config, files)
+    patterns = config.python_files
+    norecurse = config.norecursedirs
+    ignore, ignore_globs = config.ignored_by_options()
+    ignore_paths = {_join(rootdir, p) for p in ignore}
+    selected: list[str] = []
+    for path in files:
+        if not path.endswith(".py"):
+            continue
+        start = next((s for s in starts if s == "." or path == s or path.startswith(s + "/")), None)
+        if start is None:
+            continue
+        if path != start and not any(fnmatch_ex(p, path) for p in patterns):
+            continue
+        if _recursion_blocked(path, start, norecurse, venv_dirs):
+            continue
+        if _ignored(path, ignore_paths, ignore_globs, rootdir, conftest_ignores):
+            continue
+        selected.append(path)
+    return selected
+
+
+def _join(rootdir: str, path: str) -> str:
+    joined = posixpath.normpath(posixpath.join("" if rootdir == "." else rootdir, path))
+    return "." if joined in ("", ".") else joined
+
+
+def _start_points(config: PytestConfig, files: list[str]) -> list[str]:
+    """``testpaths`` (globbed, as pytest does) when set and matching anything, else the rootdir."""
+    starts: list[str] = []
+    for pattern in config.testpaths:
+        full = _join(config.rootdir, pattern)
+        if any(ch in full for ch in "*?["):
+            directories = {d for f in files for d in _ancestors(f)} | set(files)
+            starts.extend(sorted(p for p in directories if fnmatch.fnmatch(p, full)))
+        elif any(f == full or f.startswith(full + "/") for f in files):
+            starts.append(full)
+    return starts or [config.rootdir]
+
+
+def _ancestors(path: str) -> Iterable[str]:
+    parts = path.split("/")[:-1]
+    for index in range(1, len(parts) + 1):
+        yield "/".join(parts[:index])
+
+
+def _recursion_blocked(path: str, start: str, norecurse: list[str], venv_dirs: set[str]) -> bool:
+    for directory in _ancestors(path):
+        if start != "." and (directory == start or not directory.startswith(start + "/")):
+            continue
+        if directory in venv_dirs or directory.endswith("__pycache__"):
+            return True
+        if any(fnmatch_ex(pattern, directory) for pattern in norecurse):
+            return True
+    return False
+
+
+def _ignored(
+    path: str, ignore: set[str], globs: list[str], rootdir: str, conftest_ignores: dict[str, ConftestIgnores]
+) -> bool:
+    candidates = {path, *_ancestors(path)}
+    if candidates & ignore:
+        return True
+    if any(fnmatch.fnmatch(path, _join(rootdir, g)) for g in globs):
+        return True
+    for directory in (".", *_ancestors(path)):
+        rules = conftest_ignores.get(directory)
+        if rules is None:
+            continue
+        if candidates & set(rules.paths):
+            return True
+        if any(fnmatch.fnmatch(path, g) or any(fnmatch.fnmatch(c, g) for c in candidates) for g in rules.globs):
+            return True
+    return False
+
+
+# -- dependency declarations ------------------------------------------------------------
+
+_DEPENDENCY_FILE = re.compile(
+    r"(^|/)(pyproject\.toml|setup\.cfg|setup\.py|tox\.ini|Pipfile|environment\.ya?ml|"
+    r"[^/]*requirements[^/]*\.(txt|in)|requirements/[^/]+\.(txt|in)|constraints[^/]*\.txt|noxfile\.py)$"
+)
+_PLUGIN_REQUIREMENT = re.compile(
+    r"""(?:^|[\s"',\[(=])(pytest[-_.]rerunfailures|pytest[-_.]retry|flaky)\s*(?=$|[\s<>=!~;\[\]"',)@])""",
+    re.IGNORECASE | re.MULTILINE,
+)
+_PLUGIN_KIND = {"pytest-rerunfailures": "rerunfailures", "pytest-retry": "retry", "flaky": "flaky"}
+
+
+def is_dependency_file(path: str) -> bool:
+    return _DEPENDENCY_FILE.search(path) is not None
+
+
+def declared_plugins(text: str) -> set[str]:
+    """Rerun plugins a dependency file declares: ``rerunfailures``, ``flaky``, ``retry``."""
+    found: set[str] = set()
+    for line in text.splitlines():
+        stripped = line.split("#", 1)[0] if not line.lstrip().startswith(("'", '"')) else line
+        for match in _PLUGIN_REQUIREMENT.finditer(stripped):
+            name = re.sub(r"[_.]", "-", match.group(1).lower())
+            found.add(_PLUGIN_KIND[name])
+    return found
+
+
+# -- configuration that reruns every test -------------------------------------------------
+
+_RERUN_OPTION = re.compile(r"(--reruns(?:-delay)?|--force-flaky|--max-runs|--min-passes|--retries|--retry-delay|--only-rerun)\b")
+_RERUN_INI_KEY = re.compile(r"^\s*[\"']?(reruns|reruns_delay|retries|retry_delay|cumulative_timing)[\"']?\s*[=:]")
+_CI_FILE = re.compile(
+    r"(^|/)(\.github/workflows/[^/]+\.ya?ml|\.gitlab-ci\.yml|tox\.ini|\.circleci/config\.yml|azure-pipelines\.ya?ml|"
+    r"\.travis\.yml|Jenkinsfile|noxfile\.py|Makefile|bitbucket-pipelines\.yml|\.buildkite/[^/]+\.ya?ml)$"
+)
+_SECTION = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+")
+
+
+def is_ci_file(path: str) -> bool:
+    return _CI_FILE.search(path) is not None
+
+
+@dataclass(frozen=True)
+class RerunSetting:
+    kind: str  # "config-reruns" or "ci-reruns"
+    line: int
+    source: str
+    message: str
+
+
+def config_reruns(name: str, text: str) -> list[RerunSetting]:
+    """Rerun options in a pytest config file's pytest section (``addopts`` or ini keys)."""
+    section_names = {
+        "setup.cfg": ("tool:pytest",),
+        "pyproject.toml": ("tool.pytest.ini_options", "tool.pytest"),
+        "pytest.toml": ("pytest", ""),
+        ".pytest.toml": ("pytest", ""),
+    }.get(name, ("pytest",))
+    found: list[RerunSetting] = []
+    section = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _SECTION.match(line)
+        if header and not line.lstrip().startswith(("#", ";")):
+            section = header.group(1).strip().strip('"')
+            continue
+        if section not in section_names or line.lstrip().startswith(("#", ";")):
+            continue
+        option = _RERUN_OPTION.search(line)
+        key = _RERUN_INI_KEY.match(line)
+        if option or key:
+            what = option.group(1) if option else key.group(1)  # type: ignore[union-attr]
+            found.append(
+                RerunSetting("config-reruns", number, line.strip(), f"{what} in the pytest configuration reruns every failing test")
+            )
+    return found
+
+
+def ci_reruns(text: str) -> list[RerunSetting]:
+    """``PYTEST_ADDOPTS`` or pytest command lines with rerun options in tox/CI/nox files."""
+    found: list[RerunSetting] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.lstrip().startswith("#"):
+            continue
+        option = _RERUN_OPTION.search(line)
+        lowered = line.lower()
+        if option and ("pytest" in lowered or "addopts" in lowered or line.strip().startswith(option.group(1))):
+            where = "PYTEST_ADDOPTS" if "pytest_addopts" in lowered else "a pytest command"
+            found.append(RerunSetting("ci-reruns", number, line.strip(), f"{option.group(1)} in {where} reruns every failing test"))
+    return found

@@ -1,0 +1,304 @@
+"""The discovery engine: the repository's file list in, every flaky-marked test out.
+
+1. Every pytest config file decides the rootdirs and what each one collects.
+2. A byte prefilter picks the Python files worth parsing: those that mention flakiness,
+   then, round after round, those that mention a name an already parsed module binds to a
+   flaky marker, class or test (aliases and base classes imported across modules).
+3. Each collected test module is replayed through pytest's collection rules.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from flaketui.discover import config as cfg
+from flaketui.discover.collect import Collector, _dotted, _is_flaky
+from flaketui.discover.parse import Unparsable, decode, parse
+from flaketui.discover.symbols import (
+    ClassRef,
+    Constant,
+    Evaluator,
+    FlakyDecorator,
+    FunctionRef,
+    Mark,
+    ModuleInfo,
+    build_module,
+    flatten_marks,
+)
+from flaketui.models import Finding, FlakyTest, ScanResult, Skipped
+
+ProgressCallback = Callable[[int, int], None]
+
+#: Words a file must contain for a marker, a suspect retry or a rerun to be written in it.
+_PREFILTER = re.compile(rb"flak|rerun|retr(?:y|ies|ying)|intermittent|backoff|xfail")
+_MAX_ROUNDS = 8
+
+
+def scan_repository(root: Path, files: Sequence[str], *, on_progress: ProgressCallback | None = None) -> ScanResult:
+    return _Scan(root, files, on_progress).run()
+
+
+class _Scan:
+    def __init__(self, root: Path, files: Sequence[str], on_progress: ProgressCallback | None) -> None:
+        self.root = root
+        self.files = list(files)
+        self.on_progress = on_progress
+        self.evaluator = Evaluator()
+        self.skipped: dict[str, str] = {}
+        self.findings: dict[tuple[str, int], Finding] = {}
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            with open(self.root / path, "rb") as handle:
+                return handle.read()
+        except OSError:
+            return None
+
+    def run(self) -> ScanResult:
+        configs = cfg.find_configs(self.files, self.read)
+        python_files = [f for f in self.files if f.endswith(".py")]
+        by_rootdir: dict[str, list[str]] = {r: [] for r in configs}
+        for path in python_files:
+            by_rootdir[cfg.rootdir_of(path, configs)].append(path)
+        self._parse_relevant(python_files)
+        conftests = self._conftest_ignores()
+        venvs = self._venv_dirs()
+        plugins = self._declared_plugins(configs)
+        id_hooks = self._parametrize_id_hooks()
+        tests: dict[tuple[str, str], FlakyTest] = {}
+        for rootdir, config in configs.items():
+            selected = cfg.select_test_files(config, by_rootdir[rootdir], venvs, conftests)
+            collector = Collector(self.evaluator, config, plugins.get(rootdir, set()), id_hooks.get(rootdir, False))
+            for path in selected:
+                module = self.evaluator.modules.get(path)
+                if module is None:
+                    self._check_readable(path)
+                    continue
+                collected = collector.collect(module, cfg.relative(path, rootdir))
+                for test in collected.tests:
+                    tests.setdefault(test.key, test)
+                for finding in collected.findings:
+                    self.findings.setdefault((finding.path, finding.line), finding)
+        self._config_findings()
+        self._hook_findings()
+        ordered = sorted(tests.values(), key=lambda t: (t.rootdir, t.nodeid.split("::", 1)[0], t.line, t.nodeid))
+        return ScanResult(
+            root=str(self.root),
+            tests=tuple(ordered),
+            findings=tuple(sorted(self.findings.values(), key=lambda f: (f.path, f.line))),
+            skipped=tuple(Skipped(path, reason) for path, reason in sorted(self.skipped.items())),
+            files_scanned=len(python_files),
+        )
+
+    # -- parsing --------------------------------------------------------------------------
+    def _parse_relevant(self, python_files: list[str]) -> None:
+        pending: list[str] = []
+        for path in python_files:
+            data = self.read(path)
+            if data is None:
+                continue
+            if _PREFILTER.search(data) or path.endswith("conftest.py"):
+                self._parse(path, data)
+            else:
+                pending.append(path)
+        total = len(self.evaluator.modules)
+        known: set[str] = set()
+        for _ in range(_MAX_ROUNDS):
+            names = self._exported_names() - known
+            if not names or not pending:
+                break
+            known |= names
+            pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
+            still: list[str] = []
+            for path in pending:
+                data = self.read(path)
+                if data is not None and pattern.search(data):
+                    self._parse(path, data)
+                else:
+                    still.append(path)
+            pending = still
+            total = len(self.evaluator.modules)
+        if self.on_progress is not None:
+            self.on_progress(total, total)
+
+    def _parse(self, path: str, data: bytes) -> None:
+        try:
+            source = parse(data, path)
+        except Unparsable as reason:
+            self.skipped[path] = str(reason)
+            return
+        except RecursionError:
+            self.skipped[path] = "nesting too deep to parse"
+            return
+        self.evaluator.add(build_module(path, source))
+
+    def _check_readable(self, path: str) -> None:
+        """Unparsed test files are cheap to check for being binary or not UTF-8."""
+        data = self.read(path)
+        if data is None:
+            self.skipped[path] = "unreadable"
+            return
+        try:
+            decode(data)
+        except Unparsable as reason:
+            self.skipped[path] = str(reason)
+
+    def _exported_names(self) -> set[str]:
+        """Module-level names that carry a flaky marker into whatever imports them."""
+        names: set[str] = set()
+        for module in list(self.evaluator.modules.values()):
+            for name in module.scope.bindings:
+                if name.startswith("__"):
+                    continue
+                value = self.evaluator.lookup(module, module.scope, name)
+                if self._carries_flaky(value):
+                    names.add(name)
+        return names
+
+    def _carries_flaky(self, value: object, depth: int = 0) -> bool:
+        if isinstance(value, (Mark, FlakyDecorator)) or hasattr(value, "items"):
+            return any(_is_flaky(m) for m in flatten_marks(value))  # type: ignore[arg-type]
+        if isinstance(value, FunctionRef):
+            return any(self._flaky_expression(value.module, d) for d in value.node.decorator_list) or any(
+                isinstance(n, ast.Return) and n.value is not None and self._flaky_expression(value.module, n.value)
+                for n in value.node.body
+            )
+        if isinstance(value, ClassRef):
+            return self._class_mentions_flaky(value)
+        return False
+
+    def _flaky_expression(self, module: ModuleInfo, node: ast.expr) -> bool:
+        value = self.evaluator.evaluate(module, module.scope, node)
+        return any(_is_flaky(m) for m in flatten_marks(value)) or (
+            isinstance(node, (ast.Name, ast.Call)) and _dotted(node.func if isinstance(node, ast.Call) else node) == "flaky"
+        )
+
+    def _class_mentions_flaky(self, cls: ClassRef) -> bool:
+        """A class whose own or inherited marks or methods carry a flaky marker; base classes
+        often live in modules whose text never says "flaky" (they inherit it)."""
+        for current in Collector(self.evaluator, cfg.PytestConfig("."), set(), False).mro(cls):
+            text_start, text_end = current.node.lineno, current.node.end_lineno or current.node.lineno
+            segment = "\n".join(current.module.source.lines[text_start - 1 : text_end])
+            if "flak" in segment:
+                return True
+            for statement in current.node.body:
+                if isinstance(statement, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in statement.targets):
+                    if self._flaky_expression(current.module, statement.value):
+                        return True
+            for decorator in current.node.decorator_list:
+                if self._flaky_expression(current.module, decorator):
+                    return True
+            for statement in current.node.body:
+                if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+                    self._flaky_expression(current.module, d) for d in statement.decorator_list
+                ):
+                    return True
+        return False
+
+    # -- conftest-level facts -------------------------------------------------------------
+    def _conftest_ignores(self) -> dict[str, cfg.ConftestIgnores]:
+        ignores: dict[str, cfg.ConftestIgnores] = {}
+        for path, module in self.evaluator.modules.items():
+            if not path.endswith("conftest.py"):
+                continue
+            directory = path.rpartition("/")[0] or "."
+            found = {}
+            for key in ("collect_ignore", "collect_ignore_glob"):
+                value = self.evaluator.lookup(module, module.scope, key) if key in module.scope.bindings else None
+                items = getattr(value, "items", ())
+                found[key] = tuple(
+                    _join(directory, item.value) for item in items if isinstance(item, Constant) and isinstance(item.value, str)
+                )
+            ignores[directory] = cfg.ConftestIgnores(found["collect_ignore"], found["collect_ignore_glob"])
+        return ignores
+
+    def _parametrize_id_hooks(self) -> dict[str, bool]:
+        hooks: dict[str, bool] = {}
+        for path, module in self.evaluator.modules.items():
+            if path.endswith("conftest.py") and "pytest_make_parametrize_id" in module.scope.bindings:
+                hooks[path.rpartition("/")[0] or "."] = True
+        # A conftest's hook reaches every test of its rootdir in practice (conftests load top-down).
+        return {r: True for r in hooks} if hooks else {}
+
+    def _venv_dirs(self) -> set[str]:
+        return {f.rpartition("/")[0] for f in self.files if f.endswith("/pyvenv.cfg") or f.endswith("conda-meta/history")}
+
+    def _declared_plugins(self, configs: dict[str, cfg.PytestConfig]) -> dict[str, set[str]]:
+        declared: dict[str, set[str]] = {}
+        for path in self.files:
+            if not cfg.is_dependency_file(path):
+                continue
+            data = self.read(path)
+            if data is None:
+                continue
+            found = cfg.declared_plugins(data.decode("utf-8", errors="replace"))
+            if found:
+                declared[path.rpartition("/")[0] or "."] = found
+        result: dict[str, set[str]] = {}
+        for rootdir in configs:
+            plugins: set[str] = set()
+            for directory, found in declared.items():
+                below = rootdir == "." or directory == rootdir or directory.startswith(rootdir + "/")
+                above = directory == "." or rootdir.startswith(directory + "/")
+                if below or above:
+                    plugins |= found
+            result[rootdir] = plugins
+        return result
+
+    # -- repository findings -------------------------------------------------------------------
+    def _config_findings(self) -> None:
+        for path in self.files:
+            name = path.rpartition("/")[2]
+            settings: list[cfg.RerunSetting] = []
+            if name in cfg.CONFIG_NAMES:
+                data = self.read(path)
+                if data is not None:
+                    settings.extend(cfg.config_reruns(name, data.decode("utf-8", errors="replace")))
+            if cfg.is_ci_file(path):
+                data = self.read(path)
+                if data is not None:
+                    settings.extend(cfg.ci_reruns(data.decode("utf-8", errors="replace")))
+            for setting in settings:
+                self.findings.setdefault((path, setting.line), Finding(setting.kind, path, setting.line, setting.message, setting.source))
+
+    def _hook_findings(self) -> None:
+        for path, module in self.evaluator.modules.items():
+            for function in _functions(module.tree.body):
+                for node in ast.walk(function):
+                    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_marker"):
+                        continue
+                    if not node.args or not self._adds_flaky(module, node.args[0]):
+                        continue
+                    self.findings.setdefault(
+                        (path, node.lineno),
+                        Finding(
+                            "collection-hook",
+                            path,
+                            node.lineno,
+                            f"{function.name}() adds a flaky marker at collection time; reading the code cannot tell "
+                            "which tests it reaches (flaketui scan --collect asks pytest)",
+                            module.source.segment(node),
+                        ),
+                    )
+
+    def _adds_flaky(self, module: ModuleInfo, node: ast.expr) -> bool:
+        if isinstance(node, ast.Constant):
+            return node.value == "flaky"
+        return self._flaky_expression(module, node)
+
+
+def _functions(statements: Iterable[ast.stmt]) -> Iterable[ast.FunctionDef | ast.AsyncFunctionDef]:
+    for statement in statements:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield statement
+        elif isinstance(statement, ast.ClassDef):
+            yield from _functions(statement.body)
+
+
+def _join(directory: str, path: str) -> str:
+    joined = os.path.normpath(os.path.join("" if directory == "." else directory, path)).replace(os.sep, "/")
+    return joined

@@ -1,0 +1,215 @@
+"""pytest's parametrize ids, computed statically where the source makes them knowable.
+
+Mirrors ``_pytest.python.IdMaker``: ``pytest.param(id=...)`` first, then ``ids=[...]``, else
+one token per value (str/bytes escaped to ASCII, numbers/bools/None via ``str``, anything
+with a ``__name__`` by its name, other objects ``argname`` + index), joined by ``-``, then
+made unique with a counter. Anything we cannot know (a variable, an ``ids`` callable, a
+``pytest_make_parametrize_id`` hook) makes the whole parametrization unknowable.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from flaketui.discover.symbols import (
+    ClassRef,
+    Constant,
+    Evaluator,
+    FunctionRef,
+    Mark,
+    ModuleInfo,
+    Param,
+    Sequence,
+    Value,
+)
+
+
+class Unknowable(Exception):
+    """The ids depend on runtime values."""
+
+
+@dataclass(frozen=True)
+class ParameterSet:
+    id: str
+    #: The ``marks=`` of ``pytest.param``, with the node each was written at.
+    marks: tuple[tuple[Value | None, ast.expr], ...] = ()
+
+
+_NON_PRINTABLE = {i: f"\\x{i:02x}" for i in range(128) if i not in range(32, 127)}
+_NON_PRINTABLE.update({ord("\t"): "\\t", ord("\r"): "\\r", ord("\n"): "\\n"})
+
+
+def ascii_escaped(value: str | bytes) -> str:
+    if isinstance(value, bytes):
+        text = value.decode("ascii", "backslashreplace")
+    else:
+        text = value.encode("unicode_escape").decode("ascii")
+    return text.translate(_NON_PRINTABLE)
+
+
+def parameter_sets(evaluator: Evaluator, mark: Mark, *, escape: bool = True, id_hook: bool = False) -> list[ParameterSet]:
+    """The parameter sets of one ``parametrize`` mark, with their unique ids."""
+    module = mark.module
+    if module is None:
+        raise Unknowable("no arguments")
+    argnames_node = mark.positional[0] if mark.positional else mark.keyword("argnames")
+    argvalues_node = mark.positional[1] if len(mark.positional) > 1 else mark.keyword("argvalues")
+    if argnames_node is None or argvalues_node is None:
+        raise Unknowable("parametrize without literal arguments")
+    argnames = _argnames(evaluator, module, argnames_node)
+    values = _literal_sequence(evaluator, module, argvalues_node)
+    ids_node = mark.positional[2] if len(mark.positional) > 2 else mark.keyword("ids")
+    explicit_ids: list[ast.expr] | None = None
+    if ids_node is not None and not (isinstance(ids_node, ast.Constant) and ids_node.value is None):
+        explicit_ids = _literal_sequence(evaluator, module, ids_node)
+    if not values:
+        raise Unknowable("empty parameter list")
+    tokens: list[str] = []
+    sets: list[tuple[tuple[Value | None, ast.expr], ...]] = []
+    for index, value_node in enumerate(values):
+        value = evaluator.evaluate(module, module.scope, value_node)
+        marks: tuple[tuple[Value | None, ast.expr], ...] = ()
+        if isinstance(value, Param):
+            marks = tuple(_param_marks(value))
+            element_nodes = list(value.values)
+            given_id = value.id
+        else:
+            element_nodes = [value_node] if len(argnames) == 1 else _tuple_elements(evaluator, module, value_node)
+            given_id = None
+        sets.append(marks)
+        if given_id is not None:
+            tokens.append(_explicit_id(evaluator, module, given_id, escape, allow_none=False))
+            continue
+        if explicit_ids is not None and index < len(explicit_ids):
+            explicit = explicit_ids[index]
+            if not (isinstance(explicit, ast.Constant) and explicit.value is None):
+                tokens.append(_explicit_id(evaluator, module, explicit, escape, allow_none=False))
+                continue
+        if len(element_nodes) != len(argnames):
+            raise Unknowable("values do not match argnames")
+        if id_hook:
+            raise Unknowable("a pytest_make_parametrize_id hook decides the ids")
+        tokens.append("-".join(_auto_id(evaluator, module, node, name, index, escape) for node, name in zip(element_nodes, argnames)))
+    return [ParameterSet(token, marks) for token, marks in zip(make_unique(tokens), sets)]
+
+
+def _param_marks(param: Param) -> list[tuple[Value | None, ast.expr]]:
+    marks_node = next((value for value in _marks_nodes(param)), None)
+    if marks_node is None:
+        return []
+    if isinstance(marks_node, (ast.List, ast.Tuple)) and len(marks_node.elts) == len(param.marks):
+        return list(zip(param.marks, marks_node.elts))
+    return [(mark, marks_node) for mark in param.marks]
+
+
+def _marks_nodes(param: Param):
+    call = param.node
+    if isinstance(call, ast.Call):
+        for keyword in call.keywords:
+            if keyword.arg == "marks":
+                yield keyword.value
+
+
+def make_unique(tokens: list[str]) -> list[str]:
+    """pytest's suffixing of duplicate ids: ``a0, a1``; ``1_0, 1_1`` after a digit."""
+    resolved = list(tokens)
+    if len(resolved) == len(set(resolved)):
+        return resolved
+    counts = Counter(resolved)
+    suffixes: dict[str, int] = defaultdict(int)
+    for index, token in enumerate(resolved):
+        if counts[token] > 1:
+            separator = "_" if token and token[-1].isdigit() else ""
+            new = f"{token}{separator}{suffixes[token]}"
+            while new in set(resolved):
+                suffixes[token] += 1
+                new = f"{token}{separator}{suffixes[token]}"
+            resolved[index] = new
+            suffixes[token] += 1
+    return resolved
+
+
+def _argnames(evaluator: Evaluator, module: ModuleInfo, node: ast.expr) -> list[str]:
+    value = evaluator.evaluate(module, module.scope, node)
+    if isinstance(value, Constant) and isinstance(value.value, str):
+        return [name.strip() for name in value.value.split(",") if name.strip()]
+    if isinstance(value, Sequence) and all(isinstance(v, Constant) and isinstance(v.value, str) for v in value.items):
+        return [v.value for v in value.items]  # type: ignore[union-attr]
+    raise Unknowable("argnames not literal")
+
+
+def _literal_sequence(evaluator: Evaluator, module: ModuleInfo, node: ast.expr) -> list[ast.expr]:
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)) and not isinstance(node, ast.Set):
+        if any(isinstance(element, ast.Starred) for element in node.elts):
+            raise Unknowable("starred values")
+        return list(node.elts)
+    if isinstance(node, ast.Name):
+        bindings = module.scope.bindings.get(node.id)
+        if bindings and len(bindings) == 1 and isinstance(bindings[0], (ast.List, ast.Tuple)):
+            return _literal_sequence(evaluator, module, bindings[0])
+    raise Unknowable("values not literal")
+
+
+def _tuple_elements(evaluator: Evaluator, module: ModuleInfo, node: ast.expr) -> list[ast.expr]:
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return list(node.elts)
+    raise Unknowable("value set not literal")
+
+
+def _explicit_id(evaluator: Evaluator, module: ModuleInfo, node: ast.expr, escape: bool, *, allow_none: bool) -> str:
+    token = _value_id(evaluator, module, node, escape)
+    if token is None:
+        raise Unknowable("id not literal")
+    return token
+
+
+def _auto_id(evaluator: Evaluator, module: ModuleInfo, node: ast.expr, argname: str, index: int, escape: bool) -> str:
+    token = _value_id(evaluator, module, node, escape)
+    if token is not None:
+        return token
+    if isinstance(node, (ast.Name, ast.Attribute, ast.Subscript, ast.Call, ast.IfExp, ast.Starred)):
+        # A name may hold a str or an enum; a call may return a class: pytest would use those.
+        value = evaluator.evaluate(module, module.scope, node) if isinstance(node, (ast.Name, ast.Attribute)) else None
+        if isinstance(node, ast.Call) and _builds_plain_object(node):
+            return f"{argname}{index}"
+        if value is None or not isinstance(value, (Constant, ClassRef, FunctionRef)):
+            raise Unknowable("value not literal")
+        named = _value_id_from(value, escape)
+        if named is None:
+            return f"{argname}{index}"
+        return named
+    # dicts, lists, sets, arithmetic, f-strings: objects without a usable id.
+    if isinstance(node, ast.JoinedStr):
+        raise Unknowable("f-string")
+    return f"{argname}{index}"
+
+
+def _builds_plain_object(node: ast.Call) -> bool:
+    """Calls of builtin containers give objects pytest names ``argname`` + index."""
+    return isinstance(node.func, ast.Name) and node.func.id in {"dict", "list", "set", "tuple", "object", "frozenset"}
+
+
+def _value_id(evaluator: Evaluator, module: ModuleInfo, node: ast.expr, escape: bool) -> str | None:
+    if isinstance(node, ast.Constant) or (isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant)):
+        value = evaluator.evaluate(module, module.scope, node)
+        return _value_id_from(value, escape) if value is not None else None
+    if isinstance(node, ast.Lambda):
+        return "<lambda>"
+    return None
+
+
+def _value_id_from(value: Value, escape: bool) -> str | None:
+    if isinstance(value, Constant):
+        raw = value.value
+        if isinstance(raw, (str, bytes)):
+            if escape:
+                return ascii_escaped(raw)
+            return raw if isinstance(raw, str) else ascii_escaped(raw)
+        if raw is None or isinstance(raw, (int, float, bool, complex)):
+            return str(raw)
+        return None
+    if isinstance(value, (ClassRef, FunctionRef)):
+        return value.node.name
+    return None

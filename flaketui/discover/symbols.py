@@ -1,0 +1,513 @@
+"""Just enough static evaluation of Python to follow a marker from where it is used to what it is.
+
+Each module's top-level (and class-level) bindings are recorded as written; a name is
+evaluated on demand, following imports into the repository's other modules, aliases,
+lists, ``+=``, ``pytest.param`` and one-line helper functions. Anything else evaluates to
+``None``: we never guess that an unknown value is a marker.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+from flaketui.discover.parse import ParsedSource
+
+# -- values ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ModuleRef:
+    dotted: str
+
+
+@dataclass(frozen=True, eq=False)
+class External:
+    """Something from outside the repository we do not model (``tenacity.retry``)."""
+
+    dotted: str
+    called: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Unbound:
+    """A name bound nowhere we can see (a builtin, a star import from outside the repository)."""
+
+    name: str
+    called: bool = False
+
+
+class _MarkGenerator:
+    """``pytest.mark``."""
+
+
+MARK_GENERATOR = _MarkGenerator()
+
+
+class _ParamFactory:
+    """``pytest.param``."""
+
+
+PARAM_FACTORY = _ParamFactory()
+
+
+@dataclass(frozen=True, eq=False)
+class Mark:
+    """``pytest.mark.NAME(...)``; the argument nodes belong to ``module``'s source."""
+
+    name: str
+    module: ModuleInfo | None = None
+    positional: tuple[ast.expr, ...] = ()
+    keywords: tuple[tuple[str, ast.expr], ...] = ()
+    with_args: bool = False
+    #: Where the mark expression was written (in ``module``), when known.
+    origin: ast.expr | None = None
+
+    def keyword(self, name: str) -> ast.expr | None:
+        for key, value in self.keywords:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, eq=False)
+class FlakyDecorator:
+    """The ``flaky`` package's ``@flaky`` / ``@flaky(max_runs=...)``."""
+
+    module: ModuleInfo | None = None
+    positional: tuple[ast.expr, ...] = ()
+    keywords: tuple[tuple[str, ast.expr], ...] = ()
+    origin: ast.expr | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Param:
+    """``pytest.param(*values, marks=..., id=...)``."""
+
+    module: ModuleInfo
+    values: tuple[ast.expr, ...]
+    marks: tuple[Value | None, ...]
+    id: ast.expr | None
+    node: ast.expr
+
+
+@dataclass(frozen=True, eq=False)
+class ClassRef:
+    module: ModuleInfo
+    node: ast.ClassDef
+
+
+@dataclass(frozen=True, eq=False)
+class FunctionRef:
+    module: ModuleInfo
+    node: ast.FunctionDef | ast.AsyncFunctionDef
+
+
+@dataclass(frozen=True, eq=False)
+class Sequence:
+    items: tuple[Value | None, ...]
+    nodes: tuple[ast.expr, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Constant:
+    value: object
+
+
+Value = (
+    ModuleRef | External | Unbound | _MarkGenerator | _ParamFactory | Mark | FlakyDecorator | Param
+    | ClassRef | FunctionRef | Sequence | Constant
+)
+
+#: Dotted names outside the repository whose meaning we know.
+_KNOWN: dict[str, Value] = {
+    "pytest.mark": MARK_GENERATOR,
+    "_pytest.mark.MARK_GEN": MARK_GENERATOR,
+    "_pytest.mark.structures.MARK_GEN": MARK_GENERATOR,
+    "pytest.param": PARAM_FACTORY,
+    "_pytest.mark.param": PARAM_FACTORY,
+    "flaky.flaky": FlakyDecorator(),
+    "flaky.flaky_decorator.flaky": FlakyDecorator(),
+}
+_EXTERNAL_ROOTS = frozenset({"pytest", "_pytest", "flaky", "unittest"})
+
+# -- bindings --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Import:
+    dotted: str
+
+
+@dataclass(frozen=True)
+class ImportFrom:
+    module: str
+    name: str
+
+
+Binding = ast.expr | Import | ImportFrom | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
+
+
+@dataclass(eq=False)
+class Scope:
+    """A namespace: ``bindings[name]`` is a list because ``x += [...]`` adds to ``x``."""
+
+    bindings: dict[str, list[Binding]] = field(default_factory=dict)
+    star_imports: list[str] = field(default_factory=list)
+    parent: Scope | None = None
+
+
+@dataclass(eq=False)
+class ModuleInfo:
+    path: str
+    dotted: str
+    is_package: bool
+    source: ParsedSource
+    scope: Scope = field(default_factory=Scope)
+    class_scopes: dict[ast.ClassDef, Scope] = field(default_factory=dict)
+
+    @property
+    def tree(self) -> ast.Module:
+        return self.source.tree
+
+    def class_scope(self, node: ast.ClassDef) -> Scope:
+        scope = self.class_scopes.get(node)
+        if scope is None:
+            scope = Scope(parent=self.scope)
+            bind_statements(node.body, scope, self.package)
+            self.class_scopes[node] = scope
+        return scope
+
+    @property
+    def package(self) -> str:
+        return self.dotted if self.is_package else self.dotted.rpartition(".")[0]
+
+
+def module_name(path: str) -> tuple[str, bool]:
+    """``tests/unit/test_x.py`` -> (``tests.unit.test_x``, False); ``pkg/__init__.py`` -> (``pkg``, True)."""
+    parts = path[:-3].split("/") if path.endswith(".py") else path.split("/")
+    if parts[-1] == "__init__":
+        return ".".join(parts[:-1]), True
+    return ".".join(parts), False
+
+
+def build_module(path: str, source: ParsedSource) -> ModuleInfo:
+    dotted, is_package = module_name(path)
+    info = ModuleInfo(path, dotted, is_package, source)
+    bind_statements(source.tree.body, info.scope, info.package)
+    return info
+
+
+def _absolute(package: str, module: str | None, level: int) -> str:
+    if level == 0:
+        return module or ""
+    parts = package.split(".") if package else []
+    base = parts[: len(parts) - (level - 1)] if level > 1 else parts
+    return ".".join([*base, module] if module else base)
+
+
+def bind_statements(statements: list[ast.stmt], scope: Scope, package: str) -> None:
+    bindings = scope.bindings
+    for statement in statements:
+        if isinstance(statement, ast.Import):
+            for alias in statement.names:
+                if alias.asname:
+                    bindings[alias.asname] = [Import(alias.name)]
+                else:
+                    top = alias.name.split(".")[0]
+                    bindings[top] = [Import(top)]
+        elif isinstance(statement, ast.ImportFrom):
+            module = _absolute(package, statement.module, statement.level)
+            for alias in statement.names:
+                if alias.name == "*":
+                    scope.star_imports.append(module)
+                else:
+                    bindings[alias.asname or alias.name] = [ImportFrom(module, alias.name)]
+        elif isinstance(statement, ast.Assign):
+            for target in statement.targets:
+                _bind_target(target, statement.value, bindings)
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            _bind_target(statement.target, statement.value, bindings)
+        elif isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Name):
+            if isinstance(statement.op, ast.Add):
+                bindings.setdefault(statement.target.id, []).append(statement.value)
+        elif isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+            _bind_list_method(statement.value, bindings)
+        elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bindings[statement.name] = [statement]
+        elif isinstance(statement, (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.TryStar)):
+            # Definitions under `if`/`try`/`with` at top level are still module attributes.
+            for block in ("body", "orelse", "finalbody"):
+                bind_statements(getattr(statement, block, []), scope, package)
+            for handler in getattr(statement, "handlers", []):
+                bind_statements(handler.body, scope, package)
+
+
+def _bind_target(target: ast.expr, value: ast.expr, bindings: dict[str, list[Binding]]) -> None:
+    if isinstance(target, ast.Name):
+        bindings[target.id] = [value]
+    elif isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List)):
+        if len(target.elts) == len(value.elts):
+            for sub_target, sub_value in zip(target.elts, value.elts):
+                _bind_target(sub_target, sub_value, bindings)
+
+
+def _bind_list_method(call: ast.Call, bindings: dict[str, list[Binding]]) -> None:
+    """``pytestmark.append(mark)`` and ``.extend([...])`` grow the list like ``+=``."""
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and len(call.args) == 1):
+        return
+    if func.value.id not in bindings or func.attr not in ("append", "extend"):
+        return
+    added = call.args[0]
+    if func.attr == "append":
+        added = ast.copy_location(ast.List(elts=[added], ctx=ast.Load()), added)
+        ast.fix_missing_locations(added)
+    bindings[func.value.id].append(added)
+
+
+# -- evaluation ------------------------------------------------------------------------
+
+
+class Evaluator:
+    """Evaluates expressions across the repository's parsed modules."""
+
+    def __init__(self) -> None:
+        self.modules: dict[str, ModuleInfo] = {}
+        self._by_suffix: dict[str, list[ModuleInfo]] = {}
+        self._active: set[tuple[int, str]] = set()
+        self._memo: dict[tuple[int, str], Value | None] = {}
+
+    def add(self, module: ModuleInfo) -> None:
+        self.modules[module.path] = module
+        parts = module.dotted.split(".") if module.dotted else []
+        for start in range(len(parts)):
+            self._by_suffix.setdefault(".".join(parts[start:]), []).append(module)
+        self._memo.clear()
+
+    def find_module(self, dotted: str, importer: ModuleInfo | None) -> ModuleInfo | None:
+        """The repository module an import means; several rootdirs and ``sys.path`` entries make
+        ``tests.helpers`` and ``helpers`` both plausible, so the closest file to the importer wins."""
+        if dotted.split(".")[0] in _EXTERNAL_ROOTS and dotted not in self._by_suffix:
+            return None
+        candidates = self._by_suffix.get(dotted)
+        if not candidates:
+            return None
+        if len(candidates) == 1 or importer is None:
+            return candidates[0]
+        return max(candidates, key=lambda m: (_shared_prefix(m.path, importer.path), -len(m.path)))
+
+    # name lookup
+    def lookup(self, module: ModuleInfo, scope: Scope, name: str) -> Value | None:
+        current: Scope | None = scope
+        while current is not None:
+            if name in current.bindings:
+                if current is module.scope:
+                    return self._module_name(module, name)
+                return self._evaluate_bindings(module, current, name)
+            if current is module.scope:
+                found = self._from_star_imports(module, name)
+                if found is not None:
+                    return found
+            current = current.parent
+        return Unbound(name)
+
+    def _module_name(self, module: ModuleInfo, name: str) -> Value | None:
+        key = (id(module), name)
+        if key in self._memo:
+            return self._memo[key]
+        value = self._evaluate_bindings(module, module.scope, name)
+        self._memo[key] = value
+        return value
+
+    def module_attribute(self, module: ModuleInfo, name: str) -> Value | None:
+        if name in module.scope.bindings:
+            return self._module_name(module, name)
+        found = self._from_star_imports(module, name)
+        if found is not None:
+            return found
+        submodule = self.find_module(f"{module.dotted}.{name}" if module.dotted else name, module)
+        return ModuleRef(submodule.dotted) if submodule is not None else None
+
+    def _from_star_imports(self, module: ModuleInfo, name: str) -> Value | None:
+        for dotted in module.scope.star_imports:
+            target = self.find_module(dotted, module)
+            if target is not None and target is not module and not name.startswith("_"):
+                guard = (id(target), "*" + name)
+                if guard in self._active:
+                    continue
+                self._active.add(guard)
+                try:
+                    if name in target.scope.bindings or target.scope.star_imports:
+                        found = self.module_attribute(target, name)
+                        if found is not None and not isinstance(found, Unbound):
+                            return found
+                finally:
+                    self._active.discard(guard)
+            elif target is None and dotted in ("pytest",) and name in ("mark", "param"):
+                return _KNOWN[f"pytest.{name}"]
+        return None
+
+    def _evaluate_bindings(self, module: ModuleInfo, scope: Scope, name: str) -> Value | None:
+        guard = (id(scope), name)
+        if guard in self._active:
+            return None
+        self._active.add(guard)
+        try:
+            values = [self._evaluate_binding(module, scope, binding) for binding in scope.bindings[name]]
+        finally:
+            self._active.discard(guard)
+        if len(values) == 1:
+            return values[0]
+        # `x = [...]` then `x += [...]`: one sequence.
+        items: list[Value | None] = []
+        nodes: list[ast.expr] = []
+        for value, binding in zip(values, scope.bindings[name]):
+            if isinstance(value, Sequence):
+                items.extend(value.items)
+                nodes.extend(value.nodes)
+            else:
+                items.append(value)
+                if isinstance(binding, ast.expr):
+                    nodes.append(binding)
+        return Sequence(tuple(items), tuple(nodes))
+
+    def _evaluate_binding(self, module: ModuleInfo, scope: Scope, binding: Binding) -> Value | None:
+        if isinstance(binding, ast.ClassDef):
+            return ClassRef(module, binding)
+        if isinstance(binding, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return FunctionRef(module, binding)
+        if isinstance(binding, Import):
+            return self._module_value(binding.dotted, module)
+        if isinstance(binding, ImportFrom):
+            base = self._module_value(binding.module, module)
+            value = self.attribute(base, binding.name, module)
+            if value is None and isinstance(base, ModuleRef):
+                return self._module_value(f"{binding.module}.{binding.name}", module)
+            return value
+        return self.evaluate(module, scope, binding)
+
+    def _module_value(self, dotted: str, importer: ModuleInfo) -> Value:
+        known = _KNOWN.get(dotted)
+        if known is not None:
+            return known
+        return ModuleRef(dotted)
+
+    def attribute(self, base: Value | None, name: str, importer: ModuleInfo) -> Value | None:
+        if base is MARK_GENERATOR:
+            return Mark(name)
+        if isinstance(base, ModuleRef):
+            dotted = f"{base.dotted}.{name}"
+            if dotted in _KNOWN:
+                return _KNOWN[dotted]
+            target = self.find_module(base.dotted, importer)
+            if target is not None:
+                return self.module_attribute(target, name)
+            return External(dotted)
+        if isinstance(base, External) and not base.called:
+            dotted = f"{base.dotted}.{name}"
+            return _KNOWN.get(dotted, External(dotted))
+        if isinstance(base, Mark) and name == "with_args":
+            return Mark(base.name, base.module, base.positional, base.keywords, with_args=True)
+        if isinstance(base, ClassRef):
+            class_scope = base.module.class_scope(base.node)
+            if name in class_scope.bindings:
+                return self._evaluate_bindings(base.module, class_scope, name)
+        return None
+
+    def evaluate(self, module: ModuleInfo, scope: Scope, node: ast.expr) -> Value | None:
+        if isinstance(node, ast.Name):
+            return self.lookup(module, scope, node.id)
+        if isinstance(node, ast.Attribute):
+            value = self.attribute(self.evaluate(module, scope, node.value), node.attr, module)
+            if isinstance(value, (Mark, FlakyDecorator)) and value.origin is None:
+                return replace(value, module=module, origin=node)
+            return value
+        if isinstance(node, ast.Call):
+            return self._call(module, scope, node)
+        if isinstance(node, (ast.List, ast.Tuple)):
+            items = tuple(self.evaluate(module, scope, element) for element in node.elts)
+            return Sequence(items, tuple(node.elts))
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left = self.evaluate(module, scope, node.left)
+            right = self.evaluate(module, scope, node.right)
+            if isinstance(left, Sequence) and isinstance(right, Sequence):
+                return Sequence(left.items + right.items, left.nodes + right.nodes)
+            return None
+        if isinstance(node, ast.Constant):
+            return Constant(node.value)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+            if isinstance(node.operand.value, (int, float, complex)) and not isinstance(node.operand.value, bool):
+                return Constant(-node.operand.value)
+        return None
+
+    def _call(self, module: ModuleInfo, scope: Scope, node: ast.Call) -> Value | None:
+        func = self.evaluate(module, scope, node.func)
+        keywords = tuple((kw.arg, kw.value) for kw in node.keywords if kw.arg is not None)
+        if isinstance(func, Mark):
+            if not func.with_args and len(node.args) == 1 and not keywords and _is_decoratee(node.args[0]):
+                return None
+            return Mark(func.name, module, func.positional + tuple(node.args), func.keywords + keywords, origin=node)
+        if isinstance(func, FlakyDecorator):
+            return FlakyDecorator(module, func.positional + tuple(node.args), func.keywords + keywords, origin=node)
+        if func is PARAM_FACTORY:
+            marks_node = next((value for key, value in keywords if key == "marks"), None)
+            marks: tuple[Value | None, ...] = ()
+            if marks_node is not None:
+                evaluated = self.evaluate(module, scope, marks_node)
+                marks = evaluated.items if isinstance(evaluated, Sequence) else (evaluated,)
+            id_node = next((value for key, value in keywords if key == "id"), None)
+            return Param(module, tuple(node.args), marks, id_node, node)
+        if isinstance(func, Unbound) and func.name == "getattr" and len(node.args) >= 2:
+            attribute = node.args[1]
+            if isinstance(attribute, ast.Constant) and isinstance(attribute.value, str):
+                return self.attribute(self.evaluate(module, scope, node.args[0]), attribute.value, module)
+            return None
+        if isinstance(func, FunctionRef):
+            returned = _single_return(func.node)
+            if returned is not None:
+                guard = (id(func.node), "<return>")
+                if guard in self._active:
+                    return None
+                self._active.add(guard)
+                try:
+                    return self.evaluate(func.module, func.module.scope, returned)
+                finally:
+                    self._active.discard(guard)
+            return None
+        if isinstance(func, External):
+            return External(func.dotted, called=True)
+        if isinstance(func, Unbound):
+            return Unbound(func.name, called=True)
+        return None
+
+
+def _is_decoratee(node: ast.expr) -> bool:
+    """``pytest.mark.foo(func)`` applies the mark instead of adding an argument (pytest's rule
+    for a single class or function argument); we only see names, so a lambda or a Name counts."""
+    return isinstance(node, ast.Lambda)
+
+
+def _single_return(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.expr | None:
+    body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
+        return body[0].value
+    return None
+
+
+def _shared_prefix(a: str, b: str) -> int:
+    count = 0
+    for left, right in zip(a.split("/"), b.split("/")):
+        if left != right:
+            break
+        count += 1
+    return count
+
+
+def flatten_marks(value: Value | None) -> Iterator[Mark | FlakyDecorator]:
+    if isinstance(value, (Mark, FlakyDecorator)):
+        yield value
+    elif isinstance(value, Sequence):
+        for item in value.items:
+            yield from flatten_marks(item)
