@@ -19,6 +19,7 @@ from flaketui.models import (
     Finding,
     FlakyTest,
     Keep,
+    MarkerScope,
     Triage,
     Verification,
 )
@@ -252,6 +253,8 @@ def marker_text(test: FlakyTest) -> str:
     source = " ".join(marker.source.split())
     if not source:
         return marker.summary
+    if marker.scope in (MarkerScope.FUNCTION, MarkerScope.CLASS) and not source.startswith("@"):
+        source = "@" + source
     return source if len(source) <= 80 else source[:77] + "..."
 
 

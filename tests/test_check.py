@@ -46,8 +46,8 @@ def test_markers_fail_with_lines_editors_can_jump_to(make_repo: MakeRepo, capsys
     root = make_repo({"tests/test_a.py": FLAKY_MODULE})
     assert run(root, capsys=capsys) == (
         1,
-        "tests/test_a.py:5: tests/test_a.py::test_net (pytest.mark.flaky(reruns=3))\n"
-        "tests/test_a.py:10: tests/test_a.py::test_clock (flaky(max_runs=3))\n"
+        "tests/test_a.py:5: tests/test_a.py::test_net (@pytest.mark.flaky(reruns=3))\n"
+        "tests/test_a.py:10: tests/test_a.py::test_clock (@flaky(max_runs=3))\n"
         "\n"
         "flaketui check: 2 flaky markers not kept: FAILED\n",
     )
@@ -79,9 +79,9 @@ def test_kept_markers_are_listed_apart_and_pass(make_repo: MakeRepo, capsys: pyt
         0,
         "\n"
         "Kept on purpose (.flaketui.toml):\n"
-        "tests/test_a.py:5: tests/test_a.py::test_net (pytest.mark.flaky(reruns=3)) kept: calls the partner sandbox "
+        "tests/test_a.py:5: tests/test_a.py::test_net (@pytest.mark.flaky(reruns=3)) kept: calls the partner sandbox "
         "(until 2999-01-01)\n"
-        "tests/test_a.py:10: tests/test_a.py::test_clock (flaky(max_runs=3)) kept: the scheduler runs on wall time "
+        "tests/test_a.py:10: tests/test_a.py::test_clock (@flaky(max_runs=3)) kept: the scheduler runs on wall time "
         "(no expiry)\n"
         "\n"
         "flaketui check: 0 flaky markers not kept, 2 kept on purpose: ok\n",
@@ -98,10 +98,10 @@ def test_an_expired_keep_fails_even_within_budget(make_repo: MakeRepo, capsys: p
     code, out = run(root, "--max", "5", capsys=capsys)
     assert code == 1
     assert out == (
-        "tests/test_a.py:10: tests/test_a.py::test_clock (flaky(max_runs=3))\n"
+        "tests/test_a.py:10: tests/test_a.py::test_clock (@flaky(max_runs=3))\n"
         "\n"
         "Keeps past their expiry date (remove the marker, or extend the keep with a reason):\n"
-        "tests/test_a.py:5: tests/test_a.py::test_net (pytest.mark.flaky(reruns=3)) keep expired 2020-01-31: sandbox\n"
+        "tests/test_a.py:5: tests/test_a.py::test_net (@pytest.mark.flaky(reruns=3)) keep expired 2020-01-31: sandbox\n"
         "\n"
         "flaketui check: 1 flaky marker not kept (budget 5), 1 expired keep: FAILED\n"
     )
