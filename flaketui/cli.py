@@ -107,16 +107,22 @@ def check(ctx: _Context, budget: int, as_json: bool) -> int:
         click.echo("\nKept on purpose (.flaketui.toml):")
         for line in result.kept:
             click.echo(line)
-    count = len(result.failing)
-    verdict = "ok" if result.ok else "FAILED"
-    budget_text = f" (budget {budget})" if budget else ""
-    summary = f"flaketui check: {count} flaky marker{'s' if count != 1 else ''} not kept{budget_text}"
+    markers = sum(1 for i in result.items if i.status == "failing")
+    reruns = sum(1 for i in result.items if i.status == "finding")
+    unkept = _plural(markers, "flaky marker") + (f" and {_plural(reruns, 'repository-wide rerun')}" if reruns else "")
+    summary = f"flaketui check: {unkept} not kept" + (f" (budget {budget})" if budget else "")
     if result.expired:
-        summary += f", {len(result.expired)} expired keep{'s' if len(result.expired) != 1 else ''}"
+        summary += f", {_plural(len(result.expired), 'expired keep')}"
+    if result.kept:
+        summary += f", {len(result.kept)} kept on purpose"
     if result.items:
         click.echo()
-    click.echo(f"{summary}: {verdict}")
+    click.echo(f"{summary}: {'ok' if result.ok else 'FAILED'}")
     return 0 if result.ok else 1
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 @cli.command()
