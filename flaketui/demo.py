@@ -91,14 +91,14 @@ _JOIN_DOC_FIX = Fix(
 
 _ENV_FIX = Fix(
     "tests/test_settings.py",
-    after='''def test_timeout_from_environment(monkeypatch):
-    monkeypatch.setenv("TASKQ_TIMEOUT", "2.5")
-    assert Settings.from_env().timeout == 2.5
+    after='''def test_retry_budget_from_environment(monkeypatch):
+    monkeypatch.setenv("TASKQ_MAX_RETRIES", "5")
+    assert Settings.from_env().max_retries == 5
 ''',
-    before='''def test_timeout_from_environment():
-    os.environ["TASKQ_TIMEOUT"] = "2.5"
-    assert Settings.from_env().timeout == 2.5
-    del os.environ["TASKQ_TIMEOUT"]
+    before='''def test_retry_budget_from_environment():
+    os.environ["TASKQ_MAX_RETRIES"] = "5"
+    assert Settings.from_env().max_retries == 5
+    del os.environ["TASKQ_MAX_RETRIES"]
 ''',
 )
 

@@ -53,7 +53,7 @@ STABLE_IN_FILE_ORDER = {
     "tests/test_schedule.py::test_eta_is_shown_in_minutes": ("time", "function"),
     "tests/test_settings.py::test_default_retry_budget": ("fixture", "function"),
     "tests/test_settings.py::test_webhook_url_defaults_to_local_receiver": ("fixture", "function"),
-    "tests/test_settings.py::test_timeout_from_environment": ("fixture", "function"),
+    "tests/test_settings.py::test_retry_budget_from_environment": ("fixture", "function"),
     "tests/test_webhooks.py::TestWebhookDelivery::test_server_error_raises_delivery_error": ("external", "class"),
 }
 
