@@ -1,1 +1,0 @@
-"""codemod (being built)."""

@@ -1,0 +1,167 @@
+"""Remove flaky markers from a test file, and put them back, changing nothing else.
+
+Failures are values (``Removal.failure``), in the manner of LibCST's ``TransformFailure``: a
+source the codemod cannot handle safely comes back unchanged with the reason, never as an
+exception or a damaged file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from flaketui.codemod._locate import Site, collect_sites, find_site, is_mark_like
+from flaketui.codemod._remove import NodeRemover, escalate
+from flaketui.codemod._restore import restore_marker
+from flaketui.codemod._result import Removal, refused
+from flaketui.codemod._safety import lost_comments, unreadable_reason
+from flaketui.codemod._unused import names_used_by, unused_definitions
+from flaketui.models import Marker
+
+__all__ = ["Removal", "remove_markers", "restore_marker"]
+
+
+def remove_markers(source: bytes, markers: Sequence[Marker], *, path: str = "") -> Removal:
+    """Remove these markers (all located in this file: ``Marker.path == path``, ``Marker.line`` the
+    line of the marker expression: the decorator, the ``pytestmark`` element, or the
+    ``pytest.param`` marks entry) and the imports/alias definitions in this file that the removal
+    left unused."""
+    where = path or "the file"
+    reason = unreadable_reason(source)
+    if reason is not None:
+        return refused(path, source, f"{where} was left unchanged: {reason}.")
+    if not markers:
+        return Removal(path=path, before=source, after=source, failure=None)
+    wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    sites = collect_sites(wrapper.module, positions)
+    chosen: dict[int, Site] = {}
+    for marker in markers:
+        if marker.path and path and marker.path != path:
+            return refused(
+                path, source, f"The marker at {marker.path}:{marker.line} is in another file than {where}; remove it there."
+            )
+        site = find_site(wrapper.module, sites, marker)
+        if site is None:
+            return refused(
+                path,
+                source,
+                f"There is no flaky marker `{marker.source}` at {where}:{marker.line} any more: the file changed "
+                "since the scan. Rescan (`flaketui scan`, or R in the app) and try again.",
+            )
+        refusal = _helper_refusal(wrapper.module, site, positions, where)
+        if refusal is not None:
+            return refused(path, source, refusal)
+        chosen[id(site.node)] = site
+
+    module, failure = _remove_round(wrapper, [s.node for s in chosen.values()], where)
+    if failure is not None:
+        return refused(path, source, failure)
+    candidates: set[str] = set()
+    for site in chosen.values():
+        candidates |= names_used_by(site.expr)
+    while candidates:
+        doomed, freed = unused_definitions(module, candidates)
+        if not doomed:
+            break
+        # ``unsafe_skip_copy`` keeps the very nodes ``unused_definitions`` found in ``module``.
+        module, failure = _remove_round(MetadataWrapper(module, unsafe_skip_copy=True), doomed, where)
+        if failure is not None:
+            return refused(path, source, failure)
+        candidates = freed
+
+    after = module.bytes
+    failure = _compiles_as_before(source, after, where)
+    if failure is not None:
+        return refused(path, source, failure)
+    return Removal(path=path, before=source, after=after, failure=None, removed=tuple(markers))
+
+
+def _remove_round(wrapper: MetadataWrapper, doomed: Sequence[cst.CSTNode], where: str) -> tuple[cst.Module, str | None]:
+    """One removal, checked: no comment outside the removed lines may disappear."""
+    positions = wrapper.resolve(PositionProvider)
+    gone = escalate(wrapper, doomed)
+    removed_lines: set[int] = set()
+    for node, span in positions.items():
+        if id(node) in gone:
+            removed_lines.update(range(span.start.line, span.end.line + 1))
+    remover = NodeRemover(gone)
+    module = wrapper.module.visit(remover)
+    lost = lost_comments(wrapper.module.code, module.code, removed_lines)
+    if remover.lost_comment or lost:
+        shown = ", ".join(lost) or "a comment next to the marker"
+        return module, (
+            f"{where} was left unchanged: removing the marker would also drop {shown}. Remove the marker by hand."
+        )
+    return module, None
+
+
+def _compiles_as_before(before: bytes, after: bytes, where: str) -> str | None:
+    try:
+        compile(before, where, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return None  # newer syntax than this Python reads: libcst's own parse already vouched for it
+    try:
+        compile(after, where, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as error:
+        return f"{where} was left unchanged: the edited file would not compile ({error}). Remove the marker by hand."
+    return None
+
+
+def _helper_refusal(module: cst.Module, site: Site, positions: object, where: str) -> str | None:
+    """Refuse a decorator that is a helper of this file doing more than mark: removing the
+    decorator would drop the rest of what the helper does (a timeout, say)."""
+    if site.form != "decorator":
+        return None
+    expr = site.expr
+    func = expr.func if isinstance(expr, cst.Call) else expr
+    if not isinstance(func, cst.Name):
+        return None
+    name = func.value
+    for statement in module.body:
+        if isinstance(statement, cst.FunctionDef) and statement.name.value == name and not _only_marks(statement):
+            line = positions[statement.name].start.line  # type: ignore[index]
+            return (
+                f"`@{name}` in {where} is the helper {name}() defined at line {line}, which does more than mark "
+                f"the test: removing the decorator would drop the rest of it too. Take the flaky part out of "
+                f"{name}() by hand, or keep the marker."
+            )
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if (
+                    isinstance(small, cst.Assign)
+                    and any(isinstance(t.target, cst.Name) and t.target.value == name for t in small.targets)
+                    and not is_mark_like(small.value)
+                ):
+                    line = positions[small].start.line  # type: ignore[index]
+                    return (
+                        f"`@{name}` in {where} is bound at line {line} to `{module.code_for_node(small.value)}`, "
+                        "which is not a plain marker: removing the decorator could drop more than the marker. "
+                        "Remove it by hand, or keep the marker."
+                    )
+    return None
+
+
+def _only_marks(helper: cst.FunctionDef) -> bool:
+    """``def flaky(fn): return pytest.mark.flaky(reruns=3)(fn)``: a helper that only marks."""
+    body = helper.body.body if isinstance(helper.body, cst.IndentedBlock) else helper.body.body
+    statements = [s for s in body if not _is_docstring(s)]
+    if len(statements) != 1 or not isinstance(statements[0], cst.SimpleStatementLine):
+        return False
+    only = statements[0].body
+    if len(only) != 1 or not isinstance(only[0], cst.Return) or not isinstance(only[0].value, cst.Call):
+        return False
+    call = only[0].value
+    return is_mark_like(call.func) and len(call.args) == 1 and isinstance(call.args[0].value, cst.Name)
+
+
+def _is_docstring(statement: cst.BaseStatement) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+

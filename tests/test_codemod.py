@@ -1,0 +1,881 @@
+"""Golden before/after tables for the marker-removal codemod, a table of refusals, and restore."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from flaketui.codemod import Removal, remove_markers, restore_marker
+from flaketui.models import MarkerKind, MarkerScope
+from tests._codemod_helpers import marker_at, src
+
+F, C, M, P = MarkerScope.FUNCTION, MarkerScope.CLASS, MarkerScope.MODULE, MarkerScope.PARAM
+
+GOLDEN = [
+    pytest.param(
+        src("""
+            import pytest
+
+
+            @pytest.mark.flaky
+            def test_a():
+                pytest.fail()
+        """),
+        [("pytest.mark.flaky", F)],
+        src("""
+            import pytest
+
+
+            def test_a():
+                pytest.fail()
+        """),
+        id="bare-decorator-import-still-used",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+
+            @pytest.mark.flaky(reruns=3)
+            def test_a():
+                assert True
+        """),
+        [("pytest.mark.flaky(reruns=3)", F)],
+        src("""
+
+
+            def test_a():
+                assert True
+        """),
+        id="import-pytest-left-unused-goes",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+            # the comment above belongs to the test
+            @pytest.mark.flaky(  # own line: goes
+                reruns=3,  # inside: goes
+                reruns_delay=1,
+            )
+            @pytest.mark.slow
+            def test_a():
+                pass
+        """),
+        [("pytest.mark.flaky(  # own line: goes\n    reruns=3,  # inside: goes\n    reruns_delay=1,\n)", F)],
+        src("""
+            import pytest
+
+            # the comment above belongs to the test
+            @pytest.mark.slow
+            def test_a():
+                pass
+        """),
+        id="multi-line-decorator-with-comments",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+            @pytest.mark.slow
+            # about the flaky marker, kept
+            @pytest.mark.flaky(reruns=2)  # goes
+            def test_a():
+                pass
+        """),
+        [("pytest.mark.flaky(reruns=2)", F)],
+        src("""
+            import pytest
+
+            @pytest.mark.slow
+            # about the flaky marker, kept
+            def test_a():
+                pass
+        """),
+        id="last-decorator-comment-between-kept",
+    ),
+    pytest.param(
+        src("""
+            from flaky import flaky
+
+
+            @flaky
+            def test_a():
+                pass
+        """),
+        [("flaky", F)],
+        src("""
+
+
+            def test_a():
+                pass
+        """),
+        id="flaky-package-bare-import-goes",
+    ),
+    pytest.param(
+        src("""
+            import os
+            from flaky import flaky
+
+
+            @flaky(max_runs=3, min_passes=2)
+            def test_a():
+                pass
+
+
+            @flaky
+            def test_b():
+                pass
+        """),
+        [("flaky(max_runs=3, min_passes=2)", F)],
+        src("""
+            import os
+            from flaky import flaky
+
+
+            def test_a():
+                pass
+
+
+            @flaky
+            def test_b():
+                pass
+        """),
+        id="flaky-import-still-used-stays-unused-os-untouched",
+    ),
+    pytest.param(
+        src("""
+            import flaky
+
+
+            class TestA:
+                @flaky.flaky(max_runs=2)
+                def test_a(self):
+                    pass
+        """),
+        [("flaky.flaky(max_runs=2)", F)],
+        src("""
+
+
+            class TestA:
+                def test_a(self):
+                    pass
+        """),
+        id="flaky-dot-flaky-in-class",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+            flaky = pytest.mark.flaky(reruns=3)
+
+
+            @flaky
+            def test_a():
+                pytest.skip()
+        """),
+        [("flaky", F, 0, "flaky")],
+        src("""
+            import pytest
+
+
+            def test_a():
+                pytest.skip()
+        """),
+        id="alias-in-same-file-goes-when-unused",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+            flaky = pytest.mark.flaky(reruns=3)
+
+
+            @flaky
+            def test_a():
+                pass
+
+
+            @flaky
+            def test_b():
+                pass
+        """),
+        [("flaky", F, 0, "flaky")],
+        src("""
+            import pytest
+
+            flaky = pytest.mark.flaky(reruns=3)
+
+
+            def test_a():
+                pass
+
+
+            @flaky
+            def test_b():
+                pass
+        """),
+        id="alias-still-used-stays",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+            from helpers import flaky
+
+
+            @flaky
+            def test_a():
+                pytest.skip()
+        """),
+        [("flaky", F, 0, "flaky")],
+        src("""
+            import pytest
+
+
+            def test_a():
+                pytest.skip()
+        """),
+        id="alias-from-another-file-only-import-goes",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+            m = pytest.mark
+
+
+            @m.flaky(reruns=1)
+            def test_a():
+                pass
+        """),
+        [("m.flaky(reruns=1)", F)],
+        src("""
+
+
+            def test_a():
+                pass
+        """),
+        id="mark-namespace-alias-chain-goes",
+    ),
+    pytest.param(
+        src("""
+            from pytest import fixture, mark
+
+
+            @fixture
+            def f():
+                return 1
+
+
+            @mark.flaky(reruns=2)
+            def test_a(f):
+                pass
+        """),
+        [("mark.flaky(reruns=2)", F)],
+        src("""
+            from pytest import fixture
+
+
+            @fixture
+            def f():
+                return 1
+
+
+            def test_a(f):
+                pass
+        """),
+        id="from-pytest-import-mark-last-name-goes",
+    ),
+    pytest.param(
+        src("""
+            import sys
+
+            import pytest
+
+
+            @pytest.mark.flaky(condition=sys.platform == "win32")
+            def test_a():
+                pytest.skip()
+        """),
+        [('pytest.mark.flaky(condition=sys.platform == "win32")', F)],
+        src("""
+
+            import pytest
+
+
+            def test_a():
+                pytest.skip()
+        """),
+        id="names-read-only-by-the-marker-go",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+            # module marks
+            pytestmark = [pytest.mark.flaky(reruns=2), pytest.mark.slow]
+        """),
+        [("pytest.mark.flaky(reruns=2)", M)],
+        src("""
+            import pytest
+
+            # module marks
+            pytestmark = [pytest.mark.slow]
+        """),
+        id="pytestmark-first-element",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+            pytestmark = [pytest.mark.slow, pytest.mark.flaky(reruns=2)]
+        """),
+        [("pytest.mark.flaky(reruns=2)", M)],
+        src("""
+            import pytest
+
+            pytestmark = [pytest.mark.slow]
+        """),
+        id="pytestmark-last-element",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+            pytestmark = [
+                pytest.mark.slow,  # why slow
+                # about flaky
+                pytest.mark.flaky(reruns=2),
+            ]
+        """),
+        [("pytest.mark.flaky(reruns=2)", M)],
+        src("""
+            import pytest
+
+            pytestmark = [
+                pytest.mark.slow,  # why slow
+                # about flaky
+            ]
+        """),
+        id="pytestmark-multi-line-comments-kept",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+            pytestmark = [
+                pytest.mark.flaky(reruns=2),
+                # about slow
+                pytest.mark.slow,
+            ]
+        """),
+        [("pytest.mark.flaky(reruns=2)", M)],
+        src("""
+            import pytest
+
+            pytestmark = [
+                # about slow
+                pytest.mark.slow,
+            ]
+        """),
+        id="pytestmark-multi-line-first-element",
+    ),
+    pytest.param(
+        src("""
+            import os
+
+            import pytest
+
+            # the marks of this module
+            pytestmark = pytest.mark.flaky(reruns=2)
+
+
+            def test_a():
+                assert os.sep
+        """),
+        [("pytest.mark.flaky(reruns=2)", M)],
+        src("""
+            import os
+
+            # the marks of this module
+
+
+            def test_a():
+                assert os.sep
+        """),
+        id="pytestmark-single-value-statement-goes",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+            pytestmark = [pytest.mark.flaky]
+
+
+            def test_a():
+                pytest.skip()
+        """),
+        [("pytest.mark.flaky", M)],
+        src("""
+            import pytest
+
+
+            def test_a():
+                pytest.skip()
+        """),
+        id="pytestmark-list-empties-statement-goes",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+            pytestmark = (pytest.mark.slow, pytest.mark.flaky)
+        """),
+        [("pytest.mark.flaky", M)],
+        src("""
+            import pytest
+
+            pytestmark = (pytest.mark.slow,)
+        """),
+        id="pytestmark-tuple-stays-a-tuple",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+            pytestmark = [pytest.mark.slow]
+            pytestmark += [pytest.mark.flaky(reruns=1)]
+        """),
+        [("pytest.mark.flaky(reruns=1)", M)],
+        src("""
+            import pytest
+
+            pytestmark = [pytest.mark.slow]
+        """),
+        id="pytestmark-augmented",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+
+            class TestA:
+                pytestmark = pytest.mark.flaky(reruns=2)
+
+
+            def test_b():
+                pytest.skip()
+        """),
+        [("pytest.mark.flaky(reruns=2)", C)],
+        src("""
+            import pytest
+
+
+            class TestA:
+                pass
+
+
+            def test_b():
+                pytest.skip()
+        """),
+        id="class-body-pytestmark-only-statement-becomes-pass",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+
+            @pytest.mark.flaky(reruns=2)
+            class TestA:
+                def test_a(self):
+                    pytest.skip()
+        """),
+        [("pytest.mark.flaky(reruns=2)", C)],
+        src("""
+            import pytest
+
+
+            class TestA:
+                def test_a(self):
+                    pytest.skip()
+        """),
+        id="class-decorator",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+
+            @pytest.mark.parametrize("x", [1, pytest.param(2, marks=pytest.mark.flaky(reruns=2)), 3])
+            def test_a(x):
+                pass
+        """),
+        [("pytest.mark.flaky(reruns=2)", P)],
+        src("""
+            import pytest
+
+
+            @pytest.mark.parametrize("x", [1, pytest.param(2), 3])
+            def test_a(x):
+                pass
+        """),
+        id="param-marks-kwarg-goes",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+
+            @pytest.mark.parametrize("x", [pytest.param(2, marks=[pytest.mark.flaky, pytest.mark.slow], id="two")])
+            def test_a(x):
+                pass
+        """),
+        [("pytest.mark.flaky", P)],
+        src("""
+            import pytest
+
+
+            @pytest.mark.parametrize("x", [pytest.param(2, marks=[pytest.mark.slow], id="two")])
+            def test_a(x):
+                pass
+        """),
+        id="param-marks-list-element",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+
+            @pytest.mark.parametrize("x", [pytest.param(2, marks=(pytest.mark.slow, pytest.mark.flaky))])
+            def test_a(x):
+                pass
+        """),
+        [("pytest.mark.flaky", P)],
+        src("""
+            import pytest
+
+
+            @pytest.mark.parametrize("x", [pytest.param(2, marks=(pytest.mark.slow,))])
+            def test_a(x):
+                pass
+        """),
+        id="param-marks-list-last-element",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+
+            @pytest.mark.parametrize(
+                "x",
+                [
+                    pytest.param(1),
+                    pytest.param(
+                        2,
+                        marks=(pytest.mark.flaky(reruns=3),),
+                        id="two",
+                    ),
+                ],
+            )
+            def test_a(x):
+                pass
+        """),
+        [("pytest.mark.flaky(reruns=3)", P)],
+        src("""
+            import pytest
+
+
+            @pytest.mark.parametrize(
+                "x",
+                [
+                    pytest.param(1),
+                    pytest.param(
+                        2,
+                        id="two",
+                    ),
+                ],
+            )
+            def test_a(x):
+                pass
+        """),
+        id="param-marks-tuple-empties-kwarg-goes",
+    ),
+    pytest.param(
+        b"# -*- coding: latin-1 -*-\r\nimport pytest\r\n\r\n\r\n@pytest.mark.flaky\r\ndef test_a():  \r\n    assert '\xe9' == pytest.x\r\n",
+        [("pytest.mark.flaky", F)],
+        b"# -*- coding: latin-1 -*-\r\nimport pytest\r\n\r\n\r\ndef test_a():  \r\n    assert '\xe9' == pytest.x\r\n",
+        id="crlf-latin1-trailing-whitespace-kept",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+            from flaky import flaky
+
+            __all__ = ["flaky"]
+
+
+            @flaky
+            async def test_a():
+                pytest.skip()
+        """),
+        [("flaky", F)],
+        src("""
+            import pytest
+            from flaky import flaky
+
+            __all__ = ["flaky"]
+
+
+            async def test_a():
+                pytest.skip()
+        """),
+        id="exported-name-stays-async-test",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+            from flaky import flaky
+
+
+            @flaky(max_runs=3)
+            @pytest.mark.flaky(reruns=2)
+            def test_a():
+                pytest.skip()
+        """),
+        [("flaky(max_runs=3)", F), ("pytest.mark.flaky(reruns=2)", F)],
+        src("""
+            import pytest
+
+
+            def test_a():
+                pytest.skip()
+        """),
+        id="two-markers-at-once",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+
+            def flaky(fn):
+                \"\"\"Only marks.\"\"\"
+                return pytest.mark.flaky(reruns=3)(fn)
+
+
+            @flaky
+            def test_a():
+                pass
+        """),
+        [("flaky", F, 0, "flaky")],
+        src("""
+            import pytest
+
+
+            def flaky(fn):
+                \"\"\"Only marks.\"\"\"
+                return pytest.mark.flaky(reruns=3)(fn)
+
+
+            def test_a():
+                pass
+        """),
+        id="helper-that-only-marks",
+    ),
+]
+
+
+def _markers(before: bytes, specs: list[tuple]) -> list:
+    out = []
+    for spec in specs:
+        expression, scope, *rest = spec
+        nth = rest[0] if rest else 0
+        via = rest[1] if len(rest) > 1 else None
+        out.append(marker_at(before, expression, scope, nth=nth, via=via))
+    return out
+
+
+@pytest.mark.parametrize(("before", "specs", "expected"), GOLDEN)
+def test_removal_golden(before: bytes, specs: list[tuple], expected: bytes) -> None:
+    markers = _markers(before, specs)
+    removal = remove_markers(before, markers, path="tests/test_x.py")
+    assert removal.failure is None
+    assert removal.after == expected
+    assert removal.removed == tuple(markers)
+    assert removal.changed
+
+
+@pytest.mark.parametrize(("before", "specs", "expected"), GOLDEN)
+def test_removal_applied_twice_changes_nothing(before: bytes, specs: list[tuple], expected: bytes) -> None:
+    markers = _markers(before, specs)
+    first = remove_markers(before, markers, path="tests/test_x.py")
+    assert first.after is not None
+    second = remove_markers(first.after, markers, path="tests/test_x.py")
+    assert not second.changed
+    assert second.after in (None, first.after)
+
+
+REFUSED = [
+    pytest.param(b"import pytest\r@pytest.mark.flaky\rdef test_a():\r    pass\r", ("pytest.mark.flaky", F), "CR-only", id="cr-only-line-endings"),
+    pytest.param(
+        src("""
+            import pytest
+
+
+            def flaky(fn):
+                return _timeout(pytest.mark.flaky(reruns=3)(fn))
+
+
+            @flaky
+            def test_a():
+                pass
+        """),
+        ("flaky", F, 0, "flaky"),
+        "does more than mark",
+        id="helper-doing-more-than-mark",
+    ),
+    pytest.param(
+        src("""
+            flaky = make_retrying(times=3)
+
+
+            @flaky
+            def test_a():
+                pass
+        """),
+        ("flaky", F, 0, "flaky"),
+        "not a plain marker",
+        id="name-bound-to-something-else",
+    ),
+    pytest.param(b"import pytest\n\n@pytest.mark.flaky\ndef test_a(:\n", ("pytest.mark.flaky", F), "does not parse", id="syntax-error"),
+    pytest.param(b"@pytest.mark.flaky\ndef test_a():\n    pass\n\xff\n", ("pytest.mark.flaky", F), "decoded", id="not-utf8"),
+]
+
+
+@pytest.mark.parametrize(("before", "spec", "reason"), REFUSED)
+def test_refusals_are_values_and_leave_the_file_alone(before: bytes, spec: tuple, reason: str) -> None:
+    expression, scope, *rest = spec
+    if b"\xff" in before or b"\r" in before and b"\r\n" not in before:
+        from flaketui.models import Marker
+
+        marker = Marker(MarkerKind.UNKNOWN, scope, "tests/test_x.py", 1, expression)
+    else:
+        marker = marker_at(before, expression, scope, nth=rest[0] if rest else 0, via=rest[1] if len(rest) > 1 else None)
+    removal = remove_markers(before, [marker], path="tests/test_x.py")
+    assert removal.after is None
+    assert not removal.changed
+    assert removal.failure is not None and reason in removal.failure
+    assert removal.before == before
+
+
+def test_a_marker_that_moved_is_reported_with_what_to_do() -> None:
+    before = src("""
+        import pytest
+
+
+        @pytest.mark.flaky
+        def test_a():
+            pass
+    """)
+    moved = marker_at(before, "pytest.mark.flaky")
+    stale = type(moved)(moved.kind, moved.scope, moved.path, moved.line + 1, moved.source)
+    removal = remove_markers(before, [stale], path="tests/test_x.py")
+    assert removal.after is None
+    assert removal.failure is not None and "Rescan" in removal.failure
+
+
+def test_no_markers_changes_nothing() -> None:
+    before = src("import pytest\n")
+    removal = remove_markers(before, [], path="t.py")
+    assert removal == Removal(path="t.py", before=before, after=before, failure=None)
+
+
+RESTORE = [
+    pytest.param("bare-decorator-import-still-used", "test_a", None, id="decorator"),
+    pytest.param("import-pytest-left-unused-goes", "test_a", None, id="import-comes-back"),
+    pytest.param("last-decorator-comment-between-kept", "test_a", None, id="decorator-order-by-test-line"),
+    pytest.param("flaky-package-bare-import-goes", "test_a", None, id="from-flaky-import-flaky"),
+    pytest.param("flaky-dot-flaky-in-class", "test_a", "TestA", id="import-flaky-method"),
+    pytest.param("pytestmark-last-element", "test_a", None, id="module-pytestmark-list"),
+    pytest.param("pytestmark-single-value-statement-goes", "test_a", None, id="module-pytestmark-new"),
+    pytest.param("class-decorator", "test_a", "TestA", id="class-decorator"),
+    pytest.param("param-marks-kwarg-goes", "test_a", None, id="param-marks"),
+    pytest.param("param-marks-list-last-element", "test_a", None, id="param-marks-list"),
+    pytest.param("crlf-latin1-trailing-whitespace-kept", "test_a", None, id="crlf"),
+]
+
+_GOLDEN_BY_ID = {p.id: p.values for p in GOLDEN}
+
+
+def _def_line(source: bytes, name: str) -> int | None:
+    return next(
+        (
+            node.lineno
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name
+        ),
+        None,
+    )
+
+
+@pytest.mark.parametrize(("golden", "test_name", "class_name"), RESTORE)
+def test_restore_after_remove_gives_the_same_tree(golden: str, test_name: str, class_name: str | None) -> None:
+    before, specs, _ = _GOLDEN_BY_ID[golden]
+    (marker,) = _markers(before, specs)
+    removed = remove_markers(before, [marker], path="tests/test_x.py")
+    assert removed.after is not None
+    restored = restore_marker(
+        removed.after, marker, test_name, class_name, test_line=_def_line(before, test_name), path="tests/test_x.py"
+    )
+    assert restored.failure is None, restored.failure
+    assert restored.after is not None
+    assert ast.dump(ast.parse(restored.after)) == ast.dump(ast.parse(before))
+    again = restore_marker(restored.after, marker, test_name, class_name, path="tests/test_x.py")
+    assert again.after == restored.after
+
+
+def test_restore_puts_a_decorator_back_byte_for_byte() -> None:
+    before = src("""
+        import pytest
+
+
+        @pytest.mark.slow
+        @pytest.mark.flaky(reruns=3)
+        @pytest.mark.parametrize("x", [1])
+        def test_a(x):
+            pytest.skip()
+    """)
+    marker = marker_at(before, "pytest.mark.flaky(reruns=3)")
+    removed = remove_markers(before, [marker], path="tests/test_x.py")
+    assert removed.after is not None
+    restored = restore_marker(removed.after, marker, "test_a", None, test_line=_def_line(before, "test_a"))
+    assert restored.after == before
+
+
+def test_restore_spells_out_an_alias_that_is_gone() -> None:
+    before = src("""
+        import pytest
+
+        flaky = pytest.mark.flaky(reruns=3)
+
+
+        @flaky
+        def test_a():
+            pass
+    """)
+    marker = marker_at(before, "flaky", via="flaky", kind=MarkerKind.RERUNFAILURES)
+    marker = type(marker)(marker.kind, marker.scope, marker.path, marker.line, marker.source, args=(("reruns", "3"),), via="flaky")
+    removed = remove_markers(before, [marker], path="tests/test_x.py")
+    assert removed.after is not None and b"flaky" not in removed.after
+    restored = restore_marker(removed.after, marker, "test_a", None)
+    assert restored.after is not None
+    assert b"import pytest\n" in restored.after
+    assert b"@pytest.mark.flaky(reruns=3)\ndef test_a():" in restored.after
+
+
+def test_restore_of_a_missing_test_is_a_failure_value() -> None:
+    before = src("import pytest\n\n\ndef test_b():\n    pass\n")
+    marker = marker_at(src("@pytest.mark.flaky\ndef test_a(): pass\n"), "pytest.mark.flaky")
+    restored = restore_marker(before, marker, "test_a", None)
+    assert restored.after is None
+    assert restored.failure is not None and "test_a" in restored.failure
