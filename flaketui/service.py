@@ -172,7 +172,7 @@ class Service:
     # -- diagnosis (diagnose/) -------------------------------------------------------
     def diagnose(self, test: FlakyTest) -> Diagnosis:
         """Evidence and a suggested category for one test (cached by content hash)."""
-        raise NotImplementedError
+        return self.diagnose_many([test])[0]
 
     def diagnose_many(
         self,
@@ -181,8 +181,16 @@ class Service:
         on_result: Callable[[Diagnosis], None] | None = None,
         should_stop: StopPredicate | None = None,
     ) -> list[Diagnosis]:
-        """Diagnose in order, reporting each as it is ready (the app fills rows as they come)."""
-        raise NotImplementedError
+        """Diagnose in order, reporting each as it is ready (the app fills rows as they come).
+
+        Each file is parsed once per call; results are cached in ``state_dir()`` by the
+        content of every file a test's scope reaches. A stop keeps what was done so far.
+        """
+        from flaketui import __version__
+        from flaketui.diagnose import Diagnoser
+
+        diagnoser = Diagnoser(self.root, cache_path=self.state_dir() / "diagnosis-cache.json", version=__version__)
+        return diagnoser.diagnose_many(tests, on_result=on_result, should_stop=should_stop)
 
     # -- verification (verify/) ------------------------------------------------------
     def verify(

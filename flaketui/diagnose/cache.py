@@ -1,0 +1,109 @@
+"""Diagnoses cached by content: the key hashes flaketui's version, the rules, the test's
+identity and every file its scope can reach (its module and the conftest.py files up
+the tree), so an edit anywhere relevant invalidates exactly the tests it can affect.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flaketui.models import Category, Diagnosis, Evidence, Suggestion
+
+FORMAT = 1
+MAX_ENTRIES = 50_000
+
+
+def diagnosis_to_json(diagnosis: Diagnosis) -> dict[str, Any]:
+    return {
+        "nodeid": diagnosis.nodeid,
+        "suggestion": _suggestion(diagnosis.suggestion),
+        "ranking": [_suggestion(s) for s in diagnosis.ranking],
+        "evidence": [
+            {
+                "category": str(e.category), "rule": e.rule, "path": e.path, "line": e.line, "end_line": e.end_line,
+                "message": e.message, "fix": e.fix, "weight": e.weight, "where": e.where,
+            }
+            for e in diagnosis.evidence
+        ],
+    }
+
+
+def _suggestion(suggestion: Suggestion) -> dict[str, Any]:
+    return {"category": str(suggestion.category), "confidence": suggestion.confidence}
+
+
+def diagnosis_from_json(data: dict[str, Any]) -> Diagnosis:
+    return Diagnosis(
+        nodeid=data["nodeid"],
+        suggestion=Suggestion(Category(data["suggestion"]["category"]), float(data["suggestion"]["confidence"])),
+        ranking=tuple(Suggestion(Category(s["category"]), float(s["confidence"])) for s in data["ranking"]),
+        evidence=tuple(
+            Evidence(
+                category=Category(e["category"]), rule=e["rule"], path=e["path"], line=int(e["line"]),
+                end_line=int(e["end_line"]), message=e["message"], fix=e["fix"], weight=float(e["weight"]),
+                where=e["where"],
+            )
+            for e in data["evidence"]
+        ),
+    )
+
+
+class DiagnosisCache:
+    """A JSON file of ``{key: diagnosis}``. Loaded once, written atomically; a damaged or
+    foreign file is treated as empty (it is only a cache)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._entries: dict[str, dict[str, Any]] | None = None
+        self._dirty = False
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        if self._entries is None:
+            self._entries = {}
+            if self.path is not None:
+                try:
+                    data = json.loads(self.path.read_bytes())
+                    if isinstance(data, dict) and data.get("format") == FORMAT and isinstance(data.get("entries"), dict):
+                        self._entries = data["entries"]
+                except (OSError, ValueError):
+                    pass
+        return self._entries
+
+    def get(self, key: str) -> Diagnosis | None:
+        data = self._load().get(key)
+        if data is None:
+            return None
+        try:
+            return diagnosis_from_json(data)
+        except (KeyError, ValueError, TypeError):
+            return None
+
+    def put(self, key: str, diagnosis: Diagnosis) -> None:
+        self._load()[key] = diagnosis_to_json(diagnosis)
+        self._dirty = True
+
+    def save(self) -> None:
+        """Merge with what another instance may have written meanwhile, then replace atomically."""
+        if self.path is None or not self._dirty:
+            return
+        mine = self._load()
+        on_disk = DiagnosisCache(self.path)._load()
+        merged = {**on_disk, **mine}
+        if len(merged) > MAX_ENTRIES:
+            # Insertion order: the oldest entries (of files long since edited) go first.
+            merged = dict(list(merged.items())[-MAX_ENTRIES:])
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".diagnosis-", suffix=".json", dir=self.path.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump({"format": FORMAT, "entries": merged}, out, separators=(",", ":"))
+            os.replace(temporary, self.path)
+        except OSError:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        self._entries = merged
+        self._dirty = False

@@ -1,0 +1,173 @@
+"""The diagnosis of tests: read each file once per run, assemble each test's scope,
+drop mitigated evidence, score, cache."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from pathlib import Path, PurePosixPath
+
+from flaketui.diagnose.cache import DiagnosisCache
+from flaketui.diagnose.catalog import RULES
+from flaketui.diagnose.facts import Hit, MitigationSite, ModuleFacts, read_module
+from flaketui.diagnose.scope import Piece, Scope, assemble, find_test
+from flaketui.diagnose.score import rank
+from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, Suggestion
+
+#: Changes whenever a rule does, so cached diagnoses made by other rules are not reused.
+RULES_FINGERPRINT = hashlib.sha256(
+    repr([(r.id, r.category, r.weight, r.calls, r.message, r.fix) for r in RULES]).encode()
+).hexdigest()[:16]
+
+
+class Diagnoser:
+    """Diagnoses tests of one repository; parses each file at most once in its lifetime."""
+
+    def __init__(self, root: Path, *, cache_path: Path | None = None, version: str = "") -> None:
+        self.root = root
+        self.cache = DiagnosisCache(cache_path)
+        self.version = version
+        self._bytes: dict[str, bytes | None] = {}
+        self._modules: dict[str, ModuleFacts | None] = {}
+
+    # -- files ------------------------------------------------------------------------
+    def _read(self, rel: str) -> bytes | None:
+        if rel not in self._bytes:
+            try:
+                self._bytes[rel] = (self.root / rel).read_bytes()
+            except OSError:
+                self._bytes[rel] = None
+        return self._bytes[rel]
+
+    def module(self, rel: str) -> ModuleFacts | None:
+        if rel not in self._modules:
+            source = self._read(rel)
+            self._modules[rel] = None if source is None else read_module(rel, source)
+        return self._modules[rel]
+
+    def conftest_paths(self, test: FlakyTest) -> list[str]:
+        """conftest.py files from the test's directory up to its rootdir (or the repository root), nearest first."""
+        rootdir = PurePosixPath(test.rootdir) if test.rootdir not in {"", "."} else PurePosixPath()
+        directory = PurePosixPath(test.path).parent
+        found: list[str] = []
+        while True:
+            candidate = str(directory / "conftest.py") if str(directory) != "." else "conftest.py"
+            if self._read(candidate) is not None:
+                found.append(candidate)
+            if directory == rootdir or str(directory) in {".", ""}:
+                break
+            directory = directory.parent
+        return found
+
+    def cache_key(self, test: FlakyTest) -> str:
+        digest = hashlib.sha256()
+        digest.update(f"{self.version}\0{RULES_FINGERPRINT}\0{test.nodeid}\0{test.rootdir}\0{test.path}\0"
+                      f"{test.name}\0{test.class_name}\0{test.line}\0".encode())
+        for rel in [test.path, *self.conftest_paths(test)]:
+            digest.update(rel.encode() + b"\0" + hashlib.sha256(self._read(rel) or b"").digest())
+        return digest.hexdigest()
+
+    # -- diagnosis ----------------------------------------------------------------------
+    def diagnose(self, test: FlakyTest) -> Diagnosis:
+        key = self.cache_key(test)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        diagnosis = self.diagnose_uncached(test)
+        self.cache.put(key, diagnosis)
+        return diagnosis
+
+    def diagnose_many(self, tests: Iterable[FlakyTest], *, on_result: Callable[[Diagnosis], None] | None = None,
+                      should_stop: Callable[[], bool] | None = None) -> list[Diagnosis]:
+        results: list[Diagnosis] = []
+        try:
+            for test in tests:
+                if should_stop is not None and should_stop():
+                    break
+                diagnosis = self.diagnose(test)
+                results.append(diagnosis)
+                if on_result is not None:
+                    on_result(diagnosis)
+        finally:
+            self.cache.save()
+        return results
+
+    def diagnose_uncached(self, test: FlakyTest) -> Diagnosis:
+        module = self.module(test.path)
+        if module is None or module.error is not None:
+            return _unknown(test.nodeid)
+        facts = find_test(module, test.name, test.class_name, test.line)
+        if facts is None:
+            return _unknown(test.nodeid)
+        conftests = [c for c in (self.module(p) for p in self.conftest_paths(test)) if c is not None and c.error is None]
+        scope = assemble(facts, test.class_name, module, conftests)
+        evidence = evidence_of(scope)
+        suggestion, ranking = rank(evidence)
+        return Diagnosis(test.nodeid, suggestion, tuple(evidence), ranking)
+
+
+def _unknown(nodeid: str) -> Diagnosis:
+    from flaketui.diagnose.score import CATEGORIES
+
+    return Diagnosis(nodeid, Suggestion(Category.UNKNOWN, 0.0), (), tuple(Suggestion(c, 0.0) for c in CATEGORIES))
+
+
+def evidence_of(scope: Scope) -> list[Evidence]:
+    """Every hit of every piece that no mitigation in the scope cancels, strongest first."""
+    found: list[Evidence] = []
+    for piece in scope.pieces:
+        for hit in piece.facts.hits:
+            if not _mitigated(hit, piece, scope):
+                found.append(_evidence(piece, hit, hit.qualified))
+    for piece, hit, detail in scope.scope_hits:
+        found.append(_evidence(piece, hit, detail))
+    seen: set[tuple[str, str, int]] = set()
+    unique = []
+    for item in found:
+        if (item.rule, item.path, item.line) not in seen:
+            seen.add((item.rule, item.path, item.line))
+            unique.append(item)
+    unique.sort(key=lambda e: (-e.weight, e.path, e.line))
+    return unique
+
+
+def _evidence(piece: Piece, hit: Hit, detail: str | None) -> Evidence:
+    rule = hit.rule
+    message = f"{_display(detail)}: {rule.message}" if detail else rule.message
+    return Evidence(rule.category, rule.id, piece.facts.path, hit.line, hit.end_line, message, rule.fix,
+                    round(rule.weight * piece.factor, 3), piece.where)
+
+
+def _display(detail: str) -> str:
+    """``requests.Session().get`` reads better as ``requests.Session().get()``."""
+    return detail + "()" if detail.replace(".", "").replace("()", "").replace("_", "").isalnum() and "," not in detail else detail
+
+
+def _active_sites(hit: Hit, piece: Piece, scope: Scope) -> Iterable[MitigationSite]:
+    yield from scope.blanket
+    for other in scope.pieces:
+        if other is piece:
+            for site in other.facts.mitigations:
+                if site.blanket or site.start <= hit.line <= site.end:
+                    yield site
+        else:
+            # Fixtures run before the test and helpers are called by it: their mitigations hold.
+            yield from other.facts.mitigations
+
+
+def _mitigated(hit: Hit, piece: Piece, scope: Scope) -> bool:
+    for site in _active_sites(hit, piece, scope):
+        if site.kind is not None and site.kind in hit.rule.mitigated_by:
+            return True
+        if site.target and hit.qualified and _patched(site.target, hit.qualified):
+            return True
+    return False
+
+
+def _patched(target: str, qualified: str) -> bool:
+    """``mock.patch("app.api.requests.get")`` covers ``requests.get``; ``patch("time.sleep")`` covers ``time.sleep``."""
+    plain = qualified.replace("()", "")
+    return (
+        target == plain or plain.startswith(target + ".") or target.endswith("." + plain)
+        or (plain.count(".") >= 1 and target.endswith("." + ".".join(plain.split(".")[-2:])))
+    )

@@ -1,0 +1,635 @@
+"""One pass over a module: for every function (tests, fixtures, helpers, setup methods) the
+rule hits, mitigations, fixtures requested, helpers called and state touched.
+
+Each function is read once per run whatever the number of tests that reach it; the
+engine then assembles a test's scope from these facts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fnmatch import translate
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from flaketui.diagnose.catalog import RULES
+from flaketui.diagnose.resolve import Resolver, dotted, import_aliases
+from flaketui.diagnose.rules import Mitigation, Rule
+
+MUTATORS = frozenset(
+    {"append", "extend", "insert", "add", "update", "setdefault", "pop", "popitem", "remove", "discard",
+     "clear", "register", "appendleft", "extendleft", "sort", "reverse", "__setitem__", "__delitem__"}
+)
+_UNORDERED_CONSUMERS = frozenset(
+    {"sorted", "set", "frozenset", "len", "sum", "any", "all", "max", "min", "Counter", "collections.Counter", "dict"}
+)
+_CLOCK_WORDS = re.compile(r"elapsed|duration|took|time_taken|runtime|latency|delta_t|seconds_spent")
+SETUP_NAMES = frozenset(
+    {"setup_method", "setup", "setUp", "asyncSetUp", "setup_class", "setUpClass", "setup_function", "setup_module", "setUpModule"}
+)
+
+
+def _globs(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(translate(p) for p in patterns))
+
+
+_CLOCK_CALLS = _globs(
+    "time.time", "time.time_ns", "time.monotonic*", "time.perf_counter*", "time.process_time*",
+    "datetime.datetime.now", "datetime.datetime.utcnow", "timeit.default_timer", "*loop().time", "*.elapsed*",
+)
+_SEED_CALLS = _globs(
+    "random.seed", "numpy.random.seed", "torch.manual_seed", "torch.cuda.manual_seed*", "tensorflow.random.set_seed",
+    "faker.Faker.seed", "*.seed_instance", "random.setstate", "numpy.random.set_state", "*.seed_everything",
+    "transformers.set_seed", "*.set_random_seed", "*.set_seed", "torch.use_deterministic_algorithms",
+)
+_CALL_MITIGATIONS: tuple[tuple[re.Pattern[str], Mitigation], ...] = (
+    (_globs("freezegun.freeze_time", "*.freeze_time", "pytest.mark.freeze_time", "pytest.mark.time_machine", "time_machine.travel", "*.move_to", "*.tick", "libfaketime.*"),
+     Mitigation.FROZEN_TIME),
+    (_globs("responses.*", "respx.*", "httpretty.*", "requests_mock.*", "aioresponses.*", "vcr.*", "*.use_cassette",
+            "betamax.*", "pook.*", "pytest_httpserver.*", "httpx.MockTransport", "*.add_response", "*.expect_request",
+            "werkzeug.*", "pytest_socket.disable_socket", "aiohttp.test_utils.*", "pytest.mark.vcr*",
+            "pytest.mark.default_cassette", "pytest.mark.block_network", "pytest.mark.allowed_hosts"),
+     Mitigation.MOCK_NETWORK),
+    (_globs("moto.*", "botocore.stub.Stubber*", "*.mock_aws", "*.mock_s3", "*.mock_dynamodb*", "*.mock_sqs"),
+     Mitigation.MOCK_CLOUD),
+    (_globs("pytest_subprocess.*", "*.register_subprocess", "fake_process.*", "fp.register*"), Mitigation.MOCK_SUBPROCESS),
+)
+MITIGATING_FIXTURES: dict[str, Mitigation] = {
+    "freezer": Mitigation.FROZEN_TIME, "time_machine": Mitigation.FROZEN_TIME, "frozen_time": Mitigation.FROZEN_TIME,
+    "responses": Mitigation.MOCK_NETWORK, "requests_mock": Mitigation.MOCK_NETWORK, "httpx_mock": Mitigation.MOCK_NETWORK,
+    "respx_mock": Mitigation.MOCK_NETWORK, "httpserver": Mitigation.MOCK_NETWORK, "aioresponses": Mitigation.MOCK_NETWORK,
+    "mock_aioresponse": Mitigation.MOCK_NETWORK, "vcr": Mitigation.MOCK_NETWORK, "vcr_cassette": Mitigation.MOCK_NETWORK,
+    "socket_disabled": Mitigation.MOCK_NETWORK, "httpbin": Mitigation.MOCK_NETWORK, "aiohttp_server": Mitigation.MOCK_NETWORK,
+    "fake_process": Mitigation.MOCK_SUBPROCESS, "fp": Mitigation.MOCK_SUBPROCESS,
+}
+_PATCH_CALLS = _globs(
+    "*mock.patch", "*mock.patch.object", "*mock.patch.dict", "*mock.patch.multiple", "patch", "patch.object",
+    "mocker.patch", "mocker.patch.*", "*monkeypatch.setattr", "*MonkeyPatch*.setattr", "*.stub", "*.patch.object",
+)
+_TARGET_WORDS: tuple[tuple[frozenset[str], Mitigation], ...] = (
+    (frozenset({"time", "datetime", "now", "utcnow", "today", "date", "monotonic", "perf_counter", "timezone"}),
+     Mitigation.FROZEN_TIME),
+    (frozenset({"requests", "httpx", "aiohttp", "urlopen", "urllib", "urllib3", "socket", "websockets", "grpc",
+                "smtplib", "openai", "anthropic", "redis", "pika", "kafka", "psycopg2", "pymongo", "Session",
+                "ClientSession", "AsyncClient", "Client", "urlretrieve", "create_connection"}), Mitigation.MOCK_NETWORK),
+    (frozenset({"boto3", "botocore", "client", "resource"}), Mitigation.MOCK_CLOUD),
+    (frozenset({"subprocess", "run", "Popen", "check_output", "check_call", "system"}), Mitigation.MOCK_SUBPROCESS),
+    (frozenset({"random", "randint", "choice", "shuffle", "uuid4", "uuid1", "urandom"}), Mitigation.SEED),
+)
+_CACHE_DECORATORS = _globs("functools.lru_cache*", "functools.cache", "lru_cache*", "cache", "functools.cached_property",
+                           "cachetools.*", "*.memoize*", "joblib.Memory*")
+_ORDER_MARKS = _globs("pytest.mark.order", "pytest.mark.run", "pytest.mark.first", "pytest.mark.second",
+                      "pytest.mark.last", "pytest.mark.second_to_last", "pytest.mark.incremental", "pytest.mark.dependency")
+_MUTABLE_FACTORIES = frozenset(
+    {"list", "dict", "set", "defaultdict", "collections.defaultdict", "deque", "collections.deque", "Counter",
+     "collections.Counter", "OrderedDict", "collections.OrderedDict", "weakref.WeakValueDictionary",
+     "weakref.WeakKeyDictionary", "weakref.WeakSet", "queue.Queue"}
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    rule: Rule
+    line: int
+    end_line: int
+    qualified: str | None = None
+
+
+@dataclass(frozen=True)
+class MitigationSite:
+    """Something that cancels evidence: ``blanket`` ones cover the whole function (a
+    decorator, a requested fixture); others cover ``start..end`` of their own function and
+    everything in the other functions of the scope."""
+
+    kind: Mitigation | None
+    start: int
+    end: int
+    blanket: bool = False
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class FixtureSpec:
+    name: str
+    scope: str = "function"
+    autouse: bool = False
+
+
+@dataclass
+class FunctionFacts:
+    name: str
+    path: str
+    line: int
+    end_line: int
+    class_name: str | None = None
+    params: tuple[str, ...] = ()
+    fixture: FixtureSpec | None = None
+    usefixtures: list[str] = field(default_factory=list)
+    order_marks: list[tuple[str, int, int]] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    mitigations: list[MitigationSite] = field(default_factory=list)
+    calls_bare: set[str] = field(default_factory=set)
+    calls_self: set[str] = field(default_factory=set)
+    #: Bare names whose object is changed in place (``x.append``, ``x[k] = v``), with lines.
+    mutated: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    #: ``self.attr`` changed in place (class attributes are shared by every test of the class).
+    self_mutated: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    #: Class attributes assigned through the class (``cls.x = ``, ``type(self).x = ``, ``TestC.x = ``).
+    class_assigned: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
+    #: Imported objects changed in place (``app.registry.append``, ``module.CONFIG[k] = v``).
+    imported_mutated: list[tuple[str, int, int]] = field(default_factory=list)
+    reads: dict[str, tuple[int, int]] = field(default_factory=dict)
+    globals_declared: set[str] = field(default_factory=set)
+    fixture_lookups: set[str] = field(default_factory=set)
+    locals: set[str] = field(default_factory=set)
+    has_teardown: bool = False
+    clears_caches: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.class_name}.{self.name}" if self.class_name else self.name
+
+
+@dataclass
+class ClassFacts:
+    name: str
+    line: int
+    bases: tuple[str, ...]
+    methods: dict[str, FunctionFacts] = field(default_factory=dict)
+    mutable_attrs: dict[str, int] = field(default_factory=dict)
+    usefixtures: list[str] = field(default_factory=list)
+    mitigations: list[MitigationSite] = field(default_factory=list)
+    order_marks: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+@dataclass
+class ModuleFacts:
+    path: str
+    functions: dict[str, FunctionFacts] = field(default_factory=dict)
+    classes: dict[str, ClassFacts] = field(default_factory=dict)
+    imports: dict[str, str] = field(default_factory=dict)
+    mutable_globals: dict[str, int] = field(default_factory=dict)
+    cached_functions: dict[str, int] = field(default_factory=dict)
+    usefixtures: list[str] = field(default_factory=list)
+    mitigations: list[MitigationSite] = field(default_factory=list)
+    order_marks: list[tuple[str, int, int]] = field(default_factory=list)
+    error: str | None = None
+
+    def fixtures(self) -> dict[str, FunctionFacts]:
+        return {f.fixture.name: f for f in self.functions.values() if f.fixture is not None}
+
+
+_CALL_RULES = [r for r in RULES if r.calls]
+_NODE_RULES: dict[type[cst.CSTNode], list[Rule]] = {}
+for _rule in RULES:
+    if _rule.matcher is not None and _rule.node_type is not None:
+        _NODE_RULES.setdefault(_rule.node_type, []).append(_rule)
+
+
+def target_mitigations(target: str) -> set[Mitigation]:
+    """What patching ``target`` cancels: ``mock.patch("app.api.requests.get")`` mocks the network."""
+    words = set(re.split(r"[.\[\]()]+", target))
+    return {kind for vocabulary, kind in _TARGET_WORDS if words & vocabulary}
+
+
+class FunctionReader(cst.CSTVisitor):
+    """Reads one function (decorators included) into a :class:`FunctionFacts`."""
+
+    def __init__(self, facts: FunctionFacts, resolver: Resolver, positions: dict[cst.CSTNode, CodeRange],
+                 module_imports: dict[str, str]) -> None:
+        self.facts = facts
+        self.resolver = resolver
+        self.positions = positions
+        self.module_imports = module_imports
+        self.is_fixture = facts.fixture is not None
+        self.clock_names: set[str] = set()
+        self.unordered: set[int] = set()
+        self.params = set(facts.params)
+        self._seen: set[tuple[str, int]] = set()
+        #: Calls that are with-items: they mitigate their block only, not the rest of the function.
+        self.with_items: set[int] = set()
+
+    # -- RuleContext ------------------------------------------------------------------
+    def qualify(self, node: cst.BaseExpression) -> str | None:
+        return self.resolver.qualify(node)
+
+    def is_unordered_use(self, node: cst.CSTNode) -> bool:
+        return id(node) in self.unordered
+
+    def is_imported_name(self, name: str) -> bool:
+        return name in self.module_imports and name not in self.resolver.local_names and name not in self.params
+
+    def is_clock_expression(self, node: cst.BaseExpression) -> bool:
+        if isinstance(node, cst.Name):
+            return node.value in self.clock_names or bool(_CLOCK_WORDS.search(node.value))
+        if isinstance(node, cst.Attribute):
+            return bool(_CLOCK_WORDS.search(node.attr.value))
+        if isinstance(node, cst.Call):
+            qualified = self.qualify(node.func) or ""
+            if _CLOCK_CALLS.match(qualified):
+                return True
+            if isinstance(node.func, cst.Attribute) and node.func.attr.value == "total_seconds":
+                return self.is_clock_expression(node.func.value)
+            return any(self.is_clock_expression(a.value) for a in node.args[:1]) and qualified in {"abs", "round", "int", "float"}
+        if isinstance(node, cst.BinaryOperation):
+            return self.is_clock_expression(node.left) or self.is_clock_expression(node.right)
+        return False
+
+    # -- recording ----------------------------------------------------------------------
+    def lines(self, node: cst.CSTNode) -> tuple[int, int]:
+        where = self.positions.get(node)
+        if where is None:
+            return (self.facts.line, self.facts.line)
+        return (where.start.line, where.end.line)
+
+    def hit(self, rule: Rule, node: cst.CSTNode, qualified: str | None = None) -> None:
+        start, end = self.lines(node)
+        if (rule.id, start) in self._seen:
+            return
+        self._seen.add((rule.id, start))
+        self.facts.hits.append(Hit(rule, start, end, qualified))
+
+    def mitigate(self, kind: Mitigation | None, node: cst.CSTNode, *, blanket: bool = False,
+                 span: tuple[int, int] | None = None, target: str | None = None) -> None:
+        """A site from ``node`` to the end of the function, or over ``span`` (a with-block)."""
+        start, end = span if span is not None else (self.lines(node)[0], self.facts.end_line)
+        self.facts.mitigations.append(MitigationSite(kind, start, end, blanket, target))
+
+    # -- the walk -----------------------------------------------------------------------
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        for rule in _NODE_RULES.get(type(node), ()):
+            if m.matches(node, rule.matcher) and (rule.when is None or rule.when(node, self)):
+                self.hit(rule, node)
+        if isinstance(node, cst.Call):
+            self._call(node)
+        elif isinstance(node, cst.Name):
+            if node.value not in self.facts.reads:
+                self.facts.reads[node.value] = self.lines(node)
+        elif isinstance(node, cst.AssignTarget):
+            self._assigned(node.target, node)
+        elif isinstance(node, cst.AugAssign):
+            self._assigned(node.target, node, augmented=True)
+        elif isinstance(node, cst.Del):
+            self._deleted(node.target, node)
+        elif isinstance(node, cst.With):
+            self._with(node)
+        elif isinstance(node, cst.Global):
+            self.facts.globals_declared.update(n.name.value for n in node.names)
+        elif isinstance(node, cst.Yield):
+            self.facts.has_teardown = True
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if isinstance(original_node, cst.Assign):
+            for target in original_node.targets:
+                self._bind(target.target, original_node.value)
+        elif isinstance(original_node, cst.AnnAssign) and original_node.value is not None:
+            self._bind(original_node.target, original_node.value)
+
+    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name):
+            self.resolver.bind(target, value)
+            if self.is_clock_expression(value):
+                self.clock_names.add(target.value)
+
+    def _call(self, node: cst.Call) -> None:
+        qualified = self.qualify(node.func)
+        if qualified is None:
+            return
+        for rule in _CALL_RULES:
+            if rule.matches_call(qualified) and (rule.when is None or rule.when(node, self)):
+                self.hit(rule, node, qualified)
+        if qualified in _UNORDERED_CONSUMERS:
+            for arg in node.args:
+                self.unordered.add(id(arg.value))
+                if isinstance(arg.value, cst.GeneratorExp | cst.ListComp | cst.SetComp):
+                    self.unordered.update(id(f.iter) for f in _comprehension_fors(arg.value))
+        func = node.func
+        if isinstance(func, cst.Name):
+            self.facts.calls_bare.add(func.value)
+        elif isinstance(func, cst.Attribute):
+            owner = func.value
+            if isinstance(owner, cst.Name) and owner.value in {"self", "cls"}:
+                self.facts.calls_self.add(func.attr.value)
+            if func.attr.value in MUTATORS:
+                self._mutated(owner, node)
+            if func.attr.value in {"stop", "stopall", "addCleanup", "addfinalizer", "close", "shutdown", "terminate",
+                                   "join", "__exit__", "undo", "enterContext", "enter_context"}:
+                self.facts.has_teardown = True
+            if func.attr.value == "cache_clear":
+                self.facts.clears_caches = True
+        if qualified.endswith(("getfixturevalue", "getfuncargvalue")) and node.args:
+            first = node.args[0].value
+            if isinstance(first, cst.SimpleString):
+                self.facts.fixture_lookups.add(first.evaluated_value if isinstance(first.evaluated_value, str) else "")
+        if id(node) not in self.with_items:
+            self._call_mitigations(node, qualified)
+
+    def _call_mitigations(self, node: cst.Call, qualified: str, *, blanket: bool = False,
+                          span: tuple[int, int] | None = None) -> None:
+        if _SEED_CALLS.match(qualified) and node.args and not any(self.is_clock_expression(a.value) for a in node.args):
+            self.mitigate(Mitigation.SEED, node, blanket=blanket, span=span)
+        for pattern, kind in _CALL_MITIGATIONS:
+            if pattern.match(qualified):
+                self.mitigate(kind, node, blanket=blanket, span=span)
+        if _PATCH_CALLS.match(qualified):
+            target = self._patch_target(node, qualified)
+            if target:
+                for kind in target_mitigations(target) or {None}:
+                    self.mitigate(kind, node, blanket=blanket, span=span, target=target)
+
+    def _patch_target(self, node: cst.Call, qualified: str) -> str | None:
+        args = [a for a in node.args if a.keyword is None]
+        if not args:
+            return None
+        first = args[0].value
+        if isinstance(first, cst.SimpleString) and isinstance(first.evaluated_value, str):
+            return first.evaluated_value
+        owner = self.qualify(first)
+        if owner is not None and len(args) > 1 and isinstance(args[1].value, cst.SimpleString):
+            name = args[1].value.evaluated_value
+            return f"{owner}.{name}" if isinstance(name, str) else owner
+        return owner
+
+    def decorator(self, decorator: cst.Decorator) -> None:
+        """Decorators cover the whole function: ``@freeze_time``, ``@responses.activate``, ``@patch(...)``."""
+        expression = decorator.decorator
+        call = expression if isinstance(expression, cst.Call) else None
+        qualified = self.qualify(call.func if call is not None else expression) or ""
+        if call is not None:
+            self._call_mitigations(call, qualified, blanket=True)
+        for pattern, kind in _CALL_MITIGATIONS:
+            if call is None and pattern.match(qualified):
+                self.mitigate(kind, decorator, blanket=True)
+
+    def _with(self, node: cst.With) -> None:
+        span = self.lines(node)
+        for item in node.items:
+            if isinstance(item.item, cst.Call):
+                self.with_items.add(id(item.item))
+                qualified = self.qualify(item.item.func)
+                if qualified is not None:
+                    self._call_mitigations(item.item, qualified, span=span)
+            if item.asname is not None:
+                self._bind(item.asname.name, item.item)  # type: ignore[arg-type]
+
+    def _mutated(self, owner: cst.BaseExpression, node: cst.CSTNode) -> None:
+        start, end = self.lines(node)
+        if isinstance(owner, cst.Name):
+            self.facts.mutated.setdefault(owner.value, []).append((start, end))
+        elif isinstance(owner, cst.Attribute) and isinstance(owner.value, cst.Name):
+            base = owner.value.value
+            if base == "self":
+                self.facts.self_mutated.setdefault(owner.attr.value, []).append((start, end))
+            elif base == "cls":
+                self.facts.class_assigned.setdefault(owner.attr.value, []).append((start, end, "cls"))
+            elif self.is_imported_name(base):
+                text = dotted(owner) or base
+                if not (self.qualify(owner) or "").startswith(("os.environ", "sys.path", "sys.modules")):
+                    self.facts.imported_mutated.append((text, start, end))
+            else:
+                self.facts.mutated.setdefault(base, []).append((start, end))
+
+    def _assigned(self, target: cst.BaseExpression, node: cst.CSTNode, augmented: bool = False) -> None:
+        if isinstance(target, cst.Subscript):
+            self._mutated(target.value, node)
+        elif isinstance(target, cst.Attribute):
+            owner = target.value
+            start, end = self.lines(node)
+            if isinstance(owner, cst.Name) and owner.value == "cls":
+                self.facts.class_assigned.setdefault(target.attr.value, []).append((start, end, "cls"))
+            elif _is_type_of_self(owner):
+                self.facts.class_assigned.setdefault(target.attr.value, []).append((start, end, "type(self)"))
+            elif isinstance(owner, cst.Name) and owner.value not in {"self"} and not self.is_imported_name(owner.value):
+                # ``TestC.x = 1`` (a class of the module) or ``config.debug = True`` (a fixture's object).
+                self.facts.class_assigned.setdefault(target.attr.value, []).append((start, end, owner.value))
+                self.facts.mutated.setdefault(owner.value, []).append((start, end))
+            elif isinstance(owner, cst.Attribute) and isinstance(owner.value, cst.Name) and owner.value.value == "self":
+                self.facts.self_mutated.setdefault(owner.attr.value, []).append((start, end))
+        elif isinstance(target, cst.Name) and augmented:
+            if target.value in self.facts.globals_declared:
+                self.facts.mutated.setdefault(target.value, []).append(self.lines(node))
+
+    def _deleted(self, target: cst.BaseExpression, node: cst.CSTNode) -> None:
+        if isinstance(target, cst.Subscript):
+            if self.qualify(target.value) == "os.environ":
+                rule = next(r for r in RULES if r.id == "fixture.environ-write")
+                self.hit(rule, node, "os.environ.__delitem__")
+            self._mutated(target.value, node)
+
+
+def _is_type_of_self(node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.Attribute) and node.attr.value == "__class__":
+        return isinstance(node.value, cst.Name) and node.value.value == "self"
+    return (
+        isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "type"
+        and len(node.args) == 1 and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == "self"
+    )
+
+
+_TEARDOWN_SENSITIVE = frozenset({"fixture.no-teardown", "fixture.patch-not-stopped"})
+_FIXTURE_DECORATORS = frozenset({"pytest.fixture", "pytest.yield_fixture", "pytest_asyncio.fixture", "fixture"})
+
+
+class _ImportCollector(cst.CSTVisitor):
+    """Every import of the module, wherever it is (functions import lazily too)."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        self.names.update(import_aliases(node))
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        self.names.update(import_aliases(node))
+        return False
+
+
+def read_module(path: str, source: bytes) -> ModuleFacts:
+    """Facts for one module; a file that does not parse gives facts with ``error`` set."""
+    facts = ModuleFacts(path)
+    try:
+        module = cst.parse_module(source)
+    except (cst.ParserSyntaxError, UnicodeDecodeError, ValueError) as exc:
+        facts.error = f"{path} does not parse: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        return facts
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = dict(wrapper.resolve(PositionProvider))
+    collector = _ImportCollector()
+    module.visit(collector)
+    facts.imports = collector.names
+    reader = _ModuleReader(facts, positions)
+    reader.body(module.body)
+    return facts
+
+
+class _ModuleReader:
+    def __init__(self, facts: ModuleFacts, positions: dict[cst.CSTNode, CodeRange]) -> None:
+        self.facts = facts
+        self.positions = positions
+        self.resolver = Resolver(facts.imports)
+        end = max((r.end.line for r in positions.values()), default=1)
+        self.module_facts = FunctionFacts("<module>", facts.path, 1, end)
+
+    def line(self, node: cst.CSTNode) -> int:
+        where = self.positions.get(node)
+        return where.start.line if where is not None else 1
+
+    def body(self, statements: Sequence[cst.BaseStatement]) -> None:
+        for statement in statements:
+            if isinstance(statement, cst.FunctionDef):
+                function = self.function(statement, None)
+                self.facts.functions[function.name] = function
+                if any(_CACHE_DECORATORS.match(self._decorator_name(d)) for d in statement.decorators):
+                    self.facts.cached_functions[function.name] = function.line
+            elif isinstance(statement, cst.ClassDef):
+                self.klass(statement, None)
+            elif isinstance(statement, cst.SimpleStatementLine):
+                self.simple(statement)
+            elif isinstance(statement, cst.If | cst.Try):
+                # Definitions under ``if sys.version_info`` or ``try: import`` guards still count.
+                self.body(statement.body.body)  # type: ignore[union-attr]
+        self.facts.mitigations.extend(
+            MitigationSite(s.kind, s.start, s.end, True, s.target) for s in self.module_facts.mitigations
+        )
+
+    def simple(self, statement: cst.SimpleStatementLine) -> None:
+        for small in statement.body:
+            if isinstance(small, cst.Assign | cst.AnnAssign):
+                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                value = small.value
+                for target in targets:
+                    if not isinstance(target, cst.Name) or value is None:
+                        continue
+                    if target.value == "pytestmark":
+                        self.marks_into(_mark_expressions(value), self.facts.usefixtures, self.facts.order_marks,
+                                        self.facts.mitigations)
+                    elif _is_mutable(value, self.resolver):
+                        self.facts.mutable_globals[target.value] = self.line(statement)
+        statement.visit(FunctionReader(self.module_facts, self.resolver, self.positions, self.facts.imports))
+
+    def _decorator_name(self, decorator: cst.Decorator) -> str:
+        expression = decorator.decorator
+        if isinstance(expression, cst.Call):
+            expression = expression.func
+        return self.resolver.qualify(expression) or ""
+
+    def marks_into(self, expressions: list[cst.BaseExpression], usefixtures: list[str],
+                   order_marks: list[tuple[str, int, int]], mitigations: list[MitigationSite]) -> None:
+        for expression in expressions:
+            call = expression if isinstance(expression, cst.Call) else None
+            qualified = self.resolver.qualify(call.func if call is not None else expression) or ""
+            where = self.positions.get(expression)
+            start, end = (where.start.line, where.end.line) if where is not None else (1, 1)
+            if qualified.endswith("mark.usefixtures") and call is not None:
+                usefixtures.extend(
+                    a.value.evaluated_value for a in call.args
+                    if isinstance(a.value, cst.SimpleString) and isinstance(a.value.evaluated_value, str)
+                )
+            elif _ORDER_MARKS.match(qualified):
+                if qualified.endswith("dependency") and not (call is not None and any(
+                        a.keyword is not None and a.keyword.value == "depends" for a in call.args)):
+                    continue
+                order_marks.append((qualified.removeprefix("pytest.mark."), start, end))
+            for pattern, kind in _CALL_MITIGATIONS:
+                if pattern.match(qualified):
+                    mitigations.append(MitigationSite(kind, start, end, True))
+
+    def function(self, node: cst.FunctionDef, class_name: str | None) -> FunctionFacts:
+        where = self.positions[node]
+        params = tuple(
+            p.name.value for p in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params)
+        )
+        facts = FunctionFacts(node.name.value, self.facts.path, where.start.line, where.end.line, class_name, params)
+        decorators = [d.decorator for d in node.decorators]
+        for decorator in node.decorators:
+            if self._decorator_name(decorator).removesuffix("()") in _FIXTURE_DECORATORS or (
+                self._decorator_name(decorator).endswith(".fixture")
+            ):
+                facts.fixture = _fixture_spec(node.name.value, decorator.decorator)
+        self.marks_into(decorators, facts.usefixtures, facts.order_marks, facts.mitigations)
+        reader = FunctionReader(facts, self.resolver.child(), self.positions, self.facts.imports)
+        node.visit(reader)
+        for decorator in node.decorators:
+            reader.decorator(decorator)
+        for param in params:
+            if param in MITIGATING_FIXTURES:
+                facts.mitigations.append(MitigationSite(MITIGATING_FIXTURES[param], facts.line, facts.end_line, True))
+        outer = self.resolver.local_names
+        facts.locals = {k for k, v in reader.resolver.local_names.items() if outer.get(k) != v} | set(params)
+        if facts.has_teardown:
+            facts.hits = [h for h in facts.hits if h.rule.id not in _TEARDOWN_SENSITIVE]
+        return facts
+
+    def klass(self, node: cst.ClassDef, outer: str | None) -> None:
+        name = f"{outer}::{node.name.value}" if outer else node.name.value
+        bases = tuple(dotted(a.value) or "" for a in node.bases)
+        klass = ClassFacts(name, self.line(node), bases)
+        self.marks_into([d.decorator for d in node.decorators], klass.usefixtures, klass.order_marks, klass.mitigations)
+        decorations = FunctionFacts(f"<class {name}>", self.facts.path, klass.line, klass.line)
+        decorator_reader = FunctionReader(decorations, self.resolver.child(), self.positions, self.facts.imports)
+        for decorator in node.decorators:
+            decorator_reader.decorator(decorator)
+        klass.mitigations.extend(decorations.mitigations)
+        body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+        for statement in body:
+            if isinstance(statement, cst.FunctionDef):
+                method = self.function(statement, name)
+                klass.methods[method.name] = method
+            elif isinstance(statement, cst.ClassDef):
+                self.klass(statement, name)
+            elif isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    if isinstance(small, cst.Assign) and _is_mutable(small.value, self.resolver):
+                        for target in small.targets:
+                            if isinstance(target.target, cst.Name):
+                                klass.mutable_attrs[target.target.value] = self.line(statement)
+                    elif isinstance(small, cst.Assign) and any(
+                        isinstance(t.target, cst.Name) and t.target.value == "pytestmark" for t in small.targets
+                    ):
+                        self.marks_into(_mark_expressions(small.value), klass.usefixtures, klass.order_marks,
+                                        klass.mitigations)
+        self.facts.classes[name] = klass
+
+
+def _mark_expressions(value: cst.BaseExpression) -> list[cst.BaseExpression]:
+    if isinstance(value, cst.List | cst.Tuple):
+        return [e.value for e in value.elements]
+    return [value]
+
+
+def _is_mutable(value: cst.BaseExpression, resolver: Resolver) -> bool:
+    if isinstance(value, cst.List | cst.Dict | cst.Set | cst.ListComp | cst.DictComp | cst.SetComp):
+        return True
+    if isinstance(value, cst.Call):
+        return (resolver.qualify(value.func) or "") in _MUTABLE_FACTORIES
+    return False
+
+
+def _fixture_spec(name: str, decorator: cst.BaseExpression) -> FixtureSpec:
+    scope, autouse = "function", False
+    if isinstance(decorator, cst.Call):
+        for arg in decorator.args:
+            value = arg.value
+            keyword = arg.keyword.value if arg.keyword is not None else "scope"
+            if keyword == "scope" and isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
+                scope = value.evaluated_value
+            elif keyword == "autouse" and isinstance(value, cst.Name):
+                autouse = value.value == "True"
+            elif keyword == "name" and isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
+                name = value.evaluated_value
+    return FixtureSpec(name, scope, autouse)
+
+
+def _comprehension_fors(node: cst.GeneratorExp | cst.ListComp | cst.SetComp) -> list[cst.CompFor]:
+    fors = []
+    current: cst.CompFor | None = node.for_in
+    while current is not None:
+        fors.append(current)
+        current = current.inner_for_in
+    return fors

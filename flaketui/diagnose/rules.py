@@ -1,0 +1,343 @@
+"""What a rule is: data (id, category, what it matches, message, fix, weight), plus the
+small predicates that refine a match where a libcst matcher alone cannot say enough.
+
+A rule matches in one of three ways:
+
+* ``calls``: globs (``fnmatch``) over the *resolved* name of every call, so
+  ``dt.now()`` after ``from datetime import datetime as dt`` is ``datetime.datetime.now``;
+* ``matcher``: a libcst matcher tried on every node of its type (``m.Assert(...)``);
+* ``scope``: computed from the whole scope of a test (module globals it mutates, a
+  module-scoped fixture it changes); the engine emits those by id.
+
+``when`` (optional) refines a match with the resolver's help. ``mitigated_by`` lists what
+in the test's scope cancels the rule: a seeded RNG, frozen time, a mocked network.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from fnmatch import translate
+from typing import Protocol
+
+import libcst as cst
+import libcst.matchers as m
+
+from flaketui.models import Category
+
+
+class Mitigation(StrEnum):
+    SEED = "seed"
+    FROZEN_TIME = "frozen-time"
+    MOCK_NETWORK = "mock-network"
+    MOCK_CLOUD = "mock-cloud"
+    MOCK_SUBPROCESS = "mock-subprocess"
+
+
+class RuleContext(Protocol):
+    """What a predicate may ask about the function being read."""
+
+    is_fixture: bool
+
+    def qualify(self, node: cst.BaseExpression) -> str | None: ...
+
+    def is_clock_expression(self, node: cst.BaseExpression) -> bool: ...
+
+    def is_unordered_use(self, node: cst.CSTNode) -> bool: ...
+
+    def is_imported_name(self, name: str) -> bool: ...
+
+
+Predicate = Callable[[cst.CSTNode, RuleContext], bool]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    category: Category
+    message: str
+    fix: str
+    weight: float
+    calls: tuple[str, ...] = ()
+    matcher: m.BaseMatcherNode | None = None
+    when: Predicate | None = None
+    mitigated_by: frozenset[Mitigation] = frozenset()
+    scope: bool = False
+    #: Globs of resolved names that look like ``calls`` but are harmless (exceptions, types).
+    except_calls: tuple[str, ...] = ()
+    _pattern: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _except: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.calls:
+            object.__setattr__(self, "_pattern", re.compile("|".join(translate(g) for g in self.calls)))
+        if self.except_calls:
+            object.__setattr__(self, "_except", re.compile("|".join(translate(g) for g in self.except_calls)))
+
+    @property
+    def node_type(self) -> type[cst.CSTNode] | None:
+        """The libcst node class the matcher applies to (``m.Assert`` -> ``cst.Assert``)."""
+        if self.matcher is None:
+            return None
+        return getattr(cst, type(self.matcher).__name__)
+
+    def matches_call(self, qualified: str) -> bool:
+        if self._pattern is None or not self._pattern.match(qualified):
+            return False
+        return self._except is None or not self._except.match(qualified)
+
+
+# -- predicates ----------------------------------------------------------------------------
+
+
+def _number(node: cst.BaseExpression) -> float | None:
+    if isinstance(node, cst.Integer | cst.Float):
+        try:
+            return float(node.evaluated_value)
+        except ValueError:
+            return None
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = _number(node.expression)
+        return None if inner is None else -inner
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply | cst.Divide):
+        left, right = _number(node.left), _number(node.right)
+        if left is None or right is None or (isinstance(node.operator, cst.Divide) and right == 0):
+            return None
+        return left * right if isinstance(node.operator, cst.Multiply) else left / right
+    return None
+
+
+def argument(call: cst.Call, position: int, keyword: str | None = None) -> cst.BaseExpression | None:
+    """The argument given by keyword, else at ``position`` among the positional ones."""
+    if keyword is not None:
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == keyword:
+                return arg.value
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    return positional[position].value if position < len(positional) else None
+
+
+def has_keyword(call: cst.Call, *names: str) -> bool:
+    return any(a.keyword is not None and a.keyword.value in names for a in call.args)
+
+
+def nonzero_first_argument(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``sleep(0)`` only yields control; anything else (a literal or a variable) waits."""
+    assert isinstance(node, cst.Call)
+    value = argument(node, 0, "delay") or argument(node, 0, "seconds")
+    number = _number(value) if value is not None else None
+    return value is not None and number != 0
+
+
+def short_timeout_seconds(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """A literal ``timeout=`` of one second or less (Qt waits, in ms, have their own rule)."""
+    assert isinstance(node, cst.Call)
+    qualified = ctx.qualify(node.func) or ""
+    if "qtbot" in qualified or "QTest" in qualified:
+        return False
+    value = argument(node, 99, "timeout")
+    if value is None and qualified.endswith(("wait_for", ".join", ".wait")):
+        value = argument(node, 1 if qualified.endswith("wait_for") else 0)
+    number = _number(value) if value is not None else None
+    return number is not None and 0 < number <= 1
+
+
+def short_qt_timeout(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """pytest-qt waits take milliseconds; under two seconds is tight on a loaded runner."""
+    assert isinstance(node, cst.Call)
+    value = argument(node, 99, "timeout")
+    number = _number(value) if value is not None else None
+    return number is not None and number < 2000
+
+
+def short_webdriver_wait(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    assert isinstance(node, cst.Call)
+    value = argument(node, 1, "timeout")
+    number = _number(value) if value is not None else None
+    return number is not None and number <= 5
+
+
+def no_arguments(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    assert isinstance(node, cst.Call)
+    return not node.args
+
+
+def unseeded_generator(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``Random()``, ``default_rng()``, ``RandomState()`` without a seed; other numpy.random calls always."""
+    assert isinstance(node, cst.Call)
+    qualified = ctx.qualify(node.func) or ""
+    if qualified.rsplit(".", 1)[-1] in {"Random", "default_rng", "RandomState", "Generator", "PCG64", "Faker"}:
+        return not node.args or _is_clock_seed(node, ctx)
+    return True
+
+
+def _is_clock_seed(call: cst.Call, ctx: RuleContext) -> bool:
+    value = argument(call, 0, "seed") or argument(call, 0, "a")
+    return value is not None and ctx.is_clock_expression(value)
+
+
+def seeded_from_clock_or_nothing(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``random.seed()`` and ``random.seed(time.time())`` seed differently on every run."""
+    assert isinstance(node, cst.Call)
+    return not node.args or _is_clock_seed(node, ctx)
+
+
+def ordered_use(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """Not already wrapped in ``sorted()``, ``set()``, ``len()``... where order does not matter."""
+    return not ctx.is_unordered_use(node)
+
+
+def iterates_a_set(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``list(s)``, ``"".join(s)``, ``next(iter(s))``, ``for x in s`` over a set."""
+    if isinstance(node, cst.For):
+        return _is_set(node.iter, ctx)
+    assert isinstance(node, cst.Call)
+    value = argument(node, 0)
+    return value is not None and _is_set(value, ctx) and not ctx.is_unordered_use(node)
+
+
+def _is_set(node: cst.BaseExpression, ctx: RuleContext) -> bool:
+    if isinstance(node, cst.Set | cst.SetComp):
+        return True
+    qualified = ctx.qualify(node)
+    return qualified in {"set()", "frozenset()"} or (qualified or "").endswith((".keys().__xor__",))
+
+
+def local_engine_url(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``create_engine("sqlite://")`` is a file or memory, not a server."""
+    assert isinstance(node, cst.Call)
+    url = argument(node, 0, "url")
+    return not (isinstance(url, cst.SimpleString) and "sqlite" in url.value[:12])
+
+
+def not_local_transport(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``httpx.Client(transport=MockTransport(...))`` or ``AsyncClient(app=app)`` never leaves the process."""
+    assert isinstance(node, cst.Call)
+    return not has_keyword(node, "transport", "app", "base_transport")
+
+
+_LOCAL_HOSTS = re.compile(r"""^[rbuRBU]*['"]{1,3}https?://(localhost|127\.|0\.0\.0\.0|\[::1\]|testserver|example\.(com|org|net)|[^/'"]*\.(test|example|invalid|local)\b)""")
+
+
+def remote_url(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    assert isinstance(node, cst.SimpleString)
+    return not _LOCAL_HOSTS.match(node.value)
+
+
+def elapsed_time_comparison(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``assert elapsed < 0.5`` where ``elapsed`` came from the clock (or is named so)."""
+    assert isinstance(node, cst.Assert)
+    test = node.test
+    if not isinstance(test, cst.Comparison):
+        return False
+    if not any(isinstance(t.operator, cst.LessThan | cst.LessThanEqual | cst.GreaterThan | cst.GreaterThanEqual) for t in test.comparisons):
+        return False
+    operands = [test.left, *(t.comparator for t in test.comparisons)]
+    return any(ctx.is_clock_expression(o) for o in operands)
+
+
+def float_equality(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``assert x == 0.3`` (a non-integral float literal on either side of == or !=)."""
+    if isinstance(node, cst.Assert):
+        test = node.test
+        if not isinstance(test, cst.Comparison):
+            return False
+        if not any(isinstance(t.operator, cst.Equal | cst.NotEqual) for t in test.comparisons):
+            return False
+        operands = [test.left, *(t.comparator for t in test.comparisons)]
+    else:
+        assert isinstance(node, cst.Call)
+        operands = [a.value for a in node.args[:2]]
+    if any(isinstance(o, cst.Call) and (ctx.qualify(o.func) or "").endswith(("approx", "isclose")) for o in operands):
+        return False
+    return any(_is_inexact_float(o) for o in operands)
+
+
+def _is_inexact_float(node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.Float):
+        value = float(node.evaluated_value)
+        return value != int(value)
+    if isinstance(node, cst.BinaryOperation):
+        return _is_inexact_float(node.left) or _is_inexact_float(node.right)
+    return False
+
+
+def in_fixture(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    return ctx.is_fixture
+
+
+def writes_relative_file(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``open("out.txt", "w")``: a fixed path in the working directory, shared by every test."""
+    assert isinstance(node, cst.Call)
+    path = argument(node, 0, "file")
+    mode = argument(node, 1, "mode")
+    if not isinstance(path, cst.SimpleString) or not isinstance(mode, cst.SimpleString):
+        return False
+    text = path.value.strip("rbuRBU").strip("'\"")
+    return bool(text) and not text.startswith(("/", "~")) and any(c in mode.value for c in "wax")
+
+
+def fixed_tmp_path(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    assert isinstance(node, cst.SimpleString)
+    return node.value.lstrip("rbuRBUf").strip("'\"").startswith(("/tmp/", "/var/tmp/"))
+
+
+def fixed_port(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``port=8080`` or ``bind(("localhost", 8080))``: a port another process may hold."""
+    assert isinstance(node, cst.Call)
+    value = argument(node, 99, "port")
+    if value is None:
+        qualified = ctx.qualify(node.func) or ""
+        if not qualified.endswith(".bind"):
+            return False
+        address = argument(node, 0)
+        if isinstance(address, cst.Tuple) and len(address.elements) == 2:
+            value = address.elements[1].value
+    number = _number(value) if value is not None else None
+    return number is not None and number >= 1024
+
+
+def today_part(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``date.today().weekday()``, ``datetime.now().hour``: logic that changes with the calendar."""
+    assert isinstance(node, cst.Attribute)
+    base = ctx.qualify(node.value) or ""
+    return base.endswith(("now()", "today()", "utcnow()")) and base.startswith(("datetime.", "arrow.", "pendulum.", "django.utils.timezone."))
+
+
+def select_without_order(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    text = node.value.lower() if isinstance(node, cst.SimpleString) else ""
+    return bool(re.match(r"""^[rbuf]*['"]{1,3}\s*select\b""", text)) and "order by" not in text and (
+        "limit" in text or " from " in text
+    )
+
+
+def module_reference(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``settings.DEBUG = True`` where ``settings`` was imported: a module attribute, not a local."""
+    target = node.target if isinstance(node, cst.AssignTarget) else None
+    if not isinstance(target, cst.Attribute):
+        return False
+    base = target.value
+    while isinstance(base, cst.Attribute):
+        base = base.value
+    return isinstance(base, cst.Name) and ctx.is_imported_name(base.value)
+
+
+def completion_order(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``as_completed`` always; ``asyncio.wait`` only with ``return_when=FIRST_COMPLETED``."""
+    assert isinstance(node, cst.Call)
+    if not (ctx.qualify(node.func) or "").endswith("asyncio.wait"):
+        return True
+    value = argument(node, 99, "return_when")
+    return value is not None and (ctx.qualify(value) or "").endswith("FIRST_COMPLETED")
+
+
+def compile_rules(rules: list[Rule]) -> dict[str, Rule]:
+    by_id: dict[str, Rule] = {}
+    for rule in rules:
+        if rule.id in by_id:
+            raise ValueError(f"duplicate rule id {rule.id}")
+        by_id[rule.id] = rule
+    return by_id
+

@@ -1,0 +1,284 @@
+"""A test's scope: its body, the fixtures it reaches (class, module, conftest.py files up
+the tree, transitively, autouse ones too), setup methods, and the helpers they call.
+Evidence is found in each piece; the scope rules (state shared across tests) need the
+pieces together, so they are computed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from flaketui.diagnose.catalog import RULES
+from flaketui.diagnose.facts import SETUP_NAMES, ClassFacts, FunctionFacts, Hit, MitigationSite, ModuleFacts
+from flaketui.diagnose.rules import Rule
+
+RULES_BY_ID = {rule.id: rule for rule in RULES}
+
+#: How much evidence counts, by how the test reaches it: its own body says most.
+ROLE_FACTORS = {"test": 1.0, "helper": 0.9, "fixture": 0.8, "setup": 0.7, "autouse": 0.6}
+
+#: Plugin fixtures that start live servers, browsers or databases.
+LIVE_FIXTURES = frozenset(
+    {"live_server", "selenium", "driver", "browser", "page", "context", "docker_services", "docker_ip",
+     "redis_proc", "redisdb", "postgresql_proc", "postgresql", "mysql_proc", "mysql", "mongodb", "rabbitmq",
+     "rabbitmq_proc", "elasticsearch_proc", "kafka_server", "live_server_url", "splinter_webdriver"}
+)
+
+
+@dataclass(frozen=True)
+class Piece:
+    facts: FunctionFacts
+    module: ModuleFacts
+    role: str
+    where: str
+
+    @property
+    def factor(self) -> float:
+        return ROLE_FACTORS[self.role]
+
+
+@dataclass
+class Scope:
+    test: Piece
+    pieces: list[Piece]
+    #: Mitigations that cover every piece (module ``pytestmark``, class decorators, module code).
+    blanket: list[MitigationSite] = field(default_factory=list)
+    #: Hits that only the whole scope reveals, attributed to a piece.
+    scope_hits: list[tuple[Piece, Hit, str]] = field(default_factory=list)
+
+
+def _find_class(module: ModuleFacts, class_name: str | None) -> ClassFacts | None:
+    if not class_name:
+        return None
+    key = class_name.replace(".", "::")
+    if key in module.classes:
+        return module.classes[key]
+    last = key.split("::")[-1]
+    return next((c for n, c in module.classes.items() if n.split("::")[-1] == last), None)
+
+
+def _class_chain(module: ModuleFacts, klass: ClassFacts | None) -> list[ClassFacts]:
+    """The class and its bases defined in the same module, nearest first."""
+    chain: list[ClassFacts] = []
+    pending = [klass] if klass is not None else []
+    while pending:
+        current = pending.pop(0)
+        if current in chain:
+            continue
+        chain.append(current)
+        for base in current.bases:
+            found = _find_class(module, base.split(".")[-1])
+            if found is not None:
+                pending.append(found)
+    return chain
+
+
+def find_test(module: ModuleFacts, name: str, class_name: str | None, line: int) -> FunctionFacts | None:
+    klass = _find_class(module, class_name)
+    if class_name:
+        for candidate in _class_chain(module, klass):
+            if name in candidate.methods:
+                return candidate.methods[name]
+        return None
+    if name in module.functions:
+        return module.functions[name]
+    return next((f for f in module.functions.values() if f.line == line), None)
+
+
+def assemble(test_facts: FunctionFacts, class_name: str | None, module: ModuleFacts,
+             conftests: list[ModuleFacts]) -> Scope:
+    """The pieces of one test's scope; ``conftests`` nearest first."""
+    chain = _class_chain(module, _find_class(module, class_name))
+    test = Piece(test_facts, module, "test", "test body")
+    scope = Scope(test, [test])
+    for klass in chain:
+        scope.blanket.extend(klass.mitigations)
+    scope.blanket.extend(module.mitigations)
+
+    levels: list[tuple[dict[str, FunctionFacts], ModuleFacts]] = []
+    class_fixtures = {
+        m.fixture.name: m for klass in reversed(chain) for m in klass.methods.values() if m.fixture is not None
+    }
+    levels.append((class_fixtures, module))
+    levels.append((module.fixtures(), module))
+    levels.extend((conftest.fixtures(), conftest) for conftest in conftests)
+
+    wanted: list[tuple[str, int, bool]] = [(name, 0, False) for name in _requests(test_facts)]
+    wanted += [(name, 0, False) for klass in chain for name in klass.usefixtures]
+    wanted += [(name, 0, False) for name in module.usefixtures]
+    for index, (fixtures, _) in enumerate(levels):
+        wanted += [(f.fixture.name, index, True) for f in fixtures.values() if f.fixture and f.fixture.autouse]
+
+    seen: set[int] = set()
+    missing: list[str] = []
+    while wanted:
+        name, start, autouse = wanted.pop(0)
+        found = _lookup(levels, name, start)
+        if found is None:
+            missing.append(name)
+            continue
+        fixture, level, owner = found
+        if id(fixture) in seen:
+            continue
+        seen.add(id(fixture))
+        role = "autouse" if autouse else "fixture"
+        label = f"{'autouse fixture' if autouse else 'fixture'} {name} in {fixture.path}:{fixture.line}"
+        scope.pieces.append(Piece(fixture, owner, role, label))
+        for requested in _requests(fixture):
+            # A fixture that requests its own name overrides the one further up the tree.
+            wanted.append((requested, level + 1 if requested == name else 0, autouse))
+
+    for klass in chain:
+        for method in klass.methods.values():
+            if method.name in SETUP_NAMES:
+                scope.pieces.append(Piece(method, module, "setup", f"{method.label} in {method.path}:{method.line}"))
+    for function_name in ("setup_module", "setUpModule", "setup_function"):
+        if function_name in module.functions:
+            function = module.functions[function_name]
+            scope.pieces.append(Piece(function, module, "setup", f"{function_name} in {function.path}:{function.line}"))
+
+    _add_helpers(scope, chain)
+    _scope_rules(scope, chain, levels, missing)
+    return scope
+
+
+def _requests(facts: FunctionFacts) -> list[str]:
+    names = [p for p in facts.params if p not in {"self", "cls"}]
+    return names + facts.usefixtures + sorted(facts.fixture_lookups)
+
+
+def _lookup(levels: list[tuple[dict[str, FunctionFacts], ModuleFacts]], name: str,
+            start: int) -> tuple[FunctionFacts, int, ModuleFacts] | None:
+    for index in range(start, len(levels)):
+        fixtures, owner = levels[index]
+        if name in fixtures:
+            return fixtures[name], index, owner
+    return None
+
+
+def _add_helpers(scope: Scope, chain: list[ClassFacts]) -> None:
+    """Same-module functions (and ``self.`` methods) the pieces call, transitively."""
+    seen = {id(p.facts) for p in scope.pieces}
+    pending = list(scope.pieces)
+    while pending:
+        piece = pending.pop(0)
+        candidates: list[FunctionFacts] = []
+        for name in sorted(piece.facts.calls_bare):
+            function = piece.module.functions.get(name)
+            if function is not None and function.fixture is None and not name.startswith("test"):
+                candidates.append(function)
+        if piece.module is scope.test.module:
+            for name in sorted(piece.facts.calls_self):
+                for klass in chain:
+                    method = klass.methods.get(name)
+                    if method is not None and method.fixture is None:
+                        candidates.append(method)
+                        break
+        for function in candidates:
+            if id(function) in seen or len(seen) > 60:
+                continue
+            seen.add(id(function))
+            where = f"helper {function.label}"
+            if function.path != scope.test.facts.path:
+                where += f" in {function.path}:{function.line}"
+            helper = Piece(function, piece.module, "helper", where)
+            scope.pieces.append(helper)
+            pending.append(helper)
+
+
+def _hit(rule_id: str, line: int, end_line: int) -> Hit:
+    return Hit(RULES_BY_ID[rule_id], line, end_line)
+
+
+def _scope_rules(scope: Scope, chain: list[ClassFacts], levels: list[tuple[dict[str, FunctionFacts], ModuleFacts]],
+                 missing: list[str]) -> None:
+    add = scope.scope_hits.append
+    test = scope.test
+
+    # Objects of fixtures that live longer than one test, changed by the test or a fixture.
+    for piece in scope.pieces:
+        for name in piece.facts.params:
+            if name not in piece.facts.mutated:
+                continue
+            found = _lookup(levels, name, 0)
+            if found is None or found[0].fixture is None or found[0].fixture.scope == "function":
+                continue
+            fixture = found[0]
+            detail = f"{fixture.fixture.scope}-scoped fixture {name} ({fixture.path}:{fixture.line})"
+            for start, end in piece.facts.mutated[name]:
+                add((piece, _hit("fixture.shared-fixture-mutated", start, end), detail))
+
+    # Module-level containers and globals.
+    module = test.module
+    writers: dict[str, list[tuple[str, int]]] = {}
+    for function in _all_functions(module):
+        for name, spots in function.mutated.items():
+            if name in module.mutable_globals and name not in function.locals:
+                writers.setdefault(name, []).append((function.label, spots[0][0]))
+        for name in function.globals_declared:
+            writers.setdefault(name, []).append((function.label, function.line))
+    for piece in scope.pieces:
+        if piece.role == "setup" or (piece.role in {"fixture", "autouse"} and piece.facts.has_teardown):
+            continue
+        owner = piece.module
+        for name, spots in piece.facts.mutated.items():
+            if name in owner.mutable_globals and name not in piece.facts.locals:
+                detail = f"{name}, defined at {owner.path}:{owner.mutable_globals[name]}"
+                for start, end in spots:
+                    add((piece, _hit("order.module-state-mutation", start, end), detail))
+        for text, start, end in piece.facts.imported_mutated:
+            add((piece, _hit("order.imported-state-mutation", start, end), text))
+    for name, (start, end) in test.facts.reads.items():
+        if name in test.facts.locals or name not in writers:
+            continue
+        others = [(label, line) for label, line in writers[name] if label != test.facts.label]
+        if others and (name in module.mutable_globals or name in writers):
+            label, line = others[0]
+            add((test, _hit("order.shared-state-read", start, end), f"{name}, changed by {label} (line {line})"))
+
+    # Class attributes are shared by every test of the class.
+    class_names = {k.name.split("::")[-1] for k in chain}
+    mutable_attrs = {name: line for klass in reversed(chain) for name, line in klass.mutable_attrs.items()}
+    for piece in scope.pieces:
+        if piece.role not in {"test", "helper"}:
+            continue
+        for attr, spots in piece.facts.self_mutated.items():
+            if attr in mutable_attrs:
+                for start, end in spots:
+                    add((piece, _hit("order.class-state", start, end), f"class attribute {attr} (line {mutable_attrs[attr]})"))
+        for attr, spots in piece.facts.class_assigned.items():
+            for start, end, owner_name in spots:
+                if owner_name in {"cls", "type(self)"} or owner_name in class_names:
+                    add((piece, _hit("order.class-state", start, end), f"{owner_name}.{attr}"))
+
+    marks = list(test.facts.order_marks) + [m for k in chain for m in k.order_marks] + list(module.order_marks)
+    for mark, start, end in marks:
+        add((test, _hit("order.explicit-order", start, end), mark))
+
+    cleared = any(p.facts.clears_caches for p in scope.pieces)
+    if not cleared:
+        for piece in scope.pieces:
+            for name in sorted(piece.facts.calls_bare & piece.module.cached_functions.keys()):
+                line = _first_call_line(piece.facts, name)
+                add((piece, _hit("fixture.cached-function", line, line),
+                     f"{name}, cached at {piece.module.path}:{piece.module.cached_functions[name]}"))
+
+    for name in missing:
+        if name in LIVE_FIXTURES:
+            add((test, _hit("external.live-fixture", test.facts.line, test.facts.line), name))
+
+
+def _first_call_line(facts: FunctionFacts, name: str) -> int:
+    line = facts.reads.get(name)
+    return line[0] if line is not None else facts.line
+
+
+def _all_functions(module: ModuleFacts) -> Iterator[FunctionFacts]:
+    yield from module.functions.values()
+    for klass in module.classes.values():
+        yield from klass.methods.values()
+
+
+def rule(rule_id: str) -> Rule:
+    return RULES_BY_ID[rule_id]

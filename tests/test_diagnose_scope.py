@@ -1,0 +1,324 @@
+"""Scope: fixtures (class, module, conftest.py up the tree, transitive, autouse, overridden),
+setup methods and helpers; where each piece of evidence was found; and name resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from flaketui.diagnose.resolve import Resolver, import_aliases
+from flaketui.models import Category
+from tests._diagnose_helpers import diagnose_files
+
+
+def where(diagnosis) -> set[tuple[str, str, int, str]]:
+    return {(e.rule, e.path, e.line, e.where) for e in diagnosis.evidence}
+
+
+def test_fixture_in_conftest_up_the_tree_transitively(tmp_path: Path) -> None:
+    files = {
+        "conftest.py": """
+            import pytest
+            import requests
+
+            @pytest.fixture
+            def session():
+                return requests.Session()
+        """,
+        "tests/conftest.py": """
+            import pytest
+
+            @pytest.fixture
+            def api(session, base_url):
+                return (session, base_url)
+
+            @pytest.fixture
+            def base_url():
+                return "http://localhost"
+        """,
+        "tests/unit/test_api.py": """
+            def test_it(api):
+                assert api
+        """,
+    }
+    diagnosis = diagnose_files(tmp_path, files, "tests/unit/test_api.py", "test_it")
+    assert where(diagnosis) == {("external.http", "conftest.py", 6, "fixture session in conftest.py:5")}
+    assert diagnosis.suggestion.category is Category.EXTERNAL
+
+
+def test_autouse_fixture_counts_but_less_than_the_body(tmp_path: Path) -> None:
+    files = {
+        "tests/conftest.py": """
+            import os
+            import pytest
+
+            @pytest.fixture(autouse=True)
+            def mode():
+                os.environ["MODE"] = "ci"
+        """,
+        "tests/test_x.py": """
+            import os
+
+            def test_it():
+                os.environ["OTHER"] = "1"
+        """,
+    }
+    diagnosis = diagnose_files(tmp_path, files, "tests/test_x.py", "test_it")
+    weights = {e.where: e.weight for e in diagnosis.evidence}
+    assert weights["test body"] > weights["autouse fixture mode in tests/conftest.py:5"] > 0
+
+
+def test_autouse_seeding_fixture_cancels_random_evidence(tmp_path: Path) -> None:
+    files = {
+        "tests/conftest.py": """
+            import random
+            import pytest
+
+            @pytest.fixture(autouse=True)
+            def _seed():
+                random.seed(1234)
+        """,
+        "tests/test_x.py": """
+            import random
+
+            def test_it():
+                assert random.choice([1, 2]) in (1, 2)
+        """,
+    }
+    assert diagnose_files(tmp_path, files, "tests/test_x.py", "test_it").evidence == ()
+
+
+def test_seed_after_the_draw_does_not_help(tmp_path: Path) -> None:
+    files = {
+        "test_x.py": """
+            import random
+
+            def test_it():
+                value = random.random()
+                random.seed(0)
+                assert value < 0.99
+        """,
+    }
+    diagnosis = diagnose_files(tmp_path, files, "test_x.py", "test_it")
+    assert [(e.rule, e.line) for e in diagnosis.evidence] == [("data.unseeded-random", 4)]
+
+
+def test_frozen_time_covers_only_its_with_block(tmp_path: Path) -> None:
+    files = {
+        "test_x.py": """
+            from datetime import datetime
+            from freezegun import freeze_time
+
+            def test_it():
+                with freeze_time("2024-01-01"):
+                    assert datetime.now().year == 2024
+                assert datetime.now()
+        """,
+    }
+    diagnosis = diagnose_files(tmp_path, files, "test_x.py", "test_it")
+    assert [(e.rule, e.line) for e in diagnosis.evidence] == [("time.wall-clock", 7)]
+
+
+def test_overriding_fixture_reaches_the_one_it_overrides(tmp_path: Path) -> None:
+    files = {
+        "conftest.py": """
+            import pytest
+            import redis
+
+            @pytest.fixture
+            def cache():
+                return redis.Redis()
+        """,
+        "tests/test_x.py": """
+            import pytest
+
+            @pytest.fixture
+            def cache(cache):
+                cache.flushall()
+                return cache
+
+            def test_it(cache):
+                assert cache
+        """,
+    }
+    diagnosis = diagnose_files(tmp_path, files, "tests/test_x.py", "test_it")
+    assert ("external.broker", "conftest.py", 6, "fixture cache in conftest.py:5") in where(diagnosis)
+
+
+def test_module_scoped_fixture_mutated_by_the_test(tmp_path: Path) -> None:
+    files = {
+        "tests/conftest.py": """
+            import pytest
+
+            @pytest.fixture(scope="session")
+            def config():
+                return {"debug": False}
+        """,
+        "tests/test_x.py": """
+            def test_it(config):
+                config["debug"] = True
+                assert config["debug"]
+        """,
+    }
+    diagnosis = diagnose_files(tmp_path, files, "tests/test_x.py", "test_it")
+    assert where(diagnosis) == {("fixture.shared-fixture-mutated", "tests/test_x.py", 2, "test body")}
+    assert "session-scoped fixture config (tests/conftest.py:4)" in diagnosis.evidence[0].message
+    assert diagnosis.suggestion.category is Category.FIXTURE
+
+
+def test_function_scoped_fixture_may_be_mutated(tmp_path: Path) -> None:
+    files = {
+        "tests/test_x.py": """
+            import pytest
+
+            @pytest.fixture
+            def config():
+                return {}
+
+            def test_it(config):
+                config["debug"] = True
+        """,
+    }
+    assert diagnose_files(tmp_path, files, "tests/test_x.py", "test_it").evidence == ()
+
+
+def test_helpers_of_the_module_and_methods_are_followed(tmp_path: Path) -> None:
+    files = {
+        "test_x.py": """
+            import time
+            import subprocess
+
+            def wait_for_server():
+                time.sleep(1)
+
+            def start():
+                subprocess.Popen(["server"])
+                wait_for_server()
+
+            class TestServer:
+                def launch(self):
+                    start()
+
+                def test_it(self):
+                    self.launch()
+        """,
+    }
+    diagnosis = diagnose_files(tmp_path, files, "test_x.py", "test_it", "TestServer")
+    assert where(diagnosis) == {
+        ("async.blocking-sleep", "test_x.py", 5, "helper wait_for_server"),
+        ("external.subprocess", "test_x.py", 8, "helper start"),
+    }
+
+
+def test_class_fixture_setup_method_and_usefixtures(tmp_path: Path) -> None:
+    files = {
+        "test_x.py": """
+            import os
+            import uuid
+            import pytest
+
+            @pytest.fixture
+            def workdir():
+                os.chdir("/")
+
+            @pytest.mark.usefixtures("workdir")
+            class TestThing:
+                def setup_method(self):
+                    self.token = uuid.uuid4()
+
+                @pytest.fixture
+                def client(self):
+                    import socket
+                    return socket.socket()
+
+                def test_it(self, client):
+                    assert client
+        """,
+    }
+    diagnosis = diagnose_files(tmp_path, files, "test_x.py", "test_it", "TestThing")
+    assert where(diagnosis) == {
+        ("fixture.chdir", "test_x.py", 7, "fixture workdir in test_x.py:6"),
+        ("data.uuid", "test_x.py", 12, "TestThing.setup_method in test_x.py:11"),
+        ("external.socket", "test_x.py", 17, "fixture client in test_x.py:15"),
+    }
+
+
+def test_cache_cleared_in_a_fixture_is_not_evidence(tmp_path: Path) -> None:
+    files = {
+        "test_x.py": """
+            import functools
+            import pytest
+
+            @functools.cache
+            def load():
+                return {}
+
+            @pytest.fixture(autouse=True)
+            def fresh():
+                load.cache_clear()
+
+            def test_it():
+                assert load() == {}
+        """,
+    }
+    assert diagnose_files(tmp_path, files, "test_x.py", "test_it").evidence == ()
+
+
+def test_file_that_does_not_parse_is_unknown(tmp_path: Path) -> None:
+    diagnosis = diagnose_files(tmp_path, {"test_x.py": "def test_it(:\n"}, "test_x.py", "test_it")
+    assert diagnosis.suggestion.category is Category.UNKNOWN and diagnosis.evidence == ()
+
+
+def test_missing_test_is_unknown(tmp_path: Path) -> None:
+    diagnosis = diagnose_files(tmp_path, {"test_x.py": "def test_other():\n    pass\n"}, "test_x.py", "test_it")
+    assert diagnosis.suggestion.category is Category.UNKNOWN
+    assert len(diagnosis.ranking) == 7
+
+
+RESOLUTION = [
+    pytest.param("import datetime", "datetime.datetime.now()", "datetime.datetime.now", id="module"),
+    pytest.param("from datetime import datetime as dt", "dt.now()", "datetime.datetime.now", id="from-as"),
+    pytest.param("import numpy as np", "np.random.rand()", "numpy.random.rand", id="import-as"),
+    pytest.param("import os.path", "os.path.getmtime(p)", "os.path.getmtime", id="dotted-import"),
+    pytest.param("from . import helpers", "helpers.go()", ".helpers.go", id="relative"),
+    pytest.param("from ..pkg import tool", "tool()", "..pkg.tool", id="relative-parent"),
+    pytest.param("import requests", "requests.Session().get(u)", "requests.Session().get", id="call-chain"),
+    pytest.param("", "open(p)", "open", id="builtin"),
+]
+
+
+@pytest.mark.parametrize(("imports", "expression", "expected"), RESOLUTION)
+def test_resolver_qualifies_names(imports: str, expression: str, expected: str) -> None:
+    names: dict[str, str] = {}
+    if imports:
+        statement = cst.parse_statement(imports)
+        assert isinstance(statement, cst.SimpleStatementLine)
+        small = statement.body[0]
+        assert isinstance(small, cst.Import | cst.ImportFrom)
+        names = import_aliases(small)
+    call = cst.parse_expression(expression)
+    assert isinstance(call, cst.Call)
+    assert Resolver(names).qualify(call.func) == expected
+
+
+def test_local_binding_follows_and_shadows_imports() -> None:
+    resolver = Resolver({"requests": "requests", "time": "time"})
+    resolver.bind(cst.Name("s"), cst.parse_expression("requests.Session()"))
+    resolver.bind(cst.Name("time"), cst.parse_expression("make_clock(1)"))
+    assert resolver.qualify(cst.parse_expression("s.get")) == "requests.Session().get"
+    assert resolver.qualify(cst.parse_expression("time.time")) == "make_clock().time"
+
+
+def test_rebinding_a_name_shadows_the_import(tmp_path: Path) -> None:
+    files = {
+        "test_x.py": """
+            import time
+
+            def test_it(fake_clock):
+                time = fake_clock
+                assert time.time() == 0
+        """,
+    }
+    assert diagnose_files(tmp_path, files, "test_x.py", "test_it").evidence == ()
