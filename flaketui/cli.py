@@ -366,6 +366,7 @@ def _under(result, prefix: str):  # (ScanResult, repo-relative dir) -> ScanResul
 
 def _print_scan(result) -> None:  # (ScanResult)
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(highlight=False)
@@ -375,7 +376,8 @@ def _print_scan(result) -> None:  # (ScanResult)
     for test in result.tests:
         marker = test.marker
         nodeid = test.nodeid if test.rootdir == "." else f"{test.rootdir}: {test.nodeid}"
-        table.add_row(nodeid, str(marker.kind), str(marker.scope), marker.source, f"{marker.path}:{marker.line}")
+        # escape: a param id (test_x[a-b]) or only_rerun=["E"] would otherwise be read as markup and vanish.
+        table.add_row(escape(nodeid), str(marker.kind), str(marker.scope), escape(marker.source), escape(f"{marker.path}:{marker.line}"))
     if result.tests:
         console.print(table)
     cached = " (cached)" if result.from_cache else ""
@@ -383,11 +385,11 @@ def _print_scan(result) -> None:  # (ScanResult)
     if result.findings:
         console.print("\n[bold]Findings[/bold]")
         for finding in result.findings:
-            console.print(f"  {finding.path}:{finding.line}  [{finding.kind}] {finding.message}")
+            console.print(escape(f"  {finding.path}:{finding.line}  [{finding.kind}] {finding.message}"))
     if result.skipped:
         console.print("\n[bold]Skipped[/bold]")
         for skipped in result.skipped:
-            console.print(f"  {skipped.path}: {skipped.reason}")
+            console.print(escape(f"  {skipped.path}: {skipped.reason}"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

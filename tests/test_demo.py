@@ -273,6 +273,28 @@ def test_demo_command_refuses_a_non_empty_dir(tmp_path: Path, capsys: pytest.Cap
     assert "not empty" in err and "hint:" in err
 
 
+def test_demo_opens_the_app_on_the_new_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import flaketui.cli
+
+    opened: list[Path] = []
+    # The app itself needs a terminal; its own Pilot tests cover it. Here: what it is opened on.
+    monkeypatch.setattr(flaketui.cli, "_open_app", lambda service: opened.append(service.root))
+    assert main(["demo", str(tmp_path / "d")]) == 0
+    assert opened == [(tmp_path / "d").resolve()]
+
+
+def test_demo_prints_the_scan_when_the_app_cannot_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "flaketui.tui.app", None)  # import now raises ImportError
+    monkeypatch.setenv("COLUMNS", "250")  # node ids in full, not ellipsized to a narrow table
+    assert main(["demo", str(tmp_path / "d")]) == 0
+    captured = capsys.readouterr()
+    assert "app is not available" in captured.err
+    assert "test_jobs_from_concurrent_producers_are_all_counted" in captured.out
+    assert "test_job_expires_after_ttl[just-past-ttl]" in captured.out
+
+
 def test_python_dash_m_demo_smoke(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "flaketui", "demo", "--no-open", str(tmp_path / "d")],
