@@ -161,6 +161,149 @@ def _full_id(rootdir: str, nodeid: str) -> str:
     return nodeid if rootdir in ("", ".") else f"{rootdir}/{nodeid}"
 
 
+@cli.command()
+@click.argument("nodeid")
+@click.option("--json", "as_json", is_flag=True, help="Print the diagnosis as JSON.")
+@pass_context
+def explain(ctx: _Context, nodeid: str, as_json: bool) -> int:
+    """Why NODEID is flaky: its source with the suspicious lines, each with the category,
+    the reason and the usual fix, then the suggested root cause.
+
+    NODEID is what pytest prints (tests/test_x.py::TestC::test_y[param]); a path relative
+    to the current directory works too.
+    """
+    service = ctx.service()
+    test = _explain_target(service, nodeid)
+    diagnosis = service.diagnose(test)
+    if as_json:
+        import json
+
+        from flaketui.diagnose.cache import diagnosis_to_json
+
+        click.echo(json.dumps({"test": _full_id(test.rootdir, test.nodeid), **diagnosis_to_json(diagnosis)}, indent=2))
+        return 0
+    _print_explanation(service, test, diagnosis)
+    return 0
+
+
+def _explain_target(service, nodeid: str):  # (Service, str) -> FlakyTest
+    """The flaky-marked test ``nodeid`` names, else any test function it names (unmarked)."""
+    import os
+    import re
+
+    from flaketui.models import FlakyTest
+
+    wanted = nodeid.strip()
+    path, _, rest = wanted.partition("::")
+    if path and os.path.exists(path):
+        # Typed from a subdirectory, or as an absolute path: make it repository-relative.
+        path = os.path.relpath(os.path.realpath(path), service.root).replace(os.sep, "/")
+        wanted = f"{path}::{rest}" if rest else path
+    bare = re.sub(r"\[.*\]$", "", wanted)
+    tests = service.scan().tests
+    for candidate in (wanted, bare):
+        for test in tests:
+            full = _full_id(test.rootdir, test.nodeid)
+            if candidate in (test.nodeid, full) or re.sub(r"\[.*\]$", "", full) == candidate:
+                return test
+            if f"{test.path}::{test.nodeid.partition('::')[2]}" == candidate:
+                return test
+    parts = bare.split("::")
+    if len(parts) >= 2 and parts[0].endswith(".py") and (service.root / parts[0]).is_file():
+        line = _def_line(service.read_text(parts[0]), parts[-1])
+        if line is not None:
+            class_name = "::".join(parts[1:-1]) or None
+            return FlakyTest(nodeid=bare, rootdir=".", path=parts[0], line=line, name=parts[-1], markers=(),
+                             class_name=class_name)
+    raise FlakeTUIError(
+        f"No test matches {nodeid}.",
+        "Pass a node id as pytest prints it (tests/test_x.py::test_y); `flaketui scan` lists the flaky ones.",
+    )
+
+
+def _print_explanation(service, test, diagnosis) -> None:  # (Service, FlakyTest, Diagnosis)
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.syntax import Syntax
+
+    console = Console(highlight=False)
+    console.print(f"[bold]{escape(_full_id(test.rootdir, test.nodeid))}[/bold]")
+    by_path: dict[str, list] = {test.path: []}
+    for item in diagnosis.evidence:
+        by_path.setdefault(item.path, []).append(item)
+    for path in sorted(by_path, key=lambda p: (p != test.path, p)):
+        try:
+            text = service.read_text(path)
+        except OSError:
+            continue
+        last = text.count("\n") + 1
+        flagged = {n for e in by_path[path] for n in range(e.line, e.end_line + 1)}
+        spans = [(max(1, e.line - 2), min(last, e.end_line + 2)) for e in by_path[path]]
+        if path == test.path:
+            spans.append((test.line, test.end_line or _block_end(text, test.line)))
+        console.print(f"\n[dim]{escape(path)}[/dim]")
+        for number, (start, end) in enumerate(_merge_spans(spans)):
+            if number:
+                console.print("[dim]     ⋮[/dim]")
+            console.print(Syntax(text, "python", line_numbers=True, line_range=(start, end), highlight_lines=flagged,
+                                 theme="ansi_dark"))
+    if diagnosis.evidence:
+        console.print("\n[bold]Evidence[/bold]")
+    for item in diagnosis.evidence:
+        console.print(
+            f"  [bold]{escape(item.path)}:{item.line}[/bold]  [cyan]{item.category}[/cyan]  {escape(item.rule)}"
+            f"  [dim]({escape(item.where)})[/dim]",
+            soft_wrap=True,
+        )
+        console.print(f"      {escape(item.message)}", soft_wrap=True)
+        console.print(f"      [green]fix:[/green] {escape(item.fix)}", soft_wrap=True)
+    suggestion = diagnosis.suggestion
+    if suggestion.category == "unknown":
+        console.print("\n[bold]Suggestion:[/bold] unknown: the code shows no likely cause; verify it to learn more.",
+                      soft_wrap=True)
+    else:
+        console.print(f"\n[bold]Suggestion:[/bold] {suggestion.category} ({suggestion.category.label}), "
+                      f"confidence {suggestion.confidence:.0%}", soft_wrap=True)
+    ranked = [f"{s.category} {s.confidence:.0%}" for s in diagnosis.ranking if s.confidence > 0]
+    if len(ranked) > 1:
+        console.print(f"[dim]ranking: {', '.join(ranked)}[/dim]", soft_wrap=True)
+
+
+def _merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _def_line(text: str, name: str) -> int | None:
+    import re
+
+    found = re.search(rf"^[ \t]*(?:async[ \t]+)?def[ \t]+{re.escape(name)}\b", text, re.MULTILINE)
+    return text.count("\n", 0, found.start()) + 1 if found else None
+
+
+def _block_end(text: str, first: int) -> int:
+    """The last line of the indented block that starts at ``first`` (its decorators included)."""
+    lines = text.splitlines()
+    if not 0 < first <= len(lines):
+        return first
+    indent = len(lines[first - 1]) - len(lines[first - 1].lstrip())
+    end, seen_def = first, False
+    for number in range(first, len(lines) + 1):
+        line = lines[number - 1]
+        stripped = line.strip()
+        if number > first and stripped and len(line) - len(line.lstrip()) <= indent and seen_def:
+            break
+        seen_def = seen_def or stripped.startswith(("def ", "async def ", "class "))
+        if stripped:
+            end = number
+    return end
+
+
 _CATEGORIES = ("race", "async", "time", "external", "data", "fixture", "order", "unknown")
 _MODES = ("forked", "same-process", "fresh-process", "random-order", "parallel")
 _RUN_MARKS = {"passed": ".", "failed": "F", "error": "E", "timeout": "T", "crashed": "C"}
