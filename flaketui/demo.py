@@ -130,6 +130,12 @@ HISTORY: tuple[DemoCommit, ...] = (
         adds=("src/taskq/retry.py", "tests/test_retry.py"),
     ),
     DemoCommit(
+        "CI: run the tests on 3.11 to 3.13, rerunning failures twice",
+        "2025-01-10T08:55:00+01:00",
+        _TOM,
+        adds=(".github/workflows/ci.yml",),
+    ),
+    DemoCommit(
         "Schedule jobs for later and expire them after a TTL",
         "2025-01-14T11:05:00+01:00",
         _ANA,
@@ -182,29 +188,39 @@ HISTORY: tuple[DemoCommit, ...] = (
 
 def template_names() -> list[str]:
     """Every file of the demo, as its repo-relative path."""
-    root = resources.files("flaketui") / "demo_project"
     found: list[str] = []
 
-    def walk(node, prefix: str) -> None:  # Traversable has no rglob
+    def walk(node, parts: list[str]) -> None:  # Traversable has no rglob
         for child in node.iterdir():
             if child.is_dir():
-                walk(child, f"{prefix}{child.name}/")
+                walk(child, [*parts, _real_name(child.name)])
             elif child.name.endswith(".txt"):
-                name = child.name.removesuffix(".txt")
-                found.append(prefix + ("." + name.removeprefix("dot-") if name.startswith("dot-") else name))
+                found.append("/".join([*parts, _real_name(child.name.removesuffix(".txt"))]))
 
-    walk(root, "")
+    walk(_templates(), [])
     return sorted(found)
 
 
 def final_content(path: str) -> bytes:
     """The file as the demo's last commit has it."""
-    directory, _, name = path.rpartition("/")
-    stored = "dot-" + name[1:] if name.startswith(".") else name
-    node = resources.files("flaketui") / "demo_project"
-    for part in [*directory.split("/"), stored + ".txt"] if directory else [stored + ".txt"]:
-        node = node / part
-    return node.read_bytes()
+    *directories, name = path.split("/")
+    node = _templates()
+    for part in directories:
+        node = node / _stored_name(part)
+    return (node / (_stored_name(name) + ".txt")).read_bytes()
+
+
+def _templates():  # -> importlib.resources.abc.Traversable
+    return resources.files("flaketui") / "demo_project"
+
+
+# Dot files and directories are stored as dot-NAME: package data globs skip hidden files.
+def _real_name(stored: str) -> str:
+    return "." + stored.removeprefix("dot-") if stored.startswith("dot-") else stored
+
+
+def _stored_name(real: str) -> str:
+    return "dot-" + real[1:] if real.startswith(".") else real
 
 
 def content_at(path: str, commit_index: int) -> bytes:
