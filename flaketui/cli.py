@@ -498,7 +498,11 @@ def _under(result, prefix: str):  # (ScanResult, repo-relative dir) -> ScanResul
     def inside(path: str) -> bool:
         return path == prefix or path.startswith(prefix + "/")
 
-    tests = tuple(t for t in result.tests if inside(t.rootdir + "/" + t.nodeid.split("::")[0] if t.rootdir != "." else t.nodeid.split("::")[0]) or inside(t.path))
+    def test_file(test) -> str:  # the collected file, repo-relative (an inherited test's def may live elsewhere)
+        file_part = test.nodeid.split("::")[0]
+        return file_part if test.rootdir == "." else f"{test.rootdir}/{file_part}"
+
+    tests = tuple(t for t in result.tests if inside(test_file(t)))
     return replace(
         result,
         tests=tests,
@@ -513,12 +517,16 @@ def _print_scan(result) -> None:  # (ScanResult)
     from rich.table import Table
 
     console = Console(highlight=False)
+    rows = [(test.nodeid if test.rootdir == "." else f"{test.rootdir}: {test.nodeid}", test.marker) for test in result.tests]
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("test", "kind", "scope", "marker", "at"):
-        table.add_column(column, overflow="fold")
-    for test in result.tests:
-        marker = test.marker
-        nodeid = test.nodeid if test.rootdir == "." else f"{test.rootdir}: {test.nodeid}"
+    # Node ids are what people copy: never shorten them; the marker and location give way first.
+    widest = max((len(nodeid) for nodeid, _ in rows), default=4)
+    table.add_column("test", no_wrap=True, overflow="fold", min_width=min(widest, max(console.width - 40, 20)))
+    table.add_column("kind", no_wrap=True, min_width=13)
+    table.add_column("scope", no_wrap=True, min_width=8)
+    table.add_column("marker", no_wrap=True, overflow="ellipsis", min_width=12, max_width=40)
+    table.add_column("at", no_wrap=True, overflow="ellipsis")
+    for nodeid, marker in rows:
         # escape: a param id (test_x[a-b]) or only_rerun=["E"] would otherwise be read as markup and vanish.
         table.add_row(escape(nodeid), str(marker.kind), str(marker.scope), escape(marker.source), escape(f"{marker.path}:{marker.line}"))
     if result.tests:
@@ -533,6 +541,29 @@ def _print_scan(result) -> None:  # (ScanResult)
         console.print("\n[bold]Skipped[/bold]")
         for skipped in result.skipped:
             console.print(escape(f"  {skipped.path}: {skipped.reason}"))
+
+
+@cli.command()
+@click.argument("nodeids", nargs=-1, required=True, metavar="NODEID...")
+@click.option("--runs", default=10, show_default=True, type=click.IntRange(1), help="Runs per test.")
+@click.option("--mode", default="forked", show_default=True, type=click.Choice(_MODES), help="How runs are isolated.")
+@click.option(
+    "--timeout", type=click.FloatRange(min=0, min_open=True), metavar="S", help="Seconds per run; slower runs count as timeout."
+)
+@click.option("--fail-fast", is_flag=True, help="Stop a test's runs at its first failure.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per test (JSON Lines).")
+@pass_context
+def verify(
+    ctx: _Context, nodeids: tuple[str, ...], runs: int, mode: str, timeout: float | None, fail_fast: bool, as_json: bool
+) -> int:
+    """Run each NODEID --runs times with rerun plugins off and give a verdict.
+
+    Node ids are relative to the repository root. Exit 0 when every test is stable (all
+    runs passed), 1 otherwise. Ctrl-C stops at once and records what ran.
+    """
+    from flaketui.verify.cli_view import run_verify
+
+    return run_verify(ctx.service(), nodeids, runs=runs, mode=mode, timeout=timeout, fail_fast=fail_fast, as_json=as_json)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

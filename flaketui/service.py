@@ -51,6 +51,9 @@ class RepoInfo:
     branch: str | None = None
     head: str | None = None
     git_problem: str | None = None
+    #: Fingerprint of the uncommitted changes (``vcs.tree_state``): equal to a
+    #: verification's ``tree_fingerprint`` when it ran on this very tree.
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,23 @@ class Service:
     # -- repository ------------------------------------------------------------------
     def repo_info(self) -> RepoInfo:
         """Name, branch, HEAD, and whether (and why not) commits are possible."""
-        raise NotImplementedError
+        from flaketui import vcs
+
+        if not vcs.is_work_tree(self.root):
+            refusal = vcs.commit_refusal(self.root)
+            problem = refusal.message if refusal else f"{self.root} is not inside a git work tree."
+            return RepoInfo(root=str(self.root), name=self.root.name, is_git=False, git_problem=problem)
+        refusal = vcs.commit_refusal(self.root)
+        state = vcs.tree_state(self.root)
+        return RepoInfo(
+            root=str(self.root),
+            name=self.root.name,
+            is_git=True,
+            branch=vcs.branch(self.root),
+            head=state.head,
+            git_problem=f"{refusal.message} {refusal.hint}".strip() if refusal else None,
+            fingerprint=state.fingerprint,
+        )
 
     def state_dir(self) -> Path:
         """Where private state lives: ``<git common dir>/flaketui`` (shared by worktrees, never
@@ -209,7 +228,48 @@ class Service:
         A ``str`` is a node id relative to the repository's (single) rootdir. ``should_stop``
         is polled often; when it turns true the process group is killed at once.
         """
-        raise NotImplementedError
+        from flaketui import vcs
+        from flaketui.verify.engine import VerifyOptions, cli_command, verify_targets
+
+        if runs < 1:
+            raise FlakeTUIError(f"--runs must be at least 1, not {runs}.", "Pass --runs 10 (the default) or more.")
+        if timeout is not None and timeout <= 0:
+            raise FlakeTUIError(f"--timeout must be positive, not {timeout:g}.", "Pass seconds per run, e.g. --timeout 30.")
+        targets = [self._verify_target(t) for t in tests]
+        interpreter = self._interpreter()
+        options = VerifyOptions(runs=runs, mode=VerifyMode(mode), timeout=timeout, fail_fast=fail_fast)
+        # Taken before the runs: an edit made while they run must not pass as verified.
+        state = vcs.tree_state(self.root) if vcs.is_work_tree(self.root) else None
+        verifications = verify_targets(
+            self.root,
+            targets,
+            interpreter,
+            options,
+            on_run=on_run,
+            should_stop=should_stop,
+            command_for=lambda t: cli_command(self.root, t, options, self.python),
+        )
+        stamped = [
+            replace(v, head=state.head, tree_fingerprint=state.fingerprint, dirty_paths=state.dirty_paths)
+            if state is not None
+            else v
+            for v in verifications
+        ]
+        for verification in stamped:
+            self._record_verification(verification)
+        return stamped
+
+    def _verify_target(self, test: FlakyTest | str):  # -> verify.targets.Target
+        from flaketui.verify.targets import Target, target_for
+
+        if isinstance(test, FlakyTest):
+            return Target(test.rootdir, test.nodeid)
+        return target_for(self.root, test)
+
+    def _interpreter(self):  # -> verify.interpreter.Interpreter
+        from flaketui.verify.interpreter import find_interpreter
+
+        return find_interpreter(self.root, self.python)
 
     def _record_verification(self, verification: Verification) -> None:
         """Store a finished verification in the private history (store.py). ``verify`` calls
@@ -218,11 +278,14 @@ class Service:
 
     def python_description(self) -> str:
         """The target interpreter that verification uses and where it was found."""
-        raise NotImplementedError
+        return self._interpreter().description
 
     def repro_command(self, test: FlakyTest) -> str:
         """A shell command that reproduces the test's runs outside flaketui."""
-        raise NotImplementedError
+        from flaketui.verify.engine import VerifyOptions, cli_command
+        from flaketui.verify.targets import Target
+
+        return cli_command(self.root, Target(test.rootdir, test.nodeid), VerifyOptions(), self.python)
 
     # -- fix and commit (codemod.py, vcs.py) -----------------------------------------
     def plan_fix(
@@ -608,11 +671,33 @@ class Service:
     # -- the editor ------------------------------------------------------------------
     def open_in_editor(self, path: str, line: int) -> None:
         """Run ``$VISUAL``/``$EDITOR`` at the line, in the foreground (the app suspends first)."""
-        raise NotImplementedError
+        import os
+        import shlex
+        import subprocess
+
+        command = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if not command:
+            raise FlakeTUIError("Neither $VISUAL nor $EDITOR is set.", "Set one, e.g. `export EDITOR=vim`, then press e.")
+        argv = [*shlex.split(command), *_editor_position(Path(shlex.split(command)[0]).name, str(self.root / path), line)]
+        try:
+            subprocess.run(argv, cwd=self.root, check=False)
+        except OSError as exc:
+            raise FlakeTUIError(f"Could not start the editor {argv[0]!r}: {exc}", "Check $VISUAL / $EDITOR.") from exc
 
 
 #: Store cache namespace: the markers each fix commit removed, by sha, for undo.
 _FIX_MARKERS = "fix-markers"
+
+
+def _editor_position(editor: str, path: str, line: int) -> list[str]:
+    """The arguments that open ``path`` at ``line`` in the editors that say how."""
+    if editor in ("code", "codium", "code-insiders"):
+        return ["--goto", f"{path}:{line}"]
+    if editor in ("subl", "zed", "hx", "helix"):
+        return [f"{path}:{line}"]
+    if editor in ("vi", "vim", "nvim", "nano", "emacs", "emacsclient", "micro", "kak", "joe", "ne", "mg", "jed"):
+        return [f"+{line}", path]
+    return [path]
 
 
 def _refused_plan(target: str, refusal: str, tests: Sequence[FlakyTest] = ()) -> FixPlan:

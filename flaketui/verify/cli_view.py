@@ -1,0 +1,154 @@
+"""``flaketui verify`` in a terminal: a live progress bar per test, then the verdicts.
+
+Kept out of cli.py so the command stays a few lines; imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from flaketui.models import RunOutcome, RunResult, Verdict, Verification, VerifyMode
+
+_MARKS = {
+    RunOutcome.PASSED: "[green].[/]",
+    RunOutcome.FAILED: "[red]F[/]",
+    RunOutcome.ERROR: "[red]E[/]",
+    RunOutcome.TIMEOUT: "[yellow]T[/]",
+    RunOutcome.CRASHED: "[magenta]C[/]",
+}
+_VERDICT_STYLE = {Verdict.STABLE: "green", Verdict.FLAKY: "yellow", Verdict.BROKEN: "red", Verdict.ERROR: "red"}
+
+
+def verification_json(v: Verification) -> dict[str, Any]:
+    """The object ``--json`` prints for one test."""
+    return {
+        "nodeid": v.nodeid,
+        "rootdir": v.rootdir,
+        "runs": v.runs,
+        "runs_requested": v.runs_requested,
+        "passed": v.passed,
+        "failed": v.count(RunOutcome.FAILED),
+        "errors": v.count(RunOutcome.ERROR),
+        "timeouts": v.count(RunOutcome.TIMEOUT),
+        "crashed": v.count(RunOutcome.CRASHED),
+        "verdict": str(v.verdict),
+        "failure_rate_upper_95": round(v.failure_rate_upper_95, 4),
+        "mode": str(v.mode),
+        "command": v.command,
+        "head": v.head,
+        "tree_fingerprint": v.tree_fingerprint,
+        "python": v.python,
+        "note": v.note,
+        "seeds": [r.seed for r in v.results],
+        "failures": [
+            {"index": r.index, "outcome": str(r.outcome), "message": r.message}
+            for r in v.results
+            if r.outcome is not RunOutcome.PASSED
+        ],
+    }
+
+
+class _Stop:
+    """Ctrl-C sets the flag the service polls, so it kills the runs and records what ran."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def __enter__(self) -> _Stop:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        return self
+
+    def _on_interrupt(self, signum: int, frame: object) -> None:
+        if self.requested:  # a second Ctrl-C: the user insists
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def run_verify(
+    service: Any,
+    nodeids: Sequence[str],
+    *,
+    runs: int,
+    mode: str,
+    timeout: float | None,
+    fail_fast: bool,
+    as_json: bool,
+) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    err = Console(stderr=True, highlight=False)
+    out = Console(highlight=False, soft_wrap=True)
+    if not as_json:
+        err.print(f"Interpreter: {escape(service.python_description())}")
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[marks]}"),
+        console=err,
+        transient=as_json,
+        disable=not err.is_terminal,
+    )
+    tasks: dict[str, Any] = {}
+    marks: dict[str, str] = {}
+
+    def on_run(result: RunResult) -> None:
+        if result.nodeid not in tasks:
+            marks[result.nodeid] = ""
+            tasks[result.nodeid] = progress.add_task(escape(result.nodeid), total=runs, marks="")
+        marks[result.nodeid] += _MARKS.get(result.outcome, "?")
+        progress.update(tasks[result.nodeid], advance=1, marks=marks[result.nodeid])
+
+    with _Stop() as stop, progress:
+        verifications = service.verify(
+            list(nodeids),
+            runs=runs,
+            mode=VerifyMode(mode),
+            timeout=timeout,
+            fail_fast=fail_fast,
+            on_run=on_run,
+            should_stop=stop,
+        )
+    if as_json:
+        for v in verifications:
+            out.print(json.dumps(verification_json(v)), markup=False, highlight=False)
+    else:
+        for v in verifications:
+            _print_verification(out, v)
+    if stop.requested:
+        return 130
+    return 0 if all(v.verdict is Verdict.STABLE and v.runs == v.runs_requested for v in verifications) else 1
+
+
+def _print_verification(out: Any, v: Verification) -> None:
+    from rich.markup import escape
+
+    style = _VERDICT_STYLE[v.verdict]
+    where = "" if v.rootdir == "." else f"{v.rootdir}: "
+    marks = "".join(_MARKS.get(r.outcome, "?") for r in v.results)
+    out.print(f"[bold]{escape(where + v.nodeid)}[/]  [{style}]{v.verdict}[/]  {escape(v.summary)}  {marks}")
+    seen: set[str] = set()
+    for r in v.results:
+        if r.outcome is RunOutcome.PASSED or r.message in seen:
+            continue
+        seen.add(r.message)
+        first_line = r.message.strip().splitlines()[0] if r.message.strip() else ""
+        out.print(f"    run {r.index + 1}: {r.outcome}: {escape(first_line)}")
+    if v.note:
+        out.print(f"    note: {escape(v.note)}")
+    out.print(f"    reproduce: {escape(v.command)}")

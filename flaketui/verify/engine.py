@@ -1,0 +1,305 @@
+"""N independent runs per test in each mode, turned into ``Verification`` values.
+
+Tests are grouped by rootdir; one group is one pytest process in forked, same-process and
+random-order modes (collection is paid once), one process per run in fresh-process and
+parallel modes. Forking falls back to fresh processes when the probe finds threads.
+"""
+
+from __future__ import annotations
+
+import random
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flaketui.models import RunOutcome, RunResult, Verification, VerifyMode
+from flaketui.verify.interpreter import Interpreter
+from flaketui.verify.runner import ProbeOutcome, ProbeRequest, installed_probe, run_probe
+from flaketui.verify.targets import Target
+from flaketui.verify.verdict import verdict_of
+
+RunCallback = Callable[[RunResult], None]
+StopPredicate = Callable[[], bool]
+
+#: xdist workers for the parallel mode: two, the smallest number that runs tests concurrently.
+PARALLEL_WORKERS = 2
+#: Room for collection and interpreter start on top of the per-run timeouts of a process.
+_STARTUP_ALLOWANCE = 120.0
+
+
+_DISTRIBUTIONS = {
+    "pytest_rerunfailures": "pytest-rerunfailures",
+    "pytest_retry": "pytest-retry",
+    "pytest_randomly": "pytest-randomly",
+    "flaky": "flaky",
+}
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    runs: int = 10
+    mode: VerifyMode = VerifyMode.FORKED
+    timeout: float | None = None
+    fail_fast: bool = False
+
+
+@dataclass
+class _Tally:
+    """What one group of targets produced so far."""
+
+    results: dict[str, list[RunResult]] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    group_errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    versions: str = ""
+    neutralised: tuple[str, ...] = ()
+    cancelled: bool = False
+    mode_ran: VerifyMode = VerifyMode.FORKED
+
+
+def verify_targets(
+    root: Path,
+    targets: Sequence[Target],
+    interpreter: Interpreter,
+    options: VerifyOptions,
+    *,
+    on_run: RunCallback | None = None,
+    should_stop: StopPredicate | None = None,
+    command_for: Callable[[Target], str] | None = None,
+) -> list[Verification]:
+    """Verify every target; the list follows the order of ``targets``."""
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    by_key: dict[tuple[str, str], Verification] = {}
+    groups: dict[str, list[Target]] = {}
+    for target in targets:
+        groups.setdefault(target.rootdir, []).append(target)
+    stop = should_stop or (lambda: False)
+    with installed_probe() as probe_dir:
+        for rootdir, group in groups.items():
+            tally = _Tally(mode_ran=options.mode)
+            if not stop():
+                _run_group(root / rootdir, group, interpreter, options, probe_dir, tally, on_run, stop)
+            else:
+                tally.cancelled = True
+            for target in group:
+                by_key[(target.rootdir, target.nodeid)] = _verification(
+                    target, tally, options, interpreter, started_at, command_for
+                )
+    return [by_key[(t.rootdir, t.nodeid)] for t in targets]
+
+
+def _run_group(
+    cwd: Path,
+    group: list[Target],
+    interpreter: Interpreter,
+    options: VerifyOptions,
+    probe_dir: str,
+    tally: _Tally,
+    on_run: RunCallback | None,
+    stop: StopPredicate,
+) -> None:
+    nodeids = tuple(dict.fromkeys(t.nodeid for t in group))
+    for nodeid in nodeids:
+        tally.results.setdefault(nodeid, [])
+
+    def run(request: ProbeRequest, deadline: float | None) -> ProbeOutcome:
+        result = run_probe(
+            request, probe_dir, on_event=lambda e: _consume(e, tally, on_run), should_stop=stop, deadline_seconds=deadline
+        )
+        tally.cancelled = tally.cancelled or result.cancelled
+        _attribute_crash(result, tally, on_run)
+        _absorb_failure(result, request, tally)
+        return result
+
+    mode = options.mode
+    if mode in (VerifyMode.FORKED, VerifyMode.SAME_PROCESS, VerifyMode.RANDOM_ORDER):
+        modules = tuple(dict.fromkeys(n.split("::", 1)[0] for n in nodeids))
+        request = ProbeRequest(
+            python=interpreter.path,
+            cwd=cwd,
+            # Whole modules, so a test that no longer exists is reported alone, not fatal to the rest.
+            args=modules,
+            mode=str(mode),
+            runs=options.runs,
+            targets=nodeids,
+            timeout=options.timeout,
+            fail_fast=options.fail_fast,
+        )
+        result = run(request, _deadline(options, len(nodeids)))
+        fallback = result.of("fallback")
+        if fallback and not tally.cancelled:
+            tally.notes.append(f"{mode} was unsafe ({fallback[0]['reason']}): ran fresh-process instead")
+            tally.mode_ran = VerifyMode.FRESH_PROCESS
+            _run_per_process(cwd, nodeids, interpreter, options, tally, run, stop, parallel=False)
+    else:
+        _run_per_process(cwd, nodeids, interpreter, options, tally, run, stop, parallel=mode is VerifyMode.PARALLEL)
+
+
+def _run_per_process(
+    cwd: Path,
+    nodeids: tuple[str, ...],
+    interpreter: Interpreter,
+    options: VerifyOptions,
+    tally: _Tally,
+    run: Callable[[ProbeRequest, float | None], ProbeOutcome],
+    stop: StopPredicate,
+    *,
+    parallel: bool,
+) -> None:
+    """One interpreter per run index (all targets in it): a new PYTHONHASHSEED each time, or xdist."""
+    rng = random.SystemRandom()
+    for index in range(options.runs):
+        live = tuple(n for n in nodeids if not (options.fail_fast and _has_failure(tally.results.get(n, []))))
+        if not live or tally.group_errors or stop():
+            tally.cancelled = tally.cancelled or stop()
+            return
+        hash_seed = rng.randrange(1, 2**32)
+        if parallel:
+            modules = tuple(dict.fromkeys(n.split("::", 1)[0] for n in live))
+            request = ProbeRequest(
+                python=interpreter.path,
+                cwd=cwd,
+                args=(*modules, "-n", str(PARALLEL_WORKERS)),
+                mode="parallel",
+                runs=1,
+                targets=live,
+                timeout=options.timeout,
+                first_index=index,
+                seed=hash_seed,
+                extra_env={"PYTHONHASHSEED": str(hash_seed)},
+                probe_everywhere=True,
+            )
+        else:
+            request = ProbeRequest(
+                python=interpreter.path,
+                cwd=cwd,
+                args=tuple(dict.fromkeys(n.split("::", 1)[0] for n in live)),
+                mode="fresh",
+                runs=1,
+                targets=live,
+                timeout=options.timeout,
+                first_index=index,
+                seed=hash_seed,
+                extra_env={"PYTHONHASHSEED": str(hash_seed)},
+            )
+        result = run(request, _deadline(options, len(live), runs=1))
+        if parallel and not result.of("run") and "-n" in result.output and "unrecognized" in result.output:
+            tally.group_errors.append("the parallel mode needs pytest-xdist in the target's environment")
+        if result.cancelled:
+            return
+
+
+def _deadline(options: VerifyOptions, targets: int, runs: int | None = None) -> float | None:
+    if options.timeout is None:
+        return None
+    return options.timeout * (runs or options.runs) * targets + _STARTUP_ALLOWANCE
+
+
+def _has_failure(results: list[RunResult]) -> bool:
+    return any(r.outcome is not RunOutcome.PASSED for r in results)
+
+
+def _consume(event: dict, tally: _Tally, on_run: RunCallback | None) -> None:
+    kind = event.get("event")
+    if kind == "start":
+        tally.versions = f"Python {event.get('python')}, pytest {event.get('pytest')}"
+        tally.neutralised = tuple(_DISTRIBUTIONS.get(p, p) for p in event.get("neutralised") or ())
+    elif kind == "run":
+        result = RunResult(
+            nodeid=event["nodeid"],
+            index=int(event["index"]),
+            outcome=RunOutcome(event["outcome"]),
+            duration=float(event.get("duration") or 0.0),
+            message=str(event.get("message") or ""),
+            seed=event.get("seed"),
+        )
+        tally.results.setdefault(result.nodeid, []).append(result)
+        if on_run is not None:
+            on_run(result)
+    elif kind == "error":
+        nodeid = event.get("nodeid")
+        if nodeid:
+            tally.errors.setdefault(nodeid, []).append(str(event.get("message")))
+        else:
+            tally.group_errors.append(str(event.get("message")))
+
+
+def _attribute_crash(result: ProbeOutcome, tally: _Tally, on_run: RunCallback | None) -> None:
+    """A run inside pytest's own process (same-process mode) that took the interpreter down."""
+    if result.cancelled or not result.events:
+        return
+    last = result.events[-1]
+    if last.get("event") != "begin":
+        return
+    status = f"exit code {result.returncode}" if (result.returncode or 0) >= 0 else f"signal {-result.returncode}"
+    _consume(
+        {**last, "event": "run", "outcome": "crashed", "message": f"the interpreter died: {status}"}, tally, on_run
+    )
+    tally.notes.append(f"the interpreter died during {last['nodeid']}; the runs after it did not happen")
+
+
+def _absorb_failure(result: ProbeOutcome, request: ProbeRequest, tally: _Tally) -> None:
+    """A process that ended without a word for some target: say what pytest printed."""
+    if result.cancelled:
+        return
+    reported = {e.get("nodeid") for e in result.events if e.get("event") in ("run", "error")}
+    silent = [n for n in request.targets if n not in reported]
+    if not silent or result.of("fallback") or tally.group_errors:
+        return
+    if result.of("error"):
+        return
+    detail = result.output.strip() or f"pytest exited with code {result.returncode}"
+    if result.returncode is None or (result.returncode != 0 and not result.of("start")):
+        tally.group_errors.append(f"pytest could not run the tests (exit code {result.returncode}):\n{detail}")
+    elif not result.of("run") and result.returncode == 0 and not request.fail_fast:
+        tally.group_errors.append(f"pytest ran none of the tests:\n{detail}")
+    elif result.returncode not in (0, 1) and not result.of("run"):
+        tally.group_errors.append(f"pytest stopped (exit code {result.returncode}):\n{detail}")
+
+
+def _verification(
+    target: Target,
+    tally: _Tally,
+    options: VerifyOptions,
+    interpreter: Interpreter,
+    started_at: str,
+    command_for: Callable[[Target], str] | None,
+) -> Verification:
+    results = tuple(sorted(tally.results.get(target.nodeid, []), key=lambda r: r.index))
+    errors = tally.errors.get(target.nodeid, []) + tally.group_errors
+    notes = list(tally.notes)
+    if errors:
+        notes.append("; ".join(errors))
+    if tally.cancelled and len(results) < options.runs:
+        notes.append(f"cancelled after {len(results)} of {options.runs} runs")
+    elif options.fail_fast and len(results) < options.runs and results:
+        notes.append(f"stopped at the first failure (--fail-fast), after {len(results)} of {options.runs} runs")
+    if tally.neutralised:
+        notes.append("switched off: " + ", ".join(tally.neutralised))
+    python = interpreter.description + (f" · {tally.versions}" if tally.versions else "")
+    return Verification(
+        nodeid=target.nodeid,
+        rootdir=target.rootdir,
+        mode=tally.mode_ran,
+        runs_requested=options.runs,
+        results=results,
+        verdict=verdict_of(results, errored=bool(errors)),
+        command=command_for(target) if command_for else "",
+        python=python,
+        started_at=started_at,
+        note="; ".join(notes),
+    )
+
+
+def cli_command(root: Path, target: Target, options: VerifyOptions, python: str | None = None) -> str:
+    """The ``flaketui verify`` command that repeats this verification exactly."""
+    argv = ["flaketui", "-C", str(root)]
+    if python:
+        argv += ["--python", python]
+    argv += ["verify", "--runs", str(options.runs), "--mode", str(options.mode)]
+    if options.timeout is not None:
+        argv += ["--timeout", f"{options.timeout:g}"]
+    argv.append(target.repo_nodeid)
+    return " ".join(shlex.quote(a) for a in argv)

@@ -1,0 +1,78 @@
+"""Which interpreter runs the target's tests, and why that one.
+
+In order: ``--python``, ``[tool.flaketui] python`` in the repository's pyproject.toml,
+``$VIRTUAL_ENV``, a ``.venv/`` at the repository root, else the interpreter flaketui runs on.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from flaketui.errors import FlakeTUIError
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    path: str
+    #: Where it was found: ``--python``, ``[tool.flaketui] python``, ``$VIRTUAL_ENV``, ``.venv/``...
+    source: str
+
+    @property
+    def description(self) -> str:
+        return f"{self.path} (from {self.source})"
+
+
+def _venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _resolve(value: str, base: Path, source: str) -> Interpreter:
+    candidate = Path(value).expanduser()
+    if not candidate.is_absolute() and (os.sep in value or "/" in value):
+        candidate = base / candidate
+    elif not candidate.is_absolute():
+        found = shutil.which(value)
+        if found is None:
+            raise FlakeTUIError(f"No interpreter named {value!r} on PATH ({source}).", "Give a path to a python executable.")
+        candidate = Path(found)
+    if not candidate.is_file() or not os.access(candidate, os.X_OK):
+        raise FlakeTUIError(
+            f"The interpreter {candidate} ({source}) does not exist or is not executable.",
+            "Point --python or [tool.flaketui] python at the project's python, e.g. .venv/bin/python.",
+        )
+    # Not resolved further: a venv's python is a symlink whose target would lose the venv.
+    return Interpreter(str(candidate.absolute()), source)
+
+
+def _configured(root: Path) -> str | None:
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file():
+        return None
+    try:
+        data = tomllib.loads(pyproject.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise FlakeTUIError(f"{pyproject} is not valid TOML: {exc}", "Fix the file, or pass --python.") from exc
+    value = data.get("tool", {}).get("flaketui", {}).get("python")
+    return value if isinstance(value, str) and value else None
+
+
+def find_interpreter(root: Path, explicit: str | None = None, environ: Mapping[str, str] | None = None) -> Interpreter:
+    environ = os.environ if environ is None else environ
+    if explicit:
+        return _resolve(explicit, Path.cwd(), "--python")
+    configured = _configured(root)
+    if configured:
+        return _resolve(configured, root, "[tool.flaketui] python in pyproject.toml")
+    virtual_env = environ.get("VIRTUAL_ENV")
+    if virtual_env and _venv_python(Path(virtual_env)).is_file():
+        return Interpreter(str(_venv_python(Path(virtual_env))), "$VIRTUAL_ENV")
+    local = _venv_python(root / ".venv")
+    if local.is_file():
+        return Interpreter(str(local), ".venv/")
+    return Interpreter(sys.executable, "flaketui's own interpreter")
