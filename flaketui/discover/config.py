@@ -341,7 +341,9 @@ def ci_reruns(text: str) -> list[RerunSetting]:
             continue
         option = _RERUN_OPTION.search(line)
         lowered = line.lower()
-        if option and ("pytest" in lowered or "addopts" in lowered or line.strip().startswith(option.group(1))):
+        # The option must follow the pytest command (or PYTEST_ADDOPTS) on the line: `pytest -x --reruns 2`.
+        before = lowered[: option.start()] if option else ""
+        if option and ("pytest" in before or "py.test" in before or "addopts" in before or line.strip().startswith(option.group(1))):
             where = "PYTEST_ADDOPTS" if "pytest_addopts" in lowered else "a pytest command"
             found.append(RerunSetting("ci-reruns", number, line.strip(), f"{option.group(1)} in {where} reruns every failing test"))
     return found

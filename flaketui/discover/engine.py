@@ -101,7 +101,7 @@ class _Scan:
             data = self.read(path)
             if data is None:
                 continue
-            if _PREFILTER.search(data) or path.endswith("conftest.py"):
+            if _PREFILTER.search(data) or _is_conftest(path):
                 self._parse(path, data)
             else:
                 pending.append(path)
@@ -203,7 +203,7 @@ class _Scan:
     def _conftest_ignores(self) -> dict[str, cfg.ConftestIgnores]:
         ignores: dict[str, cfg.ConftestIgnores] = {}
         for path, module in self.evaluator.modules.items():
-            if not path.endswith("conftest.py"):
+            if not _is_conftest(path):
                 continue
             directory = path.rpartition("/")[0] or "."
             found = {}
@@ -219,7 +219,7 @@ class _Scan:
     def _parametrize_id_hooks(self) -> dict[str, bool]:
         hooks: dict[str, bool] = {}
         for path, module in self.evaluator.modules.items():
-            if path.endswith("conftest.py") and "pytest_make_parametrize_id" in module.scope.bindings:
+            if _is_conftest(path) and "pytest_make_parametrize_id" in module.scope.bindings:
                 hooks[path.rpartition("/")[0] or "."] = True
         # A conftest's hook reaches every test of its rootdir in practice (conftests load top-down).
         return {r: True for r in hooks} if hooks else {}
@@ -302,3 +302,7 @@ def _functions(statements: Iterable[ast.stmt]) -> Iterable[ast.FunctionDef | ast
 def _join(directory: str, path: str) -> str:
     joined = os.path.normpath(os.path.join("" if directory == "." else directory, path)).replace(os.sep, "/")
     return joined
+
+
+def _is_conftest(path: str) -> bool:
+    return path == "conftest.py" or path.endswith("/conftest.py")

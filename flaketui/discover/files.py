@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: Directories no one wants scanned: VCS data, caches, environments, build output.
+#: Directories no one wants scanned: VCS data, caches, environments (pytest's own norecursedirs
+#: decides about build/ and dist/, as a project may configure it).
 _SKIP_DIRS = frozenset(
     {
         ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", ".mypy_cache", ".pytest_cache",
-        ".ruff_cache", "__pycache__", "node_modules", "build", "dist", ".eggs", ".flaketui", ".idea", ".vscode",
+        ".ruff_cache", "__pycache__", "node_modules", ".eggs", ".flaketui", ".idea", ".vscode",
     }
 )
 

@@ -10,6 +10,7 @@ made unique with a counter. Anything we cannot know (a variable, an ``ids`` call
 from __future__ import annotations
 
 import ast
+import builtins
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from flaketui.discover.symbols import (
     ModuleInfo,
     Param,
     Sequence,
+    Unbound,
     Value,
 )
 
@@ -192,12 +194,21 @@ def _builds_plain_object(node: ast.Call) -> bool:
 
 
 def _value_id(evaluator: Evaluator, module: ModuleInfo, node: ast.expr, escape: bool) -> str | None:
-    if isinstance(node, ast.Constant) or (isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant)):
-        value = evaluator.evaluate(module, module.scope, node)
-        return _value_id_from(value, escape) if value is not None else None
     if isinstance(node, ast.Lambda):
         return "<lambda>"
+    if isinstance(node, (ast.Constant, ast.UnaryOp, ast.Name, ast.Attribute)):
+        value = evaluator.evaluate(module, module.scope, node)
+        if isinstance(value, Unbound) and not value.called:
+            return _builtin_name(value.name)
+        return _value_id_from(value, escape) if value is not None else None
     return None
+
+
+def _builtin_name(name: str) -> str | None:
+    """``int``, ``ValueError``, ``len``: builtins have a ``__name__`` pytest uses as the id."""
+    found = getattr(builtins, name, None)
+    named = getattr(found, "__name__", None)
+    return named if isinstance(named, str) and not isinstance(found, (str, bytes, int, float)) else None
 
 
 def _value_id_from(value: Value, escape: bool) -> str | None:

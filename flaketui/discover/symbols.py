@@ -404,6 +404,8 @@ class Evaluator:
             target = self.find_module(base.dotted, importer)
             if target is not None:
                 return self.module_attribute(target, name)
+            if self.find_module(dotted, importer) is not None:  # `from . import helpers`, package unparsed
+                return ModuleRef(dotted)
             return External(dotted)
         if isinstance(base, External) and not base.called:
             dotted = f"{base.dotted}.{name}"
@@ -413,7 +415,9 @@ class Evaluator:
         if isinstance(base, ClassRef):
             class_scope = base.module.class_scope(base.node)
             if name in class_scope.bindings:
-                return self._evaluate_bindings(base.module, class_scope, name)
+                value = self._evaluate_bindings(base.module, class_scope, name)
+                # `Color.RED` of an Enum is a member, not the constant written in the body.
+                return None if isinstance(value, Constant) else value
         return None
 
     def evaluate(self, module: ModuleInfo, scope: Scope, node: ast.expr) -> Value | None:

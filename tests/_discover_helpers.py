@@ -1,0 +1,41 @@
+"""Helpers for the discovery tests: scan a directory, and ask real pytest what it collects."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from flaketui.discover import scan_repository
+from flaketui.discover.files import walk_files
+from flaketui.models import FlakyTest, ScanResult
+
+
+def scan(root: Path) -> ScanResult:
+    """The engine on a plain directory (no git, no cache): what the service does outside git."""
+    return scan_repository(root, walk_files(root))
+
+
+def by_nodeid(result: ScanResult, rootdir: str = ".") -> dict[str, FlakyTest]:
+    return {t.nodeid: t for t in result.tests if t.rootdir == rootdir}
+
+
+def pytest_collect(directory: Path, *args: str) -> set[str]:
+    """``pytest --collect-only -q`` node ids, run from ``directory`` with no plugin of ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "--collect-only", "-q",
+            "-p", "no:randomly", "-p", "no:cacheprovider", "-p", "no:xdist",
+            "-p", "no:rerunfailures", "-p", "no:flaky", "-p", "no:pytest-retry",
+            "-W", "ignore::pytest.PytestCollectionWarning", *args,
+        ],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode in (0, 5), result.stdout + result.stderr
+    return {line for line in result.stdout.splitlines() if "::" in line and not line.startswith(" ")}

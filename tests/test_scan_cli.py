@@ -1,0 +1,167 @@
+"""``flaketui scan``: the table, ``--json``, PATH, and the stat cache behind ``Service.scan``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flaketui.cli import main
+from flaketui.service import Service
+from tests.conftest import git, write_files
+
+PROJECT = {
+    "pyproject.toml": '[project]\nname = "demo"\ndependencies = ["pytest-rerunfailures"]\n',
+    "tests/test_net.py": """
+        import pytest
+
+        @pytest.mark.flaky(reruns=1)
+        def test_fetch(): pass
+
+        def test_stable(): pass
+    """,
+    "pkg/tests/test_pkg.py": """
+        import pytest
+
+        class TestPkg:
+            @pytest.mark.flaky
+            def test_in_pkg(self): pass
+    """,
+    "pytest.ini": "[pytest]\naddopts = --reruns 2\n",
+}
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    code = main(list(args))
+    assert code == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def assert_has(data: dict, expected: dict) -> None:
+    assert {key: data.get(key) for key in expected} == expected
+
+
+def test_json_has_the_documented_shape(make_repo, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_repo(PROJECT)
+    payload = run_json(capsys, "-C", str(root), "scan", "--json")
+    assert set(payload) == {"tests", "findings", "skipped"}
+    test = payload["tests"][0]
+    assert {"nodeid", "rootdir", "path", "line", "name", "class", "marker", "markers"} <= set(test)
+    assert {"kind", "scope", "path", "line", "source", "args"} <= set(test["marker"])
+    fetch = next(t for t in payload["tests"] if t["name"] == "test_fetch")
+    assert_has(fetch, {
+        "nodeid": "tests/test_net.py::test_fetch",
+        "rootdir": ".",
+        "path": "tests/test_net.py",
+        "line": 5,
+        "class": None,
+    })
+    assert_has(fetch["marker"], {
+        "kind": "rerunfailures",
+        "scope": "function",
+        "line": 4,
+        "source": "pytest.mark.flaky(reruns=1)",
+        "args": {"reruns": "1"},
+    })
+    assert payload["findings"] == [
+        {"kind": "config-reruns", "path": "pytest.ini", "line": 2, "message": payload["findings"][0]["message"], "source": "addopts = --reruns 2"}
+    ]
+
+
+def test_table_lists_tests_findings_and_count(make_repo, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_repo(PROJECT)
+    assert main(["-C", str(root), "scan"]) == 0
+    out = capsys.readouterr().out
+    assert "tests/test_net.py::test_fetch" in out
+    assert "2 flaky-marked tests" in out
+    assert "pytest.ini:2" in out and "config-reruns" in out
+
+
+def test_path_argument_limits_the_report_to_a_directory(make_repo, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_repo(PROJECT)
+    payload = run_json(capsys, "scan", "--json", str(root / "pkg"))
+    assert [t["nodeid"] for t in payload["tests"]] == ["pkg/tests/test_pkg.py::TestPkg::test_in_pkg"]
+    assert payload["findings"] == []
+
+
+def test_second_scan_is_served_from_cache_until_something_changes(make_repo) -> None:
+    root = make_repo(PROJECT)
+    first = Service(root).scan()
+    assert not first.from_cache
+    second = Service(root).scan()
+    assert second.from_cache
+    assert second.tests == first.tests and second.findings == first.findings
+    write_files(root, {"tests/test_new.py": "import pytest\n\n@pytest.mark.flaky\ndef test_new(): pass\n"})
+    third = Service(root).scan()
+    assert not third.from_cache
+    assert "tests/test_new.py::test_new" in {t.nodeid for t in third.tests}
+    assert not Service(root).scan(use_cache=False).from_cache
+
+
+def test_same_size_edit_within_one_timestamp_tick_is_not_served_stale(make_repo) -> None:
+    root = make_repo(PROJECT)
+    target = root / "tests" / "test_net.py"
+    # A timestamp in the future keeps the file "racily clean" however slow the machine is.
+    future = time.time_ns() + 60 * 10**9
+    os.utime(target, ns=(future, future))
+    fetch = "tests/test_net.py::test_fetch"
+    assert {t.nodeid: t for t in Service(root).scan().tests}[fetch].marker.args == (("reruns", "1"),)
+    target.write_bytes(target.read_bytes().replace(b"reruns=1", b"reruns=7"))
+    os.utime(target, ns=(future, future))
+    rescanned = Service(root).scan()
+    assert not rescanned.from_cache
+    assert {t.nodeid: t for t in rescanned.tests}[fetch].marker.args == (("reruns", "7"),)
+
+
+def test_an_upgrade_of_flaketui_never_reads_an_old_cache(make_repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    import flaketui.discover.cache as scan_cache
+
+    root = make_repo(PROJECT)
+    Service(root).scan()
+    monkeypatch.setattr(scan_cache, "__version__", "99.0")
+    assert not Service(root).scan().from_cache
+
+
+def test_cache_lives_in_the_git_dir_and_never_dirties_the_work_tree(make_repo) -> None:
+    root = make_repo(PROJECT)
+    Service(root).scan()
+    assert (root / ".git" / "flaketui" / "scan-cache.json").is_file()
+    assert git(root, "status", "--porcelain") == ""
+
+
+def test_outside_git_the_walk_skips_environments(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            **PROJECT,
+            ".venv/lib/test_vendored.py": "import pytest\n@pytest.mark.flaky\ndef test_v(): pass\n",
+            "env/pyvenv.cfg": "home = /usr\n",
+            "env/test_env.py": "import pytest\n@pytest.mark.flaky\ndef test_e(): pass\n",
+        },
+    )
+    result = Service(tmp_path).scan()
+    assert {t.nodeid for t in result.tests} == {"tests/test_net.py::test_fetch", "pkg/tests/test_pkg.py::TestPkg::test_in_pkg"}
+    assert (tmp_path / ".flaketui" / "scan-cache.json").is_file()
+
+
+def test_warm_scan_imports_no_heavy_module(make_repo) -> None:
+    root = make_repo(PROJECT)
+    code = (
+        "import sys\n"
+        "from flaketui.cli import main\n"
+        f"assert main(['-C', {str(root)!r}, 'scan', '--json']) == 0\n"
+        "heavy = ('libcst', 'git', 'textual', 'rich', 'flaketui.discover.engine', 'flaketui.discover.symbols')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items()}
+    cold = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    warm = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert cold.returncode == 0 and warm.returncode == 0, cold.stderr + warm.stderr
+    assert "flaketui.discover.engine" in cold.stderr
+    assert warm.stderr.strip().splitlines()[-1] == "[]"
+    assert json.loads(warm.stdout) == json.loads(cold.stdout)
