@@ -356,7 +356,7 @@ def fix(
         if unstable or not verifications:
             click.echo("Not stable: the marker stays and nothing was changed.", err=True)
             return 1
-        plan = service.plan_fix(nodeid, include=include, category=chosen)
+        plan = service.refresh_plan(plan)  # the message now names the verification
         if plan.refusal:
             click.echo(f"flaketui: {plan.refusal}", err=True)
             return 1

@@ -439,34 +439,59 @@ class Service:
         Refused unless the latest verification of every covered test is stable and was run
         on this very tree; on failure the work tree and index are restored.
         """
-        import hashlib
-
         from flaketui import fixplan, vcs
 
         if plan.refusal:
             raise FlakeTUIError(plan.refusal, "Nothing was changed; follow the advice above and try again.")
         vcs.preflight(self.root)
-        for path, digest in plan.sources:
-            if hashlib.sha256((self.root / path).read_bytes()).hexdigest() != digest:
-                raise FlakeTUIError(
-                    f"{path} changed after the fix was planned.", "Plan it again (press c, or rerun flaketui fix)."
-                )
+        stale = self._stale_source(plan)
+        if stale:
+            raise FlakeTUIError(
+                f"{stale} changed after the fix was planned.", "Plan it again (press c, or rerun flaketui fix)."
+            )
         unverified = unverified or plan.unverified
         if not unverified:
             self._check_verified(plan.tests)
         # Rebuilt now so the message names the newest verification and the chosen files.
-        restore = plan.restore
-        plan = self._fix_plan(
-            plan.target, plan.tests, dict(plan.new_contents), include or plan.include, unverified, plan.category
-        )
+        plan = self.refresh_plan(plan, include=include or plan.include, unverified=unverified)
         if plan.refusal:
             raise FlakeTUIError(plan.refusal, "Nothing was changed; choose files with uncommitted changes.")
         paths = [*(p for p, _ in plan.new_contents), *plan.include]
         sha = vcs.commit_paths(self.root, paths, plan.message, on_output, contents=dict(plan.new_contents))
         record = CommitRecord(sha=sha, nodeid=plan.target, message=plan.message, kind="fix", files=tuple(paths))
         self._record_commit(record)
-        self._store().cache_put(_FIX_MARKERS, sha, fixplan.pairs_to_json(restore))
+        self._store().cache_put(_FIX_MARKERS, sha, fixplan.pairs_to_json(plan.restore))
         return record
+
+    def refresh_plan(
+        self, plan: FixPlan, *, include: Sequence[str] | None = None, unverified: bool | None = None
+    ) -> FixPlan:
+        """The same removal with a fresh message, diff and file list: after a verification, or
+        when the user picks other files to include. The codemod does not run again."""
+        if plan.refusal:
+            return plan
+        stale = self._stale_source(plan)
+        if stale:
+            return _refused_plan(plan.target, f"{stale} changed after the fix was planned; plan it again.", plan.tests)
+        fresh = self._fix_plan(
+            plan.target,
+            plan.tests,
+            dict(plan.new_contents),
+            plan.include if include is None else include,
+            plan.unverified if unverified is None else unverified,
+            plan.category,
+        )
+        return fresh if fresh.refusal else replace(fresh, restore=plan.restore)
+
+    def _stale_source(self, plan: FixPlan) -> str | None:
+        """The first file the plan edits whose bytes changed since it was planned."""
+        import hashlib
+
+        for path, digest in plan.sources:
+            target = self.root / path
+            if not target.is_file() or hashlib.sha256(target.read_bytes()).hexdigest() != digest:
+                return path
+        return None
 
     def _check_verified(self, tests: Sequence[FlakyTest]) -> None:
         from flaketui import fixplan, vcs

@@ -241,3 +241,18 @@ def test_merge_in_progress_is_refused(repo: Path) -> None:
     service, test = _fixed_and_verified(repo)
     with pytest.raises(FlakeTUIError, match="merge is in progress"):
         service.commit_fix(plan_with(test, repo, REMOVED_SOURCE.encode()))
+
+
+def test_refresh_plan_follows_the_chosen_files_and_notices_edits(repo: Path) -> None:
+    write_files(repo, {"tests/conftest.py": "import pytest\n\nSEED = 1\n"})
+    service, test = _fixed_and_verified(repo)
+    plan = service.refresh_plan(plan_with(test, repo, REMOVED_SOURCE.encode()))
+    assert "uncommitted changes in: tests/conftest.py" in plan.message
+    assert [(f.path, f.required) for f in plan.files] == [(TEST_FILE, True), ("tests/conftest.py", False)]
+    with_conftest = service.refresh_plan(plan, include=["tests/conftest.py"])
+    assert "uncommitted" not in with_conftest.message
+    assert "+SEED = 1" in with_conftest.diff and "-@pytest.mark.flaky(reruns=3)" in with_conftest.diff
+    assert with_conftest.restore == plan.restore
+    assert service.refresh_plan(plan, include=["README"]).refusal == "README has no uncommitted changes to include."
+    write_files(repo, {TEST_FILE: FIXED_SOURCE + "# later\n"})
+    assert service.refresh_plan(plan).refusal == f"{TEST_FILE} changed after the fix was planned; plan it again."
