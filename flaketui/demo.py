@@ -12,6 +12,7 @@ Standard library only; git is run as a command, so the demo needs no identity on
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from importlib import resources
@@ -236,15 +237,36 @@ def content_at(path: str, commit_index: int) -> bytes:
 
 
 def write_demo(path: Path) -> Path:
-    """Write the demo repository into ``path`` (absent or empty) and return it, resolved."""
+    """Write the demo repository into ``path`` (absent or empty) and return it, resolved.
+
+    If writing fails half-way, what was written is removed again, so a retry into the same
+    directory works.
+    """
     path = Path(path)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise FlakeTUIError(
-            f"{path} is not empty.",
+            f"{path} already exists and is not an empty directory.",
             "Give `flaketui demo` a new or empty directory, or none to use a fresh temporary one.",
         )
+    existed = path.exists()
     path.mkdir(parents=True, exist_ok=True)
     path = path.resolve()
+    try:
+        _write_history(path)
+    except BaseException:
+        if existed:
+            for child in path.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+        else:
+            shutil.rmtree(path)
+        raise
+    return path
+
+
+def _write_history(path: Path) -> None:
     _git(path, "init", "-q", "-b", "main")
     for key, value in (
         ("user.name", LOCAL_NAME),
@@ -266,7 +288,6 @@ def write_demo(path: Path) -> Path:
     missing = set(template_names()) - written
     if missing:  # a template nobody commits would leave the work tree dirty
         raise AssertionError(f"demo files not in any commit: {sorted(missing)}")
-    return path
 
 
 def _commit(root: Path, commit: DemoCommit) -> None:

@@ -156,9 +156,37 @@ def test_refuses_a_non_empty_directory_and_leaves_it_alone(tmp_path: Path) -> No
     (tmp_path / "notes.txt").write_bytes(b"mine\r\n")
     with pytest.raises(FlakeTUIError) as raised:
         write_demo(tmp_path)
-    assert "not empty" in raised.value.message and raised.value.hint
+    assert "not an empty directory" in raised.value.message and raised.value.hint
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
     assert (tmp_path / "notes.txt").read_bytes() == b"mine\r\n"
+
+
+def test_refuses_a_file(tmp_path: Path) -> None:
+    from flaketui.errors import FlakeTUIError
+
+    (tmp_path / "f").write_bytes(b"data")
+    with pytest.raises(FlakeTUIError):
+        write_demo(tmp_path / "f")
+    assert (tmp_path / "f").read_bytes() == b"data"
+
+
+@pytest.mark.parametrize("existed", [True, False], ids=["empty-dir", "new-dir"])
+def test_without_git_it_says_so_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, existed: bool
+) -> None:
+    from flaketui.errors import FlakeTUIError
+
+    (tmp_path / "no-binaries").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "no-binaries"))
+    target = tmp_path / "demo"
+    if existed:
+        target.mkdir()
+    with pytest.raises(FlakeTUIError) as raised:
+        write_demo(target)
+    assert "git is not installed" in raised.value.message
+    assert target.exists() is existed
+    if existed:
+        assert list(target.iterdir()) == []
 
 
 def test_an_existing_empty_directory_is_used(tmp_path: Path) -> None:
@@ -272,7 +300,7 @@ def test_demo_command_refuses_a_non_empty_dir(tmp_path: Path, capsys: pytest.Cap
     (tmp_path / "keep.py").write_text("x = 1\n")
     assert main(["demo", "--no-open", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "not empty" in err and "hint:" in err
+    assert "not an empty directory" in err and "hint:" in err
 
 
 def test_demo_opens_the_app_on_the_new_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
