@@ -172,6 +172,7 @@ class ModuleFacts:
     functions: dict[str, FunctionFacts] = field(default_factory=dict)
     classes: dict[str, ClassFacts] = field(default_factory=dict)
     imports: dict[str, str] = field(default_factory=dict)
+    module_aliases: frozenset[str] = frozenset()
     mutable_globals: dict[str, int] = field(default_factory=dict)
     cached_functions: dict[str, int] = field(default_factory=dict)
     usefixtures: list[str] = field(default_factory=list)
@@ -200,8 +201,10 @@ class FunctionReader(cst.CSTVisitor):
     """Reads one function (decorators included) into a :class:`FunctionFacts`."""
 
     def __init__(self, facts: FunctionFacts, resolver: Resolver, positions: dict[cst.CSTNode, CodeRange],
-                 module_imports: dict[str, str]) -> None:
+                 module_imports: dict[str, str], module_aliases: frozenset[str] = frozenset()) -> None:
         self.facts = facts
+        #: Names bound by ``import x`` / ``import x as y``: modules, not objects.
+        self.module_aliases = module_aliases
         self.resolver = resolver
         self.positions = positions
         self.module_imports = module_imports
@@ -378,21 +381,32 @@ class FunctionReader(cst.CSTVisitor):
                 self._bind(item.asname.name, item.item)  # type: ignore[arg-type]
 
     def _mutated(self, owner: cst.BaseExpression, node: cst.CSTNode) -> None:
+        """``owner`` is changed in place: attribute it to the name at the root of its chain."""
         start, end = self.lines(node)
-        if isinstance(owner, cst.Name):
-            self.facts.mutated.setdefault(owner.value, []).append((start, end))
-        elif isinstance(owner, cst.Attribute) and isinstance(owner.value, cst.Name):
-            base = owner.value.value
-            if base == "self":
-                self.facts.self_mutated.setdefault(owner.attr.value, []).append((start, end))
-            elif base == "cls":
-                self.facts.class_assigned.setdefault(owner.attr.value, []).append((start, end, "cls"))
-            elif self.is_imported_name(base):
-                text = dotted(owner) or base
-                if not (self.qualify(owner) or "").startswith(("os.environ", "sys.path", "sys.modules")):
-                    self.facts.imported_mutated.append((text, start, end))
-            else:
-                self.facts.mutated.setdefault(base, []).append((start, end))
+        root, attrs = owner, []
+        while isinstance(root, cst.Attribute | cst.Subscript):
+            if isinstance(root, cst.Attribute):
+                attrs.append(root.attr.value)
+            root = root.value
+        if not isinstance(root, cst.Name):
+            return
+        base = root.value
+        attrs.reverse()
+        if base == "self":
+            if attrs:
+                self.facts.self_mutated.setdefault(attrs[0], []).append((start, end))
+        elif base == "cls":
+            if attrs:
+                self.facts.class_assigned.setdefault(attrs[0], []).append((start, end, "cls"))
+        elif self.is_imported_name(base):
+            # ``np.add(a, b)`` calls a module's function; ``plugins.register(x)`` (an imported
+            # object) and ``myapp.REGISTRY.append(x)`` change state that outlives the test.
+            if base in self.module_aliases and not attrs:
+                return
+            if not (self.qualify(owner) or "").startswith(("os.environ", "sys.path", "sys.modules")):
+                self.facts.imported_mutated.append((".".join([base, *attrs]), start, end))
+        else:
+            self.facts.mutated.setdefault(base, []).append((start, end))
 
     def _assigned(self, target: cst.BaseExpression, node: cst.CSTNode, augmented: bool = False) -> None:
         if isinstance(target, cst.Subscript):
@@ -440,9 +454,12 @@ class _ImportCollector(cst.CSTVisitor):
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
+        self.modules: set[str] = set()
 
     def visit_Import(self, node: cst.Import) -> bool:
-        self.names.update(import_aliases(node))
+        bound = import_aliases(node)
+        self.names.update(bound)
+        self.modules.update(bound)
         return False
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
@@ -463,6 +480,7 @@ def read_module(path: str, source: bytes) -> ModuleFacts:
     collector = _ImportCollector()
     module.visit(collector)
     facts.imports = collector.names
+    facts.module_aliases = frozenset(collector.modules)
     reader = _ModuleReader(facts, positions)
     reader.body(module.body)
     return facts
@@ -511,7 +529,8 @@ class _ModuleReader:
                                         self.facts.mitigations)
                     elif _is_mutable(value, self.resolver):
                         self.facts.mutable_globals[target.value] = self.line(statement)
-        statement.visit(FunctionReader(self.module_facts, self.resolver, self.positions, self.facts.imports))
+        statement.visit(FunctionReader(self.module_facts, self.resolver, self.positions, self.facts.imports,
+                             self.facts.module_aliases))
 
     def _decorator_name(self, decorator: cst.Decorator) -> str:
         expression = decorator.decorator
@@ -553,7 +572,8 @@ class _ModuleReader:
             ):
                 facts.fixture = _fixture_spec(node.name.value, decorator.decorator)
         self.marks_into(decorators, facts.usefixtures, facts.order_marks, facts.mitigations)
-        reader = FunctionReader(facts, self.resolver.child(), self.positions, self.facts.imports)
+        reader = FunctionReader(facts, self.resolver.child(), self.positions, self.facts.imports,
+                             self.facts.module_aliases)
         node.visit(reader)
         for decorator in node.decorators:
             reader.decorator(decorator)
@@ -572,7 +592,8 @@ class _ModuleReader:
         klass = ClassFacts(name, self.line(node), bases)
         self.marks_into([d.decorator for d in node.decorators], klass.usefixtures, klass.order_marks, klass.mitigations)
         decorations = FunctionFacts(f"<class {name}>", self.facts.path, klass.line, klass.line)
-        decorator_reader = FunctionReader(decorations, self.resolver.child(), self.positions, self.facts.imports)
+        decorator_reader = FunctionReader(decorations, self.resolver.child(), self.positions, self.facts.imports,
+                             self.facts.module_aliases)
         for decorator in node.decorators:
             decorator_reader.decorator(decorator)
         klass.mitigations.extend(decorations.mitigations)
