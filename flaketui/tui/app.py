@@ -1,0 +1,37 @@
+"""``FlakeTUIApp(service)``: the keyboard-driven face of flaketui."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.binding import Binding
+
+from flaketui.service import Service
+from flaketui.tui.commands import ActionCommands
+from flaketui.tui.help import HelpScreen
+from flaketui.tui.main_screen import MainScreen
+
+
+class FlakeTUIApp(App[None]):
+    CSS_PATH = "flaketui.tcss"
+    TITLE = "flaketui"
+    COMMANDS = App.COMMANDS | {ActionCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit at once, killing a running verification"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Every key, generated from the bindings"),
+    ]
+
+    def __init__(self, service: Service) -> None:
+        super().__init__()
+        self.service = service
+        self.main = MainScreen(service)
+
+    def on_mount(self) -> None:
+        self.push_screen(self.main)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.main))
+
+    async def action_quit(self) -> None:
+        self.main.stop_everything()
+        self.exit()

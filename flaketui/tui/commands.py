@@ -1,0 +1,46 @@
+"""The command palette (ctrl+p): the main screen's actions, built from its bindings."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from flaketui.tui.help import bindings_of, unavailable_reason
+
+
+class ActionCommands(Provider):
+    """Every action a key runs on the main screen, with the key and why it is unavailable."""
+
+    def _commands(self) -> list[tuple[str, str, object]]:
+        from flaketui.tui.main_screen import MainScreen
+
+        main = next((s for s in reversed(self.app.screen_stack) if isinstance(s, MainScreen)), None)
+        if main is None:
+            return []
+        commands = []
+        for node, binding, keys in bindings_of(main):
+            owner = main if node is self.app else node
+            reason = unavailable_reason(owner, binding)
+            key = self.app.get_key_display(binding.with_key(keys[0]))
+            name = f"{binding.description} ({key})"
+            help_text = f"unavailable: {reason}" if reason else binding.tooltip
+            commands.append((name, help_text, partial(self._run, node, binding.action, reason)))
+        return commands
+
+    async def _run(self, node, action: str, reason: str | None) -> None:
+        if reason:
+            self.app.notify(reason, title="Unavailable", severity="warning")
+            return
+        await self.app.run_action(action.removeprefix("screen."), node if node is not self.app else None)
+
+    async def discover(self) -> Hits:
+        for name, help_text, run in self._commands():
+            yield DiscoveryHit(name, run, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, run in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), run, help=help_text)

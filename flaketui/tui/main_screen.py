@@ -1,0 +1,786 @@
+"""The main screen: the table of flaky tests, the selected test's detail, every triage key.
+
+State lives here and changes only in handlers; workers call the service and post messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, ProgressBar, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from flaketui.errors import FlakeTUIError
+from flaketui.models import Category, DecidedBy, Diagnosis, FlakyTest, Keep, ScanResult, Triage, Verdict, VerifyMode
+from flaketui.service import FixPlan, RepoInfo, Service
+from flaketui.tui import messages as msg
+from flaketui.tui.availability import Availability
+from flaketui.tui.modals import CategoryPicker, CommitDialog, FindingsScreen, KeepDialog, MessageDialog, VerifyOptions
+from flaketui.tui.rows import Progress, Row, RowState, SortOrder, counts, parse_filter, sort_key, verdict_sentence
+from flaketui.tui.verify_queue import VerifyJob, VerifyQueue
+from flaketui.tui.widgets import EvidenceView, HistoryView, RepoHeader, RunsView, SourceView, TestTable, row_key
+
+Key = tuple[str, str]
+
+_CATEGORY_BINDINGS = [
+    Binding(c.key, f"set_category('{c.value}')", f"Category {c.value}", show=False, id=f"category-{c.value}",
+            tooltip=f"Confirm the root cause: {c.label}")
+    for c in Category
+    if c.key is not None
+]
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = [
+        Binding("a", "accept", "Accept", id="accept", tooltip="Confirm the suggested category"),
+        *_CATEGORY_BINDINGS,
+        Binding("t", "pick_category", "Category", id="pick-category", tooltip="Pick a category, ranked by the diagnosis"),
+        Binding("v", "verify", "Verify", id="verify", tooltip="Run the test N times with the rerun plugins off"),
+        Binding("V", "verify_marked", "Verify marked", show=False, id="verify-marked",
+                tooltip="Queue a verification of every marked test"),
+        Binding("o", "verify_options", "Runs/mode", show=False, id="verify-options",
+                tooltip="Change the number of runs and the verification mode"),
+        Binding("x", "cancel", "Cancel", id="cancel", tooltip="Cancel the running verification (or a queued row)"),
+        Binding("c", "commit", "Commit", id="commit", tooltip="Verify if needed, then commit the marker removal"),
+        Binding("z", "undo", "Undo", show=False, id="undo", tooltip="Put the last removed marker back (a new commit)"),
+        Binding("K", "keep", "Keep", show=False, id="keep", tooltip="Keep the marker on purpose, with a reason"),
+        Binding("slash", "filter", "Filter", id="filter", tooltip="Filter: text, cat:time, state:flaky"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="clear-filter"),
+        Binding("s", "sort", "Sort", show=False, id="sort", tooltip="Cycle the order: file, category, state, confidence"),
+        Binding("e", "edit", "Edit", show=False, id="edit", tooltip="Open $EDITOR at the test"),
+        Binding("y", "copy_repro", "Copy repro", show=False, id="copy-repro",
+                tooltip="Copy the command that reproduces the runs"),
+        Binding("R", "rescan", "Rescan", show=False, id="rescan", tooltip="Scan the repository again"),
+        Binding("f", "findings", "Findings", show=False, id="findings",
+                tooltip="Repository findings: config reruns, hooks, CI flags"),
+        Binding("h", "tab(-1)", "Prev tab", show=False, id="tab-previous"),
+        Binding("l", "tab(1)", "Next tab", show=False, id="tab-next"),
+    ]
+
+    def __init__(self, service: Service) -> None:
+        super().__init__()
+        self.service = service
+        self.available = Availability(service)
+        self.info: RepoInfo | None = None
+        self.rows: dict[Key, Row] = {}
+        self.shown: list[Key] = []
+        self.scan_result: ScanResult | None = None
+        self.fixed_count = 0
+        self.filter_text = ""
+        self.sort_order = SortOrder.FILE
+        self.runs = 10
+        self.mode = VerifyMode.FORKED
+        self.queue = VerifyQueue()
+        self.history: dict[Key, list] = {}
+        self._sources: dict[str, str] = {}
+        self._scanning = False
+
+    # -- layout ------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield RepoHeader(id="header")
+        yield ProgressBar(id="scan-progress", show_eta=False)
+        with Horizontal(id="body"):
+            with Vertical(id="left"):
+                yield TestTable(id="tests")
+                yield Static(id="empty")
+                yield Static(id="notice")
+            with TabbedContent(id="detail"):
+                with TabPane("Source", id="tab-source"):
+                    with VerticalScroll():
+                        yield SourceView(id="source")
+                with TabPane("Evidence", id="tab-evidence"):
+                    with VerticalScroll():
+                        yield EvidenceView(id="evidence")
+                with TabPane("Runs", id="tab-runs"):
+                    with VerticalScroll():
+                        yield RunsView(id="runs")
+                with TabPane("History", id="tab-history"):
+                    with VerticalScroll():
+                        yield HistoryView(id="history")
+        yield Static(id="activity")
+        yield Input(placeholder="filter: text, cat:time, state:flaky (enter keeps, esc clears)", id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#tests", TestTable).focus()
+        self._set_activity()
+        self.start_scan(use_cache=True)
+
+    # -- availability ------------------------------------------------------------------
+    def unavailable_reason(self, action: str) -> str | None:
+        """Why ``action`` cannot run now, in words; None when it can."""
+        row = self.selected
+        needs_row = {"accept", "set_category", "pick_category", "verify", "commit", "keep", "edit", "copy_repro",
+                     "toggle_mark"}
+        if action in needs_row and row is None:
+            return "no test is selected"
+        if action in ("accept", "set_category", "pick_category", "keep") and self.available.reason("decide"):
+            return self.available.reason("decide")
+        if action == "accept":
+            if row.diagnosis is None:
+                return self.available.reason("diagnose") or "the diagnosis is not ready yet"
+            if row.suggested is Category.UNKNOWN:
+                return "the suggestion is unknown: pick a category with t or 1-7"
+        if action in ("verify", "verify_marked"):
+            if action == "verify" and row.fixed:
+                return "its marker was removed; press R to rescan"
+            if action == "verify_marked" and not any(r.marked for r in self.rows.values()):
+                return "no test is marked (space marks)"
+            return self.available.reason("verify")
+        if action == "cancel" and self.queue.current is None and not (row and self.queue.is_waiting(row.key)):
+            return "no verification is running"
+        if action in ("commit", "undo"):
+            if self.info is not None and self.info.git_problem:
+                return self.info.git_problem
+            if action == "commit" and row.fixed:
+                return "it is already committed"
+            return self.available.reason("commit" if action == "commit" else "undo")
+        if action == "edit":
+            return self.available.reason("editor")
+        if action == "copy_repro":
+            return self.available.reason("repro")
+        if action == "rescan" and self._scanning:
+            return "a scan is running"
+        if action == "findings" and self.scan_result is None:
+            return "the scan has not finished"
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return None if self.unavailable_reason(action) else True
+
+    # -- rows and the table ------------------------------------------------------------
+    @property
+    def table(self) -> TestTable:
+        return self.query_one("#tests", TestTable)
+
+    @property
+    def selected(self) -> Row | None:
+        table = self.table
+        if not self.shown or table.row_count == 0:
+            return None
+        index = min(max(table.cursor_row, 0), len(self.shown) - 1)
+        return self.rows.get(self.shown[index])
+
+    def _rebuild_table(self, keep: Key | None = None) -> None:
+        keep = keep or (self.selected.key if self.selected else None)
+        matches = parse_filter(self.filter_text)
+        ordered = sorted((r for r in self.rows.values() if matches(r)), key=sort_key(self.sort_order))
+        self.shown = [r.key for r in ordered]
+        table = self.table
+        table.fill(ordered)
+        if keep in self.shown:
+            table.move_cursor(row=self.shown.index(keep), animate=False, scroll=True)
+        self._show_empty_state()
+        self._update_header()
+        self._show_selected()
+
+    def _touch(self, key: Key) -> None:
+        row = self.rows.get(key)
+        if row is None:
+            return
+        self.table.show_row(row)
+        self._update_header()
+        if self.selected is row:
+            self._show_selected()
+        self.refresh_bindings()
+
+    def _update_header(self) -> None:
+        by_state, by_category = counts(self.rows.values())
+        self.query_one(RepoHeader).show(self.info, by_state, by_category, len(self.rows), self.fixed_count)
+
+    def _show_empty_state(self) -> None:
+        empty = self.query_one("#empty", Static)
+        has_rows = bool(self.shown)
+        self.table.set_class(not has_rows, "hidden")
+        empty.set_class(has_rows, "hidden")
+        if has_rows:
+            return
+        if self.scan_result is None:
+            empty.update(Text("Scanning…"))
+        elif not self.rows:
+            result = self.scan_result
+            lines = [f"No flaky markers found in {result.files_scanned} test files."]
+            if result.findings:
+                lines.append(f"{len(result.findings)} repository findings (press f): flakiness may be hidden "
+                             "in config or CI (reruns in addopts, hooks).")
+            lines.append("Markers added by hooks at run time cannot be read from code.")
+            if result.skipped:
+                lines.append(f"{len(result.skipped)} files could not be read: "
+                             + ", ".join(f"{s.path} ({s.reason})" for s in result.skipped[:3]))
+            empty.update(Text("\n".join(lines)))
+        else:
+            empty.update(Text(f"No test matches the filter {self.filter_text!r} (esc clears it)."))
+
+    def _show_notice(self) -> None:
+        parts: list[str] = []
+        if self.info is not None and not self.info.is_git:
+            parts.append("Not a git repository: scan, diagnosis and verification work; commits are disabled.")
+        elif self.info is not None and self.info.git_problem:
+            parts.append(f"Commits unavailable: {self.info.git_problem}")
+        result = self.scan_result
+        if result is not None and result.findings:
+            parts.append(f"{len(result.findings)} repository findings (f): markers added by hooks at run time "
+                         "cannot be read from code.")
+        if result is not None and result.skipped:
+            parts.append(f"{len(result.skipped)} files skipped (unparsable).")
+        notice = self.query_one("#notice", Static)
+        notice.update(Text(" ".join(parts)))
+        notice.set_class(not parts, "hidden")
+
+    def _set_activity(self, text: str = "") -> None:
+        waiting = sum(len(j.tests) for j in self.queue.waiting())
+        queue = f" · {waiting} queued" if waiting else ""
+        filt = f" · filter: {self.filter_text}" if self.filter_text else ""
+        settings = f"verify: {self.runs} runs, {self.mode}{queue} · sort: {self.sort_order}{filt}"
+        self.query_one("#activity", Static).update(Text(f"{settings}  {text}".rstrip()))
+
+    # -- the detail pane ----------------------------------------------------------------
+    @on(DataTable.RowHighlighted, "#tests")
+    def _row_highlighted(self) -> None:
+        self._show_selected()
+        self.refresh_bindings()
+        row = self.selected
+        if row is not None and row.diagnosis is None and self.available.reason("diagnose") is None:
+            self._diagnose_one(row.test)
+
+    @on(TabbedContent.TabActivated, "#detail")
+    def _tab_activated(self) -> None:
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        row = self.selected
+        source, evidence = self.query_one(SourceView), self.query_one(EvidenceView)
+        if row is None:
+            source.show_message("No test selected.")
+            evidence.update("")
+            self.query_one(RunsView).update("")
+            self.query_one(HistoryView).update("")
+            return
+        active = self.query_one("#detail", TabbedContent).active
+        diag_reason = self.available.reason("diagnose")
+        if active == "tab-source":
+            text = self._source_of(row.test.path)
+            if text is None:
+                source.show_message(f"{row.test.path} cannot be read.")
+            else:
+                source.show(row.test, text, row.diagnosis)
+        elif active == "tab-evidence":
+            evidence.show(row.test, row.diagnosis, f"Diagnosis unavailable: {diag_reason}" if diag_reason else None)
+        elif active == "tab-runs":
+            reason = self.available.reason("verify")
+            self.query_one(RunsView).show(row, f"Verification unavailable: {reason}" if reason else None)
+        elif active == "tab-history":
+            reason = self.available.reason("history")
+            self.query_one(HistoryView).show(self.history.get(row.key), reason)
+            if reason is None and row.key not in self.history:
+                self._load_history(row.test)
+
+    def _source_of(self, path: str) -> str | None:
+        if path not in self._sources:
+            try:
+                self._sources[path] = self.service.read_text(path)
+            except OSError:
+                return None
+        return self._sources[path]
+
+    # -- scanning -----------------------------------------------------------------------
+    def start_scan(self, *, use_cache: bool) -> None:
+        self._scanning = True
+        self.query_one("#scan-progress").remove_class("hidden")
+        self._scan(use_cache)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="scan", name="scan")
+    def _scan(self, use_cache: bool) -> None:
+        service = self.service
+        self.post_message(msg.RepoLoaded(service.repo_info()))
+        result = service.scan(use_cache=use_cache, on_progress=lambda d, t: self.post_message(msg.ScanProgress(d, t)))
+        decisions = _optional(service.decisions, {})
+        verifications = _optional(service.last_verifications, {})
+        fixed = _optional(lambda: _fixed_commits(service), 0)
+        self.post_message(msg.ScanDone(result, decisions, verifications, fixed))
+
+    @on(msg.RepoLoaded)
+    def _repo_loaded(self, message: msg.RepoLoaded) -> None:
+        self.info = message.info
+        self._update_header()
+        self._show_notice()
+        self.refresh_bindings()
+
+    @on(msg.ScanProgress)
+    def _scan_progress(self, message: msg.ScanProgress) -> None:
+        self.query_one("#scan-progress", ProgressBar).update(total=message.total or None, progress=message.done)
+
+    @on(msg.ScanDone)
+    def _scan_done(self, message: msg.ScanDone) -> None:
+        self._scanning = False
+        self.query_one("#scan-progress").add_class("hidden")
+        self.scan_result = message.result
+        self.fixed_count = message.fixed_count
+        self._sources.clear()
+        self.history.clear()
+        old = self.rows
+        self.rows = {}
+        for test in message.result.tests:
+            previous = old.get(test.key)
+            self.rows[test.key] = Row(
+                test=test,
+                triage=message.decisions.get(test.key),
+                verification=message.verifications.get(test.key),
+                diagnosis=previous.diagnosis if previous and previous.test == test else None,
+                marked=previous.marked if previous else False,
+                queued=self.queue.is_waiting(test.key),
+            )
+        current = self.queue.current
+        if current is not None:
+            for key in current.keys & self.rows.keys():
+                self.rows[key].progress = old[key].progress if key in old else Progress(self.runs)
+        self._rebuild_table()
+        self._show_notice()
+        self.refresh_bindings()
+        self._diagnose_all()
+
+    # -- diagnosis ----------------------------------------------------------------------
+    def _diagnose_all(self) -> None:
+        if self.available.reason("diagnose") is not None:
+            return
+        selected = self.selected
+        todo = [self.rows[k].test for k in self.shown if self.rows[k].diagnosis is None]
+        todo += [r.test for k, r in self.rows.items() if r.diagnosis is None and k not in set(self.shown)]
+        if selected is not None and selected.test in todo:
+            todo.remove(selected.test)
+            todo.insert(0, selected.test)
+        if todo:
+            self._diagnose_background(todo)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="diagnose", name="diagnose")
+    def _diagnose_background(self, tests: list[FlakyTest]) -> None:
+        worker = get_current_worker()
+        position = iter(tests)
+
+        def deliver(diagnosis: Diagnosis) -> None:
+            self.post_message(msg.Diagnosed(diagnosis, next(position).key))
+
+        self.service.diagnose_many(tests, on_result=deliver, should_stop=lambda: worker.is_cancelled)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="diagnose-one", name="diagnose")
+    def _diagnose_one(self, test: FlakyTest) -> None:
+        self.post_message(msg.Diagnosed(self.service.diagnose(test), test.key))
+
+    @on(msg.Diagnosed)
+    def _diagnosed(self, message: msg.Diagnosed) -> None:
+        row = self.rows.get(message.key)
+        if row is not None and row.diagnosis is None:
+            row.diagnosis = message.diagnosis
+            self._touch(row.key)
+
+    # -- history ------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="history", name="history")
+    def _load_history(self, test: FlakyTest) -> None:
+        self.post_message(msg.HistoryLoaded(test.key, self.service.history(test.nodeid)))
+
+    @on(msg.HistoryLoaded)
+    def _history_loaded(self, message: msg.HistoryLoaded) -> None:
+        self.history[message.key] = message.history
+        self._show_selected()
+
+    # -- decisions ----------------------------------------------------------------------
+    def action_accept(self) -> None:
+        row = self.selected
+        if row is not None and row.suggested is not None:
+            self._decide(row.test, lambda s, t: s.set_category(t, row.suggested, DecidedBy.SUGGESTION))
+
+    def action_set_category(self, value: str) -> None:
+        row = self.selected
+        if row is not None:
+            category = Category(value)
+            self._decide(row.test, lambda s, t: s.set_category(t, category, DecidedBy.USER))
+
+    def action_pick_category(self) -> None:
+        row = self.selected
+        if row is None:
+            return
+
+        def chosen(category: Category | None) -> None:
+            if category is not None:
+                self._decide(row.test, lambda s, t: s.set_category(t, category, DecidedBy.USER))
+
+        self.app.push_screen(CategoryPicker(row.diagnosis, row.confirmed), chosen)
+
+    def action_keep(self) -> None:
+        row = self.selected
+        if row is None:
+            return
+
+        def answered(keep: Keep | None) -> None:
+            if keep is not None:
+                self._decide(row.test, lambda s, t: s.keep_marker(t, keep if keep.reason else None))
+
+        self.app.push_screen(KeepDialog(row.test.nodeid, row.triage.keep if row.triage else None), answered)
+
+    @work(thread=True, exit_on_error=False, group="decide", name="decide")
+    def _decide(self, test: FlakyTest, change: Callable[[Service, FlakyTest], Triage]) -> None:
+        self.post_message(msg.Decided(test.key, change(self.service, test)))
+
+    @on(msg.Decided)
+    def _decided(self, message: msg.Decided) -> None:
+        row = self.rows.get(message.key)
+        if row is not None:
+            row.triage = message.triage
+            self._touch(row.key)
+
+    # -- marking, filtering, sorting ------------------------------------------------------
+    def action_toggle_mark(self) -> None:
+        row = self.selected
+        if row is not None:
+            row.marked = not row.marked
+            self._touch(row.key)
+            self.table.action_cursor_down()
+
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.add_class("open")
+        field.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self._rebuild_table()
+        self._set_activity()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.query_one("#filter").remove_class("open")
+        self.table.focus()
+
+    def action_clear_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.remove_class("open")
+        self.table.focus()
+        if field.value:
+            field.value = ""  # posts Input.Changed, which rebuilds the table
+
+    def action_sort(self) -> None:
+        self.sort_order = self.sort_order.next()
+        self._rebuild_table()
+        self._set_activity()
+
+    def action_tab(self, step: int) -> None:
+        tabs = self.query_one("#detail", TabbedContent)
+        ids = [pane.id for pane in tabs.query(TabPane)]
+        tabs.active = ids[(ids.index(tabs.active) + step) % len(ids)]
+
+    def action_findings(self) -> None:
+        if self.scan_result is not None:
+            self.app.push_screen(FindingsScreen(self.scan_result.findings))
+
+    def action_rescan(self) -> None:
+        self.start_scan(use_cache=False)
+
+    # -- verification ---------------------------------------------------------------------
+    def action_verify(self) -> None:
+        row = self.selected
+        if row is not None:
+            self.enqueue((row.test,))
+
+    def action_verify_marked(self) -> None:
+        marked = [self.rows[k].test for k in self.shown if self.rows[k].marked]
+        for test in marked:
+            self.enqueue((test,))
+            self.rows[test.key].marked = False
+            self._touch(test.key)
+
+    def action_verify_options(self) -> None:
+        def chosen(answer: tuple[int, VerifyMode] | None) -> None:
+            if answer is not None:
+                self.runs, self.mode = answer
+                self._set_activity()
+
+        self.app.push_screen(VerifyOptions(self.runs, self.mode), chosen)
+
+    def enqueue(self, tests: Sequence[FlakyTest], then_commit: FlakyTest | None = None) -> None:
+        job = VerifyJob(tuple(tests), self.runs, self.mode, then_commit=then_commit)
+        self.queue.add(job)
+        for test in tests:
+            if test.key in self.rows:
+                self.rows[test.key].queued = True
+                self._touch(test.key)
+        self._next_verification()
+
+    def _next_verification(self) -> None:
+        job = self.queue.start_next()
+        if job is not None:
+            for test in job.tests:
+                row = self.rows.get(test.key)
+                if row is not None:
+                    row.queued = self.queue.is_waiting(test.key)
+                    row.progress = Progress(job.runs)
+                    self._touch(test.key)
+            self._run_verification(job)
+        self._set_activity()
+        self.refresh_bindings()
+
+    @work(thread=True, exit_on_error=False, group="verify", name="verify")
+    def _run_verification(self, job: VerifyJob) -> None:
+        by_nodeid = {t.nodeid: t.key for t in job.tests}
+        first = job.tests[0].key
+
+        def on_run(result) -> None:
+            self.post_message(msg.RunFinished(by_nodeid.get(result.nodeid, first), result))
+
+        verifications = self.service.verify(
+            job.tests, runs=job.runs, mode=job.mode, on_run=on_run, should_stop=job.stop.is_set
+        )
+        self.post_message(msg.VerificationDone(job.id, verifications, job.stop.is_set()))
+
+    @on(msg.RunFinished)
+    def _run_finished(self, message: msg.RunFinished) -> None:
+        row = self.rows.get(message.key)
+        if row is not None and row.progress is not None:
+            row.progress.results.append(message.result)
+            self._touch(row.key)
+
+    @on(msg.VerificationDone)
+    def _verification_done(self, message: msg.VerificationDone) -> None:
+        job = self.queue.current
+        if job is None or job.id != message.job_id:
+            return
+        by_nodeid = {t.nodeid: t.key for t in job.tests}
+        for verification in message.verifications:
+            key = (verification.rootdir, verification.nodeid)
+            key = key if key in self.rows else by_nodeid.get(verification.nodeid, key)
+            row = self.rows.get(key)
+            if row is not None:
+                row.verification = verification
+                self.history.pop(key, None)
+        if message.cancelled:
+            self.notify("Verification cancelled; the runs so far are recorded.", title="Cancelled")
+        else:
+            for verification in message.verifications:
+                self.notify(verdict_sentence(verification), title=verification.nodeid,
+                            severity="information" if verification.verdict is Verdict.STABLE else "warning")
+        if job.then_commit is not None and not message.cancelled:
+            self._continue_commit(job.then_commit, message.verifications)
+        self._end_job(job)
+
+    def _end_job(self, job: VerifyJob) -> None:
+        self.queue.finish(job)
+        for test in job.tests:
+            row = self.rows.get(test.key)
+            if row is not None:
+                row.progress = None
+                row.queued = self.queue.is_waiting(test.key)
+                self._touch(test.key)
+        self._next_verification()
+
+    def action_cancel(self) -> None:
+        row = self.selected
+        if row is not None and self.queue.drop_waiting(row.key):
+            row.queued = False
+            self._touch(row.key)
+            self._set_activity()
+            return
+        if self.queue.cancel_current() is not None:
+            self._set_activity("cancelling…")
+
+    def stop_everything(self) -> None:
+        """Quitting: nothing queued starts, and the running verification's process group dies."""
+        self.queue.stop_all()
+        for worker in self.workers:
+            worker.cancel()
+
+    # -- commit and undo -------------------------------------------------------------------
+    def action_commit(self) -> None:
+        row = self.selected
+        if row is not None:
+            self._set_activity(f"planning the fix of {row.test.nodeid}…")
+            self._prepare_commit(row.test, verified_now=False)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="commit", name="plan")
+    def _prepare_commit(self, test: FlakyTest, verified_now: bool) -> None:
+        service = self.service
+        plan = service.plan_fix(test)
+        if plan.refusal:
+            self.post_message(msg.Refused("Cannot commit", plan.refusal, "Nothing was changed."))
+            return
+        info = service.repo_info()
+        latest = service.last_verifications()
+        unverified = [
+            t for t in plan.tests
+            if not _verified_here(latest.get(t.key), info)
+        ]
+        if not unverified:
+            self.post_message(msg.PlanReady(plan, test))
+        elif verified_now:
+            self.post_message(msg.Refused(
+                "Cannot commit", f"{unverified[0].nodeid} has no stable verification of this tree.",
+                "Fix the cause, then press c again: the commit needs 10/10 passes on this very tree."))
+        else:
+            self.post_message(msg.NeedsVerification(tuple(unverified), test))
+
+    @on(msg.NeedsVerification)
+    def _needs_verification(self, message: msg.NeedsVerification) -> None:
+        names = ", ".join(t.nodeid for t in message.tests)
+        self._set_activity(f"verifying before the commit: {names}")
+        self.enqueue(message.tests, then_commit=message.target)
+
+    def _continue_commit(self, target: FlakyTest, verifications: Sequence) -> None:
+        unstable = [v for v in verifications if v.verdict is not Verdict.STABLE]
+        if unstable:
+            first = unstable[0]
+            self.app.push_screen(MessageDialog(
+                "Not committed", f"{first.nodeid}: {verdict_sentence(first)}.",
+                "The marker is still needed: fix the root cause (see Evidence), then press c again.",
+            ))
+            return
+        self._prepare_commit(target, verified_now=True)
+
+    @on(msg.PlanReady)
+    def _plan_ready(self, message: msg.PlanReady) -> None:
+        self._set_activity()
+        plan = message.plan
+
+        def answered(include: tuple[str, ...] | None) -> None:
+            if include is None:
+                self._set_activity("commit cancelled; nothing changed")
+                return
+            self._set_activity("committing…")
+            self._commit(plan, include)
+
+        self.app.push_screen(CommitDialog(plan), answered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="commit", name="commit")
+    def _commit(self, plan: FixPlan, include: tuple[str, ...]) -> None:
+        record = self.service.commit_fix(
+            plan, include=include, on_output=lambda line: self.post_message(msg.CommitOutput(line))
+        )
+        self.post_message(msg.Committed(record, tuple(t.key for t in plan.tests)))
+
+    @on(msg.CommitOutput)
+    def _commit_output(self, message: msg.CommitOutput) -> None:
+        self._set_activity(f"git: {message.line}")
+
+    @on(msg.Committed)
+    def _committed(self, message: msg.Committed) -> None:
+        record = message.record
+        subject = record.message.split("\n", 1)[0]
+        if record.kind == "undo":
+            self.fixed_count = max(0, self.fixed_count - 1)
+            self._set_activity(f"undone in {record.sha[:8]}")
+            self.notify(f"{record.sha[:8]} {subject}", title="Marker restored")
+            self.start_scan(use_cache=False)
+            return
+        self.fixed_count += 1
+        for key in message.keys:
+            if key in self.rows:
+                self.rows[key].fixed = True
+                self._touch(key)
+        self._set_activity(f"committed {record.sha[:8]}")
+        self.notify(f"{record.sha[:8]} {subject}", title="Committed")
+
+    def action_undo(self) -> None:
+        self._set_activity("undoing the last fix…")
+        self._undo()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="commit", name="undo")
+    def _undo(self) -> None:
+        record = self.service.undo(on_output=lambda line: self.post_message(msg.CommitOutput(line)))
+        self.post_message(msg.Committed(record, ()))
+
+    @on(msg.Refused)
+    def _refused(self, message: msg.Refused) -> None:
+        self._set_activity()
+        self.app.push_screen(MessageDialog(message.title, message.message, message.hint))
+
+    # -- editor and clipboard ----------------------------------------------------------------
+    def action_edit(self) -> None:
+        row = self.selected
+        if row is None:
+            return
+        with self.app.suspend():
+            try:
+                self.service.open_in_editor(row.test.path, row.test.line)
+            except FlakeTUIError as exc:
+                error = exc
+            else:
+                error = None
+        if error is not None:
+            self.app.push_screen(MessageDialog("Cannot open the editor", error.message, error.hint))
+        self._sources.pop(row.test.path, None)
+        self._show_selected()
+
+    def action_copy_repro(self) -> None:
+        row = self.selected
+        if row is None:
+            return
+        try:
+            command = self.service.repro_command(row.test)
+        except NotImplementedError:
+            self.available.missing("repro")
+            self.refresh_bindings()
+            return
+        self.app.copy_to_clipboard(command)
+        self._set_activity(f"copied: {command}")
+
+    # -- failures ---------------------------------------------------------------------------
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        worker, state = event.worker, event.state
+        if worker.group == "verify" and state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            job = self.queue.current
+            if job is not None:
+                self._end_job(job)
+        if worker.group == "scan" and state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            self._scanning = False
+            self.query_one("#scan-progress").add_class("hidden")
+            if self.scan_result is None:
+                self.scan_result = ScanResult(root=str(self.service.root))
+                self._rebuild_table()
+        if worker.group == "commit" and state is WorkerState.ERROR:
+            self._set_activity()
+        if state is WorkerState.ERROR and worker.error is not None:
+            self._report(worker.name, worker.error)
+            self.refresh_bindings()
+
+    def _report(self, what: str, error: BaseException) -> None:
+        feature = {"scan": "scan", "diagnose": "diagnose", "verify": "verify", "plan": "commit", "commit": "commit",
+                   "undo": "undo", "decide": "decide", "history": "history"}.get(what, what)
+        if isinstance(error, NotImplementedError):
+            self.available.missing(feature)
+            self.notify(f"{feature} is not available in this build.", title="Unavailable", severity="warning")
+            self._show_selected()
+        elif isinstance(error, FlakeTUIError):
+            self.app.push_screen(MessageDialog(f"{what} failed", error.message, error.hint))
+        else:
+            self.app.push_screen(MessageDialog(
+                f"{what} failed", f"{type(error).__name__}: {error}",
+                "This is a bug in flaketui; please report it with the steps that led here.",
+            ))
+
+
+def _optional(call, default):
+    """A service call whose engine may not have landed: its absence is not an error here."""
+    try:
+        return call()
+    except NotImplementedError:
+        return default
+
+
+def _fixed_commits(service: Service) -> int:
+    commits = service.commits()
+    undone = {c.undoes for c in commits if c.kind == "undo"}
+    return sum(1 for c in commits if c.kind == "fix" and c.sha not in undone)
+
+
+def _verified_here(verification, info: RepoInfo) -> bool:
+    return (
+        verification is not None
+        and verification.verdict is Verdict.STABLE
+        and verification.head == info.head
+        and verification.tree_fingerprint == info.fingerprint
+    )

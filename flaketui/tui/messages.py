@@ -1,0 +1,100 @@
+"""What workers tell the app. Workers only post these; handlers on the app change widgets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from flaketui.models import CommitRecord, Diagnosis, FlakyTest, RunResult, ScanResult, Triage, Verification
+from flaketui.service import FixPlan, RepoInfo
+
+Key = tuple[str, str]
+
+
+@dataclass
+class RepoLoaded(Message):
+    info: RepoInfo
+
+
+@dataclass
+class ScanProgress(Message):
+    done: int
+    total: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ScanProgress)
+
+
+@dataclass
+class ScanDone(Message):
+    result: ScanResult
+    decisions: dict[Key, Triage]
+    verifications: dict[Key, Verification]
+    fixed_count: int
+
+
+@dataclass
+class Diagnosed(Message):
+    diagnosis: Diagnosis
+    key: Key
+
+
+@dataclass
+class RunFinished(Message):
+    """One run of a verification; never replaced, since the Runs tab lists each one."""
+
+    key: Key
+    result: RunResult
+
+
+@dataclass
+class VerificationDone(Message):
+    job_id: int
+    verifications: list[Verification]
+    cancelled: bool
+
+
+@dataclass
+class PlanReady(Message):
+    plan: FixPlan
+    target: FlakyTest
+
+
+@dataclass
+class CommitOutput(Message):
+    line: str
+
+
+@dataclass
+class Committed(Message):
+    record: CommitRecord
+    #: The rows the commit fixed (none for an undo).
+    keys: tuple[Key, ...]
+
+
+@dataclass
+class HistoryLoaded(Message):
+    key: Key
+    history: list[Verification]
+
+
+@dataclass
+class Decided(Message):
+    key: Key
+    triage: Triage
+
+
+@dataclass
+class NeedsVerification(Message):
+    """``c`` found no stable verification of this tree: verify these, then commit ``target``."""
+
+    tests: tuple[FlakyTest, ...]
+    target: FlakyTest
+
+
+@dataclass
+class Refused(Message):
+    title: str
+    message: str
+    hint: str

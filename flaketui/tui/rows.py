@@ -1,0 +1,221 @@
+"""What the table knows about each flaky test, and the filter/sort rules over it.
+
+Plain Python (no widgets) so the rules are tested without an app and stay fast for
+thousands of rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from flaketui.models import Category, Diagnosis, FlakyTest, RunOutcome, RunResult, Triage, Verdict, Verification
+
+Key = tuple[str, str]
+
+
+class RowState(StrEnum):
+    """Where a test is in its triage, as the ``state:`` filter names it."""
+
+    UNVERIFIED = "unverified"
+    QUEUED = "queued"
+    RUNNING = "running"
+    STABLE = "stable"
+    FLAKY = "flaky"
+    BROKEN = "broken"
+    ERROR = "error"
+    KEPT = "kept"
+    FIXED = "fixed"
+
+
+#: Glyphs of the status column; the colour comes from the tcss via component classes.
+STATE_GLYPHS = {
+    RowState.UNVERIFIED: "○",
+    RowState.QUEUED: "…",
+    RowState.RUNNING: "◌",
+    RowState.STABLE: "●",
+    RowState.FLAKY: "◐",
+    RowState.BROKEN: "✗",
+    RowState.ERROR: "!",
+    RowState.KEPT: "⚑",
+    RowState.FIXED: "✓",
+}
+
+_VERDICT_STATES = {
+    Verdict.STABLE: RowState.STABLE,
+    Verdict.FLAKY: RowState.FLAKY,
+    Verdict.BROKEN: RowState.BROKEN,
+    Verdict.ERROR: RowState.ERROR,
+}
+
+
+@dataclass
+class Progress:
+    """A verification under way: runs finished so far out of those asked for."""
+
+    total: int
+    results: list[RunResult] = field(default_factory=list)
+
+    @property
+    def done(self) -> int:
+        return len(self.results)
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for r in self.results if r.outcome is RunOutcome.PASSED)
+
+
+@dataclass
+class Row:
+    test: FlakyTest
+    diagnosis: Diagnosis | None = None
+    triage: Triage | None = None
+    verification: Verification | None = None
+    progress: Progress | None = None
+    queued: bool = False
+    marked: bool = False
+    fixed: bool = False
+
+    @property
+    def key(self) -> Key:
+        return self.test.key
+
+    @property
+    def state(self) -> RowState:
+        if self.fixed:
+            return RowState.FIXED
+        if self.progress is not None:
+            return RowState.RUNNING
+        if self.queued:
+            return RowState.QUEUED
+        if self.triage is not None and self.triage.keep is not None:
+            return RowState.KEPT
+        if self.verification is not None:
+            return _VERDICT_STATES[self.verification.verdict]
+        return RowState.UNVERIFIED
+
+    @property
+    def suggested(self) -> Category | None:
+        return self.diagnosis.suggestion.category if self.diagnosis is not None else None
+
+    @property
+    def confirmed(self) -> Category | None:
+        return self.triage.category if self.triage is not None else None
+
+    @property
+    def category(self) -> Category | None:
+        """The team's decision if there is one, else the suggestion."""
+        return self.confirmed or self.suggested
+
+    def marker_text(self) -> str:
+        text = self.test.marker.summary
+        extra = len(self.test.markers) - 1
+        return f"{text} +{extra}" if extra > 0 else text
+
+    def category_text(self) -> str:
+        """``✓ time`` once confirmed, ``async? 80%`` while only suggested, ``unknown`` as such."""
+        if self.triage is not None and self.triage.keep is not None:
+            return "kept"
+        if self.confirmed is not None:
+            return f"✓ {self.confirmed}"
+        if self.diagnosis is None:
+            return "…"
+        suggestion = self.diagnosis.suggestion
+        if suggestion.category is Category.UNKNOWN:
+            return "unknown"
+        return f"{suggestion.category}? {suggestion.confidence:.0%}"
+
+    def verification_text(self, bar_width: int = 8) -> str:
+        if self.progress is not None:
+            done, total = self.progress.done, self.progress.total
+            filled = round(bar_width * done / total) if total else 0
+            return f"{self.progress.passed}/{done} {'▮' * filled}{'▯' * (bar_width - filled)}"
+        if self.queued:
+            return "queued"
+        if self.verification is not None:
+            return f"{self.verification.passed}/{self.verification.runs}"
+        return ""
+
+
+def verdict_sentence(verification: Verification) -> str:
+    """The honest one-line result: ``10/10 passed: failure rate < 26% at 95%``."""
+    bound = round(verification.failure_rate_upper_95 * 100)
+    head = f"{verification.passed}/{verification.runs} passed"
+    if verification.runs < verification.runs_requested:
+        head += f" (of {verification.runs_requested} asked)"
+    if verification.verdict is Verdict.STABLE:
+        return f"{head}: failure rate < {bound}% at 95% ({verification.mode})"
+    if verification.verdict is Verdict.FLAKY:
+        return f"{head}: flaky, it still fails ({verification.mode})"
+    if verification.verdict is Verdict.BROKEN:
+        return f"{head}: broken, it fails every time ({verification.mode})"
+    return f"{head}: the runs could not complete ({verification.mode}) {verification.note}".rstrip()
+
+
+# -- filtering -------------------------------------------------------------------------
+
+Predicate = Callable[[Row], bool]
+
+
+def parse_filter(query: str) -> Predicate:
+    """``cat:time state:flaky reconnect``: every term must hold. ``cat:`` matches the
+    confirmed category, else the suggestion; a bare word matches the node id or marker."""
+    terms: list[Predicate] = []
+    for word in query.split():
+        name, sep, value = word.partition(":")
+        value = value.lower()
+        if sep and name in ("cat", "category"):
+            terms.append(lambda row, v=value: row.category is not None and str(row.category).startswith(v))
+        elif sep and name == "state":
+            terms.append(lambda row, v=value: str(row.state).startswith(v))
+        elif sep and name == "marker":
+            terms.append(lambda row, v=value: v in row.marker_text().lower())
+        else:
+            needle = word.lower()
+            terms.append(lambda row, n=needle: n in row.test.nodeid.lower() or n in row.marker_text().lower())
+    return lambda row: all(term(row) for term in terms)
+
+
+# -- sorting ---------------------------------------------------------------------------
+
+
+class SortOrder(StrEnum):
+    FILE = "file"
+    CATEGORY = "category"
+    STATE = "state"
+    CONFIDENCE = "confidence"
+
+    def next(self) -> SortOrder:
+        order = list(SortOrder)
+        return order[(order.index(self) + 1) % len(order)]
+
+
+_CATEGORY_RANK = {c: i for i, c in enumerate(Category)}
+_STATE_RANK = {s: i for i, s in enumerate(RowState)}
+
+
+def sort_key(order: SortOrder) -> Callable[[Row], tuple]:
+    def by_file(row: Row) -> tuple:
+        return (row.test.path, row.test.line, row.test.nodeid)
+
+    if order is SortOrder.CATEGORY:
+        return lambda row: (_CATEGORY_RANK.get(row.category, len(_CATEGORY_RANK)) if row.category else 99, *by_file(row))
+    if order is SortOrder.STATE:
+        return lambda row: (_STATE_RANK[row.state], *by_file(row))
+    if order is SortOrder.CONFIDENCE:
+        return lambda row: (-(row.diagnosis.suggestion.confidence if row.diagnosis else -1.0), *by_file(row))
+    return by_file
+
+
+# -- counts for the header ---------------------------------------------------------------
+
+
+def counts(rows: Iterable[Row]) -> tuple[dict[RowState, int], dict[Category, int]]:
+    by_state: dict[RowState, int] = {}
+    by_category: dict[Category, int] = {}
+    for row in rows:
+        by_state[row.state] = by_state.get(row.state, 0) + 1
+        if row.category is not None:
+            by_category[row.category] = by_category.get(row.category, 0) + 1
+    return by_state, by_category

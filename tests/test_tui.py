@@ -1,0 +1,209 @@
+"""Pilot tests: the real app, the real service, real git repositories in tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flaketui.errors import FlakeTUIError
+from flaketui.models import Category, ScanResult
+from flaketui.service import Service
+from flaketui.tui.app import FlakeTUIApp
+from flaketui.tui.help import HelpScreen
+from flaketui.tui.modals import CategoryPicker, MessageDialog
+from flaketui.tui.rows import RowState
+from flaketui.tui.widgets import SourceView
+from tests._tui_helpers import PROJECT, run_async, settle
+from tests.conftest import MakeRepo
+
+SIZE = (150, 40)
+
+
+def nodeids(app: FlakeTUIApp) -> list[str]:
+    return [key[1] for key in app.main.shown]
+
+
+@run_async
+async def test_opens_scans_and_lists_the_flaky_tests(make_repo: MakeRepo) -> None:
+    app = FlakeTUIApp(Service(make_repo(PROJECT)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert nodeids(app) == [
+            "tests/test_counter.py::test_every_third_run_fails",
+            "tests/test_stable.py::test_always_passes",
+            "tests/test_time.py::test_today_is_a_weekday",
+        ]
+        header = str(app.main.query_one("#header").render())
+        assert "@main" in header and "3 flaky" in header
+        assert app.main.query_one("#scan-progress").has_class("hidden")
+
+
+@run_async
+async def test_j_and_k_move_and_the_source_follows(make_repo: MakeRepo) -> None:
+    app = FlakeTUIApp(Service(make_repo(PROJECT)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("j", "j")
+        assert app.main.selected.test.name == "test_today_is_a_weekday"
+        assert "def test_today_is_a_weekday" in str(app.main.query_one(SourceView).render())
+        await pilot.press("k")
+        assert app.main.selected.test.name == "test_always_passes"
+
+
+@run_async
+async def test_a_digit_confirms_a_category_and_it_persists(make_repo: MakeRepo) -> None:
+    root = make_repo(PROJECT)
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("j", "3")
+        await settle(pilot)
+        assert app.main.selected.confirmed is Category.TIME
+    assert "time" in (root / ".flaketui.toml").read_text()
+    again = FlakeTUIApp(Service(root))
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        row = again.main.rows[(".", "tests/test_stable.py::test_always_passes")]
+        assert row.confirmed is Category.TIME
+        assert row.category_text() == "✓ time"
+
+
+@run_async
+async def test_the_picker_ranks_and_assigns(make_repo: MakeRepo) -> None:
+    root = make_repo(PROJECT)
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        assert isinstance(app.screen, CategoryPicker)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert app.main.selected.confirmed is not None
+        assert Service(root).decisions()[app.main.selected.key].category is app.main.selected.confirmed
+
+
+@run_async
+async def test_filter_by_text_and_by_category(make_repo: MakeRepo) -> None:
+    app = FlakeTUIApp(Service(make_repo(PROJECT)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"stable")
+        assert nodeids(app) == ["tests/test_stable.py::test_always_passes"]
+        await pilot.press("escape")
+        assert len(nodeids(app)) == 3
+        assert app.main.selected.test.name == "test_always_passes"  # the selection survives the filter
+        await pilot.press("4", "slash", *"cat:ext", "enter")
+        await settle(pilot)
+        assert nodeids(app) == ["tests/test_stable.py::test_always_passes"]
+        assert app.main.table.has_focus
+
+
+@run_async
+async def test_sort_cycles_and_keeps_the_selection(make_repo: MakeRepo) -> None:
+    app = FlakeTUIApp(Service(make_repo(PROJECT)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("j")
+        chosen = app.main.selected.key
+        await pilot.press("s")
+        assert app.main.sort_order == "category"
+        assert app.main.selected.key == chosen
+
+
+@run_async
+async def test_help_is_generated_from_the_bindings(make_repo: MakeRepo) -> None:
+    app = FlakeTUIApp(Service(make_repo(PROJECT)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        described = {description for _keys, description, _about in app.screen.lines}
+        for binding in [*app.main.BINDINGS, *app.BINDINGS]:
+            assert binding.description in described
+        down = next(keys for keys, description, _about in app.screen.lines if description == "Down")
+        assert set(down.split(", ")) == {"j", "↓"}
+        await pilot.press("escape")
+        assert app.screen is app.main
+
+
+@run_async
+async def test_without_git_it_scans_but_commit_says_why_not(make_repo: MakeRepo) -> None:
+    app = FlakeTUIApp(Service(make_repo(PROJECT, git_repo=False)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert len(nodeids(app)) == 3
+        reason = app.main.unavailable_reason("commit")
+        assert reason is not None and "git" in reason
+        assert app.main.check_action("commit", ()) is None
+        assert "no git" in str(app.main.query_one("#header").render())
+        assert "commits are disabled" in str(app.main.query_one("#notice").render())
+
+
+@run_async
+async def test_the_empty_state_says_what_was_looked_at(make_repo: MakeRepo) -> None:
+    app = FlakeTUIApp(Service(make_repo({"tests/test_fine.py": "def test_fine():\n    pass\n"})))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        empty = app.main.query_one("#empty")
+        assert not empty.has_class("hidden") and app.main.table.has_class("hidden")
+        assert "No flaky markers found" in str(empty.render())
+        assert app.main.check_action("verify", ()) is None
+
+
+class _NoVerification(Service):
+    def verify(self, tests, **options):  # an engine that has not landed yet
+        raise NotImplementedError
+
+
+@run_async
+async def test_an_engine_not_built_yet_is_disabled_not_a_crash(make_repo: MakeRepo) -> None:
+    app = FlakeTUIApp(_NoVerification(make_repo(PROJECT)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.main.check_action("verify", ()) is None
+        assert "not available" in app.main.unavailable_reason("verify")
+        await pilot.press("v")
+        await settle(pilot)
+        assert app.main.selected.state is RowState.UNVERIFIED
+
+
+class _BrokenScan(Service):
+    def scan(self, **options) -> ScanResult:
+        raise FlakeTUIError("pyproject.toml does not parse.", "Fix its syntax, then press R.")
+
+
+@run_async
+async def test_a_worker_failure_becomes_a_dialog_with_the_hint(make_repo: MakeRepo) -> None:
+    app = FlakeTUIApp(_BrokenScan(make_repo(PROJECT)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, MessageDialog)
+        assert app.screen.hint == "Fix its syntax, then press R."
+        await pilot.press("escape")
+        assert app.screen is app.main
+
+
+@run_async
+async def test_keep_records_a_reason_and_expiry(make_repo: MakeRepo) -> None:
+    root = make_repo(PROJECT)
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("K", *"calls a live service", "tab", *"2099-01-31", "enter")
+        await settle(pilot)
+        assert app.main.selected.state is RowState.KEPT
+    keep = Service(root).decisions()[(".", "tests/test_counter.py::test_every_third_run_fails")].keep
+    assert keep is not None and keep.reason == "calls a live service" and keep.expires == "2099-01-31"
+
+
+@pytest.mark.parametrize("query, expected", [("state:unverified", 3), ("marker:reruns=3", 1), ("nomatch", 0)])
+@run_async
+async def test_filter_terms(make_repo: MakeRepo, query: str, expected: int, tmp_path: Path) -> None:
+    app = FlakeTUIApp(Service(make_repo(PROJECT)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *query)
+        assert len(nodeids(app)) == expected
+        if expected == 0:
+            assert "No test matches" in str(app.main.query_one("#empty").render())
