@@ -9,7 +9,8 @@ from pathlib import Path, PurePosixPath
 
 from flaketui.diagnose.cache import DiagnosisCache
 from flaketui.diagnose.catalog import RULES
-from flaketui.diagnose.facts import Hit, MitigationSite, ModuleFacts, read_module
+from flaketui.diagnose.facts import Hit, MitigationSite
+from flaketui.diagnose.module import ModuleFacts, read_module
 from flaketui.diagnose.scope import Piece, Scope, assemble, find_test
 from flaketui.diagnose.score import rank
 from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, Suggestion

@@ -8,13 +8,13 @@ engine then assembles a test's scope from these facts.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import translate
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange
 
 from flaketui.diagnose.catalog import RULES
 from flaketui.diagnose.resolve import Resolver, dotted, import_aliases
@@ -46,7 +46,7 @@ _SEED_CALLS = _globs(
     "faker.Faker.seed", "*.seed_instance", "random.setstate", "numpy.random.set_state", "*.seed_everything",
     "transformers.set_seed", "*.set_random_seed", "*.set_seed", "torch.use_deterministic_algorithms",
 )
-_CALL_MITIGATIONS: tuple[tuple[re.Pattern[str], Mitigation], ...] = (
+CALL_MITIGATIONS: tuple[tuple[re.Pattern[str], Mitigation], ...] = (
     (_globs("freezegun.freeze_time", "*.freeze_time", "pytest.mark.freeze_time", "pytest.mark.time_machine", "time_machine.travel", "*.move_to", "*.tick", "libfaketime.*"),
      Mitigation.FROZEN_TIME),
     (_globs("responses.*", "respx.*", "httpretty.*", "requests_mock.*", "aioresponses.*", "vcr.*", "*.use_cassette",
@@ -80,11 +80,11 @@ _TARGET_WORDS: tuple[tuple[frozenset[str], Mitigation], ...] = (
     (frozenset({"subprocess", "run", "Popen", "check_output", "check_call", "system"}), Mitigation.MOCK_SUBPROCESS),
     (frozenset({"random", "randint", "choice", "shuffle", "uuid4", "uuid1", "urandom"}), Mitigation.SEED),
 )
-_CACHE_DECORATORS = _globs("functools.lru_cache*", "functools.cache", "lru_cache*", "cache", "functools.cached_property",
+CACHE_DECORATORS = _globs("functools.lru_cache*", "functools.cache", "lru_cache*", "cache", "functools.cached_property",
                            "cachetools.*", "*.memoize*", "joblib.Memory*")
-_ORDER_MARKS = _globs("pytest.mark.order", "pytest.mark.run", "pytest.mark.first", "pytest.mark.second",
+ORDER_MARKS = _globs("pytest.mark.order", "pytest.mark.run", "pytest.mark.first", "pytest.mark.second",
                       "pytest.mark.last", "pytest.mark.second_to_last", "pytest.mark.incremental", "pytest.mark.dependency")
-_MUTABLE_FACTORIES = frozenset(
+MUTABLE_FACTORIES = frozenset(
     {"list", "dict", "set", "defaultdict", "collections.defaultdict", "deque", "collections.deque", "Counter",
      "collections.Counter", "OrderedDict", "collections.OrderedDict", "weakref.WeakValueDictionary",
      "weakref.WeakKeyDictionary", "weakref.WeakSet", "queue.Queue"}
@@ -154,36 +154,6 @@ class FunctionFacts:
         return f"{self.class_name}.{self.name}" if self.class_name else self.name
 
 
-@dataclass
-class ClassFacts:
-    name: str
-    line: int
-    bases: tuple[str, ...]
-    methods: dict[str, FunctionFacts] = field(default_factory=dict)
-    mutable_attrs: dict[str, int] = field(default_factory=dict)
-    usefixtures: list[str] = field(default_factory=list)
-    mitigations: list[MitigationSite] = field(default_factory=list)
-    order_marks: list[tuple[str, int, int]] = field(default_factory=list)
-
-
-@dataclass
-class ModuleFacts:
-    path: str
-    functions: dict[str, FunctionFacts] = field(default_factory=dict)
-    classes: dict[str, ClassFacts] = field(default_factory=dict)
-    imports: dict[str, str] = field(default_factory=dict)
-    module_aliases: frozenset[str] = frozenset()
-    mutable_globals: dict[str, int] = field(default_factory=dict)
-    cached_functions: dict[str, int] = field(default_factory=dict)
-    usefixtures: list[str] = field(default_factory=list)
-    mitigations: list[MitigationSite] = field(default_factory=list)
-    order_marks: list[tuple[str, int, int]] = field(default_factory=list)
-    error: str | None = None
-
-    def fixtures(self) -> dict[str, FunctionFacts]:
-        return {f.fixture.name: f for f in self.functions.values() if f.fixture is not None}
-
-
 _CALL_RULES = [r for r in RULES if r.calls]
 _NODE_RULES: dict[type[cst.CSTNode], list[Rule]] = {}
 for _rule in RULES:
@@ -200,14 +170,18 @@ def target_mitigations(target: str) -> set[Mitigation]:
 class FunctionReader(cst.CSTVisitor):
     """Reads one function (decorators included) into a :class:`FunctionFacts`."""
 
-    def __init__(self, facts: FunctionFacts, resolver: Resolver, positions: dict[cst.CSTNode, CodeRange],
-                 module_imports: dict[str, str], module_aliases: frozenset[str] = frozenset()) -> None:
+    def __init__(self, facts: FunctionFacts, resolver: Resolver, positions: Mapping[cst.CSTNode, CodeRange],
+                 module_imports: dict[str, str], module_aliases: frozenset[str] = frozenset(), offset: int = 0) -> None:
         self.facts = facts
+        #: Positions are computed for the function alone; ``offset`` makes them file lines.
+        self.offset = offset
         #: Names bound by ``import x`` / ``import x as y``: modules, not objects.
         self.module_aliases = module_aliases
         self.resolver = resolver
         self.positions = positions
         self.module_imports = module_imports
+        #: Names a function imports itself (``import requests`` inside a fixture).
+        self.local_imports: set[str] = set()
         self.is_fixture = facts.fixture is not None
         self.clock_names: set[str] = set()
         self.unordered: set[int] = set()
@@ -224,7 +198,11 @@ class FunctionReader(cst.CSTVisitor):
         return id(node) in self.unordered
 
     def is_imported_name(self, name: str) -> bool:
-        return name in self.module_imports and name not in self.resolver.local_names and name not in self.params
+        if name in self.params:
+            return False
+        if name in self.local_imports:
+            return self.resolver.local_names.get(name, "").split(".")[0] != "<local>"
+        return name in self.module_imports and name not in self.resolver.local_names
 
     def is_clock_expression(self, node: cst.BaseExpression) -> bool:
         if isinstance(node, cst.Name):
@@ -247,7 +225,7 @@ class FunctionReader(cst.CSTVisitor):
         where = self.positions.get(node)
         if where is None:
             return (self.facts.line, self.facts.line)
-        return (where.start.line, where.end.line)
+        return (where.start.line + self.offset, where.end.line + self.offset)
 
     def hit(self, rule: Rule, node: cst.CSTNode, qualified: str | None = None) -> None:
         start, end = self.lines(node)
@@ -284,6 +262,13 @@ class FunctionReader(cst.CSTVisitor):
             self.facts.globals_declared.update(n.name.value for n in node.names)
         elif isinstance(node, cst.Yield):
             self.facts.has_teardown = True
+        elif isinstance(node, cst.Import | cst.ImportFrom):
+            bound = import_aliases(node)
+            self.resolver.local_names.update(bound)
+            self.local_imports.update(bound)
+            if isinstance(node, cst.Import):
+                self.module_aliases = self.module_aliases | frozenset(bound)
+            return False
         return True
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
@@ -336,7 +321,7 @@ class FunctionReader(cst.CSTVisitor):
                           span: tuple[int, int] | None = None) -> None:
         if _SEED_CALLS.match(qualified) and node.args and not any(self.is_clock_expression(a.value) for a in node.args):
             self.mitigate(Mitigation.SEED, node, blanket=blanket, span=span)
-        for pattern, kind in _CALL_MITIGATIONS:
+        for pattern, kind in CALL_MITIGATIONS:
             if pattern.match(qualified):
                 self.mitigate(kind, node, blanket=blanket, span=span)
         if _PATCH_CALLS.match(qualified):
@@ -365,7 +350,7 @@ class FunctionReader(cst.CSTVisitor):
         qualified = self.qualify(call.func if call is not None else expression) or ""
         if call is not None:
             self._call_mitigations(call, qualified, blanket=True)
-        for pattern, kind in _CALL_MITIGATIONS:
+        for pattern, kind in CALL_MITIGATIONS:
             if call is None and pattern.match(qualified):
                 self.mitigate(kind, decorator, blanket=True)
 
@@ -443,208 +428,6 @@ def _is_type_of_self(node: cst.BaseExpression) -> bool:
         isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "type"
         and len(node.args) == 1 and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == "self"
     )
-
-
-_TEARDOWN_SENSITIVE = frozenset({"fixture.no-teardown", "fixture.patch-not-stopped"})
-_FIXTURE_DECORATORS = frozenset({"pytest.fixture", "pytest.yield_fixture", "pytest_asyncio.fixture", "fixture"})
-
-
-class _ImportCollector(cst.CSTVisitor):
-    """Every import of the module, wherever it is (functions import lazily too)."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.modules: set[str] = set()
-
-    def visit_Import(self, node: cst.Import) -> bool:
-        bound = import_aliases(node)
-        self.names.update(bound)
-        self.modules.update(bound)
-        return False
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-        self.names.update(import_aliases(node))
-        return False
-
-
-def read_module(path: str, source: bytes) -> ModuleFacts:
-    """Facts for one module; a file that does not parse gives facts with ``error`` set."""
-    facts = ModuleFacts(path)
-    try:
-        module = cst.parse_module(source)
-    except (cst.ParserSyntaxError, UnicodeDecodeError, ValueError) as exc:
-        facts.error = f"{path} does not parse: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-        return facts
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = dict(wrapper.resolve(PositionProvider))
-    collector = _ImportCollector()
-    module.visit(collector)
-    facts.imports = collector.names
-    facts.module_aliases = frozenset(collector.modules)
-    reader = _ModuleReader(facts, positions)
-    reader.body(module.body)
-    return facts
-
-
-class _ModuleReader:
-    def __init__(self, facts: ModuleFacts, positions: dict[cst.CSTNode, CodeRange]) -> None:
-        self.facts = facts
-        self.positions = positions
-        self.resolver = Resolver(facts.imports)
-        end = max((r.end.line for r in positions.values()), default=1)
-        self.module_facts = FunctionFacts("<module>", facts.path, 1, end)
-
-    def line(self, node: cst.CSTNode) -> int:
-        where = self.positions.get(node)
-        return where.start.line if where is not None else 1
-
-    def body(self, statements: Sequence[cst.BaseStatement]) -> None:
-        for statement in statements:
-            if isinstance(statement, cst.FunctionDef):
-                function = self.function(statement, None)
-                self.facts.functions[function.name] = function
-                if any(_CACHE_DECORATORS.match(self._decorator_name(d)) for d in statement.decorators):
-                    self.facts.cached_functions[function.name] = function.line
-            elif isinstance(statement, cst.ClassDef):
-                self.klass(statement, None)
-            elif isinstance(statement, cst.SimpleStatementLine):
-                self.simple(statement)
-            elif isinstance(statement, cst.If | cst.Try):
-                # Definitions under ``if sys.version_info`` or ``try: import`` guards still count.
-                self.body(statement.body.body)  # type: ignore[union-attr]
-        self.facts.mitigations.extend(
-            MitigationSite(s.kind, s.start, s.end, True, s.target) for s in self.module_facts.mitigations
-        )
-
-    def simple(self, statement: cst.SimpleStatementLine) -> None:
-        for small in statement.body:
-            if isinstance(small, cst.Assign | cst.AnnAssign):
-                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
-                value = small.value
-                for target in targets:
-                    if not isinstance(target, cst.Name) or value is None:
-                        continue
-                    if target.value == "pytestmark":
-                        self.marks_into(_mark_expressions(value), self.facts.usefixtures, self.facts.order_marks,
-                                        self.facts.mitigations)
-                    elif _is_mutable(value, self.resolver):
-                        self.facts.mutable_globals[target.value] = self.line(statement)
-        statement.visit(FunctionReader(self.module_facts, self.resolver, self.positions, self.facts.imports,
-                             self.facts.module_aliases))
-
-    def _decorator_name(self, decorator: cst.Decorator) -> str:
-        expression = decorator.decorator
-        if isinstance(expression, cst.Call):
-            expression = expression.func
-        return self.resolver.qualify(expression) or ""
-
-    def marks_into(self, expressions: list[cst.BaseExpression], usefixtures: list[str],
-                   order_marks: list[tuple[str, int, int]], mitigations: list[MitigationSite]) -> None:
-        for expression in expressions:
-            call = expression if isinstance(expression, cst.Call) else None
-            qualified = self.resolver.qualify(call.func if call is not None else expression) or ""
-            where = self.positions.get(expression)
-            start, end = (where.start.line, where.end.line) if where is not None else (1, 1)
-            if qualified.endswith("mark.usefixtures") and call is not None:
-                usefixtures.extend(
-                    a.value.evaluated_value for a in call.args
-                    if isinstance(a.value, cst.SimpleString) and isinstance(a.value.evaluated_value, str)
-                )
-            elif _ORDER_MARKS.match(qualified):
-                if qualified.endswith("dependency") and not (call is not None and any(
-                        a.keyword is not None and a.keyword.value == "depends" for a in call.args)):
-                    continue
-                order_marks.append((qualified.removeprefix("pytest.mark."), start, end))
-            for pattern, kind in _CALL_MITIGATIONS:
-                if pattern.match(qualified):
-                    mitigations.append(MitigationSite(kind, start, end, True))
-
-    def function(self, node: cst.FunctionDef, class_name: str | None) -> FunctionFacts:
-        where = self.positions[node]
-        params = tuple(
-            p.name.value for p in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params)
-        )
-        facts = FunctionFacts(node.name.value, self.facts.path, where.start.line, where.end.line, class_name, params)
-        decorators = [d.decorator for d in node.decorators]
-        for decorator in node.decorators:
-            if self._decorator_name(decorator).removesuffix("()") in _FIXTURE_DECORATORS or (
-                self._decorator_name(decorator).endswith(".fixture")
-            ):
-                facts.fixture = _fixture_spec(node.name.value, decorator.decorator)
-        self.marks_into(decorators, facts.usefixtures, facts.order_marks, facts.mitigations)
-        reader = FunctionReader(facts, self.resolver.child(), self.positions, self.facts.imports,
-                             self.facts.module_aliases)
-        node.visit(reader)
-        for decorator in node.decorators:
-            reader.decorator(decorator)
-        for param in params:
-            if param in MITIGATING_FIXTURES:
-                facts.mitigations.append(MitigationSite(MITIGATING_FIXTURES[param], facts.line, facts.end_line, True))
-        outer = self.resolver.local_names
-        facts.locals = {k for k, v in reader.resolver.local_names.items() if outer.get(k) != v} | set(params)
-        if facts.has_teardown:
-            facts.hits = [h for h in facts.hits if h.rule.id not in _TEARDOWN_SENSITIVE]
-        return facts
-
-    def klass(self, node: cst.ClassDef, outer: str | None) -> None:
-        name = f"{outer}::{node.name.value}" if outer else node.name.value
-        bases = tuple(dotted(a.value) or "" for a in node.bases)
-        klass = ClassFacts(name, self.line(node), bases)
-        self.marks_into([d.decorator for d in node.decorators], klass.usefixtures, klass.order_marks, klass.mitigations)
-        decorations = FunctionFacts(f"<class {name}>", self.facts.path, klass.line, klass.line)
-        decorator_reader = FunctionReader(decorations, self.resolver.child(), self.positions, self.facts.imports,
-                             self.facts.module_aliases)
-        for decorator in node.decorators:
-            decorator_reader.decorator(decorator)
-        klass.mitigations.extend(decorations.mitigations)
-        body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
-        for statement in body:
-            if isinstance(statement, cst.FunctionDef):
-                method = self.function(statement, name)
-                klass.methods[method.name] = method
-            elif isinstance(statement, cst.ClassDef):
-                self.klass(statement, name)
-            elif isinstance(statement, cst.SimpleStatementLine):
-                for small in statement.body:
-                    if isinstance(small, cst.Assign) and _is_mutable(small.value, self.resolver):
-                        for target in small.targets:
-                            if isinstance(target.target, cst.Name):
-                                klass.mutable_attrs[target.target.value] = self.line(statement)
-                    elif isinstance(small, cst.Assign) and any(
-                        isinstance(t.target, cst.Name) and t.target.value == "pytestmark" for t in small.targets
-                    ):
-                        self.marks_into(_mark_expressions(small.value), klass.usefixtures, klass.order_marks,
-                                        klass.mitigations)
-        self.facts.classes[name] = klass
-
-
-def _mark_expressions(value: cst.BaseExpression) -> list[cst.BaseExpression]:
-    if isinstance(value, cst.List | cst.Tuple):
-        return [e.value for e in value.elements]
-    return [value]
-
-
-def _is_mutable(value: cst.BaseExpression, resolver: Resolver) -> bool:
-    if isinstance(value, cst.List | cst.Dict | cst.Set | cst.ListComp | cst.DictComp | cst.SetComp):
-        return True
-    if isinstance(value, cst.Call):
-        return (resolver.qualify(value.func) or "") in _MUTABLE_FACTORIES
-    return False
-
-
-def _fixture_spec(name: str, decorator: cst.BaseExpression) -> FixtureSpec:
-    scope, autouse = "function", False
-    if isinstance(decorator, cst.Call):
-        for arg in decorator.args:
-            value = arg.value
-            keyword = arg.keyword.value if arg.keyword is not None else "scope"
-            if keyword == "scope" and isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
-                scope = value.evaluated_value
-            elif keyword == "autouse" and isinstance(value, cst.Name):
-                autouse = value.value == "True"
-            elif keyword == "name" and isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
-                name = value.evaluated_value
-    return FixtureSpec(name, scope, autouse)
 
 
 def _comprehension_fors(node: cst.GeneratorExp | cst.ListComp | cst.SetComp) -> list[cst.CompFor]:

@@ -6,11 +6,12 @@ pieces together, so they are computed here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flaketui.diagnose.catalog import RULES
-from flaketui.diagnose.facts import SETUP_NAMES, ClassFacts, FunctionFacts, Hit, MitigationSite, ModuleFacts
+from flaketui.diagnose.facts import SETUP_NAMES, FixtureSpec, FunctionFacts, Hit, MitigationSite
+from flaketui.diagnose.module import ClassFacts, ModuleFacts
 from flaketui.diagnose.rules import Rule
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}
@@ -78,12 +79,41 @@ def find_test(module: ModuleFacts, name: str, class_name: str | None, line: int)
     klass = _find_class(module, class_name)
     if class_name:
         for candidate in _class_chain(module, klass):
-            if name in candidate.methods:
-                return candidate.methods[name]
+            method = candidate.method(name)
+            if method is not None:
+                return method
         return None
-    if name in module.functions:
-        return module.functions[name]
-    return next((f for f in module.functions.values() if f.line == line), None)
+    return module.function(name) or module.function_at(line)
+
+
+@dataclass
+class _Level:
+    """Fixtures visible at one level (the class, the module, one conftest.py), read on demand."""
+
+    owner: ModuleFacts
+    specs: dict[str, tuple[FixtureSpec, Callable[[], FunctionFacts | None]]]
+
+    def get(self, name: str) -> FunctionFacts | None:
+        found = self.specs.get(name)
+        return None if found is None else found[1]()
+
+    def autouse(self) -> list[str]:
+        return [name for name, (spec, _) in self.specs.items() if spec.autouse]
+
+
+def _module_level(module: ModuleFacts) -> _Level:
+    return _Level(module, {
+        name: (spec, lambda function=function: module.function(function))
+        for name, (spec, function) in module.fixture_specs.items()
+    })
+
+
+def _class_level(module: ModuleFacts, chain: list[ClassFacts]) -> _Level:
+    specs: dict[str, tuple[FixtureSpec, Callable[[], FunctionFacts | None]]] = {}
+    for klass in reversed(chain):
+        for name, (spec, method) in klass.fixture_specs.items():
+            specs[name] = (spec, lambda klass=klass, method=method: klass.method(method))
+    return _Level(module, specs)
 
 
 def assemble(test_facts: FunctionFacts, class_name: str | None, module: ModuleFacts,
@@ -96,19 +126,13 @@ def assemble(test_facts: FunctionFacts, class_name: str | None, module: ModuleFa
         scope.blanket.extend(klass.mitigations)
     scope.blanket.extend(module.mitigations)
 
-    levels: list[tuple[dict[str, FunctionFacts], ModuleFacts]] = []
-    class_fixtures = {
-        m.fixture.name: m for klass in reversed(chain) for m in klass.methods.values() if m.fixture is not None
-    }
-    levels.append((class_fixtures, module))
-    levels.append((module.fixtures(), module))
-    levels.extend((conftest.fixtures(), conftest) for conftest in conftests)
+    levels = [_class_level(module, chain), _module_level(module)] + [_module_level(c) for c in conftests]
 
     wanted: list[tuple[str, int, bool]] = [(name, 0, False) for name in _requests(test_facts)]
     wanted += [(name, 0, False) for klass in chain for name in klass.usefixtures]
     wanted += [(name, 0, False) for name in module.usefixtures]
-    for index, (fixtures, _) in enumerate(levels):
-        wanted += [(f.fixture.name, index, True) for f in fixtures.values() if f.fixture and f.fixture.autouse]
+    for index, level in enumerate(levels):
+        wanted += [(name, index, True) for name in level.autouse()]
 
     seen: set[int] = set()
     missing: list[str] = []
@@ -130,12 +154,13 @@ def assemble(test_facts: FunctionFacts, class_name: str | None, module: ModuleFa
             wanted.append((requested, level + 1 if requested == name else 0, autouse))
 
     for klass in chain:
-        for method in klass.methods.values():
-            if method.name in SETUP_NAMES:
+        for setup_name in sorted(SETUP_NAMES & klass.method_nodes.keys()):
+            method = klass.method(setup_name)
+            if method is not None:
                 scope.pieces.append(Piece(method, module, "setup", f"{method.label} in {method.path}:{method.line}"))
     for function_name in ("setup_module", "setUpModule", "setup_function"):
-        if function_name in module.functions:
-            function = module.functions[function_name]
+        function = module.function(function_name)
+        if function is not None:
             scope.pieces.append(Piece(function, module, "setup", f"{function_name} in {function.path}:{function.line}"))
 
     _add_helpers(scope, chain)
@@ -148,12 +173,11 @@ def _requests(facts: FunctionFacts) -> list[str]:
     return names + facts.usefixtures + sorted(facts.fixture_lookups)
 
 
-def _lookup(levels: list[tuple[dict[str, FunctionFacts], ModuleFacts]], name: str,
-            start: int) -> tuple[FunctionFacts, int, ModuleFacts] | None:
+def _lookup(levels: list[_Level], name: str, start: int) -> tuple[FunctionFacts, int, ModuleFacts] | None:
     for index in range(start, len(levels)):
-        fixtures, owner = levels[index]
-        if name in fixtures:
-            return fixtures[name], index, owner
+        found = levels[index].get(name)
+        if found is not None:
+            return found, index, levels[index].owner
     return None
 
 
@@ -165,13 +189,15 @@ def _add_helpers(scope: Scope, chain: list[ClassFacts]) -> None:
         piece = pending.pop(0)
         candidates: list[FunctionFacts] = []
         for name in sorted(piece.facts.calls_bare):
-            function = piece.module.functions.get(name)
-            if function is not None and function.fixture is None and not name.startswith("test"):
+            if name.startswith("test") or name not in piece.module.function_nodes:
+                continue
+            function = piece.module.function(name)
+            if function is not None and function.fixture is None:
                 candidates.append(function)
         if piece.module is scope.test.module:
             for name in sorted(piece.facts.calls_self):
                 for klass in chain:
-                    method = klass.methods.get(name)
+                    method = klass.method(name)
                     if method is not None and method.fixture is None:
                         candidates.append(method)
                         break
@@ -191,8 +217,7 @@ def _hit(rule_id: str, line: int, end_line: int) -> Hit:
     return Hit(RULES_BY_ID[rule_id], line, end_line)
 
 
-def _scope_rules(scope: Scope, chain: list[ClassFacts], levels: list[tuple[dict[str, FunctionFacts], ModuleFacts]],
-                 missing: list[str]) -> None:
+def _scope_rules(scope: Scope, chain: list[ClassFacts], levels: list[_Level], missing: list[str]) -> None:
     add = scope.scope_hits.append
     test = scope.test
 
@@ -212,7 +237,10 @@ def _scope_rules(scope: Scope, chain: list[ClassFacts], levels: list[tuple[dict[
     # Module-level containers and globals.
     module = test.module
     writers: dict[str, list[tuple[str, int]]] = {}
-    for function in _all_functions(module):
+    shared = [n for n in test.facts.reads if n not in test.facts.locals and (
+        n in module.mutable_globals or (module.declares_globals and n in module.top_names))]
+    # Every function of the module is read only when the test reads state others may write.
+    for function in module.all_functions() if shared else ():
         for name, spots in function.mutated.items():
             if name in module.mutable_globals and name not in function.locals:
                 writers.setdefault(name, []).append((function.label, spots[0][0]))
@@ -272,12 +300,6 @@ def _scope_rules(scope: Scope, chain: list[ClassFacts], levels: list[tuple[dict[
 def _first_call_line(facts: FunctionFacts, name: str) -> int:
     line = facts.reads.get(name)
     return line[0] if line is not None else facts.line
-
-
-def _all_functions(module: ModuleFacts) -> Iterator[FunctionFacts]:
-    yield from module.functions.values()
-    for klass in module.classes.values():
-        yield from klass.methods.values()
 
 
 def rule(rule_id: str) -> Rule:

@@ -1,0 +1,383 @@
+"""A module, read lazily: its top level (imports, globals, marks, which functions are
+fixtures) at once, and each function only when a test's scope reaches it.
+
+Positions are what libcst charges most for (its PositionProvider walks the whole module),
+so they are computed for one function at a time and shifted to file lines with the
+line numbers of the standard library's ``ast`` (a C parser, a millisecond per module).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from flaketui.diagnose.facts import (
+    CACHE_DECORATORS,
+    CALL_MITIGATIONS,
+    MITIGATING_FIXTURES,
+    MUTABLE_FACTORIES,
+    ORDER_MARKS,
+    FixtureSpec,
+    FunctionFacts,
+    FunctionReader,
+    MitigationSite,
+)
+from flaketui.diagnose.resolve import Resolver, dotted, import_aliases
+
+_TEARDOWN_SENSITIVE = frozenset({"fixture.no-teardown", "fixture.patch-not-stopped"})
+_FIXTURE_DECORATORS = frozenset({"pytest.fixture", "pytest.yield_fixture", "pytest_asyncio.fixture", "fixture"})
+
+Marks = list[tuple[str, int, int]]
+
+
+@dataclass
+class ClassFacts:
+    name: str
+    line: int
+    bases: tuple[str, ...]
+    module: ModuleFacts = field(repr=False)
+    method_nodes: dict[str, cst.FunctionDef] = field(default_factory=dict)
+    mutable_attrs: dict[str, int] = field(default_factory=dict)
+    usefixtures: list[str] = field(default_factory=list)
+    mitigations: list[MitigationSite] = field(default_factory=list)
+    order_marks: Marks = field(default_factory=list)
+    fixture_specs: dict[str, tuple[FixtureSpec, str]] = field(default_factory=dict)
+
+    def method(self, name: str) -> FunctionFacts | None:
+        node = self.method_nodes.get(name)
+        return None if node is None else self.module.read(node, self.name)
+
+    def methods(self) -> Iterator[FunctionFacts]:
+        for name in self.method_nodes:
+            method = self.method(name)
+            if method is not None:
+                yield method
+
+
+@dataclass
+class ModuleFacts:
+    path: str
+    imports: dict[str, str] = field(default_factory=dict)
+    module_aliases: frozenset[str] = frozenset()
+    mutable_globals: dict[str, int] = field(default_factory=dict)
+    cached_functions: dict[str, int] = field(default_factory=dict)
+    usefixtures: list[str] = field(default_factory=list)
+    mitigations: list[MitigationSite] = field(default_factory=list)
+    order_marks: Marks = field(default_factory=list)
+    classes: dict[str, ClassFacts] = field(default_factory=dict)
+    function_nodes: dict[str, cst.FunctionDef] = field(default_factory=dict)
+    #: Module-level fixtures: fixture name -> (spec, function name).
+    fixture_specs: dict[str, tuple[FixtureSpec, str]] = field(default_factory=dict)
+    #: ``global`` appears somewhere: only then must every function be read for writers.
+    declares_globals: bool = False
+    #: Names assigned at the top level (globals a ``global`` statement may rebind).
+    top_names: frozenset[str] = frozenset()
+    error: str | None = None
+    _reader: _ModuleReader | None = field(default=None, repr=False)
+    _read: dict[int, FunctionFacts] = field(default_factory=dict, repr=False)
+
+    def read(self, node: cst.FunctionDef, class_name: str | None) -> FunctionFacts:
+        key = id(node)
+        if key not in self._read:
+            assert self._reader is not None
+            self._read[key] = self._reader.function(node, class_name)
+        return self._read[key]
+
+    def function(self, name: str) -> FunctionFacts | None:
+        node = self.function_nodes.get(name)
+        return None if node is None else self.read(node, None)
+
+    def fixture(self, name: str) -> FunctionFacts | None:
+        found = self.fixture_specs.get(name)
+        return None if found is None else self.function(found[1])
+
+    def function_at(self, line: int) -> FunctionFacts | None:
+        assert self._reader is not None
+        for name, node in self.function_nodes.items():
+            if self._reader.def_line(node, None) == line:
+                return self.function(name)
+        return None
+
+    def all_functions(self) -> Iterator[FunctionFacts]:
+        for name in self.function_nodes:
+            function = self.function(name)
+            if function is not None:
+                yield function
+        for klass in self.classes.values():
+            yield from klass.methods()
+
+
+def read_module(path: str, source: bytes) -> ModuleFacts:
+    """The top level of one module; a file that does not parse gives facts with ``error`` set."""
+    facts = ModuleFacts(path)
+    try:
+        module = cst.parse_module(source)
+    except (cst.ParserSyntaxError, UnicodeDecodeError, ValueError) as exc:
+        facts.error = f"{path} does not parse: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        return facts
+    try:
+        tree: ast.Module | None = ast.parse(source)
+    except (SyntaxError, ValueError):
+        tree = None
+    facts.declares_globals = b"global " in source
+    reader = _ModuleReader(facts, module, tree)
+    facts._reader = reader
+    reader.top_level(module.body)
+    facts.top_names = frozenset(reader.lines.names)
+    return facts
+
+
+def _statements(body: Sequence[cst.BaseStatement]) -> Iterator[tuple[cst.BaseStatement, bool]]:
+    """Top-level statements, and those under ``if``/``try`` guards (flagged ``True``)."""
+    for statement in body:
+        yield statement, False
+        if isinstance(statement, cst.If):
+            for nested, _ in _statements(statement.body.body):  # type: ignore[arg-type]
+                yield nested, True
+            if isinstance(statement.orelse, cst.Else):
+                for nested, _ in _statements(statement.orelse.body.body):  # type: ignore[arg-type]
+                    yield nested, True
+        elif isinstance(statement, cst.Try):
+            blocks = [statement.body, *(h.body for h in statement.handlers)]
+            if statement.orelse is not None:
+                blocks.append(statement.orelse.body)
+            for block in blocks:
+                for nested, _ in _statements(block.body):  # type: ignore[arg-type]
+                    yield nested, True
+
+
+class _AstLines:
+    """Line numbers from ``ast``: each def (by class chain and name, in source order), top-level names."""
+
+    def __init__(self, tree: ast.Module | None) -> None:
+        self.defs: dict[tuple[str | None, str], deque[int]] = {}
+        self.classes: dict[str, tuple[int, list[int]]] = {}
+        self.names: dict[str, int] = {}
+        self.class_attributes: dict[tuple[str, str], int] = {}
+        if tree is not None:
+            self._body(tree.body, None)
+
+    def _body(self, body: list[ast.stmt], chain: str | None) -> None:
+        for node in body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                self.defs.setdefault((chain, node.name), deque()).append(node.lineno)
+            elif isinstance(node, ast.ClassDef):
+                name = f"{chain}::{node.name}" if chain else node.name
+                self.classes[name] = (node.lineno, [d.lineno for d in node.decorator_list])
+                self._body(node.body, name)
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name) and chain is None:
+                        self.names[target.id] = node.lineno
+                    elif isinstance(target, ast.Name) and chain is not None:
+                        self.class_attributes[(chain, target.id)] = node.lineno
+            elif isinstance(node, ast.If | ast.Try) and chain is None:
+                blocks = [node.body, node.orelse] if isinstance(node, ast.If) else [
+                    node.body, *(h.body for h in node.handlers), node.orelse]
+                for block in blocks:
+                    self._body(block, chain)
+
+
+class _ModuleReader:
+    def __init__(self, facts: ModuleFacts, module: cst.Module, tree: ast.Module | None) -> None:
+        self.facts = facts
+        self.module = module
+        self.lines = _AstLines(tree)
+        self.resolver = Resolver(facts.imports)
+        self._def_lines: dict[int, int] = {}
+        self._whole: dict[cst.CSTNode, object] | None = None
+
+    # -- positions --------------------------------------------------------------------
+    def def_line(self, node: cst.FunctionDef, class_name: str | None) -> int:
+        return self._def_lines.get(id(node), 0)
+
+    def _positions(self, node: cst.FunctionDef) -> tuple[dict, int]:
+        known = self._def_lines.get(id(node))
+        if known:
+            positions = MetadataWrapper(cst.Module(body=[node]), unsafe_skip_copy=True).resolve(PositionProvider)
+            return positions, known - positions[node.name].start.line
+        if self._whole is None:
+            # ``ast`` could not parse what libcst did: pay for the whole module once.
+            self._whole = dict(MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider))
+        return self._whole, 0
+
+    # -- top level --------------------------------------------------------------------
+    def top_level(self, body: Sequence[cst.BaseStatement]) -> None:
+        for statement, _ in _statements(body):
+            if isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    if isinstance(small, cst.Import | cst.ImportFrom):
+                        bound = import_aliases(small)
+                        self.facts.imports.update(bound)
+                        if isinstance(small, cst.Import):
+                            self.facts.module_aliases |= frozenset(bound)
+        module_level = FunctionFacts("<module>", self.facts.path, 1, 1 << 30)
+        for statement, _ in _statements(body):
+            if isinstance(statement, cst.FunctionDef):
+                self._register_function(statement, None)
+                self.facts.function_nodes[statement.name.value] = statement
+                spec = self._fixture_spec(statement)
+                if spec is not None:
+                    self.facts.fixture_specs[spec.name] = (spec, statement.name.value)
+                if any(CACHE_DECORATORS.match(self._decorator_name(d)) for d in statement.decorators):
+                    self.facts.cached_functions[statement.name.value] = self._def_lines.get(id(statement), 1)
+            elif isinstance(statement, cst.ClassDef):
+                self.klass(statement, None)
+            elif isinstance(statement, cst.SimpleStatementLine):
+                self.simple(statement, module_level)
+        self.facts.mitigations.extend(
+            MitigationSite(s.kind, s.start, s.end, True, s.target) for s in module_level.mitigations
+        )
+
+    def _register_function(self, node: cst.FunctionDef, chain: str | None) -> None:
+        lines = self.lines.defs.get((chain, node.name.value))
+        if lines:
+            self._def_lines[id(node)] = lines.popleft()
+
+    def simple(self, statement: cst.SimpleStatementLine, module_level: FunctionFacts) -> None:
+        for small in statement.body:
+            if not isinstance(small, cst.Assign | cst.AnnAssign) or small.value is None:
+                continue
+            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+            for target in targets:
+                if not isinstance(target, cst.Name):
+                    continue
+                line = self.lines.names.get(target.value, 1)
+                if target.value == "pytestmark":
+                    self.marks_into(_mark_expressions(small.value), line, self.facts.usefixtures,
+                                    self.facts.order_marks, self.facts.mitigations)
+                elif _is_mutable(small.value, self.resolver):
+                    self.facts.mutable_globals[target.value] = line
+        if all(isinstance(small, cst.Import | cst.ImportFrom) for small in statement.body):
+            return
+        # Module code runs once at import: only what it mitigates (a seed, a patch) matters.
+        statement.visit(FunctionReader(module_level, self.resolver, {}, self.facts.imports, self.facts.module_aliases))
+
+    def _decorator_name(self, decorator: cst.Decorator) -> str:
+        expression = decorator.decorator
+        if isinstance(expression, cst.Call):
+            expression = expression.func
+        return self.resolver.qualify(expression) or ""
+
+    def _fixture_spec(self, node: cst.FunctionDef) -> FixtureSpec | None:
+        for decorator in node.decorators:
+            name = self._decorator_name(decorator)
+            if name in _FIXTURE_DECORATORS or name.endswith(".fixture"):
+                return _fixture_spec(node.name.value, decorator.decorator)
+        return None
+
+    def marks_into(self, expressions: list[cst.BaseExpression], line: int, usefixtures: list[str],
+                   order_marks: Marks, mitigations: list[MitigationSite]) -> None:
+        for expression in expressions:
+            call = expression if isinstance(expression, cst.Call) else None
+            qualified = self.resolver.qualify(call.func if call is not None else expression) or ""
+            if qualified.endswith("mark.usefixtures") and call is not None:
+                usefixtures.extend(
+                    a.value.evaluated_value for a in call.args
+                    if isinstance(a.value, cst.SimpleString) and isinstance(a.value.evaluated_value, str)
+                )
+            elif ORDER_MARKS.match(qualified):
+                if qualified.endswith("dependency") and not (call is not None and any(
+                        a.keyword is not None and a.keyword.value == "depends" for a in call.args)):
+                    continue
+                order_marks.append((qualified.removeprefix("pytest.mark."), line, line))
+            for pattern, kind in CALL_MITIGATIONS:
+                if pattern.match(qualified):
+                    mitigations.append(MitigationSite(kind, line, line, True))
+
+    # -- functions and classes ----------------------------------------------------------
+    def function(self, node: cst.FunctionDef, class_name: str | None) -> FunctionFacts:
+        positions, offset = self._positions(node)
+        where = positions[node]
+        params = tuple(
+            p.name.value for p in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params)
+        )
+        facts = FunctionFacts(node.name.value, self.facts.path, positions[node.name].start.line + offset,
+                              where.end.line + offset, class_name, params)
+        facts.fixture = self._fixture_spec(node)
+        reader = FunctionReader(facts, self.resolver.child(), positions, self.facts.imports,
+                                self.facts.module_aliases, offset)
+        for decorator in node.decorators:
+            start, _ = reader.lines(decorator)
+            self.marks_into([decorator.decorator], start, facts.usefixtures, facts.order_marks, facts.mitigations)
+        node.visit(reader)
+        for decorator in node.decorators:
+            reader.decorator(decorator)
+        for param in params:
+            if param in MITIGATING_FIXTURES:
+                facts.mitigations.append(MitigationSite(MITIGATING_FIXTURES[param], facts.line, facts.end_line, True))
+        outer = self.resolver.local_names
+        facts.locals = {k for k, v in reader.resolver.local_names.items() if outer.get(k) != v} | set(params)
+        if facts.has_teardown:
+            facts.hits = [h for h in facts.hits if h.rule.id not in _TEARDOWN_SENSITIVE]
+        return facts
+
+    def klass(self, node: cst.ClassDef, outer: str | None) -> None:
+        name = f"{outer}::{node.name.value}" if outer else node.name.value
+        line, decorator_lines = self.lines.classes.get(name, (1, []))
+        klass = ClassFacts(name, line, tuple(dotted(a.value) or "" for a in node.bases), self.facts)
+        for index, decorator in enumerate(node.decorators):
+            decorator_line = decorator_lines[index] if index < len(decorator_lines) else line
+            self.marks_into([decorator.decorator], decorator_line, klass.usefixtures, klass.order_marks,
+                            klass.mitigations)
+            decorations = FunctionFacts(f"<class {name}>", self.facts.path, decorator_line, decorator_line)
+            FunctionReader(decorations, self.resolver.child(), {}, self.facts.imports,
+                           self.facts.module_aliases).decorator(decorator)
+            klass.mitigations.extend(decorations.mitigations)
+        body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+        for statement in body:
+            if isinstance(statement, cst.FunctionDef):
+                self._register_function(statement, name)
+                klass.method_nodes[statement.name.value] = statement
+                spec = self._fixture_spec(statement)
+                if spec is not None:
+                    klass.fixture_specs[spec.name] = (spec, statement.name.value)
+            elif isinstance(statement, cst.ClassDef):
+                self.klass(statement, name)
+            elif isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    if not isinstance(small, cst.Assign):
+                        continue
+                    names = [t.target.value for t in small.targets if isinstance(t.target, cst.Name)]
+                    if "pytestmark" in names:
+                        self.marks_into(_mark_expressions(small.value), line, klass.usefixtures, klass.order_marks,
+                                        klass.mitigations)
+                    elif _is_mutable(small.value, self.resolver):
+                        for attr in names:
+                            klass.mutable_attrs[attr] = self.lines.class_attributes.get((name, attr), line)
+        self.facts.classes[name] = klass
+
+
+def _mark_expressions(value: cst.BaseExpression) -> list[cst.BaseExpression]:
+    if isinstance(value, cst.List | cst.Tuple):
+        return [e.value for e in value.elements]
+    return [value]
+
+
+def _is_mutable(value: cst.BaseExpression, resolver: Resolver) -> bool:
+    if isinstance(value, cst.List | cst.Dict | cst.Set | cst.ListComp | cst.DictComp | cst.SetComp):
+        return True
+    if isinstance(value, cst.Call):
+        return (resolver.qualify(value.func) or "") in MUTABLE_FACTORIES
+    return False
+
+
+def _fixture_spec(name: str, decorator: cst.BaseExpression) -> FixtureSpec:
+    scope, autouse = "function", False
+    if isinstance(decorator, cst.Call):
+        for arg in decorator.args:
+            value = arg.value
+            keyword = arg.keyword.value if arg.keyword is not None else "scope"
+            if keyword == "scope" and isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
+                scope = value.evaluated_value
+            elif keyword == "autouse" and isinstance(value, cst.Name):
+                autouse = value.value == "True"
+            elif keyword == "name" and isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
+                name = value.evaluated_value
+    return FixtureSpec(name, scope, autouse)
