@@ -8,16 +8,19 @@ import difflib
 import json
 import re
 import string
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from flaketui.models import (
     Category,
+    Diagnosis,
     Evidence,
     FlakyTest,
     Marker,
     MarkerKind,
     MarkerScope,
+    Triage,
     Verdict,
     Verification,
 )
@@ -155,6 +158,37 @@ class RootCause:
     note: str = ""
 
 
+def choose_root_cause(
+    chosen: Category | None,
+    decisions: Sequence[Triage],
+    diagnoses: Sequence[Diagnosis],
+    *,
+    diagnosed: bool = True,
+) -> RootCause:
+    """What the message names as the cause: the category given when committing, else the
+    team's decision, else the best-supported suggestion; evidence for it comes first."""
+    notes = "; ".join(dict.fromkeys(d.note for d in decisions if d.note))
+    if chosen is not None:
+        category, source = chosen, "chosen when committing"
+    elif any(d.category for d in decisions):
+        categories = Counter(d.category for d in decisions if d.category)
+        category = categories.most_common(1)[0][0]  # type: ignore[assignment]
+        by = dict.fromkeys(str(d.decided_by or "user") for d in decisions if d.category is category)
+        source = f"decided by {' and '.join(by)}"
+    else:
+        suggestions = [d.suggestion for d in diagnoses if d.suggestion.category is not Category.UNKNOWN]
+        if suggestions:
+            best = max(suggestions, key=lambda s: s.confidence)
+            category, source = best.category, f"suggested, {best.confidence:.0%} confidence"
+        else:
+            category = Category.UNKNOWN
+            source = "the code shows no likely cause" if diagnosed and diagnoses else "no decision or diagnosis"
+    evidence = sorted(
+        (e for d in diagnoses for e in d.evidence), key=lambda e: (e.category is not category, -e.weight)
+    )
+    return RootCause(category, source, tuple(evidence), notes)
+
+
 def outside_changes(verifications: Iterable[Verification], committed: Iterable[str]) -> list[str]:
     """Uncommitted paths present while the tests ran that the commit leaves out."""
     left_out = {p for v in verifications for p in v.dirty_paths} - set(committed)
@@ -186,7 +220,7 @@ def message(
     template: str | None = None,
 ) -> str:
     """The commit message: subject, body (cause, evidence, verification), then trailers."""
-    evidence = sorted(cause.evidence, key=lambda e: -e.weight)[:3]
+    evidence = cause.evidence[:3]
     evidence_text = "\n".join(f"  {e.path}:{e.line}: {e.message}" for e in evidence)
     if unverified:
         verification_text = "Not verified: committed with --unverified; the marker was removed on trust."

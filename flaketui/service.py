@@ -393,25 +393,22 @@ class Service:
         return {t.key: latest[t.key] for t in tests if t.key in latest}
 
     def _root_cause(self, tests: Sequence[FlakyTest], category: Category | None):  # -> fixplan.RootCause
-        from flaketui.fixplan import RootCause
+        from flaketui import fixplan
 
-        first = tests[0]
-        decision = self.decisions().get(first.key)
-        evidence: tuple = ()
-        suggestion = None
-        try:
-            diagnosis = self.diagnose(first)
-            evidence, suggestion = diagnosis.evidence, diagnosis.suggestion
-        except (NotImplementedError, FlakeTUIError):
-            pass  # the message then says what the team decided, or "unknown"
-        note = decision.note if decision else ""
-        if category is not None:
-            return RootCause(category, "chosen when committing", evidence, note)
-        if decision is not None and decision.category is not None:
-            return RootCause(decision.category, f"decided by {decision.decided_by or 'the team'}", evidence, note)
-        if suggestion is not None and suggestion.category is not Category.UNKNOWN:
-            return RootCause(suggestion.category, f"suggested, {suggestion.confidence:.0%} confidence", evidence, note)
-        return RootCause(Category.UNKNOWN, "no decision or diagnosis", evidence, note)
+        decided = self.decisions()
+        diagnoses: list[Diagnosis] = []
+        diagnosed = True
+        for test in tests:
+            try:
+                diagnoses.append(self.diagnose(test))
+            except NotImplementedError:
+                diagnosed = False
+                break
+            except FlakeTUIError:
+                continue  # a file that no longer parses: the others still speak
+        return fixplan.choose_root_cause(
+            category, [decided[t.key] for t in tests if t.key in decided], diagnoses, diagnosed=diagnosed
+        )
 
     def _commit_template(self) -> str | None:
         import tomllib

@@ -6,7 +6,18 @@ import pytest
 
 from flaketui import fixplan
 from flaketui.fixplan import RootCause
-from flaketui.models import Category, Evidence, FlakyTest, Marker, MarkerKind, MarkerScope
+from flaketui.models import (
+    Category,
+    DecidedBy,
+    Diagnosis,
+    Evidence,
+    FlakyTest,
+    Marker,
+    MarkerKind,
+    MarkerScope,
+    Suggestion,
+    Triage,
+)
 from tests._fix_helpers import verification_of_tree
 from tests.conftest import MakeRepo
 
@@ -156,3 +167,49 @@ def test_empty_placeholders_leave_no_blank_lines(make_repo: MakeRepo) -> None:
         "Root cause: unknown (no decision or diagnosis)\n"
         "Verification: 10/10 passed, forked, failure rate < 26% at 95% (Python 3.11.7, pytest 8.4.2)."
     )
+
+
+def _diagnosis(category: Category, confidence: float, *evidence: Evidence) -> Diagnosis:
+    return Diagnosis(LONE.nodeid, Suggestion(category, confidence), evidence)
+
+
+SLEEP = Evidence(Category.ASYNC, "sleep", PATH, 7, 7, "fixed asyncio.sleep", "await an event", 0.5)
+CLOCK = Evidence(Category.TIME, "now", PATH, 9, 9, "datetime.now()", "inject a clock", 0.9)
+
+
+@pytest.mark.parametrize(
+    ("chosen", "decisions", "diagnoses", "expected"),
+    [
+        pytest.param(
+            Category.RACE, [Triage(LONE.nodeid, category=Category.TIME)], [], (Category.RACE, "chosen when committing"),
+            id="chosen-wins",
+        ),
+        pytest.param(
+            None,
+            [Triage(LONE.nodeid, category=Category.ORDER, decided_by=DecidedBy.USER)],
+            [_diagnosis(Category.TIME, 0.9)],
+            (Category.ORDER, "decided by user"),
+            id="decision-beats-suggestion",
+        ),
+        pytest.param(
+            None,
+            [Triage(LONE.nodeid, note="only on CI")],
+            [_diagnosis(Category.ASYNC, 0.3), _diagnosis(Category.TIME, 0.8)],
+            (Category.TIME, "suggested, 80% confidence"),
+            id="best-suggestion-of-several-tests",
+        ),
+        pytest.param(None, [], [_diagnosis(Category.UNKNOWN, 0.0)], (Category.UNKNOWN, "the code shows no likely cause"), id="diagnosed-unknown"),
+        pytest.param(None, [], [], (Category.UNKNOWN, "no decision or diagnosis"), id="nothing-known"),
+    ],
+)
+def test_choose_root_cause(
+    chosen: Category | None, decisions: list[Triage], diagnoses: list[Diagnosis], expected: tuple[Category, str]
+) -> None:
+    cause = fixplan.choose_root_cause(chosen, decisions, diagnoses)
+    assert (cause.category, cause.source) == expected
+
+
+def test_evidence_for_the_named_cause_comes_first() -> None:
+    cause = fixplan.choose_root_cause(Category.ASYNC, [Triage(LONE.nodeid, note="n")], [_diagnosis(Category.TIME, 0.9, CLOCK, SLEEP)])
+    assert cause.evidence == (SLEEP, CLOCK)
+    assert cause.note == "n"
