@@ -215,3 +215,27 @@ def test_identity_from_the_environment_is_enough(repo: Path, tmp_path: Path, mon
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Env Person")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "env@example.com")
     assert vcs.commit_refusal(repo) is None
+
+
+def test_a_deleted_file_can_be_committed_and_restored(repo: Path) -> None:
+    (repo / "src/app.py").unlink()
+    write_files(repo, {TEST_FILE: "def test_y():\n    assert 2\n"})
+    _hook(repo, "pre-commit", "exit 1\n")
+    before = _state(repo)
+    with pytest.raises(FlakeTUIError):
+        vcs.commit_paths(repo, [TEST_FILE, "src/app.py"], "m")
+    assert _state(repo) == before
+    vcs.git_path(repo, "hooks/pre-commit").unlink()
+    vcs.commit_paths(repo, [TEST_FILE, "src/app.py"], "test: fix and drop app")
+    assert _committed_files(repo) == ["src/app.py", TEST_FILE]
+    assert vcs.show_file(repo, "HEAD", "src/app.py") is None
+
+
+def test_paths_with_spaces_and_unicode(make_repo: MakeRepo) -> None:
+    name = "tests/tést dir/test x.py"
+    root = make_repo({name: "x = 1\n", "other.py": "y = 1\n"})
+    write_files(root, {name: "x = 2\n", "other.py": "y = 2\n"})
+    assert set(vcs.status(root)) == {name, "other.py"}
+    vcs.commit_paths(root, [name], "test: unicode")
+    assert vcs.show_file(root, "HEAD", name) == b"x = 2\n"
+    assert vcs.status(root) == {"other.py": " M"}
