@@ -512,10 +512,12 @@ class Service:
             if verification.tree_fingerprint != state.fingerprint:
                 changed = sorted(set(verification.dirty_paths) ^ set(state.dirty_paths))
                 where = f" ({', '.join(changed)})" if changed else " (a file was edited)"
-                raise FlakeTUIError(
-                    f"The work tree changed since {test.nodeid} was verified{where}.",
-                    "Verify again on this tree, then commit: the verification must cover what is committed.",
-                )
+                hint = "Verify again on this tree, then commit: the verification must cover what is committed."
+                appeared = set(state.dirty_paths) - set(verification.dirty_paths)
+                if appeared and all(vcs.status(self.root).get(p) == "??" for p in appeared):
+                    # Most often the tests themselves wrote these: verifying again would not help.
+                    hint += " If the test run writes these files, add them to .gitignore first."
+                raise FlakeTUIError(f"The work tree changed since {test.nodeid} was verified{where}.", hint)
 
     def undo(self, sha: str | None = None, *, on_output: Callable[[str], None] | None = None) -> CommitRecord:
         """Put the marker back as a new commit (the last flaketui commit if no sha)."""
