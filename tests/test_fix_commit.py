@@ -256,3 +256,11 @@ def test_refresh_plan_follows_the_chosen_files_and_notices_edits(repo: Path) -> 
     assert service.refresh_plan(plan, include=["README"]).refusal == "README has no uncommitted changes to include."
     write_files(repo, {TEST_FILE: FIXED_SOURCE + "# later\n"})
     assert service.refresh_plan(plan).refusal == f"{TEST_FILE} changed after the fix was planned; plan it again."
+
+
+def test_files_written_after_verification_get_a_gitignore_hint(repo: Path) -> None:
+    service, test = _fixed_and_verified(repo)
+    write_files(repo, {"out.log": "written by the test\n"})
+    with pytest.raises(FlakeTUIError, match=r"\(out.log\)") as caught:
+        service.commit_fix(plan_with(test, repo, REMOVED_SOURCE.encode()))
+    assert ".gitignore" in caught.value.hint
