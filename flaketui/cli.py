@@ -476,17 +476,27 @@ def scan(ctx: _Context, path: str | None, as_json: bool, no_cache: bool) -> int:
         from flaketui.discover.serialize import scan_to_json
 
         payload = scan_to_json(result)
-        payload["tests"] = [_test_json(test) for test in result.tests]
+        diagnoses = service.diagnose_many(result.tests)
+        payload["tests"] = [_test_json(test, diagnosis) for test, diagnosis in zip(result.tests, diagnoses, strict=True)]
         click.echo(json.dumps(payload, indent=2))
         return 0
     _print_scan(result)
     return 0
 
 
-def _test_json(test) -> dict:  # (FlakyTest) -> one test object of `scan --json`; add fields here
+def _test_json(test, diagnosis) -> dict:  # (FlakyTest, Diagnosis) -> one test object of `scan --json`; add fields here
     from flaketui.discover.serialize import test_to_json
 
-    return test_to_json(test)
+    suggestion = diagnosis.suggestion
+    return {
+        **test_to_json(test),
+        "suggestion": {"category": str(suggestion.category), "confidence": suggestion.confidence},
+        "evidence": [
+            {"category": str(e.category), "rule": e.rule, "path": e.path, "line": e.line, "end_line": e.end_line,
+             "message": e.message, "fix": e.fix}
+            for e in diagnosis.evidence
+        ],
+    }
 
 
 def _under(result, prefix: str):  # (ScanResult, repo-relative dir) -> ScanResult

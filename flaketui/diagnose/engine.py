@@ -5,20 +5,28 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from functools import cache
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from flaketui.diagnose.cache import DiagnosisCache
-from flaketui.diagnose.catalog import RULES
-from flaketui.diagnose.facts import Hit, MitigationSite
-from flaketui.diagnose.module import ModuleFacts, read_module
-from flaketui.diagnose.scope import Piece, Scope, assemble, find_test
-from flaketui.diagnose.score import rank
+from flaketui.diagnose.score import CATEGORIES, rank
 from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, Suggestion
 
-#: Changes whenever a rule does, so cached diagnoses made by other rules are not reused.
-RULES_FINGERPRINT = hashlib.sha256(
-    repr([(r.id, r.category, r.weight, r.calls, r.message, r.fix) for r in RULES]).encode()
-).hexdigest()[:16]
+if TYPE_CHECKING:
+    from flaketui.diagnose.facts import Hit, MitigationSite
+    from flaketui.diagnose.module import ModuleFacts
+    from flaketui.diagnose.scope import Piece, Scope
+
+
+@cache
+def engine_fingerprint() -> str:
+    """A digest of this package's sources: any change to a rule or to the engine invalidates
+    cached diagnoses, and computing it does not import libcst (a cached run never does)."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 class Diagnoser:
@@ -41,6 +49,8 @@ class Diagnoser:
         return self._bytes[rel]
 
     def module(self, rel: str) -> ModuleFacts | None:
+        from flaketui.diagnose.module import read_module
+
         if rel not in self._modules:
             source = self._read(rel)
             self._modules[rel] = None if source is None else read_module(rel, source)
@@ -62,7 +72,7 @@ class Diagnoser:
 
     def cache_key(self, test: FlakyTest) -> str:
         digest = hashlib.sha256()
-        digest.update(f"{self.version}\0{RULES_FINGERPRINT}\0{test.nodeid}\0{test.rootdir}\0{test.path}\0"
+        digest.update(f"{self.version}\0{engine_fingerprint()}\0{test.nodeid}\0{test.rootdir}\0{test.path}\0"
                       f"{test.name}\0{test.class_name}\0{test.line}\0".encode())
         for rel in [test.path, *self.conftest_paths(test)]:
             digest.update(rel.encode() + b"\0" + hashlib.sha256(self._read(rel) or b"").digest())
@@ -94,6 +104,8 @@ class Diagnoser:
         return results
 
     def diagnose_uncached(self, test: FlakyTest) -> Diagnosis:
+        from flaketui.diagnose.scope import assemble, find_test
+
         module = self.module(test.path)
         if module is None or module.error is not None:
             return _unknown(test.nodeid)
@@ -108,8 +120,6 @@ class Diagnoser:
 
 
 def _unknown(nodeid: str) -> Diagnosis:
-    from flaketui.diagnose.score import CATEGORIES
-
     return Diagnosis(nodeid, Suggestion(Category.UNKNOWN, 0.0), (), tuple(Suggestion(c, 0.0) for c in CATEGORIES))
 
 
