@@ -664,12 +664,17 @@ class Service:
         return report.render_json(audit) if as_json else report.render_markdown(audit)
 
     def _diagnoses_if_available(self, tests: Sequence[FlakyTest]) -> dict[tuple[str, str], Diagnosis]:
+        # One call for all: diagnose_many parses each file once per call.
+        try:
+            return {test.key: found for test, found in zip(tests, self.diagnose_many(tests), strict=True)}
+        except NotImplementedError:
+            return {}
+        except FlakeTUIError:
+            pass
         found: dict[tuple[str, str], Diagnosis] = {}
         for test in tests:
             try:
                 found[test.key] = self.diagnose(test)
-            except NotImplementedError:
-                return {}
             except FlakeTUIError:
                 continue  # a test whose file no longer parses is reported "not diagnosed"
         return found
