@@ -235,7 +235,7 @@ from flaketui.service import Service
 from flaketui.models import Category
 from tests.test_decisions import flaky_test
 service = Service(Path(sys.argv[1]))
-for i in range(15):
+for i in range(8):
     service.set_category(flaky_test(f"tests/test_{sys.argv[3]}.py::test_{i}"), Category.DATA)
 """
 
@@ -248,5 +248,5 @@ def test_two_processes_deciding_at_once_lose_nothing(make_repo: MakeRepo) -> Non
     ]
     errors = [p.communicate()[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errors
-    assert len(Service(root).decisions()) == 30
+    assert len(Service(root).decisions()) == 16
     assert decisions.load(root) == parse((root / FILENAME).read_bytes())
