@@ -271,6 +271,30 @@ def test_scan_finds_every_flaky_marked_test_in_every_form(demo_repo: Path) -> No
     assert found["tests/test_settings.py::test_default_retry_budget"].marker.args_dict == {"reruns": "3"}
 
 
+#: Truly flaky tests whose cause the rules do not see from the test's own scope, left out of
+#: the check below: the set whose order matters is iterated inside the library (describe), and
+#: the timeout that trips is an HTTP client's against a fixed port in a fixture (read as async).
+#: Victims of order/fixture pollution are not checked either: the polluter is a neighbour.
+DIAGNOSIS_BLIND_SPOTS = {
+    "tests/test_jobs.py::test_describe_lists_tags",
+    "tests/test_webhooks.py::TestWebhookDelivery::test_delivers_to_staging_receiver",
+}
+
+
+def test_diagnosis_names_the_cause_each_flaky_test_was_written_for(demo_repo: Path) -> None:
+    from flaketui.service import Service
+
+    service = Service(demo_repo)
+    tests = [t for t in service.scan().tests if t.nodeid in TRULY_FLAKY and t.nodeid not in DIAGNOSIS_BLIND_SPOTS]
+    suggested = {d.nodeid: str(d.suggestion.category) for d in service.diagnose_many(tests)}
+    intended = {nodeid: TRULY_FLAKY[nodeid][0] for nodeid in suggested}
+    assert len(suggested) == len(TRULY_FLAKY) - len(DIAGNOSIS_BLIND_SPOTS)
+    assert suggested == intended
+    order_dependent = "tests/test_registry.py::test_dispatch_runs_the_registered_handler"
+    [diagnosis] = service.diagnose_many([t for t in service.scan().tests if t.nodeid == order_dependent])
+    assert str(diagnosis.suggestion.category) == "order"
+
+
 # -- the command ----------------------------------------------------------------------------
 
 
