@@ -295,6 +295,28 @@ def test_diagnosis_names_the_cause_each_flaky_test_was_written_for(demo_repo: Pa
     assert str(diagnosis.suggestion.category) == "order"
 
 
+FIXED_BUT_MARKED = {
+    "tests/test_aio.py::test_fetch_all_returns_every_result",
+    "tests/test_queue.py::test_results_are_visible_once_idle",
+    "tests/test_schedule.py::test_eta_is_shown_in_minutes",
+    "tests/test_settings.py::test_retry_budget_from_environment",
+    "tests/test_webhooks.py::TestWebhookDelivery::test_server_error_raises_delivery_error",
+}
+
+
+def test_verification_finds_the_fixed_tests_stable_and_the_order_dependent_one_broken(demo_repo: Path) -> None:
+    from flaketui.service import Service
+
+    service = Service(demo_repo)
+    order_dependent = "tests/test_registry.py::test_dispatch_runs_the_registered_handler"
+    tests = [t for t in service.scan().tests if t.nodeid in FIXED_BUT_MARKED | {order_dependent}]
+    verdicts = {v.nodeid: (str(v.verdict), v.passed, v.runs) for v in service.verify(tests, runs=3)}
+    assert verdicts == {
+        **{nodeid: ("stable", 3, 3) for nodeid in FIXED_BUT_MARKED},
+        order_dependent: ("broken", 0, 3),  # alone, nothing registered its handler
+    }
+
+
 # -- the command ----------------------------------------------------------------------------
 
 
