@@ -255,6 +255,8 @@ def marker_text(test: FlakyTest) -> str:
         return marker.summary
     if marker.scope in (MarkerScope.FUNCTION, MarkerScope.CLASS) and not source.startswith("@"):
         source = "@" + source
+    elif marker.scope is MarkerScope.MODULE and not source.startswith("pytestmark"):
+        source = "pytestmark: " + source
     return source if len(source) <= 80 else source[:77] + "..."
 
 

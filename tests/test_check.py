@@ -152,3 +152,55 @@ def test_the_pre_commit_hook_runs_the_check() -> None:
     assert "- id: flaketui-check\n" in hooks
     assert "  entry: flaketui check\n" in hooks
     assert "  pass_filenames: false\n" in hooks
+
+
+MODULE_MARKED = """\
+import pytest
+
+pytestmark = pytest.mark.flaky(reruns=2)
+
+
+def test_one():
+    pass
+"""
+
+
+def test_a_module_marker_is_shown_as_pytestmark(make_repo: MakeRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_repo({"tests/test_m.py": MODULE_MARKED})
+    code, out = run(root, capsys=capsys)
+    assert code == 1
+    assert out.startswith("tests/test_m.py:3: tests/test_m.py::test_one (pytestmark")
+
+
+def test_keep_command_writes_the_keep_and_the_gate_honours_it(
+    make_repo: MakeRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_repo({"tests/test_a.py": FLAKY_MODULE})
+    nodeid = "tests/test_a.py::test_net"
+    assert main(["-C", str(root), "keep", nodeid, "--reason", "partner sandbox", "--until", "2999-12-31"]) == 0
+    assert "marker kept until 2999-12-31: partner sandbox" in capsys.readouterr().out
+    assert (root / FILENAME).read_text().endswith(
+        f'[tests."{nodeid}"]\nkeep = "partner sandbox"\nkeep_expires = 2999-12-31\n'
+    )
+    assert run(root, "--max", "1", capsys=capsys)[0] == 0
+    assert main(["-C", str(root), "keep", nodeid, "--remove"]) == 0
+    capsys.readouterr()
+    assert run(root, "--max", "1", capsys=capsys)[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["tests/test_a.py::test_nope", "--reason", "r"], "No flaky-marked test", id="unknown-test"),
+        pytest.param(["tests/test_a.py::test_net"], "Give --reason", id="no-reason"),
+        pytest.param(["tests/test_a.py::test_net", "--reason", "r", "--remove"], "Give --reason", id="both"),
+        pytest.param(["tests/test_a.py::test_net", "--reason", "r", "--until", "soon"], "not a date", id="bad-date"),
+    ],
+)
+def test_keep_command_refuses_with_what_to_do(
+    make_repo: MakeRepo, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    root = make_repo({"tests/test_a.py": FLAKY_MODULE})
+    assert main(["-C", str(root), "keep", *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (root / FILENAME).exists()
