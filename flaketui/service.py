@@ -436,6 +436,9 @@ class Service:
         Refused unless the latest verification of every covered test is stable and was run
         on this very tree; on failure the work tree and index are restored.
         """
+        import base64
+        import json
+
         from flaketui import fixplan, vcs
 
         if plan.refusal:
@@ -454,10 +457,14 @@ class Service:
         if plan.refusal:
             raise FlakeTUIError(plan.refusal, "Nothing was changed; choose files with uncommitted changes.")
         paths = [*(p for p, _ in plan.new_contents), *plan.include]
+        # The files as the removal saw them (the user's fix, the marker still there): undo
+        # reverses exactly the removal by merging back towards them.
+        seen = {p: base64.b64encode((self.root / p).read_bytes()).decode() for p, _ in plan.new_contents}
         sha = vcs.commit_paths(self.root, paths, plan.message, on_output, contents=dict(plan.new_contents))
         record = CommitRecord(sha=sha, nodeid=plan.target, message=plan.message, kind="fix", files=tuple(paths))
         self._record_commit(record)
         self._store().cache_put(_FIX_MARKERS, sha, fixplan.pairs_to_json(plan.restore))
+        self._store().cache_put(_FIX_BEFORE, sha, json.dumps(seen))
         return record
 
     def refresh_plan(
@@ -521,7 +528,10 @@ class Service:
 
     def undo(self, sha: str | None = None, *, on_output: Callable[[str], None] | None = None) -> CommitRecord:
         """Put the marker back as a new commit (the last flaketui commit if no sha)."""
-        from flaketui import codemod, fixplan, vcs
+        import base64
+        import json
+
+        from flaketui import fixplan, vcs
 
         vcs.preflight(self.root)
         fix_sha = vcs.resolve_commit(self.root, sha) if sha else self._last_fix_commit()
@@ -540,6 +550,7 @@ class Service:
                 f"Put the marker back by hand: `git show {fix_sha[:12]}` shows what was removed.",
             )
         removed = fixplan.pairs_from_json(stored)
+        befores: dict[str, str] = json.loads(self._store().cache_get(_FIX_BEFORE, fix_sha) or "{}")
         status = vcs.status(self.root)
         new_contents: dict[str, bytes] = {}
         for path in dict.fromkeys(r.path for r in removed):
@@ -551,16 +562,13 @@ class Service:
             if not (self.root / path).is_file():
                 raise FlakeTUIError(f"{path} no longer exists; there is nothing to put the marker back on.",
                                     "Restore the marker by hand where the test lives now.")
-            current = restored = (self.root / path).read_bytes()
-            for item in (r for r in removed if r.path == path):
-                result = codemod.restore_marker(
-                    restored, item.marker, item.test_name, item.class_name, test_line=item.test_line, path=path
-                )
-                if result.after is None:
-                    raise FlakeTUIError(
-                        f"Could not put the marker back in {path}: {result.failure}", "Restore it by hand."
-                    )
-                restored = result.after
+            current = (self.root / path).read_bytes()
+            committed = vcs.show_file(self.root, fix_sha, path)
+            restored = None
+            if path in befores and committed is not None:
+                restored = vcs.merge_file(current, committed, base64.b64decode(befores[path]))
+            if restored is None:  # edited near the marker since: place it with the codemod
+                restored = self._restore_markers(current, path, [r for r in removed if r.path == path])
             if restored != current:
                 new_contents[path] = restored
         if not new_contents:
@@ -577,6 +585,18 @@ class Service:
         )
         self._record_commit(record)
         return record
+
+    def _restore_markers(self, source: bytes, path: str, removed: Sequence) -> bytes:  # removed: [RemovedMarker]
+        from flaketui import codemod
+
+        for item in removed:
+            result = codemod.restore_marker(
+                source, item.marker, item.test_name, item.class_name, test_line=item.test_line, path=path
+            )
+            if result.after is None:
+                raise FlakeTUIError(f"Could not put the marker back in {path}: {result.failure}", "Restore it by hand.")
+            source = result.after
+        return source
 
     def _last_fix_commit(self) -> str:
         """The newest flaketui fix on this branch that no later flaketui commit undoes."""
@@ -716,6 +736,8 @@ class Service:
 
 #: Store cache namespace: the markers each fix commit removed, by sha, for undo.
 _FIX_MARKERS = "fix-markers"
+#: ... and each edited file as the removal saw it (base64), so undo can reverse it exactly.
+_FIX_BEFORE = "fix-before"
 
 
 def _editor_position(editor: str, path: str, line: int) -> list[str]:
