@@ -335,3 +335,18 @@ def _as_text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     return str(value or "")
+
+
+def merge_file(current: bytes, base: bytes, other: bytes) -> bytes | None:
+    """``git merge-file``: the changes from ``base`` to ``other`` applied to ``current``, or
+    None when they conflict. Undo uses it to reverse exactly what a removal changed."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="flaketui-merge-") as scratch:
+        names = []
+        for label, content in (("current", current), ("base", base), ("other", other)):
+            target = Path(scratch) / label
+            target.write_bytes(content)
+            names.append(str(target))
+        result = _git(Path(scratch), "merge-file", "-p", "-q", *names, check=False)
+    return result.stdout if result.returncode == 0 else None

@@ -95,3 +95,21 @@ def test_undo_without_a_record_of_the_markers_says_what_to_do(fixed: tuple[Path,
     with pytest.raises(FlakeTUIError, match="no record of the markers") as caught:
         Service(clone).undo()
     assert f"git show {fix_sha[:12]}" in caught.value.hint
+
+
+def test_undo_keeps_later_commits_to_the_test_file(fixed: tuple[Path, str]) -> None:
+    root, _ = fixed
+    added = "\n\ndef test_more():\n    assert True\n"
+    write_files(root, {TEST_FILE: REMOVED_SOURCE + added})
+    git(root, "commit", "-q", "-am", "more tests")
+    Service(root).undo()
+    assert (root / TEST_FILE).read_text() == FIXED_SOURCE + added
+
+
+def test_undo_after_an_edit_next_to_the_marker_places_it_with_the_codemod(fixed: tuple[Path, str]) -> None:
+    root, _ = fixed
+    # An edit on the line next to the removed decorator: a textual merge would conflict.
+    write_files(root, {TEST_FILE: REMOVED_SOURCE.replace("def test_y():", "def test_y() -> None:")})
+    git(root, "commit", "-q", "-am", "annotate")
+    Service(root).undo()
+    assert (root / TEST_FILE).read_text() == FIXED_SOURCE.replace("def test_y():", "def test_y() -> None:")

@@ -239,3 +239,15 @@ def test_paths_with_spaces_and_unicode(make_repo: MakeRepo) -> None:
     vcs.commit_paths(root, [name], "test: unicode")
     assert vcs.show_file(root, "HEAD", name) == b"x = 2\n"
     assert vcs.status(root) == {"other.py": " M"}
+
+
+@pytest.mark.parametrize(
+    ("current", "expected"),
+    [
+        pytest.param(b"a\nb\nc\nd\ne\nX\n", b"A\nb\nc\nd\ne\nX\n", id="apart-merges"),
+        pytest.param(b"Z\nb\nc\nd\ne\nf\n", None, id="same-line-conflicts"),
+        pytest.param(b"a\r\nb\r\nc\r\nd\r\ne\r\nX\r\n", None, id="every-line-differs"),
+    ],
+)
+def test_merge_file(current: bytes, expected: bytes | None) -> None:
+    assert vcs.merge_file(current, b"a\nb\nc\nd\ne\nf\n", b"A\nb\nc\nd\ne\nf\n") == expected
