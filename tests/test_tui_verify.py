@@ -1,0 +1,187 @@
+"""Pilot tests of verification, commit and undo: real pytest runs, real git commits."""
+
+from __future__ import annotations
+
+from flaketui.models import Category, Verdict
+from flaketui.service import Service
+from flaketui.tui.app import FlakeTUIApp
+from flaketui.tui.modals import CommitDialog, MessageDialog
+from flaketui.tui.rows import RowState
+from tests._tui_helpers import BLOCKING, PROJECT, processes_under, run_async, settle, wait_for
+from tests.conftest import MakeRepo, git
+
+SIZE = (150, 40)
+COUNTER = (".", "tests/test_counter.py::test_every_third_run_fails")
+STABLE = (".", "tests/test_stable.py::test_always_passes")
+BLOCKER = (".", "tests/test_blocking.py::test_blocks_on_second_run")
+
+
+def select(app: FlakeTUIApp, key: tuple[str, str]) -> None:
+    app.main.table.move_cursor(row=app.main.shown.index(key), animate=False)
+
+
+@run_async
+async def test_verify_a_flaky_test_shows_k_of_n_and_the_honest_bound(make_repo: MakeRepo) -> None:
+    app = FlakeTUIApp(Service(make_repo(PROJECT)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        select(app, COUNTER)
+        await pilot.press("v")
+        await settle(pilot)
+        row = app.main.rows[COUNTER]
+        assert row.verification_text() == "7/10"
+        assert row.state is RowState.FLAKY
+        assert app.main.table.get_cell(app.main.table.coordinate_to_cell_key((0, 0)).row_key, "runs") == "7/10"
+        await pilot.press("l", "l")  # the Runs tab
+        runs = str(app.main.query_one("#runs").render())
+        assert "7/10 passed: flaky" in runs and "failed" in runs
+
+
+@run_async
+async def test_a_stable_result_states_the_95_percent_bound(make_repo: MakeRepo) -> None:
+    app = FlakeTUIApp(Service(make_repo(PROJECT)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        select(app, STABLE)
+        await pilot.press("v")
+        await settle(pilot)
+        await pilot.press("l", "l")
+        assert "10/10 passed: failure rate < 26% at 95%" in str(app.main.query_one("#runs").render())
+        assert app.main.rows[STABLE].state is RowState.STABLE
+
+
+@run_async
+async def test_verifications_queue_behind_one_consumer(make_repo: MakeRepo) -> None:
+    app = FlakeTUIApp(Service(make_repo(PROJECT)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("space", "space", "V")  # mark the counter and stable tests, verify both
+        assert app.main.queue.current is not None
+        assert sum(1 for r in app.main.rows.values() if r.state in (RowState.RUNNING, RowState.QUEUED)) == 2
+        assert [w for w in app.workers if w.group == "verify" and w.is_running].__len__() <= 1
+        await settle(pilot)
+        assert app.main.rows[COUNTER].verification.verdict is Verdict.FLAKY
+        assert app.main.rows[STABLE].verification.verdict is Verdict.STABLE
+        assert not app.main.queue.busy
+
+
+@run_async
+async def test_c_verifies_then_commits_through_the_modal(make_repo: MakeRepo) -> None:
+    root = make_repo(PROJECT)
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        select(app, STABLE)
+        await pilot.press("4")  # the team's category goes into the message
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, CommitDialog)
+        assert "-@pytest.mark.flaky(reruns=2)" in app.screen.plan.diff
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.main.rows[STABLE].state is RowState.FIXED
+        assert "1 fixed" in str(app.main.query_one("#header").render())
+    log = git(root, "log", "-1", "--format=%B")
+    assert "Flaky-Category: external" in log
+    assert "pytest.mark.flaky" not in (root / "tests/test_stable.py").read_text()
+    assert git(root, "status", "--porcelain", "tests/test_stable.py") == ""
+    assert Service(root).decisions()[STABLE].category is Category.EXTERNAL
+
+
+@run_async
+async def test_esc_in_the_commit_modal_changes_nothing(make_repo: MakeRepo) -> None:
+    root = make_repo(PROJECT)
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        select(app, STABLE)
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, CommitDialog)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is app.main
+    assert git(root, "rev-list", "--count", "HEAD").strip() == "1"
+    assert "pytest.mark.flaky" in (root / "tests/test_stable.py").read_text()
+
+
+@run_async
+async def test_c_on_a_flaky_test_refuses_with_what_to_do(make_repo: MakeRepo) -> None:
+    root = make_repo(PROJECT)
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        select(app, COUNTER)
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, MessageDialog)
+        assert "7/10 passed" in app.screen.message and "fix the root cause" in app.screen.hint
+    assert git(root, "rev-list", "--count", "HEAD").strip() == "1"
+
+
+@run_async
+async def test_z_undoes_the_last_fix(make_repo: MakeRepo) -> None:
+    root = make_repo(PROJECT)
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        select(app, STABLE)
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("z")
+        await settle(pilot)
+        assert STABLE in app.main.rows and app.main.rows[STABLE].state is not RowState.FIXED
+    assert "@pytest.mark.flaky(reruns=2)" in (root / "tests/test_stable.py").read_text()
+    assert git(root, "rev-list", "--count", "HEAD").strip() == "3"
+
+
+@run_async
+async def test_x_cancels_and_leaves_no_process(make_repo: MakeRepo) -> None:
+    root = make_repo({**PROJECT, **BLOCKING})
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        select(app, BLOCKER)
+        await pilot.press("v")
+        await wait_for(pilot, lambda: (root / "tests/running.txt").read_text().isdigit()
+                       if (root / "tests/running.txt").exists() else False)
+        assert app.main.rows[BLOCKER].state is RowState.RUNNING
+        await pilot.press("x")
+        await settle(pilot)
+        assert app.main.rows[BLOCKER].state is not RowState.RUNNING
+        assert processes_under(root) == []
+
+
+@run_async
+async def test_keys_work_while_a_verification_runs(make_repo: MakeRepo) -> None:
+    root = make_repo({**PROJECT, **BLOCKING})
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        select(app, BLOCKER)
+        await pilot.press("v")
+        await wait_for(pilot, lambda: (root / "tests/running.txt").exists())
+        await pilot.press("j", "3")  # move to the next test and confirm `time` while it runs
+        await wait_for(pilot, lambda: app.main.rows[COUNTER].confirmed is Category.TIME)
+        assert app.main.rows[BLOCKER].state is RowState.RUNNING
+        await pilot.press("x")
+        await settle(pilot)
+    assert Service(root).decisions()[COUNTER].category is Category.TIME
+
+
+@run_async
+async def test_q_quits_at_once_and_kills_the_run(make_repo: MakeRepo) -> None:
+    root = make_repo({**PROJECT, **BLOCKING})
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        select(app, BLOCKER)
+        await pilot.press("v")
+        await wait_for(pilot, lambda: (root / "tests/running.txt").read_text().isdigit()
+                       if (root / "tests/running.txt").exists() else False)
+        await pilot.press("q")
+    assert app.return_code == 0
+    assert processes_under(root) == []
