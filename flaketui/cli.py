@@ -471,14 +471,23 @@ def scan(ctx: _Context, path: str | None, as_json: bool, no_cache: bool) -> int:
     if path is not None:
         result = _under(result, os.path.relpath(os.path.realpath(path), service.root).replace(os.sep, "/"))
     if as_json:
-        import json
+        from flaketui.discover import cache as scan_cache
 
-        from flaketui.discover.serialize import scan_to_json
+        # Diagnoses load libcst; an unchanged tree (same fingerprint) reprints the last answer.
+        cacheable = path is None and not no_cache
+        text = scan_cache.load_output(service.state_dir(), "scan-json", result) if cacheable else None
+        if text is None:
+            import json
 
-        payload = scan_to_json(result)
-        diagnoses = service.diagnose_many(result.tests)
-        payload["tests"] = [_test_json(test, diagnosis) for test, diagnosis in zip(result.tests, diagnoses, strict=True)]
-        click.echo(json.dumps(payload, indent=2))
+            from flaketui.discover.serialize import scan_to_json
+
+            payload = scan_to_json(result)
+            diagnoses = service.diagnose_many(result.tests)
+            payload["tests"] = [_test_json(test, diagnosis) for test, diagnosis in zip(result.tests, diagnoses, strict=True)]
+            text = json.dumps(payload, indent=2)
+            if path is None:
+                scan_cache.store_output(service.state_dir(), "scan-json", result, text)
+        click.echo(text)
         return 0
     _print_scan(result)
     return 0

@@ -151,6 +151,9 @@ class ScanResult:
     skipped: tuple[Skipped, ...] = ()
     files_scanned: int = 0
     from_cache: bool = False
+    #: The stat fingerprint of the tree the scan read (empty when not cached): equal
+    #: fingerprints mean every file a scan or a diagnosis reads is unchanged.
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,7 @@ class Service:
             from flaketui.discover import scan_repository
 
             result = scan_repository(self.root, files, on_progress=on_progress)
-            scan_cache.store(state, self.root, files, result)
+            result = replace(result, fingerprint=scan_cache.store(state, self.root, files, result))
         if collect:
             result = self._merge_collected(result)
         return result

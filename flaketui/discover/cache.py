@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from flaketui import __version__
@@ -34,18 +35,20 @@ def relevant(path: str) -> bool:
 
 
 def _fingerprint(root: Path, files: list[str]) -> tuple[str, dict[str, int]]:
-    digest = hashlib.sha256(f"{_FORMAT}\0{__version__}\0{root}\0".encode())
+    base = str(root) + os.sep
+    parts: list[str] = [f"{_FORMAT}\0{__version__}\0{root}\0"]
     mtimes: dict[str, int] = {}
     for path in files:
-        if not relevant(path):
+        if not path.endswith(_RELEVANT_SUFFIXES) and path.rpartition("/")[2] not in _RELEVANT_NAMES:
             continue
         try:
-            stat = os.stat(root / path)
+            stat = os.stat(base + path)
         except OSError:
-            digest.update(f"{path}\0-\n".encode("utf-8", "surrogateescape"))
+            parts.append(f"{path}\0-\n")
             continue
         mtimes[path] = stat.st_mtime_ns
-        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}\n".encode("utf-8", "surrogateescape"))
+        parts.append(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}\n")
+    digest = hashlib.sha256("".join(parts).encode("utf-8", "surrogateescape"))
     return digest.hexdigest(), mtimes
 
 
@@ -71,12 +74,14 @@ def load(state_dir: Path, root: Path, files: list[str]) -> ScanResult | None:
         if _content_hash(root / path) != expected:
             return None
     try:
-        return scan_from_json(data["result"], str(root), files_scanned=data.get("files_scanned", 0), from_cache=True)
+        result = scan_from_json(data["result"], str(root), files_scanned=data.get("files_scanned", 0), from_cache=True)
     except (KeyError, TypeError, ValueError):
         return None
+    return replace(result, fingerprint=key)
 
 
-def store(state_dir: Path, root: Path, files: list[str], result: ScanResult) -> None:
+def store(state_dir: Path, root: Path, files: list[str], result: ScanResult) -> str:
+    """Write the cache; returns the fingerprint it is keyed by."""
     key, mtimes = _fingerprint(root, files)
     now = time.time_ns()
     coarse = all(m % 1_000_000 == 0 for m in mtimes.values())
@@ -90,10 +95,35 @@ def store(state_dir: Path, root: Path, files: list[str], result: ScanResult) -> 
         "files_scanned": result.files_scanned,
         "result": scan_to_json(result),
     }
-    target = state_dir / CACHE_FILE
-    temporary = target.with_name(f"{CACHE_FILE}.{os.getpid()}.tmp")
+    _write(state_dir / CACHE_FILE, json.dumps(payload))
+    return key
+
+
+def _write(target: Path, text: str) -> None:
+    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     try:
-        temporary.write_text(json.dumps(payload), encoding="utf-8")
+        temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, target)
     except OSError:  # a read-only state dir only costs speed
         temporary.unlink(missing_ok=True)
+
+
+def load_output(state_dir: Path, name: str, result: ScanResult) -> str | None:
+    """A command's printed output for this very scan (``scan --json`` with its diagnoses), so an
+    unchanged tree answers without loading the parsers. Only a cached scan can match: its
+    fingerprint passed the stat and racy-content checks a moment ago."""
+    if not (result.from_cache and result.fingerprint):
+        return None
+    try:
+        data = json.loads((state_dir / f"output-{name}.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+    if isinstance(data, dict) and data.get("key") == result.fingerprint and data.get("version") == __version__:
+        text = data.get("text")
+        return text if isinstance(text, str) else None
+    return None
+
+
+def store_output(state_dir: Path, name: str, result: ScanResult, text: str) -> None:
+    if result.fingerprint:
+        _write(state_dir / f"output-{name}.json", json.dumps({"key": result.fingerprint, "version": __version__, "text": text}))

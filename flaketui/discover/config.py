@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import configparser
 import fnmatch
+import functools
 import posixpath
 import re
 import shlex
@@ -154,10 +155,15 @@ def relative(path: str, rootdir: str) -> str:
 def fnmatch_ex(pattern: str, path: str) -> bool:
     """pytest's ``fnmatch_ex``: a pattern without a slash matches the basename, else the path's end."""
     if "/" not in pattern:
-        return fnmatch.fnmatchcase(posixpath.basename(path), pattern) or fnmatch.fnmatch(posixpath.basename(path), pattern)
+        return _compiled(pattern).match(posixpath.basename(path)) is not None
     if not pattern.startswith("/"):
         pattern = "*/" + pattern
-    return fnmatch.fnmatch("/" + path, pattern)
+    return _compiled(pattern).match("/" + path) is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(fnmatch.translate(pattern))
 
 
 @dataclass(frozen=True)
@@ -185,6 +191,7 @@ def select_test_files(
     ignore, ignore_globs = config.ignored_by_options()
     ignore_paths = {_join(rootdir, p) for p in ignore}
     selected: list[str] = []
+    blocked: dict[tuple[str, str], bool] = {}  # (directory, start) -> pruned; directories repeat a lot
     for path in files:
         if not path.endswith(".py"):
             continue
@@ -193,7 +200,11 @@ def select_test_files(
             continue
         if path != start and not any(fnmatch_ex(p, path) for p in patterns):
             continue
-        if _recursion_blocked(path, start, norecurse, venv_dirs):
+        directory = path.rpartition("/")[0]
+        key = (directory, start)
+        if key not in blocked:
+            blocked[key] = _recursion_blocked(path, start, norecurse, venv_dirs)
+        if blocked[key]:
             continue
         if _ignored(path, ignore_paths, ignore_globs, rootdir, conftest_ignores):
             continue

@@ -24,6 +24,8 @@ from flaketui.discover.symbols import (
     Evaluator,
     FlakyDecorator,
     FunctionRef,
+    Import,
+    ImportFrom,
     Mark,
     ModuleInfo,
     build_module,
@@ -34,7 +36,10 @@ from flaketui.models import Finding, FlakyTest, ScanResult, Skipped
 ProgressCallback = Callable[[int, int], None]
 
 #: Words a file must contain for a marker, a suspect retry or a rerun to be written in it.
-_PREFILTER = re.compile(rb"flak|rerun|retr(?:y|ies|ying)|intermittent|backoff|xfail")
+_PREFILTER_WORDS = (b"flak", b"rerun", b"retr", b"intermittent", b"backoff", b"xfail")
+_FROM_IMPORT = re.compile(rb"^[ \t]*from[ \t]+([.\w]+)[ \t]+import[ \t]*(\([^)]*\)|[^\n]*)", re.MULTILINE)
+_IMPORT = re.compile(rb"^[ \t]*import[ \t]+([^\n#;]+)", re.MULTILINE)
+_WORD = re.compile(rb"\w+")
 _MAX_ROUNDS = 8
 
 
@@ -45,6 +50,7 @@ def scan_repository(root: Path, files: Sequence[str], *, on_progress: ProgressCa
 class _Scan:
     def __init__(self, root: Path, files: Sequence[str], on_progress: ProgressCallback | None) -> None:
         self.root = root
+        self._root = str(root)
         self.files = list(files)
         self.on_progress = on_progress
         self.evaluator = Evaluator()
@@ -53,7 +59,7 @@ class _Scan:
 
     def read(self, path: str) -> bytes | None:
         try:
-            with open(self.root / path, "rb") as handle:
+            with open(os.path.join(self._root, path), "rb") as handle:
                 return handle.read()
         except OSError:
             return None
@@ -96,34 +102,44 @@ class _Scan:
 
     # -- parsing --------------------------------------------------------------------------
     def _parse_relevant(self, python_files: list[str]) -> None:
-        pending: list[str] = []
+        # A file that never mentions flakiness can still receive a marker, but only through an
+        # import: remember what each one imports, and parse it once an import brings a name
+        # (or a module) that an already parsed module exports with a flaky marker attached.
+        pending: dict[str, frozenset[str]] = {}
         for path in python_files:
             data = self.read(path)
             if data is None:
                 continue
-            if _PREFILTER.search(data) or _is_conftest(path):
+            if _mentions_flakiness(data) or _is_conftest(path):
                 self._parse(path, data)
             else:
-                pending.append(path)
-        total = len(self.evaluator.modules)
+                imported = _imported_words(data)
+                if imported:
+                    pending[path] = imported
         known: set[str] = set()
         for _ in range(_MAX_ROUNDS):
-            names = self._exported_names() - known
+            names = self._exported_names(known) - known
             if not names or not pending:
                 break
             known |= names
-            pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
-            still: list[str] = []
-            for path in pending:
+            wanted = names | self._exporting_module_names(names)
+            reached = [path for path, words in pending.items() if not words.isdisjoint(wanted)]
+            for path in reached:
+                del pending[path]
                 data = self.read(path)
-                if data is not None and pattern.search(data):
+                if data is not None:
                     self._parse(path, data)
-                else:
-                    still.append(path)
-            pending = still
-            total = len(self.evaluator.modules)
         if self.on_progress is not None:
+            total = len(self.evaluator.modules)
             self.on_progress(total, total)
+
+    def _exporting_module_names(self, names: set[str]) -> set[str]:
+        """Last components of the modules that bind ``names`` (``helpers`` for ``helpers.RETRY``)."""
+        found: set[str] = set()
+        for module in self.evaluator.modules.values():
+            if not names.isdisjoint(module.scope.bindings):
+                found.add(module.dotted.rpartition(".")[2])
+        return found
 
     def _parse(self, path: str, data: bytes) -> None:
         try:
@@ -147,12 +163,19 @@ class _Scan:
         except Unparsable as reason:
             self.skipped[path] = str(reason)
 
-    def _exported_names(self) -> set[str]:
-        """Module-level names that carry a flaky marker into whatever imports them."""
+    def _exported_names(self, known: set[str]) -> set[str]:
+        """Module-level names that carry a flaky marker into whatever imports them.
+
+        Only bindings whose own text mentions flakiness or an already exported name can carry
+        one, so the rest are never evaluated (most of a test suite).
+        """
+        names_alternation = "|".join(re.escape(n) for n in sorted(known))
+        mentions = re.compile(r"flak|\b(?:" + names_alternation + r")\b" if known else "flak")
         names: set[str] = set()
         for module in list(self.evaluator.modules.values()):
-            for name in module.scope.bindings:
-                if name.startswith("__"):
+            lines = module.source.lines
+            for name, bindings in module.scope.bindings.items():
+                if name.startswith("__") or not any(_mentions(b, name, lines, mentions) for b in bindings):
                     continue
                 value = self.evaluator.lookup(module, module.scope, name)
                 if self._carries_flaky(value):
@@ -267,6 +290,8 @@ class _Scan:
 
     def _hook_findings(self) -> None:
         for path, module in self.evaluator.modules.items():
+            if "add_marker" not in module.source.text:
+                continue
             for function in _functions(module.tree.body):
                 for node in ast.walk(function):
                     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_marker"):
@@ -289,6 +314,37 @@ class _Scan:
         if isinstance(node, ast.Constant):
             return node.value == "flaky"
         return self._flaky_expression(module, node)
+
+
+def _mentions_flakiness(data: bytes) -> bool:
+    # Plain substring tests run at memchr speed; one regex alternation is several times slower.
+    return any(word in data for word in _PREFILTER_WORDS)
+
+
+def _imported_words(data: bytes) -> frozenset[str]:
+    """The names and module names (last components) a file imports: the only ways a flaky
+    marker defined elsewhere can reach it. Over-approximate on purpose (``as`` names too)."""
+    if b"import" not in data:
+        return frozenset()
+    words: set[bytes] = set()
+    for module, names in _FROM_IMPORT.findall(data):
+        words.add(module.rpartition(b".")[2])
+        words.update(_WORD.findall(names))
+    for modules in _IMPORT.findall(data):
+        words.update(m.rpartition(b".")[2] for m in _WORD.findall(modules))
+    return frozenset(w.decode("ascii", "replace") for w in words)
+
+
+def _mentions(binding: object, name: str, lines: list[str], pattern: re.Pattern[str]) -> bool:
+    if isinstance(binding, (Import, ImportFrom)):
+        return pattern.search(name) is not None or pattern.search(getattr(binding, "name", "")) is not None
+    if not isinstance(binding, ast.AST):
+        return False
+    start = binding.lineno  # type: ignore[attr-defined]
+    for decorator in getattr(binding, "decorator_list", ()):
+        start = min(start, decorator.lineno)
+    end = getattr(binding, "end_lineno", None) or start
+    return any(pattern.search(line) for line in lines[start - 1 : end])
 
 
 def _functions(statements: Iterable[ast.stmt]) -> Iterable[ast.FunctionDef | ast.AsyncFunctionDef]:
