@@ -430,7 +430,8 @@ def demo(ctx: _Context, target: str | None, no_open: bool) -> int:
     from flaketui.demo import write_demo
 
     if target is None:
-        location = Path(tempfile.mkdtemp(prefix="flaketui-demo-"))
+        # A directory named after the project, so the app's header reads taskq@main.
+        location = Path(tempfile.mkdtemp(prefix="flaketui-demo-")) / "taskq"
     else:
         location = Path(ctx.directory) / target
     root = write_demo(location)
@@ -439,15 +440,12 @@ def demo(ctx: _Context, target: str | None, no_open: bool) -> int:
         click.echo(f"Open it with: flaketui -C {root}")
         return 0
     try:
-        import flaketui.tui.app  # noqa: F401  (the app may not be built yet)
-    except ImportError:
-        click.echo("The app is not available; here is what it would show.", err=True)
-        if "scan" in cli.commands:
-            return main(["-C", str(root), "scan"])
-        for test in _Context(str(root), ctx.python).service().scan().tests:
-            click.echo(f"  {test.nodeid}  {test.marker.source}")
-        return 0
+        import flaketui.tui.app  # noqa: F401
+    except ImportError as exc:  # a broken textual install: still show what the app would list
+        click.echo(f"The app cannot start ({exc}); here is the scan instead.", err=True)
+        return main(["-C", str(root), "scan"])
     _open_app(_Context(str(root), ctx.python).service())
+    click.echo(f"The demo stays in {root}; open it again with: flaketui -C {root}")
     return 0
 
 
