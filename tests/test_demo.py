@@ -339,7 +339,8 @@ def test_demo_without_dir_uses_a_fresh_temporary_directory(
     assert main(["demo", "--no-open"]) == 0
     [made] = list(tmp_path.iterdir())
     assert made.name.startswith("flaketui-demo-")
-    assert str(made.resolve()) in capsys.readouterr().out
+    assert [p.name for p in made.iterdir()] == ["taskq"]
+    assert str((made / "taskq").resolve()) in capsys.readouterr().out
 
 
 def test_demo_command_refuses_a_non_empty_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -366,7 +367,7 @@ def test_demo_prints_the_scan_when_the_app_cannot_load(
     monkeypatch.setenv("COLUMNS", "250")  # node ids in full, not ellipsized to a narrow table
     assert main(["demo", str(tmp_path / "d")]) == 0
     captured = capsys.readouterr()
-    assert "app is not available" in captured.err
+    assert "cannot start" in captured.err
     assert "test_jobs_from_concurrent_producers_are_all_counted" in captured.out
     assert "test_job_expires_after_ttl[just-past-ttl]" in captured.out
 
