@@ -127,6 +127,32 @@ def _plural(count: int, noun: str) -> str:
 
 @cli.command()
 @click.argument("nodeid")
+@click.option("--reason", metavar="TEXT", help="Why the marker stays (required unless --remove).")
+@click.option("--until", "expires", metavar="YYYY-MM-DD", help="After this date `flaketui check` fails again.")
+@click.option("--remove", is_flag=True, help="Stop keeping the marker.")
+@pass_context
+def keep(ctx: _Context, nodeid: str, reason: str | None, expires: str | None, remove: bool) -> int:
+    """Keep NODEID's flaky marker on purpose, in .flaketui.toml (commit it)."""
+    from flaketui.models import Keep
+
+    if remove == (reason is not None):
+        raise click.UsageError("Give --reason TEXT to keep the marker, or --remove to stop keeping it.")
+    service = ctx.service()
+    matches = [t for t in service.scan().tests if nodeid in (t.nodeid, _full_id(t.rootdir, t.nodeid))]
+    if not matches:
+        raise FlakeTUIError(f"No flaky-marked test has the node id {nodeid}.", "`flaketui scan` lists them.")
+    for test in matches:
+        triage = service.keep_marker(test, None if remove else Keep(reason or "", expires))
+    if remove:
+        click.echo(f"{nodeid}: no longer kept; `flaketui check` counts its marker again.")
+    else:
+        until = f" until {triage.keep.expires}" if triage.keep and triage.keep.expires else ""
+        click.echo(f"{nodeid}: marker kept{until}: {reason}. Commit .flaketui.toml to share it.")
+    return 0
+
+
+@cli.command()
+@click.argument("nodeid")
 @pass_context
 def history(ctx: _Context, nodeid: str) -> int:
     """A test's decisions (.flaketui.toml), verifications and flaketui commits."""
