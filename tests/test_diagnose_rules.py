@@ -156,7 +156,7 @@ CASES = [
         def test_it(driver):
             WebDriverWait(driver, 2).until(lambda d: d.title)
         """,
-        {(3, "external.live-fixture"), (4, "async.browser-short-wait")},
+        {(3, "async.browser-fixture"), (4, "async.browser-short-wait")},
         id="webdriver-wait",
     ),
     pytest.param(
@@ -165,7 +165,7 @@ CASES = [
             page.goto("http://localhost:8000")
             page.wait_for_timeout(1000)
         """,
-        {(1, "external.live-fixture"), (3, "async.browser-fixed-wait")},
+        {(1, "async.browser-fixture"), (3, "async.browser-fixed-wait")},
         id="playwright-wait-for-timeout",
     ),
     pytest.param(

@@ -322,3 +322,52 @@ def test_rebinding_a_name_shadows_the_import(tmp_path: Path) -> None:
         """,
     }
     assert diagnose_files(tmp_path, files, "test_x.py", "test_it").evidence == ()
+
+
+def test_fixture_teardown_after_yield_is_not_evidence(tmp_path: Path) -> None:
+    files = {
+        "conftest.py": """
+            import time
+            from datetime import datetime
+            import pytest
+
+            def save_screenshot(name):
+                return f"{name}-{datetime.today():%H%M}.png"
+
+            @pytest.fixture(autouse=True)
+            def screenshot_on_failure(request):
+                yield
+                time.sleep(0.1)
+                save_screenshot(request.node.name)
+        """,
+        "test_x.py": """
+            def test_it():
+                assert True
+        """,
+    }
+    diagnosis = diagnose_files(tmp_path, files, "test_x.py", "test_it")
+    assert diagnosis.evidence == ()
+
+
+def test_helpers_of_autouse_fixtures_weigh_less_than_the_body(tmp_path: Path) -> None:
+    files = {
+        "conftest.py": """
+            import random
+            import pytest
+
+            def pick():
+                return random.choice("ab")
+
+            @pytest.fixture(autouse=True)
+            def letter():
+                return pick()
+        """,
+        "test_x.py": """
+            import random
+
+            def test_it():
+                assert random.random() < 0.99
+        """,
+    }
+    weights = {e.where: e.weight for e in diagnose_files(tmp_path, files, "test_x.py", "test_it").evidence}
+    assert weights == {"test body": 0.6, "helper pick in conftest.py:4": round(0.6 * 0.45 * 0.9, 3)}

@@ -187,6 +187,7 @@ class FunctionReader(cst.CSTVisitor):
         self.unordered: set[int] = set()
         self.params = set(facts.params)
         self._seen: set[tuple[str, int]] = set()
+        self.in_teardown = False
         #: Calls that are with-items: they mitigate their block only, not the rest of the function.
         self.with_items: set[int] = set()
 
@@ -242,6 +243,11 @@ class FunctionReader(cst.CSTVisitor):
 
     # -- the walk -----------------------------------------------------------------------
     def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.in_teardown:
+            # After a fixture's yield the test has already run: only cleanup facts matter.
+            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+                self._teardown_call(node.func.attr.value)
+            return True
         for rule in _NODE_RULES.get(type(node), ()):
             if m.matches(node, rule.matcher) and (rule.when is None or rule.when(node, self)):
                 self.hit(rule, node)
@@ -262,6 +268,7 @@ class FunctionReader(cst.CSTVisitor):
             self.facts.globals_declared.update(n.name.value for n in node.names)
         elif isinstance(node, cst.Yield):
             self.facts.has_teardown = True
+            self.in_teardown = self.is_fixture
         elif isinstance(node, cst.Import | cst.ImportFrom):
             bound = import_aliases(node)
             self.resolver.local_names.update(bound)
@@ -305,17 +312,20 @@ class FunctionReader(cst.CSTVisitor):
                 self.facts.calls_self.add(func.attr.value)
             if func.attr.value in MUTATORS:
                 self._mutated(owner, node)
-            if func.attr.value in {"stop", "stopall", "addCleanup", "addfinalizer", "close", "shutdown", "terminate",
-                                   "join", "__exit__", "undo", "enterContext", "enter_context"}:
-                self.facts.has_teardown = True
-            if func.attr.value == "cache_clear":
-                self.facts.clears_caches = True
+            self._teardown_call(func.attr.value)
         if qualified.endswith(("getfixturevalue", "getfuncargvalue")) and node.args:
             first = node.args[0].value
             if isinstance(first, cst.SimpleString):
                 self.facts.fixture_lookups.add(first.evaluated_value if isinstance(first.evaluated_value, str) else "")
         if id(node) not in self.with_items:
             self._call_mitigations(node, qualified)
+
+    def _teardown_call(self, attribute: str) -> None:
+        if attribute in {"stop", "stopall", "addCleanup", "addfinalizer", "close", "shutdown", "terminate",
+                         "join", "__exit__", "undo", "enterContext", "enter_context"}:
+            self.facts.has_teardown = True
+        if attribute == "cache_clear":
+            self.facts.clears_caches = True
 
     def _call_mitigations(self, node: cst.Call, qualified: str, *, blanket: bool = False,
                           span: tuple[int, int] | None = None) -> None:

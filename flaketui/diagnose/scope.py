@@ -16,15 +16,19 @@ from flaketui.diagnose.rules import Rule
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}
 
-#: How much evidence counts, by how the test reaches it: its own body says most.
-ROLE_FACTORS = {"test": 1.0, "helper": 0.9, "fixture": 0.8, "setup": 0.7, "autouse": 0.6}
+#: How much evidence counts, by how the test reaches it: its own body says most; an autouse
+#: fixture runs for every test, so what it does says little about this one.
+ROLE_FACTORS = {"test": 1.0, "fixture": 0.8, "setup": 0.7, "autouse": 0.45}
+HELPER_FACTOR = 0.9
 
-#: Plugin fixtures that start live servers, browsers or databases.
+#: Plugin fixtures (pytest-django, pytest-docker, pytest-postgresql...) that start live services.
 LIVE_FIXTURES = frozenset(
-    {"live_server", "selenium", "driver", "browser", "page", "context", "docker_services", "docker_ip",
-     "redis_proc", "redisdb", "postgresql_proc", "postgresql", "mysql_proc", "mysql", "mongodb", "rabbitmq",
-     "rabbitmq_proc", "elasticsearch_proc", "kafka_server", "live_server_url", "splinter_webdriver"}
+    {"live_server", "docker_services", "docker_ip", "redis_proc", "redisdb", "postgresql_proc", "postgresql",
+     "mysql_proc", "mysql", "mongodb", "rabbitmq", "rabbitmq_proc", "elasticsearch_proc", "kafka_server",
+     "live_server_url"}
 )
+#: Plugin fixtures (pytest-playwright, pytest-selenium, pytest-splinter) that drive a browser.
+BROWSER_FIXTURES = frozenset({"page", "browser", "context", "selenium", "driver", "splinter_webdriver", "browser_context"})
 
 
 @dataclass(frozen=True)
@@ -33,10 +37,8 @@ class Piece:
     module: ModuleFacts
     role: str
     where: str
-
-    @property
-    def factor(self) -> float:
-        return ROLE_FACTORS[self.role]
+    #: How much its evidence counts; a helper inherits (a little less of) its caller's.
+    factor: float = 1.0
 
 
 @dataclass
@@ -120,7 +122,7 @@ def assemble(test_facts: FunctionFacts, class_name: str | None, module: ModuleFa
              conftests: list[ModuleFacts]) -> Scope:
     """The pieces of one test's scope; ``conftests`` nearest first."""
     chain = _class_chain(module, _find_class(module, class_name))
-    test = Piece(test_facts, module, "test", "test body")
+    test = Piece(test_facts, module, "test", "test body", ROLE_FACTORS["test"])
     scope = Scope(test, [test])
     for klass in chain:
         scope.blanket.extend(klass.mitigations)
@@ -148,7 +150,7 @@ def assemble(test_facts: FunctionFacts, class_name: str | None, module: ModuleFa
         seen.add(id(fixture))
         role = "autouse" if autouse else "fixture"
         label = f"{'autouse fixture' if autouse else 'fixture'} {name} in {fixture.path}:{fixture.line}"
-        scope.pieces.append(Piece(fixture, owner, role, label))
+        scope.pieces.append(Piece(fixture, owner, role, label, ROLE_FACTORS[role]))
         for requested in _requests(fixture):
             # A fixture that requests its own name overrides the one further up the tree.
             wanted.append((requested, level + 1 if requested == name else 0, autouse))
@@ -157,11 +159,13 @@ def assemble(test_facts: FunctionFacts, class_name: str | None, module: ModuleFa
         for setup_name in sorted(SETUP_NAMES & klass.method_nodes.keys()):
             method = klass.method(setup_name)
             if method is not None:
-                scope.pieces.append(Piece(method, module, "setup", f"{method.label} in {method.path}:{method.line}"))
+                scope.pieces.append(Piece(method, module, "setup", f"{method.label} in {method.path}:{method.line}",
+                                          ROLE_FACTORS["setup"]))
     for function_name in ("setup_module", "setUpModule", "setup_function"):
         function = module.function(function_name)
         if function is not None:
-            scope.pieces.append(Piece(function, module, "setup", f"{function_name} in {function.path}:{function.line}"))
+            scope.pieces.append(Piece(function, module, "setup", f"{function_name} in {function.path}:{function.line}",
+                                      ROLE_FACTORS["setup"]))
 
     _add_helpers(scope, chain)
     _scope_rules(scope, chain, levels, missing)
@@ -208,7 +212,7 @@ def _add_helpers(scope: Scope, chain: list[ClassFacts]) -> None:
             where = f"helper {function.label}"
             if function.path != scope.test.facts.path:
                 where += f" in {function.path}:{function.line}"
-            helper = Piece(function, piece.module, "helper", where)
+            helper = Piece(function, piece.module, "helper", where, round(piece.factor * HELPER_FACTOR, 3))
             scope.pieces.append(helper)
             pending.append(helper)
 
@@ -295,6 +299,8 @@ def _scope_rules(scope: Scope, chain: list[ClassFacts], levels: list[_Level], mi
     for name in missing:
         if name in LIVE_FIXTURES:
             add((test, _hit("external.live-fixture", test.facts.line, test.facts.line), name))
+        elif name in BROWSER_FIXTURES:
+            add((test, _hit("async.browser-fixture", test.facts.line, test.facts.line), name))
 
 
 def _first_call_line(facts: FunctionFacts, name: str) -> int:
