@@ -265,7 +265,12 @@ def decide(root: Path, rootdir: str, nodeid: str, *, lock_path: Path | None = No
             return triage
         new = update(data, triage)
         if new != data:
-            _atomic_write(target, new)
+            try:
+                _atomic_write(target, new)
+            except OSError as exc:
+                raise FlakeTUIError(
+                    f"Cannot write {target}: {exc.strerror or exc}.", f"Make {root} writable, then decide again."
+                ) from exc
     return triage
 
 

@@ -194,6 +194,11 @@ class Store:
                 f"The history database {self.path} stayed locked: {exc}.",
                 "Another flaketui is writing to it; try again when it finishes.",
             )
+        if isinstance(exc, sqlite3.OperationalError) and ("unable to open" in str(exc) or "readonly" in str(exc)):
+            return FlakeTUIError(
+                f"Cannot open the history database {self.path}: {exc}.",
+                f"Make {self.path.parent} and the files in it writable by you.",
+            )
         return FlakeTUIError(
             f"The history database {self.path} cannot be read: {exc}.",
             f"It was left untouched. Move it aside (mv {self.path} {self.path}.broken) and flaketui "

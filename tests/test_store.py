@@ -268,3 +268,12 @@ def test_history_accepts_a_node_id_from_the_repository_root(store: Store) -> Non
     store.add_verification(nested)
     store.add_verification(make_verification("tests/test_a.py::test_x", rootdir="frontend"))
     assert store.history("backend/tests/test_a.py::test_x") == [nested]
+
+
+
+def test_a_database_that_cannot_be_opened_is_reported_with_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / "state").write_text("a file where the directory should be")
+    with pytest.raises(FlakeTUIError) as caught:
+        Store(tmp_path / "state" / FILENAME).add_verification(make_verification())
+    assert "Cannot open the history database" in caught.value.message
+    assert "writable" in caught.value.hint
