@@ -250,3 +250,33 @@ def test_two_processes_deciding_at_once_lose_nothing(make_repo: MakeRepo) -> Non
     assert [p.returncode for p in procs] == [0, 0], errors
     assert len(Service(root).decisions()) == 16
     assert decisions.load(root) == parse((root / FILENAME).read_bytes())
+
+
+NODEIDS = st.sampled_from([f"tests/test_{c}.py::test_{c}" for c in "aeimqz"])
+TRIAGES = st.builds(
+    Triage,
+    nodeid=NODEIDS,
+    rootdir=st.sampled_from([".", "backend"]),
+    category=st.none() | st.sampled_from(list(Category)),
+    decided_by=st.none() | st.sampled_from(list(DecidedBy)),
+    note=st.sampled_from(["", "flaky on CI", 'quote " and \\ backslash']),
+    keep=st.none() | st.builds(Keep, reason=st.sampled_from(["live API", ""]), expires=st.sampled_from([None, "2027-03-01"])),
+)
+
+
+@settings(deadline=None, max_examples=50)
+@given(st.lists(TRIAGES, max_size=12))
+def test_any_sequence_of_decisions_stays_canonical_and_parses_to_the_model(changes: list[Triage]) -> None:
+    """Starting from the canonical file, every splice keeps it canonical: sorted tables, one
+    blank line between them, so diffs stay minimal and merges clean."""
+    data: bytes | None = None
+    model: dict[tuple[str, str], Triage] = {}
+    for triage in changes:
+        key = (triage.rootdir, triage.nodeid)
+        if decisions.render_table(triage):
+            model[key] = triage
+        else:
+            model.pop(key, None)
+        data = update(data, triage)
+        assert parse(data) == model
+        assert data.decode() == render(model)
