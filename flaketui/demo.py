@@ -103,6 +103,24 @@ _ENV_FIX = Fix(
 ''',
 )
 
+_RERUN_PLUGIN_FIX = Fix(
+    "pyproject.toml",
+    after="""# CI reruns flaky tests. We moved from flaky to pytest-rerunfailures (which also reads the
+# old max_runs= markers, as a single rerun); flaky cannot be installed next to reruns= markers.
+test = ["pytest>=8", "pytest-rerunfailures>=14"]
+""",
+    before="""test = ["pytest>=8", "flaky>=3.8"]
+""",
+)
+
+_CI_RERUNS_FIX = Fix(
+    ".github/workflows/ci.yml",
+    after="""      - run: pytest --reruns 2 --reruns-delay 1
+""",
+    before="""      - run: pytest --force-flaky --max-runs 3
+""",
+)
+
 HISTORY: tuple[DemoCommit, ...] = (
     DemoCommit(
         "Initial job queue: priorities, worker threads, stats",
@@ -131,7 +149,7 @@ HISTORY: tuple[DemoCommit, ...] = (
         adds=("src/taskq/retry.py", "tests/test_retry.py"),
     ),
     DemoCommit(
-        "CI: run the tests on 3.11 to 3.13, rerunning failures twice",
+        "CI: run the tests on 3.11 to 3.13, rerunning flaky failures",
         "2025-01-10T08:55:00+01:00",
         _TOM,
         adds=(".github/workflows/ci.yml",),
@@ -147,6 +165,12 @@ HISTORY: tuple[DemoCommit, ...] = (
         "2025-01-20T16:22:00+01:00",
         _TOM,
         adds=("src/taskq/registry.py", "tests/test_settings.py", "tests/test_registry.py"),
+    ),
+    DemoCommit(
+        "Rerun flaky tests with pytest-rerunfailures instead of flaky",
+        "2025-01-22T09:40:00+01:00",
+        _TOM,
+        fixes=(_RERUN_PLUGIN_FIX, _CI_RERUNS_FIX),
     ),
     DemoCommit(
         "POST a signed webhook when a job completes",

@@ -137,7 +137,8 @@ def test_fixing_commits_left_the_marker_in_place(demo_repo: Path) -> None:
             after = git(demo_repo, "show", f"HEAD~{back}:{fix.path}")
             assert fix.before in before and fix.after not in before
             assert fix.after in after
-            assert before.count("flaky") == after.count("flaky")
+            if fix.path.startswith("tests/"):
+                assert before.count("flaky") == after.count("flaky")
 
 
 def test_works_without_any_git_identity_on_the_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
