@@ -107,6 +107,11 @@ def check(ctx: _Context, budget: int, as_json: bool) -> int:
         click.echo("\nKept on purpose (.flaketui.toml):")
         for line in result.kept:
             click.echo(line)
+    stale = [i.text for i in result.items if i.status == "stale"]
+    if stale:
+        click.echo("\nKeeps with nothing left to keep (remove them from .flaketui.toml):")
+        for line in stale:
+            click.echo(line)
     markers = sum(1 for i in result.items if i.status == "failing")
     reruns = sum(1 for i in result.items if i.status == "finding")
     unkept = _plural(markers, "flaky marker") + (f" and {_plural(reruns, 'repository-wide rerun')}" if reruns else "")

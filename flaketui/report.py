@@ -64,6 +64,8 @@ FIXES: dict[Category, str] = {
     ),
 }
 
+DECISIONS_FILE = ".flaketui.toml"
+
 #: Findings that rerun every test of the repository, so the gate fails on them like on a marker.
 RERUN_FINDING_KINDS = frozenset({"config-reruns", "ci-reruns", "collection-hook"})
 
@@ -388,7 +390,8 @@ def render_json(audit: Audit) -> str:
 # -- the gate -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class GateItem:
-    """One line of ``flaketui check``. ``status``: failing, kept, expired, or finding."""
+    """One line of ``flaketui check``. ``status``: failing, kept, expired, finding (a
+    repository-wide rerun), or stale (a keep whose test has no marker left: information only)."""
 
     status: str
     path: str
@@ -406,6 +409,8 @@ class GateItem:
             return f"{base} kept: {self.reason} ({f'until {self.expires}' if self.expires else 'no expiry'})"
         if self.status == "expired":
             return f"{base} keep expired {self.expires}: {self.reason}"
+        if self.status == "stale":
+            return f"{self.path}: {self.nodeid} is kept ({self.reason}) but carries no flaky marker any more"
         return base
 
 
@@ -421,9 +426,12 @@ def gate_items(
     end of its date: ``2026-12-31`` still holds on that day.
     """
     items = []
+    used: set[tuple[str, str]] = set()
     for test in sorted(tests, key=lambda t: (t.marker.path, t.marker.line, t.rootdir, t.nodeid)):
         marker = test.marker
-        keep = _keep_for(test, decisions)
+        key, keep = _keep_for(test, decisions)
+        if key is not None:
+            used.add(key)
         items.append(
             _judged("failing", marker.path, marker.line, _full_id(test.rootdir, test.nodeid), marker_text(test), keep, today)
         )
@@ -433,7 +441,13 @@ def gate_items(
         # A team keeps a repository-wide rerun by keeping the file it is in: [tests."tox.ini"].
         decision = decisions.get((".", finding.path))
         keep = decision.keep if decision is not None else None
+        if keep is not None:
+            used.add((".", finding.path))
         items.append(_judged("finding", finding.path, finding.line, finding.message, finding.kind, keep, today))
+    for key, triage in sorted(decisions.items()):
+        if triage.keep is not None and key not in used:
+            nodeid = _full_id(*key)
+            items.append(GateItem("stale", DECISIONS_FILE, 0, nodeid, "", triage.keep.reason, triage.keep.expires))
     return items
 
 
@@ -444,14 +458,15 @@ def _judged(unkept: str, path: str, line: int, nodeid: str, marker: str, keep: K
     return GateItem("expired" if expired else "kept", path, line, nodeid, marker, keep.reason, keep.expires)
 
 
-def _keep_for(test: FlakyTest, decisions: Mapping[tuple[str, str], Triage]) -> Keep | None:
+def _keep_for(test: FlakyTest, decisions: Mapping[tuple[str, str], Triage]) -> tuple[tuple[str, str] | None, Keep | None]:
+    """The keep that covers the test (its own, else its class's or module's) and its key."""
     exact = decisions.get(test.key)
     if exact is not None and exact.keep is not None:
-        return exact.keep
+        return test.key, exact.keep
     for (rootdir, nodeid), triage in decisions.items():
         if triage.keep is not None and rootdir == test.rootdir and test.nodeid.startswith((nodeid + "::", nodeid + "[")):
-            return triage.keep
-    return None
+            return (rootdir, nodeid), triage.keep
+    return None, None
 
 
 def gate_passes(items: Sequence[GateItem], budget: int) -> bool:

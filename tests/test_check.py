@@ -204,3 +204,17 @@ def test_keep_command_refuses_with_what_to_do(
     assert main(["-C", str(root), "keep", *args]) == 2
     assert message in capsys.readouterr().err
     assert not (root / FILENAME).exists()
+
+
+def test_stale_keeps_are_listed_without_failing(make_repo: MakeRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_repo(
+        {"tests/test_a.py": CLEAN_MODULE, FILENAME: '[tests."tests/test_a.py::test_gone"]\nkeep = "sandbox"\n'}
+    )
+    assert run(root, capsys=capsys) == (
+        0,
+        "\n"
+        "Keeps with nothing left to keep (remove them from .flaketui.toml):\n"
+        ".flaketui.toml: tests/test_a.py::test_gone is kept (sandbox) but carries no flaky marker any more\n"
+        "\n"
+        "flaketui check: 0 flaky markers not kept: ok\n",
+    )

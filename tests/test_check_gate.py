@@ -93,3 +93,17 @@ def test_a_repository_wide_rerun_is_kept_by_keeping_its_file() -> None:
     assert gate_passes([item], budget=0)
     (item,) = gate_items([], [finding], decisions, dt.date(2026, 12, 2))
     assert item.status == "expired"
+
+
+def test_a_keep_whose_test_lost_its_marker_is_stale_and_does_not_fail() -> None:
+    decisions = {**keep(NET), **keep(CLOCK, "wall time")}
+    items = gate_items([NET], [], decisions, TODAY)
+    assert [(i.status, i.text) for i in items if i.status == "stale"] == [
+        ("stale", ".flaketui.toml: tests/test_jobs.py::test_expiry is kept (wall time) but carries no flaky marker any more")
+    ]
+    assert gate_passes(items, budget=0)
+
+
+def test_a_class_keep_in_use_is_not_stale() -> None:
+    decisions = {(".", "tests/test_api.py::TestLive"): Triage("tests/test_api.py::TestLive", keep=Keep("streams"))}
+    assert [i.status for i in gate_items([METHOD], [], decisions, TODAY)] == ["kept"]
