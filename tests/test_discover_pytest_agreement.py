@@ -59,6 +59,7 @@ SPELLINGS = {
 
 CLASSES = {
     "tests/test_classes.py": """
+        import abc
         import pytest
 
         @pytest.mark.flaky(reruns=1)
@@ -100,6 +101,26 @@ CLASSES = {
 
             @pytest.mark.flaky
             def test_hidden(self): pass
+
+        class TestHiddenChild(TestHidden):
+            @pytest.mark.flaky
+            def test_still_hidden(self): pass
+
+        class Opted:
+            __test__ = True
+
+            @pytest.mark.flaky
+            def test_opted_in(self): pass
+
+        class TestAbstract(abc.ABC):
+            @abc.abstractmethod
+            def run(self): ...
+
+            @pytest.mark.flaky
+            def test_abstract(self): pass
+
+        class TestConcrete(TestAbstract):
+            def run(self): pass
     """,
     "tests/test_module_list.py": """
         import pytest

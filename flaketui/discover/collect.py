@@ -93,7 +93,7 @@ class Collector:
             elif isinstance(value, ClassRef):
                 if self._is_unittest(value):
                     self._class(result, module, f"{file_id}::{name}", value, [], module_marks, unittest=True)
-                elif self._matches(name, self._class_patterns):
+                elif self._is_test_class(name, value):
                     self._class(result, module, f"{file_id}::{name}", value, [], module_marks, unittest=False)
         return result
 
@@ -110,7 +110,7 @@ class Collector:
         unittest: bool,
     ) -> None:
         mro = self.mro(cls)
-        if any(_false_test_flag(self.evaluator, c.module, c.module.class_scope(c.node)) for c in mro[:1]):
+        if _test_attribute(mro) is False:
             return
         if not unittest and any(_defines_init(c.node) for c in mro):
             return  # pytest refuses classes with __init__/__new__ (a warning, no tests)
@@ -131,8 +131,26 @@ class Collector:
                 if wanted:
                     owner = scope if member.node in scope_owner_body(member, scope) else member.module.scope
                     self._function(result, module, class_id, name, member, owner, chain, module_marks, unittest=unittest)
-            elif not unittest and self._matches(name, self._class_patterns) and not self._is_unittest(member):
+            elif not unittest and self._is_test_class(name, member) and not self._is_unittest(member):
                 self._class(result, module, f"{class_id}::{name}", member, chain, module_marks, unittest=False)
+
+    def _is_test_class(self, name: str, cls: ClassRef) -> bool:
+        """pytest's ``istestclass``: the name matches (or ``__test__ = True``), and not abstract."""
+        mro = self.mro(cls)
+        if not (self._matches(name, self._class_patterns) or _test_attribute(mro) is True):
+            return False
+        return not self._is_abstract(cls, mro)
+
+    def _is_abstract(self, cls: ClassRef, mro: list[ClassRef]) -> bool:
+        """An ABC with an abstract method no class of the MRO overrides (``inspect.isabstract``)."""
+        if not any(_uses_abc(self.evaluator, c) for c in mro):
+            return False
+        resolved: dict[str, bool] = {}
+        for current in reversed(mro):
+            for statement in current.node.body:
+                if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    resolved[statement.name] = any(_dotted(d).endswith("abstractmethod") for d in statement.decorator_list)
+        return any(resolved.values())
 
     def mro(self, cls: ClassRef) -> list[ClassRef]:
         """C3 linearisation over the classes we can see; external bases end the walk."""
@@ -436,6 +454,20 @@ def _is_fixture(function: FunctionRef) -> bool:
         if _dotted(target).split(".")[-1] in ("fixture", "yield_fixture"):
             return True
     return False
+
+
+def _test_attribute(mro: list[ClassRef]) -> bool | None:
+    """The class's ``__test__`` as ``getattr`` finds it along the MRO, when a literal says it."""
+    for current in mro:
+        for statement in current.node.body:
+            if isinstance(statement, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__test__" for t in statement.targets):
+                return bool(statement.value.value) if isinstance(statement.value, ast.Constant) else None
+    return None
+
+
+def _uses_abc(evaluator: Evaluator, cls: ClassRef) -> bool:
+    names = [_dotted(b) for b in cls.node.bases] + [_dotted(k.value) for k in cls.node.keywords if k.arg == "metaclass"]
+    return any(name.split(".")[-1] in ("ABC", "ABCMeta") for name in names)
 
 
 def _false_test_flag(evaluator: Evaluator, module: ModuleInfo, scope: Scope) -> bool:

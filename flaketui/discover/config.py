@@ -269,7 +269,7 @@ def _ignored(
 # -- dependency declarations ------------------------------------------------------------
 
 _DEPENDENCY_FILE = re.compile(
-    r"(^|/)(pyproject\.toml|setup\.cfg|setup\.py|tox\.ini|Pipfile|environment\.ya?ml|"
+    r"(^|/)(pyproject\.toml|setup\.cfg|setup\.py|tox\.ini|Pipfile|pixi\.toml|[^/]*environment[^/]*\.ya?ml|"
     r"[^/]*requirements[^/]*\.(txt|in)|requirements/[^/]+\.(txt|in)|constraints[^/]*\.txt|noxfile\.py)$"
 )
 _PLUGIN_REQUIREMENT = re.compile(
