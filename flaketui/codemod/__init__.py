@@ -7,16 +7,17 @@ exception or a damaged file.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from flaketui.codemod._locate import Site, collect_sites, find_site, is_mark_like
-from flaketui.codemod._remove import NodeRemover, escalate
+from flaketui.codemod._remove import NodeRemover, Parents, ancestors, dropped_comments, escalate, outermost
 from flaketui.codemod._restore import restore_marker
 from flaketui.codemod._result import Removal, refused
-from flaketui.codemod._safety import lost_comments, unreadable_reason
+from flaketui.codemod._safety import comment_texts, parse_exactly
 from flaketui.codemod._unused import names_used_by, unused_definitions
 from flaketui.models import Marker
 
@@ -29,21 +30,23 @@ def remove_markers(source: bytes, markers: Sequence[Marker], *, path: str = "") 
     ``pytest.param`` marks entry) and the imports/alias definitions in this file that the removal
     left unused."""
     where = path or "the file"
-    reason = unreadable_reason(source)
-    if reason is not None:
-        return refused(path, source, f"{where} was left unchanged: {reason}.")
+    parsed = parse_exactly(source)
+    if isinstance(parsed, str):
+        return refused(path, source, f"{where} was left unchanged: {parsed}.")
     if not markers:
         return Removal(path=path, before=source, after=source, failure=None)
-    wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
+    wrapper = MetadataWrapper(parsed, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
-    sites = collect_sites(wrapper.module, positions)
+    module = wrapper.module
+    code = source.decode(module.encoding)
+    sites, parents = collect_sites(module, positions)
     chosen: dict[int, Site] = {}
     for marker in markers:
         if marker.path and path and marker.path != path:
             return refused(
                 path, source, f"The marker at {marker.path}:{marker.line} is in another file than {where}; remove it there."
             )
-        site = find_site(wrapper.module, sites, marker)
+        site = find_site(module, sites, marker)
         if site is None:
             return refused(
                 path,
@@ -51,51 +54,55 @@ def remove_markers(source: bytes, markers: Sequence[Marker], *, path: str = "") 
                 f"There is no flaky marker `{marker.source}` at {where}:{marker.line} any more: the file changed "
                 "since the scan. Rescan (`flaketui scan`, or R in the app) and try again.",
             )
-        refusal = _helper_refusal(wrapper.module, site, positions, where)
+        refusal = _helper_refusal(module, site, positions, where)
         if refusal is not None:
             return refused(path, source, refusal)
         chosen[id(site.node)] = site
 
-    module, failure = _remove_round(wrapper, [s.node for s in chosen.values()], where)
+    module, code, failure = _remove_round(module, code, parents, [s.node for s in chosen.values()], where)
     if failure is not None:
         return refused(path, source, failure)
     candidates: set[str] = set()
     for site in chosen.values():
         candidates |= names_used_by(site.expr)
     while candidates:
-        doomed, freed = unused_definitions(module, candidates)
-        if not doomed:
+        unused = unused_definitions(module, candidates)
+        if not unused.nodes:
             break
-        # ``unsafe_skip_copy`` keeps the very nodes ``unused_definitions`` found in ``module``.
-        module, failure = _remove_round(MetadataWrapper(module, unsafe_skip_copy=True), doomed, where)
+        module, code, failure = _remove_round(module, code, unused.parents, unused.nodes, where)
         if failure is not None:
             return refused(path, source, failure)
-        candidates = freed
+        candidates = unused.freed
 
-    after = module.bytes
+    after = code.encode(module.encoding)
     failure = _compiles_as_before(source, after, where)
     if failure is not None:
         return refused(path, source, failure)
     return Removal(path=path, before=source, after=after, failure=None, removed=tuple(markers))
 
 
-def _remove_round(wrapper: MetadataWrapper, doomed: Sequence[cst.CSTNode], where: str) -> tuple[cst.Module, str | None]:
-    """One removal, checked: no comment outside the removed lines may disappear."""
-    positions = wrapper.resolve(PositionProvider)
-    gone = escalate(wrapper, doomed)
-    removed_lines: set[int] = set()
-    for node, span in positions.items():
-        if id(node) in gone:
-            removed_lines.update(range(span.start.line, span.end.line + 1))
-    remover = NodeRemover(gone)
-    module = wrapper.module.visit(remover)
-    lost = lost_comments(wrapper.module.code, module.code, removed_lines)
+def _remove_round(
+    module: cst.Module, code: str, parents: Parents, doomed: Sequence[cst.CSTNode], where: str
+) -> tuple[cst.Module, str, str | None]:
+    """One removal, checked: every comment that disappears must have been inside what was
+    removed (the comments above a removed statement or decorator move, they do not go).
+    ``code`` is the module's text, passed along since generating it is the costly part."""
+    gone = escalate(parents, doomed)
+    remover = NodeRemover(set(gone), ancestors(parents, gone.values()))
+    result = module.visit(remover)
+    result_code = result.code
+    allowed: Counter[str] = Counter(remover.dropped)
+    for node in outermost(parents, gone):
+        allowed.update(dropped_comments(node))
+    before = comment_texts(code)
+    after = comment_texts(result_code)
+    lost = [] if before is None or after is None else sorted((before - after - allowed).elements())
     if remover.lost_comment or lost:
         shown = ", ".join(lost) or "a comment next to the marker"
-        return module, (
+        return result, result_code, (
             f"{where} was left unchanged: removing the marker would also drop {shown}. Remove the marker by hand."
         )
-    return module, None
+    return result, result_code, None
 
 
 def _compiles_as_before(before: bytes, after: bytes, where: str) -> str | None:

@@ -35,9 +35,24 @@ class Site:
 
 
 class _SiteCollector(cst.CSTVisitor):
+    """Finds the sites, and records every node's parent on the way (one pass over the tree)."""
+
     def __init__(self, positions: Mapping[cst.CSTNode, CodeRange]) -> None:
+        super().__init__()
         self.positions = positions
         self.sites: list[Site] = []
+        self.parents: dict[int, cst.CSTNode] = {}
+        self._stack: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self._stack:
+            self.parents[id(node)] = self._stack[-1]
+        self._stack.append(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        super().on_leave(original_node)
+        self._stack.pop()
 
     def _add(self, node: cst.CSTNode, expr: cst.BaseExpression, form: str, *, span: cst.CSTNode | None = None) -> None:
         where = self.positions[span if span is not None else expr]
@@ -82,10 +97,13 @@ class _SiteCollector(cst.CSTVisitor):
                 self._add(arg, arg.value, "param")
 
 
-def collect_sites(module: cst.Module, positions: Mapping[cst.CSTNode, CodeRange]) -> list[Site]:
+def collect_sites(
+    module: cst.Module, positions: Mapping[cst.CSTNode, CodeRange]
+) -> tuple[list[Site], dict[int, cst.CSTNode]]:
+    """Every place a marker can be written, and the parent of every node (by ``id``)."""
     collector = _SiteCollector(positions)
     module.visit(collector)
-    return collector.sites
+    return collector.sites, collector.parents
 
 
 def chain_names(expr: cst.BaseExpression) -> list[str]:
@@ -128,6 +146,16 @@ def normalised(code: str) -> str:
         return "".join(text.split())
 
 
+def _subexpressions(code: str) -> set[str]:
+    """The elements of the lists and tuples in ``code`` (``[a, b]`` -> ``a``, ``b``)."""
+    try:
+        tree = ast.parse(f"(\n{code.strip().removeprefix('@')}\n)", mode="eval")
+    except SyntaxError:
+        return set()
+    containers = [n for n in ast.walk(tree.body) if isinstance(n, (ast.List, ast.Tuple))]
+    return {ast.dump(ast.Expression(element)) for container in containers for element in container.elts}
+
+
 _SCOPE_FORMS = {
     MarkerScope.FUNCTION: ("decorator",),
     MarkerScope.CLASS: ("decorator", "pytestmark"),
@@ -147,9 +175,11 @@ def find_site(module: cst.Module, sites: Sequence[Site], marker: Marker) -> Site
         if (wanted is not None and normalised(module.code_for_node(s.expr)) == wanted)
         or (marker.via is not None and root_name(s.expr) == marker.via)
     ]
-    if not exact:
-        flakyish = [s for s in spanning if "flaky" in chain_names(s.expr) or root_name(s.expr) == marker.via]
-        exact = flakyish if len(flakyish) == 1 else []
+    if not exact and marker.source:
+        # A scan may report a whole ``marks=[...]`` list as the marker: take the flaky entry in it.
+        parts = _subexpressions(marker.source)
+        inside = [s for s in spanning if "flaky" in chain_names(s.expr) and normalised(module.code_for_node(s.expr)) in parts]
+        exact = inside if len(inside) == 1 else []
     if not exact:
         return None
     forms = _SCOPE_FORMS.get(marker.scope, ())

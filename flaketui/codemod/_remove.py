@@ -7,42 +7,44 @@ on a removed node but that belong to the code around it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, ParentNodeProvider
+import libcst.matchers as m
 
 Item = TypeVar("Item", bound=cst.CSTNode)
 
 _SMALL_STATEMENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Import, cst.ImportFrom)
 
 
-def escalate(wrapper: MetadataWrapper, doomed: Collection[cst.CSTNode]) -> set[int]:
-    """The ids of the nodes to remove so that no emptied container or statement stays behind.
+Parents = Mapping[int, cst.CSTNode]
+
+
+def escalate(parents: Parents, doomed: Collection[cst.CSTNode]) -> dict[int, cst.CSTNode]:
+    """The nodes to remove (by ``id``) so that no emptied container or statement stays behind.
 
     A ``pytestmark`` list whose every element goes takes its statement with it, a ``marks=``
     list its argument, an import its last name, a line its last statement.
     """
-    parents = wrapper.resolve(ParentNodeProvider)
-    gone: set[int] = {id(node) for node in doomed}
+    gone: dict[int, cst.CSTNode] = {id(node): node for node in doomed}
     frontier = list(doomed)
     while frontier:
         node = frontier.pop()
-        parent = parents.get(node)
+        parent = parents.get(id(node))
         if parent is None:
             continue
         owner = _emptied_owner(parent, gone, parents)
         if owner is not None and id(owner) not in gone:
-            gone.add(id(owner))
+            gone[id(owner)] = owner
             frontier.append(owner)
     return gone
 
 
-def _emptied_owner(parent: cst.CSTNode, gone: set[int], parents: Any) -> cst.CSTNode | None:
+def _emptied_owner(parent: cst.CSTNode, gone: Mapping[int, cst.CSTNode], parents: Parents) -> cst.CSTNode | None:
     if isinstance(parent, (cst.List, cst.Tuple)) and all(id(e) in gone for e in parent.elements):
-        owner = parents.get(parent)
+        owner = parents.get(id(parent))
         if isinstance(owner, (cst.Arg, *_SMALL_STATEMENTS)):
             return owner
         return None
@@ -51,6 +53,39 @@ def _emptied_owner(parent: cst.CSTNode, gone: set[int], parents: Any) -> cst.CST
     if isinstance(parent, cst.SimpleStatementLine) and all(id(s) in gone for s in parent.body):
         return parent
     return None
+
+
+def outermost(parents: Parents, gone: Mapping[int, cst.CSTNode]) -> list[cst.CSTNode]:
+    """The removed nodes that are not inside another removed node."""
+    tops = []
+    for node in gone.values():
+        parent = parents.get(id(node))
+        while parent is not None and id(parent) not in gone:
+            parent = parents.get(id(parent))
+        if parent is None:
+            tops.append(node)
+    return tops
+
+
+def ancestors(parents: Parents, nodes: Collection[cst.CSTNode]) -> set[int]:
+    found: set[int] = set()
+    for node in nodes:
+        parent = parents.get(id(node))
+        while parent is not None and id(parent) not in found:
+            found.add(id(parent))
+            parent = parents.get(id(parent))
+    return found
+
+
+def dropped_comments(node: cst.CSTNode) -> list[str]:
+    """The comments that go with a removed node: all inside it except the lines above it and
+    those under its comma, which the removal moves to what follows."""
+    comments = [c.value for c in m.findall(node, m.Comment())]
+    moved = [*getattr(node, "leading_lines", ()), *_comment_lines_after(getattr(node, "comma", None))]
+    for line in moved:
+        if line.comment is not None and line.comment.value in comments:
+            comments.remove(line.comment.value)
+    return comments
 
 
 @dataclass
@@ -64,20 +99,26 @@ class _Gap:
 class NodeRemover(cst.CSTTransformer):
     """Removes the nodes whose ids are given and closes the gaps they leave."""
 
-    def __init__(self, gone: set[int]) -> None:
+    def __init__(self, gone: Collection[int], path: Collection[int]) -> None:
         super().__init__()
         self.gone = gone
+        #: The ancestors of removed nodes: the only subtrees worth rebuilding.
+        self.path = path
         self.lost_comment = False
+        #: Comments that sat on a removed line outside the removed nodes (after a last element).
+        self.dropped: list[str] = []
 
     # Removal: a removed subtree is not visited, so its emptied children never get validated.
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if id(node) in self.gone:
+        if id(node) in self.gone or id(node) not in self.path:
             return False
         return super().on_visit(node)
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
         if id(original_node) in self.gone:
             return cst.RemoveFromParent()
+        if id(original_node) not in self.path:
+            return updated_node
         return super().on_leave(original_node, updated_node)
 
     # Gaps in comma-separated sequences.
@@ -153,20 +194,24 @@ class NodeRemover(cst.CSTTransformer):
         own: cst.Comma = item.comma
         ending = last.comma
         after_last = getattr(last, "whitespace_after_arg", None)
-        if not _has_comment(own) and not between:
-            if isinstance(item, cst.Arg) and ending is cst.MaybeSentinel.DEFAULT and after_last is not None:
-                return item.with_changes(comma=ending, whitespace_after_arg=after_last)
-            return item.with_changes(comma=ending)
         mine = own.whitespace_after
-        assert isinstance(mine, cst.ParenthesizedWhitespace)
-        lines = [*mine.empty_lines, *between]
-        if isinstance(gap.closing, cst.ParenthesizedWhitespace):
+        if isinstance(gap.closing, cst.ParenthesizedWhitespace) and isinstance(mine, cst.ParenthesizedWhitespace):
+            # The line break before the bracket now follows ``item``'s line, with its comments;
+            # a comment that ended the removed last item's line goes with that line.
+            if gap.closing.first_line.comment is not None:
+                self.dropped.append(gap.closing.first_line.comment.value)
             gap.closing = gap.closing.with_changes(
-                first_line=mine.first_line, empty_lines=[*lines, *gap.closing.empty_lines]
+                first_line=mine.first_line, empty_lines=[*mine.empty_lines, *between, *gap.closing.empty_lines]
             )
             if isinstance(ending, cst.Comma):
                 return item.with_changes(comma=own.with_changes(whitespace_after=cst.SimpleWhitespace("")))
             return item.with_changes(comma=ending)
+        if not _has_comment(own) and not between:
+            if isinstance(item, cst.Arg) and ending is cst.MaybeSentinel.DEFAULT and after_last is not None:
+                return item.with_changes(comma=ending, whitespace_after_arg=after_last)
+            return item.with_changes(comma=_without_line_comment(ending))
+        assert isinstance(mine, cst.ParenthesizedWhitespace)
+        lines = [*mine.empty_lines, *between]
         for tail in (ending.whitespace_after if isinstance(ending, cst.Comma) else None, after_last):
             if isinstance(tail, cst.ParenthesizedWhitespace):
                 merged = tail.with_changes(first_line=mine.first_line, empty_lines=[*lines, *tail.empty_lines])
@@ -250,6 +295,14 @@ def _comment_lines_after(comma: Any) -> list[cst.EmptyLine]:
     if isinstance(comma, cst.Comma) and isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace):
         return [line for line in comma.whitespace_after.empty_lines if line.comment is not None]
     return []
+
+
+def _without_line_comment(comma: Any) -> Any:
+    """A removed item's comma, minus the comment on the removed item's own line."""
+    if _can_hold_lines(comma) and comma.whitespace_after.first_line.comment is not None:
+        after = comma.whitespace_after
+        return comma.with_changes(whitespace_after=after.with_changes(first_line=cst.TrailingWhitespace()))
+    return comma
 
 
 def _can_hold_lines(comma: Any) -> bool:

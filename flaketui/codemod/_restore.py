@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import libcst as cst
@@ -9,7 +10,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from flaketui.codemod._locate import PYTESTMARK, chain_names, normalised, root_name
 from flaketui.codemod._result import Removal, refused
-from flaketui.codemod._safety import unreadable_reason
+from flaketui.codemod._safety import parse_exactly
+from flaketui.codemod._unused import names_used_by
 from flaketui.models import Marker, MarkerKind, MarkerScope
 
 
@@ -27,15 +29,12 @@ def restore_marker(
     needs. ``test_line`` (the ``def`` line when the marker was scanned) puts a decorator back in its
     old place among the others; without it the marker goes on top."""
     where = path or marker.path or "the file"
-    reason = unreadable_reason(source)
-    if reason is not None:
-        return refused(path, source, f"{where} was left unchanged: {reason}.")
-    module = cst.parse_module(source)
-    expr, imports = _marker_expression(module, marker)
+    module = parse_exactly(source)
+    if isinstance(module, str):
+        return refused(path, source, f"{where} was left unchanged: {module}.")
+    expr, imports, problem = _marker_expression(module, marker)
     if expr is None:
-        return refused(
-            path, source, f"The marker source `{marker.source}` is not an expression; put it back by hand."
-        )
+        return refused(path, source, f"Cannot put the marker back: {problem}; put it back by hand.")
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
     if marker.scope is MarkerScope.MODULE:
@@ -108,23 +107,39 @@ def _bound_at_module_level(module: cst.Module) -> set[str]:
     return bound
 
 
-def _marker_expression(module: cst.Module, marker: Marker) -> tuple[cst.BaseExpression | None, list[tuple[str, str | None]]]:
-    """The expression to put back and the imports it needs. A marker written through an alias
-    that is gone from this file comes back spelled out (``pytest.mark.flaky(reruns=3)``)."""
+def _marker_expression(
+    module: cst.Module, marker: Marker
+) -> tuple[cst.BaseExpression | None, list[tuple[str, str | None]], str | None]:
+    """The expression to put back, the imports it needs, and why it cannot be put back. A marker
+    written through an alias that is gone from this file comes back spelled out
+    (``pytest.mark.flaky(reruns=3)``)."""
     text = marker.source.strip().removeprefix("@").strip()
     try:
         expr = cst.parse_expression(text)
     except cst.ParserSyntaxError:
-        return None, []
+        return None, [], f"the marker source `{marker.source}` is not an expression"
+    bound = _bound_at_module_level(module)
+    expr, imports = _spelled(expr, marker, bound)
     root = root_name(expr)
-    if root is None or root in _bound_at_module_level(module):
+    for name in sorted(names_used_by(expr) - bound - {root}):
+        if name not in sys.stdlib_module_names:
+            return None, [], f"the marker reads `{name}`, which {marker.path or 'the file'} no longer defines"
+        imports.append((name, None))
+    return expr, imports, None
+
+
+def _spelled(
+    expr: cst.BaseExpression, marker: Marker, bound: set[str]
+) -> tuple[cst.BaseExpression, list[tuple[str, str | None]]]:
+    root = root_name(expr)
+    if root is None or root in bound:
         return expr, []
     if root == "pytest":
         return expr, [("pytest", None)]
     if root == "mark":
         return expr, [("pytest", "mark")]
     if root == "flaky" and marker.via is None:
-        return expr, [("flaky", None) if chain_names(expr)[:2] == ["flaky", "flaky"] else ("flaky", "flaky")]
+        return expr, [("flaky", None) if chain_names(expr)[-2:] == ["flaky", "flaky"] else ("flaky", "flaky")]
     arguments = ", ".join([*marker.positional, *(f"{key}={value}" for key, value in marker.args)])
     if marker.kind is MarkerKind.FLAKY:
         spelled = f"flaky({arguments})" if arguments else "flaky"
@@ -199,11 +214,15 @@ class _Placer(cst.CSTTransformer):
             return updated  # already back: restoring twice changes nothing
         index = 0
         if self.test_line is not None:
-            # Distances to the ``def`` line survive the removal for every decorator above the
-            # marker and below it, whatever moved in the file above the test.
+            # Decorators below the marker kept their distance to the ``def`` line (at most
+            # ``distance - height``); those above it are closer by the marker's height but still
+            # farther than that, whatever moved in the file above the test.
             distance = self.test_line - self.marker.line
+            height = (self.marker.end_line or self.marker.line + self.marker.source.count("\n")) - self.marker.line + 1
             def_line = self.positions[original.name].start.line
-            index = sum(1 for d in original.decorators if def_line - self.positions[d].start.line >= distance)
+            index = sum(
+                1 for d in original.decorators if def_line - self.positions[d].start.line > distance - height
+            )
         decorators = list(updated.decorators)
         decorators.insert(index, cst.Decorator(self.expr))
         return updated.with_changes(decorators=decorators)

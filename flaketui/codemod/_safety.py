@@ -9,8 +9,8 @@ from collections import Counter
 import libcst as cst
 
 
-def unreadable_reason(source: bytes) -> str | None:
-    """Why libcst cannot give this file back byte for byte, or None when it can."""
+def parse_exactly(source: bytes) -> cst.Module | str:
+    """The module, or why libcst cannot give this file back byte for byte."""
     if _has_lone_cr(source):
         return (
             "it uses old Mac (CR-only) line endings, which the code rewriter cannot keep; "
@@ -27,7 +27,7 @@ def unreadable_reason(source: bytes) -> str | None:
             "the code rewriter would not write its other bytes back exactly (unusual line endings "
             "or encoding); remove the marker by hand"
         )
-    return None
+    return module
 
 
 def _has_lone_cr(source: bytes) -> bool:
@@ -44,12 +44,7 @@ def comments_by_line(text: str) -> list[tuple[int, str]] | None:
     return [(tok.start[0], tok.string) for tok in tokens if tok.type == tokenize.COMMENT]
 
 
-def lost_comments(before: str, after: str, removed_lines: set[int]) -> list[str]:
-    """Comments of ``before`` that are not on a removed line and no longer appear in ``after``."""
-    old = comments_by_line(before)
-    new = comments_by_line(after)
-    if old is None or new is None:
-        return []
-    kept = Counter(text for line, text in old if line not in removed_lines)
-    kept.subtract(Counter(text for _, text in new))
-    return sorted(text for text, missing in kept.items() if missing > 0)
+def comment_texts(text: str) -> Counter[str] | None:
+    """How many times each comment occurs, or None when the text cannot be tokenized here."""
+    found = comments_by_line(text)
+    return None if found is None else Counter(comment for _, comment in found)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 
 import libcst as cst
 import libcst.matchers as m
@@ -72,35 +73,50 @@ def _bound_name(alias: cst.ImportAlias) -> str | None:
 
 
 def _exported(module: cst.Module) -> set[str]:
+    """The names in a top-level ``__all__``: a re-export is a use the file cannot see."""
     names: set[str] = set()
-    for assign in m.findall(module, m.Assign(targets=[m.AssignTarget(m.Name("__all__"))])):
-        assert isinstance(assign, cst.Assign)
-        for string in m.findall(assign.value, m.SimpleString()):
-            assert isinstance(string, cst.SimpleString)
-            value = string.evaluated_value
-            if isinstance(value, str):
-                names.add(value)
+    for line in module.body:
+        for statement in line.body if isinstance(line, cst.SimpleStatementLine) else ():
+            if m.matches(statement, m.Assign(targets=[m.AssignTarget(m.Name("__all__"))])):
+                assert isinstance(statement, cst.Assign)
+                for element in getattr(statement.value, "elements", ()):
+                    value = element.value
+                    if isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
+                        names.add(value.evaluated_value)
     return names
 
 
-def unused_definitions(module: cst.Module, candidates: set[str]) -> tuple[list[cst.CSTNode], set[str]]:
+@dataclass
+class Unused:
+    """What a round of clean-up removes, with the parents of those nodes, and what it frees."""
+
+    nodes: list[cst.CSTNode] = field(default_factory=list)
+    parents: dict[int, cst.CSTNode] = field(default_factory=dict)
+    freed: set[str] = field(default_factory=set)
+
+
+def unused_definitions(module: cst.Module, candidates: set[str]) -> Unused:
     """Module-level imports and marker aliases among ``candidates`` that nothing reads any more,
     and the names those aliases read (candidates for the next round)."""
     counter = _NameCounter()
     module.visit(counter)
     keep = _exported(module)
-    doomed: list[cst.CSTNode] = []
-    freed: set[str] = set()
+    unused = Unused()
+    doomed = unused.nodes
+    freed = unused.freed
     for line in module.body:
         if not isinstance(line, cst.SimpleStatementLine):
             continue
+        unused.parents[id(line)] = module
         for statement in line.body:
+            unused.parents[id(statement)] = line
             if isinstance(statement, cst.Import) or (
                 isinstance(statement, cst.ImportFrom)
                 and not isinstance(statement.names, cst.ImportStar)
                 and not m.matches(statement.module, m.Name("__future__"))
             ):
                 for alias in statement.names:  # type: ignore[union-attr]
+                    unused.parents[id(alias)] = statement
                     bound = _bound_name(alias)
                     if bound in candidates and bound not in keep and counter.counts[bound] == 0:
                         doomed.append(alias)
@@ -108,4 +124,4 @@ def unused_definitions(module: cst.Module, candidates: set[str]) -> tuple[list[c
             if target in candidates and target not in keep and counter.counts[target] == 0:
                 doomed.append(statement)
                 freed |= names_used_by(statement.value)  # type: ignore[attr-defined]
-    return doomed, freed
+    return unused
