@@ -270,6 +270,9 @@ def test_scan_finds_every_flaky_marked_test_in_every_form(demo_repo: Path) -> No
     aliased = {nodeid for nodeid, test in found.items() if test.marker.via == "flaky"}
     assert aliased == {"tests/test_schedule.py::test_eta_is_shown_in_minutes", "tests/test_settings.py::test_default_retry_budget"}
     assert found["tests/test_settings.py::test_default_retry_budget"].marker.args_dict == {"reruns": "3"}
+    # A bare marker: rerunfailures because that is the rerun plugin the project declares.
+    bare = found["tests/test_registry.py::test_only_builtin_handlers_by_default"].marker
+    assert (bare.source, bare.args, str(bare.kind)) == ("pytest.mark.flaky", (), "rerunfailures")
 
 
 #: Truly flaky tests whose cause the rules do not see from the test's own scope, left out of
