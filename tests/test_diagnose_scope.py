@@ -371,3 +371,28 @@ def test_helpers_of_autouse_fixtures_weigh_less_than_the_body(tmp_path: Path) ->
     }
     weights = {e.where: e.weight for e in diagnose_files(tmp_path, files, "test_x.py", "test_it").evidence}
     assert weights == {"test body": 0.6, "helper pick in conftest.py:4": round(0.6 * 0.45 * 0.9, 3)}
+
+
+def test_session_fixture_configuring_the_process_does_not_outweigh_the_body(tmp_path: Path) -> None:
+    files = {
+        "conftest.py": """
+            import os
+            import pytest
+
+            @pytest.fixture(scope="session", autouse=True)
+            def environment():
+                os.chdir("/srv")
+                os.environ["APP_HOME"] = "/srv/app"
+                os.environ["APP_DB"] = "sqlite://"
+                os.environ["APP_MODE"] = "test"
+        """,
+        "test_x.py": """
+            import datasets
+
+            def test_it():
+                assert datasets.load_dataset("squad")
+        """,
+    }
+    diagnosis = diagnose_files(tmp_path, files, "test_x.py", "test_it")
+    assert diagnosis.suggestion.category is Category.EXTERNAL
+    assert "autouse session-scoped fixture environment in conftest.py:5" in {e.where for e in diagnosis.evidence}

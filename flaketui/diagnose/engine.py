@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from flaketui.diagnose.scope import Piece, Scope
 
 
+BROAD_ISOLATION_FACTOR = 0.5
+
+
 @cache
 def engine_fingerprint() -> str:
     """A digest of this package's sources: any change to a rule or to the engine invalidates
@@ -145,8 +148,12 @@ def evidence_of(scope: Scope) -> list[Evidence]:
 def _evidence(piece: Piece, hit: Hit, detail: str | None) -> Evidence:
     rule = hit.rule
     message = f"{_display(detail)}: {rule.message}" if detail else rule.message
+    weight = rule.weight * piece.factor
+    if piece.broad and rule.category is Category.FIXTURE:
+        # Configuring the process (env vars, cwd, logging) is what session fixtures are for.
+        weight *= BROAD_ISOLATION_FACTOR
     return Evidence(rule.category, rule.id, piece.facts.path, hit.line, hit.end_line, message, rule.fix,
-                    round(rule.weight * piece.factor, 3), piece.where)
+                    round(weight, 3), piece.where)
 
 
 def _display(detail: str) -> str:

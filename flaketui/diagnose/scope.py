@@ -20,6 +20,7 @@ RULES_BY_ID = {rule.id: rule for rule in RULES}
 #: fixture runs for every test, so what it does says little about this one.
 ROLE_FACTORS = {"test": 1.0, "fixture": 0.8, "setup": 0.7, "autouse": 0.45}
 HELPER_FACTOR = 0.9
+BROAD_FIXTURE_FACTOR = 0.5
 
 #: Plugin fixtures (pytest-django, pytest-docker, pytest-postgresql...) that start live services.
 LIVE_FIXTURES = frozenset(
@@ -39,6 +40,8 @@ class Piece:
     where: str
     #: How much its evidence counts; a helper inherits (a little less of) its caller's.
     factor: float = 1.0
+    #: A module/class/session-scoped fixture (or a helper of one): set up once for many tests.
+    broad: bool = False
 
 
 @dataclass
@@ -149,8 +152,12 @@ def assemble(test_facts: FunctionFacts, class_name: str | None, module: ModuleFa
             continue
         seen.add(id(fixture))
         role = "autouse" if autouse else "fixture"
-        label = f"{'autouse fixture' if autouse else 'fixture'} {name} in {fixture.path}:{fixture.line}"
-        scope.pieces.append(Piece(fixture, owner, role, label, ROLE_FACTORS[role]))
+        broad = fixture.fixture is not None and fixture.fixture.scope != "function"
+        kind = f"{fixture.fixture.scope}-scoped " if broad and fixture.fixture else ""
+        label = f"{'autouse ' if autouse else ''}{kind}fixture {name} in {fixture.path}:{fixture.line}"
+        # A broad fixture sets up the world once, the same way every run: weaker evidence.
+        factor = min(ROLE_FACTORS[role], BROAD_FIXTURE_FACTOR) if broad else ROLE_FACTORS[role]
+        scope.pieces.append(Piece(fixture, owner, role, label, factor, broad))
         for requested in _requests(fixture):
             # A fixture that requests its own name overrides the one further up the tree.
             wanted.append((requested, level + 1 if requested == name else 0, autouse))
@@ -212,7 +219,7 @@ def _add_helpers(scope: Scope, chain: list[ClassFacts]) -> None:
             where = f"helper {function.label}"
             if function.path != scope.test.facts.path:
                 where += f" in {function.path}:{function.line}"
-            helper = Piece(function, piece.module, "helper", where, round(piece.factor * HELPER_FACTOR, 3))
+            helper = Piece(function, piece.module, "helper", where, round(piece.factor * HELPER_FACTOR, 3), piece.broad)
             scope.pieces.append(helper)
             pending.append(helper)
 
