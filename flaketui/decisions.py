@@ -163,7 +163,14 @@ def update(data: bytes | None, triage: Triage) -> bytes:
     spliced = _splice(text, triage)
     # Hand edits (multi-line strings, tables written another way) can defeat the splice;
     # then the canonical form is the safe answer: the decisions are what counts.
-    if spliced is None or _parses_to(spliced, wanted) is False:
+    if spliced is None or not _parses_to(spliced, wanted):
+        others = sorted(k for k in tomllib.loads(text) if k != "tests")
+        if others:
+            raise FlakeTUIError(
+                f"Cannot update {FILENAME} without rewriting it, which would drop {', '.join(others)}.",
+                f"Make the table of {table_key(triage.rootdir, triage.nodeid)} by hand, or move the other "
+                "tables to another file.",
+            )
         spliced = render(wanted)
     return spliced.replace("\n", newline).encode()
 

@@ -280,3 +280,15 @@ def test_any_sequence_of_decisions_stays_canonical_and_parses_to_the_model(chang
         data = update(data, triage)
         assert parse(data) == model
         assert data.decode() == render(model)
+
+
+def test_a_rewrite_that_would_drop_foreign_tables_is_refused() -> None:
+    odd = '[tests."tests/a.py::test_a"]\nnote = """two\n[lines]"""\n\n[team]\nowner = "infra"\n'
+    with pytest.raises(FlakeTUIError, match="would drop team"):
+        update(odd.encode(), Triage("tests/b.py::test_b", note="b"))
+
+
+def test_foreign_tables_survive_a_splice() -> None:
+    data = b'[team]\nowner = "infra"\n\n[tests."tests/a.py::test_a"]\nnote = "a"\n'
+    updated = update(data, Triage("tests/b.py::test_b", note="b"))
+    assert updated == data + b'\n[tests."tests/b.py::test_b"]\nnote = "b"\n'
