@@ -104,8 +104,8 @@ def test_audit_markdown_section_by_section(repo: Path, capsys: pytest.CaptureFix
             assert issue in ("not diagnosed |", "no evidence found |") or re.search(r"\(tests/\S+:\d+\) \|$", issue)
     assert found["Tests Without a Confirmed Category"] == "Every test has a confirmed category."
     assert found["Verification Results"] == (
-        "| Test | Passed | Mode | Verdict | Date |\n|---|---|---|---|---|\n"
-        "| `tests/test_ws.py::test_reconnect` | 7/10 | forked | flaky | 2026-11-24T10:00:00 |"
+        "| Test | Passed | Mode | Verdict | Failure rate (95%) | Date |\n|---|---|---|---|---|---|\n"
+        "| `tests/test_ws.py::test_reconnect` | 7/10 | forked | flaky | < 61% | 2026-11-24T10:00:00 |"
     )
     assert found["Markers Removed"] == (
         "| Commit | Test | Message |\n|---|---|---|\n"

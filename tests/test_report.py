@@ -152,11 +152,11 @@ EXPECTED = {
     "Kept on Purpose": """| Test | Reason | Expires |
 |---|---|---|
 | `tests/test_api.py::test_fetch` | live API | 2027-01-31 |""",
-    "Verification Results": """| Test | Passed | Mode | Verdict | Date |
-|---|---|---|---|---|
-| `tests/test_jobs.py::test_expiry` | 10/10 | forked | stable | 2026-11-24T10:05:00+00:00 |
-| `tests/test_old.py::test_fixed` | 20/20 | forked | stable | 2026-11-24T10:00:00+00:00 |
-| `tests/test_ws.py::test_reconnect` | 7/10 | forked | flaky | 2026-11-24T10:00:00+00:00 |""",
+    "Verification Results": """| Test | Passed | Mode | Verdict | Failure rate (95%) | Date |
+|---|---|---|---|---|---|
+| `tests/test_jobs.py::test_expiry` | 10/10 | forked | stable | < 26% | 2026-11-24T10:05:00+00:00 |
+| `tests/test_old.py::test_fixed` | 20/20 | forked | stable | < 14% | 2026-11-24T10:00:00+00:00 |
+| `tests/test_ws.py::test_reconnect` | 7/10 | forked | flaky | < 61% | 2026-11-24T10:00:00+00:00 |""",
     "Markers Removed": """| Commit | Test | Message |
 |---|---|---|
 | `1234567890ab` | `tests/test_old.py::test_fixed` | test: remove flaky marker from test_fixed |
