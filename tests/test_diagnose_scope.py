@@ -396,3 +396,47 @@ def test_session_fixture_configuring_the_process_does_not_outweigh_the_body(tmp_
     diagnosis = diagnose_files(tmp_path, files, "test_x.py", "test_it")
     assert diagnosis.suggestion.category is Category.EXTERNAL
     assert "autouse session-scoped fixture environment in conftest.py:5" in {e.where for e in diagnosis.evidence}
+
+
+def test_calls_on_what_a_fixture_returned_are_resolved_through_it(tmp_path: Path) -> None:
+    files = {
+        "conftest.py": """
+            import httpx
+            import pytest
+
+            @pytest.fixture
+            def client():
+                with httpx.Client(base_url="https://api.partner.io") as session:
+                    yield session
+        """,
+        "test_x.py": """
+            def test_it(client):
+                response = client.get("/status")
+                assert response.status_code == 200
+        """,
+    }
+    diagnosis = diagnose_files(tmp_path, files, "test_x.py", "test_it")
+    body = [e for e in diagnosis.evidence if e.where == "test body"]
+    assert [(e.rule, e.line) for e in body] == [("external.http", 2)]
+    assert "client.get() (fixture client is httpx.Client())" in body[0].message
+
+
+def test_mocked_transport_also_covers_calls_through_a_fixture(tmp_path: Path) -> None:
+    files = {
+        "conftest.py": """
+            import pytest
+            import requests
+
+            @pytest.fixture
+            def api():
+                return requests.Session()
+        """,
+        "test_x.py": """
+            import responses
+
+            @responses.activate
+            def test_it(api):
+                api.get("https://api.partner.io/x")
+        """,
+    }
+    assert diagnose_files(tmp_path, files, "test_x.py", "test_it").evidence == ()

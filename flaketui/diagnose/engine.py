@@ -134,7 +134,8 @@ def evidence_of(scope: Scope) -> list[Evidence]:
             if not _mitigated(hit, piece, scope):
                 found.append(_evidence(piece, hit, hit.qualified))
     for piece, hit, detail in scope.scope_hits:
-        found.append(_evidence(piece, hit, detail))
+        if not _mitigated(hit, piece, scope):
+            found.append(_evidence(piece, hit, detail))
     seen: set[tuple[str, str, int]] = set()
     unique = []
     for item in found:

@@ -18,7 +18,7 @@ from libcst.metadata import CodeRange
 
 from flaketui.diagnose.catalog import RULES
 from flaketui.diagnose.resolve import Resolver, dotted, import_aliases
-from flaketui.diagnose.rules import Mitigation, Rule
+from flaketui.diagnose.rules import Mitigation, Rule, RuleContext
 
 MUTATORS = frozenset(
     {"append", "extend", "insert", "add", "update", "setdefault", "pop", "popitem", "remove", "discard",
@@ -148,6 +148,12 @@ class FunctionFacts:
     locals: set[str] = field(default_factory=set)
     has_teardown: bool = False
     clears_caches: bool = False
+    #: What a fixture returns or yields, resolved (``requests.Session()``), if it can be said.
+    returns: str | None = None
+    #: Calls on a parameter (``api.get(url)``): (parameter, the rest of the name, the call).
+    param_calls: list[tuple[str, str, cst.Call]] = field(default_factory=list)
+    #: The reader, kept as the RuleContext of ``param_calls`` once the fixture is known.
+    context: RuleContext | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
@@ -267,8 +273,11 @@ class FunctionReader(cst.CSTVisitor):
         elif isinstance(node, cst.Global):
             self.facts.globals_declared.update(n.name.value for n in node.names)
         elif isinstance(node, cst.Yield):
+            self._returned(node.value)
             self.facts.has_teardown = True
             self.in_teardown = self.is_fixture
+        elif isinstance(node, cst.Return) and self.is_fixture:
+            self._returned(node.value)
         elif isinstance(node, cst.Import | cst.ImportFrom):
             bound = import_aliases(node)
             self.resolver.local_names.update(bound)
@@ -298,6 +307,9 @@ class FunctionReader(cst.CSTVisitor):
         for rule in _CALL_RULES:
             if rule.matches_call(qualified) and (rule.when is None or rule.when(node, self)):
                 self.hit(rule, node, qualified)
+        head, dot, rest = qualified.partition(".")
+        if dot and head in self.params and head not in {"self", "cls"} and head not in self.resolver.local_names:
+            self.facts.param_calls.append((head, "." + rest, node))
         if qualified in _UNORDERED_CONSUMERS:
             for arg in node.args:
                 self.unordered.add(id(arg.value))
@@ -319,6 +331,12 @@ class FunctionReader(cst.CSTVisitor):
                 self.facts.fixture_lookups.add(first.evaluated_value if isinstance(first.evaluated_value, str) else "")
         if id(node) not in self.with_items:
             self._call_mitigations(node, qualified)
+
+    def _returned(self, value: cst.BaseExpression | cst.BaseSmallStatement | None) -> None:
+        if self.facts.returns is None and isinstance(value, cst.BaseExpression):
+            qualified = self.qualify(value)
+            if qualified is not None and not qualified.startswith("<local>"):
+                self.facts.returns = qualified
 
     def _teardown_call(self, attribute: str) -> None:
         if attribute in {"stop", "stopall", "addCleanup", "addfinalizer", "close", "shutdown", "terminate",

@@ -307,6 +307,7 @@ class _ModuleReader:
             start, _ = reader.lines(decorator)
             self.marks_into([decorator.decorator], start, facts.usefixtures, facts.order_marks, facts.mitigations)
         node.visit(reader)
+        facts.context = reader
         for decorator in node.decorators:
             reader.decorator(decorator)
         for param in params:

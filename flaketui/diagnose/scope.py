@@ -15,6 +15,7 @@ from flaketui.diagnose.module import ClassFacts, ModuleFacts
 from flaketui.diagnose.rules import Rule
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}
+CALL_RULES = [rule for rule in RULES if rule.calls]
 
 #: How much evidence counts, by how the test reaches it: its own body says most; an autouse
 #: fixture runs for every test, so what it does says little about this one.
@@ -244,6 +245,19 @@ def _scope_rules(scope: Scope, chain: list[ClassFacts], levels: list[_Level], mi
             detail = f"{fixture.fixture.scope}-scoped fixture {name} ({fixture.path}:{fixture.line})"
             for start, end in piece.facts.mutated[name]:
                 add((piece, _hit("fixture.shared-fixture-mutated", start, end), detail))
+
+    # Calls on what a fixture returned: ``api.get(url)`` where ``api`` is ``requests.Session()``.
+    for piece in scope.pieces:
+        context = piece.facts.context
+        for param, rest, call in piece.facts.param_calls:
+            found = _lookup(levels, param, 0)
+            if context is None or found is None or found[0].returns is None:
+                continue
+            qualified = found[0].returns + rest
+            for rule in CALL_RULES:
+                if rule.matches_call(qualified) and (rule.when is None or rule.when(call, context)):
+                    start, end = context.lines(call)  # type: ignore[attr-defined]
+                    add((piece, Hit(rule, start, end, qualified), f"{param}{rest}() (fixture {param} is {found[0].returns})"))
 
     # Module-level containers and globals.
     module = test.module
