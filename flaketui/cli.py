@@ -83,13 +83,19 @@ def audit(ctx: _Context, output: str | None, as_json: bool) -> int:
     help="Pass with up to N markers not kept on purpose (a budget to ratchet down).",
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--github", is_flag=True, help="Also print GitHub Actions annotations for what fails.")
 @pass_context
-def check(ctx: _Context, budget: int, as_json: bool) -> int:
+def check(ctx: _Context, budget: int, as_json: bool, github: bool) -> int:
     """The CI gate: exit 1 while flaky markers remain, apart from those kept on purpose.
 
     Lists each as path:line: nodeid (marker). A keep past its expiry date fails the gate.
     """
     result = ctx.service().check(budget=budget)
+    if github:
+        level = "notice" if result.ok else "error"
+        for item in result.items:
+            if item.status in ("failing", "finding", "expired"):
+                click.echo(f"::{level} file={_gh(item.path, prop=True)},line={item.line}::{_gh(item.text)}")
     if as_json:
         import json
         from dataclasses import asdict
@@ -124,6 +130,12 @@ def check(ctx: _Context, budget: int, as_json: bool) -> int:
         click.echo()
     click.echo(f"{summary}: {'ok' if result.ok else 'FAILED'}")
     return 0 if result.ok else 1
+
+
+def _gh(text: str, *, prop: bool = False) -> str:
+    """Escaped for a GitHub workflow command; a property value also escapes ``:`` and ``,``."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
 
 
 def _plural(count: int, noun: str) -> str:

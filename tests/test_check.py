@@ -218,3 +218,18 @@ def test_stale_keeps_are_listed_without_failing(make_repo: MakeRepo, capsys: pyt
         "\n"
         "flaketui check: 0 flaky markers not kept: ok\n",
     )
+
+
+def test_github_annotations_for_what_fails(make_repo: MakeRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_repo(
+        {
+            "tests/test_a.py": FLAKY_MODULE,
+            FILENAME: '[tests."tests/test_a.py::test_clock"]\nkeep = "wall time, 100%"\n',
+        }
+    )
+    code, out = run(root, "--github", capsys=capsys)
+    assert code == 1
+    assert out.splitlines()[0] == (
+        "::error file=tests/test_a.py,line=5::tests/test_a.py:5: tests/test_a.py::test_net (@pytest.mark.flaky(reruns=3))"
+    )
+    assert sum(line.startswith("::") for line in out.splitlines()) == 1
