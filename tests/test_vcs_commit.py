@@ -251,3 +251,14 @@ def test_paths_with_spaces_and_unicode(make_repo: MakeRepo) -> None:
 )
 def test_merge_file(current: bytes, expected: bytes | None) -> None:
     assert vcs.merge_file(current, b"a\nb\nc\nd\ne\nf\n", b"A\nb\nc\nd\ne\nf\n") == expected
+
+
+def test_signing_runs_as_configured_and_its_failure_restores(repo: Path) -> None:
+    git(repo, "config", "commit.gpgsign", "true")
+    git(repo, "config", "gpg.program", "false")  # a signer that always fails
+    write_files(repo, {TEST_FILE: "def test_y():\n    assert 2\n", "README": "staged\n"})
+    git(repo, "add", "README")
+    before = _state(repo)
+    with pytest.raises(FlakeTUIError, match="gpg failed to sign"):
+        vcs.commit_paths(repo, [TEST_FILE], "test: signed", contents={TEST_FILE: b"x = 3\n"})
+    assert _state(repo) == before
