@@ -736,6 +736,18 @@ NO_OPS = [
     pytest.param(
         """
         import os
+        import random
+        import uuid
+
+        def test_it(tmp_path):
+            run_dir = os.path.join(tmp_path, "runs", str(random.getrandbits(128)))
+            name = f"job-{uuid.uuid4().hex[:8]}"
+        """,
+        id="random-names-for-uniqueness",
+    ),
+    pytest.param(
+        """
+        import os
 
         def test_it(tmp_path):
             (tmp_path / "a.txt").write_text("x")

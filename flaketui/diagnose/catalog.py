@@ -477,6 +477,7 @@ RULES: list[Rule] = [
         "use fixed ids in the test, or compare without depending on their order",
         0.3,
         calls=("uuid.uuid1", "uuid.uuid4", "shortuuid.uuid", "ulid.new", "ulid.ULID"),
+        when=p.not_a_name,
     ),
     Rule(
         "data.set-order", DATA,

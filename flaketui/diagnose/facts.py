@@ -27,6 +27,7 @@ MUTATORS = frozenset(
 _UNORDERED_CONSUMERS = frozenset(
     {"sorted", "set", "frozenset", "len", "sum", "any", "all", "max", "min", "Counter", "collections.Counter", "dict"}
 )
+_NAMING_CALLS = frozenset({"str", "repr", "hex", "pathlib.Path", "os.path.join", "tempfile.mkdtemp", "tempfile.mkstemp"})
 _CLOCK_WORDS = re.compile(r"elapsed|duration|took|time_taken|runtime|latency|delta_t|seconds_spent")
 SETUP_NAMES = frozenset(
     {"setup_method", "setup", "setUp", "asyncSetUp", "setup_class", "setUpClass", "setup_function", "setup_module", "setUpModule"}
@@ -191,6 +192,7 @@ class FunctionReader(cst.CSTVisitor):
         self.is_fixture = facts.fixture is not None
         self.clock_names: set[str] = set()
         self.unordered: set[int] = set()
+        self.naming: set[int] = set()
         self.params = set(facts.params)
         self._seen: set[tuple[str, int]] = set()
         self.in_teardown = False
@@ -203,6 +205,22 @@ class FunctionReader(cst.CSTVisitor):
 
     def is_unordered_use(self, node: cst.CSTNode) -> bool:
         return id(node) in self.unordered
+
+    def is_naming_use(self, node: cst.CSTNode) -> bool:
+        return id(node) in self.naming
+
+    def _mark_naming(self, expression: cst.BaseExpression) -> None:
+        """``f"run-{uuid4().hex}"``, ``str(random.getrandbits(64))``: a value used to name
+        something unique, whose randomness is the point rather than a risk."""
+        current: cst.BaseExpression | None = expression
+        while current is not None:
+            self.naming.add(id(current))
+            if isinstance(current, cst.Attribute | cst.Subscript):
+                current = current.value
+            elif isinstance(current, cst.Call) and isinstance(current.func, cst.Attribute):
+                current = current.func.value
+            else:
+                current = None
 
     def is_imported_name(self, name: str) -> bool:
         if name in self.params:
@@ -259,6 +277,8 @@ class FunctionReader(cst.CSTVisitor):
                 self.hit(rule, node)
         if isinstance(node, cst.Call):
             self._call(node)
+        elif isinstance(node, cst.FormattedStringExpression):
+            self._mark_naming(node.expression)
         elif isinstance(node, cst.Name):
             if node.value not in self.facts.reads:
                 self.facts.reads[node.value] = self.lines(node)
@@ -310,6 +330,9 @@ class FunctionReader(cst.CSTVisitor):
         head, dot, rest = qualified.partition(".")
         if dot and head in self.params and head not in {"self", "cls"} and head not in self.resolver.local_names:
             self.facts.param_calls.append((head, "." + rest, node))
+        if qualified in _NAMING_CALLS or qualified.endswith((".format", ".joinpath", "path.join")):
+            for arg in node.args:
+                self._mark_naming(arg.value)
         if qualified in _UNORDERED_CONSUMERS:
             for arg in node.args:
                 self.unordered.add(id(arg.value))

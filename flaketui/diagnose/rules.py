@@ -49,6 +49,8 @@ class RuleContext(Protocol):
 
     def is_imported_name(self, name: str) -> bool: ...
 
+    def is_naming_use(self, node: cst.CSTNode) -> bool: ...
+
 
 Predicate = Callable[[cst.CSTNode, RuleContext], bool]
 
@@ -164,9 +166,16 @@ def no_arguments(node: cst.CSTNode, ctx: RuleContext) -> bool:
     return not node.args
 
 
+def not_a_name(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """Random ids and bits used to name something unique (a path, a run id) are not a risk."""
+    return not ctx.is_naming_use(node)
+
+
 def unseeded_generator(node: cst.CSTNode, ctx: RuleContext) -> bool:
     """``Random()``, ``default_rng()``, ``RandomState()`` without a seed; other numpy.random calls always."""
     assert isinstance(node, cst.Call)
+    if ctx.is_naming_use(node):
+        return False
     qualified = ctx.qualify(node.func) or ""
     if qualified.rsplit(".", 1)[-1] in {"Random", "default_rng", "RandomState", "Generator", "PCG64", "Faker"}:
         return not node.args or _is_clock_seed(node, ctx)
