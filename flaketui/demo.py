@@ -63,7 +63,7 @@ _WEBHOOK_FIX = Fix(
     "tests/test_webhooks.py",
     after='''    def test_server_error_raises_delivery_error(self, receiver):
         receiver.status = 503
-        client = WebhookClient(receiver.url, timeout=2.0)
+        client = WebhookClient(receiver.url, timeout=5.0)
 ''',
     before='''    def test_server_error_raises_delivery_error(self):
         # Nothing listens on 8799 on the CI runners.
