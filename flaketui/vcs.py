@@ -267,12 +267,29 @@ def _restore(snapshot: _Snapshot) -> None:
             target.write_bytes(content)
         os.chmod(target, mode & 0o7777)
         os.utime(target, ns=(atime, mtime))
+    index = snapshot.index_path
     if snapshot.index is None:
-        snapshot.index_path.unlink(missing_ok=True)
-    else:
-        content, atime, mtime = snapshot.index
-        snapshot.index_path.write_bytes(content)
-        os.utime(snapshot.index_path, ns=(atime, mtime))
+        index.unlink(missing_ok=True)
+        return
+    content, atime, mtime = snapshot.index
+    if index.is_file() and index.read_bytes() == content:
+        os.utime(index, ns=(atime, mtime))
+        return
+    # Written the way git writes it: under index.lock, then renamed, so a git command the
+    # user runs meanwhile never reads half an index.
+    lock = index.with_name(index.name + ".lock")
+    try:
+        descriptor = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError as exc:
+        raise FlakeTUIError(
+            "The commit failed, and another git process holds the index lock, so the index "
+            "could not be put back; the files are as they were.",
+            f"When that git command ends, run `git status`; if it is stuck, remove {lock}.",
+        ) from exc
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(content)
+    os.utime(lock, ns=(atime, mtime))
+    os.replace(lock, index)
 
 
 def commit_paths(
