@@ -313,43 +313,24 @@ class Store:
         return moved
 
     def _load(self, conn: sqlite3.Connection, sql: str, params: list[str]) -> list[Verification]:
+        conn.row_factory = sqlite3.Row
         rows = conn.execute(sql, params).fetchall()
-        if not rows:
-            return []
-        ids = [row[0] for row in rows]
-        runs: dict[int, list[RunResult]] = {i: [] for i in ids}
-        for chunk_start in range(0, len(ids), 500):
+        runs: dict[int, list[sqlite3.Row]] = {row["id"]: [] for row in rows}
+        ids = list(runs)
+        for chunk_start in range(0, len(ids), 500):  # SQLite caps the number of parameters
             chunk = ids[chunk_start : chunk_start + 500]
-            marks = ", ".join("?" * len(chunk))
-            for vid, idx, outcome, duration, message, seed, run_nodeid in conn.execute(
+            for run in conn.execute(
                 f"SELECT verification_id, idx, outcome, duration, message, seed, nodeid FROM runs "
-                f"WHERE verification_id IN ({marks}) ORDER BY verification_id, idx",
+                f"WHERE verification_id IN ({', '.join('?' * len(chunk))}) ORDER BY verification_id, idx",
                 chunk,
             ):
-                runs[vid].append(RunResult(run_nodeid or "", idx, RunOutcome(outcome), duration, message, seed))
+                runs[run["verification_id"]].append(run)
         result = []
-        for (vid, rootdir, nodeid, mode, requested, verdict, command, head, fingerprint, python, started, note,
-             dirty, recorded) in rows:  # fmt: skip
-            result.append(
-                Verification(
-                    nodeid=nodeid,
-                    rootdir=rootdir,
-                    mode=VerifyMode(mode),
-                    runs_requested=requested,
-                    results=tuple(
-                        RunResult(r.nodeid or nodeid, r.index, r.outcome, r.duration, r.message, r.seed)
-                        for r in runs[vid]
-                    ),
-                    verdict=Verdict(verdict),
-                    command=command,
-                    head=head,
-                    tree_fingerprint=fingerprint,
-                    python=python,
-                    started_at=started or recorded,
-                    note=note,
-                    dirty_paths=tuple(json.loads(dirty)),
-                )
-            )
+        for row in rows:
+            try:
+                result.append(_verification(row, runs[row["id"]]))
+            except ValueError:
+                continue  # a mode or outcome a newer flaketui added: not ours to show
         return result
 
     # -- commits -----------------------------------------------------------------------
@@ -383,6 +364,28 @@ class Store:
             conn.execute(
                 "INSERT OR REPLACE INTO cache (namespace, key, value) VALUES (?, ?, ?)", (namespace, key, value)
             )
+
+
+def _verification(row: sqlite3.Row, runs: list[sqlite3.Row]) -> Verification:
+    nodeid = row["nodeid"]
+    return Verification(
+        nodeid=nodeid,
+        rootdir=row["rootdir"],
+        mode=VerifyMode(row["mode"]),
+        runs_requested=row["runs_requested"],
+        results=tuple(
+            RunResult(r["nodeid"] or nodeid, r["idx"], RunOutcome(r["outcome"]), r["duration"], r["message"], r["seed"])
+            for r in runs
+        ),
+        verdict=Verdict(row["verdict"]),
+        command=row["command"],
+        head=row["head"],
+        tree_fingerprint=row["tree_fingerprint"],
+        python=row["python"],
+        started_at=row["started_at"] or row["recorded_at"],
+        note=row["note"],
+        dirty_paths=tuple(json.loads(row["dirty_paths"])),
+    )
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

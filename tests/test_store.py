@@ -277,3 +277,14 @@ def test_a_database_that_cannot_be_opened_is_reported_with_what_to_do(tmp_path: 
         Store(tmp_path / "state" / FILENAME).add_verification(make_verification())
     assert "Cannot open the history database" in caught.value.message
     assert "writable" in caught.value.hint
+
+
+def test_rows_a_newer_flaketui_wrote_with_unknown_values_are_skipped(store: Store) -> None:
+    known = make_verification("tests/test_a.py::test_known")
+    store.add_verification(make_verification("tests/test_a.py::test_future"))
+    store.add_verification(known)
+    conn = sqlite3.connect(store.path)
+    conn.execute("UPDATE verifications SET mode = 'teleported' WHERE nodeid = 'tests/test_a.py::test_future'")
+    conn.commit()
+    conn.close()
+    assert store.verifications() == [known]
