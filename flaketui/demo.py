@@ -6,7 +6,16 @@ onto them: each commit adds files, and a few later commits fix a test but leave 
 behind, as happens in real repositories. Authors, committers and dates are fixed, so the same
 flaketui version always writes the same commits (same SHAs).
 
-Standard library only; git is run as a command, so the demo needs no identity on the machine.
+What the tests show: truly flaky tests for race (threads and a join() that returns early), async
+(a fixed asyncio.sleep), time (elapsed-time and wall-clock asserts), external (a fixed port and a
+slow receiver), data (unseeded random data; set order, which only fresh processes reveal); tests
+that flake only in another order (a module fixture mutated, os.environ set without monkeypatch,
+a registry filled by a neighbour); and fixed tests whose marker stayed. Markers come in both
+dialects (reruns=, max_runs=) and every form: decorator, bare, class, pytestmark, pytest.param,
+and an alias imported from tests/helpers.py. A CI workflow reruns every failure.
+
+Standard library only; git is run as a command with a local identity, so the demo needs none
+on the machine.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from flaketui.errors import FlakeTUIError
@@ -215,7 +225,7 @@ def template_names() -> list[str]:
     """Every file of the demo, as its repo-relative path."""
     found: list[str] = []
 
-    def walk(node, parts: list[str]) -> None:  # Traversable has no rglob
+    def walk(node: Traversable, parts: list[str]) -> None:  # Traversable has no rglob
         for child in node.iterdir():
             if child.is_dir():
                 walk(child, [*parts, _real_name(child.name)])
@@ -235,7 +245,7 @@ def final_content(path: str) -> bytes:
     return (node / (_stored_name(name) + ".txt")).read_bytes()
 
 
-def _templates():  # -> importlib.resources.abc.Traversable
+def _templates() -> Traversable:
     return resources.files("flaketui") / "demo_project"
 
 
