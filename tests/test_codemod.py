@@ -654,6 +654,103 @@ GOLDEN = [
         id="two-markers-at-once",
     ),
     pytest.param(
+        b"import pytest, flaky\n\n\n@flaky.flaky\ndef test_a():\n    pytest.skip()\n",
+        [("flaky.flaky", F)],
+        b"import pytest\n\n\ndef test_a():\n    pytest.skip()\n",
+        id="one-name-of-a-multi-name-import",
+    ),
+    pytest.param(
+        src("""
+            from pytest import (
+                fixture,
+                mark,  # for the flaky marker
+            )
+
+
+            @mark.flaky
+            @fixture
+            def f():
+                return 1
+        """),
+        [("mark.flaky", F)],
+        src("""
+            from pytest import (
+                fixture,
+            )
+
+
+            @fixture
+            def f():
+                return 1
+        """),
+        id="parenthesized-import-last-name",
+    ),
+    pytest.param(
+        src("""
+            import os
+
+            # reruns come from the flaky package
+            from flaky import flaky
+
+
+            @flaky
+            def test_a():
+                assert os.sep
+        """),
+        [("flaky", F)],
+        src("""
+            import os
+
+            # reruns come from the flaky package
+
+
+            def test_a():
+                assert os.sep
+        """),
+        id="comment-above-removed-import-kept",
+    ),
+    pytest.param(
+        b"import pytest\n\nx = 1; pytestmark = pytest.mark.flaky\n\n\ndef test_a():\n    assert x\n",
+        [("pytest.mark.flaky", M)],
+        b"x = 1\n\n\ndef test_a():\n    assert x\n",
+        id="semicolon-statement",
+    ),
+    pytest.param(
+        b"\xef\xbb\xbfimport pytest\n\n\n@pytest.mark.flaky\n@pytest.mark.slow\ndef test_a():\n    pass\n",
+        [("pytest.mark.flaky", F)],
+        b"\xef\xbb\xbfimport pytest\n\n\n@pytest.mark.slow\ndef test_a():\n    pass\n",
+        id="utf8-bom-kept",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+
+            class TestOuter:
+                class TestInner:
+                    @pytest.mark.flaky(reruns=1)
+                    def test_a(self):
+                        pytest.skip()
+
+                    def test_b(self):
+                        pass
+        """),
+        [("pytest.mark.flaky(reruns=1)", F)],
+        src("""
+            import pytest
+
+
+            class TestOuter:
+                class TestInner:
+                    def test_a(self):
+                        pytest.skip()
+
+                    def test_b(self):
+                        pass
+        """),
+        id="nested-class-method",
+    ),
+    pytest.param(
         src("""
             import pytest
 
@@ -766,6 +863,66 @@ def test_refusals_are_values_and_leave_the_file_alone(before: bytes, spec: tuple
     assert not removal.changed
     assert removal.failure is not None and reason in removal.failure
     assert removal.before == before
+
+
+NO_OP = [
+    pytest.param(
+        src("""
+            import pytest
+
+
+            @pytest.mark.slow
+            def test_a():
+                pass
+        """),
+        ("pytest.mark.flaky", 4),
+        id="no-marker-at-the-line",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+
+            @pytest.mark.flaky(reruns=1)
+            def test_a():
+                pass
+        """),
+        ("pytest.mark.flaky(reruns=2)", 4),
+        id="another-flaky-marker-at-the-line",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+            pytestmark = [pytest.mark.slow]
+        """),
+        ("pytest.mark.flaky", 3),
+        id="pytestmark-without-the-marker",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
+
+            # @pytest.mark.flaky
+            def test_a():
+                pass
+        """),
+        ("pytest.mark.flaky", 4),
+        id="commented-out-marker",
+    ),
+]
+
+
+@pytest.mark.parametrize(("before", "where"), NO_OP)
+def test_no_op_table_changes_nothing(before: bytes, where: tuple[str, int]) -> None:
+    from flaketui.models import Marker
+
+    source, line = where
+    removal = remove_markers(before, [Marker(MarkerKind.UNKNOWN, F, "t.py", line, source)], path="t.py")
+    assert not removal.changed
+    assert removal.after is None
+    assert removal.failure is not None and "Rescan" in removal.failure
 
 
 def test_a_marker_that_moved_is_reported_with_what_to_do() -> None:

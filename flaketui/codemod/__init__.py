@@ -16,7 +16,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from flaketui.codemod._locate import Site, collect_sites, find_site, is_mark_like
 from flaketui.codemod._remove import NodeRemover, Parents, ancestors, dropped_comments, escalate, outermost
 from flaketui.codemod._restore import restore_marker
-from flaketui.codemod._result import Removal, refused
+from flaketui.codemod._result import Removal, internal_failure, refused
 from flaketui.codemod._safety import comment_texts, parse_exactly
 from flaketui.codemod._unused import names_used_by, unused_definitions
 from flaketui.models import Marker
@@ -29,6 +29,13 @@ def remove_markers(source: bytes, markers: Sequence[Marker], *, path: str = "") 
     line of the marker expression: the decorator, the ``pytestmark`` element, or the
     ``pytest.param`` marks entry) and the imports/alias definitions in this file that the removal
     left unused."""
+    try:
+        return _remove_markers(source, markers, path)
+    except Exception as error:  # noqa: BLE001 - a failure is a value: the file is never touched
+        return refused(path, source, internal_failure(path, error))
+
+
+def _remove_markers(source: bytes, markers: Sequence[Marker], path: str) -> Removal:
     where = path or "the file"
     parsed = parse_exactly(source)
     if isinstance(parsed, str):

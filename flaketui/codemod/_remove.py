@@ -112,6 +112,10 @@ class NodeRemover(cst.CSTTransformer):
     def on_visit(self, node: cst.CSTNode) -> bool:
         if id(node) in self.gone or id(node) not in self.path:
             return False
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            # libcst validates an import as soon as its names change, before ``leave_*`` could
+            # fix the comma left dangling by ``import a, b`` minus ``b``: filter names there.
+            return False
         return super().on_visit(node)
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
@@ -148,7 +152,7 @@ class NodeRemover(cst.CSTTransformer):
             return updated_node
         lpar, rpar = updated_node.lpar, updated_node.rpar
         gap = _Gap(lpar.whitespace_after if lpar else None, rpar.whitespace_before if rpar else None)
-        names = self._close(original_node.names, updated_node.names, gap)
+        names = self._close(original_node.names, self._kept(original_node.names), gap)
         if lpar and rpar:
             return updated_node.with_changes(
                 names=names,
@@ -158,7 +162,11 @@ class NodeRemover(cst.CSTTransformer):
         return updated_node.with_changes(names=names)
 
     def leave_Import(self, original_node: cst.Import, updated_node: cst.Import) -> cst.Import:
-        return updated_node.with_changes(names=self._close(original_node.names, updated_node.names, _Gap(None, None)))
+        names = self._close(original_node.names, self._kept(original_node.names), _Gap(None, None))
+        return updated_node.with_changes(names=names)
+
+    def _kept(self, names: Sequence[cst.ImportAlias]) -> list[cst.ImportAlias]:
+        return [alias for alias in names if id(alias) not in self.gone]
 
     def _close(self, original: Sequence[Any], updated: Sequence[Any], gap: _Gap) -> list[Any]:
         """Kept items keep their own commas, except that the new last item ends as the old last

@@ -9,7 +9,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from flaketui.codemod._locate import PYTESTMARK, chain_names, normalised, root_name
-from flaketui.codemod._result import Removal, refused
+from flaketui.codemod._result import Removal, internal_failure, refused
 from flaketui.codemod._safety import parse_exactly
 from flaketui.codemod._unused import names_used_by
 from flaketui.models import Marker, MarkerKind, MarkerScope
@@ -28,6 +28,15 @@ def restore_marker(
     its class), a ``pytestmark`` element or a ``pytest.param`` ``marks=`` entry, with the import it
     needs. ``test_line`` (the ``def`` line when the marker was scanned) puts a decorator back in its
     old place among the others; without it the marker goes on top."""
+    try:
+        return _restore_marker(source, marker, test_name, class_name, test_line, path)
+    except Exception as error:  # noqa: BLE001 - a failure is a value: the file is never touched
+        return refused(path, source, internal_failure(path or marker.path, error))
+
+
+def _restore_marker(
+    source: bytes, marker: Marker, test_name: str, class_name: str | None, test_line: int | None, path: str
+) -> Removal:
     where = path or marker.path or "the file"
     module = parse_exactly(source)
     if isinstance(module, str):
@@ -61,7 +70,17 @@ def restore_marker(
         for module_name, obj in imports:
             AddImportsVisitor.add_needed_import(context, module_name, obj)
         restored = AddImportsVisitor(context).transform_module(restored)
-    return Removal(path=path, before=source, after=restored.bytes, failure=None, removed=(marker,))
+    after = restored.bytes
+    try:
+        compile(after, where, "exec", dont_inherit=True)
+    except SyntaxError as error:
+        try:
+            compile(source, where, "exec", dont_inherit=True)
+        except SyntaxError:
+            pass  # newer syntax than this Python reads: libcst produced it, libcst vouches for it
+        else:
+            return refused(path, source, f"Putting the marker back would not compile ({error}); put it back by hand.")
+    return Removal(path=path, before=source, after=after, failure=None, removed=(marker,))
 
 
 def _plain_name(test_name: str) -> str:

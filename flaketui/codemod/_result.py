@@ -26,3 +26,10 @@ class Removal:
 
 def refused(path: str, source: bytes, why: str) -> Removal:
     return Removal(path=path, before=source, after=None, failure=why)
+
+
+def internal_failure(path: str, error: Exception) -> str:
+    return (
+        f"{path or 'the file'} was left unchanged: flaketui's code rewriter failed on it "
+        f"({type(error).__name__}: {error}). Edit the marker by hand, and please report this."
+    )
