@@ -141,6 +141,15 @@ def test_fixing_commits_left_the_marker_in_place(demo_repo: Path) -> None:
                 assert before.count("flaky") == after.count("flaky")
 
 
+def test_every_python_file_compiles_at_every_commit() -> None:
+    present: set[str] = set()
+    for index, commit in enumerate(HISTORY):
+        present.update(commit.adds)
+        assert {fix.path for fix in commit.fixes} <= present, commit.message
+        for rel in sorted(p for p in present if p.endswith(".py")):
+            compile(content_at(rel, index), f"{rel}@{index}", "exec")
+
+
 def test_works_without_any_git_identity_on_the_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     empty = tmp_path / "empty-gitconfig"
     empty.write_text("")
