@@ -310,6 +310,29 @@ CASES = [
     ),
     pytest.param(
         """
+        import pytest
+
+        @pytest.mark.network
+        def test_it(catalog):
+            assert catalog.fetch("m31")
+        """,
+        {(3, "external.declared-network")},
+        id="network-marker",
+    ),
+    pytest.param(
+        """
+        import os
+        import pytest
+
+        @pytest.mark.skipif(not os.environ.get("SERVICE_API_KEY"), reason="needs a key")
+        def test_it(catalog):
+            assert catalog.fetch("m31")
+        """,
+        {(4, "external.credentials"), (4, "external.machine-environment")},
+        id="credential-from-environment",
+    ),
+    pytest.param(
+        """
         def test_it(server):
             server.start(port=8080)
         """,

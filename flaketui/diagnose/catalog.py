@@ -420,6 +420,22 @@ RULES: list[Rule] = [
                "psutil.*", "shutil.disk_usage", "os.getloadavg"),
     ),
     Rule(
+        "external.declared-network", EXTERNAL,
+        "is marked as needing the network or a live service (network, online, integration...)",
+        "keep it out of the gating suite, or record the traffic so it runs offline",
+        0.6,
+        scope=True,
+    ),
+    Rule(
+        "external.credentials", EXTERNAL,
+        "reads a credential or endpoint from the environment: it talks to a real, configured service",
+        "stub the service in unit tests; run the live test in a separate, opt-in suite",
+        0.6,
+        calls=("os.environ.get", "os.getenv", "os.environ.__getitem__"),
+        when=p.credential_variable,
+        mitigated_by=NETWORK,
+    ),
+    Rule(
         "external.fixed-port", EXTERNAL,
         "listens or connects on a fixed port: another process or a parallel worker may hold it",
         "bind to port 0 and read the port the OS chose",

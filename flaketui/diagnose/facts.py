@@ -85,6 +85,10 @@ CACHE_DECORATORS = _globs("functools.lru_cache*", "functools.cache", "lru_cache*
                            "cachetools.*", "*.memoize*", "joblib.Memory*")
 ORDER_MARKS = _globs("pytest.mark.order", "pytest.mark.run", "pytest.mark.first", "pytest.mark.second",
                       "pytest.mark.last", "pytest.mark.second_to_last", "pytest.mark.incremental", "pytest.mark.dependency")
+#: Markers by which a project says a test needs the network or a live service.
+NETWORK_MARKS = _globs("pytest.mark.network", "pytest.mark.internet", "pytest.mark.online", "pytest.mark.remote_data",
+                       "pytest.mark.requires_network", "pytest.mark.requires_internet", "pytest.mark.needs_network",
+                       "pytest.mark.integration", "pytest.mark.e2e", "pytest.mark.live", "pytest.mark.external")
 MUTABLE_FACTORIES = frozenset(
     {"list", "dict", "set", "defaultdict", "collections.defaultdict", "deque", "collections.deque", "Counter",
      "collections.Counter", "OrderedDict", "collections.OrderedDict", "weakref.WeakValueDictionary",
@@ -130,7 +134,7 @@ class FunctionFacts:
     params: tuple[str, ...] = ()
     fixture: FixtureSpec | None = None
     usefixtures: list[str] = field(default_factory=list)
-    order_marks: list[tuple[str, int, int]] = field(default_factory=list)
+    notable_marks: list[tuple[str, int, int]] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
     mitigations: list[MitigationSite] = field(default_factory=list)
     calls_bare: set[str] = field(default_factory=set)

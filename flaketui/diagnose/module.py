@@ -21,6 +21,7 @@ from flaketui.diagnose.facts import (
     CALL_MITIGATIONS,
     MITIGATING_FIXTURES,
     MUTABLE_FACTORIES,
+    NETWORK_MARKS,
     ORDER_MARKS,
     FixtureSpec,
     FunctionFacts,
@@ -45,7 +46,7 @@ class ClassFacts:
     mutable_attrs: dict[str, int] = field(default_factory=dict)
     usefixtures: list[str] = field(default_factory=list)
     mitigations: list[MitigationSite] = field(default_factory=list)
-    order_marks: Marks = field(default_factory=list)
+    notable_marks: Marks = field(default_factory=list)
     fixture_specs: dict[str, tuple[FixtureSpec, str]] = field(default_factory=dict)
 
     def method(self, name: str) -> FunctionFacts | None:
@@ -68,7 +69,7 @@ class ModuleFacts:
     cached_functions: dict[str, int] = field(default_factory=dict)
     usefixtures: list[str] = field(default_factory=list)
     mitigations: list[MitigationSite] = field(default_factory=list)
-    order_marks: Marks = field(default_factory=list)
+    notable_marks: Marks = field(default_factory=list)
     classes: dict[str, ClassFacts] = field(default_factory=dict)
     function_nodes: dict[str, cst.FunctionDef] = field(default_factory=dict)
     #: Module-level fixtures: fixture name -> (spec, function name).
@@ -251,7 +252,7 @@ class _ModuleReader:
                 line = self.lines.names.get(target.value, 1)
                 if target.value == "pytestmark":
                     self.marks_into(_mark_expressions(small.value), line, self.facts.usefixtures,
-                                    self.facts.order_marks, self.facts.mitigations)
+                                    self.facts.notable_marks, self.facts.mitigations)
                 elif _is_mutable(small.value, self.resolver):
                     self.facts.mutable_globals[target.value] = line
         if all(isinstance(small, cst.Import | cst.ImportFrom) for small in statement.body):
@@ -273,7 +274,7 @@ class _ModuleReader:
         return None
 
     def marks_into(self, expressions: list[cst.BaseExpression], line: int, usefixtures: list[str],
-                   order_marks: Marks, mitigations: list[MitigationSite]) -> None:
+                   notable_marks: Marks, mitigations: list[MitigationSite]) -> None:
         for expression in expressions:
             call = expression if isinstance(expression, cst.Call) else None
             qualified = self.resolver.qualify(call.func if call is not None else expression) or ""
@@ -282,11 +283,11 @@ class _ModuleReader:
                     a.value.evaluated_value for a in call.args
                     if isinstance(a.value, cst.SimpleString) and isinstance(a.value.evaluated_value, str)
                 )
-            elif ORDER_MARKS.match(qualified):
+            elif ORDER_MARKS.match(qualified) or NETWORK_MARKS.match(qualified):
                 if qualified.endswith("dependency") and not (call is not None and any(
                         a.keyword is not None and a.keyword.value == "depends" for a in call.args)):
                     continue
-                order_marks.append((qualified.removeprefix("pytest.mark."), line, line))
+                notable_marks.append((qualified.removeprefix("pytest.mark."), line, line))
             for pattern, kind in CALL_MITIGATIONS:
                 if pattern.match(qualified):
                     mitigations.append(MitigationSite(kind, line, line, True))
@@ -305,7 +306,7 @@ class _ModuleReader:
                                 self.facts.module_aliases, offset)
         for decorator in node.decorators:
             start, _ = reader.lines(decorator)
-            self.marks_into([decorator.decorator], start, facts.usefixtures, facts.order_marks, facts.mitigations)
+            self.marks_into([decorator.decorator], start, facts.usefixtures, facts.notable_marks, facts.mitigations)
         node.visit(reader)
         facts.context = reader
         for decorator in node.decorators:
@@ -325,7 +326,7 @@ class _ModuleReader:
         klass = ClassFacts(name, line, tuple(dotted(a.value) or "" for a in node.bases), self.facts)
         for index, decorator in enumerate(node.decorators):
             decorator_line = decorator_lines[index] if index < len(decorator_lines) else line
-            self.marks_into([decorator.decorator], decorator_line, klass.usefixtures, klass.order_marks,
+            self.marks_into([decorator.decorator], decorator_line, klass.usefixtures, klass.notable_marks,
                             klass.mitigations)
             decorations = FunctionFacts(f"<class {name}>", self.facts.path, decorator_line, decorator_line)
             FunctionReader(decorations, self.resolver.child(), {}, self.facts.imports,
@@ -347,7 +348,7 @@ class _ModuleReader:
                         continue
                     names = [t.target.value for t in small.targets if isinstance(t.target, cst.Name)]
                     if "pytestmark" in names:
-                        self.marks_into(_mark_expressions(small.value), line, klass.usefixtures, klass.order_marks,
+                        self.marks_into(_mark_expressions(small.value), line, klass.usefixtures, klass.notable_marks,
                                         klass.mitigations)
                     elif _is_mutable(small.value, self.resolver):
                         for attr in names:

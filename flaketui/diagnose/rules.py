@@ -342,6 +342,19 @@ def completion_order(node: cst.CSTNode, ctx: RuleContext) -> bool:
     return value is not None and (ctx.qualify(value) or "").endswith("FIRST_COMPLETED")
 
 
+_CREDENTIAL = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|ACCESS_KEY|_DSN$|_URI$|_URL$|_HOST$|"
+                         r"ENDPOINT|CONNECTION_STRING|CONNECT_STR)", re.IGNORECASE)
+
+
+def credential_variable(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``os.environ.get("OPENAI_API_KEY")``: the test expects a real service to be configured."""
+    assert isinstance(node, cst.Call)
+    name = argument(node, 0, "key")
+    if argument(node, 1, "default") is not None:
+        return False  # with a fallback the test runs unconfigured, usually against a local default
+    return isinstance(name, cst.SimpleString) and bool(_CREDENTIAL.search(name.value.strip("rbuRBU'\"")))
+
+
 def compile_rules(rules: list[Rule]) -> dict[str, Rule]:
     by_id: dict[str, Rule] = {}
     for rule in rules:

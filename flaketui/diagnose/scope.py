@@ -23,6 +23,10 @@ ROLE_FACTORS = {"test": 1.0, "fixture": 0.8, "setup": 0.7, "autouse": 0.45}
 HELPER_FACTOR = 0.9
 BROAD_FIXTURE_FACTOR = 0.5
 
+NETWORK_MARK_NAMES = frozenset(
+    {"network", "internet", "online", "remote_data", "requires_network", "requires_internet", "needs_network",
+     "integration", "e2e", "live", "external"}
+)
 #: Plugin fixtures (pytest-django, pytest-docker, pytest-postgresql...) that start live services.
 LIVE_FIXTURES = frozenset(
     {"live_server", "docker_services", "docker_ip", "redis_proc", "redisdb", "postgresql_proc", "postgresql",
@@ -305,9 +309,10 @@ def _scope_rules(scope: Scope, chain: list[ClassFacts], levels: list[_Level], mi
                 if owner_name in {"cls", "type(self)"} or owner_name in class_names:
                     add((piece, _hit("order.class-state", start, end), f"{owner_name}.{attr}"))
 
-    marks = list(test.facts.order_marks) + [m for k in chain for m in k.order_marks] + list(module.order_marks)
+    marks = list(test.facts.notable_marks) + [m for k in chain for m in k.notable_marks] + list(module.notable_marks)
     for mark, start, end in marks:
-        add((test, _hit("order.explicit-order", start, end), mark))
+        rule_id = "external.declared-network" if mark.split(".")[0] in NETWORK_MARK_NAMES else "order.explicit-order"
+        add((test, _hit(rule_id, start, end), mark))
 
     cleared = any(p.facts.clears_caches for p in scope.pieces)
     if not cleared:
