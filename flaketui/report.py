@@ -135,6 +135,7 @@ class Audit:
     markers_removed: tuple[AuditCommit, ...] = ()
     findings: tuple[Finding, ...] = ()
     fix_plan: tuple[FixPlanItem, ...] = field(default=())
+    is_git: bool = True
 
     @property
     def total(self) -> int:
@@ -164,6 +165,7 @@ def build_audit(
     verifications: Mapping[tuple[str, str], Verification],
     commits: Sequence[CommitRecord],
     findings: Sequence[Finding] = (),
+    is_git: bool = True,
 ) -> Audit:
     """Arrange what the service gathered. A test's category is the team's confirmed one,
     else the diagnosis' suggestion, else unknown ("not diagnosed")."""
@@ -200,6 +202,7 @@ def build_audit(
         markers_removed=removed,
         findings=tuple(findings),
         fix_plan=_fix_plan(entries),
+        is_git=is_git,
     )
 
 
@@ -268,13 +271,14 @@ def _full_id(rootdir: str, nodeid: str) -> str:
 
 # -- markdown -----------------------------------------------------------------------------
 def render_markdown(audit: Audit) -> str:
-    head = audit.head[:12] if audit.head else "no commits"
+    head = f"`{audit.head[:12]}`" if audit.head else "no commit yet"
     branch = f" on `{audit.branch}`" if audit.branch else ""
+    where = f"{branch} at {head}" if audit.is_git else " (not a git repository)"
     out = [
         "# Flaky Test Audit",
         "",
         f"- Generated: {audit.generated}",
-        f"- Repository: {audit.repository}{branch} at `{head}`",
+        f"- Repository: {audit.repository}{where}",
         f"- Total flaky tests: {audit.total}",
     ]
     if audit.findings:
@@ -371,7 +375,7 @@ def to_data(audit: Audit) -> dict[str, object]:
     """The audit as plain data: the same facts as the markdown, for machines."""
     return {
         "generated": audit.generated,
-        "repository": {"name": audit.repository, "branch": audit.branch, "head": audit.head},
+        "repository": {"name": audit.repository, "branch": audit.branch, "head": audit.head, "is_git": audit.is_git},
         "total": audit.total,
         "by_category": {str(c): [t.nodeid for t in tests] for c, tests in audit.by_category().items()},
         "tests": [

@@ -672,6 +672,7 @@ class Service:
         audit = report.build_audit(
             generated=generated or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             repository=self.root.name,
+            is_git=vcs.common_git_dir(self.root) is not None,
             branch=vcs.branch(self.root),
             head=vcs.head(self.root),
             tests=scan.tests,

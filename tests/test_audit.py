@@ -163,3 +163,9 @@ def test_a_confirmed_category_written_by_the_service_shows_in_the_audit(
     out = capsys.readouterr().out
     assert "### Non-deterministic data (1)" in out
     assert "Every test has a confirmed category." in out
+
+
+def test_audit_of_a_plain_directory_says_it_is_not_git(make_repo: MakeRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_repo({"tests/test_misc.py": MODULES["tests/test_misc.py"]}, git_repo=False)
+    assert main(["-C", str(root), "audit"]) == 0
+    assert f"- Repository: {root.name} (not a git repository)\n" in capsys.readouterr().out

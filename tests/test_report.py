@@ -244,7 +244,7 @@ def test_json_holds_the_same_data() -> None:
     data = json.loads(render_json(audit))
     assert data == json.loads(json.dumps(to_data(audit)))
     assert data["total"] == 11
-    assert data["repository"] == {"name": "shop", "branch": "main", "head": "a1b2c3d4e5f6a7b8c9d0"}
+    assert data["repository"] == {"name": "shop", "branch": "main", "head": "a1b2c3d4e5f6a7b8c9d0", "is_git": True}
     assert data["by_category"]["time"] == [TIME.nodeid, TIME_2.nodeid, TIME_3.nodeid]
     assert data["unconfirmed"] == sorted(t.nodeid for t in TESTS if t.key not in DECISIONS)
     assert [(i["category"], i["count"]) for i in data["fix_plan"]] == [
@@ -267,7 +267,7 @@ def test_an_empty_repository_says_so() -> None:
         diagnoses={}, verifications={}, commits=[],
     )  # fmt: skip
     found = sections(render_markdown(audit))
-    assert found[""].splitlines()[3] == "- Repository: clean at `no commits`"
+    assert found[""].splitlines()[3] == "- Repository: clean at no commit yet"
     assert found["By Root Cause"] == "No flaky markers found."
     assert found["Tests Without a Confirmed Category"] == "Every test has a confirmed category."
     assert found["Markers Removed"] == "None yet."
