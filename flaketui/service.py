@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from datetime import date
 
     from flaketui.report import GateItem
+    from flaketui.store import Store
 
 ProgressCallback = Callable[[int, int], None]
 StopPredicate = Callable[[], bool]
@@ -654,7 +655,8 @@ class Service:
         """flaketui's commits in this repository, oldest first."""
         return self._store().commits()
 
-    def _store(self):  # -> store.Store; imported lazily so the CLI starts without sqlite3
+    def _store(self) -> Store:
+        # Imported here so that the CLI starts without loading sqlite3.
         from flaketui.store import FILENAME, Store
 
         return Store(self.state_dir() / FILENAME)
