@@ -16,6 +16,7 @@ JSON object per line, each written with a single ``os.write`` on an ``O_APPEND``
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
@@ -168,13 +169,18 @@ def pytest_runtestloop(session):
         return True
     # "fresh": this interpreter is one of N; a forked child still catches crashes and hangs.
     fork_fresh = mode == "fresh" and hasattr(os, "fork") and not _other_threads()
+    forking = mode in ("forked", "random-order") or fork_fresh
+    if forking and hasattr(gc, "freeze"):
+        # Children then never walk (and so never copy) the pages of everything collected.
+        gc.freeze()
     for item in targets:
         if mode == "random-order":
             _verify_in_random_order(item, session.items)
-        elif mode == "forked" or fork_fresh:
+        elif forking:
             _verify_forked(item)
         else:
             _verify_in_process(item)
+    _reap(block=True)
     return True
 
 
@@ -389,6 +395,7 @@ def _load_libc():
             import ctypes
 
             _libc = ctypes.CDLL(None, use_errno=True)
+            _libc.prctl  # resolved once here, not again in every child
         except Exception:  # no ctypes/libc: children are still killed through their group
             _libc = False
     return _libc
@@ -463,13 +470,29 @@ def _fork_run(work, seed, target):
         os.close(read_end)
     duration = time.perf_counter() - start
     _kill_group(pid)
+    if result is not None:
+        # Reaped later: the child's exit (unmapping a whole pytest) overlaps the next run.
+        _unreaped.append(pid)
+        _reap(block=False)
+        return result[0], result[1], duration
     _, status = os.waitpid(pid, 0)
     where = "" if running == target else " (while %s ran before it)" % running
-    if result is not None:
-        return result[0], result[1], duration
     if timed_out:
         return "timeout", "timed out after %gs%s" % (_settings.timeout, where), duration
     return "crashed", _describe_status(status) + where, duration
+
+
+_unreaped = []  # type: list[int]
+
+
+def _reap(block):
+    for pid in list(_unreaped):
+        try:
+            done, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _unreaped.remove(pid)
 
 
 def _kill_group(pgid):
