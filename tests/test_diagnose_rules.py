@@ -374,6 +374,16 @@ CASES = [
     ),
     pytest.param(
         """
+        from sklearn.model_selection import train_test_split
+
+        def test_it(data):
+            train, test = train_test_split(data, random_state=None)
+        """,
+        {(4, "data.no-seed")},
+        id="explicit-seed-none",
+    ),
+    pytest.param(
+        """
         def test_it():
             names = {"b", "a", "c"}
             assert list(names) == ["a", "b", "c"]

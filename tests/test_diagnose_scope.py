@@ -440,3 +440,31 @@ def test_mocked_transport_also_covers_calls_through_a_fixture(tmp_path: Path) ->
         """,
     }
     assert diagnose_files(tmp_path, files, "test_x.py", "test_it").evidence == ()
+
+
+def test_autouse_fixture_of_the_class_counts_more_than_one_in_a_conftest(tmp_path: Path) -> None:
+    files = {
+        "conftest.py": """
+            import pytest
+            from selenium import webdriver
+
+            @pytest.fixture(autouse=True)
+            def everywhere():
+                webdriver.Firefox()
+        """,
+        "test_x.py": """
+            import pytest
+            from selenium import webdriver
+
+            class TestLogin:
+                @pytest.fixture(autouse=True)
+                def setup(self, request):
+                    request.cls.driver = webdriver.Chrome()
+
+                def test_it(self):
+                    assert self.driver.title
+        """,
+    }
+    diagnosis = diagnose_files(tmp_path, files, "test_x.py", "test_it", "TestLogin")
+    weights = {e.path: e.weight for e in diagnosis.evidence}
+    assert weights == {"test_x.py": 0.35, "conftest.py": 0.225}

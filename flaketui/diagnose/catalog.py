@@ -488,6 +488,14 @@ RULES: list[Rule] = [
         when=p.seeded_from_clock_or_nothing,
     ),
     Rule(
+        "data.no-seed", DATA,
+        "passes seed=None (or random_state=None): the library picks a fresh seed on every run",
+        "pass a fixed seed",
+        0.6,
+        calls=("*",),
+        when=p.explicit_no_seed,
+    ),
+    Rule(
         "data.uuid", DATA,
         "generates random ids: anything that sorts, hashes or compares them varies per run",
         "use fixed ids in the test, or compare without depending on their order",

@@ -355,6 +355,18 @@ def credential_variable(node: cst.CSTNode, ctx: RuleContext) -> bool:
     return isinstance(name, cst.SimpleString) and bool(_CREDENTIAL.search(name.value.strip("rbuRBU'\"")))
 
 
+_SEED_KEYWORDS = frozenset({"seed", "random_seed", "random_state", "rng", "rng_seed", "seed_value"})
+
+
+def explicit_no_seed(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    assert isinstance(node, cst.Call)
+    return any(
+        a.keyword is not None and a.keyword.value in _SEED_KEYWORDS and isinstance(a.value, cst.Name)
+        and a.value.value == "None"
+        for a in node.args
+    )
+
+
 def compile_rules(rules: list[Rule]) -> dict[str, Rule]:
     by_id: dict[str, Rule] = {}
     for rule in rules:

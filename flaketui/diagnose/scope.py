@@ -21,6 +21,7 @@ CALL_RULES = [rule for rule in RULES if rule.calls]
 #: fixture runs for every test, so what it does says little about this one.
 ROLE_FACTORS = {"test": 1.0, "fixture": 0.8, "setup": 0.7, "autouse": 0.45}
 HELPER_FACTOR = 0.9
+LOCAL_AUTOUSE_FACTOR = 0.7
 BROAD_FIXTURE_FACTOR = 0.5
 
 NETWORK_MARK_NAMES = frozenset(
@@ -143,6 +144,9 @@ def assemble(test_facts: FunctionFacts, class_name: str | None, module: ModuleFa
     wanted += [(name, 0, False) for name in module.usefixtures]
     for index, level in enumerate(levels):
         wanted += [(name, index, True) for name in level.autouse()]
+    # An autouse fixture of the test's own class or module is about these tests; one in a
+    # conftest.py runs for a whole tree and says little about any single test.
+    local_autouse = {name for level in levels[:2] for name in level.autouse()}
 
     seen: set[int] = set()
     missing: list[str] = []
@@ -161,7 +165,8 @@ def assemble(test_facts: FunctionFacts, class_name: str | None, module: ModuleFa
         kind = f"{fixture.fixture.scope}-scoped " if broad and fixture.fixture else ""
         label = f"{'autouse ' if autouse else ''}{kind}fixture {name} in {fixture.path}:{fixture.line}"
         # A broad fixture sets up the world once, the same way every run: weaker evidence.
-        factor = min(ROLE_FACTORS[role], BROAD_FIXTURE_FACTOR) if broad else ROLE_FACTORS[role]
+        factor = LOCAL_AUTOUSE_FACTOR if autouse and name in local_autouse else ROLE_FACTORS[role]
+        factor = min(factor, BROAD_FIXTURE_FACTOR) if broad else factor
         scope.pieces.append(Piece(fixture, owner, role, label, factor, broad))
         for requested in _requests(fixture):
             # A fixture that requests its own name overrides the one further up the tree.
