@@ -207,3 +207,27 @@ async def test_filter_terms(make_repo: MakeRepo, query: str, expected: int, tmp_
         assert len(nodeids(app)) == expected
         if expected == 0:
             assert "No test matches" in str(app.main.query_one("#empty").render())
+
+
+@run_async
+async def test_the_palette_offers_the_actions_and_runs_them(make_repo: MakeRepo) -> None:
+    root = make_repo(PROJECT)
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p", *"category time")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.main.selected.confirmed is Category.TIME
+    assert Service(root).decisions()[(".", "tests/test_counter.py::test_every_third_run_fails")].category is Category.TIME
+
+
+@run_async
+async def test_verify_options_change_runs_and_mode(make_repo: MakeRepo) -> None:
+    app = FlakeTUIApp(Service(make_repo(PROJECT)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("o", "end", "backspace", "backspace", *"25", "enter")
+        assert app.main.runs == 25
+        assert "25 runs" in str(app.main.query_one("#activity").render())

@@ -33,5 +33,10 @@ class FlakeTUIApp(App[None]):
             self.push_screen(HelpScreen(self.main))
 
     async def action_quit(self) -> None:
-        self.main.stop_everything()
         self.exit()
+
+    def exit(self, *args, **kwargs) -> None:  # type: ignore[override]
+        # However the app ends (q, ctrl+q, a test's pilot), a running verification's process
+        # group is killed first: the thread pool would otherwise wait for it at shutdown.
+        self.main.stop_everything()
+        super().exit(*args, **kwargs)

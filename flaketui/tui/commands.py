@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.dom import DOMNode
 
 from flaketui.tui.help import bindings_of, unavailable_reason
 
@@ -19,20 +20,20 @@ class ActionCommands(Provider):
         if main is None:
             return []
         commands = []
-        for node, binding, keys in bindings_of(main):
-            owner = main if node is self.app else node
-            reason = unavailable_reason(owner, binding)
+        for section, binding, keys in bindings_of(main):
+            node = {"Everywhere": self.app, "Moving in the table": main.table}.get(section, main)
+            reason = unavailable_reason(main, binding)
             key = self.app.get_key_display(binding.with_key(keys[0]))
             name = f"{binding.description} ({key})"
             help_text = f"unavailable: {reason}" if reason else binding.tooltip
             commands.append((name, help_text, partial(self._run, node, binding.action, reason)))
         return commands
 
-    async def _run(self, node, action: str, reason: str | None) -> None:
+    async def _run(self, node: DOMNode, action: str, reason: str | None) -> None:
         if reason:
             self.app.notify(reason, title="Unavailable", severity="warning")
             return
-        await self.app.run_action(action.removeprefix("screen."), node if node is not self.app else None)
+        await self.app.run_action(action, node)
 
     async def discover(self) -> Hits:
         for name, help_text, run in self._commands():

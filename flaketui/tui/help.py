@@ -9,45 +9,50 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
 
-def bindings_of(screen: Screen) -> Iterator[tuple[DOMNode, Binding, list[str]]]:
-    """Each (owner, binding, keys) the screen answers to, keymap applied.
+#: Sections of the help, in the order a user meets them.
+SECTIONS = (("MainScreen", "Triage"), ("TestTable", "Moving in the table"), ("FlakeTUIApp", "Everywhere"))
 
-    Keys bound to the same action are listed together (``j, ↓``); the binding the node's own
-    class declares (with an id, remappable) names the action over a base widget's.
+
+def bindings_of(screen: Screen) -> Iterator[tuple[str, Binding, list[str]]]:
+    """Each (section, binding, keys) the screen answers to, keymap applied.
+
+    Keys bound to the same action are listed together (``j, ↓``), named by the binding our
+    own class declares (with an id, remappable); a base widget's extra keys are left out
+    unless they share an action with ours.
     """
     seen: set[str] = set()
-    nodes: list[DOMNode] = [*screen.query("TestTable"), screen, screen.app]
-    for node in nodes:
-        grouped: dict[str, tuple[Binding, list[str]]] = {}
-        own = {b.action for b in type(node).__dict__.get("BINDINGS", []) if isinstance(b, Binding)}
+    nodes = {type(node).__name__: node for node in (*screen.query("TestTable"), screen, screen.app)}
+    for name, section in SECTIONS:
+        node = nodes.get(name)
+        if node is None:
+            continue
+        own = {b.action: b for b in type(node).__dict__.get("BINDINGS", []) if isinstance(b, Binding)}
+        grouped: dict[str, list[str]] = {}
         for key, binding in node._bindings:
-            if binding.system or binding.action in seen:
+            if binding.system or binding.action in seen or binding.action not in own:
                 continue
-            best, keys = grouped.get(binding.action, (binding, []))
-            if binding.action in own and binding.id is not None and best.id != binding.id:
-                best = binding
-            grouped[binding.action] = (best, [*keys, key] if key not in keys else keys)
-        for action, (binding, keys) in grouped.items():
+            keys = grouped.setdefault(binding.action, [])
+            if key not in keys:
+                keys.append(key)
+        for action, keys in grouped.items():
             seen.add(action)
-            yield node, binding, keys
+            yield section, own[action], keys
 
 
-def unavailable_reason(node: DOMNode, binding: Binding) -> str | None:
-    """Why the action cannot run now (the screen's own explanation), or None."""
-    explain = getattr(node, "unavailable_reason", None)
+def unavailable_reason(screen: Screen, binding: Binding) -> str | None:
+    """Why the action cannot run now (the main screen's own explanation), or None."""
+    explain = getattr(screen, "unavailable_reason", None)
     if explain is None:
         return None
-    name = binding.action.split("(", 1)[0].removeprefix("screen.")
-    return explain(name)
+    return explain(binding.action.split("(", 1)[0].removeprefix("screen."))
 
 
 class HelpScreen(ModalScreen[None]):
-    COMPONENT_CLASSES = {"help--key", "help--unavailable"}
+    COMPONENT_CLASSES = {"help--key", "help--unavailable", "help--section"}
     BINDINGS = [Binding("escape,question_mark,q", "close", "Close", id="help-close")]
 
     def __init__(self, main: Screen) -> None:
@@ -60,17 +65,26 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(no_wrap=True)
         table.add_column(no_wrap=True)
         table.add_column()
-        for node, binding, bound in bindings_of(self.main):
+        key_style = self.get_component_rich_style("help--key", partial=True)
+        section_style = self.get_component_rich_style("help--section", partial=True)
+        unavailable_style = self.get_component_rich_style("help--unavailable", partial=True)
+        current = None
+        for section, binding, bound in bindings_of(self.main):
+            if section != current:
+                table.add_row(Text(f"\n{section}" if current else section, style=section_style), "", "")
+                current = section
             keys = ", ".join(self.app.get_key_display(binding.with_key(k)) for k in bound)
-            owner = self.main if node is self.app else node
-            reason = unavailable_reason(owner, binding)
+            reason = unavailable_reason(self.main, binding)
             about = binding.tooltip or ""
             if reason:
                 about = f"{about} (unavailable: {reason})".strip()
             self.lines.append((keys, binding.description, about))
-            key_style = self.get_component_rich_style("help--key")
-            about_style = self.get_component_rich_style("help--unavailable") if reason else ""
-            table.add_row(Text(keys, style=key_style), Text(binding.description), Text(about, style=about_style))
+            table.add_row(Text(keys, style=key_style), Text(binding.description),
+                          Text(about, style=unavailable_style if reason else ""))
+        palette = self.app.COMMAND_PALETTE_BINDING
+        self.lines.append((palette, "Command palette", "The same actions, searchable"))
+        table.add_row(Text(self.app.get_key_display(Binding(palette, "")), style=key_style), Text("Command palette"),
+                      Text("The same actions, searchable"))
         with Vertical(id="help-dialog"):
             yield Label("flaketui keys", id="dialog-title")
             with VerticalScroll(id="dialog-body"):

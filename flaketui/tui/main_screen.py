@@ -22,9 +22,9 @@ from flaketui.service import FixPlan, RepoInfo, Service
 from flaketui.tui import messages as msg
 from flaketui.tui.availability import Availability
 from flaketui.tui.modals import CategoryPicker, CommitDialog, FindingsScreen, KeepDialog, MessageDialog, VerifyOptions
-from flaketui.tui.rows import Progress, Row, RowState, SortOrder, counts, parse_filter, sort_key, verdict_sentence
+from flaketui.tui.rows import Progress, Row, SortOrder, counts, parse_filter, sort_key, verdict_sentence
 from flaketui.tui.verify_queue import VerifyJob, VerifyQueue
-from flaketui.tui.widgets import EvidenceView, HistoryView, RepoHeader, RunsView, SourceView, TestTable, row_key
+from flaketui.tui.widgets import EvidenceView, HistoryView, RepoHeader, RunsView, SourceView, TestTable
 
 Key = tuple[str, str]
 
@@ -519,7 +519,7 @@ class MainScreen(Screen[None]):
                 row = self.rows.get(test.key)
                 if row is not None:
                     row.queued = self.queue.is_waiting(test.key)
-                    row.progress = Progress(job.runs)
+                    row.progress = Progress(job.runs, mode=job.mode)
                     self._touch(test.key)
             self._run_verification(job)
         self._set_activity()
@@ -560,7 +560,7 @@ class MainScreen(Screen[None]):
                 self.history.pop(key, None)
         if message.cancelled:
             self.notify("Verification cancelled; the runs so far are recorded.", title="Cancelled")
-        else:
+        elif job.then_commit is None:  # before a commit, the dialog that follows is the answer
             for verification in message.verifications:
                 self.notify(verdict_sentence(verification), title=verification.nodeid,
                             severity="information" if verification.verdict is Verdict.STABLE else "warning")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from flaketui.models import Category, Diagnosis, FlakyTest, RunOutcome, RunResult, Triage, Verdict, Verification
+from flaketui.models import Category, Diagnosis, FlakyTest, RunOutcome, RunResult, Triage, Verdict, Verification, VerifyMode
 
 Key = tuple[str, str]
 
@@ -56,6 +56,7 @@ class Progress:
 
     total: int
     results: list[RunResult] = field(default_factory=list)
+    mode: VerifyMode = VerifyMode.FORKED
 
     @property
     def done(self) -> int:
@@ -130,7 +131,7 @@ class Row:
         if self.progress is not None:
             done, total = self.progress.done, self.progress.total
             filled = round(bar_width * done / total) if total else 0
-            return f"{self.progress.passed}/{done} {'▮' * filled}{'▯' * (bar_width - filled)}"
+            return f"{done}/{total} {'▮' * filled}{'▯' * (bar_width - filled)}"
         if self.queued:
             return "queued"
         if self.verification is not None:

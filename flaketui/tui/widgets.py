@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, Verification
+from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, Verification, VerifyMode
 from flaketui.service import RepoInfo
 from flaketui.tui.rows import STATE_GLYPHS, Row, RowState, verdict_sentence
 
@@ -179,7 +179,7 @@ class RunsView(Static):
         if row.progress is not None:
             out.append(f"Running: {row.progress.done}/{row.progress.total} runs done, "
                        f"{row.progress.passed} passed\n\n")
-            results = row.progress.results
+            results, mode = row.progress.results, row.progress.mode
         elif row.verification is not None:
             verification = row.verification
             out.append(verdict_sentence(verification) + "\n", style="bold")
@@ -187,13 +187,14 @@ class RunsView(Static):
             if verification.note:
                 out.append(f"{verification.note}\n")
             out.append("\n")
-            results = list(verification.results)
+            results, mode = list(verification.results), verification.mode
         else:
             out.append(unavailable or "Not verified yet: press v to run it 10 times with the rerun plugins off.")
             self.update(out)
             return
         for result in results:
-            seed = f" seed={result.seed}" if result.seed is not None else ""
+            # Only the shuffled order depends on the seed; elsewhere it is noise.
+            seed = f" seed={result.seed}" if result.seed is not None and mode is VerifyMode.RANDOM_ORDER else ""
             out.append(f"run {result.index + 1:>3}  {result.outcome:<8}{seed}\n")
             if result.message:
                 for line in result.message.strip().splitlines()[-6:]:

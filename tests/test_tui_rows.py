@@ -1,0 +1,117 @@
+"""The table's rules without an app: filter terms, sort orders, honest texts."""
+
+from __future__ import annotations
+
+import pytest
+
+from flaketui.models import (
+    Category,
+    Diagnosis,
+    FlakyTest,
+    Keep,
+    Marker,
+    MarkerKind,
+    MarkerScope,
+    RunOutcome,
+    RunResult,
+    Suggestion,
+    Triage,
+    Verdict,
+    Verification,
+    VerifyMode,
+)
+from flaketui.tui.rows import Progress, Row, RowState, SortOrder, parse_filter, sort_key, verdict_sentence
+from flaketui.tui.verify_queue import VerifyJob, VerifyQueue
+
+
+def make_row(name: str, category: Category | None = None, confirmed: Category | None = None, **extra) -> Row:
+    marker = Marker(MarkerKind.RERUNFAILURES, MarkerScope.FUNCTION, "tests/test_x.py", 3, "", (("reruns", "3"),))
+    test = FlakyTest(f"tests/test_x.py::{name}", ".", "tests/test_x.py", 4, name, (marker,))
+    diagnosis = Diagnosis(test.nodeid, Suggestion(category, 0.8)) if category else None
+    triage = Triage(test.nodeid, category=confirmed) if confirmed else None
+    return Row(test=test, diagnosis=diagnosis, triage=triage, **extra)
+
+
+def verification(passed: int, runs: int, verdict: Verdict, requested: int | None = None) -> Verification:
+    results = tuple(
+        RunResult("n", i, RunOutcome.PASSED if i < passed else RunOutcome.FAILED) for i in range(runs)
+    )
+    return Verification("n", ".", VerifyMode.FORKED, requested or runs, results, verdict, "pytest n")
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        pytest.param("", ["test_a", "test_b", "test_c"], id="empty matches all"),
+        pytest.param("cat:time", ["test_a"], id="suggested category"),
+        pytest.param("cat:async", ["test_b"], id="confirmed beats suggested"),
+        pytest.param("state:kept", ["test_c"], id="state"),
+        pytest.param("TEST_B", ["test_b"], id="text is case-insensitive"),
+        pytest.param("marker:reruns=3 cat:ti", ["test_a"], id="terms combine"),
+        pytest.param("cat:nothing", [], id="no match"),
+    ],
+)
+def test_filter(query: str, expected: list[str]) -> None:
+    rows = [
+        make_row("test_a", Category.TIME),
+        make_row("test_b", Category.TIME, confirmed=Category.ASYNC),
+        make_row("test_c"),
+    ]
+    rows[2].triage = Triage(rows[2].test.nodeid, keep=Keep("live service"))
+    assert [r.test.name for r in rows if parse_filter(query)(r)] == expected
+
+
+def test_sort_by_category_puts_undiagnosed_last() -> None:
+    rows = [make_row("test_a"), make_row("test_b", Category.ORDER), make_row("test_c", Category.RACE)]
+    assert [r.test.name for r in sorted(rows, key=sort_key(SortOrder.CATEGORY))] == ["test_c", "test_b", "test_a"]
+    assert SortOrder.CONFIDENCE.next() is SortOrder.FILE
+
+
+@pytest.mark.parametrize(
+    "row, text",
+    [
+        pytest.param(make_row("t"), "…", id="not diagnosed yet"),
+        pytest.param(make_row("t", Category.UNKNOWN), "unknown", id="unknown shown as such"),
+        pytest.param(make_row("t", Category.TIME), "time? 80%", id="suggested"),
+        pytest.param(make_row("t", Category.TIME, confirmed=Category.RACE), "✓ race", id="confirmed"),
+    ],
+)
+def test_category_text(row: Row, text: str) -> None:
+    assert row.category_text() == text
+
+
+def test_running_row_shows_done_of_total_with_a_bar() -> None:
+    row = make_row("t", progress=Progress(10))
+    row.progress.results.extend(RunResult("n", i, RunOutcome.PASSED) for i in range(5))
+    assert row.state is RowState.RUNNING
+    assert row.verification_text() == "5/10 ▮▮▮▮▯▯▯▯"
+
+
+@pytest.mark.parametrize(
+    "result, sentence",
+    [
+        pytest.param(verification(10, 10, Verdict.STABLE), "10/10 passed: failure rate < 26% at 95% (forked)", id="stable"),
+        pytest.param(verification(7, 10, Verdict.FLAKY), "7/10 passed: flaky, it still fails (forked)", id="flaky"),
+        pytest.param(verification(0, 5, Verdict.BROKEN), "0/5 passed: broken, it fails every time (forked)", id="broken"),
+        pytest.param(verification(3, 3, Verdict.STABLE, 10), "3/3 passed (of 10 asked): failure rate < 63% at 95% (forked)",
+                     id="cancelled early"),
+    ],
+)
+def test_verdict_sentence_is_honest(result: Verification, sentence: str) -> None:
+    assert verdict_sentence(result) == sentence
+
+
+def test_the_queue_runs_one_job_at_a_time_in_order() -> None:
+    queue = VerifyQueue()
+    first, second = (VerifyJob((make_row(n).test,), 10, VerifyMode.FORKED) for n in ("test_a", "test_b"))
+    queue.add(first)
+    queue.add(second)
+    assert queue.start_next() is first
+    assert queue.start_next() is None  # one consumer: the second waits
+    assert queue.is_waiting(second.tests[0].key)
+    queue.cancel_current()
+    assert first.stop.is_set()
+    queue.finish(first)
+    assert queue.start_next() is second
+    queue.stop_all()
+    assert second.stop.is_set() and not list(queue.waiting())
