@@ -17,7 +17,7 @@ import libcst.matchers as m
 from libcst.metadata import CodeRange
 
 from flaketui.diagnose.catalog import RULES
-from flaketui.diagnose.resolve import Resolver, dotted, import_aliases
+from flaketui.diagnose.resolve import Resolver, import_aliases
 from flaketui.diagnose.rules import Mitigation, Rule, RuleContext
 
 MUTATORS = frozenset(

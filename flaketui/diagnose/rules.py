@@ -365,13 +365,3 @@ def explicit_no_seed(node: cst.CSTNode, ctx: RuleContext) -> bool:
         and a.value.value == "None"
         for a in node.args
     )
-
-
-def compile_rules(rules: list[Rule]) -> dict[str, Rule]:
-    by_id: dict[str, Rule] = {}
-    for rule in rules:
-        if rule.id in by_id:
-            raise ValueError(f"duplicate rule id {rule.id}")
-        by_id[rule.id] = rule
-    return by_id
-
