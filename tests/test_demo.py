@@ -15,7 +15,7 @@ from flaketui.cli import main
 from flaketui.demo import HISTORY, LOCAL_EMAIL, LOCAL_NAME, content_at, template_names, write_demo
 from tests.conftest import git
 
-#: Every test of the demo, in pytest's collection order.
+#: The demo's tests that carry no flaky marker.
 ORDINARY = {
     "tests/test_jobs.py::test_new_job_has_defaults",
     "tests/test_jobs.py::test_job_ids_are_unique",
@@ -62,7 +62,9 @@ FLAKY_MARKED = {**TRULY_FLAKY, **STABLE_IN_FILE_ORDER}
 
 @pytest.fixture(scope="module")
 def demo_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One demo for the read-only tests of this module (writing it takes ten git commits)."""
+    """One demo shared by the tests that leave its work tree alone (writing it takes a dozen commits).
+
+    Scans, diagnoses and verifications write only under .git/flaketui."""
     return write_demo(tmp_path_factory.mktemp("demo") / "taskq")
 
 
