@@ -72,7 +72,12 @@ def audit(ctx: _Context, output: str | None, as_json: bool) -> int:
         return 0
     from pathlib import Path
 
-    Path(output).write_bytes(text.encode("utf-8"))
+    target = Path(output)
+    data = text.encode("utf-8")
+    if target.exists() and target.read_bytes() == data:
+        click.echo(f"{output} is up to date.", err=True)
+        return 0
+    target.write_bytes(data)
     click.echo(f"Wrote {output}.", err=True)
     return 0
 
@@ -496,8 +501,9 @@ def demo(ctx: _Context, target: str | None, no_open: bool) -> int:
 @click.argument("path", required=False, type=click.Path(exists=True, file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print tests, findings and skipped files as JSON.")
 @click.option("--no-cache", is_flag=True, help="Parse everything again instead of trusting the scan cache.")
+@click.option("--collect", is_flag=True, help="Also ask pytest's collection (markers added by hooks, @flaky attributes).")
 @pass_context
-def scan(ctx: _Context, path: str | None, as_json: bool, no_cache: bool) -> int:
+def scan(ctx: _Context, path: str | None, as_json: bool, no_cache: bool, collect: bool) -> int:
     """List every test that carries a flaky marker (under PATH, if given).
 
     Node ids are pytest's, relative to each test's rootdir; repository-wide reruns (config,
@@ -508,7 +514,7 @@ def scan(ctx: _Context, path: str | None, as_json: bool, no_cache: bool) -> int:
     from flaketui.service import Service
 
     service = Service(path if path is not None else ctx.directory, python=ctx.python)
-    result = service.scan(use_cache=not no_cache)
+    result = service.scan(use_cache=not no_cache, collect=collect)
     if path is not None:
         result = _under(result, os.path.relpath(os.path.realpath(path), service.root).replace(os.sep, "/"))
     if as_json:

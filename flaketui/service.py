@@ -183,11 +183,26 @@ class Service:
         return walk_files(self.root)
 
     def _merge_collected(self, result: ScanResult) -> ScanResult:
-        """``scan --collect``: what pytest's own collection adds (owned by the verification engine)."""
-        raise FlakeTUIError(
-            "scan --collect is not available in this build.",
-            "Run `flaketui scan` without --collect; it reads markers from the source.",
-        )
+        """``scan --collect``: what pytest's own collection adds (owned by the verification engine).
+
+        Collects in every rootdir the repository has (the root too when tests live there), with
+        the target's interpreter, and adds the tests only pytest sees as flaky, with findings.
+        """
+        from flaketui.discover.config import find_configs
+        from flaketui.verify.collect import collect_flaky, merge_collected
+
+        def read(path: str) -> bytes | None:
+            try:
+                return (self.root / path).read_bytes()
+            except OSError:
+                return None
+
+        configs = find_configs(self.list_files(), read)
+        rootdirs = sorted(r for r in configs if r != ".")
+        # Collecting from a root without a config would also walk every nested project.
+        if configs["."].inifile or not rootdirs or any(t.rootdir == "." for t in result.tests):
+            rootdirs.insert(0, ".")
+        return merge_collected(result, collect_flaky(self.root, rootdirs, self._interpreter()))
 
     # -- diagnosis (diagnose/) -------------------------------------------------------
     def diagnose(self, test: FlakyTest) -> Diagnosis:
@@ -394,22 +409,49 @@ class Service:
         return {t.key: latest[t.key] for t in tests if t.key in latest}
 
     def _root_cause(self, tests: Sequence[FlakyTest], category: Category | None):  # -> fixplan.RootCause
-        from flaketui import fixplan
+        from flaketui import fixplan, vcs
 
-        decided = self.decisions()
+        decided = [d for t in tests if (d := self.decisions().get(t.key)) is not None]
+        # A plan is rebuilt after verifying and again when committing: diagnose once per tree.
+        memo: dict = self.__dict__.setdefault("_diagnoses_memo", {})
+        key = (vcs.tree_state(self.root).fingerprint, tuple(t.key for t in tests))
+        if key not in memo:
+            memo[key] = self._diagnoses_as_committed(tests)
+        before_fix = memo[key]
+        if before_fix is not None:
+            return fixplan.choose_root_cause(category, decided, before_fix, before_fix=True)
         diagnoses: list[Diagnosis] = []
-        diagnosed = True
         for test in tests:
             try:
                 diagnoses.append(self.diagnose(test))
             except NotImplementedError:
-                diagnosed = False
-                break
+                return fixplan.choose_root_cause(category, decided, [], diagnosed=False)
             except FlakeTUIError:
                 continue  # a file that no longer parses: the others still speak
-        return fixplan.choose_root_cause(
-            category, [decided[t.key] for t in tests if t.key in decided], diagnoses, diagnosed=diagnosed
-        )
+        return fixplan.choose_root_cause(category, decided, diagnoses)
+
+    def _diagnoses_as_committed(self, tests: Sequence[FlakyTest]) -> list[Diagnosis] | None:
+        """The diagnosis of the code as committed, when Python files have uncommitted changes.
+
+        Usually those changes are the user's fix: diagnosing the fixed code would find no
+        cause, while the commit message should name the one the fix removes. None when the
+        tree is clean or the committed code cannot be diagnosed.
+        """
+        import tempfile
+
+        from flaketui import vcs
+
+        if not any(p.endswith(".py") for p in vcs.status(self.root)):
+            return None
+        configs = {"pyproject.toml", "pytest.ini", "tox.ini", "setup.cfg"}
+        with tempfile.TemporaryDirectory(prefix="flaketui-committed-") as scratch:
+            vcs.export_tree(self.root, "HEAD", Path(scratch), lambda n: n.endswith(".py") or Path(n).name in configs)
+            past = Service(scratch, python=self.python)
+            try:
+                found = {t.key: t for t in past.scan(use_cache=False).tests}
+                return [past.diagnose(found[t.key]) for t in tests if t.key in found] or None
+            except (NotImplementedError, FlakeTUIError):
+                return None
 
     def _commit_template(self) -> str | None:
         import tomllib
@@ -672,7 +714,8 @@ class Service:
         decided = self.decisions()
         unconfirmed = [t for t in scan.tests if (d := decided.get(t.key)) is None or d.category is None]
         audit = report.build_audit(
-            generated=generated or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            # A day, not a time: a committed report regenerated the same day does not change.
+            generated=generated or dt.date.today().isoformat(),
             repository=self.root.name,
             is_git=vcs.common_git_dir(self.root) is not None,
             branch=vcs.branch(self.root),

@@ -157,6 +157,11 @@ def pytest_runtestloop(session):
     if left:
         _emit({"event": "error", "nodeid": None, "message": "could not disable plugins: " + ", ".join(left)})
         return True
+    if _settings.mode == "collect":
+        for message in _collect_errors:
+            _emit({"event": "error", "nodeid": None, "message": message})
+        _emit_flaky_items(session.items)
+        return True
     if _collect_errors:
         _emit({"event": "error", "nodeid": None, "message": "\n".join(_collect_errors)})
         return True
@@ -581,3 +586,52 @@ def pytest_xdist_node_collection_finished(node, ids):
 
 
 _parallel_missing_reported = []  # type: list[bool]
+
+
+# -- collect: what pytest itself sees as flaky (``flaketui scan --collect``) ---------
+
+#: Attributes the ``flaky`` package's decorator sets on a test function or class.
+FLAKY_ATTRIBUTES = ("_flaky_max_runs", "_flaky_min_passes")
+
+
+def _safe_repr(value):
+    try:
+        text = repr(value)
+    except Exception:  # a user object whose __repr__ fails
+        text = "<%s>" % type(value).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _emit_flaky_items(items):
+    for item in items:
+        markers = [
+            {
+                "name": mark.name,
+                "args": [_safe_repr(a) for a in mark.args],
+                "kwargs": [[k, _safe_repr(v)] for k, v in sorted(mark.kwargs.items())],
+            }
+            for mark in item.iter_markers(name="flaky")
+        ]
+        attributes = []
+        for owner in (getattr(item, "obj", None), getattr(item, "cls", None)):
+            for name in FLAKY_ATTRIBUTES:
+                if owner is not None and getattr(owner, name, None) is not None:
+                    attributes.append([name, _safe_repr(getattr(owner, name))])
+            if attributes:
+                break
+        if not markers and not attributes:
+            continue
+        path = getattr(item, "path", None) or getattr(item, "fspath", None)
+        cls = getattr(item, "cls", None)
+        _emit(
+            {
+                "event": "item",
+                "nodeid": item.nodeid,
+                "path": str(path) if path is not None else "",
+                "line": (item.location[1] + 1) if item.location[1] is not None else 0,
+                "name": getattr(item, "originalname", None) or item.name,
+                "cls": cls.__name__ if cls is not None else None,
+                "markers": markers,
+                "flaky_attributes": attributes,
+            }
+        )
