@@ -164,6 +164,7 @@ def choose_root_cause(
     diagnoses: Sequence[Diagnosis],
     *,
     diagnosed: bool = True,
+    before_fix: bool = False,
 ) -> RootCause:
     """What the message names as the cause: the category given when committing, else the
     team's decision, else the best-supported suggestion; evidence for it comes first."""
@@ -180,6 +181,8 @@ def choose_root_cause(
         if suggestions:
             best = max(suggestions, key=lambda s: s.confidence)
             category, source = best.category, f"suggested, {best.confidence:.0%} confidence"
+            if before_fix:
+                source += ", from the code as it was before this commit"
         else:
             category = Category.UNKNOWN
             source = "the code shows no likely cause" if diagnosed and diagnoses else "no decision or diagnosis"

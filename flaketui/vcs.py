@@ -367,3 +367,30 @@ def merge_file(current: bytes, base: bytes, other: bytes) -> bytes | None:
             names.append(str(target))
         result = _git(Path(scratch), "merge-file", "-p", "-q", *names, check=False)
     return result.stdout if result.returncode == 0 else None
+
+
+def export_tree(root: Path, rev: str, dest: Path, keep: Callable[[str], bool]) -> int:
+    """Write the files of ``rev`` that ``keep`` accepts under ``dest`` (the repository and
+    its index untouched); returns how many. Streams ``git archive`` so big blobs cost nothing."""
+    import tarfile
+
+    try:
+        process = subprocess.Popen(
+            ["git", "archive", "--format=tar", rev],
+            cwd=root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+    except FileNotFoundError as exc:
+        raise FlakeTUIError("git is not installed or not on PATH.", "Install git, then run flaketui again.") from exc
+    written = 0
+    assert process.stdout is not None
+    with process.stdout, tarfile.open(fileobj=process.stdout, mode="r|") as archive:
+        for member in archive:
+            if member.isfile() and keep(member.name):
+                archive.extract(member, dest, filter="data")
+                written += 1
+    if process.wait() != 0:
+        raise FlakeTUIError(f"git archive {rev} failed.", "Check that the repository is readable (`git status`).")
+    return written

@@ -238,3 +238,19 @@ def test_undo_with_something_staged(repo: Path, capsys: pytest.CaptureFixture[st
     assert (repo / TEST_FILE).read_text() == fixed
     assert _committed(repo) == [TEST_FILE]
     assert vcs.status(repo) == {"README": "M "}
+
+
+def test_root_cause_comes_from_the_code_before_the_fix(make_repo: MakeRepo) -> None:
+    timed = (
+        "import time\n\nimport pytest\n\n\n@pytest.mark.flaky(reruns=2)\ndef test_fast():\n"
+        "    started = time.monotonic()\n    sum(range(10))\n    assert time.monotonic() - started < 0.001\n"
+    )
+    root = make_repo({TEST_FILE: timed})
+    fixed = timed.replace("    assert time.monotonic() - started < 0.001\n", "    assert sum(range(10)) == 45\n")
+    write_files(root, {TEST_FILE: fixed})
+    assert main(["-C", str(root), "fix", f"{TEST_FILE}::test_fast", "--yes", "--runs", "2"]) == 0
+    message = vcs.commit_message(root, "HEAD")
+    assert "Root cause: time (time and dates; suggested" in message
+    assert "from the code as it was before this commit" in message
+    assert f"  {TEST_FILE}:10: " in message
+    assert "Flaky-Category: time" in message
