@@ -262,3 +262,14 @@ def test_signing_runs_as_configured_and_its_failure_restores(repo: Path) -> None
     with pytest.raises(FlakeTUIError, match="gpg failed to sign"):
         vcs.commit_paths(repo, [TEST_FILE], "test: signed", contents={TEST_FILE: b"x = 3\n"})
     assert _state(repo) == before
+
+
+def test_export_tree_writes_the_committed_files_it_is_asked_for(repo: Path, tmp_path: Path) -> None:
+    write_files(repo, {TEST_FILE: "def test_y():\n    assert 'fixed'\n"})  # uncommitted: not exported
+    index = vcs.git_path(repo, "index").read_bytes()
+    dest = tmp_path / "exported"
+    written = vcs.export_tree(repo, "HEAD", dest, lambda name: name.endswith(".py"))
+    assert written == 2
+    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == ["src/app.py", TEST_FILE]
+    assert (dest / TEST_FILE).read_text() == "def test_y():\n    assert 1\n"
+    assert vcs.git_path(repo, "index").read_bytes() == index
