@@ -149,6 +149,7 @@ def test_parallel_mode_runs_under_xdist_workers(tmp_path: Path) -> None:
     [parallel] = Service(root).verify(["test_serial.py::test_only_serial"], runs=2, mode=VerifyMode.PARALLEL)
     assert outcomes(parallel) == ["failed", "failed"]
     assert parallel.mode is VerifyMode.PARALLEL
+    assert "parallel (2 xdist workers) 0/2 passed, unlike serial (forked) 2/2" in parallel.note
 
 
 def test_cli_json_prints_one_object_per_test_and_exits_1_unless_all_stable(

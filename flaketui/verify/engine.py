@@ -53,6 +53,7 @@ class _Tally:
     errors: dict[str, list[str]] = field(default_factory=dict)
     group_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    target_notes: dict[str, list[str]] = field(default_factory=dict)
     versions: str = ""
     neutralised: tuple[str, ...] = ()
     cancelled: bool = False
@@ -135,6 +136,47 @@ def _run_group(
             _run_per_process(cwd, nodeids, interpreter, options, tally, run, stop, parallel=False)
     else:
         _run_per_process(cwd, nodeids, interpreter, options, tally, run, stop, parallel=mode is VerifyMode.PARALLEL)
+        if mode is VerifyMode.PARALLEL and not tally.cancelled and not tally.group_errors:
+            _compare_with_serial(cwd, nodeids, interpreter, options, probe_dir, tally, stop)
+
+
+def _compare_with_serial(
+    cwd: Path,
+    nodeids: tuple[str, ...],
+    interpreter: Interpreter,
+    options: VerifyOptions,
+    probe_dir: str,
+    tally: _Tally,
+    stop: StopPredicate,
+) -> None:
+    """The same runs, serial and forked: does parallel execution give the serial results?"""
+    serial = _Tally()
+    request = ProbeRequest(
+        python=interpreter.path,
+        cwd=cwd,
+        args=tuple(dict.fromkeys(n.split("::", 1)[0] for n in nodeids)),
+        mode=str(VerifyMode.FORKED),
+        runs=options.runs,
+        targets=nodeids,
+        timeout=options.timeout,
+    )
+    outcome = run_probe(
+        request, probe_dir, on_event=lambda e: _consume(e, serial, None), should_stop=stop,
+        deadline_seconds=_deadline(options, len(nodeids)),
+    )  # fmt: skip
+    tally.cancelled = tally.cancelled or outcome.cancelled
+    for nodeid in nodeids:
+        parallel_runs = tally.results.get(nodeid, [])
+        serial_runs = serial.results.get(nodeid, [])
+        same = verdict_of(parallel_runs) is verdict_of(serial_runs)
+        tally.target_notes.setdefault(nodeid, []).append(
+            f"parallel ({PARALLEL_WORKERS} xdist workers) {_passed(parallel_runs)}/{len(parallel_runs)} passed, "
+            f"{'the same as' if same else 'unlike'} serial (forked) {_passed(serial_runs)}/{len(serial_runs)}"
+        )
+
+
+def _passed(results: list[RunResult]) -> int:
+    return sum(r.outcome is RunOutcome.PASSED for r in results)
 
 
 def _run_per_process(
@@ -269,7 +311,7 @@ def _verification(
 ) -> Verification:
     results = tuple(sorted(tally.results.get(target.nodeid, []), key=lambda r: r.index))
     errors = tally.errors.get(target.nodeid, []) + tally.group_errors
-    notes = list(tally.notes)
+    notes = list(tally.notes) + tally.target_notes.get(target.nodeid, [])
     if errors:
         notes.append("; ".join(errors))
     if tally.cancelled and len(results) < options.runs:
