@@ -354,7 +354,10 @@ class Service:
         from flaketui import fixplan, vcs
 
         status = vcs.status(self.root)
-        chosen = tuple(dict.fromkeys(p for p in (self._repo_path(i) for i in include) if p not in new_contents))
+        # The app names changed files as `status` does (repo-relative); a person on the command
+        # line names them relative to where they stand, as git does.
+        named = (i if i in status else self._repo_path(i) for i in include)
+        chosen = tuple(dict.fromkeys(p for p in named if p not in new_contents))
         for path in chosen:
             if path not in status:
                 return _refused_plan(label, f"{path} has no uncommitted changes to include.", tests)

@@ -55,6 +55,9 @@ class _Scan:
         self.on_progress = on_progress
         self.evaluator = Evaluator()
         self.skipped: dict[str, str] = {}
+        #: Files read once and why an unparsed one could not be (binary, not UTF-8).
+        self.seen: set[str] = set()
+        self.unreadable: dict[str, str] = {}
         self.findings: dict[tuple[str, int], Finding] = {}
 
     def read(self, path: str) -> bytes | None:
@@ -110,18 +113,26 @@ class _Scan:
             data = self.read(path)
             if data is None:
                 continue
+            self.seen.add(path)
             if _mentions_flakiness(data) or _is_conftest(path):
                 self._parse(path, data)
             else:
+                try:
+                    decode(data)
+                except Unparsable as reason:  # reported if the file turns out to be a test file
+                    self.unreadable[path] = str(reason)
                 imported = _imported_words(data)
                 if imported:
                     pending[path] = imported
         known: set[str] = set()
+        fresh_names: set[str] = set()
+        checked: set[str] = set()
         for _ in range(_MAX_ROUNDS):
-            names = self._exported_names(known) - known
+            names = self._exported_names(known, fresh_names, checked) - known
             if not names or not pending:
                 break
             known |= names
+            fresh_names = names
             wanted = names | self._exporting_module_names(names)
             reached = [path for path, words in pending.items() if not words.isdisjoint(wanted)]
             for path in reached:
@@ -153,26 +164,27 @@ class _Scan:
         self.evaluator.add(build_module(path, source))
 
     def _check_readable(self, path: str) -> None:
-        """Unparsed test files are cheap to check for being binary or not UTF-8."""
-        data = self.read(path)
-        if data is None:
-            self.skipped[path] = "unreadable"
-            return
-        try:
-            decode(data)
-        except Unparsable as reason:
-            self.skipped[path] = str(reason)
+        """An unparsed test file is still reported when it is binary, not UTF-8 or unreadable."""
+        if path in self.unreadable:
+            self.skipped[path] = self.unreadable[path]
+        elif path not in self.seen and os.path.lexists(os.path.join(self._root, path)):
+            self.skipped[path] = "unreadable"  # (a file gone since the listing is simply not there)
 
-    def _exported_names(self, known: set[str]) -> set[str]:
+    def _exported_names(self, known: set[str], fresh: set[str], checked: set[str]) -> set[str]:
         """Module-level names that carry a flaky marker into whatever imports them.
 
-        Only bindings whose own text mentions flakiness or an already exported name can carry
-        one, so the rest are never evaluated (most of a test suite).
+        Only bindings whose own text mentions flakiness or an exported name can carry one, so
+        the rest are never evaluated (most of a test suite). Modules seen in an earlier round
+        are only rechecked for the names exported since (``fresh``).
         """
-        names_alternation = "|".join(re.escape(n) for n in sorted(known))
-        mentions = re.compile(r"flak|\b(?:" + names_alternation + r")\b" if known else "flak")
+        every = _word_pattern(known, with_flak=True)
+        since = _word_pattern(fresh, with_flak=False)
         names: set[str] = set()
-        for module in list(self.evaluator.modules.values()):
+        for path, module in list(self.evaluator.modules.items()):
+            mentions = since if path in checked else every
+            checked.add(path)
+            if mentions is None:
+                continue
             lines = module.source.lines
             for name, bindings in module.scope.bindings.items():
                 if name.startswith("__") or not any(_mentions(b, name, lines, mentions) for b in bindings):
@@ -314,6 +326,13 @@ class _Scan:
         if isinstance(node, ast.Constant):
             return node.value == "flaky"
         return self._flaky_expression(module, node)
+
+
+def _word_pattern(names: set[str], *, with_flak: bool) -> re.Pattern[str] | None:
+    alternatives = ["flak"] if with_flak else []
+    if names:
+        alternatives.append(r"\b(?:" + "|".join(re.escape(n) for n in sorted(names)) + r")\b")
+    return re.compile("|".join(alternatives)) if alternatives else None
 
 
 def _mentions_flakiness(data: bytes) -> bool:
