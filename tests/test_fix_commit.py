@@ -264,3 +264,17 @@ def test_files_written_after_verification_get_a_gitignore_hint(repo: Path) -> No
     with pytest.raises(FlakeTUIError, match=r"\(out.log\)") as caught:
         service.commit_fix(plan_with(test, repo, REMOVED_SOURCE.encode()))
     assert ".gitignore" in caught.value.hint
+
+
+def test_include_paths_repo_relative_or_relative_to_where_one_stands(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_files(repo, {"tests/conftest.py": "import pytest\n\nSEED = 1\n", "src/app.py": "X = 2\n"})
+    service, test = _fixed_and_verified(repo)
+    monkeypatch.chdir(repo / "tests")
+    plan = plan_with(test, repo, REMOVED_SOURCE.encode())
+    assert service.refresh_plan(plan, include=["src/app.py"]).include == ("src/app.py",)
+    assert service.refresh_plan(plan, include=["conftest.py"]).include == ("tests/conftest.py",)
+    assert service.refresh_plan(plan, include=[str(repo / "src/app.py")]).include == ("src/app.py",)
+    with pytest.raises(FlakeTUIError, match="is not inside"):
+        service.refresh_plan(plan, include=["/etc/hostname"])
