@@ -225,11 +225,17 @@ def _audit_test(test: FlakyTest, triage: Triage | None, diagnosis: Diagnosis | N
         source=source,
         confidence=confidence,
         issue=evidence.message if evidence else "",
-        issue_at=f"{evidence.path}:{evidence.line}" if evidence else "",
+        issue_at=_where(evidence) if evidence else "",
         fix=evidence.fix if evidence else "",
         note=triage.note if triage else "",
         keep=triage.keep if triage else None,
     )
+
+
+def _where(evidence: Evidence) -> str:
+    """``tests/a.py:12``, plus how the test reaches it when not from its own body."""
+    at = f"{evidence.path}:{evidence.line}"
+    return at if evidence.where in ("", "test body") else f"{at}, {evidence.where}"
 
 
 def _main_evidence(diagnosis: Diagnosis | None, category: Category) -> Evidence | None:

@@ -283,3 +283,15 @@ def test_tests_under_a_rootdir_carry_it_in_their_id() -> None:
     )  # fmt: skip
     assert audit.tests[0].nodeid == "backend/tests/test_x.py::test_y"
     assert audit.tests[0].path == "backend/tests/test_x.py"
+
+
+def test_evidence_reached_through_a_fixture_says_so() -> None:
+    from dataclasses import replace
+
+    base = DIAGNOSES[FIXTURE.key]
+    through = replace(base, evidence=tuple(replace(e, where="fixture db in tests/conftest.py:4") for e in base.evidence))
+    audit = build_audit(
+        generated="d", repository="r", branch="b", head="h", tests=(FIXTURE,), decisions={},
+        diagnoses={FIXTURE.key: through}, verifications={}, commits=[],
+    )  # fmt: skip
+    assert audit.tests[0].issue_at == "tests/test_db.py:91, fixture db in tests/conftest.py:4"
