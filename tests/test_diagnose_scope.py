@@ -468,3 +468,20 @@ def test_autouse_fixture_of_the_class_counts_more_than_one_in_a_conftest(tmp_pat
     diagnosis = diagnose_files(tmp_path, files, "test_x.py", "test_it", "TestLogin")
     weights = {e.path: e.weight for e in diagnosis.evidence}
     assert weights == {"test_x.py": 0.35, "conftest.py": 0.225}
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        pytest.param("(" * 3000 + "1" + ")" * 3000, id="nesting-that-crashes-native-parsers"),
+        pytest.param("+".join(["1"] * 5000), id="expression-too-long-to-recurse"),
+    ],
+)
+def test_pathological_file_is_unknown_and_the_batch_goes_on(tmp_path: Path, expression: str) -> None:
+    from flaketui.diagnose import Diagnoser
+    from tests._diagnose_helpers import make_test
+
+    (tmp_path / "test_deep.py").write_text(f"def test_it():\n    x = {expression}\n")
+    (tmp_path / "test_ok.py").write_text("import time\n\ndef test_ok():\n    time.sleep(1)\n")
+    results = Diagnoser(tmp_path).diagnose_many([make_test("test_deep.py", "test_it"), make_test("test_ok.py", "test_ok")])
+    assert [d.suggestion.category for d in results] == [Category.UNKNOWN, Category.ASYNC]

@@ -87,7 +87,12 @@ class Diagnoser:
         cached = self.cache.get(key)
         if cached is not None:
             return cached
-        diagnosis = self.diagnose_uncached(test)
+        try:
+            diagnosis = self.diagnose_uncached(test)
+        except (RecursionError, MemoryError):
+            # A pathological file (thousands of nested expressions) must not stop the
+            # diagnosis of every other test; it gets an honest, uncached "unknown".
+            return _unknown(test.nodeid)
         self.cache.put(key, diagnosis)
         return diagnosis
 

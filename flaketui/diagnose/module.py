@@ -117,14 +117,18 @@ def read_module(path: str, source: bytes) -> ModuleFacts:
     """The top level of one module; a file that does not parse gives facts with ``error`` set."""
     facts = ModuleFacts(path)
     try:
+        tree: ast.Module | None = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        if not isinstance(exc, SyntaxError) or "nested" in str(exc):
+            # libcst's native parser crashes the process on nesting this deep: do not hand it over.
+            facts.error = f"{path} nests too deeply to analyse"
+            return facts
+        tree = None  # perhaps newer syntax than this interpreter knows; libcst may still read it
+    try:
         module = cst.parse_module(source)
     except (cst.ParserSyntaxError, UnicodeDecodeError, ValueError) as exc:
         facts.error = f"{path} does not parse: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         return facts
-    try:
-        tree: ast.Module | None = ast.parse(source)
-    except (SyntaxError, ValueError):
-        tree = None
     facts.declares_globals = b"global " in source
     reader = _ModuleReader(facts, module, tree)
     facts._reader = reader
