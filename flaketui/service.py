@@ -256,6 +256,7 @@ class Service:
         options = VerifyOptions(runs=runs, mode=VerifyMode(mode), timeout=timeout, fail_fast=fail_fast)
         # Taken before the runs: an edit made while they run must not pass as verified.
         state = vcs.tree_state(self.root) if vcs.is_work_tree(self.root) else None
+        hash_order = self._hash_order_reasons(tests, targets) if options.mode is VerifyMode.FORKED else {}
         verifications = verify_targets(
             self.root,
             targets,
@@ -263,7 +264,8 @@ class Service:
             options,
             on_run=on_run,
             should_stop=should_stop,
-            command_for=lambda t: cli_command(self.root, t, options, self.python),
+            command_for=lambda t, o: cli_command(self.root, t, o, self.python),
+            fresh_reasons=hash_order,
         )
         stamped = [
             replace(v, head=state.head, tree_fingerprint=state.fingerprint, dirty_paths=state.dirty_paths)
@@ -274,6 +276,27 @@ class Service:
         for verification in stamped:
             self._record_verification(verification)
         return stamped
+
+    def _hash_order_reasons(self, tests: Sequence[FlakyTest | str], targets: Sequence) -> dict[tuple[str, str], str]:
+        """Tests whose diagnosis points at set or hash order: forked children all share one
+        string hash seed, so those run fresh-process, each run with its own PYTHONHASHSEED."""
+        from flaketui.verify.engine import HASH_ORDER_RULES
+
+        keyed = {(t.rootdir, t.nodeid): t for t in tests if isinstance(t, FlakyTest)}
+        wanted = [(t.rootdir, t.nodeid) for t in targets]
+        try:
+            if any(key not in keyed for key in wanted):
+                keyed.update({t.key: t for t in self.scan().tests if t.key in wanted and t.key not in keyed})
+            found = [keyed[key] for key in wanted if key in keyed]
+            diagnoses = self.diagnose_many(found) if found else []
+        except Exception:  # noqa: BLE001 - a diagnosis problem must never stop a verification
+            return {}
+        reasons = {}
+        for test, diagnosis in zip(found, diagnoses, strict=True):
+            rules = sorted({e.rule for e in diagnosis.evidence if e.rule in HASH_ORDER_RULES})
+            if rules:
+                reasons[test.key] = ", ".join(rules)
+        return reasons
 
     def _verify_target(self, test: FlakyTest | str):  # -> verify.targets.Target
         from flaketui.verify.targets import Target, target_for
@@ -590,12 +613,13 @@ class Service:
             )
         target = trailers.get(fixplan.TARGET_TRAILER) or fix_message.split("\n", 1)[0].rsplit(" ", 1)[-1]
         stored = self._store().cache_get(_FIX_MARKERS, fix_sha)
-        if stored is None:
+        removed = fixplan.pairs_from_json(stored) if stored else self._markers_before(fix_sha, target)
+        if not removed:
             raise FlakeTUIError(
-                f"flaketui has no record of the markers {fix_sha[:12]} removed (was it made in another clone?).",
+                f"flaketui has no record of the markers {fix_sha[:12]} removed, and finds none on "
+                f"{target} in its parent commit.",
                 f"Put the marker back by hand: `git show {fix_sha[:12]}` shows what was removed.",
             )
-        removed = fixplan.pairs_from_json(stored)
         befores: dict[str, str] = json.loads(self._store().cache_get(_FIX_BEFORE, fix_sha) or "{}")
         status = vcs.status(self.root)
         new_contents: dict[str, bytes] = {}
@@ -631,6 +655,20 @@ class Service:
         )
         self._record_commit(record)
         return record
+
+    def _markers_before(self, fix_sha: str, target: str) -> list:  # -> [fixplan.RemovedMarker]
+        """The markers ``target`` carried in the fix commit's parent, found by scanning it: undo
+        of a fix made in another clone, whose record this one does not have."""
+        import tempfile
+
+        from flaketui import fixplan, vcs
+
+        configs = {"pyproject.toml", "pytest.ini", "tox.ini", "setup.cfg"}
+        with tempfile.TemporaryDirectory(prefix="flaketui-parent-") as scratch:
+            keep = lambda n: n.endswith(".py") or Path(n).name in configs  # noqa: E731
+            vcs.export_tree(self.root, f"{fix_sha}^", Path(scratch), keep)
+            tests = fixplan.select(target, Service(scratch, python=self.python).scan(use_cache=False).tests)
+        return fixplan.pairs_from_json(fixplan.pairs_to_json(fixplan.restore_pairs(tests)))
 
     def _restore_markers(self, source: bytes, path: str, removed: Sequence) -> bytes:  # removed: [RemovedMarker]
         from flaketui import codemod

@@ -88,13 +88,23 @@ def test_undo_failing_hook_changes_nothing(fixed: tuple[Path, str]) -> None:
     assert (root / TEST_FILE).read_bytes() == content
 
 
-def test_undo_without_a_record_of_the_markers_says_what_to_do(fixed: tuple[Path, str], tmp_path: Path) -> None:
+def test_undo_in_another_clone_finds_the_markers_in_the_parent_commit(fixed: tuple[Path, str], tmp_path: Path) -> None:
     root, fix_sha = fixed
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(root), str(clone))
-    with pytest.raises(FlakeTUIError, match="no record of the markers") as caught:
-        Service(clone).undo()
-    assert f"git show {fix_sha[:12]}" in caught.value.hint
+    record = Service(clone).undo()
+    assert record.undoes == fix_sha
+    # The parent had the marker but not the user's fix: the fix stays, the marker comes back.
+    assert (clone / TEST_FILE).read_text() == FIXED_SOURCE
+
+
+def test_undo_of_a_commit_whose_parent_has_no_marker_says_what_to_do(make_repo: MakeRepo) -> None:
+    root = make_repo({TEST_FILE: REMOVED_SOURCE})
+    write_files(root, {TEST_FILE: REMOVED_SOURCE + "# tidy\n"})
+    git(root, "commit", "-q", "-am", f"tidy\n\nFlaky-Category: time\nFlaky-Target: {TEST_FILE}::test_y")
+    with pytest.raises(FlakeTUIError, match="finds none on tests/test_x.py::test_y in its parent") as caught:
+        Service(root).undo()
+    assert "git show" in caught.value.hint
 
 
 def test_undo_keeps_later_commits_to_the_test_file(fixed: tuple[Path, str]) -> None:
