@@ -249,3 +249,32 @@ def test_an_unknown_node_id_is_a_user_error(tmp_path: Path, nodeid: str) -> None
     with pytest.raises(FlakeTUIError) as caught:
         Service(root).verify([nodeid])
     assert caught.value.hint
+
+
+SET_ORDER_TEST = '''
+import pathlib
+
+import pytest
+
+OUT = pathlib.Path(__file__).with_name("hashes.txt")
+
+
+@pytest.mark.flaky(reruns=2)
+def test_tags_in_order():
+    tags = {"urgent", "billing", "ops"}
+    with OUT.open("a") as out:
+        out.write("%s|%d\\n" % (",".join(list(tags)), hash("flaketui")))
+'''
+
+
+def test_a_diagnosis_pointing_at_set_order_makes_forked_run_fresh_processes(make_repo: MakeRepo) -> None:
+    root = make_repo({"pytest.ini": PYTEST_INI, "test_tags.py": SET_ORDER_TEST, "test_counter.py": COUNTER_TEST})
+    tags, counter = Service(root).verify(
+        ["test_tags.py::test_tags_in_order", "test_counter.py::test_third_run_fails"], runs=3
+    )
+    assert tags.mode is VerifyMode.FRESH_PROCESS
+    assert "data.set-order" in tags.note
+    assert "--mode fresh-process" in tags.command
+    assert len({line.split("|")[1] for line in (root / "hashes.txt").read_text().splitlines()}) == 3
+    assert counter.mode is VerifyMode.FORKED
+    assert outcomes(counter) == ["passed", "passed", "failed"]

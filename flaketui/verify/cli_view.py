@@ -20,6 +20,7 @@ _MARKS = {
     RunOutcome.TIMEOUT: "[yellow]T[/]",
     RunOutcome.CRASHED: "[magenta]C[/]",
 }
+_DISTINCT_FAILURES_SHOWN = 3
 _VERDICT_STYLE = {Verdict.STABLE: "green", Verdict.FLAKY: "yellow", Verdict.BROKEN: "red", Verdict.ERROR: "red"}
 
 
@@ -142,13 +143,24 @@ def _print_verification(out: Any, v: Verification) -> None:
     where = "" if v.rootdir == "." else f"{v.rootdir}: "
     marks = "".join(_MARKS.get(r.outcome, "?") for r in v.results)
     out.print(f"[bold]{escape(where + v.nodeid)}[/]  [{style}]{v.verdict}[/]  {escape(v.summary)}  {marks}")
-    seen: set[str] = set()
-    for r in v.results:
-        if r.outcome is RunOutcome.PASSED or r.message in seen:
-            continue
-        seen.add(r.message)
+    failures = [r for r in v.results if r.outcome is not RunOutcome.PASSED]
+    shown: dict[str, int] = {}  # first line of the message -> how many runs said it
+    for r in failures:
         first_line = r.message.strip().splitlines()[0] if r.message.strip() else ""
-        out.print(f"    run {r.index + 1}: {r.outcome}: {escape(first_line)}")
+        if first_line in shown:
+            shown[first_line] += 1
+            continue
+        if len(shown) < _DISTINCT_FAILURES_SHOWN:
+            shown[first_line] = 1
+            out.print(f"    run {r.index + 1}: {r.outcome}: {escape(first_line)}")
+    hidden = len(failures) - sum(shown.values())
+    repeated = sum(shown.values()) - len(shown)
+    if hidden or repeated:
+        out.print(f"    ({_counted(repeated, 'more run')} with the same message, {_counted(hidden, 'other')} not shown)")
     if v.note:
         out.print(f"    note: {escape(v.note)}")
     out.print(f"    reproduce: {escape(v.command)}")
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import random
 import shlex
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +23,8 @@ from flaketui.verify.verdict import verdict_of
 RunCallback = Callable[[RunResult], None]
 StopPredicate = Callable[[], bool]
 
+#: Diagnosis rules whose cause varies with PYTHONHASHSEED, which every forked child shares.
+HASH_ORDER_RULES = frozenset({"data.set-order", "data.set-loop", "data.hash-value"})
 #: xdist workers for the parallel mode: two, the smallest number that runs tests concurrently.
 PARALLEL_WORKERS = 2
 #: Room for collection and interpreter start on top of the per-run timeouts of a process.
@@ -68,25 +70,40 @@ def verify_targets(
     *,
     on_run: RunCallback | None = None,
     should_stop: StopPredicate | None = None,
-    command_for: Callable[[Target], str] | None = None,
+    command_for: Callable[[Target, VerifyOptions], str] | None = None,
+    fresh_reasons: Mapping[tuple[str, str], str] | None = None,
 ) -> list[Verification]:
-    """Verify every target; the list follows the order of ``targets``."""
+    """Verify every target; the list follows the order of ``targets``.
+
+    ``fresh_reasons`` names the targets (by rootdir, nodeid) that must run fresh-process
+    rather than forked, and why (the diagnosis rules that point at hash order).
+    """
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    fresh_reasons = fresh_reasons or {}
+    fresh = replace(options, mode=VerifyMode.FRESH_PROCESS)
     by_key: dict[tuple[str, str], Verification] = {}
-    groups: dict[str, list[Target]] = {}
+    groups: dict[tuple[str, VerifyOptions], list[Target]] = {}
     for target in targets:
-        groups.setdefault(target.rootdir, []).append(target)
+        chosen = fresh if (target.rootdir, target.nodeid) in fresh_reasons else options
+        groups.setdefault((target.rootdir, chosen), []).append(target)
     stop = should_stop or (lambda: False)
     with installed_probe() as probe_dir:
-        for rootdir, group in groups.items():
-            tally = _Tally(mode_ran=options.mode)
+        for (rootdir, group_options), group in groups.items():
+            tally = _Tally(mode_ran=group_options.mode)
             if not stop():
-                _run_group(root / rootdir, group, interpreter, options, probe_dir, tally, on_run, stop)
+                _run_group(root / rootdir, group, interpreter, group_options, probe_dir, tally, on_run, stop)
             else:
                 tally.cancelled = True
             for target in group:
+                reason = fresh_reasons.get((target.rootdir, target.nodeid))
+                if reason and group_options is fresh:
+                    tally.target_notes.setdefault(target.nodeid, []).insert(
+                        0,
+                        f"ran fresh-process, not forked: the diagnosis points at hash order ({reason}) and forked "
+                        "runs share one string hash seed",
+                    )
                 by_key[(target.rootdir, target.nodeid)] = _verification(
-                    target, tally, options, interpreter, started_at, command_for
+                    target, tally, group_options, interpreter, started_at, command_for
                 )
     return [by_key[(t.rootdir, t.nodeid)] for t in targets]
 
@@ -307,7 +324,7 @@ def _verification(
     options: VerifyOptions,
     interpreter: Interpreter,
     started_at: str,
-    command_for: Callable[[Target], str] | None,
+    command_for: Callable[[Target, VerifyOptions], str] | None,
 ) -> Verification:
     results = tuple(sorted(tally.results.get(target.nodeid, []), key=lambda r: r.index))
     errors = tally.errors.get(target.nodeid, []) + tally.group_errors
@@ -328,7 +345,7 @@ def _verification(
         runs_requested=options.runs,
         results=results,
         verdict=verdict_of(results, errored=bool(errors)),
-        command=command_for(target) if command_for else "",
+        command=command_for(target, options) if command_for else "",
         python=python,
         started_at=started_at,
         note="; ".join(notes),
