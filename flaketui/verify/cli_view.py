@@ -155,8 +155,10 @@ def _print_verification(out: Any, v: Verification) -> None:
             out.print(f"    run {r.index + 1}: {r.outcome}: {escape(first_line)}")
     hidden = len(failures) - sum(shown.values())
     repeated = sum(shown.values()) - len(shown)
-    if hidden or repeated:
-        out.print(f"    ({_counted(repeated, 'more run')} with the same message, {_counted(hidden, 'other')} not shown)")
+    summary = [f"{_counted(repeated, 'more run')} with the same message"] if repeated else []
+    summary += [f"{_counted(hidden, 'more run')} with other messages"] if hidden else []
+    if summary:
+        out.print(f"    ({', '.join(summary)})")
     if v.note:
         out.print(f"    note: {escape(v.note)}")
     out.print(f"    reproduce: {escape(v.command)}")
