@@ -654,6 +654,12 @@ GOLDEN = [
         id="two-markers-at-once",
     ),
     pytest.param(
+        b"import pytest\n\n\n@pytest.mark.flaky\ndef test_a():\n    pytest.skip()",
+        [("pytest.mark.flaky", F)],
+        b"import pytest\n\n\ndef test_a():\n    pytest.skip()",
+        id="no-final-newline",
+    ),
+    pytest.param(
         b"import pytest, flaky\n\n\n@flaky.flaky\ndef test_a():\n    pytest.skip()\n",
         [("flaky.flaky", F)],
         b"import pytest\n\n\ndef test_a():\n    pytest.skip()\n",

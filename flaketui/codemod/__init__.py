@@ -11,8 +11,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
+from flaketui.codemod._pieces import ModuleText
 from flaketui.codemod._locate import Site, collect_sites, find_site, is_mark_like
 from flaketui.codemod._remove import NodeRemover, Parents, ancestors, dropped_comments, escalate, outermost
 from flaketui.codemod._restore import restore_marker
@@ -42,10 +42,8 @@ def _remove_markers(source: bytes, markers: Sequence[Marker], path: str) -> Remo
         return refused(path, source, f"{where} was left unchanged: {parsed}.")
     if not markers:
         return Removal(path=path, before=source, after=source, failure=None)
-    wrapper = MetadataWrapper(parsed, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
-    module = wrapper.module
-    code = source.decode(module.encoding)
+    module = parsed.module
+    positions = parsed.positions(parsed.statements_at(line for m in markers for line in _lines_of(m)))
     sites, parents = collect_sites(module, positions)
     chosen: dict[int, Site] = {}
     for marker in markers:
@@ -61,55 +59,58 @@ def _remove_markers(source: bytes, markers: Sequence[Marker], path: str) -> Remo
                 f"There is no flaky marker `{marker.source}` at {where}:{marker.line} any more: the file changed "
                 "since the scan. Rescan (`flaketui scan`, or R in the app) and try again.",
             )
-        refusal = _helper_refusal(module, site, positions, where)
+        refusal = _helper_refusal(parsed, site, where)
         if refusal is not None:
             return refused(path, source, refusal)
         chosen[id(site.node)] = site
 
-    module, code, failure = _remove_round(module, code, parents, [s.node for s in chosen.values()], where)
+    current, failure = _remove_round(parsed, parents, [s.node for s in chosen.values()], where)
     if failure is not None:
         return refused(path, source, failure)
     candidates: set[str] = set()
     for site in chosen.values():
         candidates |= names_used_by(site.expr)
     while candidates:
-        unused = unused_definitions(module, candidates)
+        unused = unused_definitions(current.module, current.text, candidates)
         if not unused.nodes:
             break
-        module, code, failure = _remove_round(module, code, unused.parents, unused.nodes, where)
+        current, failure = _remove_round(current, unused.parents, unused.nodes, where)
         if failure is not None:
             return refused(path, source, failure)
         candidates = unused.freed
 
-    after = code.encode(module.encoding)
+    after = current.text.encode(module.encoding)
     failure = _compiles_as_before(source, after, where)
     if failure is not None:
         return refused(path, source, failure)
     return Removal(path=path, before=source, after=after, failure=None, removed=tuple(markers))
 
 
+def _lines_of(marker: Marker) -> range:
+    return range(marker.line, (marker.end_line or marker.line) + 1)
+
+
 def _remove_round(
-    module: cst.Module, code: str, parents: Parents, doomed: Sequence[cst.CSTNode], where: str
-) -> tuple[cst.Module, str, str | None]:
+    text: ModuleText, parents: Parents, doomed: Sequence[cst.CSTNode], where: str
+) -> tuple[ModuleText, str | None]:
     """One removal, checked: every comment that disappears must have been inside what was
-    removed (the comments above a removed statement or decorator move, they do not go).
-    ``code`` is the module's text, passed along since generating it is the costly part."""
+    removed (the comments above a removed statement or decorator move, they do not go)."""
     gone = escalate(parents, doomed)
     remover = NodeRemover(set(gone), ancestors(parents, gone.values()))
-    result = module.visit(remover)
-    result_code = result.code
+    result = text.with_module(text.module.visit(remover))
     allowed: Counter[str] = Counter(remover.dropped)
     for node in outermost(parents, gone):
         allowed.update(dropped_comments(node))
-    before = comment_texts(code)
-    after = comment_texts(result_code)
+    old_part, new_part = text.changed_text(result)
+    before = comment_texts(old_part)
+    after = comment_texts(new_part)
     lost = [] if before is None or after is None else sorted((before - after - allowed).elements())
     if remover.lost_comment or lost:
         shown = ", ".join(lost) or "a comment next to the marker"
-        return result, result_code, (
+        return result, (
             f"{where} was left unchanged: removing the marker would also drop {shown}. Remove the marker by hand."
         )
-    return result, result_code, None
+    return result, None
 
 
 def _compiles_as_before(before: bytes, after: bytes, where: str) -> str | None:
@@ -124,7 +125,7 @@ def _compiles_as_before(before: bytes, after: bytes, where: str) -> str | None:
     return None
 
 
-def _helper_refusal(module: cst.Module, site: Site, positions: object, where: str) -> str | None:
+def _helper_refusal(parsed: ModuleText, site: Site, where: str) -> str | None:
     """Refuse a decorator that is a helper of this file doing more than mark: removing the
     decorator would drop the rest of what the helper does (a timeout, say)."""
     if site.form != "decorator":
@@ -134,9 +135,10 @@ def _helper_refusal(module: cst.Module, site: Site, positions: object, where: st
     if not isinstance(func, cst.Name):
         return None
     name = func.value
+    module = parsed.module
     for statement in module.body:
         if isinstance(statement, cst.FunctionDef) and statement.name.value == name and not _only_marks(statement):
-            line = positions[statement.name].start.line  # type: ignore[index]
+            line = parsed.positions([statement])[statement.name].start.line
             return (
                 f"`@{name}` in {where} is the helper {name}() defined at line {line}, which does more than mark "
                 f"the test: removing the decorator would drop the rest of it too. Take the flaky part out of "
@@ -149,7 +151,7 @@ def _helper_refusal(module: cst.Module, site: Site, positions: object, where: st
                     and any(isinstance(t.target, cst.Name) and t.target.value == name for t in small.targets)
                     and not is_mark_like(small.value)
                 ):
-                    line = positions[small].start.line  # type: ignore[index]
+                    line = parsed.positions([statement])[small].start.line
                     return (
                         f"`@{name}` in {where} is bound at line {line} to `{module.code_for_node(small.value)}`, "
                         "which is not a plain marker: removing the decorator could drop more than the marker. "

@@ -100,9 +100,13 @@ class _SiteCollector(cst.CSTVisitor):
 def collect_sites(
     module: cst.Module, positions: Mapping[cst.CSTNode, CodeRange]
 ) -> tuple[list[Site], dict[int, cst.CSTNode]]:
-    """Every place a marker can be written, and the parent of every node (by ``id``)."""
+    """The places a marker can be written in the top-level statements that have positions, and
+    the parent of every node there (by ``id``), up to the module."""
     collector = _SiteCollector(positions)
-    module.visit(collector)
+    collector._stack.append(module)
+    for statement in module.body:
+        if statement in positions:
+            statement.visit(collector)
     return collector.sites, collector.parents
 
 

@@ -38,9 +38,10 @@ def _restore_marker(
     source: bytes, marker: Marker, test_name: str, class_name: str | None, test_line: int | None, path: str
 ) -> Removal:
     where = path or marker.path or "the file"
-    module = parse_exactly(source)
-    if isinstance(module, str):
-        return refused(path, source, f"{where} was left unchanged: {module}.")
+    parsed = parse_exactly(source)
+    if isinstance(parsed, str):
+        return refused(path, source, f"{where} was left unchanged: {parsed}.")
+    module = parsed.module
     expr, imports, problem = _marker_expression(module, marker)
     if expr is None:
         return refused(path, source, f"Cannot put the marker back: {problem}; put it back by hand.")

@@ -8,9 +8,11 @@ from collections import Counter
 
 import libcst as cst
 
+from flaketui.codemod._pieces import ModuleText, module_text
 
-def parse_exactly(source: bytes) -> cst.Module | str:
-    """The module, or why libcst cannot give this file back byte for byte."""
+
+def parse_exactly(source: bytes) -> ModuleText | str:
+    """The module and its text, or why libcst cannot give this file back byte for byte."""
     if _has_lone_cr(source):
         return (
             "it uses old Mac (CR-only) line endings, which the code rewriter cannot keep; "
@@ -22,12 +24,13 @@ def parse_exactly(source: bytes) -> cst.Module | str:
         return f"it does not parse ({error.message.strip()} at line {error.raw_line}); fix the syntax first"
     except (UnicodeError, LookupError, SyntaxError) as error:
         return f"its bytes cannot be decoded ({error}); save it as UTF-8 first"
-    if module.bytes != source:
+    text = module_text(module, source.decode(module.encoding))
+    if text is None:
         return (
             "the code rewriter would not write its other bytes back exactly (unusual line endings "
             "or encoding); remove the marker by hand"
         )
-    return module
+    return text
 
 
 def _has_lone_cr(source: bytes) -> bool:

@@ -262,11 +262,22 @@ def _comment_problems(before: bytes, after: bytes, removed_lines: set[int]) -> l
 def _diff_problems(before: bytes, after: bytes, removed_lines: set[int]) -> list[str]:
     """Every changed old line is a removed one or blank; every new line not in the old file is
     blank, ``pass``, or stands where removed lines were (an element taken out of a line)."""
-    old_lines = before.splitlines()
-    new_lines = after.splitlines()
+    # Line endings are kept on the lines, so a CRLF turned LF counts as a change.
+    old_lines = before.splitlines(keepends=True)
+    new_lines = after.splitlines(keepends=True)
     problems: list[str] = []
-    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
+    # The common head and tail are most of a large file; diff only the middle.
+    head = 0
+    while head < min(len(old_lines), len(new_lines)) and old_lines[head] == new_lines[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old_lines), len(new_lines)) - head and old_lines[-1 - tail] == new_lines[-1 - tail]:
+        tail += 1
+    old_middle = old_lines[head : len(old_lines) - tail]
+    new_middle = new_lines[head : len(new_lines) - tail]
+    matcher = difflib.SequenceMatcher(a=old_middle, b=new_middle, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        i1, i2, j1, j2 = i1 + head, i2 + head, j1 + head, j2 + head
         if tag == "equal":
             continue
         touched = [i + 1 for i in range(i1, i2) if old_lines[i].strip() and i + 1 not in removed_lines]
