@@ -271,8 +271,19 @@ PARAMS = {
         @pytest.mark.parametrize("x", [pytest.param(int, marks=pytest.mark.flaky), lambda: 1])
         def test_named_objects(x): pass
 
+        @pytest.mark.parametrize("x", [pytest.param(5, id=None, marks=pytest.mark.flaky), pytest.param(6, id="six")])
+        def test_id_none_is_automatic(x): pass
+
         @pytest.mark.parametrize("x", [1, 1, pytest.param(1, marks=pytest.mark.flaky)])
         def test_digit_duplicates(x): pass
+
+        @pytest.mark.parametrize("b", ["b1", pytest.param("b2", marks=pytest.mark.flaky)])
+        class ParamBase:
+            pass
+
+        @pytest.mark.parametrize("c", ["c1", "c2"])
+        class TestParamChild(ParamBase):
+            def test_n(self, b, c): pass
 
         class TestParamClass:
             @pytest.mark.parametrize("x", [pytest.param(b"\\x00bytes", marks=pytest.mark.flaky)])

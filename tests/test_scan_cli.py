@@ -165,3 +165,10 @@ def test_warm_scan_imports_no_heavy_module(make_repo) -> None:
     assert "flaketui.discover.engine" in cold.stderr
     assert warm.stderr.strip().splitlines()[-1] == "[]"
     assert json.loads(warm.stdout) == json.loads(cold.stdout)
+
+
+def test_progress_reaches_the_total(make_repo) -> None:
+    root = make_repo(PROJECT)
+    calls: list[tuple[int, int]] = []
+    Service(root).scan(use_cache=False, on_progress=lambda done, total: calls.append((done, total)))
+    assert calls[0] == (0, 2) and calls[-1] == (2, 2)

@@ -114,7 +114,8 @@ class Collector:
             return
         if not unittest and any(_defines_init(c.node) for c in mro):
             return  # pytest refuses classes with __init__/__new__ (a warning, no tests)
-        class_marks = [use for c in mro for use in self._class_own_marks(c)]
+        # pytest reads class marks base-first (get_unpacked_marks walks the reversed MRO).
+        class_marks = [use for c in reversed(mro) for use in self._class_own_marks(c)]
         chain = class_marks + outer_marks
         members: dict[str, tuple[FunctionRef | ClassRef, Scope]] = {}
         for base in reversed(mro):

@@ -109,7 +109,10 @@ class _Scan:
         # import: remember what each one imports, and parse it once an import brings a name
         # (or a module) that an already parsed module exports with a flaky marker attached.
         pending: dict[str, frozenset[str]] = {}
-        for path in python_files:
+        total = len(python_files)
+        for done, path in enumerate(python_files):
+            if self.on_progress is not None and done % 500 == 0:
+                self.on_progress(done, total)
             data = self.read(path)
             if data is None:
                 continue
@@ -141,7 +144,6 @@ class _Scan:
                 if data is not None:
                     self._parse(path, data)
         if self.on_progress is not None:
-            total = len(self.evaluator.modules)
             self.on_progress(total, total)
 
     def _exporting_module_names(self, names: set[str]) -> set[str]:

@@ -462,6 +462,8 @@ class Evaluator:
                 evaluated = self.evaluate(module, scope, marks_node)
                 marks = evaluated.items if isinstance(evaluated, Sequence) else (evaluated,)
             id_node = next((value for key, value in keywords if key == "id"), None)
+            if isinstance(id_node, ast.Constant) and id_node.value is None:
+                id_node = None  # `id=None` asks for the automatic id
             return Param(module, tuple(node.args), marks, id_node, node)
         if isinstance(func, Unbound) and func.name == "getattr" and len(node.args) >= 2:
             attribute = node.args[1]
