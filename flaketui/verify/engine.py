@@ -8,6 +8,7 @@ parallel modes. Forking falls back to fresh processes when the probe finds threa
 from __future__ import annotations
 
 import random
+import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -309,13 +310,25 @@ def _absorb_failure(result: ProbeOutcome, request: ProbeRequest, tally: _Tally) 
         return
     if result.of("error"):
         return
-    detail = result.output.strip() or f"pytest exited with code {result.returncode}"
+    detail = failure_summary(result.output) or f"pytest exited with code {result.returncode}"
     if result.returncode is None or (result.returncode != 0 and not result.of("start")):
-        tally.group_errors.append(f"pytest could not run the tests (exit code {result.returncode}):\n{detail}")
+        tally.group_errors.append(f"pytest could not run the tests (exit code {result.returncode}): {detail}")
     elif not result.of("run") and result.returncode == 0 and not request.fail_fast:
-        tally.group_errors.append(f"pytest ran none of the tests:\n{detail}")
+        tally.group_errors.append(f"pytest ran none of the tests: {detail}")
     elif result.returncode not in (0, 1) and not result.of("run"):
-        tally.group_errors.append(f"pytest stopped (exit code {result.returncode}):\n{detail}")
+        tally.group_errors.append(f"pytest stopped (exit code {result.returncode}): {detail}")
+
+
+_ERROR_LINE = re.compile(r"^(?:E\s+)?(?:ERROR:|[\w.]*(?:Error|Exception|Exit)\b:?)")
+
+
+def failure_summary(output: str) -> str:
+    """The line of pytest's output that says what went wrong (the last error line), else its last line."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    for line in reversed(lines):
+        if _ERROR_LINE.match(line):
+            return line
+    return lines[-1] if lines else ""
 
 
 def _verification(
