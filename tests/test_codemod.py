@@ -909,6 +909,16 @@ NO_OP = [
         src("""
             import pytest
 
+            COMMON = [pytest.mark.slow]
+            pytestmark = [pytest.mark.flaky] + COMMON
+        """),
+        ("pytest.mark.flaky", 4),
+        id="computed-pytestmark-is-not-edited",
+    ),
+    pytest.param(
+        src("""
+            import pytest
+
 
             # @pytest.mark.flaky
             def test_a():

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-from flaketui.codemod._pieces import ModuleText
 from flaketui.codemod._locate import Site, collect_sites, find_site, is_mark_like
+from flaketui.codemod._pieces import ModuleText
 from flaketui.codemod._remove import NodeRemover, Parents, ancestors, dropped_comments, escalate, outermost
 from flaketui.codemod._restore import restore_marker
 from flaketui.codemod._result import Removal, internal_failure, refused
@@ -56,8 +56,10 @@ def _remove_markers(source: bytes, markers: Sequence[Marker], path: str) -> Remo
             return refused(
                 path,
                 source,
-                f"There is no flaky marker `{marker.source}` at {where}:{marker.line} any more: the file changed "
-                "since the scan. Rescan (`flaketui scan`, or R in the app) and try again.",
+                f"There is no flaky marker `{marker.source}` at {where}:{marker.line} that flaketui can remove: "
+                "the file changed since the scan, or the marker is built in a way flaketui does not edit "
+                "(a computed `pytestmark`, say). Rescan (`flaketui scan`, or R in the app) and try again, "
+                "or remove it by hand.",
             )
         refusal = _helper_refusal(parsed, site, where)
         if refusal is not None:
