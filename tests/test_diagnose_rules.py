@@ -225,6 +225,19 @@ CASES = [
     ),
     pytest.param(
         """
+        import requests
+
+        def test_it():
+            data = requests.get(
+                "https://api.github.com/x"
+            ).json()
+            assert data["items"]
+        """,
+        {(4, "external.http"), (5, "external.remote-url")},
+        id="response-methods-are-not-more-requests",
+    ),
+    pytest.param(
+        """
         import httpx
 
         async def test_it():
@@ -744,6 +757,38 @@ NO_OPS = [
             engine = sqlalchemy.create_engine("sqlite://")
         """,
         id="sqlite-engine",
+    ),
+    pytest.param(
+        """
+        from tornado.httpclient import AsyncHTTPClient
+
+        async def test_it(server):
+            response = await AsyncHTTPClient().fetch("http://localhost:8786/health")
+        """,
+        id="request-to-localhost",
+    ),
+    pytest.param(
+        """
+        from app.retry import backoff
+
+        def test_it():
+            assert backoff(1) == 4.5
+            assert backoff(0) == 0.25
+        """,
+        id="exactly-representable-floats",
+    ),
+    pytest.param(
+        """
+        from app.serialize import registry
+
+        def test_it():
+            registry.register(MyType)
+            try:
+                assert registry.dumps(MyType())
+            finally:
+                del registry.lookup[MyType]
+        """,
+        id="registry-cleaned-up-by-the-test",
     ),
     pytest.param(
         """

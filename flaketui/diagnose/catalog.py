@@ -24,7 +24,10 @@ RACE, ASYNC, TIME, EXTERNAL, DATA, FIXTURE, ORDER = (
     Category.ORDER,
 )
 NETWORK = frozenset({Mitigation.MOCK_NETWORK})
-_ERRORS = ("*Error", "*Exception", "*Warning", "*.exceptions.*", "*.errors.*", "*.types.*")
+_ERRORS = ("*Error", "*Exception", "*Warning", "*.exceptions.*", "*.errors.*", "*.types.*",
+           # Methods of a response (``requests.get(u).json()``): the request line is the evidence.
+           *(f"*.{verb}().*" for verb in ("get", "post", "put", "patch", "delete", "head", "options", "request",
+                                           "fetch", "urlopen", "send", "create", "execute", "invoke", "stream")))
 
 _HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request", "stream")
 
@@ -637,8 +640,8 @@ RULES: list[Rule] = [
         "uses a process-wide singleton: its state carries over from earlier tests",
         "reset it in a fixture, or inject a fresh instance",
         0.35,
-        calls=("*.instance", "*.get_instance", "*.getInstance", "*.shared_instance", "*.default_instance", "*.current"),
-        except_calls=("*.Thread.current", "threading.*", "asyncio.*", "*.current_task", "*.current_thread"),
+        calls=("*.instance", "*.get_instance", "*.getInstance", "*.shared_instance", "*.default_instance"),
+        except_calls=("threading.*", "asyncio.*", "tornado.*", "*IOLoop.instance"),
     ),
     Rule(
         "fixture.shared-fixture-mutated", FIXTURE,

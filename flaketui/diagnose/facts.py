@@ -27,6 +27,7 @@ MUTATORS = frozenset(
 _UNORDERED_CONSUMERS = frozenset(
     {"sorted", "set", "frozenset", "len", "sum", "any", "all", "max", "min", "Counter", "collections.Counter", "dict"}
 )
+_REMOVERS = frozenset({"pop", "popitem", "remove", "discard", "clear", "__delitem__"})
 _NAMING_CALLS = frozenset({"str", "repr", "hex", "pathlib.Path", "os.path.join", "tempfile.mkdtemp", "tempfile.mkstemp"})
 _CLOCK_WORDS = re.compile(r"elapsed|duration|took|time_taken|runtime|latency|delta_t|seconds_spent")
 SETUP_NAMES = frozenset(
@@ -147,6 +148,8 @@ class FunctionFacts:
     class_assigned: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
     #: Imported objects changed in place (``app.registry.append``, ``module.CONFIG[k] = v``).
     imported_mutated: list[tuple[str, int, int]] = field(default_factory=list)
+    #: Imported roots the function also removes from (it cleans up what it registered).
+    imported_restored: set[str] = field(default_factory=set)
     reads: dict[str, tuple[int, int]] = field(default_factory=dict)
     globals_declared: set[str] = field(default_factory=set)
     fixture_lookups: set[str] = field(default_factory=set)
@@ -197,6 +200,7 @@ class FunctionReader(cst.CSTVisitor):
         self.clock_names: set[str] = set()
         self.unordered: set[int] = set()
         self.naming: set[int] = set()
+        self.local_calls: set[int] = set()
         self.params = set(facts.params)
         self._seen: set[tuple[str, int]] = set()
         self.in_teardown = False
@@ -209,6 +213,12 @@ class FunctionReader(cst.CSTVisitor):
 
     def is_unordered_use(self, node: cst.CSTNode) -> bool:
         return id(node) in self.unordered
+
+    def is_local(self, node: cst.CSTNode) -> bool:
+        return id(node) in self.local_calls
+
+    def mark_local(self, node: cst.CSTNode) -> None:
+        self.local_calls.add(id(node))
 
     def is_naming_use(self, node: cst.CSTNode) -> bool:
         return id(node) in self.naming
@@ -350,7 +360,7 @@ class FunctionReader(cst.CSTVisitor):
             if isinstance(owner, cst.Name) and owner.value in {"self", "cls"}:
                 self.facts.calls_self.add(func.attr.value)
             if func.attr.value in MUTATORS:
-                self._mutated(owner, node)
+                self._mutated(owner, node, removing=func.attr.value in _REMOVERS)
             self._teardown_call(func.attr.value)
         if qualified.endswith(("getfixturevalue", "getfuncargvalue")) and node.args:
             first = node.args[0].value
@@ -420,8 +430,9 @@ class FunctionReader(cst.CSTVisitor):
             if item.asname is not None:
                 self._bind(item.asname.name, item.item)  # type: ignore[arg-type]
 
-    def _mutated(self, owner: cst.BaseExpression, node: cst.CSTNode) -> None:
-        """``owner`` is changed in place: attribute it to the name at the root of its chain."""
+    def _mutated(self, owner: cst.BaseExpression, node: cst.CSTNode, removing: bool = False) -> None:
+        """``owner`` is changed in place: attribute it to the name at the root of its chain.
+        ``removing`` (``del x[k]``, ``x.pop(k)``) on an imported registry is cleanup, not pollution."""
         start, end = self.lines(node)
         root, attrs = owner, []
         while isinstance(root, cst.Attribute | cst.Subscript):
@@ -443,7 +454,11 @@ class FunctionReader(cst.CSTVisitor):
             # object) and ``myapp.REGISTRY.append(x)`` change state that outlives the test.
             if base in self.module_aliases and not attrs:
                 return
-            if not (self.qualify(owner) or "").startswith(("os.environ", "sys.path", "sys.modules")):
+            if (self.qualify(owner) or "").startswith(("os.environ", "sys.path", "sys.modules")):
+                return
+            if removing:
+                self.facts.imported_restored.add(base)
+            else:
                 self.facts.imported_mutated.append((".".join([base, *attrs]), start, end))
         else:
             self.facts.mutated.setdefault(base, []).append((start, end))
@@ -473,7 +488,7 @@ class FunctionReader(cst.CSTVisitor):
             if self.qualify(target.value) == "os.environ":
                 rule = next(r for r in RULES if r.id == "fixture.environ-write")
                 self.hit(rule, node, "os.environ.__delitem__")
-            self._mutated(target.value, node)
+            self._mutated(target.value, node, removing=True)
 
 
 def _is_type_of_self(node: cst.BaseExpression) -> bool:

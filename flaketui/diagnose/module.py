@@ -9,6 +9,7 @@ line numbers of the standard library's ``ast`` (a C parser, a millisecond per mo
 from __future__ import annotations
 
 import ast
+import re
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -104,6 +105,12 @@ class ModuleFacts:
                 return self.function(name)
         return None
 
+    def functions_mentioning(self, name: str) -> Iterator[FunctionFacts]:
+        """Functions and methods whose text contains ``name``: the only ones that can write it.
+        Reading an 8,000-line module whole costs seconds; a word search costs nothing."""
+        assert self._reader is not None
+        yield from self._reader.mentioning(name)
+
     def all_functions(self) -> Iterator[FunctionFacts]:
         for name in self.function_nodes:
             function = self.function(name)
@@ -131,6 +138,7 @@ def read_module(path: str, source: bytes) -> ModuleFacts:
         return facts
     facts.declares_globals = b"global " in source
     reader = _ModuleReader(facts, module, tree)
+    reader._source_lines = source.splitlines()
     facts._reader = reader
     reader.top_level(module.body)
     facts.top_names = frozenset(reader.lines.names)
@@ -160,7 +168,7 @@ class _AstLines:
     """Line numbers from ``ast``: each def (by class chain and name, in source order), top-level names."""
 
     def __init__(self, tree: ast.Module | None) -> None:
-        self.defs: dict[tuple[str | None, str], deque[int]] = {}
+        self.defs: dict[tuple[str | None, str], deque[tuple[int, int]]] = {}
         self.classes: dict[str, tuple[int, list[int]]] = {}
         self.names: dict[str, int] = {}
         self.class_attributes: dict[tuple[str, str], int] = {}
@@ -170,7 +178,7 @@ class _AstLines:
     def _body(self, body: list[ast.stmt], chain: str | None) -> None:
         for node in body:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                self.defs.setdefault((chain, node.name), deque()).append(node.lineno)
+                self.defs.setdefault((chain, node.name), deque()).append((node.lineno, node.end_lineno or node.lineno))
             elif isinstance(node, ast.ClassDef):
                 name = f"{chain}::{node.name}" if chain else node.name
                 self.classes[name] = (node.lineno, [d.lineno for d in node.decorator_list])
@@ -196,7 +204,16 @@ class _ModuleReader:
         self.lines = _AstLines(tree)
         self.resolver = Resolver(facts.imports)
         self._def_lines: dict[int, int] = {}
+        #: Every function and method with its line span, to find those that mention a name.
+        self._spans: list[tuple[cst.FunctionDef, str | None, int, int]] = []
+        self._source_lines: list[bytes] = []
         self._whole: dict[cst.CSTNode, object] | None = None
+
+    def mentioning(self, name: str) -> Iterator[FunctionFacts]:
+        word = re.compile(rb"\b" + re.escape(name.encode()) + rb"\b")
+        for node, chain, start, end in self._spans:
+            if word.search(b"\n".join(self._source_lines[start - 1:end])):
+                yield self.facts.read(node, chain)
 
     # -- positions --------------------------------------------------------------------
     def def_line(self, node: cst.FunctionDef, class_name: str | None) -> int:
@@ -243,7 +260,9 @@ class _ModuleReader:
     def _register_function(self, node: cst.FunctionDef, chain: str | None) -> None:
         lines = self.lines.defs.get((chain, node.name.value))
         if lines:
-            self._def_lines[id(node)] = lines.popleft()
+            start, end = lines.popleft()
+            self._def_lines[id(node)] = start
+            self._spans.append((node, chain, start, end))
 
     def simple(self, statement: cst.SimpleStatementLine, module_level: FunctionFacts) -> None:
         for small in statement.body:

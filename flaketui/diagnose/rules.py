@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import translate
@@ -50,6 +51,10 @@ class RuleContext(Protocol):
     def is_imported_name(self, name: str) -> bool: ...
 
     def is_naming_use(self, node: cst.CSTNode) -> bool: ...
+
+    def is_local(self, node: cst.CSTNode) -> bool: ...
+
+    def mark_local(self, node: cst.CSTNode) -> None: ...
 
 
 Predicate = Callable[[cst.CSTNode, RuleContext], bool]
@@ -222,9 +227,24 @@ def local_engine_url(node: cst.CSTNode, ctx: RuleContext) -> bool:
 
 
 def not_local_transport(node: cst.CSTNode, ctx: RuleContext) -> bool:
-    """``httpx.Client(transport=MockTransport(...))`` or ``AsyncClient(app=app)`` never leaves the process."""
+    """``httpx.Client(transport=MockTransport(...))``, ``AsyncClient(app=app)`` or a request to
+    ``http://localhost:...`` never leaves the machine."""
     assert isinstance(node, cst.Call)
-    return not has_keyword(node, "transport", "app", "base_transport")
+    if has_keyword(node, "transport", "app", "base_transport") or ctx.is_local(node):
+        return False
+    for value in (argument(node, 0, "url"), argument(node, 99, "base_url")):
+        if isinstance(value, cst.SimpleString | cst.FormattedString) and _LOCAL_HOSTS.match(_string_prefix(value)):
+            if isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Call):
+                ctx.mark_local(node.func.value)  # ``AsyncHTTPClient().fetch(local)``: the client too
+            return False
+    return True
+
+
+def _string_prefix(node: cst.SimpleString | cst.FormattedString) -> str:
+    if isinstance(node, cst.SimpleString):
+        return node.value
+    text = "".join(p.value for p in node.parts if isinstance(p, cst.FormattedStringText))
+    return node.start.lstrip("fF") + text
 
 
 _LOCAL_HOSTS = re.compile(r"""^[rbuRBU]*['"]{1,3}https?://(localhost|127\.|0\.0\.0\.0|\[::1\]|testserver|example\.(com|org|net)|[^/'"]*\.(test|example|invalid|local)\b)""")
@@ -265,9 +285,13 @@ def float_equality(node: cst.CSTNode, ctx: RuleContext) -> bool:
 
 
 def _is_inexact_float(node: cst.BaseExpression) -> bool:
+    """A literal binary floating point cannot hold exactly (0.1, 0.3; not 0.5 or 13.5)."""
     if isinstance(node, cst.Float):
-        value = float(node.evaluated_value)
-        return value != int(value)
+        text = node.value.replace("_", "")
+        try:
+            return Decimal(text) != Decimal(float(text))
+        except (InvalidOperation, ValueError):
+            return False
     if isinstance(node, cst.BinaryOperation):
         return _is_inexact_float(node.left) or _is_inexact_float(node.right)
     return False

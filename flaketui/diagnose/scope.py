@@ -273,13 +273,13 @@ def _scope_rules(scope: Scope, chain: list[ClassFacts], levels: list[_Level], mi
     writers: dict[str, list[tuple[str, int]]] = {}
     shared = [n for n in test.facts.reads if n not in test.facts.locals and (
         n in module.mutable_globals or (module.declares_globals and n in module.top_names))]
-    # Every function of the module is read only when the test reads state others may write.
-    for function in module.all_functions() if shared else ():
-        for name, spots in function.mutated.items():
-            if name in module.mutable_globals and name not in function.locals:
-                writers.setdefault(name, []).append((function.label, spots[0][0]))
-        for name in function.globals_declared:
-            writers.setdefault(name, []).append((function.label, function.line))
+    for shared_name in shared:
+        for function in module.functions_mentioning(shared_name):
+            spots = function.mutated.get(shared_name)
+            if spots and shared_name in module.mutable_globals and shared_name not in function.locals:
+                writers.setdefault(shared_name, []).append((function.label, spots[0][0]))
+            if shared_name in function.globals_declared:
+                writers.setdefault(shared_name, []).append((function.label, function.line))
     for piece in scope.pieces:
         if piece.role == "setup" or (piece.role in {"fixture", "autouse"} and piece.facts.has_teardown):
             continue
@@ -290,7 +290,8 @@ def _scope_rules(scope: Scope, chain: list[ClassFacts], levels: list[_Level], mi
                 for start, end in spots:
                     add((piece, _hit("order.module-state-mutation", start, end), detail))
         for text, start, end in piece.facts.imported_mutated:
-            add((piece, _hit("order.imported-state-mutation", start, end), text))
+            if text.split(".")[0] not in piece.facts.imported_restored:
+                add((piece, _hit("order.imported-state-mutation", start, end), text))
     for name, (start, end) in test.facts.reads.items():
         if name in test.facts.locals or name not in writers:
             continue
