@@ -316,12 +316,19 @@ def commit_paths(
     snapshot = _snapshot(root, [*paths, *(contents or {})])
     output: list[str] = []
 
+    listeners = [on_output] if on_output is not None else []
+
     def collect(line: str | bytes) -> None:
         text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
         text = text.rstrip("\n")
         output.append(text)
-        if on_output is not None:
-            on_output(text)
+        for listener in listeners:
+            try:
+                listener(text)
+            except Exception:  # noqa: BLE001
+                # A failing display must not stop the pipe from being drained: git would
+                # block on a full pipe with the index locked.
+                listeners.clear()
 
     try:
         for rel, content in (contents or {}).items():

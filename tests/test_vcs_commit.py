@@ -273,3 +273,18 @@ def test_export_tree_writes_the_committed_files_it_is_asked_for(repo: Path, tmp_
     assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == ["src/app.py", TEST_FILE]
     assert (dest / TEST_FILE).read_text() == "def test_y():\n    assert 1\n"
     assert vcs.git_path(repo, "index").read_bytes() == index
+
+
+def test_a_failing_output_listener_does_not_stall_the_commit(repo: Path) -> None:
+    write_files(repo, {TEST_FILE: "def test_y():\n    assert 2\n"})
+    # Far more than a pipe holds: git would block if nobody drained it.
+    _hook(repo, "pre-commit", "i=0\nwhile [ $i -lt 5000 ]; do echo \"line $i of hook output\"; i=$((i+1)); done\n")
+    calls: list[str] = []
+
+    def broken(line: str) -> None:
+        calls.append(line)
+        raise RuntimeError("the screen went away")
+
+    sha = vcs.commit_paths(repo, [TEST_FILE], "test: fix", broken)
+    assert vcs.head(repo) == sha
+    assert calls == ["line 0 of hook output"]
