@@ -531,9 +531,15 @@ class Service:
         seen = {p: base64.b64encode((self.root / p).read_bytes()).decode() for p, _ in plan.new_contents}
         sha = vcs.commit_paths(self.root, paths, plan.message, on_output, contents=dict(plan.new_contents))
         record = CommitRecord(sha=sha, nodeid=plan.target, message=plan.message, kind="fix", files=tuple(paths))
-        self._record_commit(record)
-        self._store().cache_put(_FIX_MARKERS, sha, fixplan.pairs_to_json(plan.restore))
-        self._store().cache_put(_FIX_BEFORE, sha, json.dumps(seen))
+        try:
+            self._record_commit(record)
+            self._store().cache_put(_FIX_MARKERS, sha, fixplan.pairs_to_json(plan.restore))
+            self._store().cache_put(_FIX_BEFORE, sha, json.dumps(seen))
+        except FlakeTUIError as exc:
+            raise FlakeTUIError(
+                f"Committed {sha[:12]}, but flaketui could not record it: {exc.message}",
+                f"The commit is in git as made; `flaketui undo {sha[:12]}` still finds it by its trailers.",
+            ) from exc
         return record
 
     def refresh_plan(

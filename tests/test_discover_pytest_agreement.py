@@ -223,6 +223,18 @@ CROSS_MODULE = {
         class TestMixed(Mixin):
             def test_plain(self): pass
     """,
+    "tests/cases.py": """
+        import pytest
+
+        CASES = [1, pytest.param(2, marks=pytest.mark.flaky(reruns=2), id="two"), "three"]
+    """,
+    "tests/test_uses_cases.py": """
+        import pytest
+        from tests.cases import CASES
+
+        @pytest.mark.parametrize("value", CASES)
+        def test_case(value): pass
+    """,
     "tests/test_uses_list.py": """
         from tests.helpers import ALL_MARKS
 
@@ -307,6 +319,31 @@ def test_node_ids_equal_pytest_marker_selection(tmp_path: Path, files: dict[str,
     found = set(by_nodeid(scan(tmp_path)))
     assert expected, "the fixture project must hold flaky tests"
     assert found == expected
+
+
+def test_unknowable_param_ids_report_the_function_once_with_its_param_markers(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "tests/test_dynamic.py": """
+                import pytest
+
+                def make(n):
+                    return n
+
+                @pytest.mark.parametrize("x", [make(1), pytest.param(make(2), marks=pytest.mark.flaky(reruns=1))], ids=str)
+                def test_dynamic(x): pass
+            """
+        },
+    )
+    tests = by_nodeid(scan(tmp_path))
+    assert list(tests) == ["tests/test_dynamic.py::test_dynamic"]
+    assert tests["tests/test_dynamic.py::test_dynamic"].marker.scope == "param"
+    # pytest accepts the function's node id and runs every parameter: what verification needs.
+    assert pytest_collect(tmp_path, "tests/test_dynamic.py::test_dynamic") == {
+        "tests/test_dynamic.py::test_dynamic[1]",
+        "tests/test_dynamic.py::test_dynamic[2]",
+    }
 
 
 def test_reported_lines_and_sources(tmp_path: Path) -> None:

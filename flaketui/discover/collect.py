@@ -25,6 +25,7 @@ from flaketui.discover.symbols import (
     FunctionRef,
     Mark,
     ModuleInfo,
+    Param,
     Scope,
     Sequence,
     Unbound,
@@ -274,9 +275,10 @@ class Collector:
         return combos
 
     def _param_uses(self, mark: Mark, pset: ParameterSet) -> list[MarkUse]:
-        assert mark.module is not None
+        module = pset.module or mark.module
+        assert module is not None
         return [
-            MarkUse(value, MarkerScope.PARAM, mark.module, node, _alias(self.evaluator, mark.module, mark.module.scope, node))
+            MarkUse(value, MarkerScope.PARAM, module, node, _alias(self.evaluator, module, module.scope, node))
             for item, node in pset.marks
             for value in flatten_marks(item)
         ]
@@ -286,14 +288,15 @@ class Collector:
         for mark in parametrize:
             if mark.module is None:
                 continue
-            for node in ast.walk(ast.Module(body=[ast.Expr(a) for a in mark.positional], type_ignores=[])):
-                if isinstance(node, ast.Call):
-                    for keyword in node.keywords:
-                        if keyword.arg == "marks":
-                            value = self.evaluator.evaluate(mark.module, mark.module.scope, keyword.value)
-                            for found in flatten_marks(value):
-                                if _is_flaky(found):
-                                    yield MarkUse(found, MarkerScope.PARAM, mark.module, keyword.value)
+            argvalues = mark.positional[1] if len(mark.positional) > 1 else mark.keyword("argvalues")
+            if argvalues is None:
+                continue
+            cases = self.evaluator.evaluate(mark.module, mark.module.scope, argvalues)
+            for case in getattr(cases, "items", ()):
+                if isinstance(case, Param):
+                    for found in (m for item in case.marks for m in flatten_marks(item)):
+                        if _is_flaky(found):
+                            yield MarkUse(found, MarkerScope.PARAM, case.module, case.node)
 
     def _test(self, nodeid: str, function: FunctionRef, name: str, class_name: str | None, line: int, uses: list[MarkUse]) -> FlakyTest:
         markers = tuple(dict.fromkeys(self.marker(use) for use in uses))

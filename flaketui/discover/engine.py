@@ -18,6 +18,7 @@ from pathlib import Path
 from flaketui.discover import config as cfg
 from flaketui.discover.collect import Collector, _dotted, _is_flaky
 from flaketui.discover.parse import Unparsable, decode, parse
+from flaketui.discover.symbols import Sequence as Listed
 from flaketui.discover.symbols import (
     ClassRef,
     Constant,
@@ -28,6 +29,7 @@ from flaketui.discover.symbols import (
     ImportFrom,
     Mark,
     ModuleInfo,
+    Param,
     build_module,
     flatten_marks,
 )
@@ -197,6 +199,11 @@ class _Scan:
         return names
 
     def _carries_flaky(self, value: object, depth: int = 0) -> bool:
+        if isinstance(value, Listed) and any(isinstance(item, Param) for item in value.items):
+            # A list of cases for parametrize: `pytest.param(..., marks=pytest.mark.flaky)` inside.
+            return any(
+                _is_flaky(m) for item in value.items if isinstance(item, Param) for mark in item.marks for m in flatten_marks(mark)
+            )
         if isinstance(value, (Mark, FlakyDecorator)) or hasattr(value, "items"):
             return any(_is_flaky(m) for m in flatten_marks(value))  # type: ignore[arg-type]
         if isinstance(value, FunctionRef):

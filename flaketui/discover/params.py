@@ -19,6 +19,7 @@ from flaketui.discover.symbols import (
     Constant,
     Evaluator,
     FunctionRef,
+    ImportFrom,
     Mark,
     ModuleInfo,
     Param,
@@ -35,8 +36,9 @@ class Unknowable(Exception):
 @dataclass(frozen=True)
 class ParameterSet:
     id: str
-    #: The ``marks=`` of ``pytest.param``, with the node each was written at.
+    #: The ``marks=`` of ``pytest.param``, with the node each was written at (in ``module``).
     marks: tuple[tuple[Value | None, ast.expr], ...] = ()
+    module: ModuleInfo | None = None
 
 
 _NON_PRINTABLE = {i: f"\\x{i:02x}" for i in range(128) if i not in range(32, 127)}
@@ -61,11 +63,13 @@ def parameter_sets(evaluator: Evaluator, mark: Mark, *, escape: bool = True, id_
     if argnames_node is None or argvalues_node is None:
         raise Unknowable("parametrize without literal arguments")
     argnames = _argnames(evaluator, module, argnames_node)
-    values = _literal_sequence(evaluator, module, argvalues_node)
     ids_node = mark.positional[2] if len(mark.positional) > 2 else mark.keyword("ids")
     explicit_ids: list[ast.expr] | None = None
+    ids_module = module
     if ids_node is not None and not (isinstance(ids_node, ast.Constant) and ids_node.value is None):
-        explicit_ids = _literal_sequence(evaluator, module, ids_node)
+        ids_module, explicit_ids = _literal_sequence(evaluator, module, ids_node)
+    # The values may be a list defined elsewhere (`from cases import CASES`): evaluate them there.
+    module, values = _literal_sequence(evaluator, module, argvalues_node)
     if not values:
         raise Unknowable("empty parameter list")
     tokens: list[str] = []
@@ -87,14 +91,14 @@ def parameter_sets(evaluator: Evaluator, mark: Mark, *, escape: bool = True, id_
         if explicit_ids is not None and index < len(explicit_ids):
             explicit = explicit_ids[index]
             if not (isinstance(explicit, ast.Constant) and explicit.value is None):
-                tokens.append(_explicit_id(evaluator, module, explicit, escape, allow_none=False))
+                tokens.append(_explicit_id(evaluator, ids_module, explicit, escape, allow_none=False))
                 continue
         if len(element_nodes) != len(argnames):
             raise Unknowable("values do not match argnames")
         if id_hook:
             raise Unknowable("a pytest_make_parametrize_id hook decides the ids")
         tokens.append("-".join(_auto_id(evaluator, module, node, name, index, escape) for node, name in zip(element_nodes, argnames)))
-    return [ParameterSet(token, marks) for token, marks in zip(make_unique(tokens), sets)]
+    return [ParameterSet(token, marks, module) for token, marks in zip(make_unique(tokens), sets)]
 
 
 def _param_marks(param: Param) -> list[tuple[Value | None, ast.expr]]:
@@ -142,15 +146,25 @@ def _argnames(evaluator: Evaluator, module: ModuleInfo, node: ast.expr) -> list[
     raise Unknowable("argnames not literal")
 
 
-def _literal_sequence(evaluator: Evaluator, module: ModuleInfo, node: ast.expr) -> list[ast.expr]:
-    if isinstance(node, (ast.List, ast.Tuple, ast.Set)) and not isinstance(node, ast.Set):
+def _literal_sequence(evaluator: Evaluator, module: ModuleInfo, node: ast.expr, depth: int = 0) -> tuple[ModuleInfo, list[ast.expr]]:
+    """A literal list or tuple, followed through one-assignment names and imports from the repository."""
+    if depth > 10:
+        raise Unknowable("too many indirections")
+    if isinstance(node, (ast.List, ast.Tuple)):
         if any(isinstance(element, ast.Starred) for element in node.elts):
             raise Unknowable("starred values")
-        return list(node.elts)
+        return module, list(node.elts)
     if isinstance(node, ast.Name):
         bindings = module.scope.bindings.get(node.id)
-        if bindings and len(bindings) == 1 and isinstance(bindings[0], (ast.List, ast.Tuple)):
-            return _literal_sequence(evaluator, module, bindings[0])
+        if bindings and len(bindings) == 1:
+            binding = bindings[0]
+            if isinstance(binding, ast.expr):
+                return _literal_sequence(evaluator, module, binding, depth + 1)
+            if isinstance(binding, ImportFrom):
+                source = evaluator.find_module(binding.module, module)
+                if source is not None:
+                    name = ast.Name(id=binding.name, ctx=ast.Load())
+                    return _literal_sequence(evaluator, source, name, depth + 1)
     raise Unknowable("values not literal")
 
 
