@@ -521,7 +521,8 @@ def scan(ctx: _Context, path: str | None, as_json: bool, no_cache: bool, collect
         from flaketui.discover import cache as scan_cache
 
         # Diagnoses load libcst; an unchanged tree (same fingerprint) reprints the last answer.
-        cacheable = path is None and not no_cache
+        # Not with --collect: what pytest collects also depends on the installed environment.
+        cacheable = path is None and not no_cache and not collect
         text = scan_cache.load_output(service.state_dir(), "scan-json", result) if cacheable else None
         if text is None:
             import json
@@ -532,7 +533,7 @@ def scan(ctx: _Context, path: str | None, as_json: bool, no_cache: bool, collect
             diagnoses = service.diagnose_many(result.tests)
             payload["tests"] = [_test_json(test, diagnosis) for test, diagnosis in zip(result.tests, diagnoses, strict=True)]
             text = json.dumps(payload, indent=2)
-            if path is None:
+            if path is None and not collect:
                 scan_cache.store_output(service.state_dir(), "scan-json", result, text)
         click.echo(text)
         return 0
