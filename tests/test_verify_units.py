@@ -151,3 +151,23 @@ def test_the_probe_is_inert_without_its_environment(tmp_path: Path) -> None:
         )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        pytest.param(
+            'Traceback...\n  File "x.py", line 3\nImportError: Error importing plugin "fixtures.auth": No module named \'allure\'\n',
+            "ImportError: Error importing plugin \"fixtures.auth\": No module named 'allure'",
+            id="import-error",
+        ),
+        pytest.param("no tests ran in 0.1s\nERROR: not found: /p/test_a.py::nope\n(no match)\n", "ERROR: not found: /p/test_a.py::nope", id="not-found"),
+        pytest.param("E   ModuleNotFoundError: No module named 'x'\nsummary\n", "E   ModuleNotFoundError: No module named 'x'", id="e-prefixed"),
+        pytest.param("just words\nlast words\n", "last words", id="no-error-line"),
+        pytest.param("", "", id="nothing"),
+    ],
+)
+def test_the_failure_summary_is_the_line_that_names_the_error(output: str, expected: str) -> None:
+    from flaketui.verify.engine import failure_summary
+
+    assert failure_summary(output) == expected
