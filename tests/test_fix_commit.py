@@ -278,3 +278,19 @@ def test_include_paths_repo_relative_or_relative_to_where_one_stands(
     assert service.refresh_plan(plan, include=[str(repo / "src/app.py")]).include == ("src/app.py",)
     with pytest.raises(FlakeTUIError, match="is not inside"):
         service.refresh_plan(plan, include=["/etc/hostname"])
+
+
+def test_a_commit_that_cannot_be_recorded_says_it_is_committed(repo: Path) -> None:
+    from flaketui.store import FILENAME
+
+    service, test = _fixed_and_verified(repo)
+    database = service.state_dir() / FILENAME
+    hook = vcs.git_path(repo, "hooks/post-commit")
+    hook.parent.mkdir(parents=True, exist_ok=True)
+    # Runs after the commit exists: the record is what fails, not the commit.
+    hook.write_text(f"#!/bin/sh\nrm -f '{database}-wal' '{database}-shm'\nprintf 'not a database' > '{database}'\n")
+    hook.chmod(0o755)
+    with pytest.raises(FlakeTUIError, match=r"^Committed [0-9a-f]{12}, but flaketui could not record it") as caught:
+        service.commit_fix(plan_with(test, repo, REMOVED_SOURCE.encode()))
+    assert "flaketui undo" in caught.value.hint
+    assert vcs.show_file(repo, "HEAD", TEST_FILE) == REMOVED_SOURCE.encode()
