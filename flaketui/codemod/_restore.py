@@ -6,7 +6,7 @@ import sys
 from typing import Any
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+import libcst.matchers as m
 
 from flaketui.codemod._locate import PYTESTMARK, chain_names, normalised, root_name
 from flaketui.codemod._result import Removal, internal_failure, refused
@@ -45,14 +45,18 @@ def _restore_marker(
     expr, imports, problem = _marker_expression(module, marker)
     if expr is None:
         return refused(path, source, f"Cannot put the marker back: {problem}; put it back by hand.")
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
     if marker.scope is MarkerScope.MODULE:
         restored = module.visit(_ModulePlacer(expr))
         placed = True
     else:
-        placer = _Placer(expr, marker, _plain_name(test_name), _innermost(class_name), test_line, positions)
-        restored = module.visit(placer)
+        name, owner_class = _plain_name(test_name), _innermost(class_name)
+        # Only the top-level statements that can hold the test are positioned and rebuilt:
+        # both walk the whole tree otherwise, seconds for a large test module.
+        holders = [s for s in module.body if _may_hold(s, name, owner_class)]
+        placer = _Placer(expr, marker, name, owner_class, test_line, parsed.positions(holders))
+        wanted = {id(s) for s in holders}
+        body = [s.visit(placer) if id(s) in wanted else s for s in module.body]
+        restored = module.with_changes(body=body)
         placed = placer.placed
     if not placed:
         owner = f"{class_name}.{test_name}" if class_name else test_name
@@ -71,7 +75,7 @@ def _restore_marker(
         for module_name, obj in imports:
             AddImportsVisitor.add_needed_import(context, module_name, obj)
         restored = AddImportsVisitor(context).transform_module(restored)
-    after = restored.bytes
+    after = parsed.with_module(restored).text.encode(module.encoding)
     try:
         compile(after, where, "exec", dont_inherit=True)
     except SyntaxError as error:
@@ -82,6 +86,14 @@ def _restore_marker(
         else:
             return refused(path, source, f"Putting the marker back would not compile ({error}); put it back by hand.")
     return Removal(path=path, before=source, after=after, failure=None, removed=(marker,))
+
+
+def _may_hold(statement: cst.BaseStatement, test_name: str, class_name: str | None) -> bool:
+    if class_name is None:
+        return isinstance(statement, cst.FunctionDef) and statement.name.value == test_name
+    if not isinstance(statement, cst.ClassDef):
+        return False
+    return statement.name.value == class_name or bool(m.findall(statement, m.ClassDef(name=m.Name(class_name))))
 
 
 def _plain_name(test_name: str) -> str:
@@ -279,8 +291,6 @@ def _distance(span: Any, line: int) -> int:
 
 
 def _param_calls(node: cst.CSTNode) -> list[cst.Call]:
-    import libcst.matchers as m
-
     found = m.findall(node, m.Call(func=m.Name("param") | m.Attribute(attr=m.Name("param"))))
     return [c for c in found if isinstance(c, cst.Call)]
 
