@@ -769,6 +769,48 @@ NO_OPS = [
     ),
     pytest.param(
         """
+        import time
+
+        def test_it(job):
+            deadline = time.monotonic() + 30
+            while not job.done() and time.time() < deadline:
+                job.poll()
+        """,
+        id="clock-bounding-a-wait",
+    ),
+    pytest.param(
+        """
+        import os
+
+        def test_it(tmp_path):
+            for name in os.listdir(tmp_path):
+                assert name.endswith(".txt")
+        """,
+        id="listing-checked-entry-by-entry",
+    ),
+    pytest.param(
+        """
+        from app import api
+
+        def test_it(fake):
+            original = api._request
+            api._request = fake
+            try:
+                assert api.fetch()
+            finally:
+                api._request = original
+        """,
+        id="module-attribute-restored-by-hand",
+    ),
+    pytest.param(
+        """
+        def test_it(slack):
+            assert slack.post("https://b") is None
+        """,
+        id="url-without-a-real-host",
+    ),
+    pytest.param(
+        """
         from app.retry import backoff
 
         def test_it():

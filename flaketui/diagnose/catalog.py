@@ -45,6 +45,7 @@ RULES: list[Rule] = [
             "django.utils.timezone.now", "django.utils.timezone.localdate", "django.utils.timezone.localtime",
             "pandas.Timestamp.now", "pandas.Timestamp.today", "pandas.Timestamp.utcnow", "pandas.datetime.now",
         ),
+        when=p.not_a_deadline,
         mitigated_by=frozenset({Mitigation.FROZEN_TIME}),
     ),
     Rule(

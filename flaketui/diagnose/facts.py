@@ -17,7 +17,7 @@ import libcst.matchers as m
 from libcst.metadata import CodeRange
 
 from flaketui.diagnose.catalog import RULES
-from flaketui.diagnose.resolve import Resolver, import_aliases
+from flaketui.diagnose.resolve import Resolver, dotted, import_aliases
 from flaketui.diagnose.rules import Mitigation, Rule, RuleContext
 
 MUTATORS = frozenset(
@@ -27,6 +27,7 @@ MUTATORS = frozenset(
 _UNORDERED_CONSUMERS = frozenset(
     {"sorted", "set", "frozenset", "len", "sum", "any", "all", "max", "min", "Counter", "collections.Counter", "dict"}
 )
+_DEADLINE_WORDS = re.compile(r"deadline|timeout|until|expire|stop_at|end_time|give_up", re.IGNORECASE)
 _REMOVERS = frozenset({"pop", "popitem", "remove", "discard", "clear", "__delitem__"})
 _NAMING_CALLS = frozenset({"str", "repr", "hex", "pathlib.Path", "os.path.join", "tempfile.mkdtemp", "tempfile.mkstemp"})
 _CLOCK_WORDS = re.compile(r"elapsed|duration|took|time_taken|runtime|latency|delta_t|seconds_spent")
@@ -201,6 +202,7 @@ class FunctionReader(cst.CSTVisitor):
         self.unordered: set[int] = set()
         self.naming: set[int] = set()
         self.local_calls: set[int] = set()
+        self.deadlines: set[int] = set()
         self.params = set(facts.params)
         self._seen: set[tuple[str, int]] = set()
         self.in_teardown = False
@@ -219,6 +221,25 @@ class FunctionReader(cst.CSTVisitor):
 
     def mark_local(self, node: cst.CSTNode) -> None:
         self.local_calls.add(id(node))
+
+    def is_deadline(self, node: cst.CSTNode) -> bool:
+        return id(node) in self.deadlines
+
+    def _mark_deadline(self, expression: cst.BaseExpression) -> None:
+        if isinstance(expression, cst.Call):
+            self.deadlines.add(id(expression))
+        elif isinstance(expression, cst.BinaryOperation):
+            self._mark_deadline(expression.left)
+            self._mark_deadline(expression.right)
+        elif isinstance(expression, cst.Comparison):
+            self._mark_deadline(expression.left)
+            for target in expression.comparisons:
+                self._mark_deadline(target.comparator)
+        elif isinstance(expression, cst.BooleanOperation):
+            self._mark_deadline(expression.left)
+            self._mark_deadline(expression.right)
+        elif isinstance(expression, cst.UnaryOperation):
+            self._mark_deadline(expression.expression)
 
     def is_naming_use(self, node: cst.CSTNode) -> bool:
         return id(node) in self.naming
@@ -288,7 +309,7 @@ class FunctionReader(cst.CSTVisitor):
             return True
         for rule in _NODE_RULES.get(type(node), ()):
             if m.matches(node, rule.matcher) and (rule.when is None or rule.when(node, self)):
-                self.hit(rule, node)
+                self.hit(rule, node, dotted(node.target) if isinstance(node, cst.AssignTarget) else None)
         if isinstance(node, cst.Call):
             self._call(node)
         elif isinstance(node, cst.FormattedStringExpression):
@@ -304,6 +325,16 @@ class FunctionReader(cst.CSTVisitor):
             self._deleted(node.target, node)
         elif isinstance(node, cst.With):
             self._with(node)
+        elif isinstance(node, cst.While):
+            # ``while time.time() < deadline``: the clock bounds a wait, which is the cure.
+            self._mark_deadline(node.test)
+        elif isinstance(node, cst.For):
+            # ``for f in os.listdir(d)``: each entry is handled on its own; order rarely matters.
+            self.unordered.add(id(node.iter))
+        elif isinstance(node, cst.Assign) and any(
+            isinstance(t.target, cst.Name) and _DEADLINE_WORDS.search(t.target.value) for t in node.targets
+        ):
+            self._mark_deadline(node.value)
         elif isinstance(node, cst.Global):
             self.facts.globals_declared.update(n.name.value for n in node.names)
         elif isinstance(node, cst.Yield):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -341,6 +341,9 @@ class _ModuleReader:
         facts.locals = {k for k, v in reader.resolver.local_names.items() if outer.get(k) != v} | set(params)
         if facts.has_teardown:
             facts.hits = [h for h in facts.hits if h.rule.id not in _TEARDOWN_SENSITIVE]
+        # ``mod.attr = fake`` ... ``mod.attr = original``: patched and put back by hand.
+        assigned = Counter(h.qualified for h in facts.hits if h.rule.id == "fixture.module-attribute")
+        facts.hits = [h for h in facts.hits if h.rule.id != "fixture.module-attribute" or assigned[h.qualified] < 2]
         return facts
 
     def klass(self, node: cst.ClassDef, outer: str | None) -> None:

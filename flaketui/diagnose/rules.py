@@ -54,6 +54,8 @@ class RuleContext(Protocol):
 
     def is_local(self, node: cst.CSTNode) -> bool: ...
 
+    def is_deadline(self, node: cst.CSTNode) -> bool: ...
+
     def mark_local(self, node: cst.CSTNode) -> None: ...
 
 
@@ -128,6 +130,11 @@ def argument(call: cst.Call, position: int, keyword: str | None = None) -> cst.B
 
 def has_keyword(call: cst.Call, *names: str) -> bool:
     return any(a.keyword is not None and a.keyword.value in names for a in call.args)
+
+
+def not_a_deadline(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``deadline = time.monotonic() + 5`` / ``while time.time() < deadline``: a bounded wait."""
+    return not ctx.is_deadline(node)
 
 
 def nonzero_first_argument(node: cst.CSTNode, ctx: RuleContext) -> bool:
@@ -247,7 +254,7 @@ def _string_prefix(node: cst.SimpleString | cst.FormattedString) -> str:
     return node.start.lstrip("fF") + text
 
 
-_LOCAL_HOSTS = re.compile(r"""^[rbuRBU]*['"]{1,3}https?://(localhost|127\.|0\.0\.0\.0|\[::1\]|testserver|example\.(com|org|net)|[^/'"]*\.(test|example|invalid|local)\b)""")
+_LOCAL_HOSTS = re.compile(r"""^[rbuRBU]*['"]{1,3}https?://(localhost|127\.|0\.0\.0\.0|\[::1\]|testserver|example\.(com|org|net)|[^/'"]*\.(test|example|invalid|local)\b|[^./'"]*([/'"]|$))""")
 
 
 def remote_url(node: cst.CSTNode, ctx: RuleContext) -> bool:
