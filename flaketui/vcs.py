@@ -378,7 +378,11 @@ def merge_file(current: bytes, base: bytes, other: bytes) -> bytes | None:
 
 def export_tree(root: Path, rev: str, dest: Path, keep: Callable[[str], bool]) -> int:
     """Write the files of ``rev`` that ``keep`` accepts under ``dest`` (the repository and
-    its index untouched); returns how many. Streams ``git archive`` so big blobs cost nothing."""
+    its index untouched); returns how many. Streams ``git archive`` so big blobs cost nothing.
+
+    ``dest`` becomes a repository of its own (nothing committed), so that a temporary
+    directory that happens to sit inside another work tree is never mistaken for part of it.
+    """
     import tarfile
 
     try:
@@ -400,4 +404,5 @@ def export_tree(root: Path, rev: str, dest: Path, keep: Callable[[str], bool]) -
                 written += 1
     if process.wait() != 0:
         raise FlakeTUIError(f"git archive {rev} failed.", "Check that the repository is readable (`git status`).")
+    _git(dest, "init", "-q")
     return written

@@ -270,7 +270,9 @@ def test_export_tree_writes_the_committed_files_it_is_asked_for(repo: Path, tmp_
     dest = tmp_path / "exported"
     written = vcs.export_tree(repo, "HEAD", dest, lambda name: name.endswith(".py"))
     assert written == 2
-    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == ["src/app.py", TEST_FILE]
+    exported = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file() and ".git" not in p.parts)
+    assert exported == ["src/app.py", TEST_FILE]
+    assert vcs.toplevel(dest) == dest.resolve()
     assert (dest / TEST_FILE).read_text() == "def test_y():\n    assert 1\n"
     assert vcs.git_path(repo, "index").read_bytes() == index
 
