@@ -174,6 +174,13 @@ def test_a_parametrized_case_is_selected_exactly_and_a_missing_test_is_an_error_
     assert "not collected: test_param.py::test_gone" in missing.note
 
 
+def test_a_class_node_id_is_an_error_that_names_its_tests(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", {"test_cls.py": "class TestC:\n    def test_a(self):\n        pass\n"})
+    [v] = Service(root).verify(["test_cls.py::TestC"], runs=2)
+    assert v.verdict is Verdict.ERROR
+    assert "test_cls.py::TestC is not a test but holds 1: verify each by its node id (such as test_cls.py::TestC::test_a)" in v.note
+
+
 def test_a_module_that_does_not_import_is_an_error_with_the_reason(tmp_path: Path) -> None:
     root = project(tmp_path / "p", {"test_broken.py": "import no_such_module_here\n\ndef test_x():\n    pass\n"})
     [v] = Service(root).verify(["test_broken.py::test_x"], runs=3)

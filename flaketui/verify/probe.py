@@ -199,8 +199,17 @@ def _select_targets(items):
     for nodeid in _settings.targets:
         if nodeid in by_id:
             found.append(by_id[nodeid])
+            continue
+        inside = [i for i in by_id if i.startswith(nodeid + "::")]
+        if inside:
+            message = "%s is not a test but holds %d: verify each by its node id (such as %s)" % (
+                nodeid,
+                len(inside),
+                inside[0],
+            )
         else:
-            _emit({"event": "error", "nodeid": nodeid, "message": "not collected: " + nodeid})
+            message = "not collected: " + nodeid
+        _emit({"event": "error", "nodeid": nodeid, "message": message})
     return found
 
 
