@@ -562,6 +562,30 @@ CASES = [
     ),
     pytest.param(
         """
+        from app.config import CONF
+
+        def test_it(window):
+            CONF.set("main", "geometry", None)
+            assert window.size()
+        """,
+        {(4, "order.imported-state-mutation")},
+        id="imported-configuration-set",
+    ),
+    pytest.param(
+        """
+        import random
+        import time
+
+        def test_it(miner):
+            miner.stop()
+            while miner.running:
+                time.sleep(random.random())
+        """,
+        {(6, "async.polling-loop"), (7, "async.blocking-sleep")},
+        id="random-jitter-in-a-sleep-is-not-data",
+    ),
+    pytest.param(
+        """
         def test_it(request):
             request.config.cache.set("token", 1)
         """,

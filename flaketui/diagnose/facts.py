@@ -28,6 +28,7 @@ _UNORDERED_CONSUMERS = frozenset(
     {"sorted", "set", "frozenset", "len", "sum", "any", "all", "max", "min", "Counter", "collections.Counter", "dict"}
 )
 _DEADLINE_WORDS = re.compile(r"deadline|timeout|until|expire|stop_at|end_time|give_up", re.IGNORECASE)
+_SETTERS = frozenset({"set", "setValue", "set_option", "set_config", "configure", "override"})
 _REMOVERS = frozenset({"pop", "popitem", "remove", "discard", "clear", "__delitem__"})
 _NAMING_CALLS = frozenset({"str", "repr", "hex", "pathlib.Path", "os.path.join", "tempfile.mkdtemp", "tempfile.mkstemp"})
 _CLOCK_WORDS = re.compile(r"elapsed|duration|took|time_taken|runtime|latency|delta_t|seconds_spent")
@@ -375,7 +376,8 @@ class FunctionReader(cst.CSTVisitor):
         head, dot, rest = qualified.partition(".")
         if dot and head in self.params and head not in {"self", "cls"} and head not in self.resolver.local_names:
             self.facts.param_calls.append((head, "." + rest, node))
-        if qualified in _NAMING_CALLS or qualified.endswith((".format", ".joinpath", "path.join")):
+        if qualified in _NAMING_CALLS or qualified.endswith((".format", ".joinpath", "path.join", "sleep")):
+            # A random name, or a random jitter in a sleep, is not data the test checks.
             for arg in node.args:
                 self._mark_naming(arg.value)
         if qualified in _UNORDERED_CONSUMERS:
@@ -392,6 +394,8 @@ class FunctionReader(cst.CSTVisitor):
                 self.facts.calls_self.add(func.attr.value)
             if func.attr.value in MUTATORS:
                 self._mutated(owner, node, removing=func.attr.value in _REMOVERS)
+            elif func.attr.value in _SETTERS and self._imported_root(owner):
+                self._mutated(owner, node)  # ``CONF.set("main", "size", ...)``: imported configuration
             self._teardown_call(func.attr.value)
         if qualified.endswith(("getfixturevalue", "getfuncargvalue")) and node.args:
             first = node.args[0].value
@@ -460,6 +464,11 @@ class FunctionReader(cst.CSTVisitor):
                     self._call_mitigations(item.item, qualified, span=span)
             if item.asname is not None:
                 self._bind(item.asname.name, item.item)  # type: ignore[arg-type]
+
+    def _imported_root(self, owner: cst.BaseExpression) -> bool:
+        while isinstance(owner, cst.Attribute | cst.Subscript):
+            owner = owner.value
+        return isinstance(owner, cst.Name) and self.is_imported_name(owner.value) and owner.value not in self.module_aliases
 
     def _mutated(self, owner: cst.BaseExpression, node: cst.CSTNode, removing: bool = False) -> None:
         """``owner`` is changed in place: attribute it to the name at the root of its chain.
