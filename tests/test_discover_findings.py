@@ -238,3 +238,23 @@ def test_newer_grammar_is_read_with_exact_lines(tmp_path: Path) -> None:
     assert tests["tests/test_pep695.py::TestGeneric::test_generic"].line == 11
     assert tests["tests/test_pep695.py::TestGeneric::test_generic"].marker.line == 9
     assert tests["tests/test_pep695.py::test_function"].line == 14
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param("a = b\nb = a\n@a\ndef test_cycle(): pass\n# flaky\n", id="alias-cycle"),
+        pytest.param("import pytest\npytestmark = pytestmark + [pytest.mark.flaky]\ndef test_self(): pass\n", id="self-reference"),
+        pytest.param("from tests.test_weird import *\nimport pytest\n@flaky\ndef test_star(): pass\n", id="star-import-of-itself"),
+        pytest.param("class TestA(TestA):\n    flaky = 1\n    def test_x(self): pass\n", id="class-inherits-itself"),
+        pytest.param("import pytest\n" + "x = (" * 50 + "1" + ")" * 50 + "\n@pytest.mark.flaky\ndef test_deep(): pass\n", id="deep-nesting"),
+        pytest.param("import pytest\n@pytest.mark.parametrize('x', [pytest.param(*[], marks=pytest.mark.flaky)])\ndef test_empty(x): pass\n", id="empty-param"),
+        pytest.param("import pytest\n@pytest.mark.parametrize()\n@pytest.mark.flaky()\ndef test_bad_parametrize(): pass\n", id="parametrize-without-arguments"),
+        pytest.param("def helper():\n    return helper()\n@helper()\ndef test_recursive_helper(): pass  # flaky\n", id="recursive-helper"),
+    ],
+)
+def test_strange_code_never_stops_the_scan(tmp_path: Path, source: str) -> None:
+    write_files(tmp_path, {"tests/__init__.py": "", "tests/test_weird.py": source, "tests/test_fine.py": BARE})
+    result = scan(tmp_path)
+    assert {"tests/test_fine.py::test_bare", "tests/test_fine.py::test_positional"} <= set(by_nodeid(result))
+    assert all(s.path == "tests/test_weird.py" for s in result.skipped)

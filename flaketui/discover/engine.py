@@ -89,7 +89,12 @@ class _Scan:
                 if module is None:
                     self._check_readable(path)
                     continue
-                collected = collector.collect(module, cfg.relative(path, rootdir))
+                try:
+                    collected = collector.collect(module, cfg.relative(path, rootdir))
+                except (RecursionError, ValueError, AttributeError, TypeError, KeyError, IndexError) as error:
+                    # Code we do not model must never stop the scan: say so, and go on.
+                    self.skipped[path] = f"not analysed: {type(error).__name__} in flaketui ({error}); please report it"
+                    continue
                 for test in collected.tests:
                     tests.setdefault(test.key, test)
                 for finding in collected.findings:
@@ -193,8 +198,11 @@ class _Scan:
             for name, bindings in module.scope.bindings.items():
                 if name.startswith("__") or not any(_mentions(b, name, lines, mentions) for b in bindings):
                     continue
-                value = self.evaluator.lookup(module, module.scope, name)
-                if self._carries_flaky(value):
+                try:
+                    carries = self._carries_flaky(self.evaluator.lookup(module, module.scope, name))
+                except (RecursionError, ValueError, AttributeError, TypeError, KeyError, IndexError):
+                    carries = False  # the module itself is still collected (and reported if it fails)
+                if carries:
                     names.add(name)
         return names
 
@@ -313,23 +321,29 @@ class _Scan:
         for path, module in self.evaluator.modules.items():
             if "add_marker" not in module.source.text:
                 continue
-            for function in _functions(module.tree.body):
-                for node in ast.walk(function):
-                    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_marker"):
-                        continue
-                    if not node.args or not self._adds_flaky(module, node.args[0]):
-                        continue
-                    self.findings.setdefault(
-                        (path, node.lineno),
-                        Finding(
-                            "collection-hook",
-                            path,
-                            node.lineno,
-                            f"{function.name}() adds a flaky marker at collection time; reading the code cannot tell "
-                            "which tests it reaches (flaketui scan --collect asks pytest)",
-                            module.source.segment(node),
-                        ),
-                    )
+            try:
+                self._hook_findings_in(path, module)
+            except (RecursionError, ValueError, AttributeError, TypeError, KeyError, IndexError):
+                continue  # a hook we cannot read is no reason to lose the rest of the scan
+
+    def _hook_findings_in(self, path: str, module: ModuleInfo) -> None:
+        for function in _functions(module.tree.body):
+            for node in ast.walk(function):
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_marker"):
+                    continue
+                if not node.args or not self._adds_flaky(module, node.args[0]):
+                    continue
+                self.findings.setdefault(
+                    (path, node.lineno),
+                    Finding(
+                        "collection-hook",
+                        path,
+                        node.lineno,
+                        f"{function.name}() adds a flaky marker at collection time; reading the code cannot tell "
+                        "which tests it reaches (flaketui scan --collect asks pytest)",
+                        module.source.segment(node),
+                    ),
+                )
 
     def _adds_flaky(self, module: ModuleInfo, node: ast.expr) -> bool:
         if isinstance(node, ast.Constant):
