@@ -361,8 +361,12 @@ _RUN_MARKS = {"passed": ".", "failed": "F", "error": "E", "timeout": "T", "crash
 @click.argument("nodeid")
 @click.option("--runs", default=10, show_default=True, type=click.IntRange(1), help="Runs per test.")
 @click.option("--mode", default="forked", show_default=True, type=click.Choice(_MODES), help="How runs are isolated.")
-@click.option("--category", type=click.Choice(_CATEGORIES), help="Root cause named in the message (default: the team's).")
-@click.option("--include", multiple=True, metavar="PATH", help="Another changed file to commit with the fix (repeatable).")
+@click.option(
+    "--category", type=click.Choice(_CATEGORIES), help="Root cause named in the message (default: the team's)."
+)
+@click.option(
+    "--include", multiple=True, metavar="PATH", help="Another changed file to commit with the fix (repeatable)."
+)
 @click.option("--yes", "-y", is_flag=True, help="Commit without asking.")
 @click.option("--dry-run", is_flag=True, help="Print the diff only; change nothing.")
 @click.option("--unverified", is_flag=True, help="Skip verification (the message says so).")
@@ -395,14 +399,18 @@ def fix(
     if not unverified:
         click.echo(f"Verifying {len(plan.tests)} test(s), {runs} runs each, {mode}:", err=True)
         dots = _RunDots()
-        verifications = service.verify(plan.tests, runs=runs, mode=VerifyMode(mode), on_run=dots)
-        dots.close()
+        try:
+            verifications = service.verify(plan.tests, runs=runs, mode=VerifyMode(mode), on_run=dots)
+        finally:
+            dots.close()  # so "Aborted." after ctrl+c starts on a line of its own
         unstable = [v for v in verifications if v.verdict is not Verdict.STABLE or v.runs < v.runs_requested]
         for v in verifications:
             note = f" ({v.note})" if v.note else ""
             click.echo(f"  {v.nodeid}: {v.verdict}, {v.summary}{note}", err=True)
         if unstable or not verifications:
             click.echo("Not stable: the marker stays and nothing was changed.", err=True)
+            first = unstable[0].nodeid if unstable else nodeid
+            click.echo(f"  `flaketui explain {first}` shows the likely cause.", err=True)
             return 1
         plan = service.refresh_plan(plan)  # the message now names the verification
         if plan.refusal:

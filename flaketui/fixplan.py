@@ -98,7 +98,9 @@ def shared_marker_refusal(selected: Sequence[FlakyTest], every_test: Sequence[Fl
             others = [t for t in covered if t.key not in chosen]
             if not others:
                 continue
-            names = ", ".join(t.nodeid for t in others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+            names = ", ".join(t.nodeid for t in others[:5])
+            if len(others) > 5:
+                names += f" and {len(others) - 5} more"
             where = f"{marker.path}:{marker.line}"
             return (
                 f"The marker `{marker.source.strip()}` at {where} ({marker.scope} level) also covers "
@@ -356,7 +358,12 @@ def pairs_from_json(text: str) -> list[RemovedMarker]:
         fields["positional"] = tuple(fields.get("positional", ()))
         found.append(
             RemovedMarker(
-                item["path"], item["test_name"], item["class_name"], item["nodeid"], Marker(**fields), item.get("test_line")
+                item["path"],
+                item["test_name"],
+                item["class_name"],
+                item["nodeid"],
+                Marker(**fields),
+                item.get("test_line"),
             )
         )
     return found

@@ -76,6 +76,7 @@ def test_flaky_test_is_not_committed_and_nothing_changes(repo: Path, capsys: pyt
     assert _fix(repo, "--yes") == 1
     err = capsys.readouterr().err
     assert "..F" in err and "Not stable: the marker stays and nothing was changed." in err
+    assert f"`flaketui explain {TEST_FILE}::test_expiry` shows the likely cause." in err
     assert _state(repo) == before
 
 
@@ -164,7 +165,9 @@ def test_failing_hook_output_is_shown_and_nothing_changes(repo: Path, capsys: py
     assert _state(repo) == before
 
 
-def test_one_test_under_a_class_marker_is_told_which_node_id(make_repo: MakeRepo, capsys: pytest.CaptureFixture[str]) -> None:
+def test_one_test_under_a_class_marker_is_told_which_node_id(
+    make_repo: MakeRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
     body = "    def test_a(self):\n        assert 1\n\n    def test_b(self):\n        assert 1\n"
     root = make_repo({TEST_FILE: f"import pytest\n\n\n@pytest.mark.flaky(reruns=2)\nclass TestC:\n{body}"})
     before = _state(root)

@@ -218,7 +218,8 @@ def test_worktree_commits_on_its_branch(repo: Path, tmp_path: Path) -> None:
 
 
 def test_template_in_pyproject_shapes_the_message(repo: Path) -> None:
-    write_files(repo, {"pyproject.toml": '[tool.flaketui]\ncommit-template = "fix(tests): unflake $nodeid\\n\\n$verification"\n'})
+    template = '[tool.flaketui]\ncommit-template = "fix(tests): unflake $nodeid\\n\\n$verification"\n'
+    write_files(repo, {"pyproject.toml": template})
     git(repo, "add", "pyproject.toml")
     git(repo, "commit", "-q", "-m", "config")
     service, test = _fixed_and_verified(repo)

@@ -105,7 +105,14 @@ def test_class_marker_from_another_file_is_refused() -> None:
 
 def test_unified_diff_marks_a_missing_final_newline() -> None:
     diff = fixplan.unified_diff("a.py", b"x = 1\n", b"x = 2")
-    assert diff.splitlines() == ["--- a/a.py", "+++ b/a.py", "@@ -1 +1 @@", "-x = 1", "+x = 2", "\\ No newline at end of file"]
+    assert diff.splitlines() == [
+        "--- a/a.py",
+        "+++ b/a.py",
+        "@@ -1 +1 @@",
+        "-x = 1",
+        "+x = 2",
+        "\\ No newline at end of file",
+    ]
 
 
 def test_message_names_cause_evidence_verification_and_what_was_left_out(make_repo: MakeRepo) -> None:
@@ -198,7 +205,13 @@ CLOCK = Evidence(Category.TIME, "now", PATH, 9, 9, "datetime.now()", "inject a c
             (Category.TIME, "suggested, 80% confidence"),
             id="best-suggestion-of-several-tests",
         ),
-        pytest.param(None, [], [_diagnosis(Category.UNKNOWN, 0.0)], (Category.UNKNOWN, "the code shows no likely cause"), id="diagnosed-unknown"),
+        pytest.param(
+            None,
+            [],
+            [_diagnosis(Category.UNKNOWN, 0.0)],
+            (Category.UNKNOWN, "the code shows no likely cause"),
+            id="diagnosed-unknown",
+        ),
         pytest.param(None, [], [], (Category.UNKNOWN, "no decision or diagnosis"), id="nothing-known"),
     ],
 )
@@ -210,6 +223,7 @@ def test_choose_root_cause(
 
 
 def test_evidence_for_the_named_cause_comes_first() -> None:
-    cause = fixplan.choose_root_cause(Category.ASYNC, [Triage(LONE.nodeid, note="n")], [_diagnosis(Category.TIME, 0.9, CLOCK, SLEEP)])
+    decisions, diagnoses = [Triage(LONE.nodeid, note="n")], [_diagnosis(Category.TIME, 0.9, CLOCK, SLEEP)]
+    cause = fixplan.choose_root_cause(Category.ASYNC, decisions, diagnoses)
     assert cause.evidence == (SLEEP, CLOCK)
     assert cause.note == "n"

@@ -47,7 +47,9 @@ def _snapshot(root: Path) -> dict[str, bytes]:
 scenario = st.fixed_dictionaries({name: st.sampled_from(STATES) for name in NAMES}).flatmap(
     lambda states: st.tuples(
         st.just(states),
-        st.lists(st.sampled_from([n for n, s in states.items() if s != "clean"] or [NAMES[0]]), min_size=1, unique=True),
+        st.lists(
+            st.sampled_from([n for n, s in states.items() if s != "clean"] or [NAMES[0]]), min_size=1, unique=True
+        ),
     )
 )
 
@@ -62,7 +64,8 @@ def test_a_rejected_commit_leaves_everything_byte_identical(case: tuple[dict[str
         hook = vcs.git_path(root, "hooks/pre-commit")
         hook.parent.mkdir(parents=True, exist_ok=True)
         # A hook that also scribbles on the files it was given, as formatters do.
-        hook.write_text("#!/bin/sh\nfor f in " + " ".join(chosen) + "; do [ -f \"$f\" ] && echo junk >> \"$f\"; done\nexit 1\n")
+        scribble = 'do [ -f "$f" ] && echo junk >> "$f"; done'
+        hook.write_text(f"#!/bin/sh\nfor f in {' '.join(chosen)}; {scribble}\nexit 1\n")
         hook.chmod(0o755)
         before = _snapshot(root)
         contents = {chosen[0]: b"rewritten\n"} if states.get(chosen[0]) != "deleted" else {}
