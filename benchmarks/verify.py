@@ -131,8 +131,8 @@ def main() -> int:
             t_loop, looped = timed(lambda: shell_loop(root, nodeids))
             leak = NODEIDS[0]
             print(f"{label} x {RUNS} runs")
-            tallies = ", ".join(f"{f[leak]}/{RUNS}" for _, f in samples)
-            print(f"  flaketui forked   {t_forked:6.2f} s   env-leak test {forked[leak]}/{RUNS} passed (3 samples: {tallies})")
+            tallies = ", ".join(f"{f[leak]}/{RUNS} in {t:.2f} s" for t, f in samples)
+            print(f"  flaketui forked   {t_forked:6.2f} s   env-leak test {forked[leak]}/{RUNS} passed (samples: {tallies})")
             print(f"  pytest --count    {t_count:6.2f} s   env-leak test {counted[leak]}/{RUNS} passed")
             print(f"  shell loop        {t_loop:6.2f} s   env-leak test {looped[leak]}/{RUNS} passed")
             print(f"  forked / --count  {t_forked / t_count:6.2f}x  (target <= 1.3)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -144,6 +145,7 @@ def run_probe(
                     "Pass an existing interpreter with --python, or set [tool.flaketui] python in pyproject.toml.",
                 ) from exc
             reader = _EventReader(events_path)
+            exited = _ExitWatch(process)
             waited = 0.0
             try:
                 while True:
@@ -158,11 +160,10 @@ def run_probe(
                         break
                     if deadline_seconds is not None and waited >= deadline_seconds:
                         break
-                    try:
-                        process.wait(timeout=POLL_SECONDS)
-                    except subprocess.TimeoutExpired:
+                    if not exited.wait(POLL_SECONDS):
                         waited += POLL_SECONDS
             finally:
+                exited.close()
                 if process.poll() is None:
                     _kill_everything(process, reader, outcome)
                 for event in reader.read_new():
@@ -191,6 +192,33 @@ def _killpg(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+class _ExitWatch:
+    """Waits up to a timeout for the process to exit, waking the moment it does (a pidfd on
+    Linux; elsewhere ``Popen.wait``, which polls)."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        try:
+            self.pidfd: int | None = os.pidfd_open(process.pid)
+        except (AttributeError, OSError):
+            self.pidfd = None
+
+    def wait(self, timeout: float) -> bool:
+        if self.pidfd is not None:
+            select.select([self.pidfd], [], [], timeout)
+            return self.process.poll() is not None
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
 
 
 class _EventReader:
