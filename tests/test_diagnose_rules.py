@@ -128,7 +128,7 @@ CASES = [
             while not ready():
                 time.sleep(0.01)
         """,
-        {(4, "async.polling-loop"), (5, "async.blocking-sleep")},
+        {(4, "async.polling-loop")},
         id="polling-loop",
     ),
     pytest.param(
@@ -581,7 +581,7 @@ CASES = [
             while miner.running:
                 time.sleep(random.random())
         """,
-        {(6, "async.polling-loop"), (7, "async.blocking-sleep")},
+        {(6, "async.polling-loop")},
         id="random-jitter-in-a-sleep-is-not-data",
     ),
     pytest.param(
@@ -801,6 +801,19 @@ NO_OPS = [
                 job.poll()
         """,
         id="clock-bounding-a-wait",
+    ),
+    pytest.param(
+        """
+        import asyncio
+        from time import time
+
+        async def test_it(worker):
+            start = time()
+            while not worker.ready:
+                await asyncio.sleep(0.01)
+                assert time() < start + 30
+        """,
+        id="poll-bounded-by-a-deadline",
     ),
     pytest.param(
         """

@@ -28,6 +28,7 @@ _UNORDERED_CONSUMERS = frozenset(
     {"sorted", "set", "frozenset", "len", "sum", "any", "all", "max", "min", "Counter", "collections.Counter", "dict"}
 )
 _DEADLINE_WORDS = re.compile(r"deadline|timeout|until|expire|stop_at|end_time|give_up", re.IGNORECASE)
+_POLLING_SLEEPS = frozenset({"async.fixed-sleep", "async.blocking-sleep"})
 _SETTERS = frozenset({"set", "setValue", "set_option", "set_config", "configure", "override"})
 _REMOVERS = frozenset({"pop", "popitem", "remove", "discard", "clear", "__delitem__"})
 _NAMING_CALLS = frozenset({"str", "repr", "hex", "pathlib.Path", "os.path.join", "tempfile.mkdtemp", "tempfile.mkstemp"})
@@ -204,6 +205,7 @@ class FunctionReader(cst.CSTVisitor):
         self.naming: set[int] = set()
         self.local_calls: set[int] = set()
         self.deadlines: set[int] = set()
+        self.loop_depth = 0
         self.params = set(facts.params)
         self._seen: set[tuple[str, int]] = set()
         self.in_teardown = False
@@ -222,6 +224,18 @@ class FunctionReader(cst.CSTVisitor):
 
     def mark_local(self, node: cst.CSTNode) -> None:
         self.local_calls.add(id(node))
+
+    def loop_has_deadline(self, loop: cst.While) -> bool:
+        """The loop checks a clock or a deadline/timeout (``assert time() < start + 5``)."""
+        for name in m.findall(loop, m.Name()):
+            assert isinstance(name, cst.Name)
+            if name.value in self.clock_names or _DEADLINE_WORDS.search(name.value):
+                return True
+        for call in m.findall(loop, m.Call()):
+            assert isinstance(call, cst.Call)
+            if _CLOCK_CALLS.match(self.qualify(call.func) or ""):
+                return True
+        return False
 
     def is_deadline(self, node: cst.CSTNode) -> bool:
         return id(node) in self.deadlines
@@ -329,6 +343,12 @@ class FunctionReader(cst.CSTVisitor):
         elif isinstance(node, cst.While):
             # ``while time.time() < deadline``: the clock bounds a wait, which is the cure.
             self._mark_deadline(node.test)
+            self.loop_depth += 1
+        elif isinstance(node, cst.Comparison) and any(
+            isinstance(n, cst.Name) and n.value in self.clock_names for n in _operand_names(node)
+        ):
+            # ``time() < start + 30`` measures elapsed time; time.elapsed-assert judges it.
+            self._mark_deadline(node)
         elif isinstance(node, cst.For):
             # ``for f in os.listdir(d)``: each entry is handled on its own; order rarely matters.
             self.unordered.add(id(node.iter))
@@ -336,6 +356,10 @@ class FunctionReader(cst.CSTVisitor):
             isinstance(t.target, cst.Name) and _DEADLINE_WORDS.search(t.target.value) for t in node.targets
         ):
             self._mark_deadline(node.value)
+        elif (isinstance(node, cst.Assign) and isinstance(node.value, cst.Call)
+              and self.qualify(node.value.func) in {"time.time", "time.time_ns"}):
+            # ``start = time.time()`` starts a measurement; an assert on it is time.elapsed-assert.
+            self.deadlines.add(id(node.value))
         elif isinstance(node, cst.Global):
             self.facts.globals_declared.update(n.name.value for n in node.names)
         elif isinstance(node, cst.Yield):
@@ -354,7 +378,9 @@ class FunctionReader(cst.CSTVisitor):
         return True
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
-        if isinstance(original_node, cst.Assign):
+        if isinstance(original_node, cst.While) and not self.in_teardown:
+            self.loop_depth -= 1
+        elif isinstance(original_node, cst.Assign):
             for target in original_node.targets:
                 self._bind(target.target, original_node.value)
         elif isinstance(original_node, cst.AnnAssign) and original_node.value is not None:
@@ -371,6 +397,8 @@ class FunctionReader(cst.CSTVisitor):
         if qualified is None:
             return
         for rule in _CALL_RULES:
+            if self.loop_depth and rule.id in _POLLING_SLEEPS:
+                continue  # a sleep inside a while loop is polling: async.polling-loop speaks for it
             if rule.matches_call(qualified) and (rule.when is None or rule.when(node, self)):
                 self.hit(rule, node, qualified)
         head, dot, rest = qualified.partition(".")
@@ -547,3 +575,16 @@ def _comprehension_fors(node: cst.GeneratorExp | cst.ListComp | cst.SetComp) -> 
         fors.append(current)
         current = current.inner_for_in
     return fors
+
+
+def _operand_names(comparison: cst.Comparison) -> list[cst.BaseExpression]:
+    """The plain names among a comparison's operands, including inside ``start + 30``."""
+    found: list[cst.BaseExpression] = []
+    pending: list[cst.BaseExpression] = [comparison.left, *(t.comparator for t in comparison.comparisons)]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, cst.BinaryOperation):
+            pending += [current.left, current.right]
+        elif isinstance(current, cst.Name):
+            found.append(current)
+    return found

@@ -271,7 +271,12 @@ def elapsed_time_comparison(node: cst.CSTNode, ctx: RuleContext) -> bool:
     if not any(isinstance(t.operator, cst.LessThan | cst.LessThanEqual | cst.GreaterThan | cst.GreaterThanEqual) for t in test.comparisons):
         return False
     operands = [test.left, *(t.comparator for t in test.comparisons)]
-    return any(ctx.is_clock_expression(o) for o in operands)
+    if not any(ctx.is_clock_expression(o) for o in operands):
+        return False
+    # ``assert time() < start + 30`` bounds a wait generously: not a speed assertion.
+    literals = [_number(n) for n in m.findall(test, m.Integer() | m.Float())]
+    in_millis = any("ms" in n.value.lower() or "milli" in n.value.lower() for n in m.findall(test, m.Name()))
+    return in_millis or max((v for v in literals if v is not None), default=0) < 10
 
 
 def float_equality(node: cst.CSTNode, ctx: RuleContext) -> bool:
