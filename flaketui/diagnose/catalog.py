@@ -104,7 +104,7 @@ RULES: list[Rule] = [
     ),
     Rule(
         "async.polling-loop", ASYNC,
-        "polls in a loop with a sleep: the number of iterations decides pass or fail",
+        "polls in a loop with a sleep and no clock deadline: on a slow runner the iterations (or the test's timeout) run out first",
         "poll against a deadline (time.monotonic() + generous timeout) and assert the condition after the loop",
         0.5,
         matcher=m.While(body=m.IndentedBlock(body=[m.ZeroOrMore(), m.SimpleStatementLine(body=[m.Expr(
