@@ -132,3 +132,55 @@ def test_git_repository_lists_untracked_but_not_ignored_files(make_repo) -> None
     write_files(root, {"tests/test_untracked.py": FLAKY_TEST, "tests/test_ignored.py": FLAKY_TEST})
     files = {t.nodeid.split("::")[0] for t in Service(root).scan(use_cache=False).tests}
     assert files == {"tests/test_tracked.py", "tests/test_untracked.py"}
+
+
+def test_paths_the_projects_commands_give_pytest_count_beside_testpaths(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "pyproject.toml": '[tool.pytest.ini_options]\ntestpaths = ["tests/unit"]\n',
+            "tox.ini": "[testenv:integration]\ncommands = pytest -x {env:TEST_PATH:tests/integration} {posargs}\n",
+            ".github/workflows/ci.yml": "jobs:\n  t:\n    steps:\n      - run: python -m pytest -k 'not slow' tests/e2e/test_e2e.py\n",
+            "tests/unit/test_u.py": FLAKY_TEST,
+            "tests/integration/test_i.py": FLAKY_TEST,
+            "tests/e2e/test_e2e.py": FLAKY_TEST,
+            "examples/test_example.py": FLAKY_TEST,
+        },
+    )
+    found = set(by_nodeid(scan(tmp_path)))
+    expected = set()
+    for path in ("tests/unit", "tests/integration", "tests/e2e/test_e2e.py"):
+        expected |= pytest_collect(tmp_path, "-m", "flaky", path)
+    assert found == expected
+    assert not any(nodeid.startswith("examples/") for nodeid in found)
+
+
+def test_a_decorator_helper_that_applies_marks_is_a_marker(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "tests/__init__.py": "",
+            "tests/conftest.py": """
+                import pytest
+
+                _flaky = pytest.mark.flaky(reruns=5, reruns_delay=1)
+                _timeout = pytest.mark.timeout(300)
+
+                def flaky(fn):
+                    return _timeout(_flaky(fn))
+            """,
+            "tests/test_uses_helper.py": """
+                from .conftest import flaky
+
+                @flaky
+                def test_helped(): pass
+            """,
+        },
+    )
+    result = scan(tmp_path)
+    tests = by_nodeid(result)
+    assert set(tests) == pytest_collect(tmp_path, "-m", "flaky") == {"tests/test_uses_helper.py::test_helped"}
+    marker = tests["tests/test_uses_helper.py::test_helped"].marker
+    assert (marker.kind, marker.source, marker.via, marker.line) == ("rerunfailures", "flaky", "flaky", 4)
+    assert marker.args_dict == {"reruns": "5", "reruns_delay": "1"}
+    assert not [f for f in result.findings if f.kind == "retry-decorator"]

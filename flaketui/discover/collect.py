@@ -30,6 +30,7 @@ from flaketui.discover.symbols import (
     Sequence,
     Unbound,
     Value,
+    _single_return,
     flatten_marks,
 )
 from flaketui.models import Finding, FlakyTest, Marker, MarkerKind, MarkerScope
@@ -216,6 +217,29 @@ class Collector:
             value = FlakyDecorator(module, *_call_arguments(node))
         if isinstance(value, (Mark, FlakyDecorator)):
             yield MarkUse(value, marker_scope, module, node, _alias(self.evaluator, module, scope, node))
+        elif isinstance(value, FunctionRef):
+            via = _dotted(node) or None
+            for applied in self.applied_marks(value):
+                yield MarkUse(applied, marker_scope, module, node, via)
+
+    def applied_marks(self, helper: FunctionRef) -> list[Mark | FlakyDecorator]:
+        """The marks a decorator helper applies to its argument: ``def flaky(fn): return
+        _timeout(_flaky(fn))`` with ``_flaky = pytest.mark.flaky(reruns=5)``. Empty for anything else."""
+        parameters = helper.node.args.posonlyargs + helper.node.args.args
+        returned = _single_return(helper.node)
+        if not parameters or returned is None:
+            return []
+        marks: list[Mark | FlakyDecorator] = []
+        expression = returned
+        while isinstance(expression, ast.Call) and len(expression.args) == 1 and not expression.keywords:
+            applied = self.evaluator.evaluate(helper.module, helper.module.scope, expression.func)
+            if not isinstance(applied, (Mark, FlakyDecorator)):
+                return []
+            marks.append(applied)
+            expression = expression.args[0]
+        if isinstance(expression, ast.Name) and expression.id == parameters[0].arg:
+            return marks
+        return []
 
     # -- functions ---------------------------------------------------------------------------
     def _function(
@@ -371,6 +395,8 @@ class Collector:
             value = self.evaluator.evaluate(function.module, scope, decorator)
             if isinstance(value, (Mark, FlakyDecorator)) or (isinstance(value, Unbound) and value.name == "flaky"):
                 continue
+            if isinstance(value, FunctionRef) and self.applied_marks(value):
+                continue  # a helper that applies marks: reported as the markers themselves
             name = _decorator_name(value, decorator)
             if name and _RETRY_NAME.search(name):
                 result.findings.append(

@@ -179,13 +179,15 @@ def select_test_files(
     files: list[str],
     venv_dirs: set[str],
     conftest_ignores: dict[str, ConftestIgnores],
+    commanded: Iterable[str] = (),
 ) -> list[str]:
-    """The files ``pytest`` collects when run without arguments from ``config.rootdir``.
+    """The files ``pytest`` collects when run from ``config.rootdir`` without arguments, or with
+    the paths the project's commands give it (``commanded``, repo-relative).
 
     ``files`` are the repository's files that belong to this rootdir (repo-relative).
     """
     rootdir = config.rootdir
-    starts = _start_points(config, files)
+    starts = _start_points(config, files, commanded)
     patterns = config.python_files
     norecurse = config.norecursedirs
     ignore, ignore_globs = config.ignored_by_options()
@@ -217,8 +219,10 @@ def _join(rootdir: str, path: str) -> str:
     return "." if joined in ("", ".") else joined
 
 
-def _start_points(config: PytestConfig, files: list[str]) -> list[str]:
-    """``testpaths`` (globbed, as pytest does) when set and matching anything, else the rootdir."""
+def _start_points(config: PytestConfig, files: list[str], commanded: Iterable[str] = ()) -> list[str]:
+    """``testpaths`` (globbed, as pytest does) when set and matching anything, else the rootdir;
+    plus the paths the project's own tox/CI/make commands pass to pytest (``pytest t/integration``),
+    which testpaths would otherwise hide although the project runs them."""
     starts: list[str] = []
     for pattern in config.testpaths:
         full = _join(config.rootdir, pattern)
@@ -227,7 +231,12 @@ def _start_points(config: PytestConfig, files: list[str]) -> list[str]:
             starts.extend(sorted(p for p in directories if fnmatch.fnmatch(p, full)))
         elif any(f == full or f.startswith(full + "/") for f in files):
             starts.append(full)
-    return starts or [config.rootdir]
+    if not starts:
+        return [config.rootdir]
+    for path in commanded:
+        if path not in starts and any(f == path or f.startswith(path + "/") for f in files):
+            starts.append(path)
+    return starts
 
 
 def _ancestors(path: str) -> Iterable[str]:
@@ -357,4 +366,36 @@ def ci_reruns(text: str) -> list[RerunSetting]:
         if option and ("pytest" in before or "py.test" in before or "addopts" in before or line.strip().startswith(option.group(1))):
             where = "PYTEST_ADDOPTS" if "pytest_addopts" in lowered else "a pytest command"
             found.append(RerunSetting("ci-reruns", number, line.strip(), f"{option.group(1)} in {where} reruns every failing test"))
+    return found
+
+
+_PYTEST_COMMAND = re.compile(r"(?:^|[\s;&|(/])(?:py\.test|pytest)(?![\w.-])")
+_TOX_ENV_DEFAULT = re.compile(r"\{env:[^:}]+:([^}]*)\}")
+_SHELL_SEPARATORS = frozenset({"&&", "||", ";", "|", ">", ">>", "2>&1"})
+
+
+def command_paths(text: str) -> list[str]:
+    """Arguments that look like paths in pytest command lines (tox, CI, make, nox), as written:
+    ``pytest -x t/integration {posargs}`` -> ``t/integration``. The caller keeps those that exist."""
+    found: list[str] = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        match = _PYTEST_COMMAND.search(line)
+        if match is None:
+            continue
+        rest = _TOX_ENV_DEFAULT.sub(r"\1", line[match.end() :]).replace("{toxinidir}/", "")
+        rest = re.sub(r"\{[^}]*\}|\$\{?\w+\}?", " ", rest)
+        try:
+            tokens = shlex.split(rest, comments=True)
+        except ValueError:
+            tokens = rest.split()
+        for token in tokens:
+            if token in _SHELL_SEPARATORS:
+                break
+            if token.startswith("-") or "=" in token or not re.fullmatch(r"[\w./:\[\]-]+", token):
+                continue
+            path = posixpath.normpath(token.split("::")[0])
+            if path not in (".", "") and not path.startswith(".."):
+                found.append(path)
     return found

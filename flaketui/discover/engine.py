@@ -81,8 +81,9 @@ class _Scan:
         plugins = self._declared_plugins(configs)
         id_hooks = self._parametrize_id_hooks()
         tests: dict[tuple[str, str], FlakyTest] = {}
+        commanded = self._commanded_paths()
         for rootdir, config in configs.items():
-            selected = cfg.select_test_files(config, by_rootdir[rootdir], venvs, conftests)
+            selected = cfg.select_test_files(config, by_rootdir[rootdir], venvs, conftests, commanded)
             collector = Collector(self.evaluator, config, plugins.get(rootdir, set()), id_hooks.get(rootdir, False))
             for path in selected:
                 module = self.evaluator.modules.get(path)
@@ -215,6 +216,9 @@ class _Scan:
         if isinstance(value, (Mark, FlakyDecorator)) or hasattr(value, "items"):
             return any(_is_flaky(m) for m in flatten_marks(value))  # type: ignore[arg-type]
         if isinstance(value, FunctionRef):
+            helper = Collector(self.evaluator, cfg.PytestConfig("."), set(), False).applied_marks(value)
+            if any(_is_flaky(m) for m in helper):
+                return True
             return any(self._flaky_expression(value.module, d) for d in value.node.decorator_list) or any(
                 isinstance(n, ast.Return) and n.value is not None and self._flaky_expression(value.module, n.value)
                 for n in value.node.body
@@ -275,6 +279,23 @@ class _Scan:
                 hooks[path.rpartition("/")[0] or "."] = True
         # A conftest's hook reaches every test of its rootdir in practice (conftests load top-down).
         return {r: True for r in hooks} if hooks else {}
+
+    def _commanded_paths(self) -> list[str]:
+        """Paths the project's tox/CI/make/nox commands hand to pytest, repo-relative (both
+        relative to the command file's directory, as tox runs them, and to the root, as CI does)."""
+        paths: list[str] = []
+        for path in self.files:
+            if not cfg.is_ci_file(path):
+                continue
+            data = self.read(path)
+            if data is None:
+                continue
+            directory = path.rpartition("/")[0]
+            for found in cfg.command_paths(data.decode("utf-8", errors="replace")):
+                paths.append(found)
+                if directory:
+                    paths.append(_join(directory, found))
+        return list(dict.fromkeys(paths))
 
     def _venv_dirs(self) -> set[str]:
         return {f.rpartition("/")[0] for f in self.files if f.endswith("/pyvenv.cfg") or f.endswith("conda-meta/history")}
