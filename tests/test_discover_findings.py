@@ -258,3 +258,23 @@ def test_strange_code_never_stops_the_scan(tmp_path: Path, source: str) -> None:
     result = scan(tmp_path)
     assert {"tests/test_fine.py::test_bare", "tests/test_fine.py::test_positional"} <= set(by_nodeid(result))
     assert all(s.path == "tests/test_weird.py" for s in result.skipped)
+
+
+@pytest.mark.parametrize(
+    ("reason", "suspect"),
+    [
+        ("flaky on CI", True),
+        ("fails intermittently under load", True),
+        ("race in the scheduler", True),
+        ("sometimes times out", True),
+        ("traceback differs on 3.12", False),
+        ("Task is timeout instead of an exception", False),
+        ("bug #123", False),
+    ],
+)
+def test_which_xfail_reasons_say_flaky(tmp_path: Path, reason: str, suspect: bool) -> None:
+    write_files(
+        tmp_path,
+        {"tests/test_x.py": f"import pytest\n\n@pytest.mark.xfail(reason={reason!r}, strict=False)\ndef test_x(): pass\n"},
+    )
+    assert bool([f for f in scan(tmp_path).findings if f.kind == "xfail-flaky"]) is suspect

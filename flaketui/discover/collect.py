@@ -40,8 +40,10 @@ _FLAKY_ARGS = frozenset({"max_runs", "min_passes", "rerun_filter"})
 _RETRY_ARGS = frozenset({"retries", "delay", "cumulative_timing"})
 _UNITTEST_BASES = re.compile(r"(^|\.)(TestCase|IsolatedAsyncioTestCase|TransactionTestCase|SimpleTestCase|LiveServerTestCase|AsyncTestCase)$")
 _RETRY_NAME = re.compile(r"retr(y|ies|ying)|rerun|repeat_on_fail|flak|backoff|on_exception", re.IGNORECASE)
+#: Words of a reason that say "fails now and then" (a plain bug or a timeout does not qualify).
 _FLAKY_REASON = re.compile(
-    r"flak|intermittent|sporadic|random(ly)? fail|sometimes|occasional|unstable|non-?determin|race|timing|timeout|unreliable",
+    r"flak|intermittent|sporadic|random(ly)? fail|sometimes|occasional|unstable|non-?determinis|\brac(e|y)\b|"
+    r"race condition|timing|unreliable",
     re.IGNORECASE,
 )
 
