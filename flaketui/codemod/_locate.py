@@ -170,7 +170,8 @@ _SCOPE_FORMS = {
 
 def find_site(module: cst.Module, sites: Sequence[Site], marker: Marker) -> Site | None:
     """The site the marker was reported at: one spanning its line whose expression is the marker's
-    source (or goes through its alias); failing that, the only flaky-looking one there."""
+    source (or goes through its alias); failing that, the only flaky entry of a reported list.
+    Nothing else: a near miss would make a second removal take the next marker along."""
     spanning = [s for s in sites if s.start <= marker.line <= s.end]
     wanted = normalised(marker.source) if marker.source else None
     exact = [
