@@ -35,6 +35,9 @@ BARE = """
         pytest.param("requirements.txt", "pytest-rerunfailures\nflaky\n", "unknown", id="two-plugins-is-ambiguous"),
         pytest.param("requirements.txt", "# we used flaky once\nrequests\n", "unknown", id="comment-is-not-a-dependency"),
         pytest.param("requirements.txt", "flaky-helpers\n", "unknown", id="other-package-name"),
+        pytest.param("pixi.toml", 'a = "*"\npytest-rerunfailures = "*"\nb = "reports of the flaky tests"\n', "rerunfailures", id="prose-is-not-a-dependency"),
+        pytest.param("setup.py", 'setup(extras_require={"test": ["pytest", "flaky"]}, description="Mark flaky")\n', "flaky", id="setup-py"),
+        pytest.param("tox.ini", "[testenv]\ndeps = pytest-retry pytest\n", "retry", id="tox-one-line"),
     ],
 )
 def test_kind_of_a_bare_marker_comes_from_declared_dependencies(tmp_path: Path, dependency_file: str, content: str, kind: str) -> None:

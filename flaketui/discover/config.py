@@ -281,8 +281,12 @@ _DEPENDENCY_FILE = re.compile(
     r"(^|/)(pyproject\.toml|setup\.cfg|setup\.py|tox\.ini|Pipfile|pixi\.toml|[^/]*environment[^/]*\.ya?ml|"
     r"[^/]*requirements[^/]*\.(txt|in)|requirements/[^/]+\.(txt|in)|constraints[^/]*\.txt|noxfile\.py)$"
 )
+#: A requirement starts a line (``- flaky``, ``flaky>=3``), a string (``"flaky>=3"``) or a value
+#: (``deps = flaky``) and ends in a version, a quote, a separator or the line's end: prose such
+#: as "the flaky tests" is not a dependency.
 _PLUGIN_REQUIREMENT = re.compile(
-    r"""(?:^|[\s"',\[(=])(pytest[-_.]rerunfailures|pytest[-_.]retry|flaky)\s*(?=$|[\s<>=!~;\[\]"',)@])""",
+    r"""(?:^[ \t]*(?:-[ \t]*)?|["'\[,(][ \t]*|=[ \t]*)"""
+    r"""(pytest[-_.]rerunfailures|pytest[-_.]retry|flaky)(?=[ \t]*(?:$|[<>=!~;\[\]"',)@]))""",
     re.IGNORECASE | re.MULTILINE,
 )
 _PLUGIN_KIND = {"pytest-rerunfailures": "rerunfailures", "pytest-retry": "retry", "flaky": "flaky"}
@@ -292,14 +296,24 @@ def is_dependency_file(path: str) -> bool:
     return _DEPENDENCY_FILE.search(path) is not None
 
 
-def declared_plugins(text: str) -> set[str]:
+_REQUIREMENT_TOKEN = re.compile(r"(pytest[-_.]rerunfailures|pytest[-_.]retry|flaky)(?:[<>=!~;\[@].*)?", re.IGNORECASE)
+_INI_VALUE = re.compile(r"^\s*[\w.-]+\s*=(.*)$")
+
+
+def declared_plugins(text: str, path: str = "") -> set[str]:
     """Rerun plugins a dependency file declares: ``rerunfailures``, ``flaky``, ``retry``."""
     found: set[str] = set()
+    # requirements and tox/setup.cfg values may list several requirements on one line
+    whitespace_lists = path.endswith((".txt", ".in", "tox.ini", "setup.cfg"))
     for line in text.splitlines():
         stripped = line.split("#", 1)[0] if not line.lstrip().startswith(("'", '"')) else line
-        for match in _PLUGIN_REQUIREMENT.finditer(stripped):
-            name = re.sub(r"[_.]", "-", match.group(1).lower())
-            found.add(_PLUGIN_KIND[name])
+        names = [m.group(1) for m in _PLUGIN_REQUIREMENT.finditer(stripped)]
+        if whitespace_lists:
+            value = _INI_VALUE.match(stripped)
+            tokens = re.split(r"[\s,]+", value.group(1) if value else stripped)
+            names += [m.group(1) for t in tokens if (m := _REQUIREMENT_TOKEN.fullmatch(t))]
+        for name in names:
+            found.add(_PLUGIN_KIND[re.sub(r"[_.]", "-", name.lower())])
     return found
 
 

@@ -308,7 +308,7 @@ class _Scan:
             data = self.read(path)
             if data is None:
                 continue
-            found = cfg.declared_plugins(data.decode("utf-8", errors="replace"))
+            found = cfg.declared_plugins(data.decode("utf-8", errors="replace"), path)
             if found:
                 declared[path.rpartition("/")[0] or "."] = found
         result: dict[str, set[str]] = {}
