@@ -181,11 +181,16 @@ def test_a_class_node_id_is_an_error_that_names_its_tests(tmp_path: Path) -> Non
     assert "test_cls.py::TestC is not a test but holds 1: verify each by its node id (such as test_cls.py::TestC::test_a)" in v.note
 
 
-def test_a_module_that_does_not_import_is_an_error_with_the_reason(tmp_path: Path) -> None:
-    root = project(tmp_path / "p", {"test_broken.py": "import no_such_module_here\n\ndef test_x():\n    pass\n"})
-    [v] = Service(root).verify(["test_broken.py::test_x"], runs=3)
-    assert v.verdict is Verdict.ERROR
-    assert "no_such_module_here" in v.note
+def test_a_module_that_does_not_import_is_an_error_with_the_reason_and_the_others_run(tmp_path: Path) -> None:
+    root = project(
+        tmp_path / "p",
+        {"test_broken.py": "import no_such_module_here\n\ndef test_x():\n    pass\n", "test_counter.py": COUNTER_TEST},
+    )
+    broken, counter = Service(root).verify(["test_broken.py::test_x", "test_counter.py::test_third_run_fails"], runs=3)
+    assert broken.verdict is Verdict.ERROR
+    assert "no_such_module_here" in broken.note
+    assert outcomes(counter) == ["passed", "passed", "failed"]
+    assert "no_such_module_here" not in counter.note
 
 
 def test_a_plain_node_id_runs_from_the_nearest_pytest_config_up_from_its_file(make_repo: MakeRepo) -> None:

@@ -280,8 +280,13 @@ def _consume(event: dict, tally: _Tally, on_run: RunCallback | None) -> None:
             on_run(result)
     elif kind == "error":
         nodeid = event.get("nodeid")
+        where = event.get("where")
         if nodeid:
             tally.errors.setdefault(nodeid, []).append(str(event.get("message")))
+        elif where:  # a module or directory that failed to collect: its tests' business only
+            for target in tally.results:
+                if target == where or target.startswith(f"{where}::") or target.startswith(f"{where}/"):
+                    tally.errors.setdefault(target, []).append(str(event.get("message")))
         else:
             tally.group_errors.append(str(event.get("message")))
 

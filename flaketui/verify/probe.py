@@ -66,7 +66,7 @@ class _Settings:
 _settings = None  # type: _Settings | None
 _config = None
 _events_fd = None  # type: int | None
-_collect_errors = []  # type: list[str]
+_collect_errors = []  # type: list[tuple[str, str]]
 _neutralised = []  # type: list[str]
 _libc = None
 
@@ -146,7 +146,7 @@ def pytest_sessionstart(session):
 
 def pytest_collectreport(report):
     if _settings is not None and report.failed:
-        _collect_errors.append(_short_text(report.longreprtext))
+        _collect_errors.append((report.nodeid, _short_text(report.longreprtext)))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -157,13 +157,11 @@ def pytest_runtestloop(session):
     if left:
         _emit({"event": "error", "nodeid": None, "message": "could not disable plugins: " + ", ".join(left)})
         return True
+    # A module that fails to collect concerns the tests in it ("where"); the rest still run.
+    for where, message in _collect_errors:
+        _emit({"event": "error", "nodeid": None, "where": where, "message": message})
     if _settings.mode == "collect":
-        for message in _collect_errors:
-            _emit({"event": "error", "nodeid": None, "message": message})
         _emit_flaky_items(session.items)
-        return True
-    if _collect_errors:
-        _emit({"event": "error", "nodeid": None, "message": "\n".join(_collect_errors)})
         return True
     if runtestprotocol is None:
         _emit({"event": "error", "nodeid": None, "message": "this pytest has no _pytest.runner.runtestprotocol"})
@@ -538,7 +536,6 @@ def _is_xdist_worker():
 
 
 _parallel_reports = {}  # type: dict[str, list]
-_parallel_index = [0]
 
 
 def pytest_runtest_logreport(report):

@@ -251,8 +251,3 @@ def _tail(path: str) -> str:
     data = Path(path).read_bytes()
     return data[-_OUTPUT_TAIL:].decode("utf-8", errors="replace")
 
-
-def describe_argv(argv: Sequence[str]) -> str:
-    import shlex
-
-    return " ".join(shlex.quote(a) for a in argv)
