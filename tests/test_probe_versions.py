@@ -99,7 +99,9 @@ def test_every_mode_runs_on_another_python_and_pytest(
     tmp_path: Path, other_python: tuple[str, str], mode: VerifyMode
 ) -> None:
     python, _ = other_python
-    root = project(tmp_path / "p", {"test_counter.py": COUNTER_TEST}, ini="[pytest]\naddopts = --strict-markers\n")
+    # No rerun plugin is installed there: the probe alone registers ``flaky`` for --strict-markers.
+    marked = COUNTER_TEST.replace("def test_third", "import pytest\n\n\n@pytest.mark.flaky\ndef test_third")
+    root = project(tmp_path / "p", {"test_counter.py": marked}, ini="[pytest]\naddopts = --strict-markers\n")
     [v] = Service(root, python=python).verify(["test_counter.py::test_third_run_fails"], runs=3, mode=mode)
     assert outcomes(v) == ["passed", "passed", "failed"]
     assert v.verdict is Verdict.FLAKY

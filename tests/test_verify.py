@@ -290,3 +290,32 @@ def test_a_diagnosis_pointing_at_set_order_makes_forked_run_fresh_processes(make
     assert len({line.split("|")[1] for line in (root / "hashes.txt").read_text().splitlines()}) == 3
     assert counter.mode is VerifyMode.FORKED
     assert outcomes(counter) == ["passed", "passed", "failed"]
+
+
+FAKE_NUMPY = {
+    # Stands in for numpy: the probe reseeds ``numpy.random`` in each forked child when numpy
+    # is loaded, and this records what it was given.
+    "numpy/__init__.py": "from numpy import random\n",
+    "numpy/random.py": "SEEDS = []\n\n\ndef seed(value):\n    SEEDS.append(value)\n",
+    "conftest.py": "import numpy  # loaded before the fork, as a real project's conftest would\n",
+    "test_np.py": """
+        import pathlib
+
+        import numpy
+
+        OUT = pathlib.Path(__file__).with_name("np_seeds.txt")
+
+
+        def test_records_numpy_seed():
+            with OUT.open("a") as out:
+                out.write("%d\\n" % numpy.random.SEEDS[-1])
+    """,
+}
+
+
+def test_numpy_global_generator_is_reseeded_in_each_child_with_the_recorded_seed(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", FAKE_NUMPY)
+    [v] = Service(root).verify(["test_np.py::test_records_numpy_seed"], runs=3)
+    recorded = [int(line) for line in (root / "np_seeds.txt").read_text().splitlines()]
+    assert recorded == [r.seed % 2**32 for r in v.results]
+    assert not (root / ".pytest_cache").exists()  # -p no:cacheprovider: nothing written
