@@ -235,6 +235,19 @@ CROSS_MODULE = {
         @pytest.mark.parametrize("value", CASES)
         def test_case(value): pass
     """,
+    "tests/shared_tests.py": """
+        import pytest
+
+        @pytest.mark.flaky(reruns=1)
+        def test_shared(): pass
+
+        class TestShared:
+            @pytest.mark.flaky
+            def test_method(self): pass
+    """,
+    "tests/test_star.py": """
+        from tests.shared_tests import *
+    """,
     "tests/test_uses_list.py": """
         from tests.helpers import ALL_MARKS
 

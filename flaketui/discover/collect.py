@@ -90,7 +90,7 @@ class Collector:
         if _false_test_flag(self.evaluator, module, module.scope):
             return result
         module_marks = list(self._pytestmark(module, module.scope, MarkerScope.MODULE))
-        for name in module.scope.bindings:
+        for name in self._module_names(module):
             value = self.evaluator.lookup(module, module.scope, name)
             if isinstance(value, FunctionRef) and self._matches(name, self._function_patterns):
                 self._function(result, module, file_id, name, value, value.module.scope, [], module_marks, unittest=False)
@@ -100,6 +100,25 @@ class Collector:
                 elif self._is_test_class(name, value):
                     self._class(result, module, f"{file_id}::{name}", value, [], module_marks, unittest=False)
         return result
+
+    def _module_names(self, module: ModuleInfo) -> list[str]:
+        """The module's attributes: its own bindings, then what ``from x import *`` brought from
+        the repository's modules (pytest collects those test functions and classes too)."""
+        names = dict.fromkeys(module.scope.bindings)
+        pending = list(module.scope.star_imports)
+        visited: set[str] = set()
+        while pending:
+            dotted = pending.pop()
+            source = self.evaluator.find_module(dotted, module)
+            if source is None or source.path in visited or source is module:
+                continue
+            visited.add(source.path)
+            exported = _dunder_all(source)
+            for name in source.scope.bindings:
+                if (name in exported) if exported is not None else not name.startswith("_"):
+                    names.setdefault(name)
+            pending.extend(source.scope.star_imports)
+        return list(names)
 
     # -- classes ---------------------------------------------------------------------------
     def _class(
@@ -486,6 +505,13 @@ def _is_fixture(function: FunctionRef) -> bool:
         if _dotted(target).split(".")[-1] in ("fixture", "yield_fixture"):
             return True
     return False
+
+
+def _dunder_all(module: ModuleInfo) -> set[str] | None:
+    bindings = module.scope.bindings.get("__all__")
+    if bindings and isinstance(bindings[0], (ast.List, ast.Tuple)):
+        return {e.value for e in bindings[0].elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+    return None
 
 
 def _test_attribute(mro: list[ClassRef]) -> bool | None:
