@@ -191,3 +191,29 @@ def test_cli_usage_errors_exit_2(tmp_path: Path, argv: list[str]) -> None:
 
 def test_the_default_ini_blocks_only_unrelated_plugins() -> None:
     assert "rerun" not in PYTEST_INI
+
+
+def test_ctrl_c_on_the_command_line_stops_every_process_and_exits_130(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    root = project(tmp_path / "p", {"test_hang.py": HANGS_WITH_A_CHILD})
+    pids_file = root / "pids.txt"
+    command = [sys.executable, "-m", "flaketui", "-C", str(root), "verify", "test_hang.py::test_hangs_with_a_child"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while not (pids_file.exists() and pids_file.read_text().endswith("\n")):
+            try:
+                process.wait(timeout=0.05)  # waiting on flaketui itself, which must not exit yet
+            except subprocess.TimeoutExpired:
+                continue
+            raise AssertionError(f"flaketui exited early: {process.stderr.read() if process.stderr else ''}")
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert "cancelled after 0 of 10 runs" in out
+    assert all(wait_until_dead(int(pid)) for pid in pids_file.read_text().split() if int(pid) != process.pid)

@@ -105,15 +105,17 @@ def run_verify(
         transient=as_json,
         disable=not err.is_terminal,
     )
-    tasks: dict[str, Any] = {}
-    marks: dict[str, str] = {}
+    # Shown from the start, one bar per test as given (repo-relative); runs report the node id
+    # relative to the test's rootdir, which the given one ends with.
+    tasks = {nodeid: progress.add_task(escape(nodeid), total=runs, marks="") for nodeid in dict.fromkeys(nodeids)}
+    marks = dict.fromkeys(tasks, "")
 
     def on_run(result: RunResult) -> None:
-        if result.nodeid not in tasks:
-            marks[result.nodeid] = ""
-            tasks[result.nodeid] = progress.add_task(escape(result.nodeid), total=runs, marks="")
-        marks[result.nodeid] += _MARKS.get(result.outcome, "?")
-        progress.update(tasks[result.nodeid], advance=1, marks=marks[result.nodeid])
+        given = next((n for n in tasks if n == result.nodeid or n.endswith("/" + result.nodeid)), None)
+        if given is None:
+            return
+        marks[given] += _MARKS.get(result.outcome, "?")
+        progress.update(tasks[given], advance=1, marks=marks[given])
 
     with _Stop() as stop, progress:
         verifications = service.verify(
