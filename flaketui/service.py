@@ -161,13 +161,17 @@ class Service:
         from flaketui.discover import cache as scan_cache
 
         files = self.list_files()
-        state = self.state_dir()
-        result = scan_cache.load(state, self.root, files) if use_cache else None
+        try:
+            state: Path | None = self.state_dir()
+        except OSError:  # a read-only repository is scanned all the same, only never cached
+            state = None
+        result = scan_cache.load(state, self.root, files) if use_cache and state is not None else None
         if result is None:
             from flaketui.discover import scan_repository
 
             result = scan_repository(self.root, files, on_progress=on_progress)
-            result = replace(result, fingerprint=scan_cache.store(state, self.root, files, result))
+            if state is not None:
+                result = replace(result, fingerprint=scan_cache.store(state, self.root, files, result))
         if collect:
             result = self._merge_collected(result)
         return result
@@ -241,8 +245,11 @@ class Service:
     ) -> list[Verification]:
         """Run each test ``runs`` times with rerun plugins off; record and return the verdicts.
 
-        A ``str`` is a node id relative to the repository's (single) rootdir. ``should_stop``
-        is polled often; when it turns true the process group is killed at once.
+        A ``str`` is a node id relative to the repository root; it runs from the nearest
+        directory with a pytest config above its file (pytest's rootdir rule). ``should_stop``
+        is polled often; when it turns true the process group is killed at once. Forked tests
+        whose diagnosis points at set/hash order run fresh-process instead (``note`` says so).
+        Every verification, cancelled ones too, is recorded and pinned to ``vcs.tree_state``.
         """
         from flaketui import vcs
         from flaketui.verify.engine import VerifyOptions, cli_command, verify_targets
