@@ -85,12 +85,12 @@ def test_forked_runs_on_another_python_and_pytest(tmp_path: Path, other_python: 
     root = project(tmp_path / "p", {"test_counter.py": COUNTER_TEST, "test_bad.py": HANG_AND_CRASH}, ini="[pytest]\n")
     counter, hang, crash = Service(root, python=python).verify(
         ["test_counter.py::test_third_run_fails", "test_bad.py::test_hangs", "test_bad.py::test_kills_its_interpreter"],
-        runs=4,
-        timeout=1,
+        runs=3,
+        timeout=2,  # roomy: a loaded 2-core machine must not turn a quick run into a timeout
     )
-    assert outcomes(counter) == ["passed", "passed", "failed", "passed"]
-    assert outcomes(hang) == ["timeout"] * 4
-    assert outcomes(crash) == ["crashed"] * 4
+    assert outcomes(counter) == ["passed", "passed", "failed"]
+    assert outcomes(hang) == ["timeout"] * 3
+    assert outcomes(crash) == ["crashed"] * 3
     assert version in counter.python and python in counter.python
 
 
