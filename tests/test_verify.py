@@ -319,3 +319,14 @@ def test_numpy_global_generator_is_reseeded_in_each_child_with_the_recorded_seed
     recorded = [int(line) for line in (root / "np_seeds.txt").read_text().splitlines()]
     assert recorded == [r.seed % 2**32 for r in v.results]
     assert not (root / ".pytest_cache").exists()  # -p no:cacheprovider: nothing written
+
+
+def test_tests_from_a_scan_verify_in_their_own_rootdir(make_repo: MakeRepo) -> None:
+    counter = COUNTER_TEST.replace("def test_third", "import pytest\n\n\n@pytest.mark.flaky(reruns=2)\ndef test_third")
+    root = make_repo({"svc/pytest.ini": PYTEST_INI, "svc/tests/test_counter.py": counter})
+    service = Service(root)
+    [test] = service.scan().tests
+    [v] = service.verify([test], runs=3)
+    assert (v.rootdir, v.nodeid) == ("svc", "tests/test_counter.py::test_third_run_fails")
+    assert outcomes(v) == ["passed", "passed", "failed"]
+    assert service.repro_command(test).endswith("svc/tests/test_counter.py::test_third_run_fails")
