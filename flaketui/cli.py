@@ -530,12 +530,13 @@ def scan(ctx: _Context, path: str | None, as_json: bool, no_cache: bool, collect
 
         # Diagnoses load libcst; an unchanged tree (same fingerprint) reprints the last answer.
         # Not with --collect: what pytest collects also depends on the installed environment.
-        cacheable = path is None and not no_cache and not collect
+        # Without a fingerprint there is no state directory to keep the answer in.
+        cacheable = path is None and not collect and bool(result.fingerprint)
         from flaketui.diagnose.engine import engine_fingerprint
 
         # New diagnosis rules give new answers on the same tree.
         output_name = f"scan-json-{engine_fingerprint()}"
-        text = scan_cache.load_output(service.state_dir(), output_name, result) if cacheable else None
+        text = scan_cache.load_output(service.state_dir(), output_name, result) if cacheable and not no_cache else None
         if text is None:
             import json
 
@@ -545,7 +546,7 @@ def scan(ctx: _Context, path: str | None, as_json: bool, no_cache: bool, collect
             diagnoses = service.diagnose_many(result.tests)
             payload["tests"] = [_test_json(test, diagnosis) for test, diagnosis in zip(result.tests, diagnoses, strict=True)]
             text = json.dumps(payload, indent=2)
-            if path is None and not collect:
+            if cacheable:
                 scan_cache.store_output(service.state_dir(), output_name, result, text)
         click.echo(text)
         return 0

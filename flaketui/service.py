@@ -228,7 +228,11 @@ class Service:
         from flaketui import __version__
         from flaketui.diagnose import Diagnoser
 
-        diagnoser = Diagnoser(self.root, cache_path=self.state_dir() / "diagnosis-cache.json", version=__version__)
+        try:
+            cache_path: Path | None = self.state_dir() / "diagnosis-cache.json"
+        except OSError:
+            cache_path = None  # no place for state (a file in its way, read-only): diagnose uncached
+        diagnoser = Diagnoser(self.root, cache_path=cache_path, version=__version__)
         return diagnoser.diagnose_many(tests, on_result=on_result, should_stop=should_stop)
 
     # -- verification (verify/) ------------------------------------------------------

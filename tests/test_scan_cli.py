@@ -172,3 +172,13 @@ def test_progress_reaches_the_total(make_repo) -> None:
     calls: list[tuple[int, int]] = []
     Service(root).scan(use_cache=False, on_progress=lambda done, total: calls.append((done, total)))
     assert calls[0] == (0, 2) and calls[-1] == (2, 2)
+
+
+def test_a_state_dir_that_cannot_be_created_only_costs_the_cache(make_repo, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_repo(PROJECT)
+    (root / ".git" / "flaketui").write_text("a file where the state directory would go\n")
+    first = Service(root).scan()
+    assert not first.from_cache and len(first.tests) == 2
+    assert not Service(root).scan().from_cache
+    assert main(["-C", str(root), "scan"]) == 0
+    assert "2 flaky-marked tests" in capsys.readouterr().out
