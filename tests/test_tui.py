@@ -46,7 +46,7 @@ async def test_j_and_k_move_and_the_source_follows(make_repo: MakeRepo) -> None:
         await settle(pilot)
         await pilot.press("j", "j")
         assert app.main.selected.test.name == "test_today_is_a_weekday"
-        assert "def test_today_is_a_weekday" in str(app.main.query_one(SourceView).render())
+        assert "def test_today_is_a_weekday" in app.main.query_one(SourceView).text
         await pilot.press("k")
         assert app.main.selected.test.name == "test_always_passes"
 

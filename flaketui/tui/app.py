@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.app import App
 from textual.binding import Binding
 
@@ -12,7 +14,8 @@ from flaketui.tui.main_screen import MainScreen
 
 
 class FlakeTUIApp(App[None]):
-    CSS_PATH = "flaketui.tcss"
+    # Absolute, so subclasses defined elsewhere (tests, benchmarks) find it too.
+    CSS_PATH = Path(__file__).with_name("flaketui.tcss")
     TITLE = "flaketui"
     COMMANDS = App.COMMANDS | {ActionCommands}
     BINDINGS = [

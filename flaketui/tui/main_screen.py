@@ -5,6 +5,7 @@ State lives here and changes only in handlers; workers call the service and post
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 from rich.text import Text
@@ -27,6 +28,9 @@ from flaketui.tui.verify_queue import VerifyJob, VerifyQueue
 from flaketui.tui.widgets import EvidenceView, HistoryView, RepoHeader, RunsView, SourceView, TestTable
 
 Key = tuple[str, str]
+
+#: How long (s) after the user's last move or keystroke background diagnosis stays paused.
+_QUIET_AFTER_INPUT = 0.4
 
 _CATEGORY_BINDINGS = [
     Binding(c.key, f"set_category('{c.value}')", f"Category {c.value}", show=False, id=f"category-{c.value}",
@@ -80,6 +84,10 @@ class MainScreen(Screen[None]):
         self.history: dict[Key, list] = {}
         self._sources: dict[str, str] = {}
         self._scanning = False
+        self._availability: tuple[tuple[str, bool], ...] = ()
+        self._table: TestTable | None = None
+        #: When the user last moved or typed (monotonic): background diagnosis waits for quiet.
+        self._last_input = 0.0
 
     # -- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -92,8 +100,7 @@ class MainScreen(Screen[None]):
                 yield Static(id="notice")
             with TabbedContent(id="detail"):
                 with TabPane("Source", id="tab-source"):
-                    with VerticalScroll():
-                        yield SourceView(id="source")
+                    yield SourceView(id="source")
                 with TabPane("Evidence", id="tab-evidence"):
                     with VerticalScroll():
                         yield EvidenceView(id="evidence")
@@ -154,10 +161,21 @@ class MainScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return None if self.unavailable_reason(action) else True
 
+    def _availability_changed(self) -> None:
+        """Refresh the footer only when some action's availability changed: the footer
+        rebuilds its widgets on every refresh, which is most of a cursor move's cost."""
+        actions = {b.action.split("(", 1)[0] for b in self.BINDINGS if isinstance(b, Binding)}
+        signature = tuple(sorted((a, self.unavailable_reason(a) is None) for a in actions))
+        if signature != self._availability:
+            self._availability = signature
+            self.refresh_bindings()
+
     # -- rows and the table ------------------------------------------------------------
     @property
     def table(self) -> TestTable:
-        return self.query_one("#tests", TestTable)
+        if self._table is None:
+            self._table = self.query_one("#tests", TestTable)
+        return self._table
 
     @property
     def selected(self) -> Row | None:
@@ -167,11 +185,19 @@ class MainScreen(Screen[None]):
         index = min(max(table.cursor_row, 0), len(self.shown) - 1)
         return self.rows.get(self.shown[index])
 
-    def _rebuild_table(self, keep: Key | None = None) -> None:
+    def _rebuild_table(self, keep: Key | None = None, *, refill: bool = True) -> None:
+        """Show the rows the filter matches in the sort order, keeping the selection.
+
+        ``refill=False`` (a keystroke in the filter) skips refilling when the same rows
+        would be shown: typing the first letters of a word usually changes nothing.
+        """
         keep = keep or (self.selected.key if self.selected else None)
         matches = parse_filter(self.filter_text)
         ordered = sorted((r for r in self.rows.values() if matches(r)), key=sort_key(self.sort_order))
-        self.shown = [r.key for r in ordered]
+        shown = [r.key for r in ordered]
+        if not refill and shown == self.shown:
+            return
+        self.shown = shown
         table = self.table
         table.fill(ordered)
         if keep in self.shown:
@@ -188,7 +214,7 @@ class MainScreen(Screen[None]):
         self._update_header()
         if self.selected is row:
             self._show_selected()
-        self.refresh_bindings()
+        self._availability_changed()
 
     def _update_header(self) -> None:
         by_state, by_category = counts(self.rows.values())
@@ -243,8 +269,9 @@ class MainScreen(Screen[None]):
     # -- the detail pane ----------------------------------------------------------------
     @on(DataTable.RowHighlighted, "#tests")
     def _row_highlighted(self) -> None:
+        self._last_input = time.monotonic()
         self._show_selected()
-        self.refresh_bindings()
+        self._availability_changed()
         row = self.selected
         if row is not None and row.diagnosis is None and self.available.reason("diagnose") is None:
             self._diagnose_one(row.test)
@@ -310,7 +337,7 @@ class MainScreen(Screen[None]):
         self.info = message.info
         self._update_header()
         self._show_notice()
-        self.refresh_bindings()
+        self._availability_changed()
 
     @on(msg.ScanProgress)
     def _scan_progress(self, message: msg.ScanProgress) -> None:
@@ -342,7 +369,7 @@ class MainScreen(Screen[None]):
                 self.rows[key].progress = old[key].progress if key in old else Progress(self.runs)
         self._rebuild_table()
         self._show_notice()
-        self.refresh_bindings()
+        self._availability_changed()
         self._diagnose_all()
 
     # -- diagnosis ----------------------------------------------------------------------
@@ -361,23 +388,35 @@ class MainScreen(Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="diagnose", name="diagnose")
     def _diagnose_background(self, tests: list[FlakyTest]) -> None:
         worker = get_current_worker()
-        position = iter(tests)
-
-        def deliver(diagnosis: Diagnosis) -> None:
-            self.post_message(msg.Diagnosed(diagnosis, next(position).key))
-
-        self.service.diagnose_many(tests, on_result=deliver, should_stop=lambda: worker.is_cancelled)
+        # A file's tests together: diagnose_many parses each file once. Parsing holds the GIL,
+        # so between files the worker steps aside while the user is moving or typing.
+        for batch in _by_file(tests):
+            while time.monotonic() - self._last_input < _QUIET_AFTER_INPUT and not worker.is_cancelled:
+                time.sleep(_QUIET_AFTER_INPUT / 4)
+            if worker.is_cancelled:
+                return
+            found = self.service.diagnose_many(batch, should_stop=lambda: worker.is_cancelled)
+            self.post_message(msg.Diagnosed([(t.key, d) for t, d in zip(batch, found, strict=False)]))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="diagnose-one", name="diagnose")
     def _diagnose_one(self, test: FlakyTest) -> None:
-        self.post_message(msg.Diagnosed(self.service.diagnose(test), test.key))
+        self.post_message(msg.Diagnosed([(test.key, self.service.diagnose(test))]))
 
     @on(msg.Diagnosed)
     def _diagnosed(self, message: msg.Diagnosed) -> None:
-        row = self.rows.get(message.key)
-        if row is not None and row.diagnosis is None:
-            row.diagnosis = message.diagnosis
-            self._touch(row.key)
+        selected = self.selected
+        changed = False
+        for key, diagnosis in message.diagnoses:
+            row = self.rows.get(key)
+            if row is not None and row.diagnosis is None:
+                row.diagnosis = diagnosis
+                self.table.show_row(row)
+                changed = True
+        if changed:
+            self._update_header()
+            if selected is not None and any(key == selected.key for key, _ in message.diagnoses):
+                self._show_selected()
+            self._availability_changed()
 
     # -- history ------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="history", name="history")
@@ -449,8 +488,9 @@ class MainScreen(Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
+        self._last_input = time.monotonic()
         self.filter_text = event.value.strip()
-        self._rebuild_table()
+        self._rebuild_table(refill=False)
         self._set_activity()
 
     @on(Input.Submitted, "#filter")
@@ -523,7 +563,7 @@ class MainScreen(Screen[None]):
                     self._touch(test.key)
             self._run_verification(job)
         self._set_activity()
-        self.refresh_bindings()
+        self._availability_changed()
 
     @work(thread=True, exit_on_error=False, group="verify", name="verify")
     def _run_verification(self, job: VerifyJob) -> None:
@@ -722,7 +762,7 @@ class MainScreen(Screen[None]):
             command = self.service.repro_command(row.test)
         except NotImplementedError:
             self.available.missing("repro")
-            self.refresh_bindings()
+            self._availability_changed()
             return
         self.app.copy_to_clipboard(command)
         self._set_activity(f"copied: {command}")
@@ -745,7 +785,7 @@ class MainScreen(Screen[None]):
             self._set_activity()
         if state is WorkerState.ERROR and worker.error is not None:
             self._report(worker.name, worker.error)
-            self.refresh_bindings()
+            self._availability_changed()
 
     def _report(self, what: str, error: BaseException) -> None:
         feature = {"scan": "scan", "diagnose": "diagnose", "verify": "verify", "plan": "commit", "commit": "commit",
@@ -761,6 +801,17 @@ class MainScreen(Screen[None]):
                 f"{what} failed", f"{type(error).__name__}: {error}",
                 "This is a bug in flaketui; please report it with the steps that led here.",
             ))
+
+
+def _by_file(tests: Sequence[FlakyTest]) -> list[list[FlakyTest]]:
+    """Consecutive tests of the same file, together (the order is kept)."""
+    batches: list[list[FlakyTest]] = []
+    for test in tests:
+        if batches and batches[-1][0].path == test.path:
+            batches[-1].append(test)
+        else:
+            batches.append([test])
+    return batches
 
 
 def _optional(call, default):

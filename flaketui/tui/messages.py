@@ -36,8 +36,9 @@ class ScanDone(Message):
 
 @dataclass
 class Diagnosed(Message):
-    diagnosis: Diagnosis
-    key: Key
+    """Diagnoses, a file's worth at a time: one repaint and one header update per batch."""
+
+    diagnoses: list[tuple[Key, Diagnosis]]
 
 
 @dataclass

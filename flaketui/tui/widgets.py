@@ -3,11 +3,16 @@ classes (``source--time``, ``test-table--flaky``) and ask the stylesheet for the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import CellKey, RowKey
 
 from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, Verification, VerifyMode
 from flaketui.service import RepoInfo
@@ -17,6 +22,8 @@ from flaketui.tui.rows import STATE_GLYPHS, Row, RowState, verdict_sentence
 COLUMNS = (("status", "", 2), ("test", "test", 0), ("marker", "marker", 12), ("category", "category", 13),
            ("runs", "runs", 14))
 _MIN_TEST_WIDTH = 24
+#: Header words for verdict states, so "16 flaky" (marked) and "1 still flaky" (verified) differ.
+_STATE_WORDS = {RowState.FLAKY: "still flaky", RowState.BROKEN: "broken", RowState.KEPT: "kept on purpose"}
 
 
 class RepoHeader(Static):
@@ -30,7 +37,7 @@ class RepoHeader(Static):
         parts = [f"{total} flaky", f"{verified} verified", f"{fixed} fixed"]
         for state in (RowState.FLAKY, RowState.BROKEN, RowState.KEPT, RowState.RUNNING, RowState.QUEUED):
             if by_state.get(state):
-                parts.append(f"{by_state[state]} {state}")
+                parts.append(f"{by_state[state]} {_STATE_WORDS.get(state, state)}")
         categories = " ".join(f"{c}:{n}" for c, n in sorted(by_category.items(), key=lambda kv: -kv[1]))
         line = Text.assemble(("flaketui", "bold"), " ─ ", where, " ─ ", " · ".join(parts))
         if categories:
@@ -55,14 +62,24 @@ class TestTable(DataTable):
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self._filled: Sequence[Row] = ()
         self._test_width = 0
+        self._styles: dict[str, Style] = {}
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+
+    def _style(self, name: str) -> Style:
+        """A component class's style, cached: looking one up costs more than a whole cell."""
+        if name not in self._styles:
+            self._styles[name] = self.get_component_rich_style(name, partial=True)
+        return self._styles[name]
 
     def cells(self, row: Row) -> list[Text | str]:
         state = row.state
-        glyph = Text(("▸" if row.marked else " ") + STATE_GLYPHS[state],
-                     style=self.get_component_rich_style(f"test-table--{state}", partial=True))
+        glyph = Text(("▸" if row.marked else " ") + STATE_GLYPHS[state], style=self._style(f"test-table--{state}"))
         nodeid = Text(row.test.nodeid, no_wrap=True, overflow="ellipsis")
         if row.marked:
-            nodeid.stylize(self.get_component_rich_style("test-table--marked", partial=True))
+            nodeid.stylize(self._style("test-table--marked"))
         return [glyph, nodeid, Text(row.marker_text(), no_wrap=True, overflow="ellipsis"),
                 Text(row.category_text(), no_wrap=True, overflow="ellipsis"), row.verification_text()]
 
@@ -90,6 +107,17 @@ class TestTable(DataTable):
             self.fill(self._filled)
             self.move_cursor(row=cursor, animate=False)
 
+    # Every column has a fixed width and every row one line, so the measuring DataTable does
+    # for each new or updated cell (most of a 1,000-row refill) is skipped; only the virtual
+    # size is kept right. Textual is pinned exactly, which keeps these internals stable.
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        header_height = self.header_height if self.show_header else 0
+        width = sum(column.get_render_width(self) for column in self.columns.values())
+        self.virtual_size = Size(width + self._row_label_column_width, self._total_row_height + header_height)
+
+    def _update_column_widths(self, updated_cells: set[CellKey]) -> None:
+        self._require_update_dimensions = True
+
     def show_row(self, row: Row) -> None:
         key = row_key(row.key)
         if key not in self.rows:
@@ -102,10 +130,51 @@ def row_key(key: tuple[str, str]) -> str:
     return f"{key[0]}::{key[1]}"
 
 
-class SourceView(Static):
-    """The test's source with suspicious lines highlighted by category and a gutter note."""
+class SourceView(ScrollView):
+    """The test's source with suspicious lines highlighted by category and a gutter note.
+
+    A line-API scroll view rather than a Static: a new test changes only the virtual size,
+    not the screen's layout, which keeps a cursor move cheap.
+    """
 
     COMPONENT_CLASSES = {"source--lineno", "source--note", "source--test"} | {f"source--{c}" for c in Category}
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._lines: list[Text] = []
+        self._strips: dict[int, Strip] = {}
+        self._base: Style | None = None
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base = None
+        self._strips.clear()
+
+    @property
+    def text(self) -> str:
+        """What is shown, as plain text (for tests and copy)."""
+        return "\n".join(line.plain for line in self._lines)
+
+    def _set_lines(self, lines: list[Text]) -> None:
+        self._lines = lines
+        self._strips.clear()
+        self.virtual_size = Size(max((line.cell_len for line in lines), default=0), len(lines))
+        self.scroll_to(0, 0, animate=False, immediate=True)
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.scrollable_content_region.width
+        if self._base is None:  # computing it walks the ancestors: once per style change
+            self._base = self.rich_style
+        if index >= len(self._lines):
+            return Strip.blank(width, self._base)
+        strip = self._strips.get(index)
+        if strip is None:
+            segments = list(self._lines[index].render(self.app.console, end=""))
+            strip = self._strips[index] = Strip(segments).apply_style(self._base)
+        return strip.crop_extend(scroll_x, scroll_x + width, self._base)
 
     def show(self, test: FlakyTest, text: str, diagnosis: Diagnosis | None) -> None:
         lines = text.splitlines()
@@ -121,7 +190,7 @@ class SourceView(Static):
         width = len(str(last))
         lineno, note_style = self.get_component_rich_style("source--lineno"), self.get_component_rich_style("source--note")
         marker_lines = {m.line for m in test.markers if m.path == test.path}
-        out = Text(no_wrap=True, overflow="ellipsis")
+        out: list[Text] = []
         for number in range(first, last + 1):
             evidence = notes.get(number)
             style = ""
@@ -129,19 +198,18 @@ class SourceView(Static):
                 style = self.get_component_rich_style(f"source--{evidence.category}")
             elif number in marker_lines:
                 style = self.get_component_rich_style("source--test")
-            out.append(f"{number:>{width}} ", style=lineno)
-            out.append("▌" if style else " ", style=style)
-            out.append(lines[number - 1].expandtabs(4), style=style)
-            out.append("\n")
+            line = Text.assemble((f"{number:>{width}} ", lineno), ("▌" if style else " ", style))
+            line.append(lines[number - 1].expandtabs(4), style=style)
+            out.append(line)
             # The reason sits under its line, in the gutter, so it is never cut off.
             if evidence is not None and number == evidence.end_line:
-                out.append(f"{'':>{width}}  └ {evidence.category}: {evidence.message}\n", style=note_style)
+                out.append(Text(f"{'':>{width}}  └ {evidence.category}: {evidence.message}", style=note_style))
             elif number in marker_lines and evidence is None:
-                out.append(f"{'':>{width}}  └ the flaky marker\n", style=note_style)
-        self.update(out)
+                out.append(Text(f"{'':>{width}}  └ the flaky marker", style=note_style))
+        self._set_lines(out)
 
     def show_message(self, message: str) -> None:
-        self.update(Text(message))
+        self._set_lines([Text(line) for line in message.splitlines()])
 
 
 class EvidenceView(Static):
@@ -160,7 +228,7 @@ class EvidenceView(Static):
         else:
             out.append(f"Suggested: {suggestion.category} ({suggestion.category.label}), "
                        f"{suggestion.confidence:.0%} confidence\n")
-        ranked = ", ".join(f"{s.category} {s.confidence:.0%}" for s in diagnosis.ranking[1:4])
+        ranked = ", ".join(f"{s.category} {s.confidence:.0%}" for s in diagnosis.ranking[1:4] if s.confidence > 0)
         if ranked:
             out.append(f"Also possible: {ranked}\n")
         for evidence in diagnosis.evidence:

@@ -1,0 +1,171 @@
+"""How fast the app is on a repository with 1,000 flaky tests.
+
+    .venv/bin/python benchmarks/tui.py [--tests 1000] [--presses 40]
+
+Measures, headless (Textual's Pilot), in one process:
+- first frame: from before importing the app to the main screen's first paint (< 1 s);
+- full table: from launch until all rows are in the table, cold scan cache (< 3 s);
+- key latency: cursor moves and filter keystrokes, as the app's own cost: the mean time of
+  Pilot.press on our app minus the same on an empty app measured in the same run (Pilot
+  waits for idle, which costs ~40 ms per key on any app) (<= 50 ms);
+- peak memory (ru_maxrss) of the whole process (< 250 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+LAUNCH = time.perf_counter()
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+TEST_TEMPLATE = '''
+@pytest.mark.flaky(reruns={reruns})
+def test_case_{index}(tmp_path):
+    started = time.time()
+    value = random.randint(0, 10) + {index}
+    assert value >= {index}
+    assert time.time() - started < 5
+'''
+
+
+def make_repository(root: Path, count: int, per_file: int = 25) -> None:
+    for file_index in range(0, count, per_file):
+        body = ["import random", "import time", "", "import pytest", ""]
+        body += [TEST_TEMPLATE.format(index=i, reruns=1 + i % 3) for i in range(file_index, min(count, file_index + per_file))]
+        target = root / "tests" / f"test_module_{file_index // per_file:03d}.py"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("\n".join(body))
+    (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\ntestpaths = ["tests"]\n')
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
+                 ["-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", "bench"]):
+        subprocess.run(["git", *args], cwd=root, check=True, env=env)
+
+
+async def key_cost(app, keys: list[str], prepare=None) -> float:
+    """Mean seconds per Pilot.press of ``keys`` (after ``prepare``)."""
+    async with app.run_test(size=(160, 45)) as pilot:
+        while True:  # the scan's handler starts the diagnosis: wait for both
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            if not any(worker.is_running for worker in app.workers):
+                break
+        if prepare is not None:
+            await prepare(pilot)
+        timings = []
+        for key in keys:
+            started = time.perf_counter()
+            await pilot.press(key)
+            timings.append(time.perf_counter() - started)
+    return statistics.mean(timings)
+
+
+async def measure(root: Path, expected: int, presses: int) -> dict[str, float]:
+    from textual.app import App, ComposeResult
+    from textual.widgets import Input, Static
+
+    from flaketui.service import Service
+    from flaketui.tui.app import FlakeTUIApp
+    from flaketui.tui.main_screen import MainScreen
+
+    figures: dict[str, float] = {}
+    marks: dict[str, float] = {}
+
+    class Timed(FlakeTUIApp):
+        def on_mount(self) -> None:
+            super().on_mount()
+            self.main.call_after_refresh(lambda: marks.setdefault("first_frame", time.perf_counter()))
+
+    def table_full(screen: MainScreen, expected: int) -> bool:
+        return screen.table.row_count == expected
+
+    app = Timed(Service(root))
+    async with app.run_test(size=(160, 45)) as pilot:
+        while not table_full(app.main, expected):
+            await pilot.pause(0.005)
+        marks["table"] = time.perf_counter()
+        during = []
+        for _ in range(presses):  # the diagnosis of every test runs behind these keys, cold
+            started = time.perf_counter()
+            await pilot.press("j")
+            during.append(time.perf_counter() - started)
+        figures["cursor move while diagnosing, cold (ms)"] = statistics.mean(during) * 1000
+        while any(worker.is_running for worker in app.workers):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        marks["diagnosed"] = time.perf_counter()
+    figures["first frame (s)"] = marks["first_frame"] - LAUNCH
+    figures["full table, cold scan (s)"] = marks["table"] - LAUNCH
+    figures["all diagnosed, cold (s)"] = marks["diagnosed"] - LAUNCH
+
+    started = time.perf_counter()
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=(160, 45)) as pilot:
+        while app.main.table.row_count < expected:
+            await pilot.pause(0.005)
+        figures["full table, warm cache (s)"] = time.perf_counter() - started
+
+    class Empty(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Static("empty")
+            yield Input()
+
+    moves = ["j"] * presses
+    letters = list("test_case_9") * (presses // 11 + 1)
+    empty_keys = await key_cost(Empty(), moves)
+
+    async def open_filter(pilot) -> None:
+        await pilot.press("slash")
+
+    async def focus_input(pilot) -> None:
+        pilot.app.query_one(Input).focus()
+        await pilot.pause()
+
+    empty_typing = await key_cost(Empty(), letters[:presses], focus_input)
+    ours_moves = await key_cost(FlakeTUIApp(Service(root)), moves)
+    ours_filter = await key_cost(FlakeTUIApp(Service(root)), letters[:presses], open_filter)
+    figures["cursor move, empty app (ms)"] = empty_keys * 1000
+    figures["cursor move, flaketui (ms)"] = ours_moves * 1000
+    figures["cursor move, own cost (ms)"] = (ours_moves - empty_keys) * 1000
+    figures["filter keystroke, empty app (ms)"] = empty_typing * 1000
+    figures["filter keystroke, flaketui (ms)"] = ours_filter * 1000
+    figures["filter keystroke, own cost (ms)"] = (ours_filter - empty_typing) * 1000
+    figures["peak memory (MB)"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests", type=int, default=1000)
+    parser.add_argument("--presses", type=int, default=40)
+    options = parser.parse_args(argv)
+    global LAUNCH
+    with tempfile.TemporaryDirectory(prefix="flaketui-bench-") as directory:
+        root = Path(directory) / "bench"
+        root.mkdir()
+        make_repository(root, options.tests)
+        os.environ["GIT_CONFIG_GLOBAL"] = os.devnull
+        LAUNCH = time.perf_counter()  # the repository exists; the app's clock starts now
+        figures = asyncio.run(measure(root, options.tests, options.presses))
+    limits = {"first frame (s)": 1.0, "full table, cold scan (s)": 3.0, "cursor move, own cost (ms)": 50.0,
+              "filter keystroke, own cost (ms)": 50.0, "peak memory (MB)": 250.0}
+    failed = False
+    for name, value in figures.items():
+        limit = limits.get(name)
+        verdict = "" if limit is None else ("  ok" if value <= limit else f"  OVER (limit {limit:g})")
+        failed |= bool(limit is not None and value > limit)
+        print(f"{name:<36} {value:8.3f}{verdict}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
