@@ -181,6 +181,27 @@ CASES = [
     ),
     pytest.param(
         """
+        from app.hooks import WebhookClient
+
+        def test_it(receiver):
+            client = WebhookClient("http://127.0.0.1:8765/hooks", timeout=0.08)
+        """,
+        {(4, "external.network-timeout")},
+        id="tight-network-timeout-is-external",
+    ),
+    pytest.param(
+        """
+        from app.jobs import Job
+
+        def test_it():
+            job = Job("send", tags={"urgent", "billing"})
+            assert job.describe() == "send [urgent, billing]"
+        """,
+        {(4, "data.string-set-passed")},
+        id="set-of-strings-reaching-an-exact-comparison",
+    ),
+    pytest.param(
+        """
         import threading
 
         def test_it():

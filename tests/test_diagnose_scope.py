@@ -485,3 +485,63 @@ def test_pathological_file_is_unknown_and_the_batch_goes_on(tmp_path: Path, expr
     (tmp_path / "test_ok.py").write_text("import time\n\ndef test_ok():\n    time.sleep(1)\n")
     results = Diagnoser(tmp_path).diagnose_many([make_test("test_deep.py", "test_it"), make_test("test_ok.py", "test_ok")])
     assert [d.suggestion.category for d in results] == [Category.UNKNOWN, Category.ASYNC]
+
+
+ORDER_VICTIMS = """
+    import os
+    import pytest
+    from app import registry
+    from app.settings import Settings
+
+    @pytest.fixture(scope="module")
+    def settings():
+        return Settings.from_env()
+
+    def test_register():
+        registry.register("send_email")
+
+    def test_only_builtins():
+        assert registry.names() == ["noop"]
+
+    def test_disable_retries(settings):
+        settings.max_retries = 0
+
+    def test_default_budget(settings):
+        assert settings.max_retries == 3
+
+    def test_url_from_environment():
+        os.environ["APP_URL"] = "https://hooks.example.com"
+
+    def test_default_url():
+        assert Settings.from_env().url == "http://localhost"
+
+    def test_budget_from_environment(monkeypatch):
+        monkeypatch.setenv("APP_RETRIES", "5")
+        assert Settings.from_env().max_retries == 5
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        pytest.param("test_only_builtins", ("order.shared-state-read", 14, "registry, changed by test_register (line 11)"),
+                     id="registry-filled-by-a-neighbour"),
+        pytest.param("test_default_budget", ("order.shared-fixture-read", 19,
+                                             "module-scoped fixture settings, changed by test_disable_retries (line 17)"),
+                     id="module-fixture-changed-by-a-neighbour"),
+        pytest.param("test_default_url", ("order.polluted-environment", 25,
+                                          "os.environ, changed by test_url_from_environment (line 23)"),
+                     id="environment-set-by-a-neighbour"),
+    ],
+)
+def test_victims_of_order_dependence_point_at_the_polluter(tmp_path: Path, name: str, expected: tuple[str, int, str]) -> None:
+    diagnosis = diagnose_files(tmp_path, {"test_x.py": ORDER_VICTIMS}, "test_x.py", name)
+    rule, line, detail = expected
+    assert [(e.rule, e.line) for e in diagnosis.evidence] == [(rule, line)]
+    assert diagnosis.evidence[0].message.startswith(detail)
+    assert diagnosis.suggestion.category is Category.ORDER
+
+
+def test_a_test_that_sets_its_own_environment_is_not_a_victim(tmp_path: Path) -> None:
+    diagnosis = diagnose_files(tmp_path, {"test_x.py": ORDER_VICTIMS}, "test_x.py", "test_budget_from_environment")
+    assert diagnosis.evidence == ()

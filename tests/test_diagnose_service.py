@@ -167,3 +167,20 @@ def test_cache_file_from_two_writers_keeps_both(tmp_path: Path) -> None:
     second.diagnose_many([b])
     merged = DiagnosisCache(path)
     assert merged.get(first.cache_key(a)) is not None and merged.get(second.cache_key(b)) is not None
+
+
+def test_no_room_for_state_only_costs_the_cache(make_repo: MakeRepo) -> None:
+    root = make_repo(PROJECT)
+    (root / ".git" / "flaketui").write_text("a file where the state directory would go\n")
+    diagnosis = Service(root).diagnose(make_test("tests/test_shop.py", "test_open_now"))
+    assert diagnosis.suggestion.category is Category.TIME
+
+
+def test_unwritable_cache_directory_keeps_the_diagnoses(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "test_a.py").write_text("import time\n\ndef test_a():\n    time.sleep(1)\n")
+    blocked = tmp_path / "blocked"
+    blocked.write_text("not a directory")
+    results = Diagnoser(project, cache_path=blocked / "cache.json").diagnose_many([make_test("test_a.py", "test_a")])
+    assert results[0].suggestion.category is Category.ASYNC

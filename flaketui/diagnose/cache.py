@@ -96,14 +96,17 @@ class DiagnosisCache:
         if len(merged) > MAX_ENTRIES:
             # Insertion order: the oldest entries (of files long since edited) go first.
             merged = dict(list(merged.items())[-MAX_ENTRIES:])
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".diagnosis-", suffix=".json", dir=self.path.parent)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(prefix=".diagnosis-", suffix=".json", dir=self.path.parent)
+        except OSError:
+            return  # read-only or full: the diagnoses stand, only the next launch pays again
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 json.dump({"format": FORMAT, "entries": merged}, out, separators=(",", ":"))
             os.replace(temporary, self.path)
         except OSError:
             Path(temporary).unlink(missing_ok=True)
-            raise
+            return
         self._entries = merged
         self._dirty = False

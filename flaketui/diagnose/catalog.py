@@ -171,6 +171,14 @@ RULES: list[Rule] = [
         when=p.short_timeout_seconds,
     ),
     Rule(
+        "external.network-timeout", EXTERNAL,
+        "a network call with a timeout of a second or less: any latency on the other side fails it",
+        "use a generous timeout, and a local server or a mock in the test",
+        0.5,
+        calls=("*",),
+        when=p.short_network_timeout,
+    ),
+    Rule(
         "async.callback-timer", ASYNC,
         "schedules a callback after a delay and then checks for its effect",
         "wait for the callback's effect with an Event or a future, not for the delay",
@@ -526,6 +534,14 @@ RULES: list[Rule] = [
         when=p.iterates_a_set,
     ),
     Rule(
+        "data.string-set-passed", DATA,
+        "passes a set of strings to code whose output the test compares exactly: its order changes per process",
+        "pass a list (or sort inside the code under test)",
+        0.45,
+        matcher=m.Arg(value=m.Set()),
+        when=p.passes_string_set,
+    ),
+    Rule(
         "data.hash-value", DATA,
         "uses hash() values: str and bytes hashes change per process (PYTHONHASHSEED)",
         "do not persist or compare hash() values; use hashlib for stable digests",
@@ -689,6 +705,20 @@ RULES: list[Rule] = [
         "reads module-level state that another test changes: the result depends on which ran first",
         "give each test its own state (a fixture), or reset it in an autouse fixture",
         0.7,
+        scope=True,
+    ),
+    Rule(
+        "order.shared-fixture-read", ORDER,
+        "uses a fixture shared beyond one test that another test changes: the result depends on which ran first",
+        "give the fixture function scope, or make the other test work on a copy",
+        0.75,
+        scope=True,
+    ),
+    Rule(
+        "order.polluted-environment", ORDER,
+        "reads the environment, which another test of this module changes without monkeypatch",
+        "make the other test use monkeypatch.setenv / monkeypatch.chdir, which are undone after it",
+        0.55,
         scope=True,
     ),
     Rule(

@@ -156,9 +156,13 @@ class FunctionFacts:
     reads: dict[str, tuple[int, int]] = field(default_factory=dict)
     globals_declared: set[str] = field(default_factory=set)
     fixture_lookups: set[str] = field(default_factory=set)
+    #: Attribute names called (``Settings.from_env()`` -> ``from_env``).
+    attributes_called: set[str] = field(default_factory=set)
     locals: set[str] = field(default_factory=set)
     has_teardown: bool = False
     clears_caches: bool = False
+    #: It asserts that something equals something (``assert x == y``, ``assertEqual``).
+    asserts_equality: bool = False
     #: What a fixture returns or yields, resolved (``requests.Session()``), if it can be said.
     returns: str | None = None
     #: Calls on a parameter (``api.get(url)``): (parameter, the rest of the name, the call).
@@ -325,6 +329,9 @@ class FunctionReader(cst.CSTVisitor):
         for rule in _NODE_RULES.get(type(node), ()):
             if m.matches(node, rule.matcher) and (rule.when is None or rule.when(node, self)):
                 self.hit(rule, node, dotted(node.target) if isinstance(node, cst.AssignTarget) else None)
+        if isinstance(node, cst.Assert) and isinstance(node.test, cst.Comparison):
+            if any(isinstance(t.operator, cst.Equal) for t in node.test.comparisons):
+                self.facts.asserts_equality = True
         if isinstance(node, cst.Call):
             self._call(node)
         elif isinstance(node, cst.FormattedStringExpression):
@@ -417,6 +424,9 @@ class FunctionReader(cst.CSTVisitor):
         if isinstance(func, cst.Name):
             self.facts.calls_bare.add(func.value)
         elif isinstance(func, cst.Attribute):
+            self.facts.attributes_called.add(func.attr.value)
+            if func.attr.value in {"assertEqual", "assertEquals", "assertListEqual", "assert_equal"}:
+                self.facts.asserts_equality = True
             owner = func.value
             if isinstance(owner, cst.Name) and owner.value in {"self", "cls"}:
                 self.facts.calls_self.add(func.attr.value)

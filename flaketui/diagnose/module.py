@@ -341,6 +341,9 @@ class _ModuleReader:
         facts.locals = {k for k, v in reader.resolver.local_names.items() if outer.get(k) != v} | set(params)
         if facts.has_teardown:
             facts.hits = [h for h in facts.hits if h.rule.id not in _TEARDOWN_SENSITIVE]
+        if not facts.asserts_equality:
+            # A set passed along only matters when its order reaches an exact comparison.
+            facts.hits = [h for h in facts.hits if h.rule.id != "data.string-set-passed"]
         # ``mod.attr = fake`` ... ``mod.attr = original``: patched and put back by hand.
         assigned = Counter(h.qualified for h in facts.hits if h.rule.id == "fixture.module-attribute")
         facts.hits = [h for h in facts.hits if h.rule.id != "fixture.module-attribute" or assigned[h.qualified] < 2]

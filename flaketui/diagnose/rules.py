@@ -145,9 +145,28 @@ def nonzero_first_argument(node: cst.CSTNode, ctx: RuleContext) -> bool:
     return value is not None and number != 0
 
 
-def short_timeout_seconds(node: cst.CSTNode, ctx: RuleContext) -> bool:
-    """A literal ``timeout=`` of one second or less (Qt waits, in ms, have their own rule)."""
+def _talks_to_network(call: cst.Call) -> bool:
+    """A URL among the arguments, or ``url=``/``host=``: the timeout is the network's."""
+    if has_keyword(call, "url", "host", "base_url", "endpoint", "address"):
+        return True
+    return any(
+        isinstance(a.value, cst.SimpleString) and re.match(r"""^[rbuRBU]*['"]{1,3}(https?|wss?|tcp|grpc)://""", a.value.value)
+        for a in call.args
+    )
+
+
+def short_network_timeout(node: cst.CSTNode, ctx: RuleContext) -> bool:
     assert isinstance(node, cst.Call)
+    return _talks_to_network(node) and _short_timeout(node, ctx)
+
+
+def short_timeout_seconds(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    assert isinstance(node, cst.Call)
+    return not _talks_to_network(node) and _short_timeout(node, ctx)
+
+
+def _short_timeout(node: cst.Call, ctx: RuleContext) -> bool:
+    """A literal ``timeout=`` of one second or less (Qt waits, in ms, have their own rule)."""
     qualified = ctx.qualify(node.func) or ""
     if "qtbot" in qualified or "QTest" in qualified:
         return False
@@ -176,6 +195,17 @@ def short_webdriver_wait(node: cst.CSTNode, ctx: RuleContext) -> bool:
 def no_arguments(node: cst.CSTNode, ctx: RuleContext) -> bool:
     assert isinstance(node, cst.Call)
     return not node.args
+
+
+def passes_string_set(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``Job(tags={"urgent", "billing"})``: str hashes change per process, so the callee sees
+    the set in a different order on every run."""
+    assert isinstance(node, cst.Arg)
+    value = node.value
+    return (
+        isinstance(value, cst.Set) and len(value.elements) > 1 and not ctx.is_unordered_use(value)
+        and all(isinstance(e.value, cst.SimpleString) for e in value.elements)
+    )
 
 
 def not_a_name(node: cst.CSTNode, ctx: RuleContext) -> bool:

@@ -300,6 +300,8 @@ def _scope_rules(scope: Scope, chain: list[ClassFacts], levels: list[_Level], mi
             label, line = others[0]
             add((test, _hit("order.shared-state-read", start, end), f"{name}, changed by {label} (line {line})"))
 
+    _neighbour_rules(scope, levels, add)
+
     # Class attributes are shared by every test of the class.
     class_names = {k.name.split("::")[-1] for k in chain}
     mutable_attrs = {name: line for klass in reversed(chain) for name, line in klass.mutable_attrs.items()}
@@ -333,6 +335,55 @@ def _scope_rules(scope: Scope, chain: list[ClassFacts], levels: list[_Level], mi
             add((test, _hit("external.live-fixture", test.facts.line, test.facts.line), name))
         elif name in BROWSER_FIXTURES:
             add((test, _hit("async.browser-fixture", test.facts.line, test.facts.line), name))
+
+
+def _neighbour_rules(scope: Scope, levels: list[_Level], add: Callable[[tuple[Piece, Hit, str]], None]) -> None:
+    """State this test reads that another test of its module leaves changed: the victims of
+    order dependence, which the polluter's own evidence does not point at."""
+    test, module = scope.test, scope.test.module
+    label = test.facts.label
+
+    # An imported registry or config that a neighbour fills (``registry.register(...)``).
+    for name, (start, end) in test.facts.reads.items():
+        if name in test.facts.locals or name not in module.imports or name in module.module_aliases:
+            continue
+        for other in module.functions_mentioning(name):
+            if other.label == label or name in other.imported_restored:
+                continue
+            spots = [s for text, s, _ in other.imported_mutated if text.split(".")[0] == name]
+            if spots:
+                add((test, _hit("order.shared-state-read", start, end), f"{name}, changed by {other.label} (line {spots[0]})"))
+                break
+
+    # A module/class/session-scoped fixture that a neighbour changes.
+    for param in test.facts.params:
+        found = _lookup(levels, param, 0)
+        if found is None or found[0].fixture is None or found[0].fixture.scope == "function":
+            continue
+        for other in module.functions_mentioning(param):
+            if other.label != label and param in other.params and param in other.mutated:
+                line = other.mutated[param][0][0]
+                add((test, _hit("order.shared-fixture-read", test.facts.line, test.facts.line),
+                     f"{found[0].fixture.scope}-scoped fixture {param}, changed by {other.label} (line {line})"))
+                break
+
+    # os.environ / the working directory changed for good by a neighbour, read by this test.
+    reads_environment = any("env" in n.lower() for n in (*test.facts.reads, *test.facts.attributes_called))
+    sets_its_own = bool({"setenv", "delenv", "chdir"} & test.facts.attributes_called)
+    if not reads_environment or sets_its_own:
+        return
+    for word in ("environ", "putenv", "chdir"):
+        for other in module.functions_mentioning(word):
+            if other.label == label or other.fixture is not None:
+                continue
+            polluting = [h for h in other.hits if h.rule.id in _POLLUTING_RULES]
+            if polluting:
+                add((test, _hit("order.polluted-environment", test.facts.line, test.facts.line),
+                     f"{polluting[0].qualified or 'os.environ'}, changed by {other.label} (line {polluting[0].line})"))
+                return
+
+
+_POLLUTING_RULES = frozenset({"fixture.environ-write", "fixture.environ-assign", "fixture.chdir"})
 
 
 def _first_call_line(facts: FunctionFacts, name: str) -> int:
