@@ -76,6 +76,19 @@ CASES = [
     ),
     pytest.param(
         """
+        from datetime import timedelta
+        from app.tokens import issue
+
+        def test_it(cache):
+            token = issue("alice", ttl=1)
+            cache.put("k", 1, max_age=timedelta(seconds=2))
+            cache.put("j", 1, max_age=timedelta(hours=2))
+        """,
+        {(5, "time.short-expiry"), (6, "time.short-expiry")},
+        id="short-expiry",
+    ),
+    pytest.param(
+        """
         import os
 
         def test_it(tmp_path):

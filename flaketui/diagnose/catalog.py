@@ -76,6 +76,15 @@ RULES: list[Rule] = [
         calls=("os.path.getmtime", "os.path.getctime", "os.path.getatime", "os.stat().st_mtime*"),
     ),
     Rule(
+        "time.short-expiry", TIME,
+        "sets an expiry of a few seconds: whether it has passed when the test looks depends on how fast the runner is",
+        "inject a fake clock and move it, or freeze time; never race a real TTL",
+        0.6,
+        calls=("*",),
+        when=p.short_expiry,
+        mitigated_by=frozenset({Mitigation.FROZEN_TIME}),
+    ),
+    Rule(
         "time.calendar-dependent", TIME,
         "branches on today's day, weekday, month or hour: the test changes meaning with the calendar",
         "freeze the date, or pass the date in as a parameter",

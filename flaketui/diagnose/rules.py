@@ -208,6 +208,32 @@ def passes_string_set(node: cst.CSTNode, ctx: RuleContext) -> bool:
     )
 
 
+_EXPIRY_KEYWORDS = frozenset({"ttl", "expires_in", "expiry", "max_age", "lifetime", "expire", "expires_after",
+                              "expire_after", "ttl_seconds", "timeout_seconds", "valid_for"})
+
+
+def short_expiry(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``make_token(ttl=1)``, ``Cache(max_age=timedelta(seconds=2))``: an expiry the test can race."""
+    assert isinstance(node, cst.Call)
+    for arg in node.args:
+        if arg.keyword is None or arg.keyword.value not in _EXPIRY_KEYWORDS:
+            continue
+        if 0 < _seconds(arg.value, ctx) <= 5:
+            return True
+    return False
+
+
+def _seconds(value: cst.BaseExpression, ctx: RuleContext) -> float:
+    """A literal number of seconds, or a ``timedelta`` of only seconds/milliseconds; else 0."""
+    if isinstance(value, cst.Call) and (ctx.qualify(value.func) or "").endswith("timedelta"):
+        if any(a.keyword is None or a.keyword.value not in {"seconds", "milliseconds"} for a in value.args):
+            return 0.0
+        seconds = _number(argument(value, 99, "seconds") or cst.Integer("0")) or 0.0
+        millis = _number(argument(value, 99, "milliseconds") or cst.Integer("0")) or 0.0
+        return seconds + millis / 1000
+    return _number(value) or 0.0
+
+
 def not_a_name(node: cst.CSTNode, ctx: RuleContext) -> bool:
     """Random ids and bits used to name something unique (a path, a run id) are not a risk."""
     return not ctx.is_naming_use(node)
