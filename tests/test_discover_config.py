@@ -184,3 +184,19 @@ def test_a_decorator_helper_that_applies_marks_is_a_marker(tmp_path: Path) -> No
     assert (marker.kind, marker.source, marker.via, marker.line) == ("rerunfailures", "flaky", "flaky", 4)
     assert marker.args_dict == {"reruns": "5", "reruns_delay": "1"}
     assert not [f for f in result.findings if f.kind == "retry-decorator"]
+
+
+def test_testpaths_globs_stay_within_one_directory_level_as_glob_does(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "pytest.ini": "[pytest]\ntestpaths = *_tests deep/**/suite\n",
+            "unit_tests/test_u.py": FLAKY_TEST,
+            "pkg/nested_tests/test_nested.py": FLAKY_TEST,
+            "deep/a/b/suite/test_deep.py": FLAKY_TEST,
+        },
+    )
+    found = set(by_nodeid(scan(tmp_path)))
+    assert found == pytest_collect(tmp_path, "-m", "flaky")
+    assert not any(nodeid.startswith("pkg/") for nodeid in found)
+    assert any(nodeid.startswith("deep/a/b/suite/") for nodeid in found)

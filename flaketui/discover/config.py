@@ -228,7 +228,8 @@ def _start_points(config: PytestConfig, files: list[str], commanded: Iterable[st
         full = _join(config.rootdir, pattern)
         if any(ch in full for ch in "*?["):
             directories = {d for f in files for d in _ancestors(f)} | set(files)
-            starts.extend(sorted(p for p in directories if fnmatch.fnmatch(p, full)))
+            matcher = _glob_regex(full)
+            starts.extend(sorted(p for p in directories if matcher.fullmatch(p)))
         elif any(f == full or f.startswith(full + "/") for f in files):
             starts.append(full)
     if not starts:
@@ -237,6 +238,39 @@ def _start_points(config: PytestConfig, files: list[str], commanded: Iterable[st
         if path not in starts and any(f == path or f.startswith(path + "/") for f in files):
             starts.append(path)
     return starts
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """``glob.glob(pattern, recursive=True)`` as a regex over relative paths: ``*`` stays within
+    one directory, ``**/`` spans any number of them (fnmatch's ``*`` would cross slashes)."""
+    regex = ""
+    index = 0
+    while index < len(pattern):
+        if pattern.startswith("**/", index):
+            regex += "(?:[^/]+/)*"
+            index += 3
+        elif pattern.startswith("**", index):
+            regex += ".*"
+            index += 2
+        elif pattern[index] == "*":
+            regex += "[^/]*"
+            index += 1
+        elif pattern[index] == "?":
+            regex += "[^/]"
+            index += 1
+        elif pattern[index] == "[":
+            end = pattern.find("]", index + 1)
+            if end == -1:
+                regex += re.escape("[")
+                index += 1
+            else:
+                body = pattern[index + 1 : end]
+                regex += "[" + ("^" + body[1:] if body.startswith("!") else body) + "]"
+                index = end + 1
+        else:
+            regex += re.escape(pattern[index])
+            index += 1
+    return re.compile(regex)
 
 
 def _ancestors(path: str) -> Iterable[str]:
