@@ -185,3 +185,22 @@ async def test_q_quits_at_once_and_kills_the_run(make_repo: MakeRepo) -> None:
         await pilot.press("q")
     assert app.return_code == 0
     assert processes_under(root) == []
+
+
+@run_async
+async def test_an_edit_after_verifying_makes_the_result_old(make_repo: MakeRepo) -> None:
+    root = make_repo(PROJECT)
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        select(app, STABLE)
+        await pilot.press("v")
+        await settle(pilot)
+        assert app.main.rows[STABLE].state is RowState.STABLE
+    with (root / "tests/test_stable.py").open("a") as source:
+        source.write("\n# edited after the verification\n")
+    again = FlakeTUIApp(Service(root))
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        row = again.main.rows[STABLE]
+        assert row.state is RowState.STALE and row.verification_text() == "10/10 old"

@@ -18,7 +18,17 @@ from textual.widgets import DataTable, Footer, Input, ProgressBar, Static, Tabbe
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from flaketui.errors import FlakeTUIError
-from flaketui.models import Category, DecidedBy, Diagnosis, FlakyTest, Keep, ScanResult, Triage, Verdict, VerifyMode
+from flaketui.models import (
+    Category,
+    DecidedBy,
+    FlakyTest,
+    Keep,
+    ScanResult,
+    Triage,
+    Verdict,
+    Verification,
+    VerifyMode,
+)
 from flaketui.service import FixPlan, RepoInfo, Service
 from flaketui.tui import messages as msg
 from flaketui.tui.availability import Availability
@@ -335,6 +345,11 @@ class MainScreen(Screen[None]):
     @on(msg.RepoLoaded)
     def _repo_loaded(self, message: msg.RepoLoaded) -> None:
         self.info = message.info
+        for row in self.rows.values():
+            stale = row.verification is not None and not _same_tree(row.verification, self.info)
+            if stale != row.stale:
+                row.stale = stale
+                self.table.show_row(row)
         self._update_header()
         self._show_notice()
         self._availability_changed()
@@ -355,10 +370,12 @@ class MainScreen(Screen[None]):
         self.rows = {}
         for test in message.result.tests:
             previous = old.get(test.key)
+            verification = message.verifications.get(test.key)
             self.rows[test.key] = Row(
                 test=test,
                 triage=message.decisions.get(test.key),
-                verification=message.verifications.get(test.key),
+                verification=verification,
+                stale=verification is not None and self.info is not None and not _same_tree(verification, self.info),
                 diagnosis=previous.diagnosis if previous and previous.test == test else None,
                 marked=previous.marked if previous else False,
                 queued=self.queue.is_waiting(test.key),
@@ -597,6 +614,7 @@ class MainScreen(Screen[None]):
             row = self.rows.get(key)
             if row is not None:
                 row.verification = verification
+                row.stale = False
                 self.history.pop(key, None)
         if message.cancelled:
             self.notify("Verification cancelled; the runs so far are recorded.", title="Cancelled")
@@ -722,6 +740,11 @@ class MainScreen(Screen[None]):
                 self._touch(key)
         self._set_activity(f"committed {record.sha[:8]}")
         self.notify(f"{record.sha[:8]} {subject}", title="Committed")
+        self._reload_repo()  # HEAD moved: every other verification now ran on an older tree
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="repo", name="scan")
+    def _reload_repo(self) -> None:
+        self.post_message(msg.RepoLoaded(self.service.repo_info()))
 
     def action_undo(self) -> None:
         self._set_activity("undoing the last fix…")
@@ -828,10 +851,12 @@ def _fixed_commits(service: Service) -> int:
     return sum(1 for c in commits if c.kind == "fix" and c.sha not in undone)
 
 
-def _verified_here(verification, info: RepoInfo) -> bool:
-    return (
-        verification is not None
-        and verification.verdict is Verdict.STABLE
-        and verification.head == info.head
-        and verification.tree_fingerprint == info.fingerprint
-    )
+def _same_tree(verification: Verification, info: RepoInfo) -> bool:
+    """Whether it ran on the tree the repository has now (always, outside git)."""
+    if not info.is_git:
+        return True
+    return verification.head == info.head and verification.tree_fingerprint == info.fingerprint
+
+
+def _verified_here(verification: Verification | None, info: RepoInfo) -> bool:
+    return verification is not None and verification.verdict is Verdict.STABLE and _same_tree(verification, info)

@@ -25,6 +25,8 @@ class RowState(StrEnum):
     FLAKY = "flaky"
     BROKEN = "broken"
     ERROR = "error"
+    #: Verified, but on another tree: the result no longer vouches for this one.
+    STALE = "stale"
     KEPT = "kept"
     FIXED = "fixed"
 
@@ -38,6 +40,7 @@ STATE_GLYPHS = {
     RowState.FLAKY: "◐",
     RowState.BROKEN: "✗",
     RowState.ERROR: "!",
+    RowState.STALE: "◔",
     RowState.KEPT: "⚑",
     RowState.FIXED: "✓",
 }
@@ -77,6 +80,8 @@ class Row:
     queued: bool = False
     marked: bool = False
     fixed: bool = False
+    #: The last verification ran on another tree (HEAD moved or files changed since).
+    stale: bool = False
 
     @property
     def key(self) -> Key:
@@ -93,7 +98,7 @@ class Row:
         if self.triage is not None and self.triage.keep is not None:
             return RowState.KEPT
         if self.verification is not None:
-            return _VERDICT_STATES[self.verification.verdict]
+            return RowState.STALE if self.stale else _VERDICT_STATES[self.verification.verdict]
         return RowState.UNVERIFIED
 
     @property
@@ -135,7 +140,8 @@ class Row:
         if self.queued:
             return "queued"
         if self.verification is not None:
-            return f"{self.verification.passed}/{self.verification.runs}"
+            old = " old" if self.stale else ""
+            return f"{self.verification.passed}/{self.verification.runs}{old}"
         return ""
 
 

@@ -23,7 +23,8 @@ COLUMNS = (("status", "", 2), ("test", "test", 0), ("marker", "marker", 12), ("c
            ("runs", "runs", 14))
 _MIN_TEST_WIDTH = 24
 #: Header words for verdict states, so "16 flaky" (marked) and "1 still flaky" (verified) differ.
-_STATE_WORDS = {RowState.FLAKY: "still flaky", RowState.BROKEN: "broken", RowState.KEPT: "kept on purpose"}
+_STATE_WORDS = {RowState.FLAKY: "still flaky", RowState.BROKEN: "broken", RowState.KEPT: "kept on purpose",
+                RowState.STALE: "verified on an older tree"}
 
 
 class RepoHeader(Static):
@@ -35,7 +36,7 @@ class RepoHeader(Static):
                                           else f"{info.name} (no git)")
         verified = by_state.get(RowState.STABLE, 0)
         parts = [f"{total} flaky", f"{verified} verified", f"{fixed} fixed"]
-        for state in (RowState.FLAKY, RowState.BROKEN, RowState.KEPT, RowState.RUNNING, RowState.QUEUED):
+        for state in (RowState.FLAKY, RowState.BROKEN, RowState.STALE, RowState.KEPT, RowState.RUNNING, RowState.QUEUED):
             if by_state.get(state):
                 parts.append(f"{by_state[state]} {_STATE_WORDS.get(state, state)}")
         categories = " ".join(f"{c}:{n}" for c, n in sorted(by_category.items(), key=lambda kv: -kv[1]))
@@ -250,7 +251,10 @@ class RunsView(Static):
             results, mode = row.progress.results, row.progress.mode
         elif row.verification is not None:
             verification = row.verification
-            out.append(verdict_sentence(verification) + "\n", style="bold")
+            out.append(verdict_sentence(verification) + "\n")
+            if row.stale:
+                out.append("It ran on an older tree (HEAD moved or files changed since): verify again before "
+                           "committing.\n")
             out.append(f"$ {verification.command}\n")
             if verification.note:
                 out.append(f"{verification.note}\n")
