@@ -545,3 +545,21 @@ def test_victims_of_order_dependence_point_at_the_polluter(tmp_path: Path, name:
 def test_a_test_that_sets_its_own_environment_is_not_a_victim(tmp_path: Path) -> None:
     diagnosis = diagnose_files(tmp_path, {"test_x.py": ORDER_VICTIMS}, "test_x.py", "test_budget_from_environment")
     assert diagnosis.evidence == ()
+
+
+def test_conftests_above_the_rootdir_are_not_in_scope(tmp_path: Path) -> None:
+    from flaketui.diagnose import Diagnoser
+    from flaketui.models import FlakyTest
+    from tests._diagnose_helpers import source
+
+    files = {
+        "conftest.py": "import pytest\nimport time\n\n@pytest.fixture(autouse=True)\ndef slow():\n    time.sleep(1)\n",
+        "pkg/conftest.py": "import pytest\nimport random\n\n@pytest.fixture\ndef value():\n    return random.random()\n",
+        "pkg/tests/test_x.py": "def test_it(value):\n    assert value < 0.99\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(source(text))
+    test = FlakyTest("tests/test_x.py::test_it", "pkg", "pkg/tests/test_x.py", 1, "test_it", ())
+    diagnosis = Diagnoser(tmp_path).diagnose(test)
+    assert {(e.rule, e.path) for e in diagnosis.evidence} == {("data.unseeded-random", "pkg/conftest.py")}
