@@ -88,7 +88,9 @@ def test_hooks_run_with_stdin_closed_and_stream_their_output(repo: Path) -> None
     _hook(repo, "pre-commit", "cat\necho 'checked 1 file'\n")
     streamed: list[str] = []
     vcs.commit_paths(repo, [TEST_FILE], "test: fix", streamed.append)
-    assert streamed[0] == "checked 1 file"
+    # Hook output (git's stderr) and git's summary (stdout) arrive on two pipes: no order.
+    assert "checked 1 file" in streamed
+    assert any(line.startswith("[main ") for line in streamed)
 
 
 def test_commit_msg_hook_sees_the_message(repo: Path) -> None:
@@ -289,4 +291,4 @@ def test_a_failing_output_listener_does_not_stall_the_commit(repo: Path) -> None
 
     sha = vcs.commit_paths(repo, [TEST_FILE], "test: fix", broken)
     assert vcs.head(repo) == sha
-    assert calls == ["line 0 of hook output"]
+    assert len(calls) == 1  # dropped after its first failure, whichever pipe spoke first
