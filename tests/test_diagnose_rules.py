@@ -882,6 +882,16 @@ NO_OPS = [
     ),
     pytest.param(
         """
+        import requests
+
+        def test_it(local_server, mock_api):
+            requests.get(f"{local_server.url}/health")
+            requests.post(mock_api.url + "/items", json={})
+        """,
+        id="requests-to-test-servers",
+    ),
+    pytest.param(
+        """
         from app.retry import backoff
 
         def test_it():

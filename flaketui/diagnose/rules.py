@@ -296,11 +296,31 @@ def not_local_transport(node: cst.CSTNode, ctx: RuleContext) -> bool:
     if has_keyword(node, "transport", "app", "base_transport") or ctx.is_local(node):
         return False
     for value in (argument(node, 0, "url"), argument(node, 99, "base_url")):
+        if _served_locally(value):
+            return False
         if isinstance(value, cst.SimpleString | cst.FormattedString) and _LOCAL_HOSTS.match(_string_prefix(value)):
             if isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Call):
                 ctx.mark_local(node.func.value)  # ``AsyncHTTPClient().fetch(local)``: the client too
             return False
     return True
+
+
+_LOCAL_SERVER_NAMES = re.compile(r"server|local|receiver|mock|fake|stub|httpbin", re.IGNORECASE)
+
+
+def _served_locally(value: cst.BaseExpression | None) -> bool:
+    """``f"{httpserver.url}/x"``, ``live_server.url + "/x"``, ``mock_api.url``: a URL of a test server."""
+    if isinstance(value, cst.FormattedString) and value.parts:
+        first = value.parts[0]
+        value = first.expression if isinstance(first, cst.FormattedStringExpression) else None
+    elif isinstance(value, cst.BinaryOperation):
+        value = value.left
+    elif isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
+        value = value.func.value  # ``httpserver.url_for("/x")``
+    root = value
+    while isinstance(root, cst.Attribute | cst.Subscript | cst.Call):
+        root = root.func if isinstance(root, cst.Call) else root.value
+    return isinstance(root, cst.Name) and bool(_LOCAL_SERVER_NAMES.search(root.value))
 
 
 def _string_prefix(node: cst.SimpleString | cst.FormattedString) -> str:
