@@ -1,6 +1,11 @@
 """Root-cause diagnosis: the suspicious lines of a flaky test and a suggested category.
 
 Imports only libcst, the standard library and flaketui's models; never starts a process.
+Layout: ``rules.py`` (what a rule is, its predicates), ``catalog.py`` (the rules, as data),
+``resolve.py`` (imports and aliases), ``facts.py`` (one function read), ``module.py`` (a
+module read lazily), ``scope.py`` (a test's fixtures, conftests, helpers and the rules that
+need them together), ``score.py`` (the suggestion), ``cache.py`` and ``engine.py``.
+A fully cached run imports no libcst.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""One pass over a module: for every function (tests, fixtures, helpers, setup methods) the
-rule hits, mitigations, fixtures requested, helpers called and state touched.
+"""What one function says (a test, fixture, helper or setup method): its rule hits,
+mitigations, fixtures requested, helpers called and the state it touches.
 
-Each function is read once per run whatever the number of tests that reach it; the
-engine then assembles a test's scope from these facts.
+``module.py`` reads each function at most once per run, when a test's scope first reaches
+it; ``scope.py`` then puts a test's functions together.
 """
 
 from __future__ import annotations
