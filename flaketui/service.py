@@ -148,6 +148,11 @@ class Service:
         """A repo-relative file as text, for the source view (replacement chars for bad bytes)."""
         return (self.root / path).read_bytes().decode("utf-8", errors="replace")
 
+    def _repo_bytes(self, path: str) -> bytes | None:
+        """A repo-relative file's bytes, or None when there is no such file (the codemod's reader)."""
+        target = self.root / path
+        return target.read_bytes() if target.is_file() else None
+
     # -- discovery (discover.py) -----------------------------------------------------
     def scan(
         self, *, use_cache: bool = True, collect: bool = False, on_progress: ProgressCallback | None = None
@@ -366,7 +371,8 @@ class Service:
         new_contents: dict[str, bytes] = {}
         for path, markers in fixplan.markers_by_file(selected).items():
             before = (self.root / path).read_bytes()
-            removal = codemod.remove_markers(before, markers, path=path)
+            # ``read`` lets the codemod refuse a helper imported from another file that does more than mark.
+            removal = codemod.remove_markers(before, markers, path=path, read=self._repo_bytes)
             if removal.after is None or removal.after == before:
                 reason = removal.failure or "the codemod found no marker to remove"
                 return _refused_plan(label, f"{path}: {reason}. The file was left as it is.", selected)

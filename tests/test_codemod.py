@@ -1052,3 +1052,75 @@ def test_restore_of_a_missing_test_is_a_failure_value() -> None:
     restored = restore_marker(before, marker, "test_a", None)
     assert restored.after is None
     assert restored.failure is not None and "test_a" in restored.failure
+
+
+HELPERS = {
+    "t/integration/conftest.py": src("""
+        import pytest
+
+        _flaky = pytest.mark.flaky(reruns=5)
+        _timeout = pytest.mark.timeout(timeout=300)
+
+
+        def flaky(fn):
+            return _timeout(_flaky(fn))
+    """),
+    "t/helpers.py": src("""
+        import pytest
+
+        retry = pytest.mark.flaky(reruns=3)
+
+
+        def slow_retry(fn):
+            return pytest.mark.timeout(60)(pytest.mark.flaky(reruns=2)(fn))
+    """),
+}
+
+
+def _read(path: str) -> bytes | None:
+    return HELPERS.get(path)
+
+
+def test_a_helper_in_another_file_that_does_more_than_mark_is_refused() -> None:
+    before = src("""
+        from .conftest import flaky
+
+
+        @flaky
+        def test_a():
+            pass
+    """)
+    marker = marker_at(before, "flaky", via="flaky", path="t/integration/test_a.py")
+    removal = remove_markers(before, [marker], path="t/integration/test_a.py", read=_read)
+    assert removal.after is None
+    assert removal.failure is not None
+    assert "t/integration/conftest.py" in removal.failure and "does more than mark" in removal.failure
+
+
+def test_a_module_helper_reached_by_attribute_is_refused_too() -> None:
+    before = src("""
+        import t.helpers as helpers
+
+
+        @helpers.slow_retry
+        def test_a():
+            pass
+    """)
+    marker = marker_at(before, "helpers.slow_retry", via="helpers.slow_retry", path="t/test_a.py")
+    removal = remove_markers(before, [marker], path="t/test_a.py", read=_read)
+    assert removal.failure is not None and "t/helpers.py" in removal.failure
+
+
+def test_an_alias_in_another_file_is_removed_here_and_left_there() -> None:
+    before = src("""
+        from t.helpers import retry
+
+
+        @retry
+        def test_a():
+            pass
+    """)
+    marker = marker_at(before, "retry", via="retry", path="t/test_a.py")
+    removal = remove_markers(before, [marker], path="t/test_a.py", read=_read)
+    assert removal.failure is None
+    assert removal.after == b"def test_a():\n    pass\n"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-from flaketui.codemod._helpers import helper_refusal
+from flaketui.codemod._helpers import Reader, helper_refusal
 from flaketui.codemod._locate import Site, collect_sites, find_site
 from flaketui.codemod._pieces import ModuleText
 from flaketui.codemod._remove import NodeRemover, Parents, ancestors, dropped_comments, escalate, outermost
@@ -25,18 +25,24 @@ from flaketui.models import Marker
 __all__ = ["Removal", "remove_markers", "restore_marker"]
 
 
-def remove_markers(source: bytes, markers: Sequence[Marker], *, path: str = "") -> Removal:
+def remove_markers(
+    source: bytes, markers: Sequence[Marker], *, path: str = "", read: Reader | None = None
+) -> Removal:
     """Remove these markers (all located in this file: ``Marker.path == path``, ``Marker.line`` the
     line of the marker expression: the decorator, the ``pytestmark`` element, or the
     ``pytest.param`` marks entry) and the imports/alias definitions in this file that the removal
-    left unused."""
+    left unused.
+
+    ``read`` (a repo-relative path -> that file's bytes, or None) lets a decorator imported from
+    another file of the repository be checked there: a helper that does more than mark is
+    refused. Without it only helpers defined in this file are checked."""
     try:
-        return _remove_markers(source, markers, path)
+        return _remove_markers(source, markers, path, read)
     except Exception as error:  # noqa: BLE001 - a failure is a value: the file is never touched
         return refused(path, source, internal_failure(path, error))
 
 
-def _remove_markers(source: bytes, markers: Sequence[Marker], path: str) -> Removal:
+def _remove_markers(source: bytes, markers: Sequence[Marker], path: str, read: Reader | None) -> Removal:
     where = path or "the file"
     parsed = parse_exactly(source)
     if isinstance(parsed, str):
@@ -62,7 +68,7 @@ def _remove_markers(source: bytes, markers: Sequence[Marker], path: str) -> Remo
                 "(a computed `pytestmark`, say). Rescan (`flaketui scan`, or R in the app) and try again, "
                 "or remove it by hand.",
             )
-        refusal = helper_refusal(parsed, site, where)
+        refusal = helper_refusal(parsed, site, where, path=path, read=read)
         if refusal is not None:
             return refused(path, source, refusal)
         chosen[id(site.node)] = site
