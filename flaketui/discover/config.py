@@ -293,6 +293,8 @@ def _recursion_blocked(path: str, start: str, norecurse: list[str], venv_dirs: s
 def _ignored(
     path: str, ignore: set[str], globs: list[str], rootdir: str, conftest_ignores: dict[str, ConftestIgnores]
 ) -> bool:
+    if not (ignore or globs or conftest_ignores):
+        return False  # the common case: nothing to ignore, and thousands of files to check
     candidates = {path, *_ancestors(path)}
     if candidates & ignore:
         return True

@@ -187,17 +187,15 @@ class _Scan:
         the rest are never evaluated (most of a test suite). Modules seen in an earlier round
         are only rechecked for the names exported since (``fresh``).
         """
-        every = _word_pattern(known, with_flak=True)
-        since = _word_pattern(fresh, with_flak=False)
         names: set[str] = set()
         for path, module in list(self.evaluator.modules.items()):
-            mentions = since if path in checked else every
+            words, flak = (fresh, False) if path in checked else (known, True)
             checked.add(path)
-            if mentions is None:
+            if not words and not flak:
                 continue
             lines = module.source.lines
             for name, bindings in module.scope.bindings.items():
-                if name.startswith("__") or not any(_mentions(b, name, lines, mentions) for b in bindings):
+                if name.startswith("__") or not any(_mentions(b, name, lines, words, flak) for b in bindings):
                     continue
                 try:
                     carries = self._carries_flaky(self.evaluator.lookup(module, module.scope, name))
@@ -269,7 +267,8 @@ class _Scan:
                 found[key] = tuple(
                     _join(directory, item.value) for item in items if isinstance(item, Constant) and isinstance(item.value, str)
                 )
-            ignores[directory] = cfg.ConftestIgnores(found["collect_ignore"], found["collect_ignore_glob"])
+            if found["collect_ignore"] or found["collect_ignore_glob"]:
+                ignores[directory] = cfg.ConftestIgnores(found["collect_ignore"], found["collect_ignore_glob"])
         return ignores
 
     def _parametrize_id_hooks(self) -> dict[str, bool]:
@@ -372,13 +371,6 @@ class _Scan:
         return self._flaky_expression(module, node)
 
 
-def _word_pattern(names: set[str], *, with_flak: bool) -> re.Pattern[str] | None:
-    alternatives = ["flak"] if with_flak else []
-    if names:
-        alternatives.append(r"\b(?:" + "|".join(re.escape(n) for n in sorted(names)) + r")\b")
-    return re.compile("|".join(alternatives)) if alternatives else None
-
-
 def _mentions_flakiness(data: bytes) -> bool:
     # Plain substring tests run at memchr speed; one regex alternation is several times slower.
     return any(word in data for word in _PREFILTER_WORDS)
@@ -398,16 +390,22 @@ def _imported_words(data: bytes) -> frozenset[str]:
     return frozenset(w.decode("ascii", "replace") for w in words)
 
 
-def _mentions(binding: object, name: str, lines: list[str], pattern: re.Pattern[str]) -> bool:
+_IDENTIFIER = re.compile(r"\w+")
+
+
+def _mentions(binding: object, name: str, lines: list[str], words: set[str], flak: bool) -> bool:
+    """Whether a binding's own text says "flak" (when ``flak``) or names one of ``words``."""
     if isinstance(binding, (Import, ImportFrom)):
-        return pattern.search(name) is not None or pattern.search(getattr(binding, "name", "")) is not None
+        imported = {name, getattr(binding, "name", "")}
+        return (flak and any("flak" in n for n in imported)) or not words.isdisjoint(imported)
     if not isinstance(binding, ast.AST):
         return False
     start = binding.lineno  # type: ignore[attr-defined]
     for decorator in getattr(binding, "decorator_list", ()):
         start = min(start, decorator.lineno)
     end = getattr(binding, "end_lineno", None) or start
-    return any(pattern.search(line) for line in lines[start - 1 : end])
+    text = "\n".join(lines[start - 1 : end])
+    return (flak and "flak" in text) or (bool(words) and not words.isdisjoint(_IDENTIFIER.findall(text)))
 
 
 def _functions(statements: Iterable[ast.stmt]) -> Iterable[ast.FunctionDef | ast.AsyncFunctionDef]:
