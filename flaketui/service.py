@@ -374,7 +374,7 @@ class Service:
             # ``read`` lets the codemod refuse a helper imported from another file that does more than mark.
             removal = codemod.remove_markers(before, markers, path=path, read=self._repo_bytes)
             if removal.after is None or removal.after == before:
-                reason = removal.failure or "the codemod found no marker to remove"
+                reason = (removal.failure or "the codemod found no marker to remove").rstrip(".")
                 return _refused_plan(label, f"{path}: {reason}. The file was left as it is.", selected)
             new_contents[path] = removal.after
         plan = self._fix_plan(label, tuple(selected), new_contents, include, unverified, category)
