@@ -319,7 +319,7 @@ class Service:
 
         if isinstance(test, FlakyTest):
             return Target(test.rootdir, test.nodeid)
-        return target_for(self.root, test)
+        return target_for(self.root, test, cwd=Path.cwd())
 
     def _interpreter(self):  # -> verify.interpreter.Interpreter
         from flaketui.verify.interpreter import find_interpreter

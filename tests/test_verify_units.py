@@ -171,3 +171,10 @@ def test_the_failure_summary_is_the_line_that_names_the_error(output: str, expec
     from flaketui.verify.engine import failure_summary
 
     assert failure_summary(output) == expected
+
+
+def test_a_node_id_relative_to_the_current_subdirectory_is_understood(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_files(tmp_path, {"pkg/pytest.ini": "[pytest]\n", "pkg/tests/test_a.py": ""})
+    monkeypatch.chdir(tmp_path / "pkg")
+    target = target_for(tmp_path, "tests/test_a.py::test_x", cwd=Path.cwd())
+    assert target == Target("pkg", "tests/test_a.py::test_x")

@@ -42,9 +42,13 @@ def has_pytest_config(directory: Path) -> bool:
     return False
 
 
-def target_for(root: Path, nodeid: str) -> Target:
+def target_for(root: Path, nodeid: str, cwd: Path | None = None) -> Target:
     """The rootdir of a repo-relative node id: the nearest directory with a pytest config
-    above its file (pytest's rule), else the repository root."""
+    above its file (pytest's rule), else the repository root.
+
+    A node id whose file is not there but is under ``cwd`` (a subdirectory the user runs
+    flaketui from, as pytest would take it) is read relative to ``cwd``.
+    """
     if "::" not in nodeid and not nodeid.endswith(".py"):
         raise FlakeTUIError(
             f"{nodeid!r} is not a pytest node id.",
@@ -52,6 +56,15 @@ def target_for(root: Path, nodeid: str) -> Target:
         )
     path_part = nodeid.split("::", 1)[0]
     test_file = root / path_part
+    if not test_file.is_file() and cwd is not None and (cwd / path_part).is_file():
+        try:
+            inside = (cwd / path_part).resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:  # the cwd is outside the repository: keep the root-relative reading
+            inside = None
+        if inside is not None:
+            nodeid = inside + nodeid[len(path_part):]
+            path_part = inside
+            test_file = root / path_part
     if not test_file.is_file():
         raise FlakeTUIError(
             f"No test file {path_part} in {root}.",
