@@ -370,3 +370,34 @@ def test_reported_lines_and_sources(tmp_path: Path) -> None:
     inherited = tests["tests/test_uses_base.py::TestDeep::test_inherited"]
     assert (inherited.path, inherited.marker.path, inherited.marker.scope) == ("tests/base.py", "tests/base.py", "class")
     assert inherited.class_name == "TestDeep"
+
+
+def test_fixture_params_make_the_function_id_the_only_sure_one(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "tests/conftest.py": """
+                import pytest
+
+                @pytest.fixture(params=["a", "b"])
+                def letter(request):
+                    return request.param
+            """,
+            "tests/test_fixture_params.py": """
+                import pytest
+
+                @pytest.mark.parametrize("x", [5, pytest.param(6, marks=pytest.mark.flaky)])
+                def test_with_fixture(letter, x): pass
+
+                @pytest.mark.parametrize("x", [5, pytest.param(6, marks=pytest.mark.flaky)])
+                def test_without_fixture(x): pass
+            """,
+        },
+    )
+    found = set(by_nodeid(scan(tmp_path)))
+    assert found == {"tests/test_fixture_params.py::test_with_fixture", "tests/test_fixture_params.py::test_without_fixture[6]"}
+    collected = pytest_collect(tmp_path, *sorted(found))
+    assert "tests/test_fixture_params.py::test_without_fixture[6]" in collected
+    assert {n for n in collected if "test_with_fixture" in n} == {
+        f"tests/test_fixture_params.py::test_with_fixture[{letter}-{x}]" for letter in "ab" for x in (5, 6)
+    }

@@ -66,11 +66,21 @@ class ModuleCollection:
 
 
 class Collector:
-    def __init__(self, evaluator: Evaluator, config: PytestConfig, declared: set[str], id_hook: bool) -> None:
+    def __init__(
+        self,
+        evaluator: Evaluator,
+        config: PytestConfig,
+        declared: set[str],
+        id_hook: bool,
+        parametrized_fixtures: frozenset[str] = frozenset(),
+    ) -> None:
         self.evaluator = evaluator
         self.config = config
         self.declared = declared
         self.id_hook = id_hook
+        #: Fixture names defined with ``params=`` (or a ``pytest_generate_tests`` hook's reach):
+        #: pytest folds their ids into the node id in an order we do not replay.
+        self.parametrized_fixtures = parametrized_fixtures
         self._class_patterns = config.python_classes
         self._function_patterns = config.python_functions
 
@@ -287,7 +297,9 @@ class Collector:
         marks = own + chain + module_marks
         base_id = f"{parent_id}::{name}"
         parametrize = [use.value for use in marks if isinstance(use.value, Mark) and use.value.name == "parametrize"]
-        combos = None if unittest or not parametrize else self._combinations(parametrize)
+        combos = None
+        if parametrize and not unittest and not self._uses_parametrized_fixture(function):
+            combos = self._combinations(parametrize)
         flaky_static = [use for use in marks if _is_flaky(use.value)]
         self._suspect_xfails(result, marks, base_id)
         class_name = parent_id.split("::", 1)[1] if "::" in parent_id else None
@@ -304,6 +316,14 @@ class Collector:
             found = [use for use in param_marks if _is_flaky(use.value)] + flaky_static
             if found:
                 result.tests.append(self._test(f"{base_id}[{suffix}]", function, name, class_name, line, found))
+
+    def _uses_parametrized_fixture(self, function: FunctionRef) -> bool:
+        """Whether the node id also carries fixture params (then only the function's id is sure)."""
+        if "*" in self.parametrized_fixtures:
+            return True
+        arguments = function.node.args
+        names = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
+        return not names.isdisjoint(self.parametrized_fixtures)
 
     def _combinations(self, parametrize: list[Mark]) -> list[tuple[str, list[MarkUse]]] | None:
         combos: list[tuple[str, list[MarkUse]]] = [("", [])]

@@ -60,6 +60,7 @@ class _Scan:
         #: Files read once and why an unparsed one could not be (binary, not UTF-8).
         self.seen: set[str] = set()
         self.unreadable: dict[str, str] = {}
+        self._fixture_params: dict[str, frozenset[str]] = {}
         self.findings: dict[tuple[str, int], Finding] = {}
 
     def read(self, path: str) -> bytes | None:
@@ -90,6 +91,7 @@ class _Scan:
                 if module is None:
                     self._check_readable(path)
                     continue
+                collector.parametrized_fixtures = self._parametrized_fixtures(path)
                 try:
                     collected = collector.collect(module, cfg.relative(path, rootdir))
                 except (RecursionError, ValueError, AttributeError, TypeError, KeyError, IndexError) as error:
@@ -271,6 +273,23 @@ class _Scan:
                 ignores[directory] = cfg.ConftestIgnores(found["collect_ignore"], found["collect_ignore_glob"])
         return ignores
 
+    def _parametrized_fixtures(self, path: str) -> frozenset[str]:
+        """Fixtures with ``params=`` a test module can reach (itself and the conftests above it);
+        ``"*"`` when a ``pytest_generate_tests`` hook there may parametrize anything."""
+        directories = {""} | {path[: i] for i in range(len(path)) if path[i] == "/"}
+        names: set[str] = set()
+        for candidate, module in self.evaluator.modules.items():
+            directory = candidate.rpartition("/")[0]
+            if candidate != path and not (_is_conftest(candidate) and directory in directories):
+                continue
+            found = self._fixture_params.get(candidate)
+            if found is None:
+                found = self._fixture_params[candidate] = _parametrized_fixtures_in(module)
+            if "*" in found:
+                return frozenset({"*"})
+            names |= found
+        return frozenset(names)
+
     def _parametrize_id_hooks(self) -> dict[str, bool]:
         hooks: dict[str, bool] = {}
         for path, module in self.evaluator.modules.items():
@@ -406,6 +425,19 @@ def _mentions(binding: object, name: str, lines: list[str], words: set[str], fla
     end = getattr(binding, "end_lineno", None) or start
     text = "\n".join(lines[start - 1 : end])
     return (flak and "flak" in text) or (bool(words) and not words.isdisjoint(_IDENTIFIER.findall(text)))
+
+
+def _parametrized_fixtures_in(module: ModuleInfo) -> frozenset[str]:
+    if "pytest_generate_tests" in module.scope.bindings:
+        return frozenset({"*"})
+    names: set[str] = set()
+    for function in _functions(module.tree.body):
+        for decorator in function.decorator_list:
+            if isinstance(decorator, ast.Call) and _dotted(decorator.func).endswith("fixture"):
+                if any(k.arg == "params" for k in decorator.keywords):
+                    given = next((k.value for k in decorator.keywords if k.arg == "name"), None)
+                    names.add(given.value if isinstance(given, ast.Constant) else function.name)
+    return frozenset(names)
 
 
 def _functions(statements: Iterable[ast.stmt]) -> Iterable[ast.FunctionDef | ast.AsyncFunctionDef]:
