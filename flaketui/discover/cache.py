@@ -36,7 +36,7 @@ def relevant(path: str) -> bool:
 
 def _fingerprint(root: Path, files: list[str]) -> tuple[str, dict[str, int]]:
     base = str(root) + os.sep
-    parts: list[str] = [f"{_FORMAT}\0{__version__}\0{root}\0"]
+    parts: list[str] = [f"{_FORMAT}\0{__version__}\0{root}\0{_engine_stamp()}\0"]
     mtimes: dict[str, int] = {}
     for path in files:
         if not path.endswith(_RELEVANT_SUFFIXES) and path.rpartition("/")[2] not in _RELEVANT_NAMES:
@@ -50,6 +50,18 @@ def _fingerprint(root: Path, files: list[str]) -> tuple[str, dict[str, int]]:
         parts.append(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}\n")
     digest = hashlib.sha256("".join(parts).encode("utf-8", "surrogateescape"))
     return digest.hexdigest(), mtimes
+
+
+def _engine_stamp() -> str:
+    """Size and mtime of discovery's own sources: an edited engine (an editable install, a
+    patch) never serves answers computed by the old one, even at the same version."""
+    directory = os.path.dirname(os.path.abspath(__file__))
+    stamps = []
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".py"):
+            stat = os.stat(os.path.join(directory, name))
+            stamps.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return ",".join(stamps)
 
 
 def _content_hash(path: Path) -> str | None:
