@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual import events
+from textual.widgets import Input
 
 from flaketui.errors import FlakeTUIError
 from flaketui.models import Category, ScanResult
@@ -15,7 +17,7 @@ from flaketui.tui.modals import CategoryPicker, MessageDialog
 from flaketui.tui.rows import RowState
 from flaketui.tui.widgets import SourceView
 from tests._tui_helpers import PROJECT, run_async, settle
-from tests.conftest import MakeRepo
+from tests.conftest import MakeRepo, git
 
 SIZE = (150, 40)
 
@@ -231,3 +233,18 @@ async def test_verify_options_change_runs_and_mode(make_repo: MakeRepo) -> None:
         await pilot.press("o", "end", "backspace", "backspace", *"25", "enter")
         assert app.main.runs == 25
         assert "25 runs" in str(app.main.query_one("#activity").render())
+
+
+@run_async
+async def test_letters_typed_fast_after_slash_go_to_the_filter(make_repo: MakeRepo) -> None:
+    root = make_repo(PROJECT)
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        # All at once, as a terminal delivers a fast typist's keys: none may reach `c` (commit).
+        for key, character in [("slash", "/"), *((c, c) for c in "cat"), ("slash", "/"), ("x", "x")]:
+            app.post_message(events.Key(key, character))
+        await settle(pilot)
+        assert app.main.query_one("#filter", Input).value == "cat/x"
+        assert app.screen is app.main
+    assert git(root, "rev-list", "--count", "HEAD").strip() == "1"

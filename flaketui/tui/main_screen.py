@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -64,7 +64,9 @@ class MainScreen(Screen[None]):
         Binding("c", "commit", "Commit", id="commit", tooltip="Verify if needed, then commit the marker removal"),
         Binding("z", "undo", "Undo", show=False, id="undo", tooltip="Put the last removed marker back (a new commit)"),
         Binding("K", "keep", "Keep", show=False, id="keep", tooltip="Keep the marker on purpose, with a reason"),
-        Binding("slash", "filter", "Filter", id="filter", tooltip="Filter: text, cat:time, state:flaky"),
+        # A priority binding runs while the app reads the key, before the keys typed after it
+        # are handed to the table: they then reach the filter, not the triage bindings.
+        Binding("slash", "filter", "Filter", id="filter", tooltip="Filter: text, cat:time, state:flaky", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="clear-filter"),
         Binding("s", "sort", "Sort", show=False, id="sort", tooltip="Cycle the order: file, category, state, confidence"),
         Binding("e", "edit", "Edit", show=False, id="edit", tooltip="Open $EDITOR at the test"),
@@ -500,8 +502,15 @@ class MainScreen(Screen[None]):
 
     def action_filter(self) -> None:
         field = self.query_one("#filter", Input)
+        if self.focused is field:
+            # A `/` typed in the filter (tests/test_x.py) is text: hand it to the input behind
+            # the keys already queued there, so the characters keep their order.
+            field.post_message(events.Key("slash", "/"))
+            return
         field.add_class("open")
-        field.focus()
+        # Synchronously: Widget.focus() is deferred, and letters typed right after `/`
+        # would otherwise reach the screen's bindings (`c` would start a commit).
+        self.set_focus(field)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -513,12 +522,12 @@ class MainScreen(Screen[None]):
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
         self.query_one("#filter").remove_class("open")
-        self.table.focus()
+        self.set_focus(self.table)
 
     def action_clear_filter(self) -> None:
         field = self.query_one("#filter", Input)
         field.remove_class("open")
-        self.table.focus()
+        self.set_focus(self.table)
         if field.value:
             field.value = ""  # posts Input.Changed, which rebuilds the table
 
