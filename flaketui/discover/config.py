@@ -301,6 +301,8 @@ def _ignored(
     if any(fnmatch.fnmatch(path, _join(rootdir, g)) for g in globs):
         return True
     for directory in (".", *_ancestors(path)):
+        if rootdir != "." and directory != rootdir and not directory.startswith(rootdir + "/"):
+            continue  # conftests above the rootdir are not loaded (confcutdir is the rootdir)
         rules = conftest_ignores.get(directory)
         if rules is None:
             continue
