@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, ProgressBar, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -39,8 +40,10 @@ from flaketui.tui.widgets import EvidenceView, HistoryView, RepoHeader, RunsView
 
 Key = tuple[str, str]
 
-#: How long (s) after the user's last move or keystroke background diagnosis stays paused.
+#: How long (s) after the user's last move or keystroke background diagnosis stays paused,
+#: and how long the cursor must rest on an undiagnosed row before it is diagnosed first.
 _QUIET_AFTER_INPUT = 0.4
+_REST_BEFORE_DIAGNOSIS = 0.15
 
 _CATEGORY_BINDINGS = [
     Binding(c.key, f"set_category('{c.value}')", f"Category {c.value}", show=False, id=f"category-{c.value}",
@@ -100,6 +103,7 @@ class MainScreen(Screen[None]):
         self._table: TestTable | None = None
         #: When the user last moved or typed (monotonic): background diagnosis waits for quiet.
         self._last_input = 0.0
+        self._rest_timer: Timer | None = None
 
     # -- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -284,6 +288,13 @@ class MainScreen(Screen[None]):
         self._last_input = time.monotonic()
         self._show_selected()
         self._availability_changed()
+        # Diagnose the row the cursor rests on, not every row it passes: a thread per move
+        # would fight the UI for the GIL while j is held down.
+        if self._rest_timer is not None:
+            self._rest_timer.stop()
+        self._rest_timer = self.set_timer(_REST_BEFORE_DIAGNOSIS, self._diagnose_resting_row)
+
+    def _diagnose_resting_row(self) -> None:
         row = self.selected
         if row is not None and row.diagnosis is None and self.available.reason("diagnose") is None:
             self._diagnose_one(row.test)
@@ -407,15 +418,22 @@ class MainScreen(Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="diagnose", name="diagnose")
     def _diagnose_background(self, tests: list[FlakyTest]) -> None:
         worker = get_current_worker()
+
+        def user_active() -> bool:
+            return time.monotonic() - self._last_input < _QUIET_AFTER_INPUT
+
         # A file's tests together: diagnose_many parses each file once. Parsing holds the GIL,
-        # so between files the worker steps aside while the user is moving or typing.
+        # so the worker stops as soon as the user moves or types and resumes when it is quiet.
         for batch in _by_file(tests):
-            while time.monotonic() - self._last_input < _QUIET_AFTER_INPUT and not worker.is_cancelled:
-                time.sleep(_QUIET_AFTER_INPUT / 4)
-            if worker.is_cancelled:
-                return
-            found = self.service.diagnose_many(batch, should_stop=lambda: worker.is_cancelled)
-            self.post_message(msg.Diagnosed([(t.key, d) for t, d in zip(batch, found, strict=False)]))
+            while batch:
+                while user_active() and not worker.is_cancelled:
+                    time.sleep(_QUIET_AFTER_INPUT / 4)
+                if worker.is_cancelled:
+                    return
+                found = self.service.diagnose_many(batch, should_stop=lambda: worker.is_cancelled or user_active())
+                if found:
+                    self.post_message(msg.Diagnosed([(t.key, d) for t, d in zip(batch, found, strict=False)]))
+                batch = batch[len(found) :]
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="diagnose-one", name="diagnose")
     def _diagnose_one(self, test: FlakyTest) -> None:
