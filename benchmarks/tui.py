@@ -133,6 +133,25 @@ async def measure(root: Path, expected: int, presses: int) -> dict[str, float]:
     empty_typing = await key_cost(Empty(), letters[:presses], focus_input)
     ours_moves = await key_cost(FlakeTUIApp(Service(root)), moves)
     ours_filter = await key_cost(FlakeTUIApp(Service(root)), letters[:presses], open_filter)
+    async def open_filter_with_prefix(pilot) -> None:
+        await pilot.press("slash", *"test_case_")
+
+    # Each of these changes what is shown (all 1,000 rows <-> the ~111 ending in 9). The table
+    # refills after a pause in typing; the time from the last key to the refilled table:
+    app = FlakeTUIApp(Service(root))
+    refills = []
+    async with app.run_test(size=(160, 45)) as pilot:
+        await app.workers.wait_for_complete()
+        await open_filter_with_prefix(pilot)
+        for key in ["9", "backspace"] * (presses // 8):
+            expected = 111 if key == "9" else 1000
+            started = time.perf_counter()
+            await pilot.press(key)
+            while app.main.table.row_count != expected:
+                await pilot.pause(0.002)
+            refills.append(time.perf_counter() - started)
+        app.main.stop_everything()
+    figures["filter: last key to refilled table (ms)"] = statistics.mean(refills) * 1000
     figures["cursor move, empty app (ms)"] = empty_keys * 1000
     figures["cursor move, flaketui (ms)"] = ours_moves * 1000
     figures["cursor move, own cost (ms)"] = (ours_moves - empty_keys) * 1000

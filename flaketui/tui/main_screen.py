@@ -44,6 +44,9 @@ Key = tuple[str, str]
 #: and how long the cursor must rest on an undiagnosed row before it is diagnosed first.
 _QUIET_AFTER_INPUT = 0.4
 _REST_BEFORE_DIAGNOSIS = 0.15
+#: Tables up to this many rows refill at every keystroke; bigger ones after a pause of _FILTER_PAUSE s.
+_REFILL_AT_ONCE_UP_TO = 300
+_FILTER_PAUSE = 0.12
 
 _CATEGORY_BINDINGS = [
     Binding(c.key, f"set_category('{c.value}')", f"Category {c.value}", show=False, id=f"category-{c.value}",
@@ -104,6 +107,7 @@ class MainScreen(Screen[None]):
         #: When the user last moved or typed (monotonic): background diagnosis waits for quiet.
         self._last_input = 0.0
         self._rest_timer: Timer | None = None
+        self._filter_timer: Timer | None = None
 
     # -- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -534,6 +538,16 @@ class MainScreen(Screen[None]):
     def _filter_changed(self, event: Input.Changed) -> None:
         self._last_input = time.monotonic()
         self.filter_text = event.value.strip()
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        # Refilling a big table costs more than a keystroke should: wait for a pause in typing.
+        if len(self.rows) > _REFILL_AT_ONCE_UP_TO:
+            self._filter_timer = self.set_timer(_FILTER_PAUSE, self._apply_filter)
+        else:
+            self._apply_filter()
+
+    def _apply_filter(self) -> None:
+        self._filter_timer = None
         self._rebuild_table(refill=False)
         self._set_activity()
 
