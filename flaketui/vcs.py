@@ -62,7 +62,9 @@ def list_files(root: Path) -> list[str]:
     result = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--deduplicate")
     names = [os.fsdecode(n) for n in result.stdout.split(b"\0") if n]
     # A path deleted in the work tree but still in the index is listed too: drop it.
-    return [n for n in dict.fromkeys(names) if os.path.lexists(root / n)]
+    # Plain string joins: pathlib costs more than the stat on a 5,000-file repository.
+    prefix = os.path.join(os.fspath(root), "")
+    return [n for n in dict.fromkeys(names) if os.path.lexists(prefix + n)]
 
 
 def head(root: Path) -> str | None:

@@ -330,3 +330,14 @@ def test_tests_from_a_scan_verify_in_their_own_rootdir(make_repo: MakeRepo) -> N
     assert (v.rootdir, v.nodeid) == ("svc", "tests/test_counter.py::test_third_run_fails")
     assert outcomes(v) == ["passed", "passed", "failed"]
     assert service.repro_command(test).endswith("svc/tests/test_counter.py::test_third_run_fails")
+
+
+def test_a_broken_forked_verification_points_at_fresh_process_for_hash_order(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", {"test_always.py": "def test_always_fails():\n    assert False\n"})
+    [forked] = Service(root).verify(["test_always.py::test_always_fails"], runs=2)
+    [fresh] = Service(root).verify(
+        ["test_always.py::test_always_fails"], runs=2, mode=VerifyMode.FRESH_PROCESS
+    )
+    assert forked.verdict is fresh.verdict is Verdict.BROKEN
+    assert "--mode fresh-process" in forked.note
+    assert "--mode fresh-process" not in fresh.note

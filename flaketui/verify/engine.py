@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flaketui.models import RunOutcome, RunResult, Verification, VerifyMode
+from flaketui.models import RunOutcome, RunResult, Verdict, Verification, VerifyMode
 from flaketui.verify.interpreter import Interpreter
 from flaketui.verify.runner import ProbeOutcome, ProbeRequest, installed_probe, run_probe
 from flaketui.verify.targets import Target
@@ -355,6 +355,11 @@ def _verification(
         notes.append(f"stopped at the first failure (--fail-fast), after {len(results)} of {options.runs} runs")
     if tally.neutralised:
         notes.append("switched off: " + ", ".join(tally.neutralised))
+    verdict = verdict_of(results, errored=bool(errors))
+    if verdict is Verdict.BROKEN and tally.mode_ran in (VerifyMode.FORKED, VerifyMode.SAME_PROCESS):
+        # Every forked child inherits the parent's string hash seed, so a set- or dict-order
+        # cause fails every run alike and a flaky test looks broken.
+        notes.append("all runs shared one hash seed: if set or dict order may matter, verify with --mode fresh-process")
     python = interpreter.description + (f" · {tally.versions}" if tally.versions else "")
     return Verification(
         nodeid=target.nodeid,
@@ -362,7 +367,7 @@ def _verification(
         mode=tally.mode_ran,
         runs_requested=options.runs,
         results=results,
-        verdict=verdict_of(results, errored=bool(errors)),
+        verdict=verdict,
         command=command_for(target, options) if command_for else "",
         python=python,
         started_at=started_at,
