@@ -13,7 +13,7 @@ from flaketui.models import Category, ScanResult
 from flaketui.service import Service
 from flaketui.tui.app import FlakeTUIApp
 from flaketui.tui.help import HelpScreen
-from flaketui.tui.modals import CategoryPicker, MessageDialog
+from flaketui.tui.modals import CategoryPicker, FindingsScreen, MessageDialog
 from flaketui.tui.rows import RowState
 from flaketui.tui.widgets import SourceView
 from tests._tui_helpers import PROJECT, run_async, settle
@@ -248,3 +248,17 @@ async def test_letters_typed_fast_after_slash_go_to_the_filter(make_repo: MakeRe
         assert app.main.query_one("#filter", Input).value == "cat/x"
         assert app.screen is app.main
     assert git(root, "rev-list", "--count", "HEAD").strip() == "1"
+
+
+@run_async
+async def test_f_lists_the_repository_findings(make_repo: MakeRepo) -> None:
+    project = {**PROJECT, "pyproject.toml": '[tool.pytest.ini_options]\ntestpaths = ["tests"]\naddopts = "--reruns 2"\n'}
+    app = FlakeTUIApp(Service(make_repo(project)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "repository findings" in str(app.main.query_one("#notice").render())
+        await pilot.press("f")
+        assert isinstance(app.screen, FindingsScreen)
+        assert "pyproject.toml" in str(app.screen.query_one("#dialog-body Static").render())
+        await pilot.press("escape")
+        assert app.screen is app.main

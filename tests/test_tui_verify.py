@@ -204,3 +204,21 @@ async def test_an_edit_after_verifying_makes_the_result_old(make_repo: MakeRepo)
         await settle(pilot)
         row = again.main.rows[STABLE]
         assert row.state is RowState.STALE and row.verification_text() == "10/10 old"
+
+
+@run_async
+async def test_history_lists_each_verification_and_y_copies_the_repro(make_repo: MakeRepo) -> None:
+    app = FlakeTUIApp(Service(make_repo(PROJECT)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        select(app, STABLE)
+        await pilot.press("o", "end", "backspace", "backspace", "3", "enter", "v")
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        await pilot.press("h")  # Source -> History (wraps around)
+        await settle(pilot)
+        history = str(app.main.query_one("#history").render())
+        assert history.count("3/3 passed: failure rate < 63% at 95% (forked)") == 2
+        await pilot.press("y")
+        assert "test_always_passes" in app.clipboard and "pytest" in app.clipboard
