@@ -14,7 +14,7 @@ from textual.strip import Strip
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellKey, RowKey
 
-from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, Verification, VerifyMode
+from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, Verdict, Verification, VerifyMode
 from flaketui.service import RepoInfo
 from flaketui.tui.rows import STATE_GLYPHS, Row, RowState, verdict_sentence
 
@@ -256,7 +256,7 @@ class RunsView(Static):
                 out.append("It ran on an older tree (HEAD moved or files changed since): verify again before "
                            "committing.\n")
             out.append(f"$ {verification.command}\n")
-            if verification.note:
+            if verification.note and verification.verdict is not Verdict.ERROR:  # the sentence has it then
                 out.append(f"{verification.note}\n")
             out.append("\n")
             results, mode = list(verification.results), verification.mode
