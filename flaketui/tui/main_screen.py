@@ -13,7 +13,6 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, ProgressBar, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -26,16 +25,17 @@ from flaketui.models import (
     Keep,
     ScanResult,
     Triage,
-    Verdict,
     Verification,
     VerifyMode,
 )
-from flaketui.service import FixPlan, RepoInfo, Service
+from flaketui.service import RepoInfo, Service
 from flaketui.tui import messages as msg
 from flaketui.tui.availability import Availability
-from flaketui.tui.modals import CategoryPicker, CommitDialog, FindingsScreen, KeepDialog, MessageDialog, VerifyOptions
-from flaketui.tui.rows import Progress, Row, SortOrder, counts, parse_filter, sort_key, verdict_sentence
-from flaketui.tui.verify_queue import VerifyJob, VerifyQueue
+from flaketui.tui.commit_flow import CommitFlow
+from flaketui.tui.modals import CategoryPicker, FindingsScreen, KeepDialog, MessageDialog
+from flaketui.tui.rows import Progress, Row, SortOrder, counts, parse_filter, same_tree, sort_key
+from flaketui.tui.verify_flow import VerifyFlow
+from flaketui.tui.verify_queue import VerifyQueue
 from flaketui.tui.widgets import EvidenceView, HistoryView, RepoHeader, RunsView, SourceView, TestTable
 
 Key = tuple[str, str]
@@ -56,7 +56,7 @@ _CATEGORY_BINDINGS = [
 ]
 
 
-class MainScreen(Screen[None]):
+class MainScreen(VerifyFlow, CommitFlow):
     BINDINGS = [
         Binding("a", "accept", "Accept", id="accept", tooltip="Confirm the suggested category"),
         *_CATEGORY_BINDINGS,
@@ -363,7 +363,7 @@ class MainScreen(Screen[None]):
     def _repo_loaded(self, message: msg.RepoLoaded) -> None:
         self.info = message.info
         for row in self.rows.values():
-            stale = row.verification is not None and not _same_tree(row.verification, self.info)
+            stale = row.verification is not None and not same_tree(row.verification, self.info)
             if stale != row.stale:
                 row.stale = stale
                 self.table.show_row(row)
@@ -392,7 +392,7 @@ class MainScreen(Screen[None]):
                 test=test,
                 triage=message.decisions.get(test.key),
                 verification=verification,
-                stale=verification is not None and self.info is not None and not _same_tree(verification, self.info),
+                stale=verification is not None and self.info is not None and not same_tree(verification, self.info),
                 diagnosis=previous.diagnosis if previous and previous.test == test else None,
                 marked=previous.marked if previous else False,
                 queued=self.queue.is_waiting(test.key),
@@ -580,227 +580,6 @@ class MainScreen(Screen[None]):
     def action_rescan(self) -> None:
         self.start_scan(use_cache=False)
 
-    # -- verification ---------------------------------------------------------------------
-    def action_verify(self) -> None:
-        row = self.selected
-        if row is not None:
-            self.enqueue((row.test,))
-
-    def action_verify_marked(self) -> None:
-        marked = [self.rows[k].test for k in self.shown if self.rows[k].marked]
-        for test in marked:
-            self.enqueue((test,))
-            self.rows[test.key].marked = False
-            self._touch(test.key)
-
-    def action_verify_options(self) -> None:
-        def chosen(answer: tuple[int, VerifyMode] | None) -> None:
-            if answer is not None:
-                self.runs, self.mode = answer
-                self._set_activity()
-
-        self.app.push_screen(VerifyOptions(self.runs, self.mode), chosen)
-
-    def enqueue(self, tests: Sequence[FlakyTest], then_commit: FlakyTest | None = None) -> None:
-        job = VerifyJob(tuple(tests), self.runs, self.mode, then_commit=then_commit)
-        self.queue.add(job)
-        for test in tests:
-            if test.key in self.rows:
-                self.rows[test.key].queued = True
-                self._touch(test.key)
-        self._next_verification()
-
-    def _next_verification(self) -> None:
-        job = self.queue.start_next()
-        if job is not None:
-            for test in job.tests:
-                row = self.rows.get(test.key)
-                if row is not None:
-                    row.queued = self.queue.is_waiting(test.key)
-                    row.progress = Progress(job.runs, mode=job.mode)
-                    self._touch(test.key)
-            self._run_verification(job)
-        self._set_activity()
-        self._availability_changed()
-
-    @work(thread=True, exit_on_error=False, group="verify", name="verify")
-    def _run_verification(self, job: VerifyJob) -> None:
-        by_nodeid = {t.nodeid: t.key for t in job.tests}
-        first = job.tests[0].key
-
-        def on_run(result) -> None:
-            self.post_message(msg.RunFinished(by_nodeid.get(result.nodeid, first), result))
-
-        verifications = self.service.verify(
-            job.tests, runs=job.runs, mode=job.mode, on_run=on_run, should_stop=job.stop.is_set
-        )
-        self.post_message(msg.VerificationDone(job.id, verifications, job.stop.is_set()))
-
-    @on(msg.RunFinished)
-    def _run_finished(self, message: msg.RunFinished) -> None:
-        row = self.rows.get(message.key)
-        if row is not None and row.progress is not None:
-            row.progress.results.append(message.result)
-            self._touch(row.key)
-
-    @on(msg.VerificationDone)
-    def _verification_done(self, message: msg.VerificationDone) -> None:
-        job = self.queue.current
-        if job is None or job.id != message.job_id:
-            return
-        by_nodeid = {t.nodeid: t.key for t in job.tests}
-        for verification in message.verifications:
-            key = (verification.rootdir, verification.nodeid)
-            key = key if key in self.rows else by_nodeid.get(verification.nodeid, key)
-            row = self.rows.get(key)
-            if row is not None:
-                row.verification = verification
-                row.stale = False
-                self.history.pop(key, None)
-        if message.cancelled:
-            self.notify("Verification cancelled; the runs so far are recorded.", title="Cancelled")
-        elif job.then_commit is None:  # before a commit, the dialog that follows is the answer
-            for verification in message.verifications:
-                self.notify(verdict_sentence(verification), title=verification.nodeid,
-                            severity="information" if verification.verdict is Verdict.STABLE else "warning")
-        if job.then_commit is not None and not message.cancelled:
-            self._continue_commit(job.then_commit, message.verifications)
-        self._end_job(job)
-
-    def _end_job(self, job: VerifyJob) -> None:
-        self.queue.finish(job)
-        for test in job.tests:
-            row = self.rows.get(test.key)
-            if row is not None:
-                row.progress = None
-                row.queued = self.queue.is_waiting(test.key)
-                self._touch(test.key)
-        self._next_verification()
-
-    def action_cancel(self) -> None:
-        row = self.selected
-        if row is not None and self.queue.drop_waiting(row.key):
-            row.queued = False
-            self._touch(row.key)
-            self._set_activity()
-            return
-        if self.queue.cancel_current() is not None:
-            self._set_activity("cancelling…")
-
-    def stop_everything(self) -> None:
-        """Quitting: nothing queued starts, and the running verification's process group dies."""
-        self.queue.stop_all()
-        for worker in self.workers:
-            worker.cancel()
-
-    # -- commit and undo -------------------------------------------------------------------
-    def action_commit(self) -> None:
-        row = self.selected
-        if row is not None:
-            self._set_activity(f"planning the fix of {row.test.nodeid}…")
-            self._prepare_commit(row.test, verified_now=False)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="commit", name="plan")
-    def _prepare_commit(self, test: FlakyTest, verified_now: bool) -> None:
-        service = self.service
-        plan = service.plan_fix(test)
-        if plan.refusal:
-            self.post_message(msg.Refused("Cannot commit", plan.refusal, "Nothing was changed."))
-            return
-        info = service.repo_info()
-        latest = service.last_verifications()
-        unverified = [
-            t for t in plan.tests
-            if not _verified_here(latest.get(t.key), info)
-        ]
-        if not unverified:
-            self.post_message(msg.PlanReady(plan, test))
-        elif verified_now:
-            self.post_message(msg.Refused(
-                "Cannot commit", f"{unverified[0].nodeid} has no stable verification of this tree.",
-                "Fix the cause, then press c again: the commit needs 10/10 passes on this very tree."))
-        else:
-            self.post_message(msg.NeedsVerification(tuple(unverified), test))
-
-    @on(msg.NeedsVerification)
-    def _needs_verification(self, message: msg.NeedsVerification) -> None:
-        names = ", ".join(t.nodeid for t in message.tests)
-        self._set_activity(f"verifying before the commit: {names}")
-        self.enqueue(message.tests, then_commit=message.target)
-
-    def _continue_commit(self, target: FlakyTest, verifications: Sequence) -> None:
-        unstable = [v for v in verifications if v.verdict is not Verdict.STABLE]
-        if unstable:
-            first = unstable[0]
-            self.app.push_screen(MessageDialog(
-                "Not committed", f"{first.nodeid}: {verdict_sentence(first)}.",
-                "The marker is still needed: fix the root cause (see Evidence), then press c again.",
-            ))
-            return
-        self._prepare_commit(target, verified_now=True)
-
-    @on(msg.PlanReady)
-    def _plan_ready(self, message: msg.PlanReady) -> None:
-        self._set_activity()
-        plan = message.plan
-
-        def answered(include: tuple[str, ...] | None) -> None:
-            if include is None:
-                self._set_activity("commit cancelled; nothing changed")
-                return
-            self._set_activity("committing…")
-            self._commit(plan, include)
-
-        self.app.push_screen(CommitDialog(plan), answered)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="commit", name="commit")
-    def _commit(self, plan: FixPlan, include: tuple[str, ...]) -> None:
-        record = self.service.commit_fix(
-            plan, include=include, on_output=lambda line: self.post_message(msg.CommitOutput(line))
-        )
-        self.post_message(msg.Committed(record, tuple(t.key for t in plan.tests)))
-
-    @on(msg.CommitOutput)
-    def _commit_output(self, message: msg.CommitOutput) -> None:
-        self._set_activity(f"git: {message.line}")
-
-    @on(msg.Committed)
-    def _committed(self, message: msg.Committed) -> None:
-        record = message.record
-        subject = record.message.split("\n", 1)[0]
-        if record.kind == "undo":
-            self.fixed_count = max(0, self.fixed_count - 1)
-            self._set_activity(f"undone in {record.sha[:8]}")
-            self.notify(f"{record.sha[:8]} {subject}", title="Marker restored")
-            self.start_scan(use_cache=False)
-            return
-        self.fixed_count += 1
-        for key in message.keys:
-            if key in self.rows:
-                self.rows[key].fixed = True
-                self._touch(key)
-        self._set_activity(f"committed {record.sha[:8]}")
-        self.notify(f"{record.sha[:8]} {subject}", title="Committed")
-        self._reload_repo()  # HEAD moved: every other verification now ran on an older tree
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="repo", name="scan")
-    def _reload_repo(self) -> None:
-        self.post_message(msg.RepoLoaded(self.service.repo_info()))
-
-    def action_undo(self) -> None:
-        self._set_activity("undoing the last fix…")
-        self._undo()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="commit", name="undo")
-    def _undo(self) -> None:
-        record = self.service.undo(on_output=lambda line: self.post_message(msg.CommitOutput(line)))
-        self.post_message(msg.Committed(record, ()))
-
-    @on(msg.Refused)
-    def _refused(self, message: msg.Refused) -> None:
-        self._set_activity()
-        self.app.push_screen(MessageDialog(message.title, message.message, message.hint))
-
     # -- editor and clipboard ----------------------------------------------------------------
     def action_edit(self) -> None:
         row = self.selected
@@ -890,14 +669,3 @@ def _fixed_commits(service: Service) -> int:
     commits = service.commits()
     undone = {c.undoes for c in commits if c.kind == "undo"}
     return sum(1 for c in commits if c.kind == "fix" and c.sha not in undone)
-
-
-def _same_tree(verification: Verification, info: RepoInfo) -> bool:
-    """Whether it ran on the tree the repository has now (always, outside git)."""
-    if not info.is_git:
-        return True
-    return verification.head == info.head and verification.tree_fingerprint == info.fingerprint
-
-
-def _verified_here(verification: Verification | None, info: RepoInfo) -> bool:
-    return verification is not None and verification.verdict is Verdict.STABLE and _same_tree(verification, info)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from flaketui.models import Category, Diagnosis, FlakyTest, RunOutcome, RunResult, Triage, Verdict, Verification, VerifyMode
+from flaketui.service import RepoInfo
 
 Key = tuple[str, str]
 
@@ -226,3 +227,15 @@ def counts(rows: Iterable[Row]) -> tuple[dict[RowState, int], dict[Category, int
         if row.category is not None:
             by_category[row.category] = by_category.get(row.category, 0) + 1
     return by_state, by_category
+
+
+def same_tree(verification: Verification, info: RepoInfo) -> bool:
+    """Whether it ran on the tree the repository has now (always, outside git)."""
+    if not info.is_git:
+        return True
+    return verification.head == info.head and verification.tree_fingerprint == info.fingerprint
+
+
+def verified_here(verification: Verification | None, info: RepoInfo) -> bool:
+    """A stable verification of this very tree: what a commit needs."""
+    return verification is not None and verification.verdict is Verdict.STABLE and same_tree(verification, info)
