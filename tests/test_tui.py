@@ -262,3 +262,15 @@ async def test_f_lists_the_repository_findings(make_repo: MakeRepo) -> None:
         assert "pyproject.toml" in str(app.screen.query_one("#dialog-body Static").render())
         await pilot.press("escape")
         assert app.screen is app.main
+
+
+@run_async
+async def test_e_says_why_it_cannot_open_an_editor(make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = FlakeTUIApp(Service(make_repo(PROJECT)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.main.unavailable_reason("edit") == "neither $VISUAL nor $EDITOR is set"
+        monkeypatch.setenv("EDITOR", "vi")
+        await pilot.press("e")  # a headless terminal cannot be suspended: a dialog, not a crash
+        assert isinstance(app.screen, MessageDialog)
+        assert "tests/test_counter.py:" in app.screen.hint

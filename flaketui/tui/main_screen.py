@@ -5,12 +5,13 @@ State lives here and changes only in handlers; workers call the service and post
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 
 from rich.text import Text
 from textual import events, on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.timer import Timer
@@ -169,6 +170,8 @@ class MainScreen(VerifyFlow, CommitFlow):
                 return "it is already committed"
             return self.available.reason("commit" if action == "commit" else "undo")
         if action == "edit":
+            if not (os.environ.get("VISUAL") or os.environ.get("EDITOR")):
+                return "neither $VISUAL nor $EDITOR is set"
             return self.available.reason("editor")
         if action == "copy_repro":
             return self.available.reason("repro")
@@ -585,13 +588,18 @@ class MainScreen(VerifyFlow, CommitFlow):
         row = self.selected
         if row is None:
             return
-        with self.app.suspend():
-            try:
-                self.service.open_in_editor(row.test.path, row.test.line)
-            except FlakeTUIError as exc:
-                error = exc
-            else:
-                error = None
+        error: FlakeTUIError | None = None
+        try:
+            with self.app.suspend():
+                try:
+                    self.service.open_in_editor(row.test.path, row.test.line)
+                except FlakeTUIError as exc:
+                    error = exc
+        except SuspendNotSupported:
+            error = FlakeTUIError(
+                "This terminal cannot hand the screen over to an editor.",
+                f"Open {row.test.path}:{row.test.line} yourself, then press R to rescan.",
+            )
         if error is not None:
             self.app.push_screen(MessageDialog("Cannot open the editor", error.message, error.hint))
         self._sources.pop(row.test.path, None)
