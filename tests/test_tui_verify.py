@@ -222,3 +222,34 @@ async def test_history_lists_each_verification_and_y_copies_the_repro(make_repo:
         assert history.count("3/3 passed: failure rate < 63% at 95% (forked)") == 2
         await pilot.press("y")
         assert "test_always_passes" in app.clipboard and "pytest" in app.clipboard
+
+
+@run_async
+async def test_a_class_marker_is_verified_and_committed_for_every_test_it_covers(make_repo: MakeRepo) -> None:
+    root = make_repo({
+        "tests/test_pair.py": """\
+            import pytest
+
+
+            @pytest.mark.flaky(reruns=2)
+            class TestPair:
+                def test_a(self):
+                    assert True
+
+                def test_b(self):
+                    assert True
+        """,
+    })
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, CommitDialog)
+        assert app.screen.plan.target == "tests/test_pair.py::TestPair"
+        assert "covers 2 tests" in str(app.screen.query_one("#commit-covered").render())
+        await pilot.press("enter")
+        await settle(pilot)
+        assert all(row.state is RowState.FIXED for row in app.main.rows.values())
+        assert all(row.verification.passed == 10 for row in app.main.rows.values())
+    assert "flaky" not in (root / "tests/test_pair.py").read_text()

@@ -8,11 +8,22 @@ from collections.abc import Sequence
 from textual import on, work
 from textual.screen import Screen
 
-from flaketui.models import FlakyTest, Verdict
+from flaketui.models import FlakyTest, MarkerScope, Verdict
 from flaketui.service import FixPlan
 from flaketui.tui import messages as msg
 from flaketui.tui.modals import CommitDialog, MessageDialog
 from flaketui.tui.rows import verdict_sentence, verified_here
+
+
+def marker_owner(test: FlakyTest) -> FlakyTest | str:
+    """What a commit removes the marker from: the test, or the class or module whose marker
+    covers it (then every test it covers is verified and listed)."""
+    parts = test.nodeid.split("::")
+    if test.marker.scope is MarkerScope.CLASS and len(parts) > 2:
+        return "::".join(parts[:-1])
+    if test.marker.scope is MarkerScope.MODULE:
+        return parts[0]
+    return test
 
 
 class CommitFlow(Screen[None]):
@@ -25,7 +36,7 @@ class CommitFlow(Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="commit", name="plan")
     def _prepare_commit(self, test: FlakyTest, verified_now: bool) -> None:
         service = self.service
-        plan = service.plan_fix(test)
+        plan = service.plan_fix(marker_owner(test))
         if plan.refusal:
             self.post_message(msg.Refused("Cannot commit", plan.refusal, "Nothing was changed."))
             return
