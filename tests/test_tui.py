@@ -13,6 +13,7 @@ from flaketui.models import Category, ScanResult
 from flaketui.service import Service
 from flaketui.tui.app import FlakeTUIApp
 from flaketui.tui.help import HelpScreen
+from flaketui.tui.keymap import load_keymap
 from flaketui.tui.modals import CategoryPicker, FindingsScreen, MessageDialog
 from flaketui.tui.rows import RowState
 from flaketui.tui.widgets import SourceView
@@ -274,3 +275,25 @@ async def test_e_says_why_it_cannot_open_an_editor(make_repo: MakeRepo, monkeypa
         await pilot.press("e")  # a headless terminal cannot be suspended: a dialog, not a crash
         assert isinstance(app.screen, MessageDialog)
         assert "tests/test_counter.py:" in app.screen.hint
+
+
+@run_async
+async def test_keys_are_remapped_by_binding_id(make_repo: MakeRepo) -> None:
+    app = FlakeTUIApp(Service(make_repo(PROJECT)), keymap={"pick-category": "w"})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("w")
+        assert isinstance(app.screen, CategoryPicker)
+        await pilot.press("escape", "question_mark")
+        assert ("w", "Category", "Pick a category, ranked by the diagnosis") in app.screen.lines
+
+
+def test_the_keymap_file_is_read_and_a_broken_one_says_how_to_fix_it(tmp_path: Path) -> None:
+    keys = tmp_path / "keys.toml"
+    keys.write_text('verify = "w"\ncommit = "ctrl+o"\n')
+    assert load_keymap(keys) == {"verify": "w", "commit": "ctrl+o"}
+    keys.write_text("verify = \n")
+    with pytest.raises(FlakeTUIError) as raised:
+        load_keymap(keys)
+    assert "binding-id" in raised.value.hint
+    assert load_keymap(tmp_path / "missing.toml") == {}

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from flaketui.service import Service
 from flaketui.tui.commands import ActionCommands
 from flaketui.tui.help import HelpScreen
+from flaketui.tui.keymap import load_keymap
 from flaketui.tui.main_screen import MainScreen
 
 
@@ -23,12 +24,14 @@ class FlakeTUIApp(App[None]):
         Binding("question_mark", "help", "Help", id="help", tooltip="Every key, generated from the bindings"),
     ]
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, *, keymap: dict[str, str] | None = None) -> None:
         super().__init__()
         self.service = service
         self.main = MainScreen(service)
+        self.user_keymap = load_keymap() if keymap is None else keymap
 
     def on_mount(self) -> None:
+        self.set_keymap(self.user_keymap)
         self.push_screen(self.main)
 
     def action_help(self) -> None:

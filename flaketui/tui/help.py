@@ -32,7 +32,9 @@ def bindings_of(screen: Screen) -> Iterator[tuple[str, Binding, list[str]]]:
             continue
         own = {b.action: b for b in type(node).__dict__.get("BINDINGS", []) if isinstance(b, Binding)}
         grouped: dict[str, list[str]] = {}
-        for key, binding in node._bindings:
+        bindings = node._bindings.copy()
+        bindings.apply_keymap(screen.app._keymap)  # the user's remapped keys, as Screen does
+        for key, binding in bindings:
             if binding.system or binding.action in seen or binding.action not in own:
                 continue
             keys = grouped.setdefault(binding.action, [])
