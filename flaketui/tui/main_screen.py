@@ -254,7 +254,8 @@ class MainScreen(VerifyFlow, CommitFlow):
             empty.update(Text("Scanning…"))
         elif not self.rows:
             result = self.scan_result
-            lines = [f"No flaky markers found in {result.files_scanned} test files."]
+            files = f"{result.files_scanned} test file{'' if result.files_scanned == 1 else 's'}"
+            lines = [f"No flaky markers found in {files}."]
             if result.findings:
                 lines.append(f"{len(result.findings)} repository findings (press f): flakiness may be hidden "
                              "in config or CI (reruns in addopts, hooks).")
