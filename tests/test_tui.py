@@ -297,3 +297,19 @@ def test_the_keymap_file_is_read_and_a_broken_one_says_how_to_fix_it(tmp_path: P
         load_keymap(keys)
     assert "binding-id" in raised.value.hint
     assert load_keymap(tmp_path / "missing.toml") == {}
+
+
+@run_async
+async def test_R_rescans_and_finds_a_new_marker(make_repo: MakeRepo) -> None:
+    root = make_repo(PROJECT)
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("j", "3")
+        await settle(pilot)
+        (root / "tests/test_new.py").write_text("import pytest\n\n\n@pytest.mark.flaky(reruns=1)\ndef test_new():\n    pass\n")
+        await pilot.press("R")
+        await settle(pilot)
+        assert "tests/test_new.py::test_new" in nodeids(app)
+        assert app.main.selected.test.name == "test_always_passes"  # the selection survives
+        assert app.main.selected.confirmed is Category.TIME
