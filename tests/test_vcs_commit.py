@@ -292,3 +292,14 @@ def test_a_failing_output_listener_does_not_stall_the_commit(repo: Path) -> None
     sha = vcs.commit_paths(repo, [TEST_FILE], "test: fix", broken)
     assert vcs.head(repo) == sha
     assert len(calls) == 1  # dropped after its first failure, whichever pipe spoke first
+
+
+def test_the_tree_fingerprint_ignores_the_decisions_file_but_not_a_code_edit(repo: Path) -> None:
+    before = vcs.tree_state(repo)
+    (repo / ".flaketui.toml").write_text('[tests."tests/test_x.py::test_y"]\ncategory = "time"\n')
+    after_decision = vcs.tree_state(repo)
+    (repo / "src/app.py").write_text("X = 2\n")
+    after_edit = vcs.tree_state(repo)
+    assert after_decision == before
+    assert after_edit.fingerprint != before.fingerprint
+    assert after_edit.dirty_paths == ("src/app.py",)
