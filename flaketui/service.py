@@ -509,6 +509,12 @@ class Service:
         template = config.get("tool", {}).get("flaketui", {}).get("commit-template")
         return template if isinstance(template, str) else None
 
+    def commit_needs_terminal(self) -> bool:
+        """Whether a commit may prompt on the terminal (signing is on): the app suspends first."""
+        from flaketui import vcs
+
+        return vcs.is_work_tree(self.root) and vcs.signing_needs_terminal(self.root)
+
     def commit_fix(
         self,
         plan: FixPlan,

@@ -122,6 +122,23 @@ def tree_state(root: Path) -> TreeState:
 
 # -- writing: commits ----------------------------------------------------------------------
 
+
+def signing_needs_terminal(root: Path) -> bool:
+    """Whether commits here are signed (``commit.gpgsign``): the signing program may ask for
+    a passphrase on the terminal, so the app hands the screen over while git runs."""
+    result = _git(root, "config", "--bool", "commit.gpgsign", check=False)
+    return result.returncode == 0 and result.stdout.strip() == b"true"
+
+
+def _signing_env() -> dict[str, str]:
+    """gpg's pinentry finds the terminal through GPG_TTY; git's stdin is closed, so name it."""
+    if "GPG_TTY" in os.environ:
+        return {}
+    for fd in (0, 1, 2):
+        if os.isatty(fd):
+            return {"GPG_TTY": os.ttyname(fd)}
+    return {}
+
 OutputCallback = Callable[[str], None]
 
 #: Files git leaves in the git directory while an operation waits for the user.
@@ -341,7 +358,7 @@ def commit_paths(
         repo = gitpython.Repo(root)
         try:
             repo.git.add("--", *paths)
-            process = repo.git.commit("-m", message, "--", *paths, as_process=True)
+            process = repo.git.commit("-m", message, "--", *paths, as_process=True, env=_signing_env())
             gitpython.cmd.handle_process_output(process, collect, collect, finalizer=None)
             process.wait()
             sha = repo.git.rev_parse("HEAD").strip()
@@ -350,10 +367,12 @@ def commit_paths(
     except gitpython.GitCommandError as exc:
         _restore(snapshot)
         said = "\n".join(output) or _as_text(exc.stderr) or _as_text(exc.stdout)
-        raise FlakeTUIError(
-            f"git commit failed; the work tree and index are as they were.\n{said.strip()}",
-            "Fix what the hook reports (or the git error above), then commit again.",
-        ) from exc
+        hint = (
+            "Signing failed: unlock your key (e.g. `gpg-agent`, or sign once in a terminal), then commit again."
+            if "failed to sign" in said
+            else "Fix what the hook reports (or the git error above), then commit again."
+        )
+        raise FlakeTUIError(f"git commit failed; the work tree and index are as they were.\n{said.strip()}", hint) from exc
     except BaseException:
         _restore(snapshot)
         raise

@@ -303,3 +303,49 @@ def test_the_tree_fingerprint_ignores_the_decisions_file_but_not_a_code_edit(rep
     assert after_decision == before
     assert after_edit.fingerprint != before.fingerprint
     assert after_edit.dirty_paths == ("src/app.py",)
+
+
+FAKE_GPG = """#!/bin/sh
+# Stands in for gpg: git pipes the commit in and reads the signature and a status line back.
+cat > /dev/null
+[ -n "$FAIL_SIGNING" ] && { echo "gpg: signing failed: No pinentry" >&2; exit 2; }
+echo "[GNUPG:] SIG_CREATED D 1 8 00 1700000000 0123456789ABCDEF" >&2
+printf -- '-----BEGIN PGP SIGNATURE-----\\n\\nZmFrZQ==\\n-----END PGP SIGNATURE-----\\n'
+"""
+
+
+@pytest.fixture
+def signing_repo(repo: Path) -> Path:
+    gpg = repo.parent / f"{repo.name}-fake-gpg"
+    gpg.write_text(FAKE_GPG)
+    gpg.chmod(0o755)
+    git(repo, "config", "commit.gpgsign", "true")
+    git(repo, "config", "gpg.program", str(gpg))
+    return repo
+
+
+def test_signing_is_detected_so_the_app_can_hand_over_the_terminal(repo: Path, signing_repo: Path) -> None:
+    assert vcs.signing_needs_terminal(signing_repo)
+    git(repo, "config", "commit.gpgsign", "false")
+    assert not vcs.signing_needs_terminal(repo)
+
+
+def test_a_signed_commit_runs_the_configured_signing_program(signing_repo: Path) -> None:
+    (signing_repo / TEST_FILE).write_text("def test_y():\n    assert 2\n")
+    vcs.commit_paths(signing_repo, [TEST_FILE], "test: signed")
+    assert "gpgsig -----BEGIN PGP SIGNATURE-----" in git(signing_repo, "cat-file", "-p", "HEAD")
+
+
+def test_a_signing_failure_restores_everything_and_says_why(
+    signing_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (signing_repo / TEST_FILE).write_text("def test_y():\n    assert 2\n")
+    before = _state(signing_repo)
+    head = git(signing_repo, "rev-parse", "HEAD")
+    monkeypatch.setenv("FAIL_SIGNING", "1")
+    with pytest.raises(FlakeTUIError) as raised:
+        vcs.commit_paths(signing_repo, [TEST_FILE], "test: signed")
+    assert "gpg failed to sign the data" in raised.value.message
+    assert raised.value.hint.startswith("Signing failed: unlock your key")
+    assert _state(signing_repo) == before
+    assert git(signing_repo, "rev-parse", "HEAD") == head

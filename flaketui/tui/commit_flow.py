@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from textual import on, work
+from textual.app import SuspendNotSupported
 from textual.screen import Screen
 
+from flaketui.errors import FlakeTUIError
 from flaketui.models import FlakyTest, MarkerScope, Verdict
 from flaketui.service import FixPlan
 from flaketui.tui import messages as msg
@@ -82,9 +84,34 @@ class CommitFlow(Screen[None]):
                 self._set_activity("commit cancelled; nothing changed")
                 return
             self._set_activity("committing…")
+            if self.service.commit_needs_terminal() and self._commit_on_terminal(plan, include):
+                return
             self._commit(plan, include)
 
         self.app.push_screen(CommitDialog(plan), answered)
+
+    def _commit_on_terminal(self, plan: FixPlan, include: tuple[str, ...]) -> bool:
+        """Commit with the screen handed over, so a signing passphrase prompt can be answered.
+
+        Returns False where the terminal cannot be handed over (the commit then runs in the
+        background and a prompt, if any, fails the commit with everything restored)."""
+        error: FlakeTUIError | None = None
+        record = None
+        try:
+            with self.app.suspend():
+                print("flaketui: committing; git signs the commit and may ask for your passphrase.", flush=True)
+                try:
+                    record = self.service.commit_fix(plan, include=include, on_output=print)
+                except FlakeTUIError as exc:
+                    error = exc
+        except SuspendNotSupported:
+            return False
+        if error is not None:
+            self._set_activity("commit failed; nothing changed")
+            self.app.push_screen(MessageDialog("Not committed", error.message, error.hint))
+        elif record is not None:
+            self.post_message(msg.Committed(record, tuple(t.key for t in plan.tests)))
+        return True
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="commit", name="commit")
     def _commit(self, plan: FixPlan, include: tuple[str, ...]) -> None:
