@@ -77,3 +77,15 @@ def plan_with(test: FlakyTest, root: Path, new_content: bytes) -> FixPlan:
         sources=((test.path, hashlib.sha256(current).hexdigest()),),
         restore=((test, test.marker),),
     )
+
+
+def repo_state(root: Path) -> dict[str, bytes]:
+    """Every work-tree file, the index and HEAD, as bytes: "nothing changed" means equal."""
+    files = {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
+    files["<index>"] = vcs.git_path(root, "index").read_bytes()
+    files["<HEAD>"] = (vcs.head(root) or "").encode()
+    return files

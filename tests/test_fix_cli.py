@@ -9,6 +9,7 @@ import pytest
 from flaketui import vcs
 from flaketui.cli import main
 from flaketui.service import Service
+from tests._fix_helpers import repo_state as _state
 from tests.conftest import MakeRepo, git, write_files
 
 TEST_FILE = "tests/test_jobs.py"
@@ -52,15 +53,6 @@ def repo(make_repo: MakeRepo, tmp_path: Path) -> Path:
     )
 
 
-def _state(root: Path) -> dict[str, bytes]:
-    files = {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in root.rglob("*")
-        if p.is_file() and ".git" not in p.relative_to(root).parts
-    }
-    files["<index>"] = vcs.git_path(root, "index").read_bytes()
-    files["<HEAD>"] = (vcs.head(root) or "").encode()
-    return files
 
 
 def _committed(root: Path) -> list[str]:

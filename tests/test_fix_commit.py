@@ -18,6 +18,7 @@ from tests._fix_helpers import (
     plan_with,
     record_verification,
 )
+from tests._fix_helpers import repo_state as _state
 from tests.conftest import MakeRepo, git, write_files
 
 TEST_FILE = "tests/test_x.py"
@@ -35,14 +36,6 @@ def repo(make_repo: MakeRepo) -> Path:
     )
 
 
-def _state(root: Path) -> dict[str, bytes]:
-    files = {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in root.rglob("*")
-        if p.is_file() and ".git" not in p.relative_to(root).parts
-    }
-    files["<index>"] = vcs.git_path(root, "index").read_bytes()
-    return files
 
 
 def _committed(root: Path) -> list[str]:

@@ -10,20 +10,12 @@ import pytest
 
 from flaketui import vcs
 from flaketui.errors import FlakeTUIError
+from tests._fix_helpers import repo_state as _state
 from tests.conftest import MakeRepo, git, write_files
 
 TEST_FILE = "tests/test_x.py"
 
 
-def _state(root: Path) -> dict[str, bytes]:
-    """Every file of the work tree plus the index, as bytes: "nothing changed" means equal."""
-    files = {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in root.rglob("*")
-        if p.is_file() and ".git" not in p.relative_to(root).parts
-    }
-    files["<index>"] = vcs.git_path(root, "index").read_bytes()
-    return files
 
 
 def _committed_files(root: Path, rev: str = "HEAD") -> list[str]:

@@ -26,7 +26,6 @@ from flaketui.models import (
     Keep,
     ScanResult,
     Triage,
-    Verification,
     VerifyMode,
 )
 from flaketui.service import RepoInfo, Service
