@@ -615,7 +615,8 @@ def _print_scan(result) -> None:  # (ScanResult)
         click.echo(click.style(lines[0], bold=True))
         click.echo("\n".join(lines[1:]))
     cached = " (cached)" if result.from_cache else ""
-    click.echo(f"{len(result.tests)} flaky-marked tests in {result.files_scanned} Python files{cached}")
+    count, files = len(result.tests), result.files_scanned
+    click.echo(f"{count} flaky-marked test{'s' if count != 1 else ''} in {files} Python file{'s' if files != 1 else ''}{cached}")
     if result.findings:
         click.echo(click.style("\nFindings", bold=True))
         for finding in result.findings:

@@ -274,7 +274,7 @@ class MainScreen(VerifyFlow, CommitFlow):
             parts.append(f"Commits unavailable: {self.info.git_problem}")
         result = self.scan_result
         if result is not None and result.findings:
-            parts.append(f"{len(result.findings)} repository findings (f): markers added by hooks at run time "
+            parts.append(f"{len(result.findings)} repository finding{'s' if len(result.findings) != 1 else ''} (f): markers added by hooks at run time "
                          "cannot be read from code.")
         if result is not None and result.skipped:
             parts.append(f"{len(result.skipped)} files skipped (unparsable).")
