@@ -188,14 +188,17 @@ def test_keep_command_writes_the_keep_and_the_gate_honours_it(
     assert run(root, "--max", "1", capsys=capsys)[0] == 1
 
 
+KEEP_COMMAND_REFUSES_WITH_WHAT_TO_DO_CASES = [
+    pytest.param(["tests/test_a.py::test_nope", "--reason", "r"], "No flaky-marked test", id="unknown-test"),
+    pytest.param(["tests/test_a.py::test_net"], "Give --reason", id="no-reason"),
+    pytest.param(["tests/test_a.py::test_net", "--reason", "r", "--remove"], "Give --reason", id="both"),
+    pytest.param(["tests/test_a.py::test_net", "--reason", "r", "--until", "soon"], "not a date", id="bad-date"),
+]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
-    [
-        pytest.param(["tests/test_a.py::test_nope", "--reason", "r"], "No flaky-marked test", id="unknown-test"),
-        pytest.param(["tests/test_a.py::test_net"], "Give --reason", id="no-reason"),
-        pytest.param(["tests/test_a.py::test_net", "--reason", "r", "--remove"], "Give --reason", id="both"),
-        pytest.param(["tests/test_a.py::test_net", "--reason", "r", "--until", "soon"], "not a date", id="bad-date"),
-    ],
+    KEEP_COMMAND_REFUSES_WITH_WHAT_TO_DO_CASES,
 )
 def test_keep_command_refuses_with_what_to_do(
     make_repo: MakeRepo, capsys: pytest.CaptureFixture[str], args: list[str], message: str

@@ -21,24 +21,27 @@ BARE = """
 """
 
 
+KIND_OF_A_BARE_MARKER_COMES_FROM_DECLARED_DEPENDENCIES_CASES = [
+    pytest.param("requirements-dev.txt", "pytest\npytest-rerunfailures==14.0  # reruns\n", "rerunfailures", id="requirements"),
+    pytest.param("pyproject.toml", '[project.optional-dependencies]\ntest = ["flaky>=3.8"]\n', "flaky", id="pyproject-extra"),
+    pytest.param("setup.cfg", "[options.extras_require]\ntest =\n    pytest-retry\n", "retry", id="setup-cfg"),
+    pytest.param("tox.ini", "[testenv]\ndeps =\n    pytest_rerunfailures\n", "rerunfailures", id="tox-deps"),
+    pytest.param("requirements/test.in", "flaky\n", "flaky", id="requirements-dir"),
+    pytest.param("pixi.toml", '[feature.test.dependencies]\npytest-rerunfailures = "*"\n', "rerunfailures", id="pixi"),
+    pytest.param("ci/environment-3.12.yaml", "dependencies:\n  - pytest\n  - flaky\n", "flaky", id="conda-env"),
+    pytest.param("pyproject.toml", '[tool.pytest.ini_options]\nmarkers = ["flaky: reruns"]\n', "unknown", id="marker-registration-is-not-a-dependency"),
+    pytest.param("requirements.txt", "pytest-rerunfailures\nflaky\n", "unknown", id="two-plugins-is-ambiguous"),
+    pytest.param("requirements.txt", "# we used flaky once\nrequests\n", "unknown", id="comment-is-not-a-dependency"),
+    pytest.param("requirements.txt", "flaky-helpers\n", "unknown", id="other-package-name"),
+    pytest.param("pixi.toml", 'a = "*"\npytest-rerunfailures = "*"\nb = "reports of the flaky tests"\n', "rerunfailures", id="prose-is-not-a-dependency"),
+    pytest.param("setup.py", 'setup(extras_require={"test": ["pytest", "flaky"]}, description="Mark flaky")\n', "flaky", id="setup-py"),
+    pytest.param("tox.ini", "[testenv]\ndeps = pytest-retry pytest\n", "retry", id="tox-one-line"),
+]
+
+
 @pytest.mark.parametrize(
     ("dependency_file", "content", "kind"),
-    [
-        pytest.param("requirements-dev.txt", "pytest\npytest-rerunfailures==14.0  # reruns\n", "rerunfailures", id="requirements"),
-        pytest.param("pyproject.toml", '[project.optional-dependencies]\ntest = ["flaky>=3.8"]\n', "flaky", id="pyproject-extra"),
-        pytest.param("setup.cfg", "[options.extras_require]\ntest =\n    pytest-retry\n", "retry", id="setup-cfg"),
-        pytest.param("tox.ini", "[testenv]\ndeps =\n    pytest_rerunfailures\n", "rerunfailures", id="tox-deps"),
-        pytest.param("requirements/test.in", "flaky\n", "flaky", id="requirements-dir"),
-        pytest.param("pixi.toml", '[feature.test.dependencies]\npytest-rerunfailures = "*"\n', "rerunfailures", id="pixi"),
-        pytest.param("ci/environment-3.12.yaml", "dependencies:\n  - pytest\n  - flaky\n", "flaky", id="conda-env"),
-        pytest.param("pyproject.toml", '[tool.pytest.ini_options]\nmarkers = ["flaky: reruns"]\n', "unknown", id="marker-registration-is-not-a-dependency"),
-        pytest.param("requirements.txt", "pytest-rerunfailures\nflaky\n", "unknown", id="two-plugins-is-ambiguous"),
-        pytest.param("requirements.txt", "# we used flaky once\nrequests\n", "unknown", id="comment-is-not-a-dependency"),
-        pytest.param("requirements.txt", "flaky-helpers\n", "unknown", id="other-package-name"),
-        pytest.param("pixi.toml", 'a = "*"\npytest-rerunfailures = "*"\nb = "reports of the flaky tests"\n', "rerunfailures", id="prose-is-not-a-dependency"),
-        pytest.param("setup.py", 'setup(extras_require={"test": ["pytest", "flaky"]}, description="Mark flaky")\n', "flaky", id="setup-py"),
-        pytest.param("tox.ini", "[testenv]\ndeps = pytest-retry pytest\n", "retry", id="tox-one-line"),
-    ],
+    KIND_OF_A_BARE_MARKER_COMES_FROM_DECLARED_DEPENDENCIES_CASES,
 )
 def test_kind_of_a_bare_marker_comes_from_declared_dependencies(tmp_path: Path, dependency_file: str, content: str, kind: str) -> None:
     write_files(tmp_path, {"tests/test_x.py": BARE, dependency_file: content})
@@ -243,18 +246,21 @@ def test_newer_grammar_is_read_with_exact_lines(tmp_path: Path) -> None:
     assert tests["tests/test_pep695.py::test_function"].line == 14
 
 
+STRANGE_CODE_NEVER_STOPS_THE_SCAN_CASES = [
+    pytest.param("a = b\nb = a\n@a\ndef test_cycle(): pass\n# flaky\n", id="alias-cycle"),
+    pytest.param("import pytest\npytestmark = pytestmark + [pytest.mark.flaky]\ndef test_self(): pass\n", id="self-reference"),
+    pytest.param("from tests.test_weird import *\nimport pytest\n@flaky\ndef test_star(): pass\n", id="star-import-of-itself"),
+    pytest.param("class TestA(TestA):\n    flaky = 1\n    def test_x(self): pass\n", id="class-inherits-itself"),
+    pytest.param("import pytest\n" + "x = (" * 50 + "1" + ")" * 50 + "\n@pytest.mark.flaky\ndef test_deep(): pass\n", id="deep-nesting"),
+    pytest.param("import pytest\n@pytest.mark.parametrize('x', [pytest.param(*[], marks=pytest.mark.flaky)])\ndef test_empty(x): pass\n", id="empty-param"),
+    pytest.param("import pytest\n@pytest.mark.parametrize()\n@pytest.mark.flaky()\ndef test_bad_parametrize(): pass\n", id="parametrize-without-arguments"),
+    pytest.param("def helper():\n    return helper()\n@helper()\ndef test_recursive_helper(): pass  # flaky\n", id="recursive-helper"),
+]
+
+
 @pytest.mark.parametrize(
     "source",
-    [
-        pytest.param("a = b\nb = a\n@a\ndef test_cycle(): pass\n# flaky\n", id="alias-cycle"),
-        pytest.param("import pytest\npytestmark = pytestmark + [pytest.mark.flaky]\ndef test_self(): pass\n", id="self-reference"),
-        pytest.param("from tests.test_weird import *\nimport pytest\n@flaky\ndef test_star(): pass\n", id="star-import-of-itself"),
-        pytest.param("class TestA(TestA):\n    flaky = 1\n    def test_x(self): pass\n", id="class-inherits-itself"),
-        pytest.param("import pytest\n" + "x = (" * 50 + "1" + ")" * 50 + "\n@pytest.mark.flaky\ndef test_deep(): pass\n", id="deep-nesting"),
-        pytest.param("import pytest\n@pytest.mark.parametrize('x', [pytest.param(*[], marks=pytest.mark.flaky)])\ndef test_empty(x): pass\n", id="empty-param"),
-        pytest.param("import pytest\n@pytest.mark.parametrize()\n@pytest.mark.flaky()\ndef test_bad_parametrize(): pass\n", id="parametrize-without-arguments"),
-        pytest.param("def helper():\n    return helper()\n@helper()\ndef test_recursive_helper(): pass  # flaky\n", id="recursive-helper"),
-    ],
+    STRANGE_CODE_NEVER_STOPS_THE_SCAN_CASES,
 )
 def test_strange_code_never_stops_the_scan(tmp_path: Path, source: str) -> None:
     write_files(tmp_path, {"tests/__init__.py": "", "tests/test_weird.py": source, "tests/test_fine.py": BARE})
@@ -263,17 +269,20 @@ def test_strange_code_never_stops_the_scan(tmp_path: Path, source: str) -> None:
     assert all(s.path == "tests/test_weird.py" for s in result.skipped)
 
 
+WHICH_XFAIL_REASONS_SAY_FLAKY_CASES = [
+    ("flaky on CI", True),
+    ("fails intermittently under load", True),
+    ("race in the scheduler", True),
+    ("sometimes times out", True),
+    ("traceback differs on 3.12", False),
+    ("Task is timeout instead of an exception", False),
+    ("bug #123", False),
+]
+
+
 @pytest.mark.parametrize(
     ("reason", "suspect"),
-    [
-        ("flaky on CI", True),
-        ("fails intermittently under load", True),
-        ("race in the scheduler", True),
-        ("sometimes times out", True),
-        ("traceback differs on 3.12", False),
-        ("Task is timeout instead of an exception", False),
-        ("bug #123", False),
-    ],
+    WHICH_XFAIL_REASONS_SAY_FLAKY_CASES,
 )
 def test_which_xfail_reasons_say_flaky(tmp_path: Path, reason: str, suspect: bool) -> None:
     write_files(

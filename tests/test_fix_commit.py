@@ -138,12 +138,15 @@ def test_head_moved_since_verification_is_refused(repo: Path) -> None:
         service.commit_fix(plan_with(test, repo, REMOVED_SOURCE.encode()))
 
 
+UNSTABLE_OR_INCOMPLETE_VERIFICATION_IS_REFUSED_CASES = [
+    pytest.param({"passed": 7, "verdict": Verdict.FLAKY}, "not stable: flaky, 7/10 passed", id="flaky"),
+    pytest.param({"passed": 3, "runs": 3}, "stopped after 3 of 10 runs", id="cancelled"),
+]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "reason"),
-    [
-        pytest.param({"passed": 7, "verdict": Verdict.FLAKY}, "not stable: flaky, 7/10 passed", id="flaky"),
-        pytest.param({"passed": 3, "runs": 3}, "stopped after 3 of 10 runs", id="cancelled"),
-    ],
+    UNSTABLE_OR_INCOMPLETE_VERIFICATION_IS_REFUSED_CASES,
 )
 def test_unstable_or_incomplete_verification_is_refused(repo: Path, kwargs: dict, reason: str) -> None:
     write_files(repo, {TEST_FILE: FIXED_SOURCE})

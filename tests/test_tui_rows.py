@@ -87,15 +87,18 @@ def test_running_row_shows_done_of_total_with_a_bar() -> None:
     assert row.verification_text() == "5/10 ▮▮▮▮▯▯▯▯"
 
 
+VERDICT_SENTENCE_IS_HONEST_CASES = [
+    pytest.param(verification(10, 10, Verdict.STABLE), "10/10 passed: failure rate < 26% at 95% (forked)", id="stable"),
+    pytest.param(verification(7, 10, Verdict.FLAKY), "7/10 passed: flaky, it still fails (forked)", id="flaky"),
+    pytest.param(verification(0, 5, Verdict.BROKEN), "0/5 passed: broken, it fails every time (forked)", id="broken"),
+    pytest.param(verification(3, 3, Verdict.STABLE, 10), "3/3 passed (of 10 asked): failure rate < 63% at 95% (forked)",
+                 id="cancelled early"),
+]
+
+
 @pytest.mark.parametrize(
     "result, sentence",
-    [
-        pytest.param(verification(10, 10, Verdict.STABLE), "10/10 passed: failure rate < 26% at 95% (forked)", id="stable"),
-        pytest.param(verification(7, 10, Verdict.FLAKY), "7/10 passed: flaky, it still fails (forked)", id="flaky"),
-        pytest.param(verification(0, 5, Verdict.BROKEN), "0/5 passed: broken, it fails every time (forked)", id="broken"),
-        pytest.param(verification(3, 3, Verdict.STABLE, 10), "3/3 passed (of 10 asked): failure rate < 63% at 95% (forked)",
-                     id="cancelled early"),
-    ],
+    VERDICT_SENTENCE_IS_HONEST_CASES,
 )
 def test_verdict_sentence_is_honest(result: Verification, sentence: str) -> None:
     assert verdict_sentence(result) == sentence

@@ -31,14 +31,17 @@ def test_fails_once():
 '''
 
 
+A_MARKED_TEST_FAILING_ONCE_COUNTS_AS_A_FAILURE_WITH_EACH_RERUN_PLUGIN_CASES = [
+    pytest.param("--reruns 3", "", "@pytest.mark.flaky(reruns=3)", id="pytest-rerunfailures"),
+    pytest.param("--force-flaky --max-runs 3", "from flaky import flaky", "@flaky(max_runs=3)", id="flaky"),
+    pytest.param("--retries 3", "", "@pytest.mark.flaky(retries=3)", id="pytest-retry"),
+    pytest.param("-p randomly --randomly-seed 1234", "", "@pytest.mark.flaky", id="pytest-randomly"),
+]
+
+
 @pytest.mark.parametrize(
     ("addopts", "imports", "decorator"),
-    [
-        pytest.param("--reruns 3", "", "@pytest.mark.flaky(reruns=3)", id="pytest-rerunfailures"),
-        pytest.param("--force-flaky --max-runs 3", "from flaky import flaky", "@flaky(max_runs=3)", id="flaky"),
-        pytest.param("--retries 3", "", "@pytest.mark.flaky(retries=3)", id="pytest-retry"),
-        pytest.param("-p randomly --randomly-seed 1234", "", "@pytest.mark.flaky", id="pytest-randomly"),
-    ],
+    A_MARKED_TEST_FAILING_ONCE_COUNTS_AS_A_FAILURE_WITH_EACH_RERUN_PLUGIN_CASES,
 )
 def test_a_marked_test_failing_once_counts_as_a_failure_with_each_rerun_plugin(
     tmp_path: Path, addopts: str, imports: str, decorator: str
