@@ -257,7 +257,7 @@ async def test_f_lists_the_repository_findings(make_repo: MakeRepo) -> None:
     app = FlakeTUIApp(Service(make_repo(project)))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert "repository findings" in str(app.main.query_one("#notice").render())
+        assert "1 repository finding (f)" in str(app.main.query_one("#notice").render())
         await pilot.press("f")
         assert isinstance(app.screen, FindingsScreen)
         assert "pyproject.toml" in str(app.screen.query_one("#dialog-body Static").render())
