@@ -61,6 +61,7 @@ class _Scan:
         self.seen: set[str] = set()
         self.unreadable: dict[str, str] = {}
         self._fixture_params: dict[str, frozenset[str]] = {}
+        self._conftests: list[str] | None = None
         self.findings: dict[tuple[str, int], Finding] = {}
 
     def read(self, path: str) -> bytes | None:
@@ -277,10 +278,13 @@ class _Scan:
         """Fixtures with ``params=`` a test module can reach (itself and the conftests above it);
         ``"*"`` when a ``pytest_generate_tests`` hook there may parametrize anything."""
         directories = {""} | {path[: i] for i in range(len(path)) if path[i] == "/"}
+        if self._conftests is None:  # every module is parsed by now; list the conftests once
+            self._conftests = [c for c in self.evaluator.modules if _is_conftest(c)]
+        candidates = [c for c in self._conftests if c != path and c.rpartition("/")[0] in directories]
         names: set[str] = set()
-        for candidate, module in self.evaluator.modules.items():
-            directory = candidate.rpartition("/")[0]
-            if candidate != path and not (_is_conftest(candidate) and directory in directories):
+        for candidate in (path, *candidates):
+            module = self.evaluator.modules.get(candidate)
+            if module is None:
                 continue
             found = self._fixture_params.get(candidate)
             if found is None:
