@@ -146,6 +146,24 @@ class Row:
         return ""
 
 
+def fit_nodeid(nodeid: str, width: int) -> str:
+    """A node id shortened to ``width`` cells, keeping what tells tests apart.
+
+    Directories go first (the source pane shows the path), then the middle of what is left,
+    so both the file and the end of the test name (a parameter id) stay readable.
+    """
+    if width <= 0 or len(nodeid) <= width:  # 0: not laid out yet
+        return nodeid
+    path, sep, rest = nodeid.partition("::")
+    short = path.rpartition("/")[2] + sep + rest
+    if len(short) <= width:
+        return short
+    if width < 2:
+        return short[:width]
+    head = (width - 1) // 2
+    return short[:head] + "…" + short[len(short) - (width - 1 - head):]
+
+
 def verdict_sentence(verification: Verification) -> str:
     """The honest one-line result: ``10/10 passed: failure rate < 26% at 95%``."""
     bound = round(verification.failure_rate_upper_95 * 100)

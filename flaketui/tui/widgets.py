@@ -16,7 +16,7 @@ from textual.widgets.data_table import CellKey, RowKey
 
 from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, Verdict, Verification, VerifyMode
 from flaketui.service import RepoInfo
-from flaketui.tui.rows import STATE_GLYPHS, Row, RowState, verdict_sentence
+from flaketui.tui.rows import STATE_GLYPHS, Row, RowState, fit_nodeid, verdict_sentence
 
 #: (key, label, width); the test column takes what the others leave.
 COLUMNS = (("status", "", 2), ("test", "test", 0), ("marker", "marker", 12), ("category", "category", 13),
@@ -78,7 +78,7 @@ class TestTable(DataTable):
     def cells(self, row: Row) -> list[Text | str]:
         state = row.state
         glyph = Text(("▸" if row.marked else " ") + STATE_GLYPHS[state], style=self._style(f"test-table--{state}"))
-        nodeid = Text(row.test.nodeid, no_wrap=True, overflow="ellipsis")
+        nodeid = Text(fit_nodeid(row.test.nodeid, self._test_width), no_wrap=True, overflow="ellipsis")
         if row.marked:
             nodeid.stylize(self._style("test-table--marked"))
         return [glyph, nodeid, Text(row.marker_text(), no_wrap=True, overflow="ellipsis"),
