@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from flaketui.decisions import FILENAME as DECISIONS_FILENAME
 from flaketui.errors import FlakeTUIError
 
 
@@ -104,9 +103,9 @@ def tree_state(root: Path) -> TreeState:
     for entry in status.stdout.split(b"\0"):
         if len(entry) > 3:
             paths.append(os.fsdecode(entry[3:]))
-    # The team's decisions file is not read by pytest: deciding a category after a
-    # verification must not make that verification stale.
-    paths = sorted(p for p in paths if p != DECISIONS_FILENAME)
+    # The team's decisions file (decisions.FILENAME, not imported: this is a hot path) is not
+    # read by pytest: deciding a category after a verification must not make it stale.
+    paths = sorted(p for p in paths if p != ".flaketui.toml")
     digest = hashlib.sha256()
     current = head(root)
     digest.update((current or "unborn").encode())
