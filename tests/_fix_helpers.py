@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from flaketui import vcs
 from flaketui.models import (
     FlakyTest,
@@ -18,6 +20,7 @@ from flaketui.models import (
     VerifyMode,
 )
 from flaketui.service import FixPlan, Service
+from tests.conftest import git, write_files
 
 FLAKY_SOURCE = (
     "import pytest\n"
@@ -89,3 +92,15 @@ def repo_state(root: Path) -> dict[str, bytes]:
     files["<index>"] = vcs.git_path(root, "index").read_bytes()
     files["<HEAD>"] = (vcs.head(root) or "").encode()
     return files
+
+
+def start_conflicting_merge(repo: Path) -> None:
+    """Leave ``repo`` mid-merge: two branches change README, and the merge stops on the conflict."""
+    git(repo, "checkout", "-q", "-b", "other")
+    write_files(repo, {"README": "other\n"})
+    git(repo, "commit", "-q", "-am", "other")
+    git(repo, "checkout", "-q", "main")
+    write_files(repo, {"README": "main\n"})
+    git(repo, "commit", "-q", "-am", "main")
+    with pytest.raises(Exception):
+        git(repo, "merge", "other")

@@ -10,6 +10,7 @@ from flaketui import vcs
 from flaketui.cli import main
 from flaketui.service import Service
 from tests._fix_helpers import repo_state as _state
+from tests._fix_helpers import start_conflicting_merge
 from tests.conftest import MakeRepo, git, write_files
 
 TEST_FILE = "tests/test_jobs.py"
@@ -207,14 +208,7 @@ def test_detached_head_and_worktree(repo: Path, tmp_path: Path) -> None:
 def test_merge_in_progress_and_unborn_branch_are_refused(
     repo: Path, make_repo: MakeRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    git(repo, "checkout", "-q", "-b", "other")
-    write_files(repo, {"README": "other\n"})
-    git(repo, "commit", "-q", "-am", "other")
-    git(repo, "checkout", "-q", "main")
-    write_files(repo, {"README": "main\n"})
-    git(repo, "commit", "-q", "-am", "main")
-    with pytest.raises(Exception):
-        git(repo, "merge", "other")
+    start_conflicting_merge(repo)
     assert _fix(repo, "--yes") == 1
     assert "merge is in progress" in capsys.readouterr().err
     unborn = make_repo({TEST_FILE: (repo / TEST_FILE).read_text()}, commit=False)

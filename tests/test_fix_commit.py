@@ -19,6 +19,7 @@ from tests._fix_helpers import (
     record_verification,
 )
 from tests._fix_helpers import repo_state as _state
+from tests._fix_helpers import start_conflicting_merge
 from tests.conftest import MakeRepo, git, write_files
 
 TEST_FILE = "tests/test_x.py"
@@ -227,14 +228,7 @@ def test_template_in_pyproject_shapes_the_message(repo: Path) -> None:
 
 
 def test_merge_in_progress_is_refused(repo: Path) -> None:
-    git(repo, "checkout", "-q", "-b", "other")
-    write_files(repo, {"README": "other\n"})
-    git(repo, "commit", "-q", "-am", "other")
-    git(repo, "checkout", "-q", "main")
-    write_files(repo, {"README": "main\n"})
-    git(repo, "commit", "-q", "-am", "main")
-    with pytest.raises(Exception):
-        git(repo, "merge", "other")
+    start_conflicting_merge(repo)
     service, test = _fixed_and_verified(repo)
     with pytest.raises(FlakeTUIError, match="merge is in progress"):
         service.commit_fix(plan_with(test, repo, REMOVED_SOURCE.encode()))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from textual.pilot import Pilot
+
 from flaketui.models import Category, Verdict
 from flaketui.service import Service
 from flaketui.tui.app import FlakeTUIApp
@@ -138,16 +142,21 @@ async def test_z_undoes_the_last_fix(make_repo: MakeRepo) -> None:
     assert git(root, "rev-list", "--count", "HEAD").strip() == "3"
 
 
+async def start_blocking_run(app: FlakeTUIApp, pilot: Pilot, root: Path) -> None:
+    """Verify the blocking test and return once its first run is under way."""
+    running = root / "tests/running.txt"
+    select(app, BLOCKER)
+    await pilot.press("v")
+    await wait_for(pilot, lambda: running.exists() and running.read_text().isdigit())
+
+
 @run_async
 async def test_x_cancels_and_leaves_no_process(make_repo: MakeRepo) -> None:
     root = make_repo({**PROJECT, **BLOCKING})
     app = FlakeTUIApp(Service(root))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        select(app, BLOCKER)
-        await pilot.press("v")
-        await wait_for(pilot, lambda: (root / "tests/running.txt").read_text().isdigit()
-                       if (root / "tests/running.txt").exists() else False)
+        await start_blocking_run(app, pilot, root)
         assert app.main.rows[BLOCKER].state is RowState.RUNNING
         await pilot.press("x")
         await settle(pilot)
@@ -161,9 +170,7 @@ async def test_keys_work_while_a_verification_runs(make_repo: MakeRepo) -> None:
     app = FlakeTUIApp(Service(root))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        select(app, BLOCKER)
-        await pilot.press("v")
-        await wait_for(pilot, lambda: (root / "tests/running.txt").exists())
+        await start_blocking_run(app, pilot, root)
         await pilot.press("j", "3")  # move to the next test and confirm `time` while it runs
         await wait_for(pilot, lambda: app.main.rows[COUNTER].confirmed is Category.TIME)
         assert app.main.rows[BLOCKER].state is RowState.RUNNING
@@ -178,10 +185,7 @@ async def test_q_quits_at_once_and_kills_the_run(make_repo: MakeRepo) -> None:
     app = FlakeTUIApp(Service(root))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        select(app, BLOCKER)
-        await pilot.press("v")
-        await wait_for(pilot, lambda: (root / "tests/running.txt").read_text().isdigit()
-                       if (root / "tests/running.txt").exists() else False)
+        await start_blocking_run(app, pilot, root)
         await pilot.press("q")
     assert app.return_code == 0
     assert processes_under(root) == []

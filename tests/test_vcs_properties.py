@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flaketui import vcs
+from tests._fix_helpers import repo_state
 from tests.conftest import git, write_files
 
 NAMES = ("tests/test_a.py", "tests/conftest.py", "src/app.py", "README")
@@ -32,16 +33,6 @@ def _build(root: Path, states: dict[str, str]) -> None:
         if state == "deleted":
             (root / name).unlink()
 
-
-def _snapshot(root: Path) -> dict[str, bytes]:
-    files = {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in root.rglob("*")
-        if p.is_file() and ".git" not in p.relative_to(root).parts
-    }
-    files["<index>"] = vcs.git_path(root, "index").read_bytes()
-    files["<HEAD>"] = (vcs.head(root) or "").encode()
-    return files
 
 
 scenario = st.fixed_dictionaries({name: st.sampled_from(STATES) for name in NAMES}).flatmap(
@@ -67,7 +58,7 @@ def test_a_rejected_commit_leaves_everything_byte_identical(case: tuple[dict[str
         scribble = 'do [ -f "$f" ] && echo junk >> "$f"; done'
         hook.write_text(f"#!/bin/sh\nfor f in {' '.join(chosen)}; {scribble}\nexit 1\n")
         hook.chmod(0o755)
-        before = _snapshot(root)
+        before = repo_state(root)
         contents = {chosen[0]: b"rewritten\n"} if states.get(chosen[0]) != "deleted" else {}
         try:
             vcs.commit_paths(root, chosen, "test: rejected", contents=contents)
@@ -75,7 +66,7 @@ def test_a_rejected_commit_leaves_everything_byte_identical(case: tuple[dict[str
             assert "git commit failed" in str(exc) or "did not match" in str(exc) or "pathspec" in str(exc)
         else:
             raise AssertionError("the hook should have rejected the commit")
-        assert _snapshot(root) == before
+        assert repo_state(root) == before
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
