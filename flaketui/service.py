@@ -11,7 +11,7 @@ so that ``flaketui --help`` and a cached scan stay fast.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -163,27 +163,65 @@ class Service:
         ``state_dir()`` without importing the parsers. ``collect`` (``scan --collect``) asks
         pytest itself through the verification runner; see ``_merge_collected``.
         """
+        if not self._is_git():
+            files = self.list_files()
+            return self._scan(files, None, None, use_cache=use_cache, collect=collect, on_progress=on_progress)
+        from flaketui import vcs
+
+        # git lists, and (when nothing cached can answer) greps, while Python imports.
+        listing = vcs.start_listing(self.root)
+        search = _GitSearch(self.root) if not use_cache else None
+        try:
+            found = listing.result()
+            return self._scan(
+                found.files, (found.state, found.unsettled), search, use_cache=use_cache, collect=collect, on_progress=on_progress
+            )
+        finally:
+            listing.close()
+            if search is not None:
+                search.close()
+
+    def _scan(
+        self,
+        files: list[str],
+        vouched: tuple[bytes, tuple[str, ...]] | None,
+        search: _GitSearch | None,
+        *,
+        use_cache: bool,
+        collect: bool,
+        on_progress: ProgressCallback | None,
+    ) -> ScanResult:
         from flaketui.discover import cache as scan_cache
 
-        files = self.list_files()
         try:
             state: Path | None = self.state_dir()
         except OSError:  # a read-only repository is scanned all the same, only never cached
             state = None
-        result = scan_cache.load(state, self.root, files) if use_cache and state is not None else None
+        taken = scan_cache.fingerprint(self.root, files, vouched) if state is not None else None
+        result = scan_cache.load(state, self.root, taken) if use_cache and state is not None and taken else None
         if result is None:
+            racy = scan_cache.racy(self.root, taken) if taken is not None else {}
+            if search is None and vouched is not None:
+                search = _GitSearch(self.root)
             from flaketui.discover import scan_repository
 
-            result = scan_repository(self.root, files, on_progress=on_progress)
-            if state is not None:
-                result = replace(result, fingerprint=scan_cache.store(state, self.root, files, result))
+            try:
+                result = scan_repository(self.root, files, on_progress=on_progress, search=search)
+            finally:
+                if search is not None:
+                    search.close()
+            if state is not None and taken is not None:
+                result = replace(result, fingerprint=scan_cache.store(state, taken, racy, result))
         if collect:
             result = self._merge_collected(result)
         return result
 
+    def _is_git(self) -> bool:
+        return (self.root / ".git").exists()
+
     def list_files(self) -> list[str]:
         """Tracked plus untracked-not-ignored files in git, a plain walk outside it (repo-relative)."""
-        if (self.root / ".git").exists():
+        if self._is_git():
             from flaketui import vcs
 
             return vcs.list_files(self.root)
@@ -880,3 +918,39 @@ def _find_root(start: Path) -> Path:
         if (candidate / ".git").exists():
             return candidate
     return start
+
+
+#: Beyond this many names one regular expression costs git more than Python reading the files.
+_MAX_GREP_WORDS = 2000
+
+
+class _GitSearch:
+    """``discover.files.FileSearch`` by ``git grep``, which reads every file on every core
+    while Python imports and parses. Started at once; ``close()`` stops what is left."""
+
+    def __init__(self, root: Path) -> None:
+        from flaketui import vcs
+        from flaketui.discover.files import READ_PATTERNS
+
+        self.root = root
+        self._job: vcs.Running | None = vcs.start_grep(root, READ_PATTERNS)
+
+    def to_read(self) -> set[str] | None:
+        from flaketui import vcs
+
+        if self._job is None:
+            return None
+        job, self._job = self._job, None
+        return vcs.grep_result(job)
+
+    def naming(self, words: Collection[str]) -> set[str] | None:
+        from flaketui import vcs
+
+        if len(words) > _MAX_GREP_WORDS:
+            return None
+        return vcs.grep_result(vcs.start_grep(self.root, sorted(w.encode() for w in words), words=True))
+
+    def close(self) -> None:
+        if self._job is not None:
+            self._job.close()
+            self._job = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,31 @@ from flaketui.models import FlakyTest, ScanResult
 
 
 def scan(root: Path) -> ScanResult:
-    """The engine on a plain directory (no git, no cache): what the service does outside git."""
-    return scan_repository(root, walk_files(root))
+    """The engine on a plain directory (no git, no cache): what the service does outside git.
+
+    Each call also scans a committed git copy of the directory, where ``git grep`` picks the
+    files Python reads, and checks that both answers agree.
+    """
+    result = scan_repository(root, walk_files(root))
+    _assert_the_git_scan_agrees(root, result)
+    return result
+
+
+def _assert_the_git_scan_agrees(root: Path, expected: ScanResult) -> None:
+    from flaketui import vcs
+    from flaketui.service import Service
+
+    copy = root.parent / f"{root.name}-in-git"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(root, copy, symlinks=True)
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "--no-verify", "-m", "fixture"]):
+        subprocess.run(["git", *args], cwd=copy, check=True, capture_output=True)
+    if sorted(vcs.list_files(copy)) != sorted(walk_files(copy)):
+        return  # git ignores part of the fixture (a .gitignore): the two scans see different files
+    found = Service(copy).scan(use_cache=False)
+    assert (found.tests, found.findings, found.skipped, found.files_scanned) == (
+        expected.tests, expected.findings, expected.skipped, expected.files_scanned
+    )
 
 
 def by_nodeid(result: ScanResult, rootdir: str = ".") -> dict[str, FlakyTest]:

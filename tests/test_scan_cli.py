@@ -118,6 +118,46 @@ def test_same_size_edit_within_one_timestamp_tick_is_not_served_stale(make_repo)
     assert {t.nodeid: t for t in rescanned.tests}[fetch].marker.args == (("reruns", "7"),)
 
 
+@pytest.mark.parametrize("change", ["edit", "stage", "commit", "delete", "assume-unchanged", "untracked"])
+def test_every_change_git_can_see_misses_the_cache(make_repo, change: str) -> None:
+    """In git the cache key is HEAD, the status and the stat of what status names: whatever
+    the user does to the tree, the next scan answers for the bytes on disk."""
+    root = make_repo(PROJECT)
+    target = root / "tests" / "test_net.py"
+    if change == "assume-unchanged":  # git status no longer looks at this file
+        git(root, "update-index", "--assume-unchanged", "tests/test_net.py")
+    if change == "untracked":
+        write_files(root, {"tests/test_new.py": "import pytest\n\n@pytest.mark.flaky(reruns=1)\ndef test_new(): pass\n"})
+        target = root / "tests" / "test_new.py"
+    Service(root).scan()
+    assert Service(root).scan().from_cache
+    if change == "delete":
+        target.unlink()
+    else:
+        target.write_bytes(target.read_bytes().replace(b"reruns=1", b"reruns=7"))
+    if change == "stage":
+        git(root, "add", "tests/test_net.py")
+    if change == "commit":
+        git(root, "commit", "-q", "-am", "more reruns")
+    rescanned = Service(root).scan()
+    assert not rescanned.from_cache
+    markers = {t.nodeid: dict(t.marker.args) for t in rescanned.tests}
+    if change == "delete":
+        assert "tests/test_net.py::test_fetch" not in markers
+    else:
+        assert markers[target.relative_to(root).as_posix() + ("::test_new" if change == "untracked" else "::test_fetch")] == {
+            "reruns": "7"
+        }
+    assert Service(root).scan().from_cache
+
+
+def test_a_file_deleted_in_the_work_tree_is_not_listed(make_repo) -> None:
+    root = make_repo(PROJECT)
+    (root / "tests" / "test_net.py").unlink()
+    files = Service(root).list_files()
+    assert "tests/test_net.py" not in files and "pkg/tests/test_pkg.py" in files
+
+
 def test_an_upgrade_of_flaketui_never_reads_an_old_cache(make_repo, monkeypatch: pytest.MonkeyPatch) -> None:
     import flaketui.discover.cache as scan_cache
 

@@ -8,17 +8,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flaketui.models import ScanResult
 
+if TYPE_CHECKING:
+    from flaketui.discover.files import FileSearch
+
 
 def scan_repository(
-    root: Path, files: Sequence[str], *, on_progress: Callable[[int, int], None] | None = None
+    root: Path,
+    files: Sequence[str],
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+    search: FileSearch | None = None,
 ) -> ScanResult:
-    """Scan ``files`` (repo-relative POSIX paths under ``root``) and return the models."""
+    """Scan ``files`` (repo-relative POSIX paths under ``root``) and return the models.
+
+    ``search`` says which files hold what without Python reading them (``git grep``); it
+    must search exactly ``files``. Without it every Python file is read.
+    """
     from flaketui.discover.engine import scan_repository as run
 
-    return run(root, files, on_progress=on_progress)
+    return run(root, files, on_progress=on_progress, search=search)
 
 
 __all__ = ["scan_repository"]

@@ -2,9 +2,13 @@
 
 The key hashes flaketui's version, the root, and (path, size, mtime, inode) of every file
 that can change a scan's answer, so an edit, a new file, a removed one or an upgrade of
-flaketui all miss. Files modified within two seconds of the write are "racily clean" (a
-later edit could keep the same mtime), so their content hashes are kept and rechecked; on
-file systems with nanosecond timestamps the window shrinks to 100 ms.
+flaketui all miss. Files modified within two seconds of the key are "racily clean" (a later
+edit could keep the same mtime), so their content hashes are kept and rechecked; on file
+systems with nanosecond timestamps the window shrinks to 100 ms.
+
+In git, ``git status`` already vouches for every unchanged tracked file (HEAD pins its
+bytes, and git itself compares racily clean files): the key then hashes HEAD and the status,
+and stats only the files git reports as changed or untracked, or is told not to look at.
 This module must stay light: a warm scan imports nothing else of discovery.
 """
 
@@ -14,8 +18,10 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from flaketui import __version__
 from flaketui.discover.serialize import scan_from_json, scan_to_json
@@ -34,9 +40,26 @@ def relevant(path: str) -> bool:
     return path.endswith(_RELEVANT_SUFFIXES) or path.rpartition("/")[2] in _RELEVANT_NAMES
 
 
-def _fingerprint(root: Path, files: list[str]) -> tuple[str, dict[str, int]]:
+#: What git vouches for (``vcs.Listing``): HEAD plus the status output, and the paths whose
+#: content it does not pin, which are stat-ed like any file outside git.
+Vouched = tuple[bytes, Sequence[str]]
+
+
+class Fingerprint(NamedTuple):
+    """The cache key of one state of the tree, and the mtimes of the files it stat-ed."""
+
+    key: str
+    mtimes: dict[str, int]
+
+
+def fingerprint(root: Path, files: list[str], vouched: Vouched | None = None) -> Fingerprint:
+    """Take it before the scan reads the files: an edit made while the scan runs then changes
+    the next key, so the answer is never served for bytes the scan did not see."""
     base = str(root) + os.sep
     parts: list[str] = [f"{_FORMAT}\0{__version__}\0{root}\0{_engine_stamp()}\0"]
+    if vouched is not None:
+        state, files = vouched[0], list(vouched[1])
+        parts.append(f"git\0{hashlib.sha256(state).hexdigest()}\0")
     mtimes: dict[str, int] = {}
     for path in files:
         if not path.endswith(_RELEVANT_SUFFIXES) and path.rpartition("/")[2] not in _RELEVANT_NAMES:
@@ -49,7 +72,7 @@ def _fingerprint(root: Path, files: list[str]) -> tuple[str, dict[str, int]]:
         mtimes[path] = stat.st_mtime_ns
         parts.append(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}\n")
     digest = hashlib.sha256("".join(parts).encode("utf-8", "surrogateescape"))
-    return digest.hexdigest(), mtimes
+    return Fingerprint(digest.hexdigest(), mtimes)
 
 
 def _engine_stamp() -> str:
@@ -71,7 +94,7 @@ def _content_hash(path: Path) -> str | None:
         return None
 
 
-def load(state_dir: Path, root: Path, files: list[str]) -> ScanResult | None:
+def load(state_dir: Path, root: Path, taken: Fingerprint) -> ScanResult | None:
     """The cached result if nothing it depends on changed, else None."""
     try:
         data = json.loads((state_dir / CACHE_FILE).read_bytes())
@@ -79,8 +102,7 @@ def load(state_dir: Path, root: Path, files: list[str]) -> ScanResult | None:
         return None
     if not isinstance(data, dict) or data.get("format") != _FORMAT or data.get("version") != __version__:
         return None
-    key, _ = _fingerprint(root, files)
-    if data.get("key") != key:
+    if data.get("key") != taken.key:
         return None
     for path, expected in data.get("racy", {}).items():
         if _content_hash(root / path) != expected:
@@ -89,26 +111,30 @@ def load(state_dir: Path, root: Path, files: list[str]) -> ScanResult | None:
         result = scan_from_json(data["result"], str(root), files_scanned=data.get("files_scanned", 0), from_cache=True)
     except (KeyError, TypeError, ValueError):
         return None
-    return replace(result, fingerprint=key)
+    return replace(result, fingerprint=taken.key)
 
 
-def store(state_dir: Path, root: Path, files: list[str], result: ScanResult) -> str:
-    """Write the cache; returns the fingerprint it is keyed by."""
-    key, mtimes = _fingerprint(root, files)
+def racy(root: Path, taken: Fingerprint) -> dict[str, str]:
+    """Content hashes of the files modified too recently for their mtime to be trusted (a
+    later edit may keep it); like the fingerprint, take them before the scan reads."""
     now = time.time_ns()
-    coarse = all(m % 1_000_000 == 0 for m in mtimes.values())
+    coarse = all(m % 1_000_000 == 0 for m in taken.mtimes.values())
     window = _RACY_NS_COARSE if coarse else _RACY_NS_FINE
-    racy = {p: h for p, m in mtimes.items() if m >= now - window and (h := _content_hash(root / p)) is not None}
+    return {p: h for p, m in taken.mtimes.items() if m >= now - window and (h := _content_hash(root / p)) is not None}
+
+
+def store(state_dir: Path, taken: Fingerprint, racy_hashes: dict[str, str], result: ScanResult) -> str:
+    """Write the cache; returns the key it is stored under."""
     payload = {
         "format": _FORMAT,
         "version": __version__,
-        "key": key,
-        "racy": racy,
+        "key": taken.key,
+        "racy": racy_hashes,
         "files_scanned": result.files_scanned,
         "result": scan_to_json(result),
     }
     _write(state_dir / CACHE_FILE, json.dumps(payload))
-    return key
+    return taken.key
 
 
 def _write(target: Path, text: str) -> None:

@@ -2,14 +2,16 @@
 
 1. Every pytest config file decides the rootdirs and what each one collects.
 2. A byte prefilter picks the Python files worth parsing: those that mention flakiness,
-   then, round after round, those that mention a name an already parsed module binds to a
-   flaky marker, class or test (aliases and base classes imported across modules).
+   then, round after round, those that import a name an already parsed module binds to a
+   flaky marker, class or test (aliases and base classes imported across modules). With a
+   ``FileSearch`` (git grep), only the files it names are ever read.
 3. Each collected test module is replayed through pytest's collection rules.
 """
 
 from __future__ import annotations
 
 import ast
+import gc
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from flaketui.discover import config as cfg
 from flaketui.discover.collect import Collector, _dotted, _is_flaky
+from flaketui.discover.files import FLAKY_WORDS, FileSearch
 from flaketui.discover.parse import Unparsable, decode, parse
 from flaketui.discover.symbols import Sequence as Listed
 from flaketui.discover.symbols import (
@@ -37,24 +40,41 @@ from flaketui.models import Finding, FlakyTest, ScanResult, Skipped
 
 ProgressCallback = Callable[[int, int], None]
 
-#: Words a file must contain for a marker, a suspect retry or a rerun to be written in it.
-_PREFILTER_WORDS = (b"flak", b"rerun", b"retr", b"intermittent", b"backoff", b"xfail")
 _FROM_IMPORT = re.compile(rb"^[ \t]*from[ \t]+([.\w]+)[ \t]+import[ \t]*(\([^)]*\)|[^\n]*)", re.MULTILINE)
 _IMPORT = re.compile(rb"^[ \t]*import[ \t]+([^\n#;]+)", re.MULTILINE)
 _WORD = re.compile(rb"\w+")
 _MAX_ROUNDS = 8
 
 
-def scan_repository(root: Path, files: Sequence[str], *, on_progress: ProgressCallback | None = None) -> ScanResult:
-    return _Scan(root, files, on_progress).run()
+def scan_repository(
+    root: Path,
+    files: Sequence[str],
+    *,
+    on_progress: ProgressCallback | None = None,
+    search: FileSearch | None = None,
+) -> ScanResult:
+    # The scan allocates hundreds of thousands of syntax nodes that all stay alive until it
+    # ends: the cyclic collector would walk them again and again for nothing to free.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _Scan(root, files, on_progress, search).run()
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _Scan:
-    def __init__(self, root: Path, files: Sequence[str], on_progress: ProgressCallback | None) -> None:
+    def __init__(
+        self, root: Path, files: Sequence[str], on_progress: ProgressCallback | None, search: FileSearch | None = None
+    ) -> None:
         self.root = root
         self._root = str(root)
         self.files = list(files)
         self.on_progress = on_progress
+        self.search = search
+        #: Python files the search vouched hold nothing to read: ASCII text, no flaky word.
+        self.unread: set[str] = set()
         self.evaluator = Evaluator()
         self.skipped: dict[str, str] = {}
         #: Files read once and why an unparsed one could not be (binary, not UTF-8).
@@ -121,41 +141,79 @@ class _Scan:
         # (or a module) that an already parsed module exports with a flaky marker attached.
         pending: dict[str, frozenset[str]] = {}
         total = len(python_files)
-        for done, path in enumerate(python_files):
+        listed = self.search.to_read() if self.search is not None else None
+        if listed is not None:
+            to_read = [path for path in python_files if path in listed or _is_conftest(path)]
+            self.unread = set(python_files).difference(to_read)
+        else:
+            to_read = python_files
+        for done, path in enumerate(to_read):
             if self.on_progress is not None and done % 500 == 0:
-                self.on_progress(done, total)
-            data = self.read(path)
-            if data is None:
-                continue
-            self.seen.add(path)
-            if _mentions_flakiness(data) or _is_conftest(path):
-                self._parse(path, data)
-            else:
-                try:
-                    decode(data)
-                except Unparsable as reason:  # reported if the file turns out to be a test file
-                    self.unreadable[path] = str(reason)
-                imported = _imported_words(data)
-                if imported:
-                    pending[path] = imported
-        known: set[str] = set()
-        fresh_names: set[str] = set()
-        checked: set[str] = set()
-        for _ in range(_MAX_ROUNDS):
-            names = self._exported_names(known, fresh_names, checked) - known
-            if not names or not pending:
-                break
-            known |= names
-            fresh_names = names
-            wanted = names | self._exporting_module_names(names)
-            reached = [path for path, words in pending.items() if not words.isdisjoint(wanted)]
-            for path in reached:
-                del pending[path]
-                data = self.read(path)
-                if data is not None:
-                    self._parse(path, data)
+                self.on_progress(done * total // len(to_read), total)
+            self._read_one(path, pending)
+        self._follow_imports(pending, python_files)
         if self.on_progress is not None:
             self.on_progress(total, total)
+
+    def _follow_imports(self, pending: dict[str, frozenset[str]], python_files: list[str]) -> None:
+        """Parse, round after round, the read files that import a name a parsed module exports
+        with a flaky marker attached; once no read file is reached, ask the search once for
+        the unread files naming any such name (git reads them all in one pass), and go on."""
+        known: set[str] = set()
+        fresh: set[str] = set()
+        checked: set[str] = set()
+        wanted: set[str] = set()
+        searched: set[str] = set()
+        for _ in range(2 * _MAX_ROUNDS):
+            if not pending and not self.unread:
+                break  # no file left that an import could bring in
+            fresh = self._exported_names(known, fresh, checked) - known
+            if fresh:
+                known |= fresh
+                wanted |= fresh | self._exporting_module_names(fresh)
+                self._parse_reached(pending, wanted, list(pending))
+                continue
+            if not self.unread or wanted <= searched:
+                break
+            asked = wanted - searched
+            searched |= asked
+            if not self._parse_reached(pending, wanted, self._read_naming(asked, python_files, pending)):
+                break
+
+    def _parse_reached(self, pending: dict[str, frozenset[str]], wanted: set[str], candidates: list[str]) -> bool:
+        reached = [path for path in candidates if path in pending and not pending[path].isdisjoint(wanted)]
+        for path in reached:
+            del pending[path]
+            data = self.read(path)
+            if data is not None:
+                self._parse(path, data)
+        return bool(reached)
+
+    def _read_one(self, path: str, pending: dict[str, frozenset[str]]) -> None:
+        data = self.read(path)
+        if data is None:
+            return
+        self.seen.add(path)
+        if _mentions_flakiness(data) or _is_conftest(path):
+            self._parse(path, data)
+            return
+        try:
+            decode(data)
+        except Unparsable as reason:  # reported if the file turns out to be a test file
+            self.unreadable[path] = str(reason)
+        imported = _imported_words(data)
+        if imported:
+            pending[path] = imported
+
+    def _read_naming(self, words: set[str], python_files: list[str], pending: dict[str, frozenset[str]]) -> list[str]:
+        """Read the unread files that may import one of ``words`` (they name it)."""
+        assert self.search is not None
+        named = self.search.naming(words) if all(w.isascii() for w in words) else None
+        read = [path for path in python_files if path in self.unread and (named is None or path in named)]
+        for path in read:
+            self.unread.discard(path)
+            self._read_one(path, pending)
+        return read
 
     def _exporting_module_names(self, names: set[str]) -> set[str]:
         """Last components of the modules that bind ``names`` (``helpers`` for ``helpers.RETRY``)."""
@@ -180,7 +238,7 @@ class _Scan:
         """An unparsed test file is still reported when it is binary, not UTF-8 or unreadable."""
         if path in self.unreadable:
             self.skipped[path] = self.unreadable[path]
-        elif path not in self.seen and os.path.lexists(os.path.join(self._root, path)):
+        elif path not in self.seen and path not in self.unread and os.path.lexists(os.path.join(self._root, path)):
             self.skipped[path] = "unreadable"  # (a file gone since the listing is simply not there)
 
     def _exported_names(self, known: set[str], fresh: set[str], checked: set[str]) -> set[str]:
@@ -396,7 +454,7 @@ class _Scan:
 
 def _mentions_flakiness(data: bytes) -> bool:
     # Plain substring tests run at memchr speed; one regex alternation is several times slower.
-    return any(word in data for word in _PREFILTER_WORDS)
+    return any(word in data for word in FLAKY_WORDS)
 
 
 def _imported_words(data: bytes) -> frozenset[str]:

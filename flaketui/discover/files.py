@@ -1,9 +1,35 @@
-"""The file list outside git: a plain walk that skips what every Python project ignores."""
+"""Which files a scan reads: the list outside git (a plain walk that skips what every Python
+project ignores), and what makes a Python file worth reading at all.
+
+Light on purpose: the service starts ``git grep`` with these patterns before it imports
+the parsers, so git reads the repository while Python loads.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
+from typing import Protocol
+
+#: Words a file must contain for a marker, a suspect retry or a rerun to be written in it.
+FLAKY_WORDS = (b"flak", b"rerun", b"retr", b"intermittent", b"backoff", b"xfail")
+#: The Python files a scan must read, as extended regular expressions over bytes: those that
+#: mention flakiness, and those holding bytes outside printable ASCII, the only ones that
+#: may be binary or not UTF-8 (reported as skipped). Any other file can only receive a
+#: marker through an import, which ``FileSearch.naming`` finds.
+READ_PATTERNS = (*FLAKY_WORDS, b"[\x80-\xff]", b"[\x01-\x08\x0e-\x1f]")
+
+
+class FileSearch(Protocol):
+    """Answers from outside Python which files hold a pattern (``git grep`` in a repository,
+    which reads every file on every core). ``None`` means "cannot tell": read them all."""
+
+    def to_read(self) -> Collection[str] | None:
+        """The Python files in which one of ``READ_PATTERNS`` occurs."""
+
+    def naming(self, words: Collection[str]) -> Collection[str] | None:
+        """The Python files in which one of ``words`` (identifiers) occurs as a whole word."""
 
 #: Directories no one wants scanned: VCS data, caches, environments (pytest's own norecursedirs
 #: decides about build/ and dist/, as a project may configure it).
