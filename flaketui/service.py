@@ -171,6 +171,8 @@ class Service:
         # git lists, and (when nothing cached can answer) greps, while Python imports.
         listing = vcs.start_listing(self.root)
         search = _GitSearch(self.root) if not use_cache else None
+        if search is not None:
+            import flaketui.discover.engine  # noqa: F401 (loads the parsers while git works)
         try:
             found = listing.result()
             return self._scan(
@@ -934,6 +936,7 @@ class _GitSearch:
 
         self.root = root
         self._job: vcs.Running | None = vcs.start_grep(root, READ_PATTERNS)
+        self._started: list[vcs.Running] = []
 
     def to_read(self) -> set[str] | None:
         from flaketui import vcs
@@ -943,14 +946,17 @@ class _GitSearch:
         job, self._job = self._job, None
         return vcs.grep_result(job)
 
-    def naming(self, words: Collection[str]) -> set[str] | None:
+    def naming(self, words: Collection[str]) -> Callable[[], set[str] | None]:
         from flaketui import vcs
 
         if len(words) > _MAX_GREP_WORDS:
-            return None
-        return vcs.grep_result(vcs.start_grep(self.root, sorted(w.encode() for w in words), words=True))
+            return lambda: None
+        job = vcs.start_grep(self.root, sorted(w.encode() for w in words), words=True)
+        self._started.append(job)
+        return lambda: vcs.grep_result(job)
 
     def close(self) -> None:
-        if self._job is not None:
-            self._job.close()
-            self._job = None
+        for job in (self._job, *self._started):
+            if job is not None:
+                job.close()
+        self._job, self._started = None, []

@@ -143,25 +143,21 @@ class PendingListing:
             self.close()
         unsettled: list[str] = []
         gone: set[str] = set()
-        for entry in status.split(b"\0"):
-            if entry.startswith((b"1 ", b"u ")):
+        for entry in os.fsdecode(status).split("\0"):
+            if entry.startswith(("1 ", "u ")):
                 # "1 XY sub mH mI mW hH hI path" (8 fields before the path), "u" has 10.
-                path = os.fsdecode(entry.split(b" ", 10 if entry[0:1] == b"u" else 8)[-1])
+                path = entry.split(" ", 10 if entry[0] == "u" else 8)[-1]
                 unsettled.append(path)
-                if entry[3:4] == b"D":  # deleted in the work tree, still in the index
+                if entry[3] == "D":  # deleted in the work tree, still in the index
                     gone.add(path)
-            elif entry.startswith(b"? "):
-                unsettled.append(os.fsdecode(entry[2:]))
-        files: list[str] = []
-        for entry in listed.split(b"\0"):
-            if len(entry) < 3:
-                continue
-            path = os.fsdecode(entry[2:])
-            if entry[0:1].islower() or entry[0:1] == b"S":
-                unsettled.append(path)
-            if path not in gone:
-                files.append(path)
-        return Listing(files=list(dict.fromkeys(files)), state=status, unsettled=tuple(dict.fromkeys(unsettled)))
+            elif entry.startswith("? "):
+                unsettled.append(entry[2:])
+        entries = os.fsdecode(listed).split("\0")
+        unsettled.extend(e[2:] for e in entries if e and (e[0].islower() or e[0] == "S"))
+        files = [e[2:] for e in entries if e]
+        if gone:
+            files = [path for path in files if path not in gone]
+        return Listing(files=files, state=status, unsettled=tuple(dict.fromkeys(unsettled)))
 
     def close(self) -> None:
         for job in self._jobs:

@@ -14,7 +14,8 @@ import ast
 import gc
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flaketui.discover import config as cfg
@@ -75,6 +76,9 @@ class _Scan:
         self.search = search
         #: Python files the search vouched hold nothing to read: ASCII text, no flaky word.
         self.unread: set[str] = set()
+        self.follow = _Follow()
+        #: The answer of a search started for importers (``FileSearch.naming``), once asked.
+        self.naming: Callable[[], Collection[str] | None] | None = None
         self.evaluator = Evaluator()
         self.skipped: dict[str, str] = {}
         #: Files read once and why an unparsed one could not be (binary, not UTF-8).
@@ -83,6 +87,7 @@ class _Scan:
         self._fixture_params: dict[str, frozenset[str]] = {}
         self._conftests: list[str] | None = None
         self.findings: dict[tuple[str, int], Finding] = {}
+        self._module_words: dict[str, frozenset[str]] = {}
 
     def read(self, path: str) -> bytes | None:
         try:
@@ -98,31 +103,24 @@ class _Scan:
         for path in python_files:
             by_rootdir[cfg.rootdir_of(path, configs)].append(path)
         self._parse_relevant(python_files)
+        # Conftests are always read first, so what follows does not wait for the search.
         conftests = self._conftest_ignores()
         venvs = self._venv_dirs()
         plugins = self._declared_plugins(configs)
         id_hooks = self._parametrize_id_hooks()
-        tests: dict[tuple[str, str], FlakyTest] = {}
         commanded = self._commanded_paths()
-        for rootdir, config in configs.items():
-            selected = cfg.select_test_files(config, by_rootdir[rootdir], venvs, conftests, commanded)
-            collector = Collector(self.evaluator, config, plugins.get(rootdir, set()), id_hooks.get(rootdir, False))
-            for path in selected:
-                module = self.evaluator.modules.get(path)
-                if module is None:
-                    self._check_readable(path)
-                    continue
-                collector.parametrized_fixtures = self._parametrized_fixtures(path)
-                try:
-                    collected = collector.collect(module, cfg.relative(path, rootdir))
-                except (RecursionError, ValueError, AttributeError, TypeError, KeyError, IndexError) as error:
-                    # Code we do not model must never stop the scan: say so, and go on.
-                    self.skipped[path] = f"not analysed: {type(error).__name__} in flaketui ({error}); please report it"
-                    continue
-                for test in collected.tests:
-                    tests.setdefault(test.key, test)
-                for finding in collected.findings:
-                    self.findings.setdefault((finding.path, finding.line), finding)
+        selected = {
+            rootdir: cfg.select_test_files(config, by_rootdir[rootdir], venvs, conftests, commanded)
+            for rootdir, config in configs.items()
+        }
+        tests, findings, skipped = self._collect(configs, selected, plugins, id_hooks)
+        # The search for importers ran while we collected; a file it brings in may carry marks
+        # into modules already collected (a base class, an alias), so collect again.
+        while self._resume_imports(python_files):
+            tests, findings, skipped = self._collect(configs, selected, plugins, id_hooks)
+        self.skipped.update(skipped)
+        for finding in findings:
+            self.findings.setdefault((finding.path, finding.line), finding)
         self._config_findings()
         self._hook_findings()
         ordered = sorted(tests.values(), key=lambda t: (t.rootdir, t.nodeid.split("::", 1)[0], t.line, t.nodeid))
@@ -134,12 +132,42 @@ class _Scan:
             files_scanned=len(python_files),
         )
 
+    def _collect(
+        self,
+        configs: dict[str, cfg.PytestConfig],
+        selected: dict[str, list[str]],
+        plugins: dict[str, set[str]],
+        id_hooks: dict[str, bool],
+    ) -> tuple[dict[tuple[str, str], FlakyTest], list[Finding], dict[str, str]]:
+        tests: dict[tuple[str, str], FlakyTest] = {}
+        findings: list[Finding] = []
+        skipped: dict[str, str] = {}
+        for rootdir, config in configs.items():
+            collector = Collector(self.evaluator, config, plugins.get(rootdir, set()), id_hooks.get(rootdir, False))
+            for path in selected[rootdir]:
+                module = self.evaluator.modules.get(path)
+                if module is None:
+                    reason = self._unreadable_reason(path)
+                    if reason is not None:
+                        skipped[path] = reason
+                    continue
+                collector.parametrized_fixtures = self._parametrized_fixtures(path)
+                try:
+                    collected = collector.collect(module, cfg.relative(path, rootdir))
+                except (RecursionError, ValueError, AttributeError, TypeError, KeyError, IndexError) as error:
+                    # Code we do not model must never stop the scan: say so, and go on.
+                    skipped[path] = f"not analysed: {type(error).__name__} in flaketui ({error}); please report it"
+                    continue
+                for test in collected.tests:
+                    tests.setdefault(test.key, test)
+                findings.extend(collected.findings)
+        return tests, findings, skipped
+
     # -- parsing --------------------------------------------------------------------------
     def _parse_relevant(self, python_files: list[str]) -> None:
         # A file that never mentions flakiness can still receive a marker, but only through an
         # import: remember what each one imports, and parse it once an import brings a name
         # (or a module) that an already parsed module exports with a flaky marker attached.
-        pending: dict[str, frozenset[str]] = {}
         total = len(python_files)
         listed = self.search.to_read() if self.search is not None else None
         if listed is not None:
@@ -150,37 +178,48 @@ class _Scan:
         for done, path in enumerate(to_read):
             if self.on_progress is not None and done % 500 == 0:
                 self.on_progress(done * total // len(to_read), total)
-            self._read_one(path, pending)
-        self._follow_imports(pending, python_files)
+            self._read_one(path)
+        self._follow_imports()
         if self.on_progress is not None:
             self.on_progress(total, total)
 
-    def _follow_imports(self, pending: dict[str, frozenset[str]], python_files: list[str]) -> None:
+    def _follow_imports(self) -> None:
         """Parse, round after round, the read files that import a name a parsed module exports
-        with a flaky marker attached; once no read file is reached, ask the search once for
-        the unread files naming any such name (git reads them all in one pass), and go on."""
-        known: set[str] = set()
-        fresh: set[str] = set()
-        checked: set[str] = set()
-        wanted: set[str] = set()
-        searched: set[str] = set()
-        for _ in range(2 * _MAX_ROUNDS):
-            if not pending and not self.unread:
-                break  # no file left that an import could bring in
-            fresh = self._exported_names(known, fresh, checked) - known
-            if fresh:
-                known |= fresh
-                wanted |= fresh | self._exporting_module_names(fresh)
-                self._parse_reached(pending, wanted, list(pending))
-                continue
-            if not self.unread or wanted <= searched:
+        with a flaky marker attached. Once no read file is reached, start the search for the
+        unread files naming any such name (git reads them all in one pass, while Python
+        collects); ``_resume_imports`` takes its answer."""
+        follow = self.follow
+        for _ in range(_MAX_ROUNDS):
+            if not follow.pending and not self.unread:
+                return  # no file left that an import could bring in
+            follow.fresh = self._exported_names(follow.known, follow.fresh, follow.checked) - follow.known
+            if not follow.fresh:
                 break
-            asked = wanted - searched
-            searched |= asked
-            if not self._parse_reached(pending, wanted, self._read_naming(asked, python_files, pending)):
-                break
+            follow.known |= follow.fresh
+            follow.wanted |= follow.fresh | self._exporting_module_names(follow.fresh)
+            self._parse_reached(list(follow.pending))
+        asked = follow.wanted - follow.searched
+        if self.unread and asked and self.search is not None:
+            follow.searched |= asked
+            self.naming = self.search.naming(asked) if all(w.isascii() for w in asked) else (lambda: None)
 
-    def _parse_reached(self, pending: dict[str, frozenset[str]], wanted: set[str], candidates: list[str]) -> bool:
+    def _resume_imports(self, python_files: list[str]) -> bool:
+        """Read the unread files the search named, parse those that import a wanted name and
+        follow them in turn; False when nothing new was parsed."""
+        if self.naming is None:
+            return False
+        named, self.naming = self.naming(), None
+        read = [path for path in python_files if path in self.unread and (named is None or path in named)]
+        for path in read:
+            self.unread.discard(path)
+            self._read_one(path)
+        if not self._parse_reached(read):
+            return False
+        self._follow_imports()
+        return True
+
+    def _parse_reached(self, candidates: list[str]) -> bool:
+        pending, wanted = self.follow.pending, self.follow.wanted
         reached = [path for path in candidates if path in pending and not pending[path].isdisjoint(wanted)]
         for path in reached:
             del pending[path]
@@ -189,7 +228,7 @@ class _Scan:
                 self._parse(path, data)
         return bool(reached)
 
-    def _read_one(self, path: str, pending: dict[str, frozenset[str]]) -> None:
+    def _read_one(self, path: str) -> None:
         data = self.read(path)
         if data is None:
             return
@@ -203,17 +242,7 @@ class _Scan:
             self.unreadable[path] = str(reason)
         imported = _imported_words(data)
         if imported:
-            pending[path] = imported
-
-    def _read_naming(self, words: set[str], python_files: list[str], pending: dict[str, frozenset[str]]) -> list[str]:
-        """Read the unread files that may import one of ``words`` (they name it)."""
-        assert self.search is not None
-        named = self.search.naming(words) if all(w.isascii() for w in words) else None
-        read = [path for path in python_files if path in self.unread and (named is None or path in named)]
-        for path in read:
-            self.unread.discard(path)
-            self._read_one(path, pending)
-        return read
+            self.follow.pending[path] = imported
 
     def _exporting_module_names(self, names: set[str]) -> set[str]:
         """Last components of the modules that bind ``names`` (``helpers`` for ``helpers.RETRY``)."""
@@ -234,12 +263,13 @@ class _Scan:
             return
         self.evaluator.add(build_module(path, source))
 
-    def _check_readable(self, path: str) -> None:
-        """An unparsed test file is still reported when it is binary, not UTF-8 or unreadable."""
+    def _unreadable_reason(self, path: str) -> str | None:
+        """Why an unparsed test file could not be read (binary, not UTF-8), if it could not."""
         if path in self.unreadable:
-            self.skipped[path] = self.unreadable[path]
-        elif path not in self.seen and path not in self.unread and os.path.lexists(os.path.join(self._root, path)):
-            self.skipped[path] = "unreadable"  # (a file gone since the listing is simply not there)
+            return self.unreadable[path]
+        if path not in self.seen and path not in self.unread and os.path.lexists(os.path.join(self._root, path)):
+            return "unreadable"  # (a file gone since the listing is simply not there)
+        return None
 
     def _exported_names(self, known: set[str], fresh: set[str], checked: set[str]) -> set[str]:
         """Module-level names that carry a flaky marker into whatever imports them.
@@ -254,6 +284,8 @@ class _Scan:
             checked.add(path)
             if not words and not flak:
                 continue
+            if not flak and self._words_of(path, module).isdisjoint(words):
+                continue  # no binding here can name a fresh export: the module says none of them
             lines = module.source.lines
             for name, bindings in module.scope.bindings.items():
                 if name.startswith("__") or not any(_mentions(b, name, lines, words, flak) for b in bindings):
@@ -265,6 +297,12 @@ class _Scan:
                 if carries:
                     names.add(name)
         return names
+
+    def _words_of(self, path: str, module: ModuleInfo) -> frozenset[str]:
+        words = self._module_words.get(path)
+        if words is None:
+            words = self._module_words[path] = frozenset(_IDENTIFIER.findall(module.source.text))
+        return words
 
     def _carries_flaky(self, value: object, depth: int = 0) -> bool:
         if isinstance(value, Listed) and any(isinstance(item, Param) for item in value.items):
@@ -450,6 +488,19 @@ class _Scan:
         if isinstance(node, ast.Constant):
             return node.value == "flaky"
         return self._flaky_expression(module, node)
+
+
+@dataclass
+class _Follow:
+    """Where following imports stands: what each read, unparsed file imports, the names
+    known to carry a flaky marker, those found last round, and what was searched for."""
+
+    pending: dict[str, frozenset[str]] = field(default_factory=dict)
+    known: set[str] = field(default_factory=set)
+    fresh: set[str] = field(default_factory=set)
+    checked: set[str] = field(default_factory=set)
+    wanted: set[str] = field(default_factory=set)
+    searched: set[str] = field(default_factory=set)
 
 
 def _mentions_flakiness(data: bytes) -> bool:

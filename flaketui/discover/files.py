@@ -8,7 +8,7 @@ the parsers, so git reads the repository while Python loads.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Protocol
 
@@ -28,8 +28,9 @@ class FileSearch(Protocol):
     def to_read(self) -> Collection[str] | None:
         """The Python files in which one of ``READ_PATTERNS`` occurs."""
 
-    def naming(self, words: Collection[str]) -> Collection[str] | None:
-        """The Python files in which one of ``words`` (identifiers) occurs as a whole word."""
+    def naming(self, words: Collection[str]) -> Callable[[], Collection[str] | None]:
+        """Start looking for the Python files in which one of ``words`` (ASCII identifiers)
+        occurs as a whole word; the returned function waits for the answer."""
 
 #: Directories no one wants scanned: VCS data, caches, environments (pytest's own norecursedirs
 #: decides about build/ and dist/, as a project may configure it).
