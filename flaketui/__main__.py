@@ -1,3 +1,5 @@
-from flaketui.cli import main
+"""``python -m flaketui``."""
+
+from flaketui.launch import main
 
 raise SystemExit(main())

@@ -8,22 +8,28 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
 from flaketui import __version__
 from flaketui.errors import FlakeTUIError
 
+if TYPE_CHECKING:
+    from flaketui.vcs import EarlyScan
+
 
 class _Context:
-    def __init__(self, directory: str, python: str | None) -> None:
+    def __init__(self, directory: str, python: str | None, early: EarlyScan | None = None) -> None:
         self.directory = directory
         self.python = python
+        self._early = early
 
-    def service(self):  # -> Service; imported lazily to keep start-up light
+    def service(self, directory: str | None = None):  # -> Service; imported lazily to keep start-up light
         from flaketui.service import Service
 
-        return Service(self.directory, python=self.python)
+        early, self._early = self._early, None  # the launcher's early git answers serve one scan
+        return Service(directory if directory is not None else self.directory, python=self.python, early=early)
 
 
 pass_context = click.make_pass_decorator(_Context)
@@ -46,7 +52,7 @@ def cli(ctx: click.Context, directory: str, python: str | None) -> None:
 
     Without a command, opens the app on the repository around the current directory.
     """
-    ctx.obj = _Context(directory, python)
+    ctx.obj = _Context(directory, python, early=ctx.obj)  # main(early=...) hands it over as the root object
     if ctx.invoked_subcommand is None:
         _open_app(ctx.obj.service())
 
@@ -519,9 +525,7 @@ def scan(ctx: _Context, path: str | None, as_json: bool, no_cache: bool, collect
     """
     import os
 
-    from flaketui.service import Service
-
-    service = Service(path if path is not None else ctx.directory, python=ctx.python)
+    service = ctx.service(path)
     result = service.scan(use_cache=not no_cache, collect=collect)
     if path is not None:
         result = _under(result, os.path.relpath(os.path.realpath(path), service.root).replace(os.sep, "/"))
@@ -654,10 +658,15 @@ def verify(
     return run_verify(ctx.service(), nodeids, runs=runs, mode=mode, timeout=timeout, fail_fast=fail_fast, as_json=as_json)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 ok, 1 a check failed, 2 usage or environment error)."""
+def main(argv: Sequence[str] | None = None, *, early: EarlyScan | None = None) -> int:
+    """Entry point; returns the exit code (0 ok, 1 a check failed, 2 usage or environment error).
+
+    ``early``: git's answers the launcher (``flaketui.launch``) started for this command's scan.
+    """
     try:
-        result = cli.main(args=list(argv) if argv is not None else None, prog_name="flaketui", standalone_mode=False)
+        result = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="flaketui", standalone_mode=False, obj=early
+        )
     except FlakeTUIError as exc:
         click.echo(f"flaketui: {exc}", err=True)
         return 2

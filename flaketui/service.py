@@ -33,6 +33,7 @@ from flaketui.models import (
 )
 
 if TYPE_CHECKING:
+    from flaketui import vcs
     from datetime import date
 
     from flaketui.report import GateItem
@@ -108,10 +109,16 @@ class GateResult:
 class Service:
     """flaketui's operations on one repository (or plain directory) rooted at ``root``."""
 
-    def __init__(self, root: str | Path = ".", *, python: str | None = None) -> None:
-        self.root = _find_root(Path(root))
+    def __init__(self, root: str | Path = ".", *, python: str | None = None, early: vcs.EarlyScan | None = None) -> None:
+        from flaketui import vcs
+
+        self.root = vcs.find_root(Path(root))
         #: ``--python``: the interpreter that runs the target's tests, if given.
         self.python = python
+        #: git's answers a launcher started for this root before the imports (see ``vcs.EarlyScan``).
+        self._early = early if early is not None and early.root == self.root else None
+        if early is not None and self._early is None:
+            early.close()
 
     # -- repository ------------------------------------------------------------------
     def repo_info(self) -> RepoInfo:
@@ -167,10 +174,17 @@ class Service:
             files = self.list_files()
             return self._scan(files, None, None, use_cache=use_cache, collect=collect, on_progress=on_progress)
         from flaketui import vcs
+        from flaketui.discover.files import READ_PATTERNS
 
         # git lists, and (when nothing cached can answer) greps, while Python imports.
-        listing = vcs.start_listing(self.root)
-        search = _GitSearch(self.root) if not use_cache else None
+        early, self._early = self._early, None
+        listing = early.listing if early is not None else vcs.start_listing(self.root)
+        search = early.search if early is not None else None
+        if use_cache and search is not None:
+            search.close()  # a cached answer may need no file read at all
+            search = None
+        elif not use_cache and search is None:
+            search = vcs.GitSearch(self.root, READ_PATTERNS)
         if search is not None:
             import flaketui.discover.engine  # noqa: F401 (loads the parsers while git works)
         try:
@@ -187,7 +201,7 @@ class Service:
         self,
         files: list[str],
         vouched: tuple[bytes, tuple[str, ...]] | None,
-        search: _GitSearch | None,
+        search: vcs.GitSearch | None,
         *,
         use_cache: bool,
         collect: bool,
@@ -204,7 +218,10 @@ class Service:
         if result is None:
             racy = scan_cache.racy(self.root, taken) if taken is not None else {}
             if search is None and vouched is not None:
-                search = _GitSearch(self.root)
+                from flaketui import vcs
+                from flaketui.discover.files import READ_PATTERNS
+
+                search = vcs.GitSearch(self.root, READ_PATTERNS)
             from flaketui.discover import scan_repository
 
             try:
@@ -909,54 +926,3 @@ def _editor_position(editor: str, path: str, line: int) -> list[str]:
 
 def _refused_plan(target: str, refusal: str, tests: Sequence[FlakyTest] = ()) -> FixPlan:
     return FixPlan(target=target, tests=tuple(tests), diff="", message="", refusal=refusal)
-
-
-def _find_root(start: Path) -> Path:
-    """The enclosing git work tree's top, found without starting git; else ``start`` itself."""
-    start = start.resolve()
-    if not start.is_dir():
-        raise FlakeTUIError(f"{start} is not a directory.", "Pass an existing directory with -C PATH.")
-    for candidate in (start, *start.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return start
-
-
-#: Beyond this many names one regular expression costs git more than Python reading the files.
-_MAX_GREP_WORDS = 2000
-
-
-class _GitSearch:
-    """``discover.files.FileSearch`` by ``git grep``, which reads every file on every core
-    while Python imports and parses. Started at once; ``close()`` stops what is left."""
-
-    def __init__(self, root: Path) -> None:
-        from flaketui import vcs
-        from flaketui.discover.files import READ_PATTERNS
-
-        self.root = root
-        self._job: vcs.Running | None = vcs.start_grep(root, READ_PATTERNS)
-        self._started: list[vcs.Running] = []
-
-    def to_read(self) -> set[str] | None:
-        from flaketui import vcs
-
-        if self._job is None:
-            return None
-        job, self._job = self._job, None
-        return vcs.grep_result(job)
-
-    def naming(self, words: Collection[str]) -> Callable[[], set[str] | None]:
-        from flaketui import vcs
-
-        if len(words) > _MAX_GREP_WORDS:
-            return lambda: None
-        job = vcs.start_grep(self.root, sorted(w.encode() for w in words), words=True)
-        self._started.append(job)
-        return lambda: vcs.grep_result(job)
-
-    def close(self) -> None:
-        for job in (self._job, *self._started):
-            if job is not None:
-                job.close()
-        self._job, self._started = None, []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,17 @@ def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
             "Check that the repository is readable and not corrupt (`git status`).",
         )
     return result
+
+
+def find_root(start: Path) -> Path:
+    """The enclosing git work tree's top, found without starting git; else ``start`` itself."""
+    start = start.resolve()
+    if not start.is_dir():
+        raise FlakeTUIError(f"{start} is not a directory.", "Pass an existing directory with -C PATH.")
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return start
 
 
 def is_work_tree(root: Path) -> bool:
@@ -174,6 +185,9 @@ def start_grep(root: Path, patterns: Sequence[bytes], *, words: bool = False, pa
     lists them) in which any of ``patterns`` (extended regular expressions, matched byte by
     byte) occurs; ``words`` matches whole words only. Read the answer with ``grep_result``."""
     args: list[str | bytes] = ["grep", "-l", "-z", "-E", "--untracked", "--no-color", "--full-name"]
+    # Python works on while git greps: leave it a core (on two cores, git's two threads
+    # slowed the scan more than they sped the grep).
+    args.append(f"--threads={max(1, (os.cpu_count() or 2) - 1)}")
     if words:
         # git tries each -e pattern on its own: one alternation of 400 words runs 6x faster.
         args += ["-w", "-e", b"(" + b"|".join(patterns) + b")"]
@@ -193,6 +207,56 @@ def grep_result(job: Running) -> set[str] | None:
     if code not in (0, 1) or err.strip():
         return None
     return {os.fsdecode(name) for name in out.split(b"\0") if name}
+
+
+#: Beyond this many names one regular expression costs git more than Python reading the files.
+_MAX_GREP_WORDS = 2000
+
+
+class GitSearch:
+    """Discovery's ``FileSearch`` by ``git grep``, which reads every file on every core while
+    Python imports and parses. The first grep (for ``read_patterns``) starts at once;
+    ``close()`` stops whatever is still running."""
+
+    def __init__(self, root: Path, read_patterns: Sequence[bytes]) -> None:
+        self.root = root
+        self._first: Running | None = start_grep(root, read_patterns)
+        self._started: list[Running] = []
+
+    def to_read(self) -> set[str] | None:
+        if self._first is None:
+            return None
+        job, self._first = self._first, None
+        return grep_result(job)
+
+    def naming(self, words: Collection[str]) -> Callable[[], set[str] | None]:
+        if len(words) > _MAX_GREP_WORDS:
+            return lambda: None
+        job = start_grep(self.root, sorted(w.encode() for w in words), words=True)
+        self._started.append(job)
+        return lambda: grep_result(job)
+
+    def close(self) -> None:
+        for job in (self._first, *self._started):
+            if job is not None:
+                job.close()
+        self._first, self._started = None, []
+
+
+class EarlyScan:
+    """What a scan asks git first (the listing; for ``--no-cache`` the grep too), started by
+    the launcher before click and the models load, so git answers on the other core
+    meanwhile. A service for another root, or a scan that never comes, closes it."""
+
+    def __init__(self, root: Path, *, read_patterns: Sequence[bytes] | None) -> None:
+        self.root = root
+        self.listing = start_listing(root)
+        self.search = GitSearch(root, read_patterns) if read_patterns is not None else None
+
+    def close(self) -> None:
+        self.listing.close()
+        if self.search is not None:
+            self.search.close()
 
 
 def head(root: Path) -> str | None:

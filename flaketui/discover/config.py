@@ -14,7 +14,7 @@ import posixpath
 import re
 import shlex
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 #: pytest 9 adds the first two; the order is pytest's precedence within one directory.
@@ -180,11 +180,13 @@ def select_test_files(
     venv_dirs: set[str],
     conftest_ignores: dict[str, ConftestIgnores],
     commanded: Iterable[str] = (),
+    only: Collection[str] | None = None,
 ) -> list[str]:
     """The files ``pytest`` collects when run from ``config.rootdir`` without arguments, or with
     the paths the project's commands give it (``commanded``, repo-relative).
 
-    ``files`` are the repository's files that belong to this rootdir (repo-relative).
+    ``files`` are the repository's files that belong to this rootdir (repo-relative); of
+    them, only those in ``only`` (when given) are considered for selection.
     """
     rootdir = config.rootdir
     starts = _start_points(config, files, commanded)
@@ -194,7 +196,7 @@ def select_test_files(
     ignore_paths = {_join(rootdir, p) for p in ignore}
     selected: list[str] = []
     blocked: dict[tuple[str, str], bool] = {}  # (directory, start) -> pruned; directories repeat a lot
-    for path in files:
+    for path in files if only is None else (f for f in files if f in only):
         if not path.endswith(".py"):
             continue
         start = next((s for s in starts if s == "." or path == s or path.startswith(s + "/")), None)

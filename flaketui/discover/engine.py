@@ -109,15 +109,23 @@ class _Scan:
         plugins = self._declared_plugins(configs)
         id_hooks = self._parametrize_id_hooks()
         commanded = self._commanded_paths()
-        selected = {
-            rootdir: cfg.select_test_files(config, by_rootdir[rootdir], venvs, conftests, commanded)
-            for rootdir, config in configs.items()
-        }
-        tests, findings, skipped = self._collect(configs, selected, plugins, id_hooks)
+
+        def collect() -> tuple[dict[tuple[str, str], FlakyTest], list[Finding], dict[str, str]]:
+            # Only parsed modules hold tests, and only unread-able ones are reported: whether
+            # pytest would collect the thousands of other files does not matter here.
+            relevant = set(self.evaluator.modules) | set(self.unreadable)
+            relevant.update(p for p in python_files if p not in self.seen and p not in self.unread)
+            selected = {
+                rootdir: cfg.select_test_files(config, by_rootdir[rootdir], venvs, conftests, commanded, only=relevant)
+                for rootdir, config in configs.items()
+            }
+            return self._collect(configs, selected, plugins, id_hooks)
+
+        tests, findings, skipped = collect()
         # The search for importers ran while we collected; a file it brings in may carry marks
         # into modules already collected (a base class, an alias), so collect again.
         while self._resume_imports(python_files):
-            tests, findings, skipped = self._collect(configs, selected, plugins, id_hooks)
+            tests, findings, skipped = collect()
         self.skipped.update(skipped)
         for finding in findings:
             self.findings.setdefault((finding.path, finding.line), finding)

@@ -1,0 +1,90 @@
+"""The launcher: which command lines start git before the imports, and that what they print
+and return is what the CLI itself prints and returns."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flaketui.cli import main
+from flaketui.launch import early_scan
+from flaketui.service import Service
+from tests.conftest import write_files
+
+PROJECT = {
+    "pyproject.toml": '[project]\nname = "demo"\n',
+    "tests/test_net.py": "import pytest\n\n@pytest.mark.flaky(reruns=1)\ndef test_fetch(): pass\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("args", "grep"),
+    [
+        (["scan"], False),
+        (["scan", "--json"], False),
+        (["scan", "--no-cache"], True),
+        (["--python", "python3", "scan", "--json", "--no-cache"], True),
+        (["check", "--json"], False),
+        (["audit"], False),
+    ],
+)
+def test_scanning_commands_start_git_for_the_repository(make_repo, monkeypatch: pytest.MonkeyPatch, args, grep) -> None:
+    root = make_repo(PROJECT)
+    monkeypatch.chdir(root / "tests")
+    early = early_scan(args)
+    assert early is not None
+    try:
+        assert early.root == root
+        assert (early.search is not None) is grep
+        assert early.listing.result().files == Service(root).list_files()
+    finally:
+        early.close()
+
+
+def test_minus_c_and_scan_path_pick_the_repository(make_repo, tmp_path: Path) -> None:
+    root = make_repo(PROJECT)
+    for args in (["-C", str(root), "scan"], ["scan", str(root / "tests")]):
+        early = early_scan(args)
+        assert early is not None and early.root == root
+        early.close()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["--help"], ["--version"], ["scan", "--help"], ["scan", "a", "b"], ["check", "--max", "3"], ["verify", "x"], ["demo"]],
+)
+def test_anything_else_starts_nothing(make_repo, monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:
+    monkeypatch.chdir(make_repo(PROJECT))
+    assert early_scan(args) is None
+
+
+def test_outside_git_nothing_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_files(tmp_path, PROJECT)
+    monkeypatch.chdir(tmp_path)
+    assert early_scan(["scan", "--no-cache"]) is None
+
+
+def test_a_service_for_another_root_closes_what_was_started(make_repo) -> None:
+    first, second = make_repo(PROJECT), make_repo(PROJECT)
+    early = early_scan(["-C", str(first), "scan", "--no-cache"])
+    assert early is not None
+    service = Service(second, early=early)
+    assert early.listing._jobs[0].process is None  # killed and reaped, not left running
+    assert {t.nodeid for t in service.scan(use_cache=False).tests} == {"tests/test_net.py::test_fetch"}
+
+
+def test_the_launched_process_prints_and_exits_as_the_cli_does(make_repo, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_repo({**PROJECT, **{f"tests/test_m{n}.py": PROJECT["tests/test_net.py"] for n in range(200)}})
+    assert main(["-C", str(root), "scan", "--json", "--no-cache"]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    launched = subprocess.run(
+        [sys.executable, "-m", "flaketui", "scan", "--json", "--no-cache"], cwd=root, capture_output=True, text=True
+    )
+    assert launched.returncode == 0, launched.stderr
+    assert json.loads(launched.stdout) == expected  # all of it: the fast exit flushes first
+    gate = subprocess.run([sys.executable, "-m", "flaketui", "check"], cwd=root, capture_output=True, text=True)
+    assert gate.returncode == 1 and "test_fetch" in gate.stdout + gate.stderr
