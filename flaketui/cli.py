@@ -16,7 +16,7 @@ from flaketui import __version__
 from flaketui.errors import FlakeTUIError
 
 if TYPE_CHECKING:
-    from flaketui.vcs import EarlyScan
+    from flaketui.gitjobs import EarlyScan
 
 
 class _Context:

@@ -3,7 +3,7 @@
 Python spends about 70 ms loading click and the models before a command runs; what a scan
 first asks git (list the files; for ``--no-cache``, grep them) takes about as long on the
 other core. So when the command line asks for a scan, git starts now and the service picks
-up its answers (``vcs.EarlyScan``). Anything this reading of the arguments does not know
+up its answers (``gitjobs.EarlyScan``). Anything this reading of the arguments does not know
 for sure leaves the work to the command itself.
 """
 
@@ -14,10 +14,8 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from flaketui.vcs import EarlyScan
+from flaketui import gitjobs
 
 #: Subcommands whose first act is a scan of the repository.
 _SCANNING = frozenset({"scan", "check", "audit"})
@@ -50,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def early_scan(args: list[str]) -> EarlyScan | None:
+def early_scan(args: list[str]) -> gitjobs.EarlyScan | None:
     """git's first answers for the scan this command line asks for, already started; None
     when it asks for none, or in a way this reading does not follow (then nothing starts)."""
     directory = "."
@@ -69,24 +67,24 @@ def early_scan(args: list[str]) -> EarlyScan | None:
     if position >= len(args) or args[position] not in _SCANNING:
         return None
     command, rest = args[position], args[position + 1 :]
-    target = directory
+    target: str | None = None
     for token in rest:
         if token in _SCAN_FLAGS:
             continue
-        if command == "scan" and not token.startswith("-") and target is directory:
+        if command == "scan" and not token.startswith("-") and target is None:
             target = token  # scan's PATH (the service resolves it like this too)
             continue
         return None
-    from flaketui import vcs
-
+    if target is None:
+        target = directory
     try:
-        root = vcs.find_root(Path(target))
-    except (OSError, vcs.FlakeTUIError):
+        root = gitjobs.find_root(Path(target))
+    except (OSError, gitjobs.FlakeTUIError):
         return None
     if not os.path.exists(root / ".git"):
         return None
     if command != "scan" or "--no-cache" not in rest:
-        return vcs.EarlyScan(root, read_patterns=None)  # a cached answer may need no grep
+        return gitjobs.EarlyScan(root, read_patterns=None)  # a cached answer may need no grep
     from flaketui.discover.files import READ_PATTERNS
 
-    return vcs.EarlyScan(root, read_patterns=READ_PATTERNS)
+    return gitjobs.EarlyScan(root, read_patterns=READ_PATTERNS)

@@ -33,7 +33,7 @@ from flaketui.models import (
 )
 
 if TYPE_CHECKING:
-    from flaketui import vcs
+    from flaketui import gitjobs
     from datetime import date
 
     from flaketui.report import GateItem
@@ -109,13 +109,13 @@ class GateResult:
 class Service:
     """flaketui's operations on one repository (or plain directory) rooted at ``root``."""
 
-    def __init__(self, root: str | Path = ".", *, python: str | None = None, early: vcs.EarlyScan | None = None) -> None:
-        from flaketui import vcs
+    def __init__(self, root: str | Path = ".", *, python: str | None = None, early: gitjobs.EarlyScan | None = None) -> None:
+        from flaketui import gitjobs
 
-        self.root = vcs.find_root(Path(root))
+        self.root = gitjobs.find_root(Path(root))
         #: ``--python``: the interpreter that runs the target's tests, if given.
         self.python = python
-        #: git's answers a launcher started for this root before the imports (see ``vcs.EarlyScan``).
+        #: git's answers a launcher started for this root before the imports (see ``gitjobs.EarlyScan``).
         self._early = early if early is not None and early.root == self.root else None
         if early is not None and self._early is None:
             early.close()
@@ -173,18 +173,18 @@ class Service:
         if not self._is_git():
             files = self.list_files()
             return self._scan(files, None, None, use_cache=use_cache, collect=collect, on_progress=on_progress)
-        from flaketui import vcs
+        from flaketui import gitjobs
         from flaketui.discover.files import READ_PATTERNS
 
         # git lists, and (when nothing cached can answer) greps, while Python imports.
         early, self._early = self._early, None
-        listing = early.listing if early is not None else vcs.start_listing(self.root)
+        listing = early.listing if early is not None else gitjobs.start_listing(self.root)
         search = early.search if early is not None else None
         if use_cache and search is not None:
             search.close()  # a cached answer may need no file read at all
             search = None
         elif not use_cache and search is None:
-            search = vcs.GitSearch(self.root, READ_PATTERNS)
+            search = gitjobs.GitSearch(self.root, READ_PATTERNS)
         if search is not None:
             import flaketui.discover.engine  # noqa: F401 (loads the parsers while git works)
         try:
@@ -201,7 +201,7 @@ class Service:
         self,
         files: list[str],
         vouched: tuple[bytes, tuple[str, ...]] | None,
-        search: vcs.GitSearch | None,
+        search: gitjobs.GitSearch | None,
         *,
         use_cache: bool,
         collect: bool,
@@ -218,10 +218,10 @@ class Service:
         if result is None:
             racy = scan_cache.racy(self.root, taken) if taken is not None else {}
             if search is None and vouched is not None:
-                from flaketui import vcs
+                from flaketui import gitjobs
                 from flaketui.discover.files import READ_PATTERNS
 
-                search = vcs.GitSearch(self.root, READ_PATTERNS)
+                search = gitjobs.GitSearch(self.root, READ_PATTERNS)
             from flaketui.discover import scan_repository
 
             try:

@@ -7,14 +7,14 @@ binary directly: importing GitPython costs more than the answer. Anything that w
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from flaketui.errors import FlakeTUIError
+from flaketui.gitjobs import start_listing
 
 
 def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
@@ -33,17 +33,6 @@ def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
             "Check that the repository is readable and not corrupt (`git status`).",
         )
     return result
-
-
-def find_root(start: Path) -> Path:
-    """The enclosing git work tree's top, found without starting git; else ``start`` itself."""
-    start = start.resolve()
-    if not start.is_dir():
-        raise FlakeTUIError(f"{start} is not a directory.", "Pass an existing directory with -C PATH.")
-    for candidate in (start, *start.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return start
 
 
 def is_work_tree(root: Path) -> bool:
@@ -71,192 +60,6 @@ def common_git_dir(root: Path) -> Path | None:
 def list_files(root: Path) -> list[str]:
     """Tracked plus untracked-not-ignored files, repo-relative POSIX paths (``git ls-files``)."""
     return start_listing(root).result().files
-
-
-@dataclass(frozen=True)
-class Listing:
-    """The work tree's files, and what ``git status`` vouches for about their content.
-
-    ``state`` (HEAD plus the status of every changed, staged or untracked path) pins the
-    bytes of every listed file except ``unsettled`` ones: those git reports as changed or
-    untracked, and those it is told not to look at (assume-unchanged, skip-worktree). A
-    cache keyed by ``state`` and the stat of the unsettled files is as exact as git's own
-    index, racily clean files included (git compares their content).
-    """
-
-    files: list[str]
-    state: bytes
-    unsettled: tuple[str, ...]
-
-
-class Running:
-    """A git command started now and read later, so that git works while Python imports
-    and parses. ``close()`` kills it if its answer is never read."""
-
-    def __init__(self, root: Path, args: Sequence[str | bytes], env: Mapping[str, str] | None = None) -> None:
-        self.args = args
-        try:
-            self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
-                ["git", *args],
-                cwd=root,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env={**os.environ, **env} if env else None,
-            )
-        except FileNotFoundError as exc:
-            raise FlakeTUIError("git is not installed or not on PATH.", "Install git, then run flaketui again.") from exc
-
-    def output(self) -> tuple[int, bytes, bytes]:
-        """Exit status, stdout and stderr, once git has finished."""
-        if self.process is None:
-            raise ValueError("already read")
-        out, err = self.process.communicate()
-        code, self.process = self.process.returncode, None
-        return code, out, err
-
-    def checked(self) -> bytes:
-        code, out, err = self.output()
-        if code != 0:
-            shown = " ".join(a if isinstance(a, str) else os.fsdecode(a) for a in self.args[:3])
-            raise FlakeTUIError(
-                f"git {shown} failed: {err.decode(errors='replace').strip()}",
-                "Check that the repository is readable and not corrupt (`git status`).",
-            )
-        return out
-
-    def close(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.communicate()
-            self.process = None
-
-
-class PendingListing:
-    """``git ls-files`` and ``git status`` running side by side; ``result()`` joins them."""
-
-    def __init__(self, root: Path) -> None:
-        self._jobs = [
-            # -v tags assume-unchanged files (lowercase) and skip-worktree ones (S): git status
-            # does not look at those, so their content is not vouched for.
-            Running(root, ["ls-files", "-v", "-z", "--cached", "--others", "--exclude-standard", "--deduplicate"]),
-            # --no-optional-locks: a question must not rewrite the index (see tree_state).
-            Running(
-                root,
-                ["--no-optional-locks", "status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all", "--no-renames"],
-            ),
-        ]
-
-    def result(self) -> Listing:
-        try:
-            listed, status = (job.checked() for job in self._jobs)
-        finally:
-            self.close()
-        unsettled: list[str] = []
-        gone: set[str] = set()
-        for entry in os.fsdecode(status).split("\0"):
-            if entry.startswith(("1 ", "u ")):
-                # "1 XY sub mH mI mW hH hI path" (8 fields before the path), "u" has 10.
-                path = entry.split(" ", 10 if entry[0] == "u" else 8)[-1]
-                unsettled.append(path)
-                if entry[3] == "D":  # deleted in the work tree, still in the index
-                    gone.add(path)
-            elif entry.startswith("? "):
-                unsettled.append(entry[2:])
-        entries = os.fsdecode(listed).split("\0")
-        unsettled.extend(e[2:] for e in entries if e and (e[0].islower() or e[0] == "S"))
-        files = [e[2:] for e in entries if e]
-        if gone:
-            files = [path for path in files if path not in gone]
-        return Listing(files=files, state=status, unsettled=tuple(dict.fromkeys(unsettled)))
-
-    def close(self) -> None:
-        for job in self._jobs:
-            job.close()
-
-
-def start_listing(root: Path) -> PendingListing:
-    """Start listing the work tree's files; see ``Listing``."""
-    return PendingListing(root)
-
-
-def start_grep(root: Path, patterns: Sequence[bytes], *, words: bool = False, pathspec: str = "*.py") -> Running:
-    """``git grep -l``: the files (tracked, or untracked and not ignored, as ``ls-files``
-    lists them) in which any of ``patterns`` (extended regular expressions, matched byte by
-    byte) occurs; ``words`` matches whole words only. Read the answer with ``grep_result``."""
-    args: list[str | bytes] = ["grep", "-l", "-z", "-E", "--untracked", "--no-color", "--full-name"]
-    # Python works on while git greps: leave it a core (on two cores, git's two threads
-    # slowed the scan more than they sped the grep).
-    args.append(f"--threads={max(1, (os.cpu_count() or 2) - 1)}")
-    if words:
-        # git tries each -e pattern on its own: one alternation of 400 words runs 6x faster.
-        args += ["-w", "-e", b"(" + b"|".join(patterns) + b")"]
-    else:
-        for pattern in patterns:
-            args += ["-e", pattern]
-    args += ["--", pathspec]
-    # The C locale makes every byte a character: a pattern can then match bytes that are not
-    # UTF-8, and no locale's multibyte rules decide what a bracket means.
-    return Running(root, args, env={"LC_ALL": "C"})
-
-
-def grep_result(job: Running) -> set[str] | None:
-    """The files ``start_grep`` found, or None when git could not answer for every file
-    (an unreadable file, an old git): the caller must then read the files itself."""
-    code, out, err = job.output()
-    if code not in (0, 1) or err.strip():
-        return None
-    return {os.fsdecode(name) for name in out.split(b"\0") if name}
-
-
-#: Beyond this many names one regular expression costs git more than Python reading the files.
-_MAX_GREP_WORDS = 2000
-
-
-class GitSearch:
-    """Discovery's ``FileSearch`` by ``git grep``, which reads every file on every core while
-    Python imports and parses. The first grep (for ``read_patterns``) starts at once;
-    ``close()`` stops whatever is still running."""
-
-    def __init__(self, root: Path, read_patterns: Sequence[bytes]) -> None:
-        self.root = root
-        self._first: Running | None = start_grep(root, read_patterns)
-        self._started: list[Running] = []
-
-    def to_read(self) -> set[str] | None:
-        if self._first is None:
-            return None
-        job, self._first = self._first, None
-        return grep_result(job)
-
-    def naming(self, words: Collection[str]) -> Callable[[], set[str] | None]:
-        if len(words) > _MAX_GREP_WORDS:
-            return lambda: None
-        job = start_grep(self.root, sorted(w.encode() for w in words), words=True)
-        self._started.append(job)
-        return lambda: grep_result(job)
-
-    def close(self) -> None:
-        for job in (self._first, *self._started):
-            if job is not None:
-                job.close()
-        self._first, self._started = None, []
-
-
-class EarlyScan:
-    """What a scan asks git first (the listing; for ``--no-cache`` the grep too), started by
-    the launcher before click and the models load, so git answers on the other core
-    meanwhile. A service for another root, or a scan that never comes, closes it."""
-
-    def __init__(self, root: Path, *, read_patterns: Sequence[bytes] | None) -> None:
-        self.root = root
-        self.listing = start_listing(root)
-        self.search = GitSearch(root, read_patterns) if read_patterns is not None else None
-
-    def close(self) -> None:
-        self.listing.close()
-        if self.search is not None:
-            self.search.close()
 
 
 def head(root: Path) -> str | None:
@@ -298,6 +101,8 @@ def tree_state(root: Path) -> TreeState:
     # The team's decisions file (decisions.FILENAME, not imported: this is a hot path) is not
     # read by pytest: deciding a category after a verification must not make it stale.
     paths = sorted(p for p in paths if p != ".flaketui.toml")
+    import hashlib
+
     digest = hashlib.sha256()
     current = head(root)
     digest.update((current or "unborn").encode())

@@ -55,7 +55,7 @@ def test_minus_c_and_scan_path_pick_the_repository(make_repo, tmp_path: Path) ->
 
 @pytest.mark.parametrize(
     "args",
-    [[], ["--help"], ["--version"], ["scan", "--help"], ["scan", "a", "b"], ["check", "--max", "3"], ["verify", "x"], ["demo"]],
+    [[], ["--help"], ["--version"], ["scan", "--help"], ["scan", "a", "b"], ["scan", ".", "."], ["check", "--max", "3"], ["verify", "x"], ["demo"]],
 )
 def test_anything_else_starts_nothing(make_repo, monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:
     monkeypatch.chdir(make_repo(PROJECT))

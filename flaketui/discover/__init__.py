@@ -10,10 +10,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flaketui.models import ScanResult
-
 if TYPE_CHECKING:
     from flaketui.discover.files import FileSearch
+    from flaketui.models import ScanResult
 
 
 def scan_repository(

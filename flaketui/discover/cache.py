@@ -40,7 +40,7 @@ def relevant(path: str) -> bool:
     return path.endswith(_RELEVANT_SUFFIXES) or path.rpartition("/")[2] in _RELEVANT_NAMES
 
 
-#: What git vouches for (``vcs.Listing``): HEAD plus the status output, and the paths whose
+#: What git vouches for (``gitjobs.Listing``): HEAD plus the status output, and the paths whose
 #: content it does not pin, which are stat-ed like any file outside git.
 Vouched = tuple[bytes, Sequence[str]]
 

@@ -17,10 +17,11 @@ import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flaketui.discover import config as cfg
 from flaketui.discover.collect import Collector, _dotted, _is_flaky
-from flaketui.discover.files import FLAKY_WORDS, FileSearch
+from flaketui.discover.files import FLAKY_WORDS
 from flaketui.discover.parse import Unparsable, decode, parse
 from flaketui.discover.symbols import Sequence as Listed
 from flaketui.discover.symbols import (
@@ -38,6 +39,9 @@ from flaketui.discover.symbols import (
     flatten_marks,
 )
 from flaketui.models import Finding, FlakyTest, ScanResult, Skipped
+
+if TYPE_CHECKING:
+    from flaketui.discover.files import FileSearch
 
 ProgressCallback = Callable[[int, int], None]
 

@@ -8,9 +8,10 @@ the parsers, so git reads the repository while Python loads.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Protocol
+
+#: typing.TYPE_CHECKING without loading typing: the launcher imports this module before git starts.
+TYPE_CHECKING = False
 
 #: Words a file must contain for a marker, a suspect retry or a rerun to be written in it.
 FLAKY_WORDS = (b"flak", b"rerun", b"retr", b"intermittent", b"backoff", b"xfail")
@@ -20,17 +21,6 @@ FLAKY_WORDS = (b"flak", b"rerun", b"retr", b"intermittent", b"backoff", b"xfail"
 #: marker through an import, which ``FileSearch.naming`` finds.
 READ_PATTERNS = (*FLAKY_WORDS, b"[\x80-\xff]", b"[\x01-\x08\x0e-\x1f]")
 
-
-class FileSearch(Protocol):
-    """Answers from outside Python which files hold a pattern (``git grep`` in a repository,
-    which reads every file on every core). ``None`` means "cannot tell": read them all."""
-
-    def to_read(self) -> Collection[str] | None:
-        """The Python files in which one of ``READ_PATTERNS`` occurs."""
-
-    def naming(self, words: Collection[str]) -> Callable[[], Collection[str] | None]:
-        """Start looking for the Python files in which one of ``words`` (ASCII identifiers)
-        occurs as a whole word; the returned function waits for the answer."""
 
 #: Directories no one wants scanned: VCS data, caches, environments (pytest's own norecursedirs
 #: decides about build/ and dist/, as a project may configure it).
@@ -58,3 +48,19 @@ def walk_files(root: Path) -> list[str]:
         prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
         found.extend(prefix + name for name in sorted(names))
     return found
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection
+    from typing import Protocol
+
+    class FileSearch(Protocol):
+        """Answers from outside Python which files hold a pattern (``git grep`` in a repository,
+        which reads every file on every core). ``None`` means "cannot tell": read them all."""
+
+        def to_read(self) -> Collection[str] | None:
+            """The Python files in which one of ``READ_PATTERNS`` occurs."""
+
+        def naming(self, words: Collection[str]) -> Callable[[], Collection[str] | None]:
+            """Start looking for the Python files in which one of ``words`` (ASCII identifiers)
+            occurs as a whole word; the returned function waits for the answer."""
