@@ -7,7 +7,6 @@ above it, or to the repository root (``"."``), and its node id is relative to th
 
 from __future__ import annotations
 
-import configparser
 import fnmatch
 import functools
 import posixpath
@@ -109,6 +108,8 @@ def read_pytest_section(name: str, data: bytes) -> dict[str, str | list[str]] | 
         if not isinstance(table, dict):
             return {} if always else None
         return {k: v if isinstance(v, list) else str(v) for k, v in table.items() if not isinstance(v, dict)}
+    import configparser  # most projects configure pytest in pyproject.toml only
+
     parser = configparser.RawConfigParser(strict=False, interpolation=None)
     try:
         parser.read_string(text)
@@ -333,6 +334,8 @@ _PLUGIN_KIND = {"pytest-rerunfailures": "rerunfailures", "pytest-retry": "retry"
 
 
 def is_dependency_file(path: str) -> bool:
+    if path.endswith(".py") and not path.endswith(("setup.py", "noxfile.py")):
+        return False  # most of a repository; the regular expression is the slow answer
     return _DEPENDENCY_FILE.search(path) is not None
 
 
@@ -369,6 +372,8 @@ _SECTION = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+")
 
 
 def is_ci_file(path: str) -> bool:
+    if path.endswith(".py") and not path.endswith("noxfile.py"):
+        return False  # most of a repository; the regular expression is the slow answer
     return _CI_FILE.search(path) is not None
 
 
