@@ -11,31 +11,28 @@ so that ``flaketui --help`` and a cached scan stay fast.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flaketui.errors import FlakeTUIError
-from flaketui.models import (
-    Category,
-    CommitRecord,
-    DecidedBy,
-    Diagnosis,
-    FlakyTest,
-    Keep,
-    Marker,
-    RunResult,
-    ScanResult,
-    Triage,
-    Verification,
-    VerifyMode,
-)
+from flaketui.models import Category, FlakyTest, Marker, ScanResult
 
 if TYPE_CHECKING:
-    from flaketui import gitjobs
     from datetime import date
 
+    from flaketui import gitjobs
+    from flaketui.models import (
+        CommitRecord,
+        DecidedBy,
+        Diagnosis,
+        Keep,
+        RunResult,
+        Triage,
+        Verification,
+        VerifyMode,
+    )
     from flaketui.report import GateItem
     from flaketui.store import Store
 
@@ -303,7 +300,7 @@ class Service:
         tests: Sequence[FlakyTest | str],
         *,
         runs: int = 10,
-        mode: VerifyMode = VerifyMode.FORKED,
+        mode: VerifyMode | str = "forked",
         timeout: float | None = None,
         fail_fast: bool = False,
         on_run: Callable[[RunResult], None] | None = None,
@@ -318,6 +315,7 @@ class Service:
         Every verification, cancelled ones too, is recorded and pinned to ``vcs.tree_state``.
         """
         from flaketui import vcs
+        from flaketui.models import VerifyMode
         from flaketui.verify.engine import VerifyOptions, cli_command, verify_targets
 
         if runs < 1:
@@ -589,6 +587,7 @@ class Service:
         import json
 
         from flaketui import fixplan, vcs
+        from flaketui.models import CommitRecord
 
         if plan.refusal:
             raise FlakeTUIError(plan.refusal, "Nothing was changed; follow the advice above and try again.")
@@ -687,6 +686,7 @@ class Service:
         import json
 
         from flaketui import fixplan, vcs
+        from flaketui.models import CommitRecord
 
         vcs.preflight(self.root)
         fix_sha = vcs.resolve_commit(self.root, sha) if sha else self._last_fix_commit()
@@ -790,9 +790,11 @@ class Service:
 
         return decisions.load(self.root)
 
-    def set_category(self, test: FlakyTest, category: Category, decided_by: DecidedBy = DecidedBy.USER) -> Triage:
+    def set_category(self, test: FlakyTest, category: Category, decided_by: DecidedBy | str = "user") -> Triage:
         """Confirm the test's root cause in ``.flaketui.toml`` (its other fields kept)."""
-        return self._decide(test, category=category, decided_by=decided_by)
+        from flaketui.models import DecidedBy
+
+        return self._decide(test, category=category, decided_by=DecidedBy(decided_by))
 
     def set_note(self, test: FlakyTest, note: str) -> Triage:
         """The team's note about the test in ``.flaketui.toml`` (empty removes it)."""

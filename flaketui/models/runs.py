@@ -1,0 +1,106 @@
+"""What verification records: each run's outcome, and the verdict over N runs."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class RunOutcome(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    CRASHED = "crashed"
+
+
+class Verdict(StrEnum):
+    STABLE = "stable"
+    FLAKY = "flaky"
+    BROKEN = "broken"
+    ERROR = "error"
+
+
+class VerifyMode(StrEnum):
+    FORKED = "forked"
+    SAME_PROCESS = "same-process"
+    FRESH_PROCESS = "fresh-process"
+    RANDOM_ORDER = "random-order"
+    PARALLEL = "parallel"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    nodeid: str
+    index: int
+    outcome: RunOutcome
+    duration: float = 0.0
+    message: str = ""
+    seed: int | None = None
+
+
+def failure_rate_upper_95(failures: int, runs: int) -> float:
+    """One-sided 95% upper bound on the failure rate (Clopper-Pearson).
+
+    After 0 failures in 10 runs this is 1 - 0.05**(1/10) = 0.259: ten passes still allow a
+    failure rate of about 26%. Solved by bisection on the binomial tail so it needs no SciPy.
+    """
+    if runs <= 0:
+        return 1.0
+    if failures >= runs:
+        return 1.0
+
+    def tail(p: float) -> float:  # P(X <= failures | n=runs, p)
+        return sum(math.comb(runs, k) * p**k * (1 - p) ** (runs - k) for k in range(failures + 1))
+
+    lo, hi = failures / runs, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if tail(mid) > 0.05:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+@dataclass(frozen=True)
+class Verification:
+    """N runs of one test and what they say. ``head``/``tree_fingerprint`` pin the tree it ran on."""
+
+    nodeid: str
+    rootdir: str
+    mode: VerifyMode
+    runs_requested: int
+    results: tuple[RunResult, ...]
+    verdict: Verdict
+    command: str
+    head: str | None = None
+    tree_fingerprint: str | None = None
+    python: str = ""
+    started_at: str = ""
+    #: Why the mode differs from the one asked for, a collection error, ...
+    note: str = ""
+    #: Paths with uncommitted changes when it ran (the commit message names those left out).
+    dirty_paths: tuple[str, ...] = ()
+
+    def count(self, outcome: RunOutcome) -> int:
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+    @property
+    def runs(self) -> int:
+        return len(self.results)
+
+    @property
+    def passed(self) -> int:
+        return self.count(RunOutcome.PASSED)
+
+    @property
+    def failure_rate_upper_95(self) -> float:
+        return failure_rate_upper_95(self.runs - self.passed, self.runs)
+
+    @property
+    def summary(self) -> str:
+        """``10/10 passed, forked, failure rate < 26% at 95%``."""
+        bound = round(self.failure_rate_upper_95 * 100)
+        return f"{self.passed}/{self.runs} passed, {self.mode}, failure rate < {bound}% at 95%"
