@@ -136,11 +136,15 @@ def start_listing(root: Path) -> PendingListing:
     return PendingListing(root)
 
 
-def start_grep(root: Path, patterns: Sequence[bytes], *, words: bool = False, pathspec: str = "*.py") -> Running:
+def start_grep(
+    root: Path, patterns: Sequence[bytes], *, words: bool = False, cached: bool = False, pathspec: str = "*.py"
+) -> Running:
     """``git grep -l``: the files (tracked, or untracked and not ignored, as ``ls-files``
     lists them) in which any of ``patterns`` (extended regular expressions, matched byte by
-    byte) occurs; ``words`` matches whole words only. Read the answer with ``grep_result``."""
-    args: list[str | bytes] = ["grep", "-l", "-z", "-E", "--untracked", "--no-color", "--full-name"]
+    byte) occurs; ``words`` matches whole words only. ``cached`` searches the index's copy
+    of the tracked files instead. Read the answer with ``grep_result``."""
+    args: list[str | bytes] = ["grep", "-l", "-z", "-E", "--no-color", "--full-name"]
+    args.append("--cached" if cached else "--untracked")
     # Python works on while git greps: leave it a core (on two cores, git's two threads
     # slowed the scan more than they sped the grep).
     args.append(f"--threads={max(1, (os.cpu_count() or 2) - 1)}")
@@ -172,31 +176,74 @@ _MAX_GREP_WORDS = 2000
 class GitSearch:
     """Discovery's ``FileSearch`` by ``git grep``, which reads every file on every core while
     Python imports and parses. The first grep (for ``read_patterns``) starts at once;
-    ``close()`` stops whatever is still running."""
+    ``close()`` stops whatever is still running.
 
-    def __init__(self, root: Path, read_patterns: Sequence[bytes]) -> None:
+    ``cached`` greps the index instead of the work tree: reading one pack file beats
+    opening thousands of files (about 3x on 5,000 of them). The index speaks for the
+    files ``git status`` calls unchanged; the others (``vouch``) are always read.
+    """
+
+    def __init__(self, root: Path, read_patterns: Sequence[bytes], *, cached: bool = False) -> None:
         self.root = root
-        self._first: Running | None = start_grep(root, read_patterns)
+        self.cached = cached
+        self._unsettled: frozenset[str] | None = None
+        self._first: Running | None = start_grep(root, read_patterns, cached=cached)
         self._started: list[Running] = []
+
+    def vouch(self, unsettled: Collection[str]) -> None:
+        """The paths ``git status`` reports as changed or untracked (``Listing.unsettled``)."""
+        self._unsettled = frozenset(p for p in unsettled if p.endswith(".py"))
 
     def to_read(self) -> set[str] | None:
         if self._first is None:
             return None
         job, self._first = self._first, None
-        return grep_result(job)
+        return self._answer(job)
 
     def naming(self, words: Collection[str]) -> Callable[[], set[str] | None]:
         if len(words) > _MAX_GREP_WORDS:
             return lambda: None
-        job = start_grep(self.root, sorted(w.encode() for w in words), words=True)
+        job = start_grep(self.root, sorted(w.encode() for w in words), words=True, cached=self.cached)
         self._started.append(job)
-        return lambda: grep_result(job)
+        return lambda: self._answer(job)
+
+    def _answer(self, job: Running) -> set[str] | None:
+        found = grep_result(job)
+        if found is None or not self.cached:
+            return found
+        if self._unsettled is None:
+            return None  # nobody said which files the index speaks for
+        return found | self._unsettled
 
     def close(self) -> None:
         for job in (self._first, *self._started):
             if job is not None:
                 job.close()
         self._first, self._started = None, []
+
+
+#: Loose objects (an estimate) beyond which grepping the index costs more than the work tree:
+#: each loose object is a file to open and inflate.
+_LOOSE_OBJECTS_LIMIT = 512
+
+
+def index_is_cheap(root: Path) -> bool:
+    """Whether the index's blobs are (mostly) packed, so ``git grep --cached`` is the fast
+    way to read the repository. Estimated from 16 of the 256 loose-object directories."""
+    objects = root / ".git" / "objects"
+    if not objects.is_dir() or (root / ".git" / "commondir").exists() or os.environ.keys() & GIT_DIR_VARIABLES:
+        return False  # a worktree or a moved git dir: ask nothing clever, grep the work tree
+    sampled = 0
+    for prefix in "0123456789abcdef":
+        try:
+            sampled += len(os.listdir(objects / f"0{prefix}"))
+        except OSError:
+            continue
+    return sampled * 16 < _LOOSE_OBJECTS_LIMIT
+
+
+#: Environment variables that move the git directory away from ``<work tree>/.git``.
+GIT_DIR_VARIABLES = frozenset({"GIT_DIR", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY", "GIT_INDEX_FILE"})
 
 
 class EarlyScan:
@@ -207,7 +254,7 @@ class EarlyScan:
     def __init__(self, root: Path, *, read_patterns: Sequence[bytes] | None) -> None:
         self.root = root
         self.listing = start_listing(root)
-        self.search = GitSearch(root, read_patterns) if read_patterns is not None else None
+        self.search = GitSearch(root, read_patterns, cached=index_is_cheap(root)) if read_patterns is not None else None
 
     def close(self) -> None:
         self.listing.close()

@@ -181,11 +181,13 @@ class Service:
             search.close()  # a cached answer may need no file read at all
             search = None
         elif not use_cache and search is None:
-            search = gitjobs.GitSearch(self.root, READ_PATTERNS)
+            search = gitjobs.GitSearch(self.root, READ_PATTERNS, cached=gitjobs.index_is_cheap(self.root))
         if search is not None:
             import flaketui.discover.engine  # noqa: F401 (loads the parsers while git works)
         try:
             found = listing.result()
+            if search is not None:
+                search.vouch(found.unsettled)
             return self._scan(
                 found.files, (found.state, found.unsettled), search, use_cache=use_cache, collect=collect, on_progress=on_progress
             )
@@ -218,7 +220,8 @@ class Service:
                 from flaketui import gitjobs
                 from flaketui.discover.files import READ_PATTERNS
 
-                search = gitjobs.GitSearch(self.root, READ_PATTERNS)
+                search = gitjobs.GitSearch(self.root, READ_PATTERNS, cached=gitjobs.index_is_cheap(self.root))
+                search.vouch(vouched[1])
             from flaketui.discover import scan_repository
 
             try:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flaketui.errors import FlakeTUIError
-from flaketui.gitjobs import start_listing
+from flaketui.gitjobs import GIT_DIR_VARIABLES, start_listing
 
 
 def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
@@ -51,17 +51,13 @@ def toplevel(path: Path) -> Path | None:
 def common_git_dir(root: Path) -> Path | None:
     """``git rev-parse --git-common-dir``: shared by every worktree of the repository."""
     own = root / ".git"
-    if own.is_dir() and not (own / "commondir").exists() and not os.environ.keys() & _GIT_DIR_VARIABLES:
+    if own.is_dir() and not (own / "commondir").exists() and not os.environ.keys() & GIT_DIR_VARIABLES:
         return own  # the main work tree's own git dir is the common one: no need to start git
     result = _git(root, "rev-parse", "--git-common-dir", check=False)
     if result.returncode != 0:
         return None
     found = Path(os.fsdecode(result.stdout.strip()))
     return (root / found).resolve() if not found.is_absolute() else found
-
-
-#: Environment variables that move the git directory away from ``<work tree>/.git``.
-_GIT_DIR_VARIABLES = frozenset({"GIT_DIR", "GIT_COMMON_DIR"})
 
 
 def list_files(root: Path) -> list[str]:

@@ -222,3 +222,44 @@ def test_a_state_dir_that_cannot_be_created_only_costs_the_cache(make_repo, caps
     assert not Service(root).scan().from_cache
     assert main(["-C", str(root), "scan"]) == 0
     assert "2 flaky-marked tests" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["index-grep", "work-tree-grep"])
+def test_the_work_tree_wins_over_the_index_when_they_differ(
+    make_repo, monkeypatch: pytest.MonkeyPatch, cached: bool
+) -> None:
+    """git grep --cached reads the index: files git status calls changed or untracked are
+    read from the work tree whatever the index holds."""
+    from flaketui import gitjobs
+
+    monkeypatch.setattr(gitjobs, "index_is_cheap", lambda root: cached)
+    root = make_repo(PROJECT)
+    write_files(
+        root,
+        {
+            "tests/test_net.py": "def test_fetch(): pass\n",  # marker removed, not committed
+            "tests/test_plain.py": "import pytest\n\n@pytest.mark.flaky\ndef test_new_marker(): pass\n",
+        },
+    )
+    git(root, "add", "tests/test_plain.py")
+    write_files(root, {"tests/test_untracked.py": "import pytest\n\n@pytest.mark.flaky\ndef test_u(): pass\n"})
+    found = {t.nodeid for t in Service(root).scan(use_cache=False).tests}
+    assert found == {
+        "tests/test_plain.py::test_new_marker",
+        "tests/test_untracked.py::test_u",
+        "pkg/tests/test_pkg.py::TestPkg::test_in_pkg",
+    }
+
+
+def test_the_index_is_grepped_only_while_few_objects_are_loose(make_repo) -> None:
+    from flaketui import gitjobs
+
+    root = make_repo(PROJECT)
+    assert gitjobs.index_is_cheap(root)  # a handful of loose objects
+    many = root / "many"
+    many.mkdir()
+    for n in range(1500):
+        (many / f"{n}.txt").write_text(f"object {n}\n")
+    listed = "\n".join(str(many / f"{n}.txt") for n in range(1500))
+    subprocess.run(["git", "hash-object", "-w", "--stdin-paths"], cwd=root, check=True, capture_output=True, text=True, input=listed)
+    assert not gitjobs.index_is_cheap(root)  # each loose object is a file to open: grep the work tree
