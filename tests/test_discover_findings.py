@@ -290,3 +290,21 @@ def test_which_xfail_reasons_say_flaky(tmp_path: Path, reason: str, suspect: boo
         {"tests/test_x.py": f"import pytest\n\n@pytest.mark.xfail(reason={reason!r}, strict=False)\ndef test_x(): pass\n"},
     )
     assert bool([f for f in scan(tmp_path).findings if f.kind == "xfail-flaky"]) is suspect
+
+
+def test_retry_decorators_are_found_under_other_names_and_retries_words_cost_no_parse(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            # Each file names its retry decorator one way only: each must still be read.
+            "tests/test_renamed.py": "from tenacity import retry as again\n\n@again\ndef test_a(): pass\n",
+            "tests/test_alias.py": "import tenacity\n\npatient = tenacity.retry(stop=3)\n\n@patient\ndef test_b(): pass\n",
+            "tests/test_direct.py": "import backoff\n\n@backoff.on_exception(Exception)\ndef test_c(): pass\n",
+            # "retries" as a word, a called retry helper: nothing to report, nothing to parse.
+            "tests/test_words.py": "from client import retry_operation\n\ndef test_d():\n    retry_operation(retries=3)\n  (\n",
+        },
+    )
+    result = scan(tmp_path)
+    found = sorted((f.path, f.line) for f in result.findings if f.kind == "retry-decorator")
+    assert found == [("tests/test_alias.py", 5), ("tests/test_direct.py", 3), ("tests/test_renamed.py", 3)]
+    assert "tests/test_words.py" not in {s.path for s in result.skipped}  # its syntax error was never parsed

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flaketui.discover import config as cfg
-from flaketui.discover.collect import Collector, _dotted, _is_flaky
+from flaketui.discover.collect import _FLAKY_REASON as _FLAKY_REASON_TEXT
+from flaketui.discover.collect import _RETRY_NAME, Collector, _dotted, _is_flaky
 from flaketui.discover.files import FLAKY_WORDS
 from flaketui.discover.parse import Unparsable, decode, parse
 from flaketui.discover.symbols import Sequence as Listed
@@ -48,6 +49,13 @@ ProgressCallback = Callable[[int, int], None]
 _FROM_IMPORT = re.compile(rb"^[ \t]*from[ \t]+([.\w]+)[ \t]+import[ \t]*(\([^)]*\)|[^\n]*)", re.MULTILINE)
 _IMPORT = re.compile(rb"^[ \t]*import[ \t]+([^\n#;]+)", re.MULTILINE)
 _WORD = re.compile(rb"\w+")
+# The collector's own patterns, over bytes: what it calls a retry decorator or a flaky reason.
+# A retry decorator is written on its decorator line, or under another name: a module-level
+# alias (``again = tenacity.retry(...)``) or an import renaming it (``retry as again``).
+_RETRY_WORD = re.compile(_RETRY_NAME.pattern.encode(), re.IGNORECASE)
+_ALIAS = re.compile(rb"\w+[ \t]*=[^=]")
+_RENAMED = re.compile(rb"\w*\s+as\s+\w")
+_FLAKY_REASON = re.compile(_FLAKY_REASON_TEXT.pattern.encode(), re.IGNORECASE)
 _MAX_ROUNDS = 8
 
 
@@ -245,7 +253,7 @@ class _Scan:
         if data is None:
             return
         self.seen.add(path)
-        if _mentions_flakiness(data) or _is_conftest(path):
+        if _worth_parsing(data) or _is_conftest(path):
             self._parse(path, data)
             return
         try:
@@ -346,10 +354,6 @@ class _Scan:
         """A class whose own or inherited marks or methods carry a flaky marker; base classes
         often live in modules whose text never says "flaky" (they inherit it)."""
         for current in Collector(self.evaluator, cfg.PytestConfig("."), set(), False).mro(cls):
-            text_start, text_end = current.node.lineno, current.node.end_lineno or current.node.lineno
-            segment = "\n".join(current.module.source.lines[text_start - 1 : text_end])
-            if "flak" in segment:
-                return True
             for statement in current.node.body:
                 if isinstance(statement, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in statement.targets):
                     if self._flaky_expression(current.module, statement.value):
@@ -515,9 +519,27 @@ class _Follow:
     searched: set[str] = field(default_factory=set)
 
 
-def _mentions_flakiness(data: bytes) -> bool:
-    # Plain substring tests run at memchr speed; one regex alternation is several times slower.
-    return any(word in data for word in FLAKY_WORDS)
+def _worth_parsing(data: bytes) -> bool:
+    """Whether a file may hold what a scan reports: a flaky marker or an alias of one, a
+    non-strict xfail for a flaky reason, or a home-made retry decorator.
+
+    Parsing is most of a scan's time, and in a real test suite most files that say "retr"
+    say "retries=3" or "retrieve", or import ``retry_operation`` to call it: a retry
+    decorator's name is written on a decorator line, unless an alias or an import renames it.
+    """
+    # Plain substring tests run at memchr speed; a regex alternation is several times slower.
+    if b"flak" in data or b"rerun" in data:
+        return True
+    if b"xfail" in data and _FLAKY_REASON.search(data):
+        return True
+    if not any(word in data for word in FLAKY_WORDS):
+        return False
+    for found in _RETRY_WORD.finditer(data):
+        start = data.rfind(b"\n", 0, found.start()) + 1
+        line = data[start : found.start()]
+        if line.lstrip().startswith(b"@") or _ALIAS.match(line) or _RENAMED.match(data, found.end()):
+            return True
+    return False
 
 
 def _imported_words(data: bytes) -> frozenset[str]:
