@@ -88,3 +88,19 @@ def test_the_launched_process_prints_and_exits_as_the_cli_does(make_repo, capsys
     assert json.loads(launched.stdout) == expected  # all of it: the fast exit flushes first
     gate = subprocess.run([sys.executable, "-m", "flaketui", "check"], cwd=root, capture_output=True, text=True)
     assert gate.returncode == 1 and "test_fetch" in gate.stdout + gate.stderr
+
+
+def test_git_starts_before_anything_heavy_loads(make_repo) -> None:
+    root = make_repo(PROJECT)
+    code = (
+        "import sys\n"
+        "from flaketui.launch import early_scan\n"
+        "early = early_scan(['scan', '--no-cache'])\n"
+        "assert early is not None and early.search is not None\n"
+        "heavy = ('click', 'dataclasses', 'hashlib', 'typing', 'flaketui.models', 'flaketui.service', 'flaketui.cli')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "early.close()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

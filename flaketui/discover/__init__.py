@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+#: typing.TYPE_CHECKING without loading typing: the launcher imports this package before git starts.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from flaketui.discover.files import FileSearch
