@@ -302,9 +302,10 @@ class _Scan:
         for path, module in list(self.evaluator.modules.items()):
             words, flak = (fresh, False) if path in checked else (known, True)
             checked.add(path)
+            if words:
+                # Only the words this module says at all can be named by one of its bindings.
+                words = words & self._words_of(path, module)
             if not words and not flak:
-                continue
-            if not flak and self._words_of(path, module).isdisjoint(words):
                 continue  # no binding here can name a fresh export: the module says none of them
             lines = module.source.lines
             for name, bindings in module.scope.bindings.items():
@@ -571,7 +572,9 @@ def _mentions(binding: object, name: str, lines: list[str], words: set[str], fla
         start = min(start, decorator.lineno)
     end = getattr(binding, "end_lineno", None) or start
     text = "\n".join(lines[start - 1 : end])
-    return (flak and "flak" in text) or (bool(words) and not words.isdisjoint(_IDENTIFIER.findall(text)))
+    # ``words`` are the few the module says: a substring test per word beats tokenising the
+    # text, and over-approximates only (a longer identifier containing a word).
+    return (flak and "flak" in text) or any(word in text for word in words)
 
 
 def _parametrized_fixtures_in(module: ModuleInfo) -> frozenset[str]:
