@@ -155,6 +155,30 @@ def test_paths_the_projects_commands_give_pytest_count_beside_testpaths(tmp_path
     assert not any(nodeid.startswith("examples/") for nodeid in found)
 
 
+@pytest.mark.parametrize(
+    "addopts",
+    [
+        pytest.param("tests/unit", id="a-directory"),
+        pytest.param("-p no:doctest -k flaky tests/unit tests/e2e/test_e2e.py::test_marked", id="among-options"),
+        pytest.param("-ra --confcutdir tests/integration tests/unit", id="an-option-value-is-not-a-path"),
+        pytest.param("--maxfail=3 tests/e2e/test_e2e.py::TestThing", id="a-class-node-id"),
+    ],
+)
+def test_paths_written_in_addopts_replace_testpaths_as_pytest_does(tmp_path: Path, addopts: str) -> None:
+    write_files(
+        tmp_path,
+        {
+            "pytest.ini": f"[pytest]\ntestpaths = tests/integration\naddopts = {addopts}\n",
+            "tests/unit/test_u.py": FLAKY_TEST,
+            "tests/integration/test_i.py": FLAKY_TEST,
+            "tests/e2e/test_e2e.py": FLAKY_TEST,
+        },
+    )
+    expected = pytest_collect(tmp_path, "-m", "flaky")
+    assert expected
+    assert set(by_nodeid(scan(tmp_path))) == expected
+
+
 def test_a_decorator_helper_that_applies_marks_is_a_marker(tmp_path: Path) -> None:
     write_files(
         tmp_path,

@@ -19,6 +19,23 @@ from dataclasses import dataclass, field
 #: pytest 9 adds the first two; the order is pytest's precedence within one directory.
 CONFIG_NAMES = ("pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
 
+#: Options of pytest and its common plugins whose value is the next token: what follows
+#: them in ``addopts`` is not a path.
+_VALUE_OPTIONS = frozenset(
+    {
+        "-k", "-m", "-p", "-c", "-o", "-W", "-n", "-r", "--maxfail", "--tb", "--rootdir", "--confcutdir",
+        "--basetemp", "--deselect", "--ignore", "--ignore-glob", "--junitxml", "--junit-xml", "--junit-prefix",
+        "--log-level", "--log-format", "--log-date-format", "--log-file", "--log-file-level", "--log-cli-level",
+        "--durations", "--durations-min", "--import-mode", "--capture", "--override-ini", "--pythonwarnings",
+        "--doctest-glob", "--cov", "--cov-report", "--cov-config", "--cov-fail-under", "--reruns",
+        "--reruns-delay", "--only-rerun", "--rerun-except", "--max-runs", "--min-passes", "--retries",
+        "--retry-delay", "--timeout", "--timeout-method", "--dist", "--numprocesses", "--maxprocesses",
+        "--html", "--color", "--code-highlight", "--asyncio-mode", "--randomly-seed", "--count",
+        "--repeat-scope", "--benchmark-columns", "--benchmark-sort", "--ds", "--dc", "--hypothesis-profile",
+        "--hypothesis-seed", "--base-url", "--driver", "--browser",
+    }
+)
+
 DEFAULT_NORECURSE = ("*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}")
 
 ReadBytes = Callable[[str], bytes | None]
@@ -68,6 +85,36 @@ class PytestConfig:
     @property
     def addopts(self) -> list[str]:
         return self.args("addopts", ())
+
+    @property
+    def addopts_paths(self) -> list[str]:
+        """Paths and node ids written in ``addopts`` (``addopts = -q tests/unit``): pytest
+        takes them as its arguments, and then ignores ``testpaths``. Relative to the rootdir;
+        the caller keeps those that exist (an unknown option's value is not a path of the
+        repository)."""
+        paths: list[str] = []
+        value_follows = False
+        for token in self.addopts:
+            if value_follows:
+                value_follows = False
+            elif token.startswith("-"):
+                value_follows = token in _VALUE_OPTIONS
+            elif token:
+                paths.append(token)
+        return paths
+
+    def node_selections(self) -> dict[str, tuple[str, ...]]:
+        """Node ids in ``addopts`` (``tests/test_a.py::test_x``) by repo-relative file: pytest
+        collects only those tests of the file, unless a path argument takes it whole."""
+        whole = [_join(self.rootdir, token) for token in self.addopts_paths if "::" not in token]
+        selections: dict[str, list[str]] = {}
+        for token in self.addopts_paths:
+            if "::" in token:
+                file, _, rest = token.partition("::")
+                path = _join(self.rootdir, file)
+                if not any(path == w or path.startswith(w + "/") or w == "." for w in whole):
+                    selections.setdefault(path, []).append(relative(path, self.rootdir) + "::" + rest)
+        return {path: tuple(ids) for path, ids in selections.items()}
 
     @property
     def escape_ids(self) -> bool:
@@ -223,9 +270,18 @@ def _join(rootdir: str, path: str) -> str:
 
 
 def _start_points(config: PytestConfig, files: list[str], commanded: Iterable[str] = ()) -> list[str]:
-    """``testpaths`` (globbed, as pytest does) when set and matching anything, else the rootdir;
-    plus the paths the project's own tox/CI/make commands pass to pytest (``pytest t/integration``),
-    which testpaths would otherwise hide although the project runs them."""
+    """The paths ``addopts`` gives pytest, else ``testpaths`` (globbed, as pytest does) when set
+    and matching anything, else the rootdir; plus the paths the project's own tox/CI/make
+    commands pass to pytest (``pytest t/integration``), which these would otherwise hide
+    although the project runs them."""
+
+    def present(path: str) -> bool:
+        return any(f == path or f.startswith(path + "/") for f in files)
+
+    arguments = (_join(config.rootdir, token.partition("::")[0]) for token in config.addopts_paths)
+    given = [full for full in arguments if present(full)]
+    if given:  # pytest's arguments: testpaths no longer counts
+        return list(dict.fromkeys([*given, *(path for path in commanded if present(path))]))
     starts: list[str] = []
     for pattern in config.testpaths:
         full = _join(config.rootdir, pattern)
@@ -233,14 +289,11 @@ def _start_points(config: PytestConfig, files: list[str], commanded: Iterable[st
             directories = {d for f in files for d in _ancestors(f)} | set(files)
             matcher = _glob_regex(full)
             starts.extend(sorted(p for p in directories if matcher.fullmatch(p)))
-        elif any(f == full or f.startswith(full + "/") for f in files):
+        elif present(full):
             starts.append(full)
     if not starts:
         return [config.rootdir]
-    for path in commanded:
-        if path not in starts and any(f == path or f.startswith(path + "/") for f in files):
-            starts.append(path)
-    return starts
+    return list(dict.fromkeys([*starts, *(path for path in commanded if present(path))]))
 
 
 def _glob_regex(pattern: str) -> re.Pattern[str]:

@@ -164,6 +164,7 @@ class _Scan:
         skipped: dict[str, str] = {}
         for rootdir, config in configs.items():
             collector = Collector(self.evaluator, config, plugins.get(rootdir, set()), id_hooks.get(rootdir, False))
+            chosen = config.node_selections()
             for path in selected[rootdir]:
                 module = self.evaluator.modules.get(path)
                 if module is None:
@@ -179,7 +180,8 @@ class _Scan:
                     skipped[path] = f"not analysed: {type(error).__name__} in flaketui ({error}); please report it"
                     continue
                 for test in collected.tests:
-                    tests.setdefault(test.key, test)
+                    if path not in chosen or any(_selects(nodeid, test.nodeid) for nodeid in chosen[path]):
+                        tests.setdefault(test.key, test)
                 findings.extend(collected.findings)
         return tests, findings, skipped
 
@@ -518,6 +520,12 @@ class _Follow:
     checked: set[str] = field(default_factory=set)
     wanted: set[str] = field(default_factory=set)
     searched: set[str] = field(default_factory=set)
+
+
+def _selects(argument: str, nodeid: str) -> bool:
+    """Whether pytest given node id ``argument`` collects ``nodeid`` (a class takes its
+    methods, a function all its parameters)."""
+    return nodeid == argument or nodeid.startswith((argument + "::", argument + "["))
 
 
 def _worth_parsing(data: bytes) -> bool:
