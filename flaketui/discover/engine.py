@@ -24,7 +24,6 @@ from flaketui.discover.collect import _FLAKY_REASON as _FLAKY_REASON_TEXT
 from flaketui.discover.collect import _RETRY_NAME, Collector, _dotted, _is_flaky
 from flaketui.discover.files import FLAKY_WORDS
 from flaketui.discover.parse import Unparsable, decode, parse
-from flaketui.discover.symbols import Sequence as Listed
 from flaketui.discover.symbols import (
     ClassRef,
     Constant,
@@ -39,6 +38,7 @@ from flaketui.discover.symbols import (
     build_module,
     flatten_marks,
 )
+from flaketui.discover.symbols import Sequence as Listed
 from flaketui.models import Finding, FlakyTest, ScanResult, Skipped
 
 if TYPE_CHECKING:
