@@ -159,7 +159,7 @@ def test_paths_the_projects_commands_give_pytest_count_beside_testpaths(tmp_path
     "addopts",
     [
         pytest.param("tests/unit", id="a-directory"),
-        pytest.param("-p no:doctest -k flaky tests/unit tests/e2e/test_e2e.py::test_marked", id="among-options"),
+        pytest.param("-p no:doctest tests/unit tests/e2e/test_e2e.py::test_marked", id="among-options"),
         pytest.param("-ra --confcutdir tests/integration tests/unit", id="an-option-value-is-not-a-path"),
         pytest.param("--maxfail=3 tests/e2e/test_e2e.py::TestThing", id="a-class-node-id"),
     ],
