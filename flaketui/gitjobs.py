@@ -222,6 +222,12 @@ class GitSearch:
         self._first, self._started = None, []
 
 
+def start_search(root: Path, read_patterns: Sequence[bytes]) -> GitSearch:
+    """A ``GitSearch`` of the index when that is cheap (see ``index_is_cheap``), else of the
+    work tree; its first grep is running when this returns."""
+    return GitSearch(root, read_patterns, cached=index_is_cheap(root))
+
+
 #: Loose objects (an estimate) beyond which grepping the index costs more than the work tree:
 #: each loose object is a file to open and inflate.
 _LOOSE_OBJECTS_LIMIT = 512
@@ -254,7 +260,7 @@ class EarlyScan:
     def __init__(self, root: Path, *, read_patterns: Sequence[bytes] | None) -> None:
         self.root = root
         self.listing = start_listing(root)
-        self.search = GitSearch(root, read_patterns, cached=index_is_cheap(root)) if read_patterns is not None else None
+        self.search = start_search(root, read_patterns) if read_patterns is not None else None
 
     def close(self) -> None:
         self.listing.close()

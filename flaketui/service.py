@@ -181,7 +181,7 @@ class Service:
             search.close()  # a cached answer may need no file read at all
             search = None
         elif not use_cache and search is None:
-            search = gitjobs.GitSearch(self.root, READ_PATTERNS, cached=gitjobs.index_is_cheap(self.root))
+            search = gitjobs.start_search(self.root, READ_PATTERNS)
         if search is not None:
             import flaketui.discover.engine  # noqa: F401 (loads the parsers while git works)
         try:
@@ -220,7 +220,7 @@ class Service:
                 from flaketui import gitjobs
                 from flaketui.discover.files import READ_PATTERNS
 
-                search = gitjobs.GitSearch(self.root, READ_PATTERNS, cached=gitjobs.index_is_cheap(self.root))
+                search = gitjobs.start_search(self.root, READ_PATTERNS)
                 search.vouch(vouched[1])
             from flaketui.discover import scan_repository
 
