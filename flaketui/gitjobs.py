@@ -26,7 +26,6 @@ def find_root(start: Path) -> Path:
     return start
 
 
-
 class Listing:
     """The work tree's files, and what ``git status`` vouches for about their content.
 

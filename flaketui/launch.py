@@ -83,8 +83,12 @@ def early_scan(args: list[str]) -> gitjobs.EarlyScan | None:
         return None
     if not os.path.exists(root / ".git"):
         return None
-    if command != "scan" or "--no-cache" not in rest:
-        return gitjobs.EarlyScan(root, read_patterns=None)  # a cached answer may need no grep
-    from flaketui.discover.files import READ_PATTERNS
+    patterns = None  # a cached answer may need no grep
+    if command == "scan" and "--no-cache" in rest:
+        from flaketui.discover.files import READ_PATTERNS
 
-    return gitjobs.EarlyScan(root, read_patterns=READ_PATTERNS)
+        patterns = READ_PATTERNS
+    try:
+        return gitjobs.EarlyScan(root, read_patterns=patterns)
+    except gitjobs.FlakeTUIError:
+        return None  # no git to start: the command itself says so, with what to do

@@ -4,6 +4,7 @@ and return is what the CLI itself prints and returns."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,13 @@ def test_git_starts_before_anything_heavy_loads(make_repo) -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_without_git_on_path_the_command_itself_explains(make_repo, tmp_path: Path) -> None:
+    root = make_repo(PROJECT)
+    bare_path = tmp_path / "no-git-here"
+    bare_path.mkdir()
+    env = {**os.environ, "PATH": str(bare_path)}
+    done = subprocess.run([sys.executable, "-m", "flaketui", "scan", "--no-cache"], cwd=root, capture_output=True, text=True, env=env)
+    assert done.returncode == 2
+    assert "git is not installed" in done.stderr and "Traceback" not in done.stderr
