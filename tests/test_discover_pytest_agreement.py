@@ -317,9 +317,94 @@ PARAMS = {
 }
 
 
+FIXTURE_PARAMS = {
+    "tests/conftest.py": """
+        import pytest
+
+        @pytest.fixture(params=["a", "b"])
+        def letter(request):
+            return request.param
+
+        @pytest.fixture(scope="session", params=[1, 2], ids=["one", "two"])
+        def number(request):
+            return request.param
+
+        @pytest.fixture
+        def client(letter):
+            return letter
+    """,
+    "tests/sub/conftest.py": """
+        import pytest
+
+        @pytest.fixture(params=["x", "y"])
+        def letter(request):  # nearer than the one above: it wins below this directory
+            return request.param
+    """,
+    "tests/sub/test_nearest.py": """
+        import pytest
+
+        @pytest.mark.flaky
+        def test_overridden(letter): pass
+    """,
+    "tests/test_fixture_ids.py": """
+        import pytest
+
+        @pytest.fixture(params=[1, "b", None, 2.5, (1, 2), int, pytest.param(3, id="three")])
+        def value(request):
+            return request.param
+
+        @pytest.fixture(params=[0, 1], autouse=False)
+        def plain(request):
+            return request.param
+
+        @pytest.mark.flaky
+        def test_direct(value): pass
+
+        @pytest.mark.flaky
+        @pytest.mark.parametrize("x", [10, 20])
+        def test_fixture_before_parametrize(x, letter): pass
+
+        @pytest.mark.flaky
+        def test_scope_orders(letter, number): pass
+
+        @pytest.mark.flaky
+        def test_transitive(client): pass
+
+        @pytest.mark.flaky
+        @pytest.mark.parametrize("letter", ["p"])
+        def test_parametrize_overrides(letter): pass
+
+        @pytest.mark.flaky
+        @pytest.mark.usefixtures("plain")
+        def test_usefixtures(tmp_path, monkeypatch): pass
+
+        @pytest.mark.flaky
+        @pytest.mark.parametrize("x", [True, False])
+        def test_parametrize_beside_builtin_fixtures(capsys, x): pass
+
+        @pytest.mark.parametrize("x", [5, pytest.param(6, marks=pytest.mark.flaky)])
+        def test_param_marks_with_fixture(letter, x): pass
+
+        def helper_default(letter="unused"): pass
+
+        @pytest.mark.flaky
+        def test_default_is_no_fixture(x=3): pass
+
+        @pytest.mark.flaky
+        class TestInClass:
+            @pytest.fixture(params=["m", "n"])
+            def own(self, request):
+                return request.param
+
+            def test_method(self, own, letter): pass
+    """,
+}
+
+
 @pytest.mark.parametrize(
     "files",
     [
+        pytest.param(FIXTURE_PARAMS, id="fixture-params"),
         pytest.param(SPELLINGS, id="import-spellings"),
         pytest.param(CLASSES, id="classes-modules-unittest"),
         pytest.param(CROSS_MODULE, id="cross-module-aliases-and-bases"),
@@ -372,14 +457,16 @@ def test_reported_lines_and_sources(tmp_path: Path) -> None:
     assert inherited.class_name == "TestDeep"
 
 
-def test_fixture_params_make_the_function_id_the_only_sure_one(tmp_path: Path) -> None:
+def test_fixture_params_we_cannot_read_leave_the_function_id(tmp_path: Path) -> None:
     write_files(
         tmp_path,
         {
             "tests/conftest.py": """
                 import pytest
 
-                @pytest.fixture(params=["a", "b"])
+                LETTERS = [chr(97 + n) for n in range(2)]
+
+                @pytest.fixture(params=LETTERS)
                 def letter(request):
                     return request.param
             """,
@@ -391,13 +478,22 @@ def test_fixture_params_make_the_function_id_the_only_sure_one(tmp_path: Path) -
 
                 @pytest.mark.parametrize("x", [5, pytest.param(6, marks=pytest.mark.flaky)])
                 def test_without_fixture(x): pass
+
+                @pytest.mark.flaky
+                def test_through_a_fixture(client): pass
+
+                @pytest.fixture
+                def client(letter):
+                    return letter
             """,
         },
     )
     found = set(by_nodeid(scan(tmp_path)))
-    assert found == {"tests/test_fixture_params.py::test_with_fixture", "tests/test_fixture_params.py::test_without_fixture[6]"}
-    collected = pytest_collect(tmp_path, *sorted(found))
-    assert "tests/test_fixture_params.py::test_without_fixture[6]" in collected
-    assert {n for n in collected if "test_with_fixture" in n} == {
-        f"tests/test_fixture_params.py::test_with_fixture[{letter}-{x}]" for letter in "ab" for x in (5, 6)
+    assert found == {
+        "tests/test_fixture_params.py::test_with_fixture",
+        "tests/test_fixture_params.py::test_without_fixture[6]",
+        "tests/test_fixture_params.py::test_through_a_fixture",
     }
+    # pytest accepts the function's id and runs every case: what verification needs.
+    collected = pytest_collect(tmp_path, "tests/test_fixture_params.py::test_with_fixture")
+    assert collected == {f"tests/test_fixture_params.py::test_with_fixture[{letter}-{x}]" for letter in "ab" for x in (5, 6)}

@@ -15,6 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from flaketui.discover.config import PytestConfig
+from flaketui.discover.fixtures import (
+    FixtureDef,
+    class_fixtures,
+    fixture_ids,
+    has_params,
+    module_fixtures,
+)
 from flaketui.discover.params import ParameterSet, Unknowable, parameter_sets
 from flaketui.discover.symbols import (
     ClassRef,
@@ -33,6 +40,7 @@ from flaketui.discover.symbols import (
     _single_return,
     flatten_marks,
 )
+from flaketui.discover.symbols import dotted_name as _dotted
 from flaketui.models import Finding, FlakyTest, Marker, MarkerKind, MarkerScope
 
 _RERUNFAILURES_ARGS = frozenset({"reruns", "reruns_delay", "only_rerun", "condition", "rerun_except"})
@@ -78,9 +86,13 @@ class Collector:
         self.config = config
         self.declared = declared
         self.id_hook = id_hook
-        #: Fixture names defined with ``params=`` (or a ``pytest_generate_tests`` hook's reach):
-        #: pytest folds their ids into the node id in an order we do not replay.
+        #: Fixture names defined with ``params=``, or ``"*"`` when a ``pytest_generate_tests``
+        #: hook may parametrize anything (then only the function's id is sure).
         self.parametrized_fixtures = parametrized_fixtures
+        #: The modules whose fixtures a test module sees, nearest last: conftests from the
+        #: rootdir down, then the module itself.
+        self.fixture_modules: list[ModuleInfo] = []
+        self._module_fixtures: dict[str, list[FixtureDef]] = {}
         self._class_patterns = config.python_classes
         self._function_patterns = config.python_functions
 
@@ -298,8 +310,8 @@ class Collector:
         base_id = f"{parent_id}::{name}"
         parametrize = [use.value for use in marks if isinstance(use.value, Mark) and use.value.name == "parametrize"]
         combos = None
-        if parametrize and not unittest and not self._uses_parametrized_fixture(function):
-            combos = self._combinations(parametrize)
+        if not unittest:
+            combos = self._node_combinations(function, owner_scope, parametrize, marks, in_class="::" in parent_id)
         flaky_static = [use for use in marks if _is_flaky(use.value)]
         self._suspect_xfails(result, marks, base_id)
         class_name = parent_id.split("::", 1)[1] if "::" in parent_id else None
@@ -317,13 +329,63 @@ class Collector:
             if found:
                 result.tests.append(self._test(f"{base_id}[{suffix}]", function, name, class_name, line, found))
 
-    def _uses_parametrized_fixture(self, function: FunctionRef) -> bool:
-        """Whether the node id also carries fixture params (then only the function's id is sure)."""
+    def _node_combinations(
+        self, function: FunctionRef, owner_scope: Scope, parametrize: list[Mark], marks: list[MarkUse], *, in_class: bool
+    ) -> list[tuple[str, list[MarkUse]]] | None:
+        """Each node id's bracket (fixture params first, then ``parametrize``), with the
+        ``pytest.param`` marks that reach it; None when the function's id is all we can know
+        (or all there is)."""
+        try:
+            fixture_part = self._fixture_ids(function, owner_scope, parametrize, marks, in_class=in_class)
+        except Unknowable:
+            return None
+        combos = self._combinations(parametrize) if parametrize else [("", [])]
+        if combos is None or (not parametrize and not fixture_part):
+            return None
+        if not fixture_part:
+            return combos
+        return [("-".join(p for p in (prefix, suffix) if p), uses) for prefix in fixture_part for suffix, uses in combos]
+
+    def _fixture_ids(
+        self, function: FunctionRef, owner_scope: Scope, parametrize: list[Mark], marks: list[MarkUse], *, in_class: bool
+    ) -> list[str]:
         if "*" in self.parametrized_fixtures:
-            return True
-        arguments = function.node.args
-        names = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
-        return not names.isdisjoint(self.parametrized_fixtures)
+            raise Unknowable("a pytest_generate_tests hook may parametrize anything")
+        if not self.parametrized_fixtures and not (in_class and has_params(owner_scope)):
+            return []  # nothing this test can see has params
+        direct = {name for mark in parametrize for name in self._parametrize_argnames(mark)}
+        usefixtures = [name for use in marks if isinstance(use.value, Mark) and use.value.name == "usefixtures"
+                       for name in self._literal_strings(use.value)]
+        visible = [self._fixtures_of(module) for module in self.fixture_modules]
+        if in_class:
+            visible.append(class_fixtures(owner_scope, function.module))
+        return fixture_ids(
+            self.evaluator, visible, function, in_class=in_class, usefixtures=usefixtures, direct=direct,
+            escape=self.config.escape_ids, id_hook=self.id_hook,
+        )
+
+    def _fixtures_of(self, module: ModuleInfo) -> list[FixtureDef]:
+        found = self._module_fixtures.get(module.path)
+        if found is None:
+            found = self._module_fixtures[module.path] = module_fixtures(module, self.evaluator)
+        return found
+
+    def _parametrize_argnames(self, mark: Mark) -> list[str]:
+        node = mark.positional[0] if mark.positional else mark.keyword("argnames")
+        value = self.evaluator.evaluate(mark.module, mark.module.scope, node) if node is not None and mark.module else None
+        if isinstance(value, Constant) and isinstance(value.value, str):
+            return [n.strip() for n in value.value.split(",") if n.strip()]
+        if isinstance(value, Sequence) and all(isinstance(v, Constant) and isinstance(v.value, str) for v in value.items):
+            return [v.value for v in value.items]  # type: ignore[union-attr]
+        raise Unknowable("parametrize argnames not literal")
+
+    def _literal_strings(self, mark: Mark) -> list[str]:
+        names = []
+        for node in mark.positional:
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                raise Unknowable("usefixtures argument not literal")
+            names.append(node.value)
+        return names
 
     def _combinations(self, parametrize: list[Mark]) -> list[tuple[str, list[MarkUse]]] | None:
         combos: list[tuple[str, list[MarkUse]]] = [("", [])]
@@ -490,16 +552,6 @@ def _alias(evaluator: Evaluator, module: ModuleInfo, scope: Scope, node: ast.exp
         if isinstance(value, (Mark, FlakyDecorator, Sequence)):
             return _dotted(target)
     return None
-
-
-def _dotted(node: ast.expr) -> str:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    return ".".join(reversed(parts))
 
 
 def _decorator_name(value: Value | None, node: ast.expr) -> str:

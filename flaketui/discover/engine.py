@@ -173,6 +173,7 @@ class _Scan:
                         skipped[path] = reason
                     continue
                 collector.parametrized_fixtures = self._parametrized_fixtures(path)
+                collector.fixture_modules = self._fixture_modules(path)
                 try:
                     collected = collector.collect(module, cfg.relative(path, rootdir))
                 except (RecursionError, ValueError, AttributeError, TypeError, KeyError, IndexError) as error:
@@ -389,18 +390,21 @@ class _Scan:
                 ignores[directory] = cfg.ConftestIgnores(found["collect_ignore"], found["collect_ignore_glob"])
         return ignores
 
-    def _parametrized_fixtures(self, path: str) -> frozenset[str]:
-        """Fixtures with ``params=`` a test module can reach (itself and the conftests above it);
-        ``"*"`` when a ``pytest_generate_tests`` hook there may parametrize anything."""
+    def _fixture_modules(self, path: str) -> list[ModuleInfo]:
+        """The modules whose fixtures a test module sees, nearest last: the conftests of its
+        directory and those above it, from the top down, then the module itself."""
         directories = {""} | {path[: i] for i in range(len(path)) if path[i] == "/"}
         if self._conftests is None:  # every module is parsed by now; list the conftests once
             self._conftests = [c for c in self.evaluator.modules if _is_conftest(c)]
-        candidates = [c for c in self._conftests if c != path and c.rpartition("/")[0] in directories]
+        above = sorted((c for c in self._conftests if c != path and c.rpartition("/")[0] in directories), key=lambda c: c.count("/"))
+        return [self.evaluator.modules[c] for c in (*above, path) if c in self.evaluator.modules]
+
+    def _parametrized_fixtures(self, path: str) -> frozenset[str]:
+        """Fixtures with ``params=`` a test module can reach (itself and the conftests above it);
+        ``"*"`` when a ``pytest_generate_tests`` hook there may parametrize anything."""
         names: set[str] = set()
-        for candidate in (path, *candidates):
-            module = self.evaluator.modules.get(candidate)
-            if module is None:
-                continue
+        for module in self._fixture_modules(path):
+            candidate = module.path
             found = self._fixture_params.get(candidate)
             if found is None:
                 found = self._fixture_params[candidate] = _parametrized_fixtures_in(module)

@@ -517,3 +517,14 @@ def flatten_marks(value: Value | None) -> Iterator[Mark | FlakyDecorator]:
     elif isinstance(value, Sequence):
         for item in value.items:
             yield from flatten_marks(item)
+
+
+def dotted_name(node: ast.expr) -> str:
+    """``a.b.c`` for a chain of attributes on a name; ``""`` when the chain starts elsewhere."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
