@@ -390,6 +390,12 @@ FIXTURE_PARAMS = {
         @pytest.mark.flaky
         def test_default_is_no_fixture(x=3): pass
 
+        @pytest.fixture(params=["stable", pytest.param("shaky", marks=pytest.mark.flaky(reruns=2))])
+        def backend(request):
+            return request.param
+
+        def test_only_one_backend_is_flaky(backend, letter): pass
+
         @pytest.mark.flaky
         class TestInClass:
             @pytest.fixture(params=["m", "n"])

@@ -15,13 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from flaketui.discover.config import PytestConfig
-from flaketui.discover.fixtures import (
-    FixtureDef,
-    class_fixtures,
-    fixture_ids,
-    has_params,
-    module_fixtures,
-)
+from flaketui.discover.fixtures import FixtureDef, class_fixtures, fixture_parametrizations, has_params, module_fixtures
 from flaketui.discover.params import ParameterSet, Unknowable, parameter_sets
 from flaketui.discover.symbols import (
     ClassRef,
@@ -310,8 +304,17 @@ class Collector:
         base_id = f"{parent_id}::{name}"
         parametrize = [use.value for use in marks if isinstance(use.value, Mark) and use.value.name == "parametrize"]
         combos = None
+        known_ids = not unittest
         if not unittest:
-            combos = self._node_combinations(function, owner_scope, parametrize, marks, in_class="::" in parent_id)
+            try:
+                # pytest parametrizes the fixtures' params first: their ids lead the node id.
+                parametrize = self._fixture_marks(function, owner_scope, parametrize, marks, in_class="::" in parent_id) + parametrize
+            except Unknowable:
+                # Only the function's id is sure (pytest accepts it), unless the test names no
+                # parametrized fixture itself: then its own parametrize ids stand, as they did.
+                known_ids = not self._uses_parametrized_fixture(function)
+            if parametrize and known_ids:
+                combos = self._combinations(parametrize)
         flaky_static = [use for use in marks if _is_flaky(use.value)]
         self._suspect_xfails(result, marks, base_id)
         class_name = parent_id.split("::", 1)[1] if "::" in parent_id else None
@@ -329,26 +332,18 @@ class Collector:
             if found:
                 result.tests.append(self._test(f"{base_id}[{suffix}]", function, name, class_name, line, found))
 
-    def _node_combinations(
-        self, function: FunctionRef, owner_scope: Scope, parametrize: list[Mark], marks: list[MarkUse], *, in_class: bool
-    ) -> list[tuple[str, list[MarkUse]]] | None:
-        """Each node id's bracket (fixture params first, then ``parametrize``), with the
-        ``pytest.param`` marks that reach it; None when the function's id is all we can know
-        (or all there is)."""
-        try:
-            fixture_part = self._fixture_ids(function, owner_scope, parametrize, marks, in_class=in_class)
-        except Unknowable:
-            return None
-        combos = self._combinations(parametrize) if parametrize else [("", [])]
-        if combos is None or (not parametrize and not fixture_part):
-            return None
-        if not fixture_part:
-            return combos
-        return [("-".join(p for p in (prefix, suffix) if p), uses) for prefix in fixture_part for suffix, uses in combos]
+    def _uses_parametrized_fixture(self, function: FunctionRef) -> bool:
+        if "*" in self.parametrized_fixtures:
+            return True
+        arguments = function.node.args
+        names = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
+        return not names.isdisjoint(self.parametrized_fixtures)
 
-    def _fixture_ids(
+    def _fixture_marks(
         self, function: FunctionRef, owner_scope: Scope, parametrize: list[Mark], marks: list[MarkUse], *, in_class: bool
-    ) -> list[str]:
+    ) -> list[Mark]:
+        """The ``parametrize`` pytest applies for the test's fixtures' params (before its own
+        marks); raises ``Unknowable`` when the ids are not knowable from the source."""
         if "*" in self.parametrized_fixtures:
             raise Unknowable("a pytest_generate_tests hook may parametrize anything")
         if not self.parametrized_fixtures and not (in_class and has_params(owner_scope)):
@@ -359,10 +354,7 @@ class Collector:
         visible = [self._fixtures_of(module) for module in self.fixture_modules]
         if in_class:
             visible.append(class_fixtures(owner_scope, function.module))
-        return fixture_ids(
-            self.evaluator, visible, function, in_class=in_class, usefixtures=usefixtures, direct=direct,
-            escape=self.config.escape_ids, id_hook=self.id_hook,
-        )
+        return fixture_parametrizations(visible, function, in_class=in_class, usefixtures=usefixtures, direct=direct)
 
     def _fixtures_of(self, module: ModuleInfo) -> list[FixtureDef]:
         found = self._module_fixtures.get(module.path)

@@ -15,10 +15,9 @@ still accepts.
 from __future__ import annotations
 
 import ast
-import itertools
 from dataclasses import dataclass
 
-from flaketui.discover.params import Unknowable, make_unique, parameter_sets
+from flaketui.discover.params import Unknowable
 from flaketui.discover.symbols import (
     Evaluator,
     FunctionRef,
@@ -105,21 +104,19 @@ def class_fixtures(scope: Scope, module: ModuleInfo) -> list[FixtureDef]:
     return found
 
 
-def fixture_ids(
-    evaluator: Evaluator,
+def fixture_parametrizations(
     visible: list[list[FixtureDef]],
     function: FunctionRef,
     *,
     in_class: bool,
     usefixtures: list[str],
     direct: set[str],
-    escape: bool,
-    id_hook: bool,
-) -> list[str]:
-    """The fixture part of each node id (``["1-U", "1-V", ...]``; ``[]`` when no fixture in
-    the closure has params). ``visible`` lists the definitions nearest last (conftests from
-    the root down, the module, the class); ``direct`` are the names ``parametrize`` marks
-    set, which override a fixture's params. Raises ``Unknowable``."""
+) -> list[Mark]:
+    """The ``parametrize`` pytest applies for the params of the fixtures in the test's closure,
+    in its order (they come before the test's own marks): ``[]`` when none has params.
+    ``visible`` lists the definitions nearest last (conftests from the root down, the
+    module, the class); ``direct`` are the names the test's ``parametrize`` marks set,
+    which override a fixture's params. Raises ``Unknowable``."""
     if any(dotted_name(d.func if isinstance(d, ast.Call) else d).rpartition(".")[2] == "patch" for d in function.node.decorator_list):
         raise Unknowable("mock.patch decorators remove arguments")
     by_name: dict[str, FixtureDef] = {}
@@ -145,16 +142,14 @@ def fixture_ids(
     if any(d.scope is None for d in used) and sum(d.params is not None for d in used) > 1:
         raise Unknowable("a fixture scope decides the order of the ids")
     ordered = sorted(used, key=lambda d: -(d.scope or 0))
-    id_lists: list[list[str]] = []
-    for definition in ordered:
-        if definition.params is None or definition.name in direct:
-            continue
-        keywords = (("ids", definition.ids),) if definition.ids is not None else ()
-        mark = Mark("parametrize", definition.module, (ast.Constant(definition.name), definition.params), keywords, True)
-        id_lists.append([pset.id for pset in parameter_sets(evaluator, mark, escape=escape, id_hook=id_hook)])
-    if not id_lists:
-        return []
-    return make_unique(["-".join(parts) for parts in itertools.product(*id_lists)])
+    return [parametrization(d) for d in ordered if d.params is not None and d.name not in direct]
+
+
+def parametrization(definition: FixtureDef) -> Mark:
+    """The ``parametrize`` mark pytest applies for a fixture's params (ids by the same rules)."""
+    assert definition.params is not None
+    keywords = (("ids", definition.ids),) if definition.ids is not None else ()
+    return Mark("parametrize", definition.module, (ast.Constant(definition.name), definition.params), keywords, True)
 
 
 def _argnames(node: ast.FunctionDef | ast.AsyncFunctionDef, *, in_class: bool) -> tuple[str, ...]:
