@@ -15,7 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from flaketui.discover.config import PytestConfig
-from flaketui.discover.fixtures import FixtureDef, class_fixtures, fixture_parametrizations, has_params, module_fixtures
+from flaketui.discover.fixtures import (
+    FixtureDef,
+    class_fixtures,
+    fixture_parametrizations,
+    has_params,
+    module_fixtures,
+)
 from flaketui.discover.params import ParameterSet, Unknowable, parameter_sets
 from flaketui.discover.symbols import (
     ClassRef,
