@@ -332,6 +332,10 @@ FIXTURE_PARAMS = {
         @pytest.fixture
         def client(letter):
             return letter
+
+        @pytest.fixture(params=["local", pytest.param("remote", marks=pytest.mark.flaky(reruns=1))])
+        def store(request):
+            return request.param
     """,
     "tests/sub/conftest.py": """
         import pytest
@@ -339,6 +343,18 @@ FIXTURE_PARAMS = {
         @pytest.fixture(params=["x", "y"])
         def letter(request):  # nearer than the one above: it wins below this directory
             return request.param
+
+        @pytest.fixture
+        def repo(store):
+            return store
+    """,
+    # Never says the word: only the fixtures it asks for carry the marker.
+    "tests/sub/test_users.py": """
+        def test_uses_store(store): pass
+
+        def test_uses_repo(repo): pass
+
+        def test_uses_neither(tmp_path): pass
     """,
     "tests/sub/test_nearest.py": """
         import pytest

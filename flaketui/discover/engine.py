@@ -23,6 +23,8 @@ from flaketui.discover import config as cfg
 from flaketui.discover.collect import _FLAKY_REASON as _FLAKY_REASON_TEXT
 from flaketui.discover.collect import _RETRY_NAME, Collector, _dotted, _is_flaky
 from flaketui.discover.files import FLAKY_WORDS
+from flaketui.discover.fixtures import FixtureDef, module_fixtures
+from flaketui.discover.params import Unknowable
 from flaketui.discover.parse import Unparsable, decode, parse
 from flaketui.discover.symbols import (
     ClassRef,
@@ -202,9 +204,71 @@ class _Scan:
             if self.on_progress is not None and done % 500 == 0:
                 self.on_progress(done * total // len(to_read), total)
             self._read_one(path)
+        self._reach_flaky_fixture_users(python_files)
         self._follow_imports()
         if self.on_progress is not None:
             self.on_progress(total, total)
+
+    def _reach_flaky_fixture_users(self, python_files: list[str]) -> None:
+        """Parse the test modules that use a conftest fixture whose params carry a flaky mark
+        (``params=[pytest.param(x, marks=pytest.mark.flaky)]``): they never import it, and
+        need not say "flaky" anywhere; they name the fixture, or its users, as an argument."""
+        words = self._flaky_fixture_words()
+        if not words:
+            return
+        named_anywhere = {w for found in words.values() for w in found if w != "*"}
+        named: Collection[str] | None = None
+        if self.search is not None and self.unread and named_anywhere and all(w.isascii() for w in named_anywhere):
+            named = self.search.naming(named_anywhere)()
+        for path in python_files:
+            if path in self.evaluator.modules or path in self.skipped:
+                continue
+            wanted = {w for directory, found in words.items() if _within(path, directory) for w in found}
+            if not wanted or ("*" not in wanted and named is not None and path in self.unread and path not in named):
+                continue
+            data = self.read(path)
+            if data is None:
+                continue
+            text = data.decode("utf-8", "replace")
+            if "*" in wanted or any(re.search(rf"\b{re.escape(word)}\b", text) for word in wanted):
+                self.unread.discard(path)
+                self.seen.add(path)
+                self.follow.pending.pop(path, None)
+                self._parse(path, data)
+
+    def _flaky_fixture_words(self) -> dict[str, set[str]]:
+        """Per conftest directory, the fixtures whose params carry a flaky mark and those that
+        depend on them (``"*"`` when one is autouse: every test below may get it)."""
+        conftests = {path: module for path, module in self.evaluator.modules.items() if _is_conftest(path)}
+        if not any("flak" in module.source.text for module in conftests.values()):
+            return {}
+        definitions: dict[str, list[FixtureDef]] = {}
+        for path, module in conftests.items():
+            try:
+                definitions[path] = module_fixtures(module, self.evaluator)
+            except Unknowable:
+                continue  # a fixture named at run time: nothing to follow
+        flaky = {
+            d.name for found in definitions.values() for d in found if d.params is not None and "flak" in d.module.source.segment(d.params)
+        }
+        if not flaky:
+            return {}
+        grew = True
+        while grew:  # fixtures that use them pass the params on to their tests
+            grew = False
+            for found in definitions.values():
+                for definition in found:
+                    if definition.name not in flaky and not flaky.isdisjoint(definition.argnames):
+                        flaky.add(definition.name)
+                        grew = True
+        words: dict[str, set[str]] = {}
+        for path, found in definitions.items():
+            mine = {d.name for d in found if d.name in flaky}
+            if mine:
+                if any(d.autouse for d in found if d.name in mine):
+                    mine.add("*")
+                words[path.rpartition("/")[0]] = mine | flaky
+        return words
 
     def _follow_imports(self) -> None:
         """Parse, round after round, the read files that import a name a parsed module exports
@@ -613,6 +677,10 @@ def _functions(statements: Iterable[ast.stmt]) -> Iterable[ast.FunctionDef | ast
 def _join(directory: str, path: str) -> str:
     joined = os.path.normpath(os.path.join("" if directory == "." else directory, path)).replace(os.sep, "/")
     return joined
+
+
+def _within(path: str, directory: str) -> bool:
+    return not directory or path.startswith(directory + "/")
 
 
 def _is_conftest(path: str) -> bool:
