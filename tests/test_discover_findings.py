@@ -308,3 +308,28 @@ def test_retry_decorators_are_found_under_other_names_and_retries_words_cost_no_
     found = sorted((f.path, f.line) for f in result.findings if f.kind == "retry-decorator")
     assert found == [("tests/test_alias.py", 5), ("tests/test_direct.py", 3), ("tests/test_renamed.py", 3)]
     assert "tests/test_words.py" not in {s.path for s in result.skipped}  # its syntax error was never parsed
+
+
+def test_the_flaky_packages_decorator_applied_by_calling_it_is_found(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "tests/test_called.py": """
+                from flaky import flaky
+
+                def test_retried():
+                    pass
+
+                test_retried = flaky(max_runs=3)(test_retried)
+
+                def test_plain():
+                    pass
+
+                test_plain = staticmethod(test_plain)
+            """,
+        },
+    )
+    tests = by_nodeid(scan(tmp_path))
+    assert list(tests) == ["tests/test_called.py::test_retried"]
+    marker = tests["tests/test_called.py::test_retried"].marker
+    assert (marker.kind, marker.source, marker.line, marker.args) == (MarkerKind.FLAKY, "flaky(max_runs=3)", 7, (("max_runs", "3"),))

@@ -423,10 +423,38 @@ FIXTURE_PARAMS = {
 }
 
 
+CALLED_MARKS = {
+    "tests/test_called.py": """
+        import pytest
+
+        def test_marked_by_a_call():
+            pass
+
+        test_marked_by_a_call = pytest.mark.flaky(reruns=2)(test_marked_by_a_call)
+
+        def _body():
+            pass
+
+        test_under_another_name = pytest.mark.flaky(_body)
+
+        class TestCalledOnAClass:
+            def test_in_it(self): pass
+
+        TestCalledOnAClass = pytest.mark.flaky(TestCalledOnAClass)
+
+        def test_wrapped_but_unmarked():
+            pass
+
+        test_wrapped_but_unmarked = pytest.mark.slow(test_wrapped_but_unmarked)
+    """,
+}
+
+
 @pytest.mark.parametrize(
     "files",
     [
         pytest.param(FIXTURE_PARAMS, id="fixture-params"),
+        pytest.param(CALLED_MARKS, id="marks-applied-by-calling-them"),
         pytest.param(SPELLINGS, id="import-spellings"),
         pytest.param(CLASSES, id="classes-modules-unittest"),
         pytest.param(CROSS_MODULE, id="cross-module-aliases-and-bases"),

@@ -161,7 +161,7 @@ class Collector:
             return  # pytest refuses classes with __init__/__new__ (a warning, no tests)
         # pytest reads class marks base-first (get_unpacked_marks walks the reversed MRO).
         class_marks = [use for c in reversed(mro) for use in self._class_own_marks(c)]
-        chain = class_marks + outer_marks
+        chain = self._applied_uses(cls, MarkerScope.CLASS) + class_marks + outer_marks
         members: dict[str, tuple[FunctionRef | ClassRef, Scope]] = {}
         for base in reversed(mro):
             scope = base.module.class_scope(base.node)
@@ -265,6 +265,15 @@ class Collector:
             for applied in self.applied_marks(value):
                 yield MarkUse(applied, marker_scope, module, node, via)
 
+    def _applied_uses(self, target: FunctionRef | ClassRef, marker_scope: MarkerScope) -> list[MarkUse]:
+        """Marks applied by calling them on the test (``test_x = pytest.mark.flaky(test_x)``),
+        outermost first as decorators are; located at the mark expression of each call."""
+        return [
+            MarkUse(value, marker_scope, value.module or target.module, call.func)
+            for value, call in reversed(target.applied)
+            if isinstance(call.func, ast.expr)
+        ]
+
     def applied_marks(self, helper: FunctionRef) -> list[Mark | FlakyDecorator]:
         """The marks a decorator helper applies to its argument: ``def flaky(fn): return
         _timeout(_flaky(fn))`` with ``_flaky = pytest.mark.flaky(reruns=5)``. Empty for anything else."""
@@ -300,7 +309,7 @@ class Collector:
     ) -> None:
         if _is_fixture(function):
             return
-        own = [
+        own = self._applied_uses(function, MarkerScope.FUNCTION) + [
             use
             for decorator in reversed(function.node.decorator_list)
             for use in self._decorator_marks(function.module, owner_scope, decorator, MarkerScope.FUNCTION)

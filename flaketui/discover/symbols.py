@@ -96,12 +96,17 @@ class Param:
 class ClassRef:
     module: ModuleInfo
     node: ast.ClassDef
+    #: Marks applied by calling them on the class (``TestX = pytest.mark.flaky(TestX)``),
+    #: innermost first, with the call each was applied by.
+    applied: tuple[tuple[Mark | FlakyDecorator, ast.Call], ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
 class FunctionRef:
     module: ModuleInfo
     node: ast.FunctionDef | ast.AsyncFunctionDef
+    #: Marks applied by calling them (``test_x = pytest.mark.flaky(reruns=2)(test_x)``).
+    applied: tuple[tuple[Mark | FlakyDecorator, ast.Call], ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -246,11 +251,24 @@ def bind_statements(statements: list[ast.stmt], scope: Scope, package: str) -> N
 
 def _bind_target(target: ast.expr, value: ast.expr, bindings: dict[str, list[Binding]]) -> None:
     if isinstance(target, ast.Name):
-        bindings[target.id] = [value]
+        earlier = bindings.get(target.id)
+        if earlier and isinstance(earlier[-1], (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and _reapplies(value, target.id):
+            # ``test_x = pytest.mark.flaky(test_x)`` marks the earlier definition: keep it.
+            bindings[target.id] = [earlier[-1], value]
+        else:
+            bindings[target.id] = [value]
     elif isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List)):
         if len(target.elts) == len(value.elts):
             for sub_target, sub_value in zip(target.elts, value.elts):
                 _bind_target(sub_target, sub_value, bindings)
+
+
+def _reapplies(value: ast.expr, name: str) -> bool:
+    """``name = <something>(name)``: a decorator applied by calling it."""
+    return (
+        isinstance(value, ast.Call) and len(value.args) == 1 and not value.keywords
+        and isinstance(value.args[0], ast.Name) and value.args[0].id == name
+    )
 
 
 def _bind_list_method(call: ast.Call, bindings: dict[str, list[Binding]]) -> None:
@@ -355,7 +373,13 @@ class Evaluator:
             return None
         self._active.add(guard)
         try:
-            values = [self._evaluate_binding(module, scope, binding) for binding in scope.bindings[name]]
+            values: list[Value | None] = []
+            for binding in scope.bindings[name]:
+                marked = self._marked_again(module, scope, name, binding, values[-1]) if values else None
+                if marked is not None:
+                    values[-1] = marked  # ``test_x = pytest.mark.flaky(test_x)``: the same test, marked
+                else:
+                    values.append(self._evaluate_binding(module, scope, binding))
         finally:
             self._active.discard(guard)
         if len(values) == 1:
@@ -372,6 +396,15 @@ class Evaluator:
                 if isinstance(binding, ast.expr):
                     nodes.append(binding)
         return Sequence(tuple(items), tuple(nodes))
+
+    def _marked_again(self, module: ModuleInfo, scope: Scope, name: str, binding: Binding, before: Value | None) -> Value | None:
+        """``name = <mark>(name)``: the earlier function or class with the mark applied."""
+        if not (isinstance(binding, ast.Call) and _reapplies(binding, name) and isinstance(before, (FunctionRef, ClassRef))):
+            return None
+        func = self.evaluate(module, scope, binding.func)
+        if not isinstance(func, (Mark, FlakyDecorator)):
+            return None
+        return replace(before, applied=(*before.applied, (func, binding)))
 
     def _evaluate_binding(self, module: ModuleInfo, scope: Scope, binding: Binding) -> Value | None:
         if isinstance(binding, ast.ClassDef):
@@ -449,6 +482,12 @@ class Evaluator:
     def _call(self, module: ModuleInfo, scope: Scope, node: ast.Call) -> Value | None:
         func = self.evaluate(module, scope, node.func)
         keywords = tuple((kw.arg, kw.value) for kw in node.keywords if kw.arg is not None)
+        if isinstance(func, (Mark, FlakyDecorator)) and len(node.args) == 1 and not node.keywords:
+            # pytest's MarkDecorator (and the flaky package) called on one function or class
+            # applies itself and returns it: ``test_x = pytest.mark.flaky(reruns=2)(test_x)``.
+            target = self.evaluate(module, scope, node.args[0])
+            if isinstance(target, (FunctionRef, ClassRef)):
+                return replace(target, applied=(*target.applied, (func, node)))
         if isinstance(func, Mark):
             if not func.with_args and len(node.args) == 1 and not keywords and _is_decoratee(node.args[0]):
                 return None
