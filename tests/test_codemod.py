@@ -787,6 +787,32 @@ GOLDEN = [
     ),
 ]
 
+GOLDEN += [
+    pytest.param(
+        src("""
+            import pytest
+            from flaky import flaky
+
+
+            def test_a():
+                assert True
+
+
+            test_a = pytest.mark.flaky(reruns=2)(test_a)
+
+
+            def test_b():
+                assert True
+
+
+            test_b = flaky(max_runs=3)(test_b)
+        """),
+        [("pytest.mark.flaky(reruns=2)", F), ("flaky(max_runs=3)", F)],
+        b"def test_a():\n    assert True\n\n\ndef test_b():\n    assert True\n",
+        id="marks-applied-by-calling-them",
+    ),
+]
+
 
 def _markers(before: bytes, specs: list[tuple]) -> list:
     out = []

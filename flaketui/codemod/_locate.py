@@ -74,6 +74,10 @@ class _SiteCollector(cst.CSTVisitor):
     def visit_Assign(self, node: cst.Assign) -> None:
         if len(node.targets) == 1 and m.matches(node.targets[0].target, _PYTESTMARK_TARGET):
             self._add_pytestmark(node, node.value)
+        elif _marks_again(node):
+            # ``test_x = pytest.mark.flaky(test_x)`` only applies the mark: the statement goes.
+            assert isinstance(node.value, cst.Call)
+            self._add(node, node.value.func, "called")
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if m.matches(node.target, _PYTESTMARK_TARGET):
@@ -95,6 +99,21 @@ class _SiteCollector(cst.CSTVisitor):
                         self._add(element, element.value, "param")
             else:
                 self._add(arg, arg.value, "param")
+
+
+def _marks_again(node: cst.Assign) -> bool:
+    """``name = <mark>(name)``: a mark applied by calling it on the definition above."""
+    if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):
+        return False
+    value = node.value
+    return (
+        isinstance(value, cst.Call)
+        and len(value.args) == 1
+        and value.args[0].keyword is None
+        and not value.args[0].star
+        and m.matches(value.args[0].value, m.Name(node.targets[0].target.value))
+        and is_mark_like(value.func)
+    )
 
 
 def collect_sites(
@@ -161,8 +180,8 @@ def _subexpressions(code: str) -> set[str]:
 
 
 _SCOPE_FORMS = {
-    MarkerScope.FUNCTION: ("decorator",),
-    MarkerScope.CLASS: ("decorator", "pytestmark"),
+    MarkerScope.FUNCTION: ("decorator", "called"),
+    MarkerScope.CLASS: ("decorator", "pytestmark", "called"),
     MarkerScope.MODULE: ("pytestmark",),
     MarkerScope.PARAM: ("param",),
 }

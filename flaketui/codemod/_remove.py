@@ -255,6 +255,9 @@ class NodeRemover(cst.CSTTransformer):
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
         body, rest = _carry_lines(original_node.body, updated_node.body, self.gone)
+        # Blank lines that separated a removed last statement from the one above would only
+        # trail the file now; its comments stay.
+        rest = [line for line in rest if line.comment is not None]
         return updated_node.with_changes(body=body, footer=_merge_lines(rest, list(updated_node.footer)))
 
     def leave_IndentedBlock(self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock) -> cst.IndentedBlock:
