@@ -22,7 +22,7 @@ from flaketui.discover.fixtures import (
     has_params,
     module_fixtures,
 )
-from flaketui.discover.params import ParameterSet, Unknowable, parameter_sets
+from flaketui.discover.params import ParameterSet, Unknowable, literal_argnames, parameter_sets
 from flaketui.discover.symbols import (
     ClassRef,
     Constant,
@@ -379,12 +379,9 @@ class Collector:
 
     def _parametrize_argnames(self, mark: Mark) -> list[str]:
         node = mark.positional[0] if mark.positional else mark.keyword("argnames")
-        value = self.evaluator.evaluate(mark.module, mark.module.scope, node) if node is not None and mark.module else None
-        if isinstance(value, Constant) and isinstance(value.value, str):
-            return [n.strip() for n in value.value.split(",") if n.strip()]
-        if isinstance(value, Sequence) and all(isinstance(v, Constant) and isinstance(v.value, str) for v in value.items):
-            return [v.value for v in value.items]  # type: ignore[union-attr]
-        raise Unknowable("parametrize argnames not literal")
+        if node is None or mark.module is None:
+            raise Unknowable("parametrize without argnames")
+        return literal_argnames(self.evaluator, mark.module, node)
 
     def _literal_strings(self, mark: Mark) -> list[str]:
         names = []

@@ -62,7 +62,7 @@ def parameter_sets(evaluator: Evaluator, mark: Mark, *, escape: bool = True, id_
     argvalues_node = mark.positional[1] if len(mark.positional) > 1 else mark.keyword("argvalues")
     if argnames_node is None or argvalues_node is None:
         raise Unknowable("parametrize without literal arguments")
-    argnames = _argnames(evaluator, module, argnames_node)
+    argnames = literal_argnames(evaluator, module, argnames_node)
     ids_node = mark.positional[2] if len(mark.positional) > 2 else mark.keyword("ids")
     explicit_ids: list[ast.expr] | None = None
     ids_module = module
@@ -137,7 +137,8 @@ def make_unique(tokens: list[str]) -> list[str]:
     return resolved
 
 
-def _argnames(evaluator: Evaluator, module: ModuleInfo, node: ast.expr) -> list[str]:
+def literal_argnames(evaluator: Evaluator, module: ModuleInfo, node: ast.expr) -> list[str]:
+    """``parametrize``'s argnames as written: ``"a, b"`` or a list of strings."""
     value = evaluator.evaluate(module, module.scope, node)
     if isinstance(value, Constant) and isinstance(value.value, str):
         return [name.strip() for name in value.value.split(",") if name.strip()]
