@@ -235,9 +235,10 @@ _LOOSE_OBJECTS_LIMIT = 512
 def index_is_cheap(root: Path) -> bool:
     """Whether the index's blobs are (mostly) packed, so ``git grep --cached`` is the fast
     way to read the repository. Estimated from 16 of the 256 loose-object directories."""
-    objects = root / ".git" / "objects"
-    if not objects.is_dir() or (root / ".git" / "commondir").exists() or os.environ.keys() & GIT_DIR_VARIABLES:
+    own = own_git_dir(root)
+    if own is None:
         return False  # a worktree or a moved git dir: ask nothing clever, grep the work tree
+    objects = own / "objects"
     sampled = 0
     for prefix in "0123456789abcdef":
         try:
@@ -247,8 +248,17 @@ def index_is_cheap(root: Path) -> bool:
     return sampled * 16 < _LOOSE_OBJECTS_LIMIT
 
 
-#: Environment variables that move the git directory away from ``<work tree>/.git``.
-GIT_DIR_VARIABLES = frozenset({"GIT_DIR", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY", "GIT_INDEX_FILE"})
+#: Environment variables that move the git directory (or its objects) away from ``<work tree>/.git``.
+_GIT_DIR_VARIABLES = frozenset({"GIT_DIR", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY", "GIT_INDEX_FILE"})
+
+
+def own_git_dir(root: Path) -> Path | None:
+    """``<root>/.git`` when it is the repository's one git directory (not a worktree's
+    pointer, not moved by the environment): then its paths are known without asking git."""
+    own = root / ".git"
+    if own.is_dir() and not (own / "commondir").exists() and not os.environ.keys() & _GIT_DIR_VARIABLES:
+        return own
+    return None
 
 
 class EarlyScan:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flaketui.errors import FlakeTUIError
-from flaketui.gitjobs import GIT_DIR_VARIABLES, start_listing
+from flaketui.gitjobs import own_git_dir, start_listing
 
 
 def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
@@ -50,8 +50,8 @@ def toplevel(path: Path) -> Path | None:
 
 def common_git_dir(root: Path) -> Path | None:
     """``git rev-parse --git-common-dir``: shared by every worktree of the repository."""
-    own = root / ".git"
-    if own.is_dir() and not (own / "commondir").exists() and not os.environ.keys() & GIT_DIR_VARIABLES:
+    own = own_git_dir(root)
+    if own is not None:
         return own  # the main work tree's own git dir is the common one: no need to start git
     result = _git(root, "rev-parse", "--git-common-dir", check=False)
     if result.returncode != 0:

@@ -46,7 +46,7 @@ def test_scanning_commands_start_git_for_the_repository(make_repo, monkeypatch: 
         early.close()
 
 
-def test_minus_c_and_scan_path_pick_the_repository(make_repo, tmp_path: Path) -> None:
+def test_minus_c_and_scan_path_pick_the_repository(make_repo) -> None:
     root = make_repo(PROJECT)
     for args in (["-C", str(root), "scan"], ["scan", str(root / "tests")]):
         early = early_scan(args)

@@ -62,7 +62,7 @@ def fingerprint(root: Path, files: list[str], vouched: Vouched | None = None) ->
         parts.append(f"git\0{hashlib.sha256(state).hexdigest()}\0")
     mtimes: dict[str, int] = {}
     for path in files:
-        if not path.endswith(_RELEVANT_SUFFIXES) and path.rpartition("/")[2] not in _RELEVANT_NAMES:
+        if not relevant(path):
             continue
         try:
             stat = os.stat(base + path)

@@ -22,7 +22,12 @@ from flaketui.discover.fixtures import (
     has_params,
     module_fixtures,
 )
-from flaketui.discover.params import ParameterSet, Unknowable, literal_argnames, parameter_sets
+from flaketui.discover.params import (
+    ParameterSet,
+    Unknowable,
+    literal_argnames,
+    parameter_sets,
+)
 from flaketui.discover.symbols import (
     ClassRef,
     Constant,
@@ -93,6 +98,9 @@ class Collector:
         #: rootdir down, then the module itself.
         self.fixture_modules: list[ModuleInfo] = []
         self._module_fixtures: dict[str, list[FixtureDef]] = {}
+        #: Whether a class body defines a fixture with params, by ``id`` of its scope (each
+        #: method of the class asks; scopes live as long as the scan).
+        self._class_params: dict[int, bool] = {}
         self._class_patterns = config.python_classes
         self._function_patterns = config.python_functions
 
@@ -361,7 +369,7 @@ class Collector:
         marks); raises ``Unknowable`` when the ids are not knowable from the source."""
         if "*" in self.parametrized_fixtures:
             raise Unknowable("a pytest_generate_tests hook may parametrize anything")
-        if not self.parametrized_fixtures and not (in_class and has_params(owner_scope)):
+        if not self.parametrized_fixtures and not (in_class and self._class_has_params(owner_scope)):
             return []  # nothing this test can see has params
         direct = {name for mark in parametrize for name in self._parametrize_argnames(mark)}
         usefixtures = [name for use in marks if isinstance(use.value, Mark) and use.value.name == "usefixtures"
@@ -370,6 +378,12 @@ class Collector:
         if in_class:
             visible.append(class_fixtures(owner_scope, function.module))
         return fixture_parametrizations(visible, function, in_class=in_class, usefixtures=usefixtures, direct=direct)
+
+    def _class_has_params(self, scope: Scope) -> bool:
+        found = self._class_params.get(id(scope))
+        if found is None:
+            found = self._class_params[id(scope)] = has_params(scope)
+        return found
 
     def _fixtures_of(self, module: ModuleInfo) -> list[FixtureDef]:
         found = self._module_fixtures.get(module.path)

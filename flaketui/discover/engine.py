@@ -174,8 +174,8 @@ class _Scan:
                     if reason is not None:
                         skipped[path] = reason
                     continue
-                collector.parametrized_fixtures = self._parametrized_fixtures(path)
                 collector.fixture_modules = self._fixture_modules(path)
+                collector.parametrized_fixtures = self._parametrized_fixtures(collector.fixture_modules)
                 try:
                     collected = collector.collect(module, cfg.relative(path, rootdir))
                 except (RecursionError, ValueError, AttributeError, TypeError, KeyError, IndexError) as error:
@@ -230,7 +230,7 @@ class _Scan:
             if data is None:
                 continue
             text = data.decode("utf-8", "replace")
-            if "*" in wanted or any(re.search(rf"\b{re.escape(word)}\b", text) for word in wanted):
+            if "*" in wanted or re.search(r"\b(?:" + "|".join(map(re.escape, sorted(wanted))) + r")\b", text):
                 self.unread.discard(path)
                 self.seen.add(path)
                 self.follow.pending.pop(path, None)
@@ -463,11 +463,11 @@ class _Scan:
         above = sorted((c for c in self._conftests if c != path and c.rpartition("/")[0] in directories), key=lambda c: c.count("/"))
         return [self.evaluator.modules[c] for c in (*above, path) if c in self.evaluator.modules]
 
-    def _parametrized_fixtures(self, path: str) -> frozenset[str]:
-        """Fixtures with ``params=`` a test module can reach (itself and the conftests above it);
+    def _parametrized_fixtures(self, modules: list[ModuleInfo]) -> frozenset[str]:
+        """Fixtures with ``params=`` in ``modules`` (a test module's ``_fixture_modules``);
         ``"*"`` when a ``pytest_generate_tests`` hook there may parametrize anything."""
         names: set[str] = set()
-        for module in self._fixture_modules(path):
+        for module in modules:
             candidate = module.path
             found = self._fixture_params.get(candidate)
             if found is None:
