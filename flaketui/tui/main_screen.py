@@ -64,7 +64,7 @@ class MainScreen(Screen[None]):
     scanned: reactive[bool] = reactive(False, bindings=True)
     marked: reactive[int] = reactive(0, bindings=True)
     verifying: reactive[bool] = reactive(False, bindings=True)
-    selected_key: reactive[Key | None] = reactive(None, bindings=True)
+    selected_queued: reactive[bool] = reactive(False, bindings=True)
     commit_problem: reactive[str | None] = reactive(None, bindings=True)
 
     @dataclass
@@ -131,7 +131,7 @@ class MainScreen(Screen[None]):
         self.scanned = model.scan_result is not None
         self.marked = sum(1 for r in model.rows.values() if r.marked)
         self.verifying = model.queue.busy
-        self.selected_key = model.selected_key
+        self.selected_queued = model.selected_key is not None and model.queue.is_waiting(model.selected_key)
         self.commit_problem = model.info.git_problem if model.info else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

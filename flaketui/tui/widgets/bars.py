@@ -16,8 +16,8 @@ _STATE_WORDS = {RowState.FLAKY: "still flaky", RowState.BROKEN: "broken", RowSta
                 RowState.STALE: "verified on an older tree"}
 
 
-class RepoHeader(Static):
-    """``flaketui ─ repo@branch ─ 23 flaky · 4 verified · 2 fixed`` and counts by category."""
+class ModelLine(Static):
+    """A line that repaints itself when the part of the model it shows changes."""
 
     def __init__(self, model: TriageModel, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -28,8 +28,21 @@ class RepoHeader(Static):
         self._show()
 
     def _model_changed(self, change: Change) -> None:
-        if change.keys or change.repo or change.shown:
+        if self.shows(change):
             self._show()
+
+    def shows(self, change: Change) -> bool:
+        raise NotImplementedError
+
+    def _show(self) -> None:
+        raise NotImplementedError
+
+
+class RepoHeader(ModelLine):
+    """``flaketui ─ repo@branch ─ 23 flaky · 4 verified · 2 fixed`` and counts by category."""
+
+    def shows(self, change: Change) -> bool:
+        return bool(change.keys or change.repo or change.shown)
 
     def _show(self) -> None:
         model, info = self.model, self.model.info
@@ -48,20 +61,11 @@ class RepoHeader(Static):
         self.update(line)
 
 
-class ActivityBar(Static):
+class ActivityBar(ModelLine):
     """``verify: 10 runs, forked · 2 queued · sort: file`` and what just happened."""
 
-    def __init__(self, model: TriageModel, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.model = model
-
-    def on_mount(self) -> None:
-        self.model.observe(self._model_changed)
-        self._show()
-
-    def _model_changed(self, change: Change) -> None:
-        if change.settings:
-            self._show()
+    def shows(self, change: Change) -> bool:
+        return change.settings
 
     def _show(self) -> None:
         model = self.model

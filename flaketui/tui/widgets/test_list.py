@@ -21,7 +21,7 @@ from textual.widgets import Input, Static
 
 from flaketui.models import Category, DecidedBy, FlakyTest, Keep
 from flaketui.tui.modals import CategoryPicker, KeepDialog
-from flaketui.tui.rows import Key, Row, RowState
+from flaketui.tui.rows import Row, RowState
 from flaketui.tui.triage import Change, TriageModel
 from flaketui.tui.widgets.test_table import TestTable
 
@@ -62,8 +62,9 @@ class TestList(Vertical):
     ]
     HELP = "The selected test"
 
-    #: The selected test and where it stands: its keys' availability follows these.
-    selected_key: reactive[Key | None] = reactive(None, bindings=True)
+    #: Where the selected test stands: its keys' availability follows these. (Not the key
+    #: itself: the footer rebuilds on each refresh, and most moves change none of these.)
+    has_selection: reactive[bool] = reactive(False, bindings=True)
     selected_state: reactive[RowState | None] = reactive(None, bindings=True)
     suggestion: reactive[Category | None] = reactive(None, bindings=True)
     commit_problem: reactive[str | None] = reactive(None, bindings=True)
@@ -128,7 +129,7 @@ class TestList(Vertical):
 
     def _model_changed(self, change: Change) -> None:
         row = self.model.selected
-        self.selected_key = row.key if row else None
+        self.has_selection = row is not None
         self.selected_state = row.state if row else None
         self.suggestion = row.suggested if row else None
         self.commit_problem = self.model.info.git_problem if self.model.info else None
