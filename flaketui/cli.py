@@ -376,6 +376,8 @@ _RUN_MARKS = {"passed": ".", "failed": "F", "error": "E", "timeout": "T", "crash
 @click.option("--yes", "-y", is_flag=True, help="Commit without asking.")
 @click.option("--dry-run", is_flag=True, help="Print the diff only; change nothing.")
 @click.option("--unverified", is_flag=True, help="Skip verification (the message says so).")
+@click.option("--propose", is_flag=True, help="Print the fixes flaketui can write for NODEID; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="With --propose: print the proposals as JSON.")
 @pass_context
 def fix(
     ctx: _Context,
@@ -387,15 +389,25 @@ def fix(
     yes: bool,
     dry_run: bool,
     unverified: bool,
+    propose: bool,
+    as_json: bool,
 ) -> int:
     """Verify NODEID, then remove its flaky marker and commit the fix with it.
 
     NODEID is a test, a class (path::Class) or a module (path) for class- and module-level
     markers. Exit 0 only when committed (with --dry-run: when it would commit).
+
+    --propose prints the root-cause fixes flaketui can write, best first, from the code and
+    the recorded diagnosis; it runs no test and changes nothing. Exit 0 when it has one, 3 when
+    it has none (or only "keep, with reason").
     """
     from flaketui.models import Category, Verdict, VerifyMode
 
     service = ctx.service()
+    if propose:
+        from flaketui.proposal_view import print_proposals
+
+        return print_proposals(service.propose_fixes(nodeid), as_json=as_json)
     chosen = Category(category) if category else None
     # Plan first: a refusal (shared marker, merge in progress...) costs no runs.
     plan = service.plan_fix(nodeid, include=include, unverified=unverified, category=chosen)

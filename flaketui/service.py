@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         Verification,
         VerifyMode,
     )
+    from flaketui.proposals import ProposalSet
     from flaketui.report import GateItem
     from flaketui.store import Store
 
@@ -401,6 +402,13 @@ class Service:
         return cli_command(self.root, Target(test.rootdir, test.nodeid), VerifyOptions(), self.python)
 
     # -- fix and commit (codemod.py, vcs.py) -----------------------------------------
+    def propose_fixes(self, target: FlakyTest | str) -> ProposalSet:
+        """Remedies for one test's root cause, best first (``proposals.py``): reads the code
+        and the diagnosis, starts no test run and changes nothing."""
+        from flaketui import proposals
+
+        return proposals.propose(self, target)
+
     def plan_fix(
         self,
         target: FlakyTest | str,

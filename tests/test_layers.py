@@ -20,6 +20,8 @@ HEADLESS = [
     "flaketui.verify",
     "flaketui.verify.probe",
     "flaketui.codemod",
+    "flaketui.remedies",
+    "flaketui.proposals",
     "flaketui.vcs",
     "flaketui.store",
     "flaketui.report",
