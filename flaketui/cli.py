@@ -378,6 +378,11 @@ _RUN_MARKS = {"passed": ".", "failed": "F", "error": "E", "timeout": "T", "crash
 @click.option("--unverified", is_flag=True, help="Skip verification (the message says so).")
 @click.option("--propose", is_flag=True, help="Print the fixes flaketui can write for NODEID; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="With --propose: print the proposals as JSON.")
+@click.option("--apply", "apply_", is_flag=True, help="Write the best proposal, prove it before and after, commit.")
+@click.option("--proposal", "choice", default=1, show_default=True, type=click.IntRange(1), help="With --apply: which proposal.")
+@click.option("--runs-before", default=20, show_default=True, type=click.IntRange(1), help="With --apply: runs of the unfixed test.")
+@click.option("--min-runs", default=10, show_default=True, type=click.IntRange(1), help="With --apply: fewest clean runs after.")
+@click.option("--max-runs", default=200, show_default=True, type=click.IntRange(1), help="With --apply: most runs a proof may take.")
 @pass_context
 def fix(
     ctx: _Context,
@@ -391,6 +396,11 @@ def fix(
     unverified: bool,
     propose: bool,
     as_json: bool,
+    apply_: bool,
+    choice: int,
+    runs_before: int,
+    min_runs: int,
+    max_runs: int,
 ) -> int:
     """Verify NODEID, then remove its flaky marker and commit the fix with it.
 
@@ -400,6 +410,13 @@ def fix(
     --propose prints the root-cause fixes flaketui can write, best first, from the code and
     the recorded diagnosis; it runs no test and changes nothing. Exit 0 when it has one, 3 when
     it has none (or only "keep, with reason").
+
+    --apply writes the best proposal (--proposal N another), measures the failure rate before
+    on the unfixed tree and proves the fix after, and commits fix and marker removal together
+    only when the proof holds. Exit 0 committed (a test that never failed before: the marker
+    alone), 1 the fix did not hold (every file restored), 3 no fix to write (a test that needs
+    the network: nothing runs or changes), 4 too rare a failure to prove within --max-runs,
+    5 not confirmed.
     """
     from flaketui.models import Category, Verdict, VerifyMode
 
@@ -408,6 +425,12 @@ def fix(
         from flaketui.proposal_view import print_proposals
 
         return print_proposals(service.propose_fixes(nodeid), as_json=as_json)
+    if apply_:
+        from flaketui.apply_fix import ApplyOptions
+        from flaketui.proposal_view import run_apply
+
+        options = ApplyOptions(choice - 1, runs_before, min_runs, max_runs)
+        return run_apply(service, nodeid, options, yes=yes)
     chosen = Category(category) if category else None
     # Plan first: a refusal (shared marker, merge in progress...) costs no runs.
     plan = service.plan_fix(nodeid, include=include, unverified=unverified, category=chosen)

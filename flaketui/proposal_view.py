@@ -46,3 +46,38 @@ def _echo_colored(diff: str) -> None:
     for line in diff.splitlines():
         header = line.startswith(("+++", "---"))
         click.secho(line, fg=None if header else colours.get(line[:1]), bold=header)
+
+
+def run_apply(service, nodeid: str, options, *, yes: bool) -> int:  # (Service, str, ApplyOptions)
+    """``fix --apply``: progress on stderr, the diff and message before the commit, the numbers."""
+    import sys
+
+    from flaketui.cli import (
+        _RunDots as RunDots,  # one progress line per test, as `fix` prints it
+    )
+    from flaketui.errors import FlakeTUIError
+
+    dots = RunDots()
+
+    def phase(text: str) -> None:
+        dots.close()
+        click.echo(text.capitalize() + ":", err=True)
+
+    def confirm(plan) -> bool:  # plan: FixPlan
+        dots.close()
+        _echo_colored(plan.diff)
+        click.echo("\n" + plan.message)
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise FlakeTUIError("Not committing without confirmation.", "Pass --yes to commit from a script.")
+        return click.confirm("Commit this?", default=True)
+
+    try:
+        outcome = service.apply_fix(nodeid, options, on_run=dots, on_phase=phase, confirm=confirm)
+    finally:
+        dots.close()
+    if outcome.proposal is not None and outcome.proposal.changes_code:
+        click.echo(f"Fix: {outcome.proposal.title} ({outcome.proposal.remedy})", err=True)
+    click.echo(outcome.summary, err=outcome.status != 0)
+    return int(outcome.status)
