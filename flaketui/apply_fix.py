@@ -52,6 +52,8 @@ class ApplyOptions:
     runs_before: int = stats.DEFAULT_RUNS_BEFORE
     min_runs: int = stats.DEFAULT_MIN_RUNS
     max_runs: int = stats.DEFAULT_MAX_RUNS
+    #: How many proposals to try in turn, from ``choice``, until one holds (same "before").
+    alternatives: int = 3
 
 
 #: Shows the plan (diff and message) and says whether to commit it.
@@ -105,24 +107,93 @@ def apply_fix(
             stats.Proof(before.mode, failed, before.runs, needed=needed),
             chosen,
         )
-    originals = _write(service, chosen)
-    try:
-        phase(f"after: up to {needed} runs with the fix, stopping at the first failure")
-        after = _verify(service, test, needed, mode, on_run, should_stop, fail_fast=True)
-        measured = stats.Proof(before.mode, failed, before.runs, after.runs - after.passed, after.runs, needed)
-        if not measured.holds:
+    tried: list[str] = []
+    measured = stats.Proof(before.mode, failed, before.runs, needed=needed)
+    for candidate in fixes[options.choice : options.choice + max(1, options.alternatives)]:
+        if tried:
+            phase(f"next proposal: {candidate.title} ({candidate.remedy})")
+        originals = _write(service, candidate)
+        try:
+            phase(f"after: up to {needed} runs with the fix, stopping at the first failure")
+            after = _verify(service, test, needed, mode, on_run, should_stop, fail_fast=True)
+            measured = stats.Proof(before.mode, failed, before.runs, after.runs - after.passed, after.runs, needed)
+            if measured.holds:
+                return _commit(service, test, measured, candidate, confirm, restore=originals)
             _restore(service, originals)
-            return ApplyOutcome(
-                ApplyStatus.NOT_PROVEN,
-                f"The fix did not hold ({measured.text}); every file is back as it was."
-                + (" Try another proposal with --proposal 2." if len(fixes) > 1 else ""),
-                measured,
-                chosen,
-            )
-        return _commit(service, test, measured, chosen, confirm, restore=originals)
-    except BaseException:
-        _restore(service, originals)
-        raise
+            tried.append(f"{candidate.remedy}: {measured.text}")
+        except BaseException:
+            _restore(service, originals)
+            raise
+    more = len(fixes) > options.choice + len(tried)
+    return ApplyOutcome(
+        ApplyStatus.NOT_PROVEN,
+        f"No fix held ({'; '.join(tried)}); every file is back as it was."
+        + (f" Try --proposal {options.choice + len(tried) + 1}." if more else ""),
+        measured,
+        chosen,
+    )
+
+
+def prove_hand_fix(
+    service: Service,
+    target: str | FlakyTest,
+    options: ApplyOptions = ApplyOptions(),
+    *,
+    include: tuple[str, ...] = (),
+    on_run: Callable[[RunResult], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    confirm: Confirm | None = None,
+) -> ApplyOutcome:
+    """``fix --prove``: the user wrote the fix. "Before" runs on HEAD exported to a temporary
+    directory (the user's edits are never stashed or touched), "after" on the work tree."""
+    import tempfile
+    from pathlib import Path
+
+    from flaketui import vcs
+    from flaketui.proposals import find_test
+
+    test = target if isinstance(target, FlakyTest) else find_test(service, target)
+    if not any(p.endswith(".py") for p in vcs.status(service.root)):
+        raise FlakeTUIError(
+            f"No Python file has uncommitted changes: there is no fix of {test.nodeid} to prove.",
+            f"Edit the code first, or let flaketui write one: `flaketui fix {test.nodeid} --apply`.",
+        )
+    found = service.propose_fixes(test)
+    mode = stats.mode_for(_category(found))
+    phase = on_phase or (lambda _text: None)
+    phase(f"before: {options.runs_before} runs at HEAD (your edits left alone), {mode}")
+    with tempfile.TemporaryDirectory(prefix="flaketui-before-") as scratch:
+        vcs.export_tree(service.root, "HEAD", Path(scratch), lambda _name: True)
+        from flaketui.service import Service
+
+        past = Service(scratch, python=service.python or service._interpreter().path)
+        before = _verify(past, test, options.runs_before, mode, on_run, should_stop, fail_fast=False)
+    failed = before.runs - before.passed
+    needed = stats.runs_needed(failed, before.runs, options.min_runs)
+    if needed is not None and needed > options.max_runs:
+        return ApplyOutcome(
+            ApplyStatus.TOO_RARE,
+            f"At HEAD {test.nodeid} failed {failed} of {before.runs} runs: proving a fix of so rare a failure "
+            f"takes {needed} clean runs, more than --max-runs {options.max_runs}. Nothing was committed.",
+            stats.Proof(before.mode, failed, before.runs, needed=needed),
+        )
+    runs = needed if needed is not None else options.min_runs
+    phase(f"after: up to {runs} runs of your fix, stopping at the first failure")
+    after = _verify(service, test, runs, mode, on_run, should_stop, fail_fast=True)
+    measured = stats.Proof(before.mode, failed, before.runs, after.runs - after.passed, after.runs, needed)
+    if needed is not None and not measured.holds:
+        return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Your fix did not hold ({measured.text}); nothing was committed.", measured)
+    if needed is None and after.passed < after.runs:
+        return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"The test fails with your edits ({after.summary}); nothing was committed.", measured)
+    note = measured.text if needed is not None else f"{measured.text}; after: {after.passed}/{after.runs} passed"
+    plan = service.plan_fix(test, include=include, proof=f"Fix: written by hand.\n{note}")
+    if plan.refusal:
+        return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Not committed: {plan.refusal}", measured)
+    if confirm is not None and not confirm(plan):
+        return ApplyOutcome(ApplyStatus.NOT_CONFIRMED, "Nothing was committed.", measured)
+    record = service.commit_fix(plan, include=include)
+    return ApplyOutcome(ApplyStatus.COMMITTED, f"Committed {record.sha[:12]}: your fix and the marker removal; {note}.", measured, record=record)
 
 
 def _category(found: ProposalSet) -> Category:

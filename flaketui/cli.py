@@ -379,7 +379,8 @@ _RUN_MARKS = {"passed": ".", "failed": "F", "error": "E", "timeout": "T", "crash
 @click.option("--propose", is_flag=True, help="Print the fixes flaketui can write for NODEID; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="With --propose: print the proposals as JSON.")
 @click.option("--apply", "apply_", is_flag=True, help="Write the best proposal, prove it before and after, commit.")
-@click.option("--proposal", "choice", default=1, show_default=True, type=click.IntRange(1), help="With --apply: which proposal.")
+@click.option("--prove", is_flag=True, help="Your own fix: measure HEAD before, the work tree after; commit if it holds.")
+@click.option("--proposal", "choice", type=click.IntRange(1), help="With --apply: this proposal only (default: the best, then the next two).")
 @click.option("--runs-before", default=20, show_default=True, type=click.IntRange(1), help="With --apply: runs of the unfixed test.")
 @click.option("--min-runs", default=10, show_default=True, type=click.IntRange(1), help="With --apply: fewest clean runs after.")
 @click.option("--max-runs", default=200, show_default=True, type=click.IntRange(1), help="With --apply: most runs a proof may take.")
@@ -397,7 +398,8 @@ def fix(
     propose: bool,
     as_json: bool,
     apply_: bool,
-    choice: int,
+    prove: bool,
+    choice: int | None,
     runs_before: int,
     min_runs: int,
     max_runs: int,
@@ -416,7 +418,8 @@ def fix(
     only when the proof holds. Exit 0 committed (a test that never failed before: the marker
     alone), 1 the fix did not hold (every file restored), 3 no fix to write (a test that needs
     the network: nothing runs or changes), 4 too rare a failure to prove within --max-runs,
-    5 not confirmed.
+    5 not confirmed. --prove does the same for a fix you wrote: "before" runs on HEAD in a
+    temporary copy, your edits untouched; the same exit codes.
     """
     from flaketui.models import Category, Verdict, VerifyMode
 
@@ -425,12 +428,12 @@ def fix(
         from flaketui.proposal_view import print_proposals
 
         return print_proposals(service.propose_fixes(nodeid), as_json=as_json)
-    if apply_:
+    if apply_ or prove:
         from flaketui.apply_fix import ApplyOptions
         from flaketui.proposal_view import run_apply
 
-        options = ApplyOptions(choice - 1, runs_before, min_runs, max_runs)
-        return run_apply(service, nodeid, options, yes=yes)
+        options = ApplyOptions((choice or 1) - 1, runs_before, min_runs, max_runs, alternatives=1 if choice else 3)
+        return run_apply(service, nodeid, options, yes=yes, hand_fix=prove, include=include)
     chosen = Category(category) if category else None
     # Plan first: a refusal (shared marker, merge in progress...) costs no runs.
     plan = service.plan_fix(nodeid, include=include, unverified=unverified, category=chosen)

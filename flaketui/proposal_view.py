@@ -48,7 +48,8 @@ def _echo_colored(diff: str) -> None:
         click.secho(line, fg=None if header else colours.get(line[:1]), bold=header)
 
 
-def run_apply(service, nodeid: str, options, *, yes: bool) -> int:  # (Service, str, ApplyOptions)
+def run_apply(service, nodeid: str, options, *, yes: bool, hand_fix: bool = False, include: tuple[str, ...] = ()) -> int:
+    # (Service, str, ApplyOptions)
     """``fix --apply``: progress on stderr, the diff and message before the commit, the numbers."""
     import sys
 
@@ -61,7 +62,7 @@ def run_apply(service, nodeid: str, options, *, yes: bool) -> int:  # (Service, 
 
     def phase(text: str) -> None:
         dots.close()
-        click.echo(text.capitalize() + ":", err=True)
+        click.echo(text[:1].upper() + text[1:] + ":", err=True)
 
     def confirm(plan) -> bool:  # plan: FixPlan
         dots.close()
@@ -74,7 +75,10 @@ def run_apply(service, nodeid: str, options, *, yes: bool) -> int:  # (Service, 
         return click.confirm("Commit this?", default=True)
 
     try:
-        outcome = service.apply_fix(nodeid, options, on_run=dots, on_phase=phase, confirm=confirm)
+        if hand_fix:
+            outcome = service.prove_fix(nodeid, options, include=include, on_run=dots, on_phase=phase, confirm=confirm)
+        else:
+            outcome = service.apply_fix(nodeid, options, on_run=dots, on_phase=phase, confirm=confirm)
     finally:
         dots.close()
     if outcome.proposal is not None and outcome.proposal.changes_code:

@@ -430,6 +430,26 @@ class Service:
             self, target, options or ApplyOptions(), on_run=on_run, on_phase=on_phase, should_stop=should_stop, confirm=confirm
         )
 
+    def prove_fix(
+        self,
+        target: FlakyTest | str,
+        options: ApplyOptions | None = None,
+        *,
+        include: Sequence[str] = (),
+        on_run: Callable[[RunResult], None] | None = None,
+        on_phase: Callable[[str], None] | None = None,
+        should_stop: StopPredicate | None = None,
+        confirm: Callable[[FixPlan], bool] | None = None,
+    ) -> ApplyOutcome:
+        """The user's own fix: the failure rate at HEAD (exported, the edits untouched) against
+        the work tree, with the statistics of ``apply_fix``; commit when the proof holds."""
+        from flaketui.apply_fix import ApplyOptions, prove_hand_fix
+
+        return prove_hand_fix(
+            self, target, options or ApplyOptions(), include=tuple(include), on_run=on_run, on_phase=on_phase,
+            should_stop=should_stop, confirm=confirm,
+        )
+
     def plan_fix(
         self,
         target: FlakyTest | str,

@@ -88,7 +88,7 @@ def test_fix_that_does_not_hold_restores_every_byte(make_project, capsys: pytest
     before = repo_state(root)
     assert _apply(root, "--runs-before", "10", "--min-runs", "3") == 1
     err = capsys.readouterr().err
-    assert "The fix did not hold (before: 5 of 10 runs failed; after: 1 of 2; not fixed (forked))" in err
+    assert "No fix held (wait.event: before: 5 of 10 runs failed; after: 1 of 2; not fixed (forked))" in err
     assert repo_state(root) == before
 
 
@@ -108,6 +108,19 @@ def test_too_rare_a_failure_is_refused_unchanged(make_project, capsys: pytest.Ca
     assert _apply(root, "--runs-before", "10", "--max-runs", "50") == 4
     assert "more than --max-runs 50" in capsys.readouterr().err
     assert repo_state(root) == before
+
+
+def test_hand_fix_is_measured_before_at_head_and_committed(make_project, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_project(_sleepy("run_number % 2 == 1"))
+    edited = (root / TEST_FILE).read_text().replace("    time.sleep(0.05)\n", "    worker.join()\n")
+    (root / TEST_FILE).write_text(edited)
+    args = ["-C", str(root), "fix", f"{TEST_FILE}::test_worker_fills_the_box", "--prove", "--yes"]
+    assert main([*args, "--runs-before", "10", "--min-runs", "3"]) == 0
+    message = vcs.commit_message(root, "HEAD")
+    assert "Fix: written by hand.\nbefore: 5 of 10 runs failed; after: 0 of 10; fixed at 95% (forked)" in message
+    committed = vcs.show_file(root, "HEAD", TEST_FILE) or b""
+    assert b"    worker.join()\n" in committed and b"time.sleep(0.05)" not in committed and b"flaky" not in committed
+    assert vcs.status(root) == {}
 
 
 def test_network_only_test_runs_nothing_and_changes_nothing(make_repo: MakeRepo, capsys: pytest.CaptureFixture[str]) -> None:

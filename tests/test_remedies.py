@@ -155,6 +155,62 @@ GOLDEN = [
         id="documented-wait-replaces-join",
     ),
     pytest.param(
+        {
+            "tests/test_x.py": src("""
+                import asyncio
+
+                from app.events import EventManager
+
+                async def test_a():
+                    events = EventManager()
+                    events.emit("saved")
+                    await asyncio.sleep(0.1)
+                    assert events.handled == ["saved"]
+            """),
+            "app/__init__.py": b"",
+            "app/events.py": src("""
+                class EventManager:
+                    def emit(self, name): ...
+
+                    async def wait_for_all_listeners_to_complete(self, timeout=None): ...
+            """),
+        },
+        "test_a", {}, "wait.event",
+        {"tests/test_x.py": src("""
+            import asyncio
+
+            from app.events import EventManager
+
+            async def test_a():
+                events = EventManager()
+                events.emit("saved")
+                await events.wait_for_all_listeners_to_complete()
+                assert events.handled == ["saved"]
+        """)},
+        id="project-wait-method-for-what-was-started",
+    ),
+    pytest.param(
+        {"tests/test_x.py": src("""
+            import asyncio
+
+            async def test_a(handler, queue):
+                handler.on_message("hi")
+                await asyncio.sleep(0.05)
+                message = queue.get_nowait()
+                assert message == "hi"
+        """)},
+        "test_a", {}, "wait.event",
+        {"tests/test_x.py": src("""
+            import asyncio
+
+            async def test_a(handler, queue):
+                handler.on_message("hi")
+                message = await asyncio.wait_for(queue.get(), timeout=10)
+                assert message == "hi"
+        """)},
+        id="queue-read-waits-for-the-item",
+    ),
+    pytest.param(
         {"tests/test_x.py": src("""
             import random
 

@@ -112,3 +112,37 @@ def module_of_file(ctx: Context, path: str) -> str | None:
             dotted_path = path[len(base) : -3].replace("/", ".")
             return dotted_path.removesuffix(".__init__")
     return None
+
+
+def constructor_parameters(ctx: Context, names: dict[str, str]) -> dict[str, list[cst.Param]]:
+    """Local name of each project class the test imports -> its ``__init__``'s parameters
+    that have a default (the ones a test may pass or leave out)."""
+    from flaketui.remedies._cst import top_level_functions
+
+    wanted = {qualified.rsplit(".", 1)[-1]: local for local, qualified in names.items()}
+    found: dict[str, list[cst.Param]] = {}
+    for path in project_modules(ctx, names):
+        module = parse(ctx.read(path) or b"")
+        if module is None:
+            continue
+        for owner, function in top_level_functions(module):
+            if function.name.value == "__init__" and owner in wanted:
+                params = [*function.params.params, *function.params.kwonly_params]
+                found[wanted[owner]] = [p for p in params if p.default is not None]
+    return found
+
+
+def with_keyword(call: cst.Call, name: str, value: str) -> cst.Call:
+    """``Cls(a)`` -> ``Cls(a, name=value)``."""
+    argument = cst.Arg(
+        cst.parse_expression(value), keyword=cst.Name(name),
+        equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
+    )
+    args = list(call.args)
+    if args and args[-1].comma is cst.MaybeSentinel.DEFAULT:
+        args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+    return call.with_changes(args=[*args, argument])
+
+
+def passes(call: cst.Call, name: str) -> bool:
+    return any(a.keyword is not None and a.keyword.value == name for a in call.args)

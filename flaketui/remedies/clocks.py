@@ -17,23 +17,27 @@ import libcst as cst
 from flaketui.models import Category
 from flaketui.remedies._base import (
     Loaded,
+    constructor_parameters,
     on_test,
-    project_modules,
+    passes,
     proposal,
+    with_keyword,
 )
 from flaketui.remedies._cst import (
     add_imports,
     change_function,
     code,
     dotted,
-    parse,
-    top_level_functions,
 )
 from flaketui.remedies._model import Context, Declined, Proposal
 
-_NOW = frozenset({"datetime.datetime.now", "datetime.datetime.utcnow", "datetime.datetime.today", "datetime.date.today"})
+_NOW = frozenset({
+    "datetime.datetime.now", "datetime.datetime.utcnow", "datetime.datetime.today", "datetime.date.today", "time.time",
+})
 _CLOCK_PARAMS = ("clock", "now", "time_func", "timer", "time_source", "utcnow", "get_now")
 _INSTANT = "2025-01-14 12:00:00"
+#: ``time.time() - start``: a duration measured, which one frozen or shared reading would defeat.
+_ELAPSED = re.compile(r"(monotonic|perf_counter|time|now)\(\)\s*-\s*\w")
 
 
 def _qualified(node: cst.BaseExpression, names: dict[str, str]) -> str:
@@ -55,31 +59,19 @@ class _ReadOnce(cst.CSTTransformer):
             return cst.Name("now")
         local = dotted(updated.func) or ""
         parameter = self.clocked.get(local)
-        if parameter and not any(a.keyword is not None and a.keyword.value == parameter for a in updated.args):
+        if parameter and not passes(updated, parameter):
             self.passed.append(local)
-            clock = cst.Arg(cst.parse_expression("lambda: now"), keyword=cst.Name(parameter),
-                            equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
-            args = list(updated.args)
-            if args and args[-1].comma is cst.MaybeSentinel.DEFAULT:
-                args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-            return updated.with_changes(args=[*args, clock])
+            return with_keyword(updated, parameter, "lambda: now")
         return updated
 
 
 def _clocked_classes(ctx: Context, names: dict[str, str]) -> dict[str, str]:
     """Local class name -> the name of its ``__init__``'s clock parameter (one with a default)."""
-    wanted = {qualified.rsplit(".", 1)[-1]: local for local, qualified in names.items()}
     found: dict[str, str] = {}
-    for path in project_modules(ctx, names):
-        module = parse(ctx.read(path) or b"")
-        if module is None:
-            continue
-        for owner, function in top_level_functions(module):
-            if function.name.value != "__init__" or owner not in wanted:
-                continue
-            for param in [*function.params.params, *function.params.kwonly_params]:
-                if param.name.value in _CLOCK_PARAMS and param.default is not None:
-                    found[wanted[owner]] = param.name.value
+    for local, params in constructor_parameters(ctx, names).items():
+        clocks = [p.name.value for p in params if p.name.value in _CLOCK_PARAMS]
+        if clocks:
+            found[local] = clocks[0]
     return found
 
 
@@ -89,6 +81,8 @@ def propose_clock(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     text = code(loaded.function)
     if re.search(r"\bnow\b", text) and "now =" in text:
         return []  # already read once (or a name we would shadow)
+    if _ELAPSED.search(text):
+        return [Declined(remedy, "the test measures elapsed time: one clock reading would stop it measuring")]
     rewrite = _ReadOnce(loaded.names, _clocked_classes(ctx, loaded.names))
     function = loaded.function.visit(rewrite)
     assert isinstance(function, cst.FunctionDef)
@@ -114,7 +108,7 @@ def _freeze(ctx: Context, loaded, text: str) -> list[Proposal | Declined]:  # lo
     reads = [q for q in re.findall(r"\b([\w.]+)\(", text) if _qualified(cst.parse_expression(q), loaded.names) in _NOW]
     if not reads:
         return []
-    if re.search(r"(monotonic|perf_counter|time)\(\)\s*-", text):
+    if _ELAPSED.search(text):
         return [Declined(remedy, "the test measures elapsed time: freezing the clock would stop it measuring")]
     decorators = " ".join(code(d.decorator) for d in loaded.function.decorators)
     if "freeze_time" in decorators or "travel" in decorators:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import libcst as cst
 
@@ -88,12 +89,59 @@ def _mentions(lines: list[cst.BaseStatement], name: str, pattern: str) -> bool:
     return re.search(pattern.format(re.escape(name)), text) is not None
 
 
+@dataclass(frozen=True)
+class _Waiter:
+    name: str
+    is_async: bool
+    returns_bool: bool
+
+
+_WAIT_NAME = re.compile(r"^(wait|join|drain|flush)\w*$|^\w+_(complete|completed|idle|done|finished)$")
+
+
+def project_waiters(ctx: Context, names: dict[str, str]) -> dict[str, list[_Waiter]]:
+    """method -> the wait methods (``wait_idle``, ``wait_for_all_listeners_to_complete``...)
+    that take no argument, of every project class that defines that method."""
+    found: dict[str, list[_Waiter]] = {}
+    for path in project_modules(ctx, names):
+        module = parse(ctx.read(path) or b"")
+        if module is None:
+            continue
+        by_class: dict[str, list[cst.FunctionDef]] = {}
+        for owner, function in top_level_functions(module):
+            if owner is not None:
+                by_class.setdefault(owner, []).append(function)
+        for methods in by_class.values():
+            elsewhere = {m.name.value for m in methods if _USE.search(m.get_docstring() or "")}
+            waits = [
+                _Waiter(m.name.value, m.asynchronous is not None,
+                        m.returns is not None and code(m.returns.annotation) == "bool")
+                for m in methods
+                if _WAIT_NAME.match(m.name.value) and all(p.default is not None for p in m.params.params[1:])
+            ]
+            # wait_* first; a wait whose own docstring sends callers elsewhere last of all.
+            waits.sort(key=lambda w: (w.name in elsewhere, not w.name.startswith("wait")))
+            for method in methods:
+                if waits and not method.name.value.startswith("_") and method.name.value not in {w.name for w in waits}:
+                    found.setdefault(method.name.value, []).extend(waits)
+    return found
+
+
+def _calls(line: cst.BaseStatement) -> list[tuple[str, str]]:
+    """(receiver, method) of every ``receiver.method(...)`` call in a statement."""
+    text = code(line)
+    return re.findall(r"\b([A-Za-z_][\w.]*)\.(\w+)\(", text)
+
+
 class _Rewrite(cst.CSTTransformer):
     """Replaces the first fixed sleep it can turn into a real wait, and says how."""
 
-    def __init__(self, names: dict[str, str]) -> None:
+    def __init__(self, names: dict[str, str], waiters: dict[str, list[_Waiter]] | None = None) -> None:
         self.names = names
+        #: A method the project's classes define -> the wait methods of the same class.
+        self.waiters = waiters or {}
         self.done: str | None = None
+        self.consumed = 0
         self.imports: list[tuple[str, str | None]] = []
 
     def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
@@ -104,13 +152,38 @@ class _Rewrite(cst.CSTTransformer):
             kind = _sleep_kind(line, self.names)
             if kind is None:
                 continue
+            self.consumed = 0
             replacement = self._waits(kind, body[:index], body[index + 1 :])
             if replacement is not None:
                 assert isinstance(line, cst.SimpleStatementLine)  # a sleep is one expression statement
                 first = replacement[0].with_changes(leading_lines=line.leading_lines)
-                body[index : index + 1] = [first, *replacement[1:]]
+                body[index : index + 1 + self.consumed] = [first, *replacement[1:]]
                 return updated.with_changes(body=body)
         return updated
+
+    def _project_wait(self, kind: str, before: list[cst.BaseStatement]) -> list[cst.BaseStatement] | None:
+        for line in reversed(before):
+            for receiver, method in reversed(_calls(line)):
+                for waiter in self.waiters.get(method, []):
+                    if waiter.is_async and kind != "async":
+                        continue
+                    call = f"{'await ' if waiter.is_async else ''}{receiver}.{waiter.name}()"
+                    self.done = f"waits with {receiver}.{waiter.name}() for what {method}() started"
+                    return [statement(f"{'assert ' if waiter.returns_bool else ''}{call}\n")]
+        return None
+
+    def _queue_get(self, kind: str, line: cst.BaseStatement) -> cst.BaseStatement | None:
+        """``item = q.get_nowait()`` after the sleep -> ``item = await asyncio.wait_for(q.get(), ...)``."""
+        if not (isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 and isinstance(line.body[0], cst.Assign)):
+            return None
+        match = re.fullmatch(r"(.+?) = ([\w.]+)\.get_nowait\(\)", code(line.body[0]).strip())
+        if match is None:
+            return None
+        target, queue = match.groups()
+        if kind == "async":
+            self.imports.append(("asyncio", None))
+            return statement(f"{target} = await asyncio.wait_for({queue}.get(), timeout={WAIT_SECONDS})\n")
+        return statement(f"{target} = {queue}.get(timeout={WAIT_SECONDS})\n")
 
     def _waits(
         self, kind: str, before: list[cst.BaseStatement], after: list[cst.BaseStatement]
@@ -135,6 +208,13 @@ class _Rewrite(cst.CSTTransformer):
                         joins.append(statement(f"for thread in {name}:\n    thread.join(timeout={WAIT_SECONDS})\n"))
                 self.done = f"joins {', '.join(n for n, _ in unjoined)} instead of sleeping a fixed time"
                 return joins
+        offered = self._project_wait(kind, before)
+        if offered is not None:
+            return offered
+        if after and (taken := self._queue_get(kind, after[0])) is not None:
+            self.consumed = 1  # the queue read replaces the sleep and itself
+            self.done = "waits for the queue's next item instead of sleeping a fixed time"
+            return [taken]
         conditions = []
         for line in after:
             if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 and isinstance(line.body[0], cst.Assert):
@@ -158,7 +238,7 @@ class _Rewrite(cst.CSTTransformer):
 @on_test("wait.event")
 def propose_waits(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     remedy = "wait.event"
-    rewrite = _Rewrite(loaded.names)
+    rewrite = _Rewrite(loaded.names, project_waiters(ctx, loaded.names))
     module = change_function(loaded.module, loaded.function, lambda f: visit_function(f, rewrite))
     if rewrite.done is None:
         return []
