@@ -104,6 +104,12 @@ class AuditVerification:
     verdict: str
     date: str
     failure_rate_upper_95: float
+    runs_requested: int = 0
+
+    @property
+    def verified_nothing(self) -> bool:
+        """A skip or a cancel: the runs that happened bound nothing."""
+        return self.verdict in ("skipped", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,7 @@ def build_audit(
             verdict=str(v.verdict),
             date=v.started_at,
             failure_rate_upper_95=round(v.failure_rate_upper_95, 4),
+            runs_requested=v.runs_requested,
         )
         for key, v in sorted(verifications.items())
         # A fixed test has no marker any more, yet its verification is the proof.
@@ -326,9 +333,10 @@ def render_markdown(audit: Audit) -> str:
         # The bound says what the runs prove: 10/10 passes still allow a failure rate of 26%.
         out += ["| Test | Passed | Mode | Verdict | Failure rate (95%) | Date |", "|---|---|---|---|---|---|"]
         for v in audit.verifications:
-            bound = f"< {round(v.failure_rate_upper_95 * 100)}%"
+            bound = "none: nothing verified" if v.verified_nothing else f"< {round(v.failure_rate_upper_95 * 100)}%"
+            passed = f"{v.passed}/{v.runs}" + (f" of {v.runs_requested}" if v.runs < v.runs_requested else "")
             out.append(
-                f"| {_cell(v.nodeid, code=True)} | {v.passed}/{v.runs} | {v.mode} | {v.verdict} | {bound} "
+                f"| {_cell(v.nodeid, code=True)} | {passed} | {v.mode} | {v.verdict} | {bound} "
                 f"| {_cell(v.date)} |"
             )
     else:

@@ -18,7 +18,9 @@ from flaketui.verify.targets import Target, target_for
 from flaketui.verify.verdict import verdict_of
 from tests.conftest import write_files
 
-P, F, E, T, C = (RunOutcome.PASSED, RunOutcome.FAILED, RunOutcome.ERROR, RunOutcome.TIMEOUT, RunOutcome.CRASHED)
+P, F, E, T, C, S = (
+    RunOutcome.PASSED, RunOutcome.FAILED, RunOutcome.ERROR, RunOutcome.TIMEOUT, RunOutcome.CRASHED, RunOutcome.SKIPPED
+)  # fmt: skip
 
 
 def runs(*outcomes: RunOutcome) -> list[RunResult]:
@@ -35,10 +37,24 @@ def runs(*outcomes: RunOutcome) -> list[RunResult]:
         pytest.param(runs(), False, Verdict.ERROR, id="nothing-ran"),
         pytest.param(runs(E, E), False, Verdict.ERROR, id="never-got-to-run"),
         pytest.param(runs(), True, Verdict.ERROR, id="collection-error"),
+        pytest.param(runs(P, S), False, Verdict.SKIPPED, id="a-skip-is-no-failure-and-no-pass"),
+        pytest.param(runs(S), True, Verdict.SKIPPED, id="a-skip-with-an-error-elsewhere"),
     ],
 )
 def test_verdicts(results: list[RunResult], errored: bool, expected: Verdict) -> None:
     assert verdict_of(results, errored=errored) is expected
+
+
+@pytest.mark.parametrize(
+    ("results", "expected"),
+    [
+        pytest.param(runs(P, P), Verdict.CANCELLED, id="passes-before-the-cancel-verify-nothing"),
+        pytest.param(runs(P, F), Verdict.CANCELLED, id="a-failure-before-the-cancel-too"),
+        pytest.param(runs(P, P, P), Verdict.STABLE, id="cancelled-after-the-last-run"),
+    ],
+)
+def test_cancelled_verdicts(results: list[RunResult], expected: Verdict) -> None:
+    assert verdict_of(results, cancelled=True, runs_requested=3) is expected
 
 
 @pytest.mark.parametrize(

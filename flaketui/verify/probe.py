@@ -275,8 +275,13 @@ def _classify(reports):
     for report in reports:
         # An xfail that failed as declared is what the test promises; a plain skip verifies nothing.
         if report.skipped and not hasattr(report, "wasxfail"):
-            return "error", "skipped: " + _report_message(report)
+            return "skipped", _report_message(report).replace("Skipped: ", "", 1)
     return "passed", ""
+
+
+def _stops(outcome):
+    """A skip says the test does not run here: the next run would skip too."""
+    return outcome == "skipped" or (_settings.fail_fast and outcome != "passed")
 
 
 def _run_item(item, nextitem=None):
@@ -325,7 +330,7 @@ def _verify_forked(item):
         seed = _settings.seed if _settings.seed is not None else _new_seed()
         outcome, message, duration = _fork_run(lambda report_at: _run_item(item), seed, target=item.nodeid)
         _run_event(item, _settings.first_index + offset, outcome, duration, message, seed)
-        if _settings.fail_fast and outcome != "passed":
+        if _stops(outcome):
             return
 
 
@@ -347,7 +352,7 @@ def _verify_in_random_order(item, items):
 
         outcome, message, duration = _fork_run(run_in_order, seed, target=item.nodeid)
         _run_event(item, _settings.first_index + offset, outcome, duration, message, seed)
-        if _settings.fail_fast and outcome != "passed":
+        if _stops(outcome):
             return
 
 
@@ -367,7 +372,7 @@ def _verify_in_process(item):
         if expired():
             outcome, message = "timeout", "timed out after %gs" % _settings.timeout
         _run_event(item, _settings.first_index + offset, outcome, time.perf_counter() - start, message, seed)
-        if _settings.fail_fast and outcome != "passed":
+        if _stops(outcome):
             return
 
 

@@ -49,6 +49,8 @@ class ProbeRequest:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     #: Load the probe in every process (xdist workers too), not only through ``-p``.
     probe_everywhere: bool = False
+    #: The project's own pytest options (``--pytest-args``): every pytest flaketui starts gets them.
+    pytest_args: tuple[str, ...] = ()
 
 
 @dataclass
@@ -86,7 +88,10 @@ def probe_module_name() -> str:
 
 
 def pytest_argv(request: ProbeRequest) -> list[str]:
-    return [request.python, "-m", "pytest", "-p", probe_module_name(), "-p", "no:cacheprovider", "-q", *request.args]
+    return [
+        request.python, "-m", "pytest", "-p", probe_module_name(), "-p", "no:cacheprovider", "-q",
+        *request.pytest_args, *request.args,
+    ]  # fmt: skip
 
 
 def probe_env(request: ProbeRequest, probe_dir: str, events_path: str) -> dict[str, str]:
