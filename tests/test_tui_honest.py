@@ -7,11 +7,10 @@ from flaketui.service import Service
 from flaketui.tui.app import FlakeTUIApp
 from flaketui.tui.modals import MessageDialog
 from flaketui.tui.rows import RowState
-from tests._tui_helpers import BLOCKING, PROJECT, processes_under, run_async, settle, wait_for
+from tests._tui_helpers import BLOCKING, PROJECT, processes_under, run_async, settle
 from tests.conftest import MakeRepo, git
+from tests.test_tui_verify import BLOCKER, SIZE, select, start_blocking_run
 
-SIZE = (150, 40)
-BLOCKER = (".", "tests/test_blocking.py::test_blocks_on_second_run")
 SKIPPER = (".", "tests/test_skip.py::test_needs_a_gpu")
 SKIPPING = {
     "tests/test_skip.py": """\
@@ -23,10 +22,6 @@ SKIPPING = {
             pytest.skip("needs the GPU runner")
     """,
 }
-
-
-def select(app: FlakeTUIApp, key: tuple[str, str]) -> None:
-    app.main.table.move_cursor(row=app.main.shown.index(key), animate=False)
 
 
 def header(app: FlakeTUIApp) -> str:
@@ -62,10 +57,7 @@ async def test_x_leaves_a_cancelled_row_that_counts_as_cancelled_not_verified(ma
     app = FlakeTUIApp(Service(root))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        running = root / "tests/running.txt"
-        select(app, BLOCKER)
-        await pilot.press("v")
-        await wait_for(pilot, lambda: running.exists() and running.read_text().isdigit())
+        await start_blocking_run(app, pilot, root)
         await pilot.press("x")
         await settle(pilot)
         row = app.main.rows[BLOCKER]
