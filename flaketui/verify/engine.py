@@ -292,6 +292,8 @@ def _consume(event: dict, tally: _Tally, on_run: RunCallback | None) -> None:
         tally.results.setdefault(result.nodeid, []).append(result)
         if on_run is not None:
             on_run(result)
+    elif kind == "zygote":
+        tally.notes.append(str(event.get("reason")))
     elif kind == "error":
         nodeid = event.get("nodeid")
         where = event.get("where")

@@ -153,6 +153,10 @@ def pytest_collectreport(report):
 def pytest_runtestloop(session):
     if _settings is None or _settings.mode == "parallel":
         return None
+    if _zygote_done:
+        return True
+    if _run_pipe is not None:
+        _run_once_and_exit(session)
     left = _neutralise(session.config.pluginmanager)
     if left:
         _emit({"event": "error", "nodeid": None, "message": "could not disable plugins: " + ", ".join(left)})
@@ -168,7 +172,7 @@ def pytest_runtestloop(session):
         return True
     targets = _select_targets(session.items)
     mode = _settings.mode
-    if mode in ("forked", "random-order") and not _fork_is_safe():
+    if mode in ("forked", "random-order") and not _fork_is_safe("after collection"):
         return True
     # "fresh": this interpreter is one of N; a forked child still catches crashes and hangs.
     fork_fresh = mode == "fresh" and hasattr(os, "fork") and not _other_threads()
@@ -187,28 +191,27 @@ def pytest_runtestloop(session):
     return True
 
 
-def _select_targets(items):
-    if not _settings.targets:
+def _select_targets(items, targets=None):
+    targets = _settings.targets if targets is None else targets
+    if not targets:
         return list(items)
     by_id = {}
     for item in items:
         by_id.setdefault(item.nodeid, item)
     found = []
-    for nodeid in _settings.targets:
+    for nodeid in targets:
         if nodeid in by_id:
             found.append(by_id[nodeid])
-            continue
-        inside = [i for i in by_id if i.startswith(nodeid + "::")]
-        if inside:
-            message = "%s is not a test but holds %d: verify each by its node id (such as %s)" % (
-                nodeid,
-                len(inside),
-                inside[0],
-            )
         else:
-            message = "not collected: " + nodeid
-        _emit({"event": "error", "nodeid": nodeid, "message": message})
+            _emit({"event": "error", "nodeid": nodeid, "message": _missing(nodeid, by_id)})
     return found
+
+
+def _missing(nodeid, by_id):
+    inside = [i for i in by_id if i.startswith(nodeid + "::")]
+    if inside:
+        return "%s is not a test but holds %d: verify each by its node id (such as %s)" % (nodeid, len(inside), inside[0])
+    return "not collected: " + nodeid
 
 
 def _other_threads():
@@ -219,21 +222,168 @@ def _other_threads():
     ]
 
 
-def _fork_is_safe():
+def _fork_is_safe(when):
     if not hasattr(os, "fork"):
         _emit({"event": "fallback", "reason": "this platform cannot fork"})
         return False
     others = _other_threads()
     if others:
-        _emit(
-            {
-                "event": "fallback",
-                "reason": "threads were running after collection (" + ", ".join(sorted(others)[:5]) + "), "
-                "so forking was unsafe",
-            }
-        )
+        reason = "threads were running %s (%s)" % (when, ", ".join(sorted(others)[:5]))
+        if _up_pipes:  # a parent from before this point waits: it forks each run instead
+            _give_up(reason)
+        _emit({"event": "fallback", "reason": reason + ", so forking was unsafe"})
         return False
     return True
+
+
+# -- the zygote: fork each run from before the point where threads start -------------
+#
+# Forked mode collects once and forks a child per run. A test module or conftest that
+# starts a thread at import makes that unsafe, so each level of start-up first forks a
+# child that goes on (``_delegate``) and waits: the deepest process that has no threads
+# runs everything. If threads appear after collection, the parent that stopped before
+# collecting forks each run, and each child collects just its test; if the conftests
+# start them, the parent that stopped before the conftests loaded does. Only when threads
+# run before that (a plugin's) does the engine fall back to fresh processes.
+
+#: How long a zygote's child may take to load and collect its test before it counts as hung.
+STARTUP_SECONDS = 120.0
+_up_pipes = []  # type: list[int]
+_run_pipe = None  # type: int | None
+_run_target = None  # type: str | None
+_zygote_done = False
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(early_config):
+    """Before any conftest loads (and before pytest's capture starts)."""
+    global _settings, _events_fd
+    settings = _Settings(os.environ)
+    if settings.events_path and settings.mode == "forked" and hasattr(os, "fork") and not _other_threads():
+        reason = _delegate()
+        if reason is not None:  # the conftests start threads: every run forks from here
+            _settings = settings
+            _events_fd = os.open(settings.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            _zygote(reason + ": each run forked before the conftests loaded", before_conftests=True)
+    yield
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session):
+    global _zygote_done
+    if _settings is None:
+        return None
+    if _run_target is not None:  # a zygote's child: collect just its test
+        session.config.args = [_run_target]
+        return None
+    if _settings.mode != "forked" or not hasattr(os, "fork") or not _fork_is_safe("once the conftests had loaded"):
+        return None
+    reason = _delegate()
+    if reason is None:  # the child: collect everything, then fork each run
+        return None
+    if _zygote(reason + ": each run forked before collection and collected its test alone"):
+        session.config.args = [_run_target]  # a run's child: collect just its test
+        return None
+    _zygote_done = True
+    return True
+
+
+def _delegate():
+    """Fork a child that goes on through pytest while this process waits.
+
+    Returns None in the child. In the parent: the reason the child gave up (the threads it
+    found), or never: the parent then exits as the child did, its work done.
+    """
+    read_end, write_end = os.pipe()
+    libc = _load_libc()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        if libc:
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:
+            os._exit(1)
+        _up_pipes.append(write_end)
+        return None
+    os.close(write_end)
+    word = b""
+    while True:
+        chunk = os.read(read_end, 65536)
+        if not chunk:
+            break
+        word += chunk
+    os.close(read_end)
+    _, status = os.waitpid(pid, 0)
+    if word.startswith(b"unsafe:"):
+        return word[len(b"unsafe:"):].decode("utf-8", "replace")
+    # Without flushing: what this process buffered was copied into the child, which wrote it.
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+
+def _give_up(reason):
+    os.write(_up_pipes[-1], ("unsafe:" + reason).encode("utf-8"))
+    os._exit(0)
+
+
+def _close_up_pipes():
+    while _up_pipes:
+        os.close(_up_pipes.pop())
+
+
+def _zygote(reason, before_conftests=False):
+    """Fork each run of each target from here; the child goes on to collect its test alone.
+
+    Returns True in a child (it goes back into pytest), False in the zygote when done.
+    """
+    global _run_target
+    _emit({"event": "zygote", "reason": reason})
+    if hasattr(gc, "freeze"):
+        gc.freeze()
+    for nodeid in _settings.targets:
+        for offset in range(_settings.runs):
+            seed = _settings.seed if _settings.seed is not None else _new_seed()
+            _run_target = nodeid
+            ran = _fork_run(None, seed, target=nodeid)
+            if ran is None:  # the child: back into pytest
+                return True
+            outcome, message, duration = ran
+            if outcome == "missing":
+                _emit({"event": "error", "nodeid": nodeid, "message": message})
+                break
+            _emit({"event": "run", "nodeid": nodeid, "index": _settings.first_index + offset, "outcome": outcome,
+                   "duration": round(duration, 6), "message": message, "seed": seed})  # fmt: skip
+            if _stops(outcome):
+                break
+    _run_target = None
+    _reap(block=True)
+    if before_conftests:  # nothing past this point of pytest's start-up is wanted here
+        os._exit(0)
+    return False
+
+
+def _run_once_and_exit(session):
+    """In a zygote's child: run its one test once, tell the zygote, and end."""
+    by_id = {}
+    for item in session.items:
+        by_id.setdefault(item.nodeid, item)
+    item = by_id.get(_run_target)
+    if item is None:
+        message = "; ".join(m for _, m in _collect_errors) or _missing(_run_target, by_id)
+        _tell(_run_pipe, ["result", "missing", message])
+        os._exit(1)
+    _tell(_run_pipe, ["at", item.nodeid])
+    outcome, message = _run_item(item)
+    _tell(_run_pipe, ["result", outcome, message])
+    os._exit(0)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session):
+    if _run_pipe is not None:  # a zygote's child that never reached its test (a usage error)
+        message = "; ".join(m for _, m in _collect_errors) or "not collected: %s" % _run_target
+        _tell(_run_pipe, ["result", "missing", message])
+        os._exit(1)
 
 
 def _is_neutralised_thread(thread):
@@ -423,37 +573,43 @@ def _fork_run(work, seed, target):
 
     The child writes JSON lines to a pipe: ``["at", nodeid]`` as each test starts (so a
     hang or crash in a neighbour is named), then ``["result", outcome, message]``.
+    ``work`` None: the child returns ``None`` from here and goes on through pytest (a
+    zygote's run: it collects its test, and the probe reports through ``_run_pipe``); the
+    run's timeout then starts when the test does, not while its module imports.
     """
     libc = _load_libc()
     parent = os.getpid()
     read_end, write_end = os.pipe()
     start = time.perf_counter()
     pid = os.fork()
-    if pid == 0:  # the child: never return into pytest
+    if pid == 0:
         code = 0
         try:
             os.close(read_end)
+            _close_up_pipes()
             os.setpgid(0, 0)
             if libc:
                 libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
             if os.getppid() != parent:  # the parent died before prctl took effect
                 os._exit(1)
             _reseed(seed)
+            if work is None:
+                global _run_pipe
+                _run_pipe = write_end
+                return None
 
             def report_at(nodeid):
-                os.write(write_end, (json.dumps(["at", nodeid]) + "\n").encode("utf-8"))
+                _tell(write_end, ["at", nodeid])
 
             outcome, message = work(report_at)
-            os.write(write_end, (json.dumps(["result", outcome, message]) + "\n").encode("utf-8"))
+            _tell(write_end, ["result", outcome, message])
         except BaseException as exc:  # noqa: BLE001 - anything here must end the child
             code = 1
             try:
-                line = json.dumps(["result", "error", "probe: %r" % (exc,)]) + "\n"
-                os.write(write_end, line.encode("utf-8"))
+                _tell(write_end, ["result", "error", "probe: %r" % (exc,)])
             except BaseException:
                 pass
-        finally:
-            os._exit(code)
+        os._exit(code)  # never return into pytest
     os.close(write_end)
     try:
         os.setpgid(pid, pid)  # also here, so the group exists before we announce it
@@ -461,12 +617,16 @@ def _fork_run(work, seed, target):
         pass
     _emit({"event": "child", "pgid": pid})
     buffer = b""
-    running = target
+    running = target if work is not None else None
     result = None
-    deadline = None if not _settings.timeout else start + _settings.timeout
+    began = start
     timed_out = False
     try:
         while result is None:
+            if running is None:  # a zygote's child still collecting: only a start-up allowance
+                deadline = start + STARTUP_SECONDS
+            else:
+                deadline = None if not _settings.timeout else began + _settings.timeout
             wait = None if deadline is None else max(0.0, deadline - time.perf_counter())
             ready, _, _ = select.select([read_end], [], [], wait)
             if not ready:
@@ -480,12 +640,14 @@ def _fork_run(work, seed, target):
                 line, buffer = buffer.split(b"\n", 1)
                 message = json.loads(line.decode("utf-8"))
                 if message[0] == "at":
+                    if running is None:
+                        began = time.perf_counter()
                     running = message[1]
                 else:
                     result = (message[1], message[2])
     finally:
         os.close(read_end)
-    duration = time.perf_counter() - start
+    duration = time.perf_counter() - began
     _kill_group(pid)
     if result is not None:
         # Reaped later: the child's exit (unmapping a whole pytest) overlaps the next run.
@@ -493,10 +655,17 @@ def _fork_run(work, seed, target):
         _reap(block=False)
         return result[0], result[1], duration
     _, status = os.waitpid(pid, 0)
+    if running is None:  # it never got to the test: its conftest or module would not load
+        why = "timed out after %gs" % STARTUP_SECONDS if timed_out else _describe_status(status)
+        return "missing", "pytest stopped before the test ran (%s): see pytest's output" % why, duration
     where = "" if running == target else " (while %s ran before it)" % running
     if timed_out:
         return "timeout", "timed out after %gs%s" % (_settings.timeout, where), duration
     return "crashed", _describe_status(status) + where, duration
+
+
+def _tell(fd, message):
+    os.write(fd, (json.dumps(message) + "\n").encode("utf-8"))
 
 
 _unreaped = []  # type: list[int]
