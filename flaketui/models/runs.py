@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
+#: Runs a verification needs before a commit without asking (``[tool.flaketui] min-runs``).
+DEFAULT_MIN_RUNS = 10
+
+
 class RunOutcome(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
@@ -106,6 +110,16 @@ class Verification:
     @property
     def failure_rate_upper_95(self) -> float:
         return failure_rate_upper_95(self.runs - self.passed, self.runs)
+
+    @property
+    def few_runs_meaning(self) -> str:
+        """What so few passing runs leave open, in numbers a person can weigh."""
+        bound = round(self.failure_rate_upper_95 * 100)
+        chance = round(0.8**self.runs * 100)
+        return (
+            f"{self.passed}/{self.runs} passes still allow a failure rate of {bound}% at 95%, and a test that "
+            f"fails one run in five passes {self.runs} in a row {chance}% of the time"
+        )
 
     @property
     def skip_reason(self) -> str:
