@@ -19,6 +19,7 @@ HEADLESS = [
     "flaketui.diagnose",
     "flaketui.verify",
     "flaketui.verify.probe",
+    "flaketui.verify.probe_fork",
     "flaketui.codemod",
     "flaketui.vcs",
     "flaketui.store",

@@ -17,16 +17,19 @@ JSON object per line, each written with a single ``os.write`` on an ``O_APPEND``
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import os
 import random
-import select
 import signal
 import sys
 import threading
 import time
 
 import pytest
+
+# Installed beside this file under this module's name and "_fork" (flaketui.verify.probe_fork here).
+_fork = importlib.import_module(__name__ + "_fork")
 
 try:  # pytest 7 to 9 all have it; it is the only private name we use
     from _pytest.runner import runtestprotocol
@@ -46,7 +49,6 @@ ENV_SEED = "FLAKETUI_PROBE_SEED"
 NEUTRALISED_PACKAGES = ("pytest_rerunfailures", "flaky", "pytest_retry", "pytest_randomly")
 
 MESSAGE_LIMIT = 2000
-_PR_SET_PDEATHSIG = 1
 
 
 class _Settings:
@@ -68,13 +70,16 @@ _config = None
 _events_fd = None  # type: int | None
 _collect_errors = []  # type: list[tuple[str, str]]
 _neutralised = []  # type: list[str]
-_libc = None
 
 
 def _emit(event):
     if _events_fd is None:
         return
     os.write(_events_fd, (json.dumps(event) + "\n").encode("utf-8"))
+
+
+def _announce(pgid):
+    _emit({"event": "child", "pgid": pgid})
 
 
 def _plugin_package(plugin):
@@ -155,7 +160,7 @@ def pytest_runtestloop(session):
         return None
     if _zygote_done:
         return True
-    if _run_pipe is not None:
+    if _fork.run_pipe is not None:
         _run_once_and_exit(session)
     left = _neutralise(session.config.pluginmanager)
     if left:
@@ -187,7 +192,7 @@ def pytest_runtestloop(session):
             _verify_forked(item)
         else:
             _verify_in_process(item)
-    _reap(block=True)
+    _fork.reap(block=True)
     return True
 
 
@@ -229,8 +234,8 @@ def _fork_is_safe(when):
     others = _other_threads()
     if others:
         reason = "threads were running %s (%s)" % (when, ", ".join(sorted(others)[:5]))
-        if _up_pipes:  # a parent from before this point waits: it forks each run instead
-            _give_up(reason)
+        if _fork.up_pipes:  # a parent from before this point waits: it forks each run instead
+            _fork.give_up(reason)
         _emit({"event": "fallback", "reason": reason + ", so forking was unsafe"})
         return False
     return True
@@ -246,10 +251,6 @@ def _fork_is_safe(when):
 # start them, the parent that stopped before the conftests loaded does. Only when threads
 # run before that (a plugin's) does the engine fall back to fresh processes.
 
-#: How long a zygote's child may take to load and collect its test before it counts as hung.
-STARTUP_SECONDS = 120.0
-_up_pipes = []  # type: list[int]
-_run_pipe = None  # type: int | None
 _run_target = None  # type: str | None
 _zygote_done = False
 
@@ -260,7 +261,7 @@ def pytest_load_initial_conftests(early_config):
     global _settings, _events_fd
     settings = _Settings(os.environ)
     if settings.events_path and settings.mode == "forked" and hasattr(os, "fork") and not _other_threads():
-        reason = _delegate()
+        reason = _fork.delegate()
         if reason is not None:  # the conftests start threads: every run forks from here
             _settings = settings
             _events_fd = os.open(settings.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -278,7 +279,7 @@ def pytest_collection(session):
         return None
     if _settings.mode != "forked" or not hasattr(os, "fork") or not _fork_is_safe("once the conftests had loaded"):
         return None
-    reason = _delegate()
+    reason = _fork.delegate()
     if reason is None:  # the child: collect everything, then fork each run
         return None
     if _zygote(reason + ": each run forked before collection and collected its test alone"):
@@ -286,49 +287,6 @@ def pytest_collection(session):
         return None
     _zygote_done = True
     return True
-
-
-def _delegate():
-    """Fork a child that goes on through pytest while this process waits.
-
-    Returns None in the child. In the parent: the reason the child gave up (the threads it
-    found), or never: the parent then exits as the child did, its work done.
-    """
-    read_end, write_end = os.pipe()
-    libc = _load_libc()
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        if libc:
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:
-            os._exit(1)
-        _up_pipes.append(write_end)
-        return None
-    os.close(write_end)
-    word = b""
-    while True:
-        chunk = os.read(read_end, 65536)
-        if not chunk:
-            break
-        word += chunk
-    os.close(read_end)
-    _, status = os.waitpid(pid, 0)
-    if word.startswith(b"unsafe:"):
-        return word[len(b"unsafe:"):].decode("utf-8", "replace")
-    # Without flushing: what this process buffered was copied into the child, which wrote it.
-    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
-
-
-def _give_up(reason):
-    os.write(_up_pipes[-1], ("unsafe:" + reason).encode("utf-8"))
-    os._exit(0)
-
-
-def _close_up_pipes():
-    while _up_pipes:
-        os.close(_up_pipes.pop())
 
 
 def _zygote(reason, before_conftests=False):
@@ -344,7 +302,7 @@ def _zygote(reason, before_conftests=False):
         for offset in range(_settings.runs):
             seed = _settings.seed if _settings.seed is not None else _new_seed()
             _run_target = nodeid
-            ran = _fork_run(None, seed, target=nodeid)
+            ran = _fork.fork_run(None, nodeid, _settings.timeout, lambda: _reseed(seed), _announce)
             if ran is None:  # the child: back into pytest
                 return True
             outcome, message, duration = ran
@@ -356,7 +314,7 @@ def _zygote(reason, before_conftests=False):
             if _stops(outcome):
                 break
     _run_target = None
-    _reap(block=True)
+    _fork.reap(block=True)
     if before_conftests:  # nothing past this point of pytest's start-up is wanted here
         os._exit(0)
     return False
@@ -370,19 +328,19 @@ def _run_once_and_exit(session):
     item = by_id.get(_run_target)
     if item is None:
         message = "; ".join(m for _, m in _collect_errors) or _missing(_run_target, by_id)
-        _tell(_run_pipe, ["result", "missing", message])
+        _fork.tell(_fork.run_pipe, ["result", "missing", message])
         os._exit(1)
-    _tell(_run_pipe, ["at", item.nodeid])
+    _fork.tell(_fork.run_pipe, ["at", item.nodeid])
     outcome, message = _run_item(item)
-    _tell(_run_pipe, ["result", outcome, message])
+    _fork.tell(_fork.run_pipe, ["result", outcome, message])
     os._exit(0)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session):
-    if _run_pipe is not None:  # a zygote's child that never reached its test (a usage error)
+    if _fork.run_pipe is not None:  # a zygote's child that never reached its test (a usage error)
         message = "; ".join(m for _, m in _collect_errors) or "not collected: %s" % _run_target
-        _tell(_run_pipe, ["result", "missing", message])
+        _fork.tell(_fork.run_pipe, ["result", "missing", message])
         os._exit(1)
 
 
@@ -478,7 +436,7 @@ def _run_event(item, index, outcome, duration, message, seed):
 def _verify_forked(item):
     for offset in range(_settings.runs):
         seed = _settings.seed if _settings.seed is not None else _new_seed()
-        outcome, message, duration = _fork_run(lambda report_at: _run_item(item), seed, target=item.nodeid)
+        outcome, message, duration = _fork.fork_run(lambda report_at: _run_item(item), item.nodeid, _settings.timeout, lambda: _reseed(seed), _announce)
         _run_event(item, _settings.first_index + offset, outcome, duration, message, seed)
         if _stops(outcome):
             return
@@ -500,7 +458,7 @@ def _verify_in_random_order(item, items):
                 outcome = _run_item(each, nextitem)
             return outcome
 
-        outcome, message, duration = _fork_run(run_in_order, seed, target=item.nodeid)
+        outcome, message, duration = _fork.fork_run(run_in_order, item.nodeid, _settings.timeout, lambda: _reseed(seed), _announce)
         _run_event(item, _settings.first_index + offset, outcome, duration, message, seed)
         if _stops(outcome):
             return
@@ -553,153 +511,6 @@ class _alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self.previous)
         return False
-
-
-def _load_libc():
-    global _libc
-    if _libc is None and sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            _libc = ctypes.CDLL(None, use_errno=True)
-            _libc.prctl  # resolved once here, not again in every child
-        except Exception:  # no ctypes/libc: children are still killed through their group
-            _libc = False
-    return _libc
-
-
-def _fork_run(work, seed, target):
-    """Run ``work`` in a forked child in its own process group; (outcome, message, seconds).
-
-    The child writes JSON lines to a pipe: ``["at", nodeid]`` as each test starts (so a
-    hang or crash in a neighbour is named), then ``["result", outcome, message]``.
-    ``work`` None: the child returns ``None`` from here and goes on through pytest (a
-    zygote's run: it collects its test, and the probe reports through ``_run_pipe``); the
-    run's timeout then starts when the test does, not while its module imports.
-    """
-    libc = _load_libc()
-    parent = os.getpid()
-    read_end, write_end = os.pipe()
-    start = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            os.close(read_end)
-            _close_up_pipes()
-            os.setpgid(0, 0)
-            if libc:
-                libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-            if os.getppid() != parent:  # the parent died before prctl took effect
-                os._exit(1)
-            _reseed(seed)
-            if work is None:
-                global _run_pipe
-                _run_pipe = write_end
-                return None
-
-            def report_at(nodeid):
-                _tell(write_end, ["at", nodeid])
-
-            outcome, message = work(report_at)
-            _tell(write_end, ["result", outcome, message])
-        except BaseException as exc:  # noqa: BLE001 - anything here must end the child
-            code = 1
-            try:
-                _tell(write_end, ["result", "error", "probe: %r" % (exc,)])
-            except BaseException:
-                pass
-        os._exit(code)  # never return into pytest
-    os.close(write_end)
-    try:
-        os.setpgid(pid, pid)  # also here, so the group exists before we announce it
-    except OSError:
-        pass
-    _emit({"event": "child", "pgid": pid})
-    buffer = b""
-    running = target if work is not None else None
-    result = None
-    began = start
-    timed_out = False
-    try:
-        while result is None:
-            if running is None:  # a zygote's child still collecting: only a start-up allowance
-                deadline = start + STARTUP_SECONDS
-            else:
-                deadline = None if not _settings.timeout else began + _settings.timeout
-            wait = None if deadline is None else max(0.0, deadline - time.perf_counter())
-            ready, _, _ = select.select([read_end], [], [], wait)
-            if not ready:
-                timed_out = True
-                break
-            chunk = os.read(read_end, 65536)
-            if not chunk:
-                break
-            buffer += chunk
-            while b"\n" in buffer and result is None:
-                line, buffer = buffer.split(b"\n", 1)
-                message = json.loads(line.decode("utf-8"))
-                if message[0] == "at":
-                    if running is None:
-                        began = time.perf_counter()
-                    running = message[1]
-                else:
-                    result = (message[1], message[2])
-    finally:
-        os.close(read_end)
-    duration = time.perf_counter() - began
-    _kill_group(pid)
-    if result is not None:
-        # Reaped later: the child's exit (unmapping a whole pytest) overlaps the next run.
-        _unreaped.append(pid)
-        _reap(block=False)
-        return result[0], result[1], duration
-    _, status = os.waitpid(pid, 0)
-    if running is None:  # it never got to the test: its conftest or module would not load
-        why = "timed out after %gs" % STARTUP_SECONDS if timed_out else _describe_status(status)
-        return "missing", "pytest stopped before the test ran (%s): see pytest's output" % why, duration
-    where = "" if running == target else " (while %s ran before it)" % running
-    if timed_out:
-        return "timeout", "timed out after %gs%s" % (_settings.timeout, where), duration
-    return "crashed", _describe_status(status) + where, duration
-
-
-def _tell(fd, message):
-    os.write(fd, (json.dumps(message) + "\n").encode("utf-8"))
-
-
-_unreaped = []  # type: list[int]
-
-
-def _reap(block):
-    for pid in list(_unreaped):
-        try:
-            done, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
-        except ChildProcessError:
-            done = pid
-        if done:
-            _unreaped.remove(pid)
-
-
-def _kill_group(pgid):
-    # Leftover subprocesses of the test die with its run, so the next run starts clean.
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
-def _describe_status(status):
-    if os.WIFSIGNALED(status):
-        number = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(number).name
-        except ValueError:
-            name = str(number)
-        return "the interpreter died: killed by signal %s" % name
-    if os.WIFEXITED(status):
-        return "the interpreter died: exit code %d" % os.WEXITSTATUS(status)
-    return "the interpreter died"
 
 
 def _is_xdist_worker():

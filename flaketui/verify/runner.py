@@ -66,13 +66,16 @@ class ProbeOutcome:
 
 @contextmanager
 def installed_probe() -> Iterator[str]:
-    """Copy probe.py alone into a fresh temporary directory under a name no project uses.
+    """Copy probe.py (and its probe_fork.py) alone into a fresh temporary directory under a name no project uses.
 
     Yields the directory; the module name is :func:`probe_module_name`.
     """
     directory = Path(tempfile.mkdtemp(prefix="flaketui-probe-"))
     try:
-        shutil.copyfile(_probe_source(), directory / f"{probe_module_name()}.py")
+        name = probe_module_name()
+        shutil.copyfile(_probe_source(), directory / f"{name}.py")
+        # The probe imports its process machinery by its own name and "_fork".
+        shutil.copyfile(_probe_source().with_name("probe_fork.py"), directory / f"{name}_fork.py")
         yield str(directory)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
@@ -83,7 +86,8 @@ def _probe_source() -> Path:
 
 
 def probe_module_name() -> str:
-    digest = hashlib.sha256(_probe_source().read_bytes()).hexdigest()[:10]
+    source = _probe_source()
+    digest = hashlib.sha256(source.read_bytes() + source.with_name("probe_fork.py").read_bytes()).hexdigest()[:10]
     return f"_flaketui_probe_{digest}"
 
 
