@@ -20,6 +20,7 @@ HEADLESS = [
     "flaketui.verify",
     "flaketui.verify.probe",
     "flaketui.verify.probe_fork",
+    "flaketui.verify.probe_report",
     "flaketui.codemod",
     "flaketui.vcs",
     "flaketui.store",

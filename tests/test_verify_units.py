@@ -148,7 +148,8 @@ def test_the_event_reader_returns_only_complete_lines(tmp_path: Path) -> None:
 
 def test_the_probe_is_installed_alone_under_a_unique_name_and_removed_after() -> None:
     with installed_probe() as directory:
-        assert sorted(os.listdir(directory)) == [f"{probe_module_name()}.py", f"{probe_module_name()}_fork.py"]
+        name = probe_module_name()
+        assert sorted(os.listdir(directory)) == [f"{name}.py", f"{name}_fork.py", f"{name}_report.py"]
     assert not os.path.exists(directory)
 
 

@@ -21,15 +21,16 @@ import importlib
 import json
 import os
 import random
-import signal
 import sys
 import threading
 import time
 
 import pytest
 
-# Installed beside this file under this module's name and "_fork" (flaketui.verify.probe_fork here).
+# Installed beside this file under this module's name and "_fork", "_report" (in flaketui:
+# flaketui.verify.probe_fork and probe_report).
 _fork = importlib.import_module(__name__ + "_fork")
+_report = importlib.import_module(__name__ + "_report")
 
 try:  # pytest 7 to 9 all have it; it is the only private name we use
     from _pytest.runner import runtestprotocol
@@ -48,7 +49,6 @@ ENV_SEED = "FLAKETUI_PROBE_SEED"
 #: Packages whose plugins retry or reseed tests: each would hide or distort a failure.
 NEUTRALISED_PACKAGES = ("pytest_rerunfailures", "flaky", "pytest_retry", "pytest_randomly")
 
-MESSAGE_LIMIT = 2000
 
 
 class _Settings:
@@ -151,7 +151,7 @@ def pytest_sessionstart(session):
 
 def pytest_collectreport(report):
     if _settings is not None and report.failed:
-        _collect_errors.append((report.nodeid, _short_text(report.longreprtext)))
+        _collect_errors.append((report.nodeid, _report.short_text(report.longreprtext)))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -170,7 +170,8 @@ def pytest_runtestloop(session):
     for where, message in _collect_errors:
         _emit({"event": "error", "nodeid": None, "where": where, "message": message})
     if _settings.mode == "collect":
-        _emit_flaky_items(session.items)
+        for event in _report.flaky_items(session.items):
+            _emit(event)
         return True
     if runtestprotocol is None:
         _emit({"event": "error", "nodeid": None, "message": "this pytest has no _pytest.runner.runtestprotocol"})
@@ -245,7 +246,7 @@ def _fork_is_safe(when):
 #
 # Forked mode collects once and forks a child per run. A test module or conftest that
 # starts a thread at import makes that unsafe, so each level of start-up first forks a
-# child that goes on (``_delegate``) and waits: the deepest process that has no threads
+# child that goes on (``delegate`` in probe_fork) and waits: the deepest process that has no threads
 # runs everything. If threads appear after collection, the parent that stopped before
 # collecting forks each run, and each child collects just its test; if the conftests
 # start them, the parent that stopped before the conftests loaded does. Only when threads
@@ -300,9 +301,9 @@ def _zygote(reason, before_conftests=False):
         gc.freeze()
     for nodeid in _settings.targets:
         for offset in range(_settings.runs):
-            seed = _settings.seed if _settings.seed is not None else _new_seed()
+            seed = _settings.seed if _settings.seed is not None else _fork.new_seed()
             _run_target = nodeid
-            ran = _fork.fork_run(None, nodeid, _settings.timeout, lambda: _reseed(seed), _announce)
+            ran = _fork.fork_run(None, nodeid, _settings.timeout, lambda: _fork.reseed(seed), _announce)
             if ran is None:  # the child: back into pytest
                 return True
             outcome, message, duration = ran
@@ -353,70 +354,16 @@ def _is_neutralised_thread(thread):
     return (module or "").split(".")[0] in NEUTRALISED_PACKAGES
 
 
-# -- outcomes -----------------------------------------------------------------------
-
-
-def _short_text(text):
-    text = text.strip()
-    return text if len(text) <= MESSAGE_LIMIT else "..." + text[-MESSAGE_LIMIT:]
-
-
-def _report_message(report):
-    crash = getattr(report.longrepr, "reprcrash", None)
-    if crash is not None and getattr(crash, "message", None):
-        return _short_text(crash.message)
-    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:  # a skip: (path, line, reason)
-        return _short_text(str(report.longrepr[2]))
-    return _short_text(str(report.longrepr or ""))
-
-
-def _classify(reports):
-    """(outcome, message) of one run from its setup/call/teardown reports."""
-    for report in reports:
-        if report.when == "setup" and report.failed:
-            return "error", "error in setup: " + _report_message(report)
-        if report.when == "call" and report.failed:
-            return "failed", _report_message(report)
-    for report in reports:
-        if report.when == "teardown" and report.failed:
-            return "error", "error in teardown: " + _report_message(report)
-    for report in reports:
-        # An xfail that failed as declared is what the test promises; a plain skip verifies nothing.
-        if report.skipped and not hasattr(report, "wasxfail"):
-            return "skipped", _report_message(report).replace("Skipped: ", "", 1)
-    return "passed", ""
-
-
 def _stops(outcome):
     """A skip says the test does not run here: the next run would skip too."""
     return outcome == "skipped" or (_settings.fail_fast and outcome != "passed")
 
 
 def _run_item(item, nextitem=None):
-    return _classify(runtestprotocol(item, log=False, nextitem=nextitem))
+    return _report.classify(runtestprotocol(item, log=False, nextitem=nextitem))
 
 
 # -- runs ---------------------------------------------------------------------------
-
-
-def _new_seed():
-    return random.SystemRandom().randrange(2**32)
-
-
-def _reseed(seed):
-    random.seed(seed)
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        try:
-            numpy.random.seed(seed % 2**32)
-        except Exception:  # numpy without a legacy global generator: nothing to reseed
-            pass
-    faker = sys.modules.get("faker")
-    if faker is not None and hasattr(faker, "Faker"):
-        try:
-            faker.Faker.seed(seed)
-        except Exception:
-            pass
 
 
 def _run_event(item, index, outcome, duration, message, seed):
@@ -435,8 +382,8 @@ def _run_event(item, index, outcome, duration, message, seed):
 
 def _verify_forked(item):
     for offset in range(_settings.runs):
-        seed = _settings.seed if _settings.seed is not None else _new_seed()
-        outcome, message, duration = _fork.fork_run(lambda report_at: _run_item(item), item.nodeid, _settings.timeout, lambda: _reseed(seed), _announce)
+        seed = _settings.seed if _settings.seed is not None else _fork.new_seed()
+        outcome, message, duration = _fork.fork_run(lambda report_at: _run_item(item), item.nodeid, _settings.timeout, lambda: _fork.reseed(seed), _announce)
         _run_event(item, _settings.first_index + offset, outcome, duration, message, seed)
         if _stops(outcome):
             return
@@ -445,7 +392,7 @@ def _verify_forked(item):
 def _verify_in_random_order(item, items):
     module_items = [i for i in items if _same_module(i, item)]
     for offset in range(_settings.runs):
-        seed = _new_seed()
+        seed = _fork.new_seed()
         order = list(module_items)
         random.Random(seed).shuffle(order)
         # Tests after the target cannot change its outcome: the run ends with it.
@@ -458,7 +405,7 @@ def _verify_in_random_order(item, items):
                 outcome = _run_item(each, nextitem)
             return outcome
 
-        outcome, message, duration = _fork.fork_run(run_in_order, item.nodeid, _settings.timeout, lambda: _reseed(seed), _announce)
+        outcome, message, duration = _fork.fork_run(run_in_order, item.nodeid, _settings.timeout, lambda: _fork.reseed(seed), _announce)
         _run_event(item, _settings.first_index + offset, outcome, duration, message, seed)
         if _stops(outcome):
             return
@@ -475,42 +422,13 @@ def _verify_in_process(item):
         nextitem = item if offset + 1 < runs else None
         start = time.perf_counter()
         _emit({"event": "begin", "nodeid": item.nodeid, "index": _settings.first_index + offset})
-        with _alarm(_settings.timeout) as expired:
+        with _fork.alarm(_settings.timeout) as expired:
             outcome, message = _run_item(item, nextitem)
         if expired():
             outcome, message = "timeout", "timed out after %gs" % _settings.timeout
         _run_event(item, _settings.first_index + offset, outcome, time.perf_counter() - start, message, seed)
         if _stops(outcome):
             return
-
-
-class _RunTimeout(BaseException):
-    pass
-
-
-class _alarm:
-    """SIGALRM-based timeout for runs inside this process (main thread, POSIX only)."""
-
-    def __init__(self, seconds):
-        self.seconds = seconds if hasattr(signal, "setitimer") else None
-        self.fired = False
-        self.previous = None
-
-    def _on_alarm(self, signum, frame):
-        self.fired = True
-        raise _RunTimeout()
-
-    def __enter__(self):
-        if self.seconds:
-            self.previous = signal.signal(signal.SIGALRM, self._on_alarm)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-        return lambda: self.fired
-
-    def __exit__(self, *exc):
-        if self.seconds:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.previous)
-        return False
 
 
 def _is_xdist_worker():
@@ -535,11 +453,11 @@ def pytest_runtest_logreport(report):
     if report.when in ("teardown", "???"):  # "???": xdist's report for a worker that died
         reports = _parallel_reports.pop(report.nodeid)
         if report.when == "???":
-            outcome, message = "crashed", _report_message(report)
+            outcome, message = "crashed", _report.report_message(report)
         elif any(dict(r.user_properties).get("flaketui_timeout") for r in reports):
             outcome, message = "timeout", "timed out after %gs" % _settings.timeout
         else:
-            outcome, message = _classify(reports)
+            outcome, message = _report.classify(reports)
         _emit(
             {
                 "event": "run",
@@ -559,7 +477,7 @@ def pytest_runtest_call(item):
     if _settings is None or _settings.mode != "parallel" or not _is_xdist_worker():
         yield
         return
-    with _alarm(_settings.timeout) as expired:
+    with _fork.alarm(_settings.timeout) as expired:
         yield
     if expired():
         item.user_properties.append(("flaketui_timeout", True))
@@ -577,52 +495,3 @@ def pytest_xdist_node_collection_finished(node, ids):
 
 
 _parallel_missing_reported = []  # type: list[bool]
-
-
-# -- collect: what pytest itself sees as flaky (``flaketui scan --collect``) ---------
-
-#: Attributes the ``flaky`` package's decorator sets on a test function or class.
-FLAKY_ATTRIBUTES = ("_flaky_max_runs", "_flaky_min_passes")
-
-
-def _safe_repr(value):
-    try:
-        text = repr(value)
-    except Exception:  # a user object whose __repr__ fails
-        text = "<%s>" % type(value).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def _emit_flaky_items(items):
-    for item in items:
-        markers = [
-            {
-                "name": mark.name,
-                "args": [_safe_repr(a) for a in mark.args],
-                "kwargs": [[k, _safe_repr(v)] for k, v in sorted(mark.kwargs.items())],
-            }
-            for mark in item.iter_markers(name="flaky")
-        ]
-        attributes = []
-        for owner in (getattr(item, "obj", None), getattr(item, "cls", None)):
-            for name in FLAKY_ATTRIBUTES:
-                if owner is not None and getattr(owner, name, None) is not None:
-                    attributes.append([name, _safe_repr(getattr(owner, name))])
-            if attributes:
-                break
-        if not markers and not attributes:
-            continue
-        path = getattr(item, "path", None) or getattr(item, "fspath", None)
-        cls = getattr(item, "cls", None)
-        _emit(
-            {
-                "event": "item",
-                "nodeid": item.nodeid,
-                "path": str(path) if path is not None else "",
-                "line": (item.location[1] + 1) if item.location[1] is not None else 0,
-                "name": getattr(item, "originalname", None) or item.name,
-                "cls": cls.__name__ if cls is not None else None,
-                "markers": markers,
-                "flaky_attributes": attributes,
-            }
-        )

@@ -1,4 +1,5 @@
-"""The processes of flaketui's probe: a run in a forked child, and a zygote's chain of parents.
+"""The processes of flaketui's probe: a run in a forked child, and a zygote's chain of parents;
+a run's seeds, and its timeout when it runs in pytest's own process.
 
 Runs inside the *target project's* interpreter next to the probe (copied with it under a
 unique name), so it imports only the standard library: no pytest, nothing of flaketui.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import select
 import signal
 import sys
@@ -219,3 +221,55 @@ def give_up(reason):
 def close_up_pipes():
     while up_pipes:
         os.close(up_pipes.pop())
+
+
+# -- a run's seeds and its timeout inside this process ------------------------------
+
+
+def new_seed():
+    return random.SystemRandom().randrange(2**32)
+
+
+def reseed(seed):
+    random.seed(seed)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        try:
+            numpy.random.seed(seed % 2**32)
+        except Exception:  # numpy without a legacy global generator: nothing to reseed
+            pass
+    faker = sys.modules.get("faker")
+    if faker is not None and hasattr(faker, "Faker"):
+        try:
+            faker.Faker.seed(seed)
+        except Exception:
+            pass
+
+
+class _RunTimeout(BaseException):
+    pass
+
+
+class alarm:
+    """SIGALRM-based timeout for runs inside this process (main thread, POSIX only)."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds if hasattr(signal, "setitimer") else None
+        self.fired = False
+        self.previous = None
+
+    def _on_alarm(self, signum, frame):
+        self.fired = True
+        raise _RunTimeout()
+
+    def __enter__(self):
+        if self.seconds:
+            self.previous = signal.signal(signal.SIGALRM, self._on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return lambda: self.fired
+
+    def __exit__(self, *exc):
+        if self.seconds:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False

@@ -30,6 +30,8 @@ POLL_SECONDS = 0.05
 #: Environment a pytest-xdist worker of *our* suite would leak into the target's pytest.
 _LEAKY_ENV = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID", "PYTEST_CURRENT_TEST")
 _OUTPUT_TAIL = 4000
+#: The modules the probe imports beside it (``probe_fork.py``...), installed with it.
+_PROBE_PARTS = ("fork", "report")
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,9 @@ def installed_probe() -> Iterator[str]:
     try:
         name = probe_module_name()
         shutil.copyfile(_probe_source(), directory / f"{name}.py")
-        # The probe imports its process machinery by its own name and "_fork".
-        shutil.copyfile(_probe_source().with_name("probe_fork.py"), directory / f"{name}_fork.py")
+        # The probe imports its parts by its own name and theirs.
+        for part in _PROBE_PARTS:
+            shutil.copyfile(_probe_source().with_name(f"probe_{part}.py"), directory / f"{name}_{part}.py")
         yield str(directory)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
@@ -87,7 +90,8 @@ def _probe_source() -> Path:
 
 def probe_module_name() -> str:
     source = _probe_source()
-    digest = hashlib.sha256(source.read_bytes() + source.with_name("probe_fork.py").read_bytes()).hexdigest()[:10]
+    parts = [source, *(source.with_name(f"probe_{part}.py") for part in _PROBE_PARTS)]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in parts)).hexdigest()[:10]
     return f"_flaketui_probe_{digest}"
 
 
