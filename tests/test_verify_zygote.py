@@ -11,6 +11,7 @@ import pytest
 from flaketui.models import Verdict, VerifyMode
 from flaketui.service import Service
 from tests._verify_helpers import COUNTER_TEST, outcomes, project, wait_until_dead
+from tests.test_verify import HANG_AND_CRASH
 
 #: Imported by the module or the conftest: logs which process imported it, starts a thread.
 STARTS_A_THREAD = '''
@@ -66,18 +67,8 @@ def test_a_plugin_that_starts_a_thread_falls_back_to_fresh_processes(tmp_path: P
     assert outcomes(v) == ["passed", "passed", "failed"]
 
 
-HANG_CRASH_MISSING = '''
-import os
-import threading
-
-
-def test_hangs():
-    threading.Event().wait()
-
-
-def test_kills_its_interpreter():
-    os._exit(7)
-
+#: Hangs, kills its interpreter, passes (test_verify's), and a test that skips.
+HANG_CRASH_SKIP = HANG_AND_CRASH + '''
 
 def test_skips():
     import pytest
@@ -87,7 +78,7 @@ def test_skips():
 
 
 def test_zygote_runs_time_out_crash_skip_and_miss_like_forked_ones(tmp_path: Path) -> None:
-    root = project(tmp_path / "p", {"test_bad.py": STARTS_A_THREAD + HANG_CRASH_MISSING})
+    root = project(tmp_path / "p", {"test_bad.py": STARTS_A_THREAD + HANG_CRASH_SKIP})
     hang, crash, skip, missing = Service(root).verify(
         ["test_bad.py::test_hangs", "test_bad.py::test_kills_its_interpreter", "test_bad.py::test_skips",
          "test_bad.py::test_gone"],
