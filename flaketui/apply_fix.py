@@ -167,7 +167,7 @@ def prove_hand_fix(
         vcs.export_tree(service.root, "HEAD", Path(scratch), lambda _name: True)
         from flaketui.service import Service
 
-        past = Service(scratch, python=service.python or service._interpreter().path)
+        past = Service(scratch, python=service.python or service._interpreter().path, pytest_args=service.pytest_args)
         before = _verify(past, test, options.runs_before, mode, on_run, should_stop, fail_fast=False)
     failed = before.runs - before.passed
     needed = stats.runs_needed(failed, before.runs, options.min_runs)
@@ -212,6 +212,13 @@ def _verify(
 ) -> Verification:
     found = service.verify([test], runs=runs, mode=mode, fail_fast=fail_fast, on_run=on_run, should_stop=should_stop)  # type: ignore[arg-type]
     verification = found[0]
+    from flaketui.models import RunOutcome, Verdict
+
+    if verification.verdict is Verdict.SKIPPED or verification.count(RunOutcome.SKIPPED):
+        raise FlakeTUIError(
+            f"{test.nodeid} skips here ({verification.skip_reason or 'no reason given'}): a skipped run proves nothing.",
+            "Nothing was committed; run it where it does not skip (--pytest-args, --python).",
+        )
     stopped_early = fail_fast and verification.passed < verification.runs
     if verification.runs < runs and not stopped_early:
         raise FlakeTUIError(
