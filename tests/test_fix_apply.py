@@ -88,7 +88,7 @@ def test_fix_that_does_not_hold_restores_every_byte(make_project, capsys: pytest
     before = repo_state(root)
     assert _apply(root, "--runs-before", "10", "--min-runs", "3") == 1
     err = capsys.readouterr().err
-    assert "No fix held (wait.event: before: 5 of 10 runs failed; after: 1 of 2; not fixed (forked))" in err
+    assert "No fix held (wait.event: before: 5 of 10 runs failed; after: 1 of 2; not fixed (forked)" in err
     assert repo_state(root) == before
 
 
