@@ -33,7 +33,9 @@ if TYPE_CHECKING:
         Verification,
         VerifyMode,
     )
+    from flaketui.apply_fix import ApplyOptions, ApplyOutcome
     from flaketui.models.history import Candidate, HuntReport, ImportSummary, TestHistory
+    from flaketui.proposals import ProposalSet
     from flaketui.report import GateItem
     from flaketui.store import Store
 
@@ -83,6 +85,8 @@ class FixPlan:
     #: The other changed files the plan (and its message) includes.
     include: tuple[str, ...] = ()
     unverified: bool = False
+    #: What ``fix --apply`` measured and wrote (``Fix: ...``, before and after): goes in the message.
+    proof: str = ""
     #: ``--category``: overrides the team's decision and the diagnosis in the message.
     category: Category | None = None
     #: sha256 of each edited file as the removal saw it: a later edit voids the plan.
@@ -107,12 +111,21 @@ class GateResult:
 class Service:
     """flaketui's operations on one repository (or plain directory) rooted at ``root``."""
 
-    def __init__(self, root: str | Path = ".", *, python: str | None = None, early: gitjobs.EarlyScan | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path = ".",
+        *,
+        python: str | None = None,
+        early: gitjobs.EarlyScan | None = None,
+        pytest_args: str | Sequence[str] | None = None,
+    ) -> None:
         from flaketui import gitjobs
 
         self.root = gitjobs.find_root(Path(root))
         #: ``--python``: the interpreter that runs the target's tests, if given.
         self.python = python
+        #: ``--pytest-args``, if given; :attr:`pytest_args` falls back on the setting.
+        self._given_pytest_args = pytest_args
         #: git's answers a launcher started for this root before the imports (see ``gitjobs.EarlyScan``).
         self._early = early if early is not None and early.root == self.root else None
         if early is not None and self._early is None:
@@ -269,7 +282,7 @@ class Service:
         # Collecting from a root without a config would also walk every nested project.
         if configs["."].inifile or not rootdirs or any(t.rootdir == "." for t in result.tests):
             rootdirs.insert(0, ".")
-        return merge_collected(result, collect_flaky(self.root, rootdirs, self._interpreter()))
+        return merge_collected(result, collect_flaky(self.root, rootdirs, self._interpreter(), self.pytest_args))
 
     # -- diagnosis (diagnose/) -------------------------------------------------------
     def diagnose(self, test: FlakyTest) -> Diagnosis:
@@ -328,7 +341,9 @@ class Service:
             raise FlakeTUIError(f"--timeout must be positive, not {timeout:g}.", "Pass seconds per run, e.g. --timeout 30.")
         targets = [self._verify_target(t) for t in tests]
         interpreter = self._interpreter()
-        options = VerifyOptions(runs=runs, mode=VerifyMode(mode), timeout=timeout, fail_fast=fail_fast)
+        options = VerifyOptions(
+            runs=runs, mode=VerifyMode(mode), timeout=timeout, fail_fast=fail_fast, pytest_args=self.pytest_args
+        )
         # Taken before the runs: an edit made while they run must not pass as verified.
         state = vcs.tree_state(self.root) if vcs.is_work_tree(self.root) else None
         hash_order = self._hash_order_reasons(tests, targets) if options.mode is VerifyMode.FORKED else {}
@@ -385,6 +400,14 @@ class Service:
 
         return find_interpreter(self.root, self.python)
 
+    @property
+    def pytest_args(self) -> tuple[str, ...]:
+        """The project's own pytest options, which every pytest flaketui starts must get
+        (verify, collect, hunts, fix proofs): ``--pytest-args``, else ``[tool.flaketui] pytest-args``."""
+        from flaketui.verify.interpreter import pytest_args
+
+        return pytest_args(self.root, self._given_pytest_args)
+
     def _record_verification(self, verification: Verification) -> None:
         """Store a finished verification in the private history (store.py). ``verify`` calls
         this for every verification it completes, cancelled ones included."""
@@ -399,9 +422,55 @@ class Service:
         from flaketui.verify.engine import VerifyOptions, cli_command
         from flaketui.verify.targets import Target
 
-        return cli_command(self.root, Target(test.rootdir, test.nodeid), VerifyOptions(), self.python)
+        options = VerifyOptions(pytest_args=self.pytest_args)
+        return cli_command(self.root, Target(test.rootdir, test.nodeid), options, self.python)
 
     # -- fix and commit (codemod.py, vcs.py) -----------------------------------------
+    def propose_fixes(self, target: FlakyTest | str) -> ProposalSet:
+        """Remedies for one test's root cause, best first (``proposals.py``): reads the code
+        and the diagnosis, starts no test run and changes nothing."""
+        from flaketui import proposals
+
+        return proposals.propose(self, target)
+
+    def apply_fix(
+        self,
+        target: FlakyTest | str,
+        options: ApplyOptions | None = None,
+        *,
+        on_run: Callable[[RunResult], None] | None = None,
+        on_phase: Callable[[str], None] | None = None,
+        should_stop: StopPredicate | None = None,
+        confirm: Callable[[FixPlan], bool] | None = None,
+    ) -> ApplyOutcome:
+        """Write the best remedy, prove it before and after, and commit it with the marker
+        removal only when the proof holds (``apply_fix.py``); otherwise restore every byte."""
+        from flaketui.apply_fix import ApplyOptions, apply_fix
+
+        return apply_fix(
+            self, target, options or ApplyOptions(), on_run=on_run, on_phase=on_phase, should_stop=should_stop, confirm=confirm
+        )
+
+    def prove_fix(
+        self,
+        target: FlakyTest | str,
+        options: ApplyOptions | None = None,
+        *,
+        include: Sequence[str] = (),
+        on_run: Callable[[RunResult], None] | None = None,
+        on_phase: Callable[[str], None] | None = None,
+        should_stop: StopPredicate | None = None,
+        confirm: Callable[[FixPlan], bool] | None = None,
+    ) -> ApplyOutcome:
+        """The user's own fix: the failure rate at HEAD (exported, the edits untouched) against
+        the work tree, with the statistics of ``apply_fix``; commit when the proof holds."""
+        from flaketui.apply_fix import ApplyOptions, prove_hand_fix
+
+        return prove_hand_fix(
+            self, target, options or ApplyOptions(), include=tuple(include), on_run=on_run, on_phase=on_phase,
+            should_stop=should_stop, confirm=confirm,
+        )
+
     def plan_fix(
         self,
         target: FlakyTest | str,
@@ -409,8 +478,11 @@ class Service:
         include: Sequence[str] = (),
         unverified: bool = False,
         category: Category | None = None,
+        proof: str = "",
     ) -> FixPlan:
-        """The marker removal for ``target`` (a test, or a class/module node id), its diff and message."""
+        """The marker removal for ``target`` (a test, or a class/module node id), its diff and message.
+
+        ``proof`` (from ``fix --apply``) names the fix and its before/after runs in the message."""
         from flaketui import codemod, fixplan, vcs
 
         label = target if isinstance(target, str) else target.nodeid
@@ -436,7 +508,7 @@ class Service:
                 reason = (removal.failure or "the codemod found no marker to remove").rstrip(".")
                 return _refused_plan(label, f"{path}: {reason}. The file was left as it is.", selected)
             new_contents[path] = removal.after
-        plan = self._fix_plan(label, tuple(selected), new_contents, include, unverified, category)
+        plan = self._fix_plan(label, tuple(selected), new_contents, include, unverified, category, proof)
         return plan if plan.refusal else replace(plan, restore=tuple(fixplan.restore_pairs(selected)))
 
     def _fix_plan(
@@ -447,6 +519,7 @@ class Service:
         include: Sequence[str],
         unverified: bool,
         category: Category | None,
+        proof: str = "",
     ) -> FixPlan:
         import hashlib
 
@@ -470,6 +543,7 @@ class Service:
             fixplan.outside_changes(verifications.values(), committed),
             unverified=unverified,
             template=self._commit_template(),
+            proof=proof,
         )
         diff = "".join(
             fixplan.unified_diff(p, vcs.show_file(self.root, "HEAD", p), content) for p, content in new_contents.items()
@@ -490,6 +564,7 @@ class Service:
             new_contents=tuple(new_contents.items()),
             include=chosen,
             unverified=unverified,
+            proof=proof,
             category=category,
             sources=tuple((p, hashlib.sha256((self.root / p).read_bytes()).hexdigest()) for p in new_contents),
         )
@@ -642,6 +717,7 @@ class Service:
             plan.include if include is None else include,
             plan.unverified if unverified is None else unverified,
             plan.category,
+            plan.proof,
         )
         return fresh if fresh.refusal else replace(fresh, restore=plan.restore)
 
@@ -889,7 +965,7 @@ class Service:
         items = report.gate_items(scan.tests, scan.findings, self.decisions(), today or dt.date.today())
         return GateResult(
             ok=report.gate_passes(items, budget),
-            failing=tuple(i.text for i in items if i.status in ("failing", "finding")),
+            failing=tuple(report.failing_lines(items)),
             kept=tuple(i.text for i in items if i.status == "kept"),
             expired=tuple(i.text for i in items if i.status == "expired"),
             budget=budget,

@@ -13,7 +13,7 @@ from flaketui.tui.triage import Change, TriageModel
 
 #: Header words for verdict states, so "16 flaky" (marked) and "1 still flaky" (verified) differ.
 _STATE_WORDS = {RowState.FLAKY: "still flaky", RowState.BROKEN: "broken", RowState.KEPT: "kept on purpose",
-                RowState.STALE: "verified on an older tree"}
+                RowState.STALE: "verified on an older tree", RowState.CANCELLED: "cancelled"}
 
 
 class ModelLine(Static):
@@ -51,7 +51,8 @@ class RepoHeader(ModelLine):
                                           else f"{info.name} (no git)")
         verified = by_state.get(RowState.STABLE, 0)
         parts = [f"{len(model.rows)} flaky", f"{verified} verified", f"{model.fixed_count} fixed"]
-        for state in (RowState.FLAKY, RowState.BROKEN, RowState.STALE, RowState.KEPT, RowState.RUNNING, RowState.QUEUED):
+        for state in (RowState.FLAKY, RowState.BROKEN, RowState.SKIPPED, RowState.CANCELLED, RowState.STALE,
+                      RowState.KEPT, RowState.RUNNING, RowState.QUEUED):
             if by_state.get(state):
                 parts.append(f"{by_state[state]} {_STATE_WORDS.get(state, state)}")
         categories = " ".join(f"{c}:{n}" for c, n in sorted(by_category.items(), key=lambda kv: -kv[1]))
