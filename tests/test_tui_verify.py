@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -264,3 +265,36 @@ async def test_a_class_marker_is_verified_and_committed_for_every_test_it_covers
         assert all(row.state is RowState.FIXED for row in app.main.model.rows.values())
         assert all(row.verification.passed == 10 for row in app.main.model.rows.values())
     assert "flaky" not in (root / "tests/test_pair.py").read_text()
+
+
+class _SlowDecisions(Service):
+    """Writing a decision waits for the test's word: ``c`` arrives while it is being saved."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.release = threading.Event()
+
+    def set_category(self, *args, **kwargs):
+        self.release.wait()
+        return super().set_category(*args, **kwargs)
+
+
+@run_async
+async def test_c_right_after_a_category_commits_with_that_category(make_repo: MakeRepo) -> None:
+    root = make_repo(PROJECT)
+    service = _SlowDecisions(root)
+    app = FlakeTUIApp(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        select(app, STABLE)
+        try:
+            await pilot.press("4", "c")
+            await pilot.pause()
+            planning = [w for w in app.workers if w.group == "commit"]
+        finally:
+            service.release.set()  # whatever happened, the decision's thread must end
+        assert planning == []  # the plan waited for the decision
+        await settle(pilot)
+        assert isinstance(app.screen, CommitDialog)
+        assert "Flaky-Category: external" in app.screen.plan.message
+        await pilot.press("escape")

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, ProgressBar
-from textual.worker import Worker
+from textual.worker import Worker, WorkerState
 
 from flaketui.errors import FlakeTUIError
 from flaketui.models import FlakyTest, Keep, Triage, VerifyMode
@@ -82,6 +82,9 @@ class MainScreen(Screen[None]):
         self.verifier = Verifier(service, self.model)
         self.committer = Committer(service, self.model)
         self._sources: dict[str, str] = {}
+        #: Decisions being written, and what waits for them (see _when_saved).
+        self._saving = 0
+        self._after_saves: list[Callable[[], None]] = []
 
     def compose(self) -> ComposeResult:
         yield RepoHeader(self.model, id="header")
@@ -125,8 +128,9 @@ class MainScreen(Screen[None]):
             model.select(self.table.selected_key)
         if change.repo:
             self.query_one("#scan-progress").set_class(not model.scanning, "hidden")
-            if not model.scanning:
+            if not model.scanning:  # files may have changed (a scan, a commit): read them again
                 self._sources.clear()
+                self.query_one(DetailPane).show_selected()
         self.scanning = model.scanning
         self.scanned = model.scan_result is not None
         self.marked = sum(1 for r in model.rows.values() if r.marked)
@@ -157,12 +161,24 @@ class MainScreen(Screen[None]):
     @on(TestList.Decided)
     def _decided(self, message: TestList.Decided) -> None:
         category, by = message.category, message.by
-        self._decide(message.test, lambda test: self.service.set_category(test, category, by))
+        self._save(message.test, lambda test: self.service.set_category(test, category, by))
 
     @on(TestList.KeepChanged)
     def _keep_changed(self, message: TestList.KeepChanged) -> None:
         keep: Keep | None = message.keep
-        self._decide(message.test, lambda test: self.service.keep_marker(test, keep))
+        self._save(message.test, lambda test: self.service.keep_marker(test, keep))
+
+    def _save(self, test: FlakyTest, change: Callable[[FlakyTest], Triage]) -> None:
+        self._saving += 1
+        self._decide(test, change)
+
+    def _when_saved(self, then: Callable[[], None]) -> None:
+        """Run ``then`` once every decision being saved is in ``.flaketui.toml``: ``c`` pressed
+        right after ``4`` puts the category just chosen in the commit message."""
+        if self._saving:
+            self._after_saves.append(then)
+        else:
+            then()
 
     @work(thread=True, exit_on_error=False, group="decide", name="decide")
     def _decide(self, test: FlakyTest, change: Callable[[FlakyTest], Triage]) -> None:
@@ -178,7 +194,8 @@ class MainScreen(Screen[None]):
 
     @on(TestList.CommitAsked)
     def _commit_asked(self, message: TestList.CommitAsked) -> None:
-        self.committer.start(message.test)
+        test = message.test
+        self._when_saved(lambda: self.committer.start(test))
 
     @on(Committer.NeedsVerification)
     def _needs_verification(self, message: Committer.NeedsVerification) -> None:
@@ -278,6 +295,13 @@ class MainScreen(Screen[None]):
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "decide" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
+                                                              WorkerState.CANCELLED):
+            self._saving -= 1
+            if not self._saving:
+                waiting, self._after_saves = self._after_saves, []
+                for then in waiting:
+                    then()
         forward_failure(self, event)  # the screen's own worker (decisions)
 
     def _report(self, what: str, error: BaseException) -> None:

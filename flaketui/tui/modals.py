@@ -146,6 +146,8 @@ class CommitDialog(ModalScreen[tuple[str, ...] | None]):
         Binding("escape", "cancel", "Cancel", id="commit-cancel"),
     ]
     COMPONENT_CLASSES = {"diff--added", "diff--removed", "diff--hunk", "diff--file"}
+    #: Narrow terminals stack the diff over the message and files (tcss: ``CommitDialog.-narrow``).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
     def __init__(self, plan: FixPlan) -> None:
         super().__init__()
