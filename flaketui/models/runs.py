@@ -104,3 +104,13 @@ class Verification:
         """``10/10 passed, forked, failure rate < 26% at 95%``."""
         bound = round(self.failure_rate_upper_95 * 100)
         return f"{self.passed}/{self.runs} passed, {self.mode}, failure rate < {bound}% at 95%"
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """How to verify: the runs per test, how they are isolated, a per-run timeout."""
+
+    runs: int = 10
+    mode: VerifyMode = VerifyMode.FORKED
+    timeout: float | None = None
+    fail_fast: bool = False
