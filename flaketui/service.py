@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flaketui.models import VerifyMode, VerifyOptions
 from flaketui.workflows.scan import ProgressCallback, ScanWorkflow
@@ -31,10 +31,12 @@ if TYPE_CHECKING:
         CommitRecord,
         DecidedBy,
         Diagnosis,
+        Explanation,
         FixPlan,
         FlakyTest,
         GateResult,
         Keep,
+        NodeRecord,
         RepoInfo,
         RunResult,
         ScanResult,
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
         Verification,
     )
     from flaketui.workflows.diagnose import DiagnosisWorkflow
+    from flaketui.workflows.explain import ExplainWorkflow
     from flaketui.workflows.fix import FixWorkflow
     from flaketui.workflows.record import Record
     from flaketui.workflows.undo import UndoWorkflow
@@ -73,6 +76,12 @@ class Service:
         from flaketui.workflows.diagnose import DiagnosisWorkflow
 
         return DiagnosisWorkflow(self.workspace, self._scanning)
+
+    @cached_property
+    def _explaining(self) -> ExplainWorkflow:
+        from flaketui.workflows.explain import ExplainWorkflow
+
+        return ExplainWorkflow(self.workspace, self._scanning, self._diagnosing)
 
     @cached_property
     def record(self) -> Record:
@@ -126,11 +135,36 @@ class Service:
 
     # -- scan and diagnosis ----------------------------------------------------------------
     def scan(
-        self, *, use_cache: bool = True, collect: bool = False, on_progress: ProgressCallback | None = None
+        self,
+        *,
+        use_cache: bool = True,
+        collect: bool = False,
+        on_progress: ProgressCallback | None = None,
+        under: str | None = None,
     ) -> ScanResult:
         """Every flaky-marked test, the repository findings and the skipped files (cached by
-        the tree's state); ``collect`` also asks pytest's own collection."""
-        return self._scanning.scan(use_cache=use_cache, collect=collect, on_progress=on_progress)
+        the tree's state); ``collect`` also asks pytest's own collection; ``under`` keeps
+        what is inside that directory."""
+        return self._scanning.scan(use_cache=use_cache, collect=collect, on_progress=on_progress, under=under)
+
+    def scan_json(self, *, use_cache: bool = True, collect: bool = False, under: str | None = None) -> str:
+        """``scan --json``: the scan with each test's suggestion and evidence (reprinted from
+        the cache for an unchanged tree)."""
+        return self._explaining.scan_json(use_cache=use_cache, collect=collect, under=under)
+
+    def tests_named(self, nodeid: str) -> list[FlakyTest]:
+        """The flaky-marked tests whose node id (pytest's, or repo-relative) is ``nodeid``."""
+        return self._explaining.tests_named(nodeid)
+
+    def explain(self, nodeid: str) -> Explanation:
+        """The test ``nodeid`` names (flaky-marked or not), its diagnosis, the source to show."""
+        return self._explaining.explain(nodeid)
+
+    def explanation_json(self, explanation: Explanation) -> dict[str, Any]:
+        """``explain --json``."""
+        from flaketui.workflows.explain import explanation_json
+
+        return explanation_json(explanation)
 
     def diagnose(self, test: FlakyTest) -> Diagnosis:
         """Evidence and a suggested category for one test (cached by content hash)."""
@@ -237,6 +271,10 @@ class Service:
     def commits(self) -> list[CommitRecord]:
         """flaketui's commits in this repository, oldest first."""
         return self.record.commits()
+
+    def test_history(self, nodeid: str) -> NodeRecord:
+        """Everything recorded about one node id: decisions, verifications, commits."""
+        return self.record.test_history(nodeid)
 
     def audit(self, *, as_json: bool = False, generated: str | None = None) -> str:
         """``flaky_test_audit.md`` (or its JSON)."""

@@ -6,7 +6,7 @@ serialise to JSON and SQLite unchanged and mean the same on every machine.
 
 from __future__ import annotations
 
-from flaketui.models.diagnosis import Diagnosis, Evidence, Suggestion
+from flaketui.models.diagnosis import Diagnosis, Evidence, Excerpt, Explanation, Suggestion
 from flaketui.models.fix import ChangedFile, FixPlan, RemovedMarker
 from flaketui.models.gate import GateItem, GateResult
 from flaketui.models.repo import RepoInfo
@@ -29,11 +29,11 @@ from flaketui.models.scan import (
     ScanResult,
     Skipped,
 )
-from flaketui.models.triage import CommitRecord, DecidedBy, Keep, Triage
+from flaketui.models.triage import CommitRecord, DecidedBy, Keep, NodeRecord, Triage
 
 __all__ = [
-    "Category", "ChangedFile", "CommitRecord", "DecidedBy", "Diagnosis", "Evidence", "Finding", "FixPlan",
-    "FlakyTest", "GateItem", "GateResult", "Keep", "Marker", "MarkerKind", "MarkerScope", "RemovedMarker",
-    "RepoInfo", "RunOutcome", "RunResult", "ScanResult", "Skipped", "Suggestion", "Triage", "Verdict",
-    "Verification", "VerifyMode", "VerifyOptions", "failure_rate_upper_95",
+    "Category", "ChangedFile", "CommitRecord", "DecidedBy", "Diagnosis", "Evidence", "Excerpt", "Explanation",
+    "Finding", "FixPlan", "FlakyTest", "GateItem", "GateResult", "Keep", "Marker", "MarkerKind", "MarkerScope",
+    "NodeRecord", "RemovedMarker", "RepoInfo", "RunOutcome", "RunResult", "ScanResult", "Skipped", "Suggestion",
+    "Triage", "Verdict", "Verification", "VerifyMode", "VerifyOptions", "failure_rate_upper_95",
 ]  # fmt: skip

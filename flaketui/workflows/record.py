@@ -17,12 +17,14 @@ from flaketui.models import (
     FlakyTest,
     GateResult,
     Keep,
+    NodeRecord,
     RemovedMarker,
     Triage,
     Verification,
 )
 from flaketui.workflows import removal
 from flaketui.workflows.diagnose import DiagnosisWorkflow
+from flaketui.workflows.removal import repo_nodeid
 from flaketui.workflows.scan import ScanWorkflow
 from flaketui.workflows.workspace import Workspace
 
@@ -101,6 +103,13 @@ class Record:
         befores: dict[str, str] = json.loads(store.cache_get(_FIX_BEFORE, sha) or "{}")
         removed = removal.removed_from_json(stored) if stored else None
         return removed, {path: base64.b64decode(data) for path, data in befores.items()}
+
+    def test_history(self, nodeid: str) -> NodeRecord:
+        """Everything recorded about ``nodeid`` (pytest's, or repo-relative): decisions,
+        verifications (also under an older name), and flaketui's commits."""
+        decided = tuple(t for t in self.decisions().values() if nodeid in (t.nodeid, repo_nodeid(t.rootdir, t.nodeid)))
+        commits = tuple(c for c in self.commits() if c.nodeid == nodeid)
+        return NodeRecord(nodeid, decided, tuple(self.history(nodeid)), commits)
 
     # -- built from the record -------------------------------------------------------------
     def audit(self, *, as_json: bool = False, generated: str | None = None) -> str:

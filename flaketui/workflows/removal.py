@@ -16,7 +16,11 @@ _PARAMS = re.compile(r"\[.*\]$")
 
 def full_nodeid(test: FlakyTest) -> str:
     """The node id relative to the repository root (pytest's is relative to its rootdir)."""
-    return test.nodeid if test.rootdir in ("", ".") else f"{test.rootdir}/{test.nodeid}"
+    return repo_nodeid(test.rootdir, test.nodeid)
+
+
+def repo_nodeid(rootdir: str, nodeid: str) -> str:
+    return nodeid if rootdir in ("", ".") else f"{rootdir}/{nodeid}"
 
 
 def select(target: str, tests: Iterable[FlakyTest]) -> list[FlakyTest]:

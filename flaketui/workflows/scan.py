@@ -8,6 +8,7 @@ by hooks), merged by ``verify.collect``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 from flaketui import gitjobs
 from flaketui.discover import cache as scan_cache
 from flaketui.discover.files import READ_PATTERNS
-from flaketui.models import ScanResult
+from flaketui.models import FlakyTest, ScanResult
 from flaketui.workflows.workspace import Workspace
 
 ProgressCallback = Callable[[int, int], None]
@@ -30,13 +31,21 @@ class ScanWorkflow:
             early.close()
 
     def scan(
-        self, *, use_cache: bool = True, collect: bool = False, on_progress: ProgressCallback | None = None
-    ) -> ScanResult:
-        """Every flaky-marked test, the repository findings and the skipped files.
+        self, *, use_cache: bool = True, collect: bool = False, under: str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> ScanResult:  # fmt: skip
+        """Every flaky-marked test, the repository findings and the skipped files; with
+        ``under`` (a directory, as the user names it), only those inside it.
 
         A repeated scan of an unchanged tree is served from a stat-based cache in the state
         directory without importing the parsers.
         """
+        result = self._scan_all(use_cache=use_cache, collect=collect, on_progress=on_progress)
+        if under is None:
+            return result
+        return only_under(result, os.path.relpath(os.path.realpath(under), self.workspace.root).replace(os.sep, "/"))
+
+    def _scan_all(self, *, use_cache: bool, collect: bool, on_progress: ProgressCallback | None) -> ScanResult:
         root = self.workspace.root
         if not self.workspace.is_git:
             files = self.workspace.list_files()
@@ -85,7 +94,7 @@ class ScanWorkflow:
             if search is None and vouched is not None:
                 search = gitjobs.start_search(root, READ_PATTERNS)
                 search.vouch(vouched[1])
-            from flaketui.discover import scan_repository
+            from flaketui.discover.engine import scan_repository
 
             try:
                 result = scan_repository(root, files, on_progress=on_progress, search=search)
@@ -121,3 +130,23 @@ class ScanWorkflow:
         if configs["."].inifile or not rootdirs or any(t.rootdir == "." for t in result.tests):
             rootdirs.insert(0, ".")
         return merge_collected(result, collect_flaky(root, rootdirs, self.workspace.interpreter()))
+
+
+def only_under(result: ScanResult, prefix: str) -> ScanResult:
+    """The tests, findings and skipped files of ``result`` inside the repo-relative directory ``prefix``."""
+    if prefix in ("", "."):
+        return result
+
+    def inside(path: str) -> bool:
+        return path == prefix or path.startswith(prefix + "/")
+
+    def test_file(test: FlakyTest) -> str:  # the collected file, repo-relative (an inherited test's def may live elsewhere)
+        file_part = test.nodeid.split("::")[0]
+        return file_part if test.rootdir == "." else f"{test.rootdir}/{file_part}"
+
+    return replace(
+        result,
+        tests=tuple(t for t in result.tests if inside(test_file(t))),
+        findings=tuple(f for f in result.findings if inside(f.path)),
+        skipped=tuple(s for s in result.skipped if inside(s.path)),
+    )
