@@ -43,6 +43,8 @@ if TYPE_CHECKING:
         Triage,
         Verification,
     )
+    from flaketui.models.history import Candidate, HuntReport, ImportSummary, TestHistory
+    from flaketui.workflows.ci_history import HistoryWorkflow
     from flaketui.workflows.diagnose import DiagnosisWorkflow
     from flaketui.workflows.explain import ExplainWorkflow
     from flaketui.workflows.fix import FixWorkflow
@@ -81,7 +83,7 @@ class Service:
     def _explaining(self) -> ExplainWorkflow:
         from flaketui.workflows.explain import ExplainWorkflow
 
-        return ExplainWorkflow(self.workspace, self._scanning, self._diagnosing)
+        return ExplainWorkflow(self._scanning, self._diagnosing, self._history)
 
     @cached_property
     def record(self) -> Record:
@@ -89,6 +91,12 @@ class Service:
         from flaketui.workflows.record import Record
 
         return Record(self.workspace, self._scanning, self._diagnosing)
+
+    @cached_property
+    def _history(self) -> HistoryWorkflow:
+        from flaketui.workflows.ci_history import HistoryWorkflow
+
+        return HistoryWorkflow(self.workspace, self._scanning)
 
     @cached_property
     def _verifying(self) -> VerifyWorkflow:
@@ -116,15 +124,12 @@ class Service:
         return repo_info(self.workspace)
 
     def state_dir(self) -> Path:
-        """Where private state lives (``<git common dir>/flaketui``, or ``.flaketui/``)."""
         return self.workspace.state_dir()
 
     def read_text(self, path: str) -> str:
-        """A repo-relative file as text, for the source view (replacement chars for bad bytes)."""
         return self.workspace.read_text(path)
 
     def list_files(self) -> list[str]:
-        """Tracked plus untracked-not-ignored files in git, a plain walk outside it (repo-relative)."""
         return self.workspace.list_files()
 
     def open_in_editor(self, path: str, line: int) -> None:
@@ -135,21 +140,14 @@ class Service:
 
     # -- scan and diagnosis ----------------------------------------------------------------
     def scan(
-        self,
-        *,
-        use_cache: bool = True,
-        collect: bool = False,
-        on_progress: ProgressCallback | None = None,
+        self, *, use_cache: bool = True, collect: bool = False, on_progress: ProgressCallback | None = None,
         under: str | None = None,
-    ) -> ScanResult:
-        """Every flaky-marked test, the repository findings and the skipped files (cached by
-        the tree's state); ``collect`` also asks pytest's own collection; ``under`` keeps
-        what is inside that directory."""
+    ) -> ScanResult:  # fmt: skip
+        """Every flaky-marked test, the findings and the skipped files (``under`` a directory)."""
         return self._scanning.scan(use_cache=use_cache, collect=collect, on_progress=on_progress, under=under)
 
     def scan_json(self, *, use_cache: bool = True, collect: bool = False, under: str | None = None) -> str:
-        """``scan --json``: the scan with each test's suggestion and evidence (reprinted from
-        the cache for an unchanged tree)."""
+        """``scan --json``: the scan with each test's suggestion and evidence, and the candidates."""
         return self._explaining.scan_json(use_cache=use_cache, collect=collect, under=under)
 
     def tests_named(self, nodeid: str) -> list[FlakyTest]:
@@ -162,36 +160,25 @@ class Service:
 
     def explanation_json(self, explanation: Explanation) -> dict[str, Any]:
         """``explain --json``."""
-        from flaketui.workflows.explain import explanation_json
-
-        return explanation_json(explanation)
+        return self._explaining.explanation_json(explanation)
 
     def diagnose(self, test: FlakyTest) -> Diagnosis:
         """Evidence and a suggested category for one test (cached by content hash)."""
         return self._diagnosing.diagnose_many([test])[0]
 
     def diagnose_many(
-        self,
-        tests: Sequence[FlakyTest],
-        *,
-        on_result: Callable[[Diagnosis], None] | None = None,
+        self, tests: Sequence[FlakyTest], *, on_result: Callable[[Diagnosis], None] | None = None,
         should_stop: StopPredicate | None = None,
-    ) -> list[Diagnosis]:
+    ) -> list[Diagnosis]:  # fmt: skip
         """Diagnose in order, reporting each as it is ready; a stop keeps what was done."""
         return self._diagnosing.diagnose_many(tests, on_result=on_result, should_stop=should_stop)
 
     # -- verification ----------------------------------------------------------------------
     def verify(
-        self,
-        tests: Sequence[FlakyTest | str],
-        *,
-        runs: int = 10,
-        mode: VerifyMode | str = "forked",
-        timeout: float | None = None,
-        fail_fast: bool = False,
-        on_run: Callable[[RunResult], None] | None = None,
+        self, tests: Sequence[FlakyTest | str], *, runs: int = 10, mode: VerifyMode | str = "forked",
+        timeout: float | None = None, fail_fast: bool = False, on_run: Callable[[RunResult], None] | None = None,
         should_stop: StopPredicate | None = None,
-    ) -> list[Verification]:
+    ) -> list[Verification]:  # fmt: skip
         """Run each test ``runs`` times with rerun plugins off; record and return the verdicts
         (a ``str`` is a node id relative to the repository root)."""
         options = VerifyOptions(runs=runs, mode=VerifyMode(mode), timeout=timeout, fail_fast=fail_fast)
@@ -207,13 +194,9 @@ class Service:
 
     # -- fix and commit, undo --------------------------------------------------------------
     def plan_fix(
-        self,
-        target: FlakyTest | str,
-        *,
-        include: Sequence[str] = (),
-        unverified: bool = False,
+        self, target: FlakyTest | str, *, include: Sequence[str] = (), unverified: bool = False,
         category: Category | None = None,
-    ) -> FixPlan:
+    ) -> FixPlan:  # fmt: skip
         """The marker removal for ``target`` (a test, or a class/module node id), its diff and message."""
         return self._fixing.plan_fix(target, include, unverified, category)
 
@@ -228,13 +211,9 @@ class Service:
         return commit_needs_terminal(self.workspace)
 
     def commit_fix(
-        self,
-        plan: FixPlan,
-        *,
-        include: Sequence[str] = (),
-        unverified: bool = False,
+        self, plan: FixPlan, *, include: Sequence[str] = (), unverified: bool = False,
         on_output: Callable[[str], None] | None = None,
-    ) -> CommitRecord:
+    ) -> CommitRecord:  # fmt: skip
         """Apply the removal and commit it with the test file's fix and the chosen files, only
         after a stable verification of this very tree."""
         return self._fixing.commit_fix(plan, include, unverified, on_output)
@@ -279,6 +258,23 @@ class Service:
     def audit(self, *, as_json: bool = False, generated: str | None = None) -> str:
         """``flaky_test_audit.md`` (or its JSON)."""
         return self.record.audit(as_json=as_json, generated=generated)
+
+    # -- CI history and hunts ----------------------------------------------------------------
+    def import_junit(self, paths: Sequence[str | Path]) -> ImportSummary:
+        """Record JUnit XML reports (files, or folders of them) as CI history, each once."""
+        return self._history.import_junit(paths)
+
+    def test_histories(self) -> list[TestHistory]:
+        """Every test of the imported CI reports with its counts, flips and last failure."""
+        return self._history.test_histories()
+
+    def candidates(self, marked: Sequence[FlakyTest] | None = None) -> list[Candidate]:
+        """Unmarked tests that CI history or the latest hunt shows flaky, most failing first."""
+        return self._history.candidates(marked)
+
+    def latest_hunt(self) -> HuntReport | None:
+        """The newest hunt's report (a partial one too), or None before the first hunt."""
+        return self._history.latest_hunt()
 
     def check(self, *, budget: int = 0, today: date | None = None) -> GateResult:
         """The CI gate: fail on every marker not kept on purpose beyond ``budget``, and on

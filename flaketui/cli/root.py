@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from flaketui import __version__
-from flaketui.cli import context, demo, explain, fix, record, scan, verify
+from flaketui.cli import context, demo, explain, fix, history, record, scan, verify
 from flaketui.errors import FlakeTUIError
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ for command in (
     explain.explain,
     fix.fix,
     record.history,
+    history.import_reports,
     record.keep,
     scan.scan,
     fix.undo,

@@ -28,6 +28,7 @@ from flaketui.models.scan import (
     MarkerScope,
     ScanResult,
     Skipped,
+    repo_nodeid,
 )
 from flaketui.models.triage import CommitRecord, DecidedBy, Keep, NodeRecord, Triage
 
@@ -35,5 +36,5 @@ __all__ = [
     "Category", "ChangedFile", "CommitRecord", "DecidedBy", "Diagnosis", "Evidence", "Excerpt", "Explanation",
     "Finding", "FixPlan", "FlakyTest", "GateItem", "GateResult", "Keep", "Marker", "MarkerKind", "MarkerScope",
     "NodeRecord", "RemovedMarker", "RepoInfo", "RunOutcome", "RunResult", "ScanResult", "Skipped", "Suggestion",
-    "Triage", "Verdict", "Verification", "VerifyMode", "VerifyOptions", "failure_rate_upper_95",
+    "Triage", "Verdict", "Verification", "VerifyMode", "VerifyOptions", "failure_rate_upper_95", "repo_nodeid",
 ]  # fmt: skip

@@ -8,25 +8,27 @@ import os
 import re
 from typing import Any
 
+from flaketui.candidates import candidate_json
 from flaketui.diagnose.cache import diagnosis_to_json
 from flaketui.diagnose.engine import engine_fingerprint
 from flaketui.discover import cache as scan_cache
 from flaketui.discover.serialize import scan_to_json, test_to_json
 from flaketui.errors import FlakeTUIError
-from flaketui.models import Diagnosis, Excerpt, Explanation, FlakyTest, ScanResult
+from flaketui.models import Diagnosis, Excerpt, Explanation, FlakyTest, ScanResult, repo_nodeid
+from flaketui.workflows.ci_history import HistoryWorkflow
 from flaketui.workflows.diagnose import DiagnosisWorkflow
 from flaketui.workflows.removal import full_nodeid
 from flaketui.workflows.scan import ScanWorkflow
-from flaketui.workflows.workspace import Workspace
 
 _PARAMS = re.compile(r"\[.*\]$")
 
 
 class ExplainWorkflow:
-    def __init__(self, workspace: Workspace, scanning: ScanWorkflow, diagnosing: DiagnosisWorkflow) -> None:
-        self.workspace = workspace
+    def __init__(self, scanning: ScanWorkflow, diagnosing: DiagnosisWorkflow, history: HistoryWorkflow) -> None:
+        self.workspace = scanning.workspace
         self.scanning = scanning
         self.diagnosing = diagnosing
+        self.history = history
 
     def tests_named(self, nodeid: str) -> list[FlakyTest]:
         """The flaky-marked tests whose node id (pytest's, or repo-relative) is ``nodeid``."""
@@ -104,18 +106,28 @@ class ExplainWorkflow:
             text = json.dumps(self._scan_payload(result), indent=2)
             if state is not None:
                 scan_cache.store_output(state, output_name, result, text)
-        return text
+        prefix = os.path.relpath(os.path.realpath(under), self.workspace.root).replace(os.sep, "/") if under else "."
+        return self._with_candidates(text, result, prefix)
+
+    def _with_candidates(self, text: str, result: ScanResult, prefix: str) -> str:
+        """Candidates come from the record (CI imports, hunts), not the tree: never from the cache."""
+        payload = json.loads(text)
+        found = self.history.candidates(marked=result.tests)
+        if prefix not in ("", "."):
+            found = [c for c in found if repo_nodeid(c.rootdir, c.nodeid).startswith(prefix + "/")]
+        payload["candidates"] = [candidate_json(c) for c in found]
+        return json.dumps(payload, indent=2)
+
+    @staticmethod
+    def explanation_json(explanation: Explanation) -> dict[str, Any]:
+        """``explain --json``: the test's repo-relative node id and its diagnosis."""
+        return {"test": explanation.nodeid, **diagnosis_to_json(explanation.diagnosis)}
 
     def _scan_payload(self, result: ScanResult) -> dict[str, Any]:
         payload = scan_to_json(result)
         diagnoses = self.diagnosing.diagnose_many(result.tests)
         payload["tests"] = [_test_json(test, diagnosis) for test, diagnosis in zip(result.tests, diagnoses, strict=True)]
         return payload
-
-
-def explanation_json(explanation: Explanation) -> dict[str, Any]:
-    """``explain --json``: the test's repo-relative node id and its diagnosis."""
-    return {"test": explanation.nodeid, **diagnosis_to_json(explanation.diagnosis)}
 
 
 def _test_json(test: FlakyTest, diagnosis: Diagnosis) -> dict[str, Any]:

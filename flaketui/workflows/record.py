@@ -21,10 +21,10 @@ from flaketui.models import (
     RemovedMarker,
     Triage,
     Verification,
+    repo_nodeid,
 )
 from flaketui.workflows import removal
 from flaketui.workflows.diagnose import DiagnosisWorkflow
-from flaketui.workflows.removal import repo_nodeid
 from flaketui.workflows.scan import ScanWorkflow
 from flaketui.workflows.workspace import Workspace
 

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 
-from flaketui.models import FlakyTest, Marker, MarkerKind, MarkerScope, RemovedMarker
+from flaketui.models import FlakyTest, Marker, MarkerKind, MarkerScope, RemovedMarker, repo_nodeid
 
 _PARAMS = re.compile(r"\[.*\]$")
 
@@ -18,9 +18,6 @@ def full_nodeid(test: FlakyTest) -> str:
     """The node id relative to the repository root (pytest's is relative to its rootdir)."""
     return repo_nodeid(test.rootdir, test.nodeid)
 
-
-def repo_nodeid(rootdir: str, nodeid: str) -> str:
-    return nodeid if rootdir in ("", ".") else f"{rootdir}/{nodeid}"
 
 
 def select(target: str, tests: Iterable[FlakyTest]) -> list[FlakyTest]:

@@ -15,8 +15,8 @@ from typing import Self
 
 from flaketui import vcs
 from flaketui.diagnose import Diagnoser
-from flaketui.discover.engine import scan_repository
 from flaketui.discover.config import CONFIG_NAMES
+from flaketui.discover.engine import scan_repository
 from flaketui.models import Diagnosis, FlakyTest
 
 
