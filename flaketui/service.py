@@ -58,8 +58,11 @@ StopPredicate = Callable[[], bool]
 class Service:
     """flaketui's operations on one repository (or plain directory) rooted at ``root``."""
 
-    def __init__(self, root: str | Path = ".", *, python: str | None = None, early: EarlyScan | None = None) -> None:
-        self.workspace = Workspace(root, python)
+    def __init__(
+        self, root: str | Path = ".", *, python: str | None = None, early: EarlyScan | None = None,
+        pytest_args: str | Sequence[str] | None = None,
+    ) -> None:  # fmt: skip
+        self.workspace = Workspace(root, python, pytest_args)
         #: ``early``: git's answers a launcher started for this root before the imports.
         self._scanning = ScanWorkflow(self.workspace, early)
 
@@ -71,6 +74,11 @@ class Service:
     def python(self) -> str | None:
         """``--python``: the interpreter that runs the target's tests, if given."""
         return self.workspace.python
+
+    @property
+    def pytest_args(self) -> tuple[str, ...]:
+        """The project's own pytest options: ``--pytest-args``, else ``[tool.flaketui] pytest-args``."""
+        return self.workspace.pytest_args
 
     # -- the workflows, each loaded on first use ------------------------------------------
     @cached_property
@@ -181,7 +189,9 @@ class Service:
     ) -> list[Verification]:  # fmt: skip
         """Run each test ``runs`` times with rerun plugins off; record and return the verdicts
         (a ``str`` is a node id relative to the repository root)."""
-        options = VerifyOptions(runs=runs, mode=VerifyMode(mode), timeout=timeout, fail_fast=fail_fast)
+        options = VerifyOptions(
+            runs=runs, mode=VerifyMode(mode), timeout=timeout, fail_fast=fail_fast, pytest_args=self.pytest_args
+        )
         return self._verifying.verify(tests, options, on_run, should_stop)
 
     def python_description(self) -> str:

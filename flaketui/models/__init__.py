@@ -11,6 +11,7 @@ from flaketui.models.fix import ChangedFile, FixPlan, RemovedMarker
 from flaketui.models.gate import GateItem, GateResult
 from flaketui.models.repo import RepoInfo
 from flaketui.models.runs import (
+    DEFAULT_MIN_RUNS,
     RunOutcome,
     RunResult,
     Verdict,
@@ -33,8 +34,9 @@ from flaketui.models.scan import (
 from flaketui.models.triage import CommitRecord, DecidedBy, Keep, NodeRecord, Triage
 
 __all__ = [
-    "Category", "ChangedFile", "CommitRecord", "DecidedBy", "Diagnosis", "Evidence", "Excerpt", "Explanation",
-    "Finding", "FixPlan", "FlakyTest", "GateItem", "GateResult", "Keep", "Marker", "MarkerKind", "MarkerScope",
-    "NodeRecord", "RemovedMarker", "RepoInfo", "RunOutcome", "RunResult", "ScanResult", "Skipped", "Suggestion",
-    "Triage", "Verdict", "Verification", "VerifyMode", "VerifyOptions", "failure_rate_upper_95", "repo_nodeid",
+    "DEFAULT_MIN_RUNS", "Category", "ChangedFile", "CommitRecord", "DecidedBy", "Diagnosis", "Evidence", "Excerpt",
+    "Explanation", "Finding", "FixPlan", "FlakyTest", "GateItem", "GateResult", "Keep", "Marker", "MarkerKind",
+    "MarkerScope", "NodeRecord", "RemovedMarker", "RepoInfo", "RunOutcome", "RunResult", "ScanResult", "Skipped",
+    "Suggestion", "Triage", "Verdict", "Verification", "VerifyMode", "VerifyOptions", "failure_rate_upper_95",
+    "repo_nodeid",
 ]  # fmt: skip

@@ -142,7 +142,7 @@ class Record:
         items = report.gate_items(scan.tests, scan.findings, self.decisions(), today or dt.date.today())
         return GateResult(
             ok=report.gate_passes(items, budget),
-            failing=tuple(i.text for i in items if i.status in ("failing", "finding")),
+            failing=tuple(report.failing_lines(items)),
             kept=tuple(i.text for i in items if i.status == "kept"),
             expired=tuple(i.text for i in items if i.status == "expired"),
             budget=budget,

@@ -129,7 +129,9 @@ class ScanWorkflow:
         # Collecting from a root without a config would also walk every nested project.
         if configs["."].inifile or not rootdirs or any(t.rootdir == "." for t in result.tests):
             rootdirs.insert(0, ".")
-        return merge_collected(result, collect_flaky(root, rootdirs, self.workspace.interpreter()))
+        return merge_collected(
+            result, collect_flaky(root, rootdirs, self.workspace.interpreter(), self.workspace.pytest_args)
+        )
 
 
 def only_under(result: ScanResult, prefix: str) -> ScanResult:

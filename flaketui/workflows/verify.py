@@ -77,7 +77,8 @@ class VerifyWorkflow:
 
     def repro_command(self, test: FlakyTest) -> str:
         """A shell command that reproduces the test's runs outside flaketui."""
-        return cli_command(self.workspace.root, Target(test.rootdir, test.nodeid), VerifyOptions(), self.workspace.python)
+        options = VerifyOptions(pytest_args=self.workspace.pytest_args)
+        return cli_command(self.workspace.root, Target(test.rootdir, test.nodeid), options, self.workspace.python)
 
     def python_description(self) -> str:
         """The target interpreter that verification uses and where it was found."""

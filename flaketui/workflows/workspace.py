@@ -6,6 +6,7 @@ workflows from worker threads), so it is safe to share between them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,10 +22,14 @@ if TYPE_CHECKING:
 class Workspace:
     """A git work tree (or a plain directory) rooted at ``root``."""
 
-    def __init__(self, root: str | Path, python: str | None = None) -> None:
+    def __init__(
+        self, root: str | Path, python: str | None = None, pytest_args: str | Sequence[str] | None = None
+    ) -> None:
         self.root = gitjobs.find_root(Path(root))
         #: ``--python``: the interpreter that runs the target's tests, if given.
         self.python = python
+        #: ``--pytest-args``, if given; :attr:`pytest_args` falls back on the setting.
+        self._given_pytest_args = pytest_args
 
     @property
     def is_git(self) -> bool:
@@ -68,6 +73,14 @@ class Workspace:
         from flaketui.verify.interpreter import find_interpreter
 
         return find_interpreter(self.root, self.python)
+
+    @property
+    def pytest_args(self) -> tuple[str, ...]:
+        """The project's own pytest options, which every pytest flaketui starts must get
+        (verify, collect, hunts, fix proofs): ``--pytest-args``, else ``[tool.flaketui] pytest-args``."""
+        from flaketui.verify.interpreter import pytest_args
+
+        return pytest_args(self.root, self._given_pytest_args)
 
     def repo_path(self, path: str) -> str:
         """A path given on the command line or by the app, as a repo-relative POSIX path."""
