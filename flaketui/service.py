@@ -1,14 +1,10 @@
 """The one API both faces call, the CLI and the Textual app: a facade over the workflows.
 
-Each method delegates to the workflow that owns it (``flaketui/workflows/``: scan, diagnose,
-verify, fix, undo, record). Synchronous and thread-safe by construction: every call opens
-what it needs (a git process, a SQLite connection) for its own duration, so the app may
-call it from worker threads. Long calls take ``on_progress``-style callbacks and a
-``should_stop`` predicate instead of knowing about workers. Never imports textual.
-
-The start-up budget lives here, in one place: a workflow module is imported when its first
-method is called, because the engines behind them cost more than a cached scan takes
-(libcst about 300 ms, GitPython and the verification engine tens of ms each).
+Each method delegates to the workflow that owns it (``flaketui/workflows/``); no logic here.
+Every call opens what it needs for its own duration, so the app calls it from worker
+threads; long calls take callbacks and a ``should_stop`` predicate. Never imports textual.
+The start-up budget lives here: a workflow (and its engines: libcst, GitPython, the
+verification engine) is imported when its first method is called.
 """
 
 from __future__ import annotations
@@ -18,7 +14,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flaketui import apply_fix as applying
+from flaketui import proposals
 from flaketui.models import VerifyMode, VerifyOptions
+from flaketui.workflows import editor, repo
 from flaketui.workflows.scan import ProgressCallback, ScanWorkflow
 from flaketui.workflows.workspace import Workspace
 
@@ -127,9 +126,7 @@ class Service:
     # -- the repository ------------------------------------------------------------------
     def repo_info(self) -> RepoInfo:
         """Name, branch, HEAD, and whether (and why not) commits are possible."""
-        from flaketui.workflows.repo import repo_info
-
-        return repo_info(self.workspace)
+        return repo.repo_info(self.workspace)
 
     def state_dir(self) -> Path:
         return self.workspace.state_dir()
@@ -142,9 +139,7 @@ class Service:
 
     def open_in_editor(self, path: str, line: int) -> None:
         """Run ``$VISUAL``/``$EDITOR`` at the line, in the foreground (the app suspends first)."""
-        from flaketui.workflows.editor import open_in_editor
-
-        open_in_editor(self.root, path, line)
+        editor.open_in_editor(self.root, path, line)
 
     # -- scan and diagnosis ----------------------------------------------------------------
     def scan(
@@ -187,8 +182,7 @@ class Service:
         timeout: float | None = None, fail_fast: bool = False, on_run: Callable[[RunResult], None] | None = None,
         should_stop: StopPredicate | None = None,
     ) -> list[Verification]:  # fmt: skip
-        """Run each test ``runs`` times with rerun plugins off; record and return the verdicts
-        (a ``str`` is a node id relative to the repository root)."""
+        """Run each test (or repo-relative node id) ``runs`` times, rerun plugins off; record the verdicts."""
         options = VerifyOptions(
             runs=runs, mode=VerifyMode(mode), timeout=timeout, fail_fast=fail_fast, pytest_args=self.pytest_args
         )
@@ -205,27 +199,52 @@ class Service:
     # -- fix and commit, undo --------------------------------------------------------------
     def plan_fix(
         self, target: FlakyTest | str, *, include: Sequence[str] = (), unverified: bool = False,
-        category: Category | None = None,
+        category: Category | None = None, proof: str = "",
     ) -> FixPlan:  # fmt: skip
-        """The marker removal for ``target`` (a test, or a class/module node id), its diff and message."""
-        return self._fixing.plan_fix(target, include, unverified, category)
+        """The marker removal for a test, class or module, its diff and message (``proof``: from --apply)."""
+        return self._fixing.plan_fix(target, include, unverified, category, proof)
 
-    def refresh_plan(self, plan: FixPlan, *, include: Sequence[str] | None = None, unverified: bool | None = None) -> FixPlan:
+    def propose_fixes(self, target: FlakyTest | str) -> proposals.ProposalSet:
+        """Remedies for one test's root cause, best first; runs no test and changes nothing."""
+        return proposals.propose(self, target)
+
+    def apply_fix(
+        self, target: FlakyTest | str, options: applying.ApplyOptions | None = None, *,
+        on_run: Callable[[RunResult], None] | None = None, on_phase: Callable[[str], None] | None = None,
+        should_stop: StopPredicate | None = None, confirm: Callable[[FixPlan], bool] | None = None,
+    ) -> applying.ApplyOutcome:  # fmt: skip
+        """Write the best remedy, prove it before and after, commit only if it holds (else restore)."""
+        return applying.apply_fix(
+            self, target, options or applying.ApplyOptions(), on_run=on_run, on_phase=on_phase,
+            should_stop=should_stop, confirm=confirm,
+        )  # fmt: skip
+
+    def prove_fix(
+        self, target: FlakyTest | str, options: applying.ApplyOptions | None = None, *, include: Sequence[str] = (),
+        on_run: Callable[[RunResult], None] | None = None, on_phase: Callable[[str], None] | None = None,
+        should_stop: StopPredicate | None = None, confirm: Callable[[FixPlan], bool] | None = None,
+    ) -> applying.ApplyOutcome:  # fmt: skip
+        """The user's own fix: the failure rate at HEAD against the work tree, as ``apply_fix``."""
+        return applying.prove_hand_fix(
+            self, target, options or applying.ApplyOptions(), include=tuple(include), on_run=on_run, on_phase=on_phase,
+            should_stop=should_stop, confirm=confirm,
+        )  # fmt: skip
+
+    def refresh_plan(
+        self, plan: FixPlan, *, include: Sequence[str] | None = None, unverified: bool | None = None
+    ) -> FixPlan:
         """The same removal with a fresh message, diff and file list (the codemod does not run again)."""
         return self._fixing.refresh_plan(plan, include=include, unverified=unverified)
 
     def commit_needs_terminal(self) -> bool:
         """Whether a commit may prompt on the terminal (signing is on): the app suspends first."""
-        from flaketui.workflows.repo import commit_needs_terminal
-
-        return commit_needs_terminal(self.workspace)
+        return repo.commit_needs_terminal(self.workspace)
 
     def commit_fix(
         self, plan: FixPlan, *, include: Sequence[str] = (), unverified: bool = False,
         on_output: Callable[[str], None] | None = None,
     ) -> CommitRecord:  # fmt: skip
-        """Apply the removal and commit it with the test file's fix and the chosen files, only
-        after a stable verification of this very tree."""
+        """Commit the removal with the test file's fix and the chosen files, after a stable verification."""
         return self._fixing.commit_fix(plan, include, unverified, on_output)
 
     def undo(self, sha: str | None = None, *, on_output: Callable[[str], None] | None = None) -> CommitRecord:
@@ -287,6 +306,5 @@ class Service:
         return self._history.latest_hunt()
 
     def check(self, *, budget: int = 0, today: date | None = None) -> GateResult:
-        """The CI gate: fail on every marker not kept on purpose beyond ``budget``, and on
-        every keep past its expiry date."""
+        """The CI gate: markers not kept on purpose beyond ``budget``, and expired keeps, fail."""
         return self.record.check(budget=budget, today=today)

@@ -32,7 +32,3 @@ def open_app(service: Service) -> None:
     from flaketui.tui.app import FlakeTUIApp
 
     FlakeTUIApp(service).run()
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"

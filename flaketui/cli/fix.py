@@ -7,13 +7,14 @@ import sys
 import click
 
 from flaketui.cli.context import Context, pass_context
+from flaketui.cli.output import RunDots, echo_diff, echo_git
+from flaketui.cli.proposals import print_proposals, run_apply
 from flaketui.cli.verify import MODES
 from flaketui.errors import FlakeTUIError
-from flaketui.models import Category, RunResult, Verdict, VerifyMode
+from flaketui.models import Category, Verdict, VerifyMode
 
 #: ``--category`` choices, in the order ``--help`` lists them.
 CATEGORIES = tuple(str(category) for category in Category)
-_RUN_MARKS = {"passed": ".", "failed": "F", "error": "E", "timeout": "T", "crashed": "C"}
 
 
 @click.command()
@@ -29,6 +30,14 @@ _RUN_MARKS = {"passed": ".", "failed": "F", "error": "E", "timeout": "T", "crash
 @click.option("--yes", "-y", is_flag=True, help="Commit without asking.")
 @click.option("--dry-run", is_flag=True, help="Print the diff only; change nothing.")
 @click.option("--unverified", is_flag=True, help="Skip verification (the message says so).")
+@click.option("--propose", is_flag=True, help="Print the fixes flaketui can write for NODEID; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="With --propose: print the proposals as JSON.")
+@click.option("--apply", "apply_", is_flag=True, help="Write the best proposal, prove it before and after, commit.")
+@click.option("--prove", is_flag=True, help="Your own fix: measure HEAD before, the work tree after; commit if it holds.")
+@click.option("--proposal", "choice", type=click.IntRange(1), help="With --apply: this proposal only (default: the best, then the next two).")
+@click.option("--runs-before", default=20, show_default=True, type=click.IntRange(1), help="With --apply: runs of the unfixed test.")
+@click.option("--min-runs", default=10, show_default=True, type=click.IntRange(1), help="With --apply: fewest clean runs after.")
+@click.option("--max-runs", default=200, show_default=True, type=click.IntRange(1), help="With --apply: most runs a proof may take.")
 @pass_context
 def fix(
     ctx: Context,
@@ -40,13 +49,40 @@ def fix(
     yes: bool,
     dry_run: bool,
     unverified: bool,
+    propose: bool,
+    as_json: bool,
+    apply_: bool,
+    prove: bool,
+    choice: int | None,
+    runs_before: int,
+    min_runs: int,
+    max_runs: int,
 ) -> int:
     """Verify NODEID, then remove its flaky marker and commit the fix with it.
 
     NODEID is a test, a class (path::Class) or a module (path) for class- and module-level
     markers. Exit 0 only when committed (with --dry-run: when it would commit).
+
+    --propose prints the root-cause fixes flaketui can write, best first, from the code and
+    the recorded diagnosis; it runs no test and changes nothing. Exit 0 when it has one, 3 when
+    it has none (or only "keep, with reason").
+
+    --apply writes the best proposal (--proposal N another), measures the failure rate before
+    on the unfixed tree and proves the fix after, and commits fix and marker removal together
+    only when the proof holds. Exit 0 committed (a test that never failed before: the marker
+    alone), 1 the fix did not hold (every file restored), 3 no fix to write (a test that needs
+    the network: nothing runs or changes), 4 too rare a failure to prove within --max-runs,
+    5 not confirmed. --prove does the same for a fix you wrote: "before" runs on HEAD in a
+    temporary copy, your edits untouched; the same exit codes.
     """
     service = ctx.service()
+    if propose:
+        return print_proposals(service.propose_fixes(nodeid), as_json=as_json)
+    if apply_ or prove:
+        from flaketui.apply_fix import ApplyOptions
+
+        options = ApplyOptions((choice or 1) - 1, runs_before, min_runs, max_runs, alternatives=1 if choice else 3)
+        return run_apply(service, nodeid, options, yes=yes, hand_fix=prove, include=include)
     chosen = Category(category) if category else None
     # Plan first: a refusal (shared marker, merge in progress...) costs no runs.
     plan = service.plan_fix(nodeid, include=include, unverified=unverified, category=chosen)
@@ -55,7 +91,7 @@ def fix(
         return 1
     if not unverified:
         click.echo(f"Verifying {len(plan.tests)} test(s), {runs} runs each, {mode}:", err=True)
-        dots = _RunDots()
+        dots = RunDots()
         try:
             verifications = service.verify(plan.tests, runs=runs, mode=VerifyMode(mode), on_run=dots)
         finally:
@@ -73,7 +109,7 @@ def fix(
         if plan.refusal:
             click.echo(f"flaketui: {plan.refusal}", err=True)
             return 1
-    _echo_diff(plan.diff)
+    echo_diff(plan.diff)
     if dry_run:
         return 0
     click.echo("\n" + plan.message)
@@ -83,7 +119,7 @@ def fix(
         if not click.confirm("Commit this?", default=True):
             click.echo("Nothing was committed.")
             return 1
-    record = service.commit_fix(plan, include=include, unverified=unverified, on_output=_echo_git)
+    record = service.commit_fix(plan, include=include, unverified=unverified, on_output=echo_git)
     click.echo(f"Committed {record.sha[:12]}: {record.message.splitlines()[0]}")
     return 0
 
@@ -93,36 +129,6 @@ def fix(
 @pass_context
 def undo(ctx: Context, sha: str | None) -> int:
     """Put back the marker a flaketui fix removed, as a new commit (default: the last fix)."""
-    record = ctx.service().undo(sha, on_output=_echo_git)
+    record = ctx.service().undo(sha, on_output=echo_git)
     click.echo(f"Committed {record.sha[:12]}: {record.message.splitlines()[0]}")
     return 0
-
-
-class _RunDots:
-    """One line per test, one character per run, as runs finish."""
-
-    def __init__(self) -> None:
-        self.current: str | None = None
-
-    def __call__(self, result: RunResult) -> None:
-        if result.nodeid != self.current:
-            self.close()
-            click.echo(f"  {result.nodeid} ", nl=False, err=True)
-            self.current = result.nodeid
-        click.echo(_RUN_MARKS.get(str(result.outcome), "?"), nl=False, err=True)
-
-    def close(self) -> None:
-        if self.current is not None:
-            click.echo(err=True)
-            self.current = None
-
-
-def _echo_diff(diff: str) -> None:
-    colours = {"+": "green", "-": "red", "@": "cyan"}
-    for line in diff.splitlines():
-        header = line.startswith(("+++", "---"))
-        click.secho(line, fg=None if header else colours.get(line[:1]), bold=header)
-
-
-def _echo_git(line: str) -> None:
-    click.echo(f"  git: {line}", err=True)

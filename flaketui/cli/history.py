@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from flaketui.cli.context import Context, pass_context, plural
+from flaketui.cli.context import Context, pass_context
+from flaketui.cli.output import plural
 from flaketui.models import repo_nodeid
 from flaketui.models.history import ImportSummary, TestHistory
 

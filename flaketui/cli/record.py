@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from flaketui.cli.context import Context, pass_context, plural
+from flaketui.cli.context import Context, pass_context
+from flaketui.cli.output import plural
 from flaketui.errors import FlakeTUIError
 from flaketui.models import Keep
 

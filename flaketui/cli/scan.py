@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from flaketui.cli.context import Context, pass_context, plural
+from flaketui.cli.context import Context, pass_context
+from flaketui.cli.output import plural
 
 if TYPE_CHECKING:
     from flaketui.models import ScanResult

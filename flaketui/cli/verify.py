@@ -10,7 +10,8 @@ from typing import Any, Self
 
 import click
 
-from flaketui.cli.context import Context, pass_context, plural
+from flaketui.cli.context import Context, pass_context
+from flaketui.cli.output import plural
 from flaketui.models import RunOutcome, RunResult, Verdict, Verification, VerifyMode
 
 #: ``--mode`` choices, in the order ``--help`` lists them.

@@ -38,6 +38,8 @@ class FixPlan:
     #: The other changed files the plan (and its message) includes.
     include: tuple[str, ...] = ()
     unverified: bool = False
+    #: What ``fix --apply`` measured and wrote (``Fix: ...``, before and after): goes in the message.
+    proof: str = ""
     #: ``--category``: overrides the team's decision and the diagnosis in the message.
     category: Category | None = None
     #: sha256 of each edited file as the removal saw it: a later edit voids the plan.

@@ -39,9 +39,11 @@ class FixWorkflow:
         self._committed_diagnoses: dict[tuple[str | None, tuple[tuple[str, str], ...]], list[Diagnosis] | None] = {}
 
     def plan_fix(
-        self, target: FlakyTest | str, include: Sequence[str], unverified: bool, category: Category | None
+        self, target: FlakyTest | str, include: Sequence[str], unverified: bool, category: Category | None, proof: str
     ) -> FixPlan:
-        """The marker removal for ``target`` (a test, or a class/module node id), its diff and message."""
+        """The marker removal for ``target`` (a test, or a class/module node id), its diff and message.
+
+        ``proof`` (from ``fix --apply``) names the fix and its before/after runs in the message."""
         root = self.workspace.root
         label = target if isinstance(target, str) else target.nodeid
         problem = vcs.commit_refusal(root)
@@ -66,7 +68,7 @@ class FixWorkflow:
                 reason = (removed.failure or "the codemod found no marker to remove").rstrip(".")
                 return FixPlan.refused(label, f"{path}: {reason}. The file was left as it is.", selected)
             new_contents[path] = removed.after
-        plan = self._build(label, selected, new_contents, include, unverified, category)
+        plan = self._build(label, selected, new_contents, include, unverified, category, proof)
         return plan if plan.refusal else replace(plan, restore=tuple(removal.removed_markers(selected)))
 
     def refresh_plan(self, plan: FixPlan, *, include: Sequence[str] | None = None, unverified: bool | None = None) -> FixPlan:
@@ -84,6 +86,7 @@ class FixWorkflow:
             plan.include if include is None else include,
             plan.unverified if unverified is None else unverified,
             plan.category,
+            plan.proof,
         )
         return fresh if fresh.refusal else replace(fresh, restore=plan.restore)
 
@@ -132,6 +135,7 @@ class FixWorkflow:
         include: Sequence[str],
         unverified: bool,
         category: Category | None,
+        proof: str,
     ) -> FixPlan:
         root = self.workspace.root
         status = vcs.status(root)
@@ -152,6 +156,7 @@ class FixWorkflow:
             commit_text.outside_changes(verifications.values(), committed),
             unverified=unverified,
             template=self._commit_template(),
+            proof=proof,
         )
         diff = "".join(
             commit_text.unified_diff(p, vcs.show_file(root, "HEAD", p), content) for p, content in new_contents.items()
@@ -172,6 +177,7 @@ class FixWorkflow:
             new_contents=tuple(new_contents.items()),
             include=chosen,
             unverified=unverified,
+            proof=proof,
             category=category,
             sources=tuple((p, commit_gate.sha256_of(root / p)) for p in new_contents),
         )
