@@ -14,7 +14,18 @@ HEADLESS = [
     "flaketui.models",
     "flaketui.errors",
     "flaketui.service",
+    "flaketui.workflows.scan",
+    "flaketui.workflows.diagnose",
+    "flaketui.workflows.verify",
+    "flaketui.workflows.fix",
+    "flaketui.workflows.undo",
+    "flaketui.workflows.record",
+    "flaketui.workflows.snapshot",
     "flaketui.cli",
+    "flaketui.cli.scan",
+    "flaketui.cli.verify",
+    "flaketui.cli.fix",
+    "flaketui.workflows.explain",
     "flaketui.discover",
     "flaketui.diagnose",
     "flaketui.verify",
@@ -27,6 +38,8 @@ HEADLESS = [
     "flaketui.vcs",
     "flaketui.store",
     "flaketui.report",
+    "flaketui.gate",
+    "flaketui.workflows.wiring",
 ]
 
 

@@ -14,6 +14,7 @@ from flaketui.models import (
     Category,
     Diagnosis,
     FlakyTest,
+    RepoInfo,
     RunOutcome,
     RunResult,
     Triage,
@@ -21,7 +22,6 @@ from flaketui.models import (
     Verification,
     VerifyMode,
 )
-from flaketui.service import RepoInfo
 
 Key = tuple[str, str]
 

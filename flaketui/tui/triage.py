@@ -16,13 +16,13 @@ from flaketui.models import (
     Diagnosis,
     FlakyTest,
     MarkerScope,
+    RepoInfo,
     RunResult,
     ScanResult,
     Triage,
     Verification,
     VerifyMode,
 )
-from flaketui.service import RepoInfo
 from flaketui.tui.rows import (
     Key,
     Progress,

@@ -18,8 +18,8 @@ from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
 from flaketui.errors import FlakeTUIError
-from flaketui.models import CommitRecord, FlakyTest, Verdict, Verification
-from flaketui.service import FixPlan, Service
+from flaketui.models import CommitRecord, FixPlan, FlakyTest, Verdict, Verification
+from flaketui.service import Service
 from flaketui.tui.flows.failures import forward_failure
 from flaketui.tui.modals import CommitDialog, MessageDialog
 from flaketui.tui.rows import Key, verdict_sentence, verified_here

@@ -16,8 +16,15 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from flaketui.models import Diagnosis, FlakyTest, ScanResult, Triage, Verification
-from flaketui.service import RepoInfo, Service
+from flaketui.models import (
+    Diagnosis,
+    FlakyTest,
+    RepoInfo,
+    ScanResult,
+    Triage,
+    Verification,
+)
+from flaketui.service import Service
 from flaketui.tui.flows.failures import forward_failure
 from flaketui.tui.rows import Key
 from flaketui.tui.triage import TriageModel
