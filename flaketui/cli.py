@@ -20,16 +20,20 @@ if TYPE_CHECKING:
 
 
 class _Context:
-    def __init__(self, directory: str, python: str | None, early: EarlyScan | None = None) -> None:
+    def __init__(
+        self, directory: str, python: str | None, early: EarlyScan | None = None, pytest_args: str | None = None
+    ) -> None:
         self.directory = directory
         self.python = python
+        self.pytest_args = pytest_args
         self._early = early
 
     def service(self, directory: str | None = None):  # -> Service; imported lazily to keep start-up light
         from flaketui.service import Service
 
         early, self._early = self._early, None  # the launcher's early git answers serve one scan
-        return Service(directory if directory is not None else self.directory, python=self.python, early=early)
+        where = directory if directory is not None else self.directory
+        return Service(where, python=self.python, early=early, pytest_args=self.pytest_args)
 
 
 pass_context = click.make_pass_decorator(_Context)
@@ -45,14 +49,21 @@ pass_context = click.make_pass_decorator(_Context)
     help="Run as if flaketui was started in PATH (as git -C does).",
 )
 @click.option("--python", metavar="EXE", help="Interpreter that runs the target's tests (default: the project's).")
+@click.option(
+    "--pytest-args",
+    metavar="ARGS",
+    help="The project's own pytest options for every pytest flaketui starts, e.g. \"--runslow -p xdist\" "
+    "(default: [tool.flaketui] pytest-args; PYTEST_ADDOPTS applies too).",
+)
 @click.version_option(__version__, prog_name="flaketui")
 @click.pass_context
-def cli(ctx: click.Context, directory: str, python: str | None) -> None:
+def cli(ctx: click.Context, directory: str, python: str | None, pytest_args: str | None) -> None:
     """Find, explain, verify and remove flaky pytest markers.
 
     Without a command, opens the app on the repository around the current directory.
     """
-    ctx.obj = _Context(directory, python, early=ctx.obj)  # main(early=...) hands it over as the root object
+    # main(early=...) hands the launcher's early scan over as the root object.
+    ctx.obj = _Context(directory, python, early=ctx.obj, pytest_args=pytest_args)
     if ctx.invoked_subcommand is None:
         _open_app(ctx.obj.service())
 
@@ -508,7 +519,7 @@ def demo(ctx: _Context, target: str | None, no_open: bool) -> int:
     except ImportError as exc:  # a broken textual install: still show what the app would list
         click.echo(f"The app cannot start ({exc}); here is the scan instead.", err=True)
         return main(["-C", str(root), "scan"])
-    _open_app(_Context(str(root), ctx.python).service())
+    _open_app(_Context(str(root), ctx.python, pytest_args=ctx.pytest_args).service())
     click.echo(f"The demo stays in {root}; open it again with: flaketui -C {root}")
     return 0
 
@@ -668,7 +679,8 @@ def verify(
     """Run each NODEID --runs times with rerun plugins off and give a verdict.
 
     Node ids are relative to the repository root. Exit 0 when every test is stable (all
-    runs passed), 1 otherwise. Ctrl-C stops at once and records what ran.
+    runs passed), 3 when the others are stable but a test skips (it ran once: nothing
+    verified), 1 otherwise. Ctrl-C stops at once, records what ran as cancelled, exits 130.
     """
     from flaketui.verify.cli_view import run_verify
 
