@@ -389,6 +389,9 @@ _RUN_MARKS = {"passed": ".", "failed": "F", "error": "E", "timeout": "T", "crash
 @click.option("--yes", "-y", is_flag=True, help="Commit without asking.")
 @click.option("--dry-run", is_flag=True, help="Print the diff only; change nothing.")
 @click.option("--unverified", is_flag=True, help="Skip verification (the message says so).")
+@click.option(
+    "--anyway", is_flag=True, help="Commit despite the cautions: fewer runs than min-runs, a marker for another platform."
+)
 @pass_context
 def fix(
     ctx: _Context,
@@ -400,6 +403,7 @@ def fix(
     yes: bool,
     dry_run: bool,
     unverified: bool,
+    anyway: bool,
 ) -> int:
     """Verify NODEID, then remove its flaky marker and commit the fix with it.
 
@@ -415,7 +419,13 @@ def fix(
     if plan.refusal:
         click.echo(f"flaketui: {plan.refusal}", err=True)
         return 1
-    if not unverified:
+    reused = None if unverified else service.reusable_verifications(plan.tests)
+    _check_before_the_runs(service, plan, runs=None if reused else runs, asks=not (yes or dry_run), anyway=anyway or dry_run)
+    if reused:
+        for v in reused:
+            click.echo(f"Reusing the verification of this very tree ({v.started_at}): {v.nodeid}: {v.summary}", err=True)
+        plan = service.refresh_plan(plan)
+    elif not unverified:
         click.echo(f"Verifying {len(plan.tests)} test(s), {runs} runs each, {mode}:", err=True)
         dots = _RunDots()
         try:
@@ -436,16 +446,23 @@ def fix(
             click.echo(f"flaketui: {plan.refusal}", err=True)
             return 1
     _echo_diff(plan.diff)
+    for caution in plan.cautions:
+        click.echo(f"caution: {caution}", err=True)
     if dry_run:
         return 0
     click.echo("\n" + plan.message)
-    if not yes:
+    if plan.cautions and not anyway:
         if not sys.stdin.isatty():
-            raise FlakeTUIError("Not committing without confirmation.", "Pass --yes to commit from a script.")
-        if not click.confirm("Commit this?", default=True):
+            raise FlakeTUIError("Not committing: " + " ".join(plan.cautions), _ANYWAY_HINT)
+        if not click.confirm("Commit despite the caution above?", default=False):
             click.echo("Nothing was committed.")
             return 1
-    record = service.commit_fix(plan, include=include, unverified=unverified, on_output=_echo_git)
+    elif not yes and not click.confirm("Commit this?", default=True):
+        click.echo("Nothing was committed.")
+        return 1
+    record = service.commit_fix(
+        plan, include=include, unverified=unverified, on_output=_echo_git, accept_cautions=True
+    )
     click.echo(f"Committed {record.sha[:12]}: {record.message.splitlines()[0]}")
     return 0
 
@@ -458,6 +475,28 @@ def undo(ctx: _Context, sha: str | None) -> int:
     record = ctx.service().undo(sha, on_output=_echo_git)
     click.echo(f"Committed {record.sha[:12]}: {record.message.splitlines()[0]}")
     return 0
+
+
+_ANYWAY_HINT = "Verify with more runs (or on that platform), or pass --anyway to accept it."
+
+
+def _check_before_the_runs(service, plan, *, runs: int | None, asks: bool, anyway: bool) -> None:
+    """Refuse now what would be refused after a minute of runs: no terminal to confirm on,
+    or a caution (few runs, another platform's marker) nobody can accept here."""
+    if sys.stdin.isatty():
+        return
+    if asks:
+        raise FlakeTUIError(
+            "Not committing without confirmation, and there is no terminal to ask on; nothing was run.",
+            "Pass --yes to commit from a script (--dry-run shows the diff).",
+        )
+    if anyway:
+        return
+    cautions = service.platform_cautions(plan.tests)
+    if runs is not None and runs < service.min_runs:
+        cautions.append(f"--runs {runs} is fewer than the {service.min_runs} [tool.flaketui] min-runs asks.")
+    if cautions:
+        raise FlakeTUIError("Not committing: " + " ".join(cautions) + " Nothing was run.", _ANYWAY_HINT)
 
 
 class _RunDots:

@@ -89,6 +89,9 @@ class FixPlan:
     sources: tuple[tuple[str, str], ...] = ()
     #: One (test, marker) per marker removed: what undo needs to put them back.
     restore: tuple[tuple[FlakyTest, Marker], ...] = field(default=(), repr=False)
+    #: What the verification does not prove (a marker for another platform, few runs): a
+    #: commit needs the user's explicit word for each (``accept_cautions``).
+    cautions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -397,6 +400,37 @@ class Service:
         return find_interpreter(self.root, self.python)
 
     @property
+    def min_runs(self) -> int:
+        """``[tool.flaketui] min-runs`` (10): a stable verification of fewer runs is a caution."""
+        from flaketui.verify.interpreter import min_runs
+
+        return min_runs(self.root)
+
+    def platform_cautions(self, tests: Sequence[FlakyTest]) -> list[str]:
+        """The tests whose marker applies on another platform than this one: runs here prove
+        nothing there (known before any run)."""
+        from flaketui.cautions import platform_caution
+
+        return [c for c in (platform_caution(t) for t in tests) if c]
+
+    def reusable_verifications(self, tests: Sequence[FlakyTest]) -> list[Verification] | None:
+        """The latest verification of each test if every one is stable, complete and ran on
+        this very tree (HEAD and fingerprint unchanged): verifying again would prove nothing new."""
+        from flaketui import fixplan, vcs
+
+        if not vcs.is_work_tree(self.root):
+            return None
+        state = vcs.tree_state(self.root)
+        latest = self._verifications_of(tests)
+        found = [latest.get(t.key) for t in tests]
+        if any(
+            v is None or fixplan.verification_gate(t, v) or (v.head, v.tree_fingerprint) != (state.head, state.fingerprint)
+            for t, v in zip(tests, found, strict=True)
+        ):
+            return None
+        return [v for v in found if v is not None]
+
+    @property
     def pytest_args(self) -> tuple[str, ...]:
         """The project's own pytest options, which every pytest flaketui starts must get
         (verify, collect, hunts, fix proofs): ``--pytest-args``, else ``[tool.flaketui] pytest-args``."""
@@ -501,9 +535,12 @@ class Service:
             )
         files = [ChangedFile(p, required=True, status=status.get(p, " M")) for p in new_contents]
         files += [ChangedFile(p, required=False, status=s) for p, s in status.items() if p not in new_contents]
+        from flaketui.cautions import cautions
+
         return FixPlan(
             target=label,
             tests=tests,
+            cautions=cautions(tests, verifications, self.min_runs),
             diff=diff,
             message=message,
             files=tuple(files),
@@ -601,11 +638,13 @@ class Service:
         include: Sequence[str] = (),
         unverified: bool = False,
         on_output: Callable[[str], None] | None = None,
+        accept_cautions: bool = False,
     ) -> CommitRecord:
         """Apply the removal and commit it with the test file's fix and the chosen files.
 
         Refused unless the latest verification of every covered test is stable and was run
-        on this very tree; on failure the work tree and index are restored.
+        on this very tree, and, unless ``accept_cautions``, while the plan has cautions; on
+        failure the work tree and index are restored.
         """
         import base64
         import json
@@ -628,6 +667,11 @@ class Service:
         plan = self.refresh_plan(plan, include=include or plan.include, unverified=unverified)
         if plan.refusal:
             raise FlakeTUIError(plan.refusal, "Nothing was changed; choose files with uncommitted changes.")
+        if plan.cautions and not accept_cautions:
+            raise FlakeTUIError(
+                "Not committed: " + " ".join(plan.cautions),
+                "Verify with more runs (or on that platform), or accept it explicitly: ! in the app, --anyway here.",
+            )
         paths = [*(p for p, _ in plan.new_contents), *plan.include]
         # The files as the removal saw them (the user's fix, the marker still there): undo
         # reverses exactly the removal by merging back towards them.

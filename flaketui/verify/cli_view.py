@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from flaketui.models import RunOutcome, RunResult, Verdict, Verification, VerifyMode
+from flaketui.models import DEFAULT_MIN_RUNS, RunOutcome, RunResult, Verdict, Verification, VerifyMode
 
 _MARKS = {
     RunOutcome.PASSED: "[green].[/]",
@@ -185,6 +185,8 @@ def _print_verification(out: Any, v: Verification) -> None:
     summary += [f"{_counted(hidden, 'more run')} with other messages"] if hidden else []
     if summary:
         out.print(f"    ({', '.join(summary)})")
+    if v.verdict is Verdict.STABLE and v.runs < DEFAULT_MIN_RUNS:
+        out.print(f"    only {v.runs} runs: {escape(v.few_runs_meaning)}")
     if v.note:
         out.print(f"    note: {escape(v.note)}")
     out.print(f"    reproduce: {escape(v.command)}")
