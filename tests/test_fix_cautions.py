@@ -94,3 +94,14 @@ def test_a_marker_for_another_platform_needs_anyway(make_repo: MakeRepo, capsys:
     assert fix(root, "--yes", "--anyway") == 0
     assert "caution: tests/test_jobs.py::test_expiry: its marker applies only when condition=WINDOWS" in capsys.readouterr().err
     assert commits(root) == 2
+
+
+def test_the_audit_says_a_verification_here_proves_nothing_for_another_platforms_marker(
+    make_repo: MakeRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_repo({"tests/test_jobs.py": WINDOWS_ONLY})
+    Service(root).verify([TEST], runs=2)
+    assert main(["-C", str(root), "audit"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(f"| `{TEST}` | 2/2"))
+    assert "stable; caution: its marker applies only when condition=WINDOWS" in row
+    assert "prove nothing about Windows" in row
