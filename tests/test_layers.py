@@ -22,6 +22,8 @@ HEADLESS = [
     "flaketui.verify.probe_fork",
     "flaketui.verify.probe_report",
     "flaketui.codemod",
+    "flaketui.remedies",
+    "flaketui.proposals",
     "flaketui.vcs",
     "flaketui.store",
     "flaketui.report",
