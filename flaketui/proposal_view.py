@@ -68,6 +68,8 @@ def run_apply(service, nodeid: str, options, *, yes: bool, hand_fix: bool = Fals
         dots.close()
         _echo_colored(plan.diff)
         click.echo("\n" + plan.message)
+        for caution in plan.cautions:
+            click.echo(f"caution: {caution}", err=True)
         if yes:
             return True
         if not sys.stdin.isatty():
