@@ -452,13 +452,18 @@ def fix(
         options = ApplyOptions((choice or 1) - 1, runs_before, min_runs, max_runs, alternatives=1 if choice else 3)
         return run_apply(service, nodeid, options, yes=yes, hand_fix=prove, include=include)
     chosen = Category(category) if category else None
+    if not (yes or dry_run or sys.stdin.isatty()):
+        raise FlakeTUIError(
+            "Not committing without confirmation, and there is no terminal to ask on; nothing was run.",
+            "Pass --yes to commit from a script (--dry-run shows the diff).",
+        )
     # Plan first: a refusal (shared marker, merge in progress...) costs no runs.
     plan = service.plan_fix(nodeid, include=include, unverified=unverified, category=chosen)
     if plan.refusal:
         click.echo(f"flaketui: {plan.refusal}", err=True)
         return 1
     reused = None if unverified else service.reusable_verifications(plan.tests)
-    _check_before_the_runs(service, plan, runs=None if reused else runs, asks=not (yes or dry_run), anyway=anyway or dry_run)
+    _check_before_the_runs(service, plan, runs=None if reused else runs, anyway=anyway or dry_run)
     if reused:
         for v in reused:
             click.echo(f"Reusing the verification of this very tree ({v.started_at}): {v.nodeid}: {v.summary}", err=True)
@@ -518,17 +523,10 @@ def undo(ctx: _Context, sha: str | None) -> int:
 _ANYWAY_HINT = "Verify with more runs (or on that platform), or pass --anyway to accept it."
 
 
-def _check_before_the_runs(service, plan, *, runs: int | None, asks: bool, anyway: bool) -> None:
-    """Refuse now what would be refused after a minute of runs: no terminal to confirm on,
-    or a caution (few runs, another platform's marker) nobody can accept here."""
-    if sys.stdin.isatty():
-        return
-    if asks:
-        raise FlakeTUIError(
-            "Not committing without confirmation, and there is no terminal to ask on; nothing was run.",
-            "Pass --yes to commit from a script (--dry-run shows the diff).",
-        )
-    if anyway:
+def _check_before_the_runs(service, plan, *, runs: int | None, anyway: bool) -> None:
+    """Refuse now what would be refused after a minute of runs: a caution (few runs, another
+    platform's marker) nobody is there to accept."""
+    if sys.stdin.isatty() or anyway:
         return
     cautions = service.platform_cautions(plan.tests)
     if runs is not None and runs < service.min_runs:
