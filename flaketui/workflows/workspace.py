@@ -89,7 +89,7 @@ class Workspace:
 
         return min_runs(self.root)
 
-        def repo_path(self, path: str) -> str:
+    def repo_path(self, path: str) -> str:
         """A path given on the command line or by the app, as a repo-relative POSIX path."""
         candidate = Path(path)
         absolute = candidate if candidate.is_absolute() else Path.cwd() / candidate
