@@ -128,7 +128,7 @@ class Committer(Widget):
             with self.app.suspend():
                 print("flaketui: committing; git signs the commit and may ask for your passphrase.", flush=True)
                 try:
-                    record = self.service.commit_fix(plan, include=include, on_output=print)
+                    record = self.service.commit_fix(plan, include=include, on_output=print, accept_cautions=True)
                 except FlakeTUIError as exc:
                     error = exc
         except SuspendNotSupported:
@@ -142,8 +142,9 @@ class Committer(Widget):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="commit", name="commit")
     def _commit(self, plan: FixPlan, include: tuple[str, ...]) -> None:
+        # The dialog took ! for its cautions, the only way past them.
         record = self.service.commit_fix(
-            plan, include=include, on_output=lambda line: self.post_message(self.Output(line))
+            plan, include=include, on_output=lambda line: self.post_message(self.Output(line)), accept_cautions=True
         )
         self.post_message(self.Committed(record, tuple(t.key for t in plan.tests)))
 
