@@ -674,9 +674,10 @@ def verify(
 
 
 def _add_history_commands() -> None:
-    from flaketui.cli_history import import_reports
+    from flaketui.cli_history import hunt, import_reports
 
     cli.add_command(import_reports)
+    cli.add_command(hunt)
 
 
 _add_history_commands()

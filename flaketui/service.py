@@ -33,7 +33,8 @@ if TYPE_CHECKING:
         Verification,
         VerifyMode,
     )
-    from flaketui.models.history import Candidate, HuntReport, ImportSummary, TestHistory
+    from flaketui.hunting import HuntProgress
+    from flaketui.models.history import Candidate, HuntReport, ImportSummary, Polluter, TestHistory
     from flaketui.report import GateItem
     from flaketui.store import Store
 
@@ -919,7 +920,59 @@ class Service:
 
     def latest_hunt(self) -> HuntReport | None:
         """The newest hunt's report (a partial one too), or None before the first hunt."""
-        return None
+        from flaketui.hunting import latest_report
+
+        return latest_report(self._store())
+
+    def hunt(
+        self,
+        paths: Sequence[str] = (),
+        *,
+        runs: int = 10,
+        budget_minutes: float = 15.0,
+        resume: bool = False,
+        pytest_args: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        on_progress: Callable[[HuntProgress], None] | None = None,
+        should_stop: StopPredicate | None = None,
+    ) -> HuntReport:
+        """Run the suite (or ``paths``, repo-relative) ``runs`` times in each mode, then bisect
+        for the polluter of each order-dependent test; recorded run by run (``resume`` goes on
+        with the last hunt cut short). ``pytest_args``: else ``[tool.flaketui] pytest-args``;
+        ``seed`` makes every shuffle and hash seed of the hunt repeatable."""
+        from flaketui.discover.config import rootdir_of
+        from flaketui.hunting import HuntSettings, run_hunt
+        from flaketui.verify.interpreter import pytest_args as project_pytest_args
+
+        if runs < 1:
+            raise FlakeTUIError(f"--runs must be at least 1, not {runs}.", "Pass --runs 10 (the default) or more.")
+        if budget_minutes <= 0:
+            raise FlakeTUIError(f"--budget must be positive, not {budget_minutes:g}.", "Pass minutes, e.g. --budget 15.")
+        relative = [self._repo_path(p) for p in paths]
+        rootdirs = {rootdir_of(p, self._pytest_rootdirs()) for p in relative} or {"."}
+        if len(rootdirs) > 1:
+            raise FlakeTUIError(
+                f"The paths belong to {len(rootdirs)} pytest projects ({', '.join(sorted(rootdirs))}).",
+                "Hunt one project at a time: pass paths of one rootdir.",
+            )
+        rootdir = rootdirs.pop()
+        settings = HuntSettings(
+            rootdir=rootdir,
+            cwd=self.root / rootdir,
+            python=self._interpreter().path,
+            paths=tuple(p if rootdir == "." else p[len(rootdir) + 1 :] for p in relative),
+            pytest_args=project_pytest_args(self.root, pytest_args),
+            runs_per_mode=runs,
+            budget_seconds=budget_minutes * 60,
+            seed=seed,
+        )
+        return run_hunt(self._store(), settings, resume=resume, on_progress=on_progress, should_stop=should_stop)
+
+    def polluters(self) -> list[Polluter]:
+        """Every polluter a bisection confirmed (victim fails after it, passes alone)."""
+        from flaketui.store_hunts import polluters
+
+        return polluters(self._store())
 
     def _pytest_rootdirs(self) -> list[str]:
         """Every directory pytest would take as a rootdir (``"."`` first)."""

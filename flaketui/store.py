@@ -119,7 +119,8 @@ MIGRATIONS: tuple[str, ...] = (
         status TEXT NOT NULL,
         notes TEXT NOT NULL,
         seconds REAL NOT NULL,
-        started_at TEXT NOT NULL
+        started_at TEXT NOT NULL,
+        results TEXT NOT NULL DEFAULT '[]'
     );
     CREATE TABLE hunt_runs (
         id INTEGER PRIMARY KEY,

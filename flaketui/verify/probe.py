@@ -12,6 +12,8 @@ JSON object per line, each written with a single ``os.write`` on an ``O_APPEND``
 - ``{"event": "run", "nodeid", "index", "outcome", "duration", "message", "seed"}``
 - ``{"event": "fallback", "reason": ...}`` when forking is unsafe (threads already run)
 - ``{"event": "error", "nodeid": ... or null, "message": ...}`` collection errors, missing tests
+- ``{"event": "collected", "nodeids": [...]}`` in ``suite`` mode (a hunt's whole-suite pass):
+  the tests in the order they will run, then one ``run`` event per test as pytest runs it
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ ENV_TIMEOUT = "FLAKETUI_PROBE_TIMEOUT"
 ENV_FAIL_FAST = "FLAKETUI_PROBE_FAIL_FAST"
 ENV_INDEX = "FLAKETUI_PROBE_INDEX"
 ENV_SEED = "FLAKETUI_PROBE_SEED"
+#: ``suite`` mode: a JSON file listing the node ids to run, in that order (bisection).
+ENV_ORDER = "FLAKETUI_PROBE_ORDER"
+#: ``suite`` mode: shuffle the modules, and the tests in each, with this seed.
+ENV_SHUFFLE = "FLAKETUI_PROBE_SHUFFLE"
 
 #: Packages whose plugins retry or reseed tests: each would hide or distort a failure.
 NEUTRALISED_PACKAGES = ("pytest_rerunfailures", "flaky", "pytest_retry", "pytest_randomly")
@@ -61,6 +67,9 @@ class _Settings:
         self.first_index = int(environ.get(ENV_INDEX, "0") or "0")
         raw_seed = environ.get(ENV_SEED, "")
         self.seed = int(raw_seed) if raw_seed else None
+        self.order_path = environ.get(ENV_ORDER, "")
+        raw_shuffle = environ.get(ENV_SHUFFLE, "")
+        self.shuffle = int(raw_shuffle) if raw_shuffle else None
 
 
 _settings = None  # type: _Settings | None
@@ -140,6 +149,7 @@ def pytest_sessionstart(session):
             "pytest": pytest.__version__,
             "neutralised": list(_neutralised),
             "pid": os.getpid(),
+            "xdist": session.config.pluginmanager.hasplugin("xdist"),
         }
     )
 
@@ -152,6 +162,11 @@ def pytest_collectreport(report):
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session):
     if _settings is None or _settings.mode == "parallel":
+        return None
+    if _settings.mode == "suite":
+        # pytest runs the suite itself (fixtures torn down as usual); pytest_runtest_logreport reports.
+        for where, message in _collect_errors:
+            _emit({"event": "error", "nodeid": None, "where": where, "message": message})
         return None
     left = _neutralise(session.config.pluginmanager)
     if left:
@@ -539,7 +554,7 @@ _parallel_reports = {}  # type: dict[str, list]
 
 
 def pytest_runtest_logreport(report):
-    if _settings is None or _settings.mode != "parallel":
+    if _settings is None or _settings.mode not in ("parallel", "suite"):
         return
     if _is_xdist_worker():
         return
@@ -571,7 +586,7 @@ def pytest_runtest_logreport(report):
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item):
     """In an xdist worker, a target's call phase runs under the per-run timeout."""
-    if _settings is None or _settings.mode != "parallel" or not _is_xdist_worker():
+    if _settings is None or not (_settings.mode == "suite" or (_settings.mode == "parallel" and _is_xdist_worker())):
         yield
         return
     with _alarm(_settings.timeout) as expired:
@@ -592,6 +607,36 @@ def pytest_xdist_node_collection_finished(node, ids):
 
 
 _parallel_missing_reported = []  # type: list[bool]
+
+
+# -- suite: a hunt's whole-suite pass, in pytest's order, a shuffled one or a given one --
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    if _settings is None or _settings.mode != "suite" or _is_xdist_worker():
+        return
+    if _settings.order_path:
+        with open(_settings.order_path, encoding="utf-8") as handle:
+            wanted = json.load(handle)
+        by_id = {}
+        for item in items:
+            by_id.setdefault(item.nodeid, item)
+        for nodeid in wanted:
+            if nodeid not in by_id:
+                _emit({"event": "error", "nodeid": nodeid, "message": "not collected: " + nodeid})
+        items[:] = [by_id[n] for n in wanted if n in by_id]
+    elif _settings.shuffle is not None:
+        rng = random.Random(_settings.shuffle)
+        modules = {}
+        for item in items:
+            modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+        groups = list(modules.values())
+        rng.shuffle(groups)
+        for group in groups:
+            rng.shuffle(group)
+        items[:] = [item for group in groups for item in group]
+    _emit({"event": "collected", "nodeids": [item.nodeid for item in items]})
 
 
 # -- collect: what pytest itself sees as flaky (``flaketui scan --collect``) ---------
