@@ -28,6 +28,8 @@ from flaketui.models.history import (
     Tally,
 )
 
+from flaketui.pollution import Bisection
+
 if TYPE_CHECKING:
     from flaketui.store import Store
     from flaketui.verify.hunt import SuitePass, SuiteResult
@@ -281,8 +283,6 @@ def _find_polluters(store: Store, hunt_id: int, settings: HuntSettings, tests: l
                     deadline: float, done: int) -> tuple[list[HuntTest], int, bool]:  # fmt: skip
     """Bisect each order-dependent test over what ran before it in a failing order."""
     from flaketui import store_hunts
-    from flaketui.pollution import find_polluter
-    from flaketui.verify.hunt import run_pass
 
     total_runs = 0
     found = []
@@ -291,38 +291,87 @@ def _find_polluters(store: Store, hunt_id: int, settings: HuntSettings, tests: l
             found.append(test)
             continue
         failing = next(r for r in runs if r.mode is not HuntMode.XDIST and _failed_in(r, test.nodeid))
-        before = list(failing.order[: failing.order.index(test.nodeid)])
-        cut = False
+        before = failing.order[: failing.order.index(test.nodeid)]
 
-        def fails_after(order: Sequence[str], victim: str = test.nodeid) -> bool | None:
-            nonlocal cut, total_runs
-            remaining = deadline - time.monotonic()
-            if stop() or remaining <= 0:
-                cut = True
-                return None
+        def step(order_size: int, victim: str = test.nodeid) -> None:
+            nonlocal total_runs
             total_runs += 1
             if on_progress is not None:
-                on_progress(_progress("bisect", total_runs, 0, victim, started, runs, len(order) + 1, None))
-            request = replace(_pass(settings, HuntMode.SERIAL, failing.hash_seed, None), order=(*order, victim))
-            result = run_pass(request, probe_dir, should_stop=stop, deadline_seconds=remaining)
-            if not result.complete:
-                cut = True
-                return None
-            return any(o.nodeid == victim and o.outcome == "failed" for o in result.outcomes)
+                on_progress(_progress("bisect", total_runs, 0, victim, started, runs, order_size, None))
 
-        bisection = find_polluter(before, test.nodeid, fails_after)
+        bisection = bisect_victim(settings, probe_dir, before, test.nodeid, failing.hash_seed, stop=stop,
+                                  deadline=deadline, on_step=step)  # fmt: skip
         if bisection.polluter is not None:
             store_hunts.add_polluter(store, Polluter(settings.rootdir, test.nodeid, bisection.polluter,
                                                      bisection.runs, hunt_id))  # fmt: skip
             found.append(replace(test, polluter=bisection.polluter))
-        elif cut or bisection.reproduced or bisection.fails_alone:
+        elif bisection.stopped or bisection.reproduced or bisection.fails_alone:
             found.append(test)  # order-dependent still; no single polluter (or not found in time)
         else:
             # The failing order passed when run again: not the order's doing.
             found.append(replace(test, verdict=HuntVerdict.FLAKY))
-        if cut:
+        if bisection.stopped:
             return found + tests[len(found) :], total_runs, True
     return found, total_runs, False
+
+
+def bisect_victim(settings: HuntSettings, probe_dir: str, before: Sequence[str], victim: str, hash_seed: int, *,
+                  stop: StopPredicate, deadline: float, on_step: Callable[[int], None] | None = None) -> Bisection:  # fmt: skip
+    """Bisection runs for one victim: serial passes of exactly ``order + [victim]``, with the
+    failing run's hash seed, within the deadline."""
+    from flaketui.pollution import find_polluter
+    from flaketui.verify.hunt import run_pass
+
+    def fails_after(order: Sequence[str]) -> bool | None:
+        remaining = deadline - time.monotonic()
+        if stop() or remaining <= 0:
+            return None
+        if on_step is not None:
+            on_step(len(order) + 1)
+        request = replace(_pass(settings, HuntMode.SERIAL, hash_seed, None), order=(*order, victim))
+        result = run_pass(request, probe_dir, should_stop=stop, deadline_seconds=remaining)
+        if not result.complete:
+            return None
+        return any(o.nodeid == victim and o.outcome == "failed" for o in result.outcomes)
+
+    return find_polluter(before, victim, fails_after)
+
+
+def find_polluter_of(store: Store, settings: HuntSettings, victim: str, *, on_progress: ProgressCallback | None = None,
+                     should_stop: StopPredicate | None = None) -> tuple[Bisection, int]:  # fmt: skip
+    """Without a hunt: one serial pass for pytest's order (the victim must fail in it), then
+    bisection over the tests before it. Returns the bisection and the runs of both."""
+    from flaketui import store_hunts
+    from flaketui.verify.hunt import run_pass
+    from flaketui.verify.runner import installed_probe
+
+    stop = should_stop or (lambda: False)
+    started = time.monotonic()
+    deadline = started + settings.budget_seconds
+    rng = random.Random(settings.seed) if settings.seed is not None else random.SystemRandom()
+    hash_seed = rng.randrange(1, 2**32)
+    steps = 0
+
+    def step(order_size: int) -> None:
+        nonlocal steps
+        steps += 1
+        if on_progress is not None:
+            on_progress(_progress("bisect", steps, 0, victim, started, [], order_size, None))
+
+    with installed_probe() as probe_dir:
+        first = run_pass(_pass(settings, HuntMode.SERIAL, hash_seed, None), probe_dir, should_stop=stop,
+                         deadline_seconds=settings.budget_seconds)  # fmt: skip
+        order = [o.nodeid for o in first.outcomes]
+        if not first.complete:
+            return Bisection(None, 0, first.problem or "stopped", stopped=True), 1
+        if not _failed_in(HuntRun(HuntMode.SERIAL, hash_seed, tuple(first.outcomes)), victim):
+            reason = "it did not fail in pytest's order" if victim in order else f"{victim} did not run"
+            return Bisection(None, 0, reason + ": hunt first, to find an order it fails in"), 1
+        bisection = bisect_victim(settings, probe_dir, order[: order.index(victim)], victim, hash_seed, stop=stop,
+                                  deadline=deadline, on_step=step)  # fmt: skip
+    if bisection.polluter is not None:
+        store_hunts.add_polluter(store, Polluter(settings.rootdir, victim, bisection.polluter, bisection.runs))
+    return bisection, bisection.runs + 1
 
 
 def _failed_in(run: HuntRun, nodeid: str) -> bool:

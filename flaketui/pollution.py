@@ -15,6 +15,7 @@ from dataclasses import dataclass
 #: Runs ``before`` then the victim; True when the victim failed, False when it passed, None
 #: when the run did not finish (a stop, the budget): bisection ends without an answer.
 FailsAfter = Callable[[Sequence[str]], "bool | None"]
+_STOPPED = "stopped before the bisection finished"
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class Bisection:
     reproduced: bool = False
     #: It fails alone (and passed in other orders): it needs a test that sets something up.
     fails_alone: bool = False
+    #: A run did not finish (a stop, the budget): no answer either way.
+    stopped: bool = False
 
 
 def find_polluter(before: Sequence[str], victim: str, fails_after: FailsAfter) -> Bisection:
@@ -39,12 +42,12 @@ def find_polluter(before: Sequence[str], victim: str, fails_after: FailsAfter) -
 
     alone = run(())
     if alone is None:
-        return Bisection(None, runs, "stopped before the bisection finished")
+        return Bisection(None, runs, _STOPPED, stopped=True)
     if alone:
         return Bisection(None, runs, "it fails alone: it needs a test that ran before it, not polluted", fails_alone=True)
     again = run(before)
     if again is None:
-        return Bisection(None, runs, "stopped before the bisection finished")
+        return Bisection(None, runs, _STOPPED, stopped=True)
     if not again:
         return Bisection(None, runs, "it passed after the same tests in the same order: its failure is not the order's")
     suspects = list(before)
@@ -53,7 +56,7 @@ def find_polluter(before: Sequence[str], victim: str, fails_after: FailsAfter) -
         half = suspects[: len(suspects) // 2]
         failed = run(half)
         if failed is None:
-            return Bisection(None, runs, "stopped before the bisection finished", reproduced=True)
+            return Bisection(None, runs, _STOPPED, reproduced=True, stopped=True)
         if failed:
             last_failing = half
         # The first half did not pollute it: the polluter is in the second (one polluter assumed).
@@ -63,7 +66,7 @@ def find_polluter(before: Sequence[str], victim: str, fails_after: FailsAfter) -
         # The last suspect was reached without a run of its own: it must fail the victim alone.
         confirmed = run(suspects)
     if confirmed is None:
-        return Bisection(None, runs, "stopped before the bisection finished", reproduced=True)
+        return Bisection(None, runs, _STOPPED, reproduced=True, stopped=True)
     if not confirmed:
         return Bisection(None, runs, "no single test makes it fail: several tests share the state", reproduced=True)
     return Bisection(suspects[0], runs, reproduced=True)

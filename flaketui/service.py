@@ -33,7 +33,8 @@ if TYPE_CHECKING:
         Verification,
         VerifyMode,
     )
-    from flaketui.hunting import HuntProgress
+    from flaketui.hunting import HuntProgress, HuntSettings
+    from flaketui.pollution import Bisection
     from flaketui.models.history import Candidate, HuntReport, ImportSummary, Polluter, TestHistory
     from flaketui.report import GateItem
     from flaketui.store import Store
@@ -940,12 +941,39 @@ class Service:
         for the polluter of each order-dependent test; recorded run by run (``resume`` goes on
         with the last hunt cut short). ``pytest_args``: else ``[tool.flaketui] pytest-args``;
         ``seed`` makes every shuffle and hash seed of the hunt repeatable."""
-        from flaketui.discover.config import rootdir_of
-        from flaketui.hunting import HuntSettings, run_hunt
-        from flaketui.verify.interpreter import pytest_args as project_pytest_args
+        from flaketui.hunting import run_hunt
 
         if runs < 1:
             raise FlakeTUIError(f"--runs must be at least 1, not {runs}.", "Pass --runs 10 (the default) or more.")
+        settings = self._hunt_settings(paths, runs, budget_minutes, pytest_args, seed)
+        return run_hunt(self._store(), settings, resume=resume, on_progress=on_progress, should_stop=should_stop)
+
+    def find_polluter(
+        self,
+        victim: str,
+        *,
+        budget_minutes: float = 15.0,
+        pytest_args: str | Sequence[str] | None = None,
+        on_progress: Callable[[HuntProgress], None] | None = None,
+        should_stop: StopPredicate | None = None,
+    ) -> tuple[Bisection, int]:
+        """Bisect for the test that makes ``victim`` (repo-relative node id) fail in pytest's
+        order, without a hunt; the polluter found is recorded. Returns it and the runs taken."""
+        from flaketui.hunting import find_polluter_of
+        from flaketui.verify.targets import target_for
+
+        target = target_for(self.root, victim, cwd=Path.cwd())
+        # The rootdir of the victim's file; then the whole suite there, where a polluter may be.
+        settings = self._hunt_settings((target.repo_nodeid.split("::", 1)[0],), 1, budget_minutes, pytest_args, None)
+        settings = replace(settings, paths=())
+        return find_polluter_of(self._store(), settings, target.nodeid, on_progress=on_progress, should_stop=should_stop)
+
+    def _hunt_settings(self, paths: Sequence[str], runs: int, budget_minutes: float,
+                       pytest_args: str | Sequence[str] | None, seed: int | None) -> HuntSettings:  # fmt: skip
+        from flaketui.discover.config import rootdir_of
+        from flaketui.hunting import HuntSettings
+        from flaketui.verify.interpreter import pytest_args as project_pytest_args
+
         if budget_minutes <= 0:
             raise FlakeTUIError(f"--budget must be positive, not {budget_minutes:g}.", "Pass minutes, e.g. --budget 15.")
         relative = [self._repo_path(p) for p in paths]
@@ -956,7 +984,7 @@ class Service:
                 "Hunt one project at a time: pass paths of one rootdir.",
             )
         rootdir = rootdirs.pop()
-        settings = HuntSettings(
+        return HuntSettings(
             rootdir=rootdir,
             cwd=self.root / rootdir,
             python=self._interpreter().path,
@@ -966,7 +994,6 @@ class Service:
             budget_seconds=budget_minutes * 60,
             seed=seed,
         )
-        return run_hunt(self._store(), settings, resume=resume, on_progress=on_progress, should_stop=should_stop)
 
     def polluters(self) -> list[Polluter]:
         """Every polluter a bisection confirmed (victim fails after it, passes alone)."""
