@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from flaketui.models import (
@@ -22,6 +22,16 @@ from flaketui.models import (
     MarkerScope,
     Triage,
     Verification,
+)
+from flaketui.models.history import Candidate, HuntReport
+from flaketui.report_plan import (
+    AuditCandidate,
+    FixPlanItem,
+    Stability,
+    audit_candidates,
+    fix_plan,
+    markdown_lines,
+    stability,
 )
 
 #: What fixes each root cause, for the "Fix Plan".
@@ -116,15 +126,6 @@ class AuditCommit:
 
 
 @dataclass(frozen=True)
-class FixPlanItem:
-    category: Category
-    label: str
-    count: int
-    fix: str
-    tests: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Audit:
     generated: str
     repository: str
@@ -136,6 +137,9 @@ class Audit:
     findings: tuple[Finding, ...] = ()
     fix_plan: tuple[FixPlanItem, ...] = field(default=())
     is_git: bool = True
+    #: Unmarked tests that CI history or a hunt shows flaky, and the newest hunt's verdict on the suite.
+    candidates: tuple[AuditCandidate, ...] = ()
+    stability: Stability | None = None
 
     @property
     def total(self) -> int:
@@ -166,6 +170,9 @@ def build_audit(
     commits: Sequence[CommitRecord],
     findings: Sequence[Finding] = (),
     is_git: bool = True,
+    candidates: Sequence[Candidate] = (),
+    hunt: HuntReport | None = None,
+    failure_rates: Mapping[str, tuple[int, int]] | None = None,
 ) -> Audit:
     """Arrange what the service gathered. A test's category is the team's confirmed one,
     else the diagnosis' suggestion, else unknown ("not diagnosed")."""
@@ -201,8 +208,10 @@ def build_audit(
         verifications=checked,
         markers_removed=removed,
         findings=tuple(findings),
-        fix_plan=_fix_plan(entries),
+        fix_plan=fix_plan(entries, audit_candidates(candidates), failure_rates or {}, FIXES),
         is_git=is_git,
+        candidates=audit_candidates(candidates),
+        stability=stability(hunt),
     )
 
 
@@ -244,18 +253,6 @@ def _main_evidence(diagnosis: Diagnosis | None, category: Category) -> Evidence 
         return None
     matching = [e for e in diagnosis.evidence if e.category is category] or list(diagnosis.evidence)
     return max(matching, key=lambda e: e.weight)
-
-
-def _fix_plan(tests: Iterable[AuditTest]) -> tuple[FixPlanItem, ...]:
-    groups: dict[Category, list[AuditTest]] = {}
-    for test in tests:
-        groups.setdefault(test.category, []).append(test)
-    order = list(Category)
-    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), order.index(item[0])))
-    return tuple(
-        FixPlanItem(category, category.label, len(members), FIXES[category], tuple(t.nodeid for t in members))
-        for category, members in ranked
-    )
 
 
 def marker_text(test: FlakyTest) -> str:
@@ -351,6 +348,7 @@ def render_markdown(audit: Audit) -> str:
             out.append(f"| {_cell(f'{f.path}:{f.line}')} | {_cell(f'{f.kind}: {f.message}')} |")
         out.append("")
 
+    out += markdown_lines(audit.candidates, audit.stability)
     out += ["## Fix Plan", ""]
     if not audit.fix_plan:
         out += ["Nothing to fix.", ""]
@@ -393,6 +391,8 @@ def to_data(audit: Audit) -> dict[str, object]:
         "markers_removed": [asdict(c) for c in audit.markers_removed],
         "findings": [asdict(f) for f in audit.findings],
         "fix_plan": [{**asdict(item), "category": str(item.category)} for item in audit.fix_plan],
+        "candidates": [asdict(c) for c in audit.candidates],
+        "stability": asdict(audit.stability) if audit.stability else None,
     }
 
 

@@ -848,6 +848,7 @@ class Service:
         scan = self.scan()
         decided = self.decisions()
         unconfirmed = [t for t in scan.tests if (d := decided.get(t.key)) is None or d.category is None]
+        verifications, hunt = self.last_verifications(), self.latest_hunt()
         audit = report.build_audit(
             # A day, not a time: a committed report regenerated the same day does not change.
             generated=generated or dt.date.today().isoformat(),
@@ -858,11 +859,33 @@ class Service:
             tests=scan.tests,
             decisions=decided,
             diagnoses=self._diagnoses_if_available(unconfirmed),
-            verifications=self.last_verifications(),
+            verifications=verifications,
             commits=self.commits(),
             findings=scan.findings,
+            candidates=self.candidates(marked=scan.tests),
+            hunt=hunt,
+            failure_rates=self._failure_rates(verifications, hunt),
         )
         return report.render_json(audit) if as_json else report.render_markdown(audit)
+
+    def _failure_rates(
+        self, verifications: dict[tuple[str, str], Verification], hunt: HuntReport | None
+    ) -> dict[str, tuple[int, int]]:
+        """(failed, runs) per repo-relative node id, over the last verification, CI history and the hunt."""
+        rates: dict[str, tuple[int, int]] = {}
+
+        def add(rootdir: str, nodeid: str, failed: int, runs: int) -> None:
+            key = nodeid if rootdir in ("", ".") else f"{rootdir}/{nodeid}"
+            before = rates.get(key, (0, 0))
+            rates[key] = (before[0] + failed, before[1] + runs)
+
+        for v in verifications.values():
+            add(v.rootdir, v.nodeid, v.runs - v.passed, v.runs)
+        for h in self.test_histories():
+            add(h.rootdir, h.nodeid, h.failed, h.attempts)
+        for t in hunt.tests if hunt is not None else ():
+            add(t.rootdir, t.nodeid, t.total.failed, t.total.runs)
+        return rates
 
     def _diagnoses_if_available(self, tests: Sequence[FlakyTest]) -> dict[tuple[str, str], Diagnosis]:
         # One call for all: diagnose_many parses each file once per call.
