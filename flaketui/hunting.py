@@ -137,6 +137,8 @@ def run_hunt(
                     f"A {mode} run of the suite did not complete: {result.problem or 'pytest stopped'}.",
                     "Run the suite once with pytest in the rootdir; pass the options it needs with --pytest-args.",
                 )
+            if result.problem and not any(result.problem in note for note in notes):
+                notes.append(f"pytest reported: {result.problem}")  # a module that did not collect
             run = _as_run(mode, request, result)
             store_hunts.add_hunt_run(store, hunt_id, run)
             runs.append(run)

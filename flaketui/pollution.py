@@ -3,8 +3,9 @@ it in a failing order (the method of asottile's detect-test-pollution, written a
 
 Pure: the caller runs an order and says whether the victim failed at its end. One run of the
 victim alone (it must pass), one of everything before it (it must fail again), then halves,
-and the polluter alone unless the last half already was: at most ``ceil(log2(n)) + 3`` runs
-for ``n`` tests before it (11 for 200).
+and the polluter alone unless the last half already was; then the victim alone and after the
+polluter once more, so a test that fails at random is not pinned on an innocent one: at most
+``ceil(log2(n)) + 5`` runs for ``n`` tests before it (13 for 200, under 2*log2(200) = 15.3).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 #: when the run did not finish (a stop, the budget): bisection ends without an answer.
 FailsAfter = Callable[[Sequence[str]], "bool | None"]
 _STOPPED = "stopped before the bisection finished"
+_RANDOM = "the same order gave both outcomes: it fails at random, not because of the order"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,12 @@ def find_polluter(before: Sequence[str], victim: str, fails_after: FailsAfter) -
     if alone is None:
         return Bisection(None, runs, _STOPPED, stopped=True)
     if alone:
+        # Twice alone tells a test that needs another one before it from one that fails at random.
+        again_alone = run(())
+        if again_alone is None:
+            return Bisection(None, runs, _STOPPED, stopped=True)
+        if not again_alone:
+            return Bisection(None, runs, _RANDOM)
         return Bisection(None, runs, "it fails alone: it needs a test that ran before it, not polluted", fails_alone=True)
     again = run(before)
     if again is None:
@@ -69,4 +77,11 @@ def find_polluter(before: Sequence[str], victim: str, fails_after: FailsAfter) -
         return Bisection(None, runs, _STOPPED, reproduced=True, stopped=True)
     if not confirmed:
         return Bisection(None, runs, "no single test makes it fail: several tests share the state", reproduced=True)
+    # Once more each way, so a victim that fails at random is not pinned on an innocent test.
+    for order, expected in (((), False), (suspects, True)):
+        outcome = run(order)
+        if outcome is None:
+            return Bisection(None, runs, _STOPPED, reproduced=True, stopped=True)
+        if outcome is not expected:
+            return Bisection(None, runs, _RANDOM)
     return Bisection(suspects[0], runs, reproduced=True)

@@ -38,9 +38,9 @@ def test_hunt_json_names_each_kind_and_the_polluter(make_repo, capsys: pytest.Ca
     summary = payload["summary"]
     assert summary["stable"] is False and summary["serial_equals_parallel"] is False and summary["complete"] is True
     assert summary["runs"] == {"serial": 2, "shuffled": 2, "xdist": 2} and len(summary["shuffle_seeds"]) == 2
-    # The 3 tests before the victim in serial order: it alone, after all 3, then two halvings
-    # (the first test passes it, the polluter alone fails it).
-    assert summary["bisection_runs"] == 4
+    # The 3 tests before the victim in serial order: it alone, after all 3, two halvings (the
+    # first test passes it, the polluter alone fails it), then alone and after the polluter again.
+    assert summary["bisection_runs"] == 6
     # Progress went to stderr, with each test as it first failed.
     assert f"failed: {VICTIM}" in captured.err and "hunt: run 6/6" in captured.err
     # The record keeps it: the polluter for diagnosis, the candidates for scan (not the broken test).

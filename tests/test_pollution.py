@@ -32,8 +32,8 @@ def test_finds_the_polluter_in_at_most_two_log2_n_runs(position: int) -> None:
     found = find_polluter(SUITE, VICTIM, fails_after)
     assert found.polluter == SUITE[position]
     assert found.runs == len(calls) <= 2 * math.log2(len(SUITE))
-    # Alone first, then everything before it, and the polluter alone last.
-    assert calls[0] == () and calls[1] == tuple(SUITE) and calls[-1] == (SUITE[position],)
+    # Alone first, then everything before it; alone and after the polluter again last.
+    assert calls[0] == () and calls[1] == tuple(SUITE) and calls[-2:] == [(), (SUITE[position],)]
 
 
 @pytest.mark.parametrize(
@@ -49,6 +49,21 @@ def test_no_polluter_says_why(polluters: tuple[str, ...], alone_fails: bool, rea
     found = find_polluter(SUITE, VICTIM, (lambda order: True) if alone_fails else fails_after)
     assert found.polluter is None and reason in found.reason
     assert found.fails_alone is alone_fails
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        pytest.param([True, False], id="fails-alone-then-passes-alone"),
+        pytest.param([False, True, True, False, True, False, False], id="the-polluter-does-not-fail-it-again"),
+        pytest.param([False, True, True, False, True, True], id="fails-alone-at-the-recheck"),
+    ],
+)
+def test_a_victim_that_fails_at_random_gets_no_polluter(answers: list[bool]) -> None:
+    # Four tests before it; for the second and third: the first half [a, b] fails it, [a] does not.
+    replies = iter(answers)
+    found = find_polluter(["a", "b", "c", "d"], VICTIM, lambda order: next(replies))
+    assert found.polluter is None and "at random" in found.reason and not found.reproduced
 
 
 def test_a_stop_ends_the_bisection_without_an_answer() -> None:
