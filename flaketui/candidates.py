@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from flaketui.models import FlakyTest
 from flaketui.models.history import Candidate, HuntReport, HuntVerdict, TestHistory
 
 SOURCES = ("history", "hunt")
@@ -82,3 +83,42 @@ def candidate_json(candidate: Candidate) -> dict[str, Any]:
         "failure_rate": round(candidate.failure_rate, 4),
         "evidence": evidence(candidate),
     }
+
+
+def candidate_test(candidate: Candidate, source: bytes | None) -> FlakyTest:
+    """The candidate as a test the app, diagnosis and verification take: no marker, its file
+    and the line of its ``def`` (found with ``ast``; line 1 when the file no longer has it)."""
+    module, _, rest = candidate.nodeid.partition("::")
+    path = module if candidate.rootdir in ("", ".") else f"{candidate.rootdir}/{module}"
+    names = [part for part in rest.split("[", 1)[0].split("::") if part]
+    line, end_line = _def_lines(source, names) if source is not None and names else (1, None)
+    return FlakyTest(
+        nodeid=candidate.nodeid,
+        rootdir=candidate.rootdir or ".",
+        path=path,
+        line=line,
+        name=names[-1] if names else candidate.nodeid,
+        markers=(),
+        class_name=names[-2] if len(names) > 1 else None,
+        end_line=end_line,
+    )
+
+
+def _def_lines(source: bytes, names: list[str]) -> tuple[int, int | None]:
+    import ast
+
+    try:
+        scope: list[ast.stmt] = ast.parse(source).body
+    except (SyntaxError, ValueError):
+        return 1, None
+    found: ast.stmt | None = None
+    for name in names:
+        found = next(
+            (n for n in scope if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and n.name == name),
+            None,
+        )
+        if found is None:
+            return 1, None
+        scope = found.body if isinstance(found, ast.ClassDef) else []
+    assert found is not None
+    return found.lineno, found.end_lineno
