@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from flaketui.errors import FlakeTUIError
 from flaketui.models.history import (
     HuntMode,
+    HuntProgress,
     HuntReport,
     HuntRun,
     HuntTest,
@@ -27,7 +28,6 @@ from flaketui.models.history import (
     SuiteOutcome,
     Tally,
 )
-
 from flaketui.pollution import Bisection
 
 if TYPE_CHECKING:
@@ -35,23 +35,6 @@ if TYPE_CHECKING:
     from flaketui.verify.hunt import SuitePass, SuiteResult
 
 MODES = (HuntMode.SERIAL, HuntMode.SHUFFLED, HuntMode.XDIST)
-
-
-@dataclass(frozen=True)
-class HuntProgress:
-    """Where a hunt is: ``run`` of ``runs`` whole-suite passes (or a bisection step), the tests
-    done in the current one, and an estimate of the seconds left (None before the first pass)."""
-
-    phase: str  # "run" or "bisect"
-    run: int
-    runs: int
-    mode: str
-    tests_done: int
-    suite_size: int
-    elapsed: float
-    eta: float | None
-    #: A finished test of the current pass, for live partial results (None between passes).
-    outcome: SuiteOutcome | None = None
 
 
 ProgressCallback = Callable[[HuntProgress], None]

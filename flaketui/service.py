@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from datetime import date
 
     from flaketui import gitjobs
+    from flaketui.hunting import HuntSettings
     from flaketui.models import (
         CommitRecord,
         DecidedBy,
@@ -33,9 +34,15 @@ if TYPE_CHECKING:
         Verification,
         VerifyMode,
     )
-    from flaketui.hunting import HuntProgress, HuntSettings
+    from flaketui.models.history import (
+        Candidate,
+        HuntProgress,
+        HuntReport,
+        ImportSummary,
+        Polluter,
+        TestHistory,
+    )
     from flaketui.pollution import Bisection
-    from flaketui.models.history import Candidate, HuntReport, ImportSummary, Polluter, TestHistory
     from flaketui.report import GateItem
     from flaketui.store import Store
 
