@@ -107,11 +107,10 @@ def run_hunt(
             if on_progress is not None:
                 on_progress(_progress("run", done + 1, total, mode, started, runs, suite_size, None, 0))
             result = _run(request, probe_dir, progress, stop, remaining)
-            if mode is HuntMode.XDIST and result.xdist is False or result.xdist is False and xdist_ok is None:
+            if mode is HuntMode.XDIST and result.xdist is False:
                 xdist_ok = False
                 notes.append("no xdist runs: pytest-xdist is not installed in the target's environment")
-                if mode is HuntMode.XDIST:
-                    continue
+                continue
             if not result.complete:
                 if result.cancelled or time.monotonic() >= deadline:
                     cut_short = True

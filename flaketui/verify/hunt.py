@@ -47,7 +47,7 @@ class SuiteResult:
     outcomes: list[SuiteOutcome] = field(default_factory=list)
     #: The node ids in the order pytest was to run them (serial and shuffled passes).
     collected: tuple[str, ...] = ()
-    #: Whether pytest-xdist is installed in the target's environment (None: not known).
+    #: False when an xdist pass found no pytest-xdist in the target's environment.
     xdist: bool | None = None
     complete: bool = False
     cancelled: bool = False
@@ -77,12 +77,13 @@ def run_pass(
         elif request.seed is not None:
             env["FLAKETUI_PROBE_SHUFFLE"] = str(request.seed)
         xdist = request.mode is HuntMode.XDIST
-        args = (*request.paths, *_KEEP_GOING, *request.pytest_args)
+        args = (*request.paths, *_KEEP_GOING)
         probe = ProbeRequest(
             python=request.python,
             cwd=request.cwd,
             # Node ids of a bisection run are selected by the order file, so whole paths here.
             args=(*args, "-n", str(PARALLEL_WORKERS)) if xdist else args,
+            pytest_args=request.pytest_args,
             mode="parallel" if xdist else "suite",
             runs=1,
             timeout=request.timeout,
@@ -93,9 +94,7 @@ def run_pass(
 
         def consume(event: dict) -> None:
             kind = event.get("event")
-            if kind == "start":
-                result.xdist = bool(event.get("xdist"))
-            elif kind == "collected":
+            if kind == "collected":
                 result.collected = tuple(event.get("nodeids") or ())
             elif kind == "run":
                 outcome = _outcome(event)

@@ -106,3 +106,15 @@ def find_interpreter(root: Path, explicit: str | None = None, environ: Mapping[s
     if local.is_file():
         return Interpreter(str(local), ".venv/")
     return Interpreter(sys.executable, "flaketui's own interpreter")
+
+
+def min_runs(root: Path) -> int:
+    """``[tool.flaketui] min-runs``: fewer runs than this need the user's word before a commit."""
+    from flaketui.models import DEFAULT_MIN_RUNS
+
+    value = _settings(root).get("min-runs", DEFAULT_MIN_RUNS)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise FlakeTUIError(
+            f"[tool.flaketui] min-runs must be a whole number of runs, at least 1, not {value!r}.", "Write min-runs = 10."
+        )
+    return value
