@@ -119,8 +119,7 @@ MIGRATIONS: tuple[str, ...] = (
         status TEXT NOT NULL,
         notes TEXT NOT NULL,
         seconds REAL NOT NULL,
-        started_at TEXT NOT NULL,
-        results TEXT NOT NULL DEFAULT '[]'
+        started_at TEXT NOT NULL
     );
     CREATE TABLE hunt_runs (
         id INTEGER PRIMARY KEY,
@@ -151,6 +150,10 @@ MIGRATIONS: tuple[str, ...] = (
     # 6: the project's own pytest options the runs had (--pytest-args), as a JSON list.
     """
     ALTER TABLE verifications ADD COLUMN pytest_args TEXT NOT NULL DEFAULT '[]';
+    """,
+    # 7: a hunt's verdicts as JSON (hunting.record_json), read back by the app, scan and the audit.
+    """
+    ALTER TABLE hunts ADD COLUMN results TEXT NOT NULL DEFAULT '[]';
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
