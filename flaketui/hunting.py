@@ -83,54 +83,60 @@ def run_hunt(
     rng = random.Random(settings.seed) if settings.seed is not None else random.SystemRandom()
     xdist_ok: bool | None = None
     cut_short = False
-    with installed_probe() as probe_dir:
-        schedule = _schedule(settings.runs_per_mode, runs)
-        total = len(runs) + len(schedule)
-        suite_size = max((len(r.outcomes) for r in runs), default=0)
-        for mode in schedule:
-            if mode is HuntMode.XDIST and xdist_ok is False:
-                continue
-            remaining = deadline - time.monotonic()
-            if stop() or remaining <= 0:
-                cut_short = True
-                break
-            seed = rng.randrange(2**32) if mode is HuntMode.SHUFFLED else None
-            request = _pass(settings, mode, rng.randrange(1, 2**32), seed)
-            done = len(runs)
-            finished: list[SuiteOutcome] = []
-
-            def progress(outcome: SuiteOutcome, done: int = done, mode: HuntMode = mode) -> None:
-                finished.append(outcome)
-                if on_progress is not None:
-                    on_progress(_progress("run", done + 1, total, mode, started, runs, suite_size, outcome, len(finished)))
-
-            if on_progress is not None:
-                on_progress(_progress("run", done + 1, total, mode, started, runs, suite_size, None, 0))
-            result = _run(request, probe_dir, progress, stop, remaining)
-            if mode is HuntMode.XDIST and result.xdist is False:
-                xdist_ok = False
-                notes.append("no xdist runs: pytest-xdist is not installed in the target's environment")
-                continue
-            if not result.complete:
-                if result.cancelled or time.monotonic() >= deadline:
+    try:
+        with installed_probe() as probe_dir:
+            schedule = _schedule(settings.runs_per_mode, runs)
+            total = len(runs) + len(schedule)
+            suite_size = max((len(r.outcomes) for r in runs), default=0)
+            for mode in schedule:
+                if mode is HuntMode.XDIST and xdist_ok is False:
+                    continue
+                remaining = deadline - time.monotonic()
+                if stop() or remaining <= 0:
                     cut_short = True
                     break
-                raise FlakeTUIError(
-                    f"A {mode} run of the suite did not complete: {result.problem or 'pytest stopped'}.",
-                    "Run the suite once with pytest in the rootdir; pass the options it needs with --pytest-args.",
+                seed = rng.randrange(2**32) if mode is HuntMode.SHUFFLED else None
+                request = _pass(settings, mode, rng.randrange(1, 2**32), seed)
+                done = len(runs)
+                finished: list[SuiteOutcome] = []
+
+                def progress(outcome: SuiteOutcome, done: int = done, mode: HuntMode = mode) -> None:
+                    finished.append(outcome)
+                    if on_progress is not None:
+                        on_progress(_progress("run", done + 1, total, mode, started, runs, suite_size, outcome, len(finished)))
+
+                if on_progress is not None:
+                    on_progress(_progress("run", done + 1, total, mode, started, runs, suite_size, None, 0))
+                result = _run(request, probe_dir, progress, stop, remaining)
+                if mode is HuntMode.XDIST and result.xdist is False:
+                    xdist_ok = False
+                    notes.append("no xdist runs: pytest-xdist is not installed in the target's environment")
+                    continue
+                if not result.complete:
+                    if result.cancelled or time.monotonic() >= deadline:
+                        cut_short = True
+                        break
+                    raise FlakeTUIError(
+                        f"A {mode} run of the suite did not complete: {result.problem or 'pytest stopped'}.",
+                        "Run the suite once with pytest in the rootdir; pass the options it needs with --pytest-args.",
+                    )
+                if result.problem and not any(result.problem in note for note in notes):
+                    notes.append(f"pytest reported: {result.problem}")  # a module that did not collect
+                run = _as_run(mode, request, result)
+                store_hunts.add_hunt_run(store, hunt_id, run)
+                runs.append(run)
+                suite_size = max(suite_size, len(run.outcomes))
+            tests = classify(runs, settings.rootdir)
+            bisection_runs = 0
+            if not cut_short:
+                tests, bisection_runs, cut_short = _find_polluters(
+                    store, hunt_id, settings, tests, runs, probe_dir, on_progress, stop, started, deadline, len(runs)
                 )
-            if result.problem and not any(result.problem in note for note in notes):
-                notes.append(f"pytest reported: {result.problem}")  # a module that did not collect
-            run = _as_run(mode, request, result)
-            store_hunts.add_hunt_run(store, hunt_id, run)
-            runs.append(run)
-            suite_size = max(suite_size, len(run.outcomes))
-        tests = classify(runs, settings.rootdir)
-        bisection_runs = 0
-        if not cut_short:
-            tests, bisection_runs, cut_short = _find_polluters(
-                store, hunt_id, settings, tests, runs, probe_dir, on_progress, stop, started, deadline, len(runs)
-            )
+    except BaseException as exc:
+        # An error (or ^C twice) mid-hunt: what ran is kept, and --resume goes on from there.
+        store_hunts.finish_hunt(store, hunt_id, "partial", earlier_seconds + time.monotonic() - started,
+                                [*notes, f"stopped by an error: {exc}"], record_json(classify(runs, settings.rootdir)))  # fmt: skip
+        raise
     if cut_short:
         notes.append("cut short by the time budget or a cancel: flaketui hunt --resume continues it")
     seconds = earlier_seconds + time.monotonic() - started

@@ -35,6 +35,8 @@ class Bisection:
 
 
 def find_polluter(before: Sequence[str], victim: str, fails_after: FailsAfter) -> Bisection:
+    if not before:
+        return Bisection(None, 0, "it failed with no test before it: " + _RANDOM.split(": ", 1)[1])
     runs = 0
 
     def run(order: Sequence[str]) -> bool | None:

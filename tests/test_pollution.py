@@ -66,6 +66,12 @@ def test_a_victim_that_fails_at_random_gets_no_polluter(answers: list[bool]) -> 
     assert found.polluter is None and "at random" in found.reason and not found.reproduced
 
 
+def test_a_victim_that_failed_first_in_its_order_is_not_bisected() -> None:
+    found = find_polluter([], VICTIM, lambda order: pytest.fail("no run is needed"))
+    assert (found.polluter, found.runs, found.reproduced) == (None, 0, False)
+    assert "no test before it" in found.reason
+
+
 def test_a_stop_ends_the_bisection_without_an_answer() -> None:
     answers = iter([False, True, None])
     found = find_polluter(SUITE, VICTIM, lambda order: next(answers))
