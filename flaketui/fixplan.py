@@ -223,6 +223,7 @@ def message(
     *,
     unverified: bool,
     template: str | None = None,
+    proof: str = "",
 ) -> str:
     """The commit message: subject, body (cause, evidence, verification), then trailers."""
     evidence = cause.evidence[:3]
@@ -233,6 +234,8 @@ def message(
     else:
         found = [verifications[t.key] for t in tests if t.key in verifications]
         verification_text = _verification_text(tests, found)
+        if proof:
+            verification_text = f"{proof}\n{verification_text}"
         passed, runs = sum(v.passed for v in found), sum(v.runs for v in found)
         modes = ",".join(dict.fromkeys(str(v.mode) for v in found))
         verified_trailer = f"{passed}/{runs} {modes}"

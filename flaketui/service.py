@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         Verification,
         VerifyMode,
     )
+    from flaketui.apply_fix import ApplyOptions, ApplyOutcome
     from flaketui.models.history import (
         Candidate,
         HuntProgress,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
         TestHistory,
     )
     from flaketui.pollution import Bisection
+    from flaketui.proposals import ProposalSet
     from flaketui.report import GateItem
     from flaketui.store import Store
 
@@ -92,6 +94,8 @@ class FixPlan:
     #: The other changed files the plan (and its message) includes.
     include: tuple[str, ...] = ()
     unverified: bool = False
+    #: What ``fix --apply`` measured and wrote (``Fix: ...``, before and after): goes in the message.
+    proof: str = ""
     #: ``--category``: overrides the team's decision and the diagnosis in the message.
     category: Category | None = None
     #: sha256 of each edited file as the removal saw it: a later edit voids the plan.
@@ -431,6 +435,51 @@ class Service:
         return cli_command(self.root, Target(test.rootdir, test.nodeid), options, self.python)
 
     # -- fix and commit (codemod.py, vcs.py) -----------------------------------------
+    def propose_fixes(self, target: FlakyTest | str) -> ProposalSet:
+        """Remedies for one test's root cause, best first (``proposals.py``): reads the code
+        and the diagnosis, starts no test run and changes nothing."""
+        from flaketui import proposals
+
+        return proposals.propose(self, target)
+
+    def apply_fix(
+        self,
+        target: FlakyTest | str,
+        options: ApplyOptions | None = None,
+        *,
+        on_run: Callable[[RunResult], None] | None = None,
+        on_phase: Callable[[str], None] | None = None,
+        should_stop: StopPredicate | None = None,
+        confirm: Callable[[FixPlan], bool] | None = None,
+    ) -> ApplyOutcome:
+        """Write the best remedy, prove it before and after, and commit it with the marker
+        removal only when the proof holds (``apply_fix.py``); otherwise restore every byte."""
+        from flaketui.apply_fix import ApplyOptions, apply_fix
+
+        return apply_fix(
+            self, target, options or ApplyOptions(), on_run=on_run, on_phase=on_phase, should_stop=should_stop, confirm=confirm
+        )
+
+    def prove_fix(
+        self,
+        target: FlakyTest | str,
+        options: ApplyOptions | None = None,
+        *,
+        include: Sequence[str] = (),
+        on_run: Callable[[RunResult], None] | None = None,
+        on_phase: Callable[[str], None] | None = None,
+        should_stop: StopPredicate | None = None,
+        confirm: Callable[[FixPlan], bool] | None = None,
+    ) -> ApplyOutcome:
+        """The user's own fix: the failure rate at HEAD (exported, the edits untouched) against
+        the work tree, with the statistics of ``apply_fix``; commit when the proof holds."""
+        from flaketui.apply_fix import ApplyOptions, prove_hand_fix
+
+        return prove_hand_fix(
+            self, target, options or ApplyOptions(), include=tuple(include), on_run=on_run, on_phase=on_phase,
+            should_stop=should_stop, confirm=confirm,
+        )
+
     def plan_fix(
         self,
         target: FlakyTest | str,
@@ -438,8 +487,11 @@ class Service:
         include: Sequence[str] = (),
         unverified: bool = False,
         category: Category | None = None,
+        proof: str = "",
     ) -> FixPlan:
-        """The marker removal for ``target`` (a test, or a class/module node id), its diff and message."""
+        """The marker removal for ``target`` (a test, or a class/module node id), its diff and message.
+
+        ``proof`` (from ``fix --apply``) names the fix and its before/after runs in the message."""
         from flaketui import codemod, fixplan, vcs
 
         label = target if isinstance(target, str) else target.nodeid
@@ -465,7 +517,7 @@ class Service:
                 reason = (removal.failure or "the codemod found no marker to remove").rstrip(".")
                 return _refused_plan(label, f"{path}: {reason}. The file was left as it is.", selected)
             new_contents[path] = removal.after
-        plan = self._fix_plan(label, tuple(selected), new_contents, include, unverified, category)
+        plan = self._fix_plan(label, tuple(selected), new_contents, include, unverified, category, proof)
         return plan if plan.refusal else replace(plan, restore=tuple(fixplan.restore_pairs(selected)))
 
     def _fix_plan(
@@ -476,6 +528,7 @@ class Service:
         include: Sequence[str],
         unverified: bool,
         category: Category | None,
+        proof: str = "",
     ) -> FixPlan:
         import hashlib
 
@@ -499,6 +552,7 @@ class Service:
             fixplan.outside_changes(verifications.values(), committed),
             unverified=unverified,
             template=self._commit_template(),
+            proof=proof,
         )
         diff = "".join(
             fixplan.unified_diff(p, vcs.show_file(self.root, "HEAD", p), content) for p, content in new_contents.items()
@@ -519,6 +573,7 @@ class Service:
             new_contents=tuple(new_contents.items()),
             include=chosen,
             unverified=unverified,
+            proof=proof,
             category=category,
             sources=tuple((p, hashlib.sha256((self.root / p).read_bytes()).hexdigest()) for p in new_contents),
         )
@@ -671,6 +726,7 @@ class Service:
             plan.include if include is None else include,
             plan.unverified if unverified is None else unverified,
             plan.category,
+            plan.proof,
         )
         return fresh if fresh.refusal else replace(fresh, restore=plan.restore)
 

@@ -23,6 +23,8 @@ HEADLESS = [
     "flaketui.verify.probe_report",
     "flaketui.verify.probe_suite",
     "flaketui.codemod",
+    "flaketui.remedies",
+    "flaketui.proposals",
     "flaketui.vcs",
     "flaketui.store",
     "flaketui.report",
