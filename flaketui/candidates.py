@@ -71,6 +71,8 @@ def evidence(candidate: Candidate) -> list[str]:
         line = f"hunt: {hunt['verdict']}, failed {modes}"
         if hunt.get("polluter"):
             line += f"; fails after {hunt['polluter']} (confirmed by bisection)"
+            if hunt.get("shared"):
+                line += f"; both use {', '.join(hunt['shared'])}"
         said.append(line)
     return said
 
@@ -105,12 +107,17 @@ def candidate_test(candidate: Candidate, source: bytes | None) -> FlakyTest:
 
 
 def _def_lines(source: bytes, names: list[str]) -> tuple[int, int | None]:
+    found = _find_def(source, names)
+    return (found.lineno, found.end_lineno) if found is not None else (1, None)
+
+
+def _find_def(source: bytes, names: list[str]):  # -> ast.stmt | None
     import ast
 
     try:
         scope: list[ast.stmt] = ast.parse(source).body
     except (SyntaxError, ValueError):
-        return 1, None
+        return None
     found: ast.stmt | None = None
     for name in names:
         found = next(
@@ -118,7 +125,34 @@ def _def_lines(source: bytes, names: list[str]) -> tuple[int, int | None]:
             None,
         )
         if found is None:
-            return 1, None
+            return None
         scope = found.body if isinstance(found, ast.ClassDef) else []
-    assert found is not None
-    return found.lineno, found.end_lineno
+    return found
+
+
+def shared_names(victim: tuple[bytes | None, str], polluter: tuple[bytes | None, str]) -> list[str]:
+    """The module-level names and attributes (``shared.STATE``, ``os.environ``) both tests'
+    bodies use: where to look for the state the polluter leaves behind. Each test is its file's
+    source and its node id; [] when either cannot be read."""
+    import ast
+    import builtins
+
+    def used(source: bytes | None, nodeid: str) -> set[str]:
+        names = [p for p in nodeid.partition("::")[2].split("[", 1)[0].split("::") if p]
+        found = _find_def(source, names) if source is not None and names else None
+        if found is None:
+            return set()
+        local = {a.arg for a in ast.walk(found) if isinstance(a, ast.arg)}
+        local |= {n.id for n in ast.walk(found) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        seen = set()
+        for node in ast.walk(found):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                if node.value.id not in local and node.value.id != "self":
+                    seen.add(f"{node.value.id}.{node.attr}")
+            elif isinstance(node, ast.Name) and node.id not in local and not hasattr(builtins, node.id):
+                seen.add(node.id)
+        return seen
+
+    both = used(*victim) & used(*polluter)
+    # A module named alone adds nothing when one of its attributes is listed.
+    return sorted(n for n in both if not any(other.startswith(n + ".") for other in both))

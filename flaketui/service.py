@@ -1020,10 +1020,26 @@ class Service:
     def candidates(self, marked: Sequence[FlakyTest] | None = None) -> list[Candidate]:
         """Unmarked tests that CI history or the latest hunt shows flaky, most failing first.
         ``marked``: the scan's tests, if the caller has them (else the repository is scanned)."""
-        from flaketui.candidates import find_candidates
+        from flaketui.candidates import find_candidates, shared_names
 
         tests = self.scan().tests if marked is None else marked
-        return find_candidates(self.test_histories(), self.latest_hunt(), {t.key for t in tests})
+        found = find_candidates(self.test_histories(), self.latest_hunt(), {t.key for t in tests})
+        for candidate in found:
+            hunt = candidate.sources.get("hunt")
+            if hunt and hunt.get("polluter"):
+                hunt["shared"] = shared_names(self._test_source(candidate.rootdir, candidate.nodeid),
+                                              self._test_source(candidate.rootdir, str(hunt["polluter"])))  # fmt: skip
+        return found
+
+    def candidate_tests(self, candidates: Sequence[Candidate]) -> list[FlakyTest]:
+        """The candidates as tests without a marker, at their ``def`` lines (for the app)."""
+        from flaketui.candidates import candidate_test
+
+        return [candidate_test(c, self._test_source(c.rootdir, c.nodeid)[0]) for c in candidates]
+
+    def _test_source(self, rootdir: str, nodeid: str) -> tuple[bytes | None, str]:
+        module = nodeid.split("::", 1)[0]
+        return self._repo_bytes(module if rootdir in ("", ".") else f"{rootdir}/{module}"), nodeid
 
     def latest_hunt(self) -> HuntReport | None:
         """The newest hunt's report (a partial one too), or None before the first hunt."""

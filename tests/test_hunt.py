@@ -49,6 +49,8 @@ def test_hunt_json_names_each_kind_and_the_polluter(make_repo, capsys: pytest.Ca
     candidates = {c.nodeid: c for c in service.candidates()}
     assert set(candidates) == set(by_id) - {"tests/test_b_victim.py::test_broken"}
     assert candidates[VICTIM].sources["hunt"]["polluter"] == POLLUTER
+    # What both use: where the state the polluter leaves behind lives.
+    assert candidates[VICTIM].sources["hunt"]["shared"] == ["shared.STATE"]
 
 
 def test_a_stable_suite_is_stable_and_says_so(make_repo, capsys: pytest.CaptureFixture[str]) -> None:
