@@ -60,7 +60,7 @@ def generate(root: Path) -> tuple[str, str]:
 
 def flaketui_run(root: Path, victim: str, python: Path) -> tuple[str | None, int, float]:
     start = time.perf_counter()
-    bisection, runs = Service(root, python=str(python)).find_polluter(victim)
+    bisection, runs = Service(root, python=str(python)).hunting.find_polluter(victim)
     return bisection.polluter, runs, time.perf_counter() - start
 
 

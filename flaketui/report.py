@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from flaketui.models import (
@@ -18,6 +18,7 @@ from flaketui.models import (
     Evidence,
     Finding,
     FlakyTest,
+    GateItem,
     Keep,
     MarkerScope,
     Triage,
@@ -25,16 +26,16 @@ from flaketui.models import (
 )
 from flaketui.models.history import Candidate, HuntReport
 from flaketui.report_plan import (
+    Advice,
     AuditCandidate,
-    FixPlanItem,
     Stability,
+    advice,
     audit_candidates,
-    fix_plan,
     markdown_lines,
     stability,
 )
 
-#: What fixes each root cause, for the "Fix Plan".
+#: What fixes each root cause, for the audit's advice per category (its "Fix Plan" section, a name users know).
 FIXES: dict[Category, str] = {
     Category.RACE: (
         "Give each test its own state: no module-level mutable objects, `tmp_path` and unique names "
@@ -143,7 +144,7 @@ class Audit:
     verifications: tuple[AuditVerification, ...] = ()
     markers_removed: tuple[AuditCommit, ...] = ()
     findings: tuple[Finding, ...] = ()
-    fix_plan: tuple[FixPlanItem, ...] = field(default=())
+    advice: tuple[Advice, ...] = field(default=())
     is_git: bool = True
     #: Unmarked tests that CI history or a hunt shows flaky, and the newest hunt's verdict on the suite.
     candidates: tuple[AuditCandidate, ...] = ()
@@ -217,10 +218,10 @@ def build_audit(
         verifications=checked,
         markers_removed=removed,
         findings=tuple(findings),
-        fix_plan=fix_plan(entries, audit_candidates(candidates), failure_rates or {}, FIXES),
-        is_git=is_git,
+        advice=advice(entries, audit_candidates(candidates), failure_rates or {}, FIXES),
         candidates=audit_candidates(candidates),
         stability=stability(hunt),
+        is_git=is_git,
     )
 
 
@@ -395,9 +396,9 @@ def render_markdown(audit: Audit) -> str:
 
     out += markdown_lines(audit.candidates, audit.stability)
     out += ["## Fix Plan", ""]
-    if not audit.fix_plan:
+    if not audit.advice:
         out += ["Nothing to fix.", ""]
-    for number, item in enumerate(audit.fix_plan, start=1):
+    for number, item in enumerate(audit.advice, start=1):
         plural = "test" if item.count == 1 else "tests"
         out += [f"### {number}. {item.label.capitalize()} ({item.count} {plural})", "", item.fix, ""]
         out += [f"- {_cell(nodeid, code=True)}" for nodeid in item.tests]
@@ -435,7 +436,7 @@ def to_data(audit: Audit) -> dict[str, object]:
         "verifications": [asdict(v) for v in audit.verifications],
         "markers_removed": [asdict(c) for c in audit.markers_removed],
         "findings": [asdict(f) for f in audit.findings],
-        "fix_plan": [{**asdict(item), "category": str(item.category)} for item in audit.fix_plan],
+        "fix_plan": [{**asdict(item), "category": str(item.category)} for item in audit.advice],
         "candidates": [asdict(c) for c in audit.candidates],
         "stability": asdict(audit.stability) if audit.stability else None,
     }
@@ -446,32 +447,6 @@ def render_json(audit: Audit) -> str:
 
 
 # -- the gate -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class GateItem:
-    """One line of ``flaketui check``. ``status``: failing, kept, expired, finding (a
-    repository-wide rerun), or stale (a keep whose test has no marker left: information only)."""
-
-    status: str
-    path: str
-    line: int
-    nodeid: str
-    marker: str
-    reason: str = ""
-    expires: str | None = None
-
-    @property
-    def text(self) -> str:
-        """``path:line: nodeid (marker)``, the form editors and CI annotations jump to."""
-        base = f"{self.path}:{self.line}: {self.nodeid} ({self.marker})"
-        if self.status == "kept":
-            return f"{base} kept: {self.reason} ({f'until {self.expires}' if self.expires else 'no expiry'})"
-        if self.status == "expired":
-            return f"{base} keep expired {self.expires}: {self.reason}"
-        if self.status == "stale":
-            return f"{self.path}: {self.nodeid} is kept ({self.reason}) but carries no flaky marker any more"
-        return base
-
-
 def gate_items(
     tests: Sequence[FlakyTest],
     findings: Sequence[Finding],

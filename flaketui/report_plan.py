@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class FixPlanItem:
+class Advice:
     category: Category
     label: str
     count: int
@@ -114,12 +114,12 @@ def frequency_key(rates: Mapping[str, tuple[int, int]], nodeid: str) -> tuple[fl
     return (-(failed / runs) if runs else 1.0, -runs)
 
 
-def fix_plan(
+def advice(
     tests: Iterable[AuditTest],
     candidates: Iterable[AuditCandidate],
     rates: Mapping[str, tuple[int, int]],
     fixes: Mapping[Category, str],
-) -> tuple[FixPlanItem, ...]:
+) -> tuple[Advice, ...]:
     """One item per root cause. The tests that fail most often (then run most often), as
     measured by verifications, CI history and hunts, come first, and so do their causes;
     unmeasured ones follow, the biggest cause first. A candidate is ``order`` when bisection
@@ -136,5 +136,5 @@ def fix_plan(
         groups.items(), key=lambda item: (frequency_key(rates, item[1][0]), -len(item[1]), order.index(item[0]))
     )
     return tuple(
-        FixPlanItem(category, category.label, len(members), fixes[category], tuple(members)) for category, members in ranked
+        Advice(category, category.label, len(members), fixes[category], tuple(members)) for category, members in ranked
     )

@@ -45,7 +45,7 @@ def test_hunt_json_names_each_kind_and_the_polluter(make_repo, capsys: pytest.Ca
     assert f"failed: {VICTIM}" in captured.err and "hunt: run 6/6" in captured.err
     # The record keeps it: the polluter for diagnosis, the candidates for scan (not the broken test).
     service = Service(root)
-    assert [(p.victim, p.polluter) for p in service.polluters()] == [(VICTIM, POLLUTER)]
+    assert [(p.victim, p.polluter) for p in service.hunting.polluters()] == [(VICTIM, POLLUTER)]
     candidates = {c.nodeid: c for c in service.candidates()}
     assert set(candidates) == set(by_id) - {"tests/test_b_victim.py::test_broken"}
     assert candidates[VICTIM].sources["hunt"]["polluter"] == POLLUTER
@@ -64,7 +64,7 @@ def test_a_stable_suite_is_stable_and_says_so(make_repo, capsys: pytest.CaptureF
 def test_without_xdist_the_hunt_says_so_and_pytest_args_reach_every_run(make_repo) -> None:
     # -p no:xdist, given the way a project gives its options, leaves the target without xdist.
     root = make_repo(stable_project())
-    report = Service(root).hunt(runs=1, seed=5, pytest_args="-p no:xdist")
+    report = Service(root).hunting.hunt(runs=1, seed=5, pytest_args="-p no:xdist")
     assert dict(report.runs_done) == {"serial": 1, "shuffled": 1, "xdist": 0}
     assert any("pytest-xdist is not installed" in note for note in report.notes)
     assert report.serial_equals_parallel is None and report.complete
@@ -78,13 +78,13 @@ def test_cancel_ends_every_process_keeps_what_ran_and_resume_finishes(make_repo)
         return pids_file.exists() and pids_file.read_text().endswith("\n")
 
     service = Service(root)
-    partial = service.hunt(runs=1, seed=SEED, should_stop=stop)
+    partial = service.hunting.hunt(runs=1, seed=SEED, should_stop=stop)
     assert all(wait_until_dead(int(pid)) for pid in pids_file.read_text().split())
     # The serial pass finished and counts; the shuffled one was cut and does not.
     assert not partial.complete
     assert dict(partial.runs_done) == {"serial": 1, "shuffled": 0, "xdist": 0}
     assert any("--resume" in note for note in partial.notes)
-    resumed = service.hunt(resume=True, seed=SEED)
+    resumed = service.hunting.hunt(resume=True, seed=SEED)
     assert resumed.complete and resumed.hunt_id == partial.hunt_id
     assert dict(resumed.runs_done) == {"serial": 1, "shuffled": 1, "xdist": 1}
     assert resumed.tests == () and resumed.stable
@@ -99,6 +99,6 @@ def test_resume_without_a_cut_hunt_is_a_clear_error(make_repo, capsys: pytest.Ca
 def test_budget_cut_keeps_nothing_partial(make_repo) -> None:
     # A budget shorter than any pytest start: the first pass is killed and not counted.
     root = make_repo(stable_project())
-    report = Service(root).hunt(runs=1, budget_minutes=0.0001)
+    report = Service(root).hunting.hunt(runs=1, budget_minutes=0.0001)
     assert not report.complete and dict(report.runs_done) == {"serial": 0, "shuffled": 0, "xdist": 0}
     assert report.tests == ()

@@ -33,7 +33,7 @@ def audit(rates: dict[str, tuple[int, int]], candidates=(), hunt=None):
 
 
 def plan(result) -> list[tuple[str, list[str]]]:
-    return [(str(item.category), list(item.tests)) for item in result.fix_plan]
+    return [(str(item.category), list(item.tests)) for item in result.advice]
 
 
 def test_without_measurements_the_biggest_cause_comes_first() -> None:

@@ -1,60 +1,64 @@
-"""``flaketui import``: CI history from JUnit reports, listed the way a flaky hunt lists tests."""
+"""``flaketui import``: CI history from JUnit reports; ``flaketui hunt``: the flaky tests nobody
+marked, found by running the suite serially, shuffled and under xdist."""
 
 from __future__ import annotations
 
+import json
 import sys
+from typing import Any
 
 import click
+
+from flaketui.cli.context import Context, pass_context
+from flaketui.cli.output import plural
+from flaketui.models import repo_nodeid
+from flaketui.models.history import HuntProgress, HuntReport, ImportSummary, TestHistory
 
 
 @click.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="PATH...")
 @click.option("--json", "as_json", is_flag=True, help="Print the import and every test's history as JSON.")
-@click.pass_obj
-def import_reports(ctx, paths: tuple[str, ...], as_json: bool) -> int:  # ctx: cli._Context
+@pass_context
+def import_reports(ctx: Context, paths: tuple[str, ...], as_json: bool) -> int:
     """Import JUnit XML reports (files or folders of them), one per CI run, as history.
 
     Lists the tests that both passed and failed in the history (flaky candidates) with their
     counts. A report imported before counts once; a file that is not a complete report is
     named and skipped. Exit 0, or 1 when a file was skipped.
     """
-    from flaketui.cli import _full_id, _plural
-
     service = ctx.service()
     summary = service.import_junit(paths)
     histories = service.test_histories()
     candidates = [h for h in histories if h.is_candidate]
     broken = [h for h in histories if h.failed and not h.passed]
     if as_json:
-        import json
-
         click.echo(json.dumps(_import_json(summary, histories), indent=2))
         return 1 if summary.problems else 0
     for problem in summary.problems:
         click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
     click.echo(
-        f"Imported {_plural(len(summary.imported), 'report')} ({_plural(summary.testcases, 'test result')})"
-        + (f"; {_plural(len(summary.duplicates), 'report')} imported before, not counted again" if summary.duplicates else "")
+        f"Imported {plural(len(summary.imported), 'report')} ({plural(summary.testcases, 'test result')})"
+        + (f"; {plural(len(summary.duplicates), 'report')} imported before, not counted again" if summary.duplicates else "")
         + "."
     )
     if summary.unmatched:
-        click.echo(f"{_plural(len(summary.unmatched), 'test id')} matched no file here; their node ids are a guess.")
+        click.echo(f"{plural(len(summary.unmatched), 'test id')} matched no file here; their node ids are a guess.")
     if not candidates:
         click.echo("No test both passed and failed in the history.")
     else:
-        click.echo(f"{_plural(len(candidates), 'test')} both passed and failed:")
-        width = max(len(_full_id(h.rootdir, h.nodeid)) for h in candidates)
+        click.echo(f"{plural(len(candidates), 'test')} both passed and failed:")
+        width = max(len(repo_nodeid(h.rootdir, h.nodeid)) for h in candidates)
         for h in sorted(candidates, key=lambda h: (-h.failed / h.attempts, -h.attempts, h.nodeid)):
             click.echo(
-                f"  {_full_id(h.rootdir, h.nodeid):<{width}}  passed {h.passed:>3}  failed {h.failed:>3}"
+                f"  {repo_nodeid(h.rootdir, h.nodeid):<{width}}  passed {h.passed:>3}  failed {h.failed:>3}"
                 f"  flip rate {h.flip_rate:4.0%}  seen {h.first_seen[:10]}..{h.last_seen[:10]}"
             )
     if broken:
-        click.echo(f"{_plural(len(broken), 'test')} failed every time (broken, not flaky).")
+        click.echo(f"{plural(len(broken), 'test')} failed every time (broken, not flaky).")
     return 1 if summary.problems else 0
 
 
-def _import_json(summary, histories) -> dict:  # (ImportSummary, [TestHistory])
+def _import_json(summary: ImportSummary, histories: list[TestHistory]) -> dict[str, Any]:
     return {
         "imported": list(summary.imported),
         "duplicates": list(summary.duplicates),
@@ -88,9 +92,9 @@ def _import_json(summary, histories) -> dict:  # (ImportSummary, [TestHistory])
 @click.option("--pytest-args", metavar="ARGS", help='The project\'s pytest options, e.g. "--runslow" (else [tool.flaketui] pytest-args).')
 @click.option("--seed", type=int, help="Seed every shuffle and hash seed, to repeat a hunt exactly.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout (progress goes to stderr).")
-@click.pass_obj
-def hunt(ctx, paths: tuple[str, ...], runs: int, budget: float, resume: bool, pytest_args: str | None,
-         seed: int | None, as_json: bool) -> int:  # fmt: skip  # ctx: cli._Context
+@pass_context
+def hunt(ctx: Context, paths: tuple[str, ...], runs: int, budget: float, resume: bool, pytest_args: str | None,
+         seed: int | None, as_json: bool) -> int:  # fmt: skip
     """Find flaky tests nobody marked: run the suite (or PATHS) --runs times in each mode.
 
     Modes: serial (pytest's order), shuffled (a recorded seed per run) and xdist (2 workers, when
@@ -100,15 +104,13 @@ def hunt(ctx, paths: tuple[str, ...], runs: int, budget: float, resume: bool, py
     the polluter of each order-dependent test is found by bisection. Ctrl-C stops at once and
     keeps what ran. Exit 0 when the suite is stable, 1 when it is not.
     """
-    import json
-
+    from flaketui.cli.verify import _Stop
     from flaketui.hunting import report_json
-    from flaketui.verify.cli_view import _Stop
 
     service = ctx.service()
     view = _HuntProgressView()
     with _Stop() as stop:
-        report = service.hunt(
+        report = service.hunting.hunt(
             paths, runs=runs, budget_minutes=budget, resume=resume, pytest_args=pytest_args, seed=seed,
             on_progress=view.update, should_stop=stop,
         )  # fmt: skip
@@ -129,7 +131,7 @@ class _HuntProgressView:
         self.reported: set[str] = set()
         self.last_line = ""
 
-    def update(self, progress) -> None:  # (hunting.HuntProgress)
+    def update(self, progress: HuntProgress) -> None:
         if progress.outcome is not None and progress.outcome.outcome == "failed":
             if progress.outcome.nodeid not in self.reported:
                 self.reported.add(progress.outcome.nodeid)
@@ -159,21 +161,19 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
-def _print_hunt(report) -> None:  # (HuntReport)
-    from flaketui.cli import _full_id
-
+def _print_hunt(report: HuntReport) -> None:
     done = ", ".join(f"{mode} {count}" for mode, count in report.runs_done)
     click.echo(f"Hunted {report.suite_size} tests: runs {done} ({_duration(report.seconds)}).")
     for note in report.notes:
         click.echo(f"  note: {note}")
     if not report.tests:
         click.echo("Every test passed every run.")
-    width = max((len(_full_id(report.rootdir, t.nodeid)) for t in report.tests), default=0)
+    width = max((len(repo_nodeid(report.rootdir, t.nodeid)) for t in report.tests), default=0)
     for test in report.tests:
         modes = "  ".join(f"{m} {c.failed}/{c.runs}" for m, c in test.modes if c.runs)
-        click.echo(f"  {_full_id(report.rootdir, test.nodeid):<{width}}  {test.verdict:<15}  failed {modes}")
+        click.echo(f"  {repo_nodeid(report.rootdir, test.nodeid):<{width}}  {test.verdict:<15}  failed {modes}")
         if test.polluter:
-            click.echo(f"    polluted by {_full_id(report.rootdir, test.polluter)} (confirmed by bisection)")
+            click.echo(f"    polluted by {repo_nodeid(report.rootdir, test.polluter)} (confirmed by bisection)")
     parallel = {None: "xdist did not run", True: "yes", False: "no"}[report.serial_equals_parallel]
     click.echo(
         f"Stable: {'yes' if report.stable else 'no'} (serial = parallel: {parallel}; "
