@@ -7,10 +7,8 @@ it; ``scope.py`` then puts a test's functions together.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from fnmatch import translate
 
 import libcst as cst
 import libcst.matchers as m
@@ -19,84 +17,20 @@ from libcst.metadata import CodeRange
 from flaketui.diagnose.catalog import RULES
 from flaketui.diagnose.resolve import Resolver, dotted, import_aliases
 from flaketui.diagnose.rules import Mitigation, Rule, RuleContext
-
-MUTATORS = frozenset(
-    {"append", "extend", "insert", "add", "update", "setdefault", "pop", "popitem", "remove", "discard",
-     "clear", "register", "appendleft", "extendleft", "sort", "reverse", "__setitem__", "__delitem__"}
-)
-_UNORDERED_CONSUMERS = frozenset(
-    {"sorted", "set", "frozenset", "len", "sum", "any", "all", "max", "min", "Counter", "collections.Counter", "dict"}
-)
-_DEADLINE_WORDS = re.compile(r"deadline|timeout|until|expire|stop_at|end_time|give_up", re.IGNORECASE)
-_POLLING_SLEEPS = frozenset({"async.fixed-sleep", "async.blocking-sleep"})
-_SETTERS = frozenset({"set", "setValue", "set_option", "set_config", "configure", "override"})
-_REMOVERS = frozenset({"pop", "popitem", "remove", "discard", "clear", "__delitem__"})
-_NAMING_CALLS = frozenset({"str", "repr", "hex", "pathlib.Path", "os.path.join", "tempfile.mkdtemp", "tempfile.mkstemp"})
-_CLOCK_WORDS = re.compile(r"elapsed|duration|took|time_taken|runtime|latency|delta_t|seconds_spent")
-SETUP_NAMES = frozenset(
-    {"setup_method", "setup", "setUp", "asyncSetUp", "setup_class", "setUpClass", "setup_function", "setup_module", "setUpModule"}
-)
-
-
-def _globs(*patterns: str) -> re.Pattern[str]:
-    return re.compile("|".join(translate(p) for p in patterns))
-
-
-_CLOCK_CALLS = _globs(
-    "time.time", "time.time_ns", "time.monotonic*", "time.perf_counter*", "time.process_time*",
-    "datetime.datetime.now", "datetime.datetime.utcnow", "timeit.default_timer", "*loop().time", "*.elapsed*",
-)
-_SEED_CALLS = _globs(
-    "random.seed", "numpy.random.seed", "torch.manual_seed", "torch.cuda.manual_seed*", "tensorflow.random.set_seed",
-    "faker.Faker.seed", "*.seed_instance", "random.setstate", "numpy.random.set_state", "*.seed_everything",
-    "transformers.set_seed", "*.set_random_seed", "*.set_seed", "torch.use_deterministic_algorithms",
-)
-CALL_MITIGATIONS: tuple[tuple[re.Pattern[str], Mitigation], ...] = (
-    (_globs("freezegun.freeze_time", "*.freeze_time", "pytest.mark.freeze_time", "pytest.mark.time_machine", "time_machine.travel", "*.move_to", "*.tick", "libfaketime.*"),
-     Mitigation.FROZEN_TIME),
-    (_globs("responses.*", "respx.*", "httpretty.*", "requests_mock.*", "aioresponses.*", "vcr.*", "*.use_cassette",
-            "betamax.*", "pook.*", "pytest_httpserver.*", "httpx.MockTransport", "*.add_response", "*.expect_request",
-            "werkzeug.*", "pytest_socket.disable_socket", "aiohttp.test_utils.*", "pytest.mark.vcr*",
-            "pytest.mark.default_cassette", "pytest.mark.block_network", "pytest.mark.allowed_hosts"),
-     Mitigation.MOCK_NETWORK),
-    (_globs("moto.*", "botocore.stub.Stubber*", "*.mock_aws", "*.mock_s3", "*.mock_dynamodb*", "*.mock_sqs"),
-     Mitigation.MOCK_CLOUD),
-    (_globs("pytest_subprocess.*", "*.register_subprocess", "fake_process.*", "fp.register*"), Mitigation.MOCK_SUBPROCESS),
-)
-MITIGATING_FIXTURES: dict[str, Mitigation] = {
-    "freezer": Mitigation.FROZEN_TIME, "time_machine": Mitigation.FROZEN_TIME, "frozen_time": Mitigation.FROZEN_TIME,
-    "responses": Mitigation.MOCK_NETWORK, "requests_mock": Mitigation.MOCK_NETWORK, "httpx_mock": Mitigation.MOCK_NETWORK,
-    "respx_mock": Mitigation.MOCK_NETWORK, "httpserver": Mitigation.MOCK_NETWORK, "aioresponses": Mitigation.MOCK_NETWORK,
-    "mock_aioresponse": Mitigation.MOCK_NETWORK, "vcr": Mitigation.MOCK_NETWORK, "vcr_cassette": Mitigation.MOCK_NETWORK,
-    "socket_disabled": Mitigation.MOCK_NETWORK, "httpbin": Mitigation.MOCK_NETWORK, "aiohttp_server": Mitigation.MOCK_NETWORK,
-    "fake_process": Mitigation.MOCK_SUBPROCESS, "fp": Mitigation.MOCK_SUBPROCESS,
-}
-_PATCH_CALLS = _globs(
-    "*mock.patch", "*mock.patch.object", "*mock.patch.dict", "*mock.patch.multiple", "patch", "patch.object",
-    "mocker.patch", "mocker.patch.*", "*monkeypatch.setattr", "*MonkeyPatch*.setattr", "*.stub", "*.patch.object",
-)
-_TARGET_WORDS: tuple[tuple[frozenset[str], Mitigation], ...] = (
-    (frozenset({"time", "datetime", "now", "utcnow", "today", "date", "monotonic", "perf_counter", "timezone"}),
-     Mitigation.FROZEN_TIME),
-    (frozenset({"requests", "httpx", "aiohttp", "urlopen", "urllib", "urllib3", "socket", "websockets", "grpc",
-                "smtplib", "openai", "anthropic", "redis", "pika", "kafka", "psycopg2", "pymongo", "Session",
-                "ClientSession", "AsyncClient", "Client", "urlretrieve", "create_connection"}), Mitigation.MOCK_NETWORK),
-    (frozenset({"boto3", "botocore", "client", "resource"}), Mitigation.MOCK_CLOUD),
-    (frozenset({"subprocess", "run", "Popen", "check_output", "check_call", "system"}), Mitigation.MOCK_SUBPROCESS),
-    (frozenset({"random", "randint", "choice", "shuffle", "uuid4", "uuid1", "urandom"}), Mitigation.SEED),
-)
-CACHE_DECORATORS = _globs("functools.lru_cache*", "functools.cache", "lru_cache*", "cache", "functools.cached_property",
-                           "cachetools.*", "*.memoize*", "joblib.Memory*")
-ORDER_MARKS = _globs("pytest.mark.order", "pytest.mark.run", "pytest.mark.first", "pytest.mark.second",
-                      "pytest.mark.last", "pytest.mark.second_to_last", "pytest.mark.incremental", "pytest.mark.dependency")
-#: Markers by which a project says a test needs the network or a live service.
-NETWORK_MARKS = _globs("pytest.mark.network", "pytest.mark.internet", "pytest.mark.online", "pytest.mark.remote_data",
-                       "pytest.mark.requires_network", "pytest.mark.requires_internet", "pytest.mark.needs_network",
-                       "pytest.mark.integration", "pytest.mark.e2e", "pytest.mark.live", "pytest.mark.external")
-MUTABLE_FACTORIES = frozenset(
-    {"list", "dict", "set", "defaultdict", "collections.defaultdict", "deque", "collections.deque", "Counter",
-     "collections.Counter", "OrderedDict", "collections.OrderedDict", "weakref.WeakValueDictionary",
-     "weakref.WeakKeyDictionary", "weakref.WeakSet", "queue.Queue"}
+from flaketui.diagnose.vocabulary import (
+    CALL_MITIGATIONS,
+    CLOCK_CALLS,
+    CLOCK_WORDS,
+    DEADLINE_WORDS,
+    MUTATORS,
+    NAMING_CALLS,
+    PATCH_CALLS,
+    POLLING_SLEEPS,
+    REMOVERS,
+    SEED_CALLS,
+    SETTERS,
+    UNORDERED_CONSUMERS,
+    target_mitigations,
 )
 
 
@@ -182,12 +116,6 @@ for _rule in RULES:
         _NODE_RULES.setdefault(_rule.node_type, []).append(_rule)
 
 
-def target_mitigations(target: str) -> set[Mitigation]:
-    """What patching ``target`` cancels: ``mock.patch("app.api.requests.get")`` mocks the network."""
-    words = set(re.split(r"[.\[\]()]+", target))
-    return {kind for vocabulary, kind in _TARGET_WORDS if words & vocabulary}
-
-
 class FunctionReader(cst.CSTVisitor):
     """Reads one function (decorators included) into a :class:`FunctionFacts`."""
 
@@ -233,11 +161,11 @@ class FunctionReader(cst.CSTVisitor):
         """The loop checks a clock or a deadline/timeout (``assert time() < start + 5``)."""
         for name in m.findall(loop, m.Name()):
             assert isinstance(name, cst.Name)
-            if name.value in self.clock_names or _DEADLINE_WORDS.search(name.value):
+            if name.value in self.clock_names or DEADLINE_WORDS.search(name.value):
                 return True
         for call in m.findall(loop, m.Call()):
             assert isinstance(call, cst.Call)
-            if _CLOCK_CALLS.match(self.qualify(call.func) or ""):
+            if CLOCK_CALLS.match(self.qualify(call.func) or ""):
                 return True
         return False
 
@@ -285,12 +213,12 @@ class FunctionReader(cst.CSTVisitor):
 
     def is_clock_expression(self, node: cst.BaseExpression) -> bool:
         if isinstance(node, cst.Name):
-            return node.value in self.clock_names or bool(_CLOCK_WORDS.search(node.value))
+            return node.value in self.clock_names or bool(CLOCK_WORDS.search(node.value))
         if isinstance(node, cst.Attribute):
-            return bool(_CLOCK_WORDS.search(node.attr.value))
+            return bool(CLOCK_WORDS.search(node.attr.value))
         if isinstance(node, cst.Call):
             qualified = self.qualify(node.func) or ""
-            if _CLOCK_CALLS.match(qualified):
+            if CLOCK_CALLS.match(qualified):
                 return True
             if isinstance(node.func, cst.Attribute) and node.func.attr.value == "total_seconds":
                 return self.is_clock_expression(node.func.value)
@@ -360,7 +288,7 @@ class FunctionReader(cst.CSTVisitor):
             # ``for f in os.listdir(d)``: each entry is handled on its own; order rarely matters.
             self.unordered.add(id(node.iter))
         elif isinstance(node, cst.Assign) and any(
-            isinstance(t.target, cst.Name) and _DEADLINE_WORDS.search(t.target.value) for t in node.targets
+            isinstance(t.target, cst.Name) and DEADLINE_WORDS.search(t.target.value) for t in node.targets
         ):
             self._mark_deadline(node.value)
         elif (isinstance(node, cst.Assign) and isinstance(node.value, cst.Call)
@@ -404,18 +332,18 @@ class FunctionReader(cst.CSTVisitor):
         if qualified is None:
             return
         for rule in _CALL_RULES:
-            if self.loop_depth and rule.id in _POLLING_SLEEPS:
+            if self.loop_depth and rule.id in POLLING_SLEEPS:
                 continue  # a sleep inside a while loop is polling: async.polling-loop speaks for it
             if rule.matches_call(qualified) and (rule.when is None or rule.when(node, self)):
                 self.hit(rule, node, qualified)
         head, dot, rest = qualified.partition(".")
         if dot and head in self.params and head not in {"self", "cls"} and head not in self.resolver.local_names:
             self.facts.param_calls.append((head, "." + rest, node))
-        if qualified in _NAMING_CALLS or qualified.endswith((".format", ".joinpath", "path.join", "sleep")):
+        if qualified in NAMING_CALLS or qualified.endswith((".format", ".joinpath", "path.join", "sleep")):
             # A random name, or a random jitter in a sleep, is not data the test checks.
             for arg in node.args:
                 self._mark_naming(arg.value)
-        if qualified in _UNORDERED_CONSUMERS:
+        if qualified in UNORDERED_CONSUMERS:
             for arg in node.args:
                 self.unordered.add(id(arg.value))
                 if isinstance(arg.value, cst.GeneratorExp | cst.ListComp | cst.SetComp):
@@ -431,8 +359,8 @@ class FunctionReader(cst.CSTVisitor):
             if isinstance(owner, cst.Name) and owner.value in {"self", "cls"}:
                 self.facts.calls_self.add(func.attr.value)
             if func.attr.value in MUTATORS:
-                self._mutated(owner, node, removing=func.attr.value in _REMOVERS)
-            elif func.attr.value in _SETTERS and self._imported_root(owner):
+                self._mutated(owner, node, removing=func.attr.value in REMOVERS)
+            elif func.attr.value in SETTERS and self._imported_root(owner):
                 self._mutated(owner, node)  # ``CONF.set("main", "size", ...)``: imported configuration
             self._teardown_call(func.attr.value)
         if qualified.endswith(("getfixturevalue", "getfuncargvalue")) and node.args:
@@ -457,12 +385,12 @@ class FunctionReader(cst.CSTVisitor):
 
     def _call_mitigations(self, node: cst.Call, qualified: str, *, blanket: bool = False,
                           span: tuple[int, int] | None = None) -> None:
-        if _SEED_CALLS.match(qualified) and node.args and not any(self.is_clock_expression(a.value) for a in node.args):
+        if SEED_CALLS.match(qualified) and node.args and not any(self.is_clock_expression(a.value) for a in node.args):
             self.mitigate(Mitigation.SEED, node, blanket=blanket, span=span)
         for pattern, kind in CALL_MITIGATIONS:
             if pattern.match(qualified):
                 self.mitigate(kind, node, blanket=blanket, span=span)
-        if _PATCH_CALLS.match(qualified):
+        if PATCH_CALLS.match(qualified):
             target = self._patch_target(node, qualified)
             if target:
                 for kind in target_mitigations(target) or {None}:

@@ -18,18 +18,20 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from flaketui.diagnose.facts import (
-    CACHE_DECORATORS,
-    CALL_MITIGATIONS,
-    MITIGATING_FIXTURES,
-    MUTABLE_FACTORIES,
-    NETWORK_MARKS,
-    ORDER_MARKS,
     FixtureSpec,
     FunctionFacts,
     FunctionReader,
     MitigationSite,
 )
 from flaketui.diagnose.resolve import Resolver, dotted, import_aliases
+from flaketui.diagnose.vocabulary import (
+    CACHE_DECORATORS,
+    CALL_MITIGATIONS,
+    MITIGATING_FIXTURES,
+    MUTABLE_FACTORIES,
+    NETWORK_MARKS,
+    ORDER_MARKS,
+)
 
 _TEARDOWN_SENSITIVE = frozenset({"fixture.no-teardown", "fixture.patch-not-stopped"})
 _FIXTURE_DECORATORS = frozenset({"pytest.fixture", "pytest.yield_fixture", "pytest_asyncio.fixture", "fixture"})

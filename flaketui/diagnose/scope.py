@@ -10,9 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flaketui.diagnose.catalog import RULES
-from flaketui.diagnose.facts import SETUP_NAMES, FixtureSpec, FunctionFacts, Hit, MitigationSite
+from flaketui.diagnose.facts import FixtureSpec, FunctionFacts, Hit, MitigationSite
 from flaketui.diagnose.module import ClassFacts, ModuleFacts
 from flaketui.diagnose.rules import Rule
+from flaketui.diagnose.vocabulary import SETUP_NAMES
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}
 CALL_RULES = [rule for rule in RULES if rule.calls]
