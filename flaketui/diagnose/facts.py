@@ -14,6 +14,7 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import CodeRange
 
+from flaketui.diagnose import state
 from flaketui.diagnose.catalog import RULES
 from flaketui.diagnose.resolve import Resolver, dotted, import_aliases
 from flaketui.diagnose.rules import Mitigation, Rule, RuleContext
@@ -268,11 +269,11 @@ class FunctionReader(cst.CSTVisitor):
             if node.value not in self.facts.reads:
                 self.facts.reads[node.value] = self.lines(node)
         elif isinstance(node, cst.AssignTarget):
-            self._assigned(node.target, node)
+            state.assigned(self, node.target, node)
         elif isinstance(node, cst.AugAssign):
-            self._assigned(node.target, node, augmented=True)
+            state.assigned(self, node.target, node, augmented=True)
         elif isinstance(node, cst.Del):
-            self._deleted(node.target, node)
+            state.deleted(self, node.target, node)
         elif isinstance(node, cst.With):
             self._with(node)
         elif isinstance(node, cst.While):
@@ -359,9 +360,9 @@ class FunctionReader(cst.CSTVisitor):
             if isinstance(owner, cst.Name) and owner.value in {"self", "cls"}:
                 self.facts.calls_self.add(func.attr.value)
             if func.attr.value in MUTATORS:
-                self._mutated(owner, node, removing=func.attr.value in REMOVERS)
-            elif func.attr.value in SETTERS and self._imported_root(owner):
-                self._mutated(owner, node)  # ``CONF.set("main", "size", ...)``: imported configuration
+                state.mutated(self, owner, node, removing=func.attr.value in REMOVERS)
+            elif func.attr.value in SETTERS and state.imported_root(self, owner):
+                state.mutated(self, owner, node)  # ``CONF.set("main", "size", ...)``: imported configuration
             self._teardown_call(func.attr.value)
         if qualified.endswith(("getfixturevalue", "getfuncargvalue")) and node.args:
             first = node.args[0].value
@@ -430,80 +431,6 @@ class FunctionReader(cst.CSTVisitor):
                     self._call_mitigations(item.item, qualified, span=span)
             if item.asname is not None:
                 self._bind(item.asname.name, item.item)  # type: ignore[arg-type]
-
-    def _imported_root(self, owner: cst.BaseExpression) -> bool:
-        while isinstance(owner, cst.Attribute | cst.Subscript):
-            owner = owner.value
-        return isinstance(owner, cst.Name) and self.is_imported_name(owner.value) and owner.value not in self.module_aliases
-
-    def _mutated(self, owner: cst.BaseExpression, node: cst.CSTNode, removing: bool = False) -> None:
-        """``owner`` is changed in place: attribute it to the name at the root of its chain.
-        ``removing`` (``del x[k]``, ``x.pop(k)``) on an imported registry is cleanup, not pollution."""
-        start, end = self.lines(node)
-        root, attrs = owner, []
-        while isinstance(root, cst.Attribute | cst.Subscript):
-            if isinstance(root, cst.Attribute):
-                attrs.append(root.attr.value)
-            root = root.value
-        if not isinstance(root, cst.Name):
-            return
-        base = root.value
-        attrs.reverse()
-        if base == "self":
-            if attrs:
-                self.facts.self_mutated.setdefault(attrs[0], []).append((start, end))
-        elif base == "cls":
-            if attrs:
-                self.facts.class_assigned.setdefault(attrs[0], []).append((start, end, "cls"))
-        elif self.is_imported_name(base):
-            # ``np.add(a, b)`` calls a module's function; ``plugins.register(x)`` (an imported
-            # object) and ``myapp.REGISTRY.append(x)`` change state that outlives the test.
-            if base in self.module_aliases and not attrs:
-                return
-            if (self.qualify(owner) or "").startswith(("os.environ", "sys.path", "sys.modules")):
-                return
-            if removing:
-                self.facts.imported_restored.add(base)
-            else:
-                self.facts.imported_mutated.append((".".join([base, *attrs]), start, end))
-        else:
-            self.facts.mutated.setdefault(base, []).append((start, end))
-
-    def _assigned(self, target: cst.BaseExpression, node: cst.CSTNode, augmented: bool = False) -> None:
-        if isinstance(target, cst.Subscript):
-            self._mutated(target.value, node)
-        elif isinstance(target, cst.Attribute):
-            owner = target.value
-            start, end = self.lines(node)
-            if isinstance(owner, cst.Name) and owner.value == "cls":
-                self.facts.class_assigned.setdefault(target.attr.value, []).append((start, end, "cls"))
-            elif _is_type_of_self(owner):
-                self.facts.class_assigned.setdefault(target.attr.value, []).append((start, end, "type(self)"))
-            elif isinstance(owner, cst.Name) and owner.value not in {"self"} and not self.is_imported_name(owner.value):
-                # ``TestC.x = 1`` (a class of the module) or ``config.debug = True`` (a fixture's object).
-                self.facts.class_assigned.setdefault(target.attr.value, []).append((start, end, owner.value))
-                self.facts.mutated.setdefault(owner.value, []).append((start, end))
-            elif isinstance(owner, cst.Attribute) and isinstance(owner.value, cst.Name) and owner.value.value == "self":
-                self.facts.self_mutated.setdefault(owner.attr.value, []).append((start, end))
-        elif isinstance(target, cst.Name) and augmented:
-            if target.value in self.facts.globals_declared:
-                self.facts.mutated.setdefault(target.value, []).append(self.lines(node))
-
-    def _deleted(self, target: cst.BaseExpression, node: cst.CSTNode) -> None:
-        if isinstance(target, cst.Subscript):
-            if self.qualify(target.value) == "os.environ":
-                rule = next(r for r in RULES if r.id == "fixture.environ-write")
-                self.hit(rule, node, "os.environ.__delitem__")
-            self._mutated(target.value, node, removing=True)
-
-
-def _is_type_of_self(node: cst.BaseExpression) -> bool:
-    if isinstance(node, cst.Attribute) and node.attr.value == "__class__":
-        return isinstance(node.value, cst.Name) and node.value.value == "self"
-    return (
-        isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "type"
-        and len(node.args) == 1 and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == "self"
-    )
 
 
 def _comprehension_fors(node: cst.GeneratorExp | cst.ListComp | cst.SetComp) -> list[cst.CompFor]:
