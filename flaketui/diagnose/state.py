@@ -18,6 +18,7 @@ def imported_root(reader: FunctionReader, owner: cst.BaseExpression) -> bool:
         owner = owner.value
     return isinstance(owner, cst.Name) and reader.is_imported_name(owner.value) and owner.value not in reader.module_aliases
 
+
 def mutated(reader: FunctionReader, owner: cst.BaseExpression, node: cst.CSTNode, removing: bool = False) -> None:
     """``owner`` is changed in place: attribute it to the name at the root of its chain.
     ``removing`` (``del x[k]``, ``x.pop(k)``) on an imported registry is cleanup, not pollution."""
@@ -51,6 +52,7 @@ def mutated(reader: FunctionReader, owner: cst.BaseExpression, node: cst.CSTNode
     else:
         reader.facts.mutated.setdefault(base, []).append((start, end))
 
+
 def assigned(reader: FunctionReader, target: cst.BaseExpression, node: cst.CSTNode, augmented: bool = False) -> None:
     if isinstance(target, cst.Subscript):
         mutated(reader, target.value, node)
@@ -70,6 +72,7 @@ def assigned(reader: FunctionReader, target: cst.BaseExpression, node: cst.CSTNo
     elif isinstance(target, cst.Name) and augmented:
         if target.value in reader.facts.globals_declared:
             reader.facts.mutated.setdefault(target.value, []).append(reader.lines(node))
+
 
 def deleted(reader: FunctionReader, target: cst.BaseExpression, node: cst.CSTNode) -> None:
     if isinstance(target, cst.Subscript):
