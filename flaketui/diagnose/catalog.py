@@ -58,6 +58,15 @@ RULES: list[Rule] = [
         mitigated_by=frozenset({Mitigation.FROZEN_TIME}),
     ),
     Rule(
+        "time.timing-tolerance", TIME,
+        "holds a count or a duration measured in wall time to a tolerance: under load the machine does less (or more) in that time",
+        "assert on what happened, not how much of it fitted in a stretch of time; drive the clock by hand if the rate matters",
+        0.8,
+        matcher=m.Assert(),
+        when=p.timing_tolerance,
+        mitigated_by=frozenset({Mitigation.FROZEN_TIME}),
+    ),
+    Rule(
         "time.local-timezone", TIME,
         "depends on the machine's time zone (fromtimestamp/astimezone/tzlocal without an explicit zone)",
         "pass tz=timezone.utc (or a ZoneInfo) explicitly, or set TZ with monkeypatch.setenv and time.tzset",
@@ -208,6 +217,15 @@ RULES: list[Rule] = [
         "join the thread (and assert it finished) before asserting; protect shared data with a Lock or a Queue",
         0.7,
         calls=("threading.Thread", "_thread.start_new_thread", "thread.start_new_thread"),
+        when=p.threads_not_joined,
+    ),
+    Rule(
+        "race.thread-joined", RACE,
+        "starts threads and joins them: while they run, whatever they share is at the scheduler's mercy",
+        "protect what the threads share with a Lock, or hand results back through a queue.Queue",
+        0.45,
+        calls=("threading.Thread",),
+        when=p.threads_joined,
     ),
     Rule(
         "race.pool", RACE,
@@ -489,10 +507,10 @@ RULES: list[Rule] = [
         calls=(
             "random.random", "random.randint", "random.randrange", "random.choice", "random.choices",
             "random.shuffle", "random.sample", "random.uniform", "random.gauss", "random.normalvariate",
-            "random.getrandbits", "random.randbytes", "random.triangular", "random.expovariate", "random.Random",
+            "random.getrandbits", "random.triangular", "random.expovariate", "random.Random",
             "random.SystemRandom*", "numpy.random.*", "torch.rand", "torch.randn", "torch.randint", "torch.randperm",
             "torch.rand_like", "torch.randn_like", "torch.normal", "torch.bernoulli", "torch.multinomial",
-            "tensorflow.random.*", "secrets.*", "os.urandom", "faker.Faker", "factory.fuzzy.*",
+            "tensorflow.random.*", "faker.Faker", "factory.fuzzy.*",
             "mimesis.*",
         ),
         # Methods of a generator object are covered by the line that built it.

@@ -76,7 +76,7 @@ class Diagnoser:
     def cache_key(self, test: FlakyTest) -> str:
         digest = hashlib.sha256()
         digest.update(f"{self.version}\0{engine_fingerprint()}\0{test.nodeid}\0{test.rootdir}\0{test.path}\0"
-                      f"{test.name}\0{test.class_name}\0{test.line}\0".encode())
+                      f"{test.name}\0{test.class_name}\0{test.line}\0{test.markers!r}\0".encode())
         for rel in [test.path, *self.conftest_paths(test)]:
             digest.update(rel.encode() + b"\0" + hashlib.sha256(self._read(rel) or b"").digest())
         return digest.hexdigest()
@@ -112,6 +112,7 @@ class Diagnoser:
         return results
 
     def diagnose_uncached(self, test: FlakyTest) -> Diagnosis:
+        from flaketui.diagnose.notes import notes_of
         from flaketui.diagnose.scope import assemble, find_test
 
         module = self.module(test.path)
@@ -123,6 +124,9 @@ class Diagnoser:
         conftests = [c for c in (self.module(p) for p in self.conftest_paths(test)) if c is not None and c.error is None]
         scope = assemble(facts, test.class_name, module, conftests)
         evidence = evidence_of(scope)
+        evidence += notes_of(test, self._read(test.path) or b"", facts.first_line or facts.line, facts.line,
+                             facts.end_line, facts.docstring)
+        evidence.sort(key=lambda e: (-e.weight, e.path, e.line))
         suggestion, ranking = rank(evidence)
         return Diagnosis(test.nodeid, suggestion, tuple(evidence), ranking)
 
@@ -136,10 +140,10 @@ def evidence_of(scope: Scope) -> list[Evidence]:
     found: list[Evidence] = []
     for piece in scope.pieces:
         for hit in piece.facts.hits:
-            if not _mitigated(hit, piece, scope):
+            if not _mitigated(hit, piece, scope) and not _isolation(hit, piece):
                 found.append(_evidence(piece, hit, hit.qualified))
     for piece, hit, detail in scope.scope_hits:
-        if not _mitigated(hit, piece, scope):
+        if not _mitigated(hit, piece, scope) and not _isolation(hit, piece):
             found.append(_evidence(piece, hit, detail))
     seen: set[tuple[str, str, int]] = set()
     unique = []
@@ -149,6 +153,14 @@ def evidence_of(scope: Scope) -> list[Evidence]:
             unique.append(item)
     unique.sort(key=lambda e: (-e.weight, e.path, e.line))
     return unique
+
+
+def _isolation(hit: Hit, piece: Piece) -> bool:
+    """An autouse fixture sets process state the same way before every test: that is how a
+    suite isolates its tests (resetting a registry, pinning an env var), not how one leaks."""
+    from flaketui.diagnose.cures import RESTORABLE_RULES
+
+    return piece.role == "autouse" and (hit.rule.id in RESTORABLE_RULES or hit.rule.category is Category.ORDER)
 
 
 def _evidence(piece: Piece, hit: Hit, detail: str | None) -> Evidence:

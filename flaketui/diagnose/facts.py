@@ -104,6 +104,21 @@ class FunctionFacts:
     param_calls: list[tuple[str, str, cst.Call]] = field(default_factory=list)
     #: The reader, kept as the RuleContext of ``param_calls`` once the fixture is known.
     context: RuleContext | None = field(default=None, repr=False)
+    #: Qualified names a teardown (after ``yield``, in ``finally``) touches: what it puts back.
+    restored: set[str] = field(default_factory=set)
+    #: Names bound to a random draw, and the lines of draws whose value cannot change the
+    #: outcome (compared with itself after a round trip, or naming the victim of a chaos test).
+    random_names: dict[str, int] = field(default_factory=dict)
+    benign_random_lines: set[int] = field(default_factory=set)
+    #: Set by the module reader before the walk: the function joins threads without a timeout;
+    #: a framework bounds its time (``@pytest.mark.timeout``, ``with fail_after(...)``).
+    joins_threads: bool = False
+    framework_timeout: bool = False
+    #: The function read a clock or slept before the current node (timing tolerances follow).
+    measures_time: bool = False
+    #: Where its first decorator is, and its docstring (line, text), for the notes people wrote.
+    first_line: int = 0
+    docstring: tuple[int, str] | None = None
 
     @property
     def label(self) -> str:
@@ -111,6 +126,10 @@ class FunctionFacts:
 
 
 _CALL_RULES = [r for r in RULES if r.calls]
+_RANDOM_RULE = next(r for r in RULES if r.id == "data.unseeded-random")
+#: What a chaos test does to a randomly chosen victim.
+_CHAOS_CALLS = frozenset({"kill", "terminate", "crash", "restart", "interrupt", "close", "stop", "shutdown", "cancel",
+                          "send_signal", "kill_worker", "remove_worker", "disconnect"})
 _NODE_RULES: dict[type[cst.CSTNode], list[Rule]] = {}
 for _rule in RULES:
     if _rule.matcher is not None and _rule.node_type is not None:
@@ -158,8 +177,19 @@ class FunctionReader(cst.CSTVisitor):
     def mark_local(self, node: cst.CSTNode) -> None:
         self.local_calls.add(id(node))
 
+    @property
+    def joins_threads(self) -> bool:
+        return self.facts.joins_threads
+
+    @property
+    def measures_time(self) -> bool:
+        return self.facts.measures_time
+
     def loop_has_deadline(self, loop: cst.While) -> bool:
-        """The loop checks a clock or a deadline/timeout (``assert time() < start + 5``)."""
+        """The loop checks a clock or a deadline/timeout (``assert time() < start + 5``), or a
+        framework bounds the test's time (``@pytest.mark.timeout``, ``with fail_after(5)``)."""
+        if self.facts.framework_timeout:
+            return True
         for name in m.findall(loop, m.Name()):
             assert isinstance(name, cst.Name)
             if name.value in self.clock_names or DEADLINE_WORDS.search(name.value):
@@ -254,6 +284,7 @@ class FunctionReader(cst.CSTVisitor):
             # After a fixture's yield the test has already run: only cleanup facts matter.
             if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
                 self._teardown_call(node.func.attr.value)
+            self._restores(node)
             return True
         for rule in _NODE_RULES.get(type(node), ()):
             if m.matches(node, rule.matcher) and (rule.when is None or rule.when(node, self)):
@@ -261,6 +292,8 @@ class FunctionReader(cst.CSTVisitor):
         if isinstance(node, cst.Assert) and isinstance(node.test, cst.Comparison):
             if any(isinstance(t.operator, cst.Equal) for t in node.test.comparisons):
                 self.facts.asserts_equality = True
+        if isinstance(node, cst.Call | cst.Comparison) and self.facts.random_names:
+            self._random_use(node)
         if isinstance(node, cst.Call):
             self._call(node)
         elif isinstance(node, cst.FormattedStringExpression):
@@ -296,6 +329,10 @@ class FunctionReader(cst.CSTVisitor):
               and self.qualify(node.value.func) in {"time.time", "time.time_ns"}):
             # ``start = time.time()`` starts a measurement; an assert on it is time.elapsed-assert.
             self.deadlines.add(id(node.value))
+        elif isinstance(node, cst.Try) and node.finalbody is not None:
+            # ``finally: os.chdir(old)``: what the function puts back is not what it leaks.
+            for inner in m.findall(node.finalbody, m.Name() | m.Attribute()):
+                self._restores(inner)
         elif isinstance(node, cst.Global):
             self.facts.globals_declared.update(n.name.value for n in node.names)
         elif isinstance(node, cst.Yield):
@@ -322,7 +359,38 @@ class FunctionReader(cst.CSTVisitor):
         elif isinstance(original_node, cst.AnnAssign) and original_node.value is not None:
             self._bind(original_node.target, original_node.value)
 
+    def _restores(self, node: cst.CSTNode) -> None:
+        if isinstance(node, cst.Name | cst.Attribute):
+            # Both spellings: hits name an assigned attribute as written (``settings.DEBUG``).
+            for name in (self.qualify(node), dotted(node)):
+                if name:
+                    self.facts.restored.add(name.replace("()", ""))
+
+    def _random_use(self, node: cst.CSTNode) -> None:
+        """A random value compared with itself after a round trip, or picking what a chaos test
+        kills, cannot make the outcome differ: its draw is not the cause."""
+        if isinstance(node, cst.Comparison) and any(isinstance(t.operator, cst.Equal) for t in node.comparisons):
+            operands = [node.left, *(t.comparator for t in node.comparisons)]
+            names = [o.value for o in operands if isinstance(o, cst.Name) and o.value in self.facts.random_names]
+        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            attribute = node.func.attr.value
+            if attribute in _CHAOS_CALLS and isinstance(node.func.value, cst.Name):
+                names = [node.func.value.value] if node.func.value.value in self.facts.random_names else []
+            elif attribute in _CHAOS_CALLS and isinstance(node.func.value, cst.Call):
+                names, start = [], self.lines(node.func.value)[0]
+                self.facts.benign_random_lines.add(start)
+            elif "equal" in attribute.lower() and "almost" not in attribute.lower():
+                names = [a.value.value for a in node.args
+                         if isinstance(a.value, cst.Name) and a.value.value in self.facts.random_names]
+            else:
+                return
+        else:
+            return
+        self.facts.benign_random_lines.update(self.facts.random_names[n] for n in names)
+
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name) and isinstance(value, cst.Call) and _RANDOM_RULE.matches_call(self.qualify(value.func) or ""):
+            self.facts.random_names[target.value] = self.lines(value)[0]
         if isinstance(target, cst.Name):
             self.resolver.bind(target, value)
             if self.is_clock_expression(value):
@@ -332,6 +400,8 @@ class FunctionReader(cst.CSTVisitor):
         qualified = self.qualify(node.func)
         if qualified is None:
             return
+        if CLOCK_CALLS.match(qualified) or qualified.endswith("sleep"):
+            self.facts.measures_time = True
         for rule in _CALL_RULES:
             if self.loop_depth and rule.id in POLLING_SLEEPS:
                 continue  # a sleep inside a while loop is polling: async.polling-loop speaks for it

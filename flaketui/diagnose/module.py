@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from flaketui.diagnose import cures
 from flaketui.diagnose.facts import (
     FixtureSpec,
     FunctionFacts,
@@ -332,6 +333,7 @@ class _ModuleReader:
         for decorator in node.decorators:
             start, _ = reader.lines(decorator)
             self.marks_into([decorator.decorator], start, facts.usefixtures, facts.notable_marks, facts.mitigations)
+        cures.prescan(facts, node, reader.resolver)
         node.visit(reader)
         facts.context = reader
         for decorator in node.decorators:
@@ -341,6 +343,11 @@ class _ModuleReader:
                 facts.mitigations.append(MitigationSite(MITIGATING_FIXTURES[param], facts.line, facts.end_line, True))
         outer = self.resolver.local_names
         facts.locals = {k for k, v in reader.resolver.local_names.items() if outer.get(k) != v} | set(params)
+        facts.first_line = where.start.line + offset
+        docstring = node.get_docstring()
+        if docstring and isinstance(node.body, cst.IndentedBlock) and node.body.body:
+            facts.docstring = (positions[node.body.body[0]].start.line + offset, docstring)
+        cures.apply(facts, node, reader.resolver, docstring or "")
         if facts.has_teardown:
             facts.hits = [h for h in facts.hits if h.rule.id not in _TEARDOWN_SENSITIVE]
         if not facts.asserts_equality:

@@ -58,6 +58,12 @@ class RuleContext(Protocol):
 
     def mark_local(self, node: cst.CSTNode) -> None: ...
 
+    @property
+    def joins_threads(self) -> bool: ...
+
+    @property
+    def measures_time(self) -> bool: ...
+
 
 Predicate = Callable[[cst.CSTNode, RuleContext], bool]
 
@@ -344,15 +350,53 @@ def elapsed_time_comparison(node: cst.CSTNode, ctx: RuleContext) -> bool:
     test = node.test
     if not isinstance(test, cst.Comparison):
         return False
+    operands = [test.left, *(t.comparator for t in test.comparisons)]
+    if _approx_of_duration(operands, ctx):
+        return True
     if not any(isinstance(t.operator, cst.LessThan | cst.LessThanEqual | cst.GreaterThan | cst.GreaterThanEqual) for t in test.comparisons):
         return False
-    operands = [test.left, *(t.comparator for t in test.comparisons)]
     if not any(ctx.is_clock_expression(o) for o in operands):
         return False
     # ``assert time() < start + 30`` bounds a wait generously: not a speed assertion.
     literals = [_number(n) for n in m.findall(test, m.Integer() | m.Float())]
     in_millis = any("ms" in n.value.lower() or "milli" in n.value.lower() for n in m.findall(test, m.Name()))
     return in_millis or max((v for v in literals if v is not None), default=0) < 10
+
+
+def _approx_of_duration(operands: list[cst.BaseExpression], ctx: RuleContext) -> bool:
+    """``assert profile.duration == approx(0.1, rel=0.2)``: a measured time held to a tolerance."""
+    approx = [o for o in operands if isinstance(o, cst.Call) and (ctx.qualify(o.func) or "").endswith("approx")]
+    if not approx:
+        return False
+    inner = [a.value for call in approx for a in call.args[:1]]
+    return any(ctx.is_clock_expression(o) for o in [*operands, *inner] if not isinstance(o, cst.Call) or o not in approx)
+
+
+def timing_tolerance(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """A count or a duration bounded on both sides (``8 <= calls <= 12``), or ``isclose`` on a
+    duration, after the function read a clock or slept: how much happens in a stretch of wall
+    time depends on the machine's load."""
+    assert isinstance(node, cst.Assert)
+    test = node.test
+    if isinstance(test, cst.Call) and (ctx.qualify(test.func) or "").endswith("isclose"):
+        return any(ctx.is_clock_expression(a.value) for a in test.args[:2])
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 2 or not ctx.measures_time:
+        return False
+    ordering = cst.LessThan | cst.LessThanEqual
+    if not all(isinstance(t.operator, ordering) for t in test.comparisons) and not all(
+            isinstance(t.operator, cst.GreaterThan | cst.GreaterThanEqual) for t in test.comparisons):
+        return False
+    low, middle, high = test.left, test.comparisons[0].comparator, test.comparisons[1].comparator
+    bounds_literal = all(isinstance(b, cst.Integer | cst.Float | cst.Name | cst.BinaryOperation | cst.Attribute) for b in (low, high))
+    return bounds_literal and not isinstance(middle, cst.Integer | cst.Float)
+
+
+def threads_joined(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    return ctx.joins_threads
+
+
+def threads_not_joined(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    return not ctx.joins_threads
 
 
 def float_equality(node: cst.CSTNode, ctx: RuleContext) -> bool:

@@ -34,6 +34,13 @@ def globs(*patterns: str) -> re.Pattern[str]:
 CLOCK_CALLS = globs(
     "time.time", "time.time_ns", "time.monotonic*", "time.perf_counter*", "time.process_time*",
     "datetime.datetime.now", "datetime.datetime.utcnow", "timeit.default_timer", "*loop().time", "*.elapsed*",
+    # Projects wrap the clock (``from distributed.metrics import time``): a deadline all the same.
+    "*.metrics.time", "*.monotonic", "*.monotonic_ns", "*.perf_counter", "*.perf_counter_ns", "*.timer.time",
+)
+#: Decorators and context managers by which a framework bounds a test's time.
+FRAMEWORK_TIMEOUTS = globs(
+    "pytest.mark.timeout", "*.fail_after", "*.move_on_after", "*.fail_at", "asyncio.timeout*", "async_timeout.timeout",
+    "*.wait_for", "timeout_decorator.*", "*.gen_test", "*.gen_cluster", "*.gen_test", "*.timeout",
 )
 SEED_CALLS = globs(
     "random.seed", "numpy.random.seed", "torch.manual_seed", "torch.cuda.manual_seed*", "tensorflow.random.set_seed",
