@@ -14,7 +14,7 @@ from flaketui.diagnose.score import CATEGORIES, rank
 from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, Suggestion
 
 if TYPE_CHECKING:
-    from flaketui.diagnose.facts import Hit, MitigationSite
+    from flaketui.diagnose.facts import FunctionFacts, Hit, MitigationSite
     from flaketui.diagnose.module import ModuleFacts
     from flaketui.diagnose.scope import Piece, Scope
 
@@ -81,6 +81,12 @@ class Diagnoser:
             digest.update(rel.encode() + b"\0" + hashlib.sha256(self._read(rel) or b"").digest())
         return digest.hexdigest()
 
+    def exists(self, rel: str) -> bool:
+        """A file of the repository (the project's own code is read; nothing outside the root)."""
+        if rel not in self._bytes:
+            return (self.root / rel).is_file()
+        return self._bytes[rel] is not None
+
     # -- diagnosis ----------------------------------------------------------------------
     def diagnose(self, test: FlakyTest) -> Diagnosis:
         key = self.cache_key(test)
@@ -112,7 +118,9 @@ class Diagnoser:
         return results
 
     def diagnose_uncached(self, test: FlakyTest) -> Diagnosis:
+        from flaketui.diagnose.callees import callee_evidence
         from flaketui.diagnose.notes import notes_of
+        from flaketui.diagnose.project import Project, follow
         from flaketui.diagnose.scope import assemble, find_test
 
         module = self.module(test.path)
@@ -124,11 +132,18 @@ class Diagnoser:
         conftests = [c for c in (self.module(p) for p in self.conftest_paths(test)) if c is not None and c.error is None]
         scope = assemble(facts, test.class_name, module, conftests)
         evidence = evidence_of(scope)
+        evidence += callee_evidence(scope, follow(Project(self, test.rootdir), _starts(scope)))
         evidence += notes_of(test, self._read(test.path) or b"", facts.first_line or facts.line, facts.line,
                              facts.end_line, facts.docstring)
         evidence.sort(key=lambda e: (-e.weight, e.path, e.line))
         suggestion, ranking = rank(evidence)
         return Diagnosis(test.nodeid, suggestion, tuple(evidence), ranking)
+
+
+def _starts(scope: Scope) -> list[tuple[FunctionFacts, ModuleFacts, dict[str, str]]]:
+    """Where calls into the project are followed from: the test, its fixtures, setup and helpers
+    (autouse fixtures run for every test alike)."""
+    return [(p.facts, p.module, scope.param_values) for p in scope.pieces if p.role != "autouse"]
 
 
 def _unknown(nodeid: str) -> Diagnosis:
@@ -170,8 +185,9 @@ def _evidence(piece: Piece, hit: Hit, detail: str | None) -> Evidence:
     if piece.broad and rule.category is Category.FIXTURE:
         # Configuring the process (env vars, cwd, logging) is what session fixtures are for.
         weight *= BROAD_ISOLATION_FACTOR
+    fix_path, fix_line = hit.fix if hit.fix is not None else ("", 0)
     return Evidence(rule.category, rule.id, piece.facts.path, hit.line, hit.end_line, message, rule.fix,
-                    round(weight, 3), piece.where)
+                    round(weight, 3), piece.where, fix_path, fix_line)
 
 
 def _display(detail: str) -> str:

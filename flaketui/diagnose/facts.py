@@ -7,6 +7,7 @@ it; ``scope.py`` then puts a test's functions together.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -17,7 +18,7 @@ from libcst.metadata import CodeRange
 from flaketui.diagnose import state
 from flaketui.diagnose.catalog import RULES
 from flaketui.diagnose.resolve import Resolver, dotted, import_aliases
-from flaketui.diagnose.rules import Mitigation, Rule, RuleContext
+from flaketui.diagnose.rules import Mitigation, Rule, RuleContext, local_url
 from flaketui.diagnose.vocabulary import (
     CALL_MITIGATIONS,
     CLOCK_CALLS,
@@ -41,6 +42,8 @@ class Hit:
     line: int
     end_line: int
     qualified: str | None = None
+    #: Where the fix belongs when not here: the line of another test that leaves state changed.
+    fix: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,13 @@ class FunctionFacts:
     framework_timeout: bool = False
     #: The function read a clock or slept before the current node (timing tolerances follow).
     measures_time: bool = False
+    #: Every call (resolved name, line, whether an argument is a URL served locally), and the
+    #: functions handed to threads (``target=self._work``): what calls into the project follow.
+    calls: list[tuple[str, int, bool]] = field(default_factory=list)
+    #: ``self.x += 1`` (or ``self.d[k] = self.d.get(k, 0) + 1``) outside any ``with <lock>``.
+    unlocked_updates: list[tuple[str, int]] = field(default_factory=list)
+    returns_self: bool = False
+    is_async: bool = False
     #: Where its first decorator is, and its docstring (line, text), for the notes people wrote.
     first_line: int = 0
     docstring: tuple[int, str] | None = None
@@ -126,6 +136,7 @@ class FunctionFacts:
 
 
 _CALL_RULES = [r for r in RULES if r.calls]
+_LOCKISH = re.compile(r"lock|mutex|cond|semaphore|critical", re.IGNORECASE)
 _RANDOM_RULE = next(r for r in RULES if r.id == "data.unseeded-random")
 #: What a chaos test does to a randomly chosen victim.
 _CHAOS_CALLS = frozenset({"kill", "terminate", "crash", "restart", "interrupt", "close", "stop", "shutdown", "cancel",
@@ -158,6 +169,8 @@ class FunctionReader(cst.CSTVisitor):
         self.local_calls: set[int] = set()
         self.deadlines: set[int] = set()
         self.loop_depth = 0
+        self.lock_depth = 0
+        self.local_objects: set[str] = set()
         self.params = set(facts.params)
         self._seen: set[tuple[str, int]] = set()
         self.in_teardown = False
@@ -305,10 +318,15 @@ class FunctionReader(cst.CSTVisitor):
             state.assigned(self, node.target, node)
         elif isinstance(node, cst.AugAssign):
             state.assigned(self, node.target, node, augmented=True)
+            if not self.lock_depth:
+                state.read_modify_write(self, node.target, node)
         elif isinstance(node, cst.Del):
             state.deleted(self, node.target, node)
         elif isinstance(node, cst.With):
             self._with(node)
+            if any(_LOCKISH.search(dotted(i.item.func if isinstance(i.item, cst.Call) else i.item) or "")
+                   for i in node.items):
+                self.lock_depth += 1
         elif isinstance(node, cst.While):
             # ``while time.time() < deadline``: the clock bounds a wait, which is the cure.
             self._mark_deadline(node.test)
@@ -341,6 +359,8 @@ class FunctionReader(cst.CSTVisitor):
             self.in_teardown = self.is_fixture
         elif isinstance(node, cst.Return) and self.is_fixture:
             self._returned(node.value)
+        elif isinstance(node, cst.Return) and isinstance(node.value, cst.Name) and node.value.value == "self":
+            self.facts.returns_self = True
         elif isinstance(node, cst.Import | cst.ImportFrom):
             bound = import_aliases(node)
             self.resolver.local_names.update(bound)
@@ -351,11 +371,17 @@ class FunctionReader(cst.CSTVisitor):
         return True
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
+        if isinstance(original_node, cst.With) and any(
+                _LOCKISH.search(dotted(i.item.func if isinstance(i.item, cst.Call) else i.item) or "")
+                for i in original_node.items):
+            self.lock_depth -= 1
         if isinstance(original_node, cst.While) and not self.in_teardown:
             self.loop_depth -= 1
         elif isinstance(original_node, cst.Assign):
             for target in original_node.targets:
                 self._bind(target.target, original_node.value)
+                if not self.lock_depth:
+                    state.read_modify_write(self, target.target, original_node)
         elif isinstance(original_node, cst.AnnAssign) and original_node.value is not None:
             self._bind(original_node.target, original_node.value)
 
@@ -389,6 +415,8 @@ class FunctionReader(cst.CSTVisitor):
         self.facts.benign_random_lines.update(self.facts.random_names[n] for n in names)
 
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name) and isinstance(value, cst.Call) and any(local_url(a.value) for a in value.args):
+            self.local_objects.add(target.value)  # ``client = Client(receiver.url)``: its calls stay here
         if isinstance(target, cst.Name) and isinstance(value, cst.Call) and _RANDOM_RULE.matches_call(self.qualify(value.func) or ""):
             self.facts.random_names[target.value] = self.lines(value)[0]
         if isinstance(target, cst.Name):
@@ -402,6 +430,17 @@ class FunctionReader(cst.CSTVisitor):
             return
         if CLOCK_CALLS.match(qualified) or qualified.endswith("sleep"):
             self.facts.measures_time = True
+        line = self.lines(node)[0]
+        root = node.func
+        while isinstance(root, cst.Attribute | cst.Call):
+            root = root.value if isinstance(root, cst.Attribute) else root.func
+        local = any(local_url(a.value) for a in node.args) or (isinstance(root, cst.Name) and root.value in self.local_objects)
+        self.facts.calls.append((qualified, line, local))
+        for arg in node.args:
+            if arg.keyword is not None and arg.keyword.value in {"target", "func", "fn", "callback"}:
+                handed = self.qualify(arg.value)
+                if handed and isinstance(arg.value, cst.Attribute | cst.Name):
+                    self.facts.calls.append((handed, line, False))
         for rule in _CALL_RULES:
             if self.loop_depth and rule.id in POLLING_SLEEPS:
                 continue  # a sleep inside a while loop is polling: async.polling-loop speaks for it

@@ -329,6 +329,13 @@ def _served_locally(value: cst.BaseExpression | None) -> bool:
     return isinstance(root, cst.Name) and bool(_LOCAL_SERVER_NAMES.search(root.value))
 
 
+def local_url(value: cst.BaseExpression) -> bool:
+    """A URL of a test server (``receiver.url``) or a literal one on this machine."""
+    if _served_locally(value):
+        return True
+    return isinstance(value, cst.SimpleString | cst.FormattedString) and bool(_LOCAL_HOSTS.match(_string_prefix(value)))
+
+
 def _string_prefix(node: cst.SimpleString | cst.FormattedString) -> str:
     if isinstance(node, cst.SimpleString):
         return node.value

@@ -89,3 +89,30 @@ def _is_type_of_self(node: cst.BaseExpression) -> bool:
         isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "type"
         and len(node.args) == 1 and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == "self"
     )
+
+
+def read_modify_write(reader: FunctionReader, target: cst.BaseExpression, node: cst.CSTNode) -> None:
+    """``self.count += 1``, ``self.counts[k] = self.counts.get(k, 0) + 1``: a read and a write of
+    shared state that another thread can interleave (the caller knows no lock is held)."""
+    attribute = _self_attribute(target)
+    if attribute is None:
+        return
+    if isinstance(node, cst.Assign):
+        reads = {_self_attribute(a) for a in _attributes(node.value)}
+        if attribute not in reads:
+            return
+    reader.facts.unlocked_updates.append((attribute, reader.lines(node)[0]))
+
+
+def _self_attribute(node: cst.BaseExpression) -> str | None:
+    while isinstance(node, cst.Subscript):
+        node = node.value
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
+        return node.attr.value
+    return None
+
+
+def _attributes(node: cst.CSTNode) -> list[cst.Attribute]:
+    import libcst.matchers as m
+
+    return [a for a in m.findall(node, m.Attribute()) if isinstance(a, cst.Attribute)]
