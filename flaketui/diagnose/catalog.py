@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import libcst.matchers as m
 
-from flaketui.diagnose import rules as p
+from flaketui.diagnose import predicates as p
 from flaketui.diagnose.rules import Mitigation, Rule
 from flaketui.models import Category
 

@@ -18,7 +18,7 @@ import libcst.matchers as m
 from flaketui.diagnose.vocabulary import FRAMEWORK_TIMEOUTS
 
 if TYPE_CHECKING:
-    from flaketui.diagnose.facts import FunctionFacts, Hit
+    from flaketui.diagnose.facts import FunctionFacts, FunctionReader, Hit
     from flaketui.diagnose.resolve import Resolver
 
 #: Draws that are the test's data only when the test does not need them to vary.
@@ -26,6 +26,9 @@ RANDOM_RULES = frozenset({"data.unseeded-random", "data.clock-seed", "data.no-se
 #: Changes of process state that a teardown can put back.
 RESTORABLE_RULES = frozenset({"fixture.environ-write", "fixture.environ-assign", "fixture.chdir", "fixture.import-state",
                               "fixture.module-attribute", "fixture.process-config"})
+#: What a chaos test does to a randomly chosen victim.
+CHAOS_CALLS = frozenset({"kill", "terminate", "crash", "restart", "interrupt", "close", "stop", "shutdown", "cancel",
+                          "send_signal", "kill_worker", "remove_worker", "disconnect"})
 _NEEDS_RANDOMNESS = re.compile(r"fuzz|chaos|stress|monkey|random_(kill|crash|failure|restart)|property|hypothesis",
                                re.IGNORECASE)
 _PROPERTY_DECORATORS = re.compile(r"(^|\.)(given|example|settings|seed)$|^hypothesis\.")
@@ -74,3 +77,26 @@ def restored_key(hit: Hit) -> str:
     if hit.rule.id == "fixture.import-state":
         return ".".join(qualified.split(".")[:2])
     return qualified
+
+
+def random_use(reader: FunctionReader, node: cst.CSTNode) -> None:
+    """A random value compared with itself after a round trip, or picking what a chaos test
+    kills, cannot make the outcome differ: its draw is not the cause."""
+    if isinstance(node, cst.Comparison) and any(isinstance(t.operator, cst.Equal) for t in node.comparisons):
+        operands = [node.left, *(t.comparator for t in node.comparisons)]
+        names = [o.value for o in operands if isinstance(o, cst.Name) and o.value in reader.facts.random_names]
+    elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        attribute = node.func.attr.value
+        if attribute in CHAOS_CALLS and isinstance(node.func.value, cst.Name):
+            names = [node.func.value.value] if node.func.value.value in reader.facts.random_names else []
+        elif attribute in CHAOS_CALLS and isinstance(node.func.value, cst.Call):
+            names, start = [], reader.lines(node.func.value)[0]
+            reader.facts.benign_random_lines.add(start)
+        elif "equal" in attribute.lower() and "almost" not in attribute.lower():
+            names = [a.value.value for a in node.args
+                     if isinstance(a.value, cst.Name) and a.value.value in reader.facts.random_names]
+        else:
+            return
+    else:
+        return
+    reader.facts.benign_random_lines.update(reader.facts.random_names[n] for n in names)

@@ -15,24 +15,21 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import CodeRange
 
-from flaketui.diagnose import state
+from flaketui.diagnose import cures, mitigations, state
 from flaketui.diagnose.catalog import RULES
+from flaketui.diagnose.predicates import local_url
 from flaketui.diagnose.resolve import Resolver, dotted, import_aliases
-from flaketui.diagnose.rules import Mitigation, Rule, RuleContext, local_url
+from flaketui.diagnose.rules import Mitigation, Rule, RuleContext
 from flaketui.diagnose.vocabulary import (
-    CALL_MITIGATIONS,
     CLOCK_CALLS,
     CLOCK_WORDS,
     DEADLINE_WORDS,
     MUTATORS,
     NAMING_CALLS,
-    PATCH_CALLS,
     POLLING_SLEEPS,
     REMOVERS,
-    SEED_CALLS,
     SETTERS,
     UNORDERED_CONSUMERS,
-    target_mitigations,
 )
 
 
@@ -138,9 +135,6 @@ class FunctionFacts:
 _CALL_RULES = [r for r in RULES if r.calls]
 _LOCKISH = re.compile(r"lock|mutex|cond|semaphore|critical", re.IGNORECASE)
 _RANDOM_RULE = next(r for r in RULES if r.id == "data.unseeded-random")
-#: What a chaos test does to a randomly chosen victim.
-_CHAOS_CALLS = frozenset({"kill", "terminate", "crash", "restart", "interrupt", "close", "stop", "shutdown", "cancel",
-                          "send_signal", "kill_worker", "remove_worker", "disconnect"})
 _NODE_RULES: dict[type[cst.CSTNode], list[Rule]] = {}
 for _rule in RULES:
     if _rule.matcher is not None and _rule.node_type is not None:
@@ -306,7 +300,7 @@ class FunctionReader(cst.CSTVisitor):
             if any(isinstance(t.operator, cst.Equal) for t in node.test.comparisons):
                 self.facts.asserts_equality = True
         if isinstance(node, cst.Call | cst.Comparison) and self.facts.random_names:
-            self._random_use(node)
+            cures.random_use(self, node)
         if isinstance(node, cst.Call):
             self._call(node)
         elif isinstance(node, cst.FormattedStringExpression):
@@ -323,7 +317,7 @@ class FunctionReader(cst.CSTVisitor):
         elif isinstance(node, cst.Del):
             state.deleted(self, node.target, node)
         elif isinstance(node, cst.With):
-            self._with(node)
+            mitigations.with_block(self, node)
             if any(_LOCKISH.search(dotted(i.item.func if isinstance(i.item, cst.Call) else i.item) or "")
                    for i in node.items):
                 self.lock_depth += 1
@@ -392,28 +386,6 @@ class FunctionReader(cst.CSTVisitor):
                 if name:
                     self.facts.restored.add(name.replace("()", ""))
 
-    def _random_use(self, node: cst.CSTNode) -> None:
-        """A random value compared with itself after a round trip, or picking what a chaos test
-        kills, cannot make the outcome differ: its draw is not the cause."""
-        if isinstance(node, cst.Comparison) and any(isinstance(t.operator, cst.Equal) for t in node.comparisons):
-            operands = [node.left, *(t.comparator for t in node.comparisons)]
-            names = [o.value for o in operands if isinstance(o, cst.Name) and o.value in self.facts.random_names]
-        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-            attribute = node.func.attr.value
-            if attribute in _CHAOS_CALLS and isinstance(node.func.value, cst.Name):
-                names = [node.func.value.value] if node.func.value.value in self.facts.random_names else []
-            elif attribute in _CHAOS_CALLS and isinstance(node.func.value, cst.Call):
-                names, start = [], self.lines(node.func.value)[0]
-                self.facts.benign_random_lines.add(start)
-            elif "equal" in attribute.lower() and "almost" not in attribute.lower():
-                names = [a.value.value for a in node.args
-                         if isinstance(a.value, cst.Name) and a.value.value in self.facts.random_names]
-            else:
-                return
-        else:
-            return
-        self.facts.benign_random_lines.update(self.facts.random_names[n] for n in names)
-
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
         if isinstance(target, cst.Name) and isinstance(value, cst.Call) and any(local_url(a.value) for a in value.args):
             self.local_objects.add(target.value)  # ``client = Client(receiver.url)``: its calls stay here
@@ -478,7 +450,7 @@ class FunctionReader(cst.CSTVisitor):
             if isinstance(first, cst.SimpleString):
                 self.facts.fixture_lookups.add(first.evaluated_value if isinstance(first.evaluated_value, str) else "")
         if id(node) not in self.with_items:
-            self._call_mitigations(node, qualified)
+            mitigations.call_mitigations(self, node, qualified)
 
     def _returned(self, value: cst.BaseExpression | cst.BaseSmallStatement | None) -> None:
         if self.facts.returns is None and isinstance(value, cst.BaseExpression):
@@ -492,54 +464,6 @@ class FunctionReader(cst.CSTVisitor):
             self.facts.has_teardown = True
         if attribute == "cache_clear":
             self.facts.clears_caches = True
-
-    def _call_mitigations(self, node: cst.Call, qualified: str, *, blanket: bool = False,
-                          span: tuple[int, int] | None = None) -> None:
-        if SEED_CALLS.match(qualified) and node.args and not any(self.is_clock_expression(a.value) for a in node.args):
-            self.mitigate(Mitigation.SEED, node, blanket=blanket, span=span)
-        for pattern, kind in CALL_MITIGATIONS:
-            if pattern.match(qualified):
-                self.mitigate(kind, node, blanket=blanket, span=span)
-        if PATCH_CALLS.match(qualified):
-            target = self._patch_target(node, qualified)
-            if target:
-                for kind in target_mitigations(target) or {None}:
-                    self.mitigate(kind, node, blanket=blanket, span=span, target=target)
-
-    def _patch_target(self, node: cst.Call, qualified: str) -> str | None:
-        args = [a for a in node.args if a.keyword is None]
-        if not args:
-            return None
-        first = args[0].value
-        if isinstance(first, cst.SimpleString) and isinstance(first.evaluated_value, str):
-            return first.evaluated_value
-        owner = self.qualify(first)
-        if owner is not None and len(args) > 1 and isinstance(args[1].value, cst.SimpleString):
-            name = args[1].value.evaluated_value
-            return f"{owner}.{name}" if isinstance(name, str) else owner
-        return owner
-
-    def decorator(self, decorator: cst.Decorator) -> None:
-        """Decorators cover the whole function: ``@freeze_time``, ``@responses.activate``, ``@patch(...)``."""
-        expression = decorator.decorator
-        call = expression if isinstance(expression, cst.Call) else None
-        qualified = self.qualify(call.func if call is not None else expression) or ""
-        if call is not None:
-            self._call_mitigations(call, qualified, blanket=True)
-        for pattern, kind in CALL_MITIGATIONS:
-            if call is None and pattern.match(qualified):
-                self.mitigate(kind, decorator, blanket=True)
-
-    def _with(self, node: cst.With) -> None:
-        span = self.lines(node)
-        for item in node.items:
-            if isinstance(item.item, cst.Call):
-                self.with_items.add(id(item.item))
-                qualified = self.qualify(item.item.func)
-                if qualified is not None:
-                    self._call_mitigations(item.item, qualified, span=span)
-            if item.asname is not None:
-                self._bind(item.asname.name, item.item)  # type: ignore[arg-type]
 
 
 def _comprehension_fors(node: cst.GeneratorExp | cst.ListComp | cst.SetComp) -> list[cst.CompFor]:

@@ -18,7 +18,7 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from flaketui.diagnose import cures
+from flaketui.diagnose import cures, mitigations
 from flaketui.diagnose.facts import (
     FixtureSpec,
     FunctionFacts,
@@ -345,7 +345,7 @@ class _ModuleReader:
         node.visit(reader)
         facts.context = reader
         for decorator in node.decorators:
-            reader.decorator(decorator)
+            mitigations.decorator(reader, decorator)
         for param in params:
             if param in MITIGATING_FIXTURES:
                 facts.mitigations.append(MitigationSite(MITIGATING_FIXTURES[param], facts.line, facts.end_line, True))
@@ -413,8 +413,8 @@ class _ModuleReader:
             self.marks_into([decorator.decorator], decorator_line, klass.usefixtures, klass.notable_marks,
                             klass.mitigations)
             decorations = FunctionFacts(f"<class {name}>", self.facts.path, decorator_line, decorator_line)
-            FunctionReader(decorations, self.resolver.child(), {}, self.facts.imports,
-                           self.facts.module_aliases).decorator(decorator)
+            mitigations.decorator(FunctionReader(decorations, self.resolver.child(), {}, self.facts.imports,
+                                                 self.facts.module_aliases), decorator)
             klass.mitigations.extend(decorations.mitigations)
         body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
         for statement in body:
