@@ -118,6 +118,7 @@ class Diagnoser:
         return results
 
     def diagnose_uncached(self, test: FlakyTest) -> Diagnosis:
+        from flaketui.diagnose.calibration import calibrate
         from flaketui.diagnose.callees import callee_evidence
         from flaketui.diagnose.notes import notes_of
         from flaketui.diagnose.project import Project, follow
@@ -137,7 +138,7 @@ class Diagnoser:
                              facts.end_line, facts.docstring)
         evidence.sort(key=lambda e: (-e.weight, e.path, e.line))
         suggestion, ranking = rank(evidence)
-        return Diagnosis(test.nodeid, suggestion, tuple(evidence), ranking)
+        return Diagnosis(test.nodeid, calibrate(suggestion, evidence), tuple(evidence), ranking)
 
 
 def _starts(scope: Scope) -> list[tuple[FunctionFacts, ModuleFacts, dict[str, str]]]:

@@ -165,6 +165,8 @@ class FunctionReader(cst.CSTVisitor):
         self.loop_depth = 0
         self.lock_depth = 0
         self.local_objects: set[str] = set()
+        #: Locals computed from ``self`` attributes (a read of a read-modify-write).
+        self.self_derived: dict[str, set[str]] = {}
         self.params = set(facts.params)
         self._seen: set[tuple[str, int]] = set()
         self.in_teardown = False
@@ -387,6 +389,8 @@ class FunctionReader(cst.CSTVisitor):
                     self.facts.restored.add(name.replace("()", ""))
 
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name) and self.facts.class_name:
+            self.self_derived[target.value] = state.self_reads(value)
         if isinstance(target, cst.Name) and isinstance(value, cst.Call) and any(local_url(a.value) for a in value.args):
             self.local_objects.add(target.value)  # ``client = Client(receiver.url)``: its calls stay here
         if isinstance(target, cst.Name) and isinstance(value, cst.Call) and _RANDOM_RULE.matches_call(self.qualify(value.func) or ""):

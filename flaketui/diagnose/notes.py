@@ -20,11 +20,12 @@ from flaketui.models import Category, Evidence, FlakyTest
 #: Words that name a cause. A comment may name several; the scorer weighs them with the code.
 VOCABULARY: tuple[tuple[Category, re.Pattern[str]], ...] = tuple((c, re.compile(p, re.IGNORECASE)) for c, p in (
     (Category.RACE, r"\brac(e|es|y|ing)\b(?! ?track)|race condition|thread[- ]?safe|concurren|deadlock|interleav"
-                    r"|\bthreads?\b|\block(ing)? (order|contention)"),
+                    r"|\bthreads?\b|\block(ing)? (order|contention)|in[- ]flight|still running|returns? before"),
     (Category.ASYNC, r"time ?outs?\b|timed out|\bhang(s|ing)?\b|\bwait(s|ing)? (for|until)|not (yet )?ready|event loop"
-                     r"|\beventually\b|still running|in[- ]flight|heartbeat|not (yet )?(started|registered|finished)"
+                     r"|\beventually\b|heartbeat|not (yet )?(started|registered|finished)"
                      r"|\bpoll(s|ing)?\b"),
-    (Category.TIME, r"\btiming\b|too slow|slow (ci|machines?|runners?|box(es)?)|under (heavy )?load|wall[- ]?clock"
+    # "Slow CI" and "under load" explain why a timing or a timeout trips, not which: no category.
+    (Category.TIME, r"\btiming\b|wall[- ]?clock"
                     r"|\bclock\b|time ?zones?|\bdst\b|midnight|daylight saving|time[- ]sensitive|\belapsed\b"
                     r"|\bdurations?\b|clock resolution|timer resolution"),
     (Category.EXTERNAL, r"\bnetwork\b|internet|\bconnection (refused|reset|error|closed|drops?)\b|download"
@@ -47,7 +48,7 @@ _PLATFORM = re.compile(r"mac|darwin|osx|win|linux|platform|os\.name|freebsd|aarc
 
 #: How much a note weighs, by where it was written: a reason given to the marker itself, a
 #: comment next to the marker, the docstring, a comment inside the body (often narrates a step).
-WEIGHTS = {"reason": 0.7, "marker": 0.6, "docstring": 0.5, "body": 0.35}
+WEIGHTS = {"reason": 0.7, "marker": 0.6, "docstring": 0.5, "body": 0.35, "name": 0.25}
 
 
 def comments(source: bytes) -> list[tuple[int, str]]:
@@ -78,6 +79,9 @@ def notes_of(test: FlakyTest, source: bytes, start: int, def_line: int, end: int
             found += _classify(test.path, line, text, "body", "a comment in the test")
     if docstring is not None:
         found += _classify(test.path, docstring[0], docstring[1], "docstring", "the test's docstring")
+    # A name says what is tested, which hints at what can go wrong ("under_concurrency").
+    found += [e for e in _classify(test.path, def_line, test.name.replace("_", " "), "name", "the test's name")
+              if e.weight > 0]
     for marker in test.markers:
         arguments = marker.args_dict
         reason = _literal(arguments.get("reason", ""))

@@ -53,6 +53,8 @@ def nonzero_first_argument(node: cst.CSTNode, ctx: RuleContext) -> bool:
     assert isinstance(node, cst.Call)
     value = argument(node, 0, "delay") or argument(node, 0, "seconds")
     number = _number(value) if value is not None else None
+    if isinstance(value, cst.Call) and (ctx.qualify(value.func) or "").startswith(("random.", "numpy.random.")):
+        return False  # a random pause (chaos, jitter) is the point, not a wait for something
     return value is not None and number != 0
 
 

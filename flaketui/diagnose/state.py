@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import libcst as cst
+import libcst.matchers as m
 
 from flaketui.diagnose.catalog import RULES
 
@@ -99,6 +100,9 @@ def read_modify_write(reader: FunctionReader, target: cst.BaseExpression, node: 
         return
     if isinstance(node, cst.Assign):
         reads = {_self_attribute(a) for a in _attributes(node.value)}
+        for name in m.findall(node.value, m.Name()):
+            # ``current = self.levels.get(k)`` ... ``self.levels[k] = current + n``
+            reads |= reader.self_derived.get(name.value, set())  # type: ignore[attr-defined]
         if attribute not in reads:
             return
     reader.facts.unlocked_updates.append((attribute, reader.lines(node)[0]))
@@ -112,7 +116,10 @@ def _self_attribute(node: cst.BaseExpression) -> str | None:
     return None
 
 
-def _attributes(node: cst.CSTNode) -> list[cst.Attribute]:
-    import libcst.matchers as m
+def self_reads(node: cst.CSTNode) -> set[str]:
+    """The ``self`` attributes an expression reads."""
+    return {a for a in map(_self_attribute, _attributes(node)) if a is not None}
 
+
+def _attributes(node: cst.CSTNode) -> list[cst.Attribute]:
     return [a for a in m.findall(node, m.Attribute()) if isinstance(a, cst.Attribute)]
