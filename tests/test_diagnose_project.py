@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from flaketui.models import Category
-from tests._diagnose_helpers import diagnose_files
+from flaketui.diagnose import Diagnoser
+from tests._diagnose_helpers import diagnose_files, make_test
 
 POOL = """
     import threading
@@ -190,3 +191,25 @@ def test_an_order_dependent_test_names_the_polluting_line(tmp_path: Path) -> Non
     diagnosis = diagnose_files(tmp_path, files, "test_cart.py", "test_empty_at_start")
     assert diagnosis.suggestion.category is Category.ORDER
     assert diagnosis.fix_at == ("test_cart.py", 5)
+
+
+def test_the_cache_is_keyed_by_the_code_under_test_it_read(tmp_path: Path) -> None:
+    files = {
+        "src/jobs/__init__.py": "from jobs.pool import Pool\n",
+        "src/jobs/pool.py": POOL,
+        "tests/test_pool.py": """
+            from jobs import Pool
+
+            def test_it():
+                pool = Pool().start()
+                pool.drain()
+                assert pool.done == 3
+            """,
+    }
+    cache = tmp_path / "cache.json"
+    first = diagnose_files(tmp_path, files, "tests/test_pool.py", "test_it", cache=cache)
+    assert first.suggestion.category is Category.RACE
+    pool = tmp_path / "src" / "jobs" / "pool.py"
+    pool.write_text(pool.read_text().replace("may still be running", "has finished"))
+    again = Diagnoser(tmp_path, cache_path=cache).diagnose(make_test("tests/test_pool.py", "test_it"))
+    assert again.suggestion.category is Category.UNKNOWN

@@ -4,7 +4,7 @@ drop mitigated evidence, score, cache."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from flaketui.diagnose.facts import FunctionFacts, Hit, MitigationSite
     from flaketui.diagnose.module import ModuleFacts
     from flaketui.diagnose.scope import Piece, Scope
+    from flaketui.models import Verification
 
 
 BROAD_ISOLATION_FACTOR = 0.5
@@ -41,9 +42,14 @@ class Diagnoser:
         self.version = version
         self._bytes: dict[str, bytes | None] = {}
         self._modules: dict[str, ModuleFacts | None] = {}
+        self._digests: dict[str, str] = {}
+        #: The files the diagnosis in progress has read or looked for.
+        self._touched: set[str] | None = None
 
     # -- files ------------------------------------------------------------------------
     def _read(self, rel: str) -> bytes | None:
+        if self._touched is not None:
+            self._touched.add(rel)
         if rel not in self._bytes:
             try:
                 self._bytes[rel] = (self.root / rel).read_bytes()
@@ -54,6 +60,8 @@ class Diagnoser:
     def module(self, rel: str) -> ModuleFacts | None:
         from flaketui.diagnose.module import read_module
 
+        if self._touched is not None:
+            self._touched.add(rel)
         if rel not in self._modules:
             source = self._read(rel)
             self._modules[rel] = None if source is None else read_module(rel, source)
@@ -83,24 +91,48 @@ class Diagnoser:
 
     def exists(self, rel: str) -> bool:
         """A file of the repository (the project's own code is read; nothing outside the root)."""
+        if self._touched is not None:
+            self._touched.add(rel)
         if rel not in self._bytes:
             return (self.root / rel).is_file()
         return self._bytes[rel] is not None
 
     # -- diagnosis ----------------------------------------------------------------------
-    def diagnose(self, test: FlakyTest) -> Diagnosis:
+    def diagnose(self, test: FlakyTest, verifications: Sequence[Verification] | None = None) -> Diagnosis:
+        """The diagnosis of ``test``; with ``verifications`` (its runs, latest first), what those
+        runs showed weighs in too, apart from the code's evidence (``source="runs"``)."""
+        code = self._code_diagnosis(test)
+        if verifications is None:
+            return code
+        from flaketui.diagnose.runs import run_evidence
+
+        return combined(code, run_evidence(verifications, test.rootdir))
+
+    def _code_diagnosis(self, test: FlakyTest) -> Diagnosis:
         key = self.cache_key(test)
-        cached = self.cache.get(key)
+        cached = self.cache.get(key, self._unchanged)
         if cached is not None:
             return cached
+        self._touched = set()
         try:
             diagnosis = self.diagnose_uncached(test)
         except (RecursionError, MemoryError):
             # A pathological file (thousands of nested expressions) must not stop the
             # diagnosis of every other test; it gets an honest, uncached "unknown".
             return _unknown(test.nodeid)
-        self.cache.put(key, diagnosis)
+        finally:
+            touched, self._touched = self._touched, None
+        # Every file the diagnosis read (the code under test too) keys the entry.
+        self.cache.put(key, diagnosis, {rel: self._digest(rel) for rel in sorted(touched)})
         return diagnosis
+
+    def _digest(self, rel: str) -> str:
+        if rel not in self._digests:
+            self._digests[rel] = hashlib.sha256(self._read(rel) or b"").hexdigest()[:20]
+        return self._digests[rel]
+
+    def _unchanged(self, deps: dict[str, str]) -> bool:
+        return all(self._digest(rel) == digest for rel, digest in deps.items())
 
     def diagnose_many(self, tests: Iterable[FlakyTest], *, on_result: Callable[[Diagnosis], None] | None = None,
                       should_stop: Callable[[], bool] | None = None) -> list[Diagnosis]:
@@ -145,6 +177,17 @@ def _starts(scope: Scope) -> list[tuple[FunctionFacts, ModuleFacts, dict[str, st
     """Where calls into the project are followed from: the test, its fixtures, setup and helpers
     (autouse fixtures run for every test alike)."""
     return [(p.facts, p.module, scope.param_values) for p in scope.pieces if p.role != "autouse"]
+
+
+def combined(code: Diagnosis, runs: Sequence[Evidence]) -> Diagnosis:
+    """The code's diagnosis with what the runs showed, ranked again over both."""
+    from flaketui.diagnose.calibration import calibrate
+
+    if not runs:
+        return code
+    evidence = sorted([*code.evidence, *runs], key=lambda e: (-e.weight, e.source != "runs", e.path, e.line))
+    suggestion, ranking = rank(evidence)
+    return Diagnosis(code.nodeid, calibrate(suggestion, evidence), tuple(evidence), ranking)
 
 
 def _unknown(nodeid: str) -> Diagnosis:

@@ -52,6 +52,6 @@ class Diagnosis:
         """The one place the fix belongs: where the strongest evidence of the suggested cause
         says to change (a repository-relative path and a line), if a cause is suggested."""
         for item in self.evidence:
-            if item.category is self.suggestion.category and not item.rule.startswith("note."):
+            if item.category is self.suggestion.category and not item.rule.startswith("note.") and item.fix_at[0]:
                 return item.fix_at
         return None

@@ -253,10 +253,24 @@ def _short_text(text):
     return text if len(text) <= MESSAGE_LIMIT else "..." + text[-MESSAGE_LIMIT:]
 
 
+def _project_frames(report):
+    """`` at src/app/queue.py:80 <- tests/test_queue.py:41``: where a failure ends in the
+    project's own files (relative paths; installed packages are absolute), innermost first."""
+    entries = getattr(getattr(report.longrepr, "reprtraceback", None), "reprentries", None) or []
+    frames = []
+    for entry in reversed(entries):
+        location = getattr(entry, "reprfileloc", None)
+        path = str(getattr(location, "path", "") or "")
+        if not path or os.path.isabs(path) or path.startswith("..") or "site-packages" in path:
+            continue
+        frames.append("%s:%s" % (path.replace(os.sep, "/"), getattr(location, "lineno", 0)))
+    return "\n  at " + " <- ".join(frames[:4]) if frames else ""
+
+
 def _report_message(report):
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None and getattr(crash, "message", None):
-        return _short_text(crash.message)
+        return _short_text(crash.message) + _project_frames(report)
     if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:  # a skip: (path, line, reason)
         return _short_text(str(report.longrepr[2]))
     return _short_text(str(report.longrepr or ""))
