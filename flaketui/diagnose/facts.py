@@ -404,8 +404,9 @@ class FunctionReader(cst.CSTVisitor):
         qualified = self.qualify(node.func)
         if qualified is None:
             return
-        if CLOCK_CALLS.match(qualified) or qualified.endswith("sleep"):
-            self.facts.measures_time = True
+        last = qualified.rsplit(".", 1)[-1].lower()
+        if CLOCK_CALLS.match(qualified) or "sleep" in last or "wait" in last:
+            self.facts.measures_time = True  # ``busy_wait(1.0)``: a stretch of wall time passes
         line = self.lines(node)[0]
         root = node.func
         while isinstance(root, cst.Attribute | cst.Call):

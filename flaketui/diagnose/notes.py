@@ -42,6 +42,7 @@ VOCABULARY: tuple[tuple[Category, re.Pattern[str]], ...] = tuple((c, re.compile(
 _FLAKE_WORDS = re.compile(r"flak|sporadic|intermittent|sometimes|occasionally|now and then|from time to time"
                           r"|randomly fail|hopefully|not always|once in a while|\bxfail\b|rerun", re.IGNORECASE)
 _NEGATED = re.compile(r"\b(not|no|never|isn't|without)\s+(\w+\s+){0,2}$", re.IGNORECASE)
+_URL = re.compile(r"\b\w+://\S+")
 _CODE_LIKE = re.compile(r"^\s*(\w+(\.\w+)*\s*(=|\(|\[)|assert\b|import\b|from\b|return\b|def\b|await\b)")
 _PLATFORM = re.compile(r"mac|darwin|osx|win|linux|platform|os\.name|freebsd|aarch|arm|pypy|sys\.version|python_version"
                        r"|\bci\b|github_actions|azure|travis", re.IGNORECASE)
@@ -96,6 +97,7 @@ def notes_of(test: FlakyTest, source: bytes, start: int, def_line: int, end: int
 
 def _classify(path: str, line: int, text: str, kind: str, where: str) -> Iterable[Evidence]:
     quoted = _quote(text)
+    text = _URL.sub(" ", text)  # "since https://github.com/..." cites an issue; it names no cause
     named = False
     for category, pattern in VOCABULARY:
         match = pattern.search(text)
