@@ -230,7 +230,7 @@ def explain(ctx: _Context, nodeid: str, as_json: bool) -> int:
     """
     service = ctx.service()
     test = _explain_target(service, nodeid)
-    diagnosis = service.diagnose(test)
+    diagnosis = service.explain(test)
     if as_json:
         import json
 
@@ -286,7 +286,8 @@ def _print_explanation(service, test, diagnosis) -> None:  # (Service, FlakyTest
     console.print(f"[bold]{escape(_full_id(test.rootdir, test.nodeid))}[/bold]")
     by_path: dict[str, list] = {test.path: []}
     for item in diagnosis.evidence:
-        by_path.setdefault(item.path, []).append(item)
+        if item.path:
+            by_path.setdefault(item.path, []).append(item)
     for path in sorted(by_path, key=lambda p: (p != test.path, p)):
         try:
             text = service.read_text(path)
@@ -303,16 +304,17 @@ def _print_explanation(service, test, diagnosis) -> None:  # (Service, FlakyTest
                 console.print("[dim]     ⋮[/dim]")
             console.print(Syntax(text, "python", line_numbers=True, line_range=(start, end), highlight_lines=flagged,
                                  theme="ansi_dark"))
-    if diagnosis.evidence:
-        console.print("\n[bold]Evidence[/bold]")
-    for item in diagnosis.evidence:
-        console.print(
-            f"  [bold]{escape(item.path)}:{item.line}[/bold]  [cyan]{item.category}[/cyan]  {escape(item.rule)}"
-            f"  [dim]({escape(item.where)})[/dim]",
-            soft_wrap=True,
-        )
-        console.print(f"      {escape(item.message)}", soft_wrap=True)
-        console.print(f"      [green]fix:[/green] {escape(item.fix)}", soft_wrap=True)
+    code = [e for e in diagnosis.evidence if e.source != "runs"]
+    runs = [e for e in diagnosis.evidence if e.source == "runs"]
+    for title, items in (("Evidence from the code", code), (_runs_title(runs), runs)):
+        if items:
+            console.print(f"\n[bold]{escape(title)}[/bold]")
+        for item in items:
+            place = f"[bold]{escape(item.path)}:{item.line}[/bold]  " if item.path else ""
+            console.print(f"  {place}[cyan]{item.category}[/cyan]  {escape(item.rule)}  [dim]({escape(item.where)})[/dim]",
+                          soft_wrap=True)
+            console.print(f"      {escape(item.message)}", soft_wrap=True)
+            console.print(f"      [green]fix:[/green] {escape(item.fix)}", soft_wrap=True)
     suggestion = diagnosis.suggestion
     if suggestion.category == "unknown":
         console.print("\n[bold]Suggestion:[/bold] unknown: the code shows no likely cause; verify it to learn more.",
@@ -320,9 +322,16 @@ def _print_explanation(service, test, diagnosis) -> None:  # (Service, FlakyTest
     else:
         console.print(f"\n[bold]Suggestion:[/bold] {suggestion.category} ({suggestion.category.label}), "
                       f"confidence {suggestion.confidence:.0%}", soft_wrap=True)
+        if diagnosis.fix_at is not None:
+            console.print(f"[bold]Fix at:[/bold] {escape(diagnosis.fix_at[0])}:{diagnosis.fix_at[1]}", soft_wrap=True)
     ranked = [f"{s.category} {s.confidence:.0%}" for s in diagnosis.ranking if s.confidence > 0]
     if len(ranked) > 1:
         console.print(f"[dim]ranking: {', '.join(ranked)}[/dim]", soft_wrap=True)
+
+
+def _runs_title(runs: list) -> str:  # (list[Evidence]) -> "Evidence from 6 failed runs of 10"
+    where = runs[0].where if runs else ""
+    return f"Evidence {where}" if where.startswith("from ") else "Evidence from runs"
 
 
 def _merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

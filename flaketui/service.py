@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from datetime import date
 
     from flaketui import gitjobs
+    from flaketui.diagnose import Diagnoser
     from flaketui.models import (
         CommitRecord,
         DecidedBy,
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from flaketui.store import Store
 
 ProgressCallback = Callable[[int, int], None]
+#: How many of a test's latest verifications ``explain`` reads for run evidence.
+RECENT_VERIFICATIONS = 10
 StopPredicate = Callable[[], bool]
 
 
@@ -285,6 +288,16 @@ class Service:
         """Evidence and a suggested category for one test (cached by content hash)."""
         return self.diagnose_many([test])[0]
 
+    def explain(self, test: FlakyTest) -> Diagnosis:
+        """The diagnosis with everything the runs of its recent verifications showed (the
+        exception, where failures end, which modes failed), or a note that no run evidence
+        exists yet: what ``flaketui explain`` and the Evidence tab show."""
+        try:
+            recent = self.history(test.nodeid)[-RECENT_VERIFICATIONS:][::-1]
+        except FlakeTUIError:
+            recent = []  # an unreadable store: the code's evidence still stands
+        return self._diagnoser().diagnose(test, [v for v in recent if v.rootdir == test.rootdir])
+
     def diagnose_many(
         self,
         tests: Sequence[FlakyTest],
@@ -297,6 +310,10 @@ class Service:
         Each file is parsed once per call; results are cached in ``state_dir()`` by the
         content of every file a test's scope reaches. A stop keeps what was done so far.
         """
+        diagnoser = self._diagnoser()
+        return diagnoser.diagnose_many(tests, on_result=on_result, should_stop=should_stop, runs=self._failed_runs())
+
+    def _diagnoser(self) -> Diagnoser:
         from flaketui import __version__
         from flaketui.diagnose import Diagnoser
 
@@ -304,8 +321,20 @@ class Service:
             cache_path: Path | None = self.state_dir() / "diagnosis-cache.json"
         except OSError:
             cache_path = None  # no place for state (a file in its way, read-only): diagnose uncached
-        diagnoser = Diagnoser(self.root, cache_path=cache_path, version=__version__)
-        return diagnoser.diagnose_many(tests, on_result=on_result, should_stop=should_stop)
+        return Diagnoser(self.root, cache_path=cache_path, version=__version__)
+
+    def _failed_runs(self) -> dict[tuple[str, str], list[Verification]]:
+        """The latest verification of each test whose runs failed: their evidence weighs in
+        (a verification that only passed adds nothing to a row or a commit message)."""
+        from flaketui.store import FILENAME
+
+        try:
+            if not (self.state_dir() / FILENAME).exists():
+                return {}  # never verified here: no need to open SQLite for a scan
+            latest = self._store().latest_verifications()
+        except (FlakeTUIError, OSError):
+            return {}
+        return {key: [v] for key, v in latest.items() if v.passed < v.runs}
 
     # -- verification (verify/) ------------------------------------------------------
     def verify(

@@ -109,3 +109,30 @@ def test_a_real_verification_records_where_failures_end_and_explains_them(tmp_pa
     assert diagnosis.suggestion.category is Category.EXTERNAL
     assert diagnosis.fix_at == ("client.py", 11)
     assert diagnosis.evidence[0].where == "from 1 failed run of 3"
+
+
+def test_explain_json_after_verify_carries_the_runs_and_the_line(tmp_path: Path, capsys) -> None:
+    import json
+
+    from flaketui.cli import main
+    from tests._verify_helpers import project
+
+    root = project(tmp_path / "p", {
+        "client.py": CLIENT,
+        "test_fetch.py": "import pytest\nfrom client import fetch\n\n\n@pytest.mark.flaky(reruns=2)\ndef test_fetch():\n"
+                         "    assert fetch() == 1\n",
+    })
+    nodeid = "test_fetch.py::test_fetch"
+    assert main(["-C", str(root), "explain", nodeid, "--json"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    assert [e["message"] for e in before["evidence"] if e["source"] == "runs"] == [
+        "no verification has run this test yet: no run evidence exists"]
+    main(["-C", str(root), "verify", nodeid, "--runs", "3"])
+    capsys.readouterr()
+    assert main(["-C", str(root), "explain", nodeid, "--json"]) == 0
+    after = json.loads(capsys.readouterr().out)
+    assert after["suggestion"]["category"] == "external"
+    assert after["suggestion"]["fix_at"] == {"path": "client.py", "line": 11}
+    [runs] = [e for e in after["evidence"] if e["source"] == "runs"]
+    assert runs["where"] == "from 1 failed run of 3" and "ConnectionRefusedError" in runs["message"]
+    assert (runs["path"], runs["line"]) == ("client.py", 11)

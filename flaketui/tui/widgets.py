@@ -237,7 +237,7 @@ class EvidenceView(Static):
             out.append(f"Fix at: {diagnosis.fix_at[0]}:{diagnosis.fix_at[1]}\n")
         code = [e for e in diagnosis.evidence if e.source != "runs"]
         runs = [e for e in diagnosis.evidence if e.source == "runs"]
-        for title, items in (("From the code", code), (runs[0].where.capitalize() if runs else "", runs)):
+        for title, items in (("From the code", code), ("From " + runs[0].where.removeprefix("from ") if runs and runs[0].where.startswith("from ") else "From runs", runs)):
             if items:
                 out.append(f"\n{title}\n", style="bold underline")
             for evidence in items:
