@@ -13,7 +13,6 @@ import re
 from typing import TYPE_CHECKING
 
 import libcst as cst
-import libcst.matchers as m
 
 from flaketui.diagnose.vocabulary import FRAMEWORK_TIMEOUTS
 
@@ -34,16 +33,18 @@ _NEEDS_RANDOMNESS = re.compile(r"fuzz|chaos|stress|monkey|random_(kill|crash|fai
 _PROPERTY_DECORATORS = re.compile(r"(^|\.)(given|example|settings|seed)$|^hypothesis\.")
 
 
-def prescan(facts: FunctionFacts, node: cst.FunctionDef, resolver: Resolver) -> None:
-    """Facts the walk's predicates need before they reach the lines that say them."""
-    joins = m.findall(node, m.Call(func=m.Attribute(attr=m.Name("join")), args=[]))
-    facts.joins_threads = bool(joins)
-    bounded = [resolver.qualify(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or ""
-               for d in node.decorators]
-    for item in m.findall(node, m.WithItem(item=m.Call())):
-        assert isinstance(item, cst.WithItem) and isinstance(item.item, cst.Call)
-        bounded.append(resolver.qualify(item.item.func) or "")
-    facts.framework_timeout = any(FRAMEWORK_TIMEOUTS.match(name) for name in bounded)
+_JOIN = re.compile(r"\.join\(\s*\)")
+_TIMEOUT_BLOCK = re.compile(r"\bwith\b[^\n]*\b(timeout|fail_after|move_on_after|fail_at)\s*\(")
+
+
+def prescan(facts: FunctionFacts, node: cst.FunctionDef, resolver: Resolver, text: str) -> None:
+    """Facts the walk's predicates need before they reach the lines that say them, read from
+    the function's text (a matcher search over its tree would cost as much as the walk)."""
+    facts.joins_threads = bool(_JOIN.search(text))
+    decorators = [resolver.qualify(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or ""
+                  for d in node.decorators]
+    facts.framework_timeout = any(FRAMEWORK_TIMEOUTS.match(name) for name in decorators) or bool(
+        _TIMEOUT_BLOCK.search(text))
 
 
 def apply(facts: FunctionFacts, node: cst.FunctionDef, resolver: Resolver, docstring: str = "") -> None:

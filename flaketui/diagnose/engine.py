@@ -16,6 +16,7 @@ from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, Suggestion
 if TYPE_CHECKING:
     from flaketui.diagnose.facts import FunctionFacts, Hit, MitigationSite
     from flaketui.diagnose.module import ModuleFacts
+    from flaketui.diagnose.project import Project
     from flaketui.diagnose.scope import Piece, Scope
     from flaketui.models import Verification
 
@@ -43,6 +44,8 @@ class Diagnoser:
         self._bytes: dict[str, bytes | None] = {}
         self._modules: dict[str, ModuleFacts | None] = {}
         self._digests: dict[str, str] = {}
+        self._projects: dict[str, Project] = {}
+        self._comments: dict[str, list[tuple[int, str]]] = {}
         #: The files the diagnosis in progress has read or looked for.
         self._touched: set[str] | None = None
 
@@ -154,7 +157,7 @@ class Diagnoser:
     def diagnose_uncached(self, test: FlakyTest) -> Diagnosis:
         from flaketui.diagnose.calibration import calibrate
         from flaketui.diagnose.callees import callee_evidence
-        from flaketui.diagnose.notes import notes_of
+        from flaketui.diagnose.notes import comments, notes_of
         from flaketui.diagnose.project import Project, follow
         from flaketui.diagnose.scope import assemble, find_test
 
@@ -167,8 +170,12 @@ class Diagnoser:
         conftests = [c for c in (self.module(p) for p in self.conftest_paths(test)) if c is not None and c.error is None]
         scope = assemble(facts, test.class_name, module, conftests)
         evidence = evidence_of(scope)
-        evidence += callee_evidence(scope, follow(Project(self, test.rootdir), _starts(scope)))
-        evidence += notes_of(test, self._read(test.path) or b"", facts.first_line or facts.line, facts.line,
+        if test.rootdir not in self._projects:
+            self._projects[test.rootdir] = Project(self, test.rootdir)
+        evidence += callee_evidence(scope, follow(self._projects[test.rootdir], _starts(scope)))
+        if test.path not in self._comments:
+            self._comments[test.path] = comments(self._read(test.path) or b"")
+        evidence += notes_of(test, self._comments[test.path], facts.first_line or facts.line, facts.line,
                              facts.end_line, facts.docstring)
         evidence.sort(key=lambda e: (-e.weight, e.path, e.line))
         suggestion, ranking = rank(evidence)

@@ -219,6 +219,9 @@ class _ModuleReader:
         self._whole: dict[cst.CSTNode, object] | None = None
         self._self_attributes: dict[str, dict[str, str]] = {}
 
+    def text_of(self, start: int, end: int) -> str:
+        return b"\n".join(self._source_lines[start - 1:end]).decode("utf-8", errors="replace")
+
     def mentioning(self, name: str) -> Iterator[FunctionFacts]:
         word = re.compile(rb"\b" + re.escape(name.encode()) + rb"\b")
         for node, chain, start, end in self._spans:
@@ -341,7 +344,7 @@ class _ModuleReader:
         for decorator in node.decorators:
             start, _ = reader.lines(decorator)
             self.marks_into([decorator.decorator], start, facts.usefixtures, facts.notable_marks, facts.mitigations)
-        cures.prescan(facts, node, reader.resolver)
+        cures.prescan(facts, node, reader.resolver, self.text_of(facts.line, facts.end_line))
         node.visit(reader)
         facts.context = reader
         for decorator in node.decorators:

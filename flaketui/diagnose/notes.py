@@ -64,14 +64,14 @@ def comments(source: bytes) -> list[tuple[int, str]]:
     return found
 
 
-def notes_of(test: FlakyTest, source: bytes, start: int, def_line: int, end: int,
+def notes_of(test: FlakyTest, written: list[tuple[int, str]], start: int, def_line: int, end: int,
              docstring: tuple[int, str] | None) -> list[Evidence]:
     """The notes about ``test``, whose function spans ``start..end`` (``start`` is its first
-    decorator, ``def_line`` its ``def``)."""
+    decorator, ``def_line`` its ``def``); ``written`` are its module's ``comments()``."""
     found: list[Evidence] = []
     near = [(max(1, marker.line - 4), marker.end_line or marker.line) for marker in test.markers if marker.path == test.path]
     near.append((max(1, start - 4), def_line))
-    for line, text in comments(source):
+    for line, text in written:
         if _CODE_LIKE.match(text):
             continue  # code commented out, not prose
         if any(low <= line <= high for low, high in near):

@@ -65,6 +65,7 @@ class Project:
         roots = ["", "src", "lib", base, f"{base}/src" if base else ""]
         self.roots = list(dict.fromkeys(r.strip("/") for r in roots))
         self._paths: dict[str, str | None] = {}
+        self._resolved: dict[tuple[str, str, str | None], tuple[ModuleFacts, str | None, str] | None] = {}
 
     def module_path(self, dotted: str) -> str | None:
         if dotted not in self._paths:
@@ -94,6 +95,12 @@ class Project:
     def resolve(self, qualified: str, module: ModuleFacts, class_name: str | None) -> tuple[ModuleFacts, str | None, str] | None:
         """The project function a call of ``qualified`` (read in ``module``) runs, if any:
         (module, class or None, function name). A class called is its ``__init__``."""
+        key = (qualified, module.path, class_name)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(qualified, module, class_name)
+        return self._resolved[key]
+
+    def _resolve(self, qualified: str, module: ModuleFacts, class_name: str | None) -> tuple[ModuleFacts, str | None, str] | None:
         found = self._walk(qualified, module, class_name, 0)
         if found is None:
             return None

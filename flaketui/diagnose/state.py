@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import libcst as cst
-import libcst.matchers as m
 
 from flaketui.diagnose.catalog import RULES
 
@@ -99,10 +98,10 @@ def read_modify_write(reader: FunctionReader, target: cst.BaseExpression, node: 
     if attribute is None:
         return
     if isinstance(node, cst.Assign):
-        reads = {_self_attribute(a) for a in _attributes(node.value)}
-        for name in m.findall(node.value, m.Name()):
+        reads: set[str] = self_reads(node.value)
+        for name in _names(node.value):
             # ``current = self.levels.get(k)`` ... ``self.levels[k] = current + n``
-            reads |= reader.self_derived.get(name.value, set())  # type: ignore[attr-defined]
+            reads |= reader.self_derived.get(name, set())
         if attribute not in reads:
             return
     reader.facts.unlocked_updates.append((attribute, reader.lines(node)[0]))
@@ -117,9 +116,33 @@ def _self_attribute(node: cst.BaseExpression) -> str | None:
 
 
 def self_reads(node: cst.CSTNode) -> set[str]:
-    """The ``self`` attributes an expression reads."""
-    return {a for a in map(_self_attribute, _attributes(node)) if a is not None}
+    """The ``self`` attributes an expression reads (a small walk of the usual expression
+    shapes: a matcher search on every assignment costs as much as the function's whole read)."""
+    found: set[str] = set()
+    pending: list[cst.CSTNode] = [node]
+    while pending:
+        current = pending.pop()
+        attribute = _self_attribute(current) if isinstance(current, cst.Attribute) else None
+        if attribute is not None:
+            found.add(attribute)
+        elif isinstance(current, cst.Attribute | cst.Subscript):
+            pending.append(current.value)
+        elif isinstance(current, cst.Call):
+            pending += [current.func, *(a.value for a in current.args)]
+        elif isinstance(current, cst.BinaryOperation | cst.BooleanOperation):
+            pending += [current.left, current.right]
+        elif isinstance(current, cst.UnaryOperation):
+            pending.append(current.expression)
+        elif isinstance(current, cst.Comparison):
+            pending += [current.left, *(t.comparator for t in current.comparisons)]
+    return found
 
 
-def _attributes(node: cst.CSTNode) -> list[cst.Attribute]:
-    return [a for a in m.findall(node, m.Attribute()) if isinstance(a, cst.Attribute)]
+def _names(node: cst.BaseExpression) -> list[str]:
+    if isinstance(node, cst.Name):
+        return [node.value]
+    if isinstance(node, cst.BinaryOperation):
+        return _names(node.left) + _names(node.right)
+    if isinstance(node, cst.Call):
+        return [n for a in node.args for n in _names(a.value)]
+    return []
