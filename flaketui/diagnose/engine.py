@@ -4,7 +4,7 @@ drop mitigated evidence, score, cache."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -138,15 +138,13 @@ class Diagnoser:
         return all(self._digest(rel) == digest for rel, digest in deps.items())
 
     def diagnose_many(self, tests: Iterable[FlakyTest], *, on_result: Callable[[Diagnosis], None] | None = None,
-                      should_stop: Callable[[], bool] | None = None,
-                      runs: Mapping[tuple[str, str], Sequence[Verification]] | None = None) -> list[Diagnosis]:
-        """``runs``: the verifications to weigh in, by test key (tests without any get none)."""
+                      should_stop: Callable[[], bool] | None = None) -> list[Diagnosis]:
         results: list[Diagnosis] = []
         try:
             for test in tests:
                 if should_stop is not None and should_stop():
                     break
-                diagnosis = self.diagnose(test, runs.get(test.key) if runs else None)
+                diagnosis = self.diagnose(test)
                 results.append(diagnosis)
                 if on_result is not None:
                     on_result(diagnosis)
