@@ -32,19 +32,22 @@ POOL = """
     """
 
 
-def test_a_warning_in_the_docstring_of_called_code_points_at_the_call(tmp_path: Path) -> None:
-    files = {
-        "src/jobs/__init__.py": "from jobs.pool import Pool\n",
-        "src/jobs/pool.py": POOL,
-        "tests/test_pool.py": """
-            from jobs import Pool
+POOL_PROJECT = {
+    "src/jobs/__init__.py": "from jobs.pool import Pool\n",
+    "src/jobs/pool.py": POOL,
+    "tests/test_pool.py": """
+        from jobs import Pool
 
-            def test_it():
-                pool = Pool().start()
-                pool.drain()
-                assert pool.done == 3
-            """,
-    }
+        def test_it():
+            pool = Pool().start()
+            pool.drain()
+            assert pool.done == 3
+        """,
+}
+
+
+def test_a_warning_in_the_docstring_of_called_code_points_at_the_call(tmp_path: Path) -> None:
+    files = POOL_PROJECT
     diagnosis = diagnose_files(tmp_path, files, "tests/test_pool.py", "test_it")
     assert diagnosis.suggestion.category is Category.RACE
     top = diagnosis.evidence[0]
@@ -194,18 +197,7 @@ def test_an_order_dependent_test_names_the_polluting_line(tmp_path: Path) -> Non
 
 
 def test_the_cache_is_keyed_by_the_code_under_test_it_read(tmp_path: Path) -> None:
-    files = {
-        "src/jobs/__init__.py": "from jobs.pool import Pool\n",
-        "src/jobs/pool.py": POOL,
-        "tests/test_pool.py": """
-            from jobs import Pool
-
-            def test_it():
-                pool = Pool().start()
-                pool.drain()
-                assert pool.done == 3
-            """,
-    }
+    files = POOL_PROJECT
     cache = tmp_path / "cache.json"
     first = diagnose_files(tmp_path, files, "tests/test_pool.py", "test_it", cache=cache)
     assert first.suggestion.category is Category.RACE
