@@ -14,7 +14,15 @@ from flaketui.diagnose.engine import engine_fingerprint
 from flaketui.discover import cache as scan_cache
 from flaketui.discover.serialize import scan_to_json, test_to_json
 from flaketui.errors import FlakeTUIError
-from flaketui.models import Diagnosis, Excerpt, Explanation, FlakyTest, ScanResult, Verification, repo_nodeid
+from flaketui.models import (
+    Diagnosis,
+    Excerpt,
+    Explanation,
+    FlakyTest,
+    ScanResult,
+    Verification,
+    repo_nodeid,
+)
 from flaketui.workflows.ci_history import HistoryWorkflow
 from flaketui.workflows.diagnose import DiagnosisWorkflow
 from flaketui.workflows.removal import full_nodeid
