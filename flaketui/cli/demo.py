@@ -39,6 +39,6 @@ def demo(ctx: Context, target: str | None, no_open: bool) -> int:
 
         click.echo(f"The app cannot start ({exc}); here is the scan instead.", err=True)
         return main(["-C", str(root), "scan"])
-    context.open_app(Context(str(root), ctx.python).service())
+    context.open_app(Context(str(root), ctx.python, pytest_args=ctx.pytest_args).service())
     click.echo(f"The demo stays in {root}; open it again with: flaketui -C {root}")
     return 0
