@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import click
@@ -20,6 +19,8 @@ def demo(ctx: Context, target: str | None, no_open: bool) -> int:
 
     DIR must be new or empty; without it, a fresh directory under the system temp dir is used.
     """
+    import tempfile  # with shutil and the compression modules: only this command needs them
+
     from flaketui.demo import write_demo
 
     if target is None:
