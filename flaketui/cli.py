@@ -512,20 +512,25 @@ def demo(ctx: _Context, target: str | None, no_open: bool) -> int:
 
 
 @cli.command()
-@click.argument("path", required=False, type=click.Path(exists=True, file_okay=False))
+@click.argument("path", required=False, type=click.Path(exists=True))
 @click.option("--json", "as_json", is_flag=True, help="Print tests, findings and skipped files as JSON.")
 @click.option("--no-cache", is_flag=True, help="Parse everything again instead of trusting the scan cache.")
 @click.option("--collect", is_flag=True, help="Also ask pytest's collection (markers added by hooks, @flaky attributes).")
 @pass_context
 def scan(ctx: _Context, path: str | None, as_json: bool, no_cache: bool, collect: bool) -> int:
-    """List every test that carries a flaky marker (under PATH, if given).
+    """List every test that carries a flaky marker (in PATH, a directory or a file, if given).
 
     Node ids are pytest's, relative to each test's rootdir; repository-wide reruns (config,
     CI) and suspects (non-strict xfail, home-made retries) are listed as findings.
     """
     import os
 
-    service = ctx.service(path)
+    directory = path
+    if path is not None and not os.path.isdir(path):
+        # A file is scanned with the project around it, as pytest collects a file with its rootdir.
+        inside = os.path.realpath(path).startswith(os.path.join(os.path.realpath(ctx.directory), ""))
+        directory = None if inside else os.path.dirname(path) or "."
+    service = ctx.service(directory)
     result = service.scan(use_cache=not no_cache, collect=collect)
     if path is not None:
         result = _under(result, os.path.relpath(os.path.realpath(path), service.root).replace(os.sep, "/"))
@@ -535,7 +540,8 @@ def scan(ctx: _Context, path: str | None, as_json: bool, no_cache: bool, collect
         # Diagnoses load libcst; an unchanged tree (same fingerprint) reprints the last answer.
         # Not with --collect: what pytest collects also depends on the installed environment.
         # Without a fingerprint there is no state directory to keep the answer in.
-        cacheable = path is None and not collect and bool(result.fingerprint)
+        # Nor when a test's module needs a module: whether this environment has it may change.
+        cacheable = path is None and not collect and bool(result.fingerprint) and not any(t.requires for t in result.tests)
         from flaketui.diagnose.engine import engine_fingerprint
 
         # New diagnosis rules give new answers on the same tree.
@@ -605,7 +611,7 @@ def _print_scan(result) -> None:  # (ScanResult)
             test.nodeid if test.rootdir == "." else f"{test.rootdir}: {test.nodeid}",
             str(test.marker.kind),
             str(test.marker.scope),
-            _shorten(" ".join(test.marker.source.split()), 40),
+            _shorten(" ".join(test.marker.source.split()), 40) + (f"  [{test.marker.condition}]" if test.marker.condition else ""),
             f"{test.marker.path}:{test.marker.line}",
         )
         for test in result.tests
@@ -625,6 +631,11 @@ def _print_scan(result) -> None:  # (ScanResult)
         click.echo(click.style("\nFindings", bold=True))
         for finding in result.findings:
             click.echo(f"  {finding.path}:{finding.line}  [{finding.kind}] {finding.message}")
+    not_here = [test for test in result.tests if test.skipped_here]
+    if not_here:
+        click.echo(click.style("\nNot collected by pytest here", bold=True))
+        for test in not_here:
+            click.echo(f"  {test.nodeid}: {test.skipped_here}")
     if result.skipped:
         click.echo(click.style("\nSkipped", bold=True))
         for skipped in result.skipped:

@@ -233,7 +233,29 @@ class Service:
                 result = replace(result, fingerprint=scan_cache.store(state, taken, racy, result))
         if collect:
             result = self._merge_collected(result)
-        return result
+        return self._skipped_here(result)
+
+    def _skipped_here(self, result: ScanResult) -> ScanResult:
+        """Mark the tests whose module pytest would skip here for want of a module it asks
+        ``importorskip`` for; found again on every scan, as the environment may change."""
+        needed = sorted({name for test in result.tests for name in test.requires})
+        if not needed:
+            return result
+        from flaketui.verify.interpreter import missing_modules
+
+        try:
+            interpreter = self._interpreter()
+        except FlakeTUIError:
+            return result  # no interpreter to ask: nothing known about what it lacks
+        missing = missing_modules(interpreter, needed, self.root)
+        if not missing:
+            return result
+        tests = tuple(
+            replace(test, skipped_here="needs " + ", ".join(n for n in test.requires if n in missing))
+            if missing.intersection(test.requires) else test
+            for test in result.tests
+        )
+        return replace(result, tests=tests)
 
     def _is_git(self) -> bool:
         return (self.root / ".git").exists()
@@ -754,7 +776,7 @@ class Service:
 
         configs = {"pyproject.toml", "pytest.ini", "tox.ini", "setup.cfg"}
         with tempfile.TemporaryDirectory(prefix="flaketui-parent-") as scratch:
-            keep = lambda n: n.endswith(".py") or Path(n).name in configs  # noqa: E731
+            keep = lambda n: n.endswith(".py") or Path(n).name in configs
             vcs.export_tree(self.root, f"{fix_sha}^", Path(scratch), keep)
             tests = fixplan.select(target, Service(scratch, python=self.python).scan(use_cache=False).tests)
         return fixplan.pairs_from_json(fixplan.pairs_to_json(fixplan.restore_pairs(tests)))

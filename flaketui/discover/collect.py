@@ -101,6 +101,8 @@ class Collector:
         #: Whether a class body defines a fixture with params, by ``id`` of its scope (each
         #: method of the class asks; scopes live as long as the scan).
         self._class_params: dict[int, bool] = {}
+        #: What the module being collected needs at import (``pytest.importorskip``).
+        self._requires: tuple[str, ...] = ()
         self._class_patterns = config.python_classes
         self._function_patterns = config.python_functions
 
@@ -120,6 +122,7 @@ class Collector:
         if _false_test_flag(self.evaluator, module, module.scope):
             return result
         module_marks = list(self._pytestmark(module, module.scope, MarkerScope.MODULE))
+        self._requires = _imports_or_skips(self.evaluator, module)
         for name in self._module_names(module):
             value = self.evaluator.lookup(module, module.scope, name)
             if isinstance(value, FunctionRef) and self._matches(name, self._function_patterns):
@@ -248,13 +251,15 @@ class Collector:
         bindings = scope.bindings.get("pytestmark")
         if not bindings:
             return
+        if "pytestmark" in scope.conditional or not all(isinstance(b, ast.expr) for b in bindings):
+            # Imported, or bound in branches: what the name evaluates to, located where each mark is written.
+            value = self.evaluator.lookup(module, scope, "pytestmark")
+            for mark in flatten_marks(value):
+                if mark.origin is not None and mark.module is not None:
+                    yield MarkUse(mark, marker_scope, mark.module, mark.origin, "pytestmark")
+            return
         for binding in bindings:
-            if not isinstance(binding, ast.expr):
-                value = self.evaluator.lookup(module, scope, "pytestmark")
-                for mark in flatten_marks(value):
-                    if mark.origin is not None and mark.module is not None:
-                        yield MarkUse(mark, marker_scope, mark.module, mark.origin, "pytestmark")
-                return
+            assert isinstance(binding, ast.expr)
             pieces = binding.elts if isinstance(binding, (ast.List, ast.Tuple)) else [binding]
             for piece in pieces:
                 value = self.evaluator.evaluate(module, scope, piece)
@@ -454,6 +459,7 @@ class Collector:
             markers=markers,
             class_name=class_name,
             end_line=function.node.end_lineno,
+            requires=self._requires,
         )
 
     def marker(self, use: MarkUse) -> Marker:
@@ -471,6 +477,7 @@ class Collector:
             positional=positional,
             end_line=use.node.end_lineno,
             via=use.via,
+            condition=value.condition,
         )
 
     def kind(self, value: Mark | FlakyDecorator) -> MarkerKind:
@@ -595,6 +602,23 @@ def _is_fixture(function: FunctionRef) -> bool:
         if _dotted(target).split(".")[-1] in ("fixture", "yield_fixture"):
             return True
     return False
+
+
+def _imports_or_skips(evaluator: Evaluator, module: ModuleInfo) -> tuple[str, ...]:
+    """The modules a test module asks ``pytest.importorskip`` for at its top level: without
+    them pytest skips the whole module and collects none of its tests."""
+    if "importorskip" not in module.source.text:
+        return ()
+    names: list[str] = []
+    for statement in module.tree.body:
+        call = statement.value if isinstance(statement, (ast.Expr, ast.Assign, ast.AnnAssign)) else None
+        if not (isinstance(call, ast.Call) and call.args and isinstance(call.args[0], ast.Constant)):
+            continue
+        function = evaluator.evaluate(module, module.scope, call.func)
+        named = call.args[0].value
+        if isinstance(function, External) and function.dotted.rpartition(".")[2] == "importorskip" and isinstance(named, str):
+            names.append(named)
+    return tuple(names)
 
 
 def _dunder_all(module: ModuleInfo) -> set[str] | None:

@@ -169,11 +169,18 @@ def read_pytest_section(name: str, data: bytes) -> dict[str, str | list[str]] | 
 
 
 def find_configs(files: Iterable[str], read: ReadBytes) -> dict[str, PytestConfig]:
-    """Every rootdir of the repository (repo-relative directory -> its config); ``"."`` always."""
+    """Every rootdir of the repository (repo-relative directory -> its config); ``"."`` always.
+
+    A directory is a rootdir when pytest run there (or on a test below it) settles there, by
+    ``_pytest.config.findpaths``: the nearest file with a pytest section, above it too;
+    failing any, the nearest ``pyproject.toml``, even without one; failing that, the nearest
+    ``setup.py``. So a nested project (a vendored package with its own ``pyproject.toml`` or
+    ``setup.py``) is a rootdir of its own unless a pytest configuration above it takes over.
+    """
     by_dir: dict[str, dict[str, str]] = {}
     for path in files:
         directory, _, name = path.rpartition("/")
-        if name in CONFIG_NAMES:
+        if name in CONFIG_NAMES or name == "setup.py":
             by_dir.setdefault(directory or ".", {})[name] = path
     configs = {".": PytestConfig(".")}
     for directory, present in by_dir.items():
@@ -187,7 +194,20 @@ def find_configs(files: Iterable[str], read: ReadBytes) -> dict[str, PytestConfi
             if ini is not None:
                 configs[directory] = PytestConfig(directory, present[name], ini)
                 break
+    configured = {directory for directory, config in configs.items() if config.inifile is not None}
+    for directory, present in by_dir.items():
+        if directory == "." or directory in configured or not configured.isdisjoint(_ancestors_of_dir(directory)):
+            continue  # a pytest configuration here or above decides
+        if "pyproject.toml" in present:
+            configs[directory] = PytestConfig(directory, present["pyproject.toml"])
+        elif "setup.py" in present and not any("pyproject.toml" in by_dir.get(a, {}) for a in _ancestors_of_dir(directory)):
+            configs[directory] = PytestConfig(directory)
     return configs
+
+
+def _ancestors_of_dir(directory: str) -> list[str]:
+    """The directories above a repo-relative directory, the root (``"."``) included."""
+    return [*_ancestors(directory + "/x")][:-1] + ["."]
 
 
 def rootdir_of(path: str, rootdirs: Iterable[str]) -> str:
@@ -222,10 +242,34 @@ class ConftestIgnores:
     globs: tuple[str, ...] = ()
 
 
+_ENVIRONMENT_MARKERS = ("/pyvenv.cfg", "/conda-meta/history")
+_PACKAGE_DIRS = frozenset({"site-packages", "dist-packages"})
+
+
+def outside_environments(files: list[str]) -> list[str]:
+    """``files`` without those inside a virtual environment (a directory holding ``pyvenv.cfg``
+    or ``conda-meta/history``, which pytest never recurses into) or a ``site-packages``: a
+    project that forgot to git-ignore its ``.venv`` still has only its own tests."""
+    # The environment's directory with its slash ("" for the root itself, which is no reason
+    # to skip the project in it).
+    environments = tuple(
+        prefix
+        for path in files
+        for marker in _ENVIRONMENT_MARKERS
+        if ("/" + path).endswith(marker) and (prefix := path[: -len(marker) + 1])
+    )
+    if not environments and not any("-packages/" in path for path in files):
+        return files  # the common case, decided at the speed of a substring test
+    return [
+        path
+        for path in files
+        if not path.startswith(environments) and _PACKAGE_DIRS.isdisjoint(path.split("/")[:-1])
+    ]
+
+
 def select_test_files(
     config: PytestConfig,
     files: list[str],
-    venv_dirs: set[str],
     conftest_ignores: dict[str, ConftestIgnores],
     commanded: Iterable[str] = (),
     only: Collection[str] | None = None,
@@ -255,7 +299,7 @@ def select_test_files(
         directory = path.rpartition("/")[0]
         key = (directory, start)
         if key not in blocked:
-            blocked[key] = _recursion_blocked(path, start, norecurse, venv_dirs)
+            blocked[key] = _recursion_blocked(path, start, norecurse)
         if blocked[key]:
             continue
         if _ignored(path, ignore_paths, ignore_globs, rootdir, conftest_ignores):
@@ -335,11 +379,11 @@ def _ancestors(path: str) -> Iterable[str]:
         yield "/".join(parts[:index])
 
 
-def _recursion_blocked(path: str, start: str, norecurse: list[str], venv_dirs: set[str]) -> bool:
+def _recursion_blocked(path: str, start: str, norecurse: list[str]) -> bool:
     for directory in _ancestors(path):
         if start != "." and (directory == start or not directory.startswith(start + "/")):
             continue
-        if directory in venv_dirs or directory.endswith("__pycache__"):
+        if directory.endswith("__pycache__"):
             return True
         if any(fnmatch_ex(pattern, directory) for pattern in norecurse):
             return True

@@ -30,6 +30,7 @@ from flaketui.discover.symbols import (
     ClassRef,
     Constant,
     Evaluator,
+    External,
     FlakyDecorator,
     FunctionRef,
     Import,
@@ -37,6 +38,8 @@ from flaketui.discover.symbols import (
     Mark,
     ModuleInfo,
     Param,
+    PathIndex,
+    Unbound,
     build_module,
     flatten_marks,
 )
@@ -85,7 +88,7 @@ class _Scan:
     ) -> None:
         self.root = root
         self._root = str(root)
-        self.files = list(files)
+        self.files = cfg.outside_environments(list(files))
         self.on_progress = on_progress
         self.search = search
         #: Python files the search vouched hold nothing to read: ASCII text, no flaky word.
@@ -119,7 +122,6 @@ class _Scan:
         self._parse_relevant(python_files)
         # Conftests are always read first, so what follows does not wait for the search.
         conftests = self._conftest_ignores()
-        venvs = self._venv_dirs()
         plugins = self._declared_plugins(configs)
         id_hooks = self._parametrize_id_hooks()
         commanded = self._commanded_paths()
@@ -130,7 +132,7 @@ class _Scan:
             relevant = set(self.evaluator.modules) | set(self.unreadable)
             relevant.update(p for p in python_files if p not in self.seen and p not in self.unread)
             selected = {
-                rootdir: cfg.select_test_files(config, by_rootdir[rootdir], venvs, conftests, commanded, only=relevant)
+                rootdir: cfg.select_test_files(config, by_rootdir[rootdir], conftests, commanded, only=relevant)
                 for rootdir, config in configs.items()
             }
             return self._collect(configs, selected, plugins, id_hooks)
@@ -206,8 +208,33 @@ class _Scan:
             self._read_one(path)
         self._reach_flaky_fixture_users(python_files)
         self._follow_imports()
+        self._reach_base_classes(python_files)
         if self.on_progress is not None:
             self.on_progress(total, total)
+
+    def _reach_base_classes(self, python_files: list[str]) -> None:
+        """Parse the modules that define the bases of parsed classes, round after round: a
+        marked test class inherits its test methods from a base that often lives in a shared
+        module which never says "flaky" (``class TestStore(common.BaseQueue)``)."""
+        index: PathIndex | None = None
+        reached = True
+        while reached:
+            reached = False
+            for module in list(self.evaluator.modules.values()):
+                for dotted in _missing_bases(self.evaluator, module):
+                    if index is None:
+                        index = PathIndex(python_files)
+                    path = index.find(dotted, module.path)
+                    if path is None or path in self.evaluator.modules or path in self.skipped:
+                        continue
+                    data = self.read(path)
+                    if data is None:
+                        continue
+                    self.unread.discard(path)
+                    self.seen.add(path)
+                    self.follow.pending.pop(path, None)
+                    self._parse(path, data)
+                    reached = True
 
     def _reach_flaky_fixture_users(self, python_files: list[str]) -> None:
         """Parse the test modules that use a conftest fixture whose params carry a flaky mark
@@ -376,7 +403,8 @@ class _Scan:
                 continue  # no binding here can name a fresh export: the module says none of them
             lines = module.source.lines
             for name, bindings in module.scope.bindings.items():
-                if name.startswith("__") or not any(_mentions(b, name, lines, words, flak) for b in bindings):
+                branches = [b for _, found in module.scope.conditional.get(name, ()) for b in found]
+                if name.startswith("__") or not any(_mentions(b, name, lines, words, flak) for b in (*bindings, *branches)):
                     continue
                 try:
                     carries = self._carries_flaky(self.evaluator.lookup(module, module.scope, name))
@@ -501,9 +529,6 @@ class _Scan:
                 if directory:
                     paths.append(_join(directory, found))
         return list(dict.fromkeys(paths))
-
-    def _venv_dirs(self) -> set[str]:
-        return {f.rpartition("/")[0] for f in self.files if f.endswith("/pyvenv.cfg") or f.endswith("conda-meta/history")}
 
     def _declared_plugins(self, configs: dict[str, cfg.PytestConfig]) -> dict[str, set[str]]:
         declared: dict[str, set[str]] = {}
@@ -651,6 +676,31 @@ def _mentions(binding: object, name: str, lines: list[str], words: set[str], fla
     # ``words`` are the few the module says: a substring test per word beats tokenising the
     # text, and over-approximates only (a longer identifier containing a word).
     return (flak and "flak" in text) or any(word in text for word in words)
+
+
+def _missing_bases(evaluator: Evaluator, module: ModuleInfo) -> Iterable[str]:
+    """Dotted names of the module's class bases that lead out of the parsed modules: an
+    import of a module not parsed, or a star import whose module is not parsed."""
+    for node in _class_definitions(module.tree.body):
+        for base in node.bases:
+            value = evaluator.evaluate(module, module.scope, base)
+            if isinstance(value, External) and not value.called:
+                yield value.dotted
+            elif isinstance(value, Unbound) and not value.called:
+                yield from (d for d in module.scope.star_imports if evaluator.find_module(d, module) is None)
+
+
+def _class_definitions(statements: Iterable[ast.stmt]) -> Iterable[ast.ClassDef]:
+    """Classes at module level (also under ``if``/``try``/``with``) and nested in them."""
+    for statement in statements:
+        if isinstance(statement, ast.ClassDef):
+            yield statement
+            yield from _class_definitions(statement.body)
+        elif isinstance(statement, (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.TryStar)):
+            for block in ("body", "orelse", "finalbody"):
+                yield from _class_definitions(getattr(statement, block, []))
+            for handler in getattr(statement, "handlers", []):
+                yield from _class_definitions(handler.body)
 
 
 def _parametrized_fixtures_in(module: ModuleInfo) -> frozenset[str]:

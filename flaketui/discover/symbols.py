@@ -9,7 +9,7 @@ lists, ``+=``, ``pytest.param`` and one-line helper functions. Anything else eva
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from flaketui.discover.parse import ParsedSource
@@ -63,6 +63,8 @@ class Mark:
     with_args: bool = False
     #: Where the mark expression was written (in ``module``), when known.
     origin: ast.expr | None = None
+    #: The branch that binds the mark when only a branch does (``if ON_CI``), see ``Scope.conditional``.
+    condition: str | None = None
 
     def keyword(self, name: str) -> ast.expr | None:
         for key, value in self.keywords:
@@ -79,6 +81,7 @@ class FlakyDecorator:
     positional: tuple[ast.expr, ...] = ()
     keywords: tuple[tuple[str, ast.expr], ...] = ()
     origin: ast.expr | None = None
+    condition: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,6 +164,10 @@ class Scope:
     bindings: dict[str, list[Binding]] = field(default_factory=dict)
     star_imports: list[str] = field(default_factory=list)
     parent: Scope | None = None
+    #: Names bound under ``if``/``try``: each branch that binds one, with its condition as
+    #: written (``if ON_CI``, ``except ImportError``). Only one branch runs; ``bindings``
+    #: keeps the last one written, as Python would with every branch taken.
+    conditional: dict[str, list[tuple[str, list[Binding]]]] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -241,12 +248,34 @@ def bind_statements(statements: list[ast.stmt], scope: Scope, package: str) -> N
             _bind_list_method(statement.value, bindings)
         elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             bindings[statement.name] = [statement]
-        elif isinstance(statement, (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.TryStar)):
-            # Definitions under `if`/`try`/`with` at top level are still module attributes.
-            for block in ("body", "orelse", "finalbody"):
-                bind_statements(getattr(statement, block, []), scope, package)
-            for handler in getattr(statement, "handlers", []):
-                bind_statements(handler.body, scope, package)
+        elif isinstance(statement, (ast.If, ast.Try, ast.TryStar)):
+            # Definitions under `if`/`try` at top level are still module attributes, but only
+            # those of the branch that runs: remember each branch's, with its condition.
+            for condition, block in _branches(statement):
+                bind_statements(block, scope, package)
+                if condition is not None:
+                    _record_branch(block, condition, scope, package)
+        elif isinstance(statement, (ast.With, ast.AsyncWith)):
+            bind_statements(statement.body, scope, package)
+
+
+def _branches(statement: ast.If | ast.Try | ast.TryStar) -> list[tuple[str | None, list[ast.stmt]]]:
+    """The blocks of an ``if``/``try`` with the condition under which each runs (None: always)."""
+    if isinstance(statement, ast.If):
+        test = ast.unparse(statement.test)
+        return [(f"if {test}", statement.body), (f"if not ({test})", statement.orelse)]
+    handlers = [(f"except {ast.unparse(h.type)}" if h.type is not None else "except", h.body) for h in statement.handlers]
+    tried = f"if the try at line {statement.lineno} succeeds" if handlers else None
+    return [(tried, statement.body), *handlers, (tried, statement.orelse), (None, statement.finalbody)]
+
+
+def _record_branch(block: list[ast.stmt], condition: str, scope: Scope, package: str) -> None:
+    branch = Scope()
+    bind_statements(block, branch, package)
+    for name, bindings in branch.bindings.items():
+        scope.conditional.setdefault(name, []).append((condition, bindings))
+    for name, inner in branch.conditional.items():  # a branch within the branch: both conditions hold
+        scope.conditional.setdefault(name, []).extend((f"{condition}, {nested}", found) for nested, found in inner)
 
 
 def _bind_target(target: ast.expr, value: ast.expr, bindings: dict[str, list[Binding]]) -> None:
@@ -314,7 +343,7 @@ class Evaluator:
             return None
         if len(candidates) == 1 or importer is None:
             return candidates[0]
-        return max(candidates, key=lambda m: (_shared_prefix(m.path, importer.path), -len(m.path)))
+        return max(candidates, key=lambda m: _closeness(m.path, importer.path))
 
     # name lookup
     def lookup(self, module: ModuleInfo, scope: Scope, name: str) -> Value | None:
@@ -373,21 +402,47 @@ class Evaluator:
             return None
         self._active.add(guard)
         try:
-            values: list[Value | None] = []
-            for binding in scope.bindings[name]:
-                marked = self._marked_again(module, scope, name, binding, values[-1]) if values else None
-                if marked is not None:
-                    values[-1] = marked  # ``test_x = pytest.mark.flaky(test_x)``: the same test, marked
-                else:
-                    values.append(self._evaluate_binding(module, scope, binding))
+            bindings = scope.bindings[name]
+            value = self._evaluate_list(module, scope, name, bindings)
+            branches = scope.conditional.get(name)
+            if branches:
+                value = self._conditional_marks(module, scope, name, value, bindings[-1], branches)
         finally:
             self._active.discard(guard)
+        return value
+
+    def _conditional_marks(
+        self, module: ModuleInfo, scope: Scope, name: str, value: Value | None, last: Binding,
+        branches: list[tuple[str, list[Binding]]],
+    ) -> Value | None:
+        """A name bound in branches: marks when any branch binds some, with that branch's
+        condition (``pytestmark`` in a ``try`` with an ``except ImportError`` fallback, an
+        alias that is ``pytest.mark.flaky`` only ``if ON_CI``)."""
+        for condition, bindings in branches:
+            if any(b is last for b in bindings) and _has_marks(value):
+                return _with_condition(value, condition)
+        if _has_marks(value):
+            return value
+        for condition, bindings in branches:
+            alternative = self._evaluate_list(module, scope, name, bindings)
+            if _has_marks(alternative):
+                return _with_condition(alternative, condition)
+        return value
+
+    def _evaluate_list(self, module: ModuleInfo, scope: Scope, name: str, bindings: list[Binding]) -> Value | None:
+        values: list[Value | None] = []
+        for binding in bindings:
+            marked = self._marked_again(module, scope, name, binding, values[-1]) if values else None
+            if marked is not None:
+                values[-1] = marked  # ``test_x = pytest.mark.flaky(test_x)``: the same test, marked
+            else:
+                values.append(self._evaluate_binding(module, scope, binding))
         if len(values) == 1:
             return values[0]
         # `x = [...]` then `x += [...]`: one sequence.
         items: list[Value | None] = []
         nodes: list[ast.expr] = []
-        for value, binding in zip(values, scope.bindings[name]):
+        for value, binding in zip(values, bindings):
             if isinstance(value, Sequence):
                 items.extend(value.items)
                 nodes.extend(value.nodes)
@@ -444,7 +499,7 @@ class Evaluator:
             dotted = f"{base.dotted}.{name}"
             return _KNOWN.get(dotted, External(dotted))
         if isinstance(base, Mark) and name == "with_args":
-            return Mark(base.name, base.module, base.positional, base.keywords, with_args=True)
+            return Mark(base.name, base.module, base.positional, base.keywords, with_args=True, condition=base.condition)
         if isinstance(base, ClassRef):
             class_scope = base.module.class_scope(base.node)
             if name in class_scope.bindings:
@@ -491,9 +546,13 @@ class Evaluator:
         if isinstance(func, Mark):
             if not func.with_args and len(node.args) == 1 and not keywords and _is_decoratee(node.args[0]):
                 return None
-            return Mark(func.name, module, func.positional + tuple(node.args), func.keywords + keywords, origin=node)
+            return Mark(
+                func.name, module, func.positional + tuple(node.args), func.keywords + keywords, origin=node, condition=func.condition
+            )
         if isinstance(func, FlakyDecorator):
-            return FlakyDecorator(module, func.positional + tuple(node.args), func.keywords + keywords, origin=node)
+            return FlakyDecorator(
+                module, func.positional + tuple(node.args), func.keywords + keywords, origin=node, condition=func.condition
+            )
         if func is PARAM_FACTORY:
             marks_node = next((value for key, value in keywords if key == "marks"), None)
             marks: tuple[Value | None, ...] = ()
@@ -541,13 +600,51 @@ def _single_return(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.expr | N
     return None
 
 
-def _shared_prefix(a: str, b: str) -> int:
+def _closeness(candidate: str, importer: str) -> tuple[int, int]:
+    """How near a module file is to the module importing it: the most shared directories
+    first, then the shortest path."""
     count = 0
-    for left, right in zip(a.split("/"), b.split("/")):
+    for left, right in zip(candidate.split("/"), importer.split("/")):
         if left != right:
             break
         count += 1
-    return count
+    return count, -len(candidate)
+
+
+class PathIndex:
+    """Module files not parsed (yet), by every dotted suffix of their module names, so an
+    import can be followed to the file it means by the rule ``Evaluator.find_module`` uses."""
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        self._by_suffix: dict[str, list[str]] = {}
+        for path in paths:
+            dotted = module_name(path)[0]
+            parts = dotted.split(".") if dotted else []
+            for start in range(len(parts)):
+                self._by_suffix.setdefault(".".join(parts[start:]), []).append(path)
+
+    def find(self, dotted: str, importer: str) -> str | None:
+        """The file ``dotted`` (or the module holding it, for ``module.Class``) means."""
+        parts = dotted.split(".")
+        if parts[0] in _EXTERNAL_ROOTS:
+            return None
+        for end in range(len(parts), 0, -1):
+            candidates = self._by_suffix.get(".".join(parts[:end]))
+            if candidates:
+                return max(candidates, key=lambda path: _closeness(path, importer))
+        return None
+
+
+def _has_marks(value: Value | None) -> bool:
+    return next(flatten_marks(value), None) is not None
+
+
+def _with_condition(value: Value | None, condition: str) -> Value | None:
+    if isinstance(value, (Mark, FlakyDecorator)):
+        return replace(value, condition=condition)
+    if isinstance(value, Sequence):
+        return Sequence(tuple(_with_condition(item, condition) for item in value.items), value.nodes)
+    return value
 
 
 def flatten_marks(value: Value | None) -> Iterator[Mark | FlakyDecorator]:
