@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from flaketui.models import FlakyTest, Finding, Marker, MarkerKind, MarkerScope, ScanResult
+from flaketui.models import (
+    Finding,
+    FlakyTest,
+    Marker,
+    MarkerKind,
+    MarkerScope,
+    ScanResult,
+)
 from flaketui.verify.interpreter import Interpreter
 from flaketui.verify.runner import ProbeRequest, installed_probe, run_probe
 
