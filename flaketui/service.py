@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         Verification,
         VerifyMode,
     )
+    from flaketui.models.history import Candidate, HuntReport, ImportSummary, TestHistory
     from flaketui.report import GateItem
     from flaketui.store import Store
 
@@ -106,12 +107,21 @@ class GateResult:
 class Service:
     """flaketui's operations on one repository (or plain directory) rooted at ``root``."""
 
-    def __init__(self, root: str | Path = ".", *, python: str | None = None, early: gitjobs.EarlyScan | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path = ".",
+        *,
+        python: str | None = None,
+        early: gitjobs.EarlyScan | None = None,
+        pytest_args: str | Sequence[str] | None = None,
+    ) -> None:
         from flaketui import gitjobs
 
         self.root = gitjobs.find_root(Path(root))
         #: ``--python``: the interpreter that runs the target's tests, if given.
         self.python = python
+        #: ``--pytest-args``, if given; :attr:`pytest_args` falls back on the setting.
+        self._given_pytest_args = pytest_args
         #: git's answers a launcher started for this root before the imports (see ``gitjobs.EarlyScan``).
         self._early = early if early is not None and early.root == self.root else None
         if early is not None and self._early is None:
@@ -290,7 +300,7 @@ class Service:
         # Collecting from a root without a config would also walk every nested project.
         if configs["."].inifile or not rootdirs or any(t.rootdir == "." for t in result.tests):
             rootdirs.insert(0, ".")
-        return merge_collected(result, collect_flaky(self.root, rootdirs, self._interpreter()))
+        return merge_collected(result, collect_flaky(self.root, rootdirs, self._interpreter(), self.pytest_args))
 
     # -- diagnosis (diagnose/) -------------------------------------------------------
     def diagnose(self, test: FlakyTest) -> Diagnosis:
@@ -349,7 +359,9 @@ class Service:
             raise FlakeTUIError(f"--timeout must be positive, not {timeout:g}.", "Pass seconds per run, e.g. --timeout 30.")
         targets = [self._verify_target(t) for t in tests]
         interpreter = self._interpreter()
-        options = VerifyOptions(runs=runs, mode=VerifyMode(mode), timeout=timeout, fail_fast=fail_fast)
+        options = VerifyOptions(
+            runs=runs, mode=VerifyMode(mode), timeout=timeout, fail_fast=fail_fast, pytest_args=self.pytest_args
+        )
         # Taken before the runs: an edit made while they run must not pass as verified.
         state = vcs.tree_state(self.root) if vcs.is_work_tree(self.root) else None
         hash_order = self._hash_order_reasons(tests, targets) if options.mode is VerifyMode.FORKED else {}
@@ -406,6 +418,14 @@ class Service:
 
         return find_interpreter(self.root, self.python)
 
+    @property
+    def pytest_args(self) -> tuple[str, ...]:
+        """The project's own pytest options, which every pytest flaketui starts must get
+        (verify, collect, hunts, fix proofs): ``--pytest-args``, else ``[tool.flaketui] pytest-args``."""
+        from flaketui.verify.interpreter import pytest_args
+
+        return pytest_args(self.root, self._given_pytest_args)
+
     def _record_verification(self, verification: Verification) -> None:
         """Store a finished verification in the private history (store.py). ``verify`` calls
         this for every verification it completes, cancelled ones included."""
@@ -420,7 +440,8 @@ class Service:
         from flaketui.verify.engine import VerifyOptions, cli_command
         from flaketui.verify.targets import Target
 
-        return cli_command(self.root, Target(test.rootdir, test.nodeid), VerifyOptions(), self.python)
+        options = VerifyOptions(pytest_args=self.pytest_args)
+        return cli_command(self.root, Target(test.rootdir, test.nodeid), options, self.python)
 
     # -- fix and commit (codemod.py, vcs.py) -----------------------------------------
     def plan_fix(
@@ -910,12 +931,43 @@ class Service:
         items = report.gate_items(scan.tests, scan.findings, self.decisions(), today or dt.date.today())
         return GateResult(
             ok=report.gate_passes(items, budget),
-            failing=tuple(i.text for i in items if i.status in ("failing", "finding")),
+            failing=tuple(report.failing_lines(items)),
             kept=tuple(i.text for i in items if i.status == "kept"),
             expired=tuple(i.text for i in items if i.status == "expired"),
             budget=budget,
             items=tuple(items),
         )
+
+    # -- CI history and hunts (ci_import.py, hunting.py, store_hunts.py) ---------------
+    def import_junit(self, paths: Sequence[str | Path]) -> ImportSummary:
+        """Record JUnit XML reports (files, or folders of them) as CI history, each once."""
+        from flaketui.ci_import import import_reports
+
+        return import_reports(self._store(), paths, self.list_files(), self._pytest_rootdirs())
+
+    def test_histories(self) -> list[TestHistory]:
+        """Every test of the imported CI reports with its counts, flips and last failure."""
+        from flaketui.store_hunts import junit_histories
+
+        return junit_histories(self._store())
+
+    def candidates(self, marked: Sequence[FlakyTest] | None = None) -> list[Candidate]:
+        """Unmarked tests that CI history or the latest hunt shows flaky, most failing first.
+        ``marked``: the scan's tests, if the caller has them (else the repository is scanned)."""
+        from flaketui.candidates import find_candidates
+
+        tests = self.scan().tests if marked is None else marked
+        return find_candidates(self.test_histories(), self.latest_hunt(), {t.key for t in tests})
+
+    def latest_hunt(self) -> HuntReport | None:
+        """The newest hunt's report (a partial one too), or None before the first hunt."""
+        return None
+
+    def _pytest_rootdirs(self) -> list[str]:
+        """Every directory pytest would take as a rootdir (``"."`` first)."""
+        from flaketui.discover.config import find_configs
+
+        return sorted(find_configs(self.list_files(), self._repo_bytes), key=lambda r: (r != ".", r))
 
     # -- the editor ------------------------------------------------------------------
     def open_in_editor(self, path: str, line: int) -> None:

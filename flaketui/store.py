@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -89,12 +89,74 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE runs ADD COLUMN nodeid TEXT;
     """,
+    # 5: CI history (JUnit reports, each once by content) and hunts: whole-suite runs, every
+    # test's outcome at its position in the order that ran, and the polluters bisection confirmed.
+    # Queried by store_hunts.py.
+    """
+    CREATE TABLE junit_reports (
+        digest TEXT PRIMARY KEY,
+        path TEXT NOT NULL,
+        report_time TEXT NOT NULL,
+        imported_at TEXT NOT NULL
+    );
+    CREATE TABLE junit_attempts (
+        report TEXT NOT NULL REFERENCES junit_reports (digest) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        rootdir TEXT NOT NULL,
+        nodeid TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        message TEXT NOT NULL,
+        PRIMARY KEY (report, idx)
+    );
+    CREATE INDEX junit_attempts_by_test ON junit_attempts (rootdir, nodeid);
+    CREATE TABLE hunts (
+        id INTEGER PRIMARY KEY,
+        rootdir TEXT NOT NULL,
+        paths TEXT NOT NULL,
+        pytest_args TEXT NOT NULL,
+        runs_per_mode INTEGER NOT NULL,
+        modes TEXT NOT NULL,
+        status TEXT NOT NULL,
+        notes TEXT NOT NULL,
+        seconds REAL NOT NULL,
+        started_at TEXT NOT NULL
+    );
+    CREATE TABLE hunt_runs (
+        id INTEGER PRIMARY KEY,
+        hunt_id INTEGER NOT NULL REFERENCES hunts (id) ON DELETE CASCADE,
+        mode TEXT NOT NULL,
+        seed INTEGER,
+        hash_seed INTEGER NOT NULL,
+        seconds REAL NOT NULL
+    );
+    CREATE TABLE hunt_outcomes (
+        run_id INTEGER NOT NULL REFERENCES hunt_runs (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        nodeid TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        message TEXT NOT NULL,
+        PRIMARY KEY (run_id, position)
+    );
+    CREATE TABLE polluters (
+        rootdir TEXT NOT NULL,
+        victim TEXT NOT NULL,
+        polluter TEXT NOT NULL,
+        runs INTEGER NOT NULL,
+        hunt_id INTEGER,
+        confirmed_at TEXT NOT NULL,
+        PRIMARY KEY (rootdir, victim)
+    );
+    """,
+    # 6: the project's own pytest options the runs had (--pytest-args), as a JSON list.
+    """
+    ALTER TABLE verifications ADD COLUMN pytest_args TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _VERIFICATION_COLUMNS = (
     "id, rootdir, nodeid, mode, runs_requested, verdict, command, head, tree_fingerprint, "
-    "python, started_at, note, dirty_paths, recorded_at"
+    "python, started_at, note, dirty_paths, recorded_at, pytest_args"
 )
 
 
@@ -205,6 +267,11 @@ class Store:
             "starts a new history.",
         )
 
+    def transaction(self, *, write: bool = False) -> AbstractContextManager[sqlite3.Connection]:
+        """A connection in one transaction (``BEGIN IMMEDIATE`` to write) for the query modules
+        of the store's other tables (``store_hunts``)."""
+        return self._connect(write=write)
+
     # -- verifications -----------------------------------------------------------------
     def add_verification(self, verification: Verification) -> int:
         file, function = split_nodeid(verification.nodeid)
@@ -213,7 +280,7 @@ class Store:
             cursor = conn.execute(
                 "INSERT INTO verifications (rootdir, nodeid, mode, runs_requested, verdict, command, head, "
                 "tree_fingerprint, python, started_at, note, dirty_paths, recorded_at, test_file, "
-                "test_function, runs, passed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "test_function, runs, passed, pytest_args) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     v.rootdir,
                     v.nodeid,
@@ -232,6 +299,7 @@ class Store:
                     function,
                     v.runs,
                     v.passed,
+                    json.dumps(list(v.pytest_args)),
                 ),
             )
             row_id = cursor.lastrowid
@@ -385,6 +453,7 @@ def _verification(row: sqlite3.Row, runs: list[sqlite3.Row]) -> Verification:
         started_at=row["started_at"] or row["recorded_at"],
         note=row["note"],
         dirty_paths=tuple(json.loads(row["dirty_paths"])),
+        pytest_args=tuple(json.loads(row["pytest_args"])),
     )
 
 

@@ -19,9 +19,20 @@ _MARKS = {
     RunOutcome.ERROR: "[red]E[/]",
     RunOutcome.TIMEOUT: "[yellow]T[/]",
     RunOutcome.CRASHED: "[magenta]C[/]",
+    RunOutcome.SKIPPED: "[dim]s[/]",
 }
+#: ``flaketui verify`` exit codes beyond 0 (all stable) and 1 (some not stable).
+EXIT_SKIPPED = 3
+EXIT_INTERRUPTED = 130
 _DISTINCT_FAILURES_SHOWN = 3
-_VERDICT_STYLE = {Verdict.STABLE: "green", Verdict.FLAKY: "yellow", Verdict.BROKEN: "red", Verdict.ERROR: "red"}
+_VERDICT_STYLE = {
+    Verdict.STABLE: "green",
+    Verdict.FLAKY: "yellow",
+    Verdict.BROKEN: "red",
+    Verdict.ERROR: "red",
+    Verdict.SKIPPED: "dim",
+    Verdict.CANCELLED: "yellow",
+}
 
 
 def verification_json(v: Verification) -> dict[str, Any]:
@@ -44,6 +55,9 @@ def verification_json(v: Verification) -> dict[str, Any]:
         "tree_fingerprint": v.tree_fingerprint,
         "python": v.python,
         "note": v.note,
+        "skipped": v.count(RunOutcome.SKIPPED),
+        "skip_reason": v.skip_reason,
+        "pytest_args": list(v.pytest_args),
         "seeds": [r.seed for r in v.results],
         "failures": [
             {"index": r.index, "outcome": str(r.outcome), "message": r.message}
@@ -133,9 +147,19 @@ def run_verify(
     else:
         for v in verifications:
             _print_verification(out, v)
-    if stop.requested:
-        return 130
-    return 0 if all(v.verdict is Verdict.STABLE and v.runs == v.runs_requested for v in verifications) else 1
+    return exit_code(verifications, interrupted=stop.requested)
+
+
+def exit_code(verifications: Sequence[Verification], *, interrupted: bool = False) -> int:
+    """130 interrupted; 1 when a test is not stable; 3 when the others are stable but some
+    skip (nothing verified, nothing failed); 0 when every test is stable."""
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if all(v.verdict is Verdict.STABLE and v.runs == v.runs_requested for v in verifications):
+        return 0
+    if all(v.verdict in (Verdict.STABLE, Verdict.SKIPPED) for v in verifications):
+        return EXIT_SKIPPED
+    return 1
 
 
 def _print_verification(out: Any, v: Verification) -> None:
