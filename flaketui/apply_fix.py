@@ -21,10 +21,10 @@ from flaketui.errors import FlakeTUIError
 from flaketui.models import Category, FlakyTest
 
 if TYPE_CHECKING:
-    from flaketui.models import CommitRecord, RunResult, Verification
+    from flaketui.models import CommitRecord, FixPlan, RunResult, Verification
     from flaketui.proposals import ProposalSet
     from flaketui.remedies import Proposal
-    from flaketui.service import FixPlan, Service
+    from flaketui.service import Service
 
 
 class ApplyStatus(IntEnum):
@@ -167,7 +167,7 @@ def prove_hand_fix(
         vcs.export_tree(service.root, "HEAD", Path(scratch), lambda _name: True)
         from flaketui.service import Service
 
-        past = Service(scratch, python=service.python or service._interpreter().path, pytest_args=service.pytest_args)
+        past = Service(scratch, python=service.python or service.workspace.interpreter().path, pytest_args=service.pytest_args)
         before = _verify(past, test, options.runs_before, mode, on_run, should_stop, fail_fast=False)
     failed = before.runs - before.passed
     needed = stats.runs_needed(failed, before.runs, options.min_runs)
@@ -231,7 +231,7 @@ def _verify(
 def _write(service: Service, chosen: Proposal) -> dict[str, bytes]:
     from flaketui.remedies import apply_edits
 
-    new = apply_edits(chosen.edits, service._repo_bytes)
+    new = apply_edits(chosen.edits, service.workspace.read_bytes)
     if isinstance(new, str):
         raise FlakeTUIError(new, "Nothing was changed.")
     originals = {e.path: e.before for e in chosen.edits}

@@ -31,7 +31,7 @@ class ProposalSet:
     diagnosis: Diagnosis | None = None
 
     def diff(self, proposal: Proposal) -> str:
-        from flaketui.fixplan import unified_diff
+        from flaketui.workflows.commit_text import unified_diff
 
         return "".join(unified_diff(e.path, e.before, e.after) for e in proposal.edits)
 
@@ -56,11 +56,11 @@ class ProposalSet:
 
 def find_test(service: Service, nodeid: str) -> FlakyTest:
     """The one flaky-marked test ``nodeid`` names (a test, or one parametrized case)."""
-    from flaketui import fixplan
+    from flaketui.workflows import removal
 
     every = service.scan().tests
-    chosen = fixplan.select(nodeid, every)
-    exact = [t for t in chosen if nodeid in (t.nodeid, fixplan.full_nodeid(t))]
+    chosen = removal.select(nodeid, every)
+    exact = [t for t in chosen if nodeid in (t.nodeid, removal.full_nodeid(t))]
     if exact:
         return exact[0]
     functions = {(t.path, t.class_name, t.name) for t in chosen}
@@ -103,10 +103,10 @@ def context_for(service: Service, test: FlakyTest, diagnosis: Diagnosis | None) 
     evidence = tuple(diagnosis.evidence) if diagnosis is not None else ()
     return Context(
         target=Target(test.path, test.name, test.class_name, test.line),
-        read=service._repo_bytes,
+        read=service.workspace.read_bytes,
         evidence=evidence,
         category=category,
-        dependencies=declared_dependencies(files, service._repo_bytes),
+        dependencies=declared_dependencies(files, service.workspace.read_bytes),
         import_roots=_import_roots(service, test, files),
         project_files=tuple(f for f in files if f.endswith(".py")),
     )
@@ -129,7 +129,7 @@ def _import_roots(service: Service, test: FlakyTest, files: Sequence[str]) -> tu
     from flaketui.discover.config import find_configs
 
     roots = [".", "src"]
-    config = find_configs(files, service._repo_bytes).get(test.rootdir)
+    config = find_configs(files, service.workspace.read_bytes).get(test.rootdir)
     if test.rootdir not in ("", "."):
         roots += [test.rootdir, f"{test.rootdir}/src"]
     if config is not None:

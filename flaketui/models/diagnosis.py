@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flaketui.models.scan import Category
+from flaketui.models.scan import Category, FlakyTest
 
 
 @dataclass(frozen=True)
@@ -36,3 +36,24 @@ class Diagnosis:
     evidence: tuple[Evidence, ...] = ()
     #: Categories ranked by support, best first, for the category picker.
     ranking: tuple[Suggestion, ...] = ()
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """Lines of one file worth reading about a test: ``spans`` (first, last) to show, and the
+    ``flagged`` lines that carry evidence."""
+
+    path: str
+    text: str
+    spans: tuple[tuple[int, int], ...]
+    flagged: frozenset[int]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """``flaketui explain``: the test (``nodeid`` repo-relative), its diagnosis, the source."""
+
+    test: FlakyTest
+    nodeid: str
+    diagnosis: Diagnosis
+    excerpts: tuple[Excerpt, ...]

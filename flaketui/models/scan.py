@@ -149,3 +149,8 @@ class ScanResult:
     #: The stat fingerprint of the tree the scan read (empty when not cached): equal
     #: fingerprints mean every file a scan or a diagnosis reads is unchanged.
     fingerprint: str = ""
+
+
+def repo_nodeid(rootdir: str, nodeid: str) -> str:
+    """A node id relative to the repository root (pytest's is relative to its ``rootdir``)."""
+    return nodeid if rootdir in ("", ".") else f"{rootdir}/{nodeid}"

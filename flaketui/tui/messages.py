@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from flaketui.models import CommitRecord, Diagnosis, FlakyTest, RunResult, ScanResult, Triage, Verification
-from flaketui.service import FixPlan, RepoInfo
+from flaketui.models import CommitRecord, Diagnosis, FixPlan, FlakyTest, RepoInfo, RunResult, ScanResult, Triage, Verification
 
 Key = tuple[str, str]
 

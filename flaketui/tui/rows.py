@@ -10,8 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from flaketui.models import Category, Diagnosis, FlakyTest, RunOutcome, RunResult, Triage, Verdict, Verification, VerifyMode
-from flaketui.service import RepoInfo
+from flaketui.models import Category, Diagnosis, FlakyTest, RepoInfo, RunOutcome, RunResult, Triage, Verdict, Verification, VerifyMode
 
 Key = tuple[str, str]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flaketui.models import RunOutcome, RunResult, Verdict, Verification, VerifyMode
+from flaketui.models import RunOutcome, RunResult, Verdict, Verification, VerifyMode, VerifyOptions
 from flaketui.verify.interpreter import Interpreter
 from flaketui.verify.runner import ProbeOutcome, ProbeRequest, installed_probe, run_probe
 from flaketui.verify.targets import Target
@@ -39,16 +39,6 @@ _DISTRIBUTIONS = {
     "pytest_randomly": "pytest-randomly",
     "flaky": "flaky",
 }
-
-
-@dataclass(frozen=True)
-class VerifyOptions:
-    runs: int = 10
-    mode: VerifyMode = VerifyMode.FORKED
-    timeout: float | None = None
-    fail_fast: bool = False
-    #: The project's own pytest options, given to every pytest process of the verification.
-    pytest_args: tuple[str, ...] = ()
 
 
 @dataclass

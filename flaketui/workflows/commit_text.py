@@ -1,29 +1,18 @@
-"""The pure parts of a fix: which tests a target covers, which markers may go, the diff and
-the commit message. Standard library and models only; ``service`` feeds it git and files.
+"""The text of a flaketui commit: the diff a plan shows, the message (root cause, evidence,
+verification, trailers) and the undo message. Pure: models only; ``[tool.flaketui]
+commit-template`` reshapes the message.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import re
 import string
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from flaketui.models import (
-    Category,
-    Diagnosis,
-    Evidence,
-    FlakyTest,
-    Marker,
-    MarkerKind,
-    MarkerScope,
-    Triage,
-    Verdict,
-    Verification,
-)
+from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, Triage, Verification
 
 CATEGORY_TRAILER = "Flaky-Category"
 VERIFIED_TRAILER = "Flaky-Verified"
@@ -38,102 +27,6 @@ Root cause: $root_cause
 $evidence
 $verification
 $outside"""
-
-_PARAMS = re.compile(r"\[.*\]$")
-
-
-def full_nodeid(test: FlakyTest) -> str:
-    """The node id relative to the repository root (pytest's is relative to its rootdir)."""
-    return test.nodeid if test.rootdir in ("", ".") else f"{test.rootdir}/{test.nodeid}"
-
-
-def select(target: str, tests: Iterable[FlakyTest]) -> list[FlakyTest]:
-    """The tests a node id names: a test (and its parametrized cases), a class, or a module."""
-    target = target.strip().rstrip("/")
-    chosen = []
-    for test in tests:
-        for nodeid in dict.fromkeys((test.nodeid, full_nodeid(test))):
-            if nodeid == target or nodeid.startswith((target + "::", target + "[")):
-                chosen.append(test)
-                break
-    return chosen
-
-
-def marker_key(test: FlakyTest, marker: Marker) -> tuple[str, ...]:
-    """What makes two tests share one marker.
-
-    A function decorator belongs to one function (and all of its parametrized cases) even
-    when it is an alias used by many: removing it from one test leaves the others alone.
-    A class or module marker is one expression that covers every test under it.
-    """
-    if marker.scope is MarkerScope.FUNCTION:
-        return ("function", test.path, test.class_name or "", test.name)
-    if marker.scope is MarkerScope.PARAM:
-        return ("param", test.path, test.nodeid)
-    return (str(marker.scope), marker.path, str(marker.line))
-
-
-def _strip_params(nodeid: str) -> str:
-    return _PARAMS.sub("", nodeid)
-
-
-def covering_nodeid(tests: Sequence[FlakyTest]) -> str:
-    """The narrowest node id (module, class or test) that covers all ``tests``."""
-    parts = [_strip_params(t.nodeid).split("::") for t in tests]
-    common: list[str] = []
-    for column in zip(*parts):
-        if len(set(column)) != 1:
-            break
-        common.append(column[0])
-    return "::".join(common) or tests[0].nodeid.split("::")[0]
-
-
-def shared_marker_refusal(selected: Sequence[FlakyTest], every_test: Sequence[FlakyTest]) -> str | None:
-    """Why the markers of ``selected`` may not go, if one also covers tests outside it."""
-    chosen = {t.key for t in selected}
-    for test in selected:
-        for marker in test.markers:
-            key = marker_key(test, marker)
-            covered = [t for t in every_test if any(marker_key(t, m) == key for m in t.markers)]
-            others = [t for t in covered if t.key not in chosen]
-            if not others:
-                continue
-            names = ", ".join(t.nodeid for t in others[:5])
-            if len(others) > 5:
-                names += f" and {len(others) - 5} more"
-            where = f"{marker.path}:{marker.line}"
-            return (
-                f"The marker `{marker.source.strip()}` at {where} ({marker.scope} level) also covers "
-                f"{len(others)} other test(s): {names}. Give `{covering_nodeid(covered)}` to remove it "
-                f"for all {len(covered)} tests; each is verified first."
-            )
-    return None
-
-
-def foreign_marker_refusal(selected: Sequence[FlakyTest]) -> str | None:
-    """A class or module marker written in another file (a base class) cannot be removed here."""
-    for test in selected:
-        for marker in test.markers:
-            if marker.scope in (MarkerScope.CLASS, MarkerScope.MODULE) and marker.path != test.path:
-                return (
-                    f"{test.nodeid} inherits its marker `{marker.source.strip()}` from {marker.path}:{marker.line}; "
-                    "flaketui removes markers only from the test's own file. Remove it there by hand, "
-                    "or give the node id of the tests in that file."
-                )
-    return None
-
-
-def markers_by_file(selected: Sequence[FlakyTest]) -> dict[str, list[Marker]]:
-    """The markers to remove, grouped by the file the removal edits (the tests' own files)."""
-    files: dict[str, dict[tuple[str, ...], Marker]] = {}
-    for test in selected:
-        for marker in test.markers:
-            # A function decorator is edited where the test is, even if it names an alias
-            # defined elsewhere (that definition stays: other tests may use it).
-            path = test.path if marker.scope in (MarkerScope.FUNCTION, MarkerScope.PARAM) else marker.path
-            files.setdefault(path, {}).setdefault(marker_key(test, marker), marker)
-    return {path: list(found.values()) for path, found in files.items()}
-
 
 def unified_diff(path: str, before: bytes | None, after: bytes | None) -> str:
     """A ``git diff``-like unified diff of one file, line endings shown as they are."""
@@ -175,7 +68,7 @@ def choose_root_cause(
         category, source = chosen, "chosen when committing"
     elif any(d.category for d in decisions):
         categories = Counter(d.category for d in decisions if d.category)
-        category = categories.most_common(1)[0][0]  # type: ignore[assignment]
+        category = categories.most_common(1)[0][0]
         by = dict.fromkeys(str(d.decided_by or "user") for d in decisions if d.category is category)
         source = f"decided by {' and '.join(by)}"
     else:
@@ -198,20 +91,6 @@ def outside_changes(verifications: Iterable[Verification], committed: Iterable[s
     """Uncommitted paths present while the tests ran that the commit leaves out."""
     left_out = {p for v in verifications for p in v.dirty_paths} - set(committed)
     return sorted(left_out)
-
-
-def verification_gate(test: FlakyTest, verification: Verification | None) -> str | None:
-    """Why ``verification`` does not allow removing the marker of ``test``, if it does not."""
-    if verification is None:
-        return f"{test.nodeid} has not been verified."
-    if verification.verdict is not Verdict.STABLE:
-        return f"{test.nodeid} is not stable: {verification.verdict}, {verification.summary}."
-    if verification.runs < verification.runs_requested:
-        return (
-            f"The verification of {test.nodeid} stopped after {verification.runs} of "
-            f"{verification.runs_requested} runs."
-        )
-    return None
 
 
 def message(
@@ -314,59 +193,3 @@ def undo_message(fix_sha: str, fix_subject: str, target: str) -> str:
     )
 
 
-def restore_pairs(selected: Sequence[FlakyTest]) -> list[tuple[FlakyTest, Marker]]:
-    """One (test, marker) per removed marker: what undo needs to put each back once."""
-    pairs: dict[tuple[str, ...], tuple[FlakyTest, Marker]] = {}
-    for test in selected:
-        for marker in test.markers:
-            pairs.setdefault(marker_key(test, marker), (test, marker))
-    return list(pairs.values())
-
-
-def pairs_to_json(pairs: Sequence[tuple[FlakyTest, Marker]]) -> str:
-    """The removed markers of a fix commit, for undo to find again (stored in the record)."""
-    return json.dumps(
-        [
-            {
-                "path": test.path,
-                "test_name": test.name,
-                "class_name": test.class_name,
-                "nodeid": test.nodeid,
-                "test_line": test.line,
-                "marker": {**asdict(marker), "args": [list(a) for a in marker.args]},
-            }
-            for test, marker in pairs
-        ]
-    )
-
-
-@dataclass(frozen=True)
-class RemovedMarker:
-    path: str
-    test_name: str
-    class_name: str | None
-    nodeid: str
-    marker: Marker
-    #: The ``def`` line when the marker was removed: puts a decorator back in its old place.
-    test_line: int | None = None
-
-
-def pairs_from_json(text: str) -> list[RemovedMarker]:
-    found = []
-    for item in json.loads(text):
-        fields = dict(item["marker"])
-        fields["kind"] = MarkerKind(fields["kind"])
-        fields["scope"] = MarkerScope(fields["scope"])
-        fields["args"] = tuple(tuple(a) for a in fields.get("args", ()))
-        fields["positional"] = tuple(fields.get("positional", ()))
-        found.append(
-            RemovedMarker(
-                item["path"],
-                item["test_name"],
-                item["class_name"],
-                item["nodeid"],
-                Marker(**fields),
-                item.get("test_line"),
-            )
-        )
-    return found

@@ -1,4 +1,5 @@
-"""How ``flaketui fix --propose`` prints proposals: a diff per proposal, or JSON."""
+"""``flaketui fix --propose`` (a diff per proposal, or JSON) and ``--apply``/``--prove`` (progress,
+the diff and message before the commit, the numbers)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from typing import TYPE_CHECKING
 
 import click
 
+from flaketui.cli.output import RunDots, echo_diff
+
 if TYPE_CHECKING:
+    from flaketui.apply_fix import ApplyOptions
+    from flaketui.models import FixPlan
     from flaketui.proposals import ProposalSet
+    from flaketui.service import Service
 
 #: ``fix --propose``: at least one proposal changes code.
 EXIT_PROPOSED = 0
@@ -34,28 +40,19 @@ def print_proposals(found: ProposalSet, *, as_json: bool) -> int:
         if proposal.keep_reason:
             click.echo(f"   keep, with reason: {proposal.keep_reason}")
             click.echo(f"   flaketui keep {found.test.nodeid} --reason {json.dumps(proposal.keep_reason)}")
-        _echo_colored(found.diff(proposal))
+        echo_diff(found.diff(proposal))
         click.echo()
     for declined in found.declined:
         click.echo(f"not offered: {declined.remedy}: {declined.reason}", err=True)
     return status
 
 
-def _echo_colored(diff: str) -> None:
-    colours = {"+": "green", "-": "red", "@": "cyan"}
-    for line in diff.splitlines():
-        header = line.startswith(("+++", "---"))
-        click.secho(line, fg=None if header else colours.get(line[:1]), bold=header)
-
-
-def run_apply(service, nodeid: str, options, *, yes: bool, hand_fix: bool = False, include: tuple[str, ...] = ()) -> int:
-    # (Service, str, ApplyOptions)
+def run_apply(
+    service: Service, nodeid: str, options: ApplyOptions, *, yes: bool, hand_fix: bool = False, include: tuple[str, ...] = ()
+) -> int:
     """``fix --apply``: progress on stderr, the diff and message before the commit, the numbers."""
     import sys
 
-    from flaketui.cli import (
-        _RunDots as RunDots,  # one progress line per test, as `fix` prints it
-    )
     from flaketui.errors import FlakeTUIError
 
     dots = RunDots()
@@ -64,9 +61,9 @@ def run_apply(service, nodeid: str, options, *, yes: bool, hand_fix: bool = Fals
         dots.close()
         click.echo(text[:1].upper() + text[1:] + ":", err=True)
 
-    def confirm(plan) -> bool:  # plan: FixPlan
+    def confirm(plan: FixPlan) -> bool:
         dots.close()
-        _echo_colored(plan.diff)
+        echo_diff(plan.diff)
         click.echo("\n" + plan.message)
         if yes:
             return True
