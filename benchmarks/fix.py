@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LOOPS = 10
+#: Plain pytest, as the project would run it without reruns: flaketui's environment has every
+#: rerun plugin installed (flaky's own plugin rejects a reruns= marker), so all are off.
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "-p", "no:rerunfailures",
-          "-p", "no:textual-snapshot", "-p", "no:hypothesispytest", "-x"]
+          "-p", "no:flaky", "-p", "no:pytest-retry", "-p", "no:textual-snapshot", "-p", "no:hypothesispytest", "-x"]
 
 
 def _src(text: str) -> str:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.widgets import Static
@@ -20,7 +20,7 @@ _MARKS = {RunOutcome.PASSED: "▮", RunOutcome.SKIPPED: "s"}
 class ProposalView(Static):
     """One proposal at a time (``p`` cycles), its why and diff; the proof's bars below."""
 
-    COMPONENT_CLASSES = {"diff--added", "diff--removed", "diff--hunk", "diff--file", "proof--failed", "proof--passed"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"diff--added", "diff--removed", "diff--hunk", "diff--file", "proof--failed", "proof--passed"}
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -33,27 +33,27 @@ class ProposalView(Static):
     def show_proposals(self, found: ProposalSet | None, index: int = 0) -> None:
         self.found, self.index = found, index
         self.phases, self.outcome = [], None
-        self._render()
+        self._show()
 
     def start_phase(self, text: str) -> None:
         self.phases.append((text, []))
-        self._render()
+        self._show()
 
     def add_run(self, result: RunResult) -> None:
         if not self.phases:
             self.phases.append(("runs", []))
         self.phases[-1][1].append(result)
-        self._render()
+        self._show()
 
     def finish(self, outcome: ApplyOutcome) -> None:
         self.outcome = outcome
-        self._render()
+        self._show()
 
     @property
     def text(self) -> str:
         return self._content().plain
 
-    def _render(self) -> None:
+    def _show(self) -> None:
         self.update(self._content())
 
     def _content(self) -> Text:
