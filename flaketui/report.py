@@ -6,23 +6,32 @@ the commits, and these functions only arrange them. Standard library and models 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from flaketui.models import (
-    GateItem,
     Category,
     CommitRecord,
     Diagnosis,
     Evidence,
     Finding,
     FlakyTest,
+    GateItem,
     Keep,
     MarkerScope,
     Triage,
     Verification,
+)
+from flaketui.models.history import Candidate, HuntReport
+from flaketui.report_plan import (
+    Advice,
+    AuditCandidate,
+    Stability,
+    advice,
+    audit_candidates,
+    markdown_lines,
+    stability,
 )
 
 #: What fixes each root cause, for the audit's advice per category (its "Fix Plan" section, a name users know).
@@ -67,8 +76,6 @@ FIXES: dict[Category, str] = {
 
 DECISIONS_FILE = ".flaketui.toml"
 
-#: Findings that rerun every test of the repository, so the gate fails on them like on a marker.
-RERUN_FINDING_KINDS = frozenset({"config-reruns", "ci-reruns", "collection-hook"})
 
 
 class CategorySource:
@@ -108,6 +115,8 @@ class AuditVerification:
     date: str
     failure_rate_upper_95: float
     runs_requested: int = 0
+    #: Where the runs prove nothing: the marker applies on another platform than the one they ran on.
+    caution: str = ""
 
     @property
     def verified_nothing(self) -> bool:
@@ -125,15 +134,6 @@ class AuditCommit:
 
 
 @dataclass(frozen=True)
-class Advice:
-    category: Category
-    label: str
-    count: int
-    fix: str
-    tests: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Audit:
     generated: str
     repository: str
@@ -145,6 +145,9 @@ class Audit:
     findings: tuple[Finding, ...] = ()
     advice: tuple[Advice, ...] = field(default=())
     is_git: bool = True
+    #: Unmarked tests that CI history or a hunt shows flaky, and the newest hunt's verdict on the suite.
+    candidates: tuple[AuditCandidate, ...] = ()
+    stability: Stability | None = None
 
     @property
     def total(self) -> int:
@@ -175,6 +178,9 @@ def build_audit(
     commits: Sequence[CommitRecord],
     findings: Sequence[Finding] = (),
     is_git: bool = True,
+    candidates: Sequence[Candidate] = (),
+    hunt: HuntReport | None = None,
+    failure_rates: Mapping[str, tuple[int, int]] | None = None,
 ) -> Audit:
     """Arrange what the service gathered. A test's category is the team's confirmed one,
     else the diagnosis' suggestion, else unknown ("not diagnosed")."""
@@ -183,6 +189,7 @@ def build_audit(
         for t in sorted(tests, key=lambda t: (t.rootdir, t.path, t.line, t.nodeid))
     )
     listed = {t.key for t in tests}
+    by_key = {t.key: t for t in tests}
     checked = tuple(
         AuditVerification(
             nodeid=_full_id(v.rootdir, v.nodeid),
@@ -193,6 +200,7 @@ def build_audit(
             date=v.started_at,
             failure_rate_upper_95=round(v.failure_rate_upper_95, 4),
             runs_requested=v.runs_requested,
+            caution=_platform_caution(by_key.get(key)),
         )
         for key, v in sorted(verifications.items())
         # A fixed test has no marker any more, yet its verification is the proof.
@@ -211,7 +219,9 @@ def build_audit(
         verifications=checked,
         markers_removed=removed,
         findings=tuple(findings),
-        advice=_advice(entries),
+        advice=advice(entries, audit_candidates(candidates), failure_rates or {}, FIXES),
+        candidates=audit_candidates(candidates),
+        stability=stability(hunt),
         is_git=is_git,
     )
 
@@ -248,6 +258,12 @@ def _markers_note(tests: Sequence[AuditTest]) -> str:
     return "" if markers == len(tests) else f" under {markers} marker{'' if markers == 1 else 's'}"
 
 
+def _platform_caution(test: FlakyTest | None) -> str:
+    from flaketui.cautions import platform_caution
+
+    return (platform_caution(test) or "") if test is not None else ""
+
+
 def _by_marker(tests: Iterable[AuditTest]) -> dict[str, list[AuditTest]]:
     """Tests grouped by the marker that covers them, in order of first appearance."""
     groups: dict[str, list[AuditTest]] = {}
@@ -274,18 +290,6 @@ def _main_evidence(diagnosis: Diagnosis | None, category: Category) -> Evidence 
         return None
     matching = [e for e in diagnosis.evidence if e.category is category] or list(diagnosis.evidence)
     return max(matching, key=lambda e: e.weight)
-
-
-def _advice(tests: Iterable[AuditTest]) -> tuple[Advice, ...]:
-    groups: dict[Category, list[AuditTest]] = {}
-    for test in tests:
-        groups.setdefault(test.category, []).append(test)
-    order = list(Category)
-    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), order.index(item[0])))
-    return tuple(
-        Advice(category, category.label, len(members), FIXES[category], tuple(t.nodeid for t in members))
-        for category, members in ranked
-    )
 
 
 def marker_text(test: FlakyTest) -> str:
@@ -373,8 +377,9 @@ def render_markdown(audit: Audit) -> str:
         for v in audit.verifications:
             bound = "none: nothing verified" if v.verified_nothing else f"< {round(v.failure_rate_upper_95 * 100)}%"
             passed = f"{v.passed}/{v.runs}" + (f" of {v.runs_requested}" if v.runs < v.runs_requested else "")
+            verdict = f"{v.verdict}; caution: {v.caution.split(': ', 1)[1]}" if v.caution else str(v.verdict)
             out.append(
-                f"| {_cell(v.nodeid, code=True)} | {passed} | {v.mode} | {v.verdict} | {bound} "
+                f"| {_cell(v.nodeid, code=True)} | {passed} | {v.mode} | {_cell(verdict)} | {bound} "
                 f"| {_cell(v.date)} |"
             )
     else:
@@ -397,6 +402,7 @@ def render_markdown(audit: Audit) -> str:
             out.append(f"| {_cell(f'{f.path}:{f.line}')} | {_cell(f'{f.kind}: {f.message}')} |")
         out.append("")
 
+    out += markdown_lines(audit.candidates, audit.stability)
     out += ["## Fix Plan", ""]
     if not audit.advice:
         out += ["Nothing to fix.", ""]
@@ -439,95 +445,10 @@ def to_data(audit: Audit) -> dict[str, object]:
         "markers_removed": [asdict(c) for c in audit.markers_removed],
         "findings": [asdict(f) for f in audit.findings],
         "fix_plan": [{**asdict(item), "category": str(item.category)} for item in audit.advice],
+        "candidates": [asdict(c) for c in audit.candidates],
+        "stability": asdict(audit.stability) if audit.stability else None,
     }
 
 
 def render_json(audit: Audit) -> str:
     return json.dumps(to_data(audit), indent=2, ensure_ascii=False) + "\n"
-
-
-# -- the gate -----------------------------------------------------------------------------
-def gate_items(
-    tests: Sequence[FlakyTest],
-    findings: Sequence[Finding],
-    decisions: Mapping[tuple[str, str], Triage],
-    today: dt.date,
-) -> list[GateItem]:
-    """Every marker and repository-wide rerun, each failing, kept or expired.
-
-    A keep on a class or module node id covers the tests under it. A keep expires at the
-    end of its date: ``2026-12-31`` still holds on that day.
-    """
-    items = []
-    used: set[tuple[str, str]] = set()
-    for test in sorted(tests, key=lambda t: (t.marker.path, t.marker.line, t.rootdir, t.nodeid)):
-        marker = test.marker
-        key, keep = _keep_for(test, decisions)
-        if key is not None:
-            used.add(key)
-        items.append(
-            _judged("failing", marker.path, marker.line, _full_id(test.rootdir, test.nodeid), marker_text(test), keep, today)
-        )
-    for finding in sorted(findings, key=lambda f: (f.path, f.line)):
-        if finding.kind not in RERUN_FINDING_KINDS:
-            continue
-        # A team keeps a repository-wide rerun by keeping the file it is in: [tests."tox.ini"].
-        decision = decisions.get((".", finding.path))
-        keep = decision.keep if decision is not None else None
-        if keep is not None:
-            used.add((".", finding.path))
-        items.append(_judged("finding", finding.path, finding.line, finding.message, finding.kind, keep, today))
-    for key, triage in sorted(decisions.items()):
-        if triage.keep is not None and key not in used:
-            nodeid = _full_id(*key)
-            items.append(GateItem("stale", DECISIONS_FILE, 0, nodeid, "", triage.keep.reason, triage.keep.expires))
-    return items
-
-
-def failing_lines(items: Sequence[GateItem]) -> list[str]:
-    """What the gate fails on, one line a marker: a module or class marker covering many
-    tests is one line that names them, not one line a test."""
-    lines: list[str] = []
-    shared: dict[tuple[str, int], list[GateItem]] = {}
-    for item in items:
-        if item.status == "failing":
-            shared.setdefault((item.path, item.line), []).append(item)
-    for item in items:
-        if item.status == "finding":
-            lines.append(item.text)
-            continue
-        group = shared.get((item.path, item.line))
-        if item.status != "failing" or not group:
-            continue
-        if len(group) == 1:
-            lines.append(item.text)
-        else:
-            names = ", ".join(i.nodeid for i in group)
-            lines.append(f"{item.path}:{item.line}: {len(group)} tests ({item.marker}): {names}")
-        del shared[(item.path, item.line)]
-    return lines
-
-
-def _judged(unkept: str, path: str, line: int, nodeid: str, marker: str, keep: Keep | None, today: dt.date) -> GateItem:
-    if keep is None:
-        return GateItem(unkept, path, line, nodeid, marker)
-    expired = keep.expires is not None and dt.date.fromisoformat(keep.expires) < today
-    return GateItem("expired" if expired else "kept", path, line, nodeid, marker, keep.reason, keep.expires)
-
-
-def _keep_for(test: FlakyTest, decisions: Mapping[tuple[str, str], Triage]) -> tuple[tuple[str, str] | None, Keep | None]:
-    """The keep that covers the test (its own, else its class's or module's) and its key."""
-    exact = decisions.get(test.key)
-    if exact is not None and exact.keep is not None:
-        return test.key, exact.keep
-    for (rootdir, nodeid), triage in decisions.items():
-        if triage.keep is not None and rootdir == test.rootdir and test.nodeid.startswith((nodeid + "::", nodeid + "[")):
-            return (rootdir, nodeid), triage.keep
-    return None, None
-
-
-def gate_passes(items: Sequence[GateItem], budget: int) -> bool:
-    """Pass when the markers not kept fit the budget and no keep has expired: an expired
-    keep is a promise broken, which no budget excuses."""
-    failing = sum(1 for i in items if i.status in ("failing", "finding"))
-    return failing <= budget and not any(i.status == "expired" for i in items)

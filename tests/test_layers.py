@@ -32,12 +32,15 @@ HEADLESS = [
     "flaketui.verify.probe",
     "flaketui.verify.probe_fork",
     "flaketui.verify.probe_report",
+    "flaketui.verify.probe_suite",
     "flaketui.codemod",
     "flaketui.remedies",
     "flaketui.proposals",
     "flaketui.vcs",
     "flaketui.store",
     "flaketui.report",
+    "flaketui.gate",
+    "flaketui.workflows.wiring",
 ]
 
 

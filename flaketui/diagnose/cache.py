@@ -8,28 +8,34 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flaketui.models import Category, Diagnosis, Evidence, Suggestion
 
-FORMAT = 1
+FORMAT = 2
 MAX_ENTRIES = 50_000
 
 
 def diagnosis_to_json(diagnosis: Diagnosis) -> dict[str, Any]:
     return {
         "nodeid": diagnosis.nodeid,
-        "suggestion": _suggestion(diagnosis.suggestion),
+        "suggestion": {**_suggestion(diagnosis.suggestion), "fix_at": _place(diagnosis.fix_at)},
         "ranking": [_suggestion(s) for s in diagnosis.ranking],
         "evidence": [
             {
                 "category": str(e.category), "rule": e.rule, "path": e.path, "line": e.line, "end_line": e.end_line,
                 "message": e.message, "fix": e.fix, "weight": e.weight, "where": e.where,
+                "fix_at": _place(e.fix_at), "source": e.source,
             }
             for e in diagnosis.evidence
         ],
     }
+
+
+def _place(place: tuple[str, int] | None) -> dict[str, Any] | None:
+    return None if place is None else {"path": place[0], "line": place[1]}
 
 
 def _suggestion(suggestion: Suggestion) -> dict[str, Any]:
@@ -45,11 +51,19 @@ def diagnosis_from_json(data: dict[str, Any]) -> Diagnosis:
             Evidence(
                 category=Category(e["category"]), rule=e["rule"], path=e["path"], line=int(e["line"]),
                 end_line=int(e["end_line"]), message=e["message"], fix=e["fix"], weight=float(e["weight"]),
-                where=e["where"],
+                where=e["where"], source=e.get("source", "code"),
+                **_fix_fields(e, e["path"], int(e["line"])),
             )
             for e in data["evidence"]
         ),
     )
+
+
+def _fix_fields(data: dict[str, Any], path: str, line: int) -> dict[str, Any]:
+    place = data.get("fix_at")
+    if not place or (place["path"], place["line"]) == (path, line):
+        return {}
+    return {"fix_path": place["path"], "fix_line": int(place["line"])}
 
 
 class DiagnosisCache:
@@ -73,17 +87,21 @@ class DiagnosisCache:
                     pass
         return self._entries
 
-    def get(self, key: str) -> Diagnosis | None:
+    def get(self, key: str, unchanged: Callable[[dict[str, str]], bool] | None = None) -> Diagnosis | None:
+        """The entry of ``key``, if ``unchanged`` says every file it read still reads the same."""
         data = self._load().get(key)
         if data is None:
+            return None
+        deps = data.get("deps")
+        if unchanged is not None and isinstance(deps, dict) and not unchanged(deps):
             return None
         try:
             return diagnosis_from_json(data)
         except (KeyError, ValueError, TypeError):
             return None
 
-    def put(self, key: str, diagnosis: Diagnosis) -> None:
-        self._load()[key] = diagnosis_to_json(diagnosis)
+    def put(self, key: str, diagnosis: Diagnosis, deps: dict[str, str] | None = None) -> None:
+        self._load()[key] = {**diagnosis_to_json(diagnosis), **({"deps": deps} if deps else {})}
         self._dirty = True
 
     def save(self) -> None:

@@ -21,6 +21,16 @@ class Evidence:
     fix: str
     weight: float
     where: str = "test body"
+    #: Where the fix belongs when it is not this line (the test's call of a helper that warns,
+    #: the polluting test's assignment); empty for this line.
+    fix_path: str = ""
+    fix_line: int = 0
+    #: ``code`` (read from the source) or ``runs`` (what failed verification runs showed).
+    source: str = "code"
+
+    @property
+    def fix_at(self) -> tuple[str, int]:
+        return (self.fix_path, self.fix_line) if self.fix_path else (self.path, self.line)
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,14 @@ class Diagnosis:
     #: Categories ranked by support, best first, for the category picker.
     ranking: tuple[Suggestion, ...] = ()
 
+    @property
+    def fix_at(self) -> tuple[str, int] | None:
+        """The one place the fix belongs: where the strongest evidence of the suggested cause
+        says to change (a repository-relative path and a line), if a cause is suggested."""
+        for item in self.evidence:
+            if item.category is self.suggestion.category and not item.rule.startswith("note.") and item.fix_at[0]:
+                return item.fix_at
+        return None
 
 @dataclass(frozen=True)
 class Excerpt:

@@ -12,7 +12,14 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, Triage, Verification
+from flaketui.models import (
+    Category,
+    Diagnosis,
+    Evidence,
+    FlakyTest,
+    Triage,
+    Verification,
+)
 
 CATEGORY_TRAILER = "Flaky-Category"
 VERIFIED_TRAILER = "Flaky-Verified"

@@ -9,7 +9,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 
-from flaketui.models import FlakyTest, Marker, MarkerKind, MarkerScope, RemovedMarker, repo_nodeid
+from flaketui.models import (
+    FlakyTest,
+    Marker,
+    MarkerKind,
+    MarkerScope,
+    RemovedMarker,
+    repo_nodeid,
+)
 
 _PARAMS = re.compile(r"\[.*\]$")
 

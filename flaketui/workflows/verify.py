@@ -9,7 +9,13 @@ from pathlib import Path
 
 from flaketui import vcs
 from flaketui.errors import FlakeTUIError
-from flaketui.models import FlakyTest, RunResult, Verification, VerifyMode, VerifyOptions
+from flaketui.models import (
+    FlakyTest,
+    RunResult,
+    Verification,
+    VerifyMode,
+    VerifyOptions,
+)
 from flaketui.verify.engine import HASH_ORDER_RULES, cli_command, verify_targets
 from flaketui.verify.targets import Target, target_for
 from flaketui.workflows.diagnose import DiagnosisWorkflow
