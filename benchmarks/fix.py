@@ -392,7 +392,7 @@ def _loops(case: Case, root: Path) -> int:
         args = [case.test]
         if case.mode == "orders":
             names = [line.strip() for line in subprocess.run(
-                [*PYTEST, "--collect-only", "-q", module], cwd=root, capture_output=True, text=True, env=env
+                [*PYTEST, "--collect-only", module], cwd=root, capture_output=True, text=True, env=env
             ).stdout.splitlines() if "::" in line]
             args = list(itertools.permutations(names))[i % 2] if len(names) > 1 else names
         elif case.mode == "parallel":
