@@ -220,7 +220,7 @@ async def test_history_lists_each_verification_and_y_copies_the_repro(make_repo:
         await settle(pilot)
         await pilot.press("v")
         await settle(pilot)
-        await pilot.press("h")  # Source -> History (wraps around)
+        await pilot.press("h", "h")  # Source -> Fix -> History (wraps around)
         await settle(pilot)
         history = str(app.main.query_one("#history").render())
         # Fewer runs than min-runs: the sentence says what three passes leave open.
