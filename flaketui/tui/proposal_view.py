@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from flaketui.models import RunOutcome, RunResult
+from flaketui.tui.modals import colored_diff
 
 if TYPE_CHECKING:
     from flaketui.apply_fix import ApplyOutcome
@@ -76,7 +77,7 @@ class ProposalView(Static):
             out.append(f"\nNo code change: keep the marker (K), reason: {proposal.keep_reason}\n")
         else:
             out.append("w: write it, prove it before and after, then commit\n\n")
-            out.append_text(self._diff(found.diff(proposal)))
+            out.append_text(colored_diff(self, found.diff(proposal)))
         for label, runs in self.phases:
             out.append(f"\n{label}\n")
             out.append_text(self._bar(runs))
@@ -94,19 +95,3 @@ class ProposalView(Static):
         bad = sum(1 for r in runs if r.outcome is not RunOutcome.PASSED)
         bar.append(f"  {bad} of {len(runs)} failed")
         return bar
-
-    def _diff(self, diff: str) -> Text:
-        out = Text()
-        for line in diff.splitlines():
-            if line.startswith(("+++", "---")):
-                style = "diff--file"
-            elif line.startswith("+"):
-                style = "diff--added"
-            elif line.startswith("-"):
-                style = "diff--removed"
-            elif line.startswith("@@"):
-                style = "diff--hunk"
-            else:
-                style = ""
-            out.append(line + "\n", style=self.get_component_rich_style(style) if style else "")
-        return out
