@@ -114,7 +114,7 @@ def context_for(service: Service, test: FlakyTest, diagnosis: Diagnosis | None) 
 
 def declared_dependencies(files: Sequence[str], read) -> frozenset[str]:  # read: remedies.Reader
     """The optional libraries (freezegun, time-machine...) a dependency file of the project names."""
-    from flaketui.discover.config import is_dependency_file
+    from flaketui.discover.declared import is_dependency_file
 
     found: set[str] = set()
     for path in files:

@@ -14,14 +14,13 @@ import builtins
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from flaketui.discover.bindings import ImportFrom, ModuleInfo
 from flaketui.discover.symbols import (
     ClassRef,
     Constant,
     Evaluator,
     FunctionRef,
-    ImportFrom,
     Mark,
-    ModuleInfo,
     Param,
     Sequence,
     Unbound,

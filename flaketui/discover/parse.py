@@ -93,15 +93,15 @@ def _strip_newer_syntax():  # -> libcst.CSTTransformer; built on demand to keep 
     class StripNewerSyntax(libcst.CSTTransformer):
         """Removes PEP 695 type parameters and turns ``type X = ...`` into ``X = ...``."""
 
-        def leave_FunctionDef(self, original, updated):  # noqa: N802 (libcst's visitor names)
+        def leave_FunctionDef(self, original, updated):
             return updated.with_changes(type_parameters=None) if updated.type_parameters else updated
 
-        def leave_ClassDef(self, original, updated):  # noqa: N802
+        def leave_ClassDef(self, original, updated):
             if not updated.type_parameters:
                 return updated
             return updated.with_changes(type_parameters=None)
 
-        def leave_TypeAlias(self, original, updated):  # noqa: N802
+        def leave_TypeAlias(self, original, updated):
             return libcst.Assign(targets=[libcst.AssignTarget(updated.name)], value=updated.value)
 
     return StripNewerSyntax()

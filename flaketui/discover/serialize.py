@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flaketui.models import Finding, FlakyTest, Marker, MarkerKind, MarkerScope, ScanResult, Skipped
+from flaketui.models import (
+    Finding,
+    FlakyTest,
+    Marker,
+    MarkerKind,
+    MarkerScope,
+    ScanResult,
+    Skipped,
+)
 
 
 def marker_to_json(marker: Marker) -> dict[str, Any]:
@@ -18,6 +26,7 @@ def marker_to_json(marker: Marker) -> dict[str, Any]:
         "args": dict(marker.args),
         "positional": list(marker.positional),
         "via": marker.via,
+        "condition": marker.condition,
     }
 
 
@@ -32,6 +41,8 @@ def test_to_json(test: FlakyTest) -> dict[str, Any]:
         "class": test.class_name,
         "marker": marker_to_json(test.marker),
         "markers": [marker_to_json(m) for m in test.markers],
+        "requires": list(test.requires),
+        "skipped_here": test.skipped_here,
     }
 
 
@@ -58,6 +69,7 @@ def marker_from_json(data: dict[str, Any]) -> Marker:
         positional=tuple(data.get("positional", ())),
         end_line=data.get("end_line"),
         via=data.get("via"),
+        condition=data.get("condition"),
     )
 
 
@@ -72,6 +84,8 @@ def scan_from_json(data: dict[str, Any], root: str, *, files_scanned: int = 0, f
             markers=tuple(marker_from_json(m) for m in t["markers"]),
             class_name=t["class"],
             end_line=t.get("end_line"),
+            requires=tuple(t.get("requires", ())),
+            skipped_here=t.get("skipped_here"),
         )
         for t in data["tests"]
     )

@@ -77,6 +77,9 @@ class Marker:
     #: The alias or helper name the marker was reached through (``flaky`` in ``@flaky``
     #: when ``flaky = pytest.mark.flaky(reruns=3)``), if any.
     via: str | None = None
+    #: Where only one branch of the code applies the marker, that branch's condition as
+    #: written (``if ON_CI``, ``except ImportError``): the test is flaky-marked only then.
+    condition: str | None = None
 
     @property
     def args_dict(self) -> dict[str, str]:
@@ -106,6 +109,11 @@ class FlakyTest:
     markers: tuple[Marker, ...]
     class_name: str | None = None
     end_line: int | None = None
+    #: Modules its test module needs at import (``pytest.importorskip("pynvml")`` at module level).
+    requires: tuple[str, ...] = ()
+    #: Why pytest would not collect it with the project's interpreter ("needs pynvml"): it is
+    #: listed all the same, as users want every marker that exists. Set by the service.
+    skipped_here: str | None = None
 
     @property
     def marker(self) -> Marker:

@@ -3,7 +3,7 @@ test's detail.
 
 It composes the components, wires their messages to the flows with ``@on``, and owns the
 keys that concern the whole repository. State lives in the triage model; components observe
-it; the flows (scanner, verifier, committer) own their workers, which only post messages.
+it; the flows (scanner, verifier, committer, fixer) own their workers, which only post messages.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from flaketui.models import FlakyTest, Keep, Triage, VerifyMode
 from flaketui.service import Service
 from flaketui.tui.flows.committer import Committer
 from flaketui.tui.flows.failures import WorkFailed, forward_failure
+from flaketui.tui.flows.fixer import Fixer
 from flaketui.tui.flows.scanner import Scanner
 from flaketui.tui.flows.verifier import Verifier
 from flaketui.tui.modals import FindingsScreen, MessageDialog, VerifyOptions
@@ -33,6 +34,7 @@ from flaketui.tui.rows import Key, Row
 from flaketui.tui.triage import Change, TriageModel
 from flaketui.tui.widgets.bars import ActivityBar, RepoHeader
 from flaketui.tui.widgets.detail import DetailPane
+from flaketui.tui.widgets.proposal import ProposalView
 from flaketui.tui.widgets.test_list import TestList
 from flaketui.tui.widgets.test_table import TestTable
 
@@ -81,6 +83,7 @@ class MainScreen(Screen[None]):
         self.scanner = Scanner(service, self.model)
         self.verifier = Verifier(service, self.model)
         self.committer = Committer(service, self.model)
+        self.fixer = Fixer(service, self.model, self.committer, lambda: self.query_one(ProposalView))
         self._sources: dict[str, str] = {}
         #: Decisions being written, and what waits for them (see _when_saved).
         self._saving = 0
@@ -97,6 +100,7 @@ class MainScreen(Screen[None]):
         yield self.scanner
         yield self.verifier
         yield self.committer
+        yield self.fixer
 
     def on_mount(self) -> None:
         self.model.observe(self._model_changed)
@@ -226,6 +230,21 @@ class MainScreen(Screen[None]):
     @on(DetailPane.HistoryWanted)
     def _history_wanted(self, message: DetailPane.HistoryWanted) -> None:
         self.scanner.load_history(message.test)
+
+    @on(TestList.ProposeAsked)
+    def _propose_asked(self, message: TestList.ProposeAsked) -> None:
+        self._show_fix_tab()
+        self.fixer.show(message.test)
+
+    @on(TestList.WriteFixAsked)
+    def _write_fix_asked(self, message: TestList.WriteFixAsked) -> None:
+        self._show_fix_tab()
+        self.fixer.write(message.test)
+
+    def _show_fix_tab(self) -> None:
+        # The diff and the proof's bars are what p and w are for: show them even if d hid the pane.
+        self.query_one("#body").remove_class("-no-detail")
+        self.query_one(DetailPane).active = "tab-fix"
 
     @on(TestList.EditAsked)
     def _edit_asked(self, message: TestList.EditAsked) -> None:

@@ -324,7 +324,9 @@ class TriageModel:
             return "no test is marked (space marks)"
         if action == "cancel" and self.queue.current is None and not (row and self.queue.is_waiting(row.key)):
             return "no verification is running"
-        if action in ("commit", "undo"):
+        if action == "write_fix" and row.fixed:
+            return "its marker was removed; press R to rescan"
+        if action in ("commit", "undo", "write_fix"):
             if self.info is not None and self.info.git_problem:
                 return self.info.git_problem
             if action == "commit" and row.fixed:
@@ -339,7 +341,7 @@ class TriageModel:
 
 
 _NEEDS_ROW = frozenset({"accept", "set_category", "pick_category", "verify", "commit", "keep", "edit", "copy_repro",
-                        "toggle_mark"})
+                        "toggle_mark", "propose", "write_fix"})
 
 
 def marker_owner(test: FlakyTest) -> FlakyTest | str:

@@ -31,6 +31,7 @@ from flaketui.models import (
 )
 from flaketui.tui.rows import Row, verdict_sentence
 from flaketui.tui.triage import Change, TriageModel
+from flaketui.tui.widgets.proposal import ProposalView
 
 
 class SourceView(ScrollView):
@@ -200,9 +201,9 @@ class HistoryView(Static):
 
 
 class DetailPane(TabbedContent):
-    """The selected test in four tabs. ``h``/``l`` (the screen's keys) switch tabs."""
+    """The selected test in five tabs. ``h``/``l`` (the screen's keys) switch tabs."""
 
-    HELP = "The selected test: its source with the suspicious lines, evidence, runs and history"
+    HELP = "The selected test: its source with the suspicious lines, evidence, runs, history and fix"
 
     @dataclass
     class HistoryWanted(Message):
@@ -217,6 +218,7 @@ class DetailPane(TabbedContent):
             TabPane("Evidence", VerticalScroll(EvidenceView(id="evidence")), id="tab-evidence"),
             TabPane("Runs", VerticalScroll(RunsView(id="runs")), id="tab-runs"),
             TabPane("History", VerticalScroll(HistoryView(id="history")), id="tab-history"),
+            TabPane("Fix", VerticalScroll(ProposalView(id="proposal")), id="tab-fix"),
         ):
             self.compose_add_child(pane)
         self.model = model

@@ -1,6 +1,6 @@
 """The left pane: the filter, the table, and what shows when it is empty.
 
-It owns the keys that act on the selected test (decide, verify, commit, edit, copy) and on
+It owns the keys that act on the selected test (decide, verify, commit, fix, edit, copy) and on
 the list (filter, sort). Each key posts a message the screen wires to the service; which keys
 are available follows the selected row through reactives bound to the footer.
 """
@@ -50,6 +50,10 @@ class TestList(Vertical):
                 tooltip="Run the test N times with the rerun plugins off (says how many runs and how long)"),
         Binding("c", "commit", "Commit", id="commit",
                 tooltip="Verify what the marker covers if needed (asks first if that is long), then commit"),
+        Binding("p", "propose", "Fix", id="propose",
+                tooltip="Show the fix flaketui can write for the test (again: the next proposal)"),
+        Binding("w", "write_fix", "Write fix", show=False, id="write-fix",
+                tooltip="Write the shown fix, prove it before and after, then commit it with the marker removal"),
         Binding("K", "keep", "Keep", show=False, id="keep", tooltip="Keep the marker on purpose, with a reason"),
         Binding("e", "edit", "Edit", show=False, id="edit", tooltip="Open $EDITOR at the test"),
         Binding("y", "copy_repro", "Copy repro", show=False, id="copy-repro",
@@ -90,6 +94,18 @@ class TestList(Vertical):
 
     @dataclass
     class CommitAsked(Message):
+        test: FlakyTest
+
+    @dataclass
+    class ProposeAsked(Message):
+        """``p``: show the fix flaketui can write (again: the next one)."""
+
+        test: FlakyTest
+
+    @dataclass
+    class WriteFixAsked(Message):
+        """``w``: write the fix shown, prove it, offer the commit."""
+
         test: FlakyTest
 
     @dataclass
@@ -189,6 +205,14 @@ class TestList(Vertical):
     def action_commit(self) -> None:
         if (row := self._selected()) is not None:
             self.post_message(self.CommitAsked(row.test))
+
+    def action_propose(self) -> None:
+        if (row := self._selected()) is not None:
+            self.post_message(self.ProposeAsked(row.test))
+
+    def action_write_fix(self) -> None:
+        if (row := self._selected()) is not None:
+            self.post_message(self.WriteFixAsked(row.test))
 
     def action_edit(self) -> None:
         if (row := self._selected()) is not None:
