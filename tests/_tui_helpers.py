@@ -89,6 +89,11 @@ async def settle(pilot: Pilot, *, rounds: int = 200) -> None:
         except WorkerCancelled:
             pass  # an exclusive worker replaced by a newer one (the cursor moved on)
         await pilot.pause()
+        # A key pressed sets diagnosis aside until it is quiet: no worker runs in between.
+        scanner = getattr(getattr(app, "main", None), "scanner", None)
+        if scanner is not None and scanner.waiting_for_quiet:
+            await pilot.pause(0.05)
+            continue
         if not any(w.is_running for w in app.workers):
             return
     raise AssertionError("the app's workers never finished")

@@ -19,7 +19,7 @@ from flaketui.tui.rows import RowState
 from flaketui.tui.widgets.detail import SourceView
 from flaketui.tui.widgets.test_list import TestList
 from flaketui.tui.widgets.test_table import TestTable
-from tests._tui_helpers import PROJECT, run_async, settle
+from tests._tui_helpers import PROJECT, run_async, settle, wait_for
 from tests.conftest import MakeRepo, git
 
 SIZE = (150, 40)
@@ -244,6 +244,8 @@ async def test_f_lists_the_repository_findings(make_repo: MakeRepo) -> None:
         await settle(pilot)
         assert "1 repository finding (f)" in str(app.main.query_one("#notice").render())
         await pilot.press("f")
+        # The dialog composes after the key is handled: under load its body can come later.
+        await wait_for(pilot, lambda: bool(app.screen.query("#dialog-body Static")))
         assert isinstance(app.screen, FindingsScreen)
         assert "pyproject.toml" in str(app.screen.query_one("#dialog-body Static").render())
         await pilot.press("escape")

@@ -127,7 +127,16 @@ class Scanner(Widget):
         # Diagnose the row the cursor rests on, not every row it passes: a thread per move
         # would fight the UI for the GIL while j is held down.
         self._rest = self.set_timer(REST_BEFORE_DIAGNOSIS, self._diagnose_resting_row)
-        self._resume = self.set_timer(QUIET_AFTER_INPUT, self.diagnose_all)
+        self._resume = self.set_timer(QUIET_AFTER_INPUT, self._quiet_again)
+
+    def _quiet_again(self) -> None:
+        self._resume = None
+        self.diagnose_all()
+
+    @property
+    def waiting_for_quiet(self) -> bool:
+        """Diagnosis stepped aside for the user and resumes once it is quiet (no worker runs meanwhile)."""
+        return self._resume is not None
 
     def _diagnose_resting_row(self) -> None:
         row = self.model.selected
