@@ -25,12 +25,22 @@ class Evidence:
     #: the polluting test's assignment); empty for this line.
     fix_path: str = ""
     fix_line: int = 0
-    #: ``code`` (read from the source) or ``runs`` (what failed verification runs showed).
+    #: ``code`` (read from the source), ``runs`` (what failed verification runs showed) or
+    #: ``history`` (what a commit that changed the test after it was written says).
     source: str = "code"
 
     @property
     def fix_at(self) -> tuple[str, int]:
         return (self.fix_path, self.fix_line) if self.fix_path else (self.path, self.line)
+
+
+@dataclass(frozen=True)
+class LineChange:
+    """A commit that changed a test's lines (``git log -L``): what its author said it did."""
+
+    sha: str
+    subject: str
+    body: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,8 @@ class Diagnosis:
         """The one place the fix belongs: where the strongest evidence of the suggested cause
         says to change (a repository-relative path and a line), if a cause is suggested."""
         for item in self.evidence:
-            if item.category is self.suggestion.category and not item.rule.startswith("note.") and item.fix_at[0]:
+            if (item.category is self.suggestion.category and not item.rule.startswith("note.")
+                    and item.source != "history" and item.fix_at[0]):
                 return item.fix_at
         return None
 
