@@ -343,7 +343,7 @@ def _git(root: Path, *args: str, extra_env: dict[str, str] | None = None) -> Non
     env.update(extra_env or {})
     try:
         result = subprocess.run(
-            ["git", *args], cwd=root, env=env, capture_output=True, stdin=subprocess.DEVNULL
+            ["git", *args], cwd=root, env=env, capture_output=True, stdin=subprocess.DEVNULL, check=False
         )
     except FileNotFoundError as exc:
         raise FlakeTUIError("git is not installed or not on PATH.", "Install git, then run `flaketui demo` again.") from exc

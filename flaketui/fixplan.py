@@ -175,7 +175,7 @@ def choose_root_cause(
         category, source = chosen, "chosen when committing"
     elif any(d.category for d in decisions):
         categories = Counter(d.category for d in decisions if d.category)
-        category = categories.most_common(1)[0][0]  # type: ignore[assignment]
+        category = categories.most_common(1)[0][0]
         by = dict.fromkeys(str(d.decided_by or "user") for d in decisions if d.category is category)
         source = f"decided by {' and '.join(by)}"
     else:

@@ -754,7 +754,7 @@ class Service:
 
         configs = {"pyproject.toml", "pytest.ini", "tox.ini", "setup.cfg"}
         with tempfile.TemporaryDirectory(prefix="flaketui-parent-") as scratch:
-            keep = lambda n: n.endswith(".py") or Path(n).name in configs  # noqa: E731
+            keep = lambda n: n.endswith(".py") or Path(n).name in configs
             vcs.export_tree(self.root, f"{fix_sha}^", Path(scratch), keep)
             tests = fixplan.select(target, Service(scratch, python=self.python).scan(use_cache=False).tests)
         return fixplan.pairs_from_json(fixplan.pairs_to_json(fixplan.restore_pairs(tests)))

@@ -243,7 +243,7 @@ class Store:
                     (row_id, r.index, str(r.outcome), r.duration, r.message, r.seed,
                      r.nodeid if r.nodeid != v.nodeid else None)
                     for r in v.results
-                ],  # fmt: skip
+                ],
             )
         return row_id
 

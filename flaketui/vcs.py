@@ -24,6 +24,7 @@ def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
             cwd=root,
             capture_output=True,
             stdin=subprocess.DEVNULL,
+            check=False,  # the caller's ``check`` decides, with a message in words
         )
     except FileNotFoundError as exc:  # no git binary on PATH
         raise FlakeTUIError("git is not installed or not on PATH.", "Install git, then run flaketui again.") from exc
@@ -339,9 +340,8 @@ def commit_paths(
 
     listeners = [on_output] if on_output is not None else []
 
-    def collect(line: str | bytes) -> None:
-        text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
-        text = text.rstrip("\n")
+    def collect(line: str) -> None:  # str: handle_process_output decodes the streams
+        text = line.rstrip("\n")
         output.append(text)
         for listener in listeners:
             try:
@@ -360,7 +360,7 @@ def commit_paths(
             process = repo.git.commit("-m", message, "--", *paths, as_process=True, env=_signing_env())
             gitpython.cmd.handle_process_output(process, collect, collect, finalizer=None)
             process.wait()
-            sha = repo.git.rev_parse("HEAD").strip()
+            sha = str(repo.git.rev_parse("HEAD")).strip()
         finally:
             repo.close()
     except gitpython.GitCommandError as exc:

@@ -8,7 +8,7 @@ it; ``scope.py`` then puts a test's functions together.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from fnmatch import translate
 
@@ -327,7 +327,7 @@ class FunctionReader(cst.CSTVisitor):
                 self._teardown_call(node.func.attr.value)
             return True
         for rule in _NODE_RULES.get(type(node), ()):
-            if m.matches(node, rule.matcher) and (rule.when is None or rule.when(node, self)):
+            if rule.matcher is not None and m.matches(node, rule.matcher) and (rule.when is None or rule.when(node, self)):
                 self.hit(rule, node, dotted(node.target) if isinstance(node, cst.AssignTarget) else None)
         if isinstance(node, cst.Assert) and isinstance(node.test, cst.Comparison):
             if any(isinstance(t.operator, cst.Equal) for t in node.test.comparisons):
@@ -442,7 +442,7 @@ class FunctionReader(cst.CSTVisitor):
         if id(node) not in self.with_items:
             self._call_mitigations(node, qualified)
 
-    def _returned(self, value: cst.BaseExpression | cst.BaseSmallStatement | None) -> None:
+    def _returned(self, value: cst.CSTNode | None) -> None:
         if self.facts.returns is None and isinstance(value, cst.BaseExpression):
             qualified = self.qualify(value)
             if qualified is not None and not qualified.startswith("<local>"):
@@ -465,8 +465,9 @@ class FunctionReader(cst.CSTVisitor):
         if _PATCH_CALLS.match(qualified):
             target = self._patch_target(node, qualified)
             if target:
-                for kind in target_mitigations(target) or {None}:
-                    self.mitigate(kind, node, blanket=blanket, span=span, target=target)
+                kinds: Collection[Mitigation | None] = target_mitigations(target) or {None}
+                for patched in kinds:
+                    self.mitigate(patched, node, blanket=blanket, span=span, target=target)
 
     def _patch_target(self, node: cst.Call, qualified: str) -> str | None:
         args = [a for a in node.args if a.keyword is None]
@@ -501,7 +502,7 @@ class FunctionReader(cst.CSTVisitor):
                 if qualified is not None:
                     self._call_mitigations(item.item, qualified, span=span)
             if item.asname is not None:
-                self._bind(item.asname.name, item.item)  # type: ignore[arg-type]
+                self._bind(item.asname.name, item.item)
 
     def _imported_root(self, owner: cst.BaseExpression) -> bool:
         while isinstance(owner, cst.Attribute | cst.Subscript):

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from fnmatch import translate
 from typing import Protocol
@@ -58,6 +58,10 @@ class RuleContext(Protocol):
 
     def mark_local(self, node: cst.CSTNode) -> None: ...
 
+    def loop_has_deadline(self, loop: cst.While) -> bool: ...
+
+    def lines(self, node: cst.CSTNode) -> tuple[int, int]: ...
+
 
 Predicate = Callable[[cst.CSTNode, RuleContext], bool]
 
@@ -90,7 +94,8 @@ class Rule:
         """The libcst node class the matcher applies to (``m.Assert`` -> ``cst.Assert``)."""
         if self.matcher is None:
             return None
-        return getattr(cst, type(self.matcher).__name__)
+        node_type: type[cst.CSTNode] = getattr(cst, type(self.matcher).__name__)
+        return node_type
 
     def matches_call(self, qualified: str) -> bool:
         if self._pattern is None or not self._pattern.match(qualified):
@@ -350,8 +355,9 @@ def elapsed_time_comparison(node: cst.CSTNode, ctx: RuleContext) -> bool:
     if not any(ctx.is_clock_expression(o) for o in operands):
         return False
     # ``assert time() < start + 30`` bounds a wait generously: not a speed assertion.
-    literals = [_number(n) for n in m.findall(test, m.Integer() | m.Float())]
-    in_millis = any("ms" in n.value.lower() or "milli" in n.value.lower() for n in m.findall(test, m.Name()))
+    literals = [_number(n) for n in m.findall(test, m.Integer() | m.Float()) if isinstance(n, cst.BaseExpression)]
+    names = [n.value.lower() for n in m.findall(test, m.Name()) if isinstance(n, cst.Name)]
+    in_millis = any("ms" in name or "milli" in name for name in names)
     return in_millis or max((v for v in literals if v is not None), default=0) < 10
 
 

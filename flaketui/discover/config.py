@@ -455,10 +455,9 @@ def config_reruns(name: str, text: str) -> list[RerunSetting]:
             continue
         if section not in section_names or line.lstrip().startswith(("#", ";")):
             continue
-        option = _RERUN_OPTION.search(line)
-        key = _RERUN_INI_KEY.match(line)
-        if option or key:
-            what = option.group(1) if option else key.group(1)  # type: ignore[union-attr]
+        said = _RERUN_OPTION.search(line) or _RERUN_INI_KEY.match(line)
+        if said:
+            what = said.group(1)
             found.append(
                 RerunSetting("config-reruns", number, line.strip(), f"{what} in the pytest configuration reruns every failing test")
             )

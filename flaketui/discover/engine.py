@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from flaketui.discover import config as cfg
 from flaketui.discover.collect import _FLAKY_REASON as _FLAKY_REASON_TEXT
-from flaketui.discover.collect import _RETRY_NAME, Collector, _dotted, _is_flaky
+from flaketui.discover.collect import _RETRY_NAME, Collector, _is_flaky
 from flaketui.discover.files import FLAKY_WORDS
 from flaketui.discover.fixtures import FixtureDef, module_fixtures
 from flaketui.discover.params import Unknowable
@@ -41,6 +41,7 @@ from flaketui.discover.symbols import (
     flatten_marks,
 )
 from flaketui.discover.symbols import Sequence as Listed
+from flaketui.discover.symbols import dotted_name as _dotted
 from flaketui.models import Finding, FlakyTest, ScanResult, Skipped
 
 if TYPE_CHECKING:
@@ -398,8 +399,8 @@ class _Scan:
             return any(
                 _is_flaky(m) for item in value.items if isinstance(item, Param) for mark in item.marks for m in flatten_marks(mark)
             )
-        if isinstance(value, (Mark, FlakyDecorator)) or hasattr(value, "items"):
-            return any(_is_flaky(m) for m in flatten_marks(value))  # type: ignore[arg-type]
+        if isinstance(value, (Mark, FlakyDecorator, Listed)):
+            return any(_is_flaky(m) for m in flatten_marks(value))
         if isinstance(value, FunctionRef):
             helper = Collector(self.evaluator, cfg.PytestConfig("."), set(), False).applied_marks(value)
             if any(_is_flaky(m) for m in helper):
@@ -503,7 +504,7 @@ class _Scan:
         return list(dict.fromkeys(paths))
 
     def _venv_dirs(self) -> set[str]:
-        return {f.rpartition("/")[0] for f in self.files if f.endswith("/pyvenv.cfg") or f.endswith("conda-meta/history")}
+        return {f.rpartition("/")[0] for f in self.files if f.endswith(("/pyvenv.cfg", "conda-meta/history"))}
 
     def _declared_plugins(self, configs: dict[str, cfg.PytestConfig]) -> dict[str, set[str]]:
         declared: dict[str, set[str]] = {}
@@ -643,7 +644,7 @@ def _mentions(binding: object, name: str, lines: list[str], words: set[str], fla
         return (flak and any("flak" in n for n in imported)) or not words.isdisjoint(imported)
     if not isinstance(binding, ast.AST):
         return False
-    start = binding.lineno  # type: ignore[attr-defined]
+    start = binding.lineno  # type: ignore[attr-defined]  # every node a scope binds is a statement or an expression
     for decorator in getattr(binding, "decorator_list", ()):
         start = min(start, decorator.lineno)
     end = getattr(binding, "end_lineno", None) or start
@@ -662,7 +663,8 @@ def _parametrized_fixtures_in(module: ModuleInfo) -> frozenset[str]:
             if isinstance(decorator, ast.Call) and _dotted(decorator.func).endswith("fixture"):
                 if any(k.arg == "params" for k in decorator.keywords):
                     given = next((k.value for k in decorator.keywords if k.arg == "name"), None)
-                    names.add(given.value if isinstance(given, ast.Constant) else function.name)
+                    named = given.value if isinstance(given, ast.Constant) and isinstance(given.value, str) else None
+                    names.add(named or function.name)
     return frozenset(names)
 
 

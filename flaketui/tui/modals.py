@@ -66,7 +66,7 @@ class CategoryPicker(ModalScreen[Category | None]):
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(Category(event.option.id))
+        self.dismiss(Category(event.option.id or ""))  # every option is built with its category as id
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -96,7 +96,7 @@ class VerifyOptions(ModalScreen[tuple[int, VerifyMode] | None]):
         if not text.isdigit() or not 1 <= int(text) <= 1000:
             self.notify("Runs must be a whole number from 1 to 1000.", severity="error")
             return
-        self.dismiss((int(text), self.query_one("#mode", Select).value))  # type: ignore[arg-type]
+        self.dismiss((int(text), self.query_one("#mode", Select).value))  # type: ignore[arg-type]  # allow_blank=False: a VerifyMode
 
     def action_cancel(self) -> None:
         self.dismiss(None)

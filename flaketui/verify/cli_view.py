@@ -9,7 +9,7 @@ import json
 import signal
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
 from flaketui.models import RunOutcome, RunResult, Verdict, Verification, VerifyMode
 
@@ -63,7 +63,7 @@ class _Stop:
     def __call__(self) -> bool:
         return self.requested
 
-    def __enter__(self) -> _Stop:
+    def __enter__(self) -> Self:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
         return self

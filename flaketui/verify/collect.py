@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from flaketui.models import FlakyTest, Finding, Marker, MarkerKind, MarkerScope, ScanResult
+from flaketui.models import Finding, FlakyTest, Marker, MarkerKind, MarkerScope, ScanResult
 from flaketui.verify.interpreter import Interpreter
-from flaketui.verify.runner import ProbeRequest, installed_probe, run_probe
+from flaketui.verify.runner import ProbeEvent, ProbeRequest, installed_probe, run_probe
 
 VIA = "pytest collection"
 _RERUNFAILURES_KEYS = {"reruns", "reruns_delay", "only_rerun", "rerun_except", "condition"}
@@ -50,7 +50,7 @@ def collect_flaky(root: Path, rootdirs: Sequence[str], interpreter: Interpreter)
     return Collected(tuple(tests), tuple(errors))
 
 
-def _flaky_test(root: Path, rootdir: str, event: dict) -> FlakyTest | None:
+def _flaky_test(root: Path, rootdir: str, event: ProbeEvent) -> FlakyTest | None:
     try:
         path = Path(event["path"]).resolve().relative_to(root.resolve()).as_posix()
     except (KeyError, ValueError):  # a test outside the repository (a plugin's own): not ours
@@ -75,7 +75,7 @@ def _flaky_test(root: Path, rootdir: str, event: dict) -> FlakyTest | None:
     )
 
 
-def _marker(mark: dict, path: str, line: int) -> Marker:
+def _marker(mark: ProbeEvent, path: str, line: int) -> Marker:
     kwargs = tuple((str(k), str(v)) for k, v in mark.get("kwargs") or ())
     positional = tuple(str(a) for a in mark.get("args") or ())
     keys = {k for k, _ in kwargs}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from flaketui.models import RunOutcome, RunResult, Verdict, Verification, VerifyMode
 from flaketui.verify.interpreter import Interpreter
-from flaketui.verify.runner import ProbeOutcome, ProbeRequest, installed_probe, run_probe
+from flaketui.verify.runner import ProbeEvent, ProbeOutcome, ProbeRequest, installed_probe, run_probe
 from flaketui.verify.targets import Target
 from flaketui.verify.verdict import verdict_of
 
@@ -261,7 +261,7 @@ def _has_failure(results: list[RunResult]) -> bool:
     return any(r.outcome is not RunOutcome.PASSED for r in results)
 
 
-def _consume(event: dict, tally: _Tally, on_run: RunCallback | None) -> None:
+def _consume(event: ProbeEvent, tally: _Tally, on_run: RunCallback | None) -> None:
     kind = event.get("event")
     if kind == "start":
         tally.versions = f"Python {event.get('python')}, pytest {event.get('pytest')}"
@@ -285,7 +285,7 @@ def _consume(event: dict, tally: _Tally, on_run: RunCallback | None) -> None:
             tally.errors.setdefault(nodeid, []).append(str(event.get("message")))
         elif where:  # a module or directory that failed to collect: its tests' business only
             for target in tally.results:
-                if target == where or target.startswith(f"{where}::") or target.startswith(f"{where}/"):
+                if target == where or target.startswith((f"{where}::", f"{where}/")):
                     tally.errors.setdefault(target, []).append(str(event.get("message")))
         else:
             tally.group_errors.append(str(event.get("message")))
@@ -298,7 +298,8 @@ def _attribute_crash(result: ProbeOutcome, tally: _Tally, on_run: RunCallback | 
     last = result.events[-1]
     if last.get("event") != "begin":
         return
-    status = f"exit code {result.returncode}" if (result.returncode or 0) >= 0 else f"signal {-result.returncode}"
+    code = result.returncode or 0
+    status = f"exit code {code}" if code >= 0 else f"signal {-code}"
     _consume(
         {**last, "event": "run", "outcome": "crashed", "message": f"the interpreter died: {status}"}, tally, on_run
     )

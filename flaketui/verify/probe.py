@@ -31,7 +31,7 @@ import pytest
 try:  # pytest 7 to 9 all have it; it is the only private name we use
     from _pytest.runner import runtestprotocol
 except ImportError:  # pragma: no cover - a future pytest
-    runtestprotocol = None  # type: ignore[assignment]
+    runtestprotocol = None  # type: ignore[assignment]  # checked before use, for a pytest without it
 
 ENV_EVENTS = "FLAKETUI_PROBE_EVENTS"
 ENV_MODE = "FLAKETUI_PROBE_MODE"
