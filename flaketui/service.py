@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flaketui import rootdirs
 from flaketui.errors import FlakeTUIError
 from flaketui.models import Category, FlakyTest, Marker, ScanResult
 
@@ -544,9 +545,8 @@ class Service:
 
         if not any(p.endswith(".py") for p in vcs.status(self.root)):
             return None
-        configs = {"pyproject.toml", "pytest.ini", "tox.ini", "setup.cfg"}
         with tempfile.TemporaryDirectory(prefix="flaketui-committed-") as scratch:
-            vcs.export_tree(self.root, "HEAD", Path(scratch), lambda n: n.endswith(".py") or Path(n).name in configs)
+            vcs.export_tree(self.root, "HEAD", Path(scratch), lambda n: n.endswith(".py") or rootdirs.is_config_file(n))
             past = Service(scratch, python=self.python)
             try:
                 found = {t.key: t for t in past.scan(use_cache=False).tests}
@@ -752,9 +752,8 @@ class Service:
 
         from flaketui import fixplan, vcs
 
-        configs = {"pyproject.toml", "pytest.ini", "tox.ini", "setup.cfg"}
         with tempfile.TemporaryDirectory(prefix="flaketui-parent-") as scratch:
-            keep = lambda n: n.endswith(".py") or Path(n).name in configs
+            keep = lambda n: n.endswith(".py") or rootdirs.is_config_file(n)
             vcs.export_tree(self.root, f"{fix_sha}^", Path(scratch), keep)
             tests = fixplan.select(target, Service(scratch, python=self.python).scan(use_cache=False).tests)
         return fixplan.pairs_from_json(fixplan.pairs_to_json(fixplan.restore_pairs(tests)))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flaketui import rootdirs
 from flaketui.discover import config as cfg
 from flaketui.discover.collect import _FLAKY_REASON as _FLAKY_REASON_TEXT
 from flaketui.discover.collect import _RETRY_NAME, Collector, _is_flaky
@@ -116,7 +117,7 @@ class _Scan:
         python_files = [f for f in self.files if f.endswith(".py")]
         by_rootdir: dict[str, list[str]] = {r: [] for r in configs}
         for path in python_files:
-            by_rootdir[cfg.rootdir_of(path, configs)].append(path)
+            by_rootdir[rootdirs.rootdir_of(path, configs)].append(path)
         self._parse_relevant(python_files)
         # Conftests are always read first, so what follows does not wait for the search.
         conftests = self._conftest_ignores()
@@ -178,7 +179,7 @@ class _Scan:
                 collector.fixture_modules = self._fixture_modules(path)
                 collector.parametrized_fixtures = self._parametrized_fixtures(collector.fixture_modules)
                 try:
-                    collected = collector.collect(module, cfg.relative(path, rootdir))
+                    collected = collector.collect(module, rootdirs.relative(path, rootdir))
                 except (RecursionError, ValueError, AttributeError, TypeError, KeyError, IndexError) as error:
                     # Code we do not model must never stop the scan: say so, and go on.
                     skipped[path] = f"not analysed: {type(error).__name__} in flaketui ({error}); please report it"
@@ -533,7 +534,7 @@ class _Scan:
         for path in self.files:
             name = path.rpartition("/")[2]
             settings: list[cfg.RerunSetting] = []
-            if name in cfg.CONFIG_NAMES:
+            if rootdirs.is_config_file(path):
                 data = self.read(path)
                 if data is not None:
                     settings.extend(cfg.config_reruns(name, data.decode("utf-8", errors="replace")))
