@@ -20,9 +20,11 @@ from flaketui.models import (
     Marker,
     MarkerKind,
     MarkerScope,
+    TestKey,
     Triage,
     Verdict,
     Verification,
+    selects,
 )
 
 CATEGORY_TRAILER = "Flaky-Category"
@@ -42,21 +44,10 @@ $outside"""
 _PARAMS = re.compile(r"\[.*\]$")
 
 
-def full_nodeid(test: FlakyTest) -> str:
-    """The node id relative to the repository root (pytest's is relative to its rootdir)."""
-    return test.nodeid if test.rootdir in ("", ".") else f"{test.rootdir}/{test.nodeid}"
-
-
 def select(target: str, tests: Iterable[FlakyTest]) -> list[FlakyTest]:
-    """The tests a node id names: a test (and its parametrized cases), a class, or a module."""
-    target = target.strip().rstrip("/")
-    chosen = []
-    for test in tests:
-        for nodeid in dict.fromkeys((test.nodeid, full_nodeid(test))):
-            if nodeid == target or nodeid.startswith((target + "::", target + "[")):
-                chosen.append(test)
-                break
-    return chosen
+    """The tests a node id names as pytest reads it (``selects``), from the rootdir or the repository root."""
+    target = target.strip()
+    return [t for t in tests if selects(target, t.nodeid) or selects(target, t.key.repo_nodeid)]
 
 
 def marker_key(test: FlakyTest, marker: Marker) -> tuple[str, ...]:
@@ -218,7 +209,7 @@ def message(
     tests: Sequence[FlakyTest],
     target: str,
     cause: RootCause,
-    verifications: Mapping[tuple[str, str], Verification],
+    verifications: Mapping[TestKey, Verification],
     outside: Sequence[str],
     *,
     unverified: bool,

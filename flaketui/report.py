@@ -20,8 +20,10 @@ from flaketui.models import (
     FlakyTest,
     Keep,
     MarkerScope,
+    TestKey,
     Triage,
     Verification,
+    selects,
 )
 
 #: What fixes each root cause, for the "Fix Plan".
@@ -160,9 +162,9 @@ def build_audit(
     branch: str | None,
     head: str | None,
     tests: Sequence[FlakyTest],
-    decisions: Mapping[tuple[str, str], Triage],
-    diagnoses: Mapping[tuple[str, str], Diagnosis | None],
-    verifications: Mapping[tuple[str, str], Verification],
+    decisions: Mapping[TestKey, Triage],
+    diagnoses: Mapping[TestKey, Diagnosis | None],
+    verifications: Mapping[TestKey, Verification],
     commits: Sequence[CommitRecord],
     findings: Sequence[Finding] = (),
     is_git: bool = True,
@@ -176,7 +178,7 @@ def build_audit(
     listed = {t.key for t in tests}
     checked = tuple(
         AuditVerification(
-            nodeid=_full_id(v.rootdir, v.nodeid),
+            nodeid=v.key.repo_nodeid,
             passed=v.passed,
             runs=v.runs,
             mode=str(v.mode),
@@ -186,7 +188,7 @@ def build_audit(
         )
         for key, v in sorted(verifications.items())
         # A fixed test has no marker any more, yet its verification is the proof.
-        if key in listed or any(c.nodeid in (v.nodeid, _full_id(v.rootdir, v.nodeid)) for c in commits)
+        if key in listed or any(c.nodeid in (v.nodeid, v.key.repo_nodeid) for c in commits)
     )
     removed = tuple(
         AuditCommit(c.sha, c.nodeid, c.message.splitlines()[0] if c.message else "", c.kind, c.undoes)
@@ -216,7 +218,7 @@ def _audit_test(test: FlakyTest, triage: Triage | None, diagnosis: Diagnosis | N
         category, source, confidence = Category.UNKNOWN, CategorySource.NOT_DIAGNOSED, None
     evidence = _main_evidence(diagnosis, category)
     return AuditTest(
-        nodeid=_full_id(test.rootdir, test.nodeid),
+        nodeid=test.key.repo_nodeid,
         rootdir=test.rootdir,
         path=test.path,
         line=test.line,
@@ -269,10 +271,6 @@ def marker_text(test: FlakyTest) -> str:
     elif marker.scope is MarkerScope.MODULE and not source.startswith("pytestmark"):
         source = "pytestmark: " + source
     return source if len(source) <= 80 else source[:77] + "..."
-
-
-def _full_id(rootdir: str, nodeid: str) -> str:
-    return nodeid if rootdir in ("", ".") else f"{rootdir}/{nodeid}"
 
 
 # -- markdown -----------------------------------------------------------------------------
@@ -430,7 +428,7 @@ class GateItem:
 def gate_items(
     tests: Sequence[FlakyTest],
     findings: Sequence[Finding],
-    decisions: Mapping[tuple[str, str], Triage],
+    decisions: Mapping[TestKey, Triage],
     today: dt.date,
 ) -> list[GateItem]:
     """Every marker and repository-wide rerun, each failing, kept or expired.
@@ -439,27 +437,28 @@ def gate_items(
     end of its date: ``2026-12-31`` still holds on that day.
     """
     items = []
-    used: set[tuple[str, str]] = set()
+    used: set[TestKey] = set()
     for test in sorted(tests, key=lambda t: (t.marker.path, t.marker.line, t.rootdir, t.nodeid)):
         marker = test.marker
         key, keep = _keep_for(test, decisions)
         if key is not None:
             used.add(key)
         items.append(
-            _judged("failing", marker.path, marker.line, _full_id(test.rootdir, test.nodeid), marker_text(test), keep, today)
+            _judged("failing", marker.path, marker.line, test.key.repo_nodeid, marker_text(test), keep, today)
         )
     for finding in sorted(findings, key=lambda f: (f.path, f.line)):
         if finding.kind not in RERUN_FINDING_KINDS:
             continue
         # A team keeps a repository-wide rerun by keeping the file it is in: [tests."tox.ini"].
-        decision = decisions.get((".", finding.path))
+        file_key = TestKey(".", finding.path)
+        decision = decisions.get(file_key)
         keep = decision.keep if decision is not None else None
         if keep is not None:
-            used.add((".", finding.path))
+            used.add(file_key)
         items.append(_judged("finding", finding.path, finding.line, finding.message, finding.kind, keep, today))
     for key, triage in sorted(decisions.items()):
         if triage.keep is not None and key not in used:
-            nodeid = _full_id(*key)
+            nodeid = key.repo_nodeid
             items.append(GateItem("stale", DECISIONS_FILE, 0, nodeid, "", triage.keep.reason, triage.keep.expires))
     return items
 
@@ -471,14 +470,14 @@ def _judged(unkept: str, path: str, line: int, nodeid: str, marker: str, keep: K
     return GateItem("expired" if expired else "kept", path, line, nodeid, marker, keep.reason, keep.expires)
 
 
-def _keep_for(test: FlakyTest, decisions: Mapping[tuple[str, str], Triage]) -> tuple[tuple[str, str] | None, Keep | None]:
+def _keep_for(test: FlakyTest, decisions: Mapping[TestKey, Triage]) -> tuple[TestKey | None, Keep | None]:
     """The keep that covers the test (its own, else its class's or module's) and its key."""
     exact = decisions.get(test.key)
     if exact is not None and exact.keep is not None:
         return test.key, exact.keep
-    for (rootdir, nodeid), triage in decisions.items():
-        if triage.keep is not None and rootdir == test.rootdir and test.nodeid.startswith((nodeid + "::", nodeid + "[")):
-            return (rootdir, nodeid), triage.keep
+    for key, triage in decisions.items():
+        if triage.keep is not None and key.rootdir == test.rootdir and selects(key.nodeid, test.nodeid):
+            return key, triage.keep
     return None, None
 
 

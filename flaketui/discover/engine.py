@@ -43,7 +43,7 @@ from flaketui.discover.symbols import (
 )
 from flaketui.discover.symbols import Sequence as Listed
 from flaketui.discover.symbols import dotted_name as _dotted
-from flaketui.models import Finding, FlakyTest, ScanResult, Skipped
+from flaketui.models import Finding, FlakyTest, ScanResult, Skipped, TestKey, selects
 
 if TYPE_CHECKING:
     from flaketui.discover.files import FileSearch
@@ -126,7 +126,7 @@ class _Scan:
         id_hooks = self._parametrize_id_hooks()
         commanded = self._commanded_paths()
 
-        def collect() -> tuple[dict[tuple[str, str], FlakyTest], list[Finding], dict[str, str]]:
+        def collect() -> tuple[dict[TestKey, FlakyTest], list[Finding], dict[str, str]]:
             # Only parsed modules hold tests, and only unread-able ones are reported: whether
             # pytest would collect the thousands of other files does not matter here.
             relevant = set(self.evaluator.modules) | set(self.unreadable)
@@ -162,8 +162,8 @@ class _Scan:
         selected: dict[str, list[str]],
         plugins: dict[str, set[str]],
         id_hooks: dict[str, bool],
-    ) -> tuple[dict[tuple[str, str], FlakyTest], list[Finding], dict[str, str]]:
-        tests: dict[tuple[str, str], FlakyTest] = {}
+    ) -> tuple[dict[TestKey, FlakyTest], list[Finding], dict[str, str]]:
+        tests: dict[TestKey, FlakyTest] = {}
         findings: list[Finding] = []
         skipped: dict[str, str] = {}
         for rootdir, config in configs.items():
@@ -185,7 +185,7 @@ class _Scan:
                     skipped[path] = f"not analysed: {type(error).__name__} in flaketui ({error}); please report it"
                     continue
                 for test in collected.tests:
-                    if path not in chosen or any(_selects(nodeid, test.nodeid) for nodeid in chosen[path]):
+                    if path not in chosen or any(selects(nodeid, test.nodeid) for nodeid in chosen[path]):
                         tests.setdefault(test.key, test)
                 findings.extend(collected.findings)
         return tests, findings, skipped
@@ -590,12 +590,6 @@ class _Follow:
     checked: set[str] = field(default_factory=set)
     wanted: set[str] = field(default_factory=set)
     searched: set[str] = field(default_factory=set)
-
-
-def _selects(argument: str, nodeid: str) -> bool:
-    """Whether pytest given node id ``argument`` collects ``nodeid`` (a class takes its
-    methods, a function all its parameters)."""
-    return nodeid == argument or nodeid.startswith((argument + "::", argument + "["))
 
 
 def _worth_parsing(data: bytes) -> bool:

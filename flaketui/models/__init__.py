@@ -13,6 +13,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
+from flaketui.models.key import TestKey, repo_nodeid, selects
 from flaketui.models.scan import (
     Category,
     Finding,
@@ -43,9 +44,30 @@ _LAZY = {
 }
 
 __all__ = [
-    "Category", "CommitRecord", "DecidedBy", "Diagnosis", "Evidence", "Finding", "FlakyTest", "Keep", "Marker",
-    "MarkerKind", "MarkerScope", "RunOutcome", "RunResult", "ScanResult", "Skipped", "Suggestion", "Triage",
-    "Verdict", "Verification", "VerifyMode", "failure_rate_upper_95",
+    "Category",
+    "CommitRecord",
+    "DecidedBy",
+    "Diagnosis",
+    "Evidence",
+    "Finding",
+    "FlakyTest",
+    "Keep",
+    "Marker",
+    "MarkerKind",
+    "MarkerScope",
+    "RunOutcome",
+    "RunResult",
+    "ScanResult",
+    "Skipped",
+    "Suggestion",
+    "TestKey",
+    "Triage",
+    "Verdict",
+    "Verification",
+    "VerifyMode",
+    "failure_rate_upper_95",
+    "repo_nodeid",
+    "selects",
 ]  # fmt: skip
 
 

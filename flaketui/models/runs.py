@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
+from flaketui.models.key import TestKey
+
 
 class RunOutcome(StrEnum):
     PASSED = "passed"
@@ -83,6 +85,10 @@ class Verification:
     note: str = ""
     #: Paths with uncommitted changes when it ran (the commit message names those left out).
     dirty_paths: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> TestKey:
+        return TestKey(self.rootdir, self.nodeid)
 
     def count(self, outcome: RunOutcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from flaketui.models.key import TestKey
+
 
 class Category(StrEnum):
     """Root-cause categories (Luo et al. FSE 2014, Gruber et al. ICST 2021), in key order 1-7."""
@@ -113,8 +115,8 @@ class FlakyTest:
         return self.markers[0]
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.rootdir, self.nodeid)
+    def key(self) -> TestKey:
+        return TestKey(self.rootdir, self.nodeid)
 
 
 @dataclass(frozen=True)

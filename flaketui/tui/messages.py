@@ -6,10 +6,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from flaketui.models import CommitRecord, Diagnosis, FlakyTest, RunResult, ScanResult, Triage, Verification
+from flaketui.models import CommitRecord, Diagnosis, FlakyTest, RunResult, ScanResult, TestKey, Triage, Verification
 from flaketui.service import FixPlan, RepoInfo
-
-Key = tuple[str, str]
 
 
 @dataclass
@@ -29,8 +27,8 @@ class ScanProgress(Message):
 @dataclass
 class ScanDone(Message):
     result: ScanResult
-    decisions: dict[Key, Triage]
-    verifications: dict[Key, Verification]
+    decisions: dict[TestKey, Triage]
+    verifications: dict[TestKey, Verification]
     fixed_count: int
 
 
@@ -38,14 +36,14 @@ class ScanDone(Message):
 class Diagnosed(Message):
     """Diagnoses, a file's worth at a time: one repaint and one header update per batch."""
 
-    diagnoses: list[tuple[Key, Diagnosis]]
+    diagnoses: list[tuple[TestKey, Diagnosis]]
 
 
 @dataclass
 class RunFinished(Message):
     """One run of a verification; never replaced, since the Runs tab lists each one."""
 
-    key: Key
+    key: TestKey
     result: RunResult
 
 
@@ -71,18 +69,18 @@ class CommitOutput(Message):
 class Committed(Message):
     record: CommitRecord
     #: The rows the commit fixed (none for an undo).
-    keys: tuple[Key, ...]
+    keys: tuple[TestKey, ...]
 
 
 @dataclass
 class HistoryLoaded(Message):
-    key: Key
+    key: TestKey
     history: list[Verification]
 
 
 @dataclass
 class Decided(Message):
-    key: Key
+    key: TestKey
     triage: Triage
 
 

@@ -17,14 +17,13 @@ from flaketui.models import (
     FlakyTest,
     RunOutcome,
     RunResult,
+    TestKey,
     Triage,
     Verdict,
     Verification,
     VerifyMode,
 )
 from flaketui.service import RepoInfo
-
-Key = tuple[str, str]
 
 
 class RowState(StrEnum):
@@ -96,7 +95,7 @@ class Row:
     stale: bool = False
 
     @property
-    def key(self) -> Key:
+    def key(self) -> TestKey:
         return self.test.key
 
     @property

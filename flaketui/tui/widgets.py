@@ -14,7 +14,7 @@ from textual.strip import Strip
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellKey, RowKey
 
-from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, Verdict, Verification, VerifyMode
+from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, TestKey, Verdict, Verification, VerifyMode
 from flaketui.service import RepoInfo
 from flaketui.tui.rows import STATE_GLYPHS, Row, RowState, fit_nodeid, verdict_sentence
 
@@ -127,7 +127,7 @@ class TestTable(DataTable[Text | str]):
             self.update_cell(key, column, value)
 
 
-def row_key(key: tuple[str, str]) -> str:
+def row_key(key: TestKey) -> str:
     return f"{key[0]}::{key[1]}"
 
 

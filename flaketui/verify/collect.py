@@ -94,13 +94,13 @@ def _marker(mark: ProbeEvent, path: str, line: int) -> Marker:
 
 def merge_collected(result: ScanResult, collected: Collected) -> ScanResult:
     """Add the tests only pytest sees, each with a finding saying where it came from."""
-    known = {(t.rootdir, t.nodeid) for t in result.tests}
+    known = {t.key for t in result.tests}
     added: list[FlakyTest] = []
     findings: list[Finding] = []
     for test in collected.tests:
-        if (test.rootdir, test.nodeid) in known:
+        if test.key in known:
             continue
-        known.add((test.rootdir, test.nodeid))
+        known.add(test.key)
         added.append(test)
         findings.append(
             Finding(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flaketui.models import RunOutcome, RunResult, Verdict, Verification, VerifyMode
+from flaketui.models import RunOutcome, RunResult, TestKey, Verdict, Verification, VerifyMode, selects
 from flaketui.verify.interpreter import Interpreter
 from flaketui.verify.runner import ProbeEvent, ProbeOutcome, ProbeRequest, installed_probe, run_probe
 from flaketui.verify.targets import Target
@@ -72,7 +72,7 @@ def verify_targets(
     on_run: RunCallback | None = None,
     should_stop: StopPredicate | None = None,
     command_for: Callable[[Target, VerifyOptions], str] | None = None,
-    fresh_reasons: Mapping[tuple[str, str], str] | None = None,
+    fresh_reasons: Mapping[TestKey, str] | None = None,
 ) -> list[Verification]:
     """Verify every target; the list follows the order of ``targets``.
 
@@ -82,10 +82,10 @@ def verify_targets(
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     fresh_reasons = fresh_reasons or {}
     fresh = replace(options, mode=VerifyMode.FRESH_PROCESS)
-    by_key: dict[tuple[str, str], Verification] = {}
+    by_key: dict[TestKey, Verification] = {}
     groups: dict[tuple[str, VerifyOptions], list[Target]] = {}
     for target in targets:
-        chosen = fresh if (target.rootdir, target.nodeid) in fresh_reasons else options
+        chosen = fresh if target.key in fresh_reasons else options
         groups.setdefault((target.rootdir, chosen), []).append(target)
     stop = should_stop or (lambda: False)
     with installed_probe() as probe_dir:
@@ -96,17 +96,17 @@ def verify_targets(
             else:
                 tally.cancelled = True
             for target in group:
-                reason = fresh_reasons.get((target.rootdir, target.nodeid))
+                reason = fresh_reasons.get(target.key)
                 if reason and group_options is fresh:
                     tally.target_notes.setdefault(target.nodeid, []).insert(
                         0,
                         f"ran fresh-process, not forked: the diagnosis points at hash order ({reason}) and forked "
                         "runs share one string hash seed",
                     )
-                by_key[(target.rootdir, target.nodeid)] = _verification(
+                by_key[target.key] = _verification(
                     target, tally, group_options, interpreter, started_at, command_for
                 )
-    return [by_key[(t.rootdir, t.nodeid)] for t in targets]
+    return [by_key[t.key] for t in targets]
 
 
 def _run_group(
@@ -285,7 +285,7 @@ def _consume(event: ProbeEvent, tally: _Tally, on_run: RunCallback | None) -> No
             tally.errors.setdefault(nodeid, []).append(str(event.get("message")))
         elif where:  # a module or directory that failed to collect: its tests' business only
             for target in tally.results:
-                if target == where or target.startswith((f"{where}::", f"{where}/")):
+                if selects(where, target):
                     tally.errors.setdefault(target, []).append(str(event.get("message")))
         else:
             tally.group_errors.append(str(event.get("message")))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flaketui import rootdirs
 from flaketui.errors import FlakeTUIError
+from flaketui.models.key import TestKey, repo_nodeid
 
 
 @dataclass(frozen=True)
@@ -17,13 +18,17 @@ class Target:
     nodeid: str
 
     @property
+    def key(self) -> TestKey:
+        return TestKey(self.rootdir, self.nodeid)
+
+    @property
     def module(self) -> str:
         return self.nodeid.split("::", 1)[0]
 
     @property
     def repo_nodeid(self) -> str:
         """The node id relative to the repository root, as ``flaketui verify`` takes it."""
-        return self.nodeid if self.rootdir == "." else f"{self.rootdir}/{self.nodeid}"
+        return repo_nodeid(self.rootdir, self.nodeid)
 
 
 def target_for(root: Path, nodeid: str, cwd: Path | None = None) -> Target:
