@@ -355,7 +355,7 @@ class Service:
     def _hash_order_reasons(self, tests: Sequence[FlakyTest | str], targets: Sequence) -> dict[tuple[str, str], str]:
         """Tests whose diagnosis points at set or hash order: forked children all share one
         string hash seed, so those run fresh-process, each run with its own PYTHONHASHSEED."""
-        from flaketui.verify.engine import HASH_ORDER_RULES
+        from flaketui.diagnose import hash_seed_rules
 
         keyed = {(t.rootdir, t.nodeid): t for t in tests if isinstance(t, FlakyTest)}
         wanted = [(t.rootdir, t.nodeid) for t in targets]
@@ -367,8 +367,9 @@ class Service:
         except Exception:  # noqa: BLE001 - a diagnosis problem must never stop a verification
             return {}
         reasons = {}
+        seeded = hash_seed_rules()
         for test, diagnosis in zip(found, diagnoses, strict=True):
-            rules = sorted({e.rule for e in diagnosis.evidence if e.rule in HASH_ORDER_RULES})
+            rules = sorted({e.rule for e in diagnosis.evidence if e.rule in seeded})
             if rules:
                 reasons[test.key] = ", ".join(rules)
         return reasons

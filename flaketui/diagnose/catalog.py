@@ -539,6 +539,7 @@ RULES: list[Rule] = [
         0.7,
         calls=("list", "tuple", "iter", "enumerate", "next", "*.join"),
         when=p.iterates_a_set,
+        varies_with_hash_seed=True,
     ),
     Rule(
         "data.set-loop", DATA,
@@ -547,6 +548,7 @@ RULES: list[Rule] = [
         0.5,
         matcher=m.For(),
         when=p.iterates_a_set,
+        varies_with_hash_seed=True,
     ),
     Rule(
         "data.string-set-passed", DATA,
@@ -555,6 +557,7 @@ RULES: list[Rule] = [
         0.45,
         matcher=m.Arg(value=m.Set()),
         when=p.passes_string_set,
+        varies_with_hash_seed=True,
     ),
     Rule(
         "data.hash-value", DATA,
@@ -562,6 +565,7 @@ RULES: list[Rule] = [
         "do not persist or compare hash() values; use hashlib for stable digests",
         0.5,
         calls=("hash",),
+        varies_with_hash_seed=True,
     ),
     Rule(
         "data.float-equality", DATA,

@@ -78,6 +78,9 @@ class Rule:
     when: Predicate | None = None
     mitigated_by: frozenset[Mitigation] = frozenset()
     scope: bool = False
+    #: The cause varies with PYTHONHASHSEED (set order, ``hash()``): runs forked from one
+    #: process all share its seed, so the verifier runs such tests in fresh processes.
+    varies_with_hash_seed: bool = False
     #: Globs of resolved names that look like ``calls`` but are harmless (exceptions, types).
     except_calls: tuple[str, ...] = ()
     _pattern: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)

@@ -24,8 +24,6 @@ from flaketui.verify.verdict import verdict_of
 RunCallback = Callable[[RunResult], None]
 StopPredicate = Callable[[], bool]
 
-#: Diagnosis rules whose cause varies with PYTHONHASHSEED, which every forked child shares.
-HASH_ORDER_RULES = frozenset({"data.set-order", "data.set-loop", "data.string-set-passed", "data.hash-value"})
 #: xdist workers for the parallel mode: two, the smallest number that runs tests concurrently.
 PARALLEL_WORKERS = 2
 #: Room for collection and interpreter start on top of the per-run timeouts of a process.
