@@ -23,8 +23,9 @@ from typing import Any
 
 from flaketui.errors import FlakeTUIError
 from flaketui.models import Category, DecidedBy, Keep, TestKey, Triage
+from flaketui.settings import DECISIONS_FILE
 
-FILENAME = ".flaketui.toml"
+FILENAME = DECISIONS_FILE  # its name here, defined once in settings (vcs must know it without importing this)
 
 PREAMBLE = (
     "# flaketui decisions, shared through git: one table per test, sorted by test id.\n"

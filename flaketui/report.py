@@ -25,6 +25,7 @@ from flaketui.models import (
     Verification,
     selects,
 )
+from flaketui.settings import DECISIONS_FILE
 
 #: What fixes each root cause, for the "Fix Plan".
 FIXES: dict[Category, str] = {
@@ -66,7 +67,6 @@ FIXES: dict[Category, str] = {
     ),
 }
 
-DECISIONS_FILE = ".flaketui.toml"
 
 #: Findings that rerun every test of the repository, so the gate fails on them like on a marker.
 RERUN_FINDING_KINDS = frozenset({"config-reruns", "ci-reruns", "collection-hook"})

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from flaketui.errors import FlakeTUIError
 from flaketui.gitjobs import own_git_dir, start_listing
+from flaketui.settings import DECISIONS_FILE
 
 
 def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
@@ -102,9 +103,9 @@ def tree_state(root: Path) -> TreeState:
     for entry in status.stdout.split(b"\0"):
         if len(entry) > 3:
             paths.append(os.fsdecode(entry[3:]))
-    # The team's decisions file (decisions.FILENAME, not imported: this is a hot path) is not
-    # read by pytest: deciding a category after a verification must not make it stale.
-    paths = sorted(p for p in paths if p != ".flaketui.toml")
+    # The team's decisions file is not read by pytest: deciding a category after a
+    # verification must not make it stale.
+    paths = sorted(p for p in paths if p != DECISIONS_FILE)
     import hashlib
 
     digest = hashlib.sha256()
