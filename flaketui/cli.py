@@ -232,9 +232,7 @@ def explain(ctx: _Context, nodeid: str, as_json: bool) -> int:
     if as_json:
         import json
 
-        from flaketui.diagnose.cache import diagnosis_to_json
-
-        click.echo(json.dumps({"test": _full_id(test.rootdir, test.nodeid), **diagnosis_to_json(diagnosis)}, indent=2))
+        click.echo(json.dumps({"test": test.key.repo_nodeid, **diagnosis.to_json()}, indent=2))
         return 0
     _print_explanation(service, test, diagnosis)
     return 0
@@ -544,9 +542,7 @@ def scan(ctx: _Context, path: str | None, as_json: bool, no_cache: bool, collect
         if text is None:
             import json
 
-            from flaketui.discover.serialize import scan_to_json
-
-            payload = scan_to_json(result)
+            payload = result.to_json()
             diagnoses = service.diagnose_many(result.tests)
             payload["tests"] = [_test_json(test, diagnosis) for test, diagnosis in zip(result.tests, diagnoses, strict=True)]
             text = json.dumps(payload, indent=2)
@@ -559,17 +555,10 @@ def scan(ctx: _Context, path: str | None, as_json: bool, no_cache: bool, collect
 
 
 def _test_json(test, diagnosis) -> dict:  # (FlakyTest, Diagnosis) -> one test object of `scan --json`; add fields here
-    from flaketui.discover.serialize import test_to_json
-
-    suggestion = diagnosis.suggestion
     return {
-        **test_to_json(test),
-        "suggestion": {"category": str(suggestion.category), "confidence": suggestion.confidence},
-        "evidence": [
-            {"category": str(e.category), "rule": e.rule, "path": e.path, "line": e.line, "end_line": e.end_line,
-             "message": e.message, "fix": e.fix}
-            for e in diagnosis.evidence
-        ],
+        **test.to_json(),
+        "suggestion": diagnosis.suggestion.to_json(),
+        "evidence": [e.to_json() for e in diagnosis.evidence],
     }
 
 

@@ -10,7 +10,7 @@ import re
 import string
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from flaketui.models import (
     Category,
@@ -18,7 +18,6 @@ from flaketui.models import (
     Evidence,
     FlakyTest,
     Marker,
-    MarkerKind,
     MarkerScope,
     TestKey,
     Triage,
@@ -321,7 +320,7 @@ def pairs_to_json(pairs: Sequence[tuple[FlakyTest, Marker]]) -> str:
                 "class_name": test.class_name,
                 "nodeid": test.nodeid,
                 "test_line": test.line,
-                "marker": {**asdict(marker), "args": [list(a) for a in marker.args]},
+                "marker": marker.to_json(),
             }
             for test, marker in pairs
         ]
@@ -340,21 +339,14 @@ class RemovedMarker:
 
 
 def pairs_from_json(text: str) -> list[RemovedMarker]:
-    found = []
-    for item in json.loads(text):
-        fields = dict(item["marker"])
-        fields["kind"] = MarkerKind(fields["kind"])
-        fields["scope"] = MarkerScope(fields["scope"])
-        fields["args"] = tuple(tuple(a) for a in fields.get("args", ()))
-        fields["positional"] = tuple(fields.get("positional", ()))
-        found.append(
-            RemovedMarker(
-                item["path"],
-                item["test_name"],
-                item["class_name"],
-                item["nodeid"],
-                Marker(**fields),
-                item.get("test_line"),
-            )
+    return [
+        RemovedMarker(
+            item["path"],
+            item["test_name"],
+            item["class_name"],
+            item["nodeid"],
+            Marker.from_json(item["marker"]),
+            item.get("test_line"),
         )
-    return found
+        for item in json.loads(text)
+    ]

@@ -389,7 +389,7 @@ def to_data(audit: Audit) -> dict[str, object]:
         "unconfirmed": [t.nodeid for t in audit.unconfirmed],
         "verifications": [asdict(v) for v in audit.verifications],
         "markers_removed": [asdict(c) for c in audit.markers_removed],
-        "findings": [asdict(f) for f in audit.findings],
+        "findings": [f.to_json() for f in audit.findings],
         "fix_plan": [{**asdict(item), "category": str(item.category)} for item in audit.fix_plan],
     }
 

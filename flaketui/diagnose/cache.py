@@ -11,45 +11,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flaketui.models import Category, Diagnosis, Evidence, Suggestion
+from flaketui.models import Diagnosis
 
 FORMAT = 1
 MAX_ENTRIES = 50_000
-
-
-def diagnosis_to_json(diagnosis: Diagnosis) -> dict[str, Any]:
-    return {
-        "nodeid": diagnosis.nodeid,
-        "suggestion": _suggestion(diagnosis.suggestion),
-        "ranking": [_suggestion(s) for s in diagnosis.ranking],
-        "evidence": [
-            {
-                "category": str(e.category), "rule": e.rule, "path": e.path, "line": e.line, "end_line": e.end_line,
-                "message": e.message, "fix": e.fix, "weight": e.weight, "where": e.where,
-            }
-            for e in diagnosis.evidence
-        ],
-    }
-
-
-def _suggestion(suggestion: Suggestion) -> dict[str, Any]:
-    return {"category": str(suggestion.category), "confidence": suggestion.confidence}
-
-
-def diagnosis_from_json(data: dict[str, Any]) -> Diagnosis:
-    return Diagnosis(
-        nodeid=data["nodeid"],
-        suggestion=Suggestion(Category(data["suggestion"]["category"]), float(data["suggestion"]["confidence"])),
-        ranking=tuple(Suggestion(Category(s["category"]), float(s["confidence"])) for s in data["ranking"]),
-        evidence=tuple(
-            Evidence(
-                category=Category(e["category"]), rule=e["rule"], path=e["path"], line=int(e["line"]),
-                end_line=int(e["end_line"]), message=e["message"], fix=e["fix"], weight=float(e["weight"]),
-                where=e["where"],
-            )
-            for e in data["evidence"]
-        ),
-    )
 
 
 class DiagnosisCache:
@@ -78,12 +43,12 @@ class DiagnosisCache:
         if data is None:
             return None
         try:
-            return diagnosis_from_json(data)
+            return Diagnosis.from_json(data)
         except (KeyError, ValueError, TypeError):
             return None
 
     def put(self, key: str, diagnosis: Diagnosis) -> None:
-        self._load()[key] = diagnosis_to_json(diagnosis)
+        self._load()[key] = diagnosis.to_json()
         self._dirty = True
 
     def save(self) -> None:

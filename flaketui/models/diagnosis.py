@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Self
 
-from flaketui.models.scan import Category
+from flaketui.models.scan import Category, JSONObject
 
 
 @dataclass(frozen=True)
@@ -22,11 +24,45 @@ class Evidence:
     weight: float
     where: str = "test body"
 
+    def to_json(self) -> JSONObject:
+        return {
+            "category": str(self.category),
+            "rule": self.rule,
+            "path": self.path,
+            "line": self.line,
+            "end_line": self.end_line,
+            "message": self.message,
+            "fix": self.fix,
+            "weight": self.weight,
+            "where": self.where,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            category=Category(data["category"]),
+            rule=data["rule"],
+            path=data["path"],
+            line=int(data["line"]),
+            end_line=int(data["end_line"]),
+            message=data["message"],
+            fix=data["fix"],
+            weight=float(data["weight"]),
+            where=data["where"],
+        )
+
 
 @dataclass(frozen=True)
 class Suggestion:
     category: Category
     confidence: float
+
+    def to_json(self) -> JSONObject:
+        return {"category": str(self.category), "confidence": self.confidence}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(Category(data["category"]), float(data["confidence"]))
 
 
 @dataclass(frozen=True)
@@ -36,3 +72,20 @@ class Diagnosis:
     evidence: tuple[Evidence, ...] = ()
     #: Categories ranked by support, best first, for the category picker.
     ranking: tuple[Suggestion, ...] = ()
+
+    def to_json(self) -> JSONObject:
+        return {
+            "nodeid": self.nodeid,
+            "suggestion": self.suggestion.to_json(),
+            "ranking": [s.to_json() for s in self.ranking],
+            "evidence": [e.to_json() for e in self.evidence],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            nodeid=data["nodeid"],
+            suggestion=Suggestion.from_json(data["suggestion"]),
+            ranking=tuple(Suggestion.from_json(s) for s in data["ranking"]),
+            evidence=tuple(Evidence.from_json(e) for e in data["evidence"]),
+        )
