@@ -14,6 +14,7 @@ import click
 
 from flaketui import __version__
 from flaketui.errors import FlakeTUIError
+from flaketui.models import Category, VerifyMode
 
 if TYPE_CHECKING:
     from flaketui.gitjobs import EarlyScan
@@ -356,8 +357,8 @@ def _block_end(text: str, first: int) -> int:
     return end
 
 
-_CATEGORIES = ("race", "async", "time", "external", "data", "fixture", "order", "unknown")
-_MODES = ("forked", "same-process", "fresh-process", "random-order", "parallel")
+_CATEGORIES = tuple(str(category) for category in Category)
+_MODES = tuple(str(mode) for mode in VerifyMode)
 _RUN_MARKS = {"passed": ".", "failed": "F", "error": "E", "timeout": "T", "crashed": "C"}
 
 
