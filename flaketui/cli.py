@@ -549,10 +549,25 @@ def scan(ctx: _Context, path: str | None, as_json: bool, no_cache: bool, collect
             text = json.dumps(payload, indent=2)
             if cacheable:
                 scan_cache.store_output(service.state_dir(), output_name, result, text)
-        click.echo(text)
+        prefix = os.path.relpath(os.path.realpath(path), service.root).replace(os.sep, "/") if path else "."
+        click.echo(_with_candidates(text, service, result, prefix))
         return 0
     _print_scan(result)
     return 0
+
+
+def _with_candidates(text: str, service, result, prefix: str) -> str:  # (scan JSON, Service, ScanResult, dir)
+    """Candidates come from the record (CI imports, hunts), not the tree: never from the cache."""
+    import json
+
+    from flaketui.candidates import candidate_json
+
+    payload = json.loads(text)
+    found = service.candidates(marked=result.tests)
+    if prefix not in ("", "."):
+        found = [c for c in found if _full_id(c.rootdir, c.nodeid).startswith(prefix + "/")]
+    payload["candidates"] = [candidate_json(c) for c in found]
+    return json.dumps(payload, indent=2)
 
 
 def _test_json(test, diagnosis) -> dict:  # (FlakyTest, Diagnosis) -> one test object of `scan --json`; add fields here
@@ -646,6 +661,15 @@ def verify(
     from flaketui.verify.cli_view import run_verify
 
     return run_verify(ctx.service(), nodeids, runs=runs, mode=mode, timeout=timeout, fail_fast=fail_fast, as_json=as_json)
+
+
+def _add_history_commands() -> None:
+    from flaketui.cli_history import import_reports
+
+    cli.add_command(import_reports)
+
+
+_add_history_commands()
 
 
 def main(argv: Sequence[str] | None = None, *, early: EarlyScan | None = None) -> int:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         Verification,
         VerifyMode,
     )
+    from flaketui.models.history import Candidate, HuntReport, ImportSummary, TestHistory
     from flaketui.report import GateItem
     from flaketui.store import Store
 
@@ -894,6 +895,37 @@ class Service:
             budget=budget,
             items=tuple(items),
         )
+
+    # -- CI history and hunts (ci_import.py, hunting.py, store_hunts.py) ---------------
+    def import_junit(self, paths: Sequence[str | Path]) -> ImportSummary:
+        """Record JUnit XML reports (files, or folders of them) as CI history, each once."""
+        from flaketui.ci_import import import_reports
+
+        return import_reports(self._store(), paths, self.list_files(), self._pytest_rootdirs())
+
+    def test_histories(self) -> list[TestHistory]:
+        """Every test of the imported CI reports with its counts, flips and last failure."""
+        from flaketui.store_hunts import junit_histories
+
+        return junit_histories(self._store())
+
+    def candidates(self, marked: Sequence[FlakyTest] | None = None) -> list[Candidate]:
+        """Unmarked tests that CI history or the latest hunt shows flaky, most failing first.
+        ``marked``: the scan's tests, if the caller has them (else the repository is scanned)."""
+        from flaketui.candidates import find_candidates
+
+        tests = self.scan().tests if marked is None else marked
+        return find_candidates(self.test_histories(), self.latest_hunt(), {t.key for t in tests})
+
+    def latest_hunt(self) -> HuntReport | None:
+        """The newest hunt's report (a partial one too), or None before the first hunt."""
+        return None
+
+    def _pytest_rootdirs(self) -> list[str]:
+        """Every directory pytest would take as a rootdir (``"."`` first)."""
+        from flaketui.discover.config import find_configs
+
+        return sorted(find_configs(self.list_files(), self._repo_bytes), key=lambda r: (r != ".", r))
 
     # -- the editor ------------------------------------------------------------------
     def open_in_editor(self, path: str, line: int) -> None:

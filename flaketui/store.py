@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -88,6 +88,64 @@ MIGRATIONS: tuple[str, ...] = (
     # of the test among its neighbours); NULL means the verification's.
     """
     ALTER TABLE runs ADD COLUMN nodeid TEXT;
+    """,
+    # 5: CI history (JUnit reports, each once by content) and hunts: whole-suite runs, every
+    # test's outcome at its position in the order that ran, and the polluters bisection confirmed.
+    # Queried by store_hunts.py.
+    """
+    CREATE TABLE junit_reports (
+        digest TEXT PRIMARY KEY,
+        path TEXT NOT NULL,
+        report_time TEXT NOT NULL,
+        imported_at TEXT NOT NULL
+    );
+    CREATE TABLE junit_attempts (
+        report TEXT NOT NULL REFERENCES junit_reports (digest) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        rootdir TEXT NOT NULL,
+        nodeid TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        message TEXT NOT NULL,
+        PRIMARY KEY (report, idx)
+    );
+    CREATE INDEX junit_attempts_by_test ON junit_attempts (rootdir, nodeid);
+    CREATE TABLE hunts (
+        id INTEGER PRIMARY KEY,
+        rootdir TEXT NOT NULL,
+        paths TEXT NOT NULL,
+        pytest_args TEXT NOT NULL,
+        runs_per_mode INTEGER NOT NULL,
+        modes TEXT NOT NULL,
+        status TEXT NOT NULL,
+        notes TEXT NOT NULL,
+        seconds REAL NOT NULL,
+        started_at TEXT NOT NULL
+    );
+    CREATE TABLE hunt_runs (
+        id INTEGER PRIMARY KEY,
+        hunt_id INTEGER NOT NULL REFERENCES hunts (id) ON DELETE CASCADE,
+        mode TEXT NOT NULL,
+        seed INTEGER,
+        hash_seed INTEGER NOT NULL,
+        seconds REAL NOT NULL
+    );
+    CREATE TABLE hunt_outcomes (
+        run_id INTEGER NOT NULL REFERENCES hunt_runs (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        nodeid TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        message TEXT NOT NULL,
+        PRIMARY KEY (run_id, position)
+    );
+    CREATE TABLE polluters (
+        rootdir TEXT NOT NULL,
+        victim TEXT NOT NULL,
+        polluter TEXT NOT NULL,
+        runs INTEGER NOT NULL,
+        hunt_id INTEGER,
+        confirmed_at TEXT NOT NULL,
+        PRIMARY KEY (rootdir, victim)
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -204,6 +262,11 @@ class Store:
             f"It was left untouched. Move it aside (mv {self.path} {self.path}.broken) and flaketui "
             "starts a new history.",
         )
+
+    def transaction(self, *, write: bool = False) -> AbstractContextManager[sqlite3.Connection]:
+        """A connection in one transaction (``BEGIN IMMEDIATE`` to write) for the query modules
+        of the store's other tables (``store_hunts``)."""
+        return self._connect(write=write)
 
     # -- verifications -----------------------------------------------------------------
     def add_verification(self, verification: Verification) -> int:

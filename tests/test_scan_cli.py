@@ -49,7 +49,7 @@ def assert_has(data: dict, expected: dict) -> None:
 def test_json_has_the_documented_shape(make_repo, capsys: pytest.CaptureFixture[str]) -> None:
     root = make_repo(PROJECT)
     payload = run_json(capsys, "-C", str(root), "scan", "--json")
-    assert set(payload) == {"tests", "findings", "skipped"}
+    assert set(payload) == {"tests", "findings", "skipped", "candidates"}
     test = payload["tests"][0]
     assert {"nodeid", "rootdir", "path", "line", "name", "class", "marker", "markers"} <= set(test)
     assert {"kind", "scope", "path", "line", "source", "args"} <= set(test["marker"])
