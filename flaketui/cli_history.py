@@ -16,7 +16,7 @@ def import_reports(ctx, paths: tuple[str, ...], as_json: bool) -> int:  # ctx: c
     counts. A report imported before counts once; a file that is not a complete report is
     named and skipped. Exit 0, or 1 when a file was skipped.
     """
-    from flaketui.cli import _full_id, _plural
+    from flaketui.cli import _plural
 
     service = ctx.service()
     summary = service.import_junit(paths)
@@ -41,10 +41,10 @@ def import_reports(ctx, paths: tuple[str, ...], as_json: bool) -> int:  # ctx: c
         click.echo("No test both passed and failed in the history.")
     else:
         click.echo(f"{_plural(len(candidates), 'test')} both passed and failed:")
-        width = max(len(_full_id(h.rootdir, h.nodeid)) for h in candidates)
+        width = max(len(h.key.repo_nodeid) for h in candidates)
         for h in sorted(candidates, key=lambda h: (-h.failed / h.attempts, -h.attempts, h.nodeid)):
             click.echo(
-                f"  {_full_id(h.rootdir, h.nodeid):<{width}}  passed {h.passed:>3}  failed {h.failed:>3}"
+                f"  {h.key.repo_nodeid:<{width}}  passed {h.passed:>3}  failed {h.failed:>3}"
                 f"  flip rate {h.flip_rate:4.0%}  seen {h.first_seen[:10]}..{h.last_seen[:10]}"
             )
     if broken:

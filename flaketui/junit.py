@@ -62,7 +62,7 @@ def parse_report(data: bytes) -> Report:
         timestamp = timestamp or (suite._elem.get("timestamp") or "")
         # Nested testsuites (some CI tools merge reports that way) hold testcases too.
         for element in suite._elem.iter("testcase"):
-            attempts.extend(_attempts_of(xunit2.TestCase.fromelem(element)))
+            attempts.extend(_attempts_of(xunit2.TestCase.fromelem(element)))  # type: ignore[no-untyped-call]  # junitparser has no annotations here
     return Report(digest=hashlib.sha256(data).hexdigest(), timestamp=timestamp, attempts=tuple(attempts))
 
 
