@@ -9,6 +9,13 @@ tallies; ``--count`` can only give 10/10 or 0/10. Forked and --count take the be
 samples (one of each in the same run of this script), the slow loop one sample.
 
 Targets (issue 4): forked within 1.3x of --count, and at least 6x faster than the loop for one test.
+
+A second project (``--threads``, run by default too) has a conftest that loads heavy plugins and
+a test module that starts a thread at import, so forked runs cannot fork after collection: it
+compares flaketui forked (each run forked from a zygote that has imported pytest, the plugins and
+the conftest, and collects its test alone), flaketui fresh-process (one interpreter per run, what
+forked fell back to before the zygote) and the shell loop, with the same counter-decided outcomes.
+Targets (issue 13): forked no slower than the loop, faster by the start-up share the zygote saves.
 """
 
 from __future__ import annotations
@@ -118,7 +125,78 @@ def forked_run(root: Path, nodeids: list[str]) -> dict[str, int]:
     return {v.nodeid: v.passed for v in verifications}
 
 
+#: Heavy plugins and libraries, as a conftest that imports the library under test loads them.
+HEAVY_CONFTEST = """
+import git
+import libcst
+import rich.console
+import textual.app
+"""
+
+#: Starts a thread at import (a poller, a client pool); fails every third run by a counter file.
+THREAD_TESTS = '''
+import pathlib
+import threading
+
+threading.Thread(target=threading.Event().wait, name="poller", daemon=True).start()
+COUNTER = pathlib.Path(__file__).with_name("counter.txt")
+
+
+def test_every_third_run_fails():
+    count = int(COUNTER.read_text()) + 1 if COUNTER.exists() else 1
+    COUNTER.write_text(str(count))
+    assert count % 3 != 0
+'''
+THREAD_NODEID = "test_threads.py::test_every_third_run_fails"
+
+
+def make_thread_project(root: Path) -> None:
+    (root / "pytest.ini").write_text(f"[pytest]\naddopts = {ADDOPTS}\n")
+    (root / "conftest.py").write_text(textwrap.dedent(HEAVY_CONFTEST))
+    (root / "test_threads.py").write_text(textwrap.dedent(THREAD_TESTS))
+
+
+def thread_section(root: Path) -> None:
+    """flaketui forked (zygote) and fresh-process against the loop, on the thread-at-import project."""
+
+    def loop() -> int:
+        (root / "counter.txt").unlink(missing_ok=True)
+        command = pytest_cmd(THREAD_NODEID)
+        return sum(subprocess.run(command, cwd=root, capture_output=True).returncode == 0 for _ in range(RUNS))
+
+    def flaketui(mode: VerifyMode) -> tuple[int, str]:
+        (root / "counter.txt").unlink(missing_ok=True)
+        [v] = Service(root).verify([THREAD_NODEID], runs=RUNS, mode=mode)
+        return v.passed, str(v.mode)
+
+    def startup() -> None:  # what every process of the loop pays before the test: pytest, plugins, conftest
+        subprocess.run(pytest_cmd("--collect-only", "conftest.py"), cwd=root, capture_output=True)
+
+    loop()  # warm the disk cache for everyone
+    t_loop, loop_passed = timed(loop)
+    t_forked, (forked_passed, forked_mode) = timed(lambda: flaketui(VerifyMode.FORKED))
+    t_fresh, (fresh_passed, _) = timed(lambda: flaketui(VerifyMode.FRESH_PROCESS))
+    t_start = min(timed(startup)[0] for _ in range(3))
+    print(f"thread at import, heavy conftest: 1 test x {RUNS} runs (start-up alone {t_start:.2f} s a process)")
+    print(f"  shell loop                {t_loop:6.2f} s   {loop_passed}/{RUNS} passed")
+    print(f"  flaketui forked (zygote)  {t_forked:6.2f} s   {forked_passed}/{RUNS} passed, ran {forked_mode}")
+    print(f"  flaketui fresh-process    {t_fresh:6.2f} s   {fresh_passed}/{RUNS} passed (the fallback before the zygote)")
+    print(f"  loop / forked             {t_loop / t_forked:6.2f}x  (target >= 1: never slower than the loop)")
+    print(f"  fresh-process / forked    {t_fresh / t_forked:6.2f}x  (the zygote's gain)")
+    print(f"  fresh-process / loop      {t_fresh / t_loop:6.2f}x")
+    saved = (t_fresh - t_forked) / RUNS
+    print(f"  saved per run             {saved:6.2f} s   (start-up share: {t_start:.2f} s a process)\n")
+
+
 def main() -> int:
+    if "--threads" in sys.argv[1:]:
+        with tempfile.TemporaryDirectory(prefix="flaketui-bench-") as scratch:
+            make_thread_project(Path(scratch))
+            thread_section(Path(scratch))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="flaketui-bench-") as scratch:
+        make_thread_project(Path(scratch))
+        thread_section(Path(scratch))
     with tempfile.TemporaryDirectory(prefix="flaketui-bench-") as scratch:
         root = Path(scratch)
         make_project(root)

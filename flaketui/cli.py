@@ -130,9 +130,11 @@ def check(ctx: _Context, budget: int, as_json: bool, github: bool) -> int:
         click.echo("\nKeeps with nothing left to keep (remove them from .flaketui.toml):")
         for line in stale:
             click.echo(line)
-    markers = sum(1 for i in result.items if i.status == "failing")
+    tests = sum(1 for i in result.items if i.status == "failing")
+    markers = len({(i.path, i.line) for i in result.items if i.status == "failing"})
     reruns = sum(1 for i in result.items if i.status == "finding")
-    unkept = _plural(markers, "flaky marker") + (f" and {_plural(reruns, 'repository-wide rerun')}" if reruns else "")
+    unkept = _plural(markers, "flaky marker") + (f" on {_plural(tests, 'test')}" if tests != markers else "")
+    unkept += f" and {_plural(reruns, 'repository-wide rerun')}" if reruns else ""
     summary = f"flaketui check: {unkept} not kept" + (f" (budget {budget})" if budget else "")
     if result.expired:
         summary += f", {_plural(len(result.expired), 'expired keep')}"

@@ -95,6 +95,8 @@ class AuditTest:
     fix: str = ""
     note: str = ""
     keep: Keep | None = None
+    #: Where the marker is written (``tests/a.py:3``): a module or class marker covers many tests.
+    marker_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,12 @@ class AuditVerification:
     verdict: str
     date: str
     failure_rate_upper_95: float
+    runs_requested: int = 0
+
+    @property
+    def verified_nothing(self) -> bool:
+        """A skip or a cancel: the runs that happened bound nothing."""
+        return self.verdict in ("skipped", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -185,6 +193,7 @@ def build_audit(
             verdict=str(v.verdict),
             date=v.started_at,
             failure_rate_upper_95=round(v.failure_rate_upper_95, 4),
+            runs_requested=v.runs_requested,
         )
         for key, v in sorted(verifications.items())
         # A fixed test has no marker any more, yet its verification is the proof.
@@ -231,7 +240,27 @@ def _audit_test(test: FlakyTest, triage: Triage | None, diagnosis: Diagnosis | N
         fix=evidence.fix if evidence else "",
         note=triage.note if triage else "",
         keep=triage.keep if triage else None,
+        marker_at=f"{test.marker.path}:{test.marker.line}",
     )
+
+
+def _markers_note(tests: Sequence[AuditTest]) -> str:
+    markers = len(_by_marker(tests))
+    return "" if markers == len(tests) else f" under {markers} marker{'' if markers == 1 else 's'}"
+
+
+def _by_marker(tests: Iterable[AuditTest]) -> dict[str, list[AuditTest]]:
+    """Tests grouped by the marker that covers them, in order of first appearance."""
+    groups: dict[str, list[AuditTest]] = {}
+    for test in tests:
+        groups.setdefault(test.marker_at or test.nodeid, []).append(test)
+    return groups
+
+
+def _counted(tests: Sequence[AuditTest]) -> str:
+    """``3`` or ``26 tests, 3 markers`` when a marker covers several tests."""
+    markers = len(_by_marker(tests))
+    return str(len(tests)) if markers == len(tests) else f"{len(tests)} tests, {markers} markers"
 
 
 def _where(evidence: Evidence) -> str:
@@ -283,7 +312,7 @@ def render_markdown(audit: Audit) -> str:
         "",
         f"- Generated: {audit.generated}",
         f"- Repository: {audit.repository}{where}",
-        f"- Total flaky tests: {audit.total}",
+        f"- Total flaky tests: {audit.total}" + _markers_note(audit.tests),
     ]
     if audit.findings:
         out.append(f"- Repository-wide findings: {len(audit.findings)}")
@@ -292,21 +321,36 @@ def render_markdown(audit: Audit) -> str:
     if not groups:
         out += ["No flaky markers found.", ""]
     for category, tests in groups.items():
-        out += [f"### {category.label.capitalize()} ({len(tests)})", "", "| Test | Path | Issue |", "|---|---|---|"]
-        for t in tests:
-            issue = f"{t.issue} ({t.issue_at})" if t.issue else _no_issue(t)
-            out.append(f"| {_cell(t.nodeid, code=True)} | {_cell(f'{t.path}:{t.line}')} | {_cell(issue)} |")
+        out += [f"### {category.label.capitalize()} ({_counted(tests)})", "", "| Test | Path | Issue |", "|---|---|---|"]
+        for marker_at, members in _by_marker(tests).items():
+            issues = list(dict.fromkeys(f"{t.issue} ({t.issue_at})" if t.issue else _no_issue(t) for t in members))
+            issue = "; ".join(issues[:2]) + (f"; and {len(issues) - 2} more" if len(issues) > 2 else "")
+            if len(members) == 1:
+                t = members[0]
+                out.append(f"| {_cell(t.nodeid, code=True)} | {_cell(f'{t.path}:{t.line}')} | {_cell(issue)} |")
+                continue
+            # One marker on a module or class: its tests under it, not the marker once a test.
+            names = ", ".join(t.nodeid.rpartition("::")[2] for t in members)
+            tests_cell = f"{len(members)} tests under `{members[0].marker}`: {names}"
+            out.append(f"| {_cell(tests_cell)} | {_cell(marker_at)} | {_cell(issue)} |")
         out.append("")
 
     out += ["## Tests Without a Confirmed Category", ""]
     if audit.unconfirmed:
         out += ["| Test | Suggestion |", "|---|---|"]
+        rows: dict[tuple[str, str], list[AuditTest]] = {}
         for t in audit.unconfirmed:
             if t.source == CategorySource.SUGGESTED:
                 suggestion = f"{t.category} ({t.confidence:.0%})" if t.confidence is not None else str(t.category)
             else:
                 suggestion = "not diagnosed"
-            out.append(f"| {_cell(t.nodeid, code=True)} | {_cell(suggestion)} |")
+            rows.setdefault((t.marker_at or t.nodeid, suggestion), []).append(t)
+        for (_, suggestion), members in rows.items():
+            names = ", ".join(t.nodeid.rpartition("::")[2] for t in members)
+            test_cell = _cell(members[0].nodeid, code=True) if len(members) == 1 else _cell(
+                f"{len(members)} tests under `{members[0].marker}`: {names}"
+            )
+            out.append(f"| {test_cell} | {_cell(suggestion)} |")
     else:
         out.append("Every test has a confirmed category.")
     out.append("")
@@ -324,9 +368,10 @@ def render_markdown(audit: Audit) -> str:
         # The bound says what the runs prove: 10/10 passes still allow a failure rate of 26%.
         out += ["| Test | Passed | Mode | Verdict | Failure rate (95%) | Date |", "|---|---|---|---|---|---|"]
         for v in audit.verifications:
-            bound = f"< {round(v.failure_rate_upper_95 * 100)}%"
+            bound = "none: nothing verified" if v.verified_nothing else f"< {round(v.failure_rate_upper_95 * 100)}%"
+            passed = f"{v.passed}/{v.runs}" + (f" of {v.runs_requested}" if v.runs < v.runs_requested else "")
             out.append(
-                f"| {_cell(v.nodeid, code=True)} | {v.passed}/{v.runs} | {v.mode} | {v.verdict} | {bound} "
+                f"| {_cell(v.nodeid, code=True)} | {passed} | {v.mode} | {v.verdict} | {bound} "
                 f"| {_cell(v.date)} |"
             )
     else:
@@ -461,6 +506,30 @@ def gate_items(
             nodeid = key.repo_nodeid
             items.append(GateItem("stale", DECISIONS_FILE, 0, nodeid, "", triage.keep.reason, triage.keep.expires))
     return items
+
+
+def failing_lines(items: Sequence[GateItem]) -> list[str]:
+    """What the gate fails on, one line a marker: a module or class marker covering many
+    tests is one line that names them, not one line a test."""
+    lines: list[str] = []
+    shared: dict[tuple[str, int], list[GateItem]] = {}
+    for item in items:
+        if item.status == "failing":
+            shared.setdefault((item.path, item.line), []).append(item)
+    for item in items:
+        if item.status == "finding":
+            lines.append(item.text)
+            continue
+        group = shared.get((item.path, item.line))
+        if item.status != "failing" or not group:
+            continue
+        if len(group) == 1:
+            lines.append(item.text)
+        else:
+            names = ", ".join(i.nodeid for i in group)
+            lines.append(f"{item.path}:{item.line}: {len(group)} tests ({item.marker}): {names}")
+        del shared[(item.path, item.line)]
+    return lines
 
 
 def _judged(unkept: str, path: str, line: int, nodeid: str, marker: str, keep: Keep | None, today: dt.date) -> GateItem:

@@ -108,12 +108,21 @@ class GateResult:
 class Service:
     """flaketui's operations on one repository (or plain directory) rooted at ``root``."""
 
-    def __init__(self, root: str | Path = ".", *, python: str | None = None, early: gitjobs.EarlyScan | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path = ".",
+        *,
+        python: str | None = None,
+        early: gitjobs.EarlyScan | None = None,
+        pytest_args: str | Sequence[str] | None = None,
+    ) -> None:
         from flaketui import gitjobs
 
         self.root = gitjobs.find_root(Path(root))
         #: ``--python``: the interpreter that runs the target's tests, if given.
         self.python = python
+        #: ``--pytest-args``, if given; :attr:`pytest_args` falls back on the setting.
+        self._given_pytest_args = pytest_args
         #: git's answers a launcher started for this root before the imports (see ``gitjobs.EarlyScan``).
         self._early = early if early is not None and early.root == self.root else None
         if early is not None and self._early is None:
@@ -270,7 +279,7 @@ class Service:
         # Collecting from a root without a config would also walk every nested project.
         if configs["."].inifile or not rootdirs or any(t.rootdir == "." for t in result.tests):
             rootdirs.insert(0, ".")
-        return merge_collected(result, collect_flaky(self.root, rootdirs, self._interpreter()))
+        return merge_collected(result, collect_flaky(self.root, rootdirs, self._interpreter(), self.pytest_args))
 
     # -- diagnosis (diagnose/) -------------------------------------------------------
     def diagnose(self, test: FlakyTest) -> Diagnosis:
@@ -329,7 +338,9 @@ class Service:
             raise FlakeTUIError(f"--timeout must be positive, not {timeout:g}.", "Pass seconds per run, e.g. --timeout 30.")
         targets = [self._verify_target(t) for t in tests]
         interpreter = self._interpreter()
-        options = VerifyOptions(runs=runs, mode=VerifyMode(mode), timeout=timeout, fail_fast=fail_fast)
+        options = VerifyOptions(
+            runs=runs, mode=VerifyMode(mode), timeout=timeout, fail_fast=fail_fast, pytest_args=self.pytest_args
+        )
         # Taken before the runs: an edit made while they run must not pass as verified.
         state = vcs.tree_state(self.root) if vcs.is_work_tree(self.root) else None
         hash_order = self._hash_order_reasons(tests, targets) if options.mode is VerifyMode.FORKED else {}
@@ -387,6 +398,14 @@ class Service:
 
         return find_interpreter(self.root, self.python)
 
+    @property
+    def pytest_args(self) -> tuple[str, ...]:
+        """The project's own pytest options, which every pytest flaketui starts must get
+        (verify, collect, hunts, fix proofs): ``--pytest-args``, else ``[tool.flaketui] pytest-args``."""
+        from flaketui.verify.interpreter import pytest_args
+
+        return pytest_args(self.root, self._given_pytest_args)
+
     def _record_verification(self, verification: Verification) -> None:
         """Store a finished verification in the private history (store.py). ``verify`` calls
         this for every verification it completes, cancelled ones included."""
@@ -401,7 +420,8 @@ class Service:
         from flaketui.verify.engine import VerifyOptions, cli_command
         from flaketui.verify.targets import Target
 
-        return cli_command(self.root, Target(test.rootdir, test.nodeid), VerifyOptions(), self.python)
+        options = VerifyOptions(pytest_args=self.pytest_args)
+        return cli_command(self.root, Target(test.rootdir, test.nodeid), options, self.python)
 
     # -- fix and commit (codemod.py, vcs.py) -----------------------------------------
     def plan_fix(
@@ -889,7 +909,7 @@ class Service:
         items = report.gate_items(scan.tests, scan.findings, self.decisions(), today or dt.date.today())
         return GateResult(
             ok=report.gate_passes(items, budget),
-            failing=tuple(i.text for i in items if i.status in ("failing", "finding")),
+            failing=tuple(report.failing_lines(items)),
             kept=tuple(i.text for i in items if i.status == "kept"),
             expired=tuple(i.text for i in items if i.status == "expired"),
             budget=budget,

@@ -147,12 +147,16 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (rootdir, victim)
     );
     """,
+    # 6: the project's own pytest options the runs had (--pytest-args), as a JSON list.
+    """
+    ALTER TABLE verifications ADD COLUMN pytest_args TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _VERIFICATION_COLUMNS = (
     "id, rootdir, nodeid, mode, runs_requested, verdict, command, head, tree_fingerprint, "
-    "python, started_at, note, dirty_paths, recorded_at"
+    "python, started_at, note, dirty_paths, recorded_at, pytest_args"
 )
 
 
@@ -276,7 +280,7 @@ class Store:
             cursor = conn.execute(
                 "INSERT INTO verifications (rootdir, nodeid, mode, runs_requested, verdict, command, head, "
                 "tree_fingerprint, python, started_at, note, dirty_paths, recorded_at, test_file, "
-                "test_function, runs, passed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "test_function, runs, passed, pytest_args) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     v.rootdir,
                     v.nodeid,
@@ -295,6 +299,7 @@ class Store:
                     function,
                     v.runs,
                     v.passed,
+                    json.dumps(list(v.pytest_args)),
                 ),
             )
             row_id = cursor.lastrowid
@@ -448,6 +453,7 @@ def _verification(row: sqlite3.Row, runs: list[sqlite3.Row]) -> Verification:
         started_at=row["started_at"] or row["recorded_at"],
         note=row["note"],
         dirty_paths=tuple(json.loads(row["dirty_paths"])),
+        pytest_args=tuple(json.loads(row["pytest_args"])),
     )
 
 

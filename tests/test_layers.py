@@ -19,6 +19,8 @@ HEADLESS = [
     "flaketui.diagnose",
     "flaketui.verify",
     "flaketui.verify.probe",
+    "flaketui.verify.probe_fork",
+    "flaketui.verify.probe_report",
     "flaketui.codemod",
     "flaketui.vcs",
     "flaketui.store",

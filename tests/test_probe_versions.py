@@ -94,6 +94,20 @@ def test_forked_runs_on_another_python_and_pytest(tmp_path: Path, other_python: 
     assert version in counter.python and python in counter.python
 
 
+THREAD_AT_IMPORT = "import threading\n\nthreading.Thread(target=threading.Event().wait, daemon=True).start()\n"
+
+
+@pytest.mark.parametrize("where", ["conftest.py", "test_counter.py"])
+def test_the_zygote_forks_on_another_python_and_pytest(tmp_path: Path, other_python: tuple[str, str], where: str) -> None:
+    python, _ = other_python
+    files = {"conftest.py": "", "test_counter.py": COUNTER_TEST}
+    files[where] = THREAD_AT_IMPORT + files[where]
+    root = project(tmp_path / "p", files, ini="[pytest]\n")
+    [v] = Service(root, python=python).verify(["test_counter.py::test_third_run_fails"], runs=3)
+    assert (v.mode, outcomes(v)) == (VerifyMode.FORKED, ["passed", "passed", "failed"])
+    assert "each run forked before" in v.note
+
+
 @pytest.mark.parametrize("mode", [VerifyMode.SAME_PROCESS, VerifyMode.FRESH_PROCESS, VerifyMode.RANDOM_ORDER])
 def test_every_mode_runs_on_another_python_and_pytest(
     tmp_path: Path, other_python: tuple[str, str], mode: VerifyMode

@@ -226,21 +226,6 @@ def test_outside_git_nothing_is_pinned(tmp_path: Path) -> None:
     assert (v.head, v.tree_fingerprint, v.dirty_paths) == (None, None, ())
 
 
-THREAD_AT_IMPORT = '''
-import threading
-
-threading.Thread(target=threading.Event().wait, name="background-poller", daemon=True).start()
-'''
-
-
-def test_threads_running_after_collection_make_forked_fall_back_to_fresh_processes(tmp_path: Path) -> None:
-    root = project(tmp_path / "p", {"conftest.py": THREAD_AT_IMPORT, "test_counter.py": COUNTER_TEST})
-    [v] = Service(root).verify(["test_counter.py::test_third_run_fails"], runs=4)
-    assert v.mode is VerifyMode.FRESH_PROCESS
-    assert "background-poller" in v.note
-    assert outcomes(v) == ["passed", "passed", "failed", "passed"]
-
-
 @pytest.mark.parametrize(
     "bad",
     [

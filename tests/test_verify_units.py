@@ -18,7 +18,9 @@ from flaketui.verify.targets import Target, target_for
 from flaketui.verify.verdict import verdict_of
 from tests.conftest import write_files
 
-P, F, E, T, C = (RunOutcome.PASSED, RunOutcome.FAILED, RunOutcome.ERROR, RunOutcome.TIMEOUT, RunOutcome.CRASHED)
+P, F, E, T, C, S = (
+    RunOutcome.PASSED, RunOutcome.FAILED, RunOutcome.ERROR, RunOutcome.TIMEOUT, RunOutcome.CRASHED, RunOutcome.SKIPPED
+)  # fmt: skip
 
 
 def runs(*outcomes: RunOutcome) -> list[RunResult]:
@@ -35,10 +37,24 @@ def runs(*outcomes: RunOutcome) -> list[RunResult]:
         pytest.param(runs(), False, Verdict.ERROR, id="nothing-ran"),
         pytest.param(runs(E, E), False, Verdict.ERROR, id="never-got-to-run"),
         pytest.param(runs(), True, Verdict.ERROR, id="collection-error"),
+        pytest.param(runs(P, S), False, Verdict.SKIPPED, id="a-skip-is-no-failure-and-no-pass"),
+        pytest.param(runs(S), True, Verdict.SKIPPED, id="a-skip-with-an-error-elsewhere"),
     ],
 )
 def test_verdicts(results: list[RunResult], errored: bool, expected: Verdict) -> None:
     assert verdict_of(results, errored=errored) is expected
+
+
+@pytest.mark.parametrize(
+    ("results", "expected"),
+    [
+        pytest.param(runs(P, P), Verdict.CANCELLED, id="passes-before-the-cancel-verify-nothing"),
+        pytest.param(runs(P, F), Verdict.CANCELLED, id="a-failure-before-the-cancel-too"),
+        pytest.param(runs(P, P, P), Verdict.STABLE, id="cancelled-after-the-last-run"),
+    ],
+)
+def test_cancelled_verdicts(results: list[RunResult], expected: Verdict) -> None:
+    assert verdict_of(results, cancelled=True, runs_requested=3) is expected
 
 
 @pytest.mark.parametrize(
@@ -132,7 +148,8 @@ def test_the_event_reader_returns_only_complete_lines(tmp_path: Path) -> None:
 
 def test_the_probe_is_installed_alone_under_a_unique_name_and_removed_after() -> None:
     with installed_probe() as directory:
-        assert os.listdir(directory) == [f"{probe_module_name()}.py"]
+        name = probe_module_name()
+        assert sorted(os.listdir(directory)) == [f"{name}.py", f"{name}_fork.py", f"{name}_report.py"]
     assert not os.path.exists(directory)
 
 

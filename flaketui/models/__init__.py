@@ -28,6 +28,7 @@ from flaketui.models.scan import (
 if TYPE_CHECKING:
     from flaketui.models.diagnosis import Diagnosis, Evidence, Suggestion
     from flaketui.models.runs import (
+        DEFAULT_MIN_RUNS,
         RunOutcome,
         RunResult,
         Verdict,
@@ -39,11 +40,15 @@ if TYPE_CHECKING:
 
 _LAZY = {
     **dict.fromkeys(("Diagnosis", "Evidence", "Suggestion"), "diagnosis"),
-    **dict.fromkeys(("RunOutcome", "RunResult", "Verdict", "Verification", "VerifyMode", "failure_rate_upper_95"), "runs"),
+    **dict.fromkeys(
+        ("DEFAULT_MIN_RUNS", "RunOutcome", "RunResult", "Verdict", "Verification", "VerifyMode", "failure_rate_upper_95"),
+        "runs",
+    ),
     **dict.fromkeys(("CommitRecord", "DecidedBy", "Keep", "Triage"), "triage"),
 }
 
 __all__ = [
+    "DEFAULT_MIN_RUNS",
     "Category",
     "CommitRecord",
     "DecidedBy",

@@ -10,12 +10,18 @@ from flaketui.models.key import TestKey
 from flaketui.models.scan import JSONObject
 
 
+#: Runs a verification needs before a commit without asking (``[tool.flaketui] min-runs``).
+DEFAULT_MIN_RUNS = 10
+
+
 class RunOutcome(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     ERROR = "error"
     TIMEOUT = "timeout"
     CRASHED = "crashed"
+    #: The test skipped itself (``skip``, ``skipif``, ``importorskip``): it said nothing.
+    SKIPPED = "skipped"
 
 
 class Verdict(StrEnum):
@@ -23,6 +29,10 @@ class Verdict(StrEnum):
     FLAKY = "flaky"
     BROKEN = "broken"
     ERROR = "error"
+    #: The test skips here: nothing was verified (the message says why it skips).
+    SKIPPED = "skipped"
+    #: Stopped before the runs asked for: what ran is kept, but it verifies nothing.
+    CANCELLED = "cancelled"
 
 
 class VerifyMode(StrEnum):
@@ -96,6 +106,8 @@ class Verification:
     note: str = ""
     #: Paths with uncommitted changes when it ran (the commit message names those left out).
     dirty_paths: tuple[str, ...] = ()
+    #: Extra pytest arguments every run had (``--pytest-args``, ``[tool.flaketui] pytest-args``).
+    pytest_args: tuple[str, ...] = ()
 
     @property
     def key(self) -> TestKey:
@@ -129,6 +141,9 @@ class Verification:
             "errors": self.count(RunOutcome.ERROR),
             "timeouts": self.count(RunOutcome.TIMEOUT),
             "crashed": self.count(RunOutcome.CRASHED),
+            "skipped": self.count(RunOutcome.SKIPPED),
+            "skip_reason": self.skip_reason,
+            "pytest_args": list(self.pytest_args),
             "verdict": str(self.verdict),
             "failure_rate_upper_95": round(self.failure_rate_upper_95, 4),
             "mode": str(self.mode),
@@ -144,7 +159,26 @@ class Verification:
         }
 
     @property
+    def few_runs_meaning(self) -> str:
+        """What so few passing runs leave open, in numbers a person can weigh."""
+        bound = round(self.failure_rate_upper_95 * 100)
+        chance = round(0.8**self.runs * 100)
+        return (
+            f"{self.passed}/{self.runs} passes still allow a failure rate of {bound}% at 95%, and a test that "
+            f"fails one run in five passes {self.runs} in a row {chance}% of the time"
+        )
+
+    @property
+    def skip_reason(self) -> str:
+        """Why the test skipped ("" when it did not)."""
+        return next((r.message for r in self.results if r.outcome is RunOutcome.SKIPPED), "")
+
+    @property
     def summary(self) -> str:
-        """``10/10 passed, forked, failure rate < 26% at 95%``."""
+        """``10/10 passed, forked, failure rate < 26% at 95%``; no bound where the runs verified nothing."""
+        if self.verdict is Verdict.SKIPPED:
+            return f"skipped, {self.mode}: {self.skip_reason or 'no reason given'}"
+        if self.verdict is Verdict.CANCELLED:
+            return f"cancelled after {self.runs} of {self.runs_requested} runs ({self.passed} passed), {self.mode}"
         bound = round(self.failure_rate_upper_95 * 100)
         return f"{self.passed}/{self.runs} passed, {self.mode}, failure rate < {bound}% at 95%"

@@ -36,6 +36,10 @@ class RowState(StrEnum):
     FLAKY = "flaky"
     BROKEN = "broken"
     ERROR = "error"
+    #: The test skips here: nothing was verified.
+    SKIPPED = "skipped"
+    #: Stopped before the runs asked for: not a verification.
+    CANCELLED = "cancelled"
     #: Verified, but on another tree: the result no longer vouches for this one.
     STALE = "stale"
     KEPT = "kept"
@@ -51,6 +55,8 @@ STATE_GLYPHS = {
     RowState.FLAKY: "◐",
     RowState.BROKEN: "✗",
     RowState.ERROR: "!",
+    RowState.SKIPPED: "s",
+    RowState.CANCELLED: "×",
     RowState.STALE: "◔",
     RowState.KEPT: "⚑",
     RowState.FIXED: "✓",
@@ -61,6 +67,8 @@ _VERDICT_STATES = {
     Verdict.FLAKY: RowState.FLAKY,
     Verdict.BROKEN: RowState.BROKEN,
     Verdict.ERROR: RowState.ERROR,
+    Verdict.SKIPPED: RowState.SKIPPED,
+    Verdict.CANCELLED: RowState.CANCELLED,
 }
 
 
@@ -152,6 +160,10 @@ class Row:
             return "queued"
         if self.verification is not None:
             old = " old" if self.stale else ""
+            if self.verification.verdict is Verdict.SKIPPED:
+                return f"skipped{old}"
+            if self.verification.verdict is Verdict.CANCELLED:
+                return f"cancelled {self.verification.runs}/{self.verification.runs_requested}{old}"
             return f"{self.verification.passed}/{self.verification.runs}{old}"
         return ""
 
@@ -176,6 +188,8 @@ def fit_nodeid(nodeid: str, width: int) -> str:
 
 def verdict_sentence(verification: Verification) -> str:
     """The honest one-line result: ``10/10 passed: failure rate < 26% at 95%``."""
+    if verification.verdict in (Verdict.SKIPPED, Verdict.CANCELLED):
+        return f"{verification.summary}: nothing verified"
     bound = round(verification.failure_rate_upper_95 * 100)
     head = f"{verification.passed}/{verification.runs} passed"
     if verification.runs < verification.runs_requested:

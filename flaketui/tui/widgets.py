@@ -24,7 +24,7 @@ COLUMNS = (("status", "", 2), ("test", "test", 0), ("marker", "marker", 12), ("c
 _MIN_TEST_WIDTH = 24
 #: Header words for verdict states, so "16 flaky" (marked) and "1 still flaky" (verified) differ.
 _STATE_WORDS = {RowState.FLAKY: "still flaky", RowState.BROKEN: "broken", RowState.KEPT: "kept on purpose",
-                RowState.STALE: "verified on an older tree"}
+                RowState.STALE: "verified on an older tree", RowState.CANCELLED: "cancelled"}
 
 
 class RepoHeader(Static):
@@ -36,7 +36,8 @@ class RepoHeader(Static):
                                           else f"{info.name} (no git)")
         verified = by_state.get(RowState.STABLE, 0)
         parts = [f"{total} flaky", f"{verified} verified", f"{fixed} fixed"]
-        for state in (RowState.FLAKY, RowState.BROKEN, RowState.STALE, RowState.KEPT, RowState.RUNNING, RowState.QUEUED):
+        for state in (RowState.FLAKY, RowState.BROKEN, RowState.SKIPPED, RowState.CANCELLED, RowState.STALE,
+                      RowState.KEPT, RowState.RUNNING, RowState.QUEUED):
             if by_state.get(state):
                 parts.append(f"{by_state[state]} {_STATE_WORDS.get(state, state)}")
         categories = " ".join(f"{c}:{n}" for c, n in sorted(by_category.items(), key=lambda kv: -kv[1]))

@@ -19,9 +19,20 @@ _MARKS = {
     RunOutcome.ERROR: "[red]E[/]",
     RunOutcome.TIMEOUT: "[yellow]T[/]",
     RunOutcome.CRASHED: "[magenta]C[/]",
+    RunOutcome.SKIPPED: "[dim]s[/]",
 }
+#: ``flaketui verify`` exit codes beyond 0 (all stable) and 1 (some not stable).
+EXIT_SKIPPED = 3
+EXIT_INTERRUPTED = 130
 _DISTINCT_FAILURES_SHOWN = 3
-_VERDICT_STYLE = {Verdict.STABLE: "green", Verdict.FLAKY: "yellow", Verdict.BROKEN: "red", Verdict.ERROR: "red"}
+_VERDICT_STYLE = {
+    Verdict.STABLE: "green",
+    Verdict.FLAKY: "yellow",
+    Verdict.BROKEN: "red",
+    Verdict.ERROR: "red",
+    Verdict.SKIPPED: "dim",
+    Verdict.CANCELLED: "yellow",
+}
 
 
 class _Stop:
@@ -104,9 +115,19 @@ def run_verify(
     else:
         for v in verifications:
             _print_verification(out, v)
-    if stop.requested:
-        return 130
-    return 0 if all(v.verdict is Verdict.STABLE and v.runs == v.runs_requested for v in verifications) else 1
+    return exit_code(verifications, interrupted=stop.requested)
+
+
+def exit_code(verifications: Sequence[Verification], *, interrupted: bool = False) -> int:
+    """130 interrupted; 1 when a test is not stable; 3 when the others are stable but some
+    skip (nothing verified, nothing failed); 0 when every test is stable."""
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if all(v.verdict is Verdict.STABLE and v.runs == v.runs_requested for v in verifications):
+        return 0
+    if all(v.verdict in (Verdict.STABLE, Verdict.SKIPPED) for v in verifications):
+        return EXIT_SKIPPED
+    return 1
 
 
 def _print_verification(out: Any, v: Verification) -> None:

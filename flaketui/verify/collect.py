@@ -28,13 +28,17 @@ class Collected:
     errors: tuple[tuple[str, str], ...] = ()
 
 
-def collect_flaky(root: Path, rootdirs: Sequence[str], interpreter: Interpreter) -> Collected:
+def collect_flaky(
+    root: Path, rootdirs: Sequence[str], interpreter: Interpreter, pytest_args: Sequence[str] = ()
+) -> Collected:
     tests: list[FlakyTest] = []
     errors: list[tuple[str, str]] = []
     nested = [r for r in rootdirs if r != "."]
     with installed_probe() as probe_dir:
         for rootdir in rootdirs:
-            request = ProbeRequest(python=interpreter.path, cwd=root / rootdir, args=(), mode="collect", runs=1)
+            request = ProbeRequest(
+                python=interpreter.path, cwd=root / rootdir, args=(), mode="collect", runs=1, pytest_args=tuple(pytest_args)
+            )
             outcome = run_probe(request, probe_dir)
             for event in outcome.of("error"):
                 errors.append((rootdir, str(event.get("message"))))

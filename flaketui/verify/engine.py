@@ -7,6 +7,7 @@ parallel modes. Forking falls back to fresh processes when the probe finds threa
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import shlex
@@ -44,6 +45,8 @@ class VerifyOptions:
     mode: VerifyMode = VerifyMode.FORKED
     timeout: float | None = None
     fail_fast: bool = False
+    #: The project's own pytest options, given to every pytest process of the verification.
+    pytest_args: tuple[str, ...] = ()
 
 
 @dataclass
@@ -107,6 +110,17 @@ def verify_targets(
     return [by_key[t.key] for t in targets]
 
 
+def _request(interpreter: Interpreter, cwd: Path, options: VerifyOptions, **fields: object) -> ProbeRequest:
+    """A pytest process of this verification: its interpreter, rootdir, timeout and the project's options."""
+    return ProbeRequest(
+        python=interpreter.path, cwd=cwd, timeout=options.timeout, pytest_args=options.pytest_args, **fields  # type: ignore[arg-type]
+    )
+
+
+def _modules(nodeids: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(n.split("::", 1)[0] for n in nodeids))
+
+
 def _run_group(
     cwd: Path,
     group: list[Target],
@@ -132,16 +146,15 @@ def _run_group(
 
     mode = options.mode
     if mode in (VerifyMode.FORKED, VerifyMode.SAME_PROCESS, VerifyMode.RANDOM_ORDER):
-        modules = tuple(dict.fromkeys(n.split("::", 1)[0] for n in nodeids))
-        request = ProbeRequest(
-            python=interpreter.path,
-            cwd=cwd,
+        request = _request(
+            interpreter,
+            cwd,
+            options,
             # Whole modules, so a test that no longer exists is reported alone, not fatal to the rest.
-            args=modules,
+            args=_modules(nodeids),
             mode=str(mode),
             runs=options.runs,
             targets=nodeids,
-            timeout=options.timeout,
             fail_fast=options.fail_fast,
         )
         result = run(request, _deadline(options, len(nodeids)))
@@ -152,47 +165,63 @@ def _run_group(
             _run_per_process(cwd, nodeids, interpreter, options, tally, run, stop, parallel=False)
     else:
         _run_per_process(cwd, nodeids, interpreter, options, tally, run, stop, parallel=mode is VerifyMode.PARALLEL)
-        if mode is VerifyMode.PARALLEL and not tally.cancelled and not tally.group_errors:
-            _compare_with_serial(cwd, nodeids, interpreter, options, probe_dir, tally, stop)
+        if mode is VerifyMode.PARALLEL:
+            _compare_with_serial(cwd, group, interpreter, options, probe_dir, tally, stop)
 
 
 def _compare_with_serial(
     cwd: Path,
-    nodeids: tuple[str, ...],
+    group: list[Target],
     interpreter: Interpreter,
     options: VerifyOptions,
     probe_dir: str,
     tally: _Tally,
     stop: StopPredicate,
 ) -> None:
-    """The same runs, serial and forked: does parallel execution give the serial results?"""
+    """The same runs, serial: does parallel execution give the serial results?
+
+    The baseline is a real verification of its own (forked, or fresh-process where forking
+    is unsafe); where it could not run, the note says why there is no comparison.
+    """
+    nodeids = tuple(dict.fromkeys(t.nodeid for t in group))
+    why_none = ""
+    if tally.cancelled:
+        why_none = "the parallel runs were cancelled"
+    elif tally.group_errors:
+        why_none = "the parallel runs did not complete"
     serial = _Tally()
-    request = ProbeRequest(
-        python=interpreter.path,
-        cwd=cwd,
-        args=tuple(dict.fromkeys(n.split("::", 1)[0] for n in nodeids)),
-        mode=str(VerifyMode.FORKED),
-        runs=options.runs,
-        targets=nodeids,
-        timeout=options.timeout,
-    )
-    outcome = run_probe(
-        request, probe_dir, on_event=lambda e: _consume(e, serial, None), should_stop=stop,
-        deadline_seconds=_deadline(options, len(nodeids)),
-    )  # fmt: skip
-    tally.cancelled = tally.cancelled or outcome.cancelled
+    if not why_none:
+        serial_options = replace(options, mode=VerifyMode.FORKED, fail_fast=False)
+        _run_group(cwd, group, interpreter, serial_options, probe_dir, serial, None, stop)
+        tally.cancelled = tally.cancelled or serial.cancelled
+        if serial.cancelled:
+            why_none = "the serial runs were cancelled"
+        elif serial.group_errors:
+            why_none = "the serial runs failed: " + "; ".join(serial.group_errors)
     for nodeid in nodeids:
         parallel_runs = tally.results.get(nodeid, [])
         serial_runs = serial.results.get(nodeid, [])
+        parallel_text = f"parallel ({PARALLEL_WORKERS} xdist workers) {_passed(parallel_runs)}/{len(parallel_runs)} passed"
+        reason = why_none or ("; ".join(serial.errors[nodeid]) if serial.errors.get(nodeid) else "")
+        if reason or not serial_runs:
+            tally.target_notes.setdefault(nodeid, []).append(
+                f"{parallel_text}; no serial baseline: {reason or 'the serial runs ran nothing'}"
+            )
+            continue
         same = verdict_of(parallel_runs) is verdict_of(serial_runs)
         tally.target_notes.setdefault(nodeid, []).append(
-            f"parallel ({PARALLEL_WORKERS} xdist workers) {_passed(parallel_runs)}/{len(parallel_runs)} passed, "
-            f"{'the same as' if same else 'unlike'} serial (forked) {_passed(serial_runs)}/{len(serial_runs)}"
+            f"{parallel_text}, {'the same as' if same else 'unlike'} serial ({serial.mode_ran}) "
+            f"{_passed(serial_runs)}/{len(serial_runs)}"
         )
 
 
 def _passed(results: list[RunResult]) -> int:
     return sum(r.outcome is RunOutcome.PASSED for r in results)
+
+
+def _stopped(results: list[RunResult], fail_fast: bool) -> bool:
+    """No more runs for this target: it skips, or it failed under --fail-fast."""
+    return any(r.outcome is RunOutcome.SKIPPED or (fail_fast and r.outcome is not RunOutcome.PASSED) for r in results)
 
 
 def _run_per_process(
@@ -209,39 +238,24 @@ def _run_per_process(
     """One interpreter per run index (all targets in it): a new PYTHONHASHSEED each time, or xdist."""
     rng = random.SystemRandom()
     for index in range(options.runs):
-        live = tuple(n for n in nodeids if not (options.fail_fast and _has_failure(tally.results.get(n, []))))
+        live = tuple(n for n in nodeids if not _stopped(tally.results.get(n, []), options.fail_fast))
         if not live or tally.group_errors or stop():
-            tally.cancelled = tally.cancelled or stop()
+            tally.cancelled = tally.cancelled or (bool(live) and not tally.group_errors and stop())
             return
         hash_seed = rng.randrange(1, 2**32)
-        if parallel:
-            modules = tuple(dict.fromkeys(n.split("::", 1)[0] for n in live))
-            request = ProbeRequest(
-                python=interpreter.path,
-                cwd=cwd,
-                args=(*modules, "-n", str(PARALLEL_WORKERS)),
-                mode="parallel",
-                runs=1,
-                targets=live,
-                timeout=options.timeout,
-                first_index=index,
-                seed=hash_seed,
-                extra_env={"PYTHONHASHSEED": str(hash_seed)},
-                probe_everywhere=True,
-            )
-        else:
-            request = ProbeRequest(
-                python=interpreter.path,
-                cwd=cwd,
-                args=tuple(dict.fromkeys(n.split("::", 1)[0] for n in live)),
-                mode="fresh",
-                runs=1,
-                targets=live,
-                timeout=options.timeout,
-                first_index=index,
-                seed=hash_seed,
-                extra_env={"PYTHONHASHSEED": str(hash_seed)},
-            )
+        request = _request(
+            interpreter,
+            cwd,
+            options,
+            args=(*_modules(live), "-n", str(PARALLEL_WORKERS)) if parallel else _modules(live),
+            mode="parallel" if parallel else "fresh",
+            runs=1,
+            targets=live,
+            first_index=index,
+            seed=hash_seed,
+            extra_env={"PYTHONHASHSEED": str(hash_seed)},
+            probe_everywhere=parallel,
+        )
         result = run(request, _deadline(options, len(live), runs=1))
         if parallel and not result.of("run") and "-n" in result.output and "unrecognized" in result.output:
             tally.group_errors.append("the parallel mode needs pytest-xdist in the target's environment")
@@ -276,6 +290,8 @@ def _consume(event: ProbeEvent, tally: _Tally, on_run: RunCallback | None) -> No
         tally.results.setdefault(result.nodeid, []).append(result)
         if on_run is not None:
             on_run(result)
+    elif kind == "zygote":
+        tally.notes.append(str(event.get("reason")))
     elif kind == "error":
         nodeid = event.get("nodeid")
         where = event.get("where")
@@ -345,6 +361,7 @@ def _verification(
 ) -> Verification:
     results = tuple(sorted(tally.results.get(target.nodeid, []), key=lambda r: r.index))
     errors = tally.errors.get(target.nodeid, []) + tally.group_errors
+    verdict = verdict_of(results, errored=bool(errors), cancelled=tally.cancelled, runs_requested=options.runs)
     notes = list(tally.notes) + tally.target_notes.get(target.nodeid, [])
     if errors:
         notes.append("; ".join(errors))
@@ -354,7 +371,11 @@ def _verification(
         notes.append(f"stopped at the first failure (--fail-fast), after {len(results)} of {options.runs} runs")
     if tally.neutralised:
         notes.append("switched off: " + ", ".join(tally.neutralised))
-    verdict = verdict_of(results, errored=bool(errors))
+    addopts = os.environ.get("PYTEST_ADDOPTS", "").strip()
+    if addopts:
+        notes.append(f"PYTEST_ADDOPTS from the environment applied too: {addopts}")
+    if verdict is Verdict.SKIPPED:
+        notes.append("the test skips here, so it was run once and nothing was verified")
     if verdict is Verdict.BROKEN and tally.mode_ran in (VerifyMode.FORKED, VerifyMode.SAME_PROCESS):
         # Every forked child inherits the parent's string hash seed, so a set- or dict-order
         # cause fails every run alike and a flaky test looks broken.
@@ -371,6 +392,7 @@ def _verification(
         python=python,
         started_at=started_at,
         note="; ".join(notes),
+        pytest_args=options.pytest_args,
     )
 
 
@@ -382,5 +404,7 @@ def cli_command(root: Path, target: Target, options: VerifyOptions, python: str 
     argv += ["verify", "--runs", str(options.runs), "--mode", str(options.mode)]
     if options.timeout is not None:
         argv += ["--timeout", f"{options.timeout:g}"]
+    if options.pytest_args:
+        argv += ["--pytest-args", shlex.join(options.pytest_args)]
     argv.append(target.repo_nodeid)
     return " ".join(shlex.quote(a) for a in argv)

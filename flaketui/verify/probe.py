@@ -17,16 +17,20 @@ JSON object per line, each written with a single ``os.write`` on an ``O_APPEND``
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import os
 import random
-import select
-import signal
 import sys
 import threading
 import time
 
 import pytest
+
+# Installed beside this file under this module's name and "_fork", "_report" (in flaketui:
+# flaketui.verify.probe_fork and probe_report).
+_fork = importlib.import_module(__name__ + "_fork")
+_report = importlib.import_module(__name__ + "_report")
 
 try:  # pytest 7 to 9 all have it; it is the only private name we use
     from _pytest.runner import runtestprotocol
@@ -45,8 +49,6 @@ ENV_SEED = "FLAKETUI_PROBE_SEED"
 #: Packages whose plugins retry or reseed tests: each would hide or distort a failure.
 NEUTRALISED_PACKAGES = ("pytest_rerunfailures", "flaky", "pytest_retry", "pytest_randomly")
 
-MESSAGE_LIMIT = 2000
-_PR_SET_PDEATHSIG = 1
 
 
 class _Settings:
@@ -68,13 +70,16 @@ _config = None
 _events_fd = None  # type: int | None
 _collect_errors = []  # type: list[tuple[str, str]]
 _neutralised = []  # type: list[str]
-_libc = None
 
 
 def _emit(event):
     if _events_fd is None:
         return
     os.write(_events_fd, (json.dumps(event) + "\n").encode("utf-8"))
+
+
+def _announce(pgid):
+    _emit({"event": "child", "pgid": pgid})
 
 
 def _plugin_package(plugin):
@@ -146,13 +151,17 @@ def pytest_sessionstart(session):
 
 def pytest_collectreport(report):
     if _settings is not None and report.failed:
-        _collect_errors.append((report.nodeid, _short_text(report.longreprtext)))
+        _collect_errors.append((report.nodeid, _report.short_text(report.longreprtext)))
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session):
     if _settings is None or _settings.mode == "parallel":
         return None
+    if _zygote_done:
+        return True
+    if _fork.run_pipe is not None:
+        _run_once_and_exit(session)
     left = _neutralise(session.config.pluginmanager)
     if left:
         _emit({"event": "error", "nodeid": None, "message": "could not disable plugins: " + ", ".join(left)})
@@ -161,14 +170,15 @@ def pytest_runtestloop(session):
     for where, message in _collect_errors:
         _emit({"event": "error", "nodeid": None, "where": where, "message": message})
     if _settings.mode == "collect":
-        _emit_flaky_items(session.items)
+        for event in _report.flaky_items(session.items):
+            _emit(event)
         return True
     if runtestprotocol is None:
         _emit({"event": "error", "nodeid": None, "message": "this pytest has no _pytest.runner.runtestprotocol"})
         return True
     targets = _select_targets(session.items)
     mode = _settings.mode
-    if mode in ("forked", "random-order") and not _fork_is_safe():
+    if mode in ("forked", "random-order") and not _fork_is_safe("after collection"):
         return True
     # "fresh": this interpreter is one of N; a forked child still catches crashes and hangs.
     fork_fresh = mode == "fresh" and hasattr(os, "fork") and not _other_threads()
@@ -183,32 +193,31 @@ def pytest_runtestloop(session):
             _verify_forked(item)
         else:
             _verify_in_process(item)
-    _reap(block=True)
+    _fork.reap(block=True)
     return True
 
 
-def _select_targets(items):
-    if not _settings.targets:
+def _select_targets(items, targets=None):
+    targets = _settings.targets if targets is None else targets
+    if not targets:
         return list(items)
     by_id = {}
     for item in items:
         by_id.setdefault(item.nodeid, item)
     found = []
-    for nodeid in _settings.targets:
+    for nodeid in targets:
         if nodeid in by_id:
             found.append(by_id[nodeid])
-            continue
-        inside = [i for i in by_id if i.startswith(nodeid + "::")]
-        if inside:
-            message = "%s is not a test but holds %d: verify each by its node id (such as %s)" % (
-                nodeid,
-                len(inside),
-                inside[0],
-            )
         else:
-            message = "not collected: " + nodeid
-        _emit({"event": "error", "nodeid": nodeid, "message": message})
+            _emit({"event": "error", "nodeid": nodeid, "message": _missing(nodeid, by_id)})
     return found
+
+
+def _missing(nodeid, by_id):
+    inside = [i for i in by_id if i.startswith(nodeid + "::")]
+    if inside:
+        return "%s is not a test but holds %d: verify each by its node id (such as %s)" % (nodeid, len(inside), inside[0])
+    return "not collected: " + nodeid
 
 
 def _other_threads():
@@ -219,21 +228,121 @@ def _other_threads():
     ]
 
 
-def _fork_is_safe():
+def _fork_is_safe(when):
     if not hasattr(os, "fork"):
         _emit({"event": "fallback", "reason": "this platform cannot fork"})
         return False
     others = _other_threads()
     if others:
-        _emit(
-            {
-                "event": "fallback",
-                "reason": "threads were running after collection (" + ", ".join(sorted(others)[:5]) + "), "
-                "so forking was unsafe",
-            }
-        )
+        reason = "threads were running %s (%s)" % (when, ", ".join(sorted(others)[:5]))
+        if _fork.up_pipes:  # a parent from before this point waits: it forks each run instead
+            _fork.give_up(reason)
+        _emit({"event": "fallback", "reason": reason + ", so forking was unsafe"})
         return False
     return True
+
+
+# -- the zygote: fork each run from before the point where threads start -------------
+#
+# Forked mode collects once and forks a child per run. A test module or conftest that
+# starts a thread at import makes that unsafe, so each level of start-up first forks a
+# child that goes on (``delegate`` in probe_fork) and waits: the deepest process that has no threads
+# runs everything. If threads appear after collection, the parent that stopped before
+# collecting forks each run, and each child collects just its test; if the conftests
+# start them, the parent that stopped before the conftests loaded does. Only when threads
+# run before that (a plugin's) does the engine fall back to fresh processes.
+
+_run_target = None  # type: str | None
+_zygote_done = False
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(early_config):
+    """Before any conftest loads (and before pytest's capture starts)."""
+    global _settings, _events_fd
+    settings = _Settings(os.environ)
+    if settings.events_path and settings.mode == "forked" and hasattr(os, "fork") and not _other_threads():
+        reason = _fork.delegate()
+        if reason is not None:  # the conftests start threads: every run forks from here
+            _settings = settings
+            _events_fd = os.open(settings.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            _zygote(reason + ": each run forked before the conftests loaded", before_conftests=True)
+    yield
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session):
+    global _zygote_done
+    if _settings is None:
+        return None
+    if _run_target is not None:  # a zygote's child: collect just its test
+        session.config.args = [_run_target]
+        return None
+    if _settings.mode != "forked" or not hasattr(os, "fork") or not _fork_is_safe("once the conftests had loaded"):
+        return None
+    reason = _fork.delegate()
+    if reason is None:  # the child: collect everything, then fork each run
+        return None
+    if _zygote(reason + ": each run forked before collection and collected its test alone"):
+        session.config.args = [_run_target]  # a run's child: collect just its test
+        return None
+    _zygote_done = True
+    return True
+
+
+def _zygote(reason, before_conftests=False):
+    """Fork each run of each target from here; the child goes on to collect its test alone.
+
+    Returns True in a child (it goes back into pytest), False in the zygote when done.
+    """
+    global _run_target
+    _emit({"event": "zygote", "reason": reason})
+    if hasattr(gc, "freeze"):
+        gc.freeze()
+    for nodeid in _settings.targets:
+        for offset in range(_settings.runs):
+            seed = _settings.seed if _settings.seed is not None else _fork.new_seed()
+            _run_target = nodeid
+            ran = _fork.fork_run(None, nodeid, _settings.timeout, lambda: _fork.reseed(seed), _announce)
+            if ran is None:  # the child: back into pytest
+                return True
+            outcome, message, duration = ran
+            if outcome == "missing":
+                _emit({"event": "error", "nodeid": nodeid, "message": message})
+                break
+            _emit({"event": "run", "nodeid": nodeid, "index": _settings.first_index + offset, "outcome": outcome,
+                   "duration": round(duration, 6), "message": message, "seed": seed})  # fmt: skip
+            if _stops(outcome):
+                break
+    _run_target = None
+    _fork.reap(block=True)
+    if before_conftests:  # nothing past this point of pytest's start-up is wanted here
+        os._exit(0)
+    return False
+
+
+def _run_once_and_exit(session):
+    """In a zygote's child: run its one test once, tell the zygote, and end."""
+    by_id = {}
+    for item in session.items:
+        by_id.setdefault(item.nodeid, item)
+    item = by_id.get(_run_target)
+    if item is None:
+        message = "; ".join(m for _, m in _collect_errors) or _missing(_run_target, by_id)
+        _fork.tell(_fork.run_pipe, ["result", "missing", message])
+        os._exit(1)
+    _fork.tell(_fork.run_pipe, ["at", item.nodeid])
+    outcome, message = _run_item(item)
+    _fork.tell(_fork.run_pipe, ["result", outcome, message])
+    os._exit(0)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session):
+    if _fork.run_pipe is not None:  # a zygote's child that never reached its test (a usage error)
+        message = "; ".join(m for _, m in _collect_errors) or "not collected: %s" % _run_target
+        _fork.tell(_fork.run_pipe, ["result", "missing", message])
+        os._exit(1)
 
 
 def _is_neutralised_thread(thread):
@@ -245,65 +354,16 @@ def _is_neutralised_thread(thread):
     return (module or "").split(".")[0] in NEUTRALISED_PACKAGES
 
 
-# -- outcomes -----------------------------------------------------------------------
-
-
-def _short_text(text):
-    text = text.strip()
-    return text if len(text) <= MESSAGE_LIMIT else "..." + text[-MESSAGE_LIMIT:]
-
-
-def _report_message(report):
-    crash = getattr(report.longrepr, "reprcrash", None)
-    if crash is not None and getattr(crash, "message", None):
-        return _short_text(crash.message)
-    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:  # a skip: (path, line, reason)
-        return _short_text(str(report.longrepr[2]))
-    return _short_text(str(report.longrepr or ""))
-
-
-def _classify(reports):
-    """(outcome, message) of one run from its setup/call/teardown reports."""
-    for report in reports:
-        if report.when == "setup" and report.failed:
-            return "error", "error in setup: " + _report_message(report)
-        if report.when == "call" and report.failed:
-            return "failed", _report_message(report)
-    for report in reports:
-        if report.when == "teardown" and report.failed:
-            return "error", "error in teardown: " + _report_message(report)
-    for report in reports:
-        # An xfail that failed as declared is what the test promises; a plain skip verifies nothing.
-        if report.skipped and not hasattr(report, "wasxfail"):
-            return "error", "skipped: " + _report_message(report)
-    return "passed", ""
+def _stops(outcome):
+    """A skip says the test does not run here: the next run would skip too."""
+    return outcome == "skipped" or (_settings.fail_fast and outcome != "passed")
 
 
 def _run_item(item, nextitem=None):
-    return _classify(runtestprotocol(item, log=False, nextitem=nextitem))
+    return _report.classify(runtestprotocol(item, log=False, nextitem=nextitem))
 
 
 # -- runs ---------------------------------------------------------------------------
-
-
-def _new_seed():
-    return random.SystemRandom().randrange(2**32)
-
-
-def _reseed(seed):
-    random.seed(seed)
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        try:
-            numpy.random.seed(seed % 2**32)
-        except Exception:  # numpy without a legacy global generator: nothing to reseed
-            pass
-    faker = sys.modules.get("faker")
-    if faker is not None and hasattr(faker, "Faker"):
-        try:
-            faker.Faker.seed(seed)
-        except Exception:
-            pass
 
 
 def _run_event(item, index, outcome, duration, message, seed):
@@ -322,17 +382,17 @@ def _run_event(item, index, outcome, duration, message, seed):
 
 def _verify_forked(item):
     for offset in range(_settings.runs):
-        seed = _settings.seed if _settings.seed is not None else _new_seed()
-        outcome, message, duration = _fork_run(lambda report_at: _run_item(item), seed, target=item.nodeid)
+        seed = _settings.seed if _settings.seed is not None else _fork.new_seed()
+        outcome, message, duration = _fork.fork_run(lambda report_at: _run_item(item), item.nodeid, _settings.timeout, lambda: _fork.reseed(seed), _announce)
         _run_event(item, _settings.first_index + offset, outcome, duration, message, seed)
-        if _settings.fail_fast and outcome != "passed":
+        if _stops(outcome):
             return
 
 
 def _verify_in_random_order(item, items):
     module_items = [i for i in items if _same_module(i, item)]
     for offset in range(_settings.runs):
-        seed = _new_seed()
+        seed = _fork.new_seed()
         order = list(module_items)
         random.Random(seed).shuffle(order)
         # Tests after the target cannot change its outcome: the run ends with it.
@@ -345,9 +405,9 @@ def _verify_in_random_order(item, items):
                 outcome = _run_item(each, nextitem)
             return outcome
 
-        outcome, message, duration = _fork_run(run_in_order, seed, target=item.nodeid)
+        outcome, message, duration = _fork.fork_run(run_in_order, item.nodeid, _settings.timeout, lambda: _fork.reseed(seed), _announce)
         _run_event(item, _settings.first_index + offset, outcome, duration, message, seed)
-        if _settings.fail_fast and outcome != "passed":
+        if _stops(outcome):
             return
 
 
@@ -362,170 +422,13 @@ def _verify_in_process(item):
         nextitem = item if offset + 1 < runs else None
         start = time.perf_counter()
         _emit({"event": "begin", "nodeid": item.nodeid, "index": _settings.first_index + offset})
-        with _alarm(_settings.timeout) as expired:
+        with _fork.alarm(_settings.timeout) as expired:
             outcome, message = _run_item(item, nextitem)
         if expired():
             outcome, message = "timeout", "timed out after %gs" % _settings.timeout
         _run_event(item, _settings.first_index + offset, outcome, time.perf_counter() - start, message, seed)
-        if _settings.fail_fast and outcome != "passed":
+        if _stops(outcome):
             return
-
-
-class _RunTimeout(BaseException):
-    pass
-
-
-class _alarm:
-    """SIGALRM-based timeout for runs inside this process (main thread, POSIX only)."""
-
-    def __init__(self, seconds):
-        self.seconds = seconds if hasattr(signal, "setitimer") else None
-        self.fired = False
-        self.previous = None
-
-    def _on_alarm(self, signum, frame):
-        self.fired = True
-        raise _RunTimeout()
-
-    def __enter__(self):
-        if self.seconds:
-            self.previous = signal.signal(signal.SIGALRM, self._on_alarm)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-        return lambda: self.fired
-
-    def __exit__(self, *exc):
-        if self.seconds:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.previous)
-        return False
-
-
-def _load_libc():
-    global _libc
-    if _libc is None and sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            _libc = ctypes.CDLL(None, use_errno=True)
-            _libc.prctl  # resolved once here, not again in every child
-        except Exception:  # no ctypes/libc: children are still killed through their group
-            _libc = False
-    return _libc
-
-
-def _fork_run(work, seed, target):
-    """Run ``work`` in a forked child in its own process group; (outcome, message, seconds).
-
-    The child writes JSON lines to a pipe: ``["at", nodeid]`` as each test starts (so a
-    hang or crash in a neighbour is named), then ``["result", outcome, message]``.
-    """
-    libc = _load_libc()
-    parent = os.getpid()
-    read_end, write_end = os.pipe()
-    start = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:  # the child: never return into pytest
-        code = 0
-        try:
-            os.close(read_end)
-            os.setpgid(0, 0)
-            if libc:
-                libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-            if os.getppid() != parent:  # the parent died before prctl took effect
-                os._exit(1)
-            _reseed(seed)
-
-            def report_at(nodeid):
-                os.write(write_end, (json.dumps(["at", nodeid]) + "\n").encode("utf-8"))
-
-            outcome, message = work(report_at)
-            os.write(write_end, (json.dumps(["result", outcome, message]) + "\n").encode("utf-8"))
-        except BaseException as exc:  # noqa: BLE001 - anything here must end the child
-            code = 1
-            try:
-                line = json.dumps(["result", "error", "probe: %r" % (exc,)]) + "\n"
-                os.write(write_end, line.encode("utf-8"))
-            except BaseException:
-                pass
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    try:
-        os.setpgid(pid, pid)  # also here, so the group exists before we announce it
-    except OSError:
-        pass
-    _emit({"event": "child", "pgid": pid})
-    buffer = b""
-    running = target
-    result = None
-    deadline = None if not _settings.timeout else start + _settings.timeout
-    timed_out = False
-    try:
-        while result is None:
-            wait = None if deadline is None else max(0.0, deadline - time.perf_counter())
-            ready, _, _ = select.select([read_end], [], [], wait)
-            if not ready:
-                timed_out = True
-                break
-            chunk = os.read(read_end, 65536)
-            if not chunk:
-                break
-            buffer += chunk
-            while b"\n" in buffer and result is None:
-                line, buffer = buffer.split(b"\n", 1)
-                message = json.loads(line.decode("utf-8"))
-                if message[0] == "at":
-                    running = message[1]
-                else:
-                    result = (message[1], message[2])
-    finally:
-        os.close(read_end)
-    duration = time.perf_counter() - start
-    _kill_group(pid)
-    if result is not None:
-        # Reaped later: the child's exit (unmapping a whole pytest) overlaps the next run.
-        _unreaped.append(pid)
-        _reap(block=False)
-        return result[0], result[1], duration
-    _, status = os.waitpid(pid, 0)
-    where = "" if running == target else " (while %s ran before it)" % running
-    if timed_out:
-        return "timeout", "timed out after %gs%s" % (_settings.timeout, where), duration
-    return "crashed", _describe_status(status) + where, duration
-
-
-_unreaped = []  # type: list[int]
-
-
-def _reap(block):
-    for pid in list(_unreaped):
-        try:
-            done, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
-        except ChildProcessError:
-            done = pid
-        if done:
-            _unreaped.remove(pid)
-
-
-def _kill_group(pgid):
-    # Leftover subprocesses of the test die with its run, so the next run starts clean.
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
-def _describe_status(status):
-    if os.WIFSIGNALED(status):
-        number = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(number).name
-        except ValueError:
-            name = str(number)
-        return "the interpreter died: killed by signal %s" % name
-    if os.WIFEXITED(status):
-        return "the interpreter died: exit code %d" % os.WEXITSTATUS(status)
-    return "the interpreter died"
 
 
 def _is_xdist_worker():
@@ -550,11 +453,11 @@ def pytest_runtest_logreport(report):
     if report.when in ("teardown", "???"):  # "???": xdist's report for a worker that died
         reports = _parallel_reports.pop(report.nodeid)
         if report.when == "???":
-            outcome, message = "crashed", _report_message(report)
+            outcome, message = "crashed", _report.report_message(report)
         elif any(dict(r.user_properties).get("flaketui_timeout") for r in reports):
             outcome, message = "timeout", "timed out after %gs" % _settings.timeout
         else:
-            outcome, message = _classify(reports)
+            outcome, message = _report.classify(reports)
         _emit(
             {
                 "event": "run",
@@ -574,7 +477,7 @@ def pytest_runtest_call(item):
     if _settings is None or _settings.mode != "parallel" or not _is_xdist_worker():
         yield
         return
-    with _alarm(_settings.timeout) as expired:
+    with _fork.alarm(_settings.timeout) as expired:
         yield
     if expired():
         item.user_properties.append(("flaketui_timeout", True))
@@ -592,52 +495,3 @@ def pytest_xdist_node_collection_finished(node, ids):
 
 
 _parallel_missing_reported = []  # type: list[bool]
-
-
-# -- collect: what pytest itself sees as flaky (``flaketui scan --collect``) ---------
-
-#: Attributes the ``flaky`` package's decorator sets on a test function or class.
-FLAKY_ATTRIBUTES = ("_flaky_max_runs", "_flaky_min_passes")
-
-
-def _safe_repr(value):
-    try:
-        text = repr(value)
-    except Exception:  # a user object whose __repr__ fails
-        text = "<%s>" % type(value).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def _emit_flaky_items(items):
-    for item in items:
-        markers = [
-            {
-                "name": mark.name,
-                "args": [_safe_repr(a) for a in mark.args],
-                "kwargs": [[k, _safe_repr(v)] for k, v in sorted(mark.kwargs.items())],
-            }
-            for mark in item.iter_markers(name="flaky")
-        ]
-        attributes = []
-        for owner in (getattr(item, "obj", None), getattr(item, "cls", None)):
-            for name in FLAKY_ATTRIBUTES:
-                if owner is not None and getattr(owner, name, None) is not None:
-                    attributes.append([name, _safe_repr(getattr(owner, name))])
-            if attributes:
-                break
-        if not markers and not attributes:
-            continue
-        path = getattr(item, "path", None) or getattr(item, "fspath", None)
-        cls = getattr(item, "cls", None)
-        _emit(
-            {
-                "event": "item",
-                "nodeid": item.nodeid,
-                "path": str(path) if path is not None else "",
-                "line": (item.location[1] + 1) if item.location[1] is not None else 0,
-                "name": getattr(item, "originalname", None) or item.name,
-                "cls": cls.__name__ if cls is not None else None,
-                "markers": markers,
-                "flaky_attributes": attributes,
-            }
-        )

@@ -33,6 +33,8 @@ POLL_SECONDS = 0.05
 #: Environment a pytest-xdist worker of *our* suite would leak into the target's pytest.
 _LEAKY_ENV = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID", "PYTEST_CURRENT_TEST")
 _OUTPUT_TAIL = 4000
+#: The modules the probe imports beside it (``probe_fork.py``...), installed with it.
+_PROBE_PARTS = ("fork", "report")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class ProbeRequest:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     #: Load the probe in every process (xdist workers too), not only through ``-p``.
     probe_everywhere: bool = False
+    #: The project's own pytest options (``--pytest-args``): every pytest flaketui starts gets them.
+    pytest_args: tuple[str, ...] = ()
 
 
 @dataclass
@@ -67,13 +71,17 @@ class ProbeOutcome:
 
 @contextmanager
 def installed_probe() -> Iterator[str]:
-    """Copy probe.py alone into a fresh temporary directory under a name no project uses.
+    """Copy probe.py (and its probe_fork.py) alone into a fresh temporary directory under a name no project uses.
 
     Yields the directory; the module name is :func:`probe_module_name`.
     """
     directory = Path(tempfile.mkdtemp(prefix="flaketui-probe-"))
     try:
-        shutil.copyfile(_probe_source(), directory / f"{probe_module_name()}.py")
+        name = probe_module_name()
+        shutil.copyfile(_probe_source(), directory / f"{name}.py")
+        # The probe imports its parts by its own name and theirs.
+        for part in _PROBE_PARTS:
+            shutil.copyfile(_probe_source().with_name(f"probe_{part}.py"), directory / f"{name}_{part}.py")
         yield str(directory)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
@@ -84,12 +92,17 @@ def _probe_source() -> Path:
 
 
 def probe_module_name() -> str:
-    digest = hashlib.sha256(_probe_source().read_bytes()).hexdigest()[:10]
+    source = _probe_source()
+    parts = [source, *(source.with_name(f"probe_{part}.py") for part in _PROBE_PARTS)]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in parts)).hexdigest()[:10]
     return f"_flaketui_probe_{digest}"
 
 
 def pytest_argv(request: ProbeRequest) -> list[str]:
-    return [request.python, "-m", "pytest", "-p", probe_module_name(), "-p", "no:cacheprovider", "-q", *request.args]
+    return [
+        request.python, "-m", "pytest", "-p", probe_module_name(), "-p", "no:cacheprovider", "-q",
+        *request.pytest_args, *request.args,
+    ]  # fmt: skip
 
 
 def probe_env(request: ProbeRequest, probe_dir: str, events_path: str) -> dict[str, str]:
