@@ -577,17 +577,9 @@ class Service:
                 return None
 
     def _commit_template(self) -> str | None:
-        import tomllib
+        from flaketui.settings import load_settings
 
-        pyproject = self.root / "pyproject.toml"
-        if not pyproject.is_file():
-            return None
-        try:
-            config = tomllib.loads(pyproject.read_bytes().decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise FlakeTUIError(f"pyproject.toml does not parse: {exc}", "Fix its syntax, then try again.") from exc
-        template = config.get("tool", {}).get("flaketui", {}).get("commit-template")
-        return template if isinstance(template, str) else None
+        return load_settings(self.root).commit_template
 
     def commit_needs_terminal(self) -> bool:
         """Whether a commit may prompt on the terminal (signing is on): the app suspends first."""

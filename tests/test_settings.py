@@ -36,3 +36,11 @@ def test_a_bad_table_is_a_user_error_with_a_hint(tmp_path: Path, text: str, says
         load_settings(tmp_path)
     assert says in str(caught.value)
     assert caught.value.hint
+
+
+def test_pytest_args_and_min_runs_are_read_and_checked(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.flaketui]\npytest-args = "--runslow -o \'a=b c\'"\nmin-runs = 20\n')
+    assert load_settings(tmp_path) == Settings(pytest_args=("--runslow", "-o", "a=b c"), min_runs=20)
+    (tmp_path / "pyproject.toml").write_text("[tool.flaketui]\nmin-runs = 0\n")
+    with pytest.raises(FlakeTUIError, match="min-runs must be a whole number"):
+        load_settings(tmp_path)

@@ -9,7 +9,6 @@ from enum import StrEnum
 from flaketui.models.key import TestKey
 from flaketui.models.scan import JSONObject
 
-
 #: Runs a verification needs before a commit without asking (``[tool.flaketui] min-runs``).
 DEFAULT_MIN_RUNS = 10
 
