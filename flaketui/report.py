@@ -23,6 +23,7 @@ from flaketui.models import (
     TestKey,
     Triage,
     Verification,
+    repo_nodeid,
     selects,
 )
 from flaketui.settings import DECISIONS_FILE
@@ -503,7 +504,7 @@ def gate_items(
         items.append(_judged("finding", finding.path, finding.line, finding.message, finding.kind, keep, today))
     for key, triage in sorted(decisions.items()):
         if triage.keep is not None and key not in used:
-            nodeid = key.repo_nodeid
+            nodeid = repo_nodeid(*key)  # a key may come back from JSON as a bare tuple
             items.append(GateItem("stale", DECISIONS_FILE, 0, nodeid, "", triage.keep.reason, triage.keep.expires))
     return items
 
@@ -544,9 +545,9 @@ def _keep_for(test: FlakyTest, decisions: Mapping[TestKey, Triage]) -> tuple[Tes
     exact = decisions.get(test.key)
     if exact is not None and exact.keep is not None:
         return test.key, exact.keep
-    for key, triage in decisions.items():
-        if triage.keep is not None and key.rootdir == test.rootdir and selects(key.nodeid, test.nodeid):
-            return key, triage.keep
+    for (rootdir, nodeid), triage in decisions.items():  # keys may be bare (rootdir, nodeid) tuples
+        if triage.keep is not None and rootdir == test.rootdir and selects(nodeid, test.nodeid):
+            return TestKey(rootdir, nodeid), triage.keep
     return None, None
 
 

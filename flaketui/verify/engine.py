@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from flaketui.models import RunOutcome, RunResult, TestKey, Verdict, Verification, VerifyMode, selects
 from flaketui.verify.interpreter import Interpreter
@@ -110,10 +111,10 @@ def verify_targets(
     return [by_key[t.key] for t in targets]
 
 
-def _request(interpreter: Interpreter, cwd: Path, options: VerifyOptions, **fields: object) -> ProbeRequest:
+def _request(interpreter: Interpreter, cwd: Path, options: VerifyOptions, **fields: Any) -> ProbeRequest:
     """A pytest process of this verification: its interpreter, rootdir, timeout and the project's options."""
     return ProbeRequest(
-        python=interpreter.path, cwd=cwd, timeout=options.timeout, pytest_args=options.pytest_args, **fields  # type: ignore[arg-type]
+        python=interpreter.path, cwd=cwd, timeout=options.timeout, pytest_args=options.pytest_args, **fields
     )
 
 
