@@ -18,6 +18,7 @@ from flaketui.models import (
     Evidence,
     Finding,
     FlakyTest,
+    GateItem,
     Keep,
     MarkerScope,
     TestKey,
@@ -28,7 +29,7 @@ from flaketui.models import (
 )
 from flaketui.settings import DECISIONS_FILE
 
-#: What fixes each root cause, for the "Fix Plan".
+#: What fixes each root cause, for the audit's advice per category (its "Fix Plan" section, a name users know).
 FIXES: dict[Category, str] = {
     Category.RACE: (
         "Give each test its own state: no module-level mutable objects, `tmp_path` and unique names "
@@ -127,7 +128,7 @@ class AuditCommit:
 
 
 @dataclass(frozen=True)
-class FixPlanItem:
+class Advice:
     category: Category
     label: str
     count: int
@@ -145,7 +146,7 @@ class Audit:
     verifications: tuple[AuditVerification, ...] = ()
     markers_removed: tuple[AuditCommit, ...] = ()
     findings: tuple[Finding, ...] = ()
-    fix_plan: tuple[FixPlanItem, ...] = field(default=())
+    advice: tuple[Advice, ...] = field(default=())
     is_git: bool = True
 
     @property
@@ -213,7 +214,7 @@ def build_audit(
         verifications=checked,
         markers_removed=removed,
         findings=tuple(findings),
-        fix_plan=_fix_plan(entries),
+        advice=_advice(entries),
         is_git=is_git,
     )
 
@@ -278,14 +279,14 @@ def _main_evidence(diagnosis: Diagnosis | None, category: Category) -> Evidence 
     return max(matching, key=lambda e: e.weight)
 
 
-def _fix_plan(tests: Iterable[AuditTest]) -> tuple[FixPlanItem, ...]:
+def _advice(tests: Iterable[AuditTest]) -> tuple[Advice, ...]:
     groups: dict[Category, list[AuditTest]] = {}
     for test in tests:
         groups.setdefault(test.category, []).append(test)
     order = list(Category)
     ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), order.index(item[0])))
     return tuple(
-        FixPlanItem(category, category.label, len(members), FIXES[category], tuple(t.nodeid for t in members))
+        Advice(category, category.label, len(members), FIXES[category], tuple(t.nodeid for t in members))
         for category, members in ranked
     )
 
@@ -396,9 +397,9 @@ def render_markdown(audit: Audit) -> str:
         out.append("")
 
     out += ["## Fix Plan", ""]
-    if not audit.fix_plan:
+    if not audit.advice:
         out += ["Nothing to fix.", ""]
-    for number, item in enumerate(audit.fix_plan, start=1):
+    for number, item in enumerate(audit.advice, start=1):
         plural = "test" if item.count == 1 else "tests"
         out += [f"### {number}. {item.label.capitalize()} ({item.count} {plural})", "", item.fix, ""]
         out += [f"- {_cell(nodeid, code=True)}" for nodeid in item.tests]
@@ -436,7 +437,7 @@ def to_data(audit: Audit) -> dict[str, object]:
         "verifications": [asdict(v) for v in audit.verifications],
         "markers_removed": [asdict(c) for c in audit.markers_removed],
         "findings": [f.to_json() for f in audit.findings],
-        "fix_plan": [{**asdict(item), "category": str(item.category)} for item in audit.fix_plan],
+        "fix_plan": [{**asdict(item), "category": str(item.category)} for item in audit.advice],
     }
 
 
@@ -445,32 +446,6 @@ def render_json(audit: Audit) -> str:
 
 
 # -- the gate -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class GateItem:
-    """One line of ``flaketui check``. ``status``: failing, kept, expired, finding (a
-    repository-wide rerun), or stale (a keep whose test has no marker left: information only)."""
-
-    status: str
-    path: str
-    line: int
-    nodeid: str
-    marker: str
-    reason: str = ""
-    expires: str | None = None
-
-    @property
-    def text(self) -> str:
-        """``path:line: nodeid (marker)``, the form editors and CI annotations jump to."""
-        base = f"{self.path}:{self.line}: {self.nodeid} ({self.marker})"
-        if self.status == "kept":
-            return f"{base} kept: {self.reason} ({f'until {self.expires}' if self.expires else 'no expiry'})"
-        if self.status == "expired":
-            return f"{base} keep expired {self.expires}: {self.reason}"
-        if self.status == "stale":
-            return f"{self.path}: {self.nodeid} is kept ({self.reason}) but carries no flaky marker any more"
-        return base
-
-
 def gate_items(
     tests: Sequence[FlakyTest],
     findings: Sequence[Finding],

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from flaketui.discover import scan_repository
+from flaketui.discover.engine import scan_repository
 from flaketui.discover.files import walk_files
 from flaketui.models import FlakyTest, ScanResult
 

@@ -9,17 +9,19 @@ import pytest
 
 from flaketui import vcs
 from flaketui.models import (
+    FixPlan,
     FlakyTest,
     Marker,
     MarkerKind,
     MarkerScope,
+    RemovedMarker,
     RunOutcome,
     RunResult,
     Verdict,
     Verification,
     VerifyMode,
 )
-from flaketui.service import FixPlan, Service
+from flaketui.service import Service
 from tests.conftest import git, write_files
 
 FLAKY_SOURCE = (
@@ -64,7 +66,7 @@ def verification_of_tree(
 
 def record_verification(service: Service, test: FlakyTest, **kwargs: object) -> Verification:
     verification = verification_of_tree(service.root, test, **kwargs)  # type: ignore[arg-type]
-    service._record_verification(verification)
+    service.record.add_verification(verification)
     return verification
 
 
@@ -78,7 +80,7 @@ def plan_with(test: FlakyTest, root: Path, new_content: bytes) -> FixPlan:
         message="",
         new_contents=((test.path, new_content),),
         sources=((test.path, hashlib.sha256(current).hexdigest()),),
-        restore=((test, test.marker),),
+        restore=(RemovedMarker.of(test, test.marker),),
     )
 
 

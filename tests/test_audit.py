@@ -55,8 +55,8 @@ def repo(make_repo: MakeRepo) -> Path:
     )
     root = make_repo({**MODULES, FILENAME: decisions})
     service = Service(root)
-    service._record_verification(verification("tests/test_ws.py::test_reconnect", 7, 10, started_at="2026-11-24T10:00:00"))
-    service._record_commit(CommitRecord("a" * 40, "tests/test_old.py::test_gone", "test: remove flaky marker from test_gone"))
+    service.record.add_verification(verification("tests/test_ws.py::test_reconnect", 7, 10, started_at="2026-11-24T10:00:00"))
+    service.record.add_commit(CommitRecord("a" * 40, "tests/test_old.py::test_gone", "test: remove flaky marker from test_gone"))
     return root
 
 

@@ -366,11 +366,11 @@ def test_demo_command_refuses_a_non_empty_dir(tmp_path: Path, capsys: pytest.Cap
 
 
 def test_demo_opens_the_app_on_the_new_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import flaketui.cli
+    import flaketui.cli.context
 
     opened: list[Path] = []
     # The app itself needs a terminal; its own Pilot tests cover it. Here: what it is opened on.
-    monkeypatch.setattr(flaketui.cli, "_open_app", lambda service: opened.append(service.root))
+    monkeypatch.setattr(flaketui.cli.context, "open_app", lambda service: opened.append(service.root))
     assert main(["demo", str(tmp_path / "d")]) == 0
     assert opened == [(tmp_path / "d").resolve()]
 

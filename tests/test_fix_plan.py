@@ -1,11 +1,12 @@
-"""fixplan: which tests a node id covers, when a shared marker is refused, the message."""
+"""The pure parts of a fix: which tests a node id covers, when a shared marker is refused
+(``workflows.removal``), the diff and the message (``workflows.commit_text``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from flaketui import fixplan
-from flaketui.fixplan import RootCause
+from flaketui.workflows import commit_text, removal
+from flaketui.workflows.commit_text import RootCause
 from flaketui.models import (
     Category,
     DecidedBy,
@@ -50,18 +51,18 @@ PARAMS = [_test("test_p[1]"), _test("test_p[2]")]
     ],
 )
 def test_select(target: str, expected: list[FlakyTest]) -> None:
-    assert fixplan.select(target, [*CLASS_TESTS, LONE, *PARAMS]) == expected
+    assert removal.select(target, [*CLASS_TESTS, LONE, *PARAMS]) == expected
 
 
 def test_select_accepts_repo_relative_ids_under_a_nested_rootdir() -> None:
     nested = _test("test_n", rootdir="pkg", path="pkg/tests/test_n.py")
     nested = FlakyTest("tests/test_n.py::test_n", "pkg", "pkg/tests/test_n.py", 3, "test_n", nested.markers)
-    assert fixplan.select("pkg/tests/test_n.py::test_n", [nested]) == [nested]
-    assert fixplan.select("tests/test_n.py::test_n", [nested]) == [nested]
+    assert removal.select("pkg/tests/test_n.py::test_n", [nested]) == [nested]
+    assert removal.select("tests/test_n.py::test_n", [nested]) == [nested]
 
 
 def test_one_test_under_a_class_marker_is_refused_with_the_class_id() -> None:
-    refusal = fixplan.shared_marker_refusal([CLASS_TESTS[0]], [*CLASS_TESTS, LONE])
+    refusal = removal.shared_marker_refusal([CLASS_TESTS[0]], [*CLASS_TESTS, LONE])
     assert refusal is not None
     assert f"also covers 1 other test(s): {PATH}::TestC::test_b" in refusal
     assert f"Give `{PATH}::TestC` to remove it for all 2 tests" in refusal
@@ -69,7 +70,7 @@ def test_one_test_under_a_class_marker_is_refused_with_the_class_id() -> None:
 
 def test_one_test_under_a_module_marker_is_refused_with_the_module_path() -> None:
     tests = [_test("test_a", MODULE_MARKER), _test("test_b", MODULE_MARKER)]
-    refusal = fixplan.shared_marker_refusal(tests[:1], tests)
+    refusal = removal.shared_marker_refusal(tests[:1], tests)
     assert refusal is not None and f"Give `{PATH}` to remove it" in refusal
 
 
@@ -82,29 +83,29 @@ def test_one_test_under_a_module_marker_is_refused_with_the_module_path() -> Non
     ],
 )
 def test_markers_covered_entirely_are_allowed(selected: list[FlakyTest]) -> None:
-    assert fixplan.shared_marker_refusal(selected, [*CLASS_TESTS, LONE, *PARAMS]) is None
+    assert removal.shared_marker_refusal(selected, [*CLASS_TESTS, LONE, *PARAMS]) is None
 
 
 def test_one_case_of_a_parametrized_test_under_its_decorator_is_refused() -> None:
-    refusal = fixplan.shared_marker_refusal(PARAMS[:1], PARAMS)
+    refusal = removal.shared_marker_refusal(PARAMS[:1], PARAMS)
     assert refusal is not None and f"Give `{PATH}::test_p`" in refusal
 
 
 def test_alias_decorator_used_by_many_is_removed_per_test() -> None:
     alias = Marker(MarkerKind.RERUNFAILURES, MarkerScope.FUNCTION, "tests/helpers.py", 2, "@flaky", via="flaky")
     a, b = _test("test_a", alias), _test("test_b", alias)
-    assert fixplan.shared_marker_refusal([a], [a, b]) is None
-    assert fixplan.markers_by_file([a]) == {PATH: [alias]}
+    assert removal.shared_marker_refusal([a], [a, b]) is None
+    assert removal.markers_by_file([a]) == {PATH: [alias]}
 
 
 def test_class_marker_from_another_file_is_refused() -> None:
     base = Marker(MarkerKind.RERUNFAILURES, MarkerScope.CLASS, "tests/base.py", 4, "@pytest.mark.flaky")
-    refusal = fixplan.foreign_marker_refusal([_test("test_a", base, cls="TestSub")])
+    refusal = removal.foreign_marker_refusal([_test("test_a", base, cls="TestSub")])
     assert refusal is not None and "tests/base.py:4" in refusal
 
 
 def test_unified_diff_marks_a_missing_final_newline() -> None:
-    diff = fixplan.unified_diff("a.py", b"x = 1\n", b"x = 2")
+    diff = commit_text.unified_diff("a.py", b"x = 1\n", b"x = 2")
     assert diff.splitlines() == [
         "--- a/a.py",
         "+++ b/a.py",
@@ -119,7 +120,7 @@ def test_message_names_cause_evidence_verification_and_what_was_left_out(make_re
     root = make_repo({PATH: "x = 1\n"})
     verification = verification_of_tree(root, LONE)
     evidence = Evidence(Category.TIME, "sleep", PATH, 12, 12, "fixed sleep of 0.1s", "wait on an event", 0.9)
-    text = fixplan.message(
+    text = commit_text.message(
         [LONE],
         LONE.nodeid,
         RootCause(Category.TIME, "decided by user", (evidence,)),
@@ -139,7 +140,7 @@ def test_message_names_cause_evidence_verification_and_what_was_left_out(make_re
         "Flaky-Verified: 10/10 forked\n"
         f"Flaky-Target: {PATH}::test_lone\n"
     )
-    assert fixplan.trailers(text) == {
+    assert commit_text.trailers(text) == {
         "Flaky-Category": "time",
         "Flaky-Verified": "10/10 forked",
         "Flaky-Target": f"{PATH}::test_lone",
@@ -147,22 +148,22 @@ def test_message_names_cause_evidence_verification_and_what_was_left_out(make_re
 
 
 def test_unverified_message_says_so() -> None:
-    text = fixplan.message(
+    text = commit_text.message(
         [LONE], LONE.nodeid, RootCause(Category.UNKNOWN, "no decision or diagnosis"), {}, ["x"], unverified=True
     )
     assert "Not verified" in text and "Flaky-Verified: no" in text and "uncommitted" not in text
 
 
 def test_undo_message_names_the_commit_and_is_not_a_fix() -> None:
-    text = fixplan.undo_message("a" * 40, "test: remove flaky marker from t", "t")
+    text = commit_text.undo_message("a" * 40, "test: remove flaky marker from t", "t")
     assert "aaaaaaaaaaaa" in text.splitlines()[2]
-    assert fixplan.CATEGORY_TRAILER not in fixplan.trailers(text)
-    assert fixplan.trailers(text)[fixplan.UNDOES_TRAILER] == "a" * 40
+    assert commit_text.CATEGORY_TRAILER not in commit_text.trailers(text)
+    assert commit_text.trailers(text)[commit_text.UNDOES_TRAILER] == "a" * 40
 
 
 def test_empty_placeholders_leave_no_blank_lines(make_repo: MakeRepo) -> None:
     root = make_repo({PATH: "x = 1\n"})
-    text = fixplan.message(
+    text = commit_text.message(
         [LONE],
         LONE.nodeid,
         RootCause(Category.UNKNOWN, "no decision or diagnosis"),
@@ -218,12 +219,12 @@ CLOCK = Evidence(Category.TIME, "now", PATH, 9, 9, "datetime.now()", "inject a c
 def test_choose_root_cause(
     chosen: Category | None, decisions: list[Triage], diagnoses: list[Diagnosis], expected: tuple[Category, str]
 ) -> None:
-    cause = fixplan.choose_root_cause(chosen, decisions, diagnoses)
+    cause = commit_text.choose_root_cause(chosen, decisions, diagnoses)
     assert (cause.category, cause.source) == expected
 
 
 def test_evidence_for_the_named_cause_comes_first() -> None:
     decisions, diagnoses = [Triage(LONE.nodeid, note="n")], [_diagnosis(Category.TIME, 0.9, CLOCK, SLEEP)]
-    cause = fixplan.choose_root_cause(Category.ASYNC, decisions, diagnoses)
+    cause = commit_text.choose_root_cause(Category.ASYNC, decisions, diagnoses)
     assert cause.evidence == (SLEEP, CLOCK)
     assert cause.note == "n"

@@ -20,11 +20,11 @@ def test_history_prints_decisions_verifications_and_commits(
     service.set_category(test, Category.ASYNC, DecidedBy.SUGGESTION)
     service.set_note(test, "server start is slow")
     service.keep_marker(test, Keep("until the server has a ready event", "2027-02-01"))
-    service._record_verification(verification(test.nodeid, 7, 10, started_at="2026-11-24T10:00:00+00:00"))
-    service._record_verification(
+    service.record.add_verification(verification(test.nodeid, 7, 10, started_at="2026-11-24T10:00:00+00:00"))
+    service.record.add_verification(
         verification(test.nodeid, 10, 10, mode=VerifyMode.FRESH_PROCESS, started_at="2026-11-24T11:00:00+00:00")
     )
-    service._record_commit(CommitRecord("0123456789abcdef", test.nodeid, "test: remove flaky marker\n\nbody"))
+    service.record.add_commit(CommitRecord("0123456789abcdef", test.nodeid, "test: remove flaky marker\n\nbody"))
 
     assert main(["-C", str(root), "history", test.nodeid]) == 0
     assert capsys.readouterr().out == (
@@ -43,7 +43,7 @@ def test_history_of_a_renamed_test_shows_where_it_was_recorded(
     make_repo: MakeRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = make_repo({"README": "x\n"})
-    Service(root)._record_verification(verification("tests/test_ws.py::TestOld::test_reconnect", 3, 3))
+    Service(root).record.add_verification(verification("tests/test_ws.py::TestOld::test_reconnect", 3, 3))
     assert main(["-C", str(root), "history", "tests/test_ws.py::TestNew::test_reconnect"]) == 0
     out = capsys.readouterr().out
     assert "3/3  forked  stable  no HEAD  (as tests/test_ws.py::TestOld::test_reconnect)" in out

@@ -219,7 +219,7 @@ def test_threads_sharing_one_service_lose_nothing(make_repo: MakeRepo) -> None:
 
     def record(name: str) -> None:
         for i in range(15):
-            service._record_verification(make_verification(f"tests/test_{name}.py::test_{i}"))
+            service.record.add_verification(make_verification(f"tests/test_{name}.py::test_{i}"))
 
     threads = [threading.Thread(target=record, args=(name,)) for name in "abcd"]
     for t in threads:
@@ -235,12 +235,12 @@ def test_service_keeps_history_in_the_common_git_dir_shared_by_worktrees(make_re
     git(root, "worktree", "add", "-q", str(worktree))
     main, other = Service(root), Service(worktree)
     verification = make_verification()
-    main._record_verification(verification)
+    main.record.add_verification(verification)
     assert other.history(verification.nodeid) == [verification]
     assert (root / ".git" / "flaketui" / FILENAME).is_file()
     assert git(root, "status", "--porcelain") == ""
     record = CommitRecord("abc", verification.nodeid, "msg")
-    other._record_commit(record)
+    other.record.add_commit(record)
     assert main.commits() == [record]
 
 
@@ -248,7 +248,7 @@ def test_a_vanished_test_stays_in_the_history(make_repo: MakeRepo) -> None:
     root = make_repo({"tests/test_gone.py": "def test_x():\n    pass\n"})
     service = Service(root)
     verification = make_verification("tests/test_gone.py::test_x")
-    service._record_verification(verification)
+    service.record.add_verification(verification)
     git(root, "rm", "-q", "tests/test_gone.py")
     git(root, "commit", "-q", "-m", "remove")
     assert service.history("tests/test_gone.py::test_x") == [verification]

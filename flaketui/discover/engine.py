@@ -11,13 +11,11 @@
 from __future__ import annotations
 
 import ast
-import gc
 import os
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from flaketui import rootdirs
 from flaketui.discover import config as cfg
@@ -27,6 +25,7 @@ from flaketui.discover.files import FLAKY_WORDS
 from flaketui.discover.fixtures import FixtureDef, module_fixtures
 from flaketui.discover.params import Unknowable
 from flaketui.discover.parse import Unparsable, decode, parse
+from flaketui.discover.search import FileSearch
 from flaketui.discover.symbols import (
     ClassRef,
     Constant,
@@ -44,9 +43,6 @@ from flaketui.discover.symbols import (
 from flaketui.discover.symbols import Sequence as Listed
 from flaketui.discover.symbols import dotted_name as _dotted
 from flaketui.models import Finding, FlakyTest, ScanResult, Skipped, TestKey, selects
-
-if TYPE_CHECKING:
-    from flaketui.discover.files import FileSearch
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -70,15 +66,7 @@ def scan_repository(
     on_progress: ProgressCallback | None = None,
     search: FileSearch | None = None,
 ) -> ScanResult:
-    # The scan allocates hundreds of thousands of syntax nodes that all stay alive until it
-    # ends: the cyclic collector would walk them again and again for nothing to free.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _Scan(root, files, on_progress, search).run()
-    finally:
-        if enabled:
-            gc.enable()
+    return _Scan(root, files, on_progress, search).run()
 
 
 class _Scan:

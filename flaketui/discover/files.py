@@ -10,15 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: typing.TYPE_CHECKING without loading typing: the launcher imports this module before git starts.
-TYPE_CHECKING = False
-
 #: Words a file must contain for a marker, a suspect retry or a rerun to be written in it.
 FLAKY_WORDS = (b"flak", b"rerun", b"retr", b"intermittent", b"backoff", b"xfail")
 #: The Python files a scan must read, as extended regular expressions over bytes: those that
 #: mention flakiness, and those holding bytes outside printable ASCII, the only ones that
 #: may be binary or not UTF-8 (reported as skipped). Any other file can only receive a
-#: marker through an import, which ``FileSearch.naming`` finds.
+#: marker through an import, which ``FileSearch.naming`` (``discover.search``) finds.
 READ_PATTERNS = (*FLAKY_WORDS, b"[\x80-\xff]", b"[\x01-\x08\x0e-\x1f]")
 
 
@@ -49,18 +46,3 @@ def walk_files(root: Path) -> list[str]:
         found.extend(prefix + name for name in sorted(names))
     return found
 
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Collection
-    from typing import Protocol
-
-    class FileSearch(Protocol):
-        """Answers from outside Python which files hold a pattern (``git grep`` in a repository,
-        which reads every file on every core). ``None`` means "cannot tell": read them all."""
-
-        def to_read(self) -> Collection[str] | None:
-            """The Python files in which one of ``READ_PATTERNS`` occurs."""
-
-        def naming(self, words: Collection[str]) -> Callable[[], Collection[str] | None]:
-            """Start looking for the Python files in which one of ``words`` (ASCII identifiers)
-            occurs as a whole word; the returned function waits for the answer."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
-from flaketui.models.scan import Category, JSONObject
+from flaketui.models.scan import Category, FlakyTest, JSONObject
 
 
 @dataclass(frozen=True)
@@ -89,3 +89,23 @@ class Diagnosis:
             ranking=tuple(Suggestion.from_json(s) for s in data["ranking"]),
             evidence=tuple(Evidence.from_json(e) for e in data["evidence"]),
         )
+
+@dataclass(frozen=True)
+class Excerpt:
+    """Lines of one file worth reading about a test: ``spans`` (first, last) to show, and the
+    ``flagged`` lines that carry evidence."""
+
+    path: str
+    text: str
+    spans: tuple[tuple[int, int], ...]
+    flagged: frozenset[int]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """``flaketui explain``: the test (``nodeid`` repo-relative), its diagnosis, the source."""
+
+    test: FlakyTest
+    nodeid: str
+    diagnosis: Diagnosis
+    excerpts: tuple[Excerpt, ...]

@@ -181,3 +181,15 @@ class Verification:
             return f"cancelled after {self.runs} of {self.runs_requested} runs ({self.passed} passed), {self.mode}"
         bound = round(self.failure_rate_upper_95 * 100)
         return f"{self.passed}/{self.runs} passed, {self.mode}, failure rate < {bound}% at 95%"
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """How to verify: the runs per test, how they are isolated, a per-run timeout."""
+
+    runs: int = 10
+    mode: VerifyMode = VerifyMode.FORKED
+    timeout: float | None = None
+    fail_fast: bool = False
+    #: The project's own pytest options, given to every pytest process of the verification.
+    pytest_args: tuple[str, ...] = ()

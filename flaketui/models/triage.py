@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from flaketui.models.key import TestKey
+from flaketui.models.runs import Verification
 from flaketui.models.scan import Category
 
 
@@ -46,3 +47,13 @@ class CommitRecord:
     kind: str = "fix"  # "fix" or "undo"
     undoes: str | None = None
     files: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """Everything recorded about one node id: the team's decisions, verifications, commits."""
+
+    nodeid: str
+    decisions: tuple[Triage, ...]
+    verifications: tuple[Verification, ...]
+    commits: tuple[CommitRecord, ...]

@@ -10,8 +10,7 @@ from textual.app import SuspendNotSupported
 from textual.screen import Screen
 
 from flaketui.errors import FlakeTUIError
-from flaketui.models import FlakyTest, MarkerScope, Verdict
-from flaketui.service import FixPlan
+from flaketui.models import FixPlan, FlakyTest, MarkerScope, Verdict
 from flaketui.tui import messages as msg
 from flaketui.tui.modals import CommitDialog, MessageDialog
 from flaketui.tui.rows import verdict_sentence, verified_here

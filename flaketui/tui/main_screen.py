@@ -24,11 +24,12 @@ from flaketui.models import (
     DecidedBy,
     FlakyTest,
     Keep,
+    RepoInfo,
     ScanResult,
     Triage,
     VerifyMode,
 )
-from flaketui.service import RepoInfo, Service
+from flaketui.service import Service
 from flaketui.tui import messages as msg
 from flaketui.tui.availability import Availability
 from flaketui.tui.commit_flow import CommitFlow

@@ -6,8 +6,18 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from flaketui.models import CommitRecord, Diagnosis, FlakyTest, RunResult, ScanResult, TestKey, Triage, Verification
-from flaketui.service import FixPlan, RepoInfo
+from flaketui.models import (
+    CommitRecord,
+    Diagnosis,
+    FixPlan,
+    FlakyTest,
+    RepoInfo,
+    RunResult,
+    ScanResult,
+    TestKey,
+    Triage,
+    Verification,
+)
 
 
 @dataclass

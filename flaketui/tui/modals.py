@@ -15,8 +15,7 @@ from textual.widgets import Button, Input, Label, OptionList, Select, SelectionL
 from textual.widgets.option_list import Option
 from textual.widgets.selection_list import Selection
 
-from flaketui.models import Category, Diagnosis, Finding, Keep, VerifyMode
-from flaketui.service import FixPlan
+from flaketui.models import Category, Diagnosis, Finding, FixPlan, Keep, VerifyMode
 
 
 class MessageDialog(ModalScreen[None]):

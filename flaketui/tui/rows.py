@@ -15,6 +15,7 @@ from flaketui.models import (
     Category,
     Diagnosis,
     FlakyTest,
+    RepoInfo,
     RunOutcome,
     RunResult,
     TestKey,
@@ -23,7 +24,6 @@ from flaketui.models import (
     Verification,
     VerifyMode,
 )
-from flaketui.service import RepoInfo
 
 
 class RowState(StrEnum):

@@ -14,8 +14,17 @@ from textual.strip import Strip
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellKey, RowKey
 
-from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, TestKey, Verdict, Verification, VerifyMode
-from flaketui.service import RepoInfo
+from flaketui.models import (
+    Category,
+    Diagnosis,
+    Evidence,
+    FlakyTest,
+    RepoInfo,
+    TestKey,
+    Verdict,
+    Verification,
+    VerifyMode,
+)
 from flaketui.tui.rows import STATE_GLYPHS, Row, RowState, fit_nodeid, verdict_sentence
 
 #: (key, label, width); the test column takes what the others leave.

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flaketui.models import RunOutcome, RunResult, TestKey, Verdict, Verification, VerifyMode, selects
+from flaketui.models import RunOutcome, RunResult, TestKey, Verdict, Verification, VerifyMode, VerifyOptions, selects
 from flaketui.verify.interpreter import Interpreter
 from flaketui.verify.runner import ProbeEvent, ProbeOutcome, ProbeRequest, installed_probe, run_probe
 from flaketui.verify.targets import Target
@@ -38,16 +38,6 @@ _DISTRIBUTIONS = {
     "pytest_randomly": "pytest-randomly",
     "flaky": "flaky",
 }
-
-
-@dataclass(frozen=True)
-class VerifyOptions:
-    runs: int = 10
-    mode: VerifyMode = VerifyMode.FORKED
-    timeout: float | None = None
-    fail_fast: bool = False
-    #: The project's own pytest options, given to every pytest process of the verification.
-    pytest_args: tuple[str, ...] = ()
 
 
 @dataclass

@@ -2,57 +2,61 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import click
+
+from flaketui.cli.context import Context, pass_context
+from flaketui.cli.output import plural
+from flaketui.models import repo_nodeid
+from flaketui.models.history import ImportSummary, TestHistory
 
 
 @click.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="PATH...")
 @click.option("--json", "as_json", is_flag=True, help="Print the import and every test's history as JSON.")
-@click.pass_obj
-def import_reports(ctx, paths: tuple[str, ...], as_json: bool) -> int:  # ctx: cli._Context
+@pass_context
+def import_reports(ctx: Context, paths: tuple[str, ...], as_json: bool) -> int:
     """Import JUnit XML reports (files or folders of them), one per CI run, as history.
 
     Lists the tests that both passed and failed in the history (flaky candidates) with their
     counts. A report imported before counts once; a file that is not a complete report is
     named and skipped. Exit 0, or 1 when a file was skipped.
     """
-    from flaketui.cli import _plural
-
     service = ctx.service()
     summary = service.import_junit(paths)
     histories = service.test_histories()
     candidates = [h for h in histories if h.is_candidate]
     broken = [h for h in histories if h.failed and not h.passed]
     if as_json:
-        import json
-
         click.echo(json.dumps(_import_json(summary, histories), indent=2))
         return 1 if summary.problems else 0
     for problem in summary.problems:
         click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
     click.echo(
-        f"Imported {_plural(len(summary.imported), 'report')} ({_plural(summary.testcases, 'test result')})"
-        + (f"; {_plural(len(summary.duplicates), 'report')} imported before, not counted again" if summary.duplicates else "")
+        f"Imported {plural(len(summary.imported), 'report')} ({plural(summary.testcases, 'test result')})"
+        + (f"; {plural(len(summary.duplicates), 'report')} imported before, not counted again" if summary.duplicates else "")
         + "."
     )
     if summary.unmatched:
-        click.echo(f"{_plural(len(summary.unmatched), 'test id')} matched no file here; their node ids are a guess.")
+        click.echo(f"{plural(len(summary.unmatched), 'test id')} matched no file here; their node ids are a guess.")
     if not candidates:
         click.echo("No test both passed and failed in the history.")
     else:
-        click.echo(f"{_plural(len(candidates), 'test')} both passed and failed:")
-        width = max(len(h.key.repo_nodeid) for h in candidates)
+        click.echo(f"{plural(len(candidates), 'test')} both passed and failed:")
+        width = max(len(repo_nodeid(h.rootdir, h.nodeid)) for h in candidates)
         for h in sorted(candidates, key=lambda h: (-h.failed / h.attempts, -h.attempts, h.nodeid)):
             click.echo(
-                f"  {h.key.repo_nodeid:<{width}}  passed {h.passed:>3}  failed {h.failed:>3}"
+                f"  {repo_nodeid(h.rootdir, h.nodeid):<{width}}  passed {h.passed:>3}  failed {h.failed:>3}"
                 f"  flip rate {h.flip_rate:4.0%}  seen {h.first_seen[:10]}..{h.last_seen[:10]}"
             )
     if broken:
-        click.echo(f"{_plural(len(broken), 'test')} failed every time (broken, not flaky).")
+        click.echo(f"{plural(len(broken), 'test')} failed every time (broken, not flaky).")
     return 1 if summary.problems else 0
 
 
-def _import_json(summary, histories) -> dict:  # (ImportSummary, [TestHistory])
+def _import_json(summary: ImportSummary, histories: list[TestHistory]) -> dict[str, Any]:
     return {
         "imported": list(summary.imported),
         "duplicates": list(summary.duplicates),

@@ -1,30 +1,18 @@
-"""The pure parts of a fix: which tests a target covers, which markers may go, the diff and
-the commit message. Standard library and models only; ``service`` feeds it git and files.
+"""The text of a flaketui commit: the diff a plan shows, the message (root cause, evidence,
+verification, trailers) and the undo message. Pure: models only; ``[tool.flaketui]
+commit-template`` reshapes the message.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import re
 import string
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from flaketui.models import (
-    Category,
-    Diagnosis,
-    Evidence,
-    FlakyTest,
-    Marker,
-    MarkerScope,
-    TestKey,
-    Triage,
-    Verdict,
-    Verification,
-    selects,
-)
+from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, TestKey, Triage, Verification
 
 CATEGORY_TRAILER = "Flaky-Category"
 VERIFIED_TRAILER = "Flaky-Verified"
@@ -39,91 +27,6 @@ Root cause: $root_cause
 $evidence
 $verification
 $outside"""
-
-_PARAMS = re.compile(r"\[.*\]$")
-
-
-def select(target: str, tests: Iterable[FlakyTest]) -> list[FlakyTest]:
-    """The tests a node id names as pytest reads it (``selects``), from the rootdir or the repository root."""
-    target = target.strip()
-    return [t for t in tests if selects(target, t.nodeid) or selects(target, t.key.repo_nodeid)]
-
-
-def marker_key(test: FlakyTest, marker: Marker) -> tuple[str, ...]:
-    """What makes two tests share one marker.
-
-    A function decorator belongs to one function (and all of its parametrized cases) even
-    when it is an alias used by many: removing it from one test leaves the others alone.
-    A class or module marker is one expression that covers every test under it.
-    """
-    if marker.scope is MarkerScope.FUNCTION:
-        return ("function", test.path, test.class_name or "", test.name)
-    if marker.scope is MarkerScope.PARAM:
-        return ("param", test.path, test.nodeid)
-    return (str(marker.scope), marker.path, str(marker.line))
-
-
-def _strip_params(nodeid: str) -> str:
-    return _PARAMS.sub("", nodeid)
-
-
-def covering_nodeid(tests: Sequence[FlakyTest]) -> str:
-    """The narrowest node id (module, class or test) that covers all ``tests``."""
-    parts = [_strip_params(t.nodeid).split("::") for t in tests]
-    common: list[str] = []
-    for column in zip(*parts):
-        if len(set(column)) != 1:
-            break
-        common.append(column[0])
-    return "::".join(common) or tests[0].nodeid.split("::")[0]
-
-
-def shared_marker_refusal(selected: Sequence[FlakyTest], every_test: Sequence[FlakyTest]) -> str | None:
-    """Why the markers of ``selected`` may not go, if one also covers tests outside it."""
-    chosen = {t.key for t in selected}
-    for test in selected:
-        for marker in test.markers:
-            key = marker_key(test, marker)
-            covered = [t for t in every_test if any(marker_key(t, m) == key for m in t.markers)]
-            others = [t for t in covered if t.key not in chosen]
-            if not others:
-                continue
-            names = ", ".join(t.nodeid for t in others[:5])
-            if len(others) > 5:
-                names += f" and {len(others) - 5} more"
-            where = f"{marker.path}:{marker.line}"
-            return (
-                f"The marker `{marker.source.strip()}` at {where} ({marker.scope} level) also covers "
-                f"{len(others)} other test(s): {names}. Give `{covering_nodeid(covered)}` to remove it "
-                f"for all {len(covered)} tests; each is verified first."
-            )
-    return None
-
-
-def foreign_marker_refusal(selected: Sequence[FlakyTest]) -> str | None:
-    """A class or module marker written in another file (a base class) cannot be removed here."""
-    for test in selected:
-        for marker in test.markers:
-            if marker.scope in (MarkerScope.CLASS, MarkerScope.MODULE) and marker.path != test.path:
-                return (
-                    f"{test.nodeid} inherits its marker `{marker.source.strip()}` from {marker.path}:{marker.line}; "
-                    "flaketui removes markers only from the test's own file. Remove it there by hand, "
-                    "or give the node id of the tests in that file."
-                )
-    return None
-
-
-def markers_by_file(selected: Sequence[FlakyTest]) -> dict[str, list[Marker]]:
-    """The markers to remove, grouped by the file the removal edits (the tests' own files)."""
-    files: dict[str, dict[tuple[str, ...], Marker]] = {}
-    for test in selected:
-        for marker in test.markers:
-            # A function decorator is edited where the test is, even if it names an alias
-            # defined elsewhere (that definition stays: other tests may use it).
-            path = test.path if marker.scope in (MarkerScope.FUNCTION, MarkerScope.PARAM) else marker.path
-            files.setdefault(path, {}).setdefault(marker_key(test, marker), marker)
-    return {path: list(found.values()) for path, found in files.items()}
-
 
 def unified_diff(path: str, before: bytes | None, after: bytes | None) -> str:
     """A ``git diff``-like unified diff of one file, line endings shown as they are."""
@@ -190,20 +93,6 @@ def outside_changes(verifications: Iterable[Verification], committed: Iterable[s
     return sorted(left_out)
 
 
-def verification_gate(test: FlakyTest, verification: Verification | None) -> str | None:
-    """Why ``verification`` does not allow removing the marker of ``test``, if it does not."""
-    if verification is None:
-        return f"{test.nodeid} has not been verified."
-    if verification.verdict is not Verdict.STABLE:
-        return f"{test.nodeid} is not stable: {verification.verdict}, {verification.summary}."
-    if verification.runs < verification.runs_requested:
-        return (
-            f"The verification of {test.nodeid} stopped after {verification.runs} of "
-            f"{verification.runs_requested} runs."
-        )
-    return None
-
-
 def message(
     tests: Sequence[FlakyTest],
     target: str,
@@ -213,6 +102,7 @@ def message(
     *,
     unverified: bool,
     template: str | None = None,
+    proof: str = "",
 ) -> str:
     """The commit message: subject, body (cause, evidence, verification), then trailers."""
     evidence = cause.evidence[:3]
@@ -223,6 +113,8 @@ def message(
     else:
         found = [verifications[t.key] for t in tests if t.key in verifications]
         verification_text = _verification_text(tests, found)
+        if proof:
+            verification_text = f"{proof}\n{verification_text}"
         passed, runs = sum(v.passed for v in found), sum(v.runs for v in found)
         modes = ",".join(dict.fromkeys(str(v.mode) for v in found))
         verified_trailer = f"{passed}/{runs} {modes}"
@@ -301,52 +193,3 @@ def undo_message(fix_sha: str, fix_subject: str, target: str) -> str:
     )
 
 
-def restore_pairs(selected: Sequence[FlakyTest]) -> list[tuple[FlakyTest, Marker]]:
-    """One (test, marker) per removed marker: what undo needs to put each back once."""
-    pairs: dict[tuple[str, ...], tuple[FlakyTest, Marker]] = {}
-    for test in selected:
-        for marker in test.markers:
-            pairs.setdefault(marker_key(test, marker), (test, marker))
-    return list(pairs.values())
-
-
-def pairs_to_json(pairs: Sequence[tuple[FlakyTest, Marker]]) -> str:
-    """The removed markers of a fix commit, for undo to find again (stored in the record)."""
-    return json.dumps(
-        [
-            {
-                "path": test.path,
-                "test_name": test.name,
-                "class_name": test.class_name,
-                "nodeid": test.nodeid,
-                "test_line": test.line,
-                "marker": marker.to_json(),
-            }
-            for test, marker in pairs
-        ]
-    )
-
-
-@dataclass(frozen=True)
-class RemovedMarker:
-    path: str
-    test_name: str
-    class_name: str | None
-    nodeid: str
-    marker: Marker
-    #: The ``def`` line when the marker was removed: puts a decorator back in its old place.
-    test_line: int | None = None
-
-
-def pairs_from_json(text: str) -> list[RemovedMarker]:
-    return [
-        RemovedMarker(
-            item["path"],
-            item["test_name"],
-            item["class_name"],
-            item["nodeid"],
-            Marker.from_json(item["marker"]),
-            item.get("test_line"),
-        )
-        for item in json.loads(text)
-    ]

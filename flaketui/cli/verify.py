@@ -1,7 +1,4 @@
-"""``flaketui verify`` in a terminal: a live progress bar per test, then the verdicts.
-
-Kept out of cli.py so the command stays a few lines; imported only when the command runs.
-"""
+"""``flaketui verify``: a live progress bar per test, then the verdicts (or JSON Lines)."""
 
 from __future__ import annotations
 
@@ -11,8 +8,14 @@ import threading
 from collections.abc import Sequence
 from typing import Any, Self
 
+import click
+
+from flaketui.cli.context import Context, pass_context
+from flaketui.cli.output import plural
 from flaketui.models import RunOutcome, RunResult, Verdict, Verification, VerifyMode
 
+#: ``--mode`` choices, in the order ``--help`` lists them.
+MODES = tuple(str(mode) for mode in VerifyMode)
 _MARKS = {
     RunOutcome.PASSED: "[green].[/]",
     RunOutcome.FAILED: "[red]F[/]",
@@ -60,20 +63,29 @@ class _Stop:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def run_verify(
-    service: Any,
-    nodeids: Sequence[str],
-    *,
-    runs: int,
-    mode: str,
-    timeout: float | None,
-    fail_fast: bool,
-    as_json: bool,
+@click.command()
+@click.argument("nodeids", nargs=-1, required=True, metavar="NODEID...")
+@click.option("--runs", default=10, show_default=True, type=click.IntRange(1), help="Runs per test.")
+@click.option("--mode", default="forked", show_default=True, type=click.Choice(MODES), help="How runs are isolated.")
+@click.option(
+    "--timeout", type=click.FloatRange(min=0, min_open=True), metavar="S", help="Seconds per run; slower runs count as timeout."
+)
+@click.option("--fail-fast", is_flag=True, help="Stop a test's runs at its first failure.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per test (JSON Lines).")
+@pass_context
+def verify(
+    ctx: Context, nodeids: tuple[str, ...], runs: int, mode: str, timeout: float | None, fail_fast: bool, as_json: bool
 ) -> int:
+    """Run each NODEID --runs times with rerun plugins off and give a verdict.
+
+    Node ids are relative to the repository root. Exit 0 when every test is stable (all
+    runs passed), 1 otherwise. Ctrl-C stops at once and records what ran.
+    """
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    service = ctx.service()
     err = Console(stderr=True, highlight=False)
     out = Console(highlight=False, soft_wrap=True)
     if not as_json:
@@ -149,14 +161,10 @@ def _print_verification(out: Any, v: Verification) -> None:
             out.print(f"    run {r.index + 1}: {r.outcome}: {escape(first_line)}")
     hidden = len(failures) - sum(shown.values())
     repeated = sum(shown.values()) - len(shown)
-    summary = [f"{_counted(repeated, 'more run')} with the same message"] if repeated else []
-    summary += [f"{_counted(hidden, 'more run')} with other messages"] if hidden else []
+    summary = [f"{plural(repeated, 'more run')} with the same message"] if repeated else []
+    summary += [f"{plural(hidden, 'more run')} with other messages"] if hidden else []
     if summary:
         out.print(f"    ({', '.join(summary)})")
     if v.note:
         out.print(f"    note: {escape(v.note)}")
     out.print(f"    reproduce: {escape(v.command)}")
-
-
-def _counted(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"

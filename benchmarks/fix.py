@@ -1,0 +1,497 @@
+"""Does ``flaketui fix --apply`` really fix flaky tests? Run: ``.venv/bin/python benchmarks/fix.py``.
+
+Each case is a small git repository with one test that really fails at run time, made flaky
+deterministically where possible (a counter file that makes every other run slow, a hash seed,
+the order of two tests, two xdist workers), one or more per remedy. For each case:
+
+1. plain pytest loops in the mode that makes it flaky (fresh processes, both orders of the
+   module's tests, ``-n 2``) show that it fails before;
+2. ``flaketui fix NODEID --apply --yes`` writes the fix, proves it and commits it (timed);
+3. the same plain loops show it never fails after, the marker is gone, and the commit holds
+   no skip, no try and as many assertions as before (the guard's rules, checked again).
+
+The network case must end with no commit and an unchanged tree, the stable one with a
+marker-only commit. ``--demo`` also applies every demo test (``flaketui demo``) and prints
+what each got. Prints the fix rate per cause and the time per fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOOPS = 10
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "-p", "no:rerunfailures",
+          "-p", "no:textual-snapshot", "-p", "no:hypothesispytest", "-x"]
+
+
+def _src(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+COUNTER_CONFTEST = """
+import pathlib
+
+import pytest
+
+
+@pytest.fixture
+def run_number():
+    path = pathlib.Path({counter!r})
+    runs = int(path.read_text()) if path.exists() else 0
+    path.write_text(str(runs + 1))
+    return runs
+"""
+
+
+@dataclass
+class Case:
+    id: str
+    cause: str
+    files: dict[str, str]
+    test: str  # the node id, repo-relative
+    mode: str = "plain"  # plain | fresh | orders | parallel
+    expect: str = "fix"  # fix | keep | marker-only
+    needs_counter: bool = False
+    extra: list[str] = field(default_factory=list)
+
+
+def cases(token: str) -> list[Case]:
+    shared = f"/tmp/flaketui-bench-{token}.json"
+    return [
+        Case("thread-sleep", "async: fixed sleep for a thread", {"tests/test_box.py": _src("""
+            import threading
+            import time
+
+            import pytest
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_worker_fills_the_box(run_number):
+                box = []
+                delay = 0.3 if run_number % 2 else 0.0
+                worker = threading.Thread(target=lambda: (time.sleep(delay), box.append(1)))
+                worker.start()
+                time.sleep(0.05)
+                assert box == [1]
+        """)}, "tests/test_box.py::test_worker_fills_the_box", needs_counter=True),
+        Case("task-sleep", "async: fixed sleep for a task", {"tests/test_task.py": _src("""
+            import asyncio
+
+            import pytest
+
+
+            async def fill(box, delay):
+                await asyncio.sleep(delay)
+                box.append(1)
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_task_fills_the_box(run_number):
+                box = []
+
+                async def scenario():
+                    task = asyncio.create_task(fill(box, 0.3 if run_number % 2 else 0.0))
+                    await asyncio.sleep(0.05)
+                    return box
+
+                assert asyncio.run(scenario()) == [1]
+        """)}, "tests/test_task.py::test_task_fills_the_box", needs_counter=True),
+        Case("poll-condition", "async: fixed sleep for a condition", {"tests/test_poll.py": _src("""
+            import threading
+            import time
+
+            import pytest
+
+
+            class Inbox:
+                def __init__(self):
+                    self.messages = []
+
+
+            def deliver_later(inbox, delay):
+                threading.Timer(delay, inbox.messages.append, args=("hi",)).start()
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_message_arrives(run_number):
+                inbox = Inbox()
+                deliver_later(inbox, 0.3 if run_number % 2 else 0.0)
+                time.sleep(0.05)
+                assert inbox.messages == ["hi"]
+        """)}, "tests/test_poll.py::test_message_arrives", needs_counter=True),
+        Case("set-order-code", "data: set order in the project's code", {
+            "src/mail/__init__.py": "",
+            "src/mail/header.py": _src("""
+                from dataclasses import dataclass, field
+
+
+                @dataclass
+                class Mail:
+                    subject: str
+                    recipients: set[str] = field(default_factory=set)
+
+                    def header(self) -> str:
+                        return f"To: {', '.join(self.recipients)}"
+            """),
+            "tests/test_mail.py": _src("""
+                import pytest
+
+                from mail.header import Mail
+
+
+                @pytest.mark.flaky(reruns=2)
+                def test_header_lists_recipients():
+                    mail = Mail("hi", recipients={"carol", "alice", "bob"})
+                    assert mail.header() == "To: carol, alice, bob"
+            """),
+            "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['src']\n",
+        }, "tests/test_mail.py::test_header_lists_recipients", mode="fresh"),
+        Case("set-order-test", "data: set order in the test", {"tests/test_tags.py": _src("""
+            import pytest
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_tags_in_order():
+                tags = {"x", "z", "y"}
+                assert list(tags) == ["z", "y", "x"]
+        """)}, "tests/test_tags.py::test_tags_in_order", mode="fresh"),
+        Case("unseeded-random", "data: unseeded random data", {"tests/test_rand.py": _src("""
+            import random
+
+            import pytest
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_three_draws_add_up():
+                draws = [random.random() for _ in range(3)]
+                assert sum(draws) > 1.0
+        """)}, "tests/test_rand.py::test_three_draws_add_up"),
+        Case("float-sum", "data: floats compared exactly", {"tests/test_price.py": _src("""
+            import pytest
+
+            PRICES = {"bread": 0.1, "milk": 0.2, "tea": 0.7}
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_basket_total():
+                basket = {"bread", "milk", "tea"}
+                total = sum(PRICES[item] for item in basket)
+                assert total == 1.0
+        """)}, "tests/test_price.py::test_basket_total", mode="fresh"),
+        Case("clock-twice", "time: clock read twice", {
+            "src/stamps.py": _src("""
+                import time
+
+
+                class Stamp:
+                    def __init__(self, clock=time.time, settle=0.0):
+                        self.at = clock()
+                        time.sleep(settle)  # the stamp is taken, then the record is written
+            """),
+            "tests/test_stamp.py": _src("""
+                import time
+
+                import pytest
+
+                from stamps import Stamp
+
+
+                @pytest.mark.flaky(reruns=2)
+                def test_stamp_is_this_second(run_number):
+                    stamp = Stamp(settle=0.7 if run_number % 2 else 0.0)
+                    assert int(stamp.at) == int(time.time())
+            """),
+            "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['src']\n",
+        }, "tests/test_stamp.py::test_stamp_is_this_second", needs_counter=True),
+        Case("env-polluter", "order: os.environ not restored", {"tests/test_region.py": _src("""
+            import os
+
+            import pytest
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_default_region():
+                assert os.environ.get("BENCH_REGION", "us") == "us"
+
+
+            def test_region_from_environment():
+                os.environ["BENCH_REGION"] = "eu"
+                assert os.environ["BENCH_REGION"] == "eu"
+        """)}, "tests/test_region.py::test_default_region", mode="orders"),
+        Case("attr-polluter", "order: module state not restored", {
+            "src/appconf.py": "DEBUG = False\n",
+            "tests/test_debug.py": _src("""
+                import pytest
+
+                import appconf
+
+
+                @pytest.mark.flaky(reruns=2)
+                def test_debug_off_by_default():
+                    assert appconf.DEBUG is False
+
+
+                def test_debug_can_be_switched_on():
+                    appconf.DEBUG = True
+                    assert appconf.DEBUG
+            """),
+            "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['src']\n",
+        }, "tests/test_debug.py::test_debug_off_by_default", mode="orders"),
+        Case("registry-polluter", "order: registry filled by another test", {
+            "src/plugins.py": _src("""
+                REGISTRY = {"builtin": None}
+
+
+                def register(name):
+                    def decorate(function):
+                        REGISTRY[name] = function
+                        return function
+
+                    return decorate
+
+
+                def names():
+                    return sorted(REGISTRY)
+            """),
+            "tests/test_plugins.py": _src("""
+                import pytest
+
+                import plugins
+
+
+                @pytest.mark.flaky(reruns=2)
+                def test_only_builtin_by_default():
+                    assert plugins.names() == ["builtin"]
+
+
+                def test_register_adds_a_plugin():
+                    @plugins.register("extra")
+                    def extra():
+                        return 1
+
+                    assert "extra" in plugins.names()
+            """),
+            "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['src']\n",
+        }, "tests/test_plugins.py::test_only_builtin_by_default", mode="orders"),
+        Case("shared-file", "fixture: fixed path shared by tests", {"tests/test_report.py": _src(f"""
+            import json
+            import time
+
+            import pytest
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_report_round_trip():
+                with open("{shared}", "w") as out:
+                    json.dump({{"rows": 1}}, out)
+                time.sleep(0.3)
+                with open("{shared}") as back:
+                    assert json.load(back) == {{"rows": 1}}
+
+
+            def test_summary_round_trip():
+                with open("{shared}", "w") as out:
+                    json.dump({{"rows": 2}}, out)
+                time.sleep(0.3)
+                with open("{shared}") as back:
+                    assert json.load(back) == {{"rows": 2}}
+        """)}, "tests/test_report.py::test_report_round_trip", mode="parallel"),
+        Case("unlocked-counter", "race: unlocked read-modify-write", {
+            "src/tally.py": _src("""
+                class Tally:
+                    def __init__(self):
+                        self.value = 0
+
+                    def step(self):
+                        return 1
+
+                    def bump(self, times):
+                        for _ in range(times):
+                            self.value = self.value + self.step()
+            """),
+            "tests/test_tally.py": _src("""
+                import sys
+                import threading
+
+                import pytest
+
+                from tally import Tally
+
+
+                @pytest.mark.flaky(reruns=2)
+                def test_threads_count_everything():
+                    sys.setswitchinterval(1e-6)
+                    tally = Tally()
+                    threads = [threading.Thread(target=tally.bump, args=(20000,)) for _ in range(4)]
+                    for thread in threads:
+                        thread.start()
+                    for thread in threads:
+                        thread.join()
+                    assert tally.value == 80000
+            """),
+            "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['src']\n",
+        }, "tests/test_tally.py::test_threads_count_everything"),
+        Case("network", "external: the network", {"tests/test_partner.py": _src("""
+            import urllib.request
+
+            import pytest
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_partner_health():
+                assert urllib.request.urlopen("http://127.0.0.1:9/health", timeout=0.5).status == 200
+        """)}, "tests/test_partner.py::test_partner_health", expect="keep"),
+        Case("stable", "stable: nothing fails", {"tests/test_math.py": _src("""
+            import pytest
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_sum():
+                assert sum(range(10)) == 45
+        """)}, "tests/test_math.py::test_sum", expect="marker-only"),
+    ]
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True).stdout
+
+
+def _make_repo(case: Case, scratch: Path) -> Path:
+    root = scratch / case.id
+    files = dict(case.files)
+    if case.needs_counter:
+        files["tests/conftest.py"] = _src(COUNTER_CONFTEST.format(counter=str(scratch / f"{case.id}.counter")))
+    for path, text in files.items():
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", "initial")
+    return root
+
+
+def _loops(case: Case, root: Path) -> int:
+    """Failures of plain pytest runs, in the mode that makes the cause show."""
+    failed = 0
+    module = case.test.split("::")[0]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    for i in range(LOOPS):
+        args = [case.test]
+        if case.mode == "orders":
+            names = [line.strip() for line in subprocess.run(
+                [*PYTEST, "--collect-only", "-q", module], cwd=root, capture_output=True, text=True, env=env
+            ).stdout.splitlines() if "::" in line]
+            args = list(itertools.permutations(names))[i % 2] if len(names) > 1 else names
+        elif case.mode == "parallel":
+            args = ["-n", "2", "-p", "xdist", module]
+        if case.mode == "fresh":
+            env["PYTHONHASHSEED"] = str(i)
+        run = subprocess.run([*PYTEST, *args], cwd=root, capture_output=True, text=True, env=env)
+        failed += run.returncode != 0
+    return failed
+
+
+def _apply(root: Path, case: Case) -> tuple[int, float, str]:
+    started = time.perf_counter()
+    run = subprocess.run(
+        [sys.executable, "-m", "flaketui", "-C", str(root), "fix", case.test, "--apply", "--yes"],
+        capture_output=True, text=True, env={**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@example.com",
+                                             "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@example.com"},
+    )
+    return run.returncode, time.perf_counter() - started, run.stdout + run.stderr
+
+
+def _not_weakened(root: Path) -> bool:
+    from flaketui.remedies.guard import weakening
+
+    for path in _git(root, "diff", "--name-only", "HEAD~1", "HEAD").split():
+        before = subprocess.run(["git", "-C", str(root), "show", f"HEAD~1:{path}"], capture_output=True).stdout
+        after = (root / path).read_bytes()
+        # The marker's own removal takes a number (reruns=2) away; the guard judges the fix alone.
+        if weakening(path, before.replace(b"@pytest.mark.flaky(reruns=2)\n", b""), after):
+            return False
+    return True
+
+
+def run_case(case: Case, scratch: Path) -> dict[str, object]:
+    root = _make_repo(case, scratch)
+    head = _git(root, "rev-parse", "HEAD")
+    flaky_before = _loops(case, root) if case.expect == "fix" else 0
+    code, seconds, output = _apply(root, case)
+    moved = _git(root, "rev-parse", "HEAD") != head
+    clean = _git(root, "status", "--porcelain") == ""
+    if case.expect == "keep":
+        ok = code == 3 and not moved and clean
+        after = 0
+    elif case.expect == "marker-only":
+        ok = code == 0 and moved and "no cause was seen failing" in _git(root, "log", "-1", "--format=%B")
+        after = 0
+    else:
+        after = _loops(case, root) if moved else LOOPS
+        ok = code == 0 and moved and after == 0 and _not_weakened(root)
+    summary = next((line for line in reversed(output.splitlines()) if line.strip()), "")
+    return {"case": case, "before": flaky_before, "after": after, "ok": ok, "seconds": seconds, "summary": summary}
+
+
+def run_demo(scratch: Path) -> None:
+    """``fix --apply`` on every demo test, one fresh demo repository per test."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from flaketui.service import Service
+
+    probe = scratch / "demo-probe"
+    subprocess.run([sys.executable, "-m", "flaketui", "demo", str(probe), "--no-open"], check=True, capture_output=True)
+    tests = [t.nodeid for t in Service(probe).scan().tests]
+    print(f"\ndemo: {len(tests)} tests, `fix --apply --yes` on each in a fresh copy")
+    for number, nodeid in enumerate(tests):
+        root = scratch / f"demo-{number}"
+        subprocess.run([sys.executable, "-m", "flaketui", "demo", str(root), "--no-open"], check=True, capture_output=True)
+        code, seconds, output = _apply(root, Case("demo", "demo", {}, nodeid))
+        summary = next((line for line in reversed(output.splitlines()) if line.strip()), "")
+        print(f"  exit {code}  {seconds:5.1f}s  {nodeid}\n      {summary[:150]}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="run the cases whose id contains this")
+    parser.add_argument("--demo", action="store_true", help="also apply every demo test")
+    args = parser.parse_args()
+    token = uuid.uuid4().hex[:8]
+    with tempfile.TemporaryDirectory(prefix="flaketui-fix-bench-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        results = []
+        for case in cases(token):
+            if args.only and args.only not in case.id:
+                continue
+            result = run_case(case, scratch)
+            results.append(result)
+            mark = "fixed" if result["ok"] else "NOT FIXED"
+            print(f"{case.id:18} {mark:9} before {result['before']}/{LOOPS} failed, after {result['after']}/{LOOPS}, "
+                  f"{result['seconds']:.1f}s  {str(result['summary'])[:110]}", flush=True)
+        by_cause: dict[str, list[dict[str, object]]] = {}
+        for result in results:
+            by_cause.setdefault(str(result["case"].cause).split(":")[0], []).append(result)  # type: ignore[attr-defined]
+        print("\nfix rate per cause (network: no commit; stable: marker-only)")
+        for cause, found in by_cause.items():
+            fixed = sum(1 for r in found if r["ok"])
+            mean = sum(float(r["seconds"]) for r in found) / len(found)  # type: ignore[arg-type]
+            print(f"  {cause:9} {fixed}/{len(found)}  {mean:5.1f}s per fix")
+        total = sum(1 for r in results if r["ok"])
+        print(f"  {'all':9} {total}/{len(results)}  {sum(float(r['seconds']) for r in results) / max(len(results), 1):5.1f}s per fix")  # type: ignore[arg-type]
+        if args.demo:
+            run_demo(scratch)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

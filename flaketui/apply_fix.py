@@ -1,0 +1,272 @@
+"""``fix --apply``: write the best remedy, prove it before and after, commit it with the
+marker removal only when the proof holds; otherwise put every byte back (workflow).
+
+1. A test whose only remedy is "keep, with reason" (the network) runs nothing and changes nothing.
+2. Before: the unfixed tree, ``runs_before`` runs in the mode the cause needs.
+   No failure: the marker-only commit, saying no cause was seen failing.
+3. Failures at rate p: after the fix, ``proof.runs_needed`` runs, stopping at the first
+   failure; refused when that exceeds ``max_runs``.
+4. The commit holds the fix and the removal; its message carries before and after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+from flaketui import proof as stats
+from flaketui.errors import FlakeTUIError
+from flaketui.models import Category, FlakyTest
+
+if TYPE_CHECKING:
+    from flaketui.models import CommitRecord, FixPlan, RunResult, Verification
+    from flaketui.proposals import ProposalSet
+    from flaketui.remedies import Proposal
+    from flaketui.service import Service
+
+
+class ApplyStatus(IntEnum):
+    """What ``fix --apply`` did; the value is its exit code."""
+
+    COMMITTED = 0
+    NOT_PROVEN = 1
+    NO_REMEDY = 3
+    TOO_RARE = 4
+    NOT_CONFIRMED = 5
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    status: ApplyStatus
+    summary: str
+    proof: stats.Proof | None = None
+    proposal: Proposal | None = None
+    record: CommitRecord | None = None
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    choice: int = 0
+    runs_before: int = stats.DEFAULT_RUNS_BEFORE
+    min_runs: int = stats.DEFAULT_MIN_RUNS
+    max_runs: int = stats.DEFAULT_MAX_RUNS
+    #: How many proposals to try in turn, from ``choice``, until one holds (same "before").
+    alternatives: int = 3
+
+
+#: Shows the plan (diff and message) and says whether to commit it.
+Confirm = Callable[["FixPlan"], bool]
+
+
+def apply_fix(
+    service: Service,
+    target: str | FlakyTest,
+    options: ApplyOptions = ApplyOptions(),
+    *,
+    on_run: Callable[[RunResult], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    confirm: Confirm | None = None,
+) -> ApplyOutcome:
+    found = service.propose_fixes(target)
+    test = found.test
+    fixes = [p for p in found.proposals if p.changes_code]
+    if not fixes and found.proposals:
+        keep = found.proposals[0]
+        return ApplyOutcome(ApplyStatus.NO_REMEDY, f"{keep.title}. {keep.why}", proposal=keep)
+    if options.choice >= max(len(fixes), 1):
+        raise FlakeTUIError(
+            f"There are {len(fixes)} proposals for {test.nodeid}, not {options.choice + 1}.",
+            f"`flaketui fix {test.nodeid} --propose` lists them.",
+        )
+    chosen = fixes[options.choice] if fixes else None
+    mode = stats.mode_for(chosen.category if chosen else _category(found), chosen.remedy if chosen else "")
+    phase = on_phase or (lambda _text: None)
+    phase(f"before: {options.runs_before} runs of the unfixed test, {mode}")
+    before = _verify(service, test, options.runs_before, mode, on_run, should_stop, fail_fast=False)
+    failed = before.runs - before.passed
+    needed = stats.runs_needed(failed, before.runs, options.min_runs)
+    if needed is None:
+        measured = stats.Proof(before.mode, 0, before.runs)
+        return _commit(service, test, measured, None, confirm, restore={})
+    if chosen is None:
+        why = "; ".join(d.reason for d in found.declined) or "no remedy matches its code"
+        return ApplyOutcome(
+            ApplyStatus.NO_REMEDY,
+            f"{test.nodeid} failed {failed} of {before.runs} runs, but flaketui has no fix to write ({why}). "
+            f"`flaketui explain {test.nodeid}` shows what the diagnosis saw.",
+        )
+    if needed > options.max_runs:
+        return ApplyOutcome(
+            ApplyStatus.TOO_RARE,
+            f"{test.nodeid} failed {failed} of {before.runs} runs: proving a fix of so rare a failure at 95% "
+            f"takes {needed} clean runs, more than --max-runs {options.max_runs}. Nothing was changed; "
+            "measure more runs before (--runs-before) or raise --max-runs.",
+            stats.Proof(before.mode, failed, before.runs, needed=needed),
+            chosen,
+        )
+    tried: list[str] = []
+    measured = stats.Proof(before.mode, failed, before.runs, needed=needed)
+    for candidate in fixes[options.choice : options.choice + max(1, options.alternatives)]:
+        if tried:
+            phase(f"next proposal: {candidate.title} ({candidate.remedy})")
+        originals = _write(service, candidate)
+        try:
+            phase(f"after: up to {needed} runs with the fix, stopping at the first failure")
+            after = _verify(service, test, needed, mode, on_run, should_stop, fail_fast=True)
+            measured = stats.Proof(before.mode, failed, before.runs, after.runs - after.passed, after.runs, needed)
+            if measured.holds:
+                return _commit(service, test, measured, candidate, confirm, restore=originals)
+            _restore(service, originals)
+            tried.append(f"{candidate.remedy}: {measured.text}")
+        except BaseException:
+            _restore(service, originals)
+            raise
+    more = len(fixes) > options.choice + len(tried)
+    return ApplyOutcome(
+        ApplyStatus.NOT_PROVEN,
+        f"No fix held ({'; '.join(tried)}); every file is back as it was."
+        + (f" Try --proposal {options.choice + len(tried) + 1}." if more else ""),
+        measured,
+        chosen,
+    )
+
+
+def prove_hand_fix(
+    service: Service,
+    target: str | FlakyTest,
+    options: ApplyOptions = ApplyOptions(),
+    *,
+    include: tuple[str, ...] = (),
+    on_run: Callable[[RunResult], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    confirm: Confirm | None = None,
+) -> ApplyOutcome:
+    """``fix --prove``: the user wrote the fix. "Before" runs on HEAD exported to a temporary
+    directory (the user's edits are never stashed or touched), "after" on the work tree."""
+    import tempfile
+    from pathlib import Path
+
+    from flaketui import vcs
+    from flaketui.proposals import find_test
+
+    test = target if isinstance(target, FlakyTest) else find_test(service, target)
+    if not any(p.endswith(".py") for p in vcs.status(service.root)):
+        raise FlakeTUIError(
+            f"No Python file has uncommitted changes: there is no fix of {test.nodeid} to prove.",
+            f"Edit the code first, or let flaketui write one: `flaketui fix {test.nodeid} --apply`.",
+        )
+    found = service.propose_fixes(test)
+    mode = stats.mode_for(_category(found))
+    phase = on_phase or (lambda _text: None)
+    phase(f"before: {options.runs_before} runs at HEAD (your edits left alone), {mode}")
+    with tempfile.TemporaryDirectory(prefix="flaketui-before-") as scratch:
+        vcs.export_tree(service.root, "HEAD", Path(scratch), lambda _name: True)
+        from flaketui.service import Service
+
+        past = Service(scratch, python=service.python or service.workspace.interpreter().path, pytest_args=service.pytest_args)
+        before = _verify(past, test, options.runs_before, mode, on_run, should_stop, fail_fast=False)
+    failed = before.runs - before.passed
+    needed = stats.runs_needed(failed, before.runs, options.min_runs)
+    if needed is not None and needed > options.max_runs:
+        return ApplyOutcome(
+            ApplyStatus.TOO_RARE,
+            f"At HEAD {test.nodeid} failed {failed} of {before.runs} runs: proving a fix of so rare a failure "
+            f"takes {needed} clean runs, more than --max-runs {options.max_runs}. Nothing was committed.",
+            stats.Proof(before.mode, failed, before.runs, needed=needed),
+        )
+    runs = needed if needed is not None else options.min_runs
+    phase(f"after: up to {runs} runs of your fix, stopping at the first failure")
+    after = _verify(service, test, runs, mode, on_run, should_stop, fail_fast=True)
+    measured = stats.Proof(before.mode, failed, before.runs, after.runs - after.passed, after.runs, needed)
+    if needed is not None and not measured.holds:
+        return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Your fix did not hold ({measured.text}); nothing was committed.", measured)
+    if needed is None and after.passed < after.runs:
+        return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"The test fails with your edits ({after.summary}); nothing was committed.", measured)
+    note = measured.text if needed is not None else f"{measured.text}; after: {after.passed}/{after.runs} passed"
+    plan = service.plan_fix(test, include=include, proof=f"Fix: written by hand.\n{note}")
+    if plan.refusal:
+        return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Not committed: {plan.refusal}", measured)
+    if confirm is not None and not confirm(plan):
+        return ApplyOutcome(ApplyStatus.NOT_CONFIRMED, "Nothing was committed.", measured)
+    record = service.commit_fix(plan, include=include)
+    return ApplyOutcome(ApplyStatus.COMMITTED, f"Committed {record.sha[:12]}: your fix and the marker removal; {note}.", measured, record=record)
+
+
+def _category(found: ProposalSet) -> Category:
+    return found.diagnosis.suggestion.category if found.diagnosis is not None else Category.UNKNOWN
+
+
+def _verify(
+    service: Service,
+    test: FlakyTest,
+    runs: int,
+    mode: object,
+    on_run: Callable[[RunResult], None] | None,
+    should_stop: Callable[[], bool] | None,
+    *,
+    fail_fast: bool,
+) -> Verification:
+    found = service.verify([test], runs=runs, mode=mode, fail_fast=fail_fast, on_run=on_run, should_stop=should_stop)  # type: ignore[arg-type]  # mode comes from click.Choice of VerifyMode values
+    verification = found[0]
+    from flaketui.models import RunOutcome, Verdict
+
+    if verification.verdict is Verdict.SKIPPED or verification.count(RunOutcome.SKIPPED):
+        raise FlakeTUIError(
+            f"{test.nodeid} skips here ({verification.skip_reason or 'no reason given'}): a skipped run proves nothing.",
+            "Nothing was committed; run it where it does not skip (--pytest-args, --python).",
+        )
+    stopped_early = fail_fast and verification.passed < verification.runs
+    if verification.runs < runs and not stopped_early:
+        raise FlakeTUIError(
+            f"The runs of {test.nodeid} stopped after {verification.runs} of {runs}; a partial run proves nothing.",
+            "Nothing was committed; run it again.",
+        )
+    return verification
+
+
+def _write(service: Service, chosen: Proposal) -> dict[str, bytes]:
+    from flaketui.remedies import apply_edits
+
+    new = apply_edits(chosen.edits, service.workspace.read_bytes)
+    if isinstance(new, str):
+        raise FlakeTUIError(new, "Nothing was changed.")
+    originals = {e.path: e.before for e in chosen.edits}
+    for path, content in new.items():
+        (service.root / path).write_bytes(content)
+    return originals
+
+
+def _restore(service: Service, originals: dict[str, bytes]) -> None:
+    for path, content in originals.items():
+        (service.root / path).write_bytes(content)
+
+
+def _commit(
+    service: Service,
+    test: FlakyTest,
+    measured: stats.Proof,
+    chosen: Proposal | None,
+    confirm: Confirm | None,
+    restore: dict[str, bytes],
+) -> ApplyOutcome:
+    others = [p for p in (chosen.files if chosen else ()) if p != test.path]
+    note = measured.text if chosen else f"{measured.text}; the marker alone is removed"
+    fix = f"Fix: {chosen.title} ({chosen.remedy}). {chosen.why}" if chosen else ""
+    plan = service.plan_fix(test, include=others, proof=f"{fix}\n{note}".strip())
+    if plan.refusal:
+        _restore(service, restore)
+        return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Not committed: {plan.refusal}", measured, chosen)
+    if confirm is not None and not confirm(plan):
+        _restore(service, restore)
+        return ApplyOutcome(ApplyStatus.NOT_CONFIRMED, "Nothing was committed; every file is back as it was.", measured, chosen)
+    try:
+        record = service.commit_fix(plan, include=others)
+    except FlakeTUIError:
+        _restore(service, restore)
+        raise
+    what = "the fix and the marker removal" if chosen else "the marker removal alone (no cause was seen failing)"
+    return ApplyOutcome(ApplyStatus.COMMITTED, f"Committed {record.sha[:12]}: {what}; {measured.text}.", measured, chosen, record)

@@ -1,0 +1,81 @@
+"""The ``flaketui`` group, its global options and ``main``, the entry point."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import click
+
+from flaketui import __version__
+from flaketui.cli import context, demo, explain, fix, history, record, scan, verify
+from flaketui.errors import FlakeTUIError
+
+if TYPE_CHECKING:
+    from flaketui.gitjobs import EarlyScan
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-C",
+    "directory",
+    default=".",
+    metavar="PATH",
+    type=click.Path(file_okay=False),
+    help="Run as if flaketui was started in PATH (as git -C does).",
+)
+@click.option("--python", metavar="EXE", help="Interpreter that runs the target's tests (default: the project's).")
+@click.version_option(__version__, prog_name="flaketui")
+@click.pass_context
+def cli(ctx: click.Context, directory: str, python: str | None) -> None:
+    """Find, explain, verify and remove flaky pytest markers.
+
+    Without a command, opens the app on the repository around the current directory.
+    """
+    ctx.obj = context.Context(directory, python, early=ctx.obj)  # main(early=...) hands it over as the root object
+    if ctx.invoked_subcommand is None:
+        context.open_app(ctx.obj.service())
+
+
+for command in (
+    record.audit,
+    record.check,
+    demo.demo,
+    explain.explain,
+    fix.fix,
+    record.history,
+    history.import_reports,
+    record.keep,
+    scan.scan,
+    fix.undo,
+    verify.verify,
+):
+    cli.add_command(command)
+
+
+def main(argv: Sequence[str] | None = None, *, early: EarlyScan | None = None) -> int:
+    """Entry point; returns the exit code (0 ok, 1 a check failed, 2 usage or environment error).
+
+    ``early``: git's answers the launcher (``flaketui.launch``) started for this command's scan.
+    """
+    try:
+        result = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="flaketui", standalone_mode=False, obj=early
+        )
+    except FlakeTUIError as exc:
+        click.echo(f"flaketui: {exc}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if exc.exit_code == 1 else exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Fix proposals for one test: the remedies' codemods, fed from the repository (workflow).
+
+``propose`` reads the code and the recorded diagnosis; it starts no test run and changes
+nothing. Each proposal carries a unified diff relative to the repository root.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flaketui.errors import FlakeTUIError
+from flaketui.models import Category, FlakyTest
+
+if TYPE_CHECKING:
+    from flaketui.models import Diagnosis
+    from flaketui.remedies import Context, Declined, Proposal
+    from flaketui.remedies._model import Reader
+    from flaketui.service import Service
+
+#: Libraries a remedy may use only when the project already depends on them.
+_OPTIONAL = re.compile(r"(?<![\w-])(freezegun|time[-_]machine|numpy|faker|responses|respx)(?![\w-])", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ProposalSet:
+    test: FlakyTest
+    proposals: tuple[Proposal, ...]
+    declined: tuple[Declined, ...]
+    diagnosis: Diagnosis | None = None
+
+    def diff(self, proposal: Proposal) -> str:
+        from flaketui.workflows.commit_text import unified_diff
+
+        return "".join(unified_diff(e.path, e.before, e.after) for e in proposal.edits)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "nodeid": self.test.nodeid,
+            "proposals": [
+                {
+                    "category": str(p.category),
+                    "remedy": p.remedy,
+                    "title": p.title,
+                    "files": list(p.files),
+                    "diff": self.diff(p),
+                    "why": p.why,
+                    **({"keep_reason": p.keep_reason} if p.keep_reason else {}),
+                }
+                for p in self.proposals
+            ],
+            "declined": [{"remedy": d.remedy, "reason": d.reason} for d in self.declined],
+        }
+
+
+def find_test(service: Service, nodeid: str) -> FlakyTest:
+    """The one flaky-marked test ``nodeid`` names (a test, or one parametrized case)."""
+    from flaketui.workflows import removal
+
+    every = service.scan().tests
+    chosen = removal.select(nodeid, every)
+    exact = [t for t in chosen if nodeid in (t.nodeid, t.key.repo_nodeid)]
+    if exact:
+        return exact[0]
+    functions = {(t.path, t.class_name, t.name) for t in chosen}
+    if len(functions) == 1:
+        return chosen[0]  # the parametrized cases of one function share its code
+    if not chosen:
+        raise FlakeTUIError(f"No flaky-marked test matches {nodeid}.", "`flaketui scan` lists them.")
+    raise FlakeTUIError(
+        f"{nodeid} covers {len(functions)} test functions; a fix is proposed for one at a time.",
+        "Give one test's node id (`flaketui scan` lists them).",
+    )
+
+
+def propose(service: Service, nodeid: str | FlakyTest) -> ProposalSet:
+    from flaketui import remedies
+
+    test = nodeid if isinstance(nodeid, FlakyTest) else find_test(service, nodeid)
+    diagnosis = _diagnosis(service, test)
+    found, declined = remedies.propose(context_for(service, test, diagnosis))
+    return ProposalSet(test, tuple(found), tuple(declined), diagnosis)
+
+
+def _diagnosis(service: Service, test: FlakyTest) -> Diagnosis | None:
+    try:
+        return service.diagnose(test)
+    except (FlakeTUIError, NotImplementedError):
+        return None
+
+
+def context_for(service: Service, test: FlakyTest, diagnosis: Diagnosis | None) -> Context:
+    from flaketui.remedies import Context, Target
+
+    files = service.list_files()
+    decided = service.decisions().get(test.key)
+    category = Category.UNKNOWN
+    if decided is not None and decided.category is not None:
+        category = decided.category
+    elif diagnosis is not None:
+        category = diagnosis.suggestion.category
+    evidence = tuple(diagnosis.evidence) if diagnosis is not None else ()
+    return Context(
+        target=Target(test.path, test.name, test.class_name, test.line),
+        read=service.workspace.read_bytes,
+        evidence=evidence,
+        category=category,
+        dependencies=declared_dependencies(files, service.workspace.read_bytes),
+        import_roots=_import_roots(service, test, files),
+        project_files=tuple(f for f in files if f.endswith(".py")),
+    )
+
+
+def declared_dependencies(files: Sequence[str], read: Reader) -> frozenset[str]:
+    """The optional libraries (freezegun, time-machine...) a dependency file of the project names."""
+    from flaketui.discover.config import is_dependency_file
+
+    found: set[str] = set()
+    for path in files:
+        if not is_dependency_file(path):
+            continue
+        text = (read(path) or b"").decode("utf-8", errors="replace")
+        found |= {m.lower().replace("_", "-") for m in _OPTIONAL.findall(text)}
+    return frozenset(found)
+
+
+def _import_roots(service: Service, test: FlakyTest, files: Sequence[str]) -> tuple[str, ...]:
+    from flaketui.discover.config import find_configs
+
+    roots = [".", "src"]
+    config = find_configs(files, service.workspace.read_bytes).get(test.rootdir)
+    if test.rootdir not in ("", "."):
+        roots += [test.rootdir, f"{test.rootdir}/src"]
+    if config is not None:
+        base = "" if test.rootdir in ("", ".") else test.rootdir + "/"
+        roots += [f"{base}{p}".rstrip("/") or "." for p in config.args("pythonpath", ())]
+    return tuple(dict.fromkeys(roots))

@@ -1,0 +1,148 @@
+"""What every remedy does around its one transformation: load the test, find the project's
+own modules the test imports, and turn a changed module into a checked proposal."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+import libcst as cst
+
+from flaketui.models import Category
+from flaketui.remedies._cst import changed_lines, find_function, module_names, parse
+from flaketui.remedies._model import Context, Declined, FileEdit, Proposal
+from flaketui.remedies.guard import weakening
+
+#: How long a wait that replaces a fixed sleep may take before the test fails (not hangs).
+WAIT_SECONDS = 10
+#: The seed written into a test whose random data is made repeatable.
+SEED = 1234
+
+
+@dataclass(frozen=True)
+class Loaded:
+    path: str
+    source: bytes
+    module: cst.Module
+    function: cst.FunctionDef
+    names: dict[str, str]
+
+
+def load_test(ctx: Context, remedy: str) -> Loaded | Declined:
+    path = ctx.target.path
+    source = ctx.read(path)
+    if source is None:
+        return Declined(remedy, f"{path} cannot be read")
+    module = parse(source)
+    if module is None:
+        return Declined(remedy, f"{path} does not parse")
+    function = find_function(module, ctx.target.name, ctx.target.class_name)
+    if function is None:
+        return Declined(remedy, f"no function {ctx.target.name} in {path}")
+    return Loaded(path, source, module, function, module_names(module))
+
+
+RemedyBody = Callable[[Context, Loaded], list[Proposal | Declined]]
+
+
+def on_test(remedy: str) -> Callable[[RemedyBody], Callable[[Context], list[Proposal | Declined]]]:
+    """A remedy that works on the test's own function: loaded once, or declined with why."""
+
+    def wrap(body: RemedyBody) -> Callable[[Context], list[Proposal | Declined]]:
+        @functools.wraps(body)
+        def run(ctx: Context) -> list[Proposal | Declined]:
+            loaded = load_test(ctx, remedy)
+            return [loaded] if isinstance(loaded, Declined) else body(ctx, loaded)
+
+        return run
+
+    return wrap
+
+
+def proposal(
+    category: Category, remedy: str, title: str, why: str, changes: Mapping[str, tuple[bytes, cst.Module | bytes]]
+) -> Proposal | Declined:
+    """A proposal of these per-file changes, unless one weakens a test or changes nothing."""
+    edits = []
+    lines: list[tuple[str, int]] = []
+    for path, (before, after_module) in changes.items():
+        after = after_module if isinstance(after_module, bytes) else after_module.bytes
+        if after == before:
+            continue
+        problem = weakening(path, before, after)
+        if problem:
+            return Declined(remedy, f"not offered: {problem}")
+        edits.append(FileEdit(path, before, after))
+        lines.extend((path, line) for line in changed_lines(before, after))
+    if not edits:
+        return Declined(remedy, "the change would leave every file as it is")
+    return Proposal(category, remedy, title, why, tuple(edits), lines=tuple(lines))
+
+
+def project_modules(ctx: Context, names: dict[str, str]) -> Iterator[str]:
+    """Repository files the imports ``names`` reach: the module itself, and for a package
+    every module in it (``from taskq import JobQueue`` reaches ``src/taskq/queue.py``)."""
+    files = set(ctx.project_files)
+    seen: set[str] = set()
+    for qualified in names.values():
+        parts = qualified.lstrip(".").split(".")
+        for root in ctx.import_roots:
+            base = "" if root in ("", ".") else root.rstrip("/") + "/"
+            for size in range(len(parts), 0, -1):
+                stem = base + "/".join(parts[:size])
+                if f"{stem}.py" in files:
+                    found = [f"{stem}.py"]
+                elif f"{stem}/__init__.py" in files:
+                    found = sorted(f for f in files if f.startswith(stem + "/") and f.endswith(".py"))
+                else:
+                    continue
+                for path in found:
+                    if path not in seen and "/tests/" not in f"/{path}" and "/test_" not in f"/{path}":
+                        seen.add(path)
+                        yield path
+                break
+
+
+def module_of_file(ctx: Context, path: str) -> str | None:
+    """``taskq.registry`` for ``src/taskq/registry.py``: how the test would import it."""
+    for root in sorted(ctx.import_roots, key=len, reverse=True):
+        base = "" if root in ("", ".") else root.rstrip("/") + "/"
+        if path.startswith(base) and path.endswith(".py"):
+            dotted_path = path[len(base) : -3].replace("/", ".")
+            return dotted_path.removesuffix(".__init__")
+    return None
+
+
+def constructor_parameters(ctx: Context, names: dict[str, str]) -> dict[str, list[cst.Param]]:
+    """Local name of each project class the test imports -> its ``__init__``'s parameters
+    that have a default (the ones a test may pass or leave out)."""
+    from flaketui.remedies._cst import top_level_functions
+
+    wanted = {qualified.rsplit(".", 1)[-1]: local for local, qualified in names.items()}
+    found: dict[str, list[cst.Param]] = {}
+    for path in project_modules(ctx, names):
+        module = parse(ctx.read(path) or b"")
+        if module is None:
+            continue
+        for owner, function in top_level_functions(module):
+            if function.name.value == "__init__" and owner in wanted:
+                params = [*function.params.params, *function.params.kwonly_params]
+                found[wanted[owner]] = [p for p in params if p.default is not None]
+    return found
+
+
+def with_keyword(call: cst.Call, name: str, value: str) -> cst.Call:
+    """``Cls(a)`` -> ``Cls(a, name=value)``."""
+    argument = cst.Arg(
+        cst.parse_expression(value), keyword=cst.Name(name),
+        equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
+    )
+    args = list(call.args)
+    if args and args[-1].comma is cst.MaybeSentinel.DEFAULT:
+        args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+    return call.with_changes(args=[*args, argument])
+
+
+def passes(call: cst.Call, name: str) -> bool:
+    return any(a.keyword is not None and a.keyword.value == name for a in call.args)

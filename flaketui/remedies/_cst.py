@@ -1,0 +1,169 @@
+"""Small libcst helpers the remedies share: find the test, add a parameter or an import,
+print a node, and rebuild a statement block."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from flaketui.diagnose.resolve import dotted, import_aliases
+
+__all__ = ["dotted", "import_aliases"]
+
+FunctionChange = Callable[[cst.FunctionDef], cst.FunctionDef]
+_EMPTY = cst.Module(body=[])
+
+
+def parse(source: bytes) -> cst.Module | None:
+    try:
+        return cst.parse_module(source)
+    except (cst.ParserSyntaxError, UnicodeError, LookupError, SyntaxError):
+        return None
+
+
+def code(node: cst.CSTNode) -> str:
+    return _EMPTY.code_for_node(node)
+
+
+def module_names(module: cst.Module) -> dict[str, str]:
+    """Local name -> qualified name for every top-level import of the module."""
+    bound: dict[str, str] = {}
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.Import | cst.ImportFrom):
+                    bound.update(import_aliases(small))
+    return bound
+
+
+def top_level_functions(module: cst.Module) -> Iterator[tuple[str | None, cst.FunctionDef]]:
+    """Every function at module level and in top-level classes, with its class name."""
+    for statement in module.body:
+        if isinstance(statement, cst.FunctionDef):
+            yield None, statement
+        elif isinstance(statement, cst.ClassDef) and isinstance(statement.body, cst.IndentedBlock):
+            for inner in statement.body.body:
+                if isinstance(inner, cst.FunctionDef):
+                    yield statement.name.value, inner
+
+
+def find_function(module: cst.Module, name: str, class_name: str | None = None) -> cst.FunctionDef | None:
+    for owner, function in top_level_functions(module):
+        if function.name.value == name and owner == class_name:
+            return function
+    return None
+
+
+def visit_function(function: cst.FunctionDef, transformer: cst.CSTTransformer) -> cst.FunctionDef:
+    """``function.visit(transformer)``, typed: a transformer that keeps the function."""
+    new = function.visit(transformer)
+    assert isinstance(new, cst.FunctionDef)
+    return new
+
+
+class _SwapFunction(cst.CSTTransformer):
+    def __init__(self, original: cst.FunctionDef, change: FunctionChange) -> None:
+        self.original = original
+        self.change = change
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
+        return self.change(updated) if original is self.original else updated
+
+
+def change_function(module: cst.Module, function: cst.FunctionDef, change: FunctionChange) -> cst.Module:
+    """The module with ``function`` (a node of it) replaced by ``change(function)``."""
+    return module.visit(_SwapFunction(function, change))
+
+
+def parameter_names(function: cst.FunctionDef) -> list[str]:
+    params = function.params
+    every = [*params.posonly_params, *params.params, *params.kwonly_params]
+    return [p.name.value for p in every]
+
+
+def add_parameter(function: cst.FunctionDef, name: str) -> cst.FunctionDef:
+    """``def test(a)`` -> ``def test(a, name)``: a fixture pytest will pass. Kept if present."""
+    if name in parameter_names(function):
+        return function
+    params = function.params
+    if params.star_arg is not cst.MaybeSentinel.DEFAULT or params.kwonly_params:
+        new = params.with_changes(kwonly_params=[*params.kwonly_params, cst.Param(cst.Name(name))])
+    else:
+        existing = list(params.params)
+        if existing and existing[-1].comma is not cst.MaybeSentinel.DEFAULT and existing[-1].default is None:
+            existing[-1] = existing[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        new = params.with_changes(params=[*existing, cst.Param(cst.Name(name))])
+    return function.with_changes(params=new)
+
+
+def add_imports(module: cst.Module, imports: Sequence[tuple[str, str | None]]) -> cst.Module:
+    """Add ``import module`` (name None) or ``from module import name`` where missing."""
+    if not imports:
+        return module
+    context = CodemodContext()
+    for dotted_module, name in imports:
+        AddImportsVisitor.add_needed_import(context, dotted_module, name)
+    return AddImportsVisitor(context).transform_module(module)
+
+
+def statement(text: str) -> cst.BaseStatement:
+    return cst.parse_statement(text)
+
+
+def expression(text: str) -> cst.BaseExpression:
+    return cst.parse_expression(text)
+
+
+def block_of(node: cst.CSTNode) -> Sequence[cst.BaseStatement] | None:
+    body = getattr(node, "body", None)
+    if isinstance(body, cst.IndentedBlock):
+        return body.body
+    return None
+
+
+def with_block(node: cst.CSTNode, statements: Sequence[cst.BaseStatement]) -> cst.CSTNode:
+    body = node.body  # type: ignore[attr-defined]  # only called with a def, class or compound statement
+    return node.with_changes(body=body.with_changes(body=list(statements)))
+
+
+def expression_of(line: cst.BaseStatement) -> cst.BaseExpression | None:
+    """The expression of a one-expression statement line (``foo()``, ``await x``)."""
+    if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 and isinstance(line.body[0], cst.Expr):
+        return line.body[0].value
+    return None
+
+
+def called_name(node: cst.BaseExpression | None, names: dict[str, str]) -> str | None:
+    """``asyncio.sleep`` for ``await asyncio.sleep(1)`` or ``sleep(1)`` after ``from asyncio import sleep``."""
+    if isinstance(node, cst.Await):
+        node = node.expression
+    if not isinstance(node, cst.Call):
+        return None
+    name = dotted(node.func)
+    if name is None:
+        return None
+    head, _, rest = name.partition(".")
+    qualified = names.get(head, head)
+    return f"{qualified}.{rest}" if rest else qualified
+
+
+def line_of(module: cst.Module, node: cst.CSTNode) -> int:
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    return wrapper.resolve(PositionProvider)[node].start.line
+
+
+def changed_lines(before: bytes, after: bytes) -> list[int]:
+    """Lines of ``before`` that the edit replaced or deleted (the line after, for insertions)."""
+    import difflib
+
+    old, new = before.splitlines(), after.splitlines()
+    found: list[int] = []
+    for tag, i1, i2, _, _ in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        found.extend(range(i1 + 1, i2 + 1) if i2 > i1 else [i1 + 1])
+    return found

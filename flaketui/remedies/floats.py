@@ -1,0 +1,90 @@
+"""Floats compared exactly after arithmetic: compare with ``pytest.approx``.
+
+``0.1 + 0.2 == 0.3`` is false; a sum whose order changes (a set, threads, a dict built in
+another order) rounds differently from run to run. ``assert total == 0.3`` becomes
+``assert total == pytest.approx(0.3)``: the same comparison, at float precision.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from flaketui.models import Category
+from flaketui.remedies._base import Loaded, on_test, proposal
+from flaketui.remedies._cst import add_imports, change_function, code, dotted
+from flaketui.remedies._model import Context, Declined, Proposal
+
+_FLOAT_CALLS = frozenset({"sum", "math.fsum", "statistics.mean", "statistics.fmean", "mean", "float", "np.mean", "numpy.mean"})
+
+
+class _Floaty(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found = False
+
+    def visit_Float(self, node: cst.Float) -> None:
+        self.found = True
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if isinstance(node.operator, cst.Divide):
+            self.found = True
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if dotted(node.func) in _FLOAT_CALLS:
+            self.found = True
+
+
+def _floaty(node: cst.BaseExpression) -> bool:
+    visitor = _Floaty()
+    node.visit(visitor)
+    return visitor.found
+
+
+def _constant(node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.UnaryOperation):
+        return _constant(node.expression)
+    return isinstance(node, cst.Float | cst.Integer) or (
+        isinstance(node, cst.BinaryOperation) and _constant(node.left) and _constant(node.right)
+    )
+
+
+class _Approx(cst.CSTTransformer):
+    def __init__(self) -> None:
+        self.done = 0
+
+    def leave_Assert(self, original: cst.Assert, updated: cst.Assert) -> cst.Assert:
+        test = updated.test
+        if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+            return updated
+        target = test.comparisons[0]
+        if not isinstance(target.operator, cst.Equal | cst.NotEqual):
+            return updated
+        left, right = test.left, target.comparator
+        if "approx" in code(test) or not (_floaty(left) or _floaty(right)):
+            return updated
+        if any(isinstance(side, cst.SimpleString | cst.List | cst.Dict | cst.Tuple) for side in (left, right)):
+            return updated
+        self.done += 1
+        if _constant(left) and not _constant(right):
+            wrapped = cst.Call(cst.parse_expression("pytest.approx"), [cst.Arg(left)])
+            return updated.with_changes(test=test.with_changes(left=wrapped))
+        wrapped = cst.Call(cst.parse_expression("pytest.approx"), [cst.Arg(right)])
+        return updated.with_changes(test=test.with_changes(comparisons=[target.with_changes(comparator=wrapped)]))
+
+
+@on_test("float.approx")
+def propose_approx(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
+    remedy = "float.approx"
+    if "timing" in ctx.target.name or any(e.category is Category.TIME for e in ctx.evidence[:1]):
+        return []  # a measured duration compared exactly is a timing problem, not rounding
+    approx = _Approx()
+    function = loaded.function.visit(approx)
+    if not approx.done:
+        return []
+    module = change_function(loaded.module, loaded.function, lambda _f: function)  # type: ignore[arg-type,return-value]  # visit() of this transformer returns the function itself
+    module = add_imports(module, [("pytest", None)])
+    why = (
+        "The test compares floats computed by arithmetic with ==: rounding depends on the order the "
+        "values are added in, which can change from run to run. pytest.approx compares them at float "
+        "precision (relative 1e-6); the values compared are the same."
+    )
+    return [proposal(Category.DATA, remedy, "Compare the floats with pytest.approx", why, {loaded.path: (loaded.source, module)})]

@@ -1,0 +1,138 @@
+"""An unlocked read-modify-write in the project's code, reached from threads: take a lock.
+
+``self.count += 1`` or ``self.totals[k] = self.totals.get(k, 0) + 1`` in a method that
+several threads call loses updates when two threads interleave between the read and the
+write. The class gets a ``threading.Lock`` made in ``__init__`` and the statement runs under it.
+The change is in the project's file: the user sees it in the diff and chooses.
+"""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from flaketui.models import Category
+from flaketui.remedies._base import (
+    Loaded,
+    on_test,
+    project_modules,
+    proposal,
+)
+from flaketui.remedies._cst import add_imports, code, parse, statement
+from flaketui.remedies._model import Context, Declined, Proposal
+
+_LOCK = "_lock"
+
+
+def _read_modify_write(line: cst.BaseStatement) -> bool:
+    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+        return False
+    small = line.body[0]
+    if isinstance(small, cst.AugAssign):
+        return code(small.target).startswith("self.")
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        target = code(small.targets[0].target)
+        if not target.startswith("self."):
+            return False
+        base = re.sub(r"\[.*\]$", "", target)
+        return re.search(rf"{re.escape(base)}\b", code(small.value)) is not None
+    return False
+
+
+class _Guard(cst.CSTTransformer):
+    """Wraps each unlocked read-modify-write of ``self`` in ``with self._lock:``."""
+
+    def __init__(self) -> None:
+        self.locked_depth = 0
+        self.wrapped: list[str] = []
+
+    def visit_With(self, node: cst.With) -> None:
+        if any("lock" in code(item.item).lower() for item in node.items):
+            self.locked_depth += 1
+
+    def leave_With(self, original: cst.With, updated: cst.With) -> cst.With:
+        if any("lock" in code(item.item).lower() for item in original.items):
+            self.locked_depth -= 1
+        return updated
+
+    def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
+        if self.locked_depth:
+            return updated
+        body: list[cst.BaseStatement] = []
+        for line in updated.body:
+            if _read_modify_write(line):
+                self.wrapped.append(code(line).strip())
+                wrapped = statement(f"with self.{_LOCK}:\n    pass\n")
+                assert isinstance(wrapped, cst.With)
+                assert isinstance(line, cst.SimpleStatementLine)
+                inner = line.with_changes(leading_lines=[])
+                body.append(wrapped.with_changes(
+                    body=wrapped.body.with_changes(body=[inner]), leading_lines=line.leading_lines
+                ))
+            else:
+                body.append(line)
+        return updated.with_changes(body=body)
+
+
+class _LockClass(cst.CSTTransformer):
+    def __init__(self, methods: set[str]) -> None:
+        self.methods = methods
+        self.changed: list[str] = []
+
+    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
+        body = updated.body
+        if not isinstance(body, cst.IndentedBlock):
+            return updated
+        init = next((s for s in body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None)
+        if init is None or f"self.{_LOCK}" in code(original) and "Lock(" not in code(init):
+            return updated
+        statements: list[cst.BaseStatement] = []
+        wrapped: list[str] = []
+        for item in body.body:
+            if isinstance(item, cst.FunctionDef) and item.name.value in self.methods and item.name.value != "__init__":
+                guard = _Guard()
+                item = item.visit(guard)  # type: ignore[assignment]  # the guard transformer never removes or flattens the node
+                wrapped += guard.wrapped
+            statements.append(item)
+        if not wrapped:
+            return updated
+        if f"self.{_LOCK} =" not in code(init):
+            init_body = init.body
+            assert isinstance(init_body, cst.IndentedBlock)
+            new_init = init.with_changes(body=init_body.with_changes(
+                body=[*init_body.body, statement(f"self.{_LOCK} = threading.Lock()\n")]
+            ))
+            statements = [new_init if s is init else s for s in statements]
+        self.changed.append(f"{updated.name.value}: {', '.join(wrapped)}")
+        return updated.with_changes(body=body.with_changes(body=statements))
+
+
+@on_test("race.lock")
+def propose_lock(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
+    remedy = "race.lock"
+    test_code = code(loaded.function)
+    threaded = "Thread" in test_code or "ThreadPool" in test_code or "concurrent" in test_code or ctx.category is Category.RACE
+    if not threaded:
+        return []
+    called = set(re.findall(r"\b(\w+)\b", test_code))
+    changes: dict[str, tuple[bytes, cst.Module]] = {}
+    what: list[str] = []
+    for path in project_modules(ctx, loaded.names):
+        source = ctx.read(path) or b""
+        module = parse(source)
+        if module is None:
+            continue
+        lock = _LockClass(called)
+        new = module.visit(lock)
+        if lock.changed:
+            changes[path] = (source, add_imports(new, [("threading", None)]))
+            what += [f"{path} ({c})" for c in lock.changed]
+    if not changes:
+        return []
+    why = (
+        f"Threads started by {ctx.target.name} run a read-modify-write without a lock in "
+        f"{'; '.join(what)}: two threads read the same value and one update is lost. The statement "
+        "now runs under a lock the class owns. This changes the project's code: review it."
+    )
+    return [proposal(Category.RACE, remedy, "Take a lock around the read-modify-write", why, changes)]

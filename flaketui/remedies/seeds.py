@@ -1,0 +1,188 @@
+"""Random data without a seed: draw it from a seeded local generator, the seed in the test.
+
+``random.randint(...)`` -> ``rng.randint(...)`` with ``rng = random.Random(SEED)``; numpy's
+legacy ``np.random.rand(...)`` -> ``rng.random(...)`` with ``rng = np.random.default_rng(SEED)``;
+``fake = Faker()`` gets ``fake.seed_instance(SEED)`` (the ``faker`` fixture too). Tests whose
+randomness is their purpose (hypothesis, fuzzing, chaos) are left alone.
+"""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from flaketui.models import Category
+from flaketui.remedies._base import (
+    SEED,
+    Loaded,
+    constructor_parameters,
+    on_test,
+    passes,
+    proposal,
+    with_keyword,
+)
+from flaketui.remedies._cst import (
+    add_imports,
+    change_function,
+    code,
+    dotted,
+    parameter_names,
+    statement,
+    visit_function,
+)
+from flaketui.remedies._model import Context, Declined, Proposal
+
+#: Module functions of ``random`` that a ``random.Random`` instance has too.
+_STDLIB = frozenset({
+    "random", "randint", "randrange", "choice", "choices", "sample", "shuffle", "uniform", "gauss",
+    "normalvariate", "expovariate", "triangular", "betavariate", "getrandbits", "randbytes", "lognormvariate",
+})
+#: numpy's legacy module functions -> the ``Generator`` method that replaces them.
+_NUMPY = {
+    "rand": "random", "random": "random", "random_sample": "random", "ranf": "random", "sample": "random",
+    "randn": "standard_normal", "randint": "integers", "choice": "choice", "shuffle": "shuffle",
+    "permutation": "permutation", "normal": "normal", "uniform": "uniform", "poisson": "poisson",
+    "binomial": "binomial", "exponential": "exponential", "standard_normal": "standard_normal",
+}
+_PURPOSE = ("fuzz", "chaos", "stress", "property", "random_order")
+
+
+class _Seed(cst.CSTTransformer):
+    def __init__(self, names: dict[str, str], rng: str) -> None:
+        self.names = names
+        self.rng = rng
+        self.kind: str | None = None  # "random" or the numpy alias
+        self.replaced = 0
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        name = dotted(updated.func)
+        if name is None:
+            return updated
+        head, _, rest = name.partition(".")
+        qualified = f"{self.names.get(head, head)}.{rest}".rstrip(".")
+        module, _, function = qualified.rpartition(".")
+        if module == "random" and function in _STDLIB and self.kind in (None, "random"):
+            self.kind = "random"
+        elif module == "numpy.random" and function in _NUMPY and self.kind in (None, head):
+            self.kind = head
+            function = _NUMPY[function]
+            if function in ("random", "standard_normal") and len(updated.args) > 1:
+                shape = cst.Tuple([cst.Element(a.value) for a in updated.args])
+                updated = updated.with_changes(args=[cst.Arg(shape)])
+        else:
+            return updated
+        self.replaced += 1
+        return updated.with_changes(func=cst.Attribute(cst.Name(self.rng), cst.Name(function)))
+
+
+def _insert_first(function: cst.FunctionDef, lines: list[cst.BaseStatement]) -> cst.FunctionDef:
+    body = function.body
+    assert isinstance(body, cst.IndentedBlock)
+    first = 1 if function.get_docstring() is not None else 0
+    statements = list(body.body)
+    statements[first:first] = lines
+    return function.with_changes(body=body.with_changes(body=statements))
+
+
+def _faker_seeds(function: cst.FunctionDef, names: dict[str, str]) -> tuple[cst.FunctionDef, int]:
+    """``fake = Faker()`` -> followed by ``fake.seed_instance(SEED)``; the ``faker`` fixture seeded."""
+    text = code(function)
+    added = 0
+    if "faker" in parameter_names(function) and "faker.seed_instance(" not in text:
+        function = _insert_first(function, [statement(f"faker.seed_instance({SEED})\n")])
+        added += 1
+    body = function.body
+    assert isinstance(body, cst.IndentedBlock)
+    statements: list[cst.BaseStatement] = []
+    for line in body.body:
+        statements.append(line)
+        if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 and isinstance(line.body[0], cst.Assign):
+            assign = line.body[0]
+            target = assign.targets[0].target if len(assign.targets) == 1 else None
+            callee = dotted(assign.value.func) if isinstance(assign.value, cst.Call) else None
+            is_faker = callee is not None and names.get(callee.split(".")[0], callee).endswith("Faker")
+            if isinstance(target, cst.Name) and is_faker and f"{target.value}.seed_instance(" not in text:
+                statements.append(statement(f"{target.value}.seed_instance({SEED})\n"))
+                added += 1
+    return function.with_changes(body=body.with_changes(body=statements)), added
+
+
+@on_test("seed.local")
+def propose_seed(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
+    remedy = "seed.local"
+    function = loaded.function
+    decorators = " ".join(code(d.decorator) for d in function.decorators)
+    if "given" in decorators or any(word in function.name.value for word in _PURPOSE):
+        return [Declined(remedy, "the test's randomness is its purpose (property, fuzz or chaos test)")]
+    used = set(parameter_names(function)) | set(loaded.names)
+    rng = next(n for n in ("rng", "seeded", "rng_") if n not in used and f"{n} =" not in code(function))
+    seed = _Seed(loaded.names, rng)
+    new = function.visit(seed)
+    assert isinstance(new, cst.FunctionDef)
+    imports: list[tuple[str, str | None]] = []
+    if seed.kind == "random":
+        new = _insert_first(new, [statement(f"{rng} = random.Random({SEED})\n")])
+        imports.append(("random", None))
+    elif seed.kind is not None:
+        new = _insert_first(new, [statement(f"{rng} = {seed.kind}.random.default_rng({SEED})\n")])
+    new, faked = _faker_seeds(new, loaded.names)
+    if not seed.replaced and not faked:
+        return []
+    module = add_imports(change_function(loaded.module, function, lambda _f: new), imports)
+    generator = {None: "Faker.seed_instance", "random": "random.Random"}.get(seed.kind, "numpy's default_rng")
+    why = (
+        f"{ctx.target.name} draws its data from an unseeded generator, so every run tests different "
+        f"values and only some of them fail. A local {generator} seeded with {SEED} makes the data the "
+        "same on every run (and leaves the global generator alone); change the seed to test other data."
+    )
+    return [proposal(Category.DATA, remedy, "Seed the test's random data", why, {loaded.path: (loaded.source, module)})]
+
+
+_SPREAD = re.compile(r"jitter|spread|randomi[sz]e|shuffle")
+
+
+class _NoSpread(cst.CSTTransformer):
+    """``Schedule()`` -> ``Schedule(expiry_jitter=0)`` for a class whose random spread is a parameter."""
+
+    def __init__(self, spreads: dict[str, tuple[str, str]]) -> None:
+        self.spreads = spreads
+        self.done: list[str] = []
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        local = dotted(updated.func) or ""
+        if local not in self.spreads:
+            return updated
+        name, off = self.spreads[local]
+        if passes(updated, name):
+            return updated
+        self.done.append(f"{local}({name}={off})")
+        return with_keyword(updated, name, off)
+
+
+@on_test("seed.no-spread")
+def propose_no_spread(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
+    """The code under test spreads a value at random (jitter) and lets the caller turn that off."""
+    remedy = "seed.no-spread"
+    spreads: dict[str, tuple[str, str]] = {}
+    for local, params in constructor_parameters(ctx, loaded.names).items():
+        for param in params:
+            default = code(param.default) if param.default is not None else ""
+            if _SPREAD.search(param.name.value) and default not in ("0", "0.0", "False", "None"):
+                spreads[local] = (param.name.value, "False" if default == "True" else "0")
+                break
+    if not spreads:
+        return []
+    rewrite = _NoSpread(spreads)
+    function = visit_function(loaded.function, rewrite)
+    if not rewrite.done:
+        return []
+    module = change_function(loaded.module, loaded.function, lambda _f: function)
+    made = ", ".join(dict.fromkeys(rewrite.done))
+    why = (
+        f"The code under test adds a random spread that {ctx.target.name} does not control, so the value "
+        f"it checks lands on either side of the boundary from run to run. The class lets callers turn the "
+        f"spread off: the test now builds {made}, and checks the behaviour without the dice."
+    )
+    return [proposal(Category.DATA, remedy, "Turn off the random spread the test does not control", why,
+                     {loaded.path: (loaded.source, module)})]

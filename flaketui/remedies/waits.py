@@ -1,0 +1,320 @@
+"""A fixed sleep that waits for something: wait for that thing instead.
+
+- ``task = asyncio.create_task(...)`` then ``await asyncio.sleep(n)``:
+  ``await asyncio.wait_for(task, timeout=...)`` (``asyncio.gather`` for several tasks, which
+  also awaits tasks that were started and never awaited);
+- ``thread.start()`` then ``time.sleep(n)``: ``thread.join(timeout=...)``;
+- ``sleep(n)`` then ``assert condition``: poll the condition against a deadline, then assert;
+- a project method whose docstring sends callers to another (``join`` says "use
+  ``wait_idle`` to wait for it"): call the one it names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import libcst as cst
+
+from flaketui.models import Category
+from flaketui.remedies._base import (
+    WAIT_SECONDS,
+    Loaded,
+    on_test,
+    project_modules,
+    proposal,
+)
+from flaketui.remedies._cst import (
+    add_imports,
+    called_name,
+    change_function,
+    code,
+    expression_of,
+    parse,
+    statement,
+    top_level_functions,
+    visit_function,
+)
+from flaketui.remedies._model import Context, Declined, Proposal
+
+_ASYNC_SLEEPS = frozenset({"asyncio.sleep", "trio.sleep", "anyio.sleep"})
+_TASK_STARTS = frozenset({"asyncio.create_task", "asyncio.ensure_future"})
+
+
+def _sleep_kind(line: cst.BaseStatement, names: dict[str, str]) -> str | None:
+    """``async`` for ``await asyncio.sleep(n)``, ``sync`` for ``time.sleep(n)`` (n not 0)."""
+    value = expression_of(line)
+    called = called_name(value, names)
+    call = value.expression if isinstance(value, cst.Await) else value
+    if not isinstance(call, cst.Call) or not call.args:
+        return None
+    first = call.args[0].value
+    if isinstance(first, cst.Integer | cst.Float) and float(first.value.replace("_", "")) == 0:
+        return None  # sleep(0) yields to the loop on purpose
+    if isinstance(value, cst.Await) and called in _ASYNC_SLEEPS:
+        return "async"
+    if called == "time.sleep":
+        return "sync"
+    return None
+
+
+def _task_name(line: cst.BaseStatement, names: dict[str, str]) -> str | None:
+    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+        return None
+    small = line.body[0]
+    if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+        called = called_name(small.value, names) or ""
+        if called in _TASK_STARTS or called.endswith(".create_task"):
+            return small.targets[0].target.value
+    return None
+
+
+def _started_threads(line: cst.BaseStatement) -> tuple[str, str] | None:
+    """(``name``, ``one``) for ``name.start()``; (``names``, ``each``) for a loop starting each."""
+    value = expression_of(line)
+    if (
+        isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "start"
+        and isinstance(value.func.value, cst.Name) and not value.args
+    ):
+        return value.func.value.value, "one"
+    if isinstance(line, cst.For) and isinstance(line.target, cst.Name) and isinstance(line.iter, cst.Name):
+        inner = line.body.body if isinstance(line.body, cst.IndentedBlock) else []
+        if len(inner) == 1 and _started_threads(inner[0]) == (line.target.value, "one"):
+            return line.iter.value, "each"
+    return None
+
+
+def _mentions(lines: list[cst.BaseStatement], name: str, pattern: str) -> bool:
+    text = "".join(code(line) for line in lines)
+    return re.search(pattern.format(re.escape(name)), text) is not None
+
+
+@dataclass(frozen=True)
+class _Waiter:
+    name: str
+    is_async: bool
+    returns_bool: bool
+
+
+_WAIT_NAME = re.compile(r"^(wait|join|drain|flush)\w*$|^\w+_(complete|completed|idle|done|finished)$")
+
+
+def project_waiters(ctx: Context, names: dict[str, str]) -> dict[str, list[_Waiter]]:
+    """method -> the wait methods (``wait_idle``, ``wait_for_all_listeners_to_complete``...)
+    that take no argument, of every project class that defines that method."""
+    found: dict[str, list[_Waiter]] = {}
+    for path in project_modules(ctx, names):
+        module = parse(ctx.read(path) or b"")
+        if module is None:
+            continue
+        by_class: dict[str, list[cst.FunctionDef]] = {}
+        for owner, function in top_level_functions(module):
+            if owner is not None:
+                by_class.setdefault(owner, []).append(function)
+        for methods in by_class.values():
+            elsewhere = {m.name.value for m in methods if _USE.search(m.get_docstring() or "")}
+            waits = [
+                _Waiter(m.name.value, m.asynchronous is not None,
+                        m.returns is not None and code(m.returns.annotation) == "bool")
+                for m in methods
+                if _WAIT_NAME.match(m.name.value) and all(p.default is not None for p in m.params.params[1:])
+            ]
+            # wait_* first; a wait whose own docstring sends callers elsewhere last of all.
+            waits.sort(key=lambda w: (w.name in elsewhere, not w.name.startswith("wait")))
+            for method in methods:
+                if waits and not method.name.value.startswith("_") and method.name.value not in {w.name for w in waits}:
+                    found.setdefault(method.name.value, []).extend(waits)
+    return found
+
+
+def _calls(line: cst.BaseStatement) -> list[tuple[str, str]]:
+    """(receiver, method) of every ``receiver.method(...)`` call in a statement."""
+    text = code(line)
+    return re.findall(r"\b([A-Za-z_][\w.]*)\.(\w+)\(", text)
+
+
+class _Rewrite(cst.CSTTransformer):
+    """Replaces the first fixed sleep it can turn into a real wait, and says how."""
+
+    def __init__(self, names: dict[str, str], waiters: dict[str, list[_Waiter]] | None = None) -> None:
+        self.names = names
+        #: A method the project's classes define -> the wait methods of the same class.
+        self.waiters = waiters or {}
+        self.done: str | None = None
+        self.consumed = 0
+        self.imports: list[tuple[str, str | None]] = []
+
+    def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
+        if self.done:
+            return updated
+        body = list(updated.body)
+        for index, line in enumerate(body):
+            kind = _sleep_kind(line, self.names)
+            if kind is None:
+                continue
+            self.consumed = 0
+            replacement = self._waits(kind, body[:index], body[index + 1 :])
+            if replacement is not None:
+                assert isinstance(line, cst.SimpleStatementLine)  # a sleep is one expression statement
+                first = replacement[0].with_changes(leading_lines=line.leading_lines)
+                body[index : index + 1 + self.consumed] = [first, *replacement[1:]]
+                return updated.with_changes(body=body)
+        return updated
+
+    def _project_wait(self, kind: str, before: list[cst.BaseStatement]) -> list[cst.BaseStatement] | None:
+        for line in reversed(before):
+            for receiver, method in reversed(_calls(line)):
+                for waiter in self.waiters.get(method, []):
+                    if waiter.is_async and kind != "async":
+                        continue
+                    call = f"{'await ' if waiter.is_async else ''}{receiver}.{waiter.name}()"
+                    self.done = f"waits with {receiver}.{waiter.name}() for what {method}() started"
+                    return [statement(f"{'assert ' if waiter.returns_bool else ''}{call}\n")]
+        return None
+
+    def _queue_get(self, kind: str, line: cst.BaseStatement) -> cst.BaseStatement | None:
+        """``item = q.get_nowait()`` after the sleep -> ``item = await asyncio.wait_for(q.get(), ...)``."""
+        if not (isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 and isinstance(line.body[0], cst.Assign)):
+            return None
+        match = re.fullmatch(r"(.+?) = ([\w.]+)\.get_nowait\(\)", code(line.body[0]).strip())
+        if match is None:
+            return None
+        target, queue = match.groups()
+        if kind == "async":
+            self.imports.append(("asyncio", None))
+            return statement(f"{target} = await asyncio.wait_for({queue}.get(), timeout={WAIT_SECONDS})\n")
+        return statement(f"{target} = {queue}.get(timeout={WAIT_SECONDS})\n")
+
+    def _waits(
+        self, kind: str, before: list[cst.BaseStatement], after: list[cst.BaseStatement]
+    ) -> list[cst.BaseStatement] | None:
+        if kind == "async":
+            tasks = [n for line in before if (n := _task_name(line, self.names))]
+            pending = [t for t in tasks if not _mentions(after, t, r"await\s+{0}\b|{0}\.(result|cancel)\(")]
+            if pending:
+                self.imports.append(("asyncio", None))
+                waited = pending[0] if len(pending) == 1 else f"asyncio.gather({', '.join(pending)})"
+                self.done = f"waits for {', '.join(pending)} to finish instead of sleeping a fixed time"
+                return [statement(f"await asyncio.wait_for({waited}, timeout={WAIT_SECONDS})\n")]
+        if kind == "sync":
+            started = [s for line in before if (s := _started_threads(line))]
+            unjoined = [(n, how) for n, how in started if not _mentions(after, n, r"{0}\.join\(|for \w+ in {0}:")]
+            if unjoined:
+                joins = []
+                for name, how in unjoined:
+                    if how == "one":
+                        joins.append(statement(f"{name}.join(timeout={WAIT_SECONDS})\n"))
+                    else:
+                        joins.append(statement(f"for thread in {name}:\n    thread.join(timeout={WAIT_SECONDS})\n"))
+                self.done = f"joins {', '.join(n for n, _ in unjoined)} instead of sleeping a fixed time"
+                return joins
+        offered = self._project_wait(kind, before)
+        if offered is not None:
+            return offered
+        if after and (taken := self._queue_get(kind, after[0])) is not None:
+            self.consumed = 1  # the queue read replaces the sleep and itself
+            self.done = "waits for the queue's next item instead of sleeping a fixed time"
+            return [taken]
+        conditions = []
+        for line in after:
+            if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 and isinstance(line.body[0], cst.Assert):
+                conditions.append(line.body[0].test)
+            else:
+                break
+        if not conditions:
+            return None
+        self.imports.append(("time", None))
+        if kind == "async":
+            self.imports.append(("asyncio", None))
+        joined = " and ".join(f"({code(c)})" if len(conditions) > 1 else code(c) for c in conditions)
+        pause = "await asyncio.sleep(0.01)" if kind == "async" else "time.sleep(0.01)"
+        self.done = "polls the asserted condition against a deadline instead of sleeping a fixed time"
+        return [
+            statement(f"deadline = time.monotonic() + {WAIT_SECONDS}\n"),
+            statement(f"while not ({joined}) and time.monotonic() < deadline:\n    {pause}\n"),
+        ]
+
+
+@on_test("wait.event")
+def propose_waits(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
+    remedy = "wait.event"
+    rewrite = _Rewrite(loaded.names, project_waiters(ctx, loaded.names))
+    module = change_function(loaded.module, loaded.function, lambda f: visit_function(f, rewrite))
+    if rewrite.done is None:
+        return []
+    module = add_imports(module, rewrite.imports)
+    category = Category.ASYNC
+    title = "Wait for the event, not a fixed time"
+    why = (
+        f"The test {rewrite.done}: a fixed sleep is too short on a loaded runner. "
+        f"The wait fails after {WAIT_SECONDS} s instead of hanging."
+    )
+    return [proposal(category, remedy, title, why, {loaded.path: (loaded.source, module)})]
+
+
+# -- waits the project's own docstrings recommend -----------------------------------------------
+_USE = re.compile(r"\buse\s+`{1,2}(?:\w+\.)?(\w+)(?:\(\))?`{1,2}", re.IGNORECASE)
+
+
+def _recommended(ctx: Context, names: dict[str, str]) -> dict[str, tuple[str, bool, str]]:
+    """method -> (the method its docstring recommends, returns bool, path), over the project."""
+    found: dict[str, tuple[str, bool, str]] = {}
+    for path in project_modules(ctx, names):
+        module = parse(ctx.read(path) or b"")
+        if module is None:
+            continue
+        methods: dict[tuple[str | None, str], cst.FunctionDef] = {
+            (owner, f.name.value): f for owner, f in top_level_functions(module)
+        }
+        for (owner, name), function in methods.items():
+            doc = function.get_docstring() or ""
+            match = _USE.search(doc)
+            if owner is None or match is None or (owner, match.group(1)) not in methods:
+                continue
+            other = methods[(owner, match.group(1))]
+            returns_bool = other.returns is not None and code(other.returns.annotation) == "bool"
+            found[name] = (match.group(1), returns_bool, path)
+    return found
+
+
+class _CallSwap(cst.CSTTransformer):
+    def __init__(self, swaps: dict[str, tuple[str, bool, str]], started: str) -> None:
+        self.swaps = swaps
+        #: The test's code: a receiver it ``.start()``s is a thread, whose join is the real one.
+        self.started = started
+        self.done: list[tuple[str, str, str]] = []
+
+    def leave_SimpleStatementLine(
+        self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
+    ) -> cst.SimpleStatementLine:
+        value = expression_of(updated)
+        if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute)):
+            return updated
+        swap = self.swaps.get(value.func.attr.value)
+        receiver = code(value.func.value)
+        if swap is None or f"{receiver}.start()" in self.started:
+            return updated
+        other, returns_bool, path = swap
+        call = value.with_changes(func=value.func.with_changes(attr=cst.Name(other)), args=[])
+        self.done.append((value.func.attr.value, other, path))
+        small: cst.BaseSmallStatement = cst.Assert(test=call) if returns_bool else cst.Expr(call)
+        return updated.with_changes(body=[small])
+
+
+@on_test("wait.documented")
+def propose_documented_wait(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
+    remedy = "wait.documented"
+    swaps = _recommended(ctx, loaded.names)
+    if not swaps:
+        return []
+    swap = _CallSwap(swaps, code(loaded.function))
+    module = change_function(loaded.module, loaded.function, lambda f: visit_function(f, swap))
+    if not swap.done:
+        return []
+    old, new, path = swap.done[0]
+    title = f"Call {new}() where the test calls {old}()"
+    why = (
+        f"{path} documents that {old}() may return before the work is done and tells callers to use "
+        f"{new}(): the test reads the result too early when the workers are slow."
+    )
+    return [proposal(Category.RACE, remedy, title, why, {loaded.path: (loaded.source, module)})]

@@ -1,0 +1,542 @@
+"""Golden before/after tables for the remedies, a table of no-ops, idempotence, and the guard."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from flaketui.models import Category, Evidence
+from flaketui.remedies import Context, Target, propose
+from flaketui.remedies.guard import weakening
+
+
+def src(text: str) -> bytes:
+    return textwrap.dedent(text).lstrip("\n").encode()
+
+
+def context(files: dict[str, bytes], name: str, *, category=Category.UNKNOWN, evidence=(), deps=()) -> Context:
+    return Context(
+        target=Target("tests/test_x.py", name),
+        read=files.get,
+        evidence=tuple(evidence),
+        category=category,
+        dependencies=frozenset(deps),
+        project_files=tuple(files),
+    )
+
+
+def order_evidence(polluter: str) -> Evidence:
+    return Evidence(Category.ORDER, "order.shared-state-read", "tests/test_x.py", 1, 1,
+                    f"state, changed by {polluter} (line 9): reads module-level state", "", 0.7)
+
+
+GOLDEN = [
+    pytest.param(
+        {"tests/test_x.py": src("""
+            import asyncio
+
+            async def test_a(runner):
+                task = asyncio.create_task(runner.run())
+                await asyncio.sleep(0.05)  # long enough
+                assert runner.done
+        """)},
+        "test_a", {}, "wait.event",
+        {"tests/test_x.py": src("""
+            import asyncio
+
+            async def test_a(runner):
+                task = asyncio.create_task(runner.run())
+                await asyncio.wait_for(task, timeout=10)
+                assert runner.done
+        """)},
+        id="async-sleep-waits-for-the-task",
+    ),
+    pytest.param(
+        {"tests/test_x.py": src("""
+            import asyncio
+
+            async def test_a(runner):
+                first = asyncio.create_task(runner.run(1))
+                second = asyncio.create_task(runner.run(2))
+                await asyncio.sleep(0.05)
+                assert runner.count == 2
+        """)},
+        "test_a", {}, "wait.event",
+        {"tests/test_x.py": src("""
+            import asyncio
+
+            async def test_a(runner):
+                first = asyncio.create_task(runner.run(1))
+                second = asyncio.create_task(runner.run(2))
+                await asyncio.wait_for(asyncio.gather(first, second), timeout=10)
+                assert runner.count == 2
+        """)},
+        id="tasks-never-awaited-are-gathered",
+    ),
+    pytest.param(
+        {"tests/test_x.py": src("""
+            import threading
+            import time
+
+            def test_a(box):
+                worker = threading.Thread(target=box.fill)
+                worker.start()
+                time.sleep(0.1)
+                assert box.full
+        """)},
+        "test_a", {}, "wait.event",
+        {"tests/test_x.py": src("""
+            import threading
+            import time
+
+            def test_a(box):
+                worker = threading.Thread(target=box.fill)
+                worker.start()
+                worker.join(timeout=10)
+                assert box.full
+        """)},
+        id="thread-sleep-joins-the-thread",
+    ),
+    pytest.param(
+        {"tests/test_x.py": src("""
+            from time import sleep
+
+            def test_a(server):
+                server.send("ping")
+                sleep(0.2)
+                assert server.received == ["ping"]
+        """)},
+        "test_a", {}, "wait.event",
+        {"tests/test_x.py": src("""
+            from time import sleep
+            import time
+
+            def test_a(server):
+                server.send("ping")
+                deadline = time.monotonic() + 10
+                while not (server.received == ["ping"]) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert server.received == ["ping"]
+        """)},
+        id="sleep-then-assert-polls-with-a-deadline",
+    ),
+    pytest.param(
+        {
+            "tests/test_x.py": src("""
+                from pkg.q import Queue
+
+                def test_a():
+                    q = Queue()
+                    q.put(1)
+                    q.join()
+                    assert q.done == 1
+            """),
+            "src/pkg/__init__.py": b"",
+            "src/pkg/q.py": src('''
+                class Queue:
+                    def join(self):
+                        """Returns when nothing waits; a job may still run: use ``wait_idle``."""
+
+                    def wait_idle(self, timeout: float = 5.0) -> bool:
+                        return True
+            '''),
+        },
+        "test_a", {}, "wait.documented",
+        {"tests/test_x.py": src("""
+            from pkg.q import Queue
+
+            def test_a():
+                q = Queue()
+                q.put(1)
+                assert q.wait_idle()
+                assert q.done == 1
+        """)},
+        id="documented-wait-replaces-join",
+    ),
+    pytest.param(
+        {
+            "tests/test_x.py": src("""
+                import asyncio
+
+                from app.events import EventManager
+
+                async def test_a():
+                    events = EventManager()
+                    events.emit("saved")
+                    await asyncio.sleep(0.1)
+                    assert events.handled == ["saved"]
+            """),
+            "app/__init__.py": b"",
+            "app/events.py": src("""
+                class EventManager:
+                    def emit(self, name): ...
+
+                    async def wait_for_all_listeners_to_complete(self, timeout=None): ...
+            """),
+        },
+        "test_a", {}, "wait.event",
+        {"tests/test_x.py": src("""
+            import asyncio
+
+            from app.events import EventManager
+
+            async def test_a():
+                events = EventManager()
+                events.emit("saved")
+                await events.wait_for_all_listeners_to_complete()
+                assert events.handled == ["saved"]
+        """)},
+        id="project-wait-method-for-what-was-started",
+    ),
+    pytest.param(
+        {"tests/test_x.py": src("""
+            import asyncio
+
+            async def test_a(handler, queue):
+                handler.on_message("hi")
+                await asyncio.sleep(0.05)
+                message = queue.get_nowait()
+                assert message == "hi"
+        """)},
+        "test_a", {}, "wait.event",
+        {"tests/test_x.py": src("""
+            import asyncio
+
+            async def test_a(handler, queue):
+                handler.on_message("hi")
+                message = await asyncio.wait_for(queue.get(), timeout=10)
+                assert message == "hi"
+        """)},
+        id="queue-read-waits-for-the-item",
+    ),
+    pytest.param(
+        {"tests/test_x.py": src("""
+            import random
+
+            def test_a():
+                values = [random.randint(0, 9) for _ in range(5)]
+                assert len(values) == 5
+        """)},
+        "test_a", {}, "seed.local",
+        {"tests/test_x.py": src("""
+            import random
+
+            def test_a():
+                rng = random.Random(1234)
+                values = [rng.randint(0, 9) for _ in range(5)]
+                assert len(values) == 5
+        """)},
+        id="stdlib-random-seeded-local-generator",
+    ),
+    pytest.param(
+        {"tests/test_x.py": src("""
+            import numpy as np
+
+            def test_a():
+                data = np.random.rand(3, 2)
+                assert data.shape == (3, 2)
+        """)},
+        "test_a", {}, "seed.local",
+        {"tests/test_x.py": src("""
+            import numpy as np
+
+            def test_a():
+                rng = np.random.default_rng(1234)
+                data = rng.random((3, 2))
+                assert data.shape == (3, 2)
+        """)},
+        id="numpy-legacy-to-default-rng",
+    ),
+    pytest.param(
+        {"tests/test_x.py": src("""
+            from faker import Faker
+
+            def test_a():
+                fake = Faker()
+                assert fake.name()
+        """)},
+        "test_a", {}, "seed.local",
+        {"tests/test_x.py": src("""
+            from faker import Faker
+
+            def test_a():
+                fake = Faker()
+                fake.seed_instance(1234)
+                assert fake.name()
+        """)},
+        id="faker-seed-instance",
+    ),
+    pytest.param(
+        {"tests/test_x.py": src("""
+            def test_a():
+                tags = {"b", "a"}
+                assert list(tags) == ["b", "a"]
+        """)},
+        "test_a", {}, "order.sorted",
+        {"tests/test_x.py": src("""
+            def test_a():
+                tags = {"b", "a"}
+                assert sorted(tags) == ["a", "b"]
+        """)},
+        id="set-to-list-sorted-both-sides",
+    ),
+    pytest.param(
+        {"tests/test_x.py": src("""
+            def test_a():
+                assert 0.1 + 0.2 == 0.3
+        """)},
+        "test_a", {}, "float.approx",
+        {"tests/test_x.py": src("""
+            import pytest
+
+            def test_a():
+                assert 0.1 + 0.2 == pytest.approx(0.3)
+        """)},
+        id="float-sum-approx",
+    ),
+    pytest.param(
+        {"tests/test_x.py": src("""
+            import os
+
+            def test_reads():
+                assert os.environ.get("MODE") is None
+
+            def test_sets():
+                os.environ["MODE"] = "fast"
+                del os.environ["OTHER"]
+        """)},
+        "test_reads", {"evidence": [order_evidence("test_sets")]}, "restore.monkeypatch",
+        {"tests/test_x.py": src("""
+            import os
+
+            def test_reads():
+                assert os.environ.get("MODE") is None
+
+            def test_sets(monkeypatch):
+                monkeypatch.setenv("MODE", "fast")
+                monkeypatch.delenv("OTHER", raising=False)
+        """)},
+        id="environ-polluter-uses-monkeypatch",
+    ),
+    pytest.param(
+        {"tests/test_x.py": src("""
+            from pkg import config
+
+            def test_reads():
+                assert config.DEBUG is False
+
+            def test_sets():
+                config.DEBUG = True
+                assert config.DEBUG
+        """)},
+        "test_reads", {"category": Category.ORDER}, "restore.monkeypatch",
+        {"tests/test_x.py": src("""
+            from pkg import config
+
+            def test_reads():
+                assert config.DEBUG is False
+
+            def test_sets(monkeypatch):
+                monkeypatch.setattr(config, "DEBUG", True)
+                assert config.DEBUG
+        """)},
+        id="module-attribute-polluter-setattr",
+    ),
+    pytest.param(
+        {"tests/test_x.py": src("""
+            import json
+
+            def test_a():
+                with open("/tmp/report.json", "w") as out:
+                    json.dump({}, out)
+        """)},
+        "test_a", {}, "isolate.tmp_path",
+        {"tests/test_x.py": src("""
+            import json
+
+            def test_a(tmp_path):
+                with open(str(tmp_path / "report.json"), "w") as out:
+                    json.dump({}, out)
+        """)},
+        id="shared-tmp-file-goes-to-tmp-path",
+    ),
+    pytest.param(
+        {
+            "tests/test_x.py": src("""
+                import threading
+                from pkg.counter import Counter
+
+                def test_a():
+                    counter = Counter()
+                    threads = [threading.Thread(target=counter.bump) for _ in range(4)]
+                    assert counter
+            """),
+            "pkg/__init__.py": b"",
+            "pkg/counter.py": src("""
+                class Counter:
+                    def __init__(self):
+                        self.value = 0
+
+                    def bump(self):
+                        self.value += 1
+            """),
+        },
+        "test_a", {}, "race.lock",
+        {"pkg/counter.py": src("""
+            import threading
+
+            class Counter:
+                def __init__(self):
+                    self.value = 0
+                    self._lock = threading.Lock()
+
+                def bump(self):
+                    with self._lock:
+                        self.value += 1
+        """)},
+        id="unlocked-increment-gets-a-lock",
+    ),
+    pytest.param(
+        {"tests/test_x.py": src("""
+            from datetime import datetime
+
+            def test_a():
+                assert datetime.now().year >= 2024
+        """)},
+        "test_a", {"deps": ["freezegun"]}, "clock.freeze",
+        {"tests/test_x.py": src("""
+            from datetime import datetime
+            from freezegun import freeze_time
+
+            @freeze_time("2025-01-14 12:00:00")
+            def test_a():
+                assert datetime.now().year >= 2024
+        """)},
+        id="freezegun-when-the-project-has-it",
+    ),
+]
+
+
+def _run(files, name, options):
+    ctx = context(files, name, category=options.get("category", Category.UNKNOWN),
+                  evidence=options.get("evidence", ()), deps=options.get("deps", ()))
+    return propose(ctx)
+
+
+@pytest.mark.parametrize(("files", "name", "options", "remedy", "expected"), GOLDEN)
+def test_golden(files, name, options, remedy, expected):
+    proposals, _ = _run(files, name, options)
+    found = [p for p in proposals if p.remedy == remedy]
+    assert found, f"no {remedy} proposal among {[p.remedy for p in proposals]}"
+    after = {e.path: e.after for e in found[0].edits}
+    assert after == expected
+    # Idempotent: applying the proposal and proposing again offers nothing more of that remedy.
+    again, _ = _run({**files, **after}, name, options)
+    assert [p for p in again if p.remedy == remedy] == []
+
+
+NOOPS = [
+    pytest.param(src("""
+        import asyncio
+
+        async def test_a():
+            await asyncio.sleep(0)
+            assert True
+    """), id="sleep-zero-yields-on-purpose"),
+    pytest.param(src("""
+        import time
+
+        def test_a():
+            time.sleep(0.1)
+            print("no assertion follows, nothing started")
+    """), id="sleep-waiting-for-nothing-named"),
+    pytest.param(src("""
+        import random
+        from hypothesis import given
+
+        @given(x=1)
+        def test_a(x):
+            assert random.random() < 2
+    """), id="property-test-randomness-is-its-purpose"),
+    pytest.param(src("""
+        def test_a():
+            assert sorted({"b", "a"}) == ["a", "b"]
+            assert 1 + 2 == 3
+    """), id="already-sorted-and-integers"),
+    pytest.param(src("""
+        def test_a():
+            with open("data/input.csv") as f:
+                assert f.read()
+    """), id="reading-a-repository-file"),
+]
+
+
+@pytest.mark.parametrize("source", NOOPS)
+def test_no_proposal(source):
+    proposals, _ = _run({"tests/test_x.py": source}, "test_a", {})
+    assert [p.remedy for p in proposals] == []
+
+
+def test_freeze_declined_without_the_library():
+    files = {"tests/test_x.py": src("""
+        from datetime import date
+
+        def test_a():
+            assert date.today().day < 32
+    """)}
+    proposals, declined = _run(files, "test_a", {})
+    assert proposals == []
+    assert any("freezegun or time-machine" in d.reason for d in declined)
+
+
+def test_external_offers_keep_without_code_change():
+    evidence = Evidence(Category.EXTERNAL, "external.http", "tests/test_x.py", 2, 2, "requests.get(): calls the network", "", 0.8)
+    proposals, _ = _run({"tests/test_x.py": src("""
+        import requests
+
+        def test_a():
+            assert requests.get("https://example.com").ok
+    """)}, "test_a", {"evidence": [evidence], "category": Category.EXTERNAL})
+    assert [p.remedy for p in proposals] == ["keep.external"]
+    assert proposals[0].edits == () and "respx" in proposals[0].why
+
+
+def test_diagnosed_category_ranks_first():
+    files = {"tests/test_x.py": src("""
+        import random
+        import time
+
+        def test_a(box):
+            value = random.random()
+            box.put(value)
+            time.sleep(0.1)
+            assert box.value == value
+    """)}
+    proposals, _ = _run(files, "test_a", {"category": Category.DATA})
+    assert [p.remedy for p in proposals] == ["seed.local", "wait.event"]
+    proposals, _ = _run(files, "test_a", {"category": Category.ASYNC})
+    assert [p.remedy for p in proposals] == ["wait.event", "seed.local"]
+
+
+WEAKENINGS = [
+    pytest.param("assert x == 1\n", "pass\n", "remove an assertion", id="assertion-removed"),
+    pytest.param("assert x == 1\n", "assert x >= 1\n", "changes what", id="operator-loosened"),
+    pytest.param("assert elapsed < 0.5\n", "assert elapsed < 5\n", "change a number", id="threshold-raised"),
+    pytest.param("call(timeout=1)\nassert x\n", "call(timeout=30)\nassert x\n", "change a number", id="timeout-raised"),
+    pytest.param("def test_a():\n    assert x\n", "@pytest.mark.skip\ndef test_a():\n    assert x\n", "skip", id="skip-added"),
+    pytest.param("def test_a():\n    assert x\n", "@pytest.mark.xfail\ndef test_a():\n    assert x\n", "skip", id="xfail-added"),
+    pytest.param("f()\nassert x\n", "try:\n    f()\nexcept Exception:\n    pass\nassert x\n", "try", id="try-added"),
+]
+
+
+@pytest.mark.parametrize(("before", "after", "words"), WEAKENINGS)
+def test_guard_rejects_weakening(before, after, words):
+    problem = weakening("t.py", before.encode(), after.encode())
+    assert problem is not None and words in problem.replace("would change what", "changes what")
+
+
+def test_guard_accepts_a_sleep_replaced_by_a_wait():
+    before = b"import time\ntime.sleep(0.3)\nassert box.full\n"
+    after = b"import time\nbox.worker.join(timeout=10)\nassert box.full\n"
+    assert weakening("t.py", before, after) is None
