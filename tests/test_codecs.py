@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from flaketui import fixplan
 from flaketui.models import (
     Category,
     Diagnosis,
@@ -17,6 +16,7 @@ from flaketui.models import (
     Marker,
     MarkerKind,
     MarkerScope,
+    RemovedMarker,
     RunOutcome,
     RunResult,
     ScanResult,
@@ -26,6 +26,7 @@ from flaketui.models import (
     Verification,
     VerifyMode,
 )
+from flaketui.workflows.removal import removed_from_json, removed_to_json
 
 MARKER = Marker(
     MarkerKind.RERUNFAILURES, MarkerScope.CLASS, "svc/t/base.py", 3, "pytest.mark.flaky(reruns=2)",
@@ -50,6 +51,7 @@ DIAGNOSIS = Diagnosis(TEST.nodeid, Suggestion(Category.TIME, 0.76), (EVIDENCE,),
         pytest.param(EVIDENCE, id="evidence"),
         pytest.param(DIAGNOSIS.suggestion, id="suggestion"),
         pytest.param(DIAGNOSIS, id="diagnosis"),
+        pytest.param(RemovedMarker.of(TEST, MARKER), id="removed-marker"),
     ],
 )
 def test_a_model_reads_back_what_it_wrote_through_json_text(model: Any) -> None:
@@ -68,10 +70,13 @@ def test_a_marker_from_a_record_written_before_the_codec_still_reads() -> None:
 
 
 def test_the_record_of_a_fix_keeps_each_marker_in_its_one_json_form() -> None:
-    stored = fixplan.pairs_to_json([(TEST, MARKER)])
+    removed = RemovedMarker.of(TEST, MARKER)
+    stored = removed_to_json([removed])
     assert json.loads(stored)[0]["marker"] == MARKER.to_json()
-    (removed,) = fixplan.pairs_from_json(stored)
-    assert (removed.marker, removed.nodeid, removed.class_name, removed.test_line) == (MARKER, TEST.nodeid, "TestC", 8)
+    assert removed_from_json(stored) == [removed]
+    old = json.loads(stored)
+    old[0]["marker"]["args"] = [list(pair) for pair in MARKER.args]
+    assert removed_from_json(json.dumps(old)) == [removed]
 
 
 def test_a_verification_in_json_counts_its_runs_and_lists_what_did_not_pass() -> None:
