@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from flaketui.cli import main
 from flaketui.models import Category, VerifyMode
 

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-
 from flaketui.models import (
     Category,
     Diagnosis,

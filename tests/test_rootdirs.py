@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-
 from flaketui import rootdirs
 from flaketui.cli import main
 from flaketui.discover.config import find_configs
 from flaketui.verify.targets import target_for
+
 from tests.conftest import MakeRepo, write_files
 
 #: The smallest content that makes each file a pytest config.

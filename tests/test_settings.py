@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from flaketui.errors import FlakeTUIError
 from flaketui.settings import Settings, load_settings
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from flaketui.decisions import parse, render
 from flaketui.models import FlakyTest, Marker, MarkerKind, MarkerScope, TestKey, Triage, repo_nodeid, selects
 
