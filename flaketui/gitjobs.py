@@ -83,6 +83,14 @@ class Running:
         code, self.process = self.process.returncode, None
         return code, out, err
 
+    def wait(self) -> int:
+        """The exit status, once git has finished, of output read as it came (``process.stdout``)."""
+        if self.process is None:
+            raise ValueError("already read")
+        code = self.process.wait()
+        self.process = None
+        return code
+
     def checked(self) -> bytes:
         code, out, err = self.output()
         if code != 0:

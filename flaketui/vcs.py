@@ -412,7 +412,7 @@ def export_tree(root: Path, rev: str, dest: Path, keep: Callable[[str], bool]) -
             if member.isfile() and keep(member.name):
                 archive.extract(member, dest, filter="data")
                 written += 1
-    if job.output()[0] != 0:
+    if job.wait() != 0:
         raise FlakeTUIError(f"git archive {rev} failed.", "Check that the repository is readable (`git status`).")
     _git(dest, "init", "-q")
     return written
