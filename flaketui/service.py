@@ -3,27 +3,25 @@
 Each method delegates to the workflow that owns it (``flaketui/workflows/``); no logic here.
 Every call opens what it needs for its own duration, so the app calls it from worker
 threads; long calls take callbacks and a ``should_stop`` predicate. Never imports textual.
-The start-up budget lives here: a workflow (and its engines: libcst, GitPython, the
-verification engine) is imported when its first method is called.
+``workflows.wiring`` builds each workflow on first use: the start-up budget lives there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flaketui import apply_fix as applying
-from flaketui import proposals
 from flaketui.models import VerifyMode, VerifyOptions
 from flaketui.workflows import editor, repo
-from flaketui.workflows.scan import ProgressCallback, ScanWorkflow
+from flaketui.workflows.scan import ProgressCallback
+from flaketui.workflows.wiring import Workflows
 from flaketui.workflows.workspace import Workspace
 
 if TYPE_CHECKING:
     from datetime import date
 
+    from flaketui.apply_fix import ApplyOptions, ApplyOutcome
     from flaketui.gitjobs import EarlyScan
     from flaketui.models import (
         Category,
@@ -43,14 +41,14 @@ if TYPE_CHECKING:
         Triage,
         Verification,
     )
-    from flaketui.models.history import Candidate, HuntReport, ImportSummary, TestHistory
-    from flaketui.workflows.ci_history import HistoryWorkflow
-    from flaketui.workflows.diagnose import DiagnosisWorkflow
-    from flaketui.workflows.explain import ExplainWorkflow
-    from flaketui.workflows.fix import FixWorkflow
+    from flaketui.models.history import (
+        Candidate,
+        HuntReport,
+        ImportSummary,
+        TestHistory,
+    )
+    from flaketui.proposals import ProposalSet
     from flaketui.workflows.record import Record
-    from flaketui.workflows.undo import UndoWorkflow
-    from flaketui.workflows.verify import VerifyWorkflow
 
 StopPredicate = Callable[[], bool]
 
@@ -63,8 +61,7 @@ class Service:
         pytest_args: str | Sequence[str] | None = None,
     ) -> None:  # fmt: skip
         self.workspace = Workspace(root, python, pytest_args)
-        #: ``early``: git's answers a launcher started for this root before the imports.
-        self._scanning = ScanWorkflow(self.workspace, early)
+        self._w = Workflows(self.workspace, early)
 
     @property
     def root(self) -> Path:
@@ -80,51 +77,11 @@ class Service:
         """The project's own pytest options: ``--pytest-args``, else ``[tool.flaketui] pytest-args``."""
         return self.workspace.pytest_args
 
-    # -- the workflows, each loaded on first use ------------------------------------------
-    @cached_property
-    def _diagnosing(self) -> DiagnosisWorkflow:
-        from flaketui.workflows.diagnose import DiagnosisWorkflow
-
-        return DiagnosisWorkflow(self.workspace, self._scanning)
-
-    @cached_property
-    def _explaining(self) -> ExplainWorkflow:
-        from flaketui.workflows.explain import ExplainWorkflow
-
-        return ExplainWorkflow(self._scanning, self._diagnosing, self._history)
-
-    @cached_property
+    @property
     def record(self) -> Record:
         """Decisions, history, audit and gate (``workflows.record``)."""
-        from flaketui.workflows.record import Record
+        return self._w.record
 
-        return Record(self.workspace, self._scanning, self._diagnosing)
-
-    @cached_property
-    def _history(self) -> HistoryWorkflow:
-        from flaketui.workflows.ci_history import HistoryWorkflow
-
-        return HistoryWorkflow(self.workspace, self._scanning)
-
-    @cached_property
-    def _verifying(self) -> VerifyWorkflow:
-        from flaketui.workflows.verify import VerifyWorkflow
-
-        return VerifyWorkflow(self.workspace, self._diagnosing, self.record)
-
-    @cached_property
-    def _fixing(self) -> FixWorkflow:
-        from flaketui.workflows.fix import FixWorkflow
-
-        return FixWorkflow(self.workspace, self._scanning, self._diagnosing, self.record)
-
-    @cached_property
-    def _undoing(self) -> UndoWorkflow:
-        from flaketui.workflows.undo import UndoWorkflow
-
-        return UndoWorkflow(self.workspace, self.record)
-
-    # -- the repository ------------------------------------------------------------------
     def repo_info(self) -> RepoInfo:
         """Name, branch, HEAD, and whether (and why not) commits are possible."""
         return repo.repo_info(self.workspace)
@@ -148,36 +105,35 @@ class Service:
         under: str | None = None,
     ) -> ScanResult:  # fmt: skip
         """Every flaky-marked test, the findings and the skipped files (``under`` a directory)."""
-        return self._scanning.scan(use_cache=use_cache, collect=collect, on_progress=on_progress, under=under)
+        return self._w.scan.scan(use_cache=use_cache, collect=collect, on_progress=on_progress, under=under)
 
     def scan_json(self, *, use_cache: bool = True, collect: bool = False, under: str | None = None) -> str:
         """``scan --json``: the scan with each test's suggestion and evidence, and the candidates."""
-        return self._explaining.scan_json(use_cache=use_cache, collect=collect, under=under)
+        return self._w.explain.scan_json(use_cache=use_cache, collect=collect, under=under)
 
     def tests_named(self, nodeid: str) -> list[FlakyTest]:
         """The flaky-marked tests whose node id (pytest's, or repo-relative) is ``nodeid``."""
-        return self._explaining.tests_named(nodeid)
+        return self._w.explain.tests_named(nodeid)
 
     def explain(self, nodeid: str) -> Explanation:
         """The test ``nodeid`` names (flaky-marked or not), its diagnosis, the source to show."""
-        return self._explaining.explain(nodeid)
+        return self._w.explain.explain(nodeid)
 
     def explanation_json(self, explanation: Explanation) -> dict[str, Any]:
         """``explain --json``."""
-        return self._explaining.explanation_json(explanation)
+        return self._w.explain.explanation_json(explanation)
 
     def diagnose(self, test: FlakyTest) -> Diagnosis:
         """Evidence and a suggested category for one test (cached by content hash)."""
-        return self._diagnosing.diagnose_many([test])[0]
+        return self._w.diagnose.diagnose_many([test])[0]
 
     def diagnose_many(
         self, tests: Sequence[FlakyTest], *, on_result: Callable[[Diagnosis], None] | None = None,
         should_stop: StopPredicate | None = None,
     ) -> list[Diagnosis]:  # fmt: skip
         """Diagnose in order, reporting each as it is ready; a stop keeps what was done."""
-        return self._diagnosing.diagnose_many(tests, on_result=on_result, should_stop=should_stop)
+        return self._w.diagnose.diagnose_many(tests, on_result=on_result, should_stop=should_stop)
 
-    # -- verification ----------------------------------------------------------------------
     def verify(
         self, tests: Sequence[FlakyTest | str], *, runs: int = 10, mode: VerifyMode | str = "forked",
         timeout: float | None = None, fail_fast: bool = False, on_run: Callable[[RunResult], None] | None = None,
@@ -187,15 +143,15 @@ class Service:
         options = VerifyOptions(
             runs=runs, mode=VerifyMode(mode), timeout=timeout, fail_fast=fail_fast, pytest_args=self.pytest_args
         )
-        return self._verifying.verify(tests, options, on_run, should_stop)
+        return self._w.verify.verify(tests, options, on_run, should_stop)
 
     def python_description(self) -> str:
         """The target interpreter that verification uses and where it was found."""
-        return self._verifying.python_description()
+        return self._w.verify.python_description()
 
     def repro_command(self, test: FlakyTest) -> str:
         """A shell command that reproduces the test's runs outside flaketui."""
-        return self._verifying.repro_command(test)
+        return self._w.verify.repro_command(test)
 
     # -- fix and commit, undo --------------------------------------------------------------
     def plan_fix(
@@ -203,31 +159,37 @@ class Service:
         category: Category | None = None, proof: str = "",
     ) -> FixPlan:  # fmt: skip
         """The marker removal for a test, class or module, its diff and message (``proof``: from --apply)."""
-        return self._fixing.plan_fix(target, include, unverified, category, proof)
+        return self._w.fix.plan_fix(target, include, unverified, category, proof)
 
-    def propose_fixes(self, target: FlakyTest | str) -> proposals.ProposalSet:
+    def propose_fixes(self, target: FlakyTest | str) -> ProposalSet:
         """Remedies for one test's root cause, best first; runs no test and changes nothing."""
-        return proposals.propose(self, target)
+        from flaketui.proposals import propose
+
+        return propose(self, target)
 
     def apply_fix(
-        self, target: FlakyTest | str, options: applying.ApplyOptions | None = None, *,
+        self, target: FlakyTest | str, options: ApplyOptions | None = None, *,
         on_run: Callable[[RunResult], None] | None = None, on_phase: Callable[[str], None] | None = None,
         should_stop: StopPredicate | None = None, confirm: Callable[[FixPlan], bool] | None = None,
-    ) -> applying.ApplyOutcome:  # fmt: skip
+    ) -> ApplyOutcome:  # fmt: skip
         """Write the best remedy, prove it before and after, commit only if it holds (else restore)."""
-        return applying.apply_fix(
-            self, target, options or applying.ApplyOptions(), on_run=on_run, on_phase=on_phase,
+        from flaketui.apply_fix import ApplyOptions, apply_fix
+
+        return apply_fix(
+            self, target, options or ApplyOptions(), on_run=on_run, on_phase=on_phase,
             should_stop=should_stop, confirm=confirm,
         )  # fmt: skip
 
     def prove_fix(
-        self, target: FlakyTest | str, options: applying.ApplyOptions | None = None, *, include: Sequence[str] = (),
+        self, target: FlakyTest | str, options: ApplyOptions | None = None, *, include: Sequence[str] = (),
         on_run: Callable[[RunResult], None] | None = None, on_phase: Callable[[str], None] | None = None,
         should_stop: StopPredicate | None = None, confirm: Callable[[FixPlan], bool] | None = None,
-    ) -> applying.ApplyOutcome:  # fmt: skip
+    ) -> ApplyOutcome:  # fmt: skip
         """The user's own fix: the failure rate at HEAD against the work tree, as ``apply_fix``."""
-        return applying.prove_hand_fix(
-            self, target, options or applying.ApplyOptions(), include=tuple(include), on_run=on_run, on_phase=on_phase,
+        from flaketui.apply_fix import ApplyOptions, prove_hand_fix
+
+        return prove_hand_fix(
+            self, target, options or ApplyOptions(), include=tuple(include), on_run=on_run, on_phase=on_phase,
             should_stop=should_stop, confirm=confirm,
         )  # fmt: skip
 
@@ -235,7 +197,7 @@ class Service:
         self, plan: FixPlan, *, include: Sequence[str] | None = None, unverified: bool | None = None
     ) -> FixPlan:
         """The same removal with a fresh message, diff and file list (the codemod does not run again)."""
-        return self._fixing.refresh_plan(plan, include=include, unverified=unverified)
+        return self._w.fix.refresh_plan(plan, include=include, unverified=unverified)
 
     def commit_needs_terminal(self) -> bool:
         """Whether a commit may prompt on the terminal (signing is on): the app suspends first."""
@@ -246,66 +208,65 @@ class Service:
         on_output: Callable[[str], None] | None = None,
     ) -> CommitRecord:  # fmt: skip
         """Commit the removal with the test file's fix and the chosen files, after a stable verification."""
-        return self._fixing.commit_fix(plan, include, unverified, on_output)
+        return self._w.fix.commit_fix(plan, include, unverified, on_output)
 
     def undo(self, sha: str | None = None, *, on_output: Callable[[str], None] | None = None) -> CommitRecord:
         """Put the marker back as a new commit (the last flaketui commit if no sha)."""
-        return self._undoing.undo(sha, on_output=on_output)
+        return self._w.undo.undo(sha, on_output=on_output)
 
     # -- the record ------------------------------------------------------------------------
     def decisions(self) -> dict[TestKey, Triage]:
         """The team's decisions from ``.flaketui.toml``, keyed by (rootdir, nodeid)."""
-        return self.record.decisions()
+        return self._w.record.decisions()
 
     def set_category(self, test: FlakyTest, category: Category, decided_by: DecidedBy | str = "user") -> Triage:
         """Confirm the test's root cause in ``.flaketui.toml`` (its other fields kept)."""
-        return self.record.set_category(test, category, decided_by)
+        return self._w.record.set_category(test, category, decided_by)
 
     def set_note(self, test: FlakyTest, note: str) -> Triage:
         """The team's note about the test in ``.flaketui.toml`` (empty removes it)."""
-        return self.record.set_note(test, note)
+        return self._w.record.set_note(test, note)
 
     def keep_marker(self, test: FlakyTest, keep: Keep | None) -> Triage:
         """Keep the marker on purpose (or stop keeping it with ``None``)."""
-        return self.record.keep_marker(test, keep)
+        return self._w.record.keep_marker(test, keep)
 
     def last_verifications(self) -> dict[TestKey, Verification]:
         """The newest recorded verification per test."""
-        return self.record.last_verifications()
+        return self._w.record.last_verifications()
 
     def history(self, nodeid: str) -> list[Verification]:
         """A test's verifications, oldest first (found by file and function name if it moved)."""
-        return self.record.history(nodeid)
+        return self._w.record.history(nodeid)
 
     def commits(self) -> list[CommitRecord]:
         """flaketui's commits in this repository, oldest first."""
-        return self.record.commits()
+        return self._w.record.commits()
 
     def test_history(self, nodeid: str) -> NodeRecord:
         """Everything recorded about one node id: decisions, verifications, commits."""
-        return self.record.test_history(nodeid)
+        return self._w.record.test_history(nodeid)
 
     def audit(self, *, as_json: bool = False, generated: str | None = None) -> str:
         """``flaky_test_audit.md`` (or its JSON)."""
-        return self.record.audit(as_json=as_json, generated=generated)
+        return self._w.record.audit(as_json=as_json, generated=generated)
 
-    # -- CI history and hunts ----------------------------------------------------------------
     def import_junit(self, paths: Sequence[str | Path]) -> ImportSummary:
         """Record JUnit XML reports (files, or folders of them) as CI history, each once."""
-        return self._history.import_junit(paths)
+        return self._w.ci_history.import_junit(paths)
 
     def test_histories(self) -> list[TestHistory]:
         """Every test of the imported CI reports with its counts, flips and last failure."""
-        return self._history.test_histories()
+        return self._w.ci_history.test_histories()
 
     def candidates(self, marked: Sequence[FlakyTest] | None = None) -> list[Candidate]:
         """Unmarked tests that CI history or the latest hunt shows flaky, most failing first."""
-        return self._history.candidates(marked)
+        return self._w.ci_history.candidates(marked)
 
     def latest_hunt(self) -> HuntReport | None:
         """The newest hunt's report (a partial one too), or None before the first hunt."""
-        return self._history.latest_hunt()
+        return self._w.ci_history.latest_hunt()
 
     def check(self, *, budget: int = 0, today: date | None = None) -> GateResult:
         """The CI gate: markers not kept on purpose beyond ``budget``, and expired keeps, fail."""
-        return self.record.check(budget=budget, today=today)
+        return self._w.record.check(budget=budget, today=today)

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from flaketui.models import Finding, Keep, Triage
-from flaketui.report import GateItem, gate_items, gate_passes
+from flaketui.gate import gate_items, gate_passes
+from flaketui.models import Finding, GateItem, Keep, Triage
 from tests._record_helpers import flaky
 
 TODAY = dt.date(2026, 11, 24)

@@ -38,6 +38,8 @@ HEADLESS = [
     "flaketui.vcs",
     "flaketui.store",
     "flaketui.report",
+    "flaketui.gate",
+    "flaketui.workflows.wiring",
 ]
 
 

@@ -12,7 +12,14 @@ from flaketui.candidates import candidate_json
 from flaketui.diagnose.engine import engine_fingerprint
 from flaketui.discover import cache as scan_cache
 from flaketui.errors import FlakeTUIError
-from flaketui.models import Diagnosis, Excerpt, Explanation, FlakyTest, ScanResult, repo_nodeid
+from flaketui.models import (
+    Diagnosis,
+    Excerpt,
+    Explanation,
+    FlakyTest,
+    ScanResult,
+    repo_nodeid,
+)
 from flaketui.workflows.ci_history import HistoryWorkflow
 from flaketui.workflows.diagnose import DiagnosisWorkflow
 from flaketui.workflows.scan import ScanWorkflow

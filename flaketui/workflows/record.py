@@ -9,7 +9,7 @@ import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 
-from flaketui import decisions, report, vcs
+from flaketui import decisions, gate, report, vcs
 from flaketui.models import (
     Category,
     CommitRecord,
@@ -139,10 +139,10 @@ class Record:
         """The CI gate: fail on every flaky marker and repository-wide rerun not kept on
         purpose, beyond ``budget``, and on every keep past its expiry date."""
         scan = self.scanning.scan()
-        items = report.gate_items(scan.tests, scan.findings, self.decisions(), today or dt.date.today())
+        items = gate.gate_items(scan.tests, scan.findings, self.decisions(), today or dt.date.today())
         return GateResult(
-            ok=report.gate_passes(items, budget),
-            failing=tuple(report.failing_lines(items)),
+            ok=gate.gate_passes(items, budget),
+            failing=tuple(gate.failing_lines(items)),
             kept=tuple(i.text for i in items if i.status == "kept"),
             expired=tuple(i.text for i in items if i.status == "expired"),
             budget=budget,
