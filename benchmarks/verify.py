@@ -85,6 +85,15 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "BENCH_DECISION"}
 
 
+def cpu_timed(work) -> tuple[tuple[float, object], float]:
+    """(wall seconds, result) and the CPU seconds of this process and its children meanwhile."""
+    before = os.times()
+    result = timed(work)
+    after = os.times()
+    cpu = sum(getattr(after, f) - getattr(before, f) for f in ("user", "system", "children_user", "children_system"))
+    return result, cpu
+
+
 def timed(work) -> tuple[float, object]:
     start = time.perf_counter()
     result = work()
@@ -173,14 +182,17 @@ def thread_section(root: Path) -> None:
         subprocess.run(pytest_cmd("--collect-only", "conftest.py"), cwd=root, capture_output=True)
 
     loop()  # warm the disk cache for everyone
-    t_loop, loop_passed = timed(loop)
-    t_forked, (forked_passed, forked_mode) = timed(lambda: flaketui(VerifyMode.FORKED))
-    t_fresh, (fresh_passed, _) = timed(lambda: flaketui(VerifyMode.FRESH_PROCESS))
+    (t_loop, loop_passed), c_loop = cpu_timed(loop)
+    (t_forked, (forked_passed, forked_mode)), c_forked = cpu_timed(lambda: flaketui(VerifyMode.FORKED))
+    (t_fresh, (fresh_passed, _)), c_fresh = cpu_timed(lambda: flaketui(VerifyMode.FRESH_PROCESS))
     t_start = min(timed(startup)[0] for _ in range(3))
     print(f"thread at import, heavy conftest: 1 test x {RUNS} runs (start-up alone {t_start:.2f} s a process)")
-    print(f"  shell loop                {t_loop:6.2f} s   {loop_passed}/{RUNS} passed")
-    print(f"  flaketui forked (zygote)  {t_forked:6.2f} s   {forked_passed}/{RUNS} passed, ran {forked_mode}")
-    print(f"  flaketui fresh-process    {t_fresh:6.2f} s   {fresh_passed}/{RUNS} passed (the fallback before the zygote)")
+    print("  (wall seconds, then CPU seconds of every process: on a shared machine the CPU time is the steadier)")
+    print(f"  shell loop                {t_loop:6.2f} s {c_loop:6.2f} s CPU   {loop_passed}/{RUNS} passed")
+    print(f"  flaketui forked (zygote)  {t_forked:6.2f} s {c_forked:6.2f} s CPU   {forked_passed}/{RUNS} passed, ran {forked_mode}")
+    print(f"  flaketui fresh-process    {t_fresh:6.2f} s {c_fresh:6.2f} s CPU   {fresh_passed}/{RUNS} passed "
+          "(the fallback before the zygote)")
+    print(f"  loop / forked, CPU        {c_loop / c_forked:6.2f}x")
     print(f"  loop / forked             {t_loop / t_forked:6.2f}x  (target >= 1: never slower than the loop)")
     print(f"  fresh-process / forked    {t_fresh / t_forked:6.2f}x  (the zygote's gain)")
     print(f"  fresh-process / loop      {t_fresh / t_loop:6.2f}x")

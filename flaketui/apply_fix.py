@@ -192,7 +192,9 @@ def prove_hand_fix(
         return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Not committed: {plan.refusal}", measured)
     if confirm is not None and not confirm(plan):
         return ApplyOutcome(ApplyStatus.NOT_CONFIRMED, "Nothing was committed.", measured)
-    record = service.commit_fix(plan, include=include)
+    # The proof's own before/after statistics are in the message, and ``confirm`` showed the
+    # cautions (few runs, another platform's marker) to the user who confirmed.
+    record = service.commit_fix(plan, include=include, accept_cautions=True)
     return ApplyOutcome(ApplyStatus.COMMITTED, f"Committed {record.sha[:12]}: your fix and the marker removal; {note}.", measured, record=record)
 
 
@@ -264,7 +266,7 @@ def _commit(
         _restore(service, restore)
         return ApplyOutcome(ApplyStatus.NOT_CONFIRMED, "Nothing was committed; every file is back as it was.", measured, chosen)
     try:
-        record = service.commit_fix(plan, include=others)
+        record = service.commit_fix(plan, include=others, accept_cautions=True)  # confirm showed the cautions
     except FlakeTUIError:
         _restore(service, restore)
         raise

@@ -104,6 +104,8 @@ class AuditVerification:
     date: str
     failure_rate_upper_95: float
     runs_requested: int = 0
+    #: Where the runs prove nothing: the marker applies on another platform than the one they ran on.
+    caution: str = ""
 
     @property
     def verified_nothing(self) -> bool:
@@ -179,6 +181,7 @@ def build_audit(
         for t in sorted(tests, key=lambda t: (t.rootdir, t.path, t.line, t.nodeid))
     )
     listed = {t.key for t in tests}
+    by_key = {t.key: t for t in tests}
     checked = tuple(
         AuditVerification(
             nodeid=v.key.repo_nodeid,
@@ -189,6 +192,7 @@ def build_audit(
             date=v.started_at,
             failure_rate_upper_95=round(v.failure_rate_upper_95, 4),
             runs_requested=v.runs_requested,
+            caution=_platform_caution(by_key.get(key)),
         )
         for key, v in sorted(verifications.items())
         # A fixed test has no marker any more, yet its verification is the proof.
@@ -242,6 +246,12 @@ def _audit_test(test: FlakyTest, triage: Triage | None, diagnosis: Diagnosis | N
 def _markers_note(tests: Sequence[AuditTest]) -> str:
     markers = len(_by_marker(tests))
     return "" if markers == len(tests) else f" under {markers} marker{'' if markers == 1 else 's'}"
+
+
+def _platform_caution(test: FlakyTest | None) -> str:
+    from flaketui.cautions import platform_caution
+
+    return (platform_caution(test) or "") if test is not None else ""
 
 
 def _by_marker(tests: Iterable[AuditTest]) -> dict[str, list[AuditTest]]:
@@ -365,8 +375,9 @@ def render_markdown(audit: Audit) -> str:
         for v in audit.verifications:
             bound = "none: nothing verified" if v.verified_nothing else f"< {round(v.failure_rate_upper_95 * 100)}%"
             passed = f"{v.passed}/{v.runs}" + (f" of {v.runs_requested}" if v.runs < v.runs_requested else "")
+            verdict = f"{v.verdict}; caution: {v.caution.split(': ', 1)[1]}" if v.caution else str(v.verdict)
             out.append(
-                f"| {_cell(v.nodeid, code=True)} | {passed} | {v.mode} | {v.verdict} | {bound} "
+                f"| {_cell(v.nodeid, code=True)} | {passed} | {v.mode} | {_cell(verdict)} | {bound} "
                 f"| {_cell(v.date)} |"
             )
     else:

@@ -73,6 +73,11 @@ class Service:
         return self.workspace.python
 
     @property
+    def min_runs(self) -> int:
+        """``[tool.flaketui] min-runs`` (10): a stable verification of fewer runs is a caution."""
+        return self.workspace.min_runs
+
+    @property
     def pytest_args(self) -> tuple[str, ...]:
         """The project's own pytest options: ``--pytest-args``, else ``[tool.flaketui] pytest-args``."""
         return self.workspace.pytest_args
@@ -205,10 +210,21 @@ class Service:
 
     def commit_fix(
         self, plan: FixPlan, *, include: Sequence[str] = (), unverified: bool = False,
-        on_output: Callable[[str], None] | None = None,
+        on_output: Callable[[str], None] | None = None, accept_cautions: bool = False,
     ) -> CommitRecord:  # fmt: skip
-        """Commit the removal with the test file's fix and the chosen files, after a stable verification."""
-        return self._w.fix.commit_fix(plan, include, unverified, on_output)
+        """Commit the removal with the test file's fix and the chosen files, after a stable
+        verification; ``accept_cautions``: the user's explicit word on the plan's cautions."""
+        return self._w.fix.commit_fix(plan, include, unverified, on_output, accept_cautions)
+
+    def reusable_verifications(self, tests: Sequence[FlakyTest]) -> list[Verification] | None:
+        """Stable verifications of this very tree for every test, if there are: no need to run again."""
+        return self._w.fix.reusable_verifications(tests)
+
+    def platform_cautions(self, tests: Sequence[FlakyTest]) -> list[str]:
+        """Tests whose marker applies on another platform: runs here prove nothing there."""
+        from flaketui.cautions import platform_caution
+
+        return [c for c in (platform_caution(t) for t in tests) if c]
 
     def undo(self, sha: str | None = None, *, on_output: Callable[[str], None] | None = None) -> CommitRecord:
         """Put the marker back as a new commit (the last flaketui commit if no sha)."""

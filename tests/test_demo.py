@@ -286,28 +286,33 @@ def test_scan_finds_every_flaky_marked_test_in_every_form(demo_repo: Path) -> No
     assert (bare.source, bare.args, str(bare.kind)) == ("pytest.mark.flaky", (), "rerunfailures")
 
 
-#: Truly flaky tests whose cause the rules do not see from the test's own scope, left out of
-#: the check below: the set whose order matters is iterated inside the library (describe), and
-#: the timeout that trips is an HTTP client's against a fixed port in a fixture (read as async).
-#: Victims of order/fixture pollution are not checked either: the polluter is a neighbour.
-DIAGNOSIS_BLIND_SPOTS = {
-    "tests/test_jobs.py::test_describe_lists_tags",
-    "tests/test_webhooks.py::TestWebhookDelivery::test_delivers_to_staging_receiver",
-}
-
-
 def test_diagnosis_names_the_cause_each_flaky_test_was_written_for(demo_repo: Path) -> None:
     from flaketui.service import Service
 
     service = Service(demo_repo)
-    tests = [t for t in service.scan().tests if t.nodeid in TRULY_FLAKY and t.nodeid not in DIAGNOSIS_BLIND_SPOTS]
+    tests = [t for t in service.scan().tests if t.nodeid in TRULY_FLAKY]
     suggested = {d.nodeid: str(d.suggestion.category) for d in service.diagnose_many(tests)}
-    intended = {nodeid: TRULY_FLAKY[nodeid][0] for nodeid in suggested}
-    assert len(suggested) == len(TRULY_FLAKY) - len(DIAGNOSIS_BLIND_SPOTS)
-    assert suggested == intended
+    assert suggested == {nodeid: cause for nodeid, (cause, _) in TRULY_FLAKY.items()}
     order_dependent = "tests/test_registry.py::test_dispatch_runs_the_registered_handler"
     [diagnosis] = service.diagnose_many([t for t in service.scan().tests if t.nodeid == order_dependent])
     assert str(diagnosis.suggestion.category) == "order"
+    assert diagnosis.fix_at == ("tests/test_registry.py", 15)  # test_register_adds_handler registers for good
+
+
+def test_the_race_points_at_join_whose_docstring_says_to_wait_idle(demo_repo: Path) -> None:
+    """The test joins its producer threads; the cause is one call away: JobQueue.join()
+    returns before in-flight jobs finish, and the fix is one line of the test."""
+    from flaketui.service import Service
+
+    service = Service(demo_repo)
+    race = "tests/test_queue.py::test_jobs_from_concurrent_producers_are_all_counted"
+    [diagnosis] = service.diagnose_many([t for t in service.scan().tests if t.nodeid == race])
+    assert str(diagnosis.suggestion.category) == "race"
+    top = diagnosis.evidence[0]
+    assert (top.rule, top.path, top.line) == ("race.warning-docstring", "src/taskq/queue.py", 76)
+    assert "wait_idle()" in top.fix
+    assert diagnosis.fix_at == ("tests/test_queue.py", 41)
+    assert "join the thread" not in " ".join(e.fix for e in diagnosis.evidence)
 
 
 FIXED_BUT_MARKED = {

@@ -48,7 +48,7 @@ def test_fixture_in_conftest_up_the_tree_transitively(tmp_path: Path) -> None:
     assert diagnosis.suggestion.category is Category.EXTERNAL
 
 
-def test_autouse_fixture_counts_but_less_than_the_body(tmp_path: Path) -> None:
+def test_autouse_fixture_setting_state_before_every_test_is_isolation_not_a_cause(tmp_path: Path) -> None:
     files = {
         "tests/conftest.py": """
             import os
@@ -66,8 +66,8 @@ def test_autouse_fixture_counts_but_less_than_the_body(tmp_path: Path) -> None:
         """,
     }
     diagnosis = diagnose_files(tmp_path, files, "tests/test_x.py", "test_it")
-    weights = {e.where: e.weight for e in diagnosis.evidence}
-    assert weights["test body"] > weights["autouse fixture mode in tests/conftest.py:5"] > 0
+    # Every test starts from MODE=ci: the same state each run, so no cause of this test's flake.
+    assert {e.where for e in diagnosis.evidence} == {"test body"}
 
 
 def test_autouse_seeding_fixture_cancels_random_evidence(tmp_path: Path) -> None:
@@ -395,7 +395,7 @@ def test_session_fixture_configuring_the_process_does_not_outweigh_the_body(tmp_
     }
     diagnosis = diagnose_files(tmp_path, files, "test_x.py", "test_it")
     assert diagnosis.suggestion.category is Category.EXTERNAL
-    assert "autouse session-scoped fixture environment in conftest.py:5" in {e.where for e in diagnosis.evidence}
+    assert "autouse session-scoped fixture environment in conftest.py:5" not in {e.where for e in diagnosis.evidence}
 
 
 def test_calls_on_what_a_fixture_returned_are_resolved_through_it(tmp_path: Path) -> None:

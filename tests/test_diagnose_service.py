@@ -127,7 +127,8 @@ def test_explain_accepts_pytest_ids_from_a_subdirectory(make_repo: MakeRepo, cap
     payload = json.loads(capsys.readouterr().out)
     assert payload["test"] == "tests/test_shop.py::TestFeed::test_reconnect"
     assert payload["suggestion"]["category"] == "async"
-    assert [(e["rule"], e["line"]) for e in payload["evidence"]] == [("async.fixed-sleep", 16)]
+    assert [(e["rule"], e["line"]) for e in payload["evidence"] if e["source"] == "code"] == [("async.fixed-sleep", 16)]
+    assert payload["suggestion"]["fix_at"] == {"path": "tests/test_shop.py", "line": 16}
 
 
 def test_explain_of_an_unknown_test_says_what_to_do(make_repo: MakeRepo, capsys: pytest.CaptureFixture[str]) -> None:

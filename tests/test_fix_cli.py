@@ -61,7 +61,8 @@ def _committed(root: Path) -> list[str]:
 
 
 def _fix(root: Path, *args: str) -> int:
-    return main(["-C", str(root), "fix", f"{TEST_FILE}::test_expiry", "--runs", "3", *args])
+    # Three runs are fewer than min-runs asks: --anyway accepts that caution (see test_fix_cautions.py).
+    return main(["-C", str(root), "fix", f"{TEST_FILE}::test_expiry", "--runs", "3", "--anyway", *args])
 
 
 def test_flaky_test_is_not_committed_and_nothing_changes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -167,7 +168,7 @@ def test_one_test_under_a_class_marker_is_told_which_node_id(
     assert main(["-C", str(root), "fix", f"{TEST_FILE}::TestC::test_a", "--yes"]) == 1
     assert f"Give `{TEST_FILE}::TestC` to remove it for all 2 tests" in capsys.readouterr().err
     assert _state(root) == before
-    assert main(["-C", str(root), "fix", f"{TEST_FILE}::TestC", "--yes", "--runs", "2"]) == 0
+    assert main(["-C", str(root), "fix", f"{TEST_FILE}::TestC", "--yes", "--runs", "2", "--anyway"]) == 0
     # `import pytest` served only the marker, so it went too.
     assert (root / TEST_FILE).read_text() == f"class TestC:\n{body}"
     assert "Flaky-Verified: 4/4 forked" in vcs.commit_message(root, "HEAD")
@@ -237,7 +238,7 @@ def test_root_cause_comes_from_the_code_before_the_fix(make_repo: MakeRepo) -> N
     root = make_repo({TEST_FILE: timed})
     fixed = timed.replace("    assert time.monotonic() - started < 0.001\n", "    assert sum(range(10)) == 45\n")
     write_files(root, {TEST_FILE: fixed})
-    assert main(["-C", str(root), "fix", f"{TEST_FILE}::test_fast", "--yes", "--runs", "2"]) == 0
+    assert main(["-C", str(root), "fix", f"{TEST_FILE}::test_fast", "--yes", "--runs", "2", "--anyway"]) == 0
     message = vcs.commit_message(root, "HEAD")
     assert "Root cause: time (time and dates; suggested" in message
     assert "from the code as it was before this commit" in message

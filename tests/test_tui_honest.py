@@ -5,11 +5,11 @@ from __future__ import annotations
 from flaketui.models import Verdict
 from flaketui.service import Service
 from flaketui.tui.app import FlakeTUIApp
-from flaketui.tui.modals import MessageDialog
+from flaketui.tui.modals import CommitDialog, MessageDialog
 from flaketui.tui.rows import RowState
 from tests._tui_helpers import BLOCKING, PROJECT, processes_under, run_async, settle
 from tests.conftest import MakeRepo, git
-from tests.test_tui_verify import BLOCKER, SIZE, select, start_blocking_run
+from tests.test_tui_verify import BLOCKER, SIZE, STABLE, select, start_blocking_run
 
 SKIPPER = (".", "tests/test_skip.py::test_needs_a_gpu")
 SKIPPING = {
@@ -66,3 +66,26 @@ async def test_x_leaves_a_cancelled_row_that_counts_as_cancelled_not_verified(ma
         assert row.verification_text() == "cancelled 1/10"
         assert "0 verified" in header(app) and "1 cancelled" in header(app)
         assert processes_under(root) == []
+
+
+@run_async
+async def test_the_commit_modal_asks_for_its_own_key_after_fewer_runs_than_the_minimum(make_repo: MakeRepo) -> None:
+    root = make_repo(PROJECT)
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.main.runs = 3  # as `o` sets it
+        select(app, STABLE)
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, CommitDialog)
+        cautions = str(app.screen.query_one("#commit-cautions").render())
+        assert "verified with 3 runs, fewer than the 10" in cautions and "failure rate of 63%" in cautions
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, CommitDialog)
+        assert git(root, "rev-list", "--count", "HEAD").strip() == "1"
+        await pilot.press("exclamation_mark")
+        await settle(pilot)
+        assert not isinstance(app.screen, CommitDialog)
+    assert git(root, "rev-list", "--count", "HEAD").strip() == "2"

@@ -4,6 +4,7 @@ project's own pytest options, which every run gets. Real pytest on projects in t
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,7 @@ def test_pytest_args_reach_every_run_and_are_recorded_and_in_the_repro_command(t
     [v] = service.verify(["test_slow.py::test_slow"], runs=2, mode=mode)
     assert outcomes(v) == ["passed", "passed"]
     assert v.pytest_args == ("--runslow", "-o", "xfail_strict=true")
-    assert v.command.endswith("--pytest-args '--runslow -o xfail_strict=true' test_slow.py::test_slow")
+    assert "--pytest-args '--runslow -o xfail_strict=true' verify --runs 2" in v.command
     assert service.history("test_slow.py::test_slow")[-1].pytest_args == v.pytest_args
 
 
@@ -115,6 +116,21 @@ def test_pytest_args_come_from_the_setting_and_reach_collection(tmp_path: Path) 
     assert Service(root, pytest_args="").scan(use_cache=False, collect=True).tests == ()
     [v] = service.verify(["test_slow.py::test_slow"], runs=1)
     assert v.verdict is Verdict.STABLE
+
+
+def test_the_command_line_option_reaches_the_runs_and_the_repro_command_repeats_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = project(tmp_path / "p", {"conftest.py": RUNSLOW_CONFTEST, "test_slow.py": SLOW_TEST}, ini=SLOW_INI)
+    code = main(["-C", str(root), "--pytest-args", "--runslow", "verify", "test_slow.py::test_slow", "--runs", "2", "--json"])
+    [v] = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert (code, v["verdict"], v["pytest_args"]) == (0, "stable", ["--runslow"])
+    repeat = shlex.split(v["command"])
+    assert repeat[:3] == ["flaketui", "-C", str(root)]
+    # The command as printed runs the same verification again.
+    assert main(repeat[1:] + ["--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "stable"
+    assert main(["-C", str(root), "verify", "test_slow.py::test_slow", "--runs", "1"]) == 3
 
 
 def test_pytest_addopts_from_the_environment_is_said_in_the_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

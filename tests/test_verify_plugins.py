@@ -175,6 +175,7 @@ def test_cli_exits_0_when_all_stable_and_prints_the_verdict(tmp_path: Path, caps
     assert main(["-C", str(root), "verify", "test_x.py::test_ok", "--runs", "3"]) == 0
     out = capsys.readouterr().out
     assert "stable" in out and "3/3 passed, forked, failure rate < 63% at 95%" in out
+    assert "only 3 runs: 3/3 passes still allow a failure rate of 63% at 95%, and a test that fails one run in five" in out
     assert "reproduce: flaketui -C" in out
 
 

@@ -1,4 +1,4 @@
-"""What every command gets: the directory (``-C``), ``--python``, and the service on them."""
+"""What every command gets: the directory (``-C``), ``--python``, ``--pytest-args``, and the service on them."""
 
 from __future__ import annotations
 
@@ -12,9 +12,13 @@ if TYPE_CHECKING:
 
 
 class Context:
-    def __init__(self, directory: str, python: str | None, early: EarlyScan | None = None) -> None:
+    def __init__(
+        self, directory: str, python: str | None, early: EarlyScan | None = None, pytest_args: str | None = None
+    ) -> None:
         self.directory = directory
         self.python = python
+        #: ``--pytest-args``: the project's own pytest options, for every pytest flaketui starts.
+        self.pytest_args = pytest_args
         self._early = early
 
     def service(self, directory: str | None = None) -> Service:
@@ -22,7 +26,8 @@ class Context:
         from flaketui.service import Service
 
         early, self._early = self._early, None  # the launcher's early git answers serve one scan
-        return Service(directory if directory is not None else self.directory, python=self.python, early=early)
+        where = directory if directory is not None else self.directory
+        return Service(where, python=self.python, early=early, pytest_args=self.pytest_args)
 
 
 pass_context = click.make_pass_decorator(Context)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import click
@@ -20,6 +19,8 @@ def demo(ctx: Context, target: str | None, no_open: bool) -> int:
 
     DIR must be new or empty; without it, a fresh directory under the system temp dir is used.
     """
+    import tempfile  # with shutil and the compression modules: only this command needs them
+
     from flaketui.demo import write_demo
 
     if target is None:
@@ -39,6 +40,6 @@ def demo(ctx: Context, target: str | None, no_open: bool) -> int:
 
         click.echo(f"The app cannot start ({exc}); here is the scan instead.", err=True)
         return main(["-C", str(root), "scan"])
-    context.open_app(Context(str(root), ctx.python).service())
+    context.open_app(Context(str(root), ctx.python, pytest_args=ctx.pytest_args).service())
     click.echo(f"The demo stays in {root}; open it again with: flaketui -C {root}")
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -56,16 +56,17 @@ def _print_explanation(explanation: Explanation) -> None:
                 )
             )
     diagnosis = explanation.diagnosis
-    if diagnosis.evidence:
-        console.print("\n[bold]Evidence[/bold]")
-    for item in diagnosis.evidence:
-        console.print(
-            f"  [bold]{escape(item.path)}:{item.line}[/bold]  [cyan]{item.category}[/cyan]  {escape(item.rule)}"
-            f"  [dim]({escape(item.where)})[/dim]",
-            soft_wrap=True,
-        )
-        console.print(f"      {escape(item.message)}", soft_wrap=True)
-        console.print(f"      [green]fix:[/green] {escape(item.fix)}", soft_wrap=True)
+    code = [e for e in diagnosis.evidence if e.source != "runs"]
+    runs = [e for e in diagnosis.evidence if e.source == "runs"]
+    for title, items in (("Evidence from the code", code), (_runs_title(runs), runs)):
+        if items:
+            console.print(f"\n[bold]{escape(title)}[/bold]")
+        for item in items:
+            place = f"[bold]{escape(item.path)}:{item.line}[/bold]  " if item.path else ""
+            console.print(f"  {place}[cyan]{item.category}[/cyan]  {escape(item.rule)}  [dim]({escape(item.where)})[/dim]",
+                          soft_wrap=True)
+            console.print(f"      {escape(item.message)}", soft_wrap=True)
+            console.print(f"      [green]fix:[/green] {escape(item.fix)}", soft_wrap=True)
     suggestion = diagnosis.suggestion
     if suggestion.category == "unknown":
         console.print(
@@ -77,6 +78,13 @@ def _print_explanation(explanation: Explanation) -> None:
             f"confidence {suggestion.confidence:.0%}",
             soft_wrap=True,
         )
+        if diagnosis.fix_at is not None:
+            console.print(f"[bold]Fix at:[/bold] {escape(diagnosis.fix_at[0])}:{diagnosis.fix_at[1]}", soft_wrap=True)
     ranked = [f"{s.category} {s.confidence:.0%}" for s in diagnosis.ranking if s.confidence > 0]
     if len(ranked) > 1:
         console.print(f"[dim]ranking: {', '.join(ranked)}[/dim]", soft_wrap=True)
+
+
+def _runs_title(runs: list[Any]) -> str:  # -> "Evidence from 6 failed runs of 10"
+    where = runs[0].where if runs else ""
+    return f"Evidence {where}" if where.startswith("from ") else "Evidence from runs"

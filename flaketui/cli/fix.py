@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,7 +12,10 @@ from flaketui.cli.output import RunDots, echo_diff, echo_git
 from flaketui.cli.proposals import print_proposals, run_apply
 from flaketui.cli.verify import MODES
 from flaketui.errors import FlakeTUIError
-from flaketui.models import Category, Verdict, VerifyMode
+from flaketui.models import Category, FixPlan, Verdict, VerifyMode
+
+if TYPE_CHECKING:
+    from flaketui.service import Service
 
 #: ``--category`` choices, in the order ``--help`` lists them.
 CATEGORIES = tuple(str(category) for category in Category)
@@ -38,6 +42,9 @@ CATEGORIES = tuple(str(category) for category in Category)
 @click.option("--runs-before", default=20, show_default=True, type=click.IntRange(1), help="With --apply: runs of the unfixed test.")
 @click.option("--min-runs", default=10, show_default=True, type=click.IntRange(1), help="With --apply: fewest clean runs after.")
 @click.option("--max-runs", default=200, show_default=True, type=click.IntRange(1), help="With --apply: most runs a proof may take.")
+@click.option(
+    "--anyway", is_flag=True, help="Commit despite the cautions: fewer runs than min-runs, a marker for another platform."
+)
 @pass_context
 def fix(
     ctx: Context,
@@ -57,6 +64,7 @@ def fix(
     runs_before: int,
     min_runs: int,
     max_runs: int,
+    anyway: bool,
 ) -> int:
     """Verify NODEID, then remove its flaky marker and commit the fix with it.
 
@@ -84,12 +92,23 @@ def fix(
         options = ApplyOptions((choice or 1) - 1, runs_before, min_runs, max_runs, alternatives=1 if choice else 3)
         return run_apply(service, nodeid, options, yes=yes, hand_fix=prove, include=include)
     chosen = Category(category) if category else None
+    if not (yes or dry_run or sys.stdin.isatty()):
+        raise FlakeTUIError(
+            "Not committing without confirmation, and there is no terminal to ask on; nothing was run.",
+            "Pass --yes to commit from a script (--dry-run shows the diff).",
+        )
     # Plan first: a refusal (shared marker, merge in progress...) costs no runs.
     plan = service.plan_fix(nodeid, include=include, unverified=unverified, category=chosen)
     if plan.refusal:
         click.echo(f"flaketui: {plan.refusal}", err=True)
         return 1
-    if not unverified:
+    reused = None if unverified else service.reusable_verifications(plan.tests)
+    _check_before_the_runs(service, plan, runs=None if reused else runs, anyway=anyway or dry_run)
+    if reused:
+        for v in reused:
+            click.echo(f"Reusing the verification of this very tree ({v.started_at}): {v.nodeid}: {v.summary}", err=True)
+        plan = service.refresh_plan(plan)
+    elif not unverified:
         click.echo(f"Verifying {len(plan.tests)} test(s), {runs} runs each, {mode}:", err=True)
         dots = RunDots()
         try:
@@ -110,18 +129,38 @@ def fix(
             click.echo(f"flaketui: {plan.refusal}", err=True)
             return 1
     echo_diff(plan.diff)
+    for caution in plan.cautions:
+        click.echo(f"caution: {caution}", err=True)
     if dry_run:
         return 0
     click.echo("\n" + plan.message)
-    if not yes:
+    if plan.cautions and not anyway:
         if not sys.stdin.isatty():
-            raise FlakeTUIError("Not committing without confirmation.", "Pass --yes to commit from a script.")
-        if not click.confirm("Commit this?", default=True):
+            raise FlakeTUIError("Not committing: " + " ".join(plan.cautions), _ANYWAY_HINT)
+        if not click.confirm("Commit despite the caution above?", default=False):
             click.echo("Nothing was committed.")
             return 1
-    record = service.commit_fix(plan, include=include, unverified=unverified, on_output=echo_git)
+    elif not yes and not click.confirm("Commit this?", default=True):
+        click.echo("Nothing was committed.")
+        return 1
+    record = service.commit_fix(plan, include=include, unverified=unverified, on_output=echo_git, accept_cautions=True)
     click.echo(f"Committed {record.sha[:12]}: {record.message.splitlines()[0]}")
     return 0
+
+
+_ANYWAY_HINT = "Verify with more runs (or on that platform), or pass --anyway to accept it."
+
+
+def _check_before_the_runs(service: Service, plan: FixPlan, *, runs: int | None, anyway: bool) -> None:
+    """Refuse now what would be refused after a minute of runs: a caution (few runs, another
+    platform's marker) nobody is there to accept."""
+    if sys.stdin.isatty() or anyway:
+        return
+    cautions = service.platform_cautions(plan.tests)
+    if runs is not None and runs < service.min_runs:
+        cautions.append(f"--runs {runs} is fewer than the {service.min_runs} [tool.flaketui] min-runs asks.")
+    if cautions:
+        raise FlakeTUIError("Not committing: " + " ".join(cautions) + " Nothing was run.", _ANYWAY_HINT)
 
 
 @click.command()

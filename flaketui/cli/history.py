@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from flaketui.cli.context import Context, pass_context
 from flaketui.cli.output import plural
 from flaketui.models import repo_nodeid
-from flaketui.models.history import ImportSummary, TestHistory
+
+if TYPE_CHECKING:
+    from flaketui.models.history import ImportSummary, TestHistory
 
 
 @click.command("import")

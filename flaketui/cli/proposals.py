@@ -65,6 +65,8 @@ def run_apply(
         dots.close()
         echo_diff(plan.diff)
         click.echo("\n" + plan.message)
+        for caution in plan.cautions:
+            click.echo(f"caution: {caution}", err=True)
         if yes:
             return True
         if not sys.stdin.isatty():

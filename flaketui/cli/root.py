@@ -26,14 +26,21 @@ if TYPE_CHECKING:
     help="Run as if flaketui was started in PATH (as git -C does).",
 )
 @click.option("--python", metavar="EXE", help="Interpreter that runs the target's tests (default: the project's).")
+@click.option(
+    "--pytest-args",
+    metavar="ARGS",
+    help="The project's own pytest options for every pytest flaketui starts, e.g. \"--runslow -p xdist\" "
+    "(default: [tool.flaketui] pytest-args; PYTEST_ADDOPTS applies too).",
+)
 @click.version_option(__version__, prog_name="flaketui")
 @click.pass_context
-def cli(ctx: click.Context, directory: str, python: str | None) -> None:
+def cli(ctx: click.Context, directory: str, python: str | None, pytest_args: str | None) -> None:
     """Find, explain, verify and remove flaky pytest markers.
 
     Without a command, opens the app on the repository around the current directory.
     """
-    ctx.obj = context.Context(directory, python, early=ctx.obj)  # main(early=...) hands it over as the root object
+    # main(early=...) hands the launcher's early scan over as the root object.
+    ctx.obj = context.Context(directory, python, early=ctx.obj, pytest_args=pytest_args)
     if ctx.invoked_subcommand is None:
         context.open_app(ctx.obj.service())
 

@@ -12,7 +12,7 @@ import click
 
 from flaketui.cli.context import Context, pass_context
 from flaketui.cli.output import plural
-from flaketui.models import RunOutcome, RunResult, Verdict, Verification, VerifyMode
+from flaketui.models import DEFAULT_MIN_RUNS, RunOutcome, RunResult, Verdict, Verification, VerifyMode
 
 #: ``--mode`` choices, in the order ``--help`` lists them.
 MODES = tuple(str(mode) for mode in VerifyMode)
@@ -79,7 +79,8 @@ def verify(
     """Run each NODEID --runs times with rerun plugins off and give a verdict.
 
     Node ids are relative to the repository root. Exit 0 when every test is stable (all
-    runs passed), 1 otherwise. Ctrl-C stops at once and records what ran.
+    runs passed), 3 when the others are stable but a test skips (it ran once: nothing
+    verified), 1 otherwise. Ctrl-C stops at once, records what ran as cancelled, exits 130.
     """
     from rich.console import Console
     from rich.markup import escape
@@ -165,6 +166,8 @@ def _print_verification(out: Any, v: Verification) -> None:
     summary += [f"{plural(hidden, 'more run')} with other messages"] if hidden else []
     if summary:
         out.print(f"    ({', '.join(summary)})")
+    if v.verdict is Verdict.STABLE and v.runs < DEFAULT_MIN_RUNS:
+        out.print(f"    only {v.runs} runs: {escape(v.few_runs_meaning)}")
     if v.note:
         out.print(f"    note: {escape(v.note)}")
     out.print(f"    reproduce: {escape(v.command)}")

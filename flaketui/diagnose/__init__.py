@@ -1,10 +1,14 @@
 """Root-cause diagnosis: the suspicious lines of a flaky test and a suggested category.
 
 Imports only libcst, the standard library and flaketui's models; never starts a process.
-Layout: ``rules.py`` (what a rule is, its predicates), ``catalog.py`` (the rules, as data),
-``resolve.py`` (imports and aliases), ``facts.py`` (one function read), ``module.py`` (a
+Layout: ``rules.py`` (what a rule is), ``predicates.py`` (what refines a match), ``catalog.py``
+(the rules, as data), ``vocabulary.py`` (calls and marks the readers know), ``resolve.py``
+(imports and aliases), ``facts.py`` (one function read), ``state.py`` (what it changes that
+outlives it), ``mitigations.py`` and ``cures.py`` (what cancels evidence), ``module.py`` (a
 module read lazily), ``scope.py`` (a test's fixtures, conftests, helpers and the rules that
-need them together), ``score.py`` (the suggestion), ``cache.py`` and ``engine.py``.
+need them together), ``project.py`` and ``callees.py`` (calls followed into the project's own
+code), ``notes.py`` (what people wrote about the test), ``score.py`` (the suggestion),
+``cache.py`` and ``engine.py``.
 A fully cached run imports no libcst.
 """
 

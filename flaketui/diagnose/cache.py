@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flaketui.models import Diagnosis
 
-FORMAT = 1
+FORMAT = 2
 MAX_ENTRIES = 50_000
 
 
@@ -38,17 +39,21 @@ class DiagnosisCache:
                     pass
         return self._entries
 
-    def get(self, key: str) -> Diagnosis | None:
+    def get(self, key: str, unchanged: Callable[[dict[str, str]], bool] | None = None) -> Diagnosis | None:
+        """The entry of ``key``, if ``unchanged`` says every file it read still reads the same."""
         data = self._load().get(key)
         if data is None:
+            return None
+        deps = data.get("deps")
+        if unchanged is not None and isinstance(deps, dict) and not unchanged(deps):
             return None
         try:
             return Diagnosis.from_json(data)
         except (KeyError, ValueError, TypeError):
             return None
 
-    def put(self, key: str, diagnosis: Diagnosis) -> None:
-        self._load()[key] = diagnosis.to_json()
+    def put(self, key: str, diagnosis: Diagnosis, deps: dict[str, str] | None = None) -> None:
+        self._load()[key] = {**diagnosis.to_json(), **({"deps": deps} if deps else {})}
         self._dirty = True
 
     def save(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import libcst.matchers as m
 
-from flaketui.diagnose import rules as p
+from flaketui.diagnose import predicates as p
 from flaketui.diagnose.rules import Mitigation, Rule
 from flaketui.models import Category
 
@@ -62,6 +62,15 @@ RULES: list[Rule] = [
         0.9,
         matcher=m.Assert(test=m.Comparison()),
         when=p.elapsed_time_comparison,
+        mitigated_by=frozenset({Mitigation.FROZEN_TIME}),
+    ),
+    Rule(
+        "time.timing-tolerance", TIME,
+        "holds a count or a duration measured in wall time to a tolerance: under load the machine does less (or more) in that time",
+        "assert on what happened, not how much of it fitted in a stretch of time; drive the clock by hand if the rate matters",
+        0.8,
+        matcher=m.Assert(),
+        when=p.timing_tolerance,
         mitigated_by=frozenset({Mitigation.FROZEN_TIME}),
     ),
     Rule(
@@ -215,6 +224,15 @@ RULES: list[Rule] = [
         "join the thread (and assert it finished) before asserting; protect shared data with a Lock or a Queue",
         0.7,
         calls=("threading.Thread", "_thread.start_new_thread", "thread.start_new_thread"),
+        when=p.threads_not_joined,
+    ),
+    Rule(
+        "race.thread-joined", RACE,
+        "starts threads and joins them: while they run, whatever they share is at the scheduler's mercy",
+        "protect what the threads share with a Lock, or hand results back through a queue.Queue",
+        0.35,
+        calls=("threading.Thread",),
+        when=p.threads_joined,
     ),
     Rule(
         "race.pool", RACE,
@@ -256,6 +274,27 @@ RULES: list[Rule] = [
         0.55,
         calls=("*Thread().join", "*Process().join"),
         when=lambda node, ctx: bool(node.args),  # type: ignore[attr-defined]  # calls= hands `when` only cst.Call nodes
+    ),
+    Rule(
+        "race.warning-docstring", RACE,
+        "the code under test warns in its docstring that work may still be running when it returns",
+        "wait for what the docstring says finishes the work before asserting",
+        0.9,
+        scope=True,
+    ),
+    Rule(
+        "async.warning-docstring", ASYNC,
+        "the code under test says in its docstring that it does not wait for the work it starts",
+        "wait for the work itself (an event, a future, the documented way to wait) before asserting",
+        0.8,
+        scope=True,
+    ),
+    Rule(
+        "race.unlocked-update", RACE,
+        "reads and writes shared state without a lock while threads run: two updates can interleave and one is lost",
+        "hold a threading.Lock around the read-modify-write (with self._lock: ...)",
+        0.8,
+        scope=True,
     ),
     Rule(
         "race.closure-write", RACE,
@@ -391,6 +430,23 @@ RULES: list[Rule] = [
         mitigated_by=NETWORK,
     ),
     Rule(
+        "external.api-client", EXTERNAL,
+        "calls a hosted service through its SDK client: no URL in sight, but every call crosses the network",
+        "stub the client (or record its traffic) in the test; keep live calls in an opt-in integration suite",
+        0.8,
+        calls=(
+            "github.Github*", "gitlab.Gitlab*", "stripe.*", "twilio.rest.*", "slack_sdk.*", "slack.WebClient*",
+            "tweepy.*", "googlemaps.*", "praw.*", "dropbox.*", "jira.JIRA*", "atlassian.*", "hvac.*", "consul.*",
+            "sendgrid.*", "simple_salesforce.*", "telegram.Bot*", "discord.Client*", "zulip.Client*",
+            "notion_client.*", "pyairtable.*", "algoliasearch.*", "spotipy.*", "yfinance.*", "wikipedia.*",
+            "geopy.geocoders.*", "googletrans.*", "pytube.*", "feedparser.parse", "xmlrpc.client.ServerProxy*",
+            "zeep.Client*", "suds.client.Client*", "gql.Client*", "requests_oauthlib.OAuth2Session*", "pysnow.*",
+            "shopify.*", "mailchimp*", "pygithub.*", "octokit.*", "ghapi.*", "atproto.*", "pyVmomi.*",
+        ),
+        except_calls=(*_ERRORS, "*.Mock*", "*.testing.*", "*.test.*"),
+        mitigated_by=NETWORK,
+    ),
+    Rule(
         "external.download", EXTERNAL,
         "downloads a model, dataset or file from the internet",
         "cache it in CI, point at a local fixture file, or mark the test as needing the network",
@@ -495,10 +551,10 @@ RULES: list[Rule] = [
         calls=(
             "random.random", "random.randint", "random.randrange", "random.choice", "random.choices",
             "random.shuffle", "random.sample", "random.uniform", "random.gauss", "random.normalvariate",
-            "random.getrandbits", "random.randbytes", "random.triangular", "random.expovariate", "random.Random",
+            "random.getrandbits", "random.triangular", "random.expovariate", "random.Random",
             "random.SystemRandom*", "numpy.random.*", "torch.rand", "torch.randn", "torch.randint", "torch.randperm",
             "torch.rand_like", "torch.randn_like", "torch.normal", "torch.bernoulli", "torch.multinomial",
-            "tensorflow.random.*", "secrets.*", "os.urandom", "faker.Faker", "factory.fuzzy.*",
+            "tensorflow.random.*", "faker.Faker", "factory.fuzzy.*",
             "mimesis.*",
         ),
         # Methods of a generator object are covered by the line that built it.

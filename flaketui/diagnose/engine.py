@@ -4,7 +4,7 @@ drop mitigated evidence, score, cache."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -14,9 +14,11 @@ from flaketui.diagnose.score import CATEGORIES, rank
 from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, Suggestion
 
 if TYPE_CHECKING:
-    from flaketui.diagnose.facts import Hit, MitigationSite
+    from flaketui.diagnose.facts import FunctionFacts, Hit, MitigationSite
     from flaketui.diagnose.module import ModuleFacts
+    from flaketui.diagnose.project import Project
     from flaketui.diagnose.scope import Piece, Scope
+    from flaketui.models import Verification
 
 
 BROAD_ISOLATION_FACTOR = 0.5
@@ -41,9 +43,16 @@ class Diagnoser:
         self.version = version
         self._bytes: dict[str, bytes | None] = {}
         self._modules: dict[str, ModuleFacts | None] = {}
+        self._digests: dict[str, str] = {}
+        self._projects: dict[str, Project] = {}
+        self._comments: dict[str, list[tuple[int, str]]] = {}
+        #: The files the diagnosis in progress has read or looked for.
+        self._touched: set[str] | None = None
 
     # -- files ------------------------------------------------------------------------
     def _read(self, rel: str) -> bytes | None:
+        if self._touched is not None:
+            self._touched.add(rel)
         if rel not in self._bytes:
             try:
                 self._bytes[rel] = (self.root / rel).read_bytes()
@@ -54,6 +63,8 @@ class Diagnoser:
     def module(self, rel: str) -> ModuleFacts | None:
         from flaketui.diagnose.module import read_module
 
+        if self._touched is not None:
+            self._touched.add(rel)
         if rel not in self._modules:
             source = self._read(rel)
             self._modules[rel] = None if source is None else read_module(rel, source)
@@ -76,25 +87,55 @@ class Diagnoser:
     def cache_key(self, test: FlakyTest) -> str:
         digest = hashlib.sha256()
         digest.update(f"{self.version}\0{engine_fingerprint()}\0{test.nodeid}\0{test.rootdir}\0{test.path}\0"
-                      f"{test.name}\0{test.class_name}\0{test.line}\0".encode())
+                      f"{test.name}\0{test.class_name}\0{test.line}\0{test.markers!r}\0".encode())
         for rel in [test.path, *self.conftest_paths(test)]:
             digest.update(rel.encode() + b"\0" + hashlib.sha256(self._read(rel) or b"").digest())
         return digest.hexdigest()
 
+    def exists(self, rel: str) -> bool:
+        """A file of the repository (the project's own code is read; nothing outside the root)."""
+        if self._touched is not None:
+            self._touched.add(rel)
+        if rel not in self._bytes:
+            return (self.root / rel).is_file()
+        return self._bytes[rel] is not None
+
     # -- diagnosis ----------------------------------------------------------------------
-    def diagnose(self, test: FlakyTest) -> Diagnosis:
+    def diagnose(self, test: FlakyTest, verifications: Sequence[Verification] | None = None) -> Diagnosis:
+        """The diagnosis of ``test``; with ``verifications`` (its runs, latest first), what those
+        runs showed weighs in too, apart from the code's evidence (``source="runs"``)."""
+        code = self._code_diagnosis(test)
+        if verifications is None:
+            return code
+        from flaketui.diagnose.runs import run_evidence
+
+        return combined(code, run_evidence(verifications, test.rootdir))
+
+    def _code_diagnosis(self, test: FlakyTest) -> Diagnosis:
         key = self.cache_key(test)
-        cached = self.cache.get(key)
+        cached = self.cache.get(key, self._unchanged)
         if cached is not None:
             return cached
+        self._touched = set()
         try:
             diagnosis = self.diagnose_uncached(test)
         except (RecursionError, MemoryError):
             # A pathological file (thousands of nested expressions) must not stop the
             # diagnosis of every other test; it gets an honest, uncached "unknown".
             return _unknown(test.nodeid)
-        self.cache.put(key, diagnosis)
+        finally:
+            touched, self._touched = self._touched, None
+        # Every file the diagnosis read (the code under test too) keys the entry.
+        self.cache.put(key, diagnosis, {rel: self._digest(rel) for rel in sorted(touched)})
         return diagnosis
+
+    def _digest(self, rel: str) -> str:
+        if rel not in self._digests:
+            self._digests[rel] = hashlib.sha256(self._read(rel) or b"").hexdigest()[:20]
+        return self._digests[rel]
+
+    def _unchanged(self, deps: dict[str, str]) -> bool:
+        return all(self._digest(rel) == digest for rel, digest in deps.items())
 
     def diagnose_many(self, tests: Iterable[FlakyTest], *, on_result: Callable[[Diagnosis], None] | None = None,
                       should_stop: Callable[[], bool] | None = None) -> list[Diagnosis]:
@@ -112,6 +153,10 @@ class Diagnoser:
         return results
 
     def diagnose_uncached(self, test: FlakyTest) -> Diagnosis:
+        from flaketui.diagnose.calibration import calibrate
+        from flaketui.diagnose.callees import callee_evidence
+        from flaketui.diagnose.notes import comments, notes_of
+        from flaketui.diagnose.project import Project, follow
         from flaketui.diagnose.scope import assemble, find_test
 
         module = self.module(test.path)
@@ -123,8 +168,33 @@ class Diagnoser:
         conftests = [c for c in (self.module(p) for p in self.conftest_paths(test)) if c is not None and c.error is None]
         scope = assemble(facts, test.class_name, module, conftests)
         evidence = evidence_of(scope)
+        if test.rootdir not in self._projects:
+            self._projects[test.rootdir] = Project(self, test.rootdir)
+        evidence += callee_evidence(scope, follow(self._projects[test.rootdir], _starts(scope)))
+        if test.path not in self._comments:
+            self._comments[test.path] = comments(self._read(test.path) or b"")
+        evidence += notes_of(test, self._comments[test.path], facts.first_line or facts.line, facts.line,
+                             facts.end_line, facts.docstring)
+        evidence.sort(key=lambda e: (-e.weight, e.path, e.line))
         suggestion, ranking = rank(evidence)
-        return Diagnosis(test.nodeid, suggestion, tuple(evidence), ranking)
+        return Diagnosis(test.nodeid, calibrate(suggestion, evidence), tuple(evidence), ranking)
+
+
+def _starts(scope: Scope) -> list[tuple[FunctionFacts, ModuleFacts, dict[str, str]]]:
+    """Where calls into the project are followed from: the test, its fixtures, setup and helpers
+    (autouse fixtures run for every test alike)."""
+    return [(p.facts, p.module, scope.param_values) for p in scope.pieces if p.role != "autouse"]
+
+
+def combined(code: Diagnosis, runs: Sequence[Evidence]) -> Diagnosis:
+    """The code's diagnosis with what the runs showed, ranked again over both."""
+    from flaketui.diagnose.calibration import calibrate
+
+    if not runs:
+        return code
+    evidence = sorted([*code.evidence, *runs], key=lambda e: (-e.weight, e.source != "runs", e.path, e.line))
+    suggestion, ranking = rank(evidence)
+    return Diagnosis(code.nodeid, calibrate(suggestion, evidence), tuple(evidence), ranking)
 
 
 def _unknown(nodeid: str) -> Diagnosis:
@@ -136,10 +206,10 @@ def evidence_of(scope: Scope) -> list[Evidence]:
     found: list[Evidence] = []
     for piece in scope.pieces:
         for hit in piece.facts.hits:
-            if not _mitigated(hit, piece, scope):
+            if not _mitigated(hit, piece, scope) and not _isolation(hit, piece):
                 found.append(_evidence(piece, hit, hit.qualified))
     for piece, hit, detail in scope.scope_hits:
-        if not _mitigated(hit, piece, scope):
+        if not _mitigated(hit, piece, scope) and not _isolation(hit, piece):
             found.append(_evidence(piece, hit, detail))
     seen: set[tuple[str, str, int]] = set()
     unique = []
@@ -151,6 +221,14 @@ def evidence_of(scope: Scope) -> list[Evidence]:
     return unique
 
 
+def _isolation(hit: Hit, piece: Piece) -> bool:
+    """An autouse fixture sets process state the same way before every test: that is how a
+    suite isolates its tests (resetting a registry, pinning an env var), not how one leaks."""
+    from flaketui.diagnose.cures import RESTORABLE_RULES
+
+    return piece.role == "autouse" and (hit.rule.id in RESTORABLE_RULES or hit.rule.category is Category.ORDER)
+
+
 def _evidence(piece: Piece, hit: Hit, detail: str | None) -> Evidence:
     rule = hit.rule
     message = f"{_display(detail)}: {rule.message}" if detail else rule.message
@@ -158,8 +236,9 @@ def _evidence(piece: Piece, hit: Hit, detail: str | None) -> Evidence:
     if piece.broad and rule.category is Category.FIXTURE:
         # Configuring the process (env vars, cwd, logging) is what session fixtures are for.
         weight *= BROAD_ISOLATION_FACTOR
+    fix_path, fix_line = hit.fix if hit.fix is not None else ("", 0)
     return Evidence(rule.category, rule.id, piece.facts.path, hit.line, hit.end_line, message, rule.fix,
-                    round(weight, 3), piece.where)
+                    round(weight, 3), piece.where, fix_path, fix_line)
 
 
 def _display(detail: str) -> str:

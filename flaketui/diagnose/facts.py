@@ -8,95 +8,28 @@ it; ``scope.py`` then puts a test's functions together.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from fnmatch import translate
 
 import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import CodeRange
 
+from flaketui.diagnose import cures, mitigations, state
 from flaketui.diagnose.catalog import RULES
+from flaketui.diagnose.predicates import local_url
 from flaketui.diagnose.resolve import Resolver, dotted, import_aliases
 from flaketui.diagnose.rules import Mitigation, Rule, RuleContext
-
-MUTATORS = frozenset(
-    {"append", "extend", "insert", "add", "update", "setdefault", "pop", "popitem", "remove", "discard",
-     "clear", "register", "appendleft", "extendleft", "sort", "reverse", "__setitem__", "__delitem__"}
-)
-_UNORDERED_CONSUMERS = frozenset(
-    {"sorted", "set", "frozenset", "len", "sum", "any", "all", "max", "min", "Counter", "collections.Counter", "dict"}
-)
-_DEADLINE_WORDS = re.compile(r"deadline|timeout|until|expire|stop_at|end_time|give_up", re.IGNORECASE)
-_POLLING_SLEEPS = frozenset({"async.fixed-sleep", "async.blocking-sleep"})
-_SETTERS = frozenset({"set", "setValue", "set_option", "set_config", "configure", "override"})
-_REMOVERS = frozenset({"pop", "popitem", "remove", "discard", "clear", "__delitem__"})
-_NAMING_CALLS = frozenset({"str", "repr", "hex", "pathlib.Path", "os.path.join", "tempfile.mkdtemp", "tempfile.mkstemp"})
-_CLOCK_WORDS = re.compile(r"elapsed|duration|took|time_taken|runtime|latency|delta_t|seconds_spent")
-SETUP_NAMES = frozenset(
-    {"setup_method", "setup", "setUp", "asyncSetUp", "setup_class", "setUpClass", "setup_function", "setup_module", "setUpModule"}
-)
-
-
-def _globs(*patterns: str) -> re.Pattern[str]:
-    return re.compile("|".join(translate(p) for p in patterns))
-
-
-_CLOCK_CALLS = _globs(
-    "time.time", "time.time_ns", "time.monotonic*", "time.perf_counter*", "time.process_time*",
-    "datetime.datetime.now", "datetime.datetime.utcnow", "timeit.default_timer", "*loop().time", "*.elapsed*",
-)
-_SEED_CALLS = _globs(
-    "random.seed", "numpy.random.seed", "torch.manual_seed", "torch.cuda.manual_seed*", "tensorflow.random.set_seed",
-    "faker.Faker.seed", "*.seed_instance", "random.setstate", "numpy.random.set_state", "*.seed_everything",
-    "transformers.set_seed", "*.set_random_seed", "*.set_seed", "torch.use_deterministic_algorithms",
-)
-CALL_MITIGATIONS: tuple[tuple[re.Pattern[str], Mitigation], ...] = (
-    (_globs("freezegun.freeze_time", "*.freeze_time", "pytest.mark.freeze_time", "pytest.mark.time_machine", "time_machine.travel", "*.move_to", "*.tick", "libfaketime.*"),
-     Mitigation.FROZEN_TIME),
-    (_globs("responses.*", "respx.*", "httpretty.*", "requests_mock.*", "aioresponses.*", "vcr.*", "*.use_cassette",
-            "betamax.*", "pook.*", "pytest_httpserver.*", "httpx.MockTransport", "*.add_response", "*.expect_request",
-            "werkzeug.*", "pytest_socket.disable_socket", "aiohttp.test_utils.*", "pytest.mark.vcr*",
-            "pytest.mark.default_cassette", "pytest.mark.block_network", "pytest.mark.allowed_hosts"),
-     Mitigation.MOCK_NETWORK),
-    (_globs("moto.*", "botocore.stub.Stubber*", "*.mock_aws", "*.mock_s3", "*.mock_dynamodb*", "*.mock_sqs"),
-     Mitigation.MOCK_CLOUD),
-    (_globs("pytest_subprocess.*", "*.register_subprocess", "fake_process.*", "fp.register*"), Mitigation.MOCK_SUBPROCESS),
-)
-MITIGATING_FIXTURES: dict[str, Mitigation] = {
-    "freezer": Mitigation.FROZEN_TIME, "time_machine": Mitigation.FROZEN_TIME, "frozen_time": Mitigation.FROZEN_TIME,
-    "responses": Mitigation.MOCK_NETWORK, "requests_mock": Mitigation.MOCK_NETWORK, "httpx_mock": Mitigation.MOCK_NETWORK,
-    "respx_mock": Mitigation.MOCK_NETWORK, "httpserver": Mitigation.MOCK_NETWORK, "aioresponses": Mitigation.MOCK_NETWORK,
-    "mock_aioresponse": Mitigation.MOCK_NETWORK, "vcr": Mitigation.MOCK_NETWORK, "vcr_cassette": Mitigation.MOCK_NETWORK,
-    "socket_disabled": Mitigation.MOCK_NETWORK, "httpbin": Mitigation.MOCK_NETWORK, "aiohttp_server": Mitigation.MOCK_NETWORK,
-    "fake_process": Mitigation.MOCK_SUBPROCESS, "fp": Mitigation.MOCK_SUBPROCESS,
-}
-_PATCH_CALLS = _globs(
-    "*mock.patch", "*mock.patch.object", "*mock.patch.dict", "*mock.patch.multiple", "patch", "patch.object",
-    "mocker.patch", "mocker.patch.*", "*monkeypatch.setattr", "*MonkeyPatch*.setattr", "*.stub", "*.patch.object",
-)
-_TARGET_WORDS: tuple[tuple[frozenset[str], Mitigation], ...] = (
-    (frozenset({"time", "datetime", "now", "utcnow", "today", "date", "monotonic", "perf_counter", "timezone"}),
-     Mitigation.FROZEN_TIME),
-    (frozenset({"requests", "httpx", "aiohttp", "urlopen", "urllib", "urllib3", "socket", "websockets", "grpc",
-                "smtplib", "openai", "anthropic", "redis", "pika", "kafka", "psycopg2", "pymongo", "Session",
-                "ClientSession", "AsyncClient", "Client", "urlretrieve", "create_connection"}), Mitigation.MOCK_NETWORK),
-    (frozenset({"boto3", "botocore", "client", "resource"}), Mitigation.MOCK_CLOUD),
-    (frozenset({"subprocess", "run", "Popen", "check_output", "check_call", "system"}), Mitigation.MOCK_SUBPROCESS),
-    (frozenset({"random", "randint", "choice", "shuffle", "uuid4", "uuid1", "urandom"}), Mitigation.SEED),
-)
-CACHE_DECORATORS = _globs("functools.lru_cache*", "functools.cache", "lru_cache*", "cache", "functools.cached_property",
-                           "cachetools.*", "*.memoize*", "joblib.Memory*")
-ORDER_MARKS = _globs("pytest.mark.order", "pytest.mark.run", "pytest.mark.first", "pytest.mark.second",
-                      "pytest.mark.last", "pytest.mark.second_to_last", "pytest.mark.incremental", "pytest.mark.dependency")
-#: Markers by which a project says a test needs the network or a live service.
-NETWORK_MARKS = _globs("pytest.mark.network", "pytest.mark.internet", "pytest.mark.online", "pytest.mark.remote_data",
-                       "pytest.mark.requires_network", "pytest.mark.requires_internet", "pytest.mark.needs_network",
-                       "pytest.mark.integration", "pytest.mark.e2e", "pytest.mark.live", "pytest.mark.external")
-MUTABLE_FACTORIES = frozenset(
-    {"list", "dict", "set", "defaultdict", "collections.defaultdict", "deque", "collections.deque", "Counter",
-     "collections.Counter", "OrderedDict", "collections.OrderedDict", "weakref.WeakValueDictionary",
-     "weakref.WeakKeyDictionary", "weakref.WeakSet", "queue.Queue"}
+from flaketui.diagnose.vocabulary import (
+    CLOCK_CALLS,
+    CLOCK_WORDS,
+    DEADLINE_WORDS,
+    MUTATORS,
+    NAMING_CALLS,
+    POLLING_SLEEPS,
+    REMOVERS,
+    SETTERS,
+    UNORDERED_CONSUMERS,
 )
 
 
@@ -106,6 +39,8 @@ class Hit:
     line: int
     end_line: int
     qualified: str | None = None
+    #: Where the fix belongs when not here: the line of another test that leaves state changed.
+    fix: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +104,28 @@ class FunctionFacts:
     param_calls: list[tuple[str, str, cst.Call]] = field(default_factory=list)
     #: The reader, kept as the RuleContext of ``param_calls`` once the fixture is known.
     context: RuleContext | None = field(default=None, repr=False)
+    #: Qualified names a teardown (after ``yield``, in ``finally``) touches: what it puts back.
+    restored: set[str] = field(default_factory=set)
+    #: Names bound to a random draw, and the lines of draws whose value cannot change the
+    #: outcome (compared with itself after a round trip, or naming the victim of a chaos test).
+    random_names: dict[str, int] = field(default_factory=dict)
+    benign_random_lines: set[int] = field(default_factory=set)
+    #: Set by the module reader before the walk: the function joins threads without a timeout;
+    #: a framework bounds its time (``@pytest.mark.timeout``, ``with fail_after(...)``).
+    joins_threads: bool = False
+    framework_timeout: bool = False
+    #: The function read a clock or slept before the current node (timing tolerances follow).
+    measures_time: bool = False
+    #: Every call (resolved name, line, whether an argument is a URL served locally), and the
+    #: functions handed to threads (``target=self._work``): what calls into the project follow.
+    calls: list[tuple[str, int, bool]] = field(default_factory=list)
+    #: ``self.x += 1`` (or ``self.d[k] = self.d.get(k, 0) + 1``) outside any ``with <lock>``.
+    unlocked_updates: list[tuple[str, int]] = field(default_factory=list)
+    returns_self: bool = False
+    is_async: bool = False
+    #: Where its first decorator is, and its docstring (line, text), for the notes people wrote.
+    first_line: int = 0
+    docstring: tuple[int, str] | None = None
 
     @property
     def label(self) -> str:
@@ -176,16 +133,12 @@ class FunctionFacts:
 
 
 _CALL_RULES = [r for r in RULES if r.calls]
+_LOCKISH = re.compile(r"lock|mutex|cond|semaphore|critical", re.IGNORECASE)
+_RANDOM_RULE = next(r for r in RULES if r.id == "data.unseeded-random")
 _NODE_RULES: dict[type[cst.CSTNode], list[Rule]] = {}
 for _rule in RULES:
     if _rule.matcher is not None and _rule.node_type is not None:
         _NODE_RULES.setdefault(_rule.node_type, []).append(_rule)
-
-
-def target_mitigations(target: str) -> set[Mitigation]:
-    """What patching ``target`` cancels: ``mock.patch("app.api.requests.get")`` mocks the network."""
-    words = set(re.split(r"[.\[\]()]+", target))
-    return {kind for vocabulary, kind in _TARGET_WORDS if words & vocabulary}
 
 
 class FunctionReader(cst.CSTVisitor):
@@ -210,6 +163,10 @@ class FunctionReader(cst.CSTVisitor):
         self.local_calls: set[int] = set()
         self.deadlines: set[int] = set()
         self.loop_depth = 0
+        self.lock_depth = 0
+        self.local_objects: set[str] = set()
+        #: Locals computed from ``self`` attributes (a read of a read-modify-write).
+        self.self_derived: dict[str, set[str]] = {}
         self.params = set(facts.params)
         self._seen: set[tuple[str, int]] = set()
         self.in_teardown = False
@@ -229,15 +186,26 @@ class FunctionReader(cst.CSTVisitor):
     def mark_local(self, node: cst.CSTNode) -> None:
         self.local_calls.add(id(node))
 
+    @property
+    def joins_threads(self) -> bool:
+        return self.facts.joins_threads
+
+    @property
+    def measures_time(self) -> bool:
+        return self.facts.measures_time
+
     def loop_has_deadline(self, loop: cst.While) -> bool:
-        """The loop checks a clock or a deadline/timeout (``assert time() < start + 5``)."""
+        """The loop checks a clock or a deadline/timeout (``assert time() < start + 5``), or a
+        framework bounds the test's time (``@pytest.mark.timeout``, ``with fail_after(5)``)."""
+        if self.facts.framework_timeout:
+            return True
         for name in m.findall(loop, m.Name()):
             assert isinstance(name, cst.Name)
-            if name.value in self.clock_names or _DEADLINE_WORDS.search(name.value):
+            if name.value in self.clock_names or DEADLINE_WORDS.search(name.value):
                 return True
         for call in m.findall(loop, m.Call()):
             assert isinstance(call, cst.Call)
-            if _CLOCK_CALLS.match(self.qualify(call.func) or ""):
+            if CLOCK_CALLS.match(self.qualify(call.func) or ""):
                 return True
         return False
 
@@ -285,12 +253,12 @@ class FunctionReader(cst.CSTVisitor):
 
     def is_clock_expression(self, node: cst.BaseExpression) -> bool:
         if isinstance(node, cst.Name):
-            return node.value in self.clock_names or bool(_CLOCK_WORDS.search(node.value))
+            return node.value in self.clock_names or bool(CLOCK_WORDS.search(node.value))
         if isinstance(node, cst.Attribute):
-            return bool(_CLOCK_WORDS.search(node.attr.value))
+            return bool(CLOCK_WORDS.search(node.attr.value))
         if isinstance(node, cst.Call):
             qualified = self.qualify(node.func) or ""
-            if _CLOCK_CALLS.match(qualified):
+            if CLOCK_CALLS.match(qualified):
                 return True
             if isinstance(node.func, cst.Attribute) and node.func.attr.value == "total_seconds":
                 return self.is_clock_expression(node.func.value)
@@ -325,6 +293,7 @@ class FunctionReader(cst.CSTVisitor):
             # After a fixture's yield the test has already run: only cleanup facts matter.
             if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
                 self._teardown_call(node.func.attr.value)
+            self._restores(node)
             return True
         for rule in _NODE_RULES.get(type(node), ()):
             if rule.matcher is not None and m.matches(node, rule.matcher) and (rule.when is None or rule.when(node, self)):
@@ -332,6 +301,8 @@ class FunctionReader(cst.CSTVisitor):
         if isinstance(node, cst.Assert) and isinstance(node.test, cst.Comparison):
             if any(isinstance(t.operator, cst.Equal) for t in node.test.comparisons):
                 self.facts.asserts_equality = True
+        if isinstance(node, cst.Call | cst.Comparison) and self.facts.random_names:
+            cures.random_use(self, node)
         if isinstance(node, cst.Call):
             self._call(node)
         elif isinstance(node, cst.FormattedStringExpression):
@@ -340,13 +311,18 @@ class FunctionReader(cst.CSTVisitor):
             if node.value not in self.facts.reads:
                 self.facts.reads[node.value] = self.lines(node)
         elif isinstance(node, cst.AssignTarget):
-            self._assigned(node.target, node)
+            state.assigned(self, node.target, node)
         elif isinstance(node, cst.AugAssign):
-            self._assigned(node.target, node, augmented=True)
+            state.assigned(self, node.target, node, augmented=True)
+            if not self.lock_depth:
+                state.read_modify_write(self, node.target, node)
         elif isinstance(node, cst.Del):
-            self._deleted(node.target, node)
+            state.deleted(self, node.target, node)
         elif isinstance(node, cst.With):
-            self._with(node)
+            mitigations.with_block(self, node)
+            if any(_LOCKISH.search(dotted(i.item.func if isinstance(i.item, cst.Call) else i.item) or "")
+                   for i in node.items):
+                self.lock_depth += 1
         elif isinstance(node, cst.While):
             # ``while time.time() < deadline``: the clock bounds a wait, which is the cure.
             self._mark_deadline(node.test)
@@ -360,13 +336,17 @@ class FunctionReader(cst.CSTVisitor):
             # ``for f in os.listdir(d)``: each entry is handled on its own; order rarely matters.
             self.unordered.add(id(node.iter))
         elif isinstance(node, cst.Assign) and any(
-            isinstance(t.target, cst.Name) and _DEADLINE_WORDS.search(t.target.value) for t in node.targets
+            isinstance(t.target, cst.Name) and DEADLINE_WORDS.search(t.target.value) for t in node.targets
         ):
             self._mark_deadline(node.value)
         elif (isinstance(node, cst.Assign) and isinstance(node.value, cst.Call)
               and self.qualify(node.value.func) in {"time.time", "time.time_ns"}):
             # ``start = time.time()`` starts a measurement; an assert on it is time.elapsed-assert.
             self.deadlines.add(id(node.value))
+        elif isinstance(node, cst.Try) and node.finalbody is not None:
+            # ``finally: os.chdir(old)``: what the function puts back is not what it leaks.
+            for inner in m.findall(node.finalbody, m.Name() | m.Attribute()):
+                self._restores(inner)
         elif isinstance(node, cst.Global):
             self.facts.globals_declared.update(n.name.value for n in node.names)
         elif isinstance(node, cst.Yield):
@@ -375,6 +355,8 @@ class FunctionReader(cst.CSTVisitor):
             self.in_teardown = self.is_fixture
         elif isinstance(node, cst.Return) and self.is_fixture:
             self._returned(node.value)
+        elif isinstance(node, cst.Return) and isinstance(node.value, cst.Name) and node.value.value == "self":
+            self.facts.returns_self = True
         elif isinstance(node, cst.Import | cst.ImportFrom):
             bound = import_aliases(node)
             self.resolver.local_names.update(bound)
@@ -385,15 +367,34 @@ class FunctionReader(cst.CSTVisitor):
         return True
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
+        if isinstance(original_node, cst.With) and any(
+                _LOCKISH.search(dotted(i.item.func if isinstance(i.item, cst.Call) else i.item) or "")
+                for i in original_node.items):
+            self.lock_depth -= 1
         if isinstance(original_node, cst.While) and not self.in_teardown:
             self.loop_depth -= 1
         elif isinstance(original_node, cst.Assign):
             for target in original_node.targets:
                 self._bind(target.target, original_node.value)
+                if not self.lock_depth:
+                    state.read_modify_write(self, target.target, original_node)
         elif isinstance(original_node, cst.AnnAssign) and original_node.value is not None:
             self._bind(original_node.target, original_node.value)
 
+    def _restores(self, node: cst.CSTNode) -> None:
+        if isinstance(node, cst.Name | cst.Attribute):
+            # Both spellings: hits name an assigned attribute as written (``settings.DEBUG``).
+            for name in (self.qualify(node), dotted(node)):
+                if name:
+                    self.facts.restored.add(name.replace("()", ""))
+
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name) and self.facts.class_name:
+            self.self_derived[target.value] = state.self_reads(value)
+        if isinstance(target, cst.Name) and isinstance(value, cst.Call) and any(local_url(a.value) for a in value.args):
+            self.local_objects.add(target.value)  # ``client = Client(receiver.url)``: its calls stay here
+        if isinstance(target, cst.Name) and isinstance(value, cst.Call) and _RANDOM_RULE.matches_call(self.qualify(value.func) or ""):
+            self.facts.random_names[target.value] = self.lines(value)[0]
         if isinstance(target, cst.Name):
             self.resolver.bind(target, value)
             if self.is_clock_expression(value):
@@ -403,19 +404,33 @@ class FunctionReader(cst.CSTVisitor):
         qualified = self.qualify(node.func)
         if qualified is None:
             return
+        last = qualified.rsplit(".", 1)[-1].lower()
+        if CLOCK_CALLS.match(qualified) or "sleep" in last or "wait" in last:
+            self.facts.measures_time = True  # ``busy_wait(1.0)``: a stretch of wall time passes
+        line = self.lines(node)[0]
+        root = node.func
+        while isinstance(root, cst.Attribute | cst.Call):
+            root = root.value if isinstance(root, cst.Attribute) else root.func
+        local = any(local_url(a.value) for a in node.args) or (isinstance(root, cst.Name) and root.value in self.local_objects)
+        self.facts.calls.append((qualified, line, local))
+        for arg in node.args:
+            if arg.keyword is not None and arg.keyword.value in {"target", "func", "fn", "callback"}:
+                handed = self.qualify(arg.value)
+                if handed and isinstance(arg.value, cst.Attribute | cst.Name):
+                    self.facts.calls.append((handed, line, False))
         for rule in _CALL_RULES:
-            if self.loop_depth and rule.id in _POLLING_SLEEPS:
+            if self.loop_depth and rule.id in POLLING_SLEEPS:
                 continue  # a sleep inside a while loop is polling: async.polling-loop speaks for it
             if rule.matches_call(qualified) and (rule.when is None or rule.when(node, self)):
                 self.hit(rule, node, qualified)
         head, dot, rest = qualified.partition(".")
         if dot and head in self.params and head not in {"self", "cls"} and head not in self.resolver.local_names:
             self.facts.param_calls.append((head, "." + rest, node))
-        if qualified in _NAMING_CALLS or qualified.endswith((".format", ".joinpath", "path.join", "sleep")):
+        if qualified in NAMING_CALLS or qualified.endswith((".format", ".joinpath", "path.join", "sleep")):
             # A random name, or a random jitter in a sleep, is not data the test checks.
             for arg in node.args:
                 self._mark_naming(arg.value)
-        if qualified in _UNORDERED_CONSUMERS:
+        if qualified in UNORDERED_CONSUMERS:
             for arg in node.args:
                 self.unordered.add(id(arg.value))
                 if isinstance(arg.value, cst.GeneratorExp | cst.ListComp | cst.SetComp):
@@ -431,16 +446,16 @@ class FunctionReader(cst.CSTVisitor):
             if isinstance(owner, cst.Name) and owner.value in {"self", "cls"}:
                 self.facts.calls_self.add(func.attr.value)
             if func.attr.value in MUTATORS:
-                self._mutated(owner, node, removing=func.attr.value in _REMOVERS)
-            elif func.attr.value in _SETTERS and self._imported_root(owner):
-                self._mutated(owner, node)  # ``CONF.set("main", "size", ...)``: imported configuration
+                state.mutated(self, owner, node, removing=func.attr.value in REMOVERS)
+            elif func.attr.value in SETTERS and state.imported_root(self, owner):
+                state.mutated(self, owner, node)  # ``CONF.set("main", "size", ...)``: imported configuration
             self._teardown_call(func.attr.value)
         if qualified.endswith(("getfixturevalue", "getfuncargvalue")) and node.args:
             first = node.args[0].value
             if isinstance(first, cst.SimpleString):
                 self.facts.fixture_lookups.add(first.evaluated_value if isinstance(first.evaluated_value, str) else "")
         if id(node) not in self.with_items:
-            self._call_mitigations(node, qualified)
+            mitigations.call_mitigations(self, node, qualified)
 
     def _returned(self, value: cst.CSTNode | None) -> None:
         if self.facts.returns is None and isinstance(value, cst.BaseExpression):
@@ -454,129 +469,6 @@ class FunctionReader(cst.CSTVisitor):
             self.facts.has_teardown = True
         if attribute == "cache_clear":
             self.facts.clears_caches = True
-
-    def _call_mitigations(self, node: cst.Call, qualified: str, *, blanket: bool = False,
-                          span: tuple[int, int] | None = None) -> None:
-        if _SEED_CALLS.match(qualified) and node.args and not any(self.is_clock_expression(a.value) for a in node.args):
-            self.mitigate(Mitigation.SEED, node, blanket=blanket, span=span)
-        for pattern, kind in CALL_MITIGATIONS:
-            if pattern.match(qualified):
-                self.mitigate(kind, node, blanket=blanket, span=span)
-        if _PATCH_CALLS.match(qualified):
-            target = self._patch_target(node, qualified)
-            if target:
-                kinds: Collection[Mitigation | None] = target_mitigations(target) or {None}
-                for patched in kinds:
-                    self.mitigate(patched, node, blanket=blanket, span=span, target=target)
-
-    def _patch_target(self, node: cst.Call, qualified: str) -> str | None:
-        args = [a for a in node.args if a.keyword is None]
-        if not args:
-            return None
-        first = args[0].value
-        if isinstance(first, cst.SimpleString) and isinstance(first.evaluated_value, str):
-            return first.evaluated_value
-        owner = self.qualify(first)
-        if owner is not None and len(args) > 1 and isinstance(args[1].value, cst.SimpleString):
-            name = args[1].value.evaluated_value
-            return f"{owner}.{name}" if isinstance(name, str) else owner
-        return owner
-
-    def decorator(self, decorator: cst.Decorator) -> None:
-        """Decorators cover the whole function: ``@freeze_time``, ``@responses.activate``, ``@patch(...)``."""
-        expression = decorator.decorator
-        call = expression if isinstance(expression, cst.Call) else None
-        qualified = self.qualify(call.func if call is not None else expression) or ""
-        if call is not None:
-            self._call_mitigations(call, qualified, blanket=True)
-        for pattern, kind in CALL_MITIGATIONS:
-            if call is None and pattern.match(qualified):
-                self.mitigate(kind, decorator, blanket=True)
-
-    def _with(self, node: cst.With) -> None:
-        span = self.lines(node)
-        for item in node.items:
-            if isinstance(item.item, cst.Call):
-                self.with_items.add(id(item.item))
-                qualified = self.qualify(item.item.func)
-                if qualified is not None:
-                    self._call_mitigations(item.item, qualified, span=span)
-            if item.asname is not None:
-                self._bind(item.asname.name, item.item)
-
-    def _imported_root(self, owner: cst.BaseExpression) -> bool:
-        while isinstance(owner, cst.Attribute | cst.Subscript):
-            owner = owner.value
-        return isinstance(owner, cst.Name) and self.is_imported_name(owner.value) and owner.value not in self.module_aliases
-
-    def _mutated(self, owner: cst.BaseExpression, node: cst.CSTNode, removing: bool = False) -> None:
-        """``owner`` is changed in place: attribute it to the name at the root of its chain.
-        ``removing`` (``del x[k]``, ``x.pop(k)``) on an imported registry is cleanup, not pollution."""
-        start, end = self.lines(node)
-        root, attrs = owner, []
-        while isinstance(root, cst.Attribute | cst.Subscript):
-            if isinstance(root, cst.Attribute):
-                attrs.append(root.attr.value)
-            root = root.value
-        if not isinstance(root, cst.Name):
-            return
-        base = root.value
-        attrs.reverse()
-        if base == "self":
-            if attrs:
-                self.facts.self_mutated.setdefault(attrs[0], []).append((start, end))
-        elif base == "cls":
-            if attrs:
-                self.facts.class_assigned.setdefault(attrs[0], []).append((start, end, "cls"))
-        elif self.is_imported_name(base):
-            # ``np.add(a, b)`` calls a module's function; ``plugins.register(x)`` (an imported
-            # object) and ``myapp.REGISTRY.append(x)`` change state that outlives the test.
-            if base in self.module_aliases and not attrs:
-                return
-            if (self.qualify(owner) or "").startswith(("os.environ", "sys.path", "sys.modules")):
-                return
-            if removing:
-                self.facts.imported_restored.add(base)
-            else:
-                self.facts.imported_mutated.append((".".join([base, *attrs]), start, end))
-        else:
-            self.facts.mutated.setdefault(base, []).append((start, end))
-
-    def _assigned(self, target: cst.BaseExpression, node: cst.CSTNode, augmented: bool = False) -> None:
-        if isinstance(target, cst.Subscript):
-            self._mutated(target.value, node)
-        elif isinstance(target, cst.Attribute):
-            owner = target.value
-            start, end = self.lines(node)
-            if isinstance(owner, cst.Name) and owner.value == "cls":
-                self.facts.class_assigned.setdefault(target.attr.value, []).append((start, end, "cls"))
-            elif _is_type_of_self(owner):
-                self.facts.class_assigned.setdefault(target.attr.value, []).append((start, end, "type(self)"))
-            elif isinstance(owner, cst.Name) and owner.value not in {"self"} and not self.is_imported_name(owner.value):
-                # ``TestC.x = 1`` (a class of the module) or ``config.debug = True`` (a fixture's object).
-                self.facts.class_assigned.setdefault(target.attr.value, []).append((start, end, owner.value))
-                self.facts.mutated.setdefault(owner.value, []).append((start, end))
-            elif isinstance(owner, cst.Attribute) and isinstance(owner.value, cst.Name) and owner.value.value == "self":
-                self.facts.self_mutated.setdefault(owner.attr.value, []).append((start, end))
-        elif isinstance(target, cst.Name) and augmented:
-            if target.value in self.facts.globals_declared:
-                self.facts.mutated.setdefault(target.value, []).append(self.lines(node))
-
-    def _deleted(self, target: cst.BaseExpression, node: cst.CSTNode) -> None:
-        if isinstance(target, cst.Subscript):
-            if self.qualify(target.value) == "os.environ":
-                rule = next(r for r in RULES if r.id == "fixture.environ-write")
-                self.hit(rule, node, "os.environ.__delitem__")
-            self._mutated(target.value, node, removing=True)
-
-
-def _is_type_of_self(node: cst.BaseExpression) -> bool:
-    if isinstance(node, cst.Attribute) and node.attr.value == "__class__":
-        return isinstance(node.value, cst.Name) and node.value.value == "self"
-    return (
-        isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "type"
-        and len(node.args) == 1 and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == "self"
-    )
 
 
 def _comprehension_fors(node: cst.GeneratorExp | cst.ListComp | cst.SetComp) -> list[cst.CompFor]:

@@ -15,21 +15,25 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
+import libcst.matchers as m
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
+from flaketui.diagnose import cures, mitigations
 from flaketui.diagnose.facts import (
-    CACHE_DECORATORS,
-    CALL_MITIGATIONS,
-    MITIGATING_FIXTURES,
-    MUTABLE_FACTORIES,
-    NETWORK_MARKS,
-    ORDER_MARKS,
     FixtureSpec,
     FunctionFacts,
     FunctionReader,
     MitigationSite,
 )
 from flaketui.diagnose.resolve import Resolver, dotted, import_aliases
+from flaketui.diagnose.vocabulary import (
+    CACHE_DECORATORS,
+    CALL_MITIGATIONS,
+    MITIGATING_FIXTURES,
+    MUTABLE_FACTORIES,
+    NETWORK_MARKS,
+    ORDER_MARKS,
+)
 
 _TEARDOWN_SENSITIVE = frozenset({"fixture.no-teardown", "fixture.patch-not-stopped"})
 _FIXTURE_DECORATORS = frozenset({"pytest.fixture", "pytest.yield_fixture", "pytest_asyncio.fixture", "fixture"})
@@ -49,6 +53,7 @@ class ClassFacts:
     mitigations: list[MitigationSite] = field(default_factory=list)
     notable_marks: Marks = field(default_factory=list)
     fixture_specs: dict[str, tuple[FixtureSpec, str]] = field(default_factory=dict)
+    node: cst.ClassDef | None = field(default=None, repr=False)
 
     def method(self, name: str) -> FunctionFacts | None:
         node = self.method_nodes.get(name)
@@ -104,6 +109,10 @@ class ModuleFacts:
             if self._reader.def_line(node, None) == line:
                 return self.function(name)
         return None
+
+    def self_attributes(self, class_name: str) -> dict[str, str]:
+        assert self._reader is not None
+        return self._reader.self_attributes(class_name)
 
     def functions_mentioning(self, name: str) -> Iterator[FunctionFacts]:
         """Functions and methods whose text contains ``name``: the only ones that can write it.
@@ -213,6 +222,10 @@ class _ModuleReader:
         self._spans: list[tuple[cst.FunctionDef, str | None, int, int]] = []
         self._source_lines: list[bytes] = []
         self._whole: dict[cst.CSTNode, CodeRange] | None = None
+        self._self_attributes: dict[str, dict[str, str]] = {}
+
+    def text_of(self, start: int, end: int) -> str:
+        return b"\n".join(self._source_lines[start - 1:end]).decode("utf-8", errors="replace")
 
     def mentioning(self, name: str) -> Iterator[FunctionFacts]:
         word = re.compile(rb"\b" + re.escape(name.encode()) + rb"\b")
@@ -330,20 +343,27 @@ class _ModuleReader:
         facts = FunctionFacts(node.name.value, self.facts.path, positions[node.name].start.line + offset,
                               where.end.line + offset, class_name, params)
         facts.fixture = self._fixture_spec(node)
-        reader = FunctionReader(facts, self.resolver.child(), positions, self.facts.imports,
-                                self.facts.module_aliases, offset)
+        resolver = self.resolver.child(self.self_attributes(class_name) if class_name else None)
+        reader = FunctionReader(facts, resolver, positions, self.facts.imports, self.facts.module_aliases, offset)
+        facts.is_async = node.asynchronous is not None
         for decorator in node.decorators:
             start, _ = reader.lines(decorator)
             self.marks_into([decorator.decorator], start, facts.usefixtures, facts.notable_marks, facts.mitigations)
+        cures.prescan(facts, node, reader.resolver, self.text_of(facts.line, facts.end_line))
         node.visit(reader)
         facts.context = reader
         for decorator in node.decorators:
-            reader.decorator(decorator)
+            mitigations.decorator(reader, decorator)
         for param in params:
             if param in MITIGATING_FIXTURES:
                 facts.mitigations.append(MitigationSite(MITIGATING_FIXTURES[param], facts.line, facts.end_line, True))
         outer = self.resolver.local_names
         facts.locals = {k for k, v in reader.resolver.local_names.items() if outer.get(k) != v} | set(params)
+        facts.first_line = where.start.line + offset
+        docstring = node.get_docstring()
+        if docstring and isinstance(node.body, cst.IndentedBlock) and node.body.body:
+            facts.docstring = (positions[node.body.body[0]].start.line + offset, docstring)
+        cures.apply(facts, node, reader.resolver, docstring or "")
         if facts.has_teardown:
             facts.hits = [h for h in facts.hits if h.rule.id not in _TEARDOWN_SENSITIVE]
         if not facts.asserts_equality:
@@ -354,17 +374,57 @@ class _ModuleReader:
         facts.hits = [h for h in facts.hits if h.rule.id != "fixture.module-attribute" or assigned[h.qualified] < 2]
         return facts
 
+    def self_attributes(self, class_name: str) -> dict[str, str]:
+        """What ``self.x`` holds in the methods of a class: its annotated fields (a dataclass's
+        ``tags: set[str]``) and what ``__init__`` assigns (``self._jobs = queue.Queue()``)."""
+        if class_name in self._self_attributes:
+            return self._self_attributes[class_name]
+        found: dict[str, str] = {}
+        self._self_attributes[class_name] = found
+        klass = self.facts.classes.get(class_name)
+        if klass is None or klass.node is None:
+            return found
+        body = klass.node.body.body if isinstance(klass.node.body, cst.IndentedBlock) else ()
+        for statement in body:
+            for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
+                if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+                    annotated = self._annotated(small.annotation.annotation)
+                    if annotated:
+                        found[small.target.value] = annotated
+        init = klass.method_nodes.get("__init__")
+        for assign in m.findall(init, m.Assign() | m.AnnAssign()) if init is not None else ():
+            if not isinstance(assign, cst.Assign | cst.AnnAssign):
+                continue
+            targets = [t.target for t in assign.targets] if isinstance(assign, cst.Assign) else [assign.target]
+            value = assign.value
+            for target in targets:
+                if (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
+                        and target.value.value == "self" and value is not None):
+                    qualified = self.resolver.qualify(value)
+                    if isinstance(assign, cst.AnnAssign):
+                        qualified = self._annotated(assign.annotation.annotation) or qualified
+                    if qualified and not qualified.startswith(("str()", "<local>")):
+                        found[target.attr.value] = qualified
+        return found
+
+    def _annotated(self, annotation: cst.BaseExpression) -> str | None:
+        """``set[str]`` -> ``set()``, ``queue.Queue[int]`` -> ``queue.Queue()``: an instance of it."""
+        if isinstance(annotation, cst.Subscript):
+            annotation = annotation.value
+        qualified = self.resolver.qualify(annotation) if isinstance(annotation, cst.Name | cst.Attribute) else None
+        return f"{qualified}()" if qualified else None
+
     def klass(self, node: cst.ClassDef, outer: str | None) -> None:
         name = f"{outer}::{node.name.value}" if outer else node.name.value
         line, decorator_lines = self.lines.classes.get(name, (1, []))
-        klass = ClassFacts(name, line, tuple(dotted(a.value) or "" for a in node.bases), self.facts)
+        klass = ClassFacts(name, line, tuple(dotted(a.value) or "" for a in node.bases), self.facts, node=node)
         for index, decorator in enumerate(node.decorators):
             decorator_line = decorator_lines[index] if index < len(decorator_lines) else line
             self.marks_into([decorator.decorator], decorator_line, klass.usefixtures, klass.notable_marks,
                             klass.mitigations)
             decorations = FunctionFacts(f"<class {name}>", self.facts.path, decorator_line, decorator_line)
-            FunctionReader(decorations, self.resolver.child(), {}, self.facts.imports,
-                           self.facts.module_aliases).decorator(decorator)
+            mitigations.decorator(FunctionReader(decorations, self.resolver.child(), {}, self.facts.imports,
+                                                 self.facts.module_aliases), decorator)
             klass.mitigations.extend(decorations.mitigations)
         body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
         for statement in body:

@@ -60,12 +60,16 @@ class Resolver:
     ``client`` stand for ``httpx.Client()``); it shadows the module's imports.
     """
 
-    def __init__(self, module_names: dict[str, str], local_names: dict[str, str] | None = None) -> None:
+    def __init__(self, module_names: dict[str, str], local_names: dict[str, str] | None = None,
+                 self_attributes: dict[str, str] | None = None) -> None:
         self.module_names = module_names
         self.local_names = local_names if local_names is not None else {}
+        #: In a method: what ``self.x`` holds, from ``__init__`` and the class's annotations.
+        self.self_attributes = self_attributes if self_attributes is not None else {}
 
-    def child(self) -> Resolver:
-        return Resolver(self.module_names, dict(self.local_names))
+    def child(self, self_attributes: dict[str, str] | None = None) -> Resolver:
+        return Resolver(self.module_names, dict(self.local_names),
+                        self.self_attributes if self_attributes is None else self_attributes)
 
     def name(self, identifier: str) -> str:
         if identifier in self.local_names:
@@ -79,6 +83,8 @@ class Resolver:
         if isinstance(node, cst.Name):
             return self.name(node.value)
         if isinstance(node, cst.Attribute):
+            if isinstance(node.value, cst.Name) and node.value.value == "self" and node.attr.value in self.self_attributes:
+                return self.self_attributes[node.attr.value]
             base = self.qualify(node.value, depth + 1)
             return None if base is None else f"{base}.{node.attr.value}"
         if isinstance(node, cst.Call):

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flaketui.diagnose.catalog import RULES
-from flaketui.diagnose.facts import SETUP_NAMES, FixtureSpec, FunctionFacts, Hit, MitigationSite
+from flaketui.diagnose.facts import FixtureSpec, FunctionFacts, Hit, MitigationSite
 from flaketui.diagnose.module import ClassFacts, ModuleFacts
 from flaketui.diagnose.rules import Rule
+from flaketui.diagnose.vocabulary import SETUP_NAMES
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}
 CALL_RULES = [rule for rule in RULES if rule.calls]
@@ -59,6 +60,8 @@ class Scope:
     blanket: list[MitigationSite] = field(default_factory=list)
     #: Hits that only the whole scope reveals, attributed to a piece.
     scope_hits: list[tuple[Piece, Hit, str]] = field(default_factory=list)
+    #: What the fixtures the pieces request return (``running_queue`` -> ``taskq.JobQueue().start()``).
+    param_values: dict[str, str] = field(default_factory=dict)
 
 
 def _find_class(module: ModuleFacts, class_name: str | None) -> ClassFacts | None:
@@ -169,6 +172,8 @@ def assemble(test_facts: FunctionFacts, class_name: str | None, module: ModuleFa
         factor = LOCAL_AUTOUSE_FACTOR if autouse and name in local_autouse else ROLE_FACTORS[role]
         factor = min(factor, BROAD_FIXTURE_FACTOR) if broad else factor
         scope.pieces.append(Piece(fixture, owner, role, label, factor, broad))
+        if fixture.returns:
+            scope.param_values.setdefault(name, fixture.returns)
         for requested in _requests(fixture):
             # A fixture that requests its own name overrides the one further up the tree.
             wanted.append((requested, level + 1 if requested == name else 0, autouse))
@@ -235,8 +240,8 @@ def _add_helpers(scope: Scope, chain: list[ClassFacts]) -> None:
             pending.append(helper)
 
 
-def _hit(rule_id: str, line: int, end_line: int) -> Hit:
-    return Hit(RULES_BY_ID[rule_id], line, end_line)
+def _hit(rule_id: str, line: int, end_line: int, fix: tuple[str, int] | None = None) -> Hit:
+    return Hit(RULES_BY_ID[rule_id], line, end_line, fix=fix)
 
 
 def _scope_rules(scope: Scope, chain: list[ClassFacts], levels: list[_Level], missing: list[str]) -> None:
@@ -300,7 +305,8 @@ def _scope_rules(scope: Scope, chain: list[ClassFacts], levels: list[_Level], mi
         others = [(label, line) for label, line in writers[name] if label != test.facts.label]
         if others and (name in module.mutable_globals or name in writers):
             label, line = others[0]
-            add((test, _hit("order.shared-state-read", start, end), f"{name}, changed by {label} (line {line})"))
+            add((test, _hit("order.shared-state-read", start, end, (module.path, line)),
+                 f"{name}, changed by {label} (line {line})"))
 
     _neighbour_rules(scope, levels, add)
 
@@ -354,7 +360,8 @@ def _neighbour_rules(scope: Scope, levels: list[_Level], add: Callable[[tuple[Pi
                 continue
             spots = [s for text, s, _ in other.imported_mutated if text.split(".")[0] == name]
             if spots:
-                add((test, _hit("order.shared-state-read", start, end), f"{name}, changed by {other.label} (line {spots[0]})"))
+                add((test, _hit("order.shared-state-read", start, end, (module.path, spots[0])),
+                     f"{name}, changed by {other.label} (line {spots[0]})"))
                 break
 
     # A module/class/session-scoped fixture that a neighbour changes.
@@ -365,7 +372,7 @@ def _neighbour_rules(scope: Scope, levels: list[_Level], add: Callable[[tuple[Pi
         for other in module.functions_mentioning(param):
             if other.label != label and param in other.params and param in other.mutated:
                 line = other.mutated[param][0][0]
-                add((test, _hit("order.shared-fixture-read", test.facts.line, test.facts.line),
+                add((test, _hit("order.shared-fixture-read", test.facts.line, test.facts.line, (module.path, line)),
                      f"{found[0].fixture.scope}-scoped fixture {param}, changed by {other.label} (line {line})"))
                 break
 
@@ -380,7 +387,8 @@ def _neighbour_rules(scope: Scope, levels: list[_Level], add: Callable[[tuple[Pi
                 continue
             polluting = [h for h in other.hits if h.rule.id in _POLLUTING_RULES]
             if polluting:
-                add((test, _hit("order.polluted-environment", test.facts.line, test.facts.line),
+                add((test, _hit("order.polluted-environment", test.facts.line, test.facts.line,
+                                (module.path, polluting[0].line)),
                      f"{polluting[0].qualified or 'os.environ'}, changed by {other.label} (line {polluting[0].line})"))
                 return
 

@@ -23,6 +23,16 @@ class Evidence:
     fix: str
     weight: float
     where: str = "test body"
+    #: Where the fix belongs when it is not this line (the test's call of a helper that warns,
+    #: the polluting test's assignment); empty for this line.
+    fix_path: str = ""
+    fix_line: int = 0
+    #: ``code`` (read from the source) or ``runs`` (what failed verification runs showed).
+    source: str = "code"
+
+    @property
+    def fix_at(self) -> tuple[str, int]:
+        return (self.fix_path, self.fix_line) if self.fix_path else (self.path, self.line)
 
     def to_json(self) -> JSONObject:
         return {
@@ -35,6 +45,8 @@ class Evidence:
             "fix": self.fix,
             "weight": self.weight,
             "where": self.where,
+            "fix_at": {"path": self.fix_at[0], "line": self.fix_at[1]},
+            "source": self.source,
         }
 
     @classmethod
@@ -49,6 +61,8 @@ class Evidence:
             fix=data["fix"],
             weight=float(data["weight"]),
             where=data["where"],
+            source=data.get("source", "code"),
+            **_fix_fields(data.get("fix_at"), data["path"], int(data["line"])),
         )
 
 
@@ -76,7 +90,7 @@ class Diagnosis:
     def to_json(self) -> JSONObject:
         return {
             "nodeid": self.nodeid,
-            "suggestion": self.suggestion.to_json(),
+            "suggestion": {**self.suggestion.to_json(), "fix_at": _place(self.fix_at)},
             "ranking": [s.to_json() for s in self.ranking],
             "evidence": [e.to_json() for e in self.evidence],
         }
@@ -89,6 +103,15 @@ class Diagnosis:
             ranking=tuple(Suggestion.from_json(s) for s in data["ranking"]),
             evidence=tuple(Evidence.from_json(e) for e in data["evidence"]),
         )
+
+    @property
+    def fix_at(self) -> tuple[str, int] | None:
+        """The one place the fix belongs: where the strongest evidence of the suggested cause
+        says to change (a repository-relative path and a line), if a cause is suggested."""
+        for item in self.evidence:
+            if item.category is self.suggestion.category and not item.rule.startswith("note.") and item.fix_at[0]:
+                return item.fix_at
+        return None
 
 @dataclass(frozen=True)
 class Excerpt:
@@ -109,3 +132,14 @@ class Explanation:
     nodeid: str
     diagnosis: Diagnosis
     excerpts: tuple[Excerpt, ...]
+
+
+def _place(place: tuple[str, int] | None) -> dict[str, Any] | None:
+    return None if place is None else {"path": place[0], "line": place[1]}
+
+
+def _fix_fields(place: Mapping[str, Any] | None, path: str, line: int) -> dict[str, Any]:
+    """``fix_path``/``fix_line`` when the fix belongs elsewhere than the evidence's own line."""
+    if not place or (place["path"], place["line"]) == (path, line):
+        return {}
+    return {"fix_path": place["path"], "fix_line": int(place["line"])}

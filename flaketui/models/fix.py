@@ -48,6 +48,9 @@ class FixPlan:
     sources: tuple[tuple[str, str], ...] = ()
     #: One marker removed per entry: what undo needs to put them back.
     restore: tuple[RemovedMarker, ...] = field(default=(), repr=False)
+    #: What the verification does not prove (a marker for another platform, few runs): a
+    #: commit needs the user's explicit word for each (``accept_cautions``).
+    cautions: tuple[str, ...] = ()
 
     @classmethod
     def refused(cls, target: str, refusal: str, tests: tuple[FlakyTest, ...] = ()) -> FixPlan:

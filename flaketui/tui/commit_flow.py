@@ -100,7 +100,7 @@ class CommitFlow(Screen[None]):
             with self.app.suspend():
                 print("flaketui: committing; git signs the commit and may ask for your passphrase.", flush=True)
                 try:
-                    record = self.service.commit_fix(plan, include=include, on_output=print)
+                    record = self.service.commit_fix(plan, include=include, on_output=print, accept_cautions=True)
                 except FlakeTUIError as exc:
                     error = exc
         except SuspendNotSupported:
@@ -114,8 +114,9 @@ class CommitFlow(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="commit", name="commit")
     def _commit(self, plan: FixPlan, include: tuple[str, ...]) -> None:
+        # The dialog took ! for its cautions, the only way past them.
         record = self.service.commit_fix(
-            plan, include=include, on_output=lambda line: self.post_message(msg.CommitOutput(line))
+            plan, include=include, on_output=lambda line: self.post_message(msg.CommitOutput(line)), accept_cautions=True
         )
         self.post_message(msg.Committed(record, tuple(t.key for t in plan.tests)))
 

@@ -141,6 +141,7 @@ class CommitDialog(ModalScreen[tuple[str, ...] | None]):
 
     BINDINGS = [
         Binding("enter", "commit", "Commit", id="commit-confirm", priority=True),
+        Binding("exclamation_mark", "commit_anyway", "Commit anyway", id="commit-anyway", show=False),
         Binding("escape", "cancel", "Cancel", id="commit-cancel"),
     ]
     COMPONENT_CLASSES = {"diff--added", "diff--removed", "diff--hunk", "diff--file"}
@@ -158,6 +159,9 @@ class CommitDialog(ModalScreen[tuple[str, ...] | None]):
             yield Label(f"Commit the fix of {plan.target}", id="dialog-title")
             if len(plan.tests) > 1:
                 yield Static(Text(f"The marker covers {len(plan.tests)} tests: {covered}"), id="commit-covered")
+            if plan.cautions:
+                cautions = "\n".join(f"caution: {c}" for c in plan.cautions)
+                yield Static(Text(cautions), id="commit-cautions")
             with Horizontal(id="commit-panes"):
                 with VerticalScroll(id="commit-diff"):
                     yield Static(self._diff_text(), id="commit-diff-text")
@@ -169,7 +173,8 @@ class CommitDialog(ModalScreen[tuple[str, ...] | None]):
                     yield Static(Text("\n".join(f"[x] {f.status} {f.path}" for f in required)), id="commit-required")
                     selections = [Selection(f"{f.status} {f.path}", f.path, f.path in plan.include) for f in optional]
                     yield SelectionList[str](*selections, id="commit-files")
-            yield Static(Text("enter commit · esc cancel"), classes="dialog-keys")
+            keys = "! commit despite the caution · esc cancel" if plan.cautions else "enter commit · esc cancel"
+            yield Static(Text(keys), classes="dialog-keys")
 
     def on_mount(self) -> None:
         if not any(not f.required for f in self.plan.files):
@@ -192,6 +197,12 @@ class CommitDialog(ModalScreen[tuple[str, ...] | None]):
         return out
 
     def action_commit(self) -> None:
+        if self.plan.cautions:  # what the runs do not prove needs its own key, not the usual one
+            self.notify("Press ! to commit despite the caution, or esc.", title="Not committed", severity="warning")
+            return
+        self.action_commit_anyway()
+
+    def action_commit_anyway(self) -> None:
         chosen = self.query_one("#commit-files", SelectionList).selected
         self.dismiss(tuple(chosen))
 

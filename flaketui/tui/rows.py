@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from flaketui.models import (
+    DEFAULT_MIN_RUNS,
     Category,
     Diagnosis,
     FlakyTest,
@@ -194,6 +195,8 @@ def verdict_sentence(verification: Verification) -> str:
     head = f"{verification.passed}/{verification.runs} passed"
     if verification.runs < verification.runs_requested:
         head += f" (of {verification.runs_requested} asked)"
+    if verification.verdict is Verdict.STABLE and verification.runs < DEFAULT_MIN_RUNS:
+        return f"{head} ({verification.mode}), only: {verification.few_runs_meaning}"
     if verification.verdict is Verdict.STABLE:
         return f"{head}: failure rate < {bound}% at 95% ({verification.mode})"
     if verification.verdict is Verdict.FLAKY:

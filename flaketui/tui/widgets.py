@@ -242,13 +242,21 @@ class EvidenceView(Static):
         ranked = ", ".join(f"{s.category} {s.confidence:.0%}" for s in diagnosis.ranking[1:4] if s.confidence > 0)
         if ranked:
             out.append(f"Also possible: {ranked}\n")
-        for evidence in diagnosis.evidence:
-            out.append(f"\n{evidence.category}", style="bold")
-            out.append(f"  {evidence.path}:{evidence.line}  ({evidence.where}, rule {evidence.rule})\n")
-            out.append(f"  {evidence.message}\n")
-            out.append(f"  fix: {evidence.fix}\n")
-        if not diagnosis.evidence:
-            out.append("\nNo suspicious line found in the test, its fixtures or its helpers.\n")
+        if diagnosis.fix_at is not None:
+            out.append(f"Fix at: {diagnosis.fix_at[0]}:{diagnosis.fix_at[1]}\n")
+        code = [e for e in diagnosis.evidence if e.source != "runs"]
+        runs = [e for e in diagnosis.evidence if e.source == "runs"]
+        for title, items in (("From the code", code), ("From " + runs[0].where.removeprefix("from ") if runs and runs[0].where.startswith("from ") else "From runs", runs)):
+            if items:
+                out.append(f"\n{title}\n", style="bold underline")
+            for evidence in items:
+                place = f"{evidence.path}:{evidence.line}  " if evidence.path else ""
+                out.append(f"\n{evidence.category}", style="bold")
+                out.append(f"  {place}({evidence.where}, rule {evidence.rule})\n")
+                out.append(f"  {evidence.message}\n")
+                out.append(f"  fix: {evidence.fix}\n")
+        if not code:
+            out.append("\nNo suspicious line found in the test, its fixtures, its helpers or the code they call.\n")
         self.update(out)
 
 

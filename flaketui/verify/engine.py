@@ -392,10 +392,10 @@ def cli_command(root: Path, target: Target, options: VerifyOptions, python: str 
     argv = ["flaketui", "-C", str(root)]
     if python:
         argv += ["--python", python]
+    if options.pytest_args:
+        argv += ["--pytest-args", shlex.join(options.pytest_args)]
     argv += ["verify", "--runs", str(options.runs), "--mode", str(options.mode)]
     if options.timeout is not None:
         argv += ["--timeout", f"{options.timeout:g}"]
-    if options.pytest_args:
-        argv += ["--pytest-args", shlex.join(options.pytest_args)]
     argv.append(target.repo_nodeid)
     return " ".join(shlex.quote(a) for a in argv)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pytest
 
+import os
+
 MESSAGE_LIMIT = 2000
 
 
@@ -21,10 +23,24 @@ def short_text(text: str) -> str:
     return text if len(text) <= MESSAGE_LIMIT else "..." + text[-MESSAGE_LIMIT:]
 
 
+def project_frames(report: pytest.TestReport | pytest.CollectReport) -> str:
+    """`` at src/app/queue.py:80 <- tests/test_queue.py:41``: where a failure ends in the
+    project's own files (relative paths; installed packages are absolute), innermost first."""
+    entries = getattr(getattr(report.longrepr, "reprtraceback", None), "reprentries", None) or []
+    frames = []
+    for entry in reversed(entries):
+        location = getattr(entry, "reprfileloc", None)
+        path = str(getattr(location, "path", "") or "")
+        if not path or os.path.isabs(path) or path.startswith("..") or "site-packages" in path:
+            continue
+        frames.append("{}:{}".format(path.replace(os.sep, "/"), getattr(location, "lineno", 0)))
+    return "\n  at " + " <- ".join(frames[:4]) if frames else ""
+
+
 def report_message(report: pytest.TestReport | pytest.CollectReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None and getattr(crash, "message", None):
-        return short_text(crash.message)
+        return short_text(crash.message) + project_frames(report)
     if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:  # a skip: (path, line, reason)
         return short_text(str(report.longrepr[2]))
     return short_text(str(report.longrepr or ""))

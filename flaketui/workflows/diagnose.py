@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from flaketui import __version__
 from flaketui.diagnose import Diagnoser, hash_seed_rules
 from flaketui.errors import FlakeTUIError
-from flaketui.models import Diagnosis, FlakyTest, TestKey
+from flaketui.models import Diagnosis, FlakyTest, TestKey, Verification
 from flaketui.workflows.scan import ScanWorkflow
 from flaketui.workflows.workspace import Workspace
 
@@ -34,12 +34,24 @@ class DiagnosisWorkflow:
         Each file is parsed once per call; results are cached in the state directory by the
         content of every file a test's scope reaches. A stop keeps what was done so far.
         """
+        return self._diagnoser().diagnose_many(tests, on_result=on_result, should_stop=should_stop)
+
+    def with_runs(self, test: FlakyTest, verifications: Sequence[Verification]) -> Diagnosis:
+        """The diagnosis with what the runs of ``verifications`` (latest first) showed, or a
+        note that no run evidence exists yet. Kept out of ``diagnose_many``: rows, scans and
+        commit messages are cached by the tree, and runs are not part of the tree."""
+        diagnoser = self._diagnoser()
+        try:
+            return diagnoser.diagnose(test, verifications)
+        finally:
+            diagnoser.cache.save()
+
+    def _diagnoser(self) -> Diagnoser:
         try:
             cache_path: Path | None = self.workspace.state_dir() / "diagnosis-cache.json"
         except OSError:
             cache_path = None  # no place for state (a file in its way, read-only): diagnose uncached
-        diagnoser = Diagnoser(self.workspace.root, cache_path=cache_path, version=__version__)
-        return diagnoser.diagnose_many(tests, on_result=on_result, should_stop=should_stop)
+        return Diagnoser(self.workspace.root, cache_path=cache_path, version=__version__)
 
     def diagnose_each(self, tests: Sequence[FlakyTest]) -> dict[TestKey, Diagnosis]:
         """The diagnosis of every test whose files still parse; the others are left out."""

@@ -18,6 +18,7 @@ from flaketui.models import (
     Explanation,
     FlakyTest,
     ScanResult,
+    Verification,
     repo_nodeid,
 )
 from flaketui.workflows.ci_history import HistoryWorkflow
@@ -25,6 +26,8 @@ from flaketui.workflows.diagnose import DiagnosisWorkflow
 from flaketui.workflows.scan import ScanWorkflow
 
 _PARAMS = re.compile(r"\[.*\]$")
+#: How many of a test's latest verifications ``explain`` reads for run evidence.
+RECENT_VERIFICATIONS = 10
 
 
 class ExplainWorkflow:
@@ -74,13 +77,26 @@ class ExplainWorkflow:
     def explain(self, nodeid: str) -> Explanation:
         """The test, its diagnosis, and the source around the test and each piece of evidence."""
         test = self.find_test(nodeid)
-        diagnosis = self.diagnosing.diagnose_many([test])[0]
+        diagnosis = self.diagnosing.with_runs(test, self._recent_verifications(test))
         return Explanation(test, test.key.repo_nodeid, diagnosis, tuple(self._excerpts(test, diagnosis)))
+
+    def _recent_verifications(self, test: FlakyTest) -> list[Verification]:
+        """The test's last verifications, latest first; none when nothing was ever verified here."""
+        from flaketui.store import FILENAME
+
+        try:
+            if not (self.workspace.state_dir() / FILENAME).exists():
+                return []
+            found = self.workspace.store.history(test.nodeid)
+        except (FlakeTUIError, OSError):
+            return []  # an unreadable record: the code's evidence still stands
+        return [v for v in found if v.rootdir == test.rootdir][-RECENT_VERIFICATIONS:][::-1]
 
     def _excerpts(self, test: FlakyTest, diagnosis: Diagnosis) -> list[Excerpt]:
         by_path: dict[str, list[tuple[int, int]]] = {test.path: []}
         for item in diagnosis.evidence:
-            by_path.setdefault(item.path, []).append((item.line, item.end_line))
+            if item.path:  # run evidence may name no place (a pattern across modes)
+                by_path.setdefault(item.path, []).append((item.line, item.end_line))
         excerpts = []
         for path in sorted(by_path, key=lambda p: (p != test.path, p)):
             try:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from flaketui import codemod, vcs
+from flaketui.cautions import cautions
 from flaketui.errors import FlakeTUIError
 from flaketui.models import (
     Category,
@@ -17,6 +18,7 @@ from flaketui.models import (
     FixPlan,
     FlakyTest,
     TestKey,
+    Verification,
 )
 from flaketui.settings import load_settings
 from flaketui.workflows import commit_gate, commit_text, removal
@@ -91,13 +93,37 @@ class FixWorkflow:
         )
         return fresh if fresh.refusal else replace(fresh, restore=plan.restore)
 
+    def reusable_verifications(self, tests: Sequence[FlakyTest]) -> list[Verification] | None:
+        """The latest verification of each test if every one is stable, complete and ran on
+        this very tree (HEAD and fingerprint unchanged): verifying again would prove nothing new."""
+        root = self.workspace.root
+        if not vcs.is_work_tree(root):
+            return None
+        state = vcs.tree_state(root)
+        latest = self.record.verifications_of(tests)
+        found = [latest.get(t.key) for t in tests]
+        if any(
+            v is None
+            or commit_gate.verification_gate(t, v)
+            or (v.head, v.tree_fingerprint) != (state.head, state.fingerprint)
+            for t, v in zip(tests, found, strict=True)
+        ):
+            return None
+        return [v for v in found if v is not None]
+
     def commit_fix(
-        self, plan: FixPlan, include: Sequence[str], unverified: bool, on_output: Callable[[str], None] | None
+        self,
+        plan: FixPlan,
+        include: Sequence[str],
+        unverified: bool,
+        on_output: Callable[[str], None] | None,
+        accept_cautions: bool = False,
     ) -> CommitRecord:
         """Apply the removal and commit it with the test file's fix and the chosen files.
 
         Refused unless the latest verification of every covered test is stable and was run
-        on this very tree; on failure the work tree and index are restored.
+        on this very tree, and, unless ``accept_cautions``, while the plan has cautions; on
+        failure the work tree and index are restored.
         """
         root = self.workspace.root
         if plan.refusal:
@@ -113,6 +139,11 @@ class FixWorkflow:
         plan = self.refresh_plan(plan, include=include or plan.include, unverified=unverified)
         if plan.refusal:
             raise FlakeTUIError(plan.refusal, "Nothing was changed; choose files with uncommitted changes.")
+        if plan.cautions and not accept_cautions:
+            raise FlakeTUIError(
+                "Not committed: " + " ".join(plan.cautions),
+                "Verify with more runs (or on that platform), or accept it explicitly: ! in the app, --anyway here.",
+            )
         paths = [*(p for p, _ in plan.new_contents), *plan.include]
         # The files as the removal saw them (the user's fix, the marker still there): undo
         # reverses exactly the removal by merging back towards them.
@@ -181,6 +212,7 @@ class FixWorkflow:
             proof=proof,
             category=category,
             sources=tuple((p, commit_gate.sha256_of(root / p)) for p in new_contents),
+            cautions=cautions(tests, verifications, self.workspace.min_runs),
         )
 
     def _root_cause(self, tests: Sequence[FlakyTest], category: Category | None) -> commit_text.RootCause:

@@ -82,6 +82,13 @@ class Workspace:
 
         return pytest_args(self.root, self._given_pytest_args)
 
+    @property
+    def min_runs(self) -> int:
+        """``[tool.flaketui] min-runs`` (10): a stable verification of fewer runs is a caution."""
+        from flaketui.verify.interpreter import min_runs
+
+        return min_runs(self.root)
+
     def repo_path(self, path: str) -> str:
         """A path given on the command line or by the app, as a repo-relative POSIX path."""
         candidate = Path(path)

@@ -1,0 +1,133 @@
+"""What people wrote about a flaky test: comments around its marker and in its body, its
+docstring, the marker's ``reason=``, and a ``condition=`` that limits the marker to a platform.
+
+Those words are often the best evidence there is ("the worker may not have registered yet",
+"fails on slow CI runners"). A comment that names a cause weighs in for that category; one
+that only says the test is flaky is shown, with no weight. Standard library only: comments
+are read with ``tokenize``, so this costs no libcst.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+import tokenize
+from collections.abc import Iterable
+
+from flaketui.models import Category, Evidence, FlakyTest
+
+#: Words that name a cause. A comment may name several; the scorer weighs them with the code.
+VOCABULARY: tuple[tuple[Category, re.Pattern[str]], ...] = tuple((c, re.compile(p, re.IGNORECASE)) for c, p in (
+    (Category.RACE, (r"\brac(e|es|y|ing)\b(?! ?track)|race condition|thread[- ]?safe|concurren|deadlock|interleav"
+                    r"|\bthreads?\b|\block(ing)? (order|contention)|in[- ]flight|still running|returns? before")),
+    (Category.ASYNC, (r"time ?outs?\b|timed out|\bhang(s|ing)?\b|\bwait(s|ing)? (for|until)|not (yet )?ready|event loop"
+                     r"|\beventually\b|heartbeat|not (yet )?(started|registered|finished)"
+                     r"|\bpoll(s|ing)?\b")),
+    # "Slow CI" and "under load" explain why a timing or a timeout trips, not which: no category.
+    (Category.TIME, (r"\btiming\b|wall[- ]?clock"
+                    r"|\bclock\b|time ?zones?|\bdst\b|midnight|daylight saving|time[- ]sensitive|\belapsed\b"
+                    r"|\bdurations?\b|clock resolution|timer resolution")),
+    (Category.EXTERNAL, (r"\bnetwork\b|internet|\bconnection (refused|reset|error|closed|drops?)\b|download"
+                        r"|rate[- ]limit|\bapi\b|\bremote\b|\bdns\b|upstream|github|\baws\b|\bs3\b|\bproxy\b"
+                        r"|\bssl\b|certificate|\bport\b|service (is )?(down|unavailable)|\boffline\b|third[- ]party")),
+    (Category.ORDER, (r"previous tests?|other tests?|earlier tests?|another test|runs? (alone|first|in isolation)"
+                     r"|test order(ing)?|order[- ]dependen|pollut|leaks? (state|into)|global state|state (left|leaks?)"
+                     r"|pytest-randomly|random order")),
+    (Category.DATA, (r"\bseed(ed|s)?\b|hash ?seed|pythonhashseed|hash (order|randomi[sz]ation)|set order|dict order"
+                    r"|floating[- ]point|rounding|random (data|values|inputs?)")),
+    (Category.FIXTURE, (r"\bfixtures?\b|teardown|clean ?up|leftover|working directory|environment variables?|env vars?"
+                       r"|tmp ?dir|temp(orary)? (file|dir)")),
+))
+_FLAKE_WORDS = re.compile(r"flak|sporadic|intermittent|sometimes|occasionally|now and then|from time to time"
+                          r"|randomly fail|hopefully|not always|once in a while|\bxfail\b|rerun", re.IGNORECASE)
+_NEGATED = re.compile(r"\b(not|no|never|isn't|without)\s+(\w+\s+){0,2}$", re.IGNORECASE)
+_URL = re.compile(r"\b\w+://\S+")
+_CODE_LIKE = re.compile(r"^\s*(\w+(\.\w+)*\s*(=|\(|\[)|assert\b|import\b|from\b|return\b|def\b|await\b)")
+_PLATFORM = re.compile(r"mac|darwin|osx|win|linux|platform|os\.name|freebsd|aarch|arm|pypy|sys\.version|python_version"
+                       r"|\bci\b|github_actions|azure|travis", re.IGNORECASE)
+
+#: How much a note weighs, by where it was written: a reason given to the marker itself, a
+#: comment next to the marker, the docstring, a comment inside the body (often narrates a step).
+WEIGHTS = {"reason": 0.7, "marker": 0.6, "docstring": 0.5, "body": 0.35, "name": 0.25}
+
+
+def comments(source: bytes) -> list[tuple[int, str]]:
+    """Every comment of a module, by line; nothing when it does not tokenize."""
+    found = []
+    try:
+        for token in tokenize.tokenize(io.BytesIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                found.append((token.start[0], token.string.lstrip("#").strip()))
+    except (tokenize.TokenError, SyntaxError, UnicodeDecodeError):
+        return found
+    return found
+
+
+def notes_of(test: FlakyTest, written: list[tuple[int, str]], start: int, def_line: int, end: int,
+             docstring: tuple[int, str] | None) -> list[Evidence]:
+    """The notes about ``test``, whose function spans ``start..end`` (``start`` is its first
+    decorator, ``def_line`` its ``def``); ``written`` are its module's ``comments()``."""
+    found: list[Evidence] = []
+    near = [(max(1, marker.line - 4), marker.end_line or marker.line) for marker in test.markers if marker.path == test.path]
+    near.append((max(1, start - 4), def_line))
+    for line, text in written:
+        if _CODE_LIKE.match(text):
+            continue  # code commented out, not prose
+        if any(low <= line <= high for low, high in near):
+            found += _classify(test.path, line, text, "marker", "a comment next to the marker")
+        elif def_line < line <= end:
+            found += _classify(test.path, line, text, "body", "a comment in the test")
+    if docstring is not None:
+        found += _classify(test.path, docstring[0], docstring[1], "docstring", "the test's docstring")
+    # A name says what is tested, which hints at what can go wrong ("under_concurrency").
+    found += [e for e in _classify(test.path, def_line, test.name.replace("_", " "), "name", "the test's name")
+              if e.weight > 0]
+    for marker in test.markers:
+        arguments = marker.args_dict
+        reason = _literal(arguments.get("reason", ""))
+        if reason:
+            found += _classify(marker.path, marker.line, reason, "reason", "the marker's reason")
+        condition = arguments.get("condition") or (marker.positional[0] if marker.positional and
+                                                   _PLATFORM.search(marker.positional[0]) else "")
+        if condition:
+            found.append(_platform_note(marker.path, marker.line, condition))
+    return found
+
+
+def _classify(path: str, line: int, text: str, kind: str, where: str) -> Iterable[Evidence]:
+    quoted = _quote(text)
+    text = _URL.sub(" ", text)  # "since https://github.com/..." cites an issue; it names no cause
+    named = False
+    for category, pattern in VOCABULARY:
+        match = pattern.search(text)
+        if match is None or _NEGATED.search(text[:match.start()]):
+            continue
+        named = True
+        yield Evidence(category, f"note.{kind}", path, line, line, f"{where} says {quoted}",
+                       "read it: it often names the cause and the fix", WEIGHTS[kind], where)
+    if not named and _FLAKE_WORDS.search(text):
+        yield Evidence(Category.UNKNOWN, f"note.{kind}", path, line, line, f"{where} says {quoted}",
+                       "read it: it may explain the flake", 0.0, where)
+
+
+def _platform_note(path: str, line: int, condition: str) -> Evidence:
+    here = sys.platform
+    message = (f"the marker applies only when {condition}: runs on this machine ({here}) may never meet that "
+               "condition, so a stable verification here says little about it")
+    return Evidence(Category.UNKNOWN, "note.platform-condition", path, line, line, message,
+                    "verify on the platform the condition names (CI) before removing the marker", 0.0, "the marker")
+
+
+def _literal(source: str) -> str:
+    text = source.strip()
+    if len(text) >= 2 and text[0] in "'\"" and text[-1] == text[0]:
+        return text[1:-1]
+    if len(text) >= 3 and text[0] in "rbuRBU" and text[1] in "'\"":
+        return text[2:-1]
+    return ""
+
+
+def _quote(text: str) -> str:
+    flat = " ".join(text.split())
+    return f'"{flat[:117]}..."' if len(flat) > 120 else f'"{flat}"'
