@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from flaketui.models import FlakyTest
 from flaketui.models.history import Candidate, HuntReport, HuntVerdict, TestHistory
 from flaketui.models.key import TestKey
 
@@ -71,6 +72,8 @@ def evidence(candidate: Candidate) -> list[str]:
         line = f"hunt: {hunt['verdict']}, failed {modes}"
         if hunt.get("polluter"):
             line += f"; fails after {hunt['polluter']} (confirmed by bisection)"
+            if hunt.get("shared"):
+                line += f"; both use {', '.join(hunt['shared'])}"
         said.append(line)
     return said
 
@@ -83,3 +86,74 @@ def candidate_json(candidate: Candidate) -> dict[str, Any]:
         "failure_rate": round(candidate.failure_rate, 4),
         "evidence": evidence(candidate),
     }
+
+
+def candidate_test(candidate: Candidate, source: bytes | None) -> FlakyTest:
+    """The candidate as a test the app, diagnosis and verification take: no marker, its file
+    and the line of its ``def`` (found with ``ast``; line 1 when the file no longer has it)."""
+    module, _, rest = candidate.nodeid.partition("::")
+    path = module if candidate.rootdir in ("", ".") else f"{candidate.rootdir}/{module}"
+    names = [part for part in rest.split("[", 1)[0].split("::") if part]
+    line, end_line = _def_lines(source, names) if source is not None and names else (1, None)
+    return FlakyTest(
+        nodeid=candidate.nodeid,
+        rootdir=candidate.rootdir or ".",
+        path=path,
+        line=line,
+        name=names[-1] if names else candidate.nodeid,
+        markers=(),
+        class_name=names[-2] if len(names) > 1 else None,
+        end_line=end_line,
+    )
+
+
+def _def_lines(source: bytes, names: list[str]) -> tuple[int, int | None]:
+    found = _find_def(source, names)
+    return (found.lineno, found.end_lineno) if found is not None else (1, None)
+
+
+def _find_def(source: bytes, names: list[str]):  # -> ast.stmt | None
+    import ast
+
+    try:
+        scope: list[ast.stmt] = ast.parse(source).body
+    except (SyntaxError, ValueError):
+        return None
+    found: ast.stmt | None = None
+    for name in names:
+        found = next(
+            (n for n in scope if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and n.name == name),
+            None,
+        )
+        if found is None:
+            return None
+        scope = found.body if isinstance(found, ast.ClassDef) else []
+    return found
+
+
+def shared_names(victim: tuple[bytes | None, str], polluter: tuple[bytes | None, str]) -> list[str]:
+    """The module-level names and attributes (``shared.STATE``, ``os.environ``) both tests'
+    bodies use: where to look for the state the polluter leaves behind. Each test is its file's
+    source and its node id; [] when either cannot be read."""
+    import ast
+    import builtins
+
+    def used(source: bytes | None, nodeid: str) -> set[str]:
+        names = [p for p in nodeid.partition("::")[2].split("[", 1)[0].split("::") if p]
+        found = _find_def(source, names) if source is not None and names else None
+        if found is None:
+            return set()
+        local = {a.arg for a in ast.walk(found) if isinstance(a, ast.arg)}
+        local |= {n.id for n in ast.walk(found) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        seen = set()
+        for node in ast.walk(found):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                if node.value.id not in local and node.value.id != "self":
+                    seen.add(f"{node.value.id}.{node.attr}")
+            elif isinstance(node, ast.Name) and node.id not in local and not hasattr(builtins, node.id):
+                seen.add(node.id)
+        return seen
+
+    both = used(*victim) & used(*polluter)
+    # A module named alone adds nothing when one of its attributes is listed.
+    return sorted(n for n in both if not any(other.startswith(n + ".") for other in both))

@@ -23,6 +23,16 @@ from flaketui.models import (
     Triage,
     Verification,
 )
+from flaketui.models.history import Candidate, HuntReport
+from flaketui.report_plan import (
+    Advice,
+    AuditCandidate,
+    Stability,
+    advice,
+    audit_candidates,
+    markdown_lines,
+    stability,
+)
 
 #: What fixes each root cause, for the audit's advice per category (its "Fix Plan" section, a name users know).
 FIXES: dict[Category, str] = {
@@ -123,15 +133,6 @@ class AuditCommit:
 
 
 @dataclass(frozen=True)
-class Advice:
-    category: Category
-    label: str
-    count: int
-    fix: str
-    tests: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Audit:
     generated: str
     repository: str
@@ -143,6 +144,9 @@ class Audit:
     findings: tuple[Finding, ...] = ()
     advice: tuple[Advice, ...] = field(default=())
     is_git: bool = True
+    #: Unmarked tests that CI history or a hunt shows flaky, and the newest hunt's verdict on the suite.
+    candidates: tuple[AuditCandidate, ...] = ()
+    stability: Stability | None = None
 
     @property
     def total(self) -> int:
@@ -173,6 +177,9 @@ def build_audit(
     commits: Sequence[CommitRecord],
     findings: Sequence[Finding] = (),
     is_git: bool = True,
+    candidates: Sequence[Candidate] = (),
+    hunt: HuntReport | None = None,
+    failure_rates: Mapping[str, tuple[int, int]] | None = None,
 ) -> Audit:
     """Arrange what the service gathered. A test's category is the team's confirmed one,
     else the diagnosis' suggestion, else unknown ("not diagnosed")."""
@@ -211,7 +218,9 @@ def build_audit(
         verifications=checked,
         markers_removed=removed,
         findings=tuple(findings),
-        advice=_advice(entries),
+        advice=advice(entries, audit_candidates(candidates), failure_rates or {}, FIXES),
+        candidates=audit_candidates(candidates),
+        stability=stability(hunt),
         is_git=is_git,
     )
 
@@ -280,18 +289,6 @@ def _main_evidence(diagnosis: Diagnosis | None, category: Category) -> Evidence 
         return None
     matching = [e for e in diagnosis.evidence if e.category is category] or list(diagnosis.evidence)
     return max(matching, key=lambda e: e.weight)
-
-
-def _advice(tests: Iterable[AuditTest]) -> tuple[Advice, ...]:
-    groups: dict[Category, list[AuditTest]] = {}
-    for test in tests:
-        groups.setdefault(test.category, []).append(test)
-    order = list(Category)
-    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), order.index(item[0])))
-    return tuple(
-        Advice(category, category.label, len(members), FIXES[category], tuple(t.nodeid for t in members))
-        for category, members in ranked
-    )
 
 
 def marker_text(test: FlakyTest) -> str:
@@ -400,6 +397,7 @@ def render_markdown(audit: Audit) -> str:
             out.append(f"| {_cell(f'{f.path}:{f.line}')} | {_cell(f'{f.kind}: {f.message}')} |")
         out.append("")
 
+    out += markdown_lines(audit.candidates, audit.stability)
     out += ["## Fix Plan", ""]
     if not audit.advice:
         out += ["Nothing to fix.", ""]
@@ -442,6 +440,8 @@ def to_data(audit: Audit) -> dict[str, object]:
         "markers_removed": [asdict(c) for c in audit.markers_removed],
         "findings": [f.to_json() for f in audit.findings],
         "fix_plan": [{**asdict(item), "category": str(item.category)} for item in audit.advice],
+        "candidates": [asdict(c) for c in audit.candidates],
+        "stability": asdict(audit.stability) if audit.stability else None,
     }
 
 

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         TestHistory,
     )
     from flaketui.proposals import ProposalSet
+    from flaketui.workflows.ci_history import HistoryWorkflow
     from flaketui.workflows.record import Record
 
 StopPredicate = Callable[[], bool]
@@ -86,6 +87,11 @@ class Service:
     def record(self) -> Record:
         """Decisions, history, audit and gate (``workflows.record``)."""
         return self._w.record
+
+    @property
+    def hunting(self) -> HistoryWorkflow:
+        """Hunts, bisection for polluters, candidates as tests (``workflows.ci_history``)."""
+        return self._w.ci_history
 
     def repo_info(self) -> RepoInfo:
         """Name, branch, HEAD, and whether (and why not) commits are possible."""

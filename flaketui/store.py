@@ -151,6 +151,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE verifications ADD COLUMN pytest_args TEXT NOT NULL DEFAULT '[]';
     """,
+    # 7: a hunt's verdicts as JSON (hunting.record_json), read back by the app, scan and the audit.
+    """
+    ALTER TABLE hunts ADD COLUMN results TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

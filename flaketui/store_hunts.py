@@ -145,12 +145,13 @@ def add_hunt_run(store: Store, hunt_id: int, run: HuntRun) -> None:
         )
 
 
-def finish_hunt(store: Store, hunt_id: int, status: str, seconds: float, notes: Sequence[str]) -> None:
-    """``status``: complete, or partial (the budget or a cancel cut it short: ``--resume`` goes on)."""
+def finish_hunt(store: Store, hunt_id: int, status: str, seconds: float, notes: Sequence[str], results: str) -> None:
+    """``status``: complete, or partial (the budget or a cancel cut it short: ``--resume`` goes on);
+    ``results``: the verdicts as JSON (``hunting.record_json``)."""
     with store.transaction(write=True) as conn:
         conn.execute(
-            "UPDATE hunts SET status = ?, seconds = ?, notes = ? WHERE id = ?",
-            (status, seconds, json.dumps(list(notes)), hunt_id),
+            "UPDATE hunts SET status = ?, seconds = ?, notes = ?, results = ? WHERE id = ?",
+            (status, seconds, json.dumps(list(notes)), results, hunt_id),
         )
 
 
@@ -159,13 +160,14 @@ def hunt(store: Store, hunt_id: int | None = None) -> dict[str, object] | None:
     where, params = ("WHERE id = ?", [hunt_id]) if hunt_id is not None else ("", [])
     with store.transaction() as conn:
         row = conn.execute(
-            f"SELECT id, rootdir, paths, pytest_args, runs_per_mode, modes, status, notes, seconds, started_at "
-            f"FROM hunts {where} ORDER BY id DESC LIMIT 1",
+            f"SELECT id, rootdir, paths, pytest_args, runs_per_mode, modes, status, notes, seconds, started_at, "
+            f"results FROM hunts {where} ORDER BY id DESC LIMIT 1",
             params,
         ).fetchone()
     if row is None:
         return None
-    keys = ("id", "rootdir", "paths", "pytest_args", "runs_per_mode", "modes", "status", "notes", "seconds", "started_at")
+    keys = ("id", "rootdir", "paths", "pytest_args", "runs_per_mode", "modes", "status", "notes", "seconds", "started_at",
+            "results")  # fmt: skip
     found = dict(zip(keys, row, strict=True))
     for key in ("paths", "pytest_args", "modes", "notes"):
         found[key] = json.loads(str(found[key]))

@@ -168,3 +168,22 @@ def test_scan_json_lists_unmarked_candidates_from_history_only(make_repo, capsys
     history = by_id["tests/test_api.py::test_flaky"]["sources"]["history"]
     assert (history["passed"], history["failed"]) == (1, 2)
     assert by_id["tests/test_api.py::test_flaky"]["evidence"][0].startswith("CI history: failed 2 of 3 attempts in 2 reports")
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "expected"),
+    [
+        pytest.param("tests/test_api.py::test_flaky", ("test_flaky", None, 4, 4), id="function"),
+        pytest.param("tests/test_api.py::TestLogin::test_ok", ("test_ok", "TestLogin", 2, 2), id="method"),
+        pytest.param("tests/test_api.py::test_param[a-1]", ("test_param", None, 7, 8), id="parametrized"),
+        pytest.param("tests/test_api.py::test_gone", ("test_gone", None, 1, None), id="no-longer-there"),
+    ],
+)
+def test_a_candidate_becomes_a_test_without_marker(nodeid: str, expected: tuple) -> None:
+    from flaketui.candidates import candidate_test
+    from flaketui.models.history import Candidate
+
+    source = (PROJECT["tests/test_api.py"] + "\n\ndef test_param(a):\n    pass\n").encode()
+    test = candidate_test(Candidate(".", nodeid), source)
+    assert (test.name, test.class_name, test.line, test.end_line) == expected
+    assert (test.path, test.markers, test.key) == ("tests/test_api.py", (), (".", nodeid))

@@ -32,6 +32,7 @@ HEADLESS = [
     "flaketui.verify.probe",
     "flaketui.verify.probe_fork",
     "flaketui.verify.probe_report",
+    "flaketui.verify.probe_suite",
     "flaketui.codemod",
     "flaketui.remedies",
     "flaketui.proposals",

@@ -164,6 +164,8 @@ EXPECTED = {
     "Repository-wide Findings": """| Where | Finding |
 |---|---|
 | pyproject.toml:12 | config-reruns: --reruns 2 in addopts reruns every test |""",
+    "Unmarked Flaky Tests": "None found (`flaketui import` reads CI reports, `flaketui hunt` runs the suite).",
+    "Suite Stability": "Not measured yet: `flaketui hunt` runs the suite serially, shuffled and under xdist.",
     "Fix Plan": f"""### 1. Time and dates (3 tests)
 
 {FIXES[Category.TIME]}

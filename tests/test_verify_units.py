@@ -149,7 +149,7 @@ def test_the_event_reader_returns_only_complete_lines(tmp_path: Path) -> None:
 def test_the_probe_is_installed_alone_under_a_unique_name_and_removed_after() -> None:
     with installed_probe() as directory:
         name = probe_module_name()
-        assert sorted(os.listdir(directory)) == [f"{name}.py", f"{name}_fork.py", f"{name}_report.py"]
+        assert sorted(os.listdir(directory)) == [f"{name}.py", f"{name}_fork.py", f"{name}_report.py", f"{name}_suite.py"]
     assert not os.path.exists(directory)
 
 

@@ -52,6 +52,7 @@ for command in (
     explain.explain,
     fix.fix,
     record.history,
+    history.hunt,
     history.import_reports,
     record.keep,
     scan.scan,

@@ -228,3 +228,20 @@ class HuntRun:
     @property
     def order(self) -> tuple[str, ...]:
         return tuple(o.nodeid for o in self.outcomes)
+
+
+@dataclass(frozen=True)
+class HuntProgress:
+    """Where a hunt is: ``run`` of ``runs`` whole-suite passes (or a bisection step), the tests
+    done in the current one, and an estimate of the seconds left (None before the first pass)."""
+
+    phase: str  # "run" or "bisect"
+    run: int
+    runs: int
+    mode: str
+    tests_done: int
+    suite_size: int
+    elapsed: float
+    eta: float | None
+    #: A finished test of the current pass, for live partial results (None between passes).
+    outcome: SuiteOutcome | None = None

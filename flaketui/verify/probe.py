@@ -34,6 +34,7 @@ import pytest
 # flaketui.verify.probe_fork and probe_report).
 _fork = importlib.import_module(__name__ + "_fork")
 _report = importlib.import_module(__name__ + "_report")
+_suite = importlib.import_module(__name__ + "_suite")  # probe_suite: a hunt's whole-suite pass
 
 try:  # pytest 7 to 9 all have it; it is the only private name we use
     from _pytest.runner import runtestprotocol
@@ -137,6 +138,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # pytest-rerunfailures and pytest-retry register it too; once they are gone a project
     # using --strict-markers would fail to collect its @pytest.mark.flaky tests.
     config.addinivalue_line("markers", "flaky: a flaky test (registered by flaketui's probe)")
+    if settings.mode == "suite":  # pytest runs the loop; the order and the reports are below
+        config.pluginmanager.register(_suite.Suite(_emit, os.environ), "flaketui-suite")
     if settings.mode != "parallel" and hasattr(config.option, "dist"):
         # An ``-n auto`` in the project's addopts would hand the runs to xdist workers.
         config.option.dist = "no"
@@ -170,7 +173,7 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> bool | None:
-    if not _settings.active or _settings.mode == "parallel":
+    if not _settings.active or _settings.mode in ("parallel", "suite"):
         return None
     if _zygote_done:
         return True
@@ -449,7 +452,7 @@ _parallel_reports: dict[str, list[pytest.TestReport]] = {}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if not _settings.active or _settings.mode != "parallel":
+    if not _settings.active or _settings.mode not in ("parallel", "suite"):
         return
     if _is_xdist_worker():
         return
@@ -473,7 +476,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """In an xdist worker, a target's call phase runs under the per-run timeout."""
-    if not _settings.active or _settings.mode != "parallel" or not _is_xdist_worker():
+    if not _settings.active or not (_settings.mode == "suite" or (_settings.mode == "parallel" and _is_xdist_worker())):
         yield
         return
     with _fork.alarm(_settings.timeout) as expired:

@@ -34,7 +34,7 @@ POLL_SECONDS = 0.05
 _LEAKY_ENV = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID", "PYTEST_CURRENT_TEST")
 _OUTPUT_TAIL = 4000
 #: The modules the probe imports beside it (``probe_fork.py``...), installed with it.
-_PROBE_PARTS = ("fork", "report")
+_PROBE_PARTS = ("fork", "report", "suite")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from flaketui.models import (
     Verification,
 )
 from flaketui.workflows import removal
+from flaketui.workflows.ci_history import HistoryWorkflow
 from flaketui.workflows.diagnose import DiagnosisWorkflow
 from flaketui.workflows.scan import ScanWorkflow
 from flaketui.workflows.workspace import Workspace
@@ -119,6 +120,10 @@ class Record:
         scan = self.scanning.scan()
         decided = self.decisions()
         unconfirmed = [t for t in scan.tests if (d := decided.get(t.key)) is None or d.category is None]
+        verifications = self.last_verifications()
+        # Unmarked flaky tests and the suite's stability; measured failure rates order the advice.
+        history = HistoryWorkflow(self.workspace, self.scanning)
+        hunt = history.latest_hunt()
         audit = report.build_audit(
             # A day, not a time: a committed report regenerated the same day does not change.
             generated=generated or dt.date.today().isoformat(),
@@ -129,9 +134,12 @@ class Record:
             tests=scan.tests,
             decisions=decided,
             diagnoses=self.diagnosing.diagnose_each(unconfirmed),
-            verifications=self.last_verifications(),
+            verifications=verifications,
             commits=self.commits(),
             findings=scan.findings,
+            candidates=history.candidates(scan.tests),
+            hunt=hunt,
+            failure_rates=history.failure_rates(verifications, hunt),
         )
         return report.render_json(audit) if as_json else report.render_markdown(audit)
 

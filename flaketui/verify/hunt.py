@@ -1,0 +1,133 @@
+"""Whole-suite passes for a hunt, and the runs bisection asks for: the probe in ``suite`` mode.
+
+A pass is one pytest process in the rootdir, with its own ``PYTHONHASHSEED``, rerun plugins
+switched off (the probe), and the suite in pytest's order, shuffled with a seed, in a given
+order (bisection), or spread over xdist workers. Each test's outcome comes through the probe's
+events file as it finishes; a stop or the deadline kills the whole process group and the
+pass counts as incomplete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flaketui.models.history import HuntMode, SuiteOutcome
+from flaketui.verify.engine import PARALLEL_WORKERS, failure_summary
+from flaketui.verify.runner import ProbeRequest, run_probe
+
+OutcomeCallback = Callable[[SuiteOutcome], None]
+StopPredicate = Callable[[], bool]
+
+#: pytest stops before any test at a collection error; a hunt runs what collected.
+_KEEP_GOING = ("--continue-on-collection-errors",)
+
+
+@dataclass(frozen=True)
+class SuitePass:
+    """What one pass asks for. ``order``: exactly these node ids in this order (bisection)."""
+
+    cwd: Path
+    python: str
+    paths: tuple[str, ...]
+    mode: HuntMode
+    hash_seed: int
+    seed: int | None = None
+    order: tuple[str, ...] | None = None
+    pytest_args: tuple[str, ...] = ()
+    timeout: float | None = None
+
+
+@dataclass
+class SuiteResult:
+    outcomes: list[SuiteOutcome] = field(default_factory=list)
+    #: The node ids in the order pytest was to run them (serial and shuffled passes).
+    collected: tuple[str, ...] = ()
+    #: False when an xdist pass found no pytest-xdist in the target's environment.
+    xdist: bool | None = None
+    complete: bool = False
+    cancelled: bool = False
+    problem: str = ""
+    seconds: float = 0.0
+
+
+def run_pass(
+    request: SuitePass,
+    probe_dir: str,
+    *,
+    on_outcome: OutcomeCallback | None = None,
+    should_stop: StopPredicate | None = None,
+    deadline_seconds: float | None = None,
+) -> SuiteResult:
+    """Run the pass to the end, or until ``should_stop`` or the deadline (then incomplete)."""
+    import time
+
+    result = SuiteResult()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="flaketui-hunt-") as scratch:
+        env = {"PYTHONHASHSEED": str(request.hash_seed)}
+        if request.order is not None:
+            order_path = os.path.join(scratch, "order.json")
+            Path(order_path).write_text(json.dumps(list(request.order)), encoding="utf-8")
+            env["FLAKETUI_PROBE_ORDER"] = order_path
+        elif request.seed is not None:
+            env["FLAKETUI_PROBE_SHUFFLE"] = str(request.seed)
+        xdist = request.mode is HuntMode.XDIST
+        args = (*request.paths, *_KEEP_GOING)
+        probe = ProbeRequest(
+            python=request.python,
+            cwd=request.cwd,
+            # Node ids of a bisection run are selected by the order file, so whole paths here.
+            args=(*args, "-n", str(PARALLEL_WORKERS)) if xdist else args,
+            pytest_args=request.pytest_args,
+            mode="parallel" if xdist else "suite",
+            runs=1,
+            timeout=request.timeout,
+            seed=request.seed,
+            extra_env=env,
+            probe_everywhere=xdist,
+        )
+
+        def consume(event: dict) -> None:
+            kind = event.get("event")
+            if kind == "collected":
+                result.collected = tuple(event.get("nodeids") or ())
+            elif kind == "run":
+                outcome = _outcome(event)
+                result.outcomes.append(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+            elif kind == "error" and not event.get("nodeid"):
+                where = event.get("where")
+                result.problem = result.problem or (f"{where}: " if where else "") + str(event.get("message"))
+
+        outcome = run_probe(probe, probe_dir, on_event=consume, should_stop=should_stop, deadline_seconds=deadline_seconds)
+    result.seconds = time.monotonic() - started
+    result.cancelled = outcome.cancelled
+    # pytest exits 0 (all passed) or 1 (some failed) after running every test; anything else
+    # (interrupted, usage error, killed at the deadline) leaves the pass incomplete.
+    result.complete = not outcome.cancelled and outcome.returncode in (0, 1)
+    if xdist and not result.outcomes and "-n" in outcome.output and "unrecognized" in outcome.output:
+        result.problem = "pytest-xdist is not installed in the target's environment"
+        result.xdist = False
+    elif not result.complete and not outcome.cancelled and not result.problem:
+        if outcome.returncode is None or outcome.returncode < 0:  # killed at the deadline
+            result.problem = "stopped at the time budget"
+        else:
+            result.problem = f"pytest exited with code {outcome.returncode}: {failure_summary(outcome.output)}"
+    return result
+
+
+def _outcome(event: dict) -> SuiteOutcome:
+    outcome = str(event.get("outcome"))
+    message = str(event.get("message") or "")
+    if outcome == "error" and message.startswith("skipped: "):  # a probe that calls a skip an error
+        outcome, message = "skipped", message[len("skipped: ") :]
+    elif outcome not in ("passed", "skipped"):
+        outcome = "failed"  # failed, error (setup/teardown), timeout, crashed: the test did not pass
+    return SuiteOutcome(str(event["nodeid"]), outcome, message)
+

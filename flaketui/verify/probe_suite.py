@@ -1,0 +1,62 @@
+"""The probe's ``suite`` mode (a hunt's whole-suite pass): pytest runs the suite itself, in its
+own order, shuffled with a seed, or in a given order (bisection), and the probe reports each
+test as it ends (``pytest_runtest_logreport``, as in the parallel mode).
+
+Runs inside the *target project's* interpreter, installed beside the probe under its name
+and "_suite", so it imports only the standard library and pytest. Events, besides ``run``:
+
+- ``{"event": "collected", "nodeids": [...]}``: the tests in the order they will run
+- ``{"event": "error", "nodeid": null, "where": ..., "message": ...}``: a module that did not collect
+- ``{"event": "error", "nodeid": ..., "message": "not collected: ..."}``: a test of the order missing
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+#: A JSON file listing the node ids to run, in that order (bisection).
+ENV_ORDER = "FLAKETUI_PROBE_ORDER"
+#: Shuffle the modules, and the tests in each, with this seed.
+ENV_SHUFFLE = "FLAKETUI_PROBE_SHUFFLE"
+
+
+class Suite:
+    """Registered by the probe in ``suite`` mode; ``emit`` writes one event."""
+
+    def __init__(self, emit, environ):
+        self.emit = emit
+        self.order_path = environ.get(ENV_ORDER, "")
+        raw = environ.get(ENV_SHUFFLE, "")
+        self.shuffle = int(raw) if raw else None
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            message = str(report.longreprtext).strip()[-2000:]
+            self.emit({"event": "error", "nodeid": None, "where": report.nodeid, "message": message})
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session, config, items):
+        if self.order_path:
+            with open(self.order_path, encoding="utf-8") as handle:
+                wanted = json.load(handle)
+            by_id = {}
+            for item in items:
+                by_id.setdefault(item.nodeid, item)
+            for nodeid in wanted:
+                if nodeid not in by_id:
+                    self.emit({"event": "error", "nodeid": nodeid, "message": "not collected: " + nodeid})
+            items[:] = [by_id[n] for n in wanted if n in by_id]
+        elif self.shuffle is not None:
+            rng = random.Random(self.shuffle)
+            modules = {}
+            for item in items:
+                modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+            groups = list(modules.values())
+            rng.shuffle(groups)
+            for group in groups:
+                rng.shuffle(group)
+            items[:] = [item for group in groups for item in group]
+        self.emit({"event": "collected", "nodeids": [item.nodeid for item in items]})

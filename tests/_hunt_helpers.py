@@ -1,0 +1,88 @@
+"""A small project whose tests are flaky in every way a hunt tells apart, deterministically:
+a polluter and its victim (module state), a counter that fails every second call, a test that
+fails under xdist only, and a broken one."""
+
+from __future__ import annotations
+
+from tests._verify_helpers import LIGHT
+
+HUNT_PROJECT = {
+    "pytest.ini": f"[pytest]\naddopts = {LIGHT}\n",
+    "tests/__init__.py": "",
+    "tests/shared.py": "STATE = []\n",
+    "tests/test_a_polluter.py": """
+        from tests import shared
+
+
+        def test_stable_one():
+            pass
+
+
+        def test_polluter():
+            shared.STATE.append("leak")
+
+
+        def test_stable_two():
+            pass
+    """,
+    "tests/test_b_victim.py": """
+        import os
+        import pathlib
+
+        from tests import shared
+
+        COUNTER = pathlib.Path(__file__).with_name("counter.txt")
+
+
+        def test_victim():
+            assert not shared.STATE, "state leaked"
+
+
+        def test_every_second_call_fails():
+            count = int(COUNTER.read_text()) + 1 if COUNTER.exists() else 1
+            COUNTER.write_text(str(count))
+            assert count % 2 == 1
+
+
+        def test_not_under_xdist():
+            assert "PYTEST_XDIST_WORKER" not in os.environ
+
+
+        def test_broken():
+            assert False, "always"
+    """,
+}
+
+VICTIM = "tests/test_b_victim.py::test_victim"
+POLLUTER = "tests/test_a_polluter.py::test_polluter"
+#: With this seed the first shuffled run puts the victim before the polluter and the second after.
+SEED = 1
+
+
+def stable_project() -> dict[str, str]:
+    return {
+        "pytest.ini": f"[pytest]\naddopts = {LIGHT}\n",
+        "tests/test_ok.py": "def test_one():\n    pass\n\n\ndef test_two():\n    pass\n",
+    }
+
+
+#: Hangs on its second call (with a child process of its own), after writing the pids to kill.
+HANGS_ON_SECOND_CALL = '''
+import os
+import pathlib
+import subprocess
+import sys
+import threading
+
+HERE = pathlib.Path(__file__).parent
+
+
+def test_hangs_the_second_time():
+    calls = HERE / "calls.txt"
+    count = int(calls.read_text()) + 1 if calls.exists() else 1
+    calls.write_text(str(count))
+    if count == 2:
+        child = subprocess.Popen([sys.executable, "-c", "import threading; threading.Event().wait()"])
+        (HERE / "pids.txt").write_text("%d %d\\n" % (os.getpid(), child.pid))
+        threading.Event().wait()
+'''

@@ -1,0 +1,108 @@
+"""Bisection for a polluter, and the verdicts of a hunt: pure functions, given the runs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pytest
+
+from flaketui.hunting import classify
+from flaketui.models.history import HuntMode, HuntRun, HuntVerdict, SuiteOutcome
+from flaketui.pollution import find_polluter
+
+SUITE = [f"tests/test_m.py::test_{i:03d}" for i in range(200)]
+VICTIM = "tests/test_z.py::test_victim"
+
+
+def polluted_by(*polluters: str):
+    """The victim fails exactly when every one of ``polluters`` ran before it."""
+    calls: list[tuple[str, ...]] = []
+
+    def fails_after(order: Sequence[str]) -> bool:
+        calls.append(tuple(order))
+        return bool(polluters) and all(p in order for p in polluters)
+
+    return fails_after, calls
+
+
+@pytest.mark.parametrize("position", [0, 1, 57, 100, 198, 199])
+def test_finds_the_polluter_in_at_most_two_log2_n_runs(position: int) -> None:
+    fails_after, calls = polluted_by(SUITE[position])
+    found = find_polluter(SUITE, VICTIM, fails_after)
+    assert found.polluter == SUITE[position]
+    assert found.runs == len(calls) <= 2 * math.log2(len(SUITE))
+    # Alone first, then everything before it; alone and after the polluter again last.
+    assert calls[0] == () and calls[1] == tuple(SUITE) and calls[-2:] == [(), (SUITE[position],)]
+
+
+@pytest.mark.parametrize(
+    ("polluters", "alone_fails", "reason"),
+    [
+        pytest.param((), False, "passed after the same tests", id="not-reproduced-so-not-the-order"),
+        pytest.param((SUITE[3], SUITE[150]), False, "no single test", id="two-tests-together"),
+        pytest.param((), True, "fails alone", id="needs-a-setter"),
+    ],
+)
+def test_no_polluter_says_why(polluters: tuple[str, ...], alone_fails: bool, reason: str) -> None:
+    fails_after, _ = polluted_by(*polluters)
+    found = find_polluter(SUITE, VICTIM, (lambda order: True) if alone_fails else fails_after)
+    assert found.polluter is None and reason in found.reason
+    assert found.fails_alone is alone_fails
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        pytest.param([True, False], id="fails-alone-then-passes-alone"),
+        pytest.param([False, True, True, False, True, False, False], id="the-polluter-does-not-fail-it-again"),
+        pytest.param([False, True, True, False, True, True], id="fails-alone-at-the-recheck"),
+    ],
+)
+def test_a_victim_that_fails_at_random_gets_no_polluter(answers: list[bool]) -> None:
+    # Four tests before it; for the second and third: the first half [a, b] fails it, [a] does not.
+    replies = iter(answers)
+    found = find_polluter(["a", "b", "c", "d"], VICTIM, lambda order: next(replies))
+    assert found.polluter is None and "at random" in found.reason and not found.reproduced
+
+
+def test_a_victim_that_failed_first_in_its_order_is_not_bisected() -> None:
+    found = find_polluter([], VICTIM, lambda order: pytest.fail("no run is needed"))
+    assert (found.polluter, found.runs, found.reproduced) == (None, 0, False)
+    assert "no test before it" in found.reason
+
+
+def test_a_stop_ends_the_bisection_without_an_answer() -> None:
+    answers = iter([False, True, None])
+    found = find_polluter(SUITE, VICTIM, lambda order: next(answers))
+    assert (found.polluter, found.runs, found.reproduced) == (None, 3, True)
+
+
+def run(mode: HuntMode, **outcomes: str) -> HuntRun:
+    return HuntRun(mode, 1, tuple(SuiteOutcome(f"t.py::{name}", outcome) for name, outcome in outcomes.items()))
+
+
+S, H, X = HuntMode.SERIAL, HuntMode.SHUFFLED, HuntMode.XDIST
+
+
+@pytest.mark.parametrize(
+    ("runs", "verdict"),
+    [
+        pytest.param([run(S, a="failed"), run(S, a="passed"), run(H, a="passed")], HuntVerdict.FLAKY, id="same-order-both"),
+        pytest.param([run(S, a="failed"), run(S, a="failed"), run(H, a="passed")], HuntVerdict.ORDER_DEPENDENT,
+                     id="serial-always-fails-a-shuffle-passes"),
+        pytest.param([run(S, a="passed"), run(H, a="failed"), run(H, a="passed")], HuntVerdict.ORDER_DEPENDENT,
+                     id="only-some-shuffles-fail"),
+        pytest.param([run(S, a="passed"), run(H, a="passed"), run(X, a="failed")], HuntVerdict.PARALLEL_UNSAFE,
+                     id="xdist-only"),
+        pytest.param([run(S, a="failed"), run(H, a="failed"), run(X, a="failed")], HuntVerdict.BROKEN, id="always"),
+    ],
+)  # fmt: skip
+def test_verdicts(runs: list[HuntRun], verdict: HuntVerdict) -> None:
+    [test] = classify(runs)
+    assert test.verdict is verdict
+
+
+def test_stable_and_skipped_tests_are_not_reported() -> None:
+    runs = [run(S, a="passed", b="skipped"), run(H, a="passed", b="skipped"), run(X, a="passed", b="passed")]
+    assert classify(runs) == []
