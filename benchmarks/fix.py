@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LOOPS = 10
+#: Plain pytest, as the project would run it without reruns: flaketui's environment has every
+#: rerun plugin installed (flaky's own plugin rejects a reruns= marker), so all are off.
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "-p", "no:rerunfailures",
-          "-p", "no:textual-snapshot", "-p", "no:hypothesispytest", "-x"]
+          "-p", "no:flaky", "-p", "no:pytest-retry", "-p", "no:textual-snapshot", "-p", "no:hypothesispytest", "-x"]
 
 
 def _src(text: str) -> str:
@@ -390,7 +392,7 @@ def _loops(case: Case, root: Path) -> int:
         args = [case.test]
         if case.mode == "orders":
             names = [line.strip() for line in subprocess.run(
-                [*PYTEST, "--collect-only", "-q", module], cwd=root, capture_output=True, text=True, env=env
+                [*PYTEST, "--collect-only", module], cwd=root, capture_output=True, text=True, env=env
             ).stdout.splitlines() if "::" in line]
             args = list(itertools.permutations(names))[i % 2] if len(names) > 1 else names
         elif case.mode == "parallel":

@@ -115,7 +115,7 @@ def context_for(service: Service, test: FlakyTest, diagnosis: Diagnosis | None) 
 
 def declared_dependencies(files: Sequence[str], read: Reader) -> frozenset[str]:
     """The optional libraries (freezegun, time-machine...) a dependency file of the project names."""
-    from flaketui.discover.config import is_dependency_file
+    from flaketui.discover.declared import is_dependency_file
 
     found: set[str] = set()
     for path in files:

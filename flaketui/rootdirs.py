@@ -2,10 +2,13 @@
 
 The one place that decides it: discovery (``discover/config.py``) names node ids relative
 to these rootdirs, verification (``verify/targets.py``) runs pytest from them, and a tree
-exported to look at the past keeps these files (``is_config_file``). Rules as
-``_pytest.config.findpaths``: within one directory the first file of ``CONFIG_NAMES``
-that holds a pytest configuration wins; a test belongs to the nearest such directory
-above it, else to the repository root (``"."``).
+exported to look at the past keeps these files (``is_config_file``, and ``setup.py`` as
+Python). Rules as ``_pytest.config.findpaths``: within one directory the first file of
+``CONFIG_NAMES`` that holds a pytest configuration wins; a directory with none of those
+(here or above) is a rootdir all the same when it holds a ``pyproject.toml`` (even without
+a pytest section) or, failing any ``pyproject.toml`` above, a ``setup.py``: a nested project
+pytest settles in when run there. A test belongs to the nearest rootdir above it, else to
+the repository root (``"."``).
 
 Standard library only, on POSIX repo-relative paths, so every layer may ask it.
 """
@@ -39,10 +42,11 @@ ReadBytes = Callable[[str], bytes | None]
 
 @dataclass(frozen=True)
 class ConfigFile:
-    """The file pytest takes its configuration from in ``rootdir`` (both repo-relative)."""
+    """The file pytest takes its configuration from in ``rootdir`` (both repo-relative);
+    ``path`` is None where only a ``setup.py`` makes the directory a rootdir."""
 
     rootdir: str
-    path: str
+    path: str | None
     ini: IniOptions
 
 
@@ -86,7 +90,7 @@ def config_files(files: Iterable[str], read: ReadBytes) -> dict[str, ConfigFile]
     by_dir: dict[str, dict[str, str]] = {}
     for path in files:
         directory, _, name = path.rpartition("/")
-        if name in CONFIG_NAMES:
+        if name in CONFIG_NAMES or name == "setup.py":
             by_dir.setdefault(directory or ".", {})[name] = path
     found: dict[str, ConfigFile] = {}
     for directory, present in by_dir.items():
@@ -98,7 +102,25 @@ def config_files(files: Iterable[str], read: ReadBytes) -> dict[str, ConfigFile]
             if ini is not None:
                 found[directory] = ConfigFile(directory, present[name], ini)
                 break
+    configured = set(found)
+    for directory, present in by_dir.items():
+        above = _ancestors(directory)
+        if directory == "." or directory in configured or not configured.isdisjoint(above):
+            continue  # a pytest configuration here or above decides
+        if "pyproject.toml" in present:
+            found[directory] = ConfigFile(directory, present["pyproject.toml"], {})
+        elif "setup.py" in present and not any("pyproject.toml" in by_dir.get(a, {}) for a in above):
+            found[directory] = ConfigFile(directory, None, {})
     return found
+
+
+def _ancestors(directory: str) -> list[str]:
+    """The directories above a repo-relative directory, the root (``"."``) included."""
+    above = ["."]
+    parts = directory.split("/")
+    for end in range(1, len(parts)):
+        above.append("/".join(parts[:end]))
+    return above
 
 
 def rootdir_of(path: str, rootdirs: Iterable[str]) -> str:
@@ -112,7 +134,8 @@ def rootdir_on_disk(root: Path, path: str) -> str:
     candidates: list[str] = []
     directory = posixpath.dirname(path)
     while True:
-        candidates += [posixpath.join(directory, name) for name in CONFIG_NAMES if (root / directory / name).is_file()]
+        names = (*CONFIG_NAMES, "setup.py")
+        candidates += [posixpath.join(directory, name) for name in names if (root / directory / name).is_file()]
         if not directory:
             break
         directory = posixpath.dirname(directory)

@@ -45,6 +45,14 @@ def by_nodeid(result: ScanResult, rootdir: str = ".") -> dict[str, FlakyTest]:
     return {t.nodeid: t for t in result.tests if t.rootdir == rootdir}
 
 
+def assert_agrees_with_pytest(root: Path) -> None:
+    """flaketui's flaky tests under ``root`` are exactly those ``pytest -m flaky`` selects."""
+    expected = pytest_collect(root, "-m", "flaky")
+    found = set(by_nodeid(scan(root)))
+    assert expected, "the fixture project must hold flaky tests"
+    assert found == expected
+
+
 def pytest_collect(directory: Path, *args: str) -> set[str]:
     """``pytest --collect-only -q`` node ids, run from ``directory`` with no plugin of ours."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}

@@ -17,7 +17,7 @@ REPORTS = Path(__file__).with_name("junit_reports")
 
 #: The repository the reports were written for: a nested project (backend) and a dotted folder.
 PROJECT = {
-    "tests/test_api.py": "class TestLogin:\n    def test_ok(self): pass\n\ndef test_flaky(): pass\n",
+    "tests/test_api.py": "class TestLogin:\n    def test_ok(self): pass\n\ndef test_flips(): pass\n",
     "tests/unit/test_models.py": "class TestUser:\n    class TestNested:\n        def test_name(self): pass\n",
     "tests/v1.2/test_dotted.py": "def test_in_dotted_dir(): pass\n",
     "backend/pytest.ini": "[pytest]\n",
@@ -36,7 +36,7 @@ def outcomes(name: str) -> list[tuple[str, str]]:
     [
         pytest.param("xunit1.xml", [
             ("tests/test_api.py::TestLogin::test_ok", "passed"),
-            ("tests/test_api.py::test_flaky", "failed"),
+            ("tests/test_api.py::test_flips", "failed"),
             ("tests/test_api.py::test_param[a-1]", "passed"),
             ("tests/unit/test_models.py::TestUser::TestNested::test_name", "passed"),
             ("tests/unit/test_models.py::test_skipped", "skipped"),
@@ -44,7 +44,7 @@ def outcomes(name: str) -> list[tuple[str, str]]:
         ], id="xunit1-with-file"),
         pytest.param("xunit2.xml", [
             ("tests/test_api.py::TestLogin::test_ok", "passed"),
-            ("tests/test_api.py::test_flaky", "passed"),
+            ("tests/test_api.py::test_flips", "passed"),
             ("tests/test_api.py::test_param[a-1]", "passed"),
             ("tests/unit/test_models.py::TestUser::TestNested::test_name", "passed"),
             ("tests/v1.2/test_dotted.py::test_in_dotted_dir", "passed"),
@@ -52,18 +52,18 @@ def outcomes(name: str) -> list[tuple[str, str]]:
             ("tests/unit/test_models.py::test_xfail", "skipped"),
         ], id="xunit2-no-file-repo-decides-module-dotted-dir-nested-rootdir"),
         pytest.param("xunit1_testsuite_root.xml", [
-            ("tests/test_api.py::test_flaky", "failed"),
+            ("tests/test_api.py::test_flips", "failed"),
             ("tests/test_api.py::TestLogin::test_ok", "passed"),
         ], id="old-pytest-testsuite-root"),
         pytest.param("rerun_rows.xml", [
-            ("tests/test_api.py::test_flaky", "failed"),
-            ("tests/test_api.py::test_flaky", "passed"),
+            ("tests/test_api.py::test_flips", "failed"),
+            ("tests/test_api.py::test_flips", "passed"),
             ("tests/test_api.py::TestLogin::test_ok", "passed"),
             ("tests/test_api.py::test_param[a-1]", "passed"),
         ], id="rerun-one-row-per-attempt"),
         pytest.param("rerun_interim.xml", [
-            ("tests/test_api.py::test_flaky", "failed"),
-            ("tests/test_api.py::test_flaky", "passed"),
+            ("tests/test_api.py::test_flips", "failed"),
+            ("tests/test_api.py::test_flips", "passed"),
             ("tests/test_api.py::TestLogin::test_ok", "failed"),
             ("tests/test_api.py::TestLogin::test_ok", "failed"),
             ("tests/test_api.py::TestLogin::test_ok", "failed"),
@@ -111,7 +111,7 @@ def test_import_counts_attempts_and_flips_once_per_report(make_repo, tmp_path: P
     assert again.imported == () and len(again.duplicates) == 4
     history = history_of(root)
     # xunit1 (Nov 2): failed; xunit2 (Nov 3): passed; rerun rows (Nov 4): failed then passed.
-    assert history["tests/test_api.py::test_flaky"] == (2, 2, 3)
+    assert history["tests/test_api.py::test_flips"] == (2, 2, 3)
     assert history["tests/test_api.py::TestLogin::test_ok"] == (3, 0, 0)
     # Skips count as neither; a teardown error is a failure.
     assert "tests/unit/test_models.py::test_skipped" not in history
@@ -128,8 +128,8 @@ def test_cli_lists_tests_that_both_passed_and_failed_and_skips_bad_files(make_re
     assert "not_junit.xml: not a JUnit report" in captured.err
     assert "Imported 2 reports" in captured.out
     listed = [line.split()[0] for line in captured.out.splitlines() if line.startswith("  ")]
-    # The most frequent failure first: test_ok failed 3 of 4 attempts, test_flaky 2 of 3.
-    assert listed == ["tests/test_api.py::TestLogin::test_ok", "tests/test_api.py::test_flaky"]
+    # The most frequent failure first: test_ok failed 3 of 4 attempts, test_flips 2 of 3.
+    assert listed == ["tests/test_api.py::TestLogin::test_ok", "tests/test_api.py::test_flips"]
     assert "passed   1  failed   3" in captured.out and "passed   1  failed   2" in captured.out
     # test_teardown failed the only time it ran: broken, not a candidate.
     assert "1 test failed every time (broken, not flaky)" in captured.out
@@ -139,9 +139,9 @@ def test_cli_json_has_counts_rates_and_dates(make_repo, capsys) -> None:
     root = make_repo(PROJECT)
     assert main(["-C", str(root), "import", "--json", str(REPORTS / "xunit2.xml"), str(REPORTS / "rerun_rows.xml")]) == 0
     payload = json.loads(capsys.readouterr().out)
-    flaky = next(t for t in payload["tests"] if t["nodeid"] == "tests/test_api.py::test_flaky")
+    flaky = next(t for t in payload["tests"] if t["nodeid"] == "tests/test_api.py::test_flips")
     assert flaky == {
-        "nodeid": "tests/test_api.py::test_flaky", "rootdir": ".", "passed": 2, "failed": 1, "reports": 2,
+        "nodeid": "tests/test_api.py::test_flips", "rootdir": ".", "passed": 2, "failed": 1, "reports": 2,
         "flips": 2, "flip_rate": 1.0, "first_seen": "2026-11-03T09:00:00.000001",
         "last_seen": "2026-11-04T09:00:00.000001", "last_failure": "AssertionError: assert 1 == 4", "flaky": True,
     }  # fmt: skip
@@ -164,16 +164,16 @@ def test_scan_json_lists_unmarked_candidates_from_history_only(make_repo, capsys
     assert [t["nodeid"] for t in payload["tests"]] == ["tests/test_marked.py::test_marked"]
     by_id = {c["nodeid"]: c for c in payload["candidates"]}
     # test_teardown failed every time: broken, not a candidate.
-    assert list(by_id) == ["tests/test_api.py::TestLogin::test_ok", "tests/test_api.py::test_flaky"]
-    history = by_id["tests/test_api.py::test_flaky"]["sources"]["history"]
+    assert list(by_id) == ["tests/test_api.py::TestLogin::test_ok", "tests/test_api.py::test_flips"]
+    history = by_id["tests/test_api.py::test_flips"]["sources"]["history"]
     assert (history["passed"], history["failed"]) == (1, 2)
-    assert by_id["tests/test_api.py::test_flaky"]["evidence"][0].startswith("CI history: failed 2 of 3 attempts in 2 reports")
+    assert by_id["tests/test_api.py::test_flips"]["evidence"][0].startswith("CI history: failed 2 of 3 attempts in 2 reports")
 
 
 @pytest.mark.parametrize(
     ("nodeid", "expected"),
     [
-        pytest.param("tests/test_api.py::test_flaky", ("test_flaky", None, 4, 4), id="function"),
+        pytest.param("tests/test_api.py::test_flips", ("test_flips", None, 4, 4), id="function"),
         pytest.param("tests/test_api.py::TestLogin::test_ok", ("test_ok", "TestLogin", 2, 2), id="method"),
         pytest.param("tests/test_api.py::test_param[a-1]", ("test_param", None, 7, 8), id="parametrized"),
         pytest.param("tests/test_api.py::test_gone", ("test_gone", None, 1, None), id="no-longer-there"),

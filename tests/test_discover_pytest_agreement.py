@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests._discover_helpers import by_nodeid, pytest_collect, scan
+from tests._discover_helpers import (
+    assert_agrees_with_pytest,
+    by_nodeid,
+    pytest_collect,
+    scan,
+)
 from tests.conftest import write_files
+from tests.test_discover_patterns import INHERITANCE, LAMBDAS, NESTED
 
 SPELLINGS = {
     "tests/test_spellings.py": """
@@ -459,14 +465,14 @@ CALLED_MARKS = {
         pytest.param(CLASSES, id="classes-modules-unittest"),
         pytest.param(CROSS_MODULE, id="cross-module-aliases-and-bases"),
         pytest.param(PARAMS, id="parametrize-ids"),
+        pytest.param(INHERITANCE, id="inherited-test-methods"),
+        pytest.param(NESTED, id="nested-classes"),
+        pytest.param(LAMBDAS, id="lambda-params-beside-parametrized-fixtures"),
     ],
 )
 def test_node_ids_equal_pytest_marker_selection(tmp_path: Path, files: dict[str, str]) -> None:
     write_files(tmp_path, files)
-    expected = pytest_collect(tmp_path, "-m", "flaky")
-    found = set(by_nodeid(scan(tmp_path)))
-    assert expected, "the fixture project must hold flaky tests"
-    assert found == expected
+    assert_agrees_with_pytest(tmp_path)
 
 
 def test_unknowable_param_ids_report_the_function_once_with_its_param_markers(tmp_path: Path) -> None:

@@ -124,6 +124,71 @@ GOLDEN = [
     pytest.param(
         {
             "tests/test_x.py": src("""
+                def test_a(started):
+                    assert started.ready
+            """),
+            "tests/conftest.py": src("""
+                import threading
+                import time
+
+                import pytest
+
+                @pytest.fixture
+                def started(service):
+                    worker = threading.Thread(target=service.boot)
+                    worker.start()
+                    time.sleep(0.2)
+                    return service
+            """),
+        },
+        "test_a",
+        {"evidence": [Evidence(Category.ASYNC, "async.blocking-sleep", "tests/conftest.py", 10, 10,
+                               "time.sleep(): waits a fixed time", "", 0.6, "fixture started in tests/conftest.py:6")]},
+        "wait.event",
+        {"tests/conftest.py": src("""
+            import threading
+            import time
+
+            import pytest
+
+            @pytest.fixture
+            def started(service):
+                worker = threading.Thread(target=service.boot)
+                worker.start()
+                worker.join(timeout=10)
+                return service
+        """)},
+        id="sleep-in-the-fixture-the-evidence-names",
+    ),
+    pytest.param(
+        {"tests/test_x.py": src("""
+            import time
+
+            def test_a(client, server):
+                client.send("hi")
+                time.sleep(0.5)
+                messages = server.received()
+                assert messages == ["hi"]
+        """)},
+        "test_a", {}, "wait.event",
+        {"tests/test_x.py": src("""
+            import time
+
+            def test_a(client, server):
+                client.send("hi")
+                deadline = time.monotonic() + 10
+                while True:
+                    messages = server.received()
+                    if (messages == ["hi"]) or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.01)
+                assert messages == ["hi"]
+        """)},
+        id="sleep-read-assert-polls-the-read",
+    ),
+    pytest.param(
+        {
+            "tests/test_x.py": src("""
                 from pkg.q import Queue
 
                 def test_a():

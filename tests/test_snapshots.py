@@ -69,6 +69,18 @@ def test_main_screen_on_the_demo_repository(snap_compare, tmp_path: Path, publis
     assert snap_compare(FlakeTUIApp(Service(root)), terminal_size=SIZE, run_before=run_before)
 
 
+def test_fix_proposal_on_the_demo_repository(snap_compare, tmp_path: Path, publish) -> None:
+    root = write_demo(tmp_path / "taskq")
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("j", "j", "p")  # the set-order test: the fix sorts in the project's code
+        await _settled(pilot)
+        publish(pilot, "proposal")
+
+    assert snap_compare(FlakeTUIApp(Service(root)), terminal_size=SIZE, run_before=run_before)
+
+
 def test_commit_modal(snap_compare, tmp_path: Path, publish) -> None:
     root = repo(tmp_path, "shop", PROJECT)
 

@@ -91,8 +91,10 @@ VERDICT_SENTENCE_IS_HONEST_CASES = [
     pytest.param(verification(10, 10, Verdict.STABLE), "10/10 passed: failure rate < 26% at 95% (forked)", id="stable"),
     pytest.param(verification(7, 10, Verdict.FLAKY), "7/10 passed: flaky, it still fails (forked)", id="flaky"),
     pytest.param(verification(0, 5, Verdict.BROKEN), "0/5 passed: broken, it fails every time (forked)", id="broken"),
-    pytest.param(verification(3, 3, Verdict.STABLE, 10), "3/3 passed (of 10 asked): failure rate < 63% at 95% (forked)",
-                 id="cancelled early"),
+    pytest.param(verification(3, 3, Verdict.STABLE, 10),
+                 "3/3 passed (of 10 asked) (forked), only: 3/3 passes still allow a failure rate of 63% at 95%, "
+                 "and a test that fails one run in five passes 3 in a row 51% of the time",
+                 id="fewer runs than the minimum say what they leave open"),
 ]
 
 

@@ -134,8 +134,12 @@ async def test_z_undoes_the_last_fix(make_repo: MakeRepo) -> None:
         await pilot.press("c")
         await settle(pilot)
         await pilot.press("enter")
+        # The commit and the undo run in workers that a handler starts after the key: settle alone
+        # can look before they exist, so wait for what each one leaves in the repository.
+        await wait_for(pilot, lambda: git(root, "rev-list", "--count", "HEAD").strip() == "2")
         await settle(pilot)
         await pilot.press("z")
+        await wait_for(pilot, lambda: git(root, "rev-list", "--count", "HEAD").strip() == "3")
         await settle(pilot)
         assert STABLE in app.main.rows and app.main.rows[STABLE].state is not RowState.FIXED
     assert "@pytest.mark.flaky(reruns=2)" in (root / "tests/test_stable.py").read_text()
@@ -220,7 +224,7 @@ async def test_history_lists_each_verification_and_y_copies_the_repro(make_repo:
         await settle(pilot)
         await pilot.press("v")
         await settle(pilot)
-        await pilot.press("h")  # Source -> History (wraps around)
+        await pilot.press("h", "h")  # Source -> Fix -> History (wraps around)
         await settle(pilot)
         history = str(app.main.query_one("#history").render())
         # Fewer runs than min-runs: the sentence says what three passes leave open.

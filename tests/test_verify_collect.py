@@ -109,3 +109,37 @@ def test_scan_collect_json_on_the_command_line(make_repo: MakeRepo, capsys: pyte
     payload = json.loads(capsys.readouterr().out)
     assert "test_things.py::test_dynamic" in {t["nodeid"] for t in payload["tests"]}
     assert "collected-marker" in {f["kind"] for f in payload["findings"]}
+
+
+def test_a_wrapper_decorator_in_another_file_is_located_where_the_test_applies_it(make_repo: MakeRepo) -> None:
+    root = make_repo(
+        {
+            # The wrapper copies no __wrapped__: pytest locates the test at the wrapper's def.
+            "wrappers.py": """
+                import pytest
+
+
+                def on_network(function):
+                    def wrapper(*args, **kwargs):
+                        return function(*args, **kwargs)
+                    return pytest.mark.flaky(reruns=2)(wrapper)
+            """,
+            "test_wrapped.py": """
+                import pytest
+
+                from wrappers import on_network
+
+
+                class TestRemote:
+                    @pytest.mark.slow
+                    @on_network
+                    def test_fetch(self):
+                        pass
+            """,
+            "pytest.ini": PYTEST_INI + "markers =\n    slow: slow\n",
+        }
+    )
+    result = Service(root).scan(collect=True)
+    [test] = result.tests
+    assert (test.nodeid, test.path, test.line) == ("test_wrapped.py::TestRemote::test_fetch", "test_wrapped.py", 10)
+    assert (test.marker.path, test.marker.line, test.marker.via) == ("test_wrapped.py", 9, "pytest collection")

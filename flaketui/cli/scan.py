@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import click
@@ -14,18 +15,23 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("path", required=False, type=click.Path(exists=True, file_okay=False))
+@click.argument("path", required=False, type=click.Path(exists=True))
 @click.option("--json", "as_json", is_flag=True, help="Print tests, findings and skipped files as JSON.")
 @click.option("--no-cache", is_flag=True, help="Parse everything again instead of trusting the scan cache.")
 @click.option("--collect", is_flag=True, help="Also ask pytest's collection (markers added by hooks, @flaky attributes).")
 @pass_context
 def scan(ctx: Context, path: str | None, as_json: bool, no_cache: bool, collect: bool) -> int:
-    """List every test that carries a flaky marker (under PATH, if given).
+    """List every test that carries a flaky marker (in PATH, a directory or a file, if given).
 
     Node ids are pytest's, relative to each test's rootdir; repository-wide reruns (config,
     CI) and suspects (non-strict xfail, home-made retries) are listed as findings.
     """
-    service = ctx.service(path)
+    directory = path
+    if path is not None and not os.path.isdir(path):
+        # A file is scanned with the project around it, as pytest collects a file with its rootdir.
+        inside = os.path.realpath(path).startswith(os.path.join(os.path.realpath(ctx.directory), ""))
+        directory = None if inside else os.path.dirname(path) or "."
+    service = ctx.service(directory)
     if as_json:
         click.echo(service.scan_json(use_cache=not no_cache, collect=collect, under=path))
         return 0
@@ -43,7 +49,7 @@ def _print_scan(result: ScanResult) -> None:
             test.nodeid if test.rootdir == "." else f"{test.rootdir}: {test.nodeid}",
             str(test.marker.kind),
             str(test.marker.scope),
-            _shorten(" ".join(test.marker.source.split()), 40),
+            _shorten(" ".join(test.marker.source.split()), 40) + (f"  [{test.marker.condition}]" if test.marker.condition else ""),
             f"{test.marker.path}:{test.marker.line}",
         )
         for test in result.tests
@@ -62,6 +68,11 @@ def _print_scan(result: ScanResult) -> None:
         click.echo(click.style("\nFindings", bold=True))
         for finding in result.findings:
             click.echo(f"  {finding.path}:{finding.line}  [{finding.kind}] {finding.message}")
+    not_here = [test for test in result.tests if test.skipped_here]
+    if not_here:
+        click.echo(click.style("\nNot collected by pytest here", bold=True))
+        for test in not_here:
+            click.echo(f"  {test.nodeid}: {test.skipped_here}")
     if result.skipped:
         click.echo(click.style("\nSkipped", bold=True))
         for skipped in result.skipped:

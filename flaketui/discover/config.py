@@ -37,8 +37,6 @@ _VALUE_OPTIONS = frozenset(
 
 DEFAULT_NORECURSE = ("*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}")
 
-
-
 @dataclass(frozen=True)
 class PytestConfig:
     rootdir: str
@@ -104,12 +102,12 @@ class PytestConfig:
     def node_selections(self) -> dict[str, tuple[str, ...]]:
         """Node ids in ``addopts`` (``tests/test_a.py::test_x``) by repo-relative file: pytest
         collects only those tests of the file, unless a path argument takes it whole."""
-        whole = [_join(self.rootdir, token) for token in self.addopts_paths if "::" not in token]
+        whole = [join(self.rootdir, token) for token in self.addopts_paths if "::" not in token]
         selections: dict[str, list[str]] = {}
         for token in self.addopts_paths:
             if "::" in token:
                 file, _, rest = token.partition("::")
-                path = _join(self.rootdir, file)
+                path = join(self.rootdir, file)
                 if not any(path == w or path.startswith(w + "/") or w == "." for w in whole):
                     selections.setdefault(path, []).append(relative(path, self.rootdir) + "::" + rest)
         return {path: tuple(ids) for path, ids in selections.items()}
@@ -137,7 +135,8 @@ class PytestConfig:
 
 
 def find_configs(files: Iterable[str], read: ReadBytes) -> dict[str, PytestConfig]:
-    """Every rootdir of the repository (repo-relative directory -> its config); ``"."`` always."""
+    """Every rootdir of the repository (repo-relative directory -> its config); ``"."`` always.
+    Which directories those are (nested projects included) is ``rootdirs.config_files``' rule."""
     configs = {".": PytestConfig(".")}
     for directory, found in rootdirs.config_files(files, read).items():
         configs[directory] = PytestConfig(directory, found.path, found.ini)
@@ -166,10 +165,34 @@ class ConftestIgnores:
     globs: tuple[str, ...] = ()
 
 
+_ENVIRONMENT_MARKERS = ("/pyvenv.cfg", "/conda-meta/history")
+_PACKAGE_DIRS = frozenset({"site-packages", "dist-packages"})
+
+
+def outside_environments(files: list[str]) -> list[str]:
+    """``files`` without those inside a virtual environment (a directory holding ``pyvenv.cfg``
+    or ``conda-meta/history``, which pytest never recurses into) or a ``site-packages``: a
+    project that forgot to git-ignore its ``.venv`` still has only its own tests."""
+    # The environment's directory with its slash ("" for the root itself, which is no reason
+    # to skip the project in it).
+    environments = tuple(
+        prefix
+        for path in files
+        for marker in _ENVIRONMENT_MARKERS
+        if ("/" + path).endswith(marker) and (prefix := path[: -len(marker) + 1])
+    )
+    if not environments and not any("-packages/" in path for path in files):
+        return files  # the common case, decided at the speed of a substring test
+    return [
+        path
+        for path in files
+        if not path.startswith(environments) and _PACKAGE_DIRS.isdisjoint(path.split("/")[:-1])
+    ]
+
+
 def select_test_files(
     config: PytestConfig,
     files: list[str],
-    venv_dirs: set[str],
     conftest_ignores: dict[str, ConftestIgnores],
     commanded: Iterable[str] = (),
     only: Collection[str] | None = None,
@@ -185,7 +208,7 @@ def select_test_files(
     patterns = config.python_files
     norecurse = config.norecursedirs
     ignore, ignore_globs = config.ignored_by_options()
-    ignore_paths = {_join(rootdir, p) for p in ignore}
+    ignore_paths = {join(rootdir, p) for p in ignore}
     selected: list[str] = []
     blocked: dict[tuple[str, str], bool] = {}  # (directory, start) -> pruned; directories repeat a lot
     for path in files if only is None else (f for f in files if f in only):
@@ -199,7 +222,7 @@ def select_test_files(
         directory = path.rpartition("/")[0]
         key = (directory, start)
         if key not in blocked:
-            blocked[key] = _recursion_blocked(path, start, norecurse, venv_dirs)
+            blocked[key] = _recursion_blocked(path, start, norecurse)
         if blocked[key]:
             continue
         if _ignored(path, ignore_paths, ignore_globs, rootdir, conftest_ignores):
@@ -208,7 +231,8 @@ def select_test_files(
     return selected
 
 
-def _join(rootdir: str, path: str) -> str:
+def join(rootdir: str, path: str) -> str:
+    """A path written relative to a directory (a rootdir, a conftest's), repo-relative."""
     joined = posixpath.normpath(posixpath.join("" if rootdir == "." else rootdir, path))
     return "." if joined in ("", ".") else joined
 
@@ -222,13 +246,13 @@ def _start_points(config: PytestConfig, files: list[str], commanded: Iterable[st
     def present(path: str) -> bool:
         return any(f == path or f.startswith(path + "/") for f in files)
 
-    arguments = (_join(config.rootdir, token.partition("::")[0]) for token in config.addopts_paths)
+    arguments = (join(config.rootdir, token.partition("::")[0]) for token in config.addopts_paths)
     given = [full for full in arguments if present(full)]
     if given:  # pytest's arguments: testpaths no longer counts
         return list(dict.fromkeys([*given, *(path for path in commanded if present(path))]))
     starts: list[str] = []
     for pattern in config.testpaths:
-        full = _join(config.rootdir, pattern)
+        full = join(config.rootdir, pattern)
         if any(ch in full for ch in "*?["):
             directories = {d for f in files for d in _ancestors(f)} | set(files)
             matcher = _glob_regex(full)
@@ -279,11 +303,11 @@ def _ancestors(path: str) -> Iterable[str]:
         yield "/".join(parts[:index])
 
 
-def _recursion_blocked(path: str, start: str, norecurse: list[str], venv_dirs: set[str]) -> bool:
+def _recursion_blocked(path: str, start: str, norecurse: list[str]) -> bool:
     for directory in _ancestors(path):
         if start != "." and (directory == start or not directory.startswith(start + "/")):
             continue
-        if directory in venv_dirs or directory.endswith("__pycache__"):
+        if directory.endswith("__pycache__"):
             return True
         if any(fnmatch_ex(pattern, directory) for pattern in norecurse):
             return True
@@ -298,7 +322,7 @@ def _ignored(
     candidates = {path, *_ancestors(path)}
     if candidates & ignore:
         return True
-    if any(fnmatch.fnmatch(path, _join(rootdir, g)) for g in globs):
+    if any(fnmatch.fnmatch(path, join(rootdir, g)) for g in globs):
         return True
     for directory in (".", *_ancestors(path)):
         if rootdir != "." and directory != rootdir and not directory.startswith(rootdir + "/"):
@@ -311,141 +335,3 @@ def _ignored(
         if any(fnmatch.fnmatch(path, g) or any(fnmatch.fnmatch(c, g) for c in candidates) for g in rules.globs):
             return True
     return False
-
-
-# -- dependency declarations ------------------------------------------------------------
-
-_DEPENDENCY_FILE = re.compile(
-    r"(^|/)(pyproject\.toml|setup\.cfg|setup\.py|tox\.ini|Pipfile|pixi\.toml|[^/]*environment[^/]*\.ya?ml|"
-    r"[^/]*requirements[^/]*\.(txt|in)|requirements/[^/]+\.(txt|in)|constraints[^/]*\.txt|noxfile\.py)$"
-)
-#: A requirement starts a line (``- flaky``, ``flaky>=3``), a string (``"flaky>=3"``) or a value
-#: (``deps = flaky``) and ends in a version, a quote, a separator or the line's end: prose such
-#: as "the flaky tests" is not a dependency.
-_PLUGIN_REQUIREMENT = re.compile(
-    r"""(?:^[ \t]*(?:-[ \t]*)?|["'\[,(][ \t]*|=[ \t]*)"""
-    r"""(pytest[-_.]rerunfailures|pytest[-_.]retry|flaky)(?=[ \t]*(?:$|[<>=!~;\[\]"',)@]))""",
-    re.IGNORECASE | re.MULTILINE,
-)
-_PLUGIN_KIND = {"pytest-rerunfailures": "rerunfailures", "pytest-retry": "retry", "flaky": "flaky"}
-
-
-def is_dependency_file(path: str) -> bool:
-    if path.endswith(".py") and not path.endswith(("setup.py", "noxfile.py")):
-        return False  # most of a repository; the regular expression is the slow answer
-    return _DEPENDENCY_FILE.search(path) is not None
-
-
-_REQUIREMENT_TOKEN = re.compile(r"(pytest[-_.]rerunfailures|pytest[-_.]retry|flaky)(?:[<>=!~;\[@].*)?", re.IGNORECASE)
-_INI_VALUE = re.compile(r"^\s*[\w.-]+\s*=(.*)$")
-
-
-def declared_plugins(text: str, path: str = "") -> set[str]:
-    """Rerun plugins a dependency file declares: ``rerunfailures``, ``flaky``, ``retry``."""
-    found: set[str] = set()
-    # requirements and tox/setup.cfg values may list several requirements on one line
-    whitespace_lists = path.endswith((".txt", ".in", "tox.ini", "setup.cfg"))
-    for line in text.splitlines():
-        stripped = line.split("#", 1)[0] if not line.lstrip().startswith(("'", '"')) else line
-        names = [m.group(1) for m in _PLUGIN_REQUIREMENT.finditer(stripped)]
-        if whitespace_lists:
-            value = _INI_VALUE.match(stripped)
-            tokens = re.split(r"[\s,]+", value.group(1) if value else stripped)
-            names += [m.group(1) for t in tokens if (m := _REQUIREMENT_TOKEN.fullmatch(t))]
-        for name in names:
-            found.add(_PLUGIN_KIND[re.sub(r"[_.]", "-", name.lower())])
-    return found
-
-
-# -- configuration that reruns every test -------------------------------------------------
-
-_RERUN_OPTION = re.compile(r"(--reruns(?:-delay)?|--force-flaky|--max-runs|--min-passes|--retries|--retry-delay|--only-rerun)\b")
-_RERUN_INI_KEY = re.compile(r"^\s*[\"']?(reruns|reruns_delay|retries|retry_delay|cumulative_timing)[\"']?\s*[=:]")
-_CI_FILE = re.compile(
-    r"(^|/)(\.github/workflows/[^/]+\.ya?ml|\.gitlab-ci\.yml|tox\.ini|\.circleci/config\.yml|azure-pipelines\.ya?ml|"
-    r"\.travis\.yml|Jenkinsfile|noxfile\.py|Makefile|bitbucket-pipelines\.yml|\.buildkite/[^/]+\.ya?ml)$"
-)
-_SECTION = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+")
-
-
-def is_ci_file(path: str) -> bool:
-    if path.endswith(".py") and not path.endswith("noxfile.py"):
-        return False  # most of a repository; the regular expression is the slow answer
-    return _CI_FILE.search(path) is not None
-
-
-@dataclass(frozen=True)
-class RerunSetting:
-    kind: str  # "config-reruns" or "ci-reruns"
-    line: int
-    source: str
-    message: str
-
-
-def config_reruns(name: str, text: str) -> list[RerunSetting]:
-    """Rerun options in a pytest config file's pytest section (``addopts`` or ini keys)."""
-    section_names = rootdirs.PYTEST_SECTIONS.get(name, ("pytest",))
-    found: list[RerunSetting] = []
-    section = ""
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = _SECTION.match(line)
-        if header and not line.lstrip().startswith(("#", ";")):
-            section = header.group(1).strip().strip('"')
-            continue
-        if section not in section_names or line.lstrip().startswith(("#", ";")):
-            continue
-        said = _RERUN_OPTION.search(line) or _RERUN_INI_KEY.match(line)
-        if said:
-            what = said.group(1)
-            found.append(
-                RerunSetting("config-reruns", number, line.strip(), f"{what} in the pytest configuration reruns every failing test")
-            )
-    return found
-
-
-def ci_reruns(text: str) -> list[RerunSetting]:
-    """``PYTEST_ADDOPTS`` or pytest command lines with rerun options in tox/CI/nox files."""
-    found: list[RerunSetting] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.lstrip().startswith("#"):
-            continue
-        option = _RERUN_OPTION.search(line)
-        lowered = line.lower()
-        # The option must follow the pytest command (or PYTEST_ADDOPTS) on the line: `pytest -x --reruns 2`.
-        before = lowered[: option.start()] if option else ""
-        if option and ("pytest" in before or "py.test" in before or "addopts" in before or line.strip().startswith(option.group(1))):
-            where = "PYTEST_ADDOPTS" if "pytest_addopts" in lowered else "a pytest command"
-            found.append(RerunSetting("ci-reruns", number, line.strip(), f"{option.group(1)} in {where} reruns every failing test"))
-    return found
-
-
-_PYTEST_COMMAND = re.compile(r"(?:^|[\s;&|(/])(?:py\.test|pytest)(?![\w.-])")
-_TOX_ENV_DEFAULT = re.compile(r"\{env:[^:}]+:([^}]*)\}")
-_SHELL_SEPARATORS = frozenset({"&&", "||", ";", "|", ">", ">>", "2>&1"})
-
-
-def command_paths(text: str) -> list[str]:
-    """Arguments that look like paths in pytest command lines (tox, CI, make, nox), as written:
-    ``pytest -x t/integration {posargs}`` -> ``t/integration``. The caller keeps those that exist."""
-    found: list[str] = []
-    for line in text.splitlines():
-        if line.lstrip().startswith("#"):
-            continue
-        match = _PYTEST_COMMAND.search(line)
-        if match is None:
-            continue
-        rest = _TOX_ENV_DEFAULT.sub(r"\1", line[match.end() :]).replace("{toxinidir}/", "")
-        rest = re.sub(r"\{[^}]*\}|\$\{?\w+\}?", " ", rest)
-        try:
-            tokens = shlex.split(rest, comments=True)
-        except ValueError:
-            tokens = rest.split()
-        for token in tokens:
-            if token in _SHELL_SEPARATORS:
-                break
-            if token.startswith("-") or "=" in token or not re.fullmatch(r"[\w./:\[\]-]+", token):
-                continue
-            path = posixpath.normpath(token.split("::")[0])
-            if path not in (".", "") and not path.startswith(".."):
-                found.append(path)
-    return found

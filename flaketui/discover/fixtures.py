@@ -17,13 +17,12 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from flaketui.discover.bindings import ModuleInfo, Scope
 from flaketui.discover.params import Unknowable
 from flaketui.discover.symbols import (
     Evaluator,
     FunctionRef,
     Mark,
-    ModuleInfo,
-    Scope,
     dotted_name,
 )
 

@@ -15,14 +15,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from flaketui.discover.bindings import ImportFrom, ModuleInfo
 from flaketui.discover.symbols import (
     ClassRef,
     Constant,
     Evaluator,
     FunctionRef,
-    ImportFrom,
     Mark,
-    ModuleInfo,
     Param,
     Sequence,
     Unbound,

@@ -10,9 +10,18 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
-from flaketui.discover.parse import ParsedSource
+from flaketui.discover.bindings import (
+    EXTERNAL_ROOTS,
+    Binding,
+    Import,
+    ImportFrom,
+    ModuleInfo,
+    Scope,
+    closeness,
+    reapplies,
+)
 
 # -- values ----------------------------------------------------------------------------
 
@@ -63,6 +72,8 @@ class Mark:
     with_args: bool = False
     #: Where the mark expression was written (in ``module``), when known.
     origin: ast.expr | None = None
+    #: The branch that binds the mark when only a branch does (``if ON_CI``), see ``Scope.conditional``.
+    condition: str | None = None
 
     def keyword(self, name: str) -> ast.expr | None:
         for key, value in self.keywords:
@@ -79,6 +90,7 @@ class FlakyDecorator:
     positional: tuple[ast.expr, ...] = ()
     keywords: tuple[tuple[str, ast.expr], ...] = ()
     origin: ast.expr | None = None
+    condition: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,155 +147,6 @@ _KNOWN: dict[str, Value] = {
     "flaky.flaky": FlakyDecorator(),
     "flaky.flaky_decorator.flaky": FlakyDecorator(),
 }
-_EXTERNAL_ROOTS = frozenset({"pytest", "_pytest", "flaky", "unittest"})
-
-# -- bindings --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Import:
-    dotted: str
-
-
-@dataclass(frozen=True)
-class ImportFrom:
-    module: str
-    name: str
-
-
-Binding = ast.expr | Import | ImportFrom | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
-
-
-@dataclass(eq=False)
-class Scope:
-    """A namespace: ``bindings[name]`` is a list because ``x += [...]`` adds to ``x``."""
-
-    bindings: dict[str, list[Binding]] = field(default_factory=dict)
-    star_imports: list[str] = field(default_factory=list)
-    parent: Scope | None = None
-
-
-@dataclass(eq=False)
-class ModuleInfo:
-    path: str
-    dotted: str
-    is_package: bool
-    source: ParsedSource
-    scope: Scope = field(default_factory=Scope)
-    class_scopes: dict[ast.ClassDef, Scope] = field(default_factory=dict)
-
-    @property
-    def tree(self) -> ast.Module:
-        return self.source.tree
-
-    def class_scope(self, node: ast.ClassDef) -> Scope:
-        scope = self.class_scopes.get(node)
-        if scope is None:
-            scope = Scope(parent=self.scope)
-            bind_statements(node.body, scope, self.package)
-            self.class_scopes[node] = scope
-        return scope
-
-    @property
-    def package(self) -> str:
-        return self.dotted if self.is_package else self.dotted.rpartition(".")[0]
-
-
-def module_name(path: str) -> tuple[str, bool]:
-    """``tests/unit/test_x.py`` -> (``tests.unit.test_x``, False); ``pkg/__init__.py`` -> (``pkg``, True)."""
-    parts = path[:-3].split("/") if path.endswith(".py") else path.split("/")
-    if parts[-1] == "__init__":
-        return ".".join(parts[:-1]), True
-    return ".".join(parts), False
-
-
-def build_module(path: str, source: ParsedSource) -> ModuleInfo:
-    dotted, is_package = module_name(path)
-    info = ModuleInfo(path, dotted, is_package, source)
-    bind_statements(source.tree.body, info.scope, info.package)
-    return info
-
-
-def _absolute(package: str, module: str | None, level: int) -> str:
-    if level == 0:
-        return module or ""
-    parts = package.split(".") if package else []
-    base = parts[: len(parts) - (level - 1)] if level > 1 else parts
-    return ".".join([*base, module] if module else base)
-
-
-def bind_statements(statements: list[ast.stmt], scope: Scope, package: str) -> None:
-    bindings = scope.bindings
-    for statement in statements:
-        if isinstance(statement, ast.Import):
-            for alias in statement.names:
-                if alias.asname:
-                    bindings[alias.asname] = [Import(alias.name)]
-                else:
-                    top = alias.name.split(".")[0]
-                    bindings[top] = [Import(top)]
-        elif isinstance(statement, ast.ImportFrom):
-            module = _absolute(package, statement.module, statement.level)
-            for alias in statement.names:
-                if alias.name == "*":
-                    scope.star_imports.append(module)
-                else:
-                    bindings[alias.asname or alias.name] = [ImportFrom(module, alias.name)]
-        elif isinstance(statement, ast.Assign):
-            for target in statement.targets:
-                _bind_target(target, statement.value, bindings)
-        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
-            _bind_target(statement.target, statement.value, bindings)
-        elif isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Name):
-            if isinstance(statement.op, ast.Add):
-                bindings.setdefault(statement.target.id, []).append(statement.value)
-        elif isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
-            _bind_list_method(statement.value, bindings)
-        elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bindings[statement.name] = [statement]
-        elif isinstance(statement, (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.TryStar)):
-            # Definitions under `if`/`try`/`with` at top level are still module attributes.
-            for block in ("body", "orelse", "finalbody"):
-                bind_statements(getattr(statement, block, []), scope, package)
-            for handler in getattr(statement, "handlers", []):
-                bind_statements(handler.body, scope, package)
-
-
-def _bind_target(target: ast.expr, value: ast.expr, bindings: dict[str, list[Binding]]) -> None:
-    if isinstance(target, ast.Name):
-        earlier = bindings.get(target.id)
-        if earlier and isinstance(earlier[-1], (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and _reapplies(value, target.id):
-            # ``test_x = pytest.mark.flaky(test_x)`` marks the earlier definition: keep it.
-            bindings[target.id] = [earlier[-1], value]
-        else:
-            bindings[target.id] = [value]
-    elif isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List)):
-        if len(target.elts) == len(value.elts):
-            for sub_target, sub_value in zip(target.elts, value.elts):
-                _bind_target(sub_target, sub_value, bindings)
-
-
-def _reapplies(value: ast.expr, name: str) -> bool:
-    """``name = <something>(name)``: a decorator applied by calling it."""
-    return (
-        isinstance(value, ast.Call) and len(value.args) == 1 and not value.keywords
-        and isinstance(value.args[0], ast.Name) and value.args[0].id == name
-    )
-
-
-def _bind_list_method(call: ast.Call, bindings: dict[str, list[Binding]]) -> None:
-    """``pytestmark.append(mark)`` and ``.extend([...])`` grow the list like ``+=``."""
-    func = call.func
-    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and len(call.args) == 1):
-        return
-    if func.value.id not in bindings or func.attr not in ("append", "extend"):
-        return
-    added = call.args[0]
-    if func.attr == "append":
-        added = ast.copy_location(ast.List(elts=[added], ctx=ast.Load()), added)
-        ast.fix_missing_locations(added)
-    bindings[func.value.id].append(added)
-
 
 # -- evaluation ------------------------------------------------------------------------
 
@@ -307,14 +170,14 @@ class Evaluator:
     def find_module(self, dotted: str, importer: ModuleInfo | None) -> ModuleInfo | None:
         """The repository module an import means; several rootdirs and ``sys.path`` entries make
         ``tests.helpers`` and ``helpers`` both plausible, so the closest file to the importer wins."""
-        if dotted.split(".")[0] in _EXTERNAL_ROOTS and dotted not in self._by_suffix:
+        if dotted.split(".")[0] in EXTERNAL_ROOTS and dotted not in self._by_suffix:
             return None
         candidates = self._by_suffix.get(dotted)
         if not candidates:
             return None
         if len(candidates) == 1 or importer is None:
             return candidates[0]
-        return max(candidates, key=lambda m: (_shared_prefix(m.path, importer.path), -len(m.path)))
+        return max(candidates, key=lambda m: closeness(m.path, importer.path))
 
     # name lookup
     def lookup(self, module: ModuleInfo, scope: Scope, name: str) -> Value | None:
@@ -373,21 +236,47 @@ class Evaluator:
             return None
         self._active.add(guard)
         try:
-            values: list[Value | None] = []
-            for binding in scope.bindings[name]:
-                marked = self._marked_again(module, scope, name, binding, values[-1]) if values else None
-                if marked is not None:
-                    values[-1] = marked  # ``test_x = pytest.mark.flaky(test_x)``: the same test, marked
-                else:
-                    values.append(self._evaluate_binding(module, scope, binding))
+            bindings = scope.bindings[name]
+            value = self._evaluate_list(module, scope, name, bindings)
+            branches = scope.conditional.get(name)
+            if branches:
+                value = self._conditional_marks(module, scope, name, value, bindings[-1], branches)
         finally:
             self._active.discard(guard)
+        return value
+
+    def _conditional_marks(
+        self, module: ModuleInfo, scope: Scope, name: str, value: Value | None, last: Binding,
+        branches: list[tuple[str, list[Binding]]],
+    ) -> Value | None:
+        """A name bound in branches: marks when any branch binds some, with that branch's
+        condition (``pytestmark`` in a ``try`` with an ``except ImportError`` fallback, an
+        alias that is ``pytest.mark.flaky`` only ``if ON_CI``)."""
+        for condition, bindings in branches:
+            if any(b is last for b in bindings) and _has_marks(value):
+                return _with_condition(value, condition)
+        if _has_marks(value):
+            return value
+        for condition, bindings in branches:
+            alternative = self._evaluate_list(module, scope, name, bindings)
+            if _has_marks(alternative):
+                return _with_condition(alternative, condition)
+        return value
+
+    def _evaluate_list(self, module: ModuleInfo, scope: Scope, name: str, bindings: list[Binding]) -> Value | None:
+        values: list[Value | None] = []
+        for binding in bindings:
+            marked = self._marked_again(module, scope, name, binding, values[-1]) if values else None
+            if marked is not None:
+                values[-1] = marked  # ``test_x = pytest.mark.flaky(test_x)``: the same test, marked
+            else:
+                values.append(self._evaluate_binding(module, scope, binding))
         if len(values) == 1:
             return values[0]
         # `x = [...]` then `x += [...]`: one sequence.
         items: list[Value | None] = []
         nodes: list[ast.expr] = []
-        for value, binding in zip(values, scope.bindings[name]):
+        for value, binding in zip(values, bindings):
             if isinstance(value, Sequence):
                 items.extend(value.items)
                 nodes.extend(value.nodes)
@@ -399,7 +288,7 @@ class Evaluator:
 
     def _marked_again(self, module: ModuleInfo, scope: Scope, name: str, binding: Binding, before: Value | None) -> Value | None:
         """``name = <mark>(name)``: the earlier function or class with the mark applied."""
-        if not (isinstance(binding, ast.Call) and _reapplies(binding, name) and isinstance(before, (FunctionRef, ClassRef))):
+        if not (isinstance(binding, ast.Call) and reapplies(binding, name) and isinstance(before, (FunctionRef, ClassRef))):
             return None
         func = self.evaluate(module, scope, binding.func)
         if not isinstance(func, (Mark, FlakyDecorator)):
@@ -444,7 +333,7 @@ class Evaluator:
             dotted = f"{base.dotted}.{name}"
             return _KNOWN.get(dotted, External(dotted))
         if isinstance(base, Mark) and name == "with_args":
-            return Mark(base.name, base.module, base.positional, base.keywords, with_args=True)
+            return Mark(base.name, base.module, base.positional, base.keywords, with_args=True, condition=base.condition)
         if isinstance(base, ClassRef):
             class_scope = base.module.class_scope(base.node)
             if name in class_scope.bindings:
@@ -491,9 +380,13 @@ class Evaluator:
         if isinstance(func, Mark):
             if not func.with_args and len(node.args) == 1 and not keywords and _is_decoratee(node.args[0]):
                 return None
-            return Mark(func.name, module, func.positional + tuple(node.args), func.keywords + keywords, origin=node)
+            return Mark(
+                func.name, module, func.positional + tuple(node.args), func.keywords + keywords, origin=node, condition=func.condition
+            )
         if isinstance(func, FlakyDecorator):
-            return FlakyDecorator(module, func.positional + tuple(node.args), func.keywords + keywords, origin=node)
+            return FlakyDecorator(
+                module, func.positional + tuple(node.args), func.keywords + keywords, origin=node, condition=func.condition
+            )
         if func is PARAM_FACTORY:
             marks_node = next((value for key, value in keywords if key == "marks"), None)
             marks: tuple[Value | None, ...] = ()
@@ -541,13 +434,16 @@ def _single_return(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.expr | N
     return None
 
 
-def _shared_prefix(a: str, b: str) -> int:
-    count = 0
-    for left, right in zip(a.split("/"), b.split("/")):
-        if left != right:
-            break
-        count += 1
-    return count
+def _has_marks(value: Value | None) -> bool:
+    return next(flatten_marks(value), None) is not None
+
+
+def _with_condition(value: Value | None, condition: str) -> Value | None:
+    if isinstance(value, (Mark, FlakyDecorator)):
+        return replace(value, condition=condition)
+    if isinstance(value, Sequence):
+        return Sequence(tuple(_with_condition(item, condition) for item in value.items), value.nodes)
+    return value
 
 
 def flatten_marks(value: Value | None) -> Iterator[Mark | FlakyDecorator]:

@@ -85,6 +85,9 @@ class Marker:
     #: The alias or helper name the marker was reached through (``flaky`` in ``@flaky``
     #: when ``flaky = pytest.mark.flaky(reruns=3)``), if any.
     via: str | None = None
+    #: Where only one branch of the code applies the marker, that branch's condition as
+    #: written (``if ON_CI``, ``except ImportError``): the test is flaky-marked only then.
+    condition: str | None = None
 
     @property
     def args_dict(self) -> dict[str, str]:
@@ -101,6 +104,7 @@ class Marker:
             "args": dict(self.args),
             "positional": list(self.positional),
             "via": self.via,
+            "condition": self.condition,
         }
 
     @classmethod
@@ -118,6 +122,7 @@ class Marker:
             positional=tuple(data.get("positional", ())),
             end_line=data.get("end_line"),
             via=data.get("via"),
+            condition=data.get("condition"),
         )
 
     @property
@@ -144,6 +149,11 @@ class FlakyTest:
     markers: tuple[Marker, ...]
     class_name: str | None = None
     end_line: int | None = None
+    #: Modules its test module needs at import (``pytest.importorskip("pynvml")`` at module level).
+    requires: tuple[str, ...] = ()
+    #: Why pytest would not collect it with the project's interpreter ("needs pynvml"): it is
+    #: listed all the same, as users want every marker that exists. Set by the service.
+    skipped_here: str | None = None
 
     @property
     def marker(self) -> Marker:
@@ -166,6 +176,8 @@ class FlakyTest:
             "class": self.class_name,
             "marker": self.marker.to_json(),
             "markers": [m.to_json() for m in self.markers],
+            "requires": list(self.requires),
+            "skipped_here": self.skipped_here,
         }
 
     @classmethod
@@ -179,6 +191,8 @@ class FlakyTest:
             markers=tuple(Marker.from_json(m) for m in data["markers"]),
             class_name=data["class"],
             end_line=data.get("end_line"),
+            requires=tuple(data.get("requires", ())),
+            skipped_here=data.get("skipped_here"),
         )
 
 

@@ -156,6 +156,20 @@ def line_of(module: cst.Module, node: cst.CSTNode) -> int:
     return wrapper.resolve(PositionProvider)[node].start.line
 
 
+def function_at(module: cst.Module, line: int) -> cst.FunctionDef | None:
+    """The innermost function (or method) whose text spans ``line``."""
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    found: cst.FunctionDef | None = None
+    size = None
+    for node, where in positions.items():
+        if isinstance(node, cst.FunctionDef) and where.start.line <= line <= where.end.line:
+            span = where.end.line - where.start.line
+            if size is None or span < size:
+                found, size = node, span
+    return found
+
+
 def changed_lines(before: bytes, after: bytes) -> list[int]:
     """Lines of ``before`` that the edit replaced or deleted (the line after, for insertions)."""
     import difflib

@@ -30,6 +30,8 @@ from flaketui.remedies._cst import (
     change_function,
     code,
     expression_of,
+    function_at,
+    module_names,
     parse,
     statement,
     top_level_functions,
@@ -215,10 +217,21 @@ class _Rewrite(cst.CSTTransformer):
             self.consumed = 1  # the queue read replaces the sleep and itself
             self.done = "waits for the queue's next item instead of sleeping a fixed time"
             return [taken]
-        conditions = []
+        return self._poll(kind, after)
+
+    def _poll(self, kind: str, after: list[cst.BaseStatement]) -> list[cst.BaseStatement] | None:
+        """Poll what the following asserts check; plain assignments between the sleep and the
+        asserts (``messages = server.received()``) are read again on each try."""
+        reads: list[cst.BaseStatement] = []
+        conditions: list[cst.BaseExpression] = []
         for line in after:
-            if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 and isinstance(line.body[0], cst.Assert):
-                conditions.append(line.body[0].test)
+            small = line.body[0] if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 else None
+            if isinstance(small, cst.Assert):
+                conditions.append(small.test)
+            elif isinstance(small, cst.Assign) and not conditions and all(
+                isinstance(t.target, cst.Name) for t in small.targets
+            ) and "await" not in code(small):
+                reads.append(line)
             else:
                 break
         if not conditions:
@@ -229,27 +242,43 @@ class _Rewrite(cst.CSTTransformer):
         joined = " and ".join(f"({code(c)})" if len(conditions) > 1 else code(c) for c in conditions)
         pause = "await asyncio.sleep(0.01)" if kind == "async" else "time.sleep(0.01)"
         self.done = "polls the asserted condition against a deadline instead of sleeping a fixed time"
-        return [
-            statement(f"deadline = time.monotonic() + {WAIT_SECONDS}\n"),
-            statement(f"while not ({joined}) and time.monotonic() < deadline:\n    {pause}\n"),
-        ]
+        deadline = statement(f"deadline = time.monotonic() + {WAIT_SECONDS}\n")
+        if not reads:
+            return [deadline, statement(f"while not ({joined}) and time.monotonic() < deadline:\n    {pause}\n")]
+        self.consumed = len(reads)
+        again = "".join("    " + code(r).strip() + "\n" for r in reads)
+        loop = statement(
+            f"while True:\n{again}    if ({joined}) or time.monotonic() > deadline:\n        break\n    {pause}\n"
+        )
+        return [deadline, loop]
 
 
 @on_test("wait.event")
 def propose_waits(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
+    """In the test; failing that, in the helper or fixture where the diagnosis saw the sleep."""
     remedy = "wait.event"
-    rewrite = _Rewrite(loaded.names, project_waiters(ctx, loaded.names))
-    module = change_function(loaded.module, loaded.function, lambda f: visit_function(f, rewrite))
-    if rewrite.done is None:
-        return []
-    module = add_imports(module, rewrite.imports)
-    category = Category.ASYNC
-    title = "Wait for the event, not a fixed time"
-    why = (
-        f"The test {rewrite.done}: a fixed sleep is too short on a loaded runner. "
-        f"The wait fails after {WAIT_SECONDS} s instead of hanging."
-    )
-    return [proposal(category, remedy, title, why, {loaded.path: (loaded.source, module)})]
+    waiters = project_waiters(ctx, loaded.names)
+    places = [(loaded.path, loaded.source, loaded.module, loaded.function, loaded.names, "The test")]
+    for evidence in ctx.evidence:
+        if evidence.category not in (Category.ASYNC, Category.TIME, Category.RACE) or evidence.where == "test body":
+            continue
+        source = loaded.source if evidence.path == loaded.path else ctx.read(evidence.path)
+        module = parse(source or b"")
+        function = function_at(module, evidence.line) if module is not None else None
+        if source is not None and module is not None and function is not None:
+            places.append((evidence.path, source, module, function, module_names(module), evidence.where))
+    for path, source, module, function, names, where in places:
+        rewrite = _Rewrite(names, waiters)
+        changed = change_function(module, function, lambda f, r=rewrite: visit_function(f, r))  # type: ignore[misc]
+        if rewrite.done is None:
+            continue
+        changed = add_imports(changed, rewrite.imports)
+        why = (
+            f"{where[:1].upper()}{where[1:]} {rewrite.done}: a fixed sleep is too short on a loaded runner. "
+            f"The wait fails after {WAIT_SECONDS} s instead of hanging."
+        )
+        return [proposal(Category.ASYNC, remedy, "Wait for the event, not a fixed time", why, {path: (source, changed)})]
+    return []
 
 
 # -- waits the project's own docstrings recommend -----------------------------------------------

@@ -33,7 +33,9 @@ from flaketui.service import Service
 from flaketui.tui import messages as msg
 from flaketui.tui.availability import Availability
 from flaketui.tui.commit_flow import CommitFlow
+from flaketui.tui.fixer import Fixer
 from flaketui.tui.modals import CategoryPicker, FindingsScreen, KeepDialog, MessageDialog
+from flaketui.tui.proposal_view import ProposalView
 from flaketui.tui.rows import Progress, Row, SortOrder, counts, parse_filter, same_tree, sort_key
 from flaketui.tui.verify_flow import VerifyFlow
 from flaketui.tui.verify_queue import VerifyQueue
@@ -82,6 +84,10 @@ class MainScreen(VerifyFlow, CommitFlow):
         Binding("R", "rescan", "Rescan", show=False, id="rescan", tooltip="Scan the repository again"),
         Binding("f", "findings", "Findings", show=False, id="findings",
                 tooltip="Repository findings: config reruns, hooks, CI flags"),
+        Binding("p", "propose", "Fix", id="propose",
+                tooltip="Show the fix flaketui can write for the test (again: the next proposal)"),
+        Binding("w", "write_fix", "Write fix", show=False, id="write-fix",
+                tooltip="Write the shown fix, prove it before and after, then commit it with the marker removal"),
         Binding("h", "tab(-1)", "Prev tab", show=False, id="tab-previous"),
         Binding("l", "tab(1)", "Next tab", show=False, id="tab-next"),
     ]
@@ -109,6 +115,7 @@ class MainScreen(VerifyFlow, CommitFlow):
         self._last_input = 0.0
         self._rest_timer: Timer | None = None
         self._filter_timer: Timer | None = None
+        self.fixer = Fixer(service, lambda: self.query_one(ProposalView), self._set_activity)
 
     # -- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -131,9 +138,13 @@ class MainScreen(VerifyFlow, CommitFlow):
                 with TabPane("History", id="tab-history"):
                     with VerticalScroll():
                         yield HistoryView(id="history")
+                with TabPane("Fix", id="tab-fix"):
+                    with VerticalScroll():
+                        yield ProposalView(id="proposal")
         yield Static(id="activity")
         yield Input(placeholder="filter: text, cat:time, state:flaky (enter keeps, esc clears)", id="filter")
         yield Footer()
+        yield self.fixer
 
     def on_mount(self) -> None:
         self.query_one("#tests", TestTable).focus()
@@ -145,7 +156,7 @@ class MainScreen(VerifyFlow, CommitFlow):
         """Why ``action`` cannot run now, in words; None when it can."""
         row = self.selected
         needs_row = {"accept", "set_category", "pick_category", "verify", "commit", "keep", "edit", "copy_repro",
-                     "toggle_mark"}
+                     "toggle_mark", "propose", "write_fix"}
         if action in needs_row and row is None:
             return "no test is selected"
         if action in ("accept", "set_category", "pick_category", "keep") and self.available.reason("decide"):
@@ -163,12 +174,14 @@ class MainScreen(VerifyFlow, CommitFlow):
             return self.available.reason("verify")
         if action == "cancel" and self.queue.current is None and not (row and self.queue.is_waiting(row.key)):
             return "no verification is running"
-        if action in ("commit", "undo"):
+        if action == "write_fix" and row.fixed:
+            return "its marker was removed; press R to rescan"
+        if action in ("commit", "undo", "write_fix"):
             if self.info is not None and self.info.git_problem:
                 return self.info.git_problem
             if action == "commit" and row.fixed:
                 return "it is already committed"
-            return self.available.reason("commit" if action == "commit" else "undo")
+            return self.available.reason("undo" if action == "undo" else "commit")
         if action == "edit":
             if not (os.environ.get("VISUAL") or os.environ.get("EDITOR")):
                 return "neither $VISUAL nor $EDITOR is set"
@@ -576,6 +589,18 @@ class MainScreen(VerifyFlow, CommitFlow):
         tabs = self.query_one("#detail", TabbedContent)
         ids = [pane.id for pane in tabs.query(TabPane)]
         tabs.active = ids[(ids.index(tabs.active) + step) % len(ids)]
+
+    def action_propose(self) -> None:
+        row = self.selected
+        if row is not None:
+            self.query_one("#detail", TabbedContent).active = "tab-fix"
+            self.fixer.show(row.test)
+
+    def action_write_fix(self) -> None:
+        row = self.selected
+        if row is not None:
+            self.query_one("#detail", TabbedContent).active = "tab-fix"
+            self.fixer.write(row.test)
 
     def action_findings(self) -> None:
         if self.scan_result is not None:

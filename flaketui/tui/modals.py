@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, Select, SelectionList, Static
 from textual.widgets.option_list import Option
 from textual.widgets.selection_list import Selection
@@ -164,7 +165,7 @@ class CommitDialog(ModalScreen[tuple[str, ...] | None]):
                 yield Static(Text(cautions), id="commit-cautions")
             with Horizontal(id="commit-panes"):
                 with VerticalScroll(id="commit-diff"):
-                    yield Static(self._diff_text(), id="commit-diff-text")
+                    yield Static(colored_diff(self, self.plan.diff), id="commit-diff-text")
                 with Vertical(id="commit-side"):
                     yield Label("Message")
                     with VerticalScroll(id="commit-message"):
@@ -179,22 +180,6 @@ class CommitDialog(ModalScreen[tuple[str, ...] | None]):
     def on_mount(self) -> None:
         if not any(not f.required for f in self.plan.files):
             self.query_one("#commit-files").display = False
-
-    def _diff_text(self) -> Text:
-        out = Text()
-        for line in self.plan.diff.splitlines():
-            if line.startswith(("+++", "---")):
-                style = "diff--file"
-            elif line.startswith("+"):
-                style = "diff--added"
-            elif line.startswith("-"):
-                style = "diff--removed"
-            elif line.startswith("@@"):
-                style = "diff--hunk"
-            else:
-                style = ""
-            out.append(line + "\n", style=self.get_component_rich_style(style) if style else "")
-        return out
 
     def action_commit(self) -> None:
         if self.plan.cautions:  # what the runs do not prove needs its own key, not the usual one
@@ -264,3 +249,22 @@ class Confirm(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+def colored_diff(node: Widget, diff: str) -> Text:
+    """A unified diff with the ``diff--*`` component classes of ``node`` (the commit dialog and
+    the Fix tab style their diffs the same way)."""
+    out = Text()
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---")):
+            style = "diff--file"
+        elif line.startswith("+"):
+            style = "diff--added"
+        elif line.startswith("-"):
+            style = "diff--removed"
+        elif line.startswith("@@"):
+            style = "diff--hunk"
+        else:
+            style = ""
+        out.append(line + "\n", style=node.get_component_rich_style(style) if style else "")
+    return out

@@ -7,6 +7,7 @@ The probe collects in each rootdir (running nothing) and reports every item that
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -60,12 +61,18 @@ def _flaky_test(root: Path, rootdir: str, event: ProbeEvent) -> FlakyTest | None
     except (KeyError, ValueError):  # a test outside the repository (a plugin's own): not ours
         return None
     line = int(event.get("line") or 0)
-    markers = [_marker(m, path, line) for m in event.get("markers") or ()]
+    marker_line = line
+    # pytest locates a test by its function object: a wrapper decorator that does not copy
+    # ``__wrapped__`` puts that line in the wrapper's own file. Show the test's own file.
+    written = _where_written(root / path, str(event["nodeid"]))
+    if written is not None:
+        line, marker_line = written
+    markers = [_marker(m, path, marker_line) for m in event.get("markers") or ()]
     attributes = [(str(k), str(v)) for k, v in event.get("flaky_attributes") or ()]
     if attributes:
         args = tuple((k.removeprefix("_flaky_"), v) for k, v in attributes)
         source = "@flaky(" + ", ".join(f"{k}={v}" for k, v in args) + ")"
-        markers.append(Marker(MarkerKind.FLAKY, MarkerScope.FUNCTION, path, line, source, args=args, via=VIA))
+        markers.append(Marker(MarkerKind.FLAKY, MarkerScope.FUNCTION, path, marker_line, source, args=args, via=VIA))
     if not markers:
         return None
     return FlakyTest(
@@ -77,6 +84,29 @@ def _flaky_test(root: Path, rootdir: str, event: ProbeEvent) -> FlakyTest | None
         markers=tuple(markers),
         class_name=event.get("cls"),
     )
+
+
+def _where_written(path: Path, nodeid: str) -> tuple[int, int] | None:
+    """The test's ``def`` line in its own file, and the line of the first decorator there that
+    is not a plain ``pytest.mark`` (the wrapper that may add the marker), else the ``def``
+    line again; None when the file does not define it (an inherited test)."""
+    names = [part.partition("[")[0] for part in nodeid.split("::")[1:]]
+    try:
+        body: list[ast.stmt] = ast.parse(path.read_bytes()).body
+    except (OSError, SyntaxError, ValueError):
+        return None
+    found: ast.stmt | None = None
+    for name in names:
+        found = next(
+            (s for s in body if isinstance(s, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and s.name == name), None
+        )
+        if found is None:
+            return None
+        body = found.body
+    if not isinstance(found, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    wrappers = [d for d in found.decorator_list if not ast.unparse(d).startswith(("pytest.mark.", "mark."))]
+    return found.lineno, wrappers[0].lineno if wrappers else found.lineno
 
 
 def _marker(mark: ProbeEvent, path: str, line: int) -> Marker:

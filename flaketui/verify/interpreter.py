@@ -84,3 +84,34 @@ def min_runs(root: Path) -> int:
 
     configured = load_settings(root).min_runs
     return DEFAULT_MIN_RUNS if configured is None else configured
+
+
+#: Prints, one per line, the names given as arguments that the interpreter cannot import (a
+#: module found but failing at import counts as missing: pytest.importorskip skips it too).
+_MISSING_MODULES = """
+import importlib, sys
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except BaseException:
+        print(name)
+"""
+
+
+def missing_modules(interpreter: Interpreter, names: Sequence[str], cwd: Path) -> set[str] | None:
+    """Which of ``names`` the target interpreter cannot import, as ``pytest.importorskip``
+    would find; None when the interpreter could not be asked."""
+    import subprocess
+
+    if not names:
+        return set()
+    try:
+        done = subprocess.run(
+            [interpreter.path, "-c", _MISSING_MODULES, *names],
+            cwd=cwd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    return set(done.stdout.split()) & set(names)

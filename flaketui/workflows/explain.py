@@ -117,7 +117,8 @@ class ExplainWorkflow:
         result = self.scanning.scan(use_cache=use_cache, collect=collect, under=under)
         # Not with --collect: what pytest collects also depends on the installed environment.
         # Without a fingerprint there is no state directory to keep the answer in.
-        cacheable = under is None and not collect and bool(result.fingerprint)
+        # Nor when a test's module needs a module: whether this environment has it may change.
+        cacheable = under is None and not collect and bool(result.fingerprint) and not any(t.requires for t in result.tests)
         # New diagnosis rules give new answers on the same tree.
         output_name = f"scan-json-{engine_fingerprint()}"
         state = self.workspace.state_dir() if cacheable else None

@@ -16,6 +16,7 @@ from pathlib import Path
 from flaketui import gitjobs
 from flaketui.discover import cache as scan_cache
 from flaketui.discover.files import READ_PATTERNS
+from flaketui.errors import FlakeTUIError
 from flaketui.models import FlakyTest, ScanResult
 from flaketui.workflows.workspace import Workspace
 
@@ -105,7 +106,29 @@ class ScanWorkflow:
                 result = replace(result, fingerprint=scan_cache.store(state, taken, racy, result))
         if collect:
             result = self._merge_collected(result)
-        return result
+        return self._skipped_here(result)
+
+    def _skipped_here(self, result: ScanResult) -> ScanResult:
+        """Mark the tests whose module pytest would skip here for want of a module it asks
+        ``importorskip`` for; found again on every scan, as the environment may change."""
+        needed = sorted({name for test in result.tests for name in test.requires})
+        if not needed:
+            return result
+        from flaketui.verify.interpreter import missing_modules
+
+        try:
+            interpreter = self.workspace.interpreter()
+        except FlakeTUIError:
+            return result  # no interpreter to ask: nothing known about what it lacks
+        missing = missing_modules(interpreter, needed, self.workspace.root)
+        if not missing:
+            return result
+        tests = tuple(
+            replace(test, skipped_here="needs " + ", ".join(n for n in test.requires if n in missing))
+            if missing.intersection(test.requires) else test
+            for test in result.tests
+        )
+        return replace(result, tests=tests)
 
     def _merge_collected(self, result: ScanResult) -> ScanResult:
         """``scan --collect``: what pytest's own collection adds (owned by the verification engine).

@@ -1,0 +1,189 @@
+"""Fix proposals in the app: ``p`` shows the remedy flaketui can write (``p`` again: the next
+one), ``w`` writes it, proves it before and after (live bars) and opens the commit dialog.
+
+``Fixer`` is a widget that shows nothing: it owns the propose and apply workers, which only
+post messages, and its own handlers update the Fix tab. The commit dialog answers the worker,
+which waits for it; a commit it makes is announced with the screen's ``Committed`` message,
+so rows, the header and undo (``z``) treat it as any marker removal.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.message import Message
+from textual.widget import Widget
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from flaketui.models import FixPlan, FlakyTest, RunResult, TestKey
+from flaketui.tui import messages as msg
+from flaketui.tui.modals import CommitDialog, MessageDialog
+from flaketui.tui.proposal_view import ProposalView
+
+if TYPE_CHECKING:
+    from flaketui.apply_fix import ApplyOutcome
+    from flaketui.proposals import ProposalSet
+    from flaketui.service import Service
+
+
+class Answer:
+    """A yes/no the app gives and a worker thread waits for (polling its own cancellation)."""
+
+    def __init__(self) -> None:
+        self._given = threading.Event()
+        self._yes = False
+
+    def __call__(self, yes: bool) -> None:
+        self._yes = yes
+        self._given.set()
+
+    def wait(self, cancelled: Callable[[], bool]) -> bool:
+        while not self._given.wait(0.05):
+            if cancelled():
+                return False
+        return self._yes
+
+
+class Fixer(Widget):
+    """The propose / apply-and-prove workflow of the app."""
+
+    @dataclass
+    class Proposed(Message):
+        key: TestKey
+        found: ProposalSet
+
+    @dataclass
+    class Phase(Message):
+        """``before: 20 runs of the unfixed test, forked`` / ``after: ...``."""
+
+        text: str
+
+    @dataclass
+    class Run(Message):
+        result: RunResult
+
+    @dataclass
+    class Confirm(Message):
+        """The proof held: show ``plan`` and tell the worker whether to commit it."""
+
+        plan: FixPlan
+        answer: Answer
+
+    @dataclass
+    class Finished(Message):
+        key: TestKey
+        outcome: ApplyOutcome
+
+    def __init__(self, service: Service, view: Callable[[], ProposalView], say: Callable[[str], None]) -> None:
+        super().__init__()
+        self.service = service
+        self._view = view
+        self._say = say
+        self.found: ProposalSet | None = None
+        self.index = 0
+
+    # -- the keys ----------------------------------------------------------------------------------
+    def show(self, test: FlakyTest) -> None:
+        """``p``: the proposals for ``test``; again on the same test, the next one."""
+        if self.found is not None and self.found.test.key == test.key and self.found.proposals:
+            self.index = (self.index + 1) % len(self.found.proposals)
+            self._view().show_proposals(self.found, self.index)
+            return
+        self.found, self.index = None, 0
+        self._say(f"looking for a fix of {test.nodeid}…")
+        self._propose(test)
+
+    def write(self, test: FlakyTest) -> None:
+        """``w``: write the proposal shown, prove it, ask to commit."""
+        found = self.found
+        if found is None or found.test.key != test.key or not found.proposals:
+            self._say("press p first: w writes the fix the Fix tab shows")
+            return
+        shown = found.proposals[self.index]
+        if not shown.changes_code:
+            self._say("this proposal changes no code: press K to keep the marker with its reason")
+            return
+        fixes = [p for p in found.proposals if p.changes_code]
+        self._view().show_proposals(found, self.index)
+        self._say(f"proving the fix of {test.nodeid}: before, then after…")
+        self._apply(test, fixes.index(shown))
+
+    # -- the workers -------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="fix", name="propose")
+    def _propose(self, test: FlakyTest) -> None:
+        self.post_message(self.Proposed(test.key, self.service.propose_fixes(test)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="fix", name="fix")
+    def _apply(self, test: FlakyTest, choice: int) -> None:
+        from flaketui.apply_fix import ApplyOptions
+
+        worker = get_current_worker()
+
+        def confirm(plan: FixPlan) -> bool:
+            answer = Answer()
+            self.post_message(self.Confirm(plan, answer))
+            return answer.wait(lambda: worker.is_cancelled)
+
+        def on_run(result: RunResult) -> None:
+            self.post_message(self.Run(result))
+
+        def on_phase(text: str) -> None:
+            self.post_message(self.Phase(text))
+
+        outcome = self.service.apply_fix(
+            test,
+            ApplyOptions(choice=choice, alternatives=1),
+            on_run=on_run,
+            on_phase=on_phase,
+            should_stop=lambda: worker.is_cancelled,
+            confirm=confirm,
+        )
+        self.post_message(self.Finished(test.key, outcome))
+
+    # -- their messages ----------------------------------------------------------------------------
+    @on(Proposed)
+    def _proposed(self, message: Proposed) -> None:
+        message.stop()
+        self.found, self.index = message.found, 0
+        count = sum(1 for p in message.found.proposals if p.changes_code)
+        self._say(f"{count} fix(es) to propose; p shows the next, w writes one" if count else "no fix to write")
+        self._view().show_proposals(message.found, 0)
+
+    @on(Phase)
+    def _phase(self, message: Phase) -> None:
+        message.stop()
+        self._say(message.text)
+        self._view().start_phase(message.text)
+
+    @on(Run)
+    def _run(self, message: Run) -> None:
+        message.stop()
+        self._view().add_run(message.result)
+
+    @on(Confirm)
+    def _confirm(self, message: Confirm) -> None:
+        message.stop()
+        self.app.push_screen(CommitDialog(message.plan), lambda include: message.answer(include is not None))
+
+    @on(Finished)
+    def _finished(self, message: Finished) -> None:
+        message.stop()
+        outcome = message.outcome
+        self._view().finish(outcome)
+        self._say(outcome.summary.split(";")[0])
+        if outcome.record is not None:
+            self.found = None
+            self.post_message(msg.Committed(outcome.record, (message.key,)))
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group == "fix" and event.state is WorkerState.ERROR and worker.error is not None:
+            self._say("")
+            error = worker.error
+            hint = getattr(error, "hint", "") or "Nothing was committed; every file is as it was."
+            self.app.push_screen(MessageDialog("Fix failed", getattr(error, "message", str(error)), hint))
