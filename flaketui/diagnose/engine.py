@@ -102,12 +102,14 @@ class Diagnoser:
 
     # -- diagnosis ----------------------------------------------------------------------
     def diagnose(self, test: FlakyTest, verifications: Sequence[Verification] | None = None,
-                 history: Callable[[FlakyTest], Sequence[LineChange]] | None = None) -> Diagnosis:
+                 history: Callable[[FlakyTest], Sequence[LineChange]] | None = None, *,
+                 run_notes: bool = True) -> Diagnosis:
         """The diagnosis of ``test``; with ``verifications`` (its runs, latest first), what those
         runs showed weighs in too, apart from the code's evidence (``source="runs"``). When the
         code shows no cause, ``history`` gives the commits that changed the test after it was
         written (newest first): a fix that landed while the marker stayed says what was wrong.
-        It is asked only then: ``git log -L`` can take a second per test on a long history."""
+        It is asked only then: ``git log -L`` can take a second per test on a long history.
+        ``run_notes=False`` leaves out the note that no run failed (rows, commit messages)."""
         code = self._code_diagnosis(test)
         extra: list[Evidence] = []
         if history is not None and code.suggestion.category is Category.UNKNOWN:
@@ -117,7 +119,7 @@ class Diagnoser:
         if verifications is not None:
             from flaketui.diagnose.runs import run_evidence
 
-            extra += run_evidence(verifications, test.rootdir)
+            extra += run_evidence(verifications, test.rootdir, notes=run_notes)
         return combined(code, extra)
 
     def _code_diagnosis(self, test: FlakyTest) -> Diagnosis:

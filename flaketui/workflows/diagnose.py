@@ -49,7 +49,7 @@ class DiagnosisWorkflow:
                 if should_stop is not None and should_stop():
                     break
                 runs = self.recent_verifications(test) if test.key in verified else None
-                found = diagnoser.diagnose(test, runs or None, changes.later)
+                found = diagnoser.diagnose(test, runs or None, changes.later, run_notes=False)
                 results.append(found)
                 if on_result is not None:
                     on_result(found)
