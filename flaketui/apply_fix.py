@@ -12,13 +12,14 @@ marker removal only when the proof holds; otherwise put every byte back (workflo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
+from flaketui import fix_modes
 from flaketui import proof as stats
 from flaketui.errors import FlakeTUIError
-from flaketui.models import Category, FlakyTest
+from flaketui.models import Category, FlakyTest, VerifyMode
 
 if TYPE_CHECKING:
     from flaketui.models import CommitRecord, FixPlan, RunResult, Verification
@@ -73,7 +74,8 @@ def apply_fix(
     found = service.propose_fixes(target)
     test = found.test
     fixes = [p for p in found.proposals if p.changes_code]
-    if not fixes and found.proposals:
+    if found.proposals and not found.proposals[0].changes_code:
+        # The best fit is "keep, with reason" (the network): no code change is tried, nothing runs.
         keep = found.proposals[0]
         return ApplyOutcome(ApplyStatus.NO_REMEDY, f"{keep.title}. {keep.why}", proposal=keep)
     if options.choice >= max(len(fixes), 1):
@@ -85,8 +87,21 @@ def apply_fix(
     mode = stats.mode_for(chosen.category if chosen else _category(found), chosen.remedy if chosen else "")
     phase = on_phase or (lambda _text: None)
     phase(f"before: {options.runs_before} runs of the unfixed test, {mode}")
-    before = _verify(service, test, options.runs_before, mode, on_run, should_stop, fail_fast=False)
+
+    def measure(in_mode: VerifyMode) -> Verification:
+        return _verify(service, test, options.runs_before, in_mode, on_run, should_stop, fail_fast=False)
+
+    mode, before = fix_modes.measure_before(measure, mode, fix_modes.further_modes(service, test, mode), phase)
     failed = before.runs - before.passed
+    if failed and mode is VerifyMode.RANDOM_ORDER and not any(p.remedy.startswith("restore.") for p in fixes):
+        phase("it fails among its neighbours: bisection for the test it fails after")
+        bisection = fix_modes.find_polluter(service, test, should_stop=should_stop)
+        if bisection.polluter is not None:
+            phase(f"it fails after {bisection.polluter} ({bisection.runs} bisection runs)")
+            found = service.propose_fixes(test)
+            fixes = [p for p in found.proposals if p.changes_code]
+            chosen = fixes[0] if fixes else None
+            options = replace(options, choice=0)
     needed = stats.runs_needed(failed, before.runs, options.min_runs)
     if needed is None:
         measured = stats.Proof(before.mode, 0, before.runs)
@@ -206,13 +221,13 @@ def _verify(
     service: Service,
     test: FlakyTest,
     runs: int,
-    mode: object,
+    mode: VerifyMode,
     on_run: Callable[[RunResult], None] | None,
     should_stop: Callable[[], bool] | None,
     *,
     fail_fast: bool,
 ) -> Verification:
-    found = service.verify([test], runs=runs, mode=mode, fail_fast=fail_fast, on_run=on_run, should_stop=should_stop)  # type: ignore[arg-type]
+    found = service.verify([test], runs=runs, mode=mode, fail_fast=fail_fast, on_run=on_run, should_stop=should_stop)
     verification = found[0]
     from flaketui.models import RunOutcome, Verdict
 

@@ -128,7 +128,7 @@ def test_network_only_test_runs_nothing_and_changes_nothing(make_repo: MakeRepo,
         TEST_FILE: (
             "import urllib.request\n\nimport pytest\n\n\n@pytest.mark.flaky(reruns=2)\n"
             "def test_worker_fills_the_box():\n"
-            '    assert urllib.request.urlopen("https://partner.example.com/health", timeout=1).status == 200\n'
+            '    assert urllib.request.urlopen("https://partner.example.com/health", timeout=0.5).status == 200\n'
         ),
     })
     before = repo_state(root)
