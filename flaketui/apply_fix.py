@@ -11,7 +11,7 @@ marker removal only when the proof holds; otherwise put every byte back (workflo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING
@@ -78,6 +78,7 @@ def apply_fix(
         # The best fit is "keep, with reason" (the network): no code change is tried, nothing runs.
         keep = found.proposals[0]
         return ApplyOutcome(ApplyStatus.NO_REMEDY, f"{keep.title}. {keep.why}", proposal=keep)
+    unmark, covered = _removal_of(service, test)
     if options.choice >= max(len(fixes), 1):
         raise FlakeTUIError(
             f"There are {len(fixes)} proposals for {test.nodeid}, not {options.choice + 1}.",
@@ -105,7 +106,10 @@ def apply_fix(
     needed = stats.runs_needed(failed, before.runs, options.min_runs)
     if needed is None:
         measured = stats.Proof(before.mode, 0, before.runs)
-        return _commit(service, test, measured, None, confirm, restore={})
+        failing = _failing_neighbours(service, covered, options.runs_before, mode, on_run, should_stop)
+        if failing:
+            return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Not committed: {measured.text}{failing}.", measured)
+        return _commit(service, test, unmark, measured, None, confirm, restore={})
     if chosen is None:
         why = "; ".join(d.reason for d in found.declined) or "no remedy matches its code"
         return ApplyOutcome(
@@ -132,10 +136,11 @@ def apply_fix(
             phase(f"after: up to {needed} runs with the fix, stopping at the first failure")
             after = _verify(service, test, needed, mode, on_run, should_stop, fail_fast=True)
             measured = stats.Proof(before.mode, failed, before.runs, after.runs - after.passed, after.runs, needed)
-            if measured.holds:
-                return _commit(service, test, measured, candidate, confirm, restore=originals)
+            failing = _failing_neighbours(service, covered, needed, mode, on_run, should_stop) if measured.holds else ""
+            if measured.holds and not failing:
+                return _commit(service, test, unmark, measured, candidate, confirm, restore=originals)
             _restore(service, originals)
-            tried.append(f"{candidate.remedy}: {measured.text}")
+            tried.append(f"{candidate.remedy}: {measured.text}{failing}")
         except BaseException:
             _restore(service, originals)
             raise
@@ -213,6 +218,47 @@ def prove_hand_fix(
     return ApplyOutcome(ApplyStatus.COMMITTED, f"Committed {record.sha[:12]}: your fix and the marker removal; {note}.", measured, record=record)
 
 
+def _removal_of(service: Service, test: FlakyTest) -> tuple[FlakyTest | str, list[FlakyTest]]:
+    """What the commit removes the marker from: the test, or, when its marker is a class's or a
+    module's that also covers other tests, the class or module (those tests then run after the
+    fix too, as any removal of their marker needs). Refused before any run when no node id
+    covers exactly the tests the marker covers."""
+    from flaketui.workflows import removal
+
+    every = service.scan().tests
+    keys = {removal.marker_key(test, m) for m in test.markers}
+    covered = [t for t in every if t.rootdir == test.rootdir and any(removal.marker_key(t, m) in keys for m in t.markers)]
+    if len(covered) <= 1:
+        return test, []
+    node = removal.covering_nodeid(covered)
+    if {t.key for t in removal.select(node, [t for t in every if t.rootdir == test.rootdir])} != {t.key for t in covered}:
+        raise FlakeTUIError(
+            f"The marker of {test.nodeid} also covers {len(covered) - 1} other test(s), and {node} holds other "
+            "flaky-marked tests as well: no removal takes just that marker away.",
+            "Give each of those tests its own marker first, or fix them one by one with `flaketui fix`.",
+        )
+    return node, [t for t in covered if t.key != test.key]
+
+
+def _failing_neighbours(
+    service: Service,
+    others: Sequence[FlakyTest],
+    runs: int,
+    mode: VerifyMode,
+    on_run: Callable[[RunResult], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> str:
+    """Why the shared marker may not go yet: another test under it failed in ``runs`` runs ("" if none)."""
+    if not others:
+        return ""
+    found = service.verify(list(others), runs=runs, mode=mode, fail_fast=True, on_run=on_run, should_stop=should_stop)
+    failing = [v for v in found if v.passed < v.runs or v.runs < runs]
+    if not failing:
+        return ""
+    names = ", ".join(f"{v.nodeid} ({v.runs - v.passed} of {v.runs} failed)" for v in failing)
+    return f"; the marker also covers {names}, so it stays"
+
+
 def _category(found: ProposalSet) -> Category:
     return found.diagnosis.suggestion.category if found.diagnosis is not None else Category.UNKNOWN
 
@@ -265,6 +311,7 @@ def _restore(service: Service, originals: dict[str, bytes]) -> None:
 def _commit(
     service: Service,
     test: FlakyTest,
+    unmark: FlakyTest | str,
     measured: stats.Proof,
     chosen: Proposal | None,
     confirm: Confirm | None,
@@ -273,7 +320,7 @@ def _commit(
     others = [p for p in (chosen.files if chosen else ()) if p != test.path]
     note = measured.text if chosen else f"{measured.text}; the marker alone is removed"
     fix = f"Fix: {chosen.title} ({chosen.remedy}). {chosen.why}" if chosen else ""
-    plan = service.plan_fix(test, include=others, proof=f"{fix}\n{note}".strip())
+    plan = service.plan_fix(unmark, include=others, proof=f"{fix}\n{note}".strip())
     if plan.refusal:
         _restore(service, restore)
         return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Not committed: {plan.refusal}", measured, chosen)

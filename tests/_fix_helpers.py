@@ -106,3 +106,39 @@ def start_conflicting_merge(repo: Path) -> None:
     git(repo, "commit", "-q", "-am", "main")
     with pytest.raises(Exception):
         git(repo, "merge", "other")
+
+
+def counter_fixture(counter: Path) -> str:
+    return (
+        "import pathlib\n"
+        "\n"
+        "import pytest\n"
+        "\n"
+        "\n"
+        "@pytest.fixture\n"
+        "def run_number():\n"
+        f"    path = pathlib.Path({str(counter)!r})\n"
+        "    runs = int(path.read_text()) if path.exists() else 0\n"
+        "    path.write_text(str(runs + 1))\n"
+        "    return runs\n"
+    )
+
+
+def sleepy(slow_when: str) -> str:
+    """A worker thread that is slow on the runs ``slow_when`` selects; the test sleeps instead of joining."""
+    return (
+        "import threading\n"
+        "import time\n"
+        "\n"
+        "import pytest\n"
+        "\n"
+        "\n"
+        "@pytest.mark.flaky(reruns=2)\n"
+        "def test_worker_fills_the_box(run_number):\n"
+        "    box = []\n"
+        f"    delay = 0.3 if {slow_when} else 0.0\n"
+        "    worker = threading.Thread(target=lambda: (time.sleep(delay), box.append(1)))\n"
+        "    worker.start()\n"
+        "    time.sleep(0.05)\n"
+        "    assert box == [1]\n"
+    )
