@@ -94,7 +94,7 @@ def confirmed_polluters(service: Service, test: FlakyTest) -> list[str]:
 
 
 def _as_target(rootdir: str, nodeid: str) -> Target:
-    from flaketui.models.scan import repo_nodeid
+    from flaketui.models.key import repo_nodeid
     from flaketui.remedies import Target
 
     parts = nodeid.split("[", 1)[0].split("::")
