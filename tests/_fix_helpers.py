@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -109,36 +110,37 @@ def start_conflicting_merge(repo: Path) -> None:
 
 
 def counter_fixture(counter: Path) -> str:
-    return (
-        "import pathlib\n"
-        "\n"
-        "import pytest\n"
-        "\n"
-        "\n"
-        "@pytest.fixture\n"
-        "def run_number():\n"
-        f"    path = pathlib.Path({str(counter)!r})\n"
-        "    runs = int(path.read_text()) if path.exists() else 0\n"
-        "    path.write_text(str(runs + 1))\n"
-        "    return runs\n"
-    )
+    """A ``run_number`` fixture: 0, 1, 2... across runs, counted in a file outside the repository."""
+    return textwrap.dedent(f"""\
+        import pathlib
+
+        import pytest
+
+
+        @pytest.fixture
+        def run_number():
+            path = pathlib.Path({str(counter)!r})
+            runs = int(path.read_text()) if path.exists() else 0
+            path.write_text(str(runs + 1))
+            return runs
+    """)
 
 
 def sleepy(slow_when: str) -> str:
     """A worker thread that is slow on the runs ``slow_when`` selects; the test sleeps instead of joining."""
-    return (
-        "import threading\n"
-        "import time\n"
-        "\n"
-        "import pytest\n"
-        "\n"
-        "\n"
-        "@pytest.mark.flaky(reruns=2)\n"
-        "def test_worker_fills_the_box(run_number):\n"
-        "    box = []\n"
-        f"    delay = 0.3 if {slow_when} else 0.0\n"
-        "    worker = threading.Thread(target=lambda: (time.sleep(delay), box.append(1)))\n"
-        "    worker.start()\n"
-        "    time.sleep(0.05)\n"
-        "    assert box == [1]\n"
-    )
+    return textwrap.dedent(f"""\
+        import threading
+        import time
+
+        import pytest
+
+
+        @pytest.mark.flaky(reruns=2)
+        def test_worker_fills_the_box(run_number):
+            box = []
+            delay = 0.3 if {slow_when} else 0.0
+            worker = threading.Thread(target=lambda: (time.sleep(delay), box.append(1)))
+            worker.start()
+            time.sleep(0.05)
+            assert box == [1]
+    """)
