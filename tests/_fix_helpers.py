@@ -7,7 +7,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from flaketui import vcs
 from flaketui.models import (
     FixPlan,
@@ -23,6 +22,7 @@ from flaketui.models import (
     VerifyMode,
 )
 from flaketui.service import Service
+
 from tests.conftest import git, write_files
 
 FLAKY_SOURCE = (

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from flaketui import vcs
 from flaketui.cli import main
 from flaketui.proof import lower_bound, runs_for_rate, runs_needed
+
 from tests._fix_helpers import counter_fixture, repo_state, sleepy
 from tests.conftest import MakeRepo, git
 

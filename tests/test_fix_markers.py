@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from flaketui import vcs
 from flaketui.cli import main
+
 from tests._fix_helpers import counter_fixture, repo_state, sleepy
 from tests.conftest import MakeRepo
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from flaketui import vcs
 from flaketui.cli import main
 from flaketui.fix_modes import find_polluter
 from flaketui.service import Service
+
 from tests.conftest import MakeRepo
 
 TEST_FILE = "tests/test_debug.py"

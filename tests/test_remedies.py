@@ -5,7 +5,6 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
 from flaketui.models import Category, Evidence
 from flaketui.remedies import Context, Target, propose
 from flaketui.remedies.guard import weakening
