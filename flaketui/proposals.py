@@ -16,7 +16,8 @@ from flaketui.models import Category, FlakyTest
 
 if TYPE_CHECKING:
     from flaketui.models import Diagnosis
-    from flaketui.remedies import Context, Declined, Proposal
+    from flaketui.remedies import Context, Declined, Proposal, Target
+    from flaketui.remedies._model import Reader
     from flaketui.service import Service
 
 #: Libraries a remedy may use only when the project already depends on them.
@@ -60,7 +61,7 @@ def find_test(service: Service, nodeid: str) -> FlakyTest:
 
     every = service.scan().tests
     chosen = removal.select(nodeid, every)
-    exact = [t for t in chosen if nodeid in (t.nodeid, removal.full_nodeid(t))]
+    exact = [t for t in chosen if nodeid in (t.nodeid, t.key.repo_nodeid)]
     if exact:
         return exact[0]
     functions = {(t.path, t.class_name, t.name) for t in chosen}
@@ -83,6 +84,23 @@ def propose(service: Service, nodeid: str | FlakyTest) -> ProposalSet:
     return ProposalSet(test, tuple(found), tuple(declined), diagnosis)
 
 
+def confirmed_polluters(service: Service, test: FlakyTest) -> list[str]:
+    """Node ids (relative to the test's rootdir) of the tests a bisection confirmed as its polluters."""
+    base = test.nodeid.split("[", 1)[0]
+    return sorted({
+        p.polluter for p in service.hunting.polluters()
+        if p.rootdir == test.rootdir and p.victim.split("[", 1)[0] == base
+    })
+
+
+def _as_target(rootdir: str, nodeid: str) -> Target:
+    from flaketui.models.key import repo_nodeid
+    from flaketui.remedies import Target
+
+    parts = nodeid.split("[", 1)[0].split("::")
+    return Target(repo_nodeid(rootdir, parts[0]), parts[-1], parts[1] if len(parts) == 3 else None)
+
+
 def _diagnosis(service: Service, test: FlakyTest) -> Diagnosis | None:
     try:
         return service.diagnose(test)
@@ -101,6 +119,9 @@ def context_for(service: Service, test: FlakyTest, diagnosis: Diagnosis | None) 
     elif diagnosis is not None:
         category = diagnosis.suggestion.category
     evidence = tuple(diagnosis.evidence) if diagnosis is not None else ()
+    polluters = tuple(_as_target(test.rootdir, p) for p in confirmed_polluters(service, test))
+    if polluters and category is Category.UNKNOWN:
+        category = Category.ORDER  # a bisection saw it fail after them and pass alone
     return Context(
         target=Target(test.path, test.name, test.class_name, test.line),
         read=service.workspace.read_bytes,
@@ -109,10 +130,11 @@ def context_for(service: Service, test: FlakyTest, diagnosis: Diagnosis | None) 
         dependencies=declared_dependencies(files, service.workspace.read_bytes),
         import_roots=_import_roots(service, test, files),
         project_files=tuple(f for f in files if f.endswith(".py")),
+        polluters=polluters,
     )
 
 
-def declared_dependencies(files: Sequence[str], read) -> frozenset[str]:  # read: remedies.Reader
+def declared_dependencies(files: Sequence[str], read: Reader) -> frozenset[str]:
     """The optional libraries (freezegun, time-machine...) a dependency file of the project names."""
     from flaketui.discover.declared import is_dependency_file
 

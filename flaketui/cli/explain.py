@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -56,9 +56,11 @@ def _print_explanation(explanation: Explanation) -> None:
                 )
             )
     diagnosis = explanation.diagnosis
-    code = [e for e in diagnosis.evidence if e.source != "runs"]
+    code = [e for e in diagnosis.evidence if e.source not in {"runs", "history"}]
     runs = [e for e in diagnosis.evidence if e.source == "runs"]
-    for title, items in (("Evidence from the code", code), (_runs_title(runs), runs)):
+    history = [e for e in diagnosis.evidence if e.source == "history"]
+    sections = (("Evidence from the code", code), (_runs_title(runs), runs), ("Evidence from the test's history", history))
+    for title, items in sections:
         if items:
             console.print(f"\n[bold]{escape(title)}[/bold]")
         for item in items:
@@ -85,6 +87,6 @@ def _print_explanation(explanation: Explanation) -> None:
         console.print(f"[dim]ranking: {', '.join(ranked)}[/dim]", soft_wrap=True)
 
 
-def _runs_title(runs: list) -> str:  # (list[Evidence]) -> "Evidence from 6 failed runs of 10"
+def _runs_title(runs: list[Any]) -> str:  # -> "Evidence from 6 failed runs of 10"
     where = runs[0].where if runs else ""
     return f"Evidence {where}" if where.startswith("from ") else "Evidence from runs"

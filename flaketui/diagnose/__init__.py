@@ -7,7 +7,8 @@ Layout: ``rules.py`` (what a rule is), ``predicates.py`` (what refines a match),
 outlives it), ``mitigations.py`` and ``cures.py`` (what cancels evidence), ``module.py`` (a
 module read lazily), ``scope.py`` (a test's fixtures, conftests, helpers and the rules that
 need them together), ``project.py`` and ``callees.py`` (calls followed into the project's own
-code), ``notes.py`` (what people wrote about the test), ``score.py`` (the suggestion),
+code), ``notes.py`` (what people wrote about the test), ``runs.py`` (what its failing runs
+showed), ``history.py`` (what the commits that changed it later say), ``score.py`` (the suggestion),
 ``cache.py`` and ``engine.py``.
 A fully cached run imports no libcst.
 """
@@ -16,4 +17,12 @@ from __future__ import annotations
 
 from flaketui.diagnose.engine import Diagnoser
 
-__all__ = ["Diagnoser"]
+__all__ = ["Diagnoser", "hash_seed_rules"]
+
+
+def hash_seed_rules() -> frozenset[str]:
+    """Ids of the rules whose cause varies with PYTHONHASHSEED (``Rule.varies_with_hash_seed``):
+    evidence from one of them asks the verifier for fresh processes."""
+    from flaketui.diagnose.catalog import RULES  # loads libcst: only when a verification asks
+
+    return frozenset(rule.id for rule in RULES if rule.varies_with_hash_seed)

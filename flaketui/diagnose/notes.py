@@ -19,25 +19,25 @@ from flaketui.models import Category, Evidence, FlakyTest
 
 #: Words that name a cause. A comment may name several; the scorer weighs them with the code.
 VOCABULARY: tuple[tuple[Category, re.Pattern[str]], ...] = tuple((c, re.compile(p, re.IGNORECASE)) for c, p in (
-    (Category.RACE, r"\brac(e|es|y|ing)\b(?! ?track)|race condition|thread[- ]?safe|concurren|deadlock|interleav"
-                    r"|\bthreads?\b|\block(ing)? (order|contention)|in[- ]flight|still running|returns? before"),
-    (Category.ASYNC, r"time ?outs?\b|timed out|\bhang(s|ing)?\b|\bwait(s|ing)? (for|until)|not (yet )?ready|event loop"
+    (Category.RACE, (r"\brac(e|es|y|ing)\b(?! ?track)|race condition|thread[- ]?safe|concurren|deadlock|interleav"
+                    r"|\bthreads?\b|\block(ing)? (order|contention)|in[- ]flight|still running|returns? before")),
+    (Category.ASYNC, (r"time ?outs?\b|timed out|\bhang(s|ing)?\b|\bwait(s|ing)? (for|until)|not (yet )?ready|event loop"
                      r"|\beventually\b|heartbeat|not (yet )?(started|registered|finished)"
-                     r"|\bpoll(s|ing)?\b"),
+                     r"|\bpoll(s|ing)?\b")),
     # "Slow CI" and "under load" explain why a timing or a timeout trips, not which: no category.
-    (Category.TIME, r"\btiming\b|wall[- ]?clock"
+    (Category.TIME, (r"\btiming\b|wall[- ]?clock"
                     r"|\bclock\b|time ?zones?|\bdst\b|midnight|daylight saving|time[- ]sensitive|\belapsed\b"
-                    r"|\bdurations?\b|clock resolution|timer resolution"),
-    (Category.EXTERNAL, r"\bnetwork\b|internet|\bconnection (refused|reset|error|closed|drops?)\b|download"
+                    r"|\bdurations?\b|clock resolution|timer resolution")),
+    (Category.EXTERNAL, (r"\bnetwork\b|internet|\bconnection (refused|reset|error|closed|drops?)\b|download"
                         r"|rate[- ]limit|\bapi\b|\bremote\b|\bdns\b|upstream|github|\baws\b|\bs3\b|\bproxy\b"
-                        r"|\bssl\b|certificate|\bport\b|service (is )?(down|unavailable)|\boffline\b|third[- ]party"),
-    (Category.ORDER, r"previous tests?|other tests?|earlier tests?|another test|runs? (alone|first|in isolation)"
+                        r"|\bssl\b|certificate|\bport\b|service (is )?(down|unavailable)|\boffline\b|third[- ]party")),
+    (Category.ORDER, (r"previous tests?|other tests?|earlier tests?|another test|runs? (alone|first|in isolation)"
                      r"|test order(ing)?|order[- ]dependen|pollut|leaks? (state|into)|global state|state (left|leaks?)"
-                     r"|pytest-randomly|random order"),
-    (Category.DATA, r"\bseed(ed|s)?\b|hash ?seed|pythonhashseed|hash (order|randomi[sz]ation)|set order|dict order"
-                    r"|floating[- ]point|rounding|random (data|values|inputs?)"),
-    (Category.FIXTURE, r"\bfixtures?\b|teardown|clean ?up|leftover|working directory|environment variables?|env vars?"
-                       r"|tmp ?dir|temp(orary)? (file|dir)"),
+                     r"|pytest-randomly|random order")),
+    (Category.DATA, (r"\bseed(ed|s)?\b|hash ?seed|pythonhashseed|hash (order|randomi[sz]ation)|set order|dict order"
+                    r"|floating[- ]point|rounding|random (data|values|inputs?)")),
+    (Category.FIXTURE, (r"\bfixtures?\b|teardown|clean ?up|leftover|working directory|environment variables?|env vars?"
+                       r"|tmp ?dir|temp(orary)? (file|dir)")),
 ))
 _FLAKE_WORDS = re.compile(r"flak|sporadic|intermittent|sometimes|occasionally|now and then|from time to time"
                           r"|randomly fail|hopefully|not always|once in a while|\bxfail\b|rerun", re.IGNORECASE)
@@ -101,7 +101,7 @@ def _classify(path: str, line: int, text: str, kind: str, where: str) -> Iterabl
     named = False
     for category, pattern in VOCABULARY:
         match = pattern.search(text)
-        if match is None or _NEGATED.search(text[:match.start()]):
+        if match is None or negated(text, match.start()):
             continue
         named = True
         yield Evidence(category, f"note.{kind}", path, line, line, f"{where} says {quoted}",
@@ -109,6 +109,11 @@ def _classify(path: str, line: int, text: str, kind: str, where: str) -> Iterabl
     if not named and _FLAKE_WORDS.search(text):
         yield Evidence(Category.UNKNOWN, f"note.{kind}", path, line, line, f"{where} says {quoted}",
                        "read it: it may explain the flake", 0.0, where)
+
+
+def negated(text: str, position: int) -> bool:
+    """The words just before ``position`` deny what follows ("not a race", "without threads")."""
+    return _NEGATED.search(text[:position]) is not None
 
 
 def _platform_note(path: str, line: int, condition: str) -> Evidence:

@@ -35,12 +35,12 @@ _WAITING = re.compile(r"^(asyncio\.)?(TimeoutError|CancelledError)$|Timeout$|^Fa
 _ASSERT_PAIR = re.compile(r"^assert (.+?) == (.+?)(?:\n|$)")
 #: Modes whose failures, with none in the ordinary modes, point at a cause.
 _MODE_CAUSES = {
-    VerifyMode.RANDOM_ORDER: (Category.ORDER, "fails only among its neighbours in random order: it depends on what "
-                              "another test leaves behind (or does not)", "run.order-only"),
-    VerifyMode.FRESH_PROCESS: (Category.DATA, "fails only with a fresh PYTHONHASHSEED: it depends on set or dict "
-                               "order", "run.hashseed-only"),
-    VerifyMode.PARALLEL: (Category.FIXTURE, "fails only under xdist: it shares files, ports or state with tests in "
-                          "other workers", "run.parallel-only"),
+    VerifyMode.RANDOM_ORDER: (Category.ORDER, ("fails only among its neighbours in random order: it depends on what "
+                              "another test leaves behind (or does not)"), "run.order-only"),
+    VerifyMode.FRESH_PROCESS: (Category.DATA, ("fails only with a fresh PYTHONHASHSEED: it depends on set or dict "
+                               "order"), "run.hashseed-only"),
+    VerifyMode.PARALLEL: (Category.FIXTURE, ("fails only under xdist: it shares files, ports or state with tests in "
+                          "other workers"), "run.parallel-only"),
 }
 _ORDINARY = frozenset({VerifyMode.FORKED, VerifyMode.SAME_PROCESS})
 
@@ -79,8 +79,10 @@ def _failure(run: RunResult, mode: VerifyMode, prefix: str) -> Failure:
     return Failure(match.group(1), match.group(2), frames, mode)
 
 
-def run_evidence(verifications: Sequence[Verification], rootdir: str = ".") -> list[Evidence]:
-    """What the runs say, as evidence (``source="runs"``); a note when nothing failed yet."""
+def run_evidence(verifications: Sequence[Verification], rootdir: str = ".", *, notes: bool = True) -> list[Evidence]:
+    """What the runs say, as evidence (``source="runs"``); with ``notes``, a note when nothing failed yet."""
+    if not notes and not failures(verifications, rootdir):
+        return []
     if not verifications:
         return [_note("no verification has run this test yet: no run evidence exists", "verify it (v) to see how it fails")]
     failed = failures(verifications, rootdir)

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 from flaketui import __version__
-from flaketui.discover.serialize import scan_from_json, scan_to_json
 from flaketui.models import ScanResult
 
 CACHE_FILE = "scan-cache.json"
@@ -108,7 +107,7 @@ def load(state_dir: Path, root: Path, taken: Fingerprint) -> ScanResult | None:
         if _content_hash(root / path) != expected:
             return None
     try:
-        result = scan_from_json(data["result"], str(root), files_scanned=data.get("files_scanned", 0), from_cache=True)
+        result = ScanResult.from_json(data["result"], str(root), files_scanned=data.get("files_scanned", 0), from_cache=True)
     except (KeyError, TypeError, ValueError):
         return None
     return replace(result, fingerprint=taken.key)
@@ -131,7 +130,7 @@ def store(state_dir: Path, taken: Fingerprint, racy_hashes: dict[str, str], resu
         "key": taken.key,
         "racy": racy_hashes,
         "files_scanned": result.files_scanned,
-        "result": scan_to_json(result),
+        "result": result.to_json(),
     }
     _write(state_dir / CACHE_FILE, json.dumps(payload))
     return taken.key
@@ -146,22 +145,24 @@ def _write(target: Path, text: str) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def load_output(state_dir: Path, name: str, result: ScanResult) -> str | None:
+def load_output(state_dir: Path, name: str, result: ScanResult, extra: str = "") -> str | None:
     """A command's printed output for this very scan (``scan --json`` with its diagnoses), so an
     unchanged tree answers without loading the parsers. Only a cached scan can match: its
-    fingerprint passed the stat and racy-content checks a moment ago."""
+    fingerprint passed the stat and racy-content checks a moment ago. ``extra`` keys what the
+    output read besides the tree (recorded runs, HEAD)."""
     if not (result.from_cache and result.fingerprint):
         return None
     try:
         data = json.loads((state_dir / f"output-{name}.json").read_bytes())
     except (OSError, ValueError):
         return None
-    if isinstance(data, dict) and data.get("key") == result.fingerprint and data.get("version") == __version__:
+    if isinstance(data, dict) and data.get("key") == result.fingerprint + extra and data.get("version") == __version__:
         text = data.get("text")
         return text if isinstance(text, str) else None
     return None
 
 
-def store_output(state_dir: Path, name: str, result: ScanResult, text: str) -> None:
+def store_output(state_dir: Path, name: str, result: ScanResult, text: str, extra: str = "") -> None:
     if result.fingerprint:
-        _write(state_dir / f"output-{name}.json", json.dumps({"key": result.fingerprint, "version": __version__, "text": text}))
+        _write(state_dir / f"output-{name}.json",
+               json.dumps({"key": result.fingerprint + extra, "version": __version__, "text": text}))

@@ -28,9 +28,13 @@ class _Floaty(cst.CSTVisitor):
         if isinstance(node.operator, cst.Divide):
             self.found = True
 
-    def visit_Call(self, node: cst.Call) -> None:
+    def visit_Call(self, node: cst.Call) -> bool:
         if dotted(node.func) in _FLOAT_CALLS:
             self.found = True
+        # A float passed to another call (``urlopen(url, timeout=0.5)``) is an argument, not
+        # part of the value compared: only what the call's result is reached through counts.
+        node.func.visit(self)
+        return False
 
 
 def _floaty(node: cst.BaseExpression) -> bool:
@@ -80,7 +84,7 @@ def propose_approx(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     function = loaded.function.visit(approx)
     if not approx.done:
         return []
-    module = change_function(loaded.module, loaded.function, lambda _f: function)  # type: ignore[arg-type,return-value]
+    module = change_function(loaded.module, loaded.function, lambda _f: function)  # type: ignore[arg-type,return-value]  # visit() of this transformer returns the function itself
     module = add_imports(module, [("pytest", None)])
     why = (
         "The test compares floats computed by arithmetic with ==: rounding depends on the order the "

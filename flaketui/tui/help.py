@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -14,7 +15,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
 
-def key_owners(screen: Screen) -> list[DOMNode]:
+def key_owners(screen: Screen[Any]) -> list[DOMNode]:
     """The nodes whose keys work on the main screen, innermost first: the table (focused),
     the components around it, the screen, the app. Each names its section with ``HELP``."""
     table = screen.query("TestTable")
@@ -22,7 +23,7 @@ def key_owners(screen: Screen) -> list[DOMNode]:
     return [node for node in (*start.ancestors_with_self,) if "BINDINGS" in type(node).__dict__ or node is screen.app]
 
 
-def bindings_of(screen: Screen) -> Iterator[tuple[DOMNode, Binding, list[str]]]:
+def bindings_of(screen: Screen[Any]) -> Iterator[tuple[DOMNode, Binding, list[str]]]:
     """Each (owner, binding, keys) the screen answers to, keymap applied.
 
     Keys bound to the same action are listed together (``j, ↓``), named by the binding its
@@ -63,7 +64,7 @@ class HelpScreen(ModalScreen[None]):
     COMPONENT_CLASSES = {"help--key", "help--unavailable", "help--section"}
     BINDINGS = [Binding("escape,question_mark,q", "close", "Close", id="help-close")]
 
-    def __init__(self, main: Screen) -> None:
+    def __init__(self, main: Screen[Any]) -> None:
         super().__init__()
         self.main = main
 

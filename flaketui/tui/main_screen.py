@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Footer, ProgressBar
 from textual.worker import Worker, WorkerState
 
 from flaketui.errors import FlakeTUIError
-from flaketui.models import FlakyTest, Keep, Triage, VerifyMode
+from flaketui.models import FlakyTest, Keep, TestKey, Triage, VerifyMode
 from flaketui.service import Service
 from flaketui.tui.flows.committer import Committer
 from flaketui.tui.flows.failures import WorkFailed, forward_failure
@@ -30,7 +30,7 @@ from flaketui.tui.flows.fixer import Fixer
 from flaketui.tui.flows.scanner import Scanner
 from flaketui.tui.flows.verifier import Verifier
 from flaketui.tui.modals import FindingsScreen, MessageDialog, VerifyOptions
-from flaketui.tui.rows import Key, Row
+from flaketui.tui.rows import Row
 from flaketui.tui.triage import Change, TriageModel
 from flaketui.tui.widgets.bars import ActivityBar, RepoHeader
 from flaketui.tui.widgets.detail import DetailPane
@@ -73,7 +73,7 @@ class MainScreen(Screen[None]):
     class Saved(Message):
         """A decision (category, keep) is in ``.flaketui.toml``."""
 
-        key: Key
+        key: TestKey
         triage: Triage
 
     def __init__(self, service: Service) -> None:

@@ -19,12 +19,12 @@ from flaketui.models import (
     RepoInfo,
     RunResult,
     ScanResult,
+    TestKey,
     Triage,
     Verification,
     VerifyMode,
 )
 from flaketui.tui.rows import (
-    Key,
     Progress,
     Row,
     RowState,
@@ -42,7 +42,7 @@ class Change:
     """What one update changed, for the observers to repaint only that."""
 
     #: Rows whose cells changed (state, category, progress...).
-    keys: frozenset[Key] = frozenset()
+    keys: frozenset[TestKey] = frozenset()
     #: Which rows are shown, or their order (a scan, the filter, the sort).
     shown: bool = False
     #: The selected row (the detail pane follows it).
@@ -60,10 +60,10 @@ class TriageModel:
     """The state of one triage session; main thread only (workers post messages instead)."""
 
     def __init__(self, *, runs: int = 10, mode: VerifyMode = VerifyMode.FORKED) -> None:
-        self.rows: dict[Key, Row] = {}
+        self.rows: dict[TestKey, Row] = {}
         #: The keys the filter matches, in the sort order: what the table shows.
-        self.shown: list[Key] = []
-        self.selected_key: Key | None = None
+        self.shown: list[TestKey] = []
+        self.selected_key: TestKey | None = None
         self.filter_text = ""
         self.sort_order = SortOrder.FILE
         self.runs = runs
@@ -74,7 +74,7 @@ class TriageModel:
         self.scanning = False
         self.fixed_count = 0
         #: Each test's past verifications, loaded when its History tab is first shown.
-        self.history: dict[Key, list[Verification]] = {}
+        self.history: dict[TestKey, list[Verification]] = {}
         #: What just happened, for the activity line (``copied: ...``, ``committing…``).
         self.activity = ""
         self._observers: list[Observer] = []
@@ -87,7 +87,7 @@ class TriageModel:
         for observer in self._observers:
             observer(change)
 
-    def _rows_changed(self, keys: Iterable[Key]) -> None:
+    def _rows_changed(self, keys: Iterable[TestKey]) -> None:
         changed = frozenset(k for k in keys if k in self.rows)
         if changed:
             self._changed(Change(keys=changed, selection=self.selected_key in changed))
@@ -139,7 +139,7 @@ class TriageModel:
                 changed.append(row.key)
         self._changed(Change(keys=frozenset(changed), repo=True, selection=self.selected_key in changed))
 
-    def load_scan(self, result: ScanResult, decisions: dict[Key, Triage], verifications: dict[Key, Verification],
+    def load_scan(self, result: ScanResult, decisions: dict[TestKey, Triage], verifications: dict[TestKey, Verification],
                   fixed_count: int) -> None:
         """A finished scan: new rows, keeping what the old ones knew (diagnosis, marks, progress)."""
         self.scanning = False
@@ -173,7 +173,7 @@ class TriageModel:
         self._changed(Change(repo=True))
 
     # -- selection, filter, sort ------------------------------------------------------------
-    def select(self, key: Key | None) -> None:
+    def select(self, key: TestKey | None) -> None:
         if key != self.selected_key:
             self.selected_key = key
             self._changed(Change(selection=True))
@@ -204,17 +204,17 @@ class TriageModel:
         self._changed(Change(settings=True))
 
     # -- decisions and marks ----------------------------------------------------------------
-    def set_triage(self, key: Key, triage: Triage) -> None:
+    def set_triage(self, key: TestKey, triage: Triage) -> None:
         if key in self.rows:
             self.rows[key].triage = triage
             self._rows_changed([key])
 
-    def toggle_mark(self, key: Key) -> None:
+    def toggle_mark(self, key: TestKey) -> None:
         if key in self.rows:
             self.rows[key].marked = not self.rows[key].marked
             self._rows_changed([key])
 
-    def add_diagnoses(self, diagnoses: Sequence[tuple[Key, Diagnosis]]) -> None:
+    def add_diagnoses(self, diagnoses: Sequence[tuple[TestKey, Diagnosis]]) -> None:
         changed = []
         for key, diagnosis in diagnoses:
             row = self.rows.get(key)
@@ -223,7 +223,7 @@ class TriageModel:
                 changed.append(key)
         self._rows_changed(changed)
 
-    def set_history(self, key: Key, history: list[Verification]) -> None:
+    def set_history(self, key: TestKey, history: list[Verification]) -> None:
         self.history[key] = history
         if key == self.selected_key:
             self._changed(Change(selection=True))
@@ -253,7 +253,7 @@ class TriageModel:
             self._changed(Change(settings=True))
         return job
 
-    def run_finished(self, key: Key, result: RunResult) -> None:
+    def run_finished(self, key: TestKey, result: RunResult) -> None:
         row = self.rows.get(key)
         if row is not None and row.progress is not None:
             row.progress.results.append(result)
@@ -261,9 +261,9 @@ class TriageModel:
 
     def verified(self, job: VerifyJob, verifications: Sequence[Verification]) -> None:
         by_nodeid = {t.nodeid: t.key for t in job.tests}
-        changed = []
+        changed: list[TestKey] = []
         for verification in verifications:
-            key = (verification.rootdir, verification.nodeid)
+            key = TestKey(verification.rootdir, verification.nodeid)
             key = key if key in self.rows else by_nodeid.get(verification.nodeid, key)
             row = self.rows.get(key)
             if row is not None:
@@ -283,7 +283,7 @@ class TriageModel:
         self._rows_changed(job.keys)
         self._changed(Change(settings=True))
 
-    def drop_waiting(self, key: Key) -> bool:
+    def drop_waiting(self, key: TestKey) -> bool:
         """``x`` on a queued row: it leaves the queue."""
         if not self.queue.drop_waiting(key):
             return False
@@ -294,7 +294,7 @@ class TriageModel:
         return True
 
     # -- commits --------------------------------------------------------------------------------
-    def committed(self, keys: Iterable[Key]) -> None:
+    def committed(self, keys: Iterable[TestKey]) -> None:
         self.fixed_count += 1
         keys = list(keys)
         for key in keys:
@@ -313,24 +313,16 @@ class TriageModel:
         row = self.selected
         if action in _NEEDS_ROW and row is None:
             return "no test is selected"
-        if action == "accept":
-            if row.diagnosis is None:
-                return "the diagnosis is not ready yet"
-            if row.suggested is Category.UNKNOWN:
-                return "the suggestion is unknown: pick a category with t or 1-7"
-        if action == "verify" and row.fixed:
-            return "its marker was removed; press R to rescan"
+        if row is not None and action in _NEEDS_ROW:
+            reason = _row_reason(action, row)
+            if reason:
+                return reason
         if action == "verify_marked" and not self.marked():
             return "no test is marked (space marks)"
         if action == "cancel" and self.queue.current is None and not (row and self.queue.is_waiting(row.key)):
             return "no verification is running"
-        if action == "write_fix" and row.fixed:
-            return "its marker was removed; press R to rescan"
-        if action in ("commit", "undo", "write_fix"):
-            if self.info is not None and self.info.git_problem:
-                return self.info.git_problem
-            if action == "commit" and row.fixed:
-                return "it is already committed"
+        if action in ("commit", "undo", "write_fix") and self.info is not None and self.info.git_problem:
+            return self.info.git_problem
         if action == "edit" and not (os.environ.get("VISUAL") or os.environ.get("EDITOR")):
             return "neither $VISUAL nor $EDITOR is set"
         if action == "rescan" and self.scanning:
@@ -342,6 +334,20 @@ class TriageModel:
 
 _NEEDS_ROW = frozenset({"accept", "set_category", "pick_category", "verify", "commit", "keep", "edit", "copy_repro",
                         "toggle_mark", "propose", "write_fix"})
+
+
+def _row_reason(action: str, row: Row) -> str | None:
+    """Why ``action`` cannot run on the selected ``row`` (its own state), or None."""
+    if action == "accept":
+        if row.diagnosis is None:
+            return "the diagnosis is not ready yet"
+        if row.suggested is Category.UNKNOWN:
+            return "the suggestion is unknown: pick a category with t or 1-7"
+    if action in ("verify", "write_fix") and row.fixed:
+        return "its marker was removed; press R to rescan"
+    if action == "commit" and row.fixed:
+        return "it is already committed"
+    return None
 
 
 def marker_owner(test: FlakyTest) -> FlakyTest | str:

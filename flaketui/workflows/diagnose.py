@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flaketui import __version__
-from flaketui.diagnose import Diagnoser
+from flaketui.diagnose import Diagnoser, hash_seed_rules
 from flaketui.errors import FlakeTUIError
-from flaketui.models import Diagnosis, FlakyTest, Verification
+from flaketui.models import Diagnosis, FlakyTest, TestKey, Verification
+from flaketui.workflows.line_history import LineHistory
 from flaketui.workflows.scan import ScanWorkflow
 from flaketui.workflows.workspace import Workspace
 
 if TYPE_CHECKING:
     from flaketui.verify.targets import Target
+
+#: How many of a test's latest verifications its diagnosis reads for run evidence.
+RECENT_VERIFICATIONS = 10
 
 
 class DiagnosisWorkflow:
@@ -31,20 +35,62 @@ class DiagnosisWorkflow:
     ) -> list[Diagnosis]:
         """Diagnose in order, reporting each as it is ready (the app fills rows as they come).
 
-        Each file is parsed once per call; results are cached in the state directory by the
-        content of every file a test's scope reaches. A stop keeps what was done so far.
+        Each file is parsed once per call; the code's diagnosis is cached in the state directory
+        by the content of every file a test's scope reaches. What the test's recorded runs showed
+        (once a verification exists) and the commits that changed it after it was written weigh
+        in too. A stop keeps what was done so far.
         """
-        return self._diagnoser().diagnose_many(tests, on_result=on_result, should_stop=should_stop)
-
-    def with_runs(self, test: FlakyTest, verifications: Sequence[Verification]) -> Diagnosis:
-        """The diagnosis with what the runs of ``verifications`` (latest first) showed, or a
-        note that no run evidence exists yet. Kept out of ``diagnose_many``: rows, scans and
-        commit messages are cached by the tree, and runs are not part of the tree."""
         diagnoser = self._diagnoser()
+        changes = LineHistory(self.workspace)
+        verified = self._verified()
+        results: list[Diagnosis] = []
         try:
-            return diagnoser.diagnose(test, verifications)
+            for test in tests:
+                if should_stop is not None and should_stop():
+                    break
+                runs = self.recent_verifications(test) if test.key in verified else None
+                found = diagnoser.diagnose(test, runs or None, changes.later, run_notes=False)
+                results.append(found)
+                if on_result is not None:
+                    on_result(found)
         finally:
             diagnoser.cache.save()
+            changes.save()
+        return results
+
+    def with_runs(self, test: FlakyTest) -> Diagnosis:
+        """The diagnosis with what the test's latest runs showed, or a note that no run
+        evidence exists yet (``explain``)."""
+        diagnoser = self._diagnoser()
+        changes = LineHistory(self.workspace)
+        try:
+            return diagnoser.diagnose(test, self.recent_verifications(test), changes.later)
+        finally:
+            diagnoser.cache.save()
+            changes.save()
+
+    def _verified(self) -> set[TestKey]:
+        """The tests with a recorded verification (one query), so the others cost no lookup."""
+        from flaketui.store import FILENAME
+
+        try:
+            if not (self.workspace.state_dir() / FILENAME).exists():
+                return set()
+            return set(self.workspace.store.latest_verifications())
+        except (FlakeTUIError, OSError):
+            return set()
+
+    def recent_verifications(self, test: FlakyTest) -> list[Verification]:
+        """The test's last verifications, latest first; none when nothing was ever verified here."""
+        from flaketui.store import FILENAME
+
+        try:
+            if not (self.workspace.state_dir() / FILENAME).exists():
+                return []  # never verified: no need to load SQLite
+            found = self.workspace.store.history(test.nodeid)
+        except (FlakeTUIError, OSError):
+            return []  # an unreadable record: the code's evidence still stands
+        return [v for v in found if v.rootdir == test.rootdir][-RECENT_VERIFICATIONS:][::-1]
 
     def _diagnoser(self) -> Diagnoser:
         try:
@@ -53,14 +99,14 @@ class DiagnosisWorkflow:
             cache_path = None  # no place for state (a file in its way, read-only): diagnose uncached
         return Diagnoser(self.workspace.root, cache_path=cache_path, version=__version__)
 
-    def diagnose_each(self, tests: Sequence[FlakyTest]) -> dict[tuple[str, str], Diagnosis]:
+    def diagnose_each(self, tests: Sequence[FlakyTest]) -> dict[TestKey, Diagnosis]:
         """The diagnosis of every test whose files still parse; the others are left out."""
         # One call for all: diagnose_many parses each file once per call.
         try:
             return {test.key: found for test, found in zip(tests, self.diagnose_many(tests), strict=True)}
         except FlakeTUIError:
             pass
-        found: dict[tuple[str, str], Diagnosis] = {}
+        found: dict[TestKey, Diagnosis] = {}
         for test in tests:
             try:
                 found[test.key] = self.diagnose_many([test])[0]
@@ -68,13 +114,12 @@ class DiagnosisWorkflow:
                 continue  # a test whose file no longer parses is reported "not diagnosed"
         return found
 
-    def hash_order_reasons(
-        self, tests: Sequence[FlakyTest | str], targets: Sequence[Target], rules: Collection[str]
-    ) -> dict[tuple[str, str], str]:
-        """Tests whose diagnosis points at set or hash order: forked children all share one
-        string hash seed, so those run fresh-process, each run with its own PYTHONHASHSEED."""
-        keyed = {(t.rootdir, t.nodeid): t for t in tests if isinstance(t, FlakyTest)}
-        wanted = [(t.rootdir, t.nodeid) for t in targets]
+    def hash_order_reasons(self, tests: Sequence[FlakyTest | str], targets: Sequence[Target]) -> dict[TestKey, str]:
+        """Tests whose diagnosis points at set or hash order (``Rule.varies_with_hash_seed``):
+        forked children all share one string hash seed, so those run fresh-process, each run
+        with its own PYTHONHASHSEED."""
+        keyed = {t.key: t for t in tests if isinstance(t, FlakyTest)}
+        wanted = [t.key for t in targets]
         try:
             if any(key not in keyed for key in wanted):
                 scanned = self.scanning.scan().tests
@@ -84,8 +129,9 @@ class DiagnosisWorkflow:
         except Exception:  # noqa: BLE001 - a diagnosis problem must never stop a verification
             return {}
         reasons = {}
+        seeded = hash_seed_rules()
         for test, diagnosis in zip(found, diagnoses, strict=True):
-            rules = sorted({e.rule for e in diagnosis.evidence if e.rule in rules})
+            rules = sorted({e.rule for e in diagnosis.evidence if e.rule in seeded})
             if rules:
                 reasons[test.key] = ", ".join(rules)
         return reasons

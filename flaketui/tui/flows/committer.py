@@ -18,11 +18,11 @@ from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
 from flaketui.errors import FlakeTUIError
-from flaketui.models import CommitRecord, FixPlan, FlakyTest, Verdict, Verification
+from flaketui.models import CommitRecord, FixPlan, FlakyTest, TestKey, Verdict, Verification
 from flaketui.service import Service
 from flaketui.tui.flows.failures import forward_failure
 from flaketui.tui.modals import CommitDialog, MessageDialog
-from flaketui.tui.rows import Key, verdict_sentence, verified_here
+from flaketui.tui.rows import verdict_sentence, verified_here
 from flaketui.tui.triage import TriageModel, marker_owner
 
 
@@ -55,7 +55,7 @@ class Committer(Widget):
     class Committed(Message):
         record: CommitRecord
         #: The rows the commit fixed (none for an undo).
-        keys: tuple[Key, ...]
+        keys: tuple[TestKey, ...]
 
     def __init__(self, service: Service, model: TriageModel) -> None:
         super().__init__()
@@ -143,9 +143,7 @@ class Committer(Widget):
     @work(thread=True, exclusive=True, exit_on_error=False, group="commit", name="commit")
     def _commit(self, plan: FixPlan, include: tuple[str, ...]) -> None:
         # The dialog took ! for its cautions, the only way past them.
-        record = self.service.commit_fix(
-            plan, include=include, on_output=lambda line: self.post_message(self.Output(line)), accept_cautions=True
-        )
+        record = self.service.commit_fix(plan, include=include, on_output=self._say_output, accept_cautions=True)
         self.post_message(self.Committed(record, tuple(t.key for t in plan.tests)))
 
     def undo(self) -> None:
@@ -154,8 +152,12 @@ class Committer(Widget):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="commit", name="undo")
     def _undo(self) -> None:
-        record = self.service.undo(on_output=lambda line: self.post_message(self.Output(line)))
+        record = self.service.undo(on_output=self._say_output)
         self.post_message(self.Committed(record, ()))
+
+    def _say_output(self, line: str) -> None:
+        """git's output, from a worker thread: shown on the activity line."""
+        self.post_message(self.Output(line))
 
     @on(Output)
     def _output(self, message: Output) -> None:

@@ -20,12 +20,11 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from flaketui.models import FixPlan, FlakyTest, RunResult
+from flaketui.models import FixPlan, FlakyTest, RunResult, TestKey
 from flaketui.service import Service
 from flaketui.tui.flows.committer import Committer
 from flaketui.tui.flows.failures import forward_failure
 from flaketui.tui.modals import CommitDialog
-from flaketui.tui.rows import Key
 from flaketui.tui.triage import TriageModel
 from flaketui.tui.widgets.proposal import ProposalView
 
@@ -57,7 +56,7 @@ class Fixer(Widget):
 
     @dataclass
     class Proposed(Message):
-        key: Key
+        key: TestKey
         found: ProposalSet
 
     @dataclass
@@ -79,7 +78,7 @@ class Fixer(Widget):
 
     @dataclass
     class Finished(Message):
-        key: Key
+        key: TestKey
         outcome: ApplyOutcome
 
     def __init__(self, service: Service, model: TriageModel, committer: Committer,

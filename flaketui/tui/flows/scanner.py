@@ -21,12 +21,12 @@ from flaketui.models import (
     FlakyTest,
     RepoInfo,
     ScanResult,
+    TestKey,
     Triage,
     Verification,
 )
 from flaketui.service import Service
 from flaketui.tui.flows.failures import forward_failure
-from flaketui.tui.rows import Key
 from flaketui.tui.triage import TriageModel
 
 #: How long (s) after the user's last move or keystroke background diagnosis stays paused,
@@ -53,19 +53,19 @@ class Scanner(Widget):
     @dataclass
     class Scanned(Message):
         result: ScanResult
-        decisions: dict[Key, Triage]
-        verifications: dict[Key, Verification]
+        decisions: dict[TestKey, Triage]
+        verifications: dict[TestKey, Verification]
         fixed_count: int
 
     @dataclass
     class Diagnosed(Message):
         """Diagnoses, a file's worth at a time: one repaint and one header update per batch."""
 
-        diagnoses: list[tuple[Key, Diagnosis]]
+        diagnoses: list[tuple[TestKey, Diagnosis]]
 
     @dataclass
     class HistoryLoaded(Message):
-        key: Key
+        key: TestKey
         history: list[Verification]
 
     def __init__(self, service: Service, model: TriageModel) -> None:
@@ -86,7 +86,11 @@ class Scanner(Widget):
     def _scan(self, use_cache: bool) -> None:
         service = self.service
         self.post_message(self.RepoLoaded(service.repo_info()))
-        result = service.scan(use_cache=use_cache, on_progress=lambda d, t: self.post_message(self.Progress(d, t)))
+
+        def progress(done: int, total: int) -> None:
+            self.post_message(self.Progress(done, total))
+
+        result = service.scan(use_cache=use_cache, on_progress=progress)
         self.post_message(self.Scanned(result, service.decisions(), service.last_verifications(),
                                        _fixed_commits(service)))
 

@@ -15,11 +15,11 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
-from flaketui.models import FlakyTest, RunResult, Verdict, Verification
+from flaketui.models import FlakyTest, RunResult, TestKey, Verdict, Verification
 from flaketui.service import Service
 from flaketui.tui.flows.failures import forward_failure
 from flaketui.tui.modals import ConfirmWorkload
-from flaketui.tui.rows import Key, verdict_sentence
+from flaketui.tui.rows import verdict_sentence
 from flaketui.tui.triage import TriageModel
 from flaketui.tui.verify_queue import VerifyJob
 from flaketui.tui.workload import Workload, estimate
@@ -32,7 +32,7 @@ class Verifier(Widget):
     class RunFinished(Message):
         """One run of a verification; never replaced, since the Runs tab lists each one."""
 
-        key: Key
+        key: TestKey
         result: RunResult
 
     @dataclass

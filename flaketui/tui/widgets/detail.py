@@ -96,19 +96,19 @@ class SourceView(ScrollView):
         marker_lines = {m.line for m in test.markers if m.path == test.path}
         out: list[Text] = []
         for number in range(first, last + 1):
-            evidence = notes.get(number)
-            style = ""
-            if evidence is not None:
-                style = self.get_component_rich_style(f"source--{evidence.category}")
+            note = notes.get(number)
+            style: Style | str = ""
+            if note is not None:
+                style = self.get_component_rich_style(f"source--{note.category}")
             elif number in marker_lines:
                 style = self.get_component_rich_style("source--test")
             line = Text.assemble((f"{number:>{width}} ", lineno), ("▌" if style else " ", style))
             line.append(lines[number - 1].expandtabs(4), style=style)
             out.append(line)
             # The reason sits under its line, in the gutter, so it is never cut off.
-            if evidence is not None and number == evidence.end_line:
-                out.append(Text(f"{'':>{width}}  └ {evidence.category}: {evidence.message}", style=note_style))
-            elif number in marker_lines and evidence is None:
+            if note is not None and number == note.end_line:
+                out.append(Text(f"{'':>{width}}  └ {note.category}: {note.message}", style=note_style))
+            elif number in marker_lines and note is None:
                 out.append(Text(f"{'':>{width}}  └ the flaky marker", style=note_style))
         self._set_lines(out)
 
@@ -233,7 +233,7 @@ class DetailPane(TabbedContent):
 
     def step(self, by: int) -> None:
         """The next (1) or previous (-1) tab, wrapping around."""
-        ids = [pane.id for pane in self.query(TabPane)]
+        ids = [pane.id or "" for pane in self.query(TabPane)]
         self.active = ids[(ids.index(self.active) + by) % len(ids)]
 
     @on(TabbedContent.TabActivated)

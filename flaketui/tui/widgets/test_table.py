@@ -17,7 +17,8 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellKey, RowKey
 
-from flaketui.tui.rows import STATE_GLYPHS, Key, Row, RowState, fit_test
+from flaketui.models import TestKey
+from flaketui.tui.rows import STATE_GLYPHS, Row, RowState, fit_test
 from flaketui.tui.triage import Change, TriageModel
 
 
@@ -76,7 +77,7 @@ class TestTable(DataTable[Text | str]):
     class MarkToggled(Message):
         """Space on a row: mark it for ``V`` (or unmark it)."""
 
-        key: Key
+        key: TestKey
 
     def __init__(self, model: TriageModel, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
@@ -95,13 +96,13 @@ class TestTable(DataTable[Text | str]):
                 self.show_row(self.model.rows[key])
 
     @property
-    def selected_key(self) -> Key | None:
+    def selected_key(self) -> TestKey | None:
         shown = self.model.shown
         if not shown or self.row_count == 0:
             return None
         return shown[min(max(self.cursor_row, 0), len(shown) - 1)]
 
-    def select(self, key: Key) -> None:
+    def select(self, key: TestKey) -> None:
         if key in self.model.shown:
             self.move_cursor(row=self.model.shown.index(key), animate=False, scroll=True)
 
@@ -178,5 +179,5 @@ class TestTable(DataTable[Text | str]):
             self.update_cell(key, column.key, value)
 
 
-def row_key(key: Key) -> str:
+def row_key(key: TestKey) -> str:
     return f"{key[0]}::{key[1]}"
