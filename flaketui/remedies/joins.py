@@ -88,13 +88,11 @@ class _WaitBeforeAssert(cst.CSTTransformer):
             if (name := _started(small)) is not None and name in threads:
                 pending.append((name, "thread"))
                 continue
-            if pending and _is_assertion(line):
+            if pending and isinstance(line, cst.SimpleStatementLine) and _is_assertion(line):
                 waits = self._waits(pending)
                 if not waits:
                     return updated
-                first = waits[0].with_changes(leading_lines=line.leading_lines)
-                body[index:index] = [first, *waits[1:]]
-                body[index + len(waits)] = line.with_changes(leading_lines=())
+                body[index:index] = waits
                 return updated.with_changes(body=body)
             if "(" in code(small):
                 pending.clear()  # a call in between: the test talks to what it started
