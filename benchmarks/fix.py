@@ -492,6 +492,11 @@ def main() -> int:
         print(f"  {'all':9} {total}/{len(results)}  {sum(float(r['seconds']) for r in results) / max(len(results), 1):5.1f}s per fix")  # type: ignore[arg-type]
         if args.demo:
             run_demo(scratch)
+    if not args.only:
+        print()
+        import fix_history
+
+        fix_history.main()
     return 0
 
 

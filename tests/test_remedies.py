@@ -173,6 +173,28 @@ GOLDEN = [
         id="thread-started-then-asserted-is-joined-first",
     ),
     pytest.param(
+        {
+            "tests/test_x.py": src("""
+                from tagging import tags_of
+
+                def test_a():
+                    assert list(tags_of("#b hello #a")) == ["b", "a"]
+            """),
+            "tagging.py": src("""
+                def tags_of(post):
+                    return {word[1:] for word in post.split() if word.startswith("#")}
+            """),
+        },
+        "test_a", {}, "order.sorted",
+        {"tests/test_x.py": src("""
+            from tagging import tags_of
+
+            def test_a():
+                assert sorted(tags_of("#b hello #a")) == ["a", "b"]
+        """)},
+        id="set-returned-by-a-project-function-is-sorted",
+    ),
+    pytest.param(
         {"tests/test_x.py": src("""
             import asyncio
 
