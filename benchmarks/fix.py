@@ -131,6 +131,52 @@ def cases(token: str) -> list[Case]:
                 time.sleep(0.05)
                 assert inbox.messages == ["hi"]
         """)}, "tests/test_poll.py::test_message_arrives", needs_counter=True),
+        Case("task-gather", "async: two tasks and a fixed sleep", {"tests/test_pair.py": _src("""
+            import asyncio
+
+            import pytest
+
+
+            async def fill(box, delay):
+                await asyncio.sleep(delay)
+                box.append(1)
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_both_tasks_fill_the_box(run_number):
+                box = []
+
+                async def scenario():
+                    first = asyncio.create_task(fill(box, 0.3 if run_number % 2 else 0.0))
+                    second = asyncio.create_task(fill(box, 0.0))
+                    await asyncio.sleep(0.05)
+                    return box
+
+                assert asyncio.run(scenario()) == [1, 1]
+        """)}, "tests/test_pair.py::test_both_tasks_fill_the_box", needs_counter=True),
+        Case("unjoined-thread", "race: a thread asserted on at once", {"tests/test_count.py": _src("""
+            import threading
+            import time
+
+            import pytest
+
+
+            class Counter:
+                def __init__(self):
+                    self.value = 0
+
+                def run(self, delay):
+                    time.sleep(delay)
+                    self.value += 1
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_counter_counts_in_background(run_number):
+                counter = Counter()
+                worker = threading.Thread(target=counter.run, args=(0.3 if run_number % 2 else 0.0,))
+                worker.start()
+                assert counter.value == 1
+        """)}, "tests/test_count.py::test_counter_counts_in_background", needs_counter=True),
         Case("set-order-code", "data: set order in the project's code", {
             "src/mail/__init__.py": "",
             "src/mail/header.py": _src("""
