@@ -6,7 +6,14 @@ serialise to JSON and SQLite unchanged and mean the same on every machine.
 
 from __future__ import annotations
 
-from flaketui.models.diagnosis import Diagnosis, Evidence, Excerpt, Explanation, Suggestion
+from flaketui.models.diagnosis import (
+    Diagnosis,
+    Evidence,
+    Excerpt,
+    Explanation,
+    LineChange,
+    Suggestion,
+)
 from flaketui.models.fix import ChangedFile, FixPlan, RemovedMarker
 from flaketui.models.gate import GateItem, GateResult
 from flaketui.models.key import TestKey, repo_nodeid, selects
@@ -35,8 +42,8 @@ from flaketui.models.triage import CommitRecord, DecidedBy, Keep, NodeRecord, Tr
 
 __all__ = [
     "DEFAULT_MIN_RUNS", "Category", "ChangedFile", "CommitRecord", "DecidedBy", "Diagnosis", "Evidence", "Excerpt",
-    "Explanation", "Finding", "FixPlan", "FlakyTest", "GateItem", "GateResult", "Keep", "Marker", "MarkerKind",
-    "MarkerScope", "NodeRecord", "RemovedMarker", "RepoInfo", "RunOutcome", "RunResult", "ScanResult", "Skipped",
-    "Suggestion", "TestKey", "Triage", "Verdict", "Verification", "VerifyMode", "VerifyOptions",
+    "Explanation", "Finding", "FixPlan", "FlakyTest", "GateItem", "GateResult", "Keep", "LineChange", "Marker",
+    "MarkerKind", "MarkerScope", "NodeRecord", "RemovedMarker", "RepoInfo", "RunOutcome", "RunResult", "ScanResult",
+    "Skipped", "Suggestion", "TestKey", "Triage", "Verdict", "Verification", "VerifyMode", "VerifyOptions",
     "failure_rate_upper_95", "repo_nodeid", "selects",
 ]  # fmt: skip
