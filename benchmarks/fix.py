@@ -137,22 +137,25 @@ def cases(token: str) -> list[Case]:
             import pytest
 
 
-            async def fill(box, delay):
-                await asyncio.sleep(delay)
-                box.append(1)
+            class Box:
+                def __init__(self):
+                    self.items = []
+
+                async def put(self, item, delay):
+                    await asyncio.sleep(delay)
+                    self.items.append(item)
 
 
             @pytest.mark.flaky(reruns=2)
             def test_both_tasks_fill_the_box(run_number):
-                box = []
-
                 async def scenario():
-                    first = asyncio.create_task(fill(box, 0.3 if run_number % 2 else 0.0))
-                    second = asyncio.create_task(fill(box, 0.0))
+                    box = Box()
+                    slow = asyncio.create_task(box.put("a", 0.3 if run_number % 2 else 0.0))
+                    quick = asyncio.create_task(box.put("b", 0.0))
                     await asyncio.sleep(0.05)
-                    return box
+                    return sorted(box.items)
 
-                assert asyncio.run(scenario()) == [1, 1]
+                assert asyncio.run(scenario()) == ["a", "b"]
         """)}, "tests/test_pair.py::test_both_tasks_fill_the_box", needs_counter=True),
         Case("unjoined-thread", "race: a thread asserted on at once", {"tests/test_count.py": _src("""
             import threading
