@@ -118,6 +118,8 @@ class HuntTest:
     verdict: HuntVerdict
     polluter: str | None = None
     last_failure: str = ""
+    #: For a test that fails alone: the test it passes after (it sets up what this one needs).
+    setter: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -147,7 +149,8 @@ class HuntReport:
     runs_done: tuple[tuple[HuntMode, int], ...]
     tests: tuple[HuntTest, ...]
     complete: bool
-    seeds: tuple[int, ...] = ()
+    #: Each shuffled or xdist run's seed, with its mode.
+    seeds: tuple[tuple[HuntMode, int], ...] = ()
     notes: tuple[str, ...] = ()
     suite_size: int = 0
     bisection_runs: int = 0

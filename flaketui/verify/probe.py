@@ -51,7 +51,6 @@ ENV_SEED = "FLAKETUI_PROBE_SEED"
 NEUTRALISED_PACKAGES = ("pytest_rerunfailures", "flaky", "pytest_retry", "pytest_randomly")
 
 
-
 class _Settings:
     def __init__(self, environ):
         self.events_path = environ.get(ENV_EVENTS, "")
@@ -124,7 +123,9 @@ def pytest_configure(config):
     # pytest-rerunfailures and pytest-retry register it too; once they are gone a project
     # using --strict-markers would fail to collect its @pytest.mark.flaky tests.
     config.addinivalue_line("markers", "flaky: a flaky test (registered by flaketui's probe)")
-    if settings.mode == "suite":  # pytest runs the loop; the order and the reports are below
+    # ``-x``/``--maxfail`` in addopts would end a pass early, exit code 1 as if all had run.
+    config.option.maxfail = 0
+    if _suite.wanted(settings.mode, os.environ):  # a hunt's pass: its order (xdist's too), its reports
         config.pluginmanager.register(_suite.Suite(_emit, os.environ), "flaketui-suite")
     if settings.mode != "parallel" and hasattr(config.option, "dist"):
         # An ``-n auto`` in the project's addopts would hand the runs to xdist workers.
@@ -470,6 +471,7 @@ def pytest_runtest_logreport(report):
                 "duration": round(sum(r.duration for r in reports), 6),
                 "message": message,
                 "seed": _settings.seed,
+                "worker": _report.worker_of(report),
             }
         )
 

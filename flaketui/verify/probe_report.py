@@ -103,3 +103,9 @@ def flaky_items(items):
                 "flaky_attributes": attributes,
             }
         )
+
+
+def worker_of(report):
+    """The xdist worker (``gw0``...) a report came from, on the controller; None without xdist."""
+    gateway = getattr(getattr(report, "node", None), "gateway", None)
+    return getattr(gateway, "id", None)

@@ -23,17 +23,25 @@ ENV_ORDER = "FLAKETUI_PROBE_ORDER"
 ENV_SHUFFLE = "FLAKETUI_PROBE_SHUFFLE"
 
 
+def wanted(mode, environ):
+    """In ``suite`` mode always; under xdist (``parallel``) when the pass is shuffled: every
+    worker shuffles with the same seed, so they agree on the collection xdist compares."""
+    return mode == "suite" or (mode == "parallel" and bool(environ.get(ENV_SHUFFLE)))
+
+
 class Suite:
-    """Registered by the probe in ``suite`` mode; ``emit`` writes one event."""
+    """Registered by the probe in a hunt's pass; ``emit`` writes one event."""
 
     def __init__(self, emit, environ):
         self.emit = emit
         self.order_path = environ.get(ENV_ORDER, "")
         raw = environ.get(ENV_SHUFFLE, "")
         self.shuffle = int(raw) if raw else None
+        #: xdist workers collect the same tests: the controller reports them, not each worker.
+        self.worker = "PYTEST_XDIST_WORKER" in environ
 
     def pytest_collectreport(self, report):
-        if report.failed:
+        if report.failed and not self.worker:
             message = str(report.longreprtext).strip()[-2000:]
             self.emit({"event": "error", "nodeid": None, "where": report.nodeid, "message": message})
 
@@ -51,6 +59,9 @@ class Suite:
             items[:] = [by_id[n] for n in wanted if n in by_id]
         elif self.shuffle is not None:
             rng = random.Random(self.shuffle)
+            if self.worker:  # each test alone, so neighbours go to different workers
+                rng.shuffle(items)
+                return
             modules = {}
             for item in items:
                 modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
@@ -59,4 +70,5 @@ class Suite:
             for group in groups:
                 rng.shuffle(group)
             items[:] = [item for group in groups for item in group]
-        self.emit({"event": "collected", "nodeids": [item.nodeid for item in items]})
+        if not self.worker:
+            self.emit({"event": "collected", "nodeids": [item.nodeid for item in items]})

@@ -84,7 +84,7 @@ class HistoryWorkflow:
     ) -> tuple[Bisection, int]:
         """Bisect for the test that makes ``victim`` (repo-relative node id) fail in pytest's
         order, without a hunt; a polluter found is recorded. Returns it and the runs taken."""
-        from flaketui.hunting import find_polluter_of
+        from flaketui.hunt_bisect import find_polluter_of
         from flaketui.verify.targets import target_for
 
         target = target_for(self.workspace.root, victim, cwd=Path.cwd())
