@@ -212,7 +212,7 @@ def _verify(
     *,
     fail_fast: bool,
 ) -> Verification:
-    found = service.verify([test], runs=runs, mode=mode, fail_fast=fail_fast, on_run=on_run, should_stop=should_stop)  # type: ignore[arg-type]
+    found = service.verify([test], runs=runs, mode=mode, fail_fast=fail_fast, on_run=on_run, should_stop=should_stop)  # type: ignore[arg-type]  # mode comes from click.Choice of VerifyMode values
     verification = found[0]
     from flaketui.models import RunOutcome, Verdict
 

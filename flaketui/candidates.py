@@ -11,15 +11,16 @@ from typing import Any
 
 from flaketui.models import FlakyTest
 from flaketui.models.history import Candidate, HuntReport, HuntVerdict, TestHistory
+from flaketui.models.key import TestKey
 
 SOURCES = ("history", "hunt")
 
 
 def find_candidates(
-    histories: Iterable[TestHistory], hunt: HuntReport | None, marked: Collection[tuple[str, str]]
+    histories: Iterable[TestHistory], hunt: HuntReport | None, marked: Collection[TestKey]
 ) -> list[Candidate]:
     """Unmarked tests that both passed and failed somewhere, the most often failing first."""
-    sources: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    sources: dict[TestKey, dict[str, dict[str, Any]]] = {}
     for history in histories:
         if history.is_candidate and history.key not in marked:
             sources.setdefault(history.key, {})["history"] = _history_source(history)

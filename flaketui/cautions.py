@@ -11,7 +11,7 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 
-from flaketui.models import FlakyTest, Verdict, Verification
+from flaketui.models import FlakyTest, TestKey, Verdict, Verification
 
 #: sys.platform values by the words a condition names them with.
 _PLATFORM_WORDS = {
@@ -66,7 +66,7 @@ def few_runs_caution(verification: Verification, min_runs: int) -> str | None:
 
 
 def cautions(
-    tests: Iterable[FlakyTest], verifications: Mapping[tuple[str, str], Verification], min_runs: int
+    tests: Iterable[FlakyTest], verifications: Mapping[TestKey, Verification], min_runs: int
 ) -> tuple[str, ...]:
     """Every caution for committing the removal of these tests' marker."""
     found = []

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from flaketui.errors import FlakeTUIError
-from flaketui.models import Category, DecidedBy, Keep, Triage
+from flaketui.models import Category, DecidedBy, Keep, TestKey, Triage
+from flaketui.settings import DECISIONS_FILE
 
-FILENAME = ".flaketui.toml"
+FILENAME = DECISIONS_FILE  # its name here, defined once in settings (vcs must know it without importing this)
 
 PREAMBLE = (
     "# flaketui decisions, shared through git: one table per test, sorted by test id.\n"
@@ -35,11 +36,6 @@ PREAMBLE = (
 _ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
 _FIELDS = ("rootdir", "category", "decided_by", "note", "keep", "keep_expires")
 _write_lock = threading.Lock()
-
-
-def table_key(rootdir: str, nodeid: str) -> str:
-    """The id a table is named by: the node id, prefixed by its rootdir when not the repo root."""
-    return nodeid if rootdir in (".", "") else f"{rootdir}/{nodeid}"
 
 
 def toml_string(text: str) -> str:
@@ -72,18 +68,18 @@ def render_table(triage: Triage) -> str:
             lines.append(f"keep_expires = {_date(triage.keep.expires).isoformat()}")
     if not lines:
         return ""
-    header = f"[tests.{toml_string(table_key(triage.rootdir, triage.nodeid))}]"
+    header = f"[tests.{toml_string(triage.key.repo_nodeid)}]"
     return "\n".join([header, *lines]) + "\n\n"
 
 
-def render(decisions: Mapping[tuple[str, str], Triage]) -> str:
+def render(decisions: Mapping[TestKey, Triage]) -> str:
     """The whole file in canonical form."""
-    ordered = sorted(decisions.values(), key=lambda t: table_key(t.rootdir, t.nodeid))
+    ordered = sorted(decisions.values(), key=lambda t: t.key.repo_nodeid)
     body = "".join(render_table(t) for t in ordered)
     return (PREAMBLE + "\n" + body).rstrip("\n") + "\n" if body else PREAMBLE
 
 
-def parse(data: bytes, source: str = FILENAME) -> dict[tuple[str, str], Triage]:
+def parse(data: bytes, source: str = FILENAME) -> dict[TestKey, Triage]:
     """The decisions in ``data``; a FlakeTUIError naming the line when it is not valid."""
     try:
         text = data.decode("utf-8")
@@ -103,7 +99,7 @@ def parse(data: bytes, source: str = FILENAME) -> dict[tuple[str, str], Triage]:
     decisions = {}
     for key, table in tests.items():
         triage = _triage(key, table, text, source)
-        decisions[(triage.rootdir, triage.nodeid)] = triage
+        decisions[triage.key] = triage
     return decisions
 
 
@@ -151,7 +147,7 @@ def update(data: bytes | None, triage: Triage) -> bytes:
     (when it holds nothing). Everything else stays byte-identical."""
     current = parse(data) if data is not None else {}
     wanted = dict(current)
-    key = (triage.rootdir, triage.nodeid)
+    key = triage.key
     if render_table(triage):
         wanted[key] = triage
     else:
@@ -168,7 +164,7 @@ def update(data: bytes | None, triage: Triage) -> bytes:
         if others:
             raise FlakeTUIError(
                 f"Cannot update {FILENAME} without rewriting it, which would drop {', '.join(others)}.",
-                f"Make the table of {table_key(triage.rootdir, triage.nodeid)} by hand, or move the other "
+                f"Make the table of {triage.key.repo_nodeid} by hand, or move the other "
                 "tables to another file.",
             )
         spliced = render(wanted)
@@ -179,7 +175,7 @@ def _splice(text: str, triage: Triage) -> str | None:
     preamble, blocks = _blocks(text)
     if blocks is None:
         return None
-    target = table_key(triage.rootdir, triage.nodeid)
+    target = triage.key.repo_nodeid
     table = render_table(triage)
     index = next((i for i, block in enumerate(blocks) if block.key == target), None)
     if index is not None:
@@ -234,14 +230,14 @@ def _blocks(text: str) -> tuple[str, list[_Block] | None]:
     return preamble, blocks
 
 
-def _parses_to(text: str, wanted: Mapping[tuple[str, str], Triage]) -> bool:
+def _parses_to(text: str, wanted: Mapping[TestKey, Triage]) -> bool:
     try:
         return parse(text.encode()) == dict(wanted)
     except FlakeTUIError:
         return False
 
 
-def load(root: Path) -> dict[tuple[str, str], Triage]:
+def load(root: Path) -> dict[TestKey, Triage]:
     """The decisions in ``root/.flaketui.toml``; none when the file does not exist."""
     try:
         data = (root / FILENAME).read_bytes()
@@ -267,7 +263,7 @@ def decide(root: Path, rootdir: str, nodeid: str, *, lock_path: Path | None = No
         except FileNotFoundError:
             data = None
         current = parse(data) if data is not None else {}
-        triage = dataclasses.replace(current.get((rootdir, nodeid), Triage(nodeid=nodeid, rootdir=rootdir)), **changes)
+        triage = dataclasses.replace(current.get(TestKey(rootdir, nodeid), Triage(nodeid=nodeid, rootdir=rootdir)), **changes)
         if data is None and not render_table(triage):
             return triage
         new = update(data, triage)

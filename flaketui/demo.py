@@ -20,15 +20,14 @@ on the machine.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from flaketui.errors import FlakeTUIError
+from flaketui.gitjobs import Running
 
 #: The identity recorded in the demo's own ``.git/config``; commits carry their authors'.
 LOCAL_NAME = "flaketui demo"
@@ -339,16 +338,12 @@ def _commit(root: Path, commit: DemoCommit) -> None:
 
 
 def _git(root: Path, *args: str, extra_env: dict[str, str] | None = None) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")}
-    env.update(extra_env or {})
-    try:
-        result = subprocess.run(
-            ["git", *args], cwd=root, env=env, capture_output=True, stdin=subprocess.DEVNULL
-        )
-    except FileNotFoundError as exc:
-        raise FlakeTUIError("git is not installed or not on PATH.", "Install git, then run `flaketui demo` again.") from exc
-    if result.returncode != 0:
+    """The git binary through ``gitjobs.Running``, as everywhere but the fix commit; a
+    repository this process is inside (a hook's GIT_DIR) must not receive the demo."""
+    code, _, err = Running(root, args, extra_env, unset=("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")).output()
+    if code != 0:
+        shown = " ".join(a for a in args if not a.startswith(("-c", "core.")))
         raise FlakeTUIError(
-            f"git {' '.join(a for a in args if not a.startswith(('-c', 'core.')))} failed while writing the demo: {result.stderr.decode(errors='replace').strip()}",
+            f"git {shown} failed while writing the demo: {err.decode(errors='replace').strip()}",
             "Check that the directory is writable, then run `flaketui demo` again with a new directory.",
         )

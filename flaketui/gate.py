@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
-from flaketui.models import Finding, FlakyTest, GateItem, Keep, Triage, repo_nodeid
-from flaketui.report import DECISIONS_FILE, marker_text
+from flaketui.models import Finding, FlakyTest, GateItem, Keep, TestKey, Triage, repo_nodeid, selects
+from flaketui.report import marker_text
+from flaketui.settings import DECISIONS_FILE
 
 #: Findings that rerun every test of the repository, so the gate fails on them like on a marker.
 RERUN_FINDING_KINDS = frozenset({"config-reruns", "ci-reruns", "collection-hook"})
@@ -16,7 +17,7 @@ RERUN_FINDING_KINDS = frozenset({"config-reruns", "ci-reruns", "collection-hook"
 def gate_items(
     tests: Sequence[FlakyTest],
     findings: Sequence[Finding],
-    decisions: Mapping[tuple[str, str], Triage],
+    decisions: Mapping[TestKey, Triage],
     today: dt.date,
 ) -> list[GateItem]:
     """Every marker and repository-wide rerun, each failing, kept or expired.
@@ -25,27 +26,28 @@ def gate_items(
     end of its date: ``2026-12-31`` still holds on that day.
     """
     items = []
-    used: set[tuple[str, str]] = set()
+    used: set[TestKey] = set()
     for test in sorted(tests, key=lambda t: (t.marker.path, t.marker.line, t.rootdir, t.nodeid)):
         marker = test.marker
         key, keep = _keep_for(test, decisions)
         if key is not None:
             used.add(key)
         items.append(
-            _judged("failing", marker.path, marker.line, repo_nodeid(test.rootdir, test.nodeid), marker_text(test), keep, today)
+            _judged("failing", marker.path, marker.line, test.key.repo_nodeid, marker_text(test), keep, today)
         )
     for finding in sorted(findings, key=lambda f: (f.path, f.line)):
         if finding.kind not in RERUN_FINDING_KINDS:
             continue
         # A team keeps a repository-wide rerun by keeping the file it is in: [tests."tox.ini"].
-        decision = decisions.get((".", finding.path))
+        file_key = TestKey(".", finding.path)
+        decision = decisions.get(file_key)
         keep = decision.keep if decision is not None else None
         if keep is not None:
-            used.add((".", finding.path))
+            used.add(file_key)
         items.append(_judged("finding", finding.path, finding.line, finding.message, finding.kind, keep, today))
     for key, triage in sorted(decisions.items()):
         if triage.keep is not None and key not in used:
-            nodeid = repo_nodeid(*key)
+            nodeid = repo_nodeid(*key)  # a key may come back from JSON as a bare tuple
             items.append(GateItem("stale", DECISIONS_FILE, 0, nodeid, "", triage.keep.reason, triage.keep.expires))
     return items
 
@@ -81,14 +83,14 @@ def _judged(unkept: str, path: str, line: int, nodeid: str, marker: str, keep: K
     return GateItem("expired" if expired else "kept", path, line, nodeid, marker, keep.reason, keep.expires)
 
 
-def _keep_for(test: FlakyTest, decisions: Mapping[tuple[str, str], Triage]) -> tuple[tuple[str, str] | None, Keep | None]:
+def _keep_for(test: FlakyTest, decisions: Mapping[TestKey, Triage]) -> tuple[TestKey | None, Keep | None]:
     """The keep that covers the test (its own, else its class's or module's) and its key."""
     exact = decisions.get(test.key)
     if exact is not None and exact.keep is not None:
         return test.key, exact.keep
-    for (rootdir, nodeid), triage in decisions.items():
-        if triage.keep is not None and rootdir == test.rootdir and test.nodeid.startswith((nodeid + "::", nodeid + "[")):
-            return (rootdir, nodeid), triage.keep
+    for (rootdir, nodeid), triage in decisions.items():  # keys may be bare (rootdir, nodeid) tuples
+        if triage.keep is not None and rootdir == test.rootdir and selects(nodeid, test.nodeid):
+            return TestKey(rootdir, nodeid), triage.keep
     return None, None
 
 

@@ -1,8 +1,13 @@
-"""git commands started now and read later: the file listing and the greps of a scan.
+"""The git binary, started now and read later: every git process flaketui starts but one.
 
-They run on another core while Python imports and parses. This module imports only what
-starting a process needs, so that the launcher (``flaketui.launch``) starts a scan's git
-work before click, dataclasses and the models load; ``vcs`` asks git everything else.
+``Running`` is the only way flaketui runs the git binary: the scan's file listing and greps
+(started by the launcher, ``flaketui.launch``, on another core while Python imports and
+parses), ``vcs``'s questions and archive, the demo's history. A process costs less than
+importing GitPython, and this module imports only what starting a process needs, so the
+launcher can use it before click, dataclasses and the models load.
+
+The exception is the commit and undo path (``vcs.commit_paths``): GitPython, as the mission
+names it, runs the commit so hooks and signing stream their output to the user.
 """
 
 from __future__ import annotations
@@ -48,16 +53,24 @@ class Running:
     """A git command started now and read later, so that git works while Python imports
     and parses. ``close()`` kills it if its answer is never read."""
 
-    def __init__(self, root: Path, args: Sequence[str | bytes], env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        args: Sequence[str | bytes],
+        env: Mapping[str, str] | None = None,
+        *,
+        unset: Collection[str] = (),
+        stderr: int = subprocess.PIPE,
+    ) -> None:
+        """``env`` adds to the environment and ``unset`` removes from it; ``stderr`` may be
+        ``subprocess.DEVNULL`` when stdout is read as it comes (``process.stdout``)."""
         self.args = args
+        environ = None
+        if env or unset:
+            environ = {k: v for k, v in os.environ.items() if k not in unset} | dict(env or {})
         try:
             self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
-                ["git", *args],
-                cwd=root,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env={**os.environ, **env} if env else None,
+                ["git", *args], cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, env=environ
             )
         except FileNotFoundError as exc:
             raise FlakeTUIError("git is not installed or not on PATH.", "Install git, then run flaketui again.") from exc
@@ -69,6 +82,14 @@ class Running:
         out, err = self.process.communicate()
         code, self.process = self.process.returncode, None
         return code, out, err
+
+    def wait(self) -> int:
+        """The exit status, once git has finished, of output read as it came (``process.stdout``)."""
+        if self.process is None:
+            raise ValueError("already read")
+        code = self.process.wait()
+        self.process = None
+        return code
 
     def checked(self) -> bytes:
         code, out, err = self.output()

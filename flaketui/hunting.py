@@ -24,7 +24,6 @@ from flaketui.models.history import (
     HuntRun,
     HuntTest,
     HuntVerdict,
-    Polluter,
     SuiteOutcome,
     Tally,
 )
@@ -166,14 +165,14 @@ def _resumable(store: Store, settings: HuntSettings) -> tuple[int, HuntSettings,
     found = store_hunts.hunt(store)
     if found is None or found["status"] == "complete":
         raise FlakeTUIError("There is no unfinished hunt to resume.", "Start one with flaketui hunt.")
-    hunt_id = int(found["id"])  # type: ignore[call-overload]
+    hunt_id = int(found["id"])  # type: ignore[call-overload]  # a hunts row: JSON values typed object
     resumed = replace(
         settings,
-        paths=tuple(found["paths"]),  # type: ignore[arg-type]
-        pytest_args=tuple(found["pytest_args"]),  # type: ignore[arg-type]
-        runs_per_mode=int(found["runs_per_mode"]),  # type: ignore[call-overload]
+        paths=tuple(found["paths"]),  # type: ignore[arg-type]  # a hunts row: JSON values typed object
+        pytest_args=tuple(found["pytest_args"]),  # type: ignore[arg-type]  # a hunts row: JSON values typed object
+        runs_per_mode=int(found["runs_per_mode"]),  # type: ignore[call-overload]  # a hunts row: JSON values typed object
     )
-    return hunt_id, resumed, store_hunts.hunt_runs(store, hunt_id), float(found["seconds"])  # type: ignore[arg-type]
+    return hunt_id, resumed, store_hunts.hunt_runs(store, hunt_id), float(found["seconds"])  # type: ignore[arg-type]  # a hunts row: JSON values typed object
 
 
 def _schedule(runs_per_mode: int, done: Sequence[HuntRun]) -> list[HuntMode]:
@@ -337,17 +336,17 @@ def latest_report(store: Store) -> HuntReport | None:
     found = store_hunts.hunt(store)
     if found is None or found["status"] == "running":
         return None
-    hunt_id = int(found["id"])  # type: ignore[call-overload]
+    hunt_id = int(found["id"])  # type: ignore[call-overload]  # a hunts row: JSON values typed object
     runs = store_hunts.hunt_runs(store, hunt_id)
     return HuntReport(
         hunt_id=hunt_id,
         rootdir=str(found["rootdir"]),
-        runs_per_mode=int(found["runs_per_mode"]),  # type: ignore[call-overload]
+        runs_per_mode=int(found["runs_per_mode"]),  # type: ignore[call-overload]  # a hunts row: JSON values typed object
         runs_done=tuple((m, sum(r.mode is m for r in runs)) for m in MODES),
         tests=tuple(from_record(str(found["results"]))),
         complete=found["status"] == "complete",
         seeds=tuple((r.mode, r.seed) for r in runs if r.seed is not None),
-        notes=tuple(found["notes"]),  # type: ignore[arg-type]
+        notes=tuple(found["notes"]),  # type: ignore[arg-type]  # a hunts row: JSON values typed object
         suite_size=max((len(r.outcomes) for r in runs), default=0),
-        seconds=float(found["seconds"]),  # type: ignore[arg-type]
+        seconds=float(found["seconds"]),  # type: ignore[arg-type]  # a hunts row: JSON values typed object
     )

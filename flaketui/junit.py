@@ -12,8 +12,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from flaketui.errors import FlakeTUIError
+
+if TYPE_CHECKING:
+    from junitparser import xunit2
 
 #: Interim results (Maven surefire's rerun dialect, written by some rerun plugins): each is a
 #: failed attempt that came before the testcase's final result.
@@ -62,14 +66,14 @@ def parse_report(data: bytes) -> Report:
         timestamp = timestamp or (suite._elem.get("timestamp") or "")
         # Nested testsuites (some CI tools merge reports that way) hold testcases too.
         for element in suite._elem.iter("testcase"):
-            attempts.extend(_attempts_of(xunit2.TestCase.fromelem(element)))
+            attempts.extend(_attempts_of(xunit2.TestCase.fromelem(element)))  # type: ignore[no-untyped-call]  # junitparser has no annotations here
     return Report(digest=hashlib.sha256(data).hexdigest(), timestamp=timestamp, attempts=tuple(attempts))
 
 
-def _attempts_of(case: object) -> list[Attempt]:
+def _attempts_of(case: xunit2.TestCase) -> list[Attempt]:
     from junitparser import Error, Failure, Skipped
 
-    elem = case._elem  # type: ignore[attr-defined]
+    elem = case._elem
     classname = elem.get("classname") or ""
     name = elem.get("name") or ""
     file = elem.get("file") or None
@@ -78,7 +82,7 @@ def _attempts_of(case: object) -> list[Attempt]:
         for child in elem
         if child.tag in _INTERIM_TAGS
     ]
-    results = case.result  # type: ignore[attr-defined]
+    results = case.result
     failure = next((r for r in results if isinstance(r, Failure | Error)), None)
     if failure is not None:
         found.append(Attempt(classname, name, file, "failed", _message(failure._elem)))
@@ -89,8 +93,8 @@ def _attempts_of(case: object) -> list[Attempt]:
     return found
 
 
-def _message(elem: object) -> str:
-    message = (elem.get("message") or "").strip() or (elem.text or "").strip()  # type: ignore[attr-defined]
+def _message(elem: Any) -> str:  # an lxml or an ElementTree element, as junitparser found one
+    message = (elem.get("message") or "").strip() or (elem.text or "").strip()
     return message if len(message) <= MESSAGE_LIMIT else message[: MESSAGE_LIMIT - 3] + "..."
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from flaketui import gitjobs
+from flaketui.errors import FlakeTUIError  # loaded by gitjobs already
 
 #: Subcommands whose first act is a scan of the repository.
 _SCANNING = frozenset({"scan", "check", "audit"})
@@ -79,7 +80,7 @@ def early_scan(args: list[str]) -> gitjobs.EarlyScan | None:
         target = directory
     try:
         root = gitjobs.find_root(Path(target))
-    except (OSError, gitjobs.FlakeTUIError):
+    except (OSError, FlakeTUIError):
         return None
     if not os.path.exists(root / ".git"):
         return None
@@ -90,5 +91,5 @@ def early_scan(args: list[str]) -> gitjobs.EarlyScan | None:
         patterns = READ_PATTERNS
     try:
         return gitjobs.EarlyScan(root, read_patterns=patterns)
-    except gitjobs.FlakeTUIError:
+    except FlakeTUIError:
         return None  # no git to start: the command itself says so, with what to do

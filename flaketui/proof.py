@@ -39,7 +39,7 @@ def lower_bound(failures: int, runs: int) -> float:
 def runs_for_rate(rate: float) -> int:
     """Clean runs that rule out a failure rate of ``rate`` at 95% (``inf`` for rate 0)."""
     if rate <= 0:
-        return math.inf  # type: ignore[return-value]
+        return math.inf  # type: ignore[return-value]  # an unbounded rate: callers compare it, never count with it
     if rate >= 1:
         return 1
     return math.ceil(math.log(1 - CONFIDENCE) / math.log(1 - rate))

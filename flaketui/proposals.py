@@ -17,6 +17,7 @@ from flaketui.models import Category, FlakyTest
 if TYPE_CHECKING:
     from flaketui.models import Diagnosis
     from flaketui.remedies import Context, Declined, Proposal
+    from flaketui.remedies._model import Reader
     from flaketui.service import Service
 
 #: Libraries a remedy may use only when the project already depends on them.
@@ -60,7 +61,7 @@ def find_test(service: Service, nodeid: str) -> FlakyTest:
 
     every = service.scan().tests
     chosen = removal.select(nodeid, every)
-    exact = [t for t in chosen if nodeid in (t.nodeid, removal.full_nodeid(t))]
+    exact = [t for t in chosen if nodeid in (t.nodeid, t.key.repo_nodeid)]
     if exact:
         return exact[0]
     functions = {(t.path, t.class_name, t.name) for t in chosen}
@@ -112,7 +113,7 @@ def context_for(service: Service, test: FlakyTest, diagnosis: Diagnosis | None) 
     )
 
 
-def declared_dependencies(files: Sequence[str], read) -> frozenset[str]:  # read: remedies.Reader
+def declared_dependencies(files: Sequence[str], read: Reader) -> frozenset[str]:
     """The optional libraries (freezegun, time-machine...) a dependency file of the project names."""
     from flaketui.discover.declared import is_dependency_file
 

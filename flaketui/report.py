@@ -17,9 +17,9 @@ from flaketui.models import (
     Evidence,
     Finding,
     FlakyTest,
-    GateItem,
     Keep,
     MarkerScope,
+    TestKey,
     Triage,
     Verification,
 )
@@ -74,7 +74,6 @@ FIXES: dict[Category, str] = {
     ),
 }
 
-DECISIONS_FILE = ".flaketui.toml"
 
 
 
@@ -172,9 +171,9 @@ def build_audit(
     branch: str | None,
     head: str | None,
     tests: Sequence[FlakyTest],
-    decisions: Mapping[tuple[str, str], Triage],
-    diagnoses: Mapping[tuple[str, str], Diagnosis | None],
-    verifications: Mapping[tuple[str, str], Verification],
+    decisions: Mapping[TestKey, Triage],
+    diagnoses: Mapping[TestKey, Diagnosis | None],
+    verifications: Mapping[TestKey, Verification],
     commits: Sequence[CommitRecord],
     findings: Sequence[Finding] = (),
     is_git: bool = True,
@@ -192,7 +191,7 @@ def build_audit(
     by_key = {t.key: t for t in tests}
     checked = tuple(
         AuditVerification(
-            nodeid=_full_id(v.rootdir, v.nodeid),
+            nodeid=v.key.repo_nodeid,
             passed=v.passed,
             runs=v.runs,
             mode=str(v.mode),
@@ -204,7 +203,7 @@ def build_audit(
         )
         for key, v in sorted(verifications.items())
         # A fixed test has no marker any more, yet its verification is the proof.
-        if key in listed or any(c.nodeid in (v.nodeid, _full_id(v.rootdir, v.nodeid)) for c in commits)
+        if key in listed or any(c.nodeid in (v.nodeid, v.key.repo_nodeid) for c in commits)
     )
     removed = tuple(
         AuditCommit(c.sha, c.nodeid, c.message.splitlines()[0] if c.message else "", c.kind, c.undoes)
@@ -236,7 +235,7 @@ def _audit_test(test: FlakyTest, triage: Triage | None, diagnosis: Diagnosis | N
         category, source, confidence = Category.UNKNOWN, CategorySource.NOT_DIAGNOSED, None
     evidence = _main_evidence(diagnosis, category)
     return AuditTest(
-        nodeid=_full_id(test.rootdir, test.nodeid),
+        nodeid=test.key.repo_nodeid,
         rootdir=test.rootdir,
         path=test.path,
         line=test.line,
@@ -303,10 +302,6 @@ def marker_text(test: FlakyTest) -> str:
     elif marker.scope is MarkerScope.MODULE and not source.startswith("pytestmark"):
         source = "pytestmark: " + source
     return source if len(source) <= 80 else source[:77] + "..."
-
-
-def _full_id(rootdir: str, nodeid: str) -> str:
-    return nodeid if rootdir in ("", ".") else f"{rootdir}/{nodeid}"
 
 
 # -- markdown -----------------------------------------------------------------------------
@@ -443,7 +438,7 @@ def to_data(audit: Audit) -> dict[str, object]:
         "unconfirmed": [t.nodeid for t in audit.unconfirmed],
         "verifications": [asdict(v) for v in audit.verifications],
         "markers_removed": [asdict(c) for c in audit.markers_removed],
-        "findings": [asdict(f) for f in audit.findings],
+        "findings": [f.to_json() for f in audit.findings],
         "fix_plan": [{**asdict(item), "category": str(item.category)} for item in audit.advice],
         "candidates": [asdict(c) for c in audit.candidates],
         "stability": asdict(audit.stability) if audit.stability else None,

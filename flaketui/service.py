@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         RepoInfo,
         RunResult,
         ScanResult,
+        TestKey,
         Triage,
         Verification,
     )
@@ -236,7 +237,7 @@ class Service:
         return self._w.undo.undo(sha, on_output=on_output)
 
     # -- the record ------------------------------------------------------------------------
-    def decisions(self) -> dict[tuple[str, str], Triage]:
+    def decisions(self) -> dict[TestKey, Triage]:
         """The team's decisions from ``.flaketui.toml``, keyed by (rootdir, nodeid)."""
         return self._w.record.decisions()
 
@@ -252,7 +253,7 @@ class Service:
         """Keep the marker on purpose (or stop keeping it with ``None``)."""
         return self._w.record.keep_marker(test, keep)
 
-    def last_verifications(self) -> dict[tuple[str, str], Verification]:
+    def last_verifications(self) -> dict[TestKey, Verification]:
         """The newest recorded verification per test."""
         return self._w.record.last_verifications()
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flaketui.errors import FlakeTUIError
-from flaketui.models import CommitRecord, RunOutcome, RunResult, Verdict, Verification, VerifyMode
+from flaketui.models import CommitRecord, RunOutcome, RunResult, TestKey, Verdict, Verification, VerifyMode
 
 FILENAME = "history.sqlite3"
 
@@ -315,7 +315,7 @@ class Store:
                     (row_id, r.index, str(r.outcome), r.duration, r.message, r.seed,
                      r.nodeid if r.nodeid != v.nodeid else None)
                     for r in v.results
-                ],  # fmt: skip
+                ],
             )
         return row_id
 
@@ -332,7 +332,7 @@ class Store:
         with self._connect() as conn:
             return self._load(conn, f"SELECT {_VERIFICATION_COLUMNS} FROM verifications {where} ORDER BY id", params)
 
-    def latest_verifications(self) -> dict[tuple[str, str], Verification]:
+    def latest_verifications(self) -> dict[TestKey, Verification]:
         """The newest verification per (rootdir, nodeid)."""
         with self._connect() as conn:
             found = self._load(
@@ -341,7 +341,7 @@ class Store:
                 "(SELECT max(id) FROM verifications GROUP BY rootdir, nodeid) ORDER BY id",
                 [],
             )
-        return {(v.rootdir, v.nodeid): v for v in found}
+        return {v.key: v for v in found}
 
     def history(self, nodeid: str, *, rootdir: str | None = None) -> list[Verification]:
         """A test's verifications, oldest first; if it has none under this node id (renamed

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -58,38 +59,55 @@ def junit_histories(store: Store) -> list[TestHistory]:
             "ORDER BY a.rootdir, a.nodeid, r.report_time, r.imported_at, r.digest, a.idx"
         ).fetchall()
     found: list[TestHistory] = []
-    current: dict[str, object] | None = None
+    current: _Tally | None = None
     for rootdir, nodeid, outcome, message, when, digest in rows:
-        if current is None or (current["rootdir"], current["nodeid"]) != (rootdir, nodeid):
+        if current is None or (current.rootdir, current.nodeid) != (rootdir, nodeid):
             if current is not None:
-                found.append(_history(current))
-            current = {"rootdir": rootdir, "nodeid": nodeid, "passed": 0, "failed": 0, "flips": 0,
-                       "reports": set(), "first": when, "last": when, "previous": None, "failure": ""}  # fmt: skip
-        current["passed" if outcome == "passed" else "failed"] += 1  # type: ignore[operator]
-        if current["previous"] is not None and current["previous"] != outcome:
-            current["flips"] += 1  # type: ignore[operator]
-        current["previous"] = outcome
-        current["reports"].add(digest)  # type: ignore[attr-defined]
-        current["last"] = when
+                found.append(current.history())
+            current = _Tally(rootdir, nodeid, first=when)
+        if outcome == "passed":
+            current.passed += 1
+        else:
+            current.failed += 1
+        if current.previous is not None and current.previous != outcome:
+            current.flips += 1
+        current.previous = outcome
+        current.reports.add(digest)
+        current.last = when
         if outcome == "failed":
-            current["failure"] = message
+            current.failure = message
     if current is not None:
-        found.append(_history(current))
+        found.append(current.history())
     return found
 
 
-def _history(row: dict[str, object]) -> TestHistory:
-    return TestHistory(
-        rootdir=str(row["rootdir"]),
-        nodeid=str(row["nodeid"]),
-        passed=int(row["passed"]),  # type: ignore[call-overload]
-        failed=int(row["failed"]),  # type: ignore[call-overload]
-        reports=len(row["reports"]),  # type: ignore[arg-type]
-        flips=int(row["flips"]),  # type: ignore[call-overload]
-        first_seen=str(row["first"]),
-        last_seen=str(row["last"]),
-        last_failure=str(row["failure"]),
-    )
+@dataclass
+class _Tally:
+    """One test's attempts, counted as the rows go by."""
+
+    rootdir: str
+    nodeid: str
+    first: str
+    last: str = ""
+    passed: int = 0
+    failed: int = 0
+    flips: int = 0
+    reports: set[str] = field(default_factory=set)
+    previous: str | None = None
+    failure: str = ""
+
+    def history(self) -> TestHistory:
+        return TestHistory(
+            rootdir=self.rootdir,
+            nodeid=self.nodeid,
+            passed=self.passed,
+            failed=self.failed,
+            reports=len(self.reports),
+            flips=self.flips,
+            first_seen=str(self.first),
+            last_seen=str(self.last or self.first),
+            last_failure=str(self.failure),
+        )
 
 
 def junit_report_count(store: Store) -> int:

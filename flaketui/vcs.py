@@ -1,8 +1,11 @@
 """Everything flaketui asks of git.
 
-Read-only questions asked on hot paths (which files exist, HEAD, what is dirty) run the git
-binary directly: importing GitPython costs more than the answer. Anything that writes
-(commits, undo) goes through GitPython, imported inside the functions that need it.
+Two ways, each for a reason. The commit and the undo (``commit_paths``) go through GitPython,
+imported inside that function: it runs ``git commit -- PATHS`` with the user's hooks and
+signing and streams their output as it comes. Every question (which files exist, HEAD,
+what is dirty, a file at a revision) and the archive of a past tree run the git binary
+through ``gitjobs.Running``: importing GitPython costs more than the answer, and a scan asks
+on its hot path. No third way: a new git call uses one of these two.
 """
 
 from __future__ import annotations
@@ -14,19 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flaketui.errors import FlakeTUIError
-from flaketui.gitjobs import own_git_dir, start_listing
+from flaketui.gitjobs import Running, own_git_dir, start_listing
+from flaketui.settings import DECISIONS_FILE
 
 
 def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    try:
-        result = subprocess.run(
-            ["git", *args],
-            cwd=root,
-            capture_output=True,
-            stdin=subprocess.DEVNULL,
-        )
-    except FileNotFoundError as exc:  # no git binary on PATH
-        raise FlakeTUIError("git is not installed or not on PATH.", "Install git, then run flaketui again.") from exc
+    code, out, err = Running(root, args).output()
+    result = subprocess.CompletedProcess(list(args), code, out, err)  # args without "git": see gitjobs
     if check and result.returncode != 0:
         raise FlakeTUIError(
             f"git {' '.join(args)} failed: {result.stderr.decode(errors='replace').strip()}",
@@ -101,9 +98,9 @@ def tree_state(root: Path) -> TreeState:
     for entry in status.stdout.split(b"\0"):
         if len(entry) > 3:
             paths.append(os.fsdecode(entry[3:]))
-    # The team's decisions file (decisions.FILENAME, not imported: this is a hot path) is not
-    # read by pytest: deciding a category after a verification must not make it stale.
-    paths = sorted(p for p in paths if p != ".flaketui.toml")
+    # The team's decisions file is not read by pytest: deciding a category after a
+    # verification must not make it stale.
+    paths = sorted(p for p in paths if p != DECISIONS_FILE)
     import hashlib
 
     digest = hashlib.sha256()
@@ -339,9 +336,8 @@ def commit_paths(
 
     listeners = [on_output] if on_output is not None else []
 
-    def collect(line: str | bytes) -> None:
-        text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
-        text = text.rstrip("\n")
+    def collect(line: str) -> None:  # str: handle_process_output decodes the streams
+        text = line.rstrip("\n")
         output.append(text)
         for listener in listeners:
             try:
@@ -360,7 +356,7 @@ def commit_paths(
             process = repo.git.commit("-m", message, "--", *paths, as_process=True, env=_signing_env())
             gitpython.cmd.handle_process_output(process, collect, collect, finalizer=None)
             process.wait()
-            sha = repo.git.rev_parse("HEAD").strip()
+            sha = str(repo.git.rev_parse("HEAD")).strip()
         finally:
             repo.close()
     except gitpython.GitCommandError as exc:
@@ -408,24 +404,15 @@ def export_tree(root: Path, rev: str, dest: Path, keep: Callable[[str], bool]) -
     """
     import tarfile
 
-    try:
-        process = subprocess.Popen(
-            ["git", "archive", "--format=tar", rev],
-            cwd=root,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-    except FileNotFoundError as exc:
-        raise FlakeTUIError("git is not installed or not on PATH.", "Install git, then run flaketui again.") from exc
+    job = Running(root, ["archive", "--format=tar", rev], stderr=subprocess.DEVNULL)
+    assert job.process is not None and job.process.stdout is not None  # just started, with a pipe
     written = 0
-    assert process.stdout is not None
-    with process.stdout, tarfile.open(fileobj=process.stdout, mode="r|") as archive:
+    with job.process.stdout, tarfile.open(fileobj=job.process.stdout, mode="r|") as archive:
         for member in archive:
             if member.isfile() and keep(member.name):
                 archive.extract(member, dest, filter="data")
                 written += 1
-    if process.wait() != 0:
+    if job.wait() != 0:
         raise FlakeTUIError(f"git archive {rev} failed.", "Check that the repository is readable (`git status`).")
     _git(dest, "init", "-q")
     return written

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from flaketui.diagnose import hash_seed_rules
 from flaketui.diagnose.catalog import RULES
 from flaketui.models import Category
 from tests._diagnose_helpers import diagnose_files, pairs
@@ -988,3 +989,22 @@ def test_rule_catalogue_is_broad_and_well_formed() -> None:
         assert rule.id.split(".")[0] == str(rule.category), rule.id
         assert 0 < rule.weight <= 1 and rule.message and rule.fix
         assert rule.scope or rule.calls or rule.matcher is not None, rule.id
+
+
+@pytest.mark.parametrize(
+    ("code", "hash_seed"),
+    [
+        pytest.param("assert list({'b', 'a'}) == ['a', 'b']", True, id="set-order"),
+        pytest.param("for tag in {'b', 'a'}:\n        out.append(tag)", True, id="set-loop"),
+        pytest.param("assert stored == hash('key')", True, id="hash-value"),
+        pytest.param("assert time.time() < 5", False, id="wall-clock-is-not"),
+    ],
+)
+def test_evidence_says_whether_its_cause_varies_with_the_hash_seed(tmp_path: Path, code: str, hash_seed: bool) -> None:
+    """The verifier runs such tests fresh-process: the property travels with the rule, so a
+    rename cannot silently drop a rule from it."""
+    body = f"import time\n\n\ndef test_it(out, stored):\n    {code}\n"
+    diagnosis = diagnose_files(tmp_path, {"test_a.py": body}, "test_a.py", "test_it")
+    rules = {e.rule for e in diagnosis.evidence}
+    assert rules
+    assert all((rule in hash_seed_rules()) is hash_seed for rule in rules)

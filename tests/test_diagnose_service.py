@@ -144,7 +144,9 @@ def test_scan_json_carries_suggestion_and_evidence(make_repo: MakeRepo, capsys: 
     tests = {t["nodeid"]: t for t in json.loads(capsys.readouterr().out)["tests"]}
     open_now = tests["tests/test_shop.py::test_open_now"]
     assert open_now["suggestion"]["category"] == "time" and 0 < open_now["suggestion"]["confidence"] <= 1
-    assert {"category", "rule", "path", "line", "end_line", "message", "fix"} == set(open_now["evidence"][0])
+    assert {"category", "rule", "path", "line", "end_line", "message", "fix", "weight", "where", "fix_at", "source"} == set(
+        open_now["evidence"][0]
+    )
     assert ("time.wall-clock", 7) in {(e["rule"], e["line"]) for e in open_now["evidence"]}
     assert tests["tests/test_shop.py::test_plain"]["suggestion"] == {"category": "unknown", "confidence": 0.0}
     assert tests["tests/test_shop.py::test_plain"]["evidence"] == []

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flaketui.discover.config import fnmatch_ex, read_pytest_section
+from flaketui.discover.config import fnmatch_ex
+from flaketui.rootdirs import read_pytest_section
 from tests._discover_helpers import by_nodeid, pytest_collect, scan
 from tests.conftest import write_files
 

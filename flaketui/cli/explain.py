@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -85,6 +85,6 @@ def _print_explanation(explanation: Explanation) -> None:
         console.print(f"[dim]ranking: {', '.join(ranked)}[/dim]", soft_wrap=True)
 
 
-def _runs_title(runs: list) -> str:  # (list[Evidence]) -> "Evidence from 6 failed runs of 10"
+def _runs_title(runs: list[Any]) -> str:  # -> "Evidence from 6 failed runs of 10"
     where = runs[0].where if runs else ""
     return f"Evidence {where}" if where.startswith("from ") else "Evidence from runs"

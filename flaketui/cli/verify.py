@@ -38,38 +38,6 @@ _VERDICT_STYLE = {
 }
 
 
-def verification_json(v: Verification) -> dict[str, Any]:
-    """The object ``--json`` prints for one test."""
-    return {
-        "nodeid": v.nodeid,
-        "rootdir": v.rootdir,
-        "runs": v.runs,
-        "runs_requested": v.runs_requested,
-        "passed": v.passed,
-        "failed": v.count(RunOutcome.FAILED),
-        "errors": v.count(RunOutcome.ERROR),
-        "timeouts": v.count(RunOutcome.TIMEOUT),
-        "crashed": v.count(RunOutcome.CRASHED),
-        "verdict": str(v.verdict),
-        "failure_rate_upper_95": round(v.failure_rate_upper_95, 4),
-        "mode": str(v.mode),
-        "command": v.command,
-        "head": v.head,
-        "tree_fingerprint": v.tree_fingerprint,
-        "python": v.python,
-        "note": v.note,
-        "skipped": v.count(RunOutcome.SKIPPED),
-        "skip_reason": v.skip_reason,
-        "pytest_args": list(v.pytest_args),
-        "seeds": [r.seed for r in v.results],
-        "failures": [
-            {"index": r.index, "outcome": str(r.outcome), "message": r.message}
-            for r in v.results
-            if r.outcome is not RunOutcome.PASSED
-        ],
-    }
-
-
 class _Stop:
     """Ctrl-C sets the flag the service polls, so it kills the runs and records what ran."""
 
@@ -156,7 +124,7 @@ def verify(
         )
     if as_json:
         for v in verifications:
-            out.print(json.dumps(verification_json(v)), markup=False, highlight=False)
+            out.print(json.dumps(v.to_json()), markup=False, highlight=False)
     else:
         for v in verifications:
             _print_verification(out, v)

@@ -14,7 +14,6 @@ import libcst as cst
 from flaketui.codemod._locate import Site, is_mark_like
 from flaketui.codemod._pieces import ModuleText
 
-
 Reader = Callable[[str], bytes | None]
 
 
@@ -169,11 +168,15 @@ def _local_refusal(parsed: ModuleText, site: Site, where: str) -> str | None:
 
 def _only_marks(helper: cst.FunctionDef) -> bool:
     """``def flaky(fn): return pytest.mark.flaky(reruns=3)(fn)``: a helper that only marks."""
-    body = helper.body.body if isinstance(helper.body, cst.IndentedBlock) else helper.body.body
-    statements = [s for s in body if not _is_docstring(s)]
-    if len(statements) != 1 or not isinstance(statements[0], cst.SimpleStatementLine):
+    if isinstance(helper.body, cst.IndentedBlock):
+        statements = [s for s in helper.body.body if not _is_docstring(s)]
+        if len(statements) != 1 or not isinstance(statements[0], cst.SimpleStatementLine):
+            return False
+        only = statements[0].body
+    elif isinstance(helper.body, cst.SimpleStatementSuite):  # ``def flaky(fn): return ...``
+        only = helper.body.body
+    else:
         return False
-    only = statements[0].body
     if len(only) != 1 or not isinstance(only[0], cst.Return) or not isinstance(only[0].value, cst.Call):
         return False
     call = only[0].value

@@ -55,9 +55,9 @@ class ModuleText:
             return dict(MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider))
         starts: dict[int, int] = {}
         line = 1 + self.header.count("\n")
-        for statement in self.module.body:
-            starts[id(statement)] = line
-            line += self.pieces[id(statement)].count("\n")
+        for top in self.module.body:
+            starts[id(top)] = line
+            line += self.pieces[id(top)].count("\n")
         result: Positions = {}
         for statement in statements:
             alone = self.module.with_changes(body=[statement], header=[], footer=[])

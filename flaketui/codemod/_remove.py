@@ -15,6 +15,8 @@ import libcst as cst
 import libcst.matchers as m
 
 Item = TypeVar("Item", bound=cst.CSTNode)
+Bracketed = TypeVar("Bracketed", cst.List, cst.Tuple)
+Decorated = TypeVar("Decorated", cst.FunctionDef, cst.ClassDef)
 
 _SMALL_STATEMENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Import, cst.ImportFrom)
 
@@ -80,7 +82,7 @@ def ancestors(parents: Parents, nodes: Collection[cst.CSTNode]) -> set[int]:
 def dropped_comments(node: cst.CSTNode) -> list[str]:
     """The comments that go with a removed node: all inside it except the lines above it and
     those under its comma, which the removal moves to what follows."""
-    comments = [c.value for c in m.findall(node, m.Comment())]
+    comments = [c.value for c in m.findall(node, m.Comment()) if isinstance(c, cst.Comment)]
     moved = [*getattr(node, "leading_lines", ()), *_comment_lines_after(getattr(node, "comma", None))]
     for line in moved:
         if line.comment is not None and line.comment.value in comments:
@@ -137,7 +139,7 @@ class NodeRemover(cst.CSTTransformer):
             closed = closed.with_changes(elements=[only])
         return closed
 
-    def _close_brackets(self, original: Any, updated: Any) -> Any:
+    def _close_brackets(self, original: Bracketed, updated: Bracketed) -> Bracketed:
         gap = _Gap(_opening_of(updated), _closing_of(updated))
         elements = self._close(original.elements, updated.elements, gap)
         return _with_brackets(updated.with_changes(elements=elements), gap)
@@ -246,7 +248,7 @@ class NodeRemover(cst.CSTTransformer):
     def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
         return self._carry_decorator_lines(original_node, updated_node)
 
-    def _carry_decorator_lines(self, original: Any, updated: Any) -> Any:
+    def _carry_decorator_lines(self, original: Decorated, updated: Decorated) -> Decorated:
         decorators, rest = _carry_lines(original.decorators, updated.decorators, self.gone)
         if rest:
             after = _merge_lines(rest, list(updated.lines_after_decorators))
@@ -268,7 +270,7 @@ class NodeRemover(cst.CSTTransformer):
         return updated_node.with_changes(body=body, footer=_merge_lines(rest, list(updated_node.footer)))
 
 
-def _carry_lines(original: Sequence[Item], updated: Sequence[Item], gone: set[int]) -> tuple[list[Item], list[cst.EmptyLine]]:
+def _carry_lines(original: Sequence[Item], updated: Sequence[Item], gone: Collection[int]) -> tuple[list[Item], list[cst.EmptyLine]]:
     result: list[Item] = []
     kept = iter(updated)
     carried: list[cst.EmptyLine] = []
@@ -280,7 +282,7 @@ def _carry_lines(original: Sequence[Item], updated: Sequence[Item], gone: set[in
             continue
         current = next(kept)
         if carried or at_start:
-            existing = list(current.leading_lines)  # type: ignore[attr-defined]
+            existing = list(getattr(current, "leading_lines", ()))  # decorators and statements have them
             if at_start:
                 # What now opens the block should not open it with the blank lines that used
                 # to separate it from the removed statement.
@@ -333,29 +335,29 @@ def _has_comment(comma: Any) -> bool:
     return after.first_line.comment is not None or any(line.comment is not None for line in after.empty_lines)
 
 
-def _opening_of(node: Any) -> Any:
+def _opening_of(node: cst.List | cst.Tuple) -> cst.BaseParenthesizableWhitespace | None:
     if isinstance(node, cst.List):
         return node.lbracket.whitespace_after
-    if isinstance(node, cst.Tuple) and node.lpar:
+    if node.lpar:
         return node.lpar[0].whitespace_after
     return None
 
 
-def _closing_of(node: Any) -> Any:
+def _closing_of(node: cst.List | cst.Tuple) -> cst.BaseParenthesizableWhitespace | None:
     if isinstance(node, cst.List):
         return node.rbracket.whitespace_before
-    if isinstance(node, cst.Tuple) and node.rpar:
+    if node.rpar:
         return node.rpar[-1].whitespace_before
     return None
 
 
-def _with_brackets(node: Any, gap: _Gap) -> Any:
+def _with_brackets(node: Bracketed, gap: _Gap) -> Bracketed:
     if isinstance(node, cst.List):
         return node.with_changes(
             lbracket=node.lbracket.with_changes(whitespace_after=gap.opening),
             rbracket=node.rbracket.with_changes(whitespace_before=gap.closing),
         )
-    if isinstance(node, cst.Tuple) and node.lpar and node.rpar:
+    if node.lpar and node.rpar:
         return node.with_changes(
             lpar=[node.lpar[0].with_changes(whitespace_after=gap.opening), *node.lpar[1:]],
             rpar=[*node.rpar[:-1], node.rpar[-1].with_changes(whitespace_before=gap.closing)],

@@ -7,6 +7,7 @@ from typing import Any
 
 import libcst as cst
 import libcst.matchers as m
+from libcst.metadata import CodeRange
 
 from flaketui.codemod._locate import PYTESTMARK, chain_names, normalised, root_name
 from flaketui.codemod._result import Removal, internal_failure, refused
@@ -129,7 +130,7 @@ def _bound_at_module_level(module: cst.Module) -> set[str]:
                     if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                         bound.add(alias.asname.name.value)
                     else:
-                        root = alias.name
+                        root: cst.BaseExpression = alias.name
                         while isinstance(root, cst.Attribute):
                             root = root.value
                         if isinstance(root, cst.Name):
@@ -284,7 +285,7 @@ def _same(a: cst.CSTNode, b: cst.CSTNode) -> bool:
 _EMPTY_MODULE = cst.Module(body=[])
 
 
-def _distance(span: Any, line: int) -> int:
+def _distance(span: CodeRange, line: int) -> int:
     if span.start.line <= line <= span.end.line:
         return 0
     return min(abs(span.start.line - line), abs(span.end.line - line))
@@ -336,7 +337,7 @@ def _appended(existing: cst.BaseExpression, expr: cst.BaseExpression) -> cst.Bas
     return cst.List([cst.Element(existing, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))), cst.Element(expr)])
 
 
-def _extend_pytestmark(line: cst.BaseStatement, expr: cst.BaseExpression) -> cst.BaseStatement | None:
+def _extend_pytestmark(line: cst.BaseStatement, expr: cst.BaseExpression) -> cst.SimpleStatementLine | None:
     """A ``pytestmark = ...`` line with ``expr`` appended, or None if the line is something else."""
     if not isinstance(line, cst.SimpleStatementLine):
         return None

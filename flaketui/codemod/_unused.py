@@ -130,15 +130,16 @@ def unused_definitions(module: cst.Module, text: str, candidates: set[str]) -> U
             if isinstance(statement, cst.Import) or (
                 isinstance(statement, cst.ImportFrom)
                 and not isinstance(statement.names, cst.ImportStar)
-                and not m.matches(statement.module, m.Name("__future__"))
+                and not (statement.module is not None and m.matches(statement.module, m.Name("__future__")))
             ):
-                for alias in statement.names:  # type: ignore[union-attr]
+                assert not isinstance(statement.names, cst.ImportStar)  # excluded just above
+                for alias in statement.names:
                     unused.parents[id(alias)] = statement
                     bound = _bound_name(alias)
                     if bound in candidates and bound not in keep and counts[bound] == 0:
                         doomed.append(alias)
             target = alias_definition_target(statement)
-            if target in candidates and target not in keep and counts[target] == 0:
+            if isinstance(statement, cst.Assign) and target in candidates and target not in keep and counts[target] == 0:
                 doomed.append(statement)
-                freed |= names_used_by(statement.value)  # type: ignore[attr-defined]
+                freed |= names_used_by(statement.value)
     return unused

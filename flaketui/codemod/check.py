@@ -12,13 +12,21 @@ from __future__ import annotations
 import ast
 import difflib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from flaketui.codemod._safety import comments_by_line
 from flaketui.models import Marker
 
 _MARK_WORDS = {"mark", "flaky"}
+
+#: The nodes that carry a position (``ast.AST`` itself declares none).
+Located = ast.expr | ast.stmt | ast.keyword | ast.alias
+#: Takes a found marker out of the tree; returns the lines it spanned.
+Remover = Callable[[], set[int]]
+_Node = TypeVar("_Node", bound=Located)
+_Owner = TypeVar("_Owner", bound=Located)
 
 
 @dataclass
@@ -102,8 +110,8 @@ def _is_pytestmark(statement: ast.stmt) -> ast.expr | None:
     return None
 
 
-def _spans(node: ast.AST, line: int) -> bool:
-    return node.lineno <= line <= (node.end_lineno or node.lineno)  # type: ignore[attr-defined]
+def _spans(node: Located, line: int) -> bool:
+    return node.lineno <= line <= (node.end_lineno or node.lineno)
 
 
 def _strip_markers(tree: ast.Module, markers: Sequence[Marker]) -> _Stripped:
@@ -125,11 +133,11 @@ def _strip_markers(tree: ast.Module, markers: Sequence[Marker]) -> _Stripped:
     return result
 
 
-def _lines_of(node: ast.AST) -> set[int]:
-    return set(range(node.lineno, (node.end_lineno or node.lineno) + 1))  # type: ignore[attr-defined]
+def _lines_of(node: Located) -> set[int]:
+    return set(range(node.lineno, (node.end_lineno or node.lineno) + 1))
 
 
-def _candidates(tree: ast.Module, line: int):  # -> Iterator[tuple[ast.expr, Callable[[], set[int]]]]
+def _candidates(tree: ast.Module, line: int) -> Iterator[tuple[ast.expr, Remover]]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             for decorator in node.decorator_list:
@@ -159,7 +167,7 @@ def _candidates(tree: ast.Module, line: int):  # -> Iterator[tuple[ast.expr, Cal
                     yield keyword.value, _remover(node.keywords, keyword, keyword)
 
 
-def _remover(container: list, item: object, span: ast.AST):  # -> Callable[[], set[int]]
+def _remover(container: list[_Node], item: _Node, span: Located) -> Remover:
     def remove() -> set[int]:
         container.remove(item)
         return _lines_of(span)
@@ -167,7 +175,9 @@ def _remover(container: list, item: object, span: ast.AST):  # -> Callable[[], s
     return remove
 
 
-def _element_remover(elements: list, element: ast.expr, owner_list: list, owner: ast.AST):
+def _element_remover(
+    elements: list[ast.expr], element: ast.expr, owner_list: list[_Owner], owner: _Owner
+) -> Remover:
     def remove() -> set[int]:
         elements.remove(element)
         if not elements:

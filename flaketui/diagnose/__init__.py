@@ -16,4 +16,12 @@ from __future__ import annotations
 
 from flaketui.diagnose.engine import Diagnoser
 
-__all__ = ["Diagnoser"]
+__all__ = ["Diagnoser", "hash_seed_rules"]
+
+
+def hash_seed_rules() -> frozenset[str]:
+    """Ids of the rules whose cause varies with PYTHONHASHSEED (``Rule.varies_with_hash_seed``):
+    evidence from one of them asks the verifier for fresh processes."""
+    from flaketui.diagnose.catalog import RULES  # loads libcst: only when a verification asks
+
+    return frozenset(rule.id for rule in RULES if rule.varies_with_hash_seed)

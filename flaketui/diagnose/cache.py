@@ -12,58 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flaketui.models import Category, Diagnosis, Evidence, Suggestion
+from flaketui.models import Diagnosis
 
 FORMAT = 2
 MAX_ENTRIES = 50_000
-
-
-def diagnosis_to_json(diagnosis: Diagnosis) -> dict[str, Any]:
-    return {
-        "nodeid": diagnosis.nodeid,
-        "suggestion": {**_suggestion(diagnosis.suggestion), "fix_at": _place(diagnosis.fix_at)},
-        "ranking": [_suggestion(s) for s in diagnosis.ranking],
-        "evidence": [
-            {
-                "category": str(e.category), "rule": e.rule, "path": e.path, "line": e.line, "end_line": e.end_line,
-                "message": e.message, "fix": e.fix, "weight": e.weight, "where": e.where,
-                "fix_at": _place(e.fix_at), "source": e.source,
-            }
-            for e in diagnosis.evidence
-        ],
-    }
-
-
-def _place(place: tuple[str, int] | None) -> dict[str, Any] | None:
-    return None if place is None else {"path": place[0], "line": place[1]}
-
-
-def _suggestion(suggestion: Suggestion) -> dict[str, Any]:
-    return {"category": str(suggestion.category), "confidence": suggestion.confidence}
-
-
-def diagnosis_from_json(data: dict[str, Any]) -> Diagnosis:
-    return Diagnosis(
-        nodeid=data["nodeid"],
-        suggestion=Suggestion(Category(data["suggestion"]["category"]), float(data["suggestion"]["confidence"])),
-        ranking=tuple(Suggestion(Category(s["category"]), float(s["confidence"])) for s in data["ranking"]),
-        evidence=tuple(
-            Evidence(
-                category=Category(e["category"]), rule=e["rule"], path=e["path"], line=int(e["line"]),
-                end_line=int(e["end_line"]), message=e["message"], fix=e["fix"], weight=float(e["weight"]),
-                where=e["where"], source=e.get("source", "code"),
-                **_fix_fields(e, e["path"], int(e["line"])),
-            )
-            for e in data["evidence"]
-        ),
-    )
-
-
-def _fix_fields(data: dict[str, Any], path: str, line: int) -> dict[str, Any]:
-    place = data.get("fix_at")
-    if not place or (place["path"], place["line"]) == (path, line):
-        return {}
-    return {"fix_path": place["path"], "fix_line": int(place["line"])}
 
 
 class DiagnosisCache:
@@ -96,12 +48,12 @@ class DiagnosisCache:
         if unchanged is not None and isinstance(deps, dict) and not unchanged(deps):
             return None
         try:
-            return diagnosis_from_json(data)
+            return Diagnosis.from_json(data)
         except (KeyError, ValueError, TypeError):
             return None
 
     def put(self, key: str, diagnosis: Diagnosis, deps: dict[str, str] | None = None) -> None:
-        self._load()[key] = {**diagnosis_to_json(diagnosis), **({"deps": deps} if deps else {})}
+        self._load()[key] = {**diagnosis.to_json(), **({"deps": deps} if deps else {})}
         self._dirty = True
 
     def save(self) -> None:

@@ -28,7 +28,7 @@ def evidence_kind(diagnosis_or_evidence: object, category: Category | None = Non
         evidence = getattr(diagnosis_or_evidence, "evidence")  # noqa: B009 - a Diagnosis
         category = getattr(diagnosis_or_evidence, "suggestion").category  # noqa: B009
     else:
-        evidence = diagnosis_or_evidence  # type: ignore[assignment]
+        evidence = diagnosis_or_evidence  # type: ignore[assignment]  # not a Diagnosis: the evidence list itself
     for item in evidence:
         if item.category is category and item.weight > 0:
             return "note" if item.rule.startswith("note.") else item.rule

@@ -296,7 +296,7 @@ class FunctionReader(cst.CSTVisitor):
             self._restores(node)
             return True
         for rule in _NODE_RULES.get(type(node), ()):
-            if m.matches(node, rule.matcher) and (rule.when is None or rule.when(node, self)):
+            if rule.matcher is not None and m.matches(node, rule.matcher) and (rule.when is None or rule.when(node, self)):
                 self.hit(rule, node, dotted(node.target) if isinstance(node, cst.AssignTarget) else None)
         if isinstance(node, cst.Assert) and isinstance(node.test, cst.Comparison):
             if any(isinstance(t.operator, cst.Equal) for t in node.test.comparisons):
@@ -457,7 +457,7 @@ class FunctionReader(cst.CSTVisitor):
         if id(node) not in self.with_items:
             mitigations.call_mitigations(self, node, qualified)
 
-    def _returned(self, value: cst.BaseExpression | cst.BaseSmallStatement | None) -> None:
+    def _returned(self, value: cst.CSTNode | None) -> None:
         if self.facts.returns is None and isinstance(value, cst.BaseExpression):
             qualified = self.qualify(value)
             if qualified is not None and not qualified.startswith("<local>"):

@@ -4,6 +4,7 @@ whole function, a ``with`` its block, a plain call the rest of the function."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -30,8 +31,9 @@ def call_mitigations(reader: FunctionReader, node: cst.Call, qualified: str, *, 
     if PATCH_CALLS.match(qualified):
         target = _patch_target(reader, node, qualified)
         if target:
-            for kind in target_mitigations(target) or {None}:
-                reader.mitigate(kind, node, blanket=blanket, span=span, target=target)
+            kinds: Collection[Mitigation | None] = target_mitigations(target) or {None}
+            for patched in kinds:
+                reader.mitigate(patched, node, blanket=blanket, span=span, target=target)
 
 
 def _patch_target(reader: FunctionReader, node: cst.Call, qualified: str) -> str | None:
@@ -69,4 +71,4 @@ def with_block(reader: FunctionReader, node: cst.With) -> None:
             if qualified is not None:
                 call_mitigations(reader, item.item, qualified, span=span)
         if item.asname is not None:
-            reader._bind(item.asname.name, item.item)  # type: ignore[arg-type]
+            reader._bind(item.asname.name, item.item)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import ast
 import re
 from collections import Counter, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from flaketui.diagnose import cures, mitigations
 from flaketui.diagnose.facts import (
@@ -159,18 +159,23 @@ def _statements(body: Sequence[cst.BaseStatement]) -> Iterator[tuple[cst.BaseSta
     for statement in body:
         yield statement, False
         if isinstance(statement, cst.If):
-            for nested, _ in _statements(statement.body.body):  # type: ignore[arg-type]
+            for nested, _ in _statements(_block(statement.body)):
                 yield nested, True
             if isinstance(statement.orelse, cst.Else):
-                for nested, _ in _statements(statement.orelse.body.body):  # type: ignore[arg-type]
+                for nested, _ in _statements(_block(statement.orelse.body)):
                     yield nested, True
         elif isinstance(statement, cst.Try):
             blocks = [statement.body, *(h.body for h in statement.handlers)]
             if statement.orelse is not None:
                 blocks.append(statement.orelse.body)
             for block in blocks:
-                for nested, _ in _statements(block.body):  # type: ignore[arg-type]
+                for nested, _ in _statements(_block(block)):
                     yield nested, True
+
+
+def _block(suite: cst.BaseSuite) -> Sequence[cst.BaseStatement]:
+    """The statements of an indented block; a one-line suite (``if x: y = 1``) holds none we read."""
+    return suite.body if isinstance(suite, cst.IndentedBlock) else ()
 
 
 class _AstLines:
@@ -216,7 +221,7 @@ class _ModuleReader:
         #: Every function and method with its line span, to find those that mention a name.
         self._spans: list[tuple[cst.FunctionDef, str | None, int, int]] = []
         self._source_lines: list[bytes] = []
-        self._whole: dict[cst.CSTNode, object] | None = None
+        self._whole: dict[cst.CSTNode, CodeRange] | None = None
         self._self_attributes: dict[str, dict[str, str]] = {}
 
     def text_of(self, start: int, end: int) -> str:
@@ -232,7 +237,7 @@ class _ModuleReader:
     def def_line(self, node: cst.FunctionDef, class_name: str | None) -> int:
         return self._def_lines.get(id(node), 0)
 
-    def _positions(self, node: cst.FunctionDef) -> tuple[dict, int]:
+    def _positions(self, node: cst.FunctionDef) -> tuple[Mapping[cst.CSTNode, CodeRange], int]:
         known = self._def_lines.get(id(node))
         if known:
             positions = MetadataWrapper(cst.Module(body=[node]), unsafe_skip_copy=True).resolve(PositionProvider)
@@ -388,8 +393,10 @@ class _ModuleReader:
                         found[small.target.value] = annotated
         init = klass.method_nodes.get("__init__")
         for assign in m.findall(init, m.Assign() | m.AnnAssign()) if init is not None else ():
-            targets = [t.target for t in assign.targets] if isinstance(assign, cst.Assign) else [assign.target]  # type: ignore[union-attr]
-            value = assign.value  # type: ignore[union-attr]
+            if not isinstance(assign, cst.Assign | cst.AnnAssign):
+                continue
+            targets = [t.target for t in assign.targets] if isinstance(assign, cst.Assign) else [assign.target]
+            value = assign.value
             for target in targets:
                 if (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
                         and target.value.value == "self" and value is not None):

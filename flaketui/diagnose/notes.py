@@ -19,25 +19,25 @@ from flaketui.models import Category, Evidence, FlakyTest
 
 #: Words that name a cause. A comment may name several; the scorer weighs them with the code.
 VOCABULARY: tuple[tuple[Category, re.Pattern[str]], ...] = tuple((c, re.compile(p, re.IGNORECASE)) for c, p in (
-    (Category.RACE, r"\brac(e|es|y|ing)\b(?! ?track)|race condition|thread[- ]?safe|concurren|deadlock|interleav"
-                    r"|\bthreads?\b|\block(ing)? (order|contention)|in[- ]flight|still running|returns? before"),
-    (Category.ASYNC, r"time ?outs?\b|timed out|\bhang(s|ing)?\b|\bwait(s|ing)? (for|until)|not (yet )?ready|event loop"
+    (Category.RACE, (r"\brac(e|es|y|ing)\b(?! ?track)|race condition|thread[- ]?safe|concurren|deadlock|interleav"
+                    r"|\bthreads?\b|\block(ing)? (order|contention)|in[- ]flight|still running|returns? before")),
+    (Category.ASYNC, (r"time ?outs?\b|timed out|\bhang(s|ing)?\b|\bwait(s|ing)? (for|until)|not (yet )?ready|event loop"
                      r"|\beventually\b|heartbeat|not (yet )?(started|registered|finished)"
-                     r"|\bpoll(s|ing)?\b"),
+                     r"|\bpoll(s|ing)?\b")),
     # "Slow CI" and "under load" explain why a timing or a timeout trips, not which: no category.
-    (Category.TIME, r"\btiming\b|wall[- ]?clock"
+    (Category.TIME, (r"\btiming\b|wall[- ]?clock"
                     r"|\bclock\b|time ?zones?|\bdst\b|midnight|daylight saving|time[- ]sensitive|\belapsed\b"
-                    r"|\bdurations?\b|clock resolution|timer resolution"),
-    (Category.EXTERNAL, r"\bnetwork\b|internet|\bconnection (refused|reset|error|closed|drops?)\b|download"
+                    r"|\bdurations?\b|clock resolution|timer resolution")),
+    (Category.EXTERNAL, (r"\bnetwork\b|internet|\bconnection (refused|reset|error|closed|drops?)\b|download"
                         r"|rate[- ]limit|\bapi\b|\bremote\b|\bdns\b|upstream|github|\baws\b|\bs3\b|\bproxy\b"
-                        r"|\bssl\b|certificate|\bport\b|service (is )?(down|unavailable)|\boffline\b|third[- ]party"),
-    (Category.ORDER, r"previous tests?|other tests?|earlier tests?|another test|runs? (alone|first|in isolation)"
+                        r"|\bssl\b|certificate|\bport\b|service (is )?(down|unavailable)|\boffline\b|third[- ]party")),
+    (Category.ORDER, (r"previous tests?|other tests?|earlier tests?|another test|runs? (alone|first|in isolation)"
                      r"|test order(ing)?|order[- ]dependen|pollut|leaks? (state|into)|global state|state (left|leaks?)"
-                     r"|pytest-randomly|random order"),
-    (Category.DATA, r"\bseed(ed|s)?\b|hash ?seed|pythonhashseed|hash (order|randomi[sz]ation)|set order|dict order"
-                    r"|floating[- ]point|rounding|random (data|values|inputs?)"),
-    (Category.FIXTURE, r"\bfixtures?\b|teardown|clean ?up|leftover|working directory|environment variables?|env vars?"
-                       r"|tmp ?dir|temp(orary)? (file|dir)"),
+                     r"|pytest-randomly|random order")),
+    (Category.DATA, (r"\bseed(ed|s)?\b|hash ?seed|pythonhashseed|hash (order|randomi[sz]ation)|set order|dict order"
+                    r"|floating[- ]point|rounding|random (data|values|inputs?)")),
+    (Category.FIXTURE, (r"\bfixtures?\b|teardown|clean ?up|leftover|working directory|environment variables?|env vars?"
+                       r"|tmp ?dir|temp(orary)? (file|dir)")),
 ))
 _FLAKE_WORDS = re.compile(r"flak|sporadic|intermittent|sometimes|occasionally|now and then|from time to time"
                           r"|randomly fail|hopefully|not always|once in a while|\bxfail\b|rerun", re.IGNORECASE)

@@ -272,8 +272,9 @@ def elapsed_time_comparison(node: cst.CSTNode, ctx: RuleContext) -> bool:
     if not any(ctx.is_clock_expression(o) for o in operands):
         return False
     # ``assert time() < start + 30`` bounds a wait generously: not a speed assertion.
-    literals = [_number(n) for n in m.findall(test, m.Integer() | m.Float())]
-    in_millis = any("ms" in n.value.lower() or "milli" in n.value.lower() for n in m.findall(test, m.Name()))
+    literals = [_number(n) for n in m.findall(test, m.Integer() | m.Float()) if isinstance(n, cst.BaseExpression)]
+    names = [n.value.lower() for n in m.findall(test, m.Name()) if isinstance(n, cst.Name)]
+    in_millis = any("ms" in name or "milli" in name for name in names)
     return in_millis or max((v for v in literals if v is not None), default=0) < 10
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flaketui.diagnose.engine import Diagnoser
@@ -111,13 +111,13 @@ class Project:
             return where, klass, "__init__"
         return None
 
-    def _walk(self, qualified: str, module: ModuleFacts, class_name: str | None, depth: int) -> tuple | None:
+    def _walk(self, qualified: str, module: ModuleFacts, class_name: str | None, depth: int) -> tuple[Any, ...] | None:
         if depth > 6:
             return None
         parts = _PART.findall(qualified)
         if not parts:
             return None
-        current: tuple | None
+        current: tuple[Any, ...] | None
         level = len(qualified) - len(qualified.lstrip("."))
         if level:
             package = self.dotted_of(module.path).split(".")
@@ -140,7 +140,7 @@ class Project:
             current = self._member(current, part, depth)
         return current
 
-    def _absolute(self, prefix: list[str], parts: list[str], module: ModuleFacts) -> tuple[tuple | None, list[str]]:
+    def _absolute(self, prefix: list[str], parts: list[str], module: ModuleFacts) -> tuple[tuple[Any, ...] | None, list[str]]:
         plain = list(prefix)
         for part in parts:
             if part != part.rstrip("()[]"):
@@ -154,10 +154,10 @@ class Project:
                 return ("module", facts, None, None), parts[used:]
         return None, []
 
-    def _member(self, current: tuple, part: str, depth: int) -> tuple | None:
+    def _member(self, current: tuple[Any, ...], part: str, depth: int) -> tuple[Any, ...] | None:
         name, calls = part.rstrip("()[]"), part.endswith("()")
         kind, module, klass, _ = current
-        found: tuple | None = None
+        found: tuple[Any, ...] | None = None
         if kind == "module":
             if name in module.function_nodes:
                 found = ("function", module, None, name)

@@ -57,6 +57,10 @@ class RuleContext(Protocol):
 
     def mark_local(self, node: cst.CSTNode) -> None: ...
 
+    def loop_has_deadline(self, loop: cst.While) -> bool: ...
+
+    def lines(self, node: cst.CSTNode) -> tuple[int, int]: ...
+
     @property
     def joins_threads(self) -> bool: ...
 
@@ -79,6 +83,9 @@ class Rule:
     when: Predicate | None = None
     mitigated_by: frozenset[Mitigation] = frozenset()
     scope: bool = False
+    #: The cause varies with PYTHONHASHSEED (set order, ``hash()``): runs forked from one
+    #: process all share its seed, so the verifier runs such tests in fresh processes.
+    varies_with_hash_seed: bool = False
     #: Globs of resolved names that look like ``calls`` but are harmless (exceptions, types).
     except_calls: tuple[str, ...] = ()
     _pattern: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
@@ -95,7 +102,8 @@ class Rule:
         """The libcst node class the matcher applies to (``m.Assert`` -> ``cst.Assert``)."""
         if self.matcher is None:
             return None
-        return getattr(cst, type(self.matcher).__name__)
+        node_type: type[cst.CSTNode] = getattr(cst, type(self.matcher).__name__)
+        return node_type
 
     def matches_call(self, qualified: str) -> bool:
         if self._pattern is None or not self._pattern.match(qualified):

@@ -35,12 +35,12 @@ _WAITING = re.compile(r"^(asyncio\.)?(TimeoutError|CancelledError)$|Timeout$|^Fa
 _ASSERT_PAIR = re.compile(r"^assert (.+?) == (.+?)(?:\n|$)")
 #: Modes whose failures, with none in the ordinary modes, point at a cause.
 _MODE_CAUSES = {
-    VerifyMode.RANDOM_ORDER: (Category.ORDER, "fails only among its neighbours in random order: it depends on what "
-                              "another test leaves behind (or does not)", "run.order-only"),
-    VerifyMode.FRESH_PROCESS: (Category.DATA, "fails only with a fresh PYTHONHASHSEED: it depends on set or dict "
-                               "order", "run.hashseed-only"),
-    VerifyMode.PARALLEL: (Category.FIXTURE, "fails only under xdist: it shares files, ports or state with tests in "
-                          "other workers", "run.parallel-only"),
+    VerifyMode.RANDOM_ORDER: (Category.ORDER, ("fails only among its neighbours in random order: it depends on what "
+                              "another test leaves behind (or does not)"), "run.order-only"),
+    VerifyMode.FRESH_PROCESS: (Category.DATA, ("fails only with a fresh PYTHONHASHSEED: it depends on set or dict "
+                               "order"), "run.hashseed-only"),
+    VerifyMode.PARALLEL: (Category.FIXTURE, ("fails only under xdist: it shares files, ports or state with tests in "
+                          "other workers"), "run.parallel-only"),
 }
 _ORDINARY = frozenset({VerifyMode.FORKED, VerifyMode.SAME_PROCESS})
 

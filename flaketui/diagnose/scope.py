@@ -6,6 +6,7 @@ pieces together, so they are computed here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -117,7 +118,7 @@ class _Level:
 
 def _module_level(module: ModuleFacts) -> _Level:
     return _Level(module, {
-        name: (spec, lambda function=function: module.function(function))
+        name: (spec, functools.partial(module.function, function))
         for name, (spec, function) in module.fixture_specs.items()
     })
 
@@ -126,7 +127,7 @@ def _class_level(module: ModuleFacts, chain: list[ClassFacts]) -> _Level:
     specs: dict[str, tuple[FixtureSpec, Callable[[], FunctionFacts | None]]] = {}
     for klass in reversed(chain):
         for name, (spec, method) in klass.fixture_specs.items():
-            specs[name] = (spec, lambda klass=klass, method=method: klass.method(method))
+            specs[name] = (spec, functools.partial(klass.method, method))
     return _Level(module, specs)
 
 
@@ -145,11 +146,11 @@ def assemble(test_facts: FunctionFacts, class_name: str | None, module: ModuleFa
     wanted: list[tuple[str, int, bool]] = [(name, 0, False) for name in _requests(test_facts)]
     wanted += [(name, 0, False) for klass in chain for name in klass.usefixtures]
     wanted += [(name, 0, False) for name in module.usefixtures]
-    for index, level in enumerate(levels):
-        wanted += [(name, index, True) for name in level.autouse()]
+    for index, visible in enumerate(levels):
+        wanted += [(name, index, True) for name in visible.autouse()]
     # An autouse fixture of the test's own class or module is about these tests; one in a
     # conftest.py runs for a whole tree and says little about any single test.
-    local_autouse = {name for level in levels[:2] for name in level.autouse()}
+    local_autouse = {name for visible in levels[:2] for name in visible.autouse()}
 
     seen: set[int] = set()
     missing: list[str] = []
@@ -253,10 +254,11 @@ def _scope_rules(scope: Scope, chain: list[ClassFacts], levels: list[_Level], mi
             if name not in piece.facts.mutated:
                 continue
             found = _lookup(levels, name, 0)
-            if found is None or found[0].fixture is None or found[0].fixture.scope == "function":
+            spec = None if found is None else found[0].fixture
+            if found is None or spec is None or spec.scope == "function":
                 continue
             fixture = found[0]
-            detail = f"{fixture.fixture.scope}-scoped fixture {name} ({fixture.path}:{fixture.line})"
+            detail = f"{spec.scope}-scoped fixture {name} ({fixture.path}:{fixture.line})"
             for start, end in piece.facts.mutated[name]:
                 add((piece, _hit("fixture.shared-fixture-mutated", start, end), detail))
 
@@ -270,7 +272,7 @@ def _scope_rules(scope: Scope, chain: list[ClassFacts], levels: list[_Level], mi
             qualified = found[0].returns + rest
             for rule in CALL_RULES:
                 if rule.matches_call(qualified) and (rule.when is None or rule.when(call, context)):
-                    start, end = context.lines(call)  # type: ignore[attr-defined]
+                    start, end = context.lines(call)
                     add((piece, Hit(rule, start, end, qualified), f"{param}{rest}() (fixture {param} is {found[0].returns})"))
 
     # Module-level containers and globals.
@@ -318,8 +320,8 @@ def _scope_rules(scope: Scope, chain: list[ClassFacts], levels: list[_Level], mi
             if attr in mutable_attrs:
                 for start, end in spots:
                     add((piece, _hit("order.class-state", start, end), f"class attribute {attr} (line {mutable_attrs[attr]})"))
-        for attr, spots in piece.facts.class_assigned.items():
-            for start, end, owner_name in spots:
+        for attr, owned_spots in piece.facts.class_assigned.items():
+            for start, end, owner_name in owned_spots:
                 if owner_name in {"cls", "type(self)"} or owner_name in class_names:
                     add((piece, _hit("order.class-state", start, end), f"{owner_name}.{attr}"))
 

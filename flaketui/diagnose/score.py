@@ -19,7 +19,7 @@ MIN_SUPPORT = 0.4
 #: A winner this unsure is no better than a guess.
 MIN_CONFIDENCE = 0.2
 
-CATEGORIES = [c for c in Category if c is not Category.UNKNOWN]
+CATEGORIES: list[Category] = [c for c in Category if c is not Category.UNKNOWN]
 
 
 def _diminishing(weights: Sequence[float]) -> float:

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 from flaketui import __version__
-from flaketui.discover.serialize import scan_from_json, scan_to_json
 from flaketui.models import ScanResult
 
 CACHE_FILE = "scan-cache.json"
@@ -108,7 +107,7 @@ def load(state_dir: Path, root: Path, taken: Fingerprint) -> ScanResult | None:
         if _content_hash(root / path) != expected:
             return None
     try:
-        result = scan_from_json(data["result"], str(root), files_scanned=data.get("files_scanned", 0), from_cache=True)
+        result = ScanResult.from_json(data["result"], str(root), files_scanned=data.get("files_scanned", 0), from_cache=True)
     except (KeyError, TypeError, ValueError):
         return None
     return replace(result, fingerprint=taken.key)
@@ -131,7 +130,7 @@ def store(state_dir: Path, taken: Fingerprint, racy_hashes: dict[str, str], resu
         "key": taken.key,
         "racy": racy_hashes,
         "files_scanned": result.files_scanned,
-        "result": scan_to_json(result),
+        "result": result.to_json(),
     }
     _write(state_dir / CACHE_FILE, json.dumps(payload))
     return taken.key

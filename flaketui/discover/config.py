@@ -1,8 +1,8 @@
-"""pytest's own configuration semantics: where the rootdirs are and what each one collects.
+"""pytest's own configuration semantics: what each rootdir collects, and how.
 
-A directory is a rootdir when it holds a file pytest takes its configuration from (the same
-order and rules as ``_pytest.config.findpaths``); every test belongs to the nearest one
-above it, or to the repository root (``"."``), and its node id is relative to that rootdir.
+Where the rootdirs are is ``flaketui.rootdirs``' decision (verification asks it too); every
+test belongs to the nearest one above it, or to the repository root (``"."``), and its
+node id is relative to that rootdir.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ import functools
 import posixpath
 import re
 import shlex
-import tomllib
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
-#: pytest 9 adds the first two; the order is pytest's precedence within one directory.
-CONFIG_NAMES = ("pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+from flaketui import rootdirs
+from flaketui.rootdirs import IniOptions, ReadBytes, relative
 
 #: Options of pytest and its common plugins whose value is the next token: what follows
 #: them in ``addopts`` is not a path.
@@ -38,14 +37,11 @@ _VALUE_OPTIONS = frozenset(
 
 DEFAULT_NORECURSE = ("*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}")
 
-ReadBytes = Callable[[str], bytes | None]
-
-
 @dataclass(frozen=True)
 class PytestConfig:
     rootdir: str
     inifile: str | None = None
-    ini: dict[str, str | list[str]] = field(default_factory=dict)
+    ini: IniOptions = field(default_factory=dict)
 
     def args(self, key: str, default: Iterable[str]) -> list[str]:
         value = self.ini.get(key)
@@ -138,86 +134,13 @@ class PytestConfig:
         return ignore, globs
 
 
-def read_pytest_section(name: str, data: bytes) -> dict[str, str | list[str]] | None:
-    """The pytest configuration in one file, or None when the file holds none (pytest's rules)."""
-    text = data.decode("utf-8", errors="replace")
-    if name.endswith(".toml"):
-        always = name != "pyproject.toml"  # pytest.toml counts even when empty, as pytest.ini does
-        try:
-            document = tomllib.loads(text)
-        except tomllib.TOMLDecodeError:
-            return {} if always else None
-        if always:
-            table = document.get("pytest", {})
-        else:
-            tool = document.get("tool", {}).get("pytest")
-            table = tool.get("ini_options", tool) if isinstance(tool, dict) else None
-        if not isinstance(table, dict):
-            return {} if always else None
-        return {k: v if isinstance(v, list) else str(v) for k, v in table.items() if not isinstance(v, dict)}
-    import configparser  # most projects configure pytest in pyproject.toml only
-
-    parser = configparser.RawConfigParser(strict=False, interpolation=None)
-    try:
-        parser.read_string(text)
-    except configparser.Error:
-        return {} if name == "pytest.ini" else None
-    section = "tool:pytest" if name == "setup.cfg" else "pytest"
-    if parser.has_section(section):
-        return dict(parser.items(section))
-    return {} if name == "pytest.ini" else None
-
-
 def find_configs(files: Iterable[str], read: ReadBytes) -> dict[str, PytestConfig]:
     """Every rootdir of the repository (repo-relative directory -> its config); ``"."`` always.
-
-    A directory is a rootdir when pytest run there (or on a test below it) settles there, by
-    ``_pytest.config.findpaths``: the nearest file with a pytest section, above it too;
-    failing any, the nearest ``pyproject.toml``, even without one; failing that, the nearest
-    ``setup.py``. So a nested project (a vendored package with its own ``pyproject.toml`` or
-    ``setup.py``) is a rootdir of its own unless a pytest configuration above it takes over.
-    """
-    by_dir: dict[str, dict[str, str]] = {}
-    for path in files:
-        directory, _, name = path.rpartition("/")
-        if name in CONFIG_NAMES or name == "setup.py":
-            by_dir.setdefault(directory or ".", {})[name] = path
+    Which directories those are (nested projects included) is ``rootdirs.config_files``' rule."""
     configs = {".": PytestConfig(".")}
-    for directory, present in by_dir.items():
-        for name in CONFIG_NAMES:
-            if name not in present:
-                continue
-            data = read(present[name])
-            if data is None:
-                continue
-            ini = read_pytest_section(name, data)
-            if ini is not None:
-                configs[directory] = PytestConfig(directory, present[name], ini)
-                break
-    configured = {directory for directory, config in configs.items() if config.inifile is not None}
-    for directory, present in by_dir.items():
-        if directory == "." or directory in configured or not configured.isdisjoint(_ancestors_of_dir(directory)):
-            continue  # a pytest configuration here or above decides
-        if "pyproject.toml" in present:
-            configs[directory] = PytestConfig(directory, present["pyproject.toml"])
-        elif "setup.py" in present and not any("pyproject.toml" in by_dir.get(a, {}) for a in _ancestors_of_dir(directory)):
-            configs[directory] = PytestConfig(directory)
+    for directory, found in rootdirs.config_files(files, read).items():
+        configs[directory] = PytestConfig(directory, found.path, found.ini)
     return configs
-
-
-def _ancestors_of_dir(directory: str) -> list[str]:
-    """The directories above a repo-relative directory, the root (``"."``) included."""
-    return [*_ancestors(directory + "/x")][:-1] + ["."]
-
-
-def rootdir_of(path: str, rootdirs: Iterable[str]) -> str:
-    """The nearest rootdir above ``path``: pytest run from there reads that config."""
-    inside = [r for r in rootdirs if r != "." and path.startswith(r + "/")]
-    return max(inside, key=len) if inside else "."
-
-
-def relative(path: str, rootdir: str) -> str:
-    return path if rootdir == "." else path[len(rootdir) + 1 :]
 
 
 def fnmatch_ex(pattern: str, path: str) -> bool:

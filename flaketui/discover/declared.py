@@ -9,6 +9,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from flaketui import rootdirs
+
 # -- dependency declarations ------------------------------------------------------------
 
 _DEPENDENCY_FILE = re.compile(
@@ -80,12 +82,7 @@ class RerunSetting:
 
 def config_reruns(name: str, text: str) -> list[RerunSetting]:
     """Rerun options in a pytest config file's pytest section (``addopts`` or ini keys)."""
-    section_names = {
-        "setup.cfg": ("tool:pytest",),
-        "pyproject.toml": ("tool.pytest.ini_options", "tool.pytest"),
-        "pytest.toml": ("pytest", ""),
-        ".pytest.toml": ("pytest", ""),
-    }.get(name, ("pytest",))
+    section_names = rootdirs.PYTEST_SECTIONS.get(name, ("pytest",))
     found: list[RerunSetting] = []
     section = ""
     for number, line in enumerate(text.splitlines(), start=1):
@@ -95,10 +92,9 @@ def config_reruns(name: str, text: str) -> list[RerunSetting]:
             continue
         if section not in section_names or line.lstrip().startswith(("#", ";")):
             continue
-        option = _RERUN_OPTION.search(line)
-        key = _RERUN_INI_KEY.match(line)
-        if option or key:
-            what = option.group(1) if option else key.group(1)  # type: ignore[union-attr]
+        said = _RERUN_OPTION.search(line) or _RERUN_INI_KEY.match(line)
+        if said:
+            what = said.group(1)
             found.append(
                 RerunSetting("config-reruns", number, line.strip(), f"{what} in the pytest configuration reruns every failing test")
             )

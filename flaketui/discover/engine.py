@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from flaketui import rootdirs
 from flaketui.discover import config as cfg
 from flaketui.discover.collect import Collector
 from flaketui.discover.project import Project
 from flaketui.discover.reach import ProgressCallback, Reader
 from flaketui.discover.search import FileSearch
-from flaketui.models import Finding, FlakyTest, ScanResult, Skipped
+from flaketui.models import Finding, FlakyTest, ScanResult, Skipped, TestKey, selects
 
 
 def scan_repository(
@@ -46,7 +47,7 @@ class _Scan:
         python_files = [f for f in self.files if f.endswith(".py")]
         by_rootdir: dict[str, list[str]] = {r: [] for r in configs}
         for path in python_files:
-            by_rootdir[cfg.rootdir_of(path, configs)].append(path)
+            by_rootdir[rootdirs.rootdir_of(path, configs)].append(path)
         reader.parse_relevant(python_files, self.on_progress)
         # Conftests are always read first, so what follows does not wait for the search.
         conftests = project.conftest_ignores()
@@ -54,7 +55,7 @@ class _Scan:
         id_hooks = project.parametrize_id_hooks()
         commanded = project.commanded_paths()
 
-        def collect() -> tuple[dict[tuple[str, str], FlakyTest], list[Finding], dict[str, str]]:
+        def collect() -> tuple[dict[TestKey, FlakyTest], list[Finding], dict[str, str]]:
             # Only parsed modules hold tests, and only unread-able ones are reported: whether
             # pytest would collect the thousands of other files does not matter here.
             relevant = set(reader.evaluator.modules) | set(reader.unreadable)
@@ -89,8 +90,8 @@ class _Scan:
         selected: dict[str, list[str]],
         plugins: dict[str, set[str]],
         id_hooks: dict[str, bool],
-    ) -> tuple[dict[tuple[str, str], FlakyTest], list[Finding], dict[str, str]]:
-        tests: dict[tuple[str, str], FlakyTest] = {}
+    ) -> tuple[dict[TestKey, FlakyTest], list[Finding], dict[str, str]]:
+        tests: dict[TestKey, FlakyTest] = {}
         findings: list[Finding] = []
         skipped: dict[str, str] = {}
         for rootdir, config in configs.items():
@@ -106,19 +107,13 @@ class _Scan:
                 collector.fixture_modules = self.project.fixture_modules(path)
                 collector.parametrized_fixtures = self.project.parametrized_fixtures(collector.fixture_modules)
                 try:
-                    collected = collector.collect(module, cfg.relative(path, rootdir))
+                    collected = collector.collect(module, rootdirs.relative(path, rootdir))
                 except (RecursionError, ValueError, AttributeError, TypeError, KeyError, IndexError) as error:
                     # Code we do not model must never stop the scan: say so, and go on.
                     skipped[path] = f"not analysed: {type(error).__name__} in flaketui ({error}); please report it"
                     continue
                 for test in collected.tests:
-                    if path not in chosen or any(_selects(nodeid, test.nodeid) for nodeid in chosen[path]):
+                    if path not in chosen or any(selects(nodeid, test.nodeid) for nodeid in chosen[path]):
                         tests.setdefault(test.key, test)
                 findings.extend(collected.findings)
         return tests, findings, skipped
-
-
-def _selects(argument: str, nodeid: str) -> bool:
-    """Whether pytest given node id ``argument`` collects ``nodeid`` (a class takes its
-    methods, a function all its parameters)."""
-    return nodeid == argument or nodeid.startswith((argument + "::", argument + "["))

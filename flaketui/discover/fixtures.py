@@ -129,14 +129,14 @@ def fixture_parametrizations(
                 autouse.append(definition.name)
     closure = list(dict.fromkeys([*autouse, *usefixtures, *_argnames(function.node, in_class=in_class)]))
     for name in closure:  # grows as it goes: breadth first, as pytest's getfixtureclosure
-        definition = by_name.get(name)
-        if definition is None:
+        fixture = by_name.get(name)
+        if fixture is None:
             # pytest's own fixtures, a parametrize argument, or a plugin's fixture (mocker,
             # qtbot): taken to have no params, as plugins' fixtures almost never do.
             continue
-        if name in definition.argnames:
+        if name in fixture.argnames:
             raise Unknowable(f"fixture {name} overrides itself")
-        closure.extend(arg for arg in definition.argnames if arg not in closure)
+        closure.extend(arg for arg in fixture.argnames if arg not in closure)
     used = [by_name[n] for n in closure if n in by_name]
     if any(d.scope is None for d in used) and sum(d.params is not None for d in used) > 1:
         raise Unknowable("a fixture scope decides the order of the ids")

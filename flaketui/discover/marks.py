@@ -87,7 +87,6 @@ class MarkReader:
         return [
             MarkUse(value, marker_scope, value.module or target.module, call.func)
             for value, call in reversed(target.applied)
-            if isinstance(call.func, ast.expr)
         ]
 
     def applied_marks(self, helper: FunctionRef) -> list[Mark | FlakyDecorator]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from flaketui.discover.bindings import ImportFrom, ModuleInfo
@@ -109,7 +110,7 @@ def _param_marks(param: Param) -> list[tuple[Value | None, ast.expr]]:
     return [(mark, marks_node) for mark in param.marks]
 
 
-def _marks_nodes(param: Param):
+def _marks_nodes(param: Param) -> Iterator[ast.expr]:
     call = param.node
     if isinstance(call, ast.Call):
         for keyword in call.keywords:
@@ -141,8 +142,10 @@ def literal_argnames(evaluator: Evaluator, module: ModuleInfo, node: ast.expr) -
     value = evaluator.evaluate(module, module.scope, node)
     if isinstance(value, Constant) and isinstance(value.value, str):
         return [name.strip() for name in value.value.split(",") if name.strip()]
-    if isinstance(value, Sequence) and all(isinstance(v, Constant) and isinstance(v.value, str) for v in value.items):
-        return [v.value for v in value.items]  # type: ignore[union-attr]
+    if isinstance(value, Sequence):
+        names = [v.value for v in value.items if isinstance(v, Constant) and isinstance(v.value, str)]
+        if len(names) == len(value.items):
+            return names
     raise Unknowable("argnames not literal")
 
 

@@ -12,6 +12,10 @@ import ast
 import codecs
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import libcst
 
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
@@ -22,10 +26,10 @@ class ParsedSource:
     text: str
     lines: list[str]
 
-    def segment(self, node: ast.AST) -> str:
+    def segment(self, node: ast.expr | ast.stmt) -> str:
         """The source text of ``node`` (``ast`` columns count UTF-8 bytes, not characters)."""
-        start, end = node.lineno, node.end_lineno or node.lineno  # type: ignore[attr-defined]
-        col, end_col = node.col_offset, node.end_col_offset  # type: ignore[attr-defined]
+        start, end = node.lineno, node.end_lineno or node.lineno
+        col, end_col = node.col_offset, node.end_col_offset
         if start == end:
             return self.lines[start - 1].encode()[col:end_col].decode(errors="replace")
         parts = [self.lines[start - 1].encode()[col:].decode(errors="replace")]
@@ -87,21 +91,21 @@ def _running() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
-def _strip_newer_syntax():  # -> libcst.CSTTransformer; built on demand to keep libcst off the fast path
-    import libcst
+def _strip_newer_syntax() -> libcst.CSTTransformer:
+    import libcst  # built on demand: most files parse with ast, and libcst is slow to import
 
     class StripNewerSyntax(libcst.CSTTransformer):
         """Removes PEP 695 type parameters and turns ``type X = ...`` into ``X = ...``."""
 
-        def leave_FunctionDef(self, original, updated):
+        def leave_FunctionDef(self, original: libcst.FunctionDef, updated: libcst.FunctionDef) -> libcst.FunctionDef:
             return updated.with_changes(type_parameters=None) if updated.type_parameters else updated
 
-        def leave_ClassDef(self, original, updated):
+        def leave_ClassDef(self, original: libcst.ClassDef, updated: libcst.ClassDef) -> libcst.ClassDef:
             if not updated.type_parameters:
                 return updated
             return updated.with_changes(type_parameters=None)
 
-        def leave_TypeAlias(self, original, updated):
+        def leave_TypeAlias(self, original: libcst.TypeAlias, updated: libcst.TypeAlias) -> libcst.Assign:
             return libcst.Assign(targets=[libcst.AssignTarget(updated.name)], value=updated.value)
 
     return StripNewerSyntax()

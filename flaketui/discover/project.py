@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator
 
+from flaketui import rootdirs
 from flaketui.discover import config as cfg
 from flaketui.discover import declared
 from flaketui.discover.bindings import ModuleInfo
@@ -118,7 +119,7 @@ class Project:
         for path in self.files:
             name = path.rpartition("/")[2]
             settings: list[declared.RerunSetting] = []
-            if name in cfg.CONFIG_NAMES:
+            if rootdirs.is_config_file(path):
                 data = self.reader.read(path)
                 if data is not None:
                     settings.extend(declared.config_reruns(name, data.decode("utf-8", errors="replace")))
@@ -172,7 +173,8 @@ def _parametrized_fixtures_in(module: ModuleInfo) -> frozenset[str]:
             if isinstance(decorator, ast.Call) and dotted_name(decorator.func).endswith("fixture"):
                 if any(k.arg == "params" for k in decorator.keywords):
                     given = next((k.value for k in decorator.keywords if k.arg == "name"), None)
-                    names.add(given.value if isinstance(given, ast.Constant) else function.name)
+                    named = given.value if isinstance(given, ast.Constant) and isinstance(given.value, str) else None
+                    names.add(named or function.name)
     return frozenset(names)
 
 

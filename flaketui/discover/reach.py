@@ -319,8 +319,8 @@ class Reader:
             return any(
                 _is_flaky(m) for item in value.items if isinstance(item, Param) for mark in item.marks for m in flatten_marks(mark)
             )
-        if isinstance(value, (Mark, FlakyDecorator)) or hasattr(value, "items"):
-            return any(_is_flaky(m) for m in flatten_marks(value))  # type: ignore[arg-type]
+        if isinstance(value, (Mark, FlakyDecorator, Listed)):
+            return any(_is_flaky(m) for m in flatten_marks(value))
         if isinstance(value, FunctionRef):
             helper = MarkReader(self.evaluator, set()).applied_marks(value)
             if any(_is_flaky(m) for m in helper):
@@ -418,7 +418,7 @@ def _mentions(binding: object, name: str, lines: list[str], words: set[str], fla
         return (flak and any("flak" in n for n in imported)) or not words.isdisjoint(imported)
     if not isinstance(binding, ast.AST):
         return False
-    start = binding.lineno  # type: ignore[attr-defined]
+    start = binding.lineno  # type: ignore[attr-defined]  # every node a scope binds is a statement or an expression
     for decorator in getattr(binding, "decorator_list", ()):
         start = min(start, decorator.lineno)
     end = getattr(binding, "end_lineno", None) or start

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flaketui.models.diagnosis import Diagnosis, Evidence, Excerpt, Explanation, Suggestion
 from flaketui.models.fix import ChangedFile, FixPlan, RemovedMarker
 from flaketui.models.gate import GateItem, GateResult
+from flaketui.models.key import TestKey, repo_nodeid, selects
 from flaketui.models.repo import RepoInfo
 from flaketui.models.runs import (
     DEFAULT_MIN_RUNS,
@@ -29,7 +30,6 @@ from flaketui.models.scan import (
     MarkerScope,
     ScanResult,
     Skipped,
-    repo_nodeid,
 )
 from flaketui.models.triage import CommitRecord, DecidedBy, Keep, NodeRecord, Triage
 
@@ -37,6 +37,6 @@ __all__ = [
     "DEFAULT_MIN_RUNS", "Category", "ChangedFile", "CommitRecord", "DecidedBy", "Diagnosis", "Evidence", "Excerpt",
     "Explanation", "Finding", "FixPlan", "FlakyTest", "GateItem", "GateResult", "Keep", "Marker", "MarkerKind",
     "MarkerScope", "NodeRecord", "RemovedMarker", "RepoInfo", "RunOutcome", "RunResult", "ScanResult", "Skipped",
-    "Suggestion", "Triage", "Verdict", "Verification", "VerifyMode", "VerifyOptions", "failure_rate_upper_95",
-    "repo_nodeid",
+    "Suggestion", "TestKey", "Triage", "Verdict", "Verification", "VerifyMode", "VerifyOptions",
+    "failure_rate_upper_95", "repo_nodeid", "selects",
 ]  # fmt: skip

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Self
 
-from flaketui.models.scan import Category, FlakyTest
+from flaketui.models.scan import Category, FlakyTest, JSONObject
 
 
 @dataclass(frozen=True)
@@ -32,11 +34,49 @@ class Evidence:
     def fix_at(self) -> tuple[str, int]:
         return (self.fix_path, self.fix_line) if self.fix_path else (self.path, self.line)
 
+    def to_json(self) -> JSONObject:
+        return {
+            "category": str(self.category),
+            "rule": self.rule,
+            "path": self.path,
+            "line": self.line,
+            "end_line": self.end_line,
+            "message": self.message,
+            "fix": self.fix,
+            "weight": self.weight,
+            "where": self.where,
+            "fix_at": {"path": self.fix_at[0], "line": self.fix_at[1]},
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            category=Category(data["category"]),
+            rule=data["rule"],
+            path=data["path"],
+            line=int(data["line"]),
+            end_line=int(data["end_line"]),
+            message=data["message"],
+            fix=data["fix"],
+            weight=float(data["weight"]),
+            where=data["where"],
+            source=data.get("source", "code"),
+            **_fix_fields(data.get("fix_at"), data["path"], int(data["line"])),
+        )
+
 
 @dataclass(frozen=True)
 class Suggestion:
     category: Category
     confidence: float
+
+    def to_json(self) -> JSONObject:
+        return {"category": str(self.category), "confidence": self.confidence}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(Category(data["category"]), float(data["confidence"]))
 
 
 @dataclass(frozen=True)
@@ -46,6 +86,23 @@ class Diagnosis:
     evidence: tuple[Evidence, ...] = ()
     #: Categories ranked by support, best first, for the category picker.
     ranking: tuple[Suggestion, ...] = ()
+
+    def to_json(self) -> JSONObject:
+        return {
+            "nodeid": self.nodeid,
+            "suggestion": {**self.suggestion.to_json(), "fix_at": _place(self.fix_at)},
+            "ranking": [s.to_json() for s in self.ranking],
+            "evidence": [e.to_json() for e in self.evidence],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            nodeid=data["nodeid"],
+            suggestion=Suggestion.from_json(data["suggestion"]),
+            ranking=tuple(Suggestion.from_json(s) for s in data["ranking"]),
+            evidence=tuple(Evidence.from_json(e) for e in data["evidence"]),
+        )
 
     @property
     def fix_at(self) -> tuple[str, int] | None:
@@ -75,3 +132,14 @@ class Explanation:
     nodeid: str
     diagnosis: Diagnosis
     excerpts: tuple[Excerpt, ...]
+
+
+def _place(place: tuple[str, int] | None) -> dict[str, Any] | None:
+    return None if place is None else {"path": place[0], "line": place[1]}
+
+
+def _fix_fields(place: Mapping[str, Any] | None, path: str, line: int) -> dict[str, Any]:
+    """``fix_path``/``fix_line`` when the fix belongs elsewhere than the evidence's own line."""
+    if not place or (place["path"], place["line"]) == (path, line):
+        return {}
+    return {"fix_path": place["path"], "fix_line": int(place["line"])}

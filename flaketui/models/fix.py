@@ -6,9 +6,11 @@ faces before they commit it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from flaketui.models.scan import Category, FlakyTest, Marker
+from flaketui.models.scan import Category, FlakyTest, JSONObject, Marker
 
 
 @dataclass(frozen=True)
@@ -70,3 +72,20 @@ class RemovedMarker:
     @classmethod
     def of(cls, test: FlakyTest, marker: Marker) -> RemovedMarker:
         return cls(test.path, test.name, test.class_name, test.nodeid, marker, test.line)
+
+    def to_json(self) -> JSONObject:
+        return {
+            "path": self.path,
+            "test_name": self.test_name,
+            "class_name": self.class_name,
+            "nodeid": self.nodeid,
+            "test_line": self.test_line,
+            "marker": self.marker.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RemovedMarker:
+        return cls(
+            data["path"], data["test_name"], data["class_name"], data["nodeid"],
+            Marker.from_json(data["marker"]), data.get("test_line"),
+        )  # fmt: skip

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
+
+from flaketui.models.key import TestKey
 
 
 class HuntMode(StrEnum):
@@ -71,8 +74,8 @@ class TestHistory:
     last_failure: str = ""
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.rootdir, self.nodeid)
+    def key(self) -> TestKey:
+        return TestKey(self.rootdir, self.nodeid)
 
     @property
     def attempts(self) -> int:
@@ -122,8 +125,8 @@ class HuntTest:
     setter: str | None = None
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.rootdir, self.nodeid)
+    def key(self) -> TestKey:
+        return TestKey(self.rootdir, self.nodeid)
 
     @property
     def total(self) -> Tally:
@@ -195,13 +198,13 @@ class Candidate:
 
     rootdir: str
     nodeid: str
-    sources: dict[str, dict[str, object]] = field(default_factory=dict)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     failure_rate: float = 0.0
     runs: int = 0
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.rootdir, self.nodeid)
+    def key(self) -> TestKey:
+        return TestKey(self.rootdir, self.nodeid)
 
 
 @dataclass(frozen=True)

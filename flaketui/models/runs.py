@@ -6,6 +6,9 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
+from flaketui.models.key import TestKey
+from flaketui.models.scan import JSONObject
+
 #: Runs a verification needs before a commit without asking (``[tool.flaketui] min-runs``).
 DEFAULT_MIN_RUNS = 10
 
@@ -47,6 +50,16 @@ class RunResult:
     duration: float = 0.0
     message: str = ""
     seed: int | None = None
+
+    def to_json(self) -> JSONObject:
+        return {
+            "nodeid": self.nodeid,
+            "index": self.index,
+            "outcome": str(self.outcome),
+            "duration": self.duration,
+            "message": self.message,
+            "seed": self.seed,
+        }
 
 
 def failure_rate_upper_95(failures: int, runs: int) -> float:
@@ -95,6 +108,10 @@ class Verification:
     #: Extra pytest arguments every run had (``--pytest-args``, ``[tool.flaketui] pytest-args``).
     pytest_args: tuple[str, ...] = ()
 
+    @property
+    def key(self) -> TestKey:
+        return TestKey(self.rootdir, self.nodeid)
+
     def count(self, outcome: RunOutcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
 
@@ -109,6 +126,36 @@ class Verification:
     @property
     def failure_rate_upper_95(self) -> float:
         return failure_rate_upper_95(self.runs - self.passed, self.runs)
+
+    def to_json(self) -> JSONObject:
+        """What ``verify --json`` prints for one test: the counts, the verdict and its bound,
+        the tree it ran on, every seed and each run that did not pass."""
+        return {
+            "nodeid": self.nodeid,
+            "rootdir": self.rootdir,
+            "runs": self.runs,
+            "runs_requested": self.runs_requested,
+            "passed": self.passed,
+            "failed": self.count(RunOutcome.FAILED),
+            "errors": self.count(RunOutcome.ERROR),
+            "timeouts": self.count(RunOutcome.TIMEOUT),
+            "crashed": self.count(RunOutcome.CRASHED),
+            "skipped": self.count(RunOutcome.SKIPPED),
+            "skip_reason": self.skip_reason,
+            "pytest_args": list(self.pytest_args),
+            "verdict": str(self.verdict),
+            "failure_rate_upper_95": round(self.failure_rate_upper_95, 4),
+            "mode": str(self.mode),
+            "command": self.command,
+            "head": self.head,
+            "tree_fingerprint": self.tree_fingerprint,
+            "dirty_paths": list(self.dirty_paths),
+            "python": self.python,
+            "started_at": self.started_at,
+            "note": self.note,
+            "seeds": [r.seed for r in self.results],
+            "failures": [r.to_json() for r in self.results if r.outcome is not RunOutcome.PASSED],
+        }
 
     @property
     def few_runs_meaning(self) -> str:

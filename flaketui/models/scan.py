@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, Self
+
+from flaketui.models.key import TestKey
+
+#: A model in JSON: ``to_json`` gives one, ``from_json`` reads one back. Each model has one
+#: form, used by ``--json``, the caches and the record alike.
+JSONObject = dict[str, Any]
 
 
 class Category(StrEnum):
@@ -85,6 +93,38 @@ class Marker:
     def args_dict(self) -> dict[str, str]:
         return dict(self.args)
 
+    def to_json(self) -> JSONObject:
+        return {
+            "kind": str(self.kind),
+            "scope": str(self.scope),
+            "path": self.path,
+            "line": self.line,
+            "end_line": self.end_line,
+            "source": self.source,
+            "args": dict(self.args),
+            "positional": list(self.positional),
+            "via": self.via,
+            "condition": self.condition,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        args = data.get("args", {})
+        # Records written before this codec kept args as a list of [key, value] pairs.
+        pairs = args.items() if isinstance(args, Mapping) else args
+        return cls(
+            kind=MarkerKind(data["kind"]),
+            scope=MarkerScope(data["scope"]),
+            path=data["path"],
+            line=data["line"],
+            source=data["source"],
+            args=tuple((str(k), str(v)) for k, v in pairs),
+            positional=tuple(data.get("positional", ())),
+            end_line=data.get("end_line"),
+            via=data.get("via"),
+            condition=data.get("condition"),
+        )
+
     @property
     def summary(self) -> str:
         """Short form for a table cell: ``reruns=3`` or the kind."""
@@ -121,8 +161,39 @@ class FlakyTest:
         return self.markers[0]
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.rootdir, self.nodeid)
+    def key(self) -> TestKey:
+        return TestKey(self.rootdir, self.nodeid)
+
+    def to_json(self) -> JSONObject:
+        """``marker`` (the closest one) is there for readers of ``scan --json``; ``markers`` is all."""
+        return {
+            "nodeid": self.nodeid,
+            "rootdir": self.rootdir,
+            "path": self.path,
+            "line": self.line,
+            "end_line": self.end_line,
+            "name": self.name,
+            "class": self.class_name,
+            "marker": self.marker.to_json(),
+            "markers": [m.to_json() for m in self.markers],
+            "requires": list(self.requires),
+            "skipped_here": self.skipped_here,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            nodeid=data["nodeid"],
+            rootdir=data["rootdir"],
+            path=data["path"],
+            line=data["line"],
+            name=data["name"],
+            markers=tuple(Marker.from_json(m) for m in data["markers"]),
+            class_name=data["class"],
+            end_line=data.get("end_line"),
+            requires=tuple(data.get("requires", ())),
+            skipped_here=data.get("skipped_here"),
+        )
 
 
 @dataclass(frozen=True)
@@ -139,11 +210,25 @@ class Finding:
     message: str
     source: str = ""
 
+    def to_json(self) -> JSONObject:
+        return {"kind": self.kind, "path": self.path, "line": self.line, "message": self.message, "source": self.source}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(data["kind"], data["path"], data["line"], data["message"], data.get("source", ""))
+
 
 @dataclass(frozen=True)
 class Skipped:
     path: str
     reason: str
+
+    def to_json(self) -> JSONObject:
+        return {"path": self.path, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(data["path"], data["reason"])
 
 
 @dataclass(frozen=True)
@@ -158,7 +243,21 @@ class ScanResult:
     #: fingerprints mean every file a scan or a diagnosis reads is unchanged.
     fingerprint: str = ""
 
+    def to_json(self) -> JSONObject:
+        """What a scan found (``scan --json``); where and how it ran is not part of it."""
+        return {
+            "tests": [t.to_json() for t in self.tests],
+            "findings": [f.to_json() for f in self.findings],
+            "skipped": [s.to_json() for s in self.skipped],
+        }
 
-def repo_nodeid(rootdir: str, nodeid: str) -> str:
-    """A node id relative to the repository root (pytest's is relative to its ``rootdir``)."""
-    return nodeid if rootdir in ("", ".") else f"{rootdir}/{nodeid}"
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], root: str, *, files_scanned: int = 0, from_cache: bool = False) -> Self:
+        return cls(
+            root,
+            tuple(FlakyTest.from_json(t) for t in data["tests"]),
+            tuple(Finding.from_json(f) for f in data["findings"]),
+            tuple(Skipped.from_json(s) for s in data["skipped"]),
+            files_scanned=files_scanned,
+            from_cache=from_cache,
+        )

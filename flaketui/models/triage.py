@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from flaketui.models.key import TestKey
 from flaketui.models.runs import Verification
 from flaketui.models.scan import Category
 
@@ -32,6 +33,10 @@ class Triage:
     decided_by: DecidedBy | None = None
     note: str = ""
     keep: Keep | None = None
+
+    @property
+    def key(self) -> TestKey:
+        return TestKey(self.rootdir, self.nodeid)
 
 
 @dataclass(frozen=True)

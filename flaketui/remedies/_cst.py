@@ -126,7 +126,7 @@ def block_of(node: cst.CSTNode) -> Sequence[cst.BaseStatement] | None:
 
 
 def with_block(node: cst.CSTNode, statements: Sequence[cst.BaseStatement]) -> cst.CSTNode:
-    body = node.body  # type: ignore[attr-defined]
+    body = node.body  # type: ignore[attr-defined]  # only called with a def, class or compound statement
     return node.with_changes(body=body.with_changes(body=list(statements)))
 
 

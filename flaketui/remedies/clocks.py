@@ -103,7 +103,7 @@ def propose_clock(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     return _freeze(ctx, loaded, text)
 
 
-def _freeze(ctx: Context, loaded, text: str) -> list[Proposal | Declined]:  # loaded: _base.Loaded
+def _freeze(ctx: Context, loaded: Loaded, text: str) -> list[Proposal | Declined]:
     remedy = "clock.freeze"
     reads = [q for q in re.findall(r"\b([\w.]+)\(", text) if _qualified(cst.parse_expression(q), loaded.names) in _NOW]
     if not reads:

@@ -80,7 +80,7 @@ def propose_approx(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     function = loaded.function.visit(approx)
     if not approx.done:
         return []
-    module = change_function(loaded.module, loaded.function, lambda _f: function)  # type: ignore[arg-type,return-value]
+    module = change_function(loaded.module, loaded.function, lambda _f: function)  # type: ignore[arg-type,return-value]  # visit() of this transformer returns the function itself
     module = add_imports(module, [("pytest", None)])
     why = (
         "The test compares floats computed by arithmetic with ==: rounding depends on the order the "

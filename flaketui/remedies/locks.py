@@ -92,7 +92,7 @@ class _LockClass(cst.CSTTransformer):
         for item in body.body:
             if isinstance(item, cst.FunctionDef) and item.name.value in self.methods and item.name.value != "__init__":
                 guard = _Guard()
-                item = item.visit(guard)  # type: ignore[assignment]
+                item = item.visit(guard)  # type: ignore[assignment]  # the guard transformer never removes or flattens the node
                 wrapped += guard.wrapped
             statements.append(item)
         if not wrapped:

@@ -95,9 +95,9 @@ class _Sort(cst.CSTTransformer):
         if not isinstance(right, cst.List):
             return updated
         values = [e.value.evaluated_value if isinstance(e.value, cst.SimpleString) else None for e in right.elements]
-        if any(not isinstance(v, str) for v in values) or values == sorted(values):  # type: ignore[type-var]
+        if any(not isinstance(v, str) for v in values) or values == sorted(values):  # type: ignore[type-var]  # literal strings only, checked in the same condition
             return updated
-        order = sorted(range(len(values)), key=lambda i: values[i])  # type: ignore[arg-type,return-value]
+        order = sorted(range(len(values)), key=lambda i: values[i])  # type: ignore[arg-type,return-value]  # every value is a str here (checked just above)
         elements = [right.elements[i].with_changes(comma=right.elements[j].comma) for j, i in enumerate(order)]
         return updated.with_changes(comparisons=[updated.comparisons[0].with_changes(comparator=right.with_changes(elements=elements))])
 
@@ -136,7 +136,7 @@ def _project_sorts(ctx: Context, test_code: str, names: dict[str, str]) -> tuple
                 sort = _Sort(set(attributes))
                 new_method = method.visit(sort)
                 if sort.done:
-                    new_module = change_function(new_module, method, lambda _f, m=new_method: m)  # type: ignore[misc]
+                    new_module = change_function(new_module, method, lambda _f, m=new_method: m)  # type: ignore[misc]  # a default argument binds the method the lambda returns
                     joins |= sort.joins
         if new_module is not module:
             changes[path] = (source, new_module)
@@ -179,10 +179,10 @@ def propose_sorted(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
         changes, joins = _project_sorts(ctx, code(loaded.function), loaded.names)
         if changes:
             where = " and ".join(sorted(changes))
-            function = function.visit(_Respell([[str(v) for v in group] for group in literals], joins))  # type: ignore[assignment]
+            function = function.visit(_Respell([[str(v) for v in group] for group in literals], joins))
     if not sort.done and not changes:
         return []
-    module = change_function(loaded.module, loaded.function, lambda _f: function)  # type: ignore[arg-type,return-value]
+    module = change_function(loaded.module, loaded.function, lambda _f: function)  # type: ignore[arg-type,return-value]  # visit() of this transformer returns the function itself
     changes[loaded.path] = (loaded.source, module)
     why = (
         f"A set's iteration order changes with PYTHONHASHSEED from one process to the next, and "

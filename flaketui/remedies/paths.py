@@ -77,7 +77,7 @@ def propose_tmp_path(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
         return []
     assert isinstance(function, cst.FunctionDef)
     function = add_parameter(function, "tmp_path")
-    module = change_function(loaded.module, loaded.function, lambda _f: function)  # type: ignore[arg-type,return-value]
+    module = change_function(loaded.module, loaded.function, lambda _f: function)
     shared = ", ".join(dict.fromkeys(rewrite.names))
     why = (
         f"{ctx.target.name} uses a fixed path ({shared}) that other tests, or the same test in another "

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -269,7 +270,7 @@ def propose_waits(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
             places.append((evidence.path, source, module, function, module_names(module), evidence.where))
     for path, source, module, function, names, where in places:
         rewrite = _Rewrite(names, waiters)
-        changed = change_function(module, function, lambda f, r=rewrite: visit_function(f, r))  # type: ignore[misc]
+        changed = change_function(module, function, functools.partial(visit_function, transformer=rewrite))
         if rewrite.done is None:
             continue
         changed = add_imports(changed, rewrite.imports)

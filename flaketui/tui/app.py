@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.console import RenderableType
 from textual.app import App
 from textual.binding import Binding
 
@@ -41,8 +42,8 @@ class FlakeTUIApp(App[None]):
     async def action_quit(self) -> None:
         self.exit()
 
-    def exit(self, *args, **kwargs) -> None:  # type: ignore[override]
+    def exit(self, result: None = None, return_code: int = 0, message: RenderableType | None = None) -> None:
         # However the app ends (q, ctrl+q, a test's pilot), a running verification's process
         # group is killed first: the thread pool would otherwise wait for it at shutdown.
         self.main.stop_everything()
-        super().exit(*args, **kwargs)
+        super().exit(result, return_code, message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -13,13 +14,13 @@ from flaketui.tui.help import bindings_of, unavailable_reason
 class ActionCommands(Provider):
     """Every action a key runs on the main screen, with the key and why it is unavailable."""
 
-    def _commands(self) -> list[tuple[str, str, object]]:
+    def _commands(self) -> list[tuple[str, str, Callable[[], Awaitable[None]]]]:
         from flaketui.tui.main_screen import MainScreen
 
         main = next((s for s in reversed(self.app.screen_stack) if isinstance(s, MainScreen)), None)
         if main is None:
             return []
-        commands = []
+        commands: list[tuple[str, str, Callable[[], Awaitable[None]]]] = []
         for section, binding, keys in bindings_of(main):
             node = {"Everywhere": self.app, "Moving in the table": main.table}.get(section, main)
             reason = unavailable_reason(main, binding)

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from flaketui.models import FlakyTest, RunResult
+from flaketui.models import FixPlan, FlakyTest, RunResult, TestKey
 from flaketui.tui import messages as msg
 from flaketui.tui.modals import CommitDialog, MessageDialog
 from flaketui.tui.proposal_view import ProposalView
@@ -27,9 +27,7 @@ from flaketui.tui.proposal_view import ProposalView
 if TYPE_CHECKING:
     from flaketui.apply_fix import ApplyOutcome
     from flaketui.proposals import ProposalSet
-    from flaketui.service import FixPlan, Service
-
-Key = tuple[str, str]
+    from flaketui.service import Service
 
 
 class Answer:
@@ -55,7 +53,7 @@ class Fixer(Widget):
 
     @dataclass
     class Proposed(Message):
-        key: Key
+        key: TestKey
         found: ProposalSet
 
     @dataclass
@@ -77,7 +75,7 @@ class Fixer(Widget):
 
     @dataclass
     class Finished(Message):
-        key: Key
+        key: TestKey
         outcome: ApplyOutcome
 
     def __init__(self, service: Service, view: Callable[[], ProposalView], say: Callable[[str], None]) -> None:

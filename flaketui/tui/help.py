@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -12,12 +13,11 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
-
 #: Sections of the help, in the order a user meets them.
 SECTIONS = (("MainScreen", "Triage"), ("TestTable", "Moving in the table"), ("FlakeTUIApp", "Everywhere"))
 
 
-def bindings_of(screen: Screen) -> Iterator[tuple[str, Binding, list[str]]]:
+def bindings_of(screen: Screen[Any]) -> Iterator[tuple[str, Binding, list[str]]]:
     """Each (section, binding, keys) the screen answers to, keymap applied.
 
     Keys bound to the same action are listed together (``j, ↓``), named by the binding our
@@ -45,19 +45,20 @@ def bindings_of(screen: Screen) -> Iterator[tuple[str, Binding, list[str]]]:
             yield section, own[action], keys
 
 
-def unavailable_reason(screen: Screen, binding: Binding) -> str | None:
+def unavailable_reason(screen: Screen[Any], binding: Binding) -> str | None:
     """Why the action cannot run now (the main screen's own explanation), or None."""
     explain = getattr(screen, "unavailable_reason", None)
     if explain is None:
         return None
-    return explain(binding.action.split("(", 1)[0].removeprefix("screen."))
+    reason: str | None = explain(binding.action.split("(", 1)[0].removeprefix("screen."))
+    return reason
 
 
 class HelpScreen(ModalScreen[None]):
     COMPONENT_CLASSES = {"help--key", "help--unavailable", "help--section"}
     BINDINGS = [Binding("escape,question_mark,q", "close", "Close", id="help-close")]
 
-    def __init__(self, main: Screen) -> None:
+    def __init__(self, main: Screen[Any]) -> None:
         super().__init__()
         self.main = main
 

@@ -35,8 +35,8 @@ from flaketui.tui.availability import Availability
 from flaketui.tui.commit_flow import CommitFlow
 from flaketui.tui.fixer import Fixer
 from flaketui.tui.modals import CategoryPicker, FindingsScreen, KeepDialog, MessageDialog
-from flaketui.tui.rows import Progress, Row, SortOrder, counts, parse_filter, same_tree, sort_key
 from flaketui.tui.proposal_view import ProposalView
+from flaketui.tui.rows import Progress, Row, SortOrder, counts, parse_filter, same_tree, sort_key
 from flaketui.tui.verify_flow import VerifyFlow
 from flaketui.tui.verify_queue import VerifyQueue
 from flaketui.tui.widgets import EvidenceView, HistoryView, RepoHeader, RunsView, SourceView, TestTable

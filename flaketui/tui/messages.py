@@ -6,9 +6,18 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from flaketui.models import CommitRecord, Diagnosis, FixPlan, FlakyTest, RepoInfo, RunResult, ScanResult, Triage, Verification
-
-Key = tuple[str, str]
+from flaketui.models import (
+    CommitRecord,
+    Diagnosis,
+    FixPlan,
+    FlakyTest,
+    RepoInfo,
+    RunResult,
+    ScanResult,
+    TestKey,
+    Triage,
+    Verification,
+)
 
 
 @dataclass
@@ -28,8 +37,8 @@ class ScanProgress(Message):
 @dataclass
 class ScanDone(Message):
     result: ScanResult
-    decisions: dict[Key, Triage]
-    verifications: dict[Key, Verification]
+    decisions: dict[TestKey, Triage]
+    verifications: dict[TestKey, Verification]
     fixed_count: int
 
 
@@ -37,14 +46,14 @@ class ScanDone(Message):
 class Diagnosed(Message):
     """Diagnoses, a file's worth at a time: one repaint and one header update per batch."""
 
-    diagnoses: list[tuple[Key, Diagnosis]]
+    diagnoses: list[tuple[TestKey, Diagnosis]]
 
 
 @dataclass
 class RunFinished(Message):
     """One run of a verification; never replaced, since the Runs tab lists each one."""
 
-    key: Key
+    key: TestKey
     result: RunResult
 
 
@@ -70,18 +79,18 @@ class CommitOutput(Message):
 class Committed(Message):
     record: CommitRecord
     #: The rows the commit fixed (none for an undo).
-    keys: tuple[Key, ...]
+    keys: tuple[TestKey, ...]
 
 
 @dataclass
 class HistoryLoaded(Message):
-    key: Key
+    key: TestKey
     history: list[Verification]
 
 
 @dataclass
 class Decided(Message):
-    key: Key
+    key: TestKey
     triage: Triage
 
 

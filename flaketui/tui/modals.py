@@ -10,8 +10,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.dom import DOMNode
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, Select, SelectionList, Static
 from textual.widgets.option_list import Option
 from textual.widgets.selection_list import Selection
@@ -66,7 +66,7 @@ class CategoryPicker(ModalScreen[Category | None]):
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(Category(event.option.id))
+        self.dismiss(Category(event.option.id or ""))  # every option is built with its category as id
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -96,7 +96,7 @@ class VerifyOptions(ModalScreen[tuple[int, VerifyMode] | None]):
         if not text.isdigit() or not 1 <= int(text) <= 1000:
             self.notify("Runs must be a whole number from 1 to 1000.", severity="error")
             return
-        self.dismiss((int(text), self.query_one("#mode", Select).value))  # type: ignore[arg-type]
+        self.dismiss((int(text), self.query_one("#mode", Select).value))  # type: ignore[arg-type]  # allow_blank=False: a VerifyMode
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -251,7 +251,7 @@ class Confirm(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-def colored_diff(node: DOMNode, diff: str) -> Text:
+def colored_diff(node: Widget, diff: str) -> Text:
     """A unified diff with the ``diff--*`` component classes of ``node`` (the commit dialog and
     the Fix tab style their diffs the same way)."""
     out = Text()

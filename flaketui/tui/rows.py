@@ -6,6 +6,7 @@ thousands of rows.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -18,13 +19,12 @@ from flaketui.models import (
     RepoInfo,
     RunOutcome,
     RunResult,
+    TestKey,
     Triage,
     Verdict,
     Verification,
     VerifyMode,
 )
-
-Key = tuple[str, str]
 
 
 class RowState(StrEnum):
@@ -104,7 +104,7 @@ class Row:
     stale: bool = False
 
     @property
-    def key(self) -> Key:
+    def key(self) -> TestKey:
         return self.test.key
 
     @property
@@ -219,14 +219,13 @@ def parse_filter(query: str) -> Predicate:
         name, sep, value = word.partition(":")
         value = value.lower()
         if sep and name in ("cat", "category"):
-            terms.append(lambda row, v=value: row.category is not None and str(row.category).startswith(v))
+            terms.append(functools.partial(_category_starts, value))
         elif sep and name == "state":
-            terms.append(lambda row, v=value: str(row.state).startswith(v))
+            terms.append(functools.partial(_state_starts, value))
         elif sep and name == "marker":
-            terms.append(lambda row, v=value: v in row.marker_text().lower())
+            terms.append(functools.partial(_marker_has, value))
         else:
-            needle = word.lower()
-            terms.append(lambda row, n=needle: n in row.test.nodeid.lower() or n in row.marker_text().lower())
+            terms.append(functools.partial(_mentions, word.lower()))
     return lambda row: all(term(row) for term in terms)
 
 
@@ -248,8 +247,24 @@ _CATEGORY_RANK = {c: i for i, c in enumerate(Category)}
 _STATE_RANK = {s: i for i, s in enumerate(RowState)}
 
 
-def sort_key(order: SortOrder) -> Callable[[Row], tuple]:
-    def by_file(row: Row) -> tuple:
+def _category_starts(prefix: str, row: Row) -> bool:
+    return row.category is not None and str(row.category).startswith(prefix)
+
+
+def _state_starts(prefix: str, row: Row) -> bool:
+    return str(row.state).startswith(prefix)
+
+
+def _marker_has(text: str, row: Row) -> bool:
+    return text in row.marker_text().lower()
+
+
+def _mentions(text: str, row: Row) -> bool:
+    return text in row.test.nodeid.lower() or text in row.marker_text().lower()
+
+
+def sort_key(order: SortOrder) -> Callable[[Row], tuple[object, ...]]:
+    def by_file(row: Row) -> tuple[str, int, str]:
         return (row.test.path, row.test.line, row.test.nodeid)
 
     if order is SortOrder.CATEGORY:

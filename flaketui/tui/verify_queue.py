@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import count
 
-from flaketui.models import FlakyTest, VerifyMode
+from flaketui.models import FlakyTest, TestKey, VerifyMode
 
 _ids = count(1)
 
@@ -29,7 +29,7 @@ class VerifyJob:
     stop: threading.Event = field(default_factory=threading.Event)
 
     @property
-    def keys(self) -> set[tuple[str, str]]:
+    def keys(self) -> set[TestKey]:
         return {t.key for t in self.tests}
 
 
@@ -57,7 +57,7 @@ class VerifyQueue:
             self.current.stop.set()
         return self.current
 
-    def drop_waiting(self, key: tuple[str, str]) -> bool:
+    def drop_waiting(self, key: TestKey) -> bool:
         """Take a test out of the waiting jobs (``x`` on a queued row)."""
         before = len(self._waiting)
         self._waiting = deque(j for j in self._waiting if key not in j.keys)
@@ -71,7 +71,7 @@ class VerifyQueue:
     def waiting(self) -> Iterator[VerifyJob]:
         return iter(self._waiting)
 
-    def is_waiting(self, key: tuple[str, str]) -> bool:
+    def is_waiting(self, key: TestKey) -> bool:
         return any(key in j.keys for j in self._waiting)
 
     @property

@@ -14,7 +14,17 @@ from textual.strip import Strip
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellKey, RowKey
 
-from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, RepoInfo, Verdict, Verification, VerifyMode
+from flaketui.models import (
+    Category,
+    Diagnosis,
+    Evidence,
+    FlakyTest,
+    RepoInfo,
+    TestKey,
+    Verdict,
+    Verification,
+    VerifyMode,
+)
 from flaketui.tui.rows import STATE_GLYPHS, Row, RowState, fit_nodeid, verdict_sentence
 
 #: (key, label, width); the test column takes what the others leave.
@@ -46,7 +56,7 @@ class RepoHeader(Static):
         self.update(line)
 
 
-class TestTable(DataTable):
+class TestTable(DataTable[Text | str]):
     """The flaky tests. Row keys are ``rootdir::nodeid``."""
 
     BINDINGS = [
@@ -127,7 +137,7 @@ class TestTable(DataTable):
             self.update_cell(key, column, value)
 
 
-def row_key(key: tuple[str, str]) -> str:
+def row_key(key: TestKey) -> str:
     return f"{key[0]}::{key[1]}"
 
 
@@ -193,19 +203,19 @@ class SourceView(ScrollView):
         marker_lines = {m.line for m in test.markers if m.path == test.path}
         out: list[Text] = []
         for number in range(first, last + 1):
-            evidence = notes.get(number)
-            style = ""
-            if evidence is not None:
-                style = self.get_component_rich_style(f"source--{evidence.category}")
+            note = notes.get(number)
+            style: Style | str = ""
+            if note is not None:
+                style = self.get_component_rich_style(f"source--{note.category}")
             elif number in marker_lines:
                 style = self.get_component_rich_style("source--test")
             line = Text.assemble((f"{number:>{width}} ", lineno), ("▌" if style else " ", style))
             line.append(lines[number - 1].expandtabs(4), style=style)
             out.append(line)
             # The reason sits under its line, in the gutter, so it is never cut off.
-            if evidence is not None and number == evidence.end_line:
-                out.append(Text(f"{'':>{width}}  └ {evidence.category}: {evidence.message}", style=note_style))
-            elif number in marker_lines and evidence is None:
+            if note is not None and number == note.end_line:
+                out.append(Text(f"{'':>{width}}  └ {note.category}: {note.message}", style=note_style))
+            elif number in marker_lines and note is None:
                 out.append(Text(f"{'':>{width}}  └ the flaky marker", style=note_style))
         self._set_lines(out)
 

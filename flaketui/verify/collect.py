@@ -12,16 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from flaketui.models import (
-    Finding,
-    FlakyTest,
-    Marker,
-    MarkerKind,
-    MarkerScope,
-    ScanResult,
-)
+from flaketui.models import Finding, FlakyTest, Marker, MarkerKind, MarkerScope, ScanResult
 from flaketui.verify.interpreter import Interpreter
-from flaketui.verify.runner import ProbeRequest, installed_probe, run_probe
+from flaketui.verify.runner import ProbeEvent, ProbeRequest, installed_probe, run_probe
 
 VIA = "pytest collection"
 _RERUNFAILURES_KEYS = {"reruns", "reruns_delay", "only_rerun", "rerun_except", "condition"}
@@ -62,7 +55,7 @@ def collect_flaky(
     return Collected(tuple(tests), tuple(errors))
 
 
-def _flaky_test(root: Path, rootdir: str, event: dict) -> FlakyTest | None:
+def _flaky_test(root: Path, rootdir: str, event: ProbeEvent) -> FlakyTest | None:
     try:
         path = Path(event["path"]).resolve().relative_to(root.resolve()).as_posix()
     except (KeyError, ValueError):  # a test outside the repository (a plugin's own): not ours
@@ -116,7 +109,7 @@ def _where_written(path: Path, nodeid: str) -> tuple[int, int] | None:
     return found.lineno, wrappers[0].lineno if wrappers else found.lineno
 
 
-def _marker(mark: dict, path: str, line: int) -> Marker:
+def _marker(mark: ProbeEvent, path: str, line: int) -> Marker:
     kwargs = tuple((str(k), str(v)) for k, v in mark.get("kwargs") or ())
     positional = tuple(str(a) for a in mark.get("args") or ())
     keys = {k for k, _ in kwargs}
@@ -135,13 +128,13 @@ def _marker(mark: dict, path: str, line: int) -> Marker:
 
 def merge_collected(result: ScanResult, collected: Collected) -> ScanResult:
     """Add the tests only pytest sees, each with a finding saying where it came from."""
-    known = {(t.rootdir, t.nodeid) for t in result.tests}
+    known = {t.key for t in result.tests}
     added: list[FlakyTest] = []
     findings: list[Finding] = []
     for test in collected.tests:
-        if (test.rootdir, test.nodeid) in known:
+        if test.key in known:
             continue
-        known.add((test.rootdir, test.nodeid))
+        known.add(test.key)
         added.append(test)
         findings.append(
             Finding(

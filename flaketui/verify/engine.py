@@ -15,18 +15,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from flaketui.models import RunOutcome, RunResult, Verdict, Verification, VerifyMode, VerifyOptions
+from flaketui.models import RunOutcome, RunResult, TestKey, Verdict, Verification, VerifyMode, VerifyOptions, selects
 from flaketui.verify.interpreter import Interpreter
-from flaketui.verify.runner import ProbeOutcome, ProbeRequest, installed_probe, run_probe
+from flaketui.verify.runner import ProbeEvent, ProbeOutcome, ProbeRequest, installed_probe, run_probe
 from flaketui.verify.targets import Target
 from flaketui.verify.verdict import verdict_of
 
 RunCallback = Callable[[RunResult], None]
 StopPredicate = Callable[[], bool]
 
-#: Diagnosis rules whose cause varies with PYTHONHASHSEED, which every forked child shares.
-HASH_ORDER_RULES = frozenset({"data.set-order", "data.set-loop", "data.string-set-passed", "data.hash-value"})
 #: xdist workers for the parallel mode: two, the smallest number that runs tests concurrently.
 PARALLEL_WORKERS = 2
 #: Room for collection and interpreter start on top of the per-run timeouts of a process.
@@ -65,7 +64,7 @@ def verify_targets(
     on_run: RunCallback | None = None,
     should_stop: StopPredicate | None = None,
     command_for: Callable[[Target, VerifyOptions], str] | None = None,
-    fresh_reasons: Mapping[tuple[str, str], str] | None = None,
+    fresh_reasons: Mapping[TestKey, str] | None = None,
 ) -> list[Verification]:
     """Verify every target; the list follows the order of ``targets``.
 
@@ -75,10 +74,10 @@ def verify_targets(
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     fresh_reasons = fresh_reasons or {}
     fresh = replace(options, mode=VerifyMode.FRESH_PROCESS)
-    by_key: dict[tuple[str, str], Verification] = {}
+    by_key: dict[TestKey, Verification] = {}
     groups: dict[tuple[str, VerifyOptions], list[Target]] = {}
     for target in targets:
-        chosen = fresh if (target.rootdir, target.nodeid) in fresh_reasons else options
+        chosen = fresh if target.key in fresh_reasons else options
         groups.setdefault((target.rootdir, chosen), []).append(target)
     stop = should_stop or (lambda: False)
     with installed_probe() as probe_dir:
@@ -89,23 +88,23 @@ def verify_targets(
             else:
                 tally.cancelled = True
             for target in group:
-                reason = fresh_reasons.get((target.rootdir, target.nodeid))
+                reason = fresh_reasons.get(target.key)
                 if reason and group_options is fresh:
                     tally.target_notes.setdefault(target.nodeid, []).insert(
                         0,
                         f"ran fresh-process, not forked: the diagnosis points at hash order ({reason}) and forked "
                         "runs share one string hash seed",
                     )
-                by_key[(target.rootdir, target.nodeid)] = _verification(
+                by_key[target.key] = _verification(
                     target, tally, group_options, interpreter, started_at, command_for
                 )
-    return [by_key[(t.rootdir, t.nodeid)] for t in targets]
+    return [by_key[t.key] for t in targets]
 
 
-def _request(interpreter: Interpreter, cwd: Path, options: VerifyOptions, **fields: object) -> ProbeRequest:
+def _request(interpreter: Interpreter, cwd: Path, options: VerifyOptions, **fields: Any) -> ProbeRequest:
     """A pytest process of this verification: its interpreter, rootdir, timeout and the project's options."""
     return ProbeRequest(
-        python=interpreter.path, cwd=cwd, timeout=options.timeout, pytest_args=options.pytest_args, **fields  # type: ignore[arg-type]
+        python=interpreter.path, cwd=cwd, timeout=options.timeout, pytest_args=options.pytest_args, **fields
     )
 
 
@@ -265,7 +264,7 @@ def _has_failure(results: list[RunResult]) -> bool:
     return any(r.outcome is not RunOutcome.PASSED for r in results)
 
 
-def _consume(event: dict, tally: _Tally, on_run: RunCallback | None) -> None:
+def _consume(event: ProbeEvent, tally: _Tally, on_run: RunCallback | None) -> None:
     kind = event.get("event")
     if kind == "start":
         tally.versions = f"Python {event.get('python')}, pytest {event.get('pytest')}"
@@ -291,7 +290,7 @@ def _consume(event: dict, tally: _Tally, on_run: RunCallback | None) -> None:
             tally.errors.setdefault(nodeid, []).append(str(event.get("message")))
         elif where:  # a module or directory that failed to collect: its tests' business only
             for target in tally.results:
-                if target == where or target.startswith(f"{where}::") or target.startswith(f"{where}/"):
+                if selects(where, target):
                     tally.errors.setdefault(target, []).append(str(event.get("message")))
         else:
             tally.group_errors.append(str(event.get("message")))
@@ -304,7 +303,8 @@ def _attribute_crash(result: ProbeOutcome, tally: _Tally, on_run: RunCallback | 
     last = result.events[-1]
     if last.get("event") != "begin":
         return
-    status = f"exit code {result.returncode}" if (result.returncode or 0) >= 0 else f"signal {-result.returncode}"
+    code = result.returncode or 0
+    status = f"exit code {code}" if code >= 0 else f"signal {-code}"
     _consume(
         {**last, "event": "run", "outcome": "crashed", "message": f"the interpreter died: {status}"}, tally, on_run
     )

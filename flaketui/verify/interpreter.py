@@ -7,15 +7,14 @@ In order: ``--python``, ``[tool.flaketui] python`` in the repository's pyproject
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import sys
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from flaketui.errors import FlakeTUIError
+from flaketui.settings import load_settings, split_pytest_args
 
 
 @dataclass(frozen=True)
@@ -51,45 +50,16 @@ def _resolve(value: str, base: Path, source: str) -> Interpreter:
     return Interpreter(str(candidate.absolute()), source)
 
 
-def _settings(root: Path) -> dict[str, object]:
-    """``[tool.flaketui]`` of the repository's pyproject.toml ({} without one)."""
-    pyproject = root / "pyproject.toml"
-    if not pyproject.is_file():
-        return {}
-    try:
-        data = tomllib.loads(pyproject.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise FlakeTUIError(f"{pyproject} is not valid TOML: {exc}", "Fix the file, or pass --python.") from exc
-    table = data.get("tool", {}).get("flaketui", {})
-    return table if isinstance(table, dict) else {}
-
-
 def _configured(root: Path) -> str | None:
-    value = _settings(root).get("python")
-    return value if isinstance(value, str) and value else None
+    return load_settings(root).python
 
 
 def pytest_args(root: Path, given: str | Sequence[str] | None = None) -> tuple[str, ...]:
     """The project's own pytest options for every pytest flaketui starts (verify, collect,
     hunts, fix proofs): ``--pytest-args`` if given, else ``[tool.flaketui] pytest-args``.
-
-    A string is split as a shell would (``"--runslow -o xfail_strict=true"``); a list is
-    taken as it is. ``PYTEST_ADDOPTS`` is pytest's own and reaches every run anyway.
+    ``PYTEST_ADDOPTS`` is pytest's own and reaches every run anyway.
     """
-    source = "--pytest-args"
-    if given is None:
-        given = _settings(root).get("pytest-args")
-        source = "[tool.flaketui] pytest-args in pyproject.toml"
-    if given is None:
-        return ()
-    if isinstance(given, str):
-        try:
-            return tuple(shlex.split(given))
-        except ValueError as exc:
-            raise FlakeTUIError(f"{source} does not parse: {exc}.", 'Quote it as a shell would: "--runslow -o key=value".') from exc
-    if isinstance(given, Sequence) and all(isinstance(a, str) for a in given):
-        return tuple(given)
-    raise FlakeTUIError(f"{source} must be a string or a list of strings.", 'Write pytest-args = "--runslow".')
+    return load_settings(root).pytest_args if given is None else split_pytest_args(given, "--pytest-args")
 
 
 def find_interpreter(root: Path, explicit: str | None = None, environ: Mapping[str, str] | None = None) -> Interpreter:
@@ -112,12 +82,8 @@ def min_runs(root: Path) -> int:
     """``[tool.flaketui] min-runs``: fewer runs than this need the user's word before a commit."""
     from flaketui.models import DEFAULT_MIN_RUNS
 
-    value = _settings(root).get("min-runs", DEFAULT_MIN_RUNS)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise FlakeTUIError(
-            f"[tool.flaketui] min-runs must be a whole number of runs, at least 1, not {value!r}.", "Write min-runs = 10."
-        )
-    return value
+    configured = load_settings(root).min_runs
+    return DEFAULT_MIN_RUNS if configured is None else configured
 
 
 #: Prints, one per line, the names given as arguments that the interpreter cannot import (a

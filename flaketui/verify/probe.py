@@ -16,6 +16,7 @@ JSON object per line, each written with a single ``os.write`` on an ``O_APPEND``
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import json
@@ -24,6 +25,8 @@ import random
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -36,7 +39,7 @@ _suite = importlib.import_module(__name__ + "_suite")  # probe_suite: a hunt's w
 try:  # pytest 7 to 9 all have it; it is the only private name we use
     from _pytest.runner import runtestprotocol
 except ImportError:  # pragma: no cover - a future pytest
-    runtestprotocol = None  # type: ignore[assignment]
+    runtestprotocol = None  # type: ignore[assignment]  # checked before use, for a pytest without it
 
 ENV_EVENTS = "FLAKETUI_PROBE_EVENTS"
 ENV_MODE = "FLAKETUI_PROBE_MODE"
@@ -51,8 +54,15 @@ ENV_SEED = "FLAKETUI_PROBE_SEED"
 NEUTRALISED_PACKAGES = ("pytest_rerunfailures", "flaky", "pytest_retry", "pytest_randomly")
 
 
+if TYPE_CHECKING:  # the target's Python may be 3.8: subscripted builtins only in annotations
+    #: One event, as the JSON object written for it.
+    Event = dict[str, Any]
+
+
 class _Settings:
-    def __init__(self, environ):
+    """What the engine asked for, from the environment; inactive (no events file) by default."""
+
+    def __init__(self, environ: dict[str, str] | os._Environ[str]) -> None:
         self.events_path = environ.get(ENV_EVENTS, "")
         self.mode = environ.get(ENV_MODE, "forked")
         self.runs = int(environ.get(ENV_RUNS, "1") or "1")
@@ -64,32 +74,36 @@ class _Settings:
         raw_seed = environ.get(ENV_SEED, "")
         self.seed = int(raw_seed) if raw_seed else None
 
-
-_settings = None  # type: _Settings | None
-_config = None
-_events_fd = None  # type: int | None
-_collect_errors = []  # type: list[tuple[str, str]]
-_neutralised = []  # type: list[str]
+    @property
+    def active(self) -> bool:
+        return bool(self.events_path)
 
 
-def _emit(event):
+_settings = _Settings({})
+_config: pytest.Config | None = None
+_events_fd: int | None = None
+_collect_errors: list[tuple[str, str]] = []
+_neutralised: list[str] = []
+
+
+def _emit(event: Event) -> None:
     if _events_fd is None:
         return
     os.write(_events_fd, (json.dumps(event) + "\n").encode("utf-8"))
 
 
-def _announce(pgid):
+def _announce(pgid: int) -> None:
     _emit({"event": "child", "pgid": pgid})
 
 
-def _plugin_package(plugin):
+def _plugin_package(plugin: object) -> str:
     name = getattr(plugin, "__name__", None) if isinstance(plugin, type(sys)) else None
     if name is None:
         name = type(plugin).__module__
     return (name or "").split(".")[0]
 
 
-def _is_rerunning(plugin):
+def _is_rerunning(plugin: object) -> bool:
     # Their xdist handshake objects only pass ports and seeds to workers, where the
     # plugins' own configure expects them; without them an xdist run crashes.
     if plugin is None or _plugin_package(plugin) not in NEUTRALISED_PACKAGES:
@@ -97,7 +111,7 @@ def _is_rerunning(plugin):
     return not (not isinstance(plugin, type(sys)) and hasattr(type(plugin), "pytest_configure_node"))
 
 
-def _neutralise(pluginmanager):
+def _neutralise(pluginmanager: pytest.PytestPluginManager) -> list[str]:
     """Unregister every plugin of the retrying/reseeding packages; return what is left of them."""
     for name, plugin in list(pluginmanager.list_name_plugin()):
         if _is_rerunning(plugin):
@@ -109,10 +123,9 @@ def _neutralise(pluginmanager):
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_configure(config):
-    """Late: every plugin has parsed its options and configured itself; now switch off the
-    ones that retry or reseed. (xdist's trylast configure comes after this one, as it was
-    registered later, so it sees ``dist = "no"``.)"""
+def pytest_configure(config: pytest.Config) -> None:
+    """Late: every plugin has parsed its options and configured itself; now switch off the ones
+    that retry or reseed. (xdist's trylast configure, registered later, sees ``dist = "no"``.)"""
     global _settings, _events_fd, _config
     settings = _Settings(os.environ)
     if not settings.events_path:
@@ -138,8 +151,8 @@ def pytest_configure(config):
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session):
-    if _settings is None or _is_xdist_worker():
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not _settings.active or _is_xdist_worker():
         return
     _emit(
         {
@@ -153,14 +166,14 @@ def pytest_sessionstart(session):
     )
 
 
-def pytest_collectreport(report):
-    if _settings is not None and report.failed:
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if _settings.active and report.failed:
         _collect_errors.append((report.nodeid, _report.short_text(report.longreprtext)))
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_runtestloop(session):
-    if _settings is None or _settings.mode in ("parallel", "suite"):
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    if not _settings.active or _settings.mode in ("parallel", "suite"):
         return None
     if _zygote_done:
         return True
@@ -201,11 +214,11 @@ def pytest_runtestloop(session):
     return True
 
 
-def _select_targets(items, targets=None):
+def _select_targets(items: Sequence[pytest.Item], targets: Sequence[str] | None = None) -> list[pytest.Item]:
     targets = _settings.targets if targets is None else targets
     if not targets:
         return list(items)
-    by_id = {}
+    by_id: dict[str, pytest.Item] = {}
     for item in items:
         by_id.setdefault(item.nodeid, item)
     found = []
@@ -217,14 +230,14 @@ def _select_targets(items, targets=None):
     return found
 
 
-def _missing(nodeid, by_id):
+def _missing(nodeid: str, by_id: Iterable[str]) -> str:
     inside = [i for i in by_id if i.startswith(nodeid + "::")]
     if inside:
-        return "%s is not a test but holds %d: verify each by its node id (such as %s)" % (nodeid, len(inside), inside[0])
+        return f"{nodeid} is not a test but holds {len(inside)}: verify each by its node id (such as {inside[0]})"
     return "not collected: " + nodeid
 
 
-def _other_threads():
+def _other_threads() -> list[str]:
     return [
         t.name
         for t in threading.enumerate()
@@ -232,13 +245,13 @@ def _other_threads():
     ]
 
 
-def _fork_is_safe(when):
+def _fork_is_safe(when: str) -> bool:
     if not hasattr(os, "fork"):
         _emit({"event": "fallback", "reason": "this platform cannot fork"})
         return False
     others = _other_threads()
     if others:
-        reason = "threads were running %s (%s)" % (when, ", ".join(sorted(others)[:5]))
+        reason = f"threads were running {when} ({', '.join(sorted(others)[:5])})"
         if _fork.up_pipes:  # a parent from before this point waits: it forks each run instead
             _fork.give_up(reason)
         _emit({"event": "fallback", "reason": reason + ", so forking was unsafe"})
@@ -256,12 +269,12 @@ def _fork_is_safe(when):
 # start them, the parent that stopped before the conftests loaded does. Only when threads
 # run before that (a plugin's) does the engine fall back to fresh processes.
 
-_run_target = None  # type: str | None
+_run_target: str | None = None
 _zygote_done = False
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_load_initial_conftests(early_config):
+def pytest_load_initial_conftests(early_config: pytest.Config) -> Iterator[None]:
     """Before any conftest loads (and before pytest's capture starts)."""
     global _settings, _events_fd
     settings = _Settings(os.environ)
@@ -275,9 +288,9 @@ def pytest_load_initial_conftests(early_config):
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection(session):
+def pytest_collection(session: pytest.Session) -> bool | None:
     global _zygote_done
-    if _settings is None:
+    if not _settings.active:
         return None
     if _run_target is not None:  # a zygote's child: collect just its test
         session.config.args = [_run_target]
@@ -288,13 +301,13 @@ def pytest_collection(session):
     if reason is None:  # the child: collect everything, then fork each run
         return None
     if _zygote(reason + ": each run forked before collection and collected its test alone"):
-        session.config.args = [_run_target]  # a run's child: collect just its test
+        session.config.args = [str(_run_target)]  # a run's child: collect just its test
         return None
     _zygote_done = True
     return True
 
 
-def _zygote(reason, before_conftests=False):
+def _zygote(reason: str, before_conftests: bool = False) -> bool:
     """Fork each run of each target from here; the child goes on to collect its test alone.
 
     Returns True in a child (it goes back into pytest), False in the zygote when done.
@@ -307,7 +320,7 @@ def _zygote(reason, before_conftests=False):
         for offset in range(_settings.runs):
             seed = _settings.seed if _settings.seed is not None else _fork.new_seed()
             _run_target = nodeid
-            ran = _fork.fork_run(None, nodeid, _settings.timeout, lambda: _fork.reseed(seed), _announce)
+            ran = _fork.fork_run(None, nodeid, _settings.timeout, functools.partial(_fork.reseed, seed), _announce)
             if ran is None:  # the child: back into pytest
                 return True
             outcome, message, duration = ran
@@ -325,31 +338,31 @@ def _zygote(reason, before_conftests=False):
     return False
 
 
-def _run_once_and_exit(session):
+def _run_once_and_exit(session: pytest.Session) -> None:
     """In a zygote's child: run its one test once, tell the zygote, and end."""
-    by_id = {}
+    by_id: dict[str, pytest.Item] = {}
     for item in session.items:
         by_id.setdefault(item.nodeid, item)
-    item = by_id.get(_run_target)
-    if item is None:
-        message = "; ".join(m for _, m in _collect_errors) or _missing(_run_target, by_id)
+    target = by_id.get(_run_target or "")
+    if target is None:
+        message = "; ".join(m for _, m in _collect_errors) or _missing(_run_target or "", by_id)
         _fork.tell(_fork.run_pipe, ["result", "missing", message])
         os._exit(1)
-    _fork.tell(_fork.run_pipe, ["at", item.nodeid])
-    outcome, message = _run_item(item)
+    _fork.tell(_fork.run_pipe, ["at", target.nodeid])
+    outcome, message = _run_item(target)
     _fork.tell(_fork.run_pipe, ["result", outcome, message])
     os._exit(0)
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_sessionfinish(session):
+def pytest_sessionfinish(session: pytest.Session) -> None:
     if _fork.run_pipe is not None:  # a zygote's child that never reached its test (a usage error)
-        message = "; ".join(m for _, m in _collect_errors) or "not collected: %s" % _run_target
+        message = "; ".join(m for _, m in _collect_errors) or f"not collected: {_run_target}"
         _fork.tell(_fork.run_pipe, ["result", "missing", message])
         os._exit(1)
 
 
-def _is_neutralised_thread(thread):
+def _is_neutralised_thread(thread: threading.Thread) -> bool:
     # pytest-rerunfailures starts a socket server thread whenever xdist is installed; it
     # only waits in accept() and holds no lock a forked child could need.
     target = getattr(thread, "_target", None)
@@ -358,42 +371,34 @@ def _is_neutralised_thread(thread):
     return (module or "").split(".")[0] in NEUTRALISED_PACKAGES
 
 
-def _stops(outcome):
+def _stops(outcome: str) -> bool:
     """A skip says the test does not run here: the next run would skip too."""
     return outcome == "skipped" or (_settings.fail_fast and outcome != "passed")
 
 
-def _run_item(item, nextitem=None):
-    return _report.classify(runtestprotocol(item, log=False, nextitem=nextitem))
+def _run_item(item: pytest.Item, nextitem: pytest.Item | None = None) -> tuple[str, str]:
+    outcome: tuple[str, str] = _report.classify(runtestprotocol(item, log=False, nextitem=nextitem))
+    return outcome
 
 
 # -- runs ---------------------------------------------------------------------------
 
 
-def _run_event(item, index, outcome, duration, message, seed):
-    _emit(
-        {
-            "event": "run",
-            "nodeid": item.nodeid,
-            "index": index,
-            "outcome": outcome,
-            "duration": round(duration, 6),
-            "message": message,
-            "seed": seed,
-        }
-    )
+def _run_event(item: pytest.Item, index: int, outcome: str, duration: float, message: str, seed: int | None) -> None:
+    _emit({"event": "run", "nodeid": item.nodeid, "index": index, "outcome": outcome,
+           "duration": round(duration, 6), "message": message, "seed": seed})  # fmt: skip
 
 
-def _verify_forked(item):
+def _verify_forked(item: pytest.Item) -> None:
     for offset in range(_settings.runs):
         seed = _settings.seed if _settings.seed is not None else _fork.new_seed()
-        outcome, message, duration = _fork.fork_run(lambda report_at: _run_item(item), item.nodeid, _settings.timeout, lambda: _fork.reseed(seed), _announce)
+        outcome, message, duration = _fork.fork_run(lambda report_at: _run_item(item), item.nodeid, _settings.timeout, functools.partial(_fork.reseed, seed), _announce)
         _run_event(item, _settings.first_index + offset, outcome, duration, message, seed)
         if _stops(outcome):
             return
 
 
-def _verify_in_random_order(item, items):
+def _verify_in_random_order(item: pytest.Item, items: Sequence[pytest.Item]) -> None:
     module_items = [i for i in items if _same_module(i, item)]
     for offset in range(_settings.runs):
         seed = _fork.new_seed()
@@ -402,24 +407,25 @@ def _verify_in_random_order(item, items):
         # Tests after the target cannot change its outcome: the run ends with it.
         order = order[: order.index(item) + 1]
 
-        def run_in_order(report_at, order=order):
+        def run_in_order(report_at: Callable[[str], None], order: list[pytest.Item] = order) -> tuple[str, str]:
+            outcome = ("error", "nothing ran")
             for position, each in enumerate(order):
                 report_at(each.nodeid)
                 nextitem = order[position + 1] if position + 1 < len(order) else None
                 outcome = _run_item(each, nextitem)
             return outcome
 
-        outcome, message, duration = _fork.fork_run(run_in_order, item.nodeid, _settings.timeout, lambda: _fork.reseed(seed), _announce)
+        outcome, message, duration = _fork.fork_run(run_in_order, item.nodeid, _settings.timeout, functools.partial(_fork.reseed, seed), _announce)
         _run_event(item, _settings.first_index + offset, outcome, duration, message, seed)
         if _stops(outcome):
             return
 
 
-def _same_module(a, b):
+def _same_module(a: pytest.Item, b: pytest.Item) -> bool:
     return a.nodeid.split("::")[0] == b.nodeid.split("::")[0]
 
 
-def _verify_in_process(item):
+def _verify_in_process(item: pytest.Item) -> None:
     runs = _settings.runs
     for offset in range(runs):
         seed = _settings.seed
@@ -429,24 +435,24 @@ def _verify_in_process(item):
         with _fork.alarm(_settings.timeout) as expired:
             outcome, message = _run_item(item, nextitem)
         if expired():
-            outcome, message = "timeout", "timed out after %gs" % _settings.timeout
+            outcome, message = "timeout", f"timed out after {_settings.timeout:g}s"
         _run_event(item, _settings.first_index + offset, outcome, time.perf_counter() - start, message, seed)
         if _stops(outcome):
             return
 
 
-def _is_xdist_worker():
+def _is_xdist_worker() -> bool:
     return _config is not None and hasattr(_config, "workerinput")
 
 
 # -- parallel (xdist): the controller sees every worker's reports -------------------
 
 
-_parallel_reports = {}  # type: dict[str, list]
+_parallel_reports: dict[str, list[pytest.TestReport]] = {}
 
 
-def pytest_runtest_logreport(report):
-    if _settings is None or _settings.mode not in ("parallel", "suite"):
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if not _settings.active or _settings.mode not in ("parallel", "suite"):
         return
     if _is_xdist_worker():
         return
@@ -454,32 +460,24 @@ def pytest_runtest_logreport(report):
     if targets and report.nodeid not in targets:
         return
     _parallel_reports.setdefault(report.nodeid, []).append(report)
-    if report.when in ("teardown", "???"):  # "???": xdist's report for a worker that died
+    when: str = report.when  # "???": xdist's report for a worker that died
+    if when in ("teardown", "???"):
         reports = _parallel_reports.pop(report.nodeid)
-        if report.when == "???":
+        if when == "???":
             outcome, message = "crashed", _report.report_message(report)
         elif any(dict(r.user_properties).get("flaketui_timeout") for r in reports):
-            outcome, message = "timeout", "timed out after %gs" % _settings.timeout
+            outcome, message = "timeout", f"timed out after {_settings.timeout:g}s"
         else:
             outcome, message = _report.classify(reports)
-        _emit(
-            {
-                "event": "run",
-                "nodeid": report.nodeid,
-                "index": _settings.first_index,
-                "outcome": outcome,
-                "duration": round(sum(r.duration for r in reports), 6),
-                "message": message,
-                "seed": _settings.seed,
-                "worker": _report.worker_of(report),
-            }
-        )
+        _emit({"event": "run", "nodeid": report.nodeid, "index": _settings.first_index, "outcome": outcome,
+               "duration": round(sum(r.duration for r in reports), 6), "message": message, "seed": _settings.seed,
+               "worker": _report.worker_of(report)})  # fmt: skip
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item):
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """In an xdist worker, a target's call phase runs under the per-run timeout."""
-    if _settings is None or not (_settings.mode == "suite" or (_settings.mode == "parallel" and _is_xdist_worker())):
+    if not _settings.active or not (_settings.mode == "suite" or (_settings.mode == "parallel" and _is_xdist_worker())):
         yield
         return
     with _fork.alarm(_settings.timeout) as expired:
@@ -489,8 +487,8 @@ def pytest_runtest_call(item):
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_xdist_node_collection_finished(node, ids):
-    if _settings is None or _settings.mode != "parallel" or _parallel_missing_reported:
+def pytest_xdist_node_collection_finished(node: object, ids: Sequence[str]) -> None:
+    if not _settings.active or _settings.mode != "parallel" or _parallel_missing_reported:
         return
     _parallel_missing_reported.append(True)
     collected = set(ids)
@@ -499,4 +497,4 @@ def pytest_xdist_node_collection_finished(node, ids):
             _emit({"event": "error", "nodeid": nodeid, "message": "not collected: " + nodeid})
 
 
-_parallel_missing_reported = []  # type: list[bool]
+_parallel_missing_reported: list[bool] = []

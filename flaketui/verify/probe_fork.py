@@ -12,6 +12,7 @@ a child that finds threads hands the work back up (``give_up``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -19,34 +20,46 @@ import select
 import signal
 import sys
 import time
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # the target's Python may be 3.8: subscripted builtins only in annotations
+    import ctypes
+
+    #: A run's (outcome, message); its work reports each test it starts through the callback.
+    RunWork = Callable[[Callable[[str], None]], tuple[str, str]]
 
 _PR_SET_PDEATHSIG = 1
 #: How long a zygote's child may take to load and collect its test before it counts as hung.
 STARTUP_SECONDS = 120.0
 
-_libc = None
+#: None: not looked for yet; False: none to be had (not Linux, or no ctypes).
+_libc: ctypes.CDLL | Literal[False] | None = None
 #: Write ends of the pipes to the waiting parents of a zygote's chain, nearest last.
-up_pipes = []  # type: list[int]
+up_pipes: list[int] = []
 #: In a zygote's run child: where its one result goes.
-run_pipe = None  # type: int | None
-_unreaped = []  # type: list[int]
+run_pipe: int | None = None
+_unreaped: list[int] = []
 
 
-def load_libc():
+def load_libc() -> ctypes.CDLL | Literal[False] | None:
     global _libc
     if _libc is None and sys.platform.startswith("linux"):
         try:
             import ctypes
 
             _libc = ctypes.CDLL(None, use_errno=True)
-            _libc.prctl  # resolved once here, not again in every child
-        except Exception:  # no ctypes/libc: children are still killed through their group
+            _libc.prctl  # noqa: B018 - resolved once here, not again in every child
+        except Exception:  # noqa: BLE001 - no ctypes/libc: children are still killed through their group
             _libc = False
     return _libc
 
 
 
-def fork_run(work, target, timeout, on_child, announce):
+def fork_run(
+    work: RunWork | None, target: str, timeout: float | None, on_child: Callable[[], None], announce: Callable[[int], None]
+) -> tuple[str, str, float] | None:
     """Run ``work`` in a forked child in its own process group; (outcome, message, seconds).
 
     ``on_child`` runs first in the child (reseeding), ``announce(pid)`` in the parent
@@ -79,7 +92,7 @@ def fork_run(work, target, timeout, on_child, announce):
                 run_pipe = write_end
                 return None
 
-            def report_at(nodeid):
+            def report_at(nodeid: str) -> None:
                 tell(write_end, ["at", nodeid])
 
             outcome, message = work(report_at)
@@ -87,8 +100,8 @@ def fork_run(work, target, timeout, on_child, announce):
         except BaseException as exc:  # noqa: BLE001 - anything here must end the child
             code = 1
             try:
-                tell(write_end, ["result", "error", "probe: %r" % (exc,)])
-            except BaseException:
+                tell(write_end, ["result", "error", f"probe: {exc!r}"])
+            except BaseException:  # noqa: BLE001, S110 - the child ends just below whatever happened
                 pass
         os._exit(code)  # never return into pytest
     os.close(write_end)
@@ -99,15 +112,16 @@ def fork_run(work, target, timeout, on_child, announce):
     announce(pid)
     buffer = b""
     running = target if work is not None else None
-    result = None
+    result: tuple[str, str] | None = None
     began = start
     timed_out = False
     try:
         while result is None:
+            deadline: float | None = None
             if running is None:  # a zygote's child still collecting: only a start-up allowance
                 deadline = start + STARTUP_SECONDS
-            else:
-                deadline = None if not timeout else began + timeout
+            elif timeout:
+                deadline = began + timeout
             wait = None if deadline is None else max(0.0, deadline - time.perf_counter())
             ready, _, _ = select.select([read_end], [], [], wait)
             if not ready:
@@ -137,19 +151,19 @@ def fork_run(work, target, timeout, on_child, announce):
         return result[0], result[1], duration
     _, status = os.waitpid(pid, 0)
     if running is None:  # it never got to the test: its conftest or module would not load
-        why = "timed out after %gs" % STARTUP_SECONDS if timed_out else describe_status(status)
-        return "missing", "pytest stopped before the test ran (%s): see pytest's output" % why, duration
-    where = "" if running == target else " (while %s ran before it)" % running
+        why = f"timed out after {STARTUP_SECONDS:g}s" if timed_out else describe_status(status)
+        return "missing", f"pytest stopped before the test ran ({why}): see pytest's output", duration
+    where = "" if running == target else f" (while {running} ran before it)"
     if timed_out:
-        return "timeout", "timed out after %gs%s" % (timeout, where), duration
+        return "timeout", f"timed out after {timeout:g}s{where}", duration
     return "crashed", describe_status(status) + where, duration
 
 
-def tell(fd, message):
+def tell(fd: int, message: list[str]) -> None:
     os.write(fd, (json.dumps(message) + "\n").encode("utf-8"))
 
 
-def reap(block):
+def reap(block: bool) -> None:
     for pid in list(_unreaped):
         try:
             done, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
@@ -159,7 +173,7 @@ def reap(block):
             _unreaped.remove(pid)
 
 
-def kill_group(pgid):
+def kill_group(pgid: int) -> None:
     # Leftover subprocesses of the test die with its run, so the next run starts clean.
     try:
         os.killpg(pgid, signal.SIGKILL)
@@ -167,20 +181,20 @@ def kill_group(pgid):
         pass
 
 
-def describe_status(status):
+def describe_status(status: int) -> str:
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         try:
             name = signal.Signals(number).name
         except ValueError:
             name = str(number)
-        return "the interpreter died: killed by signal %s" % name
+        return f"the interpreter died: killed by signal {name}"
     if os.WIFEXITED(status):
-        return "the interpreter died: exit code %d" % os.WEXITSTATUS(status)
+        return f"the interpreter died: exit code {os.WEXITSTATUS(status)}"
     return "the interpreter died"
 
 
-def delegate():
+def delegate() -> str | None:
     """Fork a child that goes on through pytest while this process waits.
 
     Returns None in the child. In the parent: the reason the child gave up (the threads it
@@ -213,12 +227,12 @@ def delegate():
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
 
-def give_up(reason):
+def give_up(reason: str) -> None:
     os.write(up_pipes[-1], ("unsafe:" + reason).encode("utf-8"))
     os._exit(0)
 
 
-def close_up_pipes():
+def close_up_pipes() -> None:
     while up_pipes:
         os.close(up_pipes.pop())
 
@@ -226,24 +240,21 @@ def close_up_pipes():
 # -- a run's seeds and its timeout inside this process ------------------------------
 
 
-def new_seed():
+def new_seed() -> int:
     return random.SystemRandom().randrange(2**32)
 
 
-def reseed(seed):
+def reseed(seed: int) -> None:
     random.seed(seed)
     numpy = sys.modules.get("numpy")
     if numpy is not None:
-        try:
+        # numpy without a legacy global generator: nothing to reseed
+        with contextlib.suppress(Exception):
             numpy.random.seed(seed % 2**32)
-        except Exception:  # numpy without a legacy global generator: nothing to reseed
-            pass
     faker = sys.modules.get("faker")
     if faker is not None and hasattr(faker, "Faker"):
-        try:
+        with contextlib.suppress(Exception):  # a Faker too old or too new to seed this way
             faker.Faker.seed(seed)
-        except Exception:
-            pass
 
 
 class _RunTimeout(BaseException):
@@ -253,22 +264,22 @@ class _RunTimeout(BaseException):
 class alarm:
     """SIGALRM-based timeout for runs inside this process (main thread, POSIX only)."""
 
-    def __init__(self, seconds):
+    def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds if hasattr(signal, "setitimer") else None
         self.fired = False
-        self.previous = None
+        self.previous: Any = None
 
-    def _on_alarm(self, signum, frame):
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
         self.fired = True
         raise _RunTimeout()
 
-    def __enter__(self):
+    def __enter__(self) -> Callable[[], bool]:
         if self.seconds:
             self.previous = signal.signal(signal.SIGALRM, self._on_alarm)
             signal.setitimer(signal.ITIMER_REAL, self.seconds)
         return lambda: self.fired
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         if self.seconds:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self.previous)

@@ -7,17 +7,23 @@ and "_report", so it imports only the standard library and nothing of flaketui.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pytest
+
 import os
 
 MESSAGE_LIMIT = 2000
 
 
-def short_text(text):
+def short_text(text: str) -> str:
     text = text.strip()
     return text if len(text) <= MESSAGE_LIMIT else "..." + text[-MESSAGE_LIMIT:]
 
 
-def project_frames(report):
+def project_frames(report: pytest.TestReport | pytest.CollectReport) -> str:
     """`` at src/app/queue.py:80 <- tests/test_queue.py:41``: where a failure ends in the
     project's own files (relative paths; installed packages are absolute), innermost first."""
     entries = getattr(getattr(report.longrepr, "reprtraceback", None), "reprentries", None) or []
@@ -27,11 +33,11 @@ def project_frames(report):
         path = str(getattr(location, "path", "") or "")
         if not path or os.path.isabs(path) or path.startswith("..") or "site-packages" in path:
             continue
-        frames.append("%s:%s" % (path.replace(os.sep, "/"), getattr(location, "lineno", 0)))
+        frames.append("{}:{}".format(path.replace(os.sep, "/"), getattr(location, "lineno", 0)))
     return "\n  at " + " <- ".join(frames[:4]) if frames else ""
 
 
-def report_message(report):
+def report_message(report: pytest.TestReport | pytest.CollectReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None and getattr(crash, "message", None):
         return short_text(crash.message) + project_frames(report)
@@ -40,7 +46,7 @@ def report_message(report):
     return short_text(str(report.longrepr or ""))
 
 
-def classify(reports):
+def classify(reports: Sequence[pytest.TestReport]) -> tuple[str, str]:
     """(outcome, message) of one run from its setup/call/teardown reports."""
     for report in reports:
         if report.when == "setup" and report.failed:
@@ -61,15 +67,15 @@ def classify(reports):
 FLAKY_ATTRIBUTES = ("_flaky_max_runs", "_flaky_min_passes")
 
 
-def safe_repr(value):
+def safe_repr(value: object) -> str:
     try:
         text = repr(value)
-    except Exception:  # a user object whose __repr__ fails
-        text = "<%s>" % type(value).__name__
+    except Exception:  # noqa: BLE001 - a user object whose __repr__ fails, whatever it raises
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def flaky_items(items):
+def flaky_items(items: Iterable[pytest.Item]) -> Iterator[dict[str, Any]]:
     """One ``item`` event for each collected item that carries a flaky marker or attribute."""
     for item in items:
         markers = [
@@ -80,7 +86,7 @@ def flaky_items(items):
             }
             for mark in item.iter_markers(name="flaky")
         ]
-        attributes = []
+        attributes: list[list[str]] = []
         for owner in (getattr(item, "obj", None), getattr(item, "cls", None)):
             for name in FLAKY_ATTRIBUTES:
                 if owner is not None and getattr(owner, name, None) is not None:
@@ -105,7 +111,8 @@ def flaky_items(items):
         )
 
 
-def worker_of(report):
+def worker_of(report: object) -> str | None:
     """The xdist worker (``gw0``...) a report came from, on the controller; None without xdist."""
     gateway = getattr(getattr(report, "node", None), "gateway", None)
-    return getattr(gateway, "id", None)
+    worker = getattr(gateway, "id", None)
+    return worker if isinstance(worker, str) else None

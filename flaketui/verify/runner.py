@@ -19,11 +19,14 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flaketui.errors import FlakeTUIError
 
 StopPredicate = Callable[[], bool]
-EventCallback = Callable[[dict], None]
+#: One JSON line of the probe, decoded: its fields depend on its "event".
+ProbeEvent = dict[str, Any]
+EventCallback = Callable[[ProbeEvent], None]
 
 #: How often a waiting run checks ``should_stop`` and reads new events.
 POLL_SECONDS = 0.05
@@ -57,12 +60,12 @@ class ProbeRequest:
 
 @dataclass
 class ProbeOutcome:
-    events: list[dict] = field(default_factory=list)
+    events: list[ProbeEvent] = field(default_factory=list)
     returncode: int | None = None
     cancelled: bool = False
     output: str = ""
 
-    def of(self, kind: str) -> list[dict]:
+    def of(self, kind: str) -> list[ProbeEvent]:
         return [e for e in self.events if e.get("event") == kind]
 
 
@@ -242,7 +245,7 @@ class _EventReader:
         self.offset = 0
         self.partial = b""
 
-    def read_new(self) -> list[dict]:
+    def read_new(self) -> list[ProbeEvent]:
         with open(self.path, "rb") as handle:
             handle.seek(self.offset)
             data = handle.read()

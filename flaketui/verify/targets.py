@@ -1,20 +1,13 @@
-"""Which rootdir a node id belongs to, found the way pytest finds it."""
+"""A node id to verify, with the rootdir it runs from (``flaketui.rootdirs`` decides, as for discovery)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from flaketui import rootdirs
 from flaketui.errors import FlakeTUIError
-
-#: (file name, the text that makes it a pytest config); None: its presence is enough.
-_CONFIGS: tuple[tuple[str, bytes | None], ...] = (
-    ("pytest.ini", None),
-    (".pytest.ini", None),
-    ("pyproject.toml", b"[tool.pytest"),
-    ("tox.ini", b"[pytest]"),
-    ("setup.cfg", b"[tool:pytest]"),
-)
+from flaketui.models.key import TestKey, repo_nodeid
 
 
 @dataclass(frozen=True)
@@ -25,26 +18,21 @@ class Target:
     nodeid: str
 
     @property
+    def key(self) -> TestKey:
+        return TestKey(self.rootdir, self.nodeid)
+
+    @property
     def module(self) -> str:
         return self.nodeid.split("::", 1)[0]
 
     @property
     def repo_nodeid(self) -> str:
         """The node id relative to the repository root, as ``flaketui verify`` takes it."""
-        return self.nodeid if self.rootdir == "." else f"{self.rootdir}/{self.nodeid}"
-
-
-def has_pytest_config(directory: Path) -> bool:
-    for name, needle in _CONFIGS:
-        candidate = directory / name
-        if candidate.is_file() and (needle is None or needle in candidate.read_bytes()):
-            return True
-    return False
+        return repo_nodeid(self.rootdir, self.nodeid)
 
 
 def target_for(root: Path, nodeid: str, cwd: Path | None = None) -> Target:
-    """The rootdir of a repo-relative node id: the nearest directory with a pytest config
-    above its file (pytest's rule), else the repository root.
+    """The rootdir of a repo-relative node id, as discovery finds it (``flaketui.rootdirs``).
 
     A node id whose file is not there but is under ``cwd`` (a subdirectory the user runs
     flaketui from, as pytest would take it) is read relative to ``cwd``.
@@ -70,22 +58,5 @@ def target_for(root: Path, nodeid: str, cwd: Path | None = None) -> Target:
             f"No test file {path_part} in {root}.",
             "Node ids are relative to the repository root (run `flaketui scan` to list them).",
         )
-    for directory in _ancestors(root, test_file):
-        if has_pytest_config(directory):
-            rootdir = PurePosixPath(directory.relative_to(root).as_posix() or ".")
-            rel = PurePosixPath(path_part).relative_to(rootdir) if str(rootdir) != "." else PurePosixPath(path_part)
-            rest = nodeid[len(path_part):]
-            return Target(str(rootdir), f"{rel.as_posix()}{rest}")
-    return Target(".", nodeid)
-
-
-def _ancestors(root: Path, test_file: Path) -> list[Path]:
-    """The test file's directory and its parents up to and including the root."""
-    found = []
-    current = test_file.parent
-    while True:
-        found.append(current)
-        if current == root or current == current.parent:
-            break
-        current = current.parent
-    return found
+    rootdir = rootdirs.rootdir_on_disk(root, path_part)
+    return Target(rootdir, rootdirs.relative(path_part, rootdir) + nodeid[len(path_part) :])

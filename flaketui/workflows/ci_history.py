@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from flaketui.candidates import candidate_test, find_candidates, shared_names
 from flaketui.ci_import import import_reports
-from flaketui.discover.config import find_configs, rootdir_of
+from flaketui.discover.config import find_configs
 from flaketui.errors import FlakeTUIError
 from flaketui.models import FlakyTest, Verification, repo_nodeid
 from flaketui.models.history import (
@@ -23,6 +23,8 @@ from flaketui.models.history import (
     Polluter,
     TestHistory,
 )
+from flaketui.models.key import TestKey
+from flaketui.rootdirs import rootdir_of
 from flaketui.store_hunts import junit_histories
 from flaketui.workflows.scan import ScanWorkflow
 from flaketui.workflows.workspace import Workspace
@@ -124,7 +126,7 @@ class HistoryWorkflow:
         return [candidate_test(c, self._source(c.rootdir, c.nodeid)[0]) for c in candidates]
 
     def failure_rates(
-        self, verifications: Mapping[tuple[str, str], Verification], hunt: HuntReport | None
+        self, verifications: Mapping[TestKey, Verification], hunt: HuntReport | None
     ) -> dict[str, tuple[int, int]]:
         """(failed, runs) per repo-relative node id, over the last verification, CI history and the hunt."""
         rates: dict[str, tuple[int, int]] = {}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flaketui import vcs
 from flaketui.errors import FlakeTUIError
-from flaketui.models import FixPlan, FlakyTest, Verdict, Verification
+from flaketui.models import FixPlan, FlakyTest, TestKey, Verdict, Verification
 
 
 def verification_gate(test: FlakyTest, verification: Verification | None) -> str | None:
@@ -26,7 +26,7 @@ def verification_gate(test: FlakyTest, verification: Verification | None) -> str
     return None
 
 
-def check_verified(root: Path, tests: Sequence[FlakyTest], latest: Mapping[tuple[str, str], Verification]) -> None:
+def check_verified(root: Path, tests: Sequence[FlakyTest], latest: Mapping[TestKey, Verification]) -> None:
     """Raise, saying what to do, unless every test's ``latest`` verification lets its marker go."""
     state = vcs.tree_state(root)
     for test in tests:

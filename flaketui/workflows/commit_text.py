@@ -12,14 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from flaketui.models import (
-    Category,
-    Diagnosis,
-    Evidence,
-    FlakyTest,
-    Triage,
-    Verification,
-)
+from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, TestKey, Triage, Verification
 
 CATEGORY_TRAILER = "Flaky-Category"
 VERIFIED_TRAILER = "Flaky-Verified"
@@ -104,7 +97,7 @@ def message(
     tests: Sequence[FlakyTest],
     target: str,
     cause: RootCause,
-    verifications: Mapping[tuple[str, str], Verification],
+    verifications: Mapping[TestKey, Verification],
     outside: Sequence[str],
     *,
     unverified: bool,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flaketui import __version__
-from flaketui.diagnose import Diagnoser
+from flaketui.diagnose import Diagnoser, hash_seed_rules
 from flaketui.errors import FlakeTUIError
-from flaketui.models import Diagnosis, FlakyTest, Verification
+from flaketui.models import Diagnosis, FlakyTest, TestKey, Verification
 from flaketui.workflows.scan import ScanWorkflow
 from flaketui.workflows.workspace import Workspace
 
@@ -53,14 +53,14 @@ class DiagnosisWorkflow:
             cache_path = None  # no place for state (a file in its way, read-only): diagnose uncached
         return Diagnoser(self.workspace.root, cache_path=cache_path, version=__version__)
 
-    def diagnose_each(self, tests: Sequence[FlakyTest]) -> dict[tuple[str, str], Diagnosis]:
+    def diagnose_each(self, tests: Sequence[FlakyTest]) -> dict[TestKey, Diagnosis]:
         """The diagnosis of every test whose files still parse; the others are left out."""
         # One call for all: diagnose_many parses each file once per call.
         try:
             return {test.key: found for test, found in zip(tests, self.diagnose_many(tests), strict=True)}
         except FlakeTUIError:
             pass
-        found: dict[tuple[str, str], Diagnosis] = {}
+        found: dict[TestKey, Diagnosis] = {}
         for test in tests:
             try:
                 found[test.key] = self.diagnose_many([test])[0]
@@ -68,13 +68,12 @@ class DiagnosisWorkflow:
                 continue  # a test whose file no longer parses is reported "not diagnosed"
         return found
 
-    def hash_order_reasons(
-        self, tests: Sequence[FlakyTest | str], targets: Sequence[Target], rules: Collection[str]
-    ) -> dict[tuple[str, str], str]:
-        """Tests whose diagnosis points at set or hash order: forked children all share one
-        string hash seed, so those run fresh-process, each run with its own PYTHONHASHSEED."""
-        keyed = {(t.rootdir, t.nodeid): t for t in tests if isinstance(t, FlakyTest)}
-        wanted = [(t.rootdir, t.nodeid) for t in targets]
+    def hash_order_reasons(self, tests: Sequence[FlakyTest | str], targets: Sequence[Target]) -> dict[TestKey, str]:
+        """Tests whose diagnosis points at set or hash order (``Rule.varies_with_hash_seed``):
+        forked children all share one string hash seed, so those run fresh-process, each run
+        with its own PYTHONHASHSEED."""
+        keyed = {t.key: t for t in tests if isinstance(t, FlakyTest)}
+        wanted = [t.key for t in targets]
         try:
             if any(key not in keyed for key in wanted):
                 scanned = self.scanning.scan().tests
@@ -84,8 +83,9 @@ class DiagnosisWorkflow:
         except Exception:  # noqa: BLE001 - a diagnosis problem must never stop a verification
             return {}
         reasons = {}
+        seeded = hash_seed_rules()
         for test, diagnosis in zip(found, diagnoses, strict=True):
-            rules = sorted({e.rule for e in diagnosis.evidence if e.rule in rules})
+            rules = sorted({e.rule for e in diagnosis.evidence if e.rule in seeded})
             if rules:
                 reasons[test.key] = ", ".join(rules)
         return reasons

@@ -9,10 +9,8 @@ import re
 from typing import Any
 
 from flaketui.candidates import candidate_json
-from flaketui.diagnose.cache import diagnosis_to_json
 from flaketui.diagnose.engine import engine_fingerprint
 from flaketui.discover import cache as scan_cache
-from flaketui.discover.serialize import scan_to_json, test_to_json
 from flaketui.errors import FlakeTUIError
 from flaketui.models import (
     Diagnosis,
@@ -25,7 +23,6 @@ from flaketui.models import (
 )
 from flaketui.workflows.ci_history import HistoryWorkflow
 from flaketui.workflows.diagnose import DiagnosisWorkflow
-from flaketui.workflows.removal import full_nodeid
 from flaketui.workflows.scan import ScanWorkflow
 
 _PARAMS = re.compile(r"\[.*\]$")
@@ -42,7 +39,7 @@ class ExplainWorkflow:
 
     def tests_named(self, nodeid: str) -> list[FlakyTest]:
         """The flaky-marked tests whose node id (pytest's, or repo-relative) is ``nodeid``."""
-        return [t for t in self.scanning.scan().tests if nodeid in (t.nodeid, full_nodeid(t))]
+        return [t for t in self.scanning.scan().tests if nodeid in (t.nodeid, t.key.repo_nodeid)]
 
     def find_test(self, nodeid: str) -> FlakyTest:
         """The flaky-marked test ``nodeid`` names, else any test function it names (unmarked).
@@ -59,7 +56,7 @@ class ExplainWorkflow:
         tests = self.scanning.scan().tests
         for candidate in (wanted, bare):
             for test in tests:
-                full = full_nodeid(test)
+                full = test.key.repo_nodeid
                 if candidate in (test.nodeid, full) or _PARAMS.sub("", full) == candidate:
                     return test
                 if f"{test.path}::{test.nodeid.partition('::')[2]}" == candidate:
@@ -81,7 +78,7 @@ class ExplainWorkflow:
         """The test, its diagnosis, and the source around the test and each piece of evidence."""
         test = self.find_test(nodeid)
         diagnosis = self.diagnosing.with_runs(test, self._recent_verifications(test))
-        return Explanation(test, full_nodeid(test), diagnosis, tuple(self._excerpts(test, diagnosis)))
+        return Explanation(test, test.key.repo_nodeid, diagnosis, tuple(self._excerpts(test, diagnosis)))
 
     def _recent_verifications(self, test: FlakyTest) -> list[Verification]:
         """The test's last verifications, latest first; none when nothing was ever verified here."""
@@ -145,10 +142,10 @@ class ExplainWorkflow:
     @staticmethod
     def explanation_json(explanation: Explanation) -> dict[str, Any]:
         """``explain --json``: the test's repo-relative node id and its diagnosis."""
-        return {"test": explanation.nodeid, **diagnosis_to_json(explanation.diagnosis)}
+        return {"test": explanation.nodeid, **explanation.diagnosis.to_json()}
 
     def _scan_payload(self, result: ScanResult) -> dict[str, Any]:
-        payload = scan_to_json(result)
+        payload = result.to_json()
         diagnoses = self.diagnosing.diagnose_many(result.tests)
         payload["tests"] = [_test_json(test, diagnosis) for test, diagnosis in zip(result.tests, diagnoses, strict=True)]
         return payload
@@ -156,16 +153,11 @@ class ExplainWorkflow:
 
 def _test_json(test: FlakyTest, diagnosis: Diagnosis) -> dict[str, Any]:
     """One test object of ``scan --json``; add fields here."""
-    suggestion = diagnosis.suggestion
     return {
-        **test_to_json(test),
-        "suggestion": {"category": str(suggestion.category), "confidence": suggestion.confidence},
-        "evidence": [
-            {"category": str(e.category), "rule": e.rule, "path": e.path, "line": e.line, "end_line": e.end_line,
-             "message": e.message, "fix": e.fix}
-            for e in diagnosis.evidence
-        ],
-    }  # fmt: skip
+        **test.to_json(),
+        "suggestion": diagnosis.suggestion.to_json(),
+        "evidence": [e.to_json() for e in diagnosis.evidence],
+    }
 
 
 def def_line(text: str, name: str) -> int | None:

@@ -4,7 +4,6 @@ the user's fix. The codemod runs once per plan; a later edit to its files voids 
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -18,8 +17,10 @@ from flaketui.models import (
     Diagnosis,
     FixPlan,
     FlakyTest,
+    TestKey,
     Verification,
 )
+from flaketui.settings import load_settings
 from flaketui.workflows import commit_gate, commit_text, removal
 from flaketui.workflows.diagnose import DiagnosisWorkflow
 from flaketui.workflows.record import Record
@@ -38,7 +39,7 @@ class FixWorkflow:
         self.record = record
         #: The diagnoses of the committed code, by (tree fingerprint, tests): a plan is rebuilt
         #: after verifying and again when committing, and the past is diagnosed once per tree.
-        self._committed_diagnoses: dict[tuple[str | None, tuple[tuple[str, str], ...]], list[Diagnosis] | None] = {}
+        self._committed_diagnoses: dict[tuple[str | None, tuple[TestKey, ...]], list[Diagnosis] | None] = {}
 
     def plan_fix(
         self, target: FlakyTest | str, include: Sequence[str], unverified: bool, category: Category | None, proof: str
@@ -243,12 +244,4 @@ class FixWorkflow:
                 return None
 
     def _commit_template(self) -> str | None:
-        pyproject = self.workspace.root / "pyproject.toml"
-        if not pyproject.is_file():
-            return None
-        try:
-            config = tomllib.loads(pyproject.read_bytes().decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise FlakeTUIError(f"pyproject.toml does not parse: {exc}", "Fix its syntax, then try again.") from exc
-        template = config.get("tool", {}).get("flaketui", {}).get("commit-template")
-        return template if isinstance(template, str) else None
+        return load_settings(self.workspace.root).commit_template

@@ -19,9 +19,9 @@ from flaketui.models import (
     Keep,
     NodeRecord,
     RemovedMarker,
+    TestKey,
     Triage,
     Verification,
-    repo_nodeid,
 )
 from flaketui.workflows import removal
 from flaketui.workflows.ci_history import HistoryWorkflow
@@ -42,7 +42,7 @@ class Record:
         self.diagnosing = diagnosing
 
     # -- decisions (.flaketui.toml) ----------------------------------------------------
-    def decisions(self) -> dict[tuple[str, str], Triage]:
+    def decisions(self) -> dict[TestKey, Triage]:
         """The team's decisions from ``.flaketui.toml``, keyed by (rootdir, nodeid)."""
         return decisions.load(self.workspace.root)
 
@@ -68,11 +68,11 @@ class Record:
         this for every verification it completes, cancelled ones included."""
         self.workspace.store.add_verification(verification)
 
-    def last_verifications(self) -> dict[tuple[str, str], Verification]:
+    def last_verifications(self) -> dict[TestKey, Verification]:
         """The newest recorded verification per test."""
         return self.workspace.store.latest_verifications()
 
-    def verifications_of(self, tests: Sequence[FlakyTest]) -> dict[tuple[str, str], Verification]:
+    def verifications_of(self, tests: Sequence[FlakyTest]) -> dict[TestKey, Verification]:
         """The newest recorded verification of each of ``tests`` that has one."""
         latest = self.last_verifications()
         return {t.key: latest[t.key] for t in tests if t.key in latest}
@@ -108,7 +108,7 @@ class Record:
     def test_history(self, nodeid: str) -> NodeRecord:
         """Everything recorded about ``nodeid`` (pytest's, or repo-relative): decisions,
         verifications (also under an older name), and flaketui's commits."""
-        decided = tuple(t for t in self.decisions().values() if nodeid in (t.nodeid, repo_nodeid(t.rootdir, t.nodeid)))
+        decided = tuple(t for t in self.decisions().values() if nodeid in (t.nodeid, t.key.repo_nodeid))
         commits = tuple(c for c in self.commits() if c.nodeid == nodeid)
         return NodeRecord(nodeid, decided, tuple(self.history(nodeid)), commits)
 

@@ -7,36 +7,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 
-from flaketui.models import (
-    FlakyTest,
-    Marker,
-    MarkerKind,
-    MarkerScope,
-    RemovedMarker,
-    repo_nodeid,
-)
+from flaketui.models import FlakyTest, Marker, MarkerScope, RemovedMarker, selects
 
 _PARAMS = re.compile(r"\[.*\]$")
 
 
-def full_nodeid(test: FlakyTest) -> str:
-    """The node id relative to the repository root (pytest's is relative to its rootdir)."""
-    return repo_nodeid(test.rootdir, test.nodeid)
-
-
-
 def select(target: str, tests: Iterable[FlakyTest]) -> list[FlakyTest]:
-    """The tests a node id names: a test (and its parametrized cases), a class, or a module."""
-    target = target.strip().rstrip("/")
-    chosen = []
-    for test in tests:
-        for nodeid in dict.fromkeys((test.nodeid, full_nodeid(test))):
-            if nodeid == target or nodeid.startswith((target + "::", target + "[")):
-                chosen.append(test)
-                break
-    return chosen
+    """The tests a node id names as pytest reads it (``selects``), from the rootdir or the repository root."""
+    target = target.strip()
+    return [t for t in tests if selects(target, t.nodeid) or selects(target, t.key.repo_nodeid)]
 
 
 def marker_key(test: FlakyTest, marker: Marker) -> tuple[str, ...]:
@@ -126,37 +106,8 @@ def removed_markers(selected: Sequence[FlakyTest]) -> list[RemovedMarker]:
 
 def removed_to_json(removed: Sequence[RemovedMarker]) -> str:
     """The removed markers of a fix commit, for undo to find again (stored in the record)."""
-    return json.dumps(
-        [
-            {
-                "path": item.path,
-                "test_name": item.test_name,
-                "class_name": item.class_name,
-                "nodeid": item.nodeid,
-                "test_line": item.test_line,
-                "marker": {**asdict(item.marker), "args": [list(a) for a in item.marker.args]},
-            }
-            for item in removed
-        ]
-    )
+    return json.dumps([item.to_json() for item in removed])
 
 
 def removed_from_json(text: str) -> list[RemovedMarker]:
-    found = []
-    for item in json.loads(text):
-        fields = dict(item["marker"])
-        fields["kind"] = MarkerKind(fields["kind"])
-        fields["scope"] = MarkerScope(fields["scope"])
-        fields["args"] = tuple(tuple(a) for a in fields.get("args", ()))
-        fields["positional"] = tuple(fields.get("positional", ()))
-        found.append(
-            RemovedMarker(
-                item["path"],
-                item["test_name"],
-                item["class_name"],
-                item["nodeid"],
-                Marker(**fields),
-                item.get("test_line"),
-            )
-        )
-    return found
+    return [RemovedMarker.from_json(item) for item in json.loads(text)]

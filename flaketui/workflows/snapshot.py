@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from flaketui import vcs
 from flaketui.diagnose import Diagnoser
-from flaketui.discover.config import CONFIG_NAMES
 from flaketui.discover.engine import scan_repository
 from flaketui.models import Diagnosis, FlakyTest
+from flaketui.rootdirs import is_config_file
 
 
 class TreeSnapshot:
@@ -57,4 +57,4 @@ class TreeSnapshot:
 
 
 def _worth_exporting(name: str) -> bool:
-    return name.endswith(".py") or PurePosixPath(name).name in CONFIG_NAMES
+    return name.endswith(".py") or is_config_file(name)

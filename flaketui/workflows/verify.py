@@ -9,14 +9,8 @@ from pathlib import Path
 
 from flaketui import vcs
 from flaketui.errors import FlakeTUIError
-from flaketui.models import (
-    FlakyTest,
-    RunResult,
-    Verification,
-    VerifyMode,
-    VerifyOptions,
-)
-from flaketui.verify.engine import HASH_ORDER_RULES, cli_command, verify_targets
+from flaketui.models import FlakyTest, RunResult, Verification, VerifyMode, VerifyOptions
+from flaketui.verify.engine import cli_command, verify_targets
 from flaketui.verify.targets import Target, target_for
 from flaketui.workflows.diagnose import DiagnosisWorkflow
 from flaketui.workflows.record import Record
@@ -55,7 +49,7 @@ class VerifyWorkflow:
         interpreter = self.workspace.interpreter()
         # Taken before the runs: an edit made while they run must not pass as verified.
         state = vcs.tree_state(root) if vcs.is_work_tree(root) else None
-        hash_order = self.diagnosing.hash_order_reasons(tests, targets, HASH_ORDER_RULES) if options.mode is VerifyMode.FORKED else {}
+        hash_order = self.diagnosing.hash_order_reasons(tests, targets) if options.mode is VerifyMode.FORKED else {}
         verifications = verify_targets(
             root,
             targets,
