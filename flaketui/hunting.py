@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +33,12 @@ if TYPE_CHECKING:
     from flaketui.verify.hunt import SuitePass, SuiteResult
 
 MODES = (HuntMode.SERIAL, HuntMode.SHUFFLED, HuntMode.XDIST)
+DEFAULT_TIMEOUT = 60.0
+#: A test that hung once gets this long in later runs (or 10 times its longest run that ended).
+_HUNG_TIMEOUT = 5.0
+#: A pass runs at most this long, or 10 times the longest pass so far (a hang no signal ends).
+_PASS_LIMIT = 300.0
+_TIMED_OUT = "timed out after "
 
 
 ProgressCallback = Callable[[HuntProgress], None]
@@ -50,6 +56,8 @@ class HuntSettings:
     budget_seconds: float
     #: Seeds every run's shuffle and hash seed, so a hunt can be repeated exactly (None: random).
     seed: int | None = None
+    #: Seconds a test may run before it counts as hung (a test that hung gets less afterwards).
+    timeout: float = DEFAULT_TIMEOUT
 
 
 def run_hunt(
@@ -95,7 +103,7 @@ def run_hunt(
                     break
                 # xdist shuffles too: neighbours in pytest's order would share a worker and never race.
                 seed = rng.randrange(2**32) if mode is not HuntMode.SERIAL else None
-                request = suite_pass(settings, mode, rng.randrange(1, 2**32), seed)
+                request = suite_pass(settings, mode, rng.randrange(1, 2**32), seed, _timeouts(runs, settings.timeout))
                 done = len(runs)
                 finished: list[SuiteOutcome] = []
 
@@ -106,7 +114,7 @@ def run_hunt(
 
                 if on_progress is not None:
                     on_progress(progress_of("run", done + 1, total, mode, started, runs, suite_size, None, 0))
-                result = _run(request, probe_dir, progress, stop, remaining)
+                result = _run(request, probe_dir, progress, stop, min(remaining, _pass_limit(runs)))
                 if mode is HuntMode.XDIST and result.xdist is False:
                     xdist_ok = False
                     notes.append("no xdist runs: pytest-xdist is not installed in the target's environment")
@@ -115,10 +123,10 @@ def run_hunt(
                     if result.cancelled or time.monotonic() >= deadline:
                         cut_short = True
                         break
-                    raise FlakeTUIError(
-                        f"A {mode} run of the suite did not complete: {result.problem or 'pytest stopped'}.",
-                        "Run the suite once with pytest in the rootdir; pass the options it needs with --pytest-args.",
-                    )
+                    salvaged = _salvage(mode, result, notes)
+                    if salvaged is None:
+                        continue
+                    result = salvaged
                 if result.problem and not any(result.problem in note for note in notes):
                     notes.append(f"pytest reported: {result.problem}")  # a module that did not collect
                 run = _as_run(mode, request, result)
@@ -184,13 +192,52 @@ def _schedule(runs_per_mode: int, done: Sequence[HuntRun]) -> list[HuntMode]:
     return order
 
 
-def suite_pass(settings: HuntSettings, mode: HuntMode, hash_seed: int, seed: int | None) -> SuitePass:
+def suite_pass(settings: HuntSettings, mode: HuntMode, hash_seed: int, seed: int | None,
+               timeouts: Mapping[str, float] | None = None) -> SuitePass:  # fmt: skip
     from flaketui.verify.hunt import SuitePass
 
     return SuitePass(
         cwd=settings.cwd, python=settings.python, paths=settings.paths, mode=mode, hash_seed=hash_seed,
-        seed=seed, pytest_args=settings.pytest_args,
+        seed=seed, pytest_args=settings.pytest_args, timeout=settings.timeout, timeouts=timeouts or {},
     )  # fmt: skip
+
+
+def _timeouts(runs: Sequence[HuntRun], timeout: float) -> dict[str, float]:
+    """The tests that hung in a run so far, each with a shorter timeout: 10 times its longest
+    run that ended, at least ``_HUNG_TIMEOUT`` (a test that hangs every time costs little)."""
+    hung: dict[str, float] = {}
+    for run in runs:
+        for o in run.outcomes:
+            if o.outcome == "failed" and o.message.startswith(_TIMED_OUT):
+                hung.setdefault(o.nodeid, 0.0)
+    for run in runs:
+        for o in run.outcomes:
+            if o.nodeid in hung and not o.message.startswith(_TIMED_OUT):
+                hung[o.nodeid] = max(hung[o.nodeid], o.duration)
+    return {nodeid: min(timeout, max(_HUNG_TIMEOUT, 10 * longest)) for nodeid, longest in hung.items()}
+
+
+def _pass_limit(runs: Sequence[HuntRun]) -> float:
+    longest = max((r.seconds for r in runs), default=0.0)
+    return max(_PASS_LIMIT, 10 * longest) if longest else float("inf")
+
+
+def _salvage(mode: HuntMode, result: SuiteResult, notes: list[str]) -> SuiteResult | None:
+    """A pass that ended early, not by a stop or the budget (a test that crashed pytest or hung
+    past every timeout): the tests that ran count, and the one running then failed. An xdist
+    pass cannot tell which one that was: it is left out. None: nothing to keep."""
+    if mode is not HuntMode.XDIST and not result.collected:
+        raise FlakeTUIError(
+            f"A {mode} run of the suite did not complete: {result.problem or 'pytest stopped'}.",
+            "Run the suite once with pytest in the rootdir; pass the options it needs with --pytest-args.",
+        )
+    said = f"a {mode} run ended early: "
+    if not any(note.startswith(said) for note in notes):  # once per mode: the first says why
+        notes.append(said + (result.problem or "pytest stopped"))
+    if mode is HuntMode.XDIST or not result.unfinished:
+        return None
+    ended = SuiteOutcome(result.unfinished[0], "failed", f"the run ended in this test: {result.problem}")
+    return replace(result, outcomes=[*result.outcomes, ended], complete=True)
 
 
 def _run(request: SuitePass, probe_dir: str, progress: Callable[[SuiteOutcome], None], stop: StopPredicate,

@@ -123,3 +123,34 @@ SETTER = "tests/test_a_setup.py::test_setter"
 #: With this seed the shuffled run puts the brittle test first, and so does the xdist run (so
 #: the worker that gets it runs it first).
 BRITTLE_SEED = 12
+
+
+#: Hangs every time, with a child process of its own; appends the child's pid to pids.txt.
+HANGS_EVERY_TIME = '''
+import pathlib
+import subprocess
+import sys
+import threading
+
+HERE = pathlib.Path(__file__).parent
+
+
+def test_hangs():
+    child = subprocess.Popen([sys.executable, "-c", "import threading; threading.Event().wait()"])
+    with open(HERE / "pids.txt", "a") as pids:
+        pids.write("%d\\n" % child.pid)
+    threading.Event().wait()
+'''
+
+#: Ends pytest itself, whatever order it runs in: the tests that ran before it still count.
+ENDS_PYTEST = '''
+import os
+
+
+def test_before():
+    pass
+
+
+def test_ends_pytest():
+    os._exit(3)
+'''

@@ -6,11 +6,14 @@ import json
 import pytest
 
 from flaketui.cli import main
+from flaketui.models.history import HuntVerdict
 from flaketui.service import Service
 from tests._hunt_helpers import (
     BRITTLE,
     BRITTLE_PROJECT,
     BRITTLE_SEED,
+    ENDS_PYTEST,
+    HANGS_EVERY_TIME,
     HANGS_ON_SECOND_CALL,
     HUNT_PROJECT,
     POLLUTER,
@@ -146,3 +149,37 @@ def test_budget_cut_keeps_nothing_partial(make_repo) -> None:
     report = Service(root).hunting.hunt(runs=1, budget_minutes=0.0001)
     assert not report.complete and dict(report.runs_done) == {"serial": 0, "shuffled": 0, "xdist": 0}
     assert report.tests == ()
+
+
+def test_a_test_that_hangs_times_out_each_run_is_broken_and_leaves_no_process(make_repo) -> None:
+    root = make_repo({**stable_project(), "tests/test_hang.py": HANGS_EVERY_TIME})
+    report = Service(root).hunting.hunt(runs=1, seed=SEED, timeout=1)
+    assert report.complete
+    (hung,) = report.tests
+    assert (hung.nodeid, hung.verdict, hung.total.failed, hung.total.runs) == (
+        "tests/test_hang.py::test_hangs", HuntVerdict.BROKEN, 3, 3)  # fmt: skip
+    assert hung.last_failure == "timed out after 1s"
+    # Each run's child of the hung test ended with its pytest (three runs: three children).
+    pids = (root / "tests" / "pids.txt").read_text().split()
+    assert len(pids) == 3 and all(wait_until_dead(int(pid)) for pid in pids)
+
+
+def test_a_test_that_ends_pytest_fails_and_what_ran_before_it_counts(make_repo) -> None:
+    root = make_repo({**stable_project(), "tests/test_exit.py": ENDS_PYTEST})
+    report = Service(root).hunting.hunt(runs=1, seed=SEED)
+    (ended,) = report.tests
+    assert (ended.nodeid, ended.verdict) == ("tests/test_exit.py::test_ends_pytest", HuntVerdict.BROKEN)
+    assert ended.total.failed == ended.total.runs == 3
+    assert any(note.startswith("a serial run ended early: pytest ended in tests/test_exit.py::test_ends_pytest")
+               for note in report.notes)  # fmt: skip
+    # In pytest's order test_before ran first in the serial run: it counted, and passed.
+    assert report.suite_size >= 2 and report.complete
+
+
+def test_a_probe_that_does_not_load_is_a_clear_error_not_an_empty_run(make_repo, capsys) -> None:
+    from flaketui.verify.runner import probe_module_name
+
+    root = make_repo(stable_project())
+    code = main(["-C", str(root), "hunt", "--runs", "1", "--pytest-args", f"-p no:{probe_module_name()}"])
+    assert code == 2
+    assert "flaketui's probe did not start in pytest" in capsys.readouterr().err

@@ -151,3 +151,17 @@ def test_the_likely_tests_are_bisected_first_and_all_of_them_when_they_miss() ->
     miss = find_polluter(SUITE, VICTIM, fails_after, likely=[SUITE[7], SUITE[8]])
     assert miss.polluter == SUITE[120] and calls[1:3] == [(SUITE[7], SUITE[8]), tuple(SUITE)]
     assert miss.runs <= 2 * math.log2(len(SUITE)) + 1
+
+
+def test_a_test_that_hung_gets_a_shorter_timeout_in_later_runs() -> None:
+    from flaketui.hunting import _timeouts
+
+    hung = SuiteOutcome("t::hangs", "failed", "timed out after 60s", 60.0)
+    slow = SuiteOutcome("t::slow", "failed", "timed out after 60s", 60.0)
+    runs = [
+        HuntRun(HuntMode.SERIAL, 1, (hung, slow, SuiteOutcome("t::ok", "passed", "", 0.1))),
+        HuntRun(HuntMode.SHUFFLED, 2, (SuiteOutcome("t::slow", "passed", "", 2.0), SuiteOutcome("t::ok", "passed", "", 9.0))),
+    ]
+    # Never ended on its own: the minimum; ended once after 2 s: ten times that; the rest: the default.
+    assert _timeouts(runs, 60.0) == {"t::hangs": 5.0, "t::slow": 20.0}
+    assert _timeouts(runs, 3.0) == {"t::hangs": 3.0, "t::slow": 3.0}

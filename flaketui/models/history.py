@@ -214,6 +214,8 @@ class SuiteOutcome:
     nodeid: str
     outcome: str
     message: str = ""
+    #: Seconds it ran (0.0 when not known: runs read back from the record).
+    duration: float = 0.0
 
 
 @dataclass(frozen=True)

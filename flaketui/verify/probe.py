@@ -238,11 +238,8 @@ def _missing(nodeid: str, by_id: Iterable[str]) -> str:
 
 
 def _other_threads() -> list[str]:
-    return [
-        t.name
-        for t in threading.enumerate()
-        if t is not threading.current_thread() and not _is_neutralised_thread(t)
-    ]
+    current = threading.current_thread()
+    return [t.name for t in threading.enumerate() if t is not current and not _is_neutralised_thread(t)]
 
 
 def _fork_is_safe(when: str) -> bool:
@@ -463,10 +460,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     when: str = report.when  # "???": xdist's report for a worker that died
     if when in ("teardown", "???"):
         reports = _parallel_reports.pop(report.nodeid)
+        timed_out = [value for r in reports for key, value in r.user_properties if key == "flaketui_timeout"]
         if when == "???":
             outcome, message = "crashed", _report.report_message(report)
-        elif any(dict(r.user_properties).get("flaketui_timeout") for r in reports):
-            outcome, message = "timeout", f"timed out after {_settings.timeout:g}s"
+        elif timed_out:
+            outcome, message = "timeout", f"timed out after {timed_out[0]:g}s"
         else:
             outcome, message = _report.classify(reports)
         _emit({"event": "run", "nodeid": report.nodeid, "index": _settings.first_index, "outcome": outcome,
@@ -476,14 +474,15 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    """In an xdist worker, a target's call phase runs under the per-run timeout."""
+    """In an xdist worker or a hunt's pass, a test's call phase runs under the timeout."""
     if not _settings.active or not (_settings.mode == "suite" or (_settings.mode == "parallel" and _is_xdist_worker())):
         yield
         return
-    with _fork.alarm(_settings.timeout) as expired:
+    seconds = _suite.timeout_of(item.nodeid, _settings.timeout)  # a hunt's: shorter for a test that hung
+    with _fork.alarm(seconds) as expired:
         yield
     if expired():
-        item.user_properties.append(("flaketui_timeout", True))
+        item.user_properties.append(("flaketui_timeout", seconds))
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -13,6 +13,7 @@ and "_suite", so it imports only the standard library and pytest. Events, beside
 from __future__ import annotations
 
 import json
+import os
 import random
 
 import pytest
@@ -21,6 +22,21 @@ import pytest
 ENV_ORDER = "FLAKETUI_PROBE_ORDER"
 #: Shuffle the modules, and the tests in each, with this seed.
 ENV_SHUFFLE = "FLAKETUI_PROBE_SHUFFLE"
+#: A JSON file of ``{nodeid: seconds}``: tests with a timeout of their own (one that hung before).
+ENV_TIMEOUTS = "FLAKETUI_PROBE_TIMEOUTS"
+_timeouts = None
+
+
+def timeout_of(nodeid, default):
+    """The seconds ``nodeid`` may run for in this pass: its own, else ``default``."""
+    global _timeouts
+    if _timeouts is None:
+        path = os.environ.get(ENV_TIMEOUTS, "")
+        _timeouts = {}
+        if path:
+            with open(path, encoding="utf-8") as handle:
+                _timeouts = json.load(handle)
+    return _timeouts.get(nodeid, default)
 
 
 def wanted(mode, environ):
