@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from flaketui.candidates import candidate_json
 from flaketui.diagnose.engine import engine_fingerprint
 from flaketui.discover import cache as scan_cache
 from flaketui.errors import FlakeTUIError
@@ -21,9 +21,11 @@ from flaketui.models import (
     Verification,
     repo_nodeid,
 )
-from flaketui.workflows.ci_history import HistoryWorkflow
 from flaketui.workflows.diagnose import DiagnosisWorkflow
 from flaketui.workflows.scan import ScanWorkflow
+
+if TYPE_CHECKING:
+    from flaketui.workflows.ci_history import HistoryWorkflow
 
 _PARAMS = re.compile(r"\[.*\]$")
 #: How many of a test's latest verifications ``explain`` reads for run evidence.
@@ -31,10 +33,13 @@ RECENT_VERIFICATIONS = 10
 
 
 class ExplainWorkflow:
-    def __init__(self, scanning: ScanWorkflow, diagnosing: DiagnosisWorkflow, history: HistoryWorkflow) -> None:
+    def __init__(
+        self, scanning: ScanWorkflow, diagnosing: DiagnosisWorkflow, history: Callable[[], HistoryWorkflow]
+    ) -> None:
         self.workspace = scanning.workspace
         self.scanning = scanning
         self.diagnosing = diagnosing
+        #: Built on demand: only a repository with a history has candidates to add.
         self.history = history
 
     def tests_named(self, nodeid: str) -> list[FlakyTest]:
@@ -82,10 +87,8 @@ class ExplainWorkflow:
 
     def _recent_verifications(self, test: FlakyTest) -> list[Verification]:
         """The test's last verifications, latest first; none when nothing was ever verified here."""
-        from flaketui.store import FILENAME
-
         try:
-            if not (self.workspace.state_dir() / FILENAME).exists():
+            if not self.workspace.has_history():
                 return []
             found = self.workspace.store.history(test.nodeid)
         except (FlakeTUIError, OSError):
@@ -133,10 +136,14 @@ class ExplainWorkflow:
     def _with_candidates(self, text: str, result: ScanResult, prefix: str) -> str:
         """Candidates come from the record (CI imports, hunts), not the tree: never from the cache."""
         payload = json.loads(text)
-        found = self.history.candidates(marked=result.tests)
-        if prefix not in ("", "."):
-            found = [c for c in found if repo_nodeid(c.rootdir, c.nodeid).startswith(prefix + "/")]
-        payload["candidates"] = [candidate_json(c) for c in found]
+        payload["candidates"] = []
+        if self.workspace.has_history():
+            from flaketui.candidates import candidate_json
+
+            found = self.history().candidates(marked=result.tests)
+            if prefix not in ("", "."):
+                found = [c for c in found if repo_nodeid(c.rootdir, c.nodeid).startswith(prefix + "/")]
+            payload["candidates"] = [candidate_json(c) for c in found]
         return json.dumps(payload, indent=2)
 
     @staticmethod
