@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             # keeps its caches (of another format, maybe) away from the warm scans above.
             base_env = {**env, "PYTHONPATH": str(options.baseline.resolve())}
             base_root = workdir / "baseline-repo"
-            shutil.copytree(root, base_root, symlinks=True)
+            generate(base_root, options.files)  # the same files (a copy could race git's auto gc)
             run_once([*flaketui, "--version"], base_root, base_env)
             commands["baseline discovery"] = ([*flaketui, "scan", "--no-cache"], base_env, base_root)
             commands["baseline json"] = ([*flaketui, "scan", "--json", "--no-cache"], base_env, base_root)
