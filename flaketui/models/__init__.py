@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from flaketui.models.diagnosis import Diagnosis, Evidence, Excerpt, Explanation, Suggestion
+    from flaketui.models.diagnosis import Diagnosis, Evidence, Excerpt, Explanation, LineChange, Suggestion
     from flaketui.models.fix import ChangedFile, FixPlan, RemovedMarker
     from flaketui.models.gate import GateItem, GateResult
     from flaketui.models.key import TestKey, repo_nodeid, selects
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 #: Each submodule and the names it exports through the package.
 HOMES = {
-    "diagnosis": ("Diagnosis", "Evidence", "Excerpt", "Explanation", "Suggestion"),
+    "diagnosis": ("Diagnosis", "Evidence", "Excerpt", "Explanation", "LineChange", "Suggestion"),
     "fix": ("ChangedFile", "FixPlan", "RemovedMarker"),
     "gate": ("GateItem", "GateResult"),
     "key": ("TestKey", "repo_nodeid", "selects"),
@@ -52,9 +52,9 @@ _HOME_OF = {name: module for module, names in HOMES.items() for name in names}
 
 __all__ = [
     "DEFAULT_MIN_RUNS", "Category", "ChangedFile", "CommitRecord", "DecidedBy", "Diagnosis", "Evidence", "Excerpt",
-    "Explanation", "Finding", "FixPlan", "FlakyTest", "GateItem", "GateResult", "Keep", "Marker", "MarkerKind",
-    "MarkerScope", "NodeRecord", "RemovedMarker", "RepoInfo", "RunOutcome", "RunResult", "ScanResult", "Skipped",
-    "Suggestion", "TestKey", "Triage", "Verdict", "Verification", "VerifyMode", "VerifyOptions",
+    "Explanation", "Finding", "FixPlan", "FlakyTest", "GateItem", "GateResult", "Keep", "LineChange", "Marker",
+    "MarkerKind", "MarkerScope", "NodeRecord", "RemovedMarker", "RepoInfo", "RunOutcome", "RunResult", "ScanResult",
+    "Skipped", "Suggestion", "TestKey", "Triage", "Verdict", "Verification", "VerifyMode", "VerifyOptions",
     "failure_rate_upper_95", "repo_nodeid", "selects",
 ]  # fmt: skip
 
