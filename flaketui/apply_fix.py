@@ -11,14 +11,15 @@ marker removal only when the proof holds; otherwise put every byte back (workflo
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
+from flaketui import fix_modes
 from flaketui import proof as stats
 from flaketui.errors import FlakeTUIError
-from flaketui.models import Category, FlakyTest
+from flaketui.models import Category, FlakyTest, VerifyMode
 
 if TYPE_CHECKING:
     from flaketui.models import CommitRecord, FixPlan, RunResult, Verification
@@ -73,9 +74,11 @@ def apply_fix(
     found = service.propose_fixes(target)
     test = found.test
     fixes = [p for p in found.proposals if p.changes_code]
-    if not fixes and found.proposals:
+    if found.proposals and not found.proposals[0].changes_code:
+        # The best fit is "keep, with reason" (the network): no code change is tried, nothing runs.
         keep = found.proposals[0]
         return ApplyOutcome(ApplyStatus.NO_REMEDY, f"{keep.title}. {keep.why}", proposal=keep)
+    unmark, covered = _removal_of(service, test)
     if options.choice >= max(len(fixes), 1):
         raise FlakeTUIError(
             f"There are {len(fixes)} proposals for {test.nodeid}, not {options.choice + 1}.",
@@ -85,12 +88,28 @@ def apply_fix(
     mode = stats.mode_for(chosen.category if chosen else _category(found), chosen.remedy if chosen else "")
     phase = on_phase or (lambda _text: None)
     phase(f"before: {options.runs_before} runs of the unfixed test, {mode}")
-    before = _verify(service, test, options.runs_before, mode, on_run, should_stop, fail_fast=False)
+
+    def measure(in_mode: VerifyMode) -> Verification:
+        return _verify(service, test, options.runs_before, in_mode, on_run, should_stop, fail_fast=False)
+
+    mode, before = fix_modes.measure_before(measure, mode, fix_modes.further_modes(service, test, mode), phase)
     failed = before.runs - before.passed
+    if failed and mode is VerifyMode.RANDOM_ORDER and not any(p.remedy.startswith("restore.") for p in fixes):
+        phase("it fails among its neighbours: bisection for the test it fails after")
+        bisection = fix_modes.find_polluter(service, test, should_stop=should_stop)
+        if bisection.polluter is not None:
+            phase(f"it fails after {bisection.polluter} ({bisection.runs} bisection runs)")
+            found = service.propose_fixes(test)
+            fixes = [p for p in found.proposals if p.changes_code]
+            chosen = fixes[0] if fixes else None
+            options = replace(options, choice=0)
     needed = stats.runs_needed(failed, before.runs, options.min_runs)
     if needed is None:
         measured = stats.Proof(before.mode, 0, before.runs)
-        return _commit(service, test, measured, None, confirm, restore={})
+        failing = _failing_neighbours(service, covered, options.runs_before, mode, on_run, should_stop)
+        if failing:
+            return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Not committed: {measured.text}{failing}.", measured)
+        return _commit(service, test, unmark, measured, None, confirm, restore={})
     if chosen is None:
         why = "; ".join(d.reason for d in found.declined) or "no remedy matches its code"
         return ApplyOutcome(
@@ -117,10 +136,11 @@ def apply_fix(
             phase(f"after: up to {needed} runs with the fix, stopping at the first failure")
             after = _verify(service, test, needed, mode, on_run, should_stop, fail_fast=True)
             measured = stats.Proof(before.mode, failed, before.runs, after.runs - after.passed, after.runs, needed)
-            if measured.holds:
-                return _commit(service, test, measured, candidate, confirm, restore=originals)
+            failing = _failing_neighbours(service, covered, needed, mode, on_run, should_stop) if measured.holds else ""
+            if measured.holds and not failing:
+                return _commit(service, test, unmark, measured, candidate, confirm, restore=originals)
             _restore(service, originals)
-            tried.append(f"{candidate.remedy}: {measured.text}")
+            tried.append(f"{candidate.remedy}: {measured.text}{failing}")
         except BaseException:
             _restore(service, originals)
             raise
@@ -198,6 +218,47 @@ def prove_hand_fix(
     return ApplyOutcome(ApplyStatus.COMMITTED, f"Committed {record.sha[:12]}: your fix and the marker removal; {note}.", measured, record=record)
 
 
+def _removal_of(service: Service, test: FlakyTest) -> tuple[FlakyTest | str, list[FlakyTest]]:
+    """What the commit removes the marker from: the test, or, when its marker is a class's or a
+    module's that also covers other tests, the class or module (those tests then run after the
+    fix too, as any removal of their marker needs). Refused before any run when no node id
+    covers exactly the tests the marker covers."""
+    from flaketui.workflows import removal
+
+    every = service.scan().tests
+    keys = {removal.marker_key(test, m) for m in test.markers}
+    covered = [t for t in every if t.rootdir == test.rootdir and any(removal.marker_key(t, m) in keys for m in t.markers)]
+    if len(covered) <= 1:
+        return test, []
+    node = removal.covering_nodeid(covered)
+    if {t.key for t in removal.select(node, [t for t in every if t.rootdir == test.rootdir])} != {t.key for t in covered}:
+        raise FlakeTUIError(
+            f"The marker of {test.nodeid} also covers {len(covered) - 1} other test(s), and {node} holds other "
+            "flaky-marked tests as well: no removal takes just that marker away.",
+            "Give each of those tests its own marker first, or fix them one by one with `flaketui fix`.",
+        )
+    return node, [t for t in covered if t.key != test.key]
+
+
+def _failing_neighbours(
+    service: Service,
+    others: Sequence[FlakyTest],
+    runs: int,
+    mode: VerifyMode,
+    on_run: Callable[[RunResult], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> str:
+    """Why the shared marker may not go yet: another test under it failed in ``runs`` runs ("" if none)."""
+    if not others:
+        return ""
+    found = service.verify(list(others), runs=runs, mode=mode, fail_fast=True, on_run=on_run, should_stop=should_stop)
+    failing = [v for v in found if v.passed < v.runs or v.runs < runs]
+    if not failing:
+        return ""
+    names = ", ".join(f"{v.nodeid} ({v.runs - v.passed} of {v.runs} failed)" for v in failing)
+    return f"; the marker also covers {names}, so it stays"
+
+
 def _category(found: ProposalSet) -> Category:
     return found.diagnosis.suggestion.category if found.diagnosis is not None else Category.UNKNOWN
 
@@ -206,13 +267,13 @@ def _verify(
     service: Service,
     test: FlakyTest,
     runs: int,
-    mode: object,
+    mode: VerifyMode,
     on_run: Callable[[RunResult], None] | None,
     should_stop: Callable[[], bool] | None,
     *,
     fail_fast: bool,
 ) -> Verification:
-    found = service.verify([test], runs=runs, mode=mode, fail_fast=fail_fast, on_run=on_run, should_stop=should_stop)  # type: ignore[arg-type]  # mode comes from click.Choice of VerifyMode values
+    found = service.verify([test], runs=runs, mode=mode, fail_fast=fail_fast, on_run=on_run, should_stop=should_stop)
     verification = found[0]
     from flaketui.models import RunOutcome, Verdict
 
@@ -250,6 +311,7 @@ def _restore(service: Service, originals: dict[str, bytes]) -> None:
 def _commit(
     service: Service,
     test: FlakyTest,
+    unmark: FlakyTest | str,
     measured: stats.Proof,
     chosen: Proposal | None,
     confirm: Confirm | None,
@@ -258,7 +320,7 @@ def _commit(
     others = [p for p in (chosen.files if chosen else ()) if p != test.path]
     note = measured.text if chosen else f"{measured.text}; the marker alone is removed"
     fix = f"Fix: {chosen.title} ({chosen.remedy}). {chosen.why}" if chosen else ""
-    plan = service.plan_fix(test, include=others, proof=f"{fix}\n{note}".strip())
+    plan = service.plan_fix(unmark, include=others, proof=f"{fix}\n{note}".strip())
     if plan.refusal:
         _restore(service, restore)
         return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Not committed: {plan.refusal}", measured, chosen)

@@ -16,7 +16,7 @@ from flaketui.models import Category, FlakyTest
 
 if TYPE_CHECKING:
     from flaketui.models import Diagnosis
-    from flaketui.remedies import Context, Declined, Proposal
+    from flaketui.remedies import Context, Declined, Proposal, Target
     from flaketui.remedies._model import Reader
     from flaketui.service import Service
 
@@ -84,6 +84,23 @@ def propose(service: Service, nodeid: str | FlakyTest) -> ProposalSet:
     return ProposalSet(test, tuple(found), tuple(declined), diagnosis)
 
 
+def confirmed_polluters(service: Service, test: FlakyTest) -> list[str]:
+    """Node ids (relative to the test's rootdir) of the tests a bisection confirmed as its polluters."""
+    base = test.nodeid.split("[", 1)[0]
+    return sorted({
+        p.polluter for p in service.hunting.polluters()
+        if p.rootdir == test.rootdir and p.victim.split("[", 1)[0] == base
+    })
+
+
+def _as_target(rootdir: str, nodeid: str) -> Target:
+    from flaketui.models.key import repo_nodeid
+    from flaketui.remedies import Target
+
+    parts = nodeid.split("[", 1)[0].split("::")
+    return Target(repo_nodeid(rootdir, parts[0]), parts[-1], parts[1] if len(parts) == 3 else None)
+
+
 def _diagnosis(service: Service, test: FlakyTest) -> Diagnosis | None:
     try:
         return service.diagnose(test)
@@ -102,6 +119,9 @@ def context_for(service: Service, test: FlakyTest, diagnosis: Diagnosis | None) 
     elif diagnosis is not None:
         category = diagnosis.suggestion.category
     evidence = tuple(diagnosis.evidence) if diagnosis is not None else ()
+    polluters = tuple(_as_target(test.rootdir, p) for p in confirmed_polluters(service, test))
+    if polluters and category is Category.UNKNOWN:
+        category = Category.ORDER  # a bisection saw it fail after them and pass alone
     return Context(
         target=Target(test.path, test.name, test.class_name, test.line),
         read=service.workspace.read_bytes,
@@ -110,6 +130,7 @@ def context_for(service: Service, test: FlakyTest, diagnosis: Diagnosis | None) 
         dependencies=declared_dependencies(files, service.workspace.read_bytes),
         import_roots=_import_roots(service, test, files),
         project_files=tuple(f for f in files if f.endswith(".py")),
+        polluters=polluters,
     )
 
 

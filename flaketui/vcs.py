@@ -235,6 +235,21 @@ def changed_paths(root: Path, sha: str) -> list[str]:
     return [os.fsdecode(n) for n in result.stdout.split(b"\0") if n]
 
 
+def line_history(root: Path, path: str, start: int, end: int, *, limit: int = 12) -> list[tuple[str, str, str]]:
+    """(sha, subject, body) of the newest commits that changed lines ``start..end`` of ``path``
+    as HEAD has them (``git log -L``), newest first; nothing outside git or for a new file."""
+    result = _git(root, "log", f"-n{limit}", f"-L{start},{end}:{path}", "-s", "--format=%H%x1f%s%x1f%b%x1e",
+                  check=False)
+    if result.returncode != 0:
+        return []
+    found = []
+    for record in result.stdout.decode("utf-8", errors="replace").split("\x1e"):
+        fields = record.strip("\n").split("\x1f")
+        if len(fields) == 3 and fields[0].strip():
+            found.append((fields[0].strip(), fields[1], fields[2].strip()))
+    return found
+
+
 def log_with_trailers(root: Path, *, limit: int = 500) -> list[tuple[str, str]]:
     """(sha, message) of the newest commits that carry a ``Flaky-`` trailer, newest first."""
     result = _git(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import textwrap
 from pathlib import Path
 
 import pytest
-
 from flaketui import vcs
 from flaketui.models import (
     FixPlan,
@@ -22,6 +22,7 @@ from flaketui.models import (
     VerifyMode,
 )
 from flaketui.service import Service
+
 from tests.conftest import git, write_files
 
 FLAKY_SOURCE = (
@@ -106,3 +107,40 @@ def start_conflicting_merge(repo: Path) -> None:
     git(repo, "commit", "-q", "-am", "main")
     with pytest.raises(Exception):
         git(repo, "merge", "other")
+
+
+def counter_fixture(counter: Path) -> str:
+    """A ``run_number`` fixture: 0, 1, 2... across runs, counted in a file outside the repository."""
+    return textwrap.dedent(f"""\
+        import pathlib
+
+        import pytest
+
+
+        @pytest.fixture
+        def run_number():
+            path = pathlib.Path({str(counter)!r})
+            runs = int(path.read_text()) if path.exists() else 0
+            path.write_text(str(runs + 1))
+            return runs
+    """)
+
+
+def sleepy(slow_when: str) -> str:
+    """A worker thread that is slow on the runs ``slow_when`` selects; the test sleeps instead of joining."""
+    return textwrap.dedent(f"""\
+        import threading
+        import time
+
+        import pytest
+
+
+        @pytest.mark.flaky(reruns=2)
+        def test_worker_fills_the_box(run_number):
+            box = []
+            delay = 0.3 if {slow_when} else 0.0
+            worker = threading.Thread(target=lambda: (time.sleep(delay), box.append(1)))
+            worker.start()
+            time.sleep(0.05)
+            assert box == [1]
+    """)

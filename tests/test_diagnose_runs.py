@@ -136,3 +136,31 @@ def test_explain_json_after_verify_carries_the_runs_and_the_line(tmp_path: Path,
     [runs] = [e for e in after["evidence"] if e["source"] == "runs"]
     assert runs["where"] == "from 1 failed run of 3" and "ConnectionRefusedError" in runs["message"]
     assert (runs["path"], runs["line"]) == ("client.py", 11)
+
+
+def test_rows_and_scan_json_read_the_runs_once_a_verification_exists(tmp_path: Path, capsys) -> None:
+    import json
+
+    from flaketui.cli import main
+    from flaketui.service import Service
+    from tests._verify_helpers import project
+
+    root = project(tmp_path / "p", {
+        "client.py": CLIENT,
+        "test_fetch.py": "import pytest\nfrom client import fetch\n\n\n@pytest.mark.flaky(reruns=2)\ndef test_fetch():\n"
+                         "    assert fetch() == 1\n",
+    })
+    service = Service(root)
+    [test] = service.scan().tests
+    # Never verified: the row shows the code's answer, with no note about runs cluttering it.
+    assert service.diagnose(test).suggestion.category is Category.UNKNOWN
+    assert main(["-C", str(root), "scan", "--json"]) == 0
+    [before] = json.loads(capsys.readouterr().out)["tests"]
+    assert before["suggestion"]["category"] == "unknown"
+    service.verify([test], runs=3)
+    row = service.diagnose(test)
+    assert row.suggestion.category is Category.EXTERNAL and row.fix_at == ("client.py", 11)
+    # The same tree, new runs: scan --json must not reprint its answer from before them.
+    assert main(["-C", str(root), "scan", "--json"]) == 0
+    [after] = json.loads(capsys.readouterr().out)["tests"]
+    assert after["suggestion"]["category"] == "external"

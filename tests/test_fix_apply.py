@@ -5,57 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from flaketui import vcs
 from flaketui.cli import main
 from flaketui.proof import lower_bound, runs_for_rate, runs_needed
-from tests._fix_helpers import repo_state
+
+from tests._fix_helpers import counter_fixture, repo_state, sleepy
 from tests.conftest import MakeRepo, git
 
 TEST_FILE = "tests/test_box.py"
-
-
-def _counter_fixture(counter: Path) -> str:
-    return (
-        "import pathlib\n"
-        "\n"
-        "import pytest\n"
-        "\n"
-        "\n"
-        "@pytest.fixture\n"
-        "def run_number():\n"
-        f"    path = pathlib.Path({str(counter)!r})\n"
-        "    runs = int(path.read_text()) if path.exists() else 0\n"
-        "    path.write_text(str(runs + 1))\n"
-        "    return runs\n"
-    )
-
-
-def _sleepy(slow_when: str) -> str:
-    """A worker thread that is slow on the runs ``slow_when`` selects; the test sleeps instead of joining."""
-    return (
-        "import threading\n"
-        "import time\n"
-        "\n"
-        "import pytest\n"
-        "\n"
-        "\n"
-        "@pytest.mark.flaky(reruns=2)\n"
-        "def test_worker_fills_the_box(run_number):\n"
-        "    box = []\n"
-        f"    delay = 0.3 if {slow_when} else 0.0\n"
-        "    worker = threading.Thread(target=lambda: (time.sleep(delay), box.append(1)))\n"
-        "    worker.start()\n"
-        "    time.sleep(0.05)\n"
-        "    assert box == [1]\n"
-    )
 
 
 @pytest.fixture
 def make_project(make_repo: MakeRepo, tmp_path: Path):
     def factory(source: str) -> Path:
         return make_repo({
-            "tests/conftest.py": _counter_fixture(tmp_path / "counter"),
+            "tests/conftest.py": counter_fixture(tmp_path / "counter"),
             TEST_FILE: source,
             "pyproject.toml": "[tool.pytest.ini_options]\ntestpaths = ['tests']\n",
         })
@@ -68,7 +32,7 @@ def _apply(root: Path, *args: str) -> int:
 
 
 def test_fix_is_proven_and_committed_with_the_marker_removal(make_project, capsys: pytest.CaptureFixture[str]) -> None:
-    root = make_project(_sleepy("run_number % 2 == 1"))
+    root = make_project(sleepy("run_number % 2 == 1"))
     head = vcs.head(root)
     assert _apply(root, "--runs-before", "10", "--min-runs", "3") == 0
     message = vcs.commit_message(root, "HEAD")
@@ -83,7 +47,7 @@ def test_fix_is_proven_and_committed_with_the_marker_removal(make_project, capsy
 
 def test_fix_that_does_not_hold_restores_every_byte(make_project, capsys: pytest.CaptureFixture[str]) -> None:
     # The slow runs also fail an assertion of their own: joining cannot cure that.
-    source = _sleepy("run_number % 2 == 1").replace("    assert box == [1]\n", "    assert box == [1]\n    assert delay == 0.0\n")
+    source = sleepy("run_number % 2 == 1").replace("    assert box == [1]\n", "    assert box == [1]\n    assert delay == 0.0\n")
     root = make_project(source)
     before = repo_state(root)
     assert _apply(root, "--runs-before", "10", "--min-runs", "3") == 1
@@ -93,7 +57,7 @@ def test_fix_that_does_not_hold_restores_every_byte(make_project, capsys: pytest
 
 
 def test_test_that_never_fails_gets_a_marker_only_commit(make_project, capsys: pytest.CaptureFixture[str]) -> None:
-    root = make_project(_sleepy("False"))
+    root = make_project(sleepy("False"))
     assert _apply(root, "--runs-before", "5") == 0
     message = vcs.commit_message(root, "HEAD")
     assert "before: 0 of 5 runs failed (forked): no cause was seen failing; the marker alone is removed" in message
@@ -103,7 +67,7 @@ def test_test_that_never_fails_gets_a_marker_only_commit(make_project, capsys: p
 
 
 def test_too_rare_a_failure_is_refused_unchanged(make_project, capsys: pytest.CaptureFixture[str]) -> None:
-    root = make_project(_sleepy("run_number == 3"))
+    root = make_project(sleepy("run_number == 3"))
     before = repo_state(root)
     assert _apply(root, "--runs-before", "10", "--max-runs", "50") == 4
     assert "more than --max-runs 50" in capsys.readouterr().err
@@ -111,7 +75,7 @@ def test_too_rare_a_failure_is_refused_unchanged(make_project, capsys: pytest.Ca
 
 
 def test_hand_fix_is_measured_before_at_head_and_committed(make_project, capsys: pytest.CaptureFixture[str]) -> None:
-    root = make_project(_sleepy("run_number % 2 == 1"))
+    root = make_project(sleepy("run_number % 2 == 1"))
     edited = (root / TEST_FILE).read_text().replace("    time.sleep(0.05)\n", "    worker.join()\n")
     (root / TEST_FILE).write_text(edited)
     args = ["-C", str(root), "fix", f"{TEST_FILE}::test_worker_fills_the_box", "--prove", "--yes"]
@@ -128,7 +92,7 @@ def test_network_only_test_runs_nothing_and_changes_nothing(make_repo: MakeRepo,
         TEST_FILE: (
             "import urllib.request\n\nimport pytest\n\n\n@pytest.mark.flaky(reruns=2)\n"
             "def test_worker_fills_the_box():\n"
-            '    assert urllib.request.urlopen("https://partner.example.com/health", timeout=1).status == 200\n'
+            '    assert urllib.request.urlopen("https://partner.example.com/health", timeout=0.5).status == 200\n'
         ),
     })
     before = repo_state(root)

@@ -147,6 +147,16 @@ def test_message_names_cause_evidence_verification_and_what_was_left_out(make_re
     }
 
 
+def test_run_evidence_without_a_line_names_the_runs_it_comes_from(make_repo: MakeRepo) -> None:
+    root = make_repo({PATH: "x = 1\n"})
+    pattern = Evidence(Category.ORDER, "run.order-only", "", 0, 0, "fails only among its neighbours in random order",
+                       "find the polluter", 0.85, "from 3 failed runs of 20", source="runs")
+    text = commit_text.message([LONE], LONE.nodeid, RootCause(Category.ORDER, "decided by user", (pattern,)),
+                               {LONE.key: verification_of_tree(root, LONE)}, [], unverified=False)
+    assert "  from 3 failed runs of 20: fails only among its neighbours in random order\n" in text
+    assert ":0:" not in text
+
+
 def test_unverified_message_says_so() -> None:
     text = commit_text.message(
         [LONE], LONE.nodeid, RootCause(Category.UNKNOWN, "no decision or diagnosis"), {}, ["x"], unverified=True

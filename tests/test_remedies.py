@@ -5,7 +5,6 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
 from flaketui.models import Category, Evidence
 from flaketui.remedies import Context, Target, propose
 from flaketui.remedies.guard import weakening
@@ -15,8 +14,9 @@ def src(text: str) -> bytes:
     return textwrap.dedent(text).lstrip("\n").encode()
 
 
-def context(files: dict[str, bytes], name: str, *, category=Category.UNKNOWN, evidence=(), deps=()) -> Context:
+def context(files: dict[str, bytes], name: str, *, category=Category.UNKNOWN, evidence=(), deps=(), polluters=()) -> Context:
     return Context(
+        polluters=tuple(polluters),
         target=Target("tests/test_x.py", name),
         read=files.get,
         evidence=tuple(evidence),
@@ -409,6 +409,40 @@ GOLDEN = [
         id="module-attribute-polluter-setattr",
     ),
     pytest.param(
+        {
+            "tests/test_x.py": src("""
+                from pkg import config
+
+                def test_reads():
+                    assert config.DEBUG is False
+            """),
+            "tests/test_y.py": src("""
+                from pkg import config
+
+                class TestSwitch:
+                    def test_on(self):
+                        config.DEBUG = True
+                        assert config.DEBUG
+
+                    def test_untouched(self):
+                        config.DEBUG = True
+            """),
+        },
+        "test_reads", {"polluters": [Target("tests/test_y.py", "test_on", "TestSwitch")]}, "restore.monkeypatch",
+        {"tests/test_y.py": src("""
+            from pkg import config
+
+            class TestSwitch:
+                def test_on(self, monkeypatch):
+                    monkeypatch.setattr(config, "DEBUG", True)
+                    assert config.DEBUG
+
+                def test_untouched(self):
+                    config.DEBUG = True
+        """)},
+        id="bisected-polluter-in-another-file-and-class",
+    ),
+    pytest.param(
         {"tests/test_x.py": src("""
             import json
 
@@ -485,7 +519,8 @@ GOLDEN = [
 
 def _run(files, name, options):
     ctx = context(files, name, category=options.get("category", Category.UNKNOWN),
-                  evidence=options.get("evidence", ()), deps=options.get("deps", ()))
+                  evidence=options.get("evidence", ()), deps=options.get("deps", ()),
+                  polluters=options.get("polluters", ()))
     return propose(ctx)
 
 
@@ -534,6 +569,12 @@ NOOPS = [
             with open("data/input.csv") as f:
                 assert f.read()
     """), id="reading-a-repository-file"),
+    pytest.param(src("""
+        import urllib.request
+
+        def test_a():
+            assert urllib.request.urlopen("http://127.0.0.1:9/", timeout=0.5).status == 200
+    """), id="float-argument-of-a-call-is-not-compared"),
 ]
 
 

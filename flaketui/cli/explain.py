@@ -56,9 +56,11 @@ def _print_explanation(explanation: Explanation) -> None:
                 )
             )
     diagnosis = explanation.diagnosis
-    code = [e for e in diagnosis.evidence if e.source != "runs"]
+    code = [e for e in diagnosis.evidence if e.source not in {"runs", "history"}]
     runs = [e for e in diagnosis.evidence if e.source == "runs"]
-    for title, items in (("Evidence from the code", code), (_runs_title(runs), runs)):
+    history = [e for e in diagnosis.evidence if e.source == "history"]
+    sections = (("Evidence from the code", code), (_runs_title(runs), runs), ("Evidence from the test's history", history))
+    for title, items in sections:
         if items:
             console.print(f"\n[bold]{escape(title)}[/bold]")
         for item in items:

@@ -7,7 +7,8 @@ Layout: ``rules.py`` (what a rule is), ``predicates.py`` (what refines a match),
 outlives it), ``mitigations.py`` and ``cures.py`` (what cancels evidence), ``module.py`` (a
 module read lazily), ``scope.py`` (a test's fixtures, conftests, helpers and the rules that
 need them together), ``project.py`` and ``callees.py`` (calls followed into the project's own
-code), ``notes.py`` (what people wrote about the test), ``score.py`` (the suggestion),
+code), ``notes.py`` (what people wrote about the test), ``runs.py`` (what its failing runs
+showed), ``history.py`` (what the commits that changed it later say), ``score.py`` (the suggestion),
 ``cache.py`` and ``engine.py``.
 A fully cached run imports no libcst.
 """

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from flaketui.diagnose.module import ModuleFacts
     from flaketui.diagnose.project import Project
     from flaketui.diagnose.scope import Piece, Scope
-    from flaketui.models import Verification
+    from flaketui.models import LineChange, Verification
 
 
 BROAD_ISOLATION_FACTOR = 0.5
@@ -101,15 +101,26 @@ class Diagnoser:
         return self._bytes[rel] is not None
 
     # -- diagnosis ----------------------------------------------------------------------
-    def diagnose(self, test: FlakyTest, verifications: Sequence[Verification] | None = None) -> Diagnosis:
+    def diagnose(self, test: FlakyTest, verifications: Sequence[Verification] | None = None,
+                 history: Callable[[FlakyTest], Sequence[LineChange]] | None = None, *,
+                 run_notes: bool = True) -> Diagnosis:
         """The diagnosis of ``test``; with ``verifications`` (its runs, latest first), what those
-        runs showed weighs in too, apart from the code's evidence (``source="runs"``)."""
+        runs showed weighs in too, apart from the code's evidence (``source="runs"``). When the
+        code shows no cause, ``history`` gives the commits that changed the test after it was
+        written (newest first): a fix that landed while the marker stayed says what was wrong.
+        It is asked only then: ``git log -L`` can take a second per test on a long history.
+        ``run_notes=False`` leaves out the note that no run failed (rows, commit messages)."""
         code = self._code_diagnosis(test)
-        if verifications is None:
-            return code
-        from flaketui.diagnose.runs import run_evidence
+        extra: list[Evidence] = []
+        if history is not None and code.suggestion.category is Category.UNKNOWN:
+            from flaketui.diagnose.history import history_evidence
 
-        return combined(code, run_evidence(verifications, test.rootdir))
+            extra += history_evidence(test, history(test))
+        if verifications is not None:
+            from flaketui.diagnose.runs import run_evidence
+
+            extra += run_evidence(verifications, test.rootdir, notes=run_notes)
+        return combined(code, extra)
 
     def _code_diagnosis(self, test: FlakyTest) -> Diagnosis:
         key = self.cache_key(test)
@@ -187,12 +198,12 @@ def _starts(scope: Scope) -> list[tuple[FunctionFacts, ModuleFacts, dict[str, st
 
 
 def combined(code: Diagnosis, runs: Sequence[Evidence]) -> Diagnosis:
-    """The code's diagnosis with what the runs showed, ranked again over both."""
+    """The code's diagnosis with what the runs (or the history) showed, ranked again over both."""
     from flaketui.diagnose.calibration import calibrate
 
     if not runs:
         return code
-    evidence = sorted([*code.evidence, *runs], key=lambda e: (-e.weight, e.source != "runs", e.path, e.line))
+    evidence = sorted([*code.evidence, *runs], key=lambda e: (-e.weight, e.source == "code", e.path, e.line))
     suggestion, ranking = rank(evidence)
     return Diagnosis(code.nodeid, calibrate(suggestion, evidence), tuple(evidence), ranking)
 

@@ -101,7 +101,7 @@ def _classify(path: str, line: int, text: str, kind: str, where: str) -> Iterabl
     named = False
     for category, pattern in VOCABULARY:
         match = pattern.search(text)
-        if match is None or _NEGATED.search(text[:match.start()]):
+        if match is None or negated(text, match.start()):
             continue
         named = True
         yield Evidence(category, f"note.{kind}", path, line, line, f"{where} says {quoted}",
@@ -109,6 +109,11 @@ def _classify(path: str, line: int, text: str, kind: str, where: str) -> Iterabl
     if not named and _FLAKE_WORDS.search(text):
         yield Evidence(Category.UNKNOWN, f"note.{kind}", path, line, line, f"{where} says {quoted}",
                        "read it: it may explain the flake", 0.0, where)
+
+
+def negated(text: str, position: int) -> bool:
+    """The words just before ``position`` deny what follows ("not a race", "without threads")."""
+    return _NEGATED.search(text[:position]) is not None
 
 
 def _platform_note(path: str, line: int, condition: str) -> Evidence:

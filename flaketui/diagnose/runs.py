@@ -79,8 +79,10 @@ def _failure(run: RunResult, mode: VerifyMode, prefix: str) -> Failure:
     return Failure(match.group(1), match.group(2), frames, mode)
 
 
-def run_evidence(verifications: Sequence[Verification], rootdir: str = ".") -> list[Evidence]:
-    """What the runs say, as evidence (``source="runs"``); a note when nothing failed yet."""
+def run_evidence(verifications: Sequence[Verification], rootdir: str = ".", *, notes: bool = True) -> list[Evidence]:
+    """What the runs say, as evidence (``source="runs"``); with ``notes``, a note when nothing failed yet."""
+    if not notes and not failures(verifications, rootdir):
+        return []
     if not verifications:
         return [_note("no verification has run this test yet: no run evidence exists", "verify it (v) to see how it fails")]
     failed = failures(verifications, rootdir)

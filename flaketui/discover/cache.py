@@ -145,22 +145,24 @@ def _write(target: Path, text: str) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def load_output(state_dir: Path, name: str, result: ScanResult) -> str | None:
+def load_output(state_dir: Path, name: str, result: ScanResult, extra: str = "") -> str | None:
     """A command's printed output for this very scan (``scan --json`` with its diagnoses), so an
     unchanged tree answers without loading the parsers. Only a cached scan can match: its
-    fingerprint passed the stat and racy-content checks a moment ago."""
+    fingerprint passed the stat and racy-content checks a moment ago. ``extra`` keys what the
+    output read besides the tree (recorded runs, HEAD)."""
     if not (result.from_cache and result.fingerprint):
         return None
     try:
         data = json.loads((state_dir / f"output-{name}.json").read_bytes())
     except (OSError, ValueError):
         return None
-    if isinstance(data, dict) and data.get("key") == result.fingerprint and data.get("version") == __version__:
+    if isinstance(data, dict) and data.get("key") == result.fingerprint + extra and data.get("version") == __version__:
         text = data.get("text")
         return text if isinstance(text, str) else None
     return None
 
 
-def store_output(state_dir: Path, name: str, result: ScanResult, text: str) -> None:
+def store_output(state_dir: Path, name: str, result: ScanResult, text: str, extra: str = "") -> None:
     if result.fingerprint:
-        _write(state_dir / f"output-{name}.json", json.dumps({"key": result.fingerprint, "version": __version__, "text": text}))
+        _write(state_dir / f"output-{name}.json",
+               json.dumps({"key": result.fingerprint + extra, "version": __version__, "text": text}))

@@ -27,7 +27,8 @@ class Evidence:
     #: the polluting test's assignment); empty for this line.
     fix_path: str = ""
     fix_line: int = 0
-    #: ``code`` (read from the source) or ``runs`` (what failed verification runs showed).
+    #: ``code`` (read from the source), ``runs`` (what failed verification runs showed) or
+    #: ``history`` (what a commit that changed the test after it was written says).
     source: str = "code"
 
     @property
@@ -64,6 +65,15 @@ class Evidence:
             source=data.get("source", "code"),
             **_fix_fields(data.get("fix_at"), data["path"], int(data["line"])),
         )
+
+
+@dataclass(frozen=True)
+class LineChange:
+    """A commit that changed a test's lines (``git log -L``): what its author said it did."""
+
+    sha: str
+    subject: str
+    body: str = ""
 
 
 @dataclass(frozen=True)
@@ -109,7 +119,8 @@ class Diagnosis:
         """The one place the fix belongs: where the strongest evidence of the suggested cause
         says to change (a repository-relative path and a line), if a cause is suggested."""
         for item in self.evidence:
-            if item.category is self.suggestion.category and not item.rule.startswith("note.") and item.fix_at[0]:
+            if (item.category is self.suggestion.category and not item.rule.startswith("note.")
+                    and item.source != "history" and item.fix_at[0]):
                 return item.fix_at
         return None
 

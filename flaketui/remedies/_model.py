@@ -41,6 +41,8 @@ class Context:
     import_roots: tuple[str, ...] = (".", "src")
     #: The repository's Python files (repo-relative): where the project's own code is found.
     project_files: tuple[str, ...] = ()
+    #: Tests a bisection (or a hunt) confirmed: the target fails after them, passes alone.
+    polluters: tuple[Target, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,13 @@ class _Floaty(cst.CSTVisitor):
         if isinstance(node.operator, cst.Divide):
             self.found = True
 
-    def visit_Call(self, node: cst.Call) -> None:
+    def visit_Call(self, node: cst.Call) -> bool:
         if dotted(node.func) in _FLOAT_CALLS:
             self.found = True
+        # A float passed to another call (``urlopen(url, timeout=0.5)``) is an argument, not
+        # part of the value compared: only what the call's result is reached through counts.
+        node.func.visit(self)
+        return False
 
 
 def _floaty(node: cst.BaseExpression) -> bool:

@@ -13,6 +13,7 @@ The polluting test (named by the diagnosis, else found by what it changes) gets 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -29,6 +30,7 @@ from flaketui.remedies._cst import (
     change_function,
     code,
     dotted,
+    module_names,
     parse,
     statement,
     top_level_functions,
@@ -189,20 +191,68 @@ def _polluters(ctx: Context, module: cst.Module) -> list[tuple[str | None, cst.F
     return tests if ctx.category is Category.ORDER else []
 
 
+def _confirmed(ctx: Context) -> dict[str, set[tuple[str | None, str]]]:
+    """The polluters a bisection or a hunt confirmed, per file: (class, function)."""
+    found: dict[str, set[tuple[str | None, str]]] = {}
+    for polluter in ctx.polluters:
+        found.setdefault(polluter.path, set()).add((polluter.class_name, polluter.name))
+    return found
+
+
 @on_test("restore.monkeypatch")
 def propose_restoring(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
-    remedy = "restore.monkeypatch"
-    scopes = _fixture_scopes(loaded.module)
-    for conftest in _conftests(ctx.target.path):
+    confirmed = _confirmed(ctx)
+    changes: dict[str, tuple[bytes, cst.Module]] = {}
+    changed: list[str] = []
+    swapped: list[str] = []
+    for path in confirmed or {loaded.path: set()}:
+        if path == loaded.path:
+            source, module = loaded.source, loaded.module
+        else:
+            source = ctx.read(path) or b""
+            parsed = parse(source)
+            if parsed is None:
+                continue
+            module = parsed
+        wanted = confirmed.get(path)
+        polluters = [
+            (o, f) for o, f in top_level_functions(module) if (o, f.name.value) in wanted
+        ] if wanted else _polluters(ctx, module)
+        new_module, names, swaps = _restore_in(ctx, path, module, polluters)
+        if names:
+            changes[path] = (source, new_module)
+            changed.extend(names)
+            swapped.extend(swaps)
+    if not changed:
+        return []
+    who = ", ".join(changed)
+    why = (
+        f"{who} changes state that {ctx.target.name} reads and never puts it back, so "
+        f"{ctx.target.name} fails whenever it runs after {who}. monkeypatch restores it when "
+        f"{who} ends{' (the registry is swapped for a copy)' if swapped else ''}."
+    )
+    title = f"Restore what {who} changes, with monkeypatch"
+    return [proposal(Category.ORDER, "restore.monkeypatch", title, why, changes)]
+
+
+def _restore_in(
+    ctx: Context, path: str, module: cst.Module, polluters: list[tuple[str | None, cst.FunctionDef]]
+) -> tuple[cst.Module, list[str], list[str]]:
+    """The module with each polluter restoring what it changes; the polluters changed; the swaps."""
+    names = module_names(module)
+    scopes = _fixture_scopes(module)
+    for conftest in _conftests(path):
         scopes = {**_fixture_scopes(parse(ctx.read(conftest) or b"") or cst.Module(body=[])), **scopes}
-    registries = _registries(ctx, loaded.names)
-    module, changed, swapped = loaded.module, [], []
-    for owner, polluter in _polluters(ctx, loaded.module):
-        if owner is not None:
-            continue  # a method: a TestCase has no monkeypatch argument
+    registries = _registries(ctx, names)
+    plain_classes = _classes_taking_fixtures(module)
+    changed: list[str] = []
+    swapped: list[str] = []
+    for owner, polluter in polluters:
+        if owner is not None and owner not in plain_classes:
+            continue  # a unittest.TestCase method takes no monkeypatch argument
         broad = {p for p in _params(polluter) if scopes.get(p, "function") in _BROAD_SCOPES}
-        restorable = {*loaded.names, *_module_globals(loaded.module), *broad} - {"os"}
-        rewrite = _Restore(loaded.names, restorable, registries)
+        restorable = {*names, *_module_globals(module), *broad} - {"os"}
+        rewrite = _Restore(names, restorable, registries)
         new_function = polluter.visit(rewrite)
         assert isinstance(new_function, cst.FunctionDef)
         already = code(polluter)
@@ -217,30 +267,29 @@ def propose_restoring(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]
             lines[docstring:docstring] = [statement(s + "\n") for s in swaps]
             new_function = new_function.with_changes(body=body.with_changes(body=lines))
         final = add_parameter(new_function, "monkeypatch")
-        module = _replace(module, _find(module, polluter), final)
+        module = change_function(module, _find(module, owner, polluter.name.value) or polluter, _constantly(final))
         changed.append(polluter.name.value)
         swapped.extend(swaps)
-    if not changed:
-        return []
-    who = ", ".join(changed)
-    why = (
-        f"{who} changes state that {ctx.target.name} reads and never puts it back, so "
-        f"{ctx.target.name} fails whenever it runs after {who}. monkeypatch restores it when "
-        f"{who} ends{' (the registry is swapped for a copy)' if swapped else ''}."
-    )
-    title = f"Restore what {who} changes, with monkeypatch"
-    return [proposal(Category.ORDER, remedy, title, why, {loaded.path: (loaded.source, module)})]
+    return module, changed, swapped
 
 
-def _replace(module: cst.Module, old: cst.FunctionDef, new: cst.FunctionDef) -> cst.Module:
-    return change_function(module, old, lambda _f: new)
+def _constantly(function: cst.FunctionDef) -> Callable[[cst.FunctionDef], cst.FunctionDef]:
+    return lambda _old: function
 
 
-def _find(module: cst.Module, original: cst.FunctionDef) -> cst.FunctionDef:
-    for _, function in top_level_functions(module):
-        if function.name.value == original.name.value:
+def _classes_taking_fixtures(module: cst.Module) -> set[str]:
+    """Top-level classes without bases: pytest passes fixtures to their methods."""
+    return {
+        s.name.value for s in module.body
+        if isinstance(s, cst.ClassDef) and not s.bases
+    }
+
+
+def _find(module: cst.Module, owner: str | None, name: str) -> cst.FunctionDef | None:
+    for found_owner, function in top_level_functions(module):
+        if (found_owner, function.name.value) == (owner, name):
             return function
-    return original
+    return None
 
 
 def _params(function: cst.FunctionDef) -> list[str]:

@@ -106,7 +106,8 @@ def message(
 ) -> str:
     """The commit message: subject, body (cause, evidence, verification), then trailers."""
     evidence = cause.evidence[:3]
-    evidence_text = "\n".join(f"  {e.path}:{e.line}: {e.message}" for e in evidence)
+    # Run evidence across modes names no line: it says which runs it comes from instead.
+    evidence_text = "\n".join(f"  {f'{e.path}:{e.line}' if e.path else e.where}: {e.message}" for e in evidence)
     if unverified:
         verification_text = "Not verified: committed with --unverified; the marker was removed on trust."
         verified_trailer = "no"

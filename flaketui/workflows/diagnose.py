@@ -10,11 +10,15 @@ from flaketui import __version__
 from flaketui.diagnose import Diagnoser, hash_seed_rules
 from flaketui.errors import FlakeTUIError
 from flaketui.models import Diagnosis, FlakyTest, TestKey, Verification
+from flaketui.workflows.line_history import LineHistory
 from flaketui.workflows.scan import ScanWorkflow
 from flaketui.workflows.workspace import Workspace
 
 if TYPE_CHECKING:
     from flaketui.verify.targets import Target
+
+#: How many of a test's latest verifications its diagnosis reads for run evidence.
+RECENT_VERIFICATIONS = 10
 
 
 class DiagnosisWorkflow:
@@ -31,20 +35,58 @@ class DiagnosisWorkflow:
     ) -> list[Diagnosis]:
         """Diagnose in order, reporting each as it is ready (the app fills rows as they come).
 
-        Each file is parsed once per call; results are cached in the state directory by the
-        content of every file a test's scope reaches. A stop keeps what was done so far.
+        Each file is parsed once per call; the code's diagnosis is cached in the state directory
+        by the content of every file a test's scope reaches. What the test's recorded runs showed
+        (once a verification exists) and the commits that changed it after it was written weigh
+        in too. A stop keeps what was done so far.
         """
-        return self._diagnoser().diagnose_many(tests, on_result=on_result, should_stop=should_stop)
-
-    def with_runs(self, test: FlakyTest, verifications: Sequence[Verification]) -> Diagnosis:
-        """The diagnosis with what the runs of ``verifications`` (latest first) showed, or a
-        note that no run evidence exists yet. Kept out of ``diagnose_many``: rows, scans and
-        commit messages are cached by the tree, and runs are not part of the tree."""
         diagnoser = self._diagnoser()
+        changes = LineHistory(self.workspace)
+        verified = self._verified()
+        results: list[Diagnosis] = []
         try:
-            return diagnoser.diagnose(test, verifications)
+            for test in tests:
+                if should_stop is not None and should_stop():
+                    break
+                runs = self.recent_verifications(test) if test.key in verified else None
+                found = diagnoser.diagnose(test, runs or None, changes.later, run_notes=False)
+                results.append(found)
+                if on_result is not None:
+                    on_result(found)
         finally:
             diagnoser.cache.save()
+            changes.save()
+        return results
+
+    def with_runs(self, test: FlakyTest) -> Diagnosis:
+        """The diagnosis with what the test's latest runs showed, or a note that no run
+        evidence exists yet (``explain``)."""
+        diagnoser = self._diagnoser()
+        changes = LineHistory(self.workspace)
+        try:
+            return diagnoser.diagnose(test, self.recent_verifications(test), changes.later)
+        finally:
+            diagnoser.cache.save()
+            changes.save()
+
+    def _verified(self) -> set[TestKey]:
+        """The tests with a recorded verification (one query), so the others cost no lookup."""
+        try:
+            if not self.workspace.has_history():
+                return set()
+            return set(self.workspace.store.latest_verifications())
+        except (FlakeTUIError, OSError):
+            return set()
+
+    def recent_verifications(self, test: FlakyTest) -> list[Verification]:
+        """The test's last verifications, latest first; none when nothing was ever verified here."""
+        try:
+            if not self.workspace.has_history():
+                return []  # never verified: no need to load SQLite
+            found = self.workspace.store.history(test.nodeid)
+        except (FlakeTUIError, OSError):
+            return []  # an unreadable record: the code's evidence still stands
+        return [v for v in found if v.rootdir == test.rootdir][-RECENT_VERIFICATIONS:][::-1]
 
     def _diagnoser(self) -> Diagnoser:
         try:

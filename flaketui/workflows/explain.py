@@ -3,12 +3,15 @@ that show why it is flaky; ``scan --json``, every test with its diagnosis, cache
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from flaketui.candidates import candidate_json
+from flaketui import vcs
 from flaketui.diagnose.engine import engine_fingerprint
 from flaketui.discover import cache as scan_cache
 from flaketui.errors import FlakeTUIError
@@ -18,23 +21,26 @@ from flaketui.models import (
     Explanation,
     FlakyTest,
     ScanResult,
-    Verification,
     repo_nodeid,
 )
-from flaketui.workflows.ci_history import HistoryWorkflow
+from flaketui.settings import HISTORY_FILE
 from flaketui.workflows.diagnose import DiagnosisWorkflow
 from flaketui.workflows.scan import ScanWorkflow
 
+if TYPE_CHECKING:
+    from flaketui.workflows.ci_history import HistoryWorkflow
+
 _PARAMS = re.compile(r"\[.*\]$")
-#: How many of a test's latest verifications ``explain`` reads for run evidence.
-RECENT_VERIFICATIONS = 10
 
 
 class ExplainWorkflow:
-    def __init__(self, scanning: ScanWorkflow, diagnosing: DiagnosisWorkflow, history: HistoryWorkflow) -> None:
+    def __init__(
+        self, scanning: ScanWorkflow, diagnosing: DiagnosisWorkflow, history: Callable[[], HistoryWorkflow]
+    ) -> None:
         self.workspace = scanning.workspace
         self.scanning = scanning
         self.diagnosing = diagnosing
+        #: Built on demand: only a repository with a history has candidates to add.
         self.history = history
 
     def tests_named(self, nodeid: str) -> list[FlakyTest]:
@@ -77,20 +83,8 @@ class ExplainWorkflow:
     def explain(self, nodeid: str) -> Explanation:
         """The test, its diagnosis, and the source around the test and each piece of evidence."""
         test = self.find_test(nodeid)
-        diagnosis = self.diagnosing.with_runs(test, self._recent_verifications(test))
+        diagnosis = self.diagnosing.with_runs(test)
         return Explanation(test, test.key.repo_nodeid, diagnosis, tuple(self._excerpts(test, diagnosis)))
-
-    def _recent_verifications(self, test: FlakyTest) -> list[Verification]:
-        """The test's last verifications, latest first; none when nothing was ever verified here."""
-        from flaketui.store import FILENAME
-
-        try:
-            if not (self.workspace.state_dir() / FILENAME).exists():
-                return []
-            found = self.workspace.store.history(test.nodeid)
-        except (FlakeTUIError, OSError):
-            return []  # an unreadable record: the code's evidence still stands
-        return [v for v in found if v.rootdir == test.rootdir][-RECENT_VERIFICATIONS:][::-1]
 
     def _excerpts(self, test: FlakyTest, diagnosis: Diagnosis) -> list[Excerpt]:
         by_path: dict[str, list[tuple[int, int]]] = {test.path: []}
@@ -119,24 +113,41 @@ class ExplainWorkflow:
         # Without a fingerprint there is no state directory to keep the answer in.
         # Nor when a test's module needs a module: whether this environment has it may change.
         cacheable = under is None and not collect and bool(result.fingerprint) and not any(t.requires for t in result.tests)
-        # New diagnosis rules give new answers on the same tree.
-        output_name = f"scan-json-{engine_fingerprint()}"
         state = self.workspace.state_dir() if cacheable else None
-        text = scan_cache.load_output(state, output_name, result) if state is not None and use_cache else None
+        # New diagnosis rules give new answers on the same tree; so do new runs and new commits.
+        output_name = f"scan-json-{engine_fingerprint()}"
+        records = self._records_key(state) if state is not None else ""
+        text = scan_cache.load_output(state, output_name, result, records) if state is not None and use_cache else None
         if text is None:
             text = json.dumps(self._scan_payload(result), indent=2)
             if state is not None:
-                scan_cache.store_output(state, output_name, result, text)
+                scan_cache.store_output(state, output_name, result, text, records)
         prefix = os.path.relpath(os.path.realpath(under), self.workspace.root).replace(os.sep, "/") if under else "."
         return self._with_candidates(text, result, prefix)
+
+    def _records_key(self, state: Path) -> str:
+        """What a diagnosis reads besides the tree: the recorded runs (the store, as last
+        written) and the commits (HEAD)."""
+        parts = [str(vcs.head(self.workspace.root) if self.workspace.is_git else "")]
+        for name in (HISTORY_FILE, HISTORY_FILE + "-wal"):
+            try:
+                found = (state / name).stat()
+                parts.append(f"{found.st_mtime_ns}:{found.st_size}")
+            except OSError:
+                parts.append("-")
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
 
     def _with_candidates(self, text: str, result: ScanResult, prefix: str) -> str:
         """Candidates come from the record (CI imports, hunts), not the tree: never from the cache."""
         payload = json.loads(text)
-        found = self.history.candidates(marked=result.tests)
-        if prefix not in ("", "."):
-            found = [c for c in found if repo_nodeid(c.rootdir, c.nodeid).startswith(prefix + "/")]
-        payload["candidates"] = [candidate_json(c) for c in found]
+        payload["candidates"] = []
+        if self.workspace.has_history():
+            from flaketui.candidates import candidate_json
+
+            found = self.history().candidates(marked=result.tests)
+            if prefix not in ("", "."):
+                found = [c for c in found if repo_nodeid(c.rootdir, c.nodeid).startswith(prefix + "/")]
+            payload["candidates"] = [candidate_json(c) for c in found]
         return json.dumps(payload, indent=2)
 
     @staticmethod

@@ -1,0 +1,69 @@
+"""Evidence from the test's own history: what the commits that changed it after it was written say.
+
+A flaky test whose fix already landed often keeps its marker (nobody removed it), and its code
+then shows no cause at all: the fix took it away. The commit that changed the test's lines says
+what was wrong ("fixed clock instead of the wall clock", "instead of assuming port 8799 is
+free"); flaketui's own commits say it in a ``Flaky-Category:`` trailer. The commit that created
+the test is no evidence (it describes the feature, not a flake). Standard library and models only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from flaketui.diagnose.notes import VOCABULARY, negated
+from flaketui.models import Category, Evidence, FlakyTest, LineChange
+
+#: Words a fix's commit message uses that a comment rarely means the same way: a test that now
+#: sets the environment "with monkeypatch" leaked it before; one that got its "own tmp_path" shared one.
+_FIX_WORDS: tuple[tuple[Category, re.Pattern[str]], ...] = tuple((c, re.compile(p, re.IGNORECASE)) for c, p in (
+    (Category.FIXTURE, (r"\bmonkeypatch\b|\bisolat(e|ed|ion)\b|\brestor(e|es|ed|ing)\b|\bown tmp_?path\b"
+                        r"|\bset(s|ting)? the environment\b")),
+))
+_TRAILER = re.compile(r"^Flaky-Category:\s*(\w+)\s*$", re.MULTILINE)
+#: A message read as evidence weighs like a comment next to the marker; flaketui's own trailer
+#: records a category someone confirmed.
+WEIGHT = 0.6
+TRAILER_WEIGHT = 0.8
+#: Only the newest few changes speak for the test as it is now.
+NEWEST = 5
+
+
+def span(test: FlakyTest) -> tuple[int, int]:
+    """The test's lines whose changes count: its decorators (the marker when it is one) to its end."""
+    decorators = [m.line for m in test.markers if m.path == test.path and test.line - 8 <= m.line <= test.line]
+    return min([test.line, *decorators]), max(test.line, test.end_line or test.line)
+
+
+def history_evidence(test: FlakyTest, later: Sequence[LineChange]) -> list[Evidence]:
+    """Evidence from the commits (newest first) that changed the test's lines after the one
+    that wrote them."""
+    start, _ = span(test)
+    found: list[Evidence] = []
+    for change in later[:NEWEST]:
+        trailer = _TRAILER.search(change.body)
+        if trailer is not None and trailer.group(1) in {c.value for c in Category if c is not Category.UNKNOWN}:
+            found.append(_evidence(test.path, start, change, Category(trailer.group(1)), TRAILER_WEIGHT))
+            continue
+        text = f"{change.subject}\n{change.body}"
+        for category in _named(text):
+            found.append(_evidence(test.path, start, change, category, WEIGHT))
+    return found
+
+
+def _named(text: str) -> list[Category]:
+    named: list[Category] = []
+    for category, pattern in (*VOCABULARY, *_FIX_WORDS):
+        match = pattern.search(text)
+        if match is not None and not negated(text, match.start()) and category not in named:
+            named.append(category)
+    return named
+
+
+def _evidence(path: str, line: int, change: LineChange, category: Category, weight: float) -> Evidence:
+    subject = change.subject if len(change.subject) <= 120 else change.subject[:117] + "..."
+    return Evidence(category, "history.later-change", path, line, line,
+                    f'commit {change.sha[:7]} changed the test after it was written: "{subject}"',
+                    "that change may be the fix already: verify the test, and if it is stable, remove the marker",
+                    weight, f"commit {change.sha[:7]}", source="history")

@@ -1,0 +1,95 @@
+""""Before" in the mode the cause needs, and the polluter behind an order-dependent failure.
+
+A fix is proven against the failure rate of the unfixed test, measured where the cause shows:
+forked for most, random order among its module's tests for state another test leaves behind,
+fresh interpreters for hash order. The diagnosis may not see the cause (``unknown``), so when the
+runs in its mode see no failure, the modes it could have missed run too before anything calls
+the test stable: a test that fails only after a neighbour never gets a marker-only commit.
+
+When it fails in random order, bisection (``flaketui hunt``'s, over the tests of its module) names
+the polluter, which is recorded like a hunt's, so the proposals restore state in the polluter.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from flaketui.models import FlakyTest, VerifyMode
+
+if TYPE_CHECKING:
+    from flaketui.models import Verification
+    from flaketui.pollution import Bisection
+    from flaketui.service import Service
+
+#: Minutes a bisection may take before it gives up (a module's tests, about log2(n) + 5 runs).
+BISECT_BUDGET_SECONDS = 300.0
+_TEST_DEF = re.compile(rb"^\s*(?:async\s+)?def\s+test", re.MULTILINE)
+
+Measure = Callable[[VerifyMode], "Verification"]
+
+
+def further_modes(service: Service, test: FlakyTest, tried: VerifyMode) -> list[VerifyMode]:
+    """Where else the test may fail when the runs in ``tried`` saw nothing: among its module's
+    other tests in random order (if it has any), then with a fresh hash seed per run."""
+    modes = []
+    if tried is not VerifyMode.RANDOM_ORDER and has_neighbours(service, test):
+        modes.append(VerifyMode.RANDOM_ORDER)
+    if tried is not VerifyMode.FRESH_PROCESS:
+        modes.append(VerifyMode.FRESH_PROCESS)
+    return modes
+
+
+def has_neighbours(service: Service, test: FlakyTest) -> bool:
+    source = service.workspace.read_bytes(test.path) or b""
+    return len(_TEST_DEF.findall(source)) > 1
+
+
+def measure_before(
+    measure: Measure, mode: VerifyMode, further: Sequence[VerifyMode], on_phase: Callable[[str], None]
+) -> tuple[VerifyMode, Verification]:
+    """The first mode (``mode``, then ``further``) whose runs see a failure, with its runs; the
+    first mode's when none does."""
+    first = measure(mode)
+    if first.passed < first.runs:
+        return mode, first
+    for other in further:
+        on_phase(f"no failure {mode}; before: the same runs {other}, where a cause the diagnosis missed shows")
+        found = measure(other)
+        if found.passed < found.runs:
+            return other, found
+    return mode, first
+
+
+def find_polluter(service: Service, test: FlakyTest, *, should_stop: Callable[[], bool] | None = None) -> Bisection:
+    """Bisect over the other tests of its module for the one it fails after; a polluter found
+    is recorded (``flaketui hunt`` shows it, and the proposals restore state in it)."""
+    from flaketui import store_hunts
+    from flaketui.hunting import HuntSettings, bisect_victim
+    from flaketui.models.history import HuntMode, Polluter
+    from flaketui.pollution import Bisection
+    from flaketui.verify.hunt import SuitePass, run_pass
+    from flaketui.verify.runner import installed_probe
+
+    stop = should_stop or (lambda: False)
+    module = test.nodeid.split("::", 1)[0]
+    cwd = service.root if test.rootdir in ("", ".") else service.root / test.rootdir
+    python = service.python or service.workspace.interpreter().path
+    settings = HuntSettings(test.rootdir, cwd, python, (module,), service.pytest_args, 1, BISECT_BUDGET_SECONDS)
+    deadline = time.monotonic() + BISECT_BUDGET_SECONDS
+    with installed_probe() as probe_dir:
+        listing = run_pass(SuitePass(cwd, python, (module,), HuntMode.SERIAL, 1, pytest_args=service.pytest_args),
+                           probe_dir, should_stop=stop, deadline_seconds=BISECT_BUDGET_SECONDS)  # fmt: skip
+        order = [o.nodeid for o in listing.outcomes]
+        base = test.nodeid.split("[", 1)[0]
+        victims = [n for n in order if n == test.nodeid or n.split("[", 1)[0] == base]
+        if not listing.complete or not victims:
+            return Bisection(None, 1, listing.problem or f"{test.nodeid} did not run", stopped=not listing.complete)
+        victim = victims[0]
+        others = [n for n in order if n.split("[", 1)[0] != base]
+        bisection = bisect_victim(settings, probe_dir, others, victim, 1, stop=stop, deadline=deadline)
+    if bisection.polluter is not None:
+        store_hunts.add_polluter(service.workspace.store, Polluter(test.rootdir, victim, bisection.polluter, bisection.runs))
+    return bisection

@@ -1,0 +1,59 @@
+"""`fix --apply` on an order-dependent test: "before" among its neighbours, the polluter found by
+bisection and fixed there; real pytest runs and real commits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flaketui import vcs
+from flaketui.cli import main
+from flaketui.fix_modes import find_polluter
+from flaketui.service import Service
+
+from tests.conftest import MakeRepo
+
+TEST_FILE = "tests/test_debug.py"
+VICTIM = f"{TEST_FILE}::test_debug_off_by_default"
+FILES = {
+    "src/appconf.py": "DEBUG = False\n",
+    # The victim comes first: pytest's own order never shows the failure, random order does.
+    TEST_FILE: (
+        "import pytest\n\nimport appconf\n\n\n"
+        "@pytest.mark.flaky(reruns=2)\n"
+        "def test_debug_off_by_default():\n    assert appconf.DEBUG is False\n\n\n"
+        "def test_unrelated():\n    assert appconf.__name__ == 'appconf'\n\n\n"
+        "def test_debug_can_be_switched_on():\n    appconf.DEBUG = True\n    assert appconf.DEBUG\n"
+    ),
+    "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['src']\n",
+}
+
+
+@pytest.fixture
+def project(make_repo: MakeRepo) -> Path:
+    return make_repo(FILES)
+
+
+def test_bisection_names_the_polluter_and_the_proposal_restores_state_there(project: Path) -> None:
+    service = Service(project)
+    test = service.tests_named(VICTIM)[0]
+    assert [p.remedy for p in service.propose_fixes(test).proposals] == []  # the code alone shows no cause
+    bisection = find_polluter(service, test)
+    assert bisection.polluter == f"{TEST_FILE}::test_debug_can_be_switched_on"
+    best = Service(project).propose_fixes(VICTIM).proposals[0]
+    assert best.remedy == "restore.monkeypatch"
+    assert b'monkeypatch.setattr(appconf, "DEBUG", True)' in best.edits[0].after
+
+
+def test_order_dependent_test_gets_the_restoring_fix_not_a_marker_only_commit(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Random order puts the polluter before the victim in half the runs: 48 runs all missing it
+    # has a chance of 2**-48.
+    assert main(["-C", str(project), "fix", VICTIM, "--apply", "--yes", "--runs-before", "48"]) == 0
+    message = vcs.commit_message(project, "HEAD")
+    assert "(random-order)" in message and "fixed at 95%" in message and "restore.monkeypatch" in message
+    committed = vcs.show_file(project, "HEAD", TEST_FILE) or b""
+    assert b"def test_debug_can_be_switched_on(monkeypatch):" in committed
+    assert b"flaky" not in committed and b"assert appconf.DEBUG is False" in committed
+    assert vcs.status(project) == {}
