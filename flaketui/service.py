@@ -23,25 +23,15 @@ if TYPE_CHECKING:
 
     from flaketui.apply_fix import ApplyOptions, ApplyOutcome
     from flaketui.gitjobs import EarlyScan
-    from flaketui.models import (
-        Category,
-        CommitRecord,
-        DecidedBy,
-        Diagnosis,
-        Explanation,
-        FixPlan,
-        FlakyTest,
-        GateResult,
-        Keep,
-        NodeRecord,
-        RepoInfo,
-        RunResult,
-        ScanResult,
-        TestKey,
-        Triage,
-        Verification,
-    )
+    from flaketui.models.diagnosis import Diagnosis, Explanation
+    from flaketui.models.fix import FixPlan
+    from flaketui.models.gate import GateResult
     from flaketui.models.history import Candidate, HuntReport, ImportSummary, TestHistory
+    from flaketui.models.key import TestKey
+    from flaketui.models.repo import RepoInfo
+    from flaketui.models.runs import RunResult, Verification
+    from flaketui.models.scan import Category, FlakyTest, ScanResult
+    from flaketui.models.triage import CommitRecord, DecidedBy, Keep, NodeRecord, Triage
     from flaketui.proposals import ProposalSet
     from flaketui.workflows.ci_history import HistoryWorkflow
     from flaketui.workflows.record import Record
