@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 
@@ -26,23 +28,23 @@ ENV_SHUFFLE = "FLAKETUI_PROBE_SHUFFLE"
 class Suite:
     """Registered by the probe in ``suite`` mode; ``emit`` writes one event."""
 
-    def __init__(self, emit, environ):
+    def __init__(self, emit: Callable[[dict[str, Any]], None], environ: Mapping[str, str]) -> None:
         self.emit = emit
         self.order_path = environ.get(ENV_ORDER, "")
         raw = environ.get(ENV_SHUFFLE, "")
         self.shuffle = int(raw) if raw else None
 
-    def pytest_collectreport(self, report):
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             message = str(report.longreprtext).strip()[-2000:]
             self.emit({"event": "error", "nodeid": None, "where": report.nodeid, "message": message})
 
     @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, session, config, items):
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
         if self.order_path:
             with open(self.order_path, encoding="utf-8") as handle:
                 wanted = json.load(handle)
-            by_id = {}
+            by_id: dict[str, pytest.Item] = {}
             for item in items:
                 by_id.setdefault(item.nodeid, item)
             for nodeid in wanted:
@@ -51,7 +53,7 @@ class Suite:
             items[:] = [by_id[n] for n in wanted if n in by_id]
         elif self.shuffle is not None:
             rng = random.Random(self.shuffle)
-            modules = {}
+            modules: dict[str, list[pytest.Item]] = {}
             for item in items:
                 modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
             groups = list(modules.values())
