@@ -109,7 +109,7 @@ class ApplyWorkflow:
         directory (the user's edits are never stashed or touched), "after" on the work tree."""
         return _prove_hand_fix(self, target, options, include, on_run, on_phase, should_stop, confirm)
 
-    def run(
+    def verify(
         self,
         tests: Sequence[FlakyTest],
         runs: int,
@@ -119,27 +119,16 @@ class ApplyWorkflow:
         *,
         fail_fast: bool,
         snapshot: TreeSnapshot | None = None,
+        proving: bool = True,
     ) -> list[Verification]:
-        """``runs`` runs of each test in the work tree (recorded) or in ``snapshot`` (not)."""
+        """``runs`` runs of each test in the work tree (recorded) or in ``snapshot`` (not).
+        ``proving``: a skipped or partial run proves nothing and stops the proof."""
         options = VerifyOptions(runs=runs, mode=mode, fail_fast=fail_fast, pytest_args=self.workspace.pytest_args)
         if snapshot is None:
-            return self.verifying.verify(tests, options, on_run, should_stop)
-        return self.verifying.verify_snapshot(snapshot, tests, options, on_run, should_stop)
-
-    def verify(
-        self,
-        test: FlakyTest,
-        runs: int,
-        mode: VerifyMode,
-        on_run: Callable[[RunResult], None] | None,
-        should_stop: Callable[[], bool] | None,
-        *,
-        fail_fast: bool,
-        snapshot: TreeSnapshot | None = None,
-    ) -> Verification:
-        """The runs of one test; a skipped or partial run proves nothing and stops the proof."""
-        found = self.run([test], runs, mode, on_run, should_stop, fail_fast=fail_fast, snapshot=snapshot)
-        return _proving(found[0], test, runs, fail_fast=fail_fast)
+            found = self.verifying.verify(tests, options, on_run, should_stop)
+        else:
+            found = self.verifying.verify_snapshot(snapshot, tests, options, on_run, should_stop)
+        return [_proving(v, t, runs, fail_fast=fail_fast) for v, t in zip(found, tests, strict=True)] if proving else found
 
     def write(self, chosen: Proposal) -> dict[str, bytes]:
         """Write a proposal's edits; returns the files' bytes before, for ``restore``."""
@@ -186,7 +175,7 @@ def _apply_fix(
     phase(f"before: {options.runs_before} runs of the unfixed test, {mode}")
 
     def measure(in_mode: VerifyMode) -> Verification:
-        return flow.verify(test, options.runs_before, in_mode, on_run, should_stop, fail_fast=False)
+        return flow.verify([test], options.runs_before, in_mode, on_run, should_stop, fail_fast=False)[0]
 
     mode, before = fix_modes.measure_before(measure, mode, fix_modes.further_modes(flow.workspace, test, mode), phase)
     failed = before.runs - before.passed
@@ -230,7 +219,7 @@ def _apply_fix(
         originals = flow.write(candidate)
         try:
             phase(f"after: up to {needed} runs with the fix, stopping at the first failure")
-            after = flow.verify(test, needed, mode, on_run, should_stop, fail_fast=True)
+            after = flow.verify([test], needed, mode, on_run, should_stop, fail_fast=True)[0]
             measured = stats.Proof(before.mode, failed, before.runs, after.runs - after.passed, after.runs, needed)
             failing = _failing_neighbours(flow, covered, needed, mode, on_run, should_stop) if measured.holds else ""
             if measured.holds and not failing:
@@ -274,7 +263,7 @@ def _prove_hand_fix(
     phase = on_phase or (lambda _text: None)
     phase(f"before: {options.runs_before} runs at HEAD (your edits left alone), {mode}")
     with TreeSnapshot(flow.workspace.root, "HEAD", every_file=True) as head:
-        before = flow.verify(test, options.runs_before, mode, on_run, should_stop, fail_fast=False, snapshot=head)
+        before = flow.verify([test], options.runs_before, mode, on_run, should_stop, fail_fast=False, snapshot=head)[0]
     failed = before.runs - before.passed
     needed = stats.runs_needed(failed, before.runs, options.min_runs)
     if needed is not None and needed > options.max_runs:
@@ -286,7 +275,7 @@ def _prove_hand_fix(
         )
     runs = needed if needed is not None else options.min_runs
     phase(f"after: up to {runs} runs of your fix, stopping at the first failure")
-    after = flow.verify(test, runs, mode, on_run, should_stop, fail_fast=True)
+    after = flow.verify([test], runs, mode, on_run, should_stop, fail_fast=True)[0]
     measured = stats.Proof(before.mode, failed, before.runs, after.runs - after.passed, after.runs, needed)
     if needed is not None and not measured.holds:
         return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Your fix did not hold ({measured.text}); nothing was committed.", measured)
@@ -337,7 +326,7 @@ def _failing_neighbours(
     """Why the shared marker may not go yet: another test under it failed in ``runs`` runs ("" if none)."""
     if not others:
         return ""
-    found = flow.run(others, runs, mode, on_run, should_stop, fail_fast=True)
+    found = flow.verify(others, runs, mode, on_run, should_stop, fail_fast=True, proving=False)
     failing = [v for v in found if v.passed < v.runs or v.runs < runs]
     if not failing:
         return ""
