@@ -6,6 +6,7 @@ evidence in words. A test that failed every time it ran is broken, not a candida
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -33,6 +34,7 @@ def find_candidates(
             "verdict": str(test.verdict),
             "modes": {str(mode): {"runs": t.runs, "passed": t.passed, "failed": t.failed} for mode, t in test.modes},
             "polluter": test.polluter,
+            "setter": test.setter,
             "hunt": hunt.hunt_id if hunt is not None else None,
         }
     found = []
@@ -74,6 +76,8 @@ def evidence(candidate: Candidate) -> list[str]:
             line += f"; fails after {hunt['polluter']} (confirmed by bisection)"
             if hunt.get("shared"):
                 line += f"; both use {', '.join(hunt['shared'])}"
+        if hunt.get("setter"):
+            line += f"; fails alone, passes after {hunt['setter']} (confirmed by bisection)"
         said.append(line)
     return said
 
@@ -112,14 +116,12 @@ def _def_lines(source: bytes, names: list[str]) -> tuple[int, int | None]:
     return (found.lineno, found.end_lineno) if found is not None else (1, None)
 
 
-def _find_def(source: bytes, names: list[str]):  # -> ast.stmt | None
-    import ast
-
+def _find_def(source: bytes, names: list[str]) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | None:
     try:
         scope: list[ast.stmt] = ast.parse(source).body
     except (SyntaxError, ValueError):
         return None
-    found: ast.stmt | None = None
+    found: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | None = None
     for name in names:
         found = next(
             (n for n in scope if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and n.name == name),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from flaketui.models.key import TestKey
+from flaketui.models.key import NamesATest
 
 
 class HuntMode(StrEnum):
@@ -53,7 +53,7 @@ class Tally:
 
 
 @dataclass(frozen=True)
-class TestHistory:
+class TestHistory(NamesATest):
     """One test across imported JUnit reports.
 
     ``passed``/``failed`` count attempts (a rerun plugin's failed attempt then its passed one is
@@ -72,10 +72,6 @@ class TestHistory:
     first_seen: str
     last_seen: str
     last_failure: str = ""
-
-    @property
-    def key(self) -> TestKey:
-        return TestKey(self.rootdir, self.nodeid)
 
     @property
     def attempts(self) -> int:
@@ -110,7 +106,7 @@ class ImportSummary:
 
 
 @dataclass(frozen=True)
-class HuntTest:
+class HuntTest(NamesATest):
     """One test of a hunt: its counts per mode, its verdict and, if confirmed, its polluter."""
 
     __test__ = False
@@ -121,10 +117,8 @@ class HuntTest:
     verdict: HuntVerdict
     polluter: str | None = None
     last_failure: str = ""
-
-    @property
-    def key(self) -> TestKey:
-        return TestKey(self.rootdir, self.nodeid)
+    #: For a test that fails alone: the test it passes after (it sets up what this one needs).
+    setter: str | None = None
 
     @property
     def total(self) -> Tally:
@@ -150,7 +144,8 @@ class HuntReport:
     runs_done: tuple[tuple[HuntMode, int], ...]
     tests: tuple[HuntTest, ...]
     complete: bool
-    seeds: tuple[int, ...] = ()
+    #: Each shuffled or xdist run's seed, with its mode.
+    seeds: tuple[tuple[HuntMode, int], ...] = ()
     notes: tuple[str, ...] = ()
     suite_size: int = 0
     bisection_runs: int = 0
@@ -190,7 +185,7 @@ class Polluter:
 
 
 @dataclass(frozen=True)
-class Candidate:
+class Candidate(NamesATest):
     """An unmarked test that history or a hunt shows flaky: ``sources`` by name."""
 
     rootdir: str
@@ -198,10 +193,6 @@ class Candidate:
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     failure_rate: float = 0.0
     runs: int = 0
-
-    @property
-    def key(self) -> TestKey:
-        return TestKey(self.rootdir, self.nodeid)
 
 
 @dataclass(frozen=True)
@@ -211,6 +202,8 @@ class SuiteOutcome:
     nodeid: str
     outcome: str
     message: str = ""
+    #: Seconds it ran (0.0 when not known: runs read back from the record).
+    duration: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -71,10 +71,8 @@ class DiagnosisWorkflow:
 
     def _verified(self) -> set[TestKey]:
         """The tests with a recorded verification (one query), so the others cost no lookup."""
-        from flaketui.store import FILENAME
-
         try:
-            if not (self.workspace.state_dir() / FILENAME).exists():
+            if not self.workspace.has_history():
                 return set()
             return set(self.workspace.store.latest_verifications())
         except (FlakeTUIError, OSError):
@@ -82,10 +80,8 @@ class DiagnosisWorkflow:
 
     def recent_verifications(self, test: FlakyTest) -> list[Verification]:
         """The test's last verifications, latest first; none when nothing was ever verified here."""
-        from flaketui.store import FILENAME
-
         try:
-            if not (self.workspace.state_dir() / FILENAME).exists():
+            if not self.workspace.has_history():
                 return []  # never verified: no need to load SQLite
             found = self.workspace.store.history(test.nodeid)
         except (FlakeTUIError, OSError):
@@ -128,10 +124,15 @@ class DiagnosisWorkflow:
             diagnoses = self.diagnose_many(found) if found else []
         except Exception:  # noqa: BLE001 - a diagnosis problem must never stop a verification
             return {}
-        reasons = {}
-        seeded = hash_seed_rules()
-        for test, diagnosis in zip(found, diagnoses, strict=True):
-            rules = sorted({e.rule for e in diagnosis.evidence if e.rule in seeded})
-            if rules:
-                reasons[test.key] = ", ".join(rules)
-        return reasons
+        return hash_order_reasons(found, diagnoses)
+
+
+def hash_order_reasons(tests: Sequence[FlakyTest], diagnoses: Sequence[Diagnosis]) -> dict[TestKey, str]:
+    """The rules (``Rule.varies_with_hash_seed``) each test's diagnosis found, by test."""
+    reasons = {}
+    seeded = hash_seed_rules()
+    for test, diagnosis in zip(tests, diagnoses, strict=True):
+        rules = sorted({e.rule for e in diagnosis.evidence if e.rule in seeded})
+        if rules:
+            reasons[test.key] = ", ".join(rules)
+    return reasons
