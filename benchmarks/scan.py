@@ -9,7 +9,9 @@ discovery knows) in a temporary directory, then measures, each as a subprocess:
 - ``pytest --collect-only -q -m flaky``: what a user would run otherwise (and which misses
   the ``flaky`` package's ``@flaky``);
 
-and prints the ratios and flaketui's peak memory. Rounds run every command once in turn, so a busy moment of a shared machine hits each alike;
+and prints the ratios and flaketui's peak memory. With ``--baseline DIR`` (a checkout of
+another revision: ``git worktree add --detach DIR REV``), that revision's cold scans run in
+the same rounds, on a copy of the repository (caches apart), and the CPU ratio is printed. Rounds run every command once in turn, so a busy moment of a shared machine hits each alike;
 the best of each is what it costs. Run: ``.venv/bin/python benchmarks/scan.py``.
 """
 
@@ -150,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=7, help="Rounds; each runs every command once, in turn.")
     parser.add_argument("--keep", action="store_true", help="Keep the generated repository and print its path.")
     parser.add_argument("--skip-pytest", action="store_true", help="Skip the (slow) pytest collection.")
+    parser.add_argument(
+        "--baseline", type=Path, metavar="DIR", help="A checkout of another revision whose cold scans run alongside."
+    )
     options = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="flaketui-bench-"))
     root = workdir / "repo"
@@ -162,20 +167,29 @@ def main(argv: list[str] | None = None) -> int:
     try:
         generate(root, options.files)
         run_once([*flaketui, "--version"], root, env)  # writes the bytecode cache
-        commands = {
-            "grep": (["git", "grep", "-n", "flaky"], None),
+        commands: dict[str, tuple[list[str], dict[str, str] | None, Path]] = {
+            "grep": (["git", "grep", "-n", "flaky"], None, root),
             # Discovery alone: the table output (no diagnosis), nothing cached.
-            "discovery": ([*flaketui, "scan", "--no-cache"], env),
+            "discovery": ([*flaketui, "scan", "--no-cache"], env, root),
             # The JSON carries each test's diagnosis too (libcst parses every flaky test's module).
-            "json": ([*flaketui, "scan", "--json", "--no-cache"], env),
-            "warm": ([*flaketui, "scan", "--json"], env),
+            "json": ([*flaketui, "scan", "--json", "--no-cache"], env, root),
+            "warm": ([*flaketui, "scan", "--json"], env, root),
         }
+        if options.baseline is not None:
+            # The other revision imports first from its checkout; its own copy of the repository
+            # keeps its caches (of another format, maybe) away from the warm scans above.
+            base_env = {**env, "PYTHONPATH": str(options.baseline.resolve())}
+            base_root = workdir / "baseline-repo"
+            generate(base_root, options.files)  # the same files (a copy could race git's auto gc)
+            run_once([*flaketui, "--version"], base_root, base_env)
+            commands["baseline discovery"] = ([*flaketui, "scan", "--no-cache"], base_env, base_root)
+            commands["baseline json"] = ([*flaketui, "scan", "--json", "--no-cache"], base_env, base_root)
         measured = {label: Measured() for label in commands}
         run_once(commands["warm"][0], root, env)  # leaves the cache the warm runs read
         # Round-robin, so that a busy moment of a shared machine hits every command alike.
         for _ in range(options.rounds):
-            for label, (command, command_env) in commands.items():
-                measured[label].add(*run_once(command, root, command_env))
+            for label, (command, command_env, where) in commands.items():
+                measured[label].add(*run_once(command, where, command_env))
         grep, table, cold, warm = (measured[label] for label in ("grep", "discovery", "json", "warm"))
         found = json.loads(cold.output)
         assert json.loads(warm.output) == found, "the warm scan must answer exactly what the cold one did"
@@ -210,6 +224,13 @@ def main(argv: list[str] | None = None) -> int:
         print("best CPU seconds (user+system), less sensitive to a busy machine: " + ", ".join(
             f"{label} {min(m.cpu):.3f} s ({min(m.cpu) / floor:.1f}x grep)" for label, m in measured.items()
         ))
+        if options.baseline is not None:
+            for label in ("discovery", "json"):
+                ours, theirs = min(measured[label].cpu), min(measured[f"baseline {label}"].cpu)
+                print(
+                    f"against {options.baseline}: {label} {ours:.3f} s CPU vs {theirs:.3f} s "
+                    f"({(ours / theirs - 1) * 100:+.1f}%; target within +10%)"
+                )
         if options.keep:
             print(f"kept: {root}")
     finally:

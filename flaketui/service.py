@@ -41,12 +41,7 @@ if TYPE_CHECKING:
         Triage,
         Verification,
     )
-    from flaketui.models.history import (
-        Candidate,
-        HuntReport,
-        ImportSummary,
-        TestHistory,
-    )
+    from flaketui.models.history import Candidate, HuntReport, ImportSummary, TestHistory
     from flaketui.proposals import ProposalSet
     from flaketui.workflows.ci_history import HistoryWorkflow
     from flaketui.workflows.record import Record

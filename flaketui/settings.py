@@ -3,7 +3,8 @@
 One loader, one frozen ``Settings``: the verifier reads the interpreter, the pytest options
 and the runs a commit needs from it, the commit its message template, so a typo is reported
 the same way wherever it is read. Also the name of the team's decisions file, which the
-work-tree fingerprint (``vcs``, a hot path) must know without importing the decisions module.
+work-tree fingerprint (``vcs``, a hot path) must know without importing the decisions module,
+and of the private history.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from flaketui.errors import FlakeTUIError
 
 #: The team's shared decisions, committed at the repository root (``decisions.py`` reads it).
 DECISIONS_FILE = ".flaketui.toml"
+#: The private history (``store.py``), in the state directory: a scan that finds none need
+#: not load sqlite3 to know there is no history to show.
+HISTORY_FILE = "history.sqlite3"
 
 
 @dataclass(frozen=True)

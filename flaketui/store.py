@@ -19,8 +19,9 @@ from pathlib import Path
 
 from flaketui.errors import FlakeTUIError
 from flaketui.models import CommitRecord, RunOutcome, RunResult, TestKey, Verdict, Verification, VerifyMode
+from flaketui.settings import HISTORY_FILE
 
-FILENAME = "history.sqlite3"
+FILENAME = HISTORY_FILE
 
 #: Each entry upgrades the schema by one version; ``PRAGMA user_version`` says how many ran.
 #: Append only: a released migration is never edited, since databases already passed it.

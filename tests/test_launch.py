@@ -115,3 +115,30 @@ def test_without_git_on_path_the_command_itself_explains(make_repo, tmp_path: Pa
     done = subprocess.run([sys.executable, "-m", "flaketui", "scan", "--no-cache"], cwd=root, capture_output=True, text=True, env=env)
     assert done.returncode == 2
     assert "git is not installed" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_scan_loads_only_its_own_command_and_no_history(make_repo) -> None:
+    root = make_repo(PROJECT)
+    code = (
+        "import sys\n"
+        "from flaketui.cli import main\n"
+        "assert main(['scan', '--json', '--no-cache']) == 0\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith(('flaketui.cli.', 'sqlite3', 'flaketui.store', "
+        "'flaketui.hunting', 'flaketui.candidates', 'flaketui.workflows.ci_history')))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    # Nothing verified, imported or hunted here: no history to read, and none created.
+    assert done.stdout.splitlines()[-1].split() == ["flaketui.cli.context", "flaketui.cli.output", "flaketui.cli.root", "flaketui.cli.scan"]
+    assert not list(root.joinpath(".git", "flaketui").glob("history*"))
+
+
+def test_every_command_is_where_the_table_says(capsys: pytest.CaptureFixture[str]) -> None:
+    import click
+    from flaketui.cli.root import COMMANDS, cli
+
+    context = click.Context(cli)
+    assert {name: cli.get_command(context, name).name for name in COMMANDS} == {name: name for name in COMMANDS}
+    assert main(["--help"]) == 0
+    listed = capsys.readouterr().out.split("Commands:")[1].split()
+    assert set(COMMANDS) <= set(listed)

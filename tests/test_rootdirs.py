@@ -73,3 +73,20 @@ def test_verify_and_scan_agree_on_the_rootdir_of_a_project_configured_by_pytest_
     verified = json.loads(capsys.readouterr().out)
     assert (verified["rootdir"], verified["nodeid"]) == scanned[0]
     assert verified["passed"] == 2
+
+
+def test_verification_finds_the_rootdir_of_a_nested_project_as_discovery_does(tmp_path: Path) -> None:
+    write_files(tmp_path, {
+        # pyproject.toml without a pytest section, and a lone setup.py: pytest settles there.
+        "vendor/queue/pyproject.toml": '[project]\nname = "queue"\n',
+        "vendor/queue/tests/test_q.py": "def test_put(): pass\n",
+        "libs/legacy/setup.py": "from setuptools import setup\nsetup()\n",
+        "libs/legacy/tests/test_l.py": "def test_old(): pass\n",
+        # ...unless a pyproject.toml above it is nearer pytest's search.
+        "libs/pyproject.toml": '[project]\nname = "libs"\n',
+    })
+    files = [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()]
+    configs = find_configs(files, lambda rel: (tmp_path / rel).read_bytes())
+    for path, rootdir in {"vendor/queue/tests/test_q.py": "vendor/queue", "libs/legacy/tests/test_l.py": "libs"}.items():
+        assert rootdirs.rootdir_of(path, configs) == rootdir, path
+        assert rootdirs.rootdir_on_disk(tmp_path, path) == rootdir, path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -9,14 +10,47 @@ from typing import TYPE_CHECKING
 import click
 
 from flaketui import __version__
-from flaketui.cli import context, demo, explain, fix, history, record, scan, verify
+from flaketui.cli import context
 from flaketui.errors import FlakeTUIError
 
 if TYPE_CHECKING:
     from flaketui.gitjobs import EarlyScan
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+#: Each command, and the module of ``flaketui.cli`` and the name it is defined under. A run
+#: imports only the command it runs (and what that one needs): ``flaketui scan`` never loads
+#: fix proposals, hunting or the verifier's live view. ``--help`` lists them all.
+COMMANDS = {
+    "audit": "record:audit",
+    "check": "record:check",
+    "demo": "demo:demo",
+    "explain": "explain:explain",
+    "fix": "fix:fix",
+    "history": "record:history",
+    "hunt": "history:hunt",
+    "import": "history:import_reports",
+    "keep": "record:keep",
+    "scan": "scan:scan",
+    "undo": "fix:undo",
+    "verify": "verify:verify",
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        where = COMMANDS.get(cmd_name)
+        if where is None:
+            return None
+        module, _, name = where.partition(":")
+        command = getattr(importlib.import_module(f"flaketui.cli.{module}"), name)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-C",
     "directory",
@@ -43,23 +77,6 @@ def cli(ctx: click.Context, directory: str, python: str | None, pytest_args: str
     ctx.obj = context.Context(directory, python, early=ctx.obj, pytest_args=pytest_args)
     if ctx.invoked_subcommand is None:
         context.open_app(ctx.obj.service())
-
-
-for command in (
-    record.audit,
-    record.check,
-    demo.demo,
-    explain.explain,
-    fix.fix,
-    record.history,
-    history.hunt,
-    history.import_reports,
-    record.keep,
-    scan.scan,
-    fix.undo,
-    verify.verify,
-):
-    cli.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None, *, early: EarlyScan | None = None) -> int:

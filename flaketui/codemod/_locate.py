@@ -10,6 +10,7 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import CodeRange
 
+from flaketui.codemod._marker_ast import listed, parse_marker
 from flaketui.models import Marker, MarkerScope
 
 PYTESTMARK = "pytestmark"
@@ -160,23 +161,13 @@ def is_mark_like(expr: cst.BaseExpression) -> bool:
 
 
 def normalised(code: str) -> str:
-    text = code.strip()
-    if text.startswith("@"):
-        text = text[1:].strip()
-    try:
-        return ast.dump(ast.parse(f"(\n{text}\n)", mode="eval"))
-    except SyntaxError:
-        return "".join(text.split())
+    tree = parse_marker(code)
+    return "".join(code.strip().removeprefix("@").split()) if tree is None else ast.dump(ast.Expression(tree))
 
 
 def _subexpressions(code: str) -> set[str]:
     """The elements of the lists and tuples in ``code`` (``[a, b]`` -> ``a``, ``b``)."""
-    try:
-        tree = ast.parse(f"(\n{code.strip().removeprefix('@')}\n)", mode="eval")
-    except SyntaxError:
-        return set()
-    containers = [n for n in ast.walk(tree.body) if isinstance(n, (ast.List, ast.Tuple))]
-    return {ast.dump(ast.Expression(element)) for container in containers for element in container.elts}
+    return {ast.dump(ast.Expression(element)) for element in listed(code)}
 
 
 _SCOPE_FORMS = {

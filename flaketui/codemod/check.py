@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from flaketui.codemod._marker_ast import listed, parse_marker
 from flaketui.codemod._safety import comments_by_line
 from flaketui.models import Marker
 
@@ -67,21 +68,12 @@ def _dump(tree: ast.AST) -> str:
 
 
 def _same(node: ast.expr, source: str) -> bool:
-    text = source.strip().removeprefix("@").strip()
-    try:
-        wanted = ast.parse(f"(\n{text}\n)", mode="eval").body
-    except SyntaxError:
-        return False
-    return _dump(node) == _dump(wanted)
+    wanted = parse_marker(source)
+    return wanted is not None and _dump(node) == _dump(wanted)
 
 
 def _parts(source: str) -> set[str]:
-    try:
-        tree = ast.parse(f"(\n{source.strip().removeprefix('@')}\n)", mode="eval")
-    except SyntaxError:
-        return set()
-    containers = [n for n in ast.walk(tree.body) if isinstance(n, (ast.List, ast.Tuple))]
-    return {_dump(element) for container in containers for element in container.elts}
+    return {_dump(element) for element in listed(source)}
 
 
 def _chain(node: ast.expr) -> list[str]:

@@ -5,7 +5,7 @@ and what reruns every test (configuration, CI files, collection hooks)."""
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from flaketui import rootdirs
 from flaketui.discover import config as cfg
@@ -77,14 +77,9 @@ class Project:
         """Paths the project's tox/CI/make/nox commands hand to pytest, repo-relative (both
         relative to the command file's directory, as tox runs them, and to the root, as CI does)."""
         paths: list[str] = []
-        for path in self.files:
-            if not declared.is_ci_file(path):
-                continue
-            data = self.reader.read(path)
-            if data is None:
-                continue
+        for path, text in self._texts(declared.is_ci_file):
             directory = path.rpartition("/")[0]
-            for found in declared.command_paths(data.decode("utf-8", errors="replace")):
+            for found in declared.command_paths(text):
                 paths.append(found)
                 if directory:
                     paths.append(cfg.join(directory, found))
@@ -92,13 +87,8 @@ class Project:
 
     def declared_plugins(self, configs: dict[str, cfg.PytestConfig]) -> dict[str, set[str]]:
         by_directory: dict[str, set[str]] = {}
-        for path in self.files:
-            if not declared.is_dependency_file(path):
-                continue
-            data = self.reader.read(path)
-            if data is None:
-                continue
-            found = declared.declared_plugins(data.decode("utf-8", errors="replace"), path)
+        for path, text in self._texts(declared.is_dependency_file):
+            found = declared.declared_plugins(text, path)
             if found:
                 by_directory[path.rpartition("/")[0] or "."] = found
         result: dict[str, set[str]] = {}
@@ -116,19 +106,22 @@ class Project:
     def config_findings(self) -> list[Finding]:
         """Reruns configured for every test: in pytest's configuration, tox and CI files."""
         findings: list[Finding] = []
-        for path in self.files:
-            name = path.rpartition("/")[2]
+        for path, text in self._texts(lambda p: rootdirs.is_config_file(p) or declared.is_ci_file(p)):
             settings: list[declared.RerunSetting] = []
             if rootdirs.is_config_file(path):
-                data = self.reader.read(path)
-                if data is not None:
-                    settings.extend(declared.config_reruns(name, data.decode("utf-8", errors="replace")))
+                settings.extend(declared.config_reruns(path.rpartition("/")[2], text))
             if declared.is_ci_file(path):
-                data = self.reader.read(path)
-                if data is not None:
-                    settings.extend(declared.ci_reruns(data.decode("utf-8", errors="replace")))
+                settings.extend(declared.ci_reruns(text))
             findings.extend(Finding(s.kind, path, s.line, s.message, s.source) for s in settings)
         return findings
+
+    def _texts(self, wanted: Callable[[str], bool]) -> Iterator[tuple[str, str]]:
+        """Each readable file of the repository that ``wanted`` picks by path, with its text."""
+        for path in self.files:
+            if wanted(path):
+                data = self.reader.read(path)
+                if data is not None:
+                    yield path, data.decode("utf-8", errors="replace")
 
     def hook_findings(self) -> list[Finding]:
         """Hooks that add a flaky marker at collection time (``item.add_marker``)."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from flaketui.models.key import TestKey
+from flaketui.models.key import NamesATest
 
 
 class HuntMode(StrEnum):
@@ -53,7 +53,7 @@ class Tally:
 
 
 @dataclass(frozen=True)
-class TestHistory:
+class TestHistory(NamesATest):
     """One test across imported JUnit reports.
 
     ``passed``/``failed`` count attempts (a rerun plugin's failed attempt then its passed one is
@@ -72,10 +72,6 @@ class TestHistory:
     first_seen: str
     last_seen: str
     last_failure: str = ""
-
-    @property
-    def key(self) -> TestKey:
-        return TestKey(self.rootdir, self.nodeid)
 
     @property
     def attempts(self) -> int:
@@ -110,7 +106,7 @@ class ImportSummary:
 
 
 @dataclass(frozen=True)
-class HuntTest:
+class HuntTest(NamesATest):
     """One test of a hunt: its counts per mode, its verdict and, if confirmed, its polluter."""
 
     __test__ = False
@@ -121,10 +117,6 @@ class HuntTest:
     verdict: HuntVerdict
     polluter: str | None = None
     last_failure: str = ""
-
-    @property
-    def key(self) -> TestKey:
-        return TestKey(self.rootdir, self.nodeid)
 
     @property
     def total(self) -> Tally:
@@ -190,7 +182,7 @@ class Polluter:
 
 
 @dataclass(frozen=True)
-class Candidate:
+class Candidate(NamesATest):
     """An unmarked test that history or a hunt shows flaky: ``sources`` by name."""
 
     rootdir: str
@@ -198,10 +190,6 @@ class Candidate:
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     failure_rate: float = 0.0
     runs: int = 0
-
-    @property
-    def key(self) -> TestKey:
-        return TestKey(self.rootdir, self.nodeid)
 
 
 @dataclass(frozen=True)

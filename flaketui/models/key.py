@@ -27,6 +27,17 @@ class TestKey(NamedTuple):
 setattr(TestKey, "__test__", False)  # noqa: B010
 
 
+class NamesATest:
+    """A base for the records that name one test by ``rootdir`` and ``nodeid``: their key."""
+
+    rootdir: str
+    nodeid: str
+
+    @property
+    def key(self) -> TestKey:
+        return TestKey(self.rootdir, self.nodeid)
+
+
 def repo_nodeid(rootdir: str, nodeid: str) -> str:
     """pytest's node id (relative to ``rootdir``) as seen from the repository root: what
     ``flaketui verify`` takes and ``.flaketui.toml`` names its tables by."""

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from flaketui.models.key import TestKey
+from flaketui.models.key import NamesATest
 from flaketui.models.scan import JSONObject
 
 #: Runs a verification needs before a commit without asking (``[tool.flaketui] min-runs``).
@@ -87,7 +87,7 @@ def failure_rate_upper_95(failures: int, runs: int) -> float:
 
 
 @dataclass(frozen=True)
-class Verification:
+class Verification(NamesATest):
     """N runs of one test and what they say. ``head``/``tree_fingerprint`` pin the tree it ran on."""
 
     nodeid: str
@@ -107,10 +107,6 @@ class Verification:
     dirty_paths: tuple[str, ...] = ()
     #: Extra pytest arguments every run had (``--pytest-args``, ``[tool.flaketui] pytest-args``).
     pytest_args: tuple[str, ...] = ()
-
-    @property
-    def key(self) -> TestKey:
-        return TestKey(self.rootdir, self.nodeid)
 
     def count(self, outcome: RunOutcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)

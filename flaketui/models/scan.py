@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Self
 
-from flaketui.models.key import TestKey
+from flaketui.models.key import NamesATest
 
 #: A model in JSON: ``to_json`` gives one, ``from_json`` reads one back. Each model has one
 #: form, used by ``--json``, the caches and the record alike.
@@ -134,7 +134,7 @@ class Marker:
 
 
 @dataclass(frozen=True)
-class FlakyTest:
+class FlakyTest(NamesATest):
     """A test that carries at least one flaky marker.
 
     ``nodeid`` is exactly what pytest prints when run from ``rootdir`` (relative to the
@@ -159,10 +159,6 @@ class FlakyTest:
     def marker(self) -> Marker:
         """The marker closest to the test (function before class before module)."""
         return self.markers[0]
-
-    @property
-    def key(self) -> TestKey:
-        return TestKey(self.rootdir, self.nodeid)
 
     def to_json(self) -> JSONObject:
         """``marker`` (the closest one) is there for readers of ``scan --json``; ``markers`` is all."""

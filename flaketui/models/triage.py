@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from flaketui.models.key import TestKey
+from flaketui.models.key import NamesATest
 from flaketui.models.runs import Verification
 from flaketui.models.scan import Category
 
@@ -24,7 +24,7 @@ class Keep:
 
 
 @dataclass(frozen=True)
-class Triage:
+class Triage(NamesATest):
     """A team's decision about one test, as stored in ``.flaketui.toml``."""
 
     nodeid: str
@@ -33,10 +33,6 @@ class Triage:
     decided_by: DecidedBy | None = None
     note: str = ""
     keep: Keep | None = None
-
-    @property
-    def key(self) -> TestKey:
-        return TestKey(self.rootdir, self.nodeid)
 
 
 @dataclass(frozen=True)

@@ -15,20 +15,8 @@ import re
 import libcst as cst
 
 from flaketui.models import Category
-from flaketui.remedies._base import (
-    Loaded,
-    constructor_parameters,
-    on_test,
-    passes,
-    proposal,
-    with_keyword,
-)
-from flaketui.remedies._cst import (
-    add_imports,
-    change_function,
-    code,
-    dotted,
-)
+from flaketui.remedies._base import Loaded, constructor_parameters, on_test, passes, proposal, with_keyword
+from flaketui.remedies._cst import add_imports, change_function, code, dotted
 from flaketui.remedies._model import Context, Declined, Proposal
 
 _NOW = frozenset({

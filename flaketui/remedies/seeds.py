@@ -13,15 +13,7 @@ import re
 import libcst as cst
 
 from flaketui.models import Category
-from flaketui.remedies._base import (
-    SEED,
-    Loaded,
-    constructor_parameters,
-    on_test,
-    passes,
-    proposal,
-    with_keyword,
-)
+from flaketui.remedies._base import SEED, Loaded, constructor_parameters, on_test, passes, proposal, with_keyword
 from flaketui.remedies._cst import (
     add_imports,
     change_function,

@@ -7,19 +7,15 @@ from pathlib import Path
 
 from flaketui import rootdirs
 from flaketui.errors import FlakeTUIError
-from flaketui.models.key import TestKey, repo_nodeid
+from flaketui.models.key import NamesATest, repo_nodeid
 
 
 @dataclass(frozen=True)
-class Target:
+class Target(NamesATest):
     """A test to verify: ``nodeid`` as pytest prints it when run from ``rootdir`` (repo-relative)."""
 
     rootdir: str
     nodeid: str
-
-    @property
-    def key(self) -> TestKey:
-        return TestKey(self.rootdir, self.nodeid)
 
     @property
     def module(self) -> str:

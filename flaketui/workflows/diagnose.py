@@ -71,10 +71,8 @@ class DiagnosisWorkflow:
 
     def _verified(self) -> set[TestKey]:
         """The tests with a recorded verification (one query), so the others cost no lookup."""
-        from flaketui.store import FILENAME
-
         try:
-            if not (self.workspace.state_dir() / FILENAME).exists():
+            if not self.workspace.has_history():
                 return set()
             return set(self.workspace.store.latest_verifications())
         except (FlakeTUIError, OSError):
@@ -82,10 +80,8 @@ class DiagnosisWorkflow:
 
     def recent_verifications(self, test: FlakyTest) -> list[Verification]:
         """The test's last verifications, latest first; none when nothing was ever verified here."""
-        from flaketui.store import FILENAME
-
         try:
-            if not (self.workspace.state_dir() / FILENAME).exists():
+            if not self.workspace.has_history():
                 return []  # never verified: no need to load SQLite
             found = self.workspace.store.history(test.nodeid)
         except (FlakeTUIError, OSError):

@@ -7,11 +7,11 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flaketui import vcs
-from flaketui.candidates import candidate_json
 from flaketui.diagnose.engine import engine_fingerprint
 from flaketui.discover import cache as scan_cache
 from flaketui.errors import FlakeTUIError
@@ -23,18 +23,24 @@ from flaketui.models import (
     ScanResult,
     repo_nodeid,
 )
-from flaketui.workflows.ci_history import HistoryWorkflow
+from flaketui.settings import HISTORY_FILE
 from flaketui.workflows.diagnose import DiagnosisWorkflow
 from flaketui.workflows.scan import ScanWorkflow
+
+if TYPE_CHECKING:
+    from flaketui.workflows.ci_history import HistoryWorkflow
 
 _PARAMS = re.compile(r"\[.*\]$")
 
 
 class ExplainWorkflow:
-    def __init__(self, scanning: ScanWorkflow, diagnosing: DiagnosisWorkflow, history: HistoryWorkflow) -> None:
+    def __init__(
+        self, scanning: ScanWorkflow, diagnosing: DiagnosisWorkflow, history: Callable[[], HistoryWorkflow]
+    ) -> None:
         self.workspace = scanning.workspace
         self.scanning = scanning
         self.diagnosing = diagnosing
+        #: Built on demand: only a repository with a history has candidates to add.
         self.history = history
 
     def tests_named(self, nodeid: str) -> list[FlakyTest]:
@@ -122,10 +128,8 @@ class ExplainWorkflow:
     def _records_key(self, state: Path) -> str:
         """What a diagnosis reads besides the tree: the recorded runs (the store, as last
         written) and the commits (HEAD)."""
-        from flaketui.store import FILENAME
-
         parts = [str(vcs.head(self.workspace.root) if self.workspace.is_git else "")]
-        for name in (FILENAME, FILENAME + "-wal"):
+        for name in (HISTORY_FILE, HISTORY_FILE + "-wal"):
             try:
                 found = (state / name).stat()
                 parts.append(f"{found.st_mtime_ns}:{found.st_size}")
@@ -136,10 +140,14 @@ class ExplainWorkflow:
     def _with_candidates(self, text: str, result: ScanResult, prefix: str) -> str:
         """Candidates come from the record (CI imports, hunts), not the tree: never from the cache."""
         payload = json.loads(text)
-        found = self.history.candidates(marked=result.tests)
-        if prefix not in ("", "."):
-            found = [c for c in found if repo_nodeid(c.rootdir, c.nodeid).startswith(prefix + "/")]
-        payload["candidates"] = [candidate_json(c) for c in found]
+        payload["candidates"] = []
+        if self.workspace.has_history():
+            from flaketui.candidates import candidate_json
+
+            found = self.history().candidates(marked=result.tests)
+            if prefix not in ("", "."):
+                found = [c for c in found if repo_nodeid(c.rootdir, c.nodeid).startswith(prefix + "/")]
+            payload["candidates"] = [candidate_json(c) for c in found]
         return json.dumps(payload, indent=2)
 
     @staticmethod

@@ -40,7 +40,7 @@ class Workflows:
     def explain(self) -> ExplainWorkflow:
         from flaketui.workflows.explain import ExplainWorkflow
 
-        return ExplainWorkflow(self.scan, self.diagnose, self.ci_history)
+        return ExplainWorkflow(self.scan, self.diagnose, lambda: self.ci_history)
 
     @cached_property
     def record(self) -> Record:

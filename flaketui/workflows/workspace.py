@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from flaketui import gitjobs, vcs
 from flaketui.errors import FlakeTUIError
+from flaketui.settings import HISTORY_FILE
 
 if TYPE_CHECKING:
     from flaketui.store import Store
@@ -47,9 +48,14 @@ class Workspace:
     def store(self) -> Store:
         """The private history (SQLite); every call on it opens and closes its own connection."""
         # Imported here: a scan or `flaketui check` never loads sqlite3.
-        from flaketui.store import FILENAME, Store
+        from flaketui.store import Store
 
-        return Store(self.state_dir() / FILENAME)
+        return Store(self.state_dir() / HISTORY_FILE)
+
+    def has_history(self) -> bool:
+        """Whether anything was ever verified, imported or hunted here: until then the history
+        is empty, and reading it would only create it."""
+        return (self.state_dir() / HISTORY_FILE).exists()
 
     def read_text(self, path: str) -> str:
         """A repo-relative file as text, for the source view (replacement chars for bad bytes)."""
