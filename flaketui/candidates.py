@@ -33,6 +33,7 @@ def find_candidates(
             "verdict": str(test.verdict),
             "modes": {str(mode): {"runs": t.runs, "passed": t.passed, "failed": t.failed} for mode, t in test.modes},
             "polluter": test.polluter,
+            "setter": test.setter,
             "hunt": hunt.hunt_id if hunt is not None else None,
         }
     found = []
@@ -74,6 +75,8 @@ def evidence(candidate: Candidate) -> list[str]:
             line += f"; fails after {hunt['polluter']} (confirmed by bisection)"
             if hunt.get("shared"):
                 line += f"; both use {', '.join(hunt['shared'])}"
+        if hunt.get("setter"):
+            line += f"; fails alone, passes after {hunt['setter']} (confirmed by bisection)"
         said.append(line)
     return said
 

@@ -67,7 +67,8 @@ def find_polluter(service: Service, test: FlakyTest, *, should_stop: Callable[[]
     """Bisect over the other tests of its module for the one it fails after; a polluter found
     is recorded (``flaketui hunt`` shows it, and the proposals restore state in it)."""
     from flaketui import store_hunts
-    from flaketui.hunting import HuntSettings, bisect_victim
+    from flaketui.hunt_bisect import bisect_victim
+    from flaketui.hunting import HuntSettings
     from flaketui.models.history import HuntMode, Polluter
     from flaketui.pollution import Bisection
     from flaketui.verify.hunt import SuitePass, run_pass

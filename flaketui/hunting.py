@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,17 +24,21 @@ from flaketui.models.history import (
     HuntRun,
     HuntTest,
     HuntVerdict,
-    Polluter,
     SuiteOutcome,
     Tally,
 )
-from flaketui.pollution import Bisection
 
 if TYPE_CHECKING:
     from flaketui.store import Store
     from flaketui.verify.hunt import SuitePass, SuiteResult
 
 MODES = (HuntMode.SERIAL, HuntMode.SHUFFLED, HuntMode.XDIST)
+DEFAULT_TIMEOUT = 60.0
+#: A test that hung once gets this long in later runs (or 10 times its longest run that ended).
+_HUNG_TIMEOUT = 5.0
+#: A pass runs at most this long, or 10 times the longest pass so far (a hang no signal ends).
+_PASS_LIMIT = 300.0
+_TIMED_OUT = "timed out after "
 
 
 ProgressCallback = Callable[[HuntProgress], None]
@@ -52,6 +56,8 @@ class HuntSettings:
     budget_seconds: float
     #: Seeds every run's shuffle and hash seed, so a hunt can be repeated exactly (None: random).
     seed: int | None = None
+    #: Seconds a test may run before it counts as hung (a test that hung gets less afterwards).
+    timeout: float = DEFAULT_TIMEOUT
 
 
 def run_hunt(
@@ -95,19 +101,20 @@ def run_hunt(
                 if stop() or remaining <= 0:
                     cut_short = True
                     break
-                seed = rng.randrange(2**32) if mode is HuntMode.SHUFFLED else None
-                request = _pass(settings, mode, rng.randrange(1, 2**32), seed)
+                # xdist shuffles too: neighbours in pytest's order would share a worker and never race.
+                seed = rng.randrange(2**32) if mode is not HuntMode.SERIAL else None
+                request = suite_pass(settings, mode, rng.randrange(1, 2**32), seed, _timeouts(runs, settings.timeout))
                 done = len(runs)
                 finished: list[SuiteOutcome] = []
 
                 def progress(outcome: SuiteOutcome, done: int = done, mode: HuntMode = mode) -> None:
                     finished.append(outcome)
                     if on_progress is not None:
-                        on_progress(_progress("run", done + 1, total, mode, started, runs, suite_size, outcome, len(finished)))
+                        on_progress(progress_of("run", done + 1, total, mode, started, runs, suite_size, outcome, len(finished)))
 
                 if on_progress is not None:
-                    on_progress(_progress("run", done + 1, total, mode, started, runs, suite_size, None, 0))
-                result = _run(request, probe_dir, progress, stop, remaining)
+                    on_progress(progress_of("run", done + 1, total, mode, started, runs, suite_size, None, 0))
+                result = _run(request, probe_dir, progress, stop, min(remaining, _pass_limit(runs)))
                 if mode is HuntMode.XDIST and result.xdist is False:
                     xdist_ok = False
                     notes.append("no xdist runs: pytest-xdist is not installed in the target's environment")
@@ -116,10 +123,10 @@ def run_hunt(
                     if result.cancelled or time.monotonic() >= deadline:
                         cut_short = True
                         break
-                    raise FlakeTUIError(
-                        f"A {mode} run of the suite did not complete: {result.problem or 'pytest stopped'}.",
-                        "Run the suite once with pytest in the rootdir; pass the options it needs with --pytest-args.",
-                    )
+                    salvaged = _salvage(mode, result, notes)
+                    if salvaged is None:
+                        continue
+                    result = salvaged
                 if result.problem and not any(result.problem in note for note in notes):
                     notes.append(f"pytest reported: {result.problem}")  # a module that did not collect
                 run = _as_run(mode, request, result)
@@ -129,8 +136,10 @@ def run_hunt(
             tests = classify(runs, settings.rootdir)
             bisection_runs = 0
             if not cut_short:
-                tests, bisection_runs, cut_short = _find_polluters(
-                    store, hunt_id, settings, tests, runs, probe_dir, on_progress, stop, started, deadline, len(runs)
+                from flaketui.hunt_bisect import find_culprits
+
+                tests, bisection_runs, cut_short = find_culprits(
+                    store, hunt_id, settings, tests, runs, probe_dir, on_progress, stop, started, deadline
                 )
     except BaseException as exc:
         # An error (or ^C twice) mid-hunt: what ran is kept, and --resume goes on from there.
@@ -147,7 +156,7 @@ def run_hunt(
         runs_done=tuple((m, sum(r.mode is m for r in runs)) for m in MODES),
         tests=tuple(tests),
         complete=not cut_short,
-        seeds=tuple(r.seed for r in runs if r.seed is not None),
+        seeds=tuple((r.mode, r.seed) for r in runs if r.seed is not None),
         notes=tuple(notes),
         suite_size=suite_size,
         bisection_runs=bisection_runs,
@@ -183,13 +192,52 @@ def _schedule(runs_per_mode: int, done: Sequence[HuntRun]) -> list[HuntMode]:
     return order
 
 
-def _pass(settings: HuntSettings, mode: HuntMode, hash_seed: int, seed: int | None) -> SuitePass:
+def suite_pass(settings: HuntSettings, mode: HuntMode, hash_seed: int, seed: int | None,
+               timeouts: Mapping[str, float] | None = None) -> SuitePass:  # fmt: skip
     from flaketui.verify.hunt import SuitePass
 
     return SuitePass(
         cwd=settings.cwd, python=settings.python, paths=settings.paths, mode=mode, hash_seed=hash_seed,
-        seed=seed, pytest_args=settings.pytest_args,
+        seed=seed, pytest_args=settings.pytest_args, timeout=settings.timeout, timeouts=timeouts or {},
     )  # fmt: skip
+
+
+def _timeouts(runs: Sequence[HuntRun], timeout: float) -> dict[str, float]:
+    """The tests that hung in a run so far, each with a shorter timeout: 10 times its longest
+    run that ended, at least ``_HUNG_TIMEOUT`` (a test that hangs every time costs little)."""
+    hung: dict[str, float] = {}
+    for run in runs:
+        for o in run.outcomes:
+            if o.outcome == "failed" and o.message.startswith(_TIMED_OUT):
+                hung.setdefault(o.nodeid, 0.0)
+    for run in runs:
+        for o in run.outcomes:
+            if o.nodeid in hung and not o.message.startswith(_TIMED_OUT):
+                hung[o.nodeid] = max(hung[o.nodeid], o.duration)
+    return {nodeid: min(timeout, max(_HUNG_TIMEOUT, 10 * longest)) for nodeid, longest in hung.items()}
+
+
+def _pass_limit(runs: Sequence[HuntRun]) -> float:
+    longest = max((r.seconds for r in runs), default=0.0)
+    return max(_PASS_LIMIT, 10 * longest) if longest else float("inf")
+
+
+def _salvage(mode: HuntMode, result: SuiteResult, notes: list[str]) -> SuiteResult | None:
+    """A pass that ended early, not by a stop or the budget (a test that crashed pytest or hung
+    past every timeout): the tests that ran count, and the one running then failed. An xdist
+    pass cannot tell which one that was: it is left out. None: nothing to keep."""
+    if mode is not HuntMode.XDIST and not result.collected:
+        raise FlakeTUIError(
+            f"A {mode} run of the suite did not complete: {result.problem or 'pytest stopped'}.",
+            "Run the suite once with pytest in the rootdir; pass the options it needs with --pytest-args.",
+        )
+    said = f"a {mode} run ended early: "
+    if not any(note.startswith(said) for note in notes):  # once per mode: the first says why
+        notes.append(said + (result.problem or "pytest stopped"))
+    if mode is HuntMode.XDIST or not result.unfinished:
+        return None
+    ended = SuiteOutcome(result.unfinished[0], "failed", f"the run ended in this test: {result.problem}")
+    return replace(result, outcomes=[*result.outcomes, ended], complete=True)
 
 
 def _run(request: SuitePass, probe_dir: str, progress: Callable[[SuiteOutcome], None], stop: StopPredicate,
@@ -205,7 +253,7 @@ def _as_run(mode: HuntMode, request: SuitePass, result: SuiteResult) -> HuntRun:
     )
 
 
-def _progress(phase: str, run: int, total: int, mode: HuntMode | str, started: float, runs: Sequence[HuntRun],
+def progress_of(phase: str, run: int, total: int, mode: HuntMode | str, started: float, runs: Sequence[HuntRun],
               suite_size: int, outcome: SuiteOutcome | None, tests_done: int = 0) -> HuntProgress:  # fmt: skip
     elapsed = time.monotonic() - started
     timed = [r.seconds for r in runs if r.seconds]
@@ -265,109 +313,6 @@ def _verdict(by_mode: dict[HuntMode, Tally], total: Tally) -> HuntVerdict:
     return HuntVerdict.FLAKY
 
 
-# -- polluters ----------------------------------------------------------------------------
-
-
-def _find_polluters(store: Store, hunt_id: int, settings: HuntSettings, tests: list[HuntTest], runs: Sequence[HuntRun],
-                    probe_dir: str, on_progress: ProgressCallback | None, stop: StopPredicate, started: float,
-                    deadline: float, done: int) -> tuple[list[HuntTest], int, bool]:  # fmt: skip
-    """Bisect each order-dependent test over what ran before it in a failing order."""
-    from flaketui import store_hunts
-
-    total_runs = 0
-    found = []
-    for test in tests:
-        if test.verdict is not HuntVerdict.ORDER_DEPENDENT:
-            found.append(test)
-            continue
-        failing = next(r for r in runs if r.mode is not HuntMode.XDIST and _failed_in(r, test.nodeid))
-        before = failing.order[: failing.order.index(test.nodeid)]
-
-        def step(order_size: int, victim: str = test.nodeid) -> None:
-            nonlocal total_runs
-            total_runs += 1
-            if on_progress is not None:
-                on_progress(_progress("bisect", total_runs, 0, victim, started, runs, order_size, None))
-
-        bisection = bisect_victim(settings, probe_dir, before, test.nodeid, failing.hash_seed, stop=stop,
-                                  deadline=deadline, on_step=step)  # fmt: skip
-        if bisection.polluter is not None:
-            store_hunts.add_polluter(store, Polluter(settings.rootdir, test.nodeid, bisection.polluter,
-                                                     bisection.runs, hunt_id))  # fmt: skip
-            found.append(replace(test, polluter=bisection.polluter))
-        elif bisection.stopped or bisection.reproduced or bisection.fails_alone:
-            found.append(test)  # order-dependent still; no single polluter (or not found in time)
-        else:
-            # The failing order passed when run again: not the order's doing.
-            found.append(replace(test, verdict=HuntVerdict.FLAKY))
-        if bisection.stopped:
-            return found + tests[len(found) :], total_runs, True
-    return found, total_runs, False
-
-
-def bisect_victim(settings: HuntSettings, probe_dir: str, before: Sequence[str], victim: str, hash_seed: int, *,
-                  stop: StopPredicate, deadline: float, on_step: Callable[[int], None] | None = None) -> Bisection:  # fmt: skip
-    """Bisection runs for one victim: serial passes of exactly ``order + [victim]``, with the
-    failing run's hash seed, within the deadline."""
-    from flaketui.pollution import find_polluter
-    from flaketui.verify.hunt import run_pass
-
-    def fails_after(order: Sequence[str]) -> bool | None:
-        remaining = deadline - time.monotonic()
-        if stop() or remaining <= 0:
-            return None
-        if on_step is not None:
-            on_step(len(order) + 1)
-        request = replace(_pass(settings, HuntMode.SERIAL, hash_seed, None), order=(*order, victim))
-        result = run_pass(request, probe_dir, should_stop=stop, deadline_seconds=remaining)
-        if not result.complete:
-            return None
-        return any(o.nodeid == victim and o.outcome == "failed" for o in result.outcomes)
-
-    return find_polluter(before, victim, fails_after)
-
-
-def find_polluter_of(store: Store, settings: HuntSettings, victim: str, *, on_progress: ProgressCallback | None = None,
-                     should_stop: StopPredicate | None = None) -> tuple[Bisection, int]:  # fmt: skip
-    """Without a hunt: one serial pass for pytest's order (the victim must fail in it), then
-    bisection over the tests before it. Returns the bisection and the runs of both."""
-    from flaketui import store_hunts
-    from flaketui.verify.hunt import run_pass
-    from flaketui.verify.runner import installed_probe
-
-    stop = should_stop or (lambda: False)
-    started = time.monotonic()
-    deadline = started + settings.budget_seconds
-    rng = random.Random(settings.seed) if settings.seed is not None else random.SystemRandom()
-    hash_seed = rng.randrange(1, 2**32)
-    steps = 0
-
-    def step(order_size: int) -> None:
-        nonlocal steps
-        steps += 1
-        if on_progress is not None:
-            on_progress(_progress("bisect", steps, 0, victim, started, [], order_size, None))
-
-    with installed_probe() as probe_dir:
-        first = run_pass(_pass(settings, HuntMode.SERIAL, hash_seed, None), probe_dir, should_stop=stop,
-                         deadline_seconds=settings.budget_seconds)  # fmt: skip
-        order = [o.nodeid for o in first.outcomes]
-        if not first.complete:
-            return Bisection(None, 0, first.problem or "stopped", stopped=True), 1
-        if not _failed_in(HuntRun(HuntMode.SERIAL, hash_seed, tuple(first.outcomes)), victim):
-            reason = "it did not fail in pytest's order" if victim in order else f"{victim} did not run"
-            return Bisection(None, 0, reason + ": hunt first, to find an order it fails in"), 1
-        bisection = bisect_victim(settings, probe_dir, order[: order.index(victim)], victim, hash_seed, stop=stop,
-                                  deadline=deadline, on_step=step)  # fmt: skip
-    if bisection.polluter is not None:
-        store_hunts.add_polluter(store, Polluter(settings.rootdir, victim, bisection.polluter, bisection.runs))
-    return bisection, bisection.runs + 1
-
-
-def _failed_in(run: HuntRun, nodeid: str) -> bool:
-    return any(o.nodeid == nodeid and o.outcome == "failed" for o in run.outcomes)
-
-
 # -- the record and --json ------------------------------------------------------------------
 
 
@@ -375,7 +320,7 @@ def record_json(tests: Sequence[HuntTest]) -> str:
     """The hunt's verdicts as the record keeps them (the app and ``scan`` read them back)."""
     return json.dumps([
         {"rootdir": t.rootdir, "nodeid": t.nodeid, "verdict": str(t.verdict), "polluter": t.polluter,
-         "last_failure": t.last_failure, "modes": {str(m): [c.passed, c.failed] for m, c in t.modes}}
+         "setter": t.setter, "last_failure": t.last_failure, "modes": {str(m): [c.passed, c.failed] for m, c in t.modes}}
         for t in tests
     ])  # fmt: skip
 
@@ -384,7 +329,7 @@ def from_record(text: str) -> list[HuntTest]:
     return [
         HuntTest(
             rootdir=item["rootdir"], nodeid=item["nodeid"], verdict=HuntVerdict(item["verdict"]),
-            polluter=item["polluter"], last_failure=item["last_failure"],
+            polluter=item["polluter"], setter=item.get("setter"), last_failure=item["last_failure"],
             modes=tuple((HuntMode(m), Tally(p, f)) for m, (p, f) in item["modes"].items()),
         )  # fmt: skip
         for item in json.loads(text)
@@ -402,7 +347,9 @@ def report_json(report: HuntReport) -> dict[str, object]:
                 "failed": t.total.failed,
                 "verdict": str(t.verdict),
                 "modes": {str(m): {"runs": c.runs, "passed": c.passed, "failed": c.failed} for m, c in t.modes},
-                "polluter": _full_id(report.rootdir, t.polluter) if t.polluter else None,
+                # The test it fails after or, for a brittle test that fails alone, the one it needs
+                # before it: the test whose place in the order decides its outcome.
+                "polluter": _full_id(report.rootdir, culprit) if (culprit := t.polluter or t.setter) else None,
             }
             for t in report.tests
         ],
@@ -415,7 +362,10 @@ def report_json(report: HuntReport) -> dict[str, object]:
             "runs": {str(m): n for m, n in report.runs_done},
             "bisection_runs": report.bisection_runs,
             "seconds": round(report.seconds, 1),
-            "shuffle_seeds": list(report.seeds),
+            "shuffle_seeds": [seed for mode, seed in report.seeds if mode is HuntMode.SHUFFLED],
+            "xdist_seeds": [seed for mode, seed in report.seeds if mode is HuntMode.XDIST],
+            "state_setters": {_full_id(report.rootdir, t.nodeid): _full_id(report.rootdir, t.setter)
+                              for t in report.tests if t.setter},
             "notes": list(report.notes),
             "hunt": report.hunt_id,
         },
@@ -442,7 +392,7 @@ def latest_report(store: Store) -> HuntReport | None:
         runs_done=tuple((m, sum(r.mode is m for r in runs)) for m in MODES),
         tests=tuple(from_record(str(found["results"]))),
         complete=found["status"] == "complete",
-        seeds=tuple(r.seed for r in runs if r.seed is not None),
+        seeds=tuple((r.mode, r.seed) for r in runs if r.seed is not None),
         notes=tuple(found["notes"]),  # type: ignore[arg-type]  # a hunts row: JSON values typed object
         suite_size=max((len(r.outcomes) for r in runs), default=0),
         seconds=float(found["seconds"]),  # type: ignore[arg-type]  # a hunts row: JSON values typed object

@@ -147,6 +147,11 @@ class NodeIdMapper:
 
     def _map(self, classname: str, name: str, file: str | None) -> TestId:
         parts = [p for p in classname.split(".") if p] if classname else []
+        if not parts and "[" not in name and "." in name:
+            # A module that did not collect: pytest writes classname="" name="tests.test_x".
+            places = self._modules.get(name)
+            if places:
+                return TestId(*self._best(places))
         if file:
             return self._with_file(parts, name, file.replace("\\", "/"))
         # The longest module path that is a file; a leading --junit-prefix is skipped if need be.

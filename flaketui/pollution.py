@@ -1,11 +1,17 @@
-"""Find the test that pollutes an order-dependent one: bisection over the tests that ran before
-it in a failing order (the method of asottile's detect-test-pollution, written anew).
+"""Find the test that pollutes an order-dependent one, or the test a brittle one needs before
+it: bisection over the tests that ran before it (the method of asottile's
+detect-test-pollution, written anew; the setter search is its mirror).
 
-Pure: the caller runs an order and says whether the victim failed at its end. One run of the
-victim alone (it must pass), one of everything before it (it must fail again), then halves,
-and the polluter alone unless the last half already was; then the victim alone and after the
-polluter once more, so a test that fails at random is not pinned on an innocent one: at most
-``ceil(log2(n)) + 5`` runs for ``n`` tests before it (13 for 200, under 2*log2(200) = 15.3).
+Pure: the caller runs an order and says whether the victim failed at its end. A polluter: one
+run of the victim alone (it must pass), one of everything before it (it must fail again), then
+halves, and the polluter alone unless the last half already was; then the victim alone and
+after the polluter once more, so a test that fails at random is not pinned on an innocent one:
+at most ``ceil(log2(n)) + 5`` runs for ``n`` tests before it (13 for 200, under 2*log2(200) =
+15.3). ``likely``: a smaller list the hunt's runs point at (the tests before the victim in
+every failing order and in no passing one), tried first: one run more when it misses.
+
+A setter (the victim fails alone, and passed after some tests): the same with the outcomes
+swapped, over the tests before it in a passing order.
 """
 
 from __future__ import annotations
@@ -32,58 +38,101 @@ class Bisection:
     fails_alone: bool = False
     #: A run did not finish (a stop, the budget): no answer either way.
     stopped: bool = False
+    #: The test it needs before it (it fails alone, passes after this one), when found.
+    setter: str | None = None
+    #: The same order gave both outcomes: flaky whatever the order.
+    at_random: bool = False
 
 
-def find_polluter(before: Sequence[str], victim: str, fails_after: FailsAfter) -> Bisection:
+class _Stopped(Exception):
+    pass
+
+
+class _Runs:
+    def __init__(self, fails_after: FailsAfter) -> None:
+        self.fails_after = fails_after
+        self.count = 0
+
+    def __call__(self, order: Sequence[str]) -> bool:
+        self.count += 1
+        outcome = self.fails_after(order)
+        if outcome is None:
+            raise _Stopped
+        return outcome
+
+
+def find_polluter(before: Sequence[str], victim: str, fails_after: FailsAfter,
+                  likely: Sequence[str] | None = None) -> Bisection:  # fmt: skip
     if not before:
         return Bisection(None, 0, "it failed with no test before it: " + _RANDOM.split(": ", 1)[1])
-    runs = 0
+    run = _Runs(fails_after)
+    reproduced = False
+    try:
+        if run(()):
+            # Twice alone tells a test that needs another one before it from one that fails at random.
+            if not run(()):
+                return Bisection(None, run.count, _RANDOM, at_random=True)
+            return Bisection(None, run.count, "it fails alone: it needs a test that ran before it, not polluted",
+                             fails_alone=True)  # fmt: skip
+        suspects = _reproduce(run, before, likely, want=True)
+        if suspects is None:
+            return Bisection(None, run.count, "it passed after the same tests in the same order: its failure is not the order's")
+        reproduced = True
+        found = _narrow(run, suspects, want=True)
+        if found is None:
+            return Bisection(None, run.count, "no single test makes it fail: several tests share the state", reproduced=True)
+        # Once more each way, so a victim that fails at random is not pinned on an innocent test.
+        if run(()) or not run((found,)):
+            return Bisection(None, run.count, _RANDOM, at_random=True)
+    except _Stopped:
+        return Bisection(None, run.count, _STOPPED, reproduced=reproduced, stopped=True)
+    return Bisection(found, run.count, reproduced=True)
 
-    def run(order: Sequence[str]) -> bool | None:
-        nonlocal runs
-        runs += 1
-        return fails_after(order)
 
-    alone = run(())
-    if alone is None:
-        return Bisection(None, runs, _STOPPED, stopped=True)
-    if alone:
-        # Twice alone tells a test that needs another one before it from one that fails at random.
-        again_alone = run(())
-        if again_alone is None:
-            return Bisection(None, runs, _STOPPED, stopped=True)
-        if not again_alone:
-            return Bisection(None, runs, _RANDOM)
-        return Bisection(None, runs, "it fails alone: it needs a test that ran before it, not polluted", fails_alone=True)
-    again = run(before)
-    if again is None:
-        return Bisection(None, runs, _STOPPED, stopped=True)
-    if not again:
-        return Bisection(None, runs, "it passed after the same tests in the same order: its failure is not the order's")
-    suspects = list(before)
-    last_failing = list(before)  # the replay just failed after all of them
+def find_setter(before: Sequence[str], victim: str, fails_after: FailsAfter,
+                likely: Sequence[str] | None = None, runs_before: int = 0) -> Bisection:  # fmt: skip
+    """For a victim that failed alone (``runs_before`` runs said so) and passed after
+    ``before``: the one test of them it needs to pass."""
+    if not before:
+        return Bisection(None, runs_before, "it passed with no test before it: it fails at random", fails_alone=True)
+    run = _Runs(fails_after)
+    run.count = runs_before
+    try:
+        suspects = _reproduce(run, before, likely, want=False)
+        if suspects is None:
+            return Bisection(None, run.count, "it failed after the tests it once passed after: " + _RANDOM,
+                             fails_alone=True, at_random=True)  # fmt: skip
+        found = _narrow(run, suspects, want=False)
+        if found is None:
+            return Bisection(None, run.count, "no single test sets up what it needs", fails_alone=True)
+        if not run(()) or run((found,)):
+            return Bisection(None, run.count, _RANDOM, fails_alone=True, at_random=True)
+    except _Stopped:
+        return Bisection(None, run.count, _STOPPED, fails_alone=True, stopped=True)
+    return Bisection(None, run.count, "it fails alone and passes after the test that sets it up",
+                     fails_alone=True, setter=found)  # fmt: skip
+
+
+def _reproduce(run: _Runs, before: Sequence[str], likely: Sequence[str] | None, *, want: bool) -> list[str] | None:
+    """The tests to bisect: ``likely`` if the victim's outcome after them is ``want``, else all
+    of ``before`` if it is; None when not even all of them give it."""
+    if likely and len(likely) < len(before) and run(likely) is want:
+        return list(likely)
+    return list(before) if run(before) is want else None
+
+
+def _narrow(run: _Runs, suspects: list[str], *, want: bool) -> str | None:
+    """Halve ``suspects`` (after which the victim's outcome is ``want``) down to one test that
+    gives ``want`` on its own; None when no single test does (one culprit assumed)."""
+    last = list(suspects)  # the replay just gave ``want`` after all of them
     while len(suspects) > 1:
         half = suspects[: len(suspects) // 2]
-        failed = run(half)
-        if failed is None:
-            return Bisection(None, runs, _STOPPED, reproduced=True, stopped=True)
-        if failed:
-            last_failing = half
-        # The first half did not pollute it: the polluter is in the second (one polluter assumed).
-        suspects = half if failed else suspects[len(half) :]
-    confirmed: bool | None = True
-    if last_failing != suspects:
-        # The last suspect was reached without a run of its own: it must fail the victim alone.
-        confirmed = run(suspects)
-    if confirmed is None:
-        return Bisection(None, runs, _STOPPED, reproduced=True, stopped=True)
-    if not confirmed:
-        return Bisection(None, runs, "no single test makes it fail: several tests share the state", reproduced=True)
-    # Once more each way, so a victim that fails at random is not pinned on an innocent test.
-    for order, expected in (((), False), (suspects, True)):
-        outcome = run(order)
-        if outcome is None:
-            return Bisection(None, runs, _STOPPED, reproduced=True, stopped=True)
-        if outcome is not expected:
-            return Bisection(None, runs, _RANDOM)
-    return Bisection(suspects[0], runs, reproduced=True)
+        if run(half) is want:
+            last = suspects = half
+        else:
+            # The first half did not do it: the culprit is in the second.
+            suspects = suspects[len(half) :]
+    # The last suspect was reached without a run of its own: it must do it alone.
+    if last != suspects and run(suspects) is not want:
+        return None
+    return suspects[0]

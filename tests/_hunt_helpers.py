@@ -55,8 +55,9 @@ HUNT_PROJECT = {
 
 VICTIM = "tests/test_b_victim.py::test_victim"
 POLLUTER = "tests/test_a_polluter.py::test_polluter"
-#: With this seed the first shuffled run puts the victim before the polluter and the second after.
-SEED = 1
+#: With this seed the first shuffled run puts the victim before the polluter and the second after;
+#: both xdist runs put it before the polluter, so no worker runs it after the polluter.
+SEED = 13
 
 
 def stable_project() -> dict[str, str]:
@@ -85,4 +86,71 @@ def test_hangs_the_second_time():
         child = subprocess.Popen([sys.executable, "-c", "import threading; threading.Event().wait()"])
         (HERE / "pids.txt").write_text("%d %d\\n" % (os.getpid(), child.pid))
         threading.Event().wait()
+'''
+
+
+#: A brittle test: it fails alone and passes only after the test that sets up what it needs.
+#: ``--maxfail=1`` in the project's addopts must not end a pass at the broken test.
+BRITTLE_PROJECT = {
+    "pytest.ini": f"[pytest]\naddopts = {LIGHT} --maxfail=1\n",
+    "tests/__init__.py": "",
+    "tests/shared.py": "CONFIG = {}\n",
+    "tests/test_a_setup.py": """
+        from tests import shared
+
+
+        def test_broken():
+            assert False, "always"
+
+
+        def test_setter():
+            shared.CONFIG["ready"] = True
+
+
+        def test_after():
+            pass
+    """,
+    "tests/test_b_brittle.py": """
+        from tests import shared
+
+
+        def test_brittle():
+            assert shared.CONFIG.get("ready"), "nothing set it up"
+    """,
+}
+BRITTLE = "tests/test_b_brittle.py::test_brittle"
+SETTER = "tests/test_a_setup.py::test_setter"
+#: With this seed the shuffled run puts the brittle test first, and so does the xdist run (so
+#: the worker that gets it runs it first).
+BRITTLE_SEED = 12
+
+
+#: Hangs every time, with a child process of its own; appends the child's pid to pids.txt.
+HANGS_EVERY_TIME = '''
+import pathlib
+import subprocess
+import sys
+import threading
+
+HERE = pathlib.Path(__file__).parent
+
+
+def test_hangs():
+    child = subprocess.Popen([sys.executable, "-c", "import threading; threading.Event().wait()"])
+    with open(HERE / "pids.txt", "a") as pids:
+        pids.write("%d\\n" % child.pid)
+    threading.Event().wait()
+'''
+
+#: Ends pytest itself, whatever order it runs in: the tests that ran before it still count.
+ENDS_PYTEST = '''
+import os
+
+
+def test_before():
+    pass
+
+
+def test_ends_pytest():
+    os._exit(3)
 '''

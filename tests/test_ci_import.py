@@ -187,3 +187,11 @@ def test_a_candidate_becomes_a_test_without_marker(nodeid: str, expected: tuple)
     test = candidate_test(Candidate(".", nodeid), source)
     assert (test.name, test.class_name, test.line, test.end_line) == expected
     assert (test.path, test.markers, test.key) == ("tests/test_api.py", (), (".", nodeid))
+
+
+def test_a_module_that_did_not_collect_maps_to_its_file() -> None:
+    # pytest writes a collection error as classname="" name="tests.test_api" (file= in xunit1).
+    mapper = NodeIdMapper(list(PROJECT), [".", "backend"])
+    for file in (None, "tests/test_api.py"):
+        found = mapper.map(Attempt("", "tests.test_api", file, "failed"))
+        assert (found.rootdir, found.nodeid, found.matched) == (".", "tests/test_api.py", True)

@@ -9,7 +9,7 @@ import pytest
 
 from flaketui.hunting import classify
 from flaketui.models.history import HuntMode, HuntRun, HuntVerdict, SuiteOutcome
-from flaketui.pollution import find_polluter
+from flaketui.pollution import find_polluter, find_setter
 
 SUITE = [f"tests/test_m.py::test_{i:03d}" for i in range(200)]
 VICTIM = "tests/test_z.py::test_victim"
@@ -106,3 +106,62 @@ def test_verdicts(runs: list[HuntRun], verdict: HuntVerdict) -> None:
 def test_stable_and_skipped_tests_are_not_reported() -> None:
     runs = [run(S, a="passed", b="skipped"), run(H, a="passed", b="skipped"), run(X, a="passed", b="passed")]
     assert classify(runs) == []
+
+
+def needs(*setters: str):
+    """The victim passes exactly when every one of ``setters`` ran before it."""
+    calls: list[tuple[str, ...]] = []
+
+    def fails_after(order: Sequence[str]) -> bool:
+        calls.append(tuple(order))
+        return not (setters and all(s in order for s in setters))
+
+    return fails_after, calls
+
+
+@pytest.mark.parametrize("position", [0, 1, 57, 199])
+def test_finds_the_setter_of_a_test_that_fails_alone(position: int) -> None:
+    fails_after, calls = needs(SUITE[position])
+    found = find_setter(SUITE, VICTIM, fails_after, runs_before=2)
+    assert (found.setter, found.polluter, found.fails_alone) == (SUITE[position], None, True)
+    assert found.runs == len(calls) + 2 <= 2 * math.log2(len(SUITE)) + 2
+    assert calls[0] == tuple(SUITE) and calls[-2:] == [(), (SUITE[position],)]
+
+
+@pytest.mark.parametrize(
+    ("setters", "reason", "at_random"),
+    [
+        pytest.param((SUITE[3], SUITE[150]), "no single test sets up", False, id="two-tests-together"),
+        pytest.param((), "failed after the tests it once passed after", True, id="not-reproduced"),
+    ],
+)
+def test_no_setter_says_why(setters: tuple[str, ...], reason: str, at_random: bool) -> None:
+    fails_after, _ = needs(*setters)
+    found = find_setter(SUITE, VICTIM, fails_after)
+    assert found.setter is None and reason in found.reason and found.at_random is at_random
+
+
+def test_the_likely_tests_are_bisected_first_and_all_of_them_when_they_miss() -> None:
+    fails_after, calls = polluted_by(SUITE[120])
+    hit = find_polluter(SUITE, VICTIM, fails_after, likely=[SUITE[7], SUITE[120]])
+    # Alone, the two likely ones (fails), the first of them (passes), the polluter alone, then
+    # alone and after the polluter again.
+    assert hit.polluter == SUITE[120] and calls[1] == (SUITE[7], SUITE[120]) and hit.runs == 6
+    fails_after, calls = polluted_by(SUITE[120])
+    miss = find_polluter(SUITE, VICTIM, fails_after, likely=[SUITE[7], SUITE[8]])
+    assert miss.polluter == SUITE[120] and calls[1:3] == [(SUITE[7], SUITE[8]), tuple(SUITE)]
+    assert miss.runs <= 2 * math.log2(len(SUITE)) + 1
+
+
+def test_a_test_that_hung_gets_a_shorter_timeout_in_later_runs() -> None:
+    from flaketui.hunting import _timeouts
+
+    hung = SuiteOutcome("t::hangs", "failed", "timed out after 60s", 60.0)
+    slow = SuiteOutcome("t::slow", "failed", "timed out after 60s", 60.0)
+    runs = [
+        HuntRun(HuntMode.SERIAL, 1, (hung, slow, SuiteOutcome("t::ok", "passed", "", 0.1))),
+        HuntRun(HuntMode.SHUFFLED, 2, (SuiteOutcome("t::slow", "passed", "", 2.0), SuiteOutcome("t::ok", "passed", "", 9.0))),
+    ]
+    # Never ended on its own: the minimum; ended once after 2 s: ten times that; the rest: the default.
+    assert _timeouts(runs, 60.0) == {"t::hangs": 5.0, "t::slow": 20.0}
+    assert _timeouts(runs, 3.0) == {"t::hangs": 3.0, "t::slow": 3.0}

@@ -93,10 +93,12 @@ def _import_json(summary: ImportSummary, histories: list[TestHistory]) -> dict[s
 @click.option("--resume", is_flag=True, help="Continue the last hunt the budget or a cancel cut short.")
 @click.option("--pytest-args", metavar="ARGS", help='The project\'s pytest options, e.g. "--runslow" (else [tool.flaketui] pytest-args).')
 @click.option("--seed", type=int, help="Seed every shuffle and hash seed, to repeat a hunt exactly.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="A test running longer counts as hung and fails (default 60; less once it hung).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout (progress goes to stderr).")
 @pass_context
 def hunt(ctx: Context, paths: tuple[str, ...], runs: int, budget: float, resume: bool, pytest_args: str | None,
-         seed: int | None, as_json: bool) -> int:  # fmt: skip
+         seed: int | None, timeout: float | None, as_json: bool) -> int:  # fmt: skip
     """Find flaky tests nobody marked: run the suite (or PATHS) --runs times in each mode.
 
     Modes: serial (pytest's order), shuffled (a recorded seed per run) and xdist (2 workers, when
@@ -114,7 +116,7 @@ def hunt(ctx: Context, paths: tuple[str, ...], runs: int, budget: float, resume:
     with _Stop() as stop:
         report = service.hunting.hunt(
             paths, runs=runs, budget_minutes=budget, resume=resume, pytest_args=pytest_args, seed=seed,
-            on_progress=view.update, should_stop=stop,
+            timeout=timeout, on_progress=view.update, should_stop=stop,
         )  # fmt: skip
     view.close()
     if as_json:

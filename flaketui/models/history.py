@@ -117,6 +117,8 @@ class HuntTest(NamesATest):
     verdict: HuntVerdict
     polluter: str | None = None
     last_failure: str = ""
+    #: For a test that fails alone: the test it passes after (it sets up what this one needs).
+    setter: str | None = None
 
     @property
     def total(self) -> Tally:
@@ -142,7 +144,8 @@ class HuntReport:
     runs_done: tuple[tuple[HuntMode, int], ...]
     tests: tuple[HuntTest, ...]
     complete: bool
-    seeds: tuple[int, ...] = ()
+    #: Each shuffled or xdist run's seed, with its mode.
+    seeds: tuple[tuple[HuntMode, int], ...] = ()
     notes: tuple[str, ...] = ()
     suite_size: int = 0
     bisection_runs: int = 0
@@ -199,6 +202,8 @@ class SuiteOutcome:
     nodeid: str
     outcome: str
     message: str = ""
+    #: Seconds it ran (0.0 when not known: runs read back from the record).
+    duration: float = 0.0
 
 
 @dataclass(frozen=True)

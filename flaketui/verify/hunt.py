@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +39,9 @@ class SuitePass:
     seed: int | None = None
     order: tuple[str, ...] | None = None
     pytest_args: tuple[str, ...] = ()
+    #: Seconds a test may run, and the tests with a shorter timeout of their own (they hung before).
     timeout: float | None = None
+    timeouts: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -47,6 +49,8 @@ class SuiteResult:
     outcomes: list[SuiteOutcome] = field(default_factory=list)
     #: The node ids in the order pytest was to run them (serial and shuffled passes).
     collected: tuple[str, ...] = ()
+    #: Collected tests without an outcome, in order: the first was running when the pass ended.
+    unfinished: tuple[str, ...] = ()
     #: False when an xdist pass found no pytest-xdist in the target's environment.
     xdist: bool | None = None
     complete: bool = False
@@ -76,6 +80,10 @@ def run_pass(
             env["FLAKETUI_PROBE_ORDER"] = order_path
         elif request.seed is not None:
             env["FLAKETUI_PROBE_SHUFFLE"] = str(request.seed)
+        if request.timeouts:
+            timeouts_path = os.path.join(scratch, "timeouts.json")
+            Path(timeouts_path).write_text(json.dumps(dict(request.timeouts)), encoding="utf-8")
+            env["FLAKETUI_PROBE_TIMEOUTS"] = timeouts_path
         xdist = request.mode is HuntMode.XDIST
         args = (*request.paths, *_KEEP_GOING)
         probe = ProbeRequest(
@@ -114,11 +122,23 @@ def run_pass(
     if xdist and not result.outcomes and "-n" in outcome.output and "unrecognized" in outcome.output:
         result.problem = "pytest-xdist is not installed in the target's environment"
         result.xdist = False
+    elif result.complete and not outcome.of("start"):
+        # pytest exits 1 when a -p plugin fails to import: then nothing ran, whatever it says.
+        result.complete = False
+        result.problem = f"flaketui's probe did not start in pytest: {failure_summary(outcome.output)}"
     elif not result.complete and not outcome.cancelled and not result.problem:
         if outcome.returncode is None or outcome.returncode < 0:  # killed at the deadline
-            result.problem = "stopped at the time budget"
+            result.problem = f"killed after {deadline_seconds or 0:.0f} s"
         else:
             result.problem = f"pytest exited with code {outcome.returncode}: {failure_summary(outcome.output)}"
+    ran = {o.nodeid for o in result.outcomes}
+    result.unfinished = tuple(n for n in result.collected if n not in ran)
+    if result.unfinished and not outcome.cancelled and outcome.of("start"):
+        # A test ended the process (os._exit, a crash, a hang killed), whatever its exit code says.
+        code = outcome.returncode
+        how = f"killed after {deadline_seconds or 0:.0f} s" if code is None or code < 0 else f"exit code {code}"
+        result.complete = False
+        result.problem = f"pytest ended in {result.unfinished[0]} ({how}); {len(result.unfinished)} tests did not end"
     return result
 
 
@@ -129,5 +149,5 @@ def _outcome(event: dict) -> SuiteOutcome:
         outcome, message = "skipped", message[len("skipped: ") :]
     elif outcome not in ("passed", "skipped"):
         outcome = "failed"  # failed, error (setup/teardown), timeout, crashed: the test did not pass
-    return SuiteOutcome(str(event["nodeid"]), outcome, message)
+    return SuiteOutcome(str(event["nodeid"]), outcome, message, float(event.get("duration") or 0.0))
 

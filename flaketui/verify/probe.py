@@ -54,7 +54,6 @@ ENV_SEED = "FLAKETUI_PROBE_SEED"
 NEUTRALISED_PACKAGES = ("pytest_rerunfailures", "flaky", "pytest_retry", "pytest_randomly")
 
 
-
 if TYPE_CHECKING:  # the target's Python may be 3.8: subscripted builtins only in annotations
     #: One event, as the JSON object written for it.
     Event = dict[str, Any]
@@ -125,9 +124,8 @@ def _neutralise(pluginmanager: pytest.PytestPluginManager) -> list[str]:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Late: every plugin has parsed its options and configured itself; now switch off the
-    ones that retry or reseed. (xdist's trylast configure comes after this one, as it was
-    registered later, so it sees ``dist = "no"``.)"""
+    """Late: every plugin has parsed its options and configured itself; now switch off the ones
+    that retry or reseed. (xdist's trylast configure, registered later, sees ``dist = "no"``.)"""
     global _settings, _events_fd, _config
     settings = _Settings(os.environ)
     if not settings.events_path:
@@ -138,7 +136,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # pytest-rerunfailures and pytest-retry register it too; once they are gone a project
     # using --strict-markers would fail to collect its @pytest.mark.flaky tests.
     config.addinivalue_line("markers", "flaky: a flaky test (registered by flaketui's probe)")
-    if settings.mode == "suite":  # pytest runs the loop; the order and the reports are below
+    # ``-x``/``--maxfail`` in addopts would end a pass early, exit code 1 as if all had run.
+    config.option.maxfail = 0
+    if _suite.wanted(settings.mode, os.environ):  # a hunt's pass: its order (xdist's too), its reports
         config.pluginmanager.register(_suite.Suite(_emit, os.environ), "flaketui-suite")
     if settings.mode != "parallel" and hasattr(config.option, "dist"):
         # An ``-n auto`` in the project's addopts would hand the runs to xdist workers.
@@ -238,11 +238,8 @@ def _missing(nodeid: str, by_id: Iterable[str]) -> str:
 
 
 def _other_threads() -> list[str]:
-    return [
-        t.name
-        for t in threading.enumerate()
-        if t is not threading.current_thread() and not _is_neutralised_thread(t)
-    ]
+    current = threading.current_thread()
+    return [t.name for t in threading.enumerate() if t is not current and not _is_neutralised_thread(t)]
 
 
 def _fork_is_safe(when: str) -> bool:
@@ -463,26 +460,29 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     when: str = report.when  # "???": xdist's report for a worker that died
     if when in ("teardown", "???"):
         reports = _parallel_reports.pop(report.nodeid)
+        timed_out = [value for r in reports for key, value in r.user_properties if key == "flaketui_timeout"]
         if when == "???":
             outcome, message = "crashed", _report.report_message(report)
-        elif any(dict(r.user_properties).get("flaketui_timeout") for r in reports):
-            outcome, message = "timeout", f"timed out after {_settings.timeout:g}s"
+        elif timed_out:
+            outcome, message = "timeout", f"timed out after {timed_out[0]:g}s"
         else:
             outcome, message = _report.classify(reports)
         _emit({"event": "run", "nodeid": report.nodeid, "index": _settings.first_index, "outcome": outcome,
-               "duration": round(sum(r.duration for r in reports), 6), "message": message, "seed": _settings.seed})  # fmt: skip
+               "duration": round(sum(r.duration for r in reports), 6), "message": message, "seed": _settings.seed,
+               "worker": _report.worker_of(report)})  # fmt: skip
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    """In an xdist worker, a target's call phase runs under the per-run timeout."""
+    """In an xdist worker or a hunt's pass, a test's call phase runs under the timeout."""
     if not _settings.active or not (_settings.mode == "suite" or (_settings.mode == "parallel" and _is_xdist_worker())):
         yield
         return
-    with _fork.alarm(_settings.timeout) as expired:
+    seconds = _suite.timeout_of(item.nodeid, _settings.timeout)  # a hunt's: shorter for a test that hung
+    with _fork.alarm(seconds) as expired:
         yield
     if expired():
-        item.user_properties.append(("flaketui_timeout", True))
+        item.user_properties.append(("flaketui_timeout", seconds))
 
 
 @pytest.hookimpl(optionalhook=True)

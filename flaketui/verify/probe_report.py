@@ -109,3 +109,10 @@ def flaky_items(items: Iterable[pytest.Item]) -> Iterator[dict[str, Any]]:
                 "flaky_attributes": attributes,
             }
         )
+
+
+def worker_of(report: object) -> str | None:
+    """The xdist worker (``gw0``...) a report came from, on the controller; None without xdist."""
+    gateway = getattr(getattr(report, "node", None), "gateway", None)
+    worker = getattr(gateway, "id", None)
+    return worker if isinstance(worker, str) else None

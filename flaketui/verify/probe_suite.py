@@ -13,6 +13,7 @@ and "_suite", so it imports only the standard library and pytest. Events, beside
 from __future__ import annotations
 
 import json
+import os
 import random
 
 import pytest
@@ -21,19 +22,42 @@ import pytest
 ENV_ORDER = "FLAKETUI_PROBE_ORDER"
 #: Shuffle the modules, and the tests in each, with this seed.
 ENV_SHUFFLE = "FLAKETUI_PROBE_SHUFFLE"
+#: A JSON file of ``{nodeid: seconds}``: tests with a timeout of their own (one that hung before).
+ENV_TIMEOUTS = "FLAKETUI_PROBE_TIMEOUTS"
+_timeouts = None
+
+
+def timeout_of(nodeid, default):
+    """The seconds ``nodeid`` may run for in this pass: its own, else ``default``."""
+    global _timeouts
+    if _timeouts is None:
+        path = os.environ.get(ENV_TIMEOUTS, "")
+        _timeouts = {}
+        if path:
+            with open(path, encoding="utf-8") as handle:
+                _timeouts = json.load(handle)
+    return _timeouts.get(nodeid, default)
+
+
+def wanted(mode, environ):
+    """In ``suite`` mode always; under xdist (``parallel``) when the pass is shuffled: every
+    worker shuffles with the same seed, so they agree on the collection xdist compares."""
+    return mode == "suite" or (mode == "parallel" and bool(environ.get(ENV_SHUFFLE)))
 
 
 class Suite:
-    """Registered by the probe in ``suite`` mode; ``emit`` writes one event."""
+    """Registered by the probe in a hunt's pass; ``emit`` writes one event."""
 
     def __init__(self, emit, environ):
         self.emit = emit
         self.order_path = environ.get(ENV_ORDER, "")
         raw = environ.get(ENV_SHUFFLE, "")
         self.shuffle = int(raw) if raw else None
+        #: xdist workers collect the same tests: the controller reports them, not each worker.
+        self.worker = "PYTEST_XDIST_WORKER" in environ
 
     def pytest_collectreport(self, report):
-        if report.failed:
+        if report.failed and not self.worker:
             message = str(report.longreprtext).strip()[-2000:]
             self.emit({"event": "error", "nodeid": None, "where": report.nodeid, "message": message})
 
@@ -51,6 +75,9 @@ class Suite:
             items[:] = [by_id[n] for n in wanted if n in by_id]
         elif self.shuffle is not None:
             rng = random.Random(self.shuffle)
+            if self.worker:  # each test alone, so neighbours go to different workers
+                rng.shuffle(items)
+                return
             modules = {}
             for item in items:
                 modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
@@ -59,4 +86,5 @@ class Suite:
             for group in groups:
                 rng.shuffle(group)
             items[:] = [item for group in groups for item in group]
-        self.emit({"event": "collected", "nodeids": [item.nodeid for item in items]})
+        if not self.worker:
+            self.emit({"event": "collected", "nodeids": [item.nodeid for item in items]})

@@ -182,6 +182,9 @@ def run_probe(
                 exited.close()
                 if process.poll() is None:
                     _kill_everything(process, reader, outcome)
+                else:
+                    # What a test started and left running (a server, a hung child) ends with pytest.
+                    _killpg(process.pid)
                 for event in reader.read_new():
                     outcome.events.append(event)
                     if on_event is not None and not outcome.cancelled and event.get("event") != "child":

@@ -61,18 +61,24 @@ class HistoryWorkflow:
         resume: bool = False,
         pytest_args: str | Sequence[str] | None = None,
         seed: int | None = None,
+        timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
         should_stop: StopPredicate | None = None,
     ) -> HuntReport:
         """Run the suite (or ``paths``, repo-relative) ``runs`` times in each mode, then bisect
         for the polluter of each order-dependent test; recorded run by run (``resume`` goes on
         with the last hunt cut short). ``pytest_args``: else the workspace's (``--pytest-args``,
-        ``[tool.flaketui] pytest-args``); ``seed`` makes every shuffle and hash seed repeatable."""
+        ``[tool.flaketui] pytest-args``); ``seed`` makes every shuffle and hash seed repeatable;
+        ``timeout``: seconds a test may run before it counts as hung (60 by default)."""
         from flaketui.hunting import run_hunt
 
         if runs < 1:
             raise FlakeTUIError(f"--runs must be at least 1, not {runs}.", "Pass --runs 10 (the default) or more.")
         settings = self._settings(paths, runs, budget_minutes, pytest_args, seed)
+        if timeout is not None:
+            if timeout <= 0:
+                raise FlakeTUIError(f"--timeout must be positive, not {timeout:g}.", "Pass seconds, e.g. --timeout 60.")
+            settings = replace(settings, timeout=timeout)
         return run_hunt(self.workspace.store, settings, resume=resume, on_progress=on_progress, should_stop=should_stop)
 
     def find_polluter(
@@ -86,7 +92,7 @@ class HistoryWorkflow:
     ) -> tuple[Bisection, int]:
         """Bisect for the test that makes ``victim`` (repo-relative node id) fail in pytest's
         order, without a hunt; a polluter found is recorded. Returns it and the runs taken."""
-        from flaketui.hunting import find_polluter_of
+        from flaketui.hunt_bisect import find_polluter_of
         from flaketui.verify.targets import target_for
 
         target = target_for(self.workspace.root, victim, cwd=Path.cwd())

@@ -1,0 +1,168 @@
+"""After a hunt's passes: for each order-dependent test, the test that pollutes it (it fails
+after that one, passes alone) or, for a brittle test that fails alone, the test that sets up
+what it needs; each by bisection runs (``flaketui.pollution``), within the hunt's deadline.
+
+The hunt's own runs narrow the suspects first: a polluter ran before the victim in every
+failing order and in no passing one (a setter the other way round)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from flaketui.hunting import HuntSettings, ProgressCallback, StopPredicate, progress_of, suite_pass
+from flaketui.models.history import HuntMode, HuntRun, HuntTest, HuntVerdict, Polluter
+from flaketui.pollution import Bisection, find_polluter, find_setter
+
+if TYPE_CHECKING:
+    from flaketui.store import Store
+
+
+def find_culprits(store: Store, hunt_id: int, settings: HuntSettings, tests: list[HuntTest], runs: Sequence[HuntRun],
+                  probe_dir: str, on_progress: ProgressCallback | None, stop: StopPredicate, started: float,
+                  deadline: float) -> tuple[list[HuntTest], int, bool]:  # fmt: skip
+    """Bisect each order-dependent test; returns the tests, the runs taken and whether the
+    deadline or a stop cut the bisections short."""
+    from flaketui import store_hunts
+
+    total_runs = 0
+    found: list[HuntTest] = []
+    for test in tests:
+        if test.verdict is not HuntVerdict.ORDER_DEPENDENT:
+            found.append(test)
+            continue
+
+        def step(order_size: int, victim: str = test.nodeid) -> None:
+            nonlocal total_runs
+            total_runs += 1
+            if on_progress is not None:
+                on_progress(progress_of("bisect", total_runs, 0, victim, started, runs, order_size, None))
+
+        bisection = bisect_in_runs(settings, probe_dir, runs, test.nodeid, stop=stop, deadline=deadline, on_step=step)
+        if bisection.polluter is not None:
+            store_hunts.add_polluter(store, Polluter(settings.rootdir, test.nodeid, bisection.polluter,
+                                                     bisection.runs, hunt_id))  # fmt: skip
+            found.append(replace(test, polluter=bisection.polluter))
+        elif bisection.setter is not None:
+            found.append(replace(test, setter=bisection.setter))
+        elif bisection.stopped or not bisection.at_random and (bisection.reproduced or bisection.fails_alone):
+            found.append(test)  # order-dependent still; no single culprit (or not found in time)
+        else:
+            # The failing order passed when run again, or the same order gave both outcomes.
+            found.append(replace(test, verdict=HuntVerdict.FLAKY))
+        if bisection.stopped:
+            return found + tests[len(found) :], total_runs, True
+    return found, total_runs, False
+
+
+def bisect_in_runs(settings: HuntSettings, probe_dir: str, runs: Sequence[HuntRun], victim: str, *,
+                   stop: StopPredicate, deadline: float, on_step: Callable[[int], None] | None = None) -> Bisection:  # fmt: skip
+    """The polluter of ``victim`` over the tests before it in its shortest failing order (the
+    likely ones first); if it fails alone, its setter over a passing order."""
+    ordered = [r for r in runs if r.mode is not HuntMode.XDIST and victim in r.order]
+    failing = [r for r in ordered if _outcome(r, victim) == "failed"]
+    passing = [r for r in ordered if _outcome(r, victim) == "passed"]
+    bisection = Bisection(None, 0)
+    if failing:
+        shortest = _shortest(failing, victim)
+        before = _before(shortest, victim)
+        fails_after = _runner(settings, probe_dir, victim, shortest.hash_seed, stop, deadline, on_step)
+        bisection = find_polluter(before, victim, fails_after, _likely(failing, passing, victim))
+        if before and not bisection.fails_alone:
+            return bisection
+    if not passing or bisection.stopped:
+        return bisection
+    shortest = _shortest(passing, victim)
+    fails_after = _runner(settings, probe_dir, victim, shortest.hash_seed, stop, deadline, on_step)
+    return find_setter(_before(shortest, victim), victim, fails_after, _likely(passing, failing, victim),
+                       runs_before=bisection.runs)  # fmt: skip
+
+
+def _runner(settings: HuntSettings, probe_dir: str, victim: str, hash_seed: int, stop: StopPredicate, deadline: float,
+            on_step: Callable[[int], None] | None) -> Callable[[Sequence[str]], bool | None]:  # fmt: skip
+    """Serial passes of exactly ``order + [victim]``, with a failing run's hash seed."""
+    from flaketui.verify.hunt import run_pass
+
+    def fails_after(order: Sequence[str]) -> bool | None:
+        remaining = deadline - time.monotonic()
+        if stop() or remaining <= 0:
+            return None
+        if on_step is not None:
+            on_step(len(order) + 1)
+        request = replace(suite_pass(settings, HuntMode.SERIAL, hash_seed, None), order=(*order, victim))
+        result = run_pass(request, probe_dir, should_stop=stop, deadline_seconds=remaining)
+        if not result.complete:
+            return None
+        return any(o.nodeid == victim and o.outcome == "failed" for o in result.outcomes)
+
+    return fails_after
+
+
+def bisect_victim(settings: HuntSettings, probe_dir: str, before: Sequence[str], victim: str, hash_seed: int, *,
+                  stop: StopPredicate, deadline: float, on_step: Callable[[int], None] | None = None) -> Bisection:  # fmt: skip
+    """Bisection runs for one victim over ``before``, within the deadline."""
+    return find_polluter(before, victim, _runner(settings, probe_dir, victim, hash_seed, stop, deadline, on_step))
+
+
+def _outcome(run: HuntRun, nodeid: str) -> str:
+    return next((o.outcome for o in run.outcomes if o.nodeid == nodeid), "")
+
+
+def _before(run: HuntRun, victim: str) -> list[str]:
+    order = run.order
+    return [n for n in order[: order.index(victim)] if n != victim]
+
+
+def _shortest(runs: Sequence[HuntRun], victim: str) -> HuntRun:
+    """The run with the fewest tests before the victim, but some (fewer runs to bisect)."""
+    return min(runs, key=lambda r: (not _before(r, victim), len(_before(r, victim))))
+
+
+def _likely(same: Sequence[HuntRun], other: Sequence[HuntRun], victim: str) -> list[str]:
+    """The tests before the victim in every run of ``same`` and in none of ``other``, in the
+    order of the shortest run of ``same``."""
+    first = _before(_shortest(same, victim), victim)
+    everywhere = set(first).intersection(*(_before(r, victim) for r in same))
+    nowhere = set().union(*(_before(r, victim) for r in other)) if other else set()
+    return [n for n in first if n in everywhere and n not in nowhere]
+
+
+def find_polluter_of(store: Store, settings: HuntSettings, victim: str, *, on_progress: ProgressCallback | None = None,
+                     should_stop: StopPredicate | None = None) -> tuple[Bisection, int]:  # fmt: skip
+    """Without a hunt: one serial pass for pytest's order (the victim must fail in it), then
+    bisection over the tests before it. Returns the bisection and the runs of both."""
+    import random
+
+    from flaketui import store_hunts
+    from flaketui.verify.hunt import run_pass
+    from flaketui.verify.runner import installed_probe
+
+    stop = should_stop or (lambda: False)
+    started = time.monotonic()
+    deadline = started + settings.budget_seconds
+    rng = random.Random(settings.seed) if settings.seed is not None else random.SystemRandom()
+    hash_seed = rng.randrange(1, 2**32)
+    steps = 0
+
+    def step(order_size: int) -> None:
+        nonlocal steps
+        steps += 1
+        if on_progress is not None:
+            on_progress(progress_of("bisect", steps, 0, victim, started, [], order_size, None))
+
+    with installed_probe() as probe_dir:
+        first = run_pass(suite_pass(settings, HuntMode.SERIAL, hash_seed, None), probe_dir, should_stop=stop,
+                         deadline_seconds=settings.budget_seconds)  # fmt: skip
+        order = [o.nodeid for o in first.outcomes]
+        if not first.complete:
+            return Bisection(None, 0, first.problem or "stopped", stopped=True), 1
+        if _outcome(HuntRun(HuntMode.SERIAL, hash_seed, tuple(first.outcomes)), victim) != "failed":
+            reason = "it did not fail in pytest's order" if victim in order else f"{victim} did not run"
+            return Bisection(None, 0, reason + ": hunt first, to find an order it fails in"), 1
+        bisection = bisect_victim(settings, probe_dir, order[: order.index(victim)], victim, hash_seed, stop=stop,
+                                  deadline=deadline, on_step=step)  # fmt: skip
+    if bisection.polluter is not None:
+        store_hunts.add_polluter(store, Polluter(settings.rootdir, victim, bisection.polluter, bisection.runs))
+    return bisection, bisection.runs + 1
