@@ -86,6 +86,9 @@ class FunctionFacts:
     class_assigned: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
     #: Imported objects changed in place (``app.registry.append``, ``module.CONFIG[k] = v``).
     imported_mutated: list[tuple[str, int, int]] = field(default_factory=list)
+    #: ``config.CURRENCY = "USD"`` on an imported module: (text, start, end). Its own evidence is
+    #: fixture.module-attribute; a neighbour that reads ``config`` is its victim.
+    imported_assigned: list[tuple[str, int, int]] = field(default_factory=list)
     #: Imported roots the function also removes from (it cleans up what it registered).
     imported_restored: set[str] = field(default_factory=set)
     reads: dict[str, tuple[int, int]] = field(default_factory=dict)
