@@ -312,9 +312,10 @@ def main() -> int:
             named = {f"{fix_at['path']}:{fix_at['line']}"} if fix_at else set()
             named |= {f"{e['path']}:{e['line']}" for e in payload["evidence"] if e["path"]}
             runs_evidence = [e for e in payload["evidence"] if e["source"] == "runs"]
-            failed = next((e for e in runs_evidence if e["where"].startswith("from ")), None)
+            # "from 5 failed runs of 20: 5 of 5 raised ConnectionRefusedError: ...; failures end at ..."
+            failed = next((e for e in runs_evidence if e["where"].startswith("from ") and " raised " in e["message"]), None)
             has_pattern = not case.pattern or any(e["rule"] == case.pattern for e in runs_evidence)
-            has_runs = failed is not None and " raised " in failed["message"] and has_pattern
+            has_runs = failed is not None and "failures end at " in failed["message"] and has_pattern
             hit = bool(named & {_place(root, spec) for spec in case.fix_lines})
             right += got == case.category
             lines += hit
