@@ -154,7 +154,7 @@ def test_the_likely_tests_are_bisected_first_and_all_of_them_when_they_miss() ->
 
 
 def test_a_test_that_hung_gets_a_shorter_timeout_in_later_runs() -> None:
-    from flaketui.hunting import _timeouts
+    from flaketui.hunting import hung_timeouts
 
     hung = SuiteOutcome("t::hangs", "failed", "timed out after 60s", 60.0)
     slow = SuiteOutcome("t::slow", "failed", "timed out after 60s", 60.0)
@@ -163,8 +163,8 @@ def test_a_test_that_hung_gets_a_shorter_timeout_in_later_runs() -> None:
         HuntRun(HuntMode.SHUFFLED, 2, (SuiteOutcome("t::slow", "passed", "", 2.0), SuiteOutcome("t::ok", "passed", "", 9.0))),
     ]
     # Never ended on its own: the minimum; ended once after 2 s: ten times that; the rest: the default.
-    assert _timeouts(runs, 60.0) == {"t::hangs": 5.0, "t::slow": 20.0}
-    assert _timeouts(runs, 3.0) == {"t::hangs": 3.0, "t::slow": 3.0}
+    assert hung_timeouts(runs, 60.0) == {"t::hangs": 5.0, "t::slow": 20.0}
+    assert hung_timeouts(runs, 3.0) == {"t::hangs": 3.0, "t::slow": 3.0}
 
 
 def test_a_polluter_found_for_another_test_is_tried_first() -> None:
