@@ -131,6 +131,55 @@ def cases(token: str) -> list[Case]:
                 time.sleep(0.05)
                 assert inbox.messages == ["hi"]
         """)}, "tests/test_poll.py::test_message_arrives", needs_counter=True),
+        Case("task-gather", "async: two tasks and a fixed sleep", {"tests/test_pair.py": _src("""
+            import asyncio
+
+            import pytest
+
+
+            class Box:
+                def __init__(self):
+                    self.items = []
+
+                async def put(self, item, delay):
+                    await asyncio.sleep(delay)
+                    self.items.append(item)
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_both_tasks_fill_the_box(run_number):
+                async def scenario():
+                    box = Box()
+                    slow = asyncio.create_task(box.put("a", 0.3 if run_number % 2 else 0.0))
+                    quick = asyncio.create_task(box.put("b", 0.0))
+                    await asyncio.sleep(0.05)
+                    return sorted(box.items)
+
+                assert asyncio.run(scenario()) == ["a", "b"]
+        """)}, "tests/test_pair.py::test_both_tasks_fill_the_box", needs_counter=True),
+        Case("unjoined-thread", "race: a thread asserted on at once", {"tests/test_count.py": _src("""
+            import threading
+            import time
+
+            import pytest
+
+
+            class Counter:
+                def __init__(self):
+                    self.value = 0
+
+                def run(self, delay):
+                    time.sleep(delay)
+                    self.value += 1
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_counter_counts_in_background(run_number):
+                counter = Counter()
+                worker = threading.Thread(target=counter.run, args=(0.3 if run_number % 2 else 0.0,))
+                worker.start()
+                assert counter.value == 1
+        """)}, "tests/test_count.py::test_counter_counts_in_background", needs_counter=True),
         Case("set-order-code", "data: set order in the project's code", {
             "src/mail/__init__.py": "",
             "src/mail/header.py": _src("""
@@ -492,6 +541,11 @@ def main() -> int:
         print(f"  {'all':9} {total}/{len(results)}  {sum(float(r['seconds']) for r in results) / max(len(results), 1):5.1f}s per fix")  # type: ignore[arg-type]
         if args.demo:
             run_demo(scratch)
+    if not args.only:
+        print()
+        import fix_history
+
+        fix_history.main()
     return 0
 
 

@@ -14,10 +14,11 @@ def src(text: str) -> bytes:
     return textwrap.dedent(text).lstrip("\n").encode()
 
 
-def context(files: dict[str, bytes], name: str, *, category=Category.UNKNOWN, evidence=(), deps=(), polluters=()) -> Context:
+def context(files: dict[str, bytes], name: str, *, category=Category.UNKNOWN, evidence=(), deps=(), polluters=(),
+            class_name=None) -> Context:
     return Context(
         polluters=tuple(polluters),
-        target=Target("tests/test_x.py", name),
+        target=Target("tests/test_x.py", name, class_name),
         read=files.get,
         evidence=tuple(evidence),
         category=category,
@@ -116,10 +117,101 @@ GOLDEN = [
                 server.send("ping")
                 deadline = time.monotonic() + 10
                 while not (server.received == ["ping"]) and time.monotonic() < deadline:
-                    time.sleep(0.01)
+                    sleep(0.01)
                 assert server.received == ["ping"]
         """)},
         id="sleep-then-assert-polls-with-a-deadline",
+    ),
+    pytest.param(
+        {"tests/test_x.py": src("""
+            from tornado import gen
+            from tornado.testing import AsyncTestCase, gen_test
+
+            class TestCache(AsyncTestCase):
+                @gen_test
+                def test_a(self):
+                    self.cache.put("k", 1)
+                    yield gen.sleep(0.05)
+                    self.assertIsNone(self.cache.get("k"))
+        """)},
+        "test_a", {"class_name": "TestCache"}, "wait.event",
+        {"tests/test_x.py": src("""
+            from tornado import gen
+            from tornado.testing import AsyncTestCase, gen_test
+            import time
+
+            class TestCache(AsyncTestCase):
+                @gen_test
+                def test_a(self):
+                    self.cache.put("k", 1)
+                    deadline = time.monotonic() + 10
+                    while not ((self.cache.get("k")) is None) and time.monotonic() < deadline:
+                        yield gen.sleep(0.01)
+                    self.assertIsNone(self.cache.get("k"))
+        """)},
+        id="tornado-yield-sleep-polls-the-unittest-assertion",
+    ),
+    pytest.param(
+        {"tests/test_x.py": src("""
+            import threading
+
+            def test_a(counter):
+                worker = threading.Thread(target=counter.run, args=(100,))
+                worker.start()
+                assert counter.value == 100
+        """)},
+        "test_a", {}, "wait.join",
+        {"tests/test_x.py": src("""
+            import threading
+
+            def test_a(counter):
+                worker = threading.Thread(target=counter.run, args=(100,))
+                worker.start()
+                worker.join(timeout=10)
+                assert counter.value == 100
+        """)},
+        id="thread-started-then-asserted-is-joined-first",
+    ),
+    pytest.param(
+        {
+            "tests/test_x.py": src("""
+                from tagging import tags_of
+
+                def test_a():
+                    assert list(tags_of("#b hello #a")) == ["b", "a"]
+            """),
+            "tagging.py": src("""
+                def tags_of(post):
+                    return {word[1:] for word in post.split() if word.startswith("#")}
+            """),
+        },
+        "test_a", {}, "order.sorted",
+        {"tests/test_x.py": src("""
+            from tagging import tags_of
+
+            def test_a():
+                assert sorted(tags_of("#b hello #a")) == ["a", "b"]
+        """)},
+        id="set-returned-by-a-project-function-is-sorted",
+    ),
+    pytest.param(
+        {"tests/test_x.py": src("""
+            import asyncio
+
+            async def test_a(hub):
+                task = asyncio.ensure_future(hub.dispatch("hello"))
+                assert hub.delivered == ["hello"]
+        """)},
+        "test_a", {}, "wait.join",
+        {"tests/test_x.py": src("""
+            import asyncio
+
+            async def test_a(hub):
+                task = asyncio.ensure_future(hub.dispatch("hello"))
+                await asyncio.wait_for(task, timeout=10)
+                assert hub.delivered == ["hello"]
+        """)},
+        id="task-created-then-asserted-is-awaited-first",
     ),
     pytest.param(
         {
@@ -520,7 +612,7 @@ GOLDEN = [
 def _run(files, name, options):
     ctx = context(files, name, category=options.get("category", Category.UNKNOWN),
                   evidence=options.get("evidence", ()), deps=options.get("deps", ()),
-                  polluters=options.get("polluters", ()))
+                  polluters=options.get("polluters", ()), class_name=options.get("class_name"))
     return propose(ctx)
 
 
@@ -575,6 +667,23 @@ NOOPS = [
         def test_a():
             assert urllib.request.urlopen("http://127.0.0.1:9/", timeout=0.5).status == 200
     """), id="float-argument-of-a-call-is-not-compared"),
+    pytest.param(src("""
+        import threading
+
+        def test_a(server, client):
+            thread = threading.Thread(target=server.serve_forever, daemon=True)
+            thread.start()
+            assert client.get("/").ok
+    """), id="server-thread-is-not-joined"),
+    pytest.param(src("""
+        import threading
+
+        def test_a(box):
+            worker = threading.Thread(target=box.fill)
+            worker.start()
+            box.kick()
+            assert box.full
+    """), id="thread-the-test-talks-to-is-not-joined"),
 ]
 
 

@@ -23,6 +23,7 @@ from flaketui.remedies._model import (
 from flaketui.remedies.clocks import propose_clock
 from flaketui.remedies.external import propose_keep
 from flaketui.remedies.floats import propose_approx
+from flaketui.remedies.joins import propose_wait_before_assert
 from flaketui.remedies.locks import propose_lock
 from flaketui.remedies.ordering import propose_sorted
 from flaketui.remedies.paths import propose_tmp_path
@@ -38,6 +39,7 @@ Remedy = Callable[[Context], list[Proposal | Declined]]
 REMEDIES: tuple[tuple[Category, Remedy], ...] = (
     (Category.RACE, propose_documented_wait),
     (Category.ASYNC, propose_waits),
+    (Category.RACE, propose_wait_before_assert),
     (Category.ORDER, propose_restoring),
     (Category.DATA, propose_sorted),
     (Category.DATA, propose_seed),

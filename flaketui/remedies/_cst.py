@@ -181,3 +181,28 @@ def changed_lines(before: bytes, after: bytes) -> list[int]:
             continue
         found.extend(range(i1 + 1, i2 + 1) if i2 > i1 else [i1 + 1])
     return found
+
+
+#: unittest's assertion methods -> the condition each checks, over its first arguments.
+_ASSERT_METHODS = {
+    "assertTrue": ("{0}", 1), "assertFalse": ("not ({0})", 1), "assertIsNone": ("({0}) is None", 1),
+    "assertIsNotNone": ("({0}) is not None", 1), "assertEqual": ("({0}) == ({1})", 2),
+    "assertNotEqual": ("({0}) != ({1})", 2), "assertIn": ("({0}) in ({1})", 2), "assertNotIn": ("({0}) not in ({1})", 2),
+    "assertGreater": ("({0}) > ({1})", 2), "assertGreaterEqual": ("({0}) >= ({1})", 2),
+    "assertLess": ("({0}) < ({1})", 2), "assertLessEqual": ("({0}) <= ({1})", 2),
+    "assertIs": ("({0}) is ({1})", 2), "assertIsNot": ("({0}) is not ({1})", 2),
+}
+
+
+def assert_call_condition(small: cst.BaseSmallStatement | None) -> cst.BaseExpression | None:
+    """``self.assertEqual(a, b)`` -> ``(a) == (b)``: what a unittest assertion checks, or None."""
+    if not (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
+        return None
+    call = small.value
+    if not (isinstance(call.func, cst.Attribute) and isinstance(call.func.value, cst.Name) and call.func.value.value == "self"):
+        return None
+    shape = _ASSERT_METHODS.get(call.func.attr.value)
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    if shape is None or len(positional) < shape[1]:
+        return None
+    return cst.parse_expression(shape[0].format(*(code(p) for p in positional[: shape[1]])))

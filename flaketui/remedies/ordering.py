@@ -16,6 +16,7 @@ import libcst as cst
 from flaketui.models import Category
 from flaketui.remedies._base import (
     Loaded,
+    module_of_file,
     on_test,
     project_modules,
     proposal,
@@ -39,7 +40,47 @@ def _is_set(node: cst.BaseExpression, sets: set[str]) -> bool:
         return True
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr | cst.BitAnd | cst.Subtract):
         return _is_set(node.left, sets) or _is_set(node.right, sets)
+    if isinstance(node, cst.Call) and f"{dotted(node.func)}()" in sets:
+        return True  # a call of a function that returns a set
     return (dotted(node) or "") in sets
+
+
+def _returns_set(function: cst.FunctionDef) -> bool:
+    """Annotated ``-> set[...]``, or every ``return`` gives a set."""
+    if function.returns is not None:
+        return re.match(r"(typing\.)?(set|Set|frozenset|FrozenSet|AbstractSet)\b", code(function.returns.annotation)) is not None
+    returns: list[cst.Return] = []
+
+    class _Returns(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is function  # returns of nested functions are theirs
+
+        def visit_Return(self, node: cst.Return) -> None:
+            returns.append(node)
+
+    function.visit(_Returns())
+    return bool(returns) and all(r.value is not None and _is_set(r.value, set()) for r in returns)
+
+
+def set_functions(ctx: Context, module: cst.Module, names: dict[str, str]) -> set[str]:
+    """``tags_of()`` / ``tags.tags_of()``: the calls, as the test spells them, of functions of the
+    test's module or the project's that return a set."""
+    found = {f"{f.name.value}()" for owner, f in top_level_functions(module) if owner is None and _returns_set(f)}
+    by_qualified = {qualified: local for local, qualified in names.items()}
+    for path in project_modules(ctx, names):
+        project = parse(ctx.read(path) or b"")
+        dotted_module = module_of_file(ctx, path)
+        if project is None or dotted_module is None:
+            continue
+        for owner, function in top_level_functions(project):
+            if owner is not None or not _returns_set(function):
+                continue
+            name = function.name.value
+            if f"{dotted_module}.{name}" in by_qualified:
+                found.add(f"{by_qualified[f'{dotted_module}.{name}']}()")
+            if dotted_module in by_qualified:
+                found.add(f"{by_qualified[dotted_module]}.{name}()")
+    return found
 
 
 def _sorted(node: cst.BaseExpression) -> cst.Call:
@@ -166,7 +207,7 @@ class _Respell(cst.CSTTransformer):
 @on_test("order.sorted")
 def propose_sorted(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     remedy = "order.sorted"
-    sort = _Sort(set())
+    sort = _Sort(set_functions(ctx, loaded.module, loaded.names))
     function = loaded.function.visit(sort)
     assert isinstance(function, cst.FunctionDef)
     changes: dict[str, tuple[bytes, cst.Module]] = {}

@@ -27,6 +27,7 @@ from flaketui.remedies._base import (
 )
 from flaketui.remedies._cst import (
     add_imports,
+    assert_call_condition,
     called_name,
     change_function,
     code,
@@ -40,23 +41,36 @@ from flaketui.remedies._cst import (
 )
 from flaketui.remedies._model import Context, Declined, Proposal
 
-_ASYNC_SLEEPS = frozenset({"asyncio.sleep", "trio.sleep", "anyio.sleep"})
+_ASYNC_SLEEPS = frozenset({"asyncio.sleep", "trio.sleep", "anyio.sleep", "tornado.gen.sleep"})
+#: ``yield gen.sleep(n)`` in a tornado coroutine (``@gen_test``, ``@gen.coroutine``).
+_YIELD_SLEEPS = frozenset({"tornado.gen.sleep"})
+#: What goes before a wait in each kind of function.
+_PREFIX = {"async": "await ", "yield": "yield ", "sync": ""}
 _TASK_STARTS = frozenset({"asyncio.create_task", "asyncio.ensure_future"})
 
 
-def _sleep_kind(line: cst.BaseStatement, names: dict[str, str]) -> str | None:
-    """``async`` for ``await asyncio.sleep(n)``, ``sync`` for ``time.sleep(n)`` (n not 0)."""
+def _sleep_call(line: cst.BaseStatement) -> cst.Call | None:
     value = expression_of(line)
-    called = called_name(value, names)
-    call = value.expression if isinstance(value, cst.Await) else value
-    if not isinstance(call, cst.Call) or not call.args:
+    call = value.expression if isinstance(value, cst.Await) else value.value if isinstance(value, cst.Yield) else value
+    return call if isinstance(call, cst.Call) else None
+
+
+def _sleep_kind(line: cst.BaseStatement, names: dict[str, str]) -> str | None:
+    """``async`` for ``await asyncio.sleep(n)``, ``yield`` for tornado's ``yield gen.sleep(n)``,
+    ``sync`` for ``time.sleep(n)`` (n not 0)."""
+    value = expression_of(line)
+    call = _sleep_call(line)
+    if call is None or not call.args:
         return None
+    called = called_name(call, names)
     first = call.args[0].value
     if isinstance(first, cst.Integer | cst.Float) and float(first.value.replace("_", "")) == 0:
         return None  # sleep(0) yields to the loop on purpose
     if isinstance(value, cst.Await) and called in _ASYNC_SLEEPS:
         return "async"
-    if called == "time.sleep":
+    if isinstance(value, cst.Yield) and called in _YIELD_SLEEPS:
+        return "yield"
+    if called == "time.sleep" and not isinstance(value, cst.Await | cst.Yield):
         return "sync"
     return None
 
@@ -145,6 +159,8 @@ class _Rewrite(cst.CSTTransformer):
         self.waiters = waiters or {}
         self.done: str | None = None
         self.consumed = 0
+        #: The sleep as the test wrote it, shortened to one poll's pause.
+        self.pause = "time.sleep(0.01)"
         self.imports: list[tuple[str, str | None]] = []
 
     def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
@@ -156,6 +172,9 @@ class _Rewrite(cst.CSTTransformer):
             if kind is None:
                 continue
             self.consumed = 0
+            sleep = _sleep_call(line)
+            assert sleep is not None
+            self.pause = f"{_PREFIX[kind]}{code(sleep.func)}(0.01)"
             replacement = self._waits(kind, body[:index], body[index + 1 :])
             if replacement is not None:
                 assert isinstance(line, cst.SimpleStatementLine)  # a sleep is one expression statement
@@ -168,9 +187,9 @@ class _Rewrite(cst.CSTTransformer):
         for line in reversed(before):
             for receiver, method in reversed(_calls(line)):
                 for waiter in self.waiters.get(method, []):
-                    if waiter.is_async and kind != "async":
+                    if waiter.is_async and kind == "sync":
                         continue
-                    call = f"{'await ' if waiter.is_async else ''}{receiver}.{waiter.name}()"
+                    call = f"{_PREFIX[kind] if waiter.is_async else ''}{receiver}.{waiter.name}()"
                     self.done = f"waits with {receiver}.{waiter.name}() for what {method}() started"
                     return [statement(f"{'assert ' if waiter.returns_bool else ''}{call}\n")]
         return None
@@ -227,8 +246,9 @@ class _Rewrite(cst.CSTTransformer):
         conditions: list[cst.BaseExpression] = []
         for line in after:
             small = line.body[0] if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 else None
-            if isinstance(small, cst.Assert):
-                conditions.append(small.test)
+            condition = small.test if isinstance(small, cst.Assert) else assert_call_condition(small)
+            if condition is not None:
+                conditions.append(condition)
             elif isinstance(small, cst.Assign) and not conditions and all(
                 isinstance(t.target, cst.Name) for t in small.targets
             ) and "await" not in code(small):
@@ -238,10 +258,8 @@ class _Rewrite(cst.CSTTransformer):
         if not conditions:
             return None
         self.imports.append(("time", None))
-        if kind == "async":
-            self.imports.append(("asyncio", None))
         joined = " and ".join(f"({code(c)})" if len(conditions) > 1 else code(c) for c in conditions)
-        pause = "await asyncio.sleep(0.01)" if kind == "async" else "time.sleep(0.01)"
+        pause = self.pause
         self.done = "polls the asserted condition against a deadline instead of sleeping a fixed time"
         deadline = statement(f"deadline = time.monotonic() + {WAIT_SECONDS}\n")
         if not reads:

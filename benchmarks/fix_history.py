@@ -1,0 +1,407 @@
+"""Does ``flaketui fix --propose`` change the lines a developer's real fix changed?
+Run: ``.venv/bin/python benchmarks/fix_history.py`` (``benchmarks/fix.py`` runs it too).
+
+Each case is the tree just before a commit that fixed a flaky test and removed its marker, in
+the shapes such commits take in async and threaded Python projects (a fixed sleep before an
+assertion, a thread or task asserted on before it finished, a wait the project's class offers,
+tornado's ``yield gen.sleep``, unittest assertions, set order, unseeded randomness, a clock read
+twice...). The cases are written for this benchmark (no project's code is copied). Lines ending in
+``#<<`` are the ones the real fix changed (the marker's own removal left out); the comment is
+taken off before the file is written. A case counts as hit when the best proposal's diff
+removes or changes one of those lines, or inserts right before one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+MARK = "  #<<"
+
+
+@dataclass
+class HistoryCase:
+    id: str
+    shape: str
+    files: dict[str, str]
+    test: str
+
+
+def _src(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+POOL = _src("""
+    import asyncio
+
+
+    class WorkerPool:
+        def __init__(self, size, idle_timeout=1.0):
+            self.size = size
+            self.idle_timeout = idle_timeout
+            self.workers = []
+
+        async def start(self):
+            self.workers = [object() for _ in range(self.size)]
+            asyncio.get_running_loop().call_later(self.idle_timeout, self.workers.pop)
+
+        async def close(self):
+            self.workers.clear()
+""")
+
+KERNEL = _src("""
+    import threading
+    import time
+
+
+    class KernelManager:
+        def __init__(self):
+            self._alive = threading.Event()
+
+        def start_kernel(self):
+            threading.Timer(0.2, self._alive.set).start()
+
+        def restart_kernel(self):
+            self._alive.clear()
+            self.start_kernel()
+
+        def is_alive(self):
+            return self._alive.is_set()
+
+        def wait_for_ready(self, timeout=60.0):
+            if not self._alive.wait(timeout):
+                raise RuntimeError("kernel did not start")
+""")
+
+CASES = [
+    HistoryCase("async-idle-worker", "await asyncio.sleep before an assert on state", {
+        "src/pool.py": POOL,
+        "tests/test_pool.py": _src("""
+            import asyncio
+
+            import pytest
+
+            from pool import WorkerPool
+
+
+            @pytest.mark.flaky(reruns=3)
+            async def test_idle_worker_is_retired():
+                pool = WorkerPool(size=2, idle_timeout=0.01)
+                await pool.start()
+                await asyncio.sleep(0.05)  #<<
+                assert len(pool.workers) == 1
+                await pool.close()
+        """),
+    }, "tests/test_pool.py::test_idle_worker_is_retired"),
+    HistoryCase("thread-sleep-join", "time.sleep after thread.start", {"tests/test_bus.py": _src("""
+        import threading
+        import time
+
+        import pytest
+
+
+        class Bus:
+            def __init__(self):
+                self.handlers = []
+
+            def publish(self, event):
+                for handler in self.handlers:
+                    handler(event)
+
+
+        @pytest.mark.flaky(reruns=2)
+        def test_listener_receives_event():
+            bus = Bus()
+            seen = []
+            bus.handlers.append(seen.append)
+            publisher = threading.Thread(target=bus.publish, args=("ping",))
+            publisher.start()
+            time.sleep(0.1)  #<<
+            assert seen == ["ping"]
+    """)}, "tests/test_bus.py::test_listener_receives_event"),
+    HistoryCase("tornado-gen-sleep", "yield gen.sleep then a unittest assertion", {"tests/test_cache.py": _src("""
+        import time
+
+        import pytest
+        from tornado import gen
+        from tornado.testing import AsyncTestCase, gen_test
+
+
+        class Cache:
+            def __init__(self, ttl):
+                self.ttl = ttl
+                self.items = {}
+
+            def put(self, key, value):
+                self.items[key] = (value, time.monotonic() + self.ttl)
+
+            def get(self, key):
+                value, until = self.items.get(key, (None, 0))
+                return value if time.monotonic() < until else None
+
+
+        class TestCache(AsyncTestCase):
+            @pytest.mark.flaky(reruns=2)
+            @gen_test
+            def test_entry_expires(self):
+                cache = Cache(ttl=0.01)
+                cache.put("k", 1)
+                yield gen.sleep(0.02)  #<<
+                self.assertIsNone(cache.get("k"))
+    """)}, "tests/test_cache.py::TestCache::test_entry_expires"),
+    HistoryCase("kernel-wait-ready", "sleep replaced by the class's own wait", {
+        "src/kernels.py": KERNEL,
+        "tests/test_restart.py": _src("""
+            import time
+
+            import pytest
+
+            from kernels import KernelManager
+
+
+            @pytest.mark.flaky(reruns=3)
+            def test_restart_keeps_kernel_alive():
+                km = KernelManager()
+                km.start_kernel()
+                km.restart_kernel()
+                time.sleep(0.3)  #<<
+                assert km.is_alive()
+        """),
+    }, "tests/test_restart.py::test_restart_keeps_kernel_alive"),
+    HistoryCase("unawaited-task", "a task asserted on before it ran", {"tests/test_hub.py": _src("""
+        import asyncio
+
+        import pytest
+
+
+        class Hub:
+            def __init__(self):
+                self.delivered = []
+
+            async def dispatch(self, message):
+                await asyncio.sleep(0)
+                self.delivered.append(message)
+
+
+        @pytest.mark.flaky(reruns=2)
+        async def test_dispatch_delivers():
+            hub = Hub()
+            task = asyncio.ensure_future(hub.dispatch("hello"))
+            assert hub.delivered == ["hello"]  #<<
+    """)}, "tests/test_hub.py::test_dispatch_delivers"),
+    HistoryCase("unjoined-thread", "a thread asserted on before it finished", {"tests/test_counter.py": _src("""
+        import threading
+
+        import pytest
+
+
+        class Counter:
+            def __init__(self):
+                self.value = 0
+
+            def run(self, times):
+                for _ in range(times):
+                    self.value += 1
+
+
+        @pytest.mark.flaky(reruns=2)
+        def test_counter_counts_in_background():
+            counter = Counter()
+            worker = threading.Thread(target=counter.run, args=(1000,))
+            worker.start()
+            assert counter.value == 1000  #<<
+    """)}, "tests/test_counter.py::test_counter_counts_in_background"),
+    HistoryCase("sleep-then-read", "sleep, read a reply, assert", {"tests/test_echo.py": _src("""
+        import queue
+        import threading
+        import time
+
+        import pytest
+
+
+        class Echo:
+            def __init__(self):
+                self.inbox = queue.Queue()
+                self.replies = []
+
+            def send(self, text):
+                self.inbox.put(text)
+                threading.Thread(target=lambda: self.replies.append(self.inbox.get().upper())).start()
+
+            def received(self):
+                return list(self.replies)
+
+
+        @pytest.mark.flaky(reruns=2)
+        def test_echo_replies():
+            echo = Echo()
+            echo.send("ping")
+            time.sleep(0.05)  #<<
+            replies = echo.received()
+            assert replies == ["PING"]
+    """)}, "tests/test_echo.py::test_echo_replies"),
+    HistoryCase("sleep-in-with-block", "a sleep inside a with block before its assert", {"tests/test_log.py": _src("""
+        import logging
+        import threading
+        import time
+
+        import pytest
+
+        log = logging.getLogger("jobs")
+
+
+        @pytest.mark.flaky(reruns=2)
+        def test_job_logs_completion(caplog):
+            with caplog.at_level(logging.INFO):
+                threading.Timer(0.01, log.info, args=("job done",)).start()
+                time.sleep(0.05)  #<<
+                assert "job done" in caplog.text
+    """)}, "tests/test_log.py::test_job_logs_completion"),
+    HistoryCase("set-order", "a set's order compared exactly", {"tests/test_tags.py": _src("""
+        import pytest
+
+
+        def tags_of(post):
+            return {word[1:] for word in post.split() if word.startswith("#")}
+
+
+        @pytest.mark.flaky(reruns=2)
+        def test_tags_are_found():
+            assert list(tags_of("#b hello #a #c")) == ["b", "a", "c"]  #<<
+    """)}, "tests/test_tags.py::test_tags_are_found"),
+    HistoryCase("unseeded-shuffle", "random data without a seed", {"tests/test_sample.py": _src("""
+        import random
+
+        import pytest
+
+
+        @pytest.mark.flaky(reruns=2)
+        def test_sample_has_a_low_value():
+            values = [random.randint(0, 100) for _ in range(5)]  #<<
+            assert min(values) < 50
+    """)}, "tests/test_sample.py::test_sample_has_a_low_value"),
+    HistoryCase("asyncio-poll-in-helper-loop", "await sleep then two asserts", {"tests/test_stream.py": _src("""
+        import asyncio
+
+        import pytest
+
+
+        class Stream:
+            def __init__(self):
+                self.chunks = []
+                self.closed = False
+
+            async def feed(self, data):
+                await asyncio.sleep(0.01)
+                self.chunks.append(data)
+                self.closed = True
+
+
+        @pytest.mark.flaky(reruns=5)
+        async def test_stream_closes_after_feed():
+            stream = Stream()
+            asyncio.get_running_loop().create_task(stream.feed(b"x"))
+            await asyncio.sleep(0.02)  #<<
+            assert stream.chunks == [b"x"]
+            assert stream.closed
+    """)}, "tests/test_stream.py::test_stream_closes_after_feed"),
+    HistoryCase("elapsed-threshold", "a duration compared with a threshold (fixed by hand)", {"tests/test_speed.py": _src("""
+        import time
+
+        import pytest
+
+
+        def work():
+            return sum(range(10000))
+
+
+        @pytest.mark.flaky(reruns=2)
+        def test_work_is_fast():
+            started = time.perf_counter()
+            work()
+            assert time.perf_counter() - started < 0.001  #<<
+    """)}, "tests/test_speed.py::test_work_is_fast"),
+]
+
+
+def _write(case: HistoryCase, root: Path) -> set[tuple[str, int]]:
+    """Write the case's files (markers taken off); the lines the real fix changed."""
+    expected: set[tuple[str, int]] = set()
+    for path, text in case.files.items():
+        lines = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.endswith(MARK):
+                expected.add((path, number))
+                line = line[: -len(MARK)]
+            lines.append(line)
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("\n".join(lines) + "\n")
+    (root / "pyproject.toml").write_text("[tool.pytest.ini_options]\npythonpath = ['src']\n")
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
+                 ["-c", "user.name=bench", "-c", "user.email=b@example.com", "commit", "-q", "-m", "before the fix"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+    return expected
+
+
+def touched(diff: str) -> set[tuple[str, int]]:
+    """(path, old line) each hunk removes or changes, and the old line an insertion goes before."""
+    found: set[tuple[str, int]] = set()
+    path = ""
+    old = 0
+    for line in diff.splitlines():
+        if line.startswith("--- "):
+            path = line[4:].removeprefix("a/")
+        elif line.startswith("@@"):
+            old = int(line.split()[1].lstrip("-").split(",")[0])
+        elif line.startswith("-"):
+            found.add((path, old))
+            old += 1
+        elif line.startswith("+") and not line.startswith("+++"):
+            found.add((path, old))  # inserted before this old line
+        elif line.startswith(" "):
+            old += 1
+    return found
+
+
+def run_case(case: HistoryCase, scratch: Path) -> dict[str, object]:
+    root = scratch / f"history-{case.id}"
+    expected = _write(case, root)
+    started = time.perf_counter()
+    run = subprocess.run([sys.executable, "-m", "flaketui", "-C", str(root), "fix", case.test, "--propose", "--json"],
+                         capture_output=True, text=True, env={**os.environ})  # fmt: skip
+    seconds = time.perf_counter() - started
+    try:
+        proposals = json.loads(run.stdout).get("proposals", [])
+    except json.JSONDecodeError:
+        proposals = []
+    best = proposals[0] if proposals else None
+    hit = bool(best and touched(str(best.get("diff", ""))) & expected)
+    what = f"{best['remedy']}" if best else (run.stderr.strip().splitlines() or ["no proposal"])[-1][:80]
+    return {"case": case, "hit": hit, "what": what, "seconds": seconds}
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="flaketui-fix-history-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        print("history: does the best proposal change the lines the real fix changed?")
+        results = []
+        for case in CASES:
+            result = run_case(case, scratch)
+            results.append(result)
+            print(f"  {case.id:28} {'hit ' if result['hit'] else 'MISS'} {result['seconds']:4.1f}s  "
+                  f"{result['what']:22} ({case.shape})", flush=True)  # fmt: skip
+        hits = sum(1 for r in results if r["hit"])
+        print(f"  history rate: {hits}/{len(results)} ({hits / len(results):.0%})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
