@@ -79,14 +79,14 @@ def test_sort_by_category_puts_undiagnosed_last() -> None:
 
 def test_the_default_sort_puts_the_tests_that_fail_most_often_first() -> None:
     rows = [
-        make_row("test_a"),  # never measured: after every measured test
+        make_row("test_a"),  # never measured: after every test seen failing, before those never seen failing
         make_row("test_b", verification=verification(9, 10, Verdict.FLAKY)),
         make_row("test_c", verification=verification(5, 10, Verdict.FLAKY)),
         make_row("test_d", verification=verification(10, 10, Verdict.STABLE)),
         make_row("test_e", verification=verification(18, 20, Verdict.FLAKY)),  # as often as b, run more
     ]
     ordered = [r.test.name for r in sorted(rows, key=sort_key(SortOrder.FAILURES))]
-    assert ordered == ["test_c", "test_e", "test_b", "test_d", "test_a"]
+    assert ordered == ["test_c", "test_e", "test_b", "test_a", "test_d"]
     assert list(SortOrder)[0] is SortOrder.FAILURES
 
 

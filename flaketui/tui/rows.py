@@ -309,7 +309,10 @@ def sort_key(order: SortOrder) -> Callable[[Row], tuple[object, ...]]:
 
 def _by_failures(row: Row) -> tuple[float, int]:
     failed, runs = row.failures
-    return (-(failed / runs) if runs else 1.0, -runs)
+    if not runs:  # never measured: its marker says it fails sometimes, so before those that never failed
+        return (0.0, 0)
+    # Tests that were measured and never failed go last: a verification that passes moves a row down.
+    return (-(failed / runs), -runs) if failed else (1.0, -runs)
 
 
 # -- counts for the header ---------------------------------------------------------------
