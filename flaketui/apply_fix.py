@@ -131,12 +131,19 @@ def apply_fix(
     for candidate in fixes[options.choice : options.choice + max(1, options.alternatives)]:
         if tried:
             phase(f"next proposal: {candidate.title} ({candidate.remedy})")
+        reach = fix_modes.reached_tests(service, test, candidate)
+        if reach:
+            phase(f"the fix changes {', '.join(reach)}: one pass of their tests before it, to see it breaks none")
+        passing = fix_modes.passing_tests(service, test, reach, should_stop)
         originals = _write(service, candidate)
         try:
             phase(f"after: up to {needed} runs with the fix, stopping at the first failure")
             after = _verify(service, test, needed, mode, on_run, should_stop, fail_fast=True)
             measured = stats.Proof(before.mode, failed, before.runs, after.runs - after.passed, after.runs, needed)
             failing = _failing_neighbours(service, covered, needed, mode, on_run, should_stop) if measured.holds else ""
+            if measured.holds and not failing and passing:
+                broken = sorted(passing - fix_modes.passing_tests(service, test, reach, should_stop))
+                failing = f"; it breaks {', '.join(broken)}, which passed before it" if broken else ""
             if measured.holds and not failing:
                 return _commit(service, test, unmark, measured, candidate, confirm, restore=originals)
             _restore(service, originals)
