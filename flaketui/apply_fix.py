@@ -19,13 +19,17 @@ from typing import TYPE_CHECKING
 from flaketui import fix_modes
 from flaketui import proof as stats
 from flaketui.errors import FlakeTUIError
-from flaketui.models import Category, FlakyTest, VerifyMode
+from flaketui.models import Category, FlakyTest, RunOutcome, Verdict, VerifyMode, VerifyOptions
 
 if TYPE_CHECKING:
     from flaketui.models import CommitRecord, FixPlan, RunResult, Verification
-    from flaketui.proposals import ProposalSet
+    from flaketui.proposals import ProposalSet, ProposalsWorkflow
     from flaketui.remedies import Proposal
-    from flaketui.service import Service
+    from flaketui.workflows.fix import FixWorkflow
+    from flaketui.workflows.scan import ScanWorkflow
+    from flaketui.workflows.snapshot import TreeSnapshot
+    from flaketui.workflows.verify import VerifyWorkflow
+    from flaketui.workflows.workspace import Workspace
 
 
 class ApplyStatus(IntEnum):
@@ -61,24 +65,105 @@ class ApplyOptions:
 Confirm = Callable[["FixPlan"], bool]
 
 
-def apply_fix(
-    service: Service,
+class ApplyWorkflow:
+    """Proves fixes by running the test before and after, and commits those that hold."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        scanning: ScanWorkflow,
+        proposing: ProposalsWorkflow,
+        verifying: VerifyWorkflow,
+        fixing: FixWorkflow,
+    ) -> None:
+        self.workspace = workspace
+        self.scanning = scanning
+        self.proposing = proposing
+        self.verifying = verifying
+        self.fixing = fixing
+
+    def apply_fix(
+        self,
+        target: str | FlakyTest,
+        options: ApplyOptions = ApplyOptions(),
+        *,
+        on_run: Callable[[RunResult], None] | None = None,
+        on_phase: Callable[[str], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        confirm: Confirm | None = None,
+    ) -> ApplyOutcome:
+        return _apply_fix(self, target, options, on_run, on_phase, should_stop, confirm)
+
+    def prove_hand_fix(
+        self,
+        target: str | FlakyTest,
+        options: ApplyOptions = ApplyOptions(),
+        *,
+        include: tuple[str, ...] = (),
+        on_run: Callable[[RunResult], None] | None = None,
+        on_phase: Callable[[str], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        confirm: Confirm | None = None,
+    ) -> ApplyOutcome:
+        """``fix --prove``: the user wrote the fix. "Before" runs on HEAD exported to a temporary
+        directory (the user's edits are never stashed or touched), "after" on the work tree."""
+        return _prove_hand_fix(self, target, options, include, on_run, on_phase, should_stop, confirm)
+
+    def verify(
+        self,
+        tests: Sequence[FlakyTest],
+        runs: int,
+        mode: VerifyMode,
+        on_run: Callable[[RunResult], None] | None,
+        should_stop: Callable[[], bool] | None,
+        *,
+        fail_fast: bool,
+        snapshot: TreeSnapshot | None = None,
+        proving: bool = True,
+    ) -> list[Verification]:
+        """``runs`` runs of each test in the work tree (recorded) or in ``snapshot`` (not).
+        ``proving``: a skipped or partial run proves nothing and stops the proof."""
+        options = VerifyOptions(runs=runs, mode=mode, fail_fast=fail_fast, pytest_args=self.workspace.pytest_args)
+        if snapshot is None:
+            found = self.verifying.verify(tests, options, on_run, should_stop)
+        else:
+            found = self.verifying.verify_snapshot(snapshot, tests, options, on_run, should_stop)
+        return [_proving(v, t, runs, fail_fast=fail_fast) for v, t in zip(found, tests, strict=True)] if proving else found
+
+    def write(self, chosen: Proposal) -> dict[str, bytes]:
+        """Write a proposal's edits; returns the files' bytes before, for ``restore``."""
+        from flaketui.remedies import apply_edits
+
+        new = apply_edits(chosen.edits, self.workspace.read_bytes)
+        if isinstance(new, str):
+            raise FlakeTUIError(new, "Nothing was changed.")
+        originals = {e.path: e.before for e in chosen.edits}
+        for path, content in new.items():
+            (self.workspace.root / path).write_bytes(content)
+        return originals
+
+    def restore(self, originals: dict[str, bytes]) -> None:
+        for path, content in originals.items():
+            (self.workspace.root / path).write_bytes(content)
+
+
+def _apply_fix(
+    flow: ApplyWorkflow,
     target: str | FlakyTest,
-    options: ApplyOptions = ApplyOptions(),
-    *,
-    on_run: Callable[[RunResult], None] | None = None,
-    on_phase: Callable[[str], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    confirm: Confirm | None = None,
+    options: ApplyOptions,
+    on_run: Callable[[RunResult], None] | None,
+    on_phase: Callable[[str], None] | None,
+    should_stop: Callable[[], bool] | None,
+    confirm: Confirm | None,
 ) -> ApplyOutcome:
-    found = service.propose_fixes(target)
+    found = flow.proposing.propose(target)
     test = found.test
     fixes = [p for p in found.proposals if p.changes_code]
     if found.proposals and not found.proposals[0].changes_code:
         # The best fit is "keep, with reason" (the network): no code change is tried, nothing runs.
         keep = found.proposals[0]
         return ApplyOutcome(ApplyStatus.NO_REMEDY, f"{keep.title}. {keep.why}", proposal=keep)
-    unmark, covered = _removal_of(service, test)
+    unmark, covered = _removal_of(flow, test)
     if options.choice >= max(len(fixes), 1):
         raise FlakeTUIError(
             f"There are {len(fixes)} proposals for {test.nodeid}, not {options.choice + 1}.",
@@ -90,26 +175,26 @@ def apply_fix(
     phase(f"before: {options.runs_before} runs of the unfixed test, {mode}")
 
     def measure(in_mode: VerifyMode) -> Verification:
-        return _verify(service, test, options.runs_before, in_mode, on_run, should_stop, fail_fast=False)
+        return flow.verify([test], options.runs_before, in_mode, on_run, should_stop, fail_fast=False)[0]
 
-    mode, before = fix_modes.measure_before(measure, mode, fix_modes.further_modes(service, test, mode), phase)
+    mode, before = fix_modes.measure_before(measure, mode, fix_modes.further_modes(flow.workspace, test, mode), phase)
     failed = before.runs - before.passed
     if failed and mode is VerifyMode.RANDOM_ORDER and not any(p.remedy.startswith("restore.") for p in fixes):
         phase("it fails among its neighbours: bisection for the test it fails after")
-        bisection = fix_modes.find_polluter(service, test, should_stop=should_stop)
+        bisection = fix_modes.find_polluter(flow.workspace, test, should_stop=should_stop)
         if bisection.polluter is not None:
             phase(f"it fails after {bisection.polluter} ({bisection.runs} bisection runs)")
-            found = service.propose_fixes(test)
+            found = flow.proposing.propose(test)
             fixes = [p for p in found.proposals if p.changes_code]
             chosen = fixes[0] if fixes else None
             options = replace(options, choice=0)
     needed = stats.runs_needed(failed, before.runs, options.min_runs)
     if needed is None:
         measured = stats.Proof(before.mode, 0, before.runs)
-        failing = _failing_neighbours(service, covered, options.runs_before, mode, on_run, should_stop)
+        failing = _failing_neighbours(flow, covered, options.runs_before, mode, on_run, should_stop)
         if failing:
             return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Not committed: {measured.text}{failing}.", measured)
-        return _commit(service, test, unmark, measured, None, confirm, restore={})
+        return _commit(flow, test, unmark, measured, None, confirm, restore={})
     if chosen is None:
         why = "; ".join(d.reason for d in found.declined) or "no remedy matches its code"
         return ApplyOutcome(
@@ -131,25 +216,25 @@ def apply_fix(
     for candidate in fixes[options.choice : options.choice + max(1, options.alternatives)]:
         if tried:
             phase(f"next proposal: {candidate.title} ({candidate.remedy})")
-        reach = fix_modes.reached_tests(service, test, candidate)
+        reach = fix_modes.reached_tests(test, candidate)
         if reach:
             phase(f"the fix changes {', '.join(reach)}: one pass of their tests before it, to see it breaks none")
-        passing = fix_modes.passing_tests(service, test, reach, should_stop)
-        originals = _write(service, candidate)
+        passing = fix_modes.passing_tests(flow.workspace, test, reach, should_stop)
+        originals = flow.write(candidate)
         try:
             phase(f"after: up to {needed} runs with the fix, stopping at the first failure")
-            after = _verify(service, test, needed, mode, on_run, should_stop, fail_fast=True)
+            after = flow.verify([test], needed, mode, on_run, should_stop, fail_fast=True)[0]
             measured = stats.Proof(before.mode, failed, before.runs, after.runs - after.passed, after.runs, needed)
-            failing = _failing_neighbours(service, covered, needed, mode, on_run, should_stop) if measured.holds else ""
+            failing = _failing_neighbours(flow, covered, needed, mode, on_run, should_stop) if measured.holds else ""
             if measured.holds and not failing and passing:
-                broken = sorted(passing - fix_modes.passing_tests(service, test, reach, should_stop))
+                broken = sorted(passing - fix_modes.passing_tests(flow.workspace, test, reach, should_stop))
                 failing = f"; it breaks {', '.join(broken)}, which passed before it" if broken else ""
             if measured.holds and not failing:
-                return _commit(service, test, unmark, measured, candidate, confirm, restore=originals)
-            _restore(service, originals)
+                return _commit(flow, test, unmark, measured, candidate, confirm, restore=originals)
+            flow.restore(originals)
             tried.append(f"{candidate.remedy}: {measured.text}{failing}")
         except BaseException:
-            _restore(service, originals)
+            flow.restore(originals)
             raise
     more = len(fixes) > options.choice + len(tried)
     return ApplyOutcome(
@@ -161,41 +246,31 @@ def apply_fix(
     )
 
 
-def prove_hand_fix(
-    service: Service,
+def _prove_hand_fix(
+    flow: ApplyWorkflow,
     target: str | FlakyTest,
-    options: ApplyOptions = ApplyOptions(),
-    *,
-    include: tuple[str, ...] = (),
-    on_run: Callable[[RunResult], None] | None = None,
-    on_phase: Callable[[str], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    confirm: Confirm | None = None,
+    options: ApplyOptions,
+    include: tuple[str, ...],
+    on_run: Callable[[RunResult], None] | None,
+    on_phase: Callable[[str], None] | None,
+    should_stop: Callable[[], bool] | None,
+    confirm: Confirm | None,
 ) -> ApplyOutcome:
-    """``fix --prove``: the user wrote the fix. "Before" runs on HEAD exported to a temporary
-    directory (the user's edits are never stashed or touched), "after" on the work tree."""
-    import tempfile
-    from pathlib import Path
-
     from flaketui import vcs
-    from flaketui.proposals import find_test
+    from flaketui.workflows.snapshot import TreeSnapshot
 
-    test = target if isinstance(target, FlakyTest) else find_test(service, target)
-    if not any(p.endswith(".py") for p in vcs.status(service.root)):
+    test = target if isinstance(target, FlakyTest) else flow.proposing.find_test(target)
+    if not any(p.endswith(".py") for p in vcs.status(flow.workspace.root)):
         raise FlakeTUIError(
             f"No Python file has uncommitted changes: there is no fix of {test.nodeid} to prove.",
             f"Edit the code first, or let flaketui write one: `flaketui fix {test.nodeid} --apply`.",
         )
-    found = service.propose_fixes(test)
+    found = flow.proposing.propose(test)
     mode = stats.mode_for(_category(found))
     phase = on_phase or (lambda _text: None)
     phase(f"before: {options.runs_before} runs at HEAD (your edits left alone), {mode}")
-    with tempfile.TemporaryDirectory(prefix="flaketui-before-") as scratch:
-        vcs.export_tree(service.root, "HEAD", Path(scratch), lambda _name: True)
-        from flaketui.service import Service
-
-        past = Service(scratch, python=service.python or service.workspace.interpreter().path, pytest_args=service.pytest_args)
-        before = _verify(past, test, options.runs_before, mode, on_run, should_stop, fail_fast=False)
+    with TreeSnapshot(flow.workspace.root, "HEAD", every_file=True) as head:
+        before = flow.verify([test], options.runs_before, mode, on_run, should_stop, fail_fast=False, snapshot=head)[0]
     failed = before.runs - before.passed
     needed = stats.runs_needed(failed, before.runs, options.min_runs)
     if needed is not None and needed > options.max_runs:
@@ -207,32 +282,32 @@ def prove_hand_fix(
         )
     runs = needed if needed is not None else options.min_runs
     phase(f"after: up to {runs} runs of your fix, stopping at the first failure")
-    after = _verify(service, test, runs, mode, on_run, should_stop, fail_fast=True)
+    after = flow.verify([test], runs, mode, on_run, should_stop, fail_fast=True)[0]
     measured = stats.Proof(before.mode, failed, before.runs, after.runs - after.passed, after.runs, needed)
     if needed is not None and not measured.holds:
         return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Your fix did not hold ({measured.text}); nothing was committed.", measured)
     if needed is None and after.passed < after.runs:
         return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"The test fails with your edits ({after.summary}); nothing was committed.", measured)
     note = measured.text if needed is not None else f"{measured.text}; after: {after.passed}/{after.runs} passed"
-    plan = service.plan_fix(test, include=include, proof=f"Fix: written by hand.\n{note}")
+    plan = flow.fixing.plan_fix(test, include, unverified=False, category=None, proof=f"Fix: written by hand.\n{note}")
     if plan.refusal:
         return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Not committed: {plan.refusal}", measured)
     if confirm is not None and not confirm(plan):
         return ApplyOutcome(ApplyStatus.NOT_CONFIRMED, "Nothing was committed.", measured)
     # The proof's own before/after statistics are in the message, and ``confirm`` showed the
     # cautions (few runs, another platform's marker) to the user who confirmed.
-    record = service.commit_fix(plan, include=include, accept_cautions=True)
+    record = flow.fixing.commit_fix(plan, include, unverified=False, on_output=None, accept_cautions=True)
     return ApplyOutcome(ApplyStatus.COMMITTED, f"Committed {record.sha[:12]}: your fix and the marker removal; {note}.", measured, record=record)
 
 
-def _removal_of(service: Service, test: FlakyTest) -> tuple[FlakyTest | str, list[FlakyTest]]:
+def _removal_of(flow: ApplyWorkflow, test: FlakyTest) -> tuple[FlakyTest | str, list[FlakyTest]]:
     """What the commit removes the marker from: the test, or, when its marker is a class's or a
     module's that also covers other tests, the class or module (those tests then run after the
     fix too, as any removal of their marker needs). Refused before any run when no node id
     covers exactly the tests the marker covers."""
     from flaketui.workflows import removal
 
-    every = service.scan().tests
+    every = flow.scanning.scan().tests
     keys = {removal.marker_key(test, m) for m in test.markers}
     covered = [t for t in every if t.rootdir == test.rootdir and any(removal.marker_key(t, m) in keys for m in t.markers)]
     if len(covered) <= 1:
@@ -248,7 +323,7 @@ def _removal_of(service: Service, test: FlakyTest) -> tuple[FlakyTest | str, lis
 
 
 def _failing_neighbours(
-    service: Service,
+    flow: ApplyWorkflow,
     others: Sequence[FlakyTest],
     runs: int,
     mode: VerifyMode,
@@ -258,7 +333,7 @@ def _failing_neighbours(
     """Why the shared marker may not go yet: another test under it failed in ``runs`` runs ("" if none)."""
     if not others:
         return ""
-    found = service.verify(list(others), runs=runs, mode=mode, fail_fast=True, on_run=on_run, should_stop=should_stop)
+    found = flow.verify(others, runs, mode, on_run, should_stop, fail_fast=True, proving=False)
     failing = [v for v in found if v.passed < v.runs or v.runs < runs]
     if not failing:
         return ""
@@ -270,20 +345,7 @@ def _category(found: ProposalSet) -> Category:
     return found.diagnosis.suggestion.category if found.diagnosis is not None else Category.UNKNOWN
 
 
-def _verify(
-    service: Service,
-    test: FlakyTest,
-    runs: int,
-    mode: VerifyMode,
-    on_run: Callable[[RunResult], None] | None,
-    should_stop: Callable[[], bool] | None,
-    *,
-    fail_fast: bool,
-) -> Verification:
-    found = service.verify([test], runs=runs, mode=mode, fail_fast=fail_fast, on_run=on_run, should_stop=should_stop)
-    verification = found[0]
-    from flaketui.models import RunOutcome, Verdict
-
+def _proving(verification: Verification, test: FlakyTest, runs: int, *, fail_fast: bool) -> Verification:
     if verification.verdict is Verdict.SKIPPED or verification.count(RunOutcome.SKIPPED):
         raise FlakeTUIError(
             f"{test.nodeid} skips here ({verification.skip_reason or 'no reason given'}): a skipped run proves nothing.",
@@ -298,25 +360,8 @@ def _verify(
     return verification
 
 
-def _write(service: Service, chosen: Proposal) -> dict[str, bytes]:
-    from flaketui.remedies import apply_edits
-
-    new = apply_edits(chosen.edits, service.workspace.read_bytes)
-    if isinstance(new, str):
-        raise FlakeTUIError(new, "Nothing was changed.")
-    originals = {e.path: e.before for e in chosen.edits}
-    for path, content in new.items():
-        (service.root / path).write_bytes(content)
-    return originals
-
-
-def _restore(service: Service, originals: dict[str, bytes]) -> None:
-    for path, content in originals.items():
-        (service.root / path).write_bytes(content)
-
-
 def _commit(
-    service: Service,
+    flow: ApplyWorkflow,
     test: FlakyTest,
     unmark: FlakyTest | str,
     measured: stats.Proof,
@@ -327,17 +372,17 @@ def _commit(
     others = [p for p in (chosen.files if chosen else ()) if p != test.path]
     note = measured.text if chosen else f"{measured.text}; the marker alone is removed"
     fix = f"Fix: {chosen.title} ({chosen.remedy}). {chosen.why}" if chosen else ""
-    plan = service.plan_fix(unmark, include=others, proof=f"{fix}\n{note}".strip())
+    plan = flow.fixing.plan_fix(unmark, others, unverified=False, category=None, proof=f"{fix}\n{note}".strip())
     if plan.refusal:
-        _restore(service, restore)
+        flow.restore(restore)
         return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Not committed: {plan.refusal}", measured, chosen)
     if confirm is not None and not confirm(plan):
-        _restore(service, restore)
+        flow.restore(restore)
         return ApplyOutcome(ApplyStatus.NOT_CONFIRMED, "Nothing was committed; every file is back as it was.", measured, chosen)
     try:
-        record = service.commit_fix(plan, include=others, accept_cautions=True)  # confirm showed the cautions
+        record = flow.fixing.commit_fix(plan, others, unverified=False, on_output=None, accept_cautions=True)  # confirm showed the cautions
     except FlakeTUIError:
-        _restore(service, restore)
+        flow.restore(restore)
         raise
     what = "the fix and the marker removal" if chosen else "the marker removal alone (no cause was seen failing)"
     return ApplyOutcome(ApplyStatus.COMMITTED, f"Committed {record.sha[:12]}: {what}; {measured.text}.", measured, chosen, record)

@@ -6,6 +6,7 @@ evidence in words. A test that failed every time it ran is broken, not a candida
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -115,14 +116,12 @@ def _def_lines(source: bytes, names: list[str]) -> tuple[int, int | None]:
     return (found.lineno, found.end_lineno) if found is not None else (1, None)
 
 
-def _find_def(source: bytes, names: list[str]):  # -> ast.stmt | None
-    import ast
-
+def _find_def(source: bytes, names: list[str]) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | None:
     try:
         scope: list[ast.stmt] = ast.parse(source).body
     except (SyntaxError, ValueError):
         return None
-    found: ast.stmt | None = None
+    found: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | None = None
     for name in names:
         found = next(
             (n for n in scope if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and n.name == name),

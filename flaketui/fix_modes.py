@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from flaketui.models import Verification
     from flaketui.pollution import Bisection
     from flaketui.remedies import Proposal
-    from flaketui.service import Service
+    from flaketui.workflows.workspace import Workspace
 
 #: Minutes a bisection may take before it gives up (a module's tests, about log2(n) + 5 runs).
 BISECT_BUDGET_SECONDS = 300.0
@@ -33,19 +33,19 @@ _TEST_DEF = re.compile(rb"^\s*(?:async\s+)?def\s+test", re.MULTILINE)
 Measure = Callable[[VerifyMode], "Verification"]
 
 
-def further_modes(service: Service, test: FlakyTest, tried: VerifyMode) -> list[VerifyMode]:
+def further_modes(workspace: Workspace, test: FlakyTest, tried: VerifyMode) -> list[VerifyMode]:
     """Where else the test may fail when the runs in ``tried`` saw nothing: among its module's
     other tests in random order (if it has any), then with a fresh hash seed per run."""
     modes = []
-    if tried is not VerifyMode.RANDOM_ORDER and has_neighbours(service, test):
+    if tried is not VerifyMode.RANDOM_ORDER and has_neighbours(workspace, test):
         modes.append(VerifyMode.RANDOM_ORDER)
     if tried is not VerifyMode.FRESH_PROCESS:
         modes.append(VerifyMode.FRESH_PROCESS)
     return modes
 
 
-def has_neighbours(service: Service, test: FlakyTest) -> bool:
-    source = service.workspace.read_bytes(test.path) or b""
+def has_neighbours(workspace: Workspace, test: FlakyTest) -> bool:
+    source = workspace.read_bytes(test.path) or b""
     return len(_TEST_DEF.findall(source)) > 1
 
 
@@ -65,7 +65,7 @@ def measure_before(
     return mode, first
 
 
-def find_polluter(service: Service, test: FlakyTest, *, should_stop: Callable[[], bool] | None = None) -> Bisection:
+def find_polluter(workspace: Workspace, test: FlakyTest, *, should_stop: Callable[[], bool] | None = None) -> Bisection:
     """Bisect over the other tests of its module for the one it fails after; a polluter found
     is recorded (``flaketui hunt`` shows it, and the proposals restore state in it)."""
     from flaketui import store_hunts
@@ -78,12 +78,12 @@ def find_polluter(service: Service, test: FlakyTest, *, should_stop: Callable[[]
 
     stop = should_stop or (lambda: False)
     module = test.nodeid.split("::", 1)[0]
-    cwd = service.root if test.rootdir in ("", ".") else service.root / test.rootdir
-    python = service.python or service.workspace.interpreter().path
-    settings = HuntSettings(test.rootdir, cwd, python, (module,), service.pytest_args, 1, BISECT_BUDGET_SECONDS)
+    cwd = workspace.root if test.rootdir in ("", ".") else workspace.root / test.rootdir
+    python = workspace.python or workspace.interpreter().path
+    settings = HuntSettings(test.rootdir, cwd, python, (module,), workspace.pytest_args, 1, BISECT_BUDGET_SECONDS)
     deadline = time.monotonic() + BISECT_BUDGET_SECONDS
     with installed_probe() as probe_dir:
-        listing = run_pass(SuitePass(cwd, python, (module,), HuntMode.SERIAL, 1, pytest_args=service.pytest_args),
+        listing = run_pass(SuitePass(cwd, python, (module,), HuntMode.SERIAL, 1, pytest_args=workspace.pytest_args),
                            probe_dir, should_stop=stop, deadline_seconds=BISECT_BUDGET_SECONDS)  # fmt: skip
         order = [o.nodeid for o in listing.outcomes]
         base = test.nodeid.split("[", 1)[0]
@@ -94,11 +94,11 @@ def find_polluter(service: Service, test: FlakyTest, *, should_stop: Callable[[]
         others = [n for n in order if n.split("[", 1)[0] != base]
         bisection = bisect_victim(settings, probe_dir, others, victim, 1, stop=stop, deadline=deadline)
     if bisection.polluter is not None:
-        store_hunts.add_polluter(service.workspace.store, Polluter(test.rootdir, victim, bisection.polluter, bisection.runs))
+        store_hunts.add_polluter(workspace.store, Polluter(test.rootdir, victim, bisection.polluter, bisection.runs))
     return bisection
 
 
-def reached_tests(service: Service, test: FlakyTest, chosen: Proposal) -> list[str]:
+def reached_tests(test: FlakyTest, chosen: Proposal) -> list[str]:
     """Test files, other than the test's own function, whose tests the fix can change: a
     polluter made to restore state, or any file the fix edits besides the test's own file
     (project code imported by other tests too)."""
@@ -107,7 +107,7 @@ def reached_tests(service: Service, test: FlakyTest, chosen: Proposal) -> list[s
     return []
 
 
-def passing_tests(service: Service, test: FlakyTest, paths: Sequence[str],
+def passing_tests(workspace: Workspace, test: FlakyTest, paths: Sequence[str],
                   should_stop: Callable[[], bool] | None = None) -> set[str]:  # fmt: skip
     """Node ids that pass in one serial pass of these test files (empty for no files)."""
     from flaketui.models.history import HuntMode
@@ -116,11 +116,11 @@ def passing_tests(service: Service, test: FlakyTest, paths: Sequence[str],
 
     if not paths:
         return set()
-    cwd = service.root if test.rootdir in ("", ".") else service.root / test.rootdir
+    cwd = workspace.root if test.rootdir in ("", ".") else workspace.root / test.rootdir
     base = "" if test.rootdir in ("", ".") else test.rootdir.rstrip("/") + "/"
     relative = tuple(p.removeprefix(base) for p in paths)
-    python = service.python or service.workspace.interpreter().path
+    python = workspace.python or workspace.interpreter().path
     with installed_probe() as probe_dir:
-        found = run_pass(SuitePass(cwd, python, relative, HuntMode.SERIAL, 1, pytest_args=service.pytest_args),
+        found = run_pass(SuitePass(cwd, python, relative, HuntMode.SERIAL, 1, pytest_args=workspace.pytest_args),
                          probe_dir, should_stop=should_stop, deadline_seconds=BISECT_BUDGET_SECONDS)  # fmt: skip
     return {o.nodeid for o in found.outcomes if o.outcome == "passed"}

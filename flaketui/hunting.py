@@ -186,7 +186,7 @@ def _resumable(store: Store, settings: HuntSettings) -> tuple[int, HuntSettings,
 def _schedule(runs_per_mode: int, done: Sequence[HuntRun]) -> list[HuntMode]:
     """The runs still to do, the modes interleaved."""
     left = {m: runs_per_mode - sum(r.mode is m for r in done) for m in MODES}
-    order = []
+    order: list[HuntMode] = []
     for index in range(runs_per_mode):
         order.extend(m for m in MODES if left[m] > index)
     return order

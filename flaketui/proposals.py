@@ -1,7 +1,7 @@
 """Fix proposals for one test: the remedies' codemods, fed from the repository (workflow).
 
-``propose`` reads the code and the recorded diagnosis; it starts no test run and changes
-nothing. Each proposal carries a unified diff relative to the repository root.
+``ProposalsWorkflow.propose`` reads the code, the diagnosis, the team's decisions and the
+polluters bisection confirmed; it starts no test run and changes nothing. Each proposal carries a unified diff relative to the repository root.
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from flaketui.models import Diagnosis
     from flaketui.remedies import Context, Declined, Proposal, Target
     from flaketui.remedies._model import Reader
-    from flaketui.service import Service
+    from flaketui.workflows.diagnose import DiagnosisWorkflow
+    from flaketui.workflows.record import Record
+    from flaketui.workflows.scan import ScanWorkflow
+    from flaketui.workflows.workspace import Workspace
 
 #: Libraries a remedy may use only when the project already depends on them.
 _OPTIONAL = re.compile(r"(?<![\w-])(freezegun|time[-_]machine|numpy|faker|responses|respx)(?![\w-])", re.IGNORECASE)
@@ -55,42 +58,86 @@ class ProposalSet:
         }
 
 
-def find_test(service: Service, nodeid: str) -> FlakyTest:
-    """The one flaky-marked test ``nodeid`` names (a test, or one parametrized case)."""
-    from flaketui.workflows import removal
+class ProposalsWorkflow:
+    """Remedies for one test, from the scan, the diagnosis, the team's decisions and the
+    polluters bisection confirmed."""
 
-    every = service.scan().tests
-    chosen = removal.select(nodeid, every)
-    exact = [t for t in chosen if nodeid in (t.nodeid, t.key.repo_nodeid)]
-    if exact:
-        return exact[0]
-    functions = {(t.path, t.class_name, t.name) for t in chosen}
-    if len(functions) == 1:
-        return chosen[0]  # the parametrized cases of one function share its code
-    if not chosen:
-        raise FlakeTUIError(f"No flaky-marked test matches {nodeid}.", "`flaketui scan` lists them.")
-    raise FlakeTUIError(
-        f"{nodeid} covers {len(functions)} test functions; a fix is proposed for one at a time.",
-        "Give one test's node id (`flaketui scan` lists them).",
-    )
+    def __init__(self, workspace: Workspace, scanning: ScanWorkflow, diagnosing: DiagnosisWorkflow, record: Record) -> None:
+        self.workspace = workspace
+        self.scanning = scanning
+        self.diagnosing = diagnosing
+        self.record = record
 
+    def find_test(self, nodeid: str) -> FlakyTest:
+        """The one flaky-marked test ``nodeid`` names (a test, or one parametrized case)."""
+        from flaketui.workflows import removal
 
-def propose(service: Service, nodeid: str | FlakyTest) -> ProposalSet:
-    from flaketui import remedies
+        every = self.scanning.scan().tests
+        chosen = removal.select(nodeid, every)
+        exact = [t for t in chosen if nodeid in (t.nodeid, t.key.repo_nodeid)]
+        if exact:
+            return exact[0]
+        functions = {(t.path, t.class_name, t.name) for t in chosen}
+        if len(functions) == 1:
+            return chosen[0]  # the parametrized cases of one function share its code
+        if not chosen:
+            raise FlakeTUIError(f"No flaky-marked test matches {nodeid}.", "`flaketui scan` lists them.")
+        raise FlakeTUIError(
+            f"{nodeid} covers {len(functions)} test functions; a fix is proposed for one at a time.",
+            "Give one test's node id (`flaketui scan` lists them).",
+        )
 
-    test = nodeid if isinstance(nodeid, FlakyTest) else find_test(service, nodeid)
-    diagnosis = _diagnosis(service, test)
-    found, declined = remedies.propose(context_for(service, test, diagnosis))
-    return ProposalSet(test, tuple(found), tuple(declined), diagnosis)
+    def propose(self, nodeid: str | FlakyTest) -> ProposalSet:
+        from flaketui import remedies
 
+        test = nodeid if isinstance(nodeid, FlakyTest) else self.find_test(nodeid)
+        diagnosis = self._diagnosis(test)
+        found, declined = remedies.propose(self.context_for(test, diagnosis))
+        return ProposalSet(test, tuple(found), tuple(declined), diagnosis)
 
-def confirmed_polluters(service: Service, test: FlakyTest) -> list[str]:
-    """Node ids (relative to the test's rootdir) of the tests a bisection confirmed as its polluters."""
-    base = test.nodeid.split("[", 1)[0]
-    return sorted({
-        p.polluter for p in service.hunting.polluters()
-        if p.rootdir == test.rootdir and p.victim.split("[", 1)[0] == base
-    })
+    def confirmed_polluters(self, test: FlakyTest) -> list[str]:
+        """Node ids (relative to the test's rootdir) of the tests a bisection confirmed as its polluters."""
+        if not self.workspace.has_history():
+            return []  # no bisection ever ran here
+        from flaketui.store_hunts import polluters
+
+        base = test.nodeid.split("[", 1)[0]
+        return sorted({
+            p.polluter for p in polluters(self.workspace.store)
+            if p.rootdir == test.rootdir and p.victim.split("[", 1)[0] == base
+        })  # fmt: skip
+
+    def _diagnosis(self, test: FlakyTest) -> Diagnosis | None:
+        try:
+            return self.diagnosing.diagnose_many([test])[0]
+        except (FlakeTUIError, NotImplementedError):
+            return None
+
+    def context_for(self, test: FlakyTest, diagnosis: Diagnosis | None) -> Context:
+        from flaketui.remedies import Context, Target
+
+        files = self.workspace.list_files()
+        read = self.workspace.read_bytes
+        decided = self.record.decisions().get(test.key)
+        category = Category.UNKNOWN
+        if decided is not None and decided.category is not None:
+            category = decided.category
+        elif diagnosis is not None:
+            category = diagnosis.suggestion.category
+        evidence = tuple(diagnosis.evidence) if diagnosis is not None else ()
+        polluters = tuple(_as_target(test.rootdir, p) for p in self.confirmed_polluters(test))
+        if polluters and category is Category.UNKNOWN:
+            category = Category.ORDER  # a bisection saw it fail after them and pass alone
+        return Context(
+            target=Target(test.path, test.name, test.class_name, test.line),
+            read=read,
+            evidence=evidence,
+            category=category,
+            dependencies=declared_dependencies(files, read),
+            import_roots=_import_roots(test, files, read),
+            project_files=tuple(f for f in files if f.endswith(".py")),
+            polluters=polluters,
+        )
 
 
 def _as_target(rootdir: str, nodeid: str) -> Target:
@@ -99,39 +146,6 @@ def _as_target(rootdir: str, nodeid: str) -> Target:
 
     parts = nodeid.split("[", 1)[0].split("::")
     return Target(repo_nodeid(rootdir, parts[0]), parts[-1], parts[1] if len(parts) == 3 else None)
-
-
-def _diagnosis(service: Service, test: FlakyTest) -> Diagnosis | None:
-    try:
-        return service.diagnose(test)
-    except (FlakeTUIError, NotImplementedError):
-        return None
-
-
-def context_for(service: Service, test: FlakyTest, diagnosis: Diagnosis | None) -> Context:
-    from flaketui.remedies import Context, Target
-
-    files = service.list_files()
-    decided = service.decisions().get(test.key)
-    category = Category.UNKNOWN
-    if decided is not None and decided.category is not None:
-        category = decided.category
-    elif diagnosis is not None:
-        category = diagnosis.suggestion.category
-    evidence = tuple(diagnosis.evidence) if diagnosis is not None else ()
-    polluters = tuple(_as_target(test.rootdir, p) for p in confirmed_polluters(service, test))
-    if polluters and category is Category.UNKNOWN:
-        category = Category.ORDER  # a bisection saw it fail after them and pass alone
-    return Context(
-        target=Target(test.path, test.name, test.class_name, test.line),
-        read=service.workspace.read_bytes,
-        evidence=evidence,
-        category=category,
-        dependencies=declared_dependencies(files, service.workspace.read_bytes),
-        import_roots=_import_roots(service, test, files),
-        project_files=tuple(f for f in files if f.endswith(".py")),
-        polluters=polluters,
-    )
 
 
 def declared_dependencies(files: Sequence[str], read: Reader) -> frozenset[str]:
@@ -147,11 +161,11 @@ def declared_dependencies(files: Sequence[str], read: Reader) -> frozenset[str]:
     return frozenset(found)
 
 
-def _import_roots(service: Service, test: FlakyTest, files: Sequence[str]) -> tuple[str, ...]:
+def _import_roots(test: FlakyTest, files: Sequence[str], read: Reader) -> tuple[str, ...]:
     from flaketui.discover.config import find_configs
 
     roots = [".", "src"]
-    config = find_configs(files, service.workspace.read_bytes).get(test.rootdir)
+    config = find_configs(files, read).get(test.rootdir)
     if test.rootdir not in ("", "."):
         roots += [test.rootdir, f"{test.rootdir}/src"]
     if config is not None:

@@ -59,7 +59,7 @@ def audit_candidates(candidates: Iterable[Candidate]) -> tuple[AuditCandidate, .
                 failed=round(c.failure_rate * c.runs),
                 runs=c.runs,
                 verdict=str(hunt.get("verdict", "flaky")),
-                polluter=hunt.get("polluter"),  # type: ignore[arg-type]  # a hunt record: JSON values typed object
+                polluter=hunt.get("polluter"),
                 evidence="; ".join(evidence(c)),
             )
         )

@@ -23,25 +23,15 @@ if TYPE_CHECKING:
 
     from flaketui.apply_fix import ApplyOptions, ApplyOutcome
     from flaketui.gitjobs import EarlyScan
-    from flaketui.models import (
-        Category,
-        CommitRecord,
-        DecidedBy,
-        Diagnosis,
-        Explanation,
-        FixPlan,
-        FlakyTest,
-        GateResult,
-        Keep,
-        NodeRecord,
-        RepoInfo,
-        RunResult,
-        ScanResult,
-        TestKey,
-        Triage,
-        Verification,
-    )
+    from flaketui.models.diagnosis import Diagnosis, Explanation
+    from flaketui.models.fix import FixPlan
+    from flaketui.models.gate import GateResult
     from flaketui.models.history import Candidate, HuntReport, ImportSummary, TestHistory
+    from flaketui.models.key import TestKey
+    from flaketui.models.repo import RepoInfo
+    from flaketui.models.runs import RunResult, Verification
+    from flaketui.models.scan import Category, FlakyTest, ScanResult
+    from flaketui.models.triage import CommitRecord, DecidedBy, Keep, NodeRecord, Triage
     from flaketui.proposals import ProposalSet
     from flaketui.workflows.ci_history import HistoryWorkflow
     from flaketui.workflows.record import Record
@@ -169,9 +159,7 @@ class Service:
 
     def propose_fixes(self, target: FlakyTest | str) -> ProposalSet:
         """Remedies for one test's root cause, best first; runs no test and changes nothing."""
-        from flaketui.proposals import propose
-
-        return propose(self, target)
+        return self._w.proposals.propose(target)
 
     def apply_fix(
         self, target: FlakyTest | str, options: ApplyOptions | None = None, *,
@@ -179,12 +167,11 @@ class Service:
         should_stop: StopPredicate | None = None, confirm: Callable[[FixPlan], bool] | None = None,
     ) -> ApplyOutcome:  # fmt: skip
         """Write the best remedy, prove it before and after, commit only if it holds (else restore)."""
-        from flaketui.apply_fix import ApplyOptions, apply_fix
+        from flaketui.apply_fix import ApplyOptions
 
-        return apply_fix(
-            self, target, options or ApplyOptions(), on_run=on_run, on_phase=on_phase,
-            should_stop=should_stop, confirm=confirm,
-        )  # fmt: skip
+        return self._w.apply.apply_fix(
+            target, options or ApplyOptions(), on_run=on_run, on_phase=on_phase, should_stop=should_stop, confirm=confirm
+        )
 
     def prove_fix(
         self, target: FlakyTest | str, options: ApplyOptions | None = None, *, include: Sequence[str] = (),
@@ -192,10 +179,10 @@ class Service:
         should_stop: StopPredicate | None = None, confirm: Callable[[FixPlan], bool] | None = None,
     ) -> ApplyOutcome:  # fmt: skip
         """The user's own fix: the failure rate at HEAD against the work tree, as ``apply_fix``."""
-        from flaketui.apply_fix import ApplyOptions, prove_hand_fix
+        from flaketui.apply_fix import ApplyOptions
 
-        return prove_hand_fix(
-            self, target, options or ApplyOptions(), include=tuple(include), on_run=on_run, on_phase=on_phase,
+        return self._w.apply.prove_hand_fix(
+            target, options or ApplyOptions(), include=tuple(include), on_run=on_run, on_phase=on_phase,
             should_stop=should_stop, confirm=confirm,
         )  # fmt: skip
 

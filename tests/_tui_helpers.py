@@ -10,7 +10,7 @@ from typing import Any
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.worker import WorkerFailed
+from textual.worker import WorkerCancelled, WorkerFailed
 
 #: Three flaky-marked tests: one that fails every third run (a counter file next to it),
 #: one that always passes (safe to commit), one that sleeps a fixed time (``time``/``async``).
@@ -86,7 +86,14 @@ async def settle(pilot: Pilot, *, rounds: int = 200) -> None:
             await app.workers.wait_for_complete()
         except WorkerFailed:
             pass  # the app turns it into a dialog; the test looks at that
+        except WorkerCancelled:
+            pass  # an exclusive worker replaced by a newer one (the cursor moved on)
         await pilot.pause()
+        # A key pressed sets diagnosis aside until it is quiet: no worker runs in between.
+        scanner = getattr(getattr(app, "main", None), "scanner", None)
+        if scanner is not None and scanner.waiting_for_quiet:
+            await pilot.pause(0.05)
+            continue
         if not any(w.is_running for w in app.workers):
             return
     raise AssertionError("the app's workers never finished")

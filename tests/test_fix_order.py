@@ -38,7 +38,7 @@ def test_bisection_names_the_polluter_and_the_proposal_restores_state_there(proj
     service = Service(project)
     test = service.tests_named(VICTIM)[0]
     assert [p.remedy for p in service.propose_fixes(test).proposals] == []  # the code alone shows no cause
-    bisection = find_polluter(service, test)
+    bisection = find_polluter(service.workspace, test)
     assert bisection.polluter == f"{TEST_FILE}::test_debug_can_be_switched_on"
     best = Service(project).propose_fixes(VICTIM).proposals[0]
     assert best.remedy == "restore.monkeypatch"

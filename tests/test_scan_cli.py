@@ -263,3 +263,13 @@ def test_the_index_is_grepped_only_while_few_objects_are_loose(make_repo) -> Non
     listed = "\n".join(str(many / f"{n}.txt") for n in range(1500))
     subprocess.run(["git", "hash-object", "-w", "--stdin-paths"], cwd=root, check=True, capture_output=True, text=True, input=listed)
     assert not gitjobs.index_is_cheap(root)  # each loose object is a file to open: grep the work tree
+
+
+def test_scan_json_without_a_history_is_written_as_json_dumps_writes_it(make_repo, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_repo({"tests/test_a.py": "import pytest\n\n@pytest.mark.flaky(reruns=2)\ndef test_a(): pass\n"})
+    for _ in range(2):  # computed, then reprinted from the cache
+        assert main(["-C", str(root), "scan", "--json"]) == 0
+        text = capsys.readouterr().out.rstrip("\n")
+        payload = json.loads(text)
+        assert payload["candidates"] == [] and [t["nodeid"] for t in payload["tests"]] == ["tests/test_a.py::test_a"]
+        assert text == json.dumps(payload, indent=2)

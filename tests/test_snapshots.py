@@ -69,6 +69,20 @@ def test_main_screen_on_the_demo_repository(snap_compare, tmp_path: Path, publis
     assert snap_compare(FlakeTUIApp(Service(root)), terminal_size=SIZE, run_before=run_before)
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 35), (200, 50)], ids=["80x24", "120x35", "200x50"])
+def test_the_demo_at_any_width(snap_compare, tmp_path: Path, publish, size: tuple[int, int]) -> None:
+    """lazygit and k9s stay usable at 80x24: so does the main screen, at every size."""
+    root = write_demo(tmp_path / "taskq")
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("j")
+        await _settled(pilot)
+        publish(pilot, f"main-{size[0]}x{size[1]}")
+
+    assert snap_compare(FlakeTUIApp(Service(root)), terminal_size=size, run_before=run_before)
+
+
 def test_fix_proposal_on_the_demo_repository(snap_compare, tmp_path: Path, publish) -> None:
     root = write_demo(tmp_path / "taskq")
 
@@ -113,7 +127,7 @@ def test_verification_in_progress(snap_compare, tmp_path: Path, publish) -> None
         await settle(pilot)
         await pilot.press("v")  # the blocking test is first: run 1 passes, run 2 hangs
         await wait_for(pilot, lambda: running.exists() and running.read_text().isdigit())
-        await wait_for(pilot, lambda: pilot.app.main.rows[(".", "tests/test_blocking.py::test_blocks_on_second_run")]
+        await wait_for(pilot, lambda: pilot.app.main.model.rows[(".", "tests/test_blocking.py::test_blocks_on_second_run")]
                        .verification_text().startswith("1/10"))
         await pilot.press("l", "l")  # the Runs tab
         pilot.app.clear_notifications()

@@ -16,15 +16,17 @@ from flaketui.tui.help import HelpScreen
 from flaketui.tui.keymap import load_keymap
 from flaketui.tui.modals import CategoryPicker, FindingsScreen, MessageDialog
 from flaketui.tui.rows import RowState
-from flaketui.tui.widgets import SourceView
-from tests._tui_helpers import PROJECT, run_async, settle
+from flaketui.tui.widgets.detail import SourceView
+from flaketui.tui.widgets.test_list import TestList
+from flaketui.tui.widgets.test_table import TestTable
+from tests._tui_helpers import PROJECT, run_async, settle, wait_for
 from tests.conftest import MakeRepo, git
 
 SIZE = (150, 40)
 
 
 def nodeids(app: FlakeTUIApp) -> list[str]:
-    return [key[1] for key in app.main.shown]
+    return [key[1] for key in app.main.model.shown]
 
 
 @run_async
@@ -67,7 +69,7 @@ async def test_a_digit_confirms_a_category_and_it_persists(make_repo: MakeRepo) 
     again = FlakeTUIApp(Service(root))
     async with again.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        row = again.main.rows[(".", "tests/test_stable.py::test_always_passes")]
+        row = again.main.model.rows[(".", "tests/test_stable.py::test_always_passes")]
         assert row.confirmed is Category.TIME
         assert row.category_text() == "✓ time"
 
@@ -110,7 +112,7 @@ async def test_sort_cycles_and_keeps_the_selection(make_repo: MakeRepo) -> None:
         await pilot.press("j")
         chosen = app.main.selected.key
         await pilot.press("s")
-        assert app.main.sort_order == "category"
+        assert app.main.model.sort_order == "category"
         assert app.main.selected.key == chosen
 
 
@@ -122,7 +124,7 @@ async def test_help_is_generated_from_the_bindings(make_repo: MakeRepo) -> None:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         described = {description for _keys, description, _about in app.screen.lines}
-        for binding in [*app.main.BINDINGS, *app.BINDINGS]:
+        for binding in [*TestTable.BINDINGS, *TestList.BINDINGS, *app.main.BINDINGS, *app.BINDINGS]:
             assert binding.description in described
         down = next(keys for keys, description, _about in app.screen.lines if description == "Down")
         assert set(down.split(", ")) == {"j", "↓"}
@@ -152,23 +154,6 @@ async def test_the_empty_state_says_what_was_looked_at(make_repo: MakeRepo) -> N
         assert not empty.has_class("hidden") and app.main.table.has_class("hidden")
         assert "No flaky markers found" in str(empty.render())
         assert app.main.check_action("verify", ()) is None
-
-
-class _NoVerification(Service):
-    def verify(self, tests, **options):  # an engine that has not landed yet
-        raise NotImplementedError
-
-
-@run_async
-async def test_an_engine_not_built_yet_is_disabled_not_a_crash(make_repo: MakeRepo) -> None:
-    app = FlakeTUIApp(_NoVerification(make_repo(PROJECT)))
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        assert app.main.check_action("verify", ()) is None
-        assert "not available" in app.main.unavailable_reason("verify")
-        await pilot.press("v")
-        await settle(pilot)
-        assert app.main.selected.state is RowState.UNVERIFIED
 
 
 class _BrokenScan(Service):
@@ -232,7 +217,7 @@ async def test_verify_options_change_runs_and_mode(make_repo: MakeRepo) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("o", "end", "backspace", "backspace", *"25", "enter")
-        assert app.main.runs == 25
+        assert app.main.model.runs == 25
         assert "25 runs" in str(app.main.query_one("#activity").render())
 
 
@@ -259,6 +244,8 @@ async def test_f_lists_the_repository_findings(make_repo: MakeRepo) -> None:
         await settle(pilot)
         assert "1 repository finding (f)" in str(app.main.query_one("#notice").render())
         await pilot.press("f")
+        # The dialog composes after the key is handled: under load its body can come later.
+        await wait_for(pilot, lambda: bool(app.screen.query("#dialog-body Static")))
         assert isinstance(app.screen, FindingsScreen)
         assert "pyproject.toml" in str(app.screen.query_one("#dialog-body Static").render())
         await pilot.press("escape")
@@ -273,6 +260,7 @@ async def test_e_says_why_it_cannot_open_an_editor(make_repo: MakeRepo, monkeypa
         assert app.main.unavailable_reason("edit") == "neither $VISUAL nor $EDITOR is set"
         monkeypatch.setenv("EDITOR", "vi")
         await pilot.press("e")  # a headless terminal cannot be suspended: a dialog, not a crash
+        await pilot.pause()  # the key posts a message the screen handles
         assert isinstance(app.screen, MessageDialog)
         assert "tests/test_counter.py:" in app.screen.hint
 

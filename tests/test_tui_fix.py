@@ -9,7 +9,7 @@ from flaketui import vcs
 from flaketui.service import Service
 from flaketui.tui.app import FlakeTUIApp
 from flaketui.tui.modals import CommitDialog
-from flaketui.tui.proposal_view import ProposalView
+from flaketui.tui.widgets.proposal import ProposalView
 from tests._tui_helpers import run_async, settle, wait_for
 from tests.conftest import MakeRepo
 

@@ -37,7 +37,7 @@ async def test_a_skipping_test_shows_skipped_with_its_reason_and_c_does_not_comm
         select(app, SKIPPER)
         await pilot.press("v")
         await settle(pilot)
-        row = app.main.rows[SKIPPER]
+        row = app.main.model.rows[SKIPPER]
         assert row.state is RowState.SKIPPED
         assert row.verification_text() == "skipped"
         assert row.verification.runs == 1
@@ -60,7 +60,7 @@ async def test_x_leaves_a_cancelled_row_that_counts_as_cancelled_not_verified(ma
         await start_blocking_run(app, pilot, root)
         await pilot.press("x")
         await settle(pilot)
-        row = app.main.rows[BLOCKER]
+        row = app.main.model.rows[BLOCKER]
         assert row.verification.verdict is Verdict.CANCELLED
         assert row.state is RowState.CANCELLED
         assert row.verification_text() == "cancelled 1/10"
@@ -74,7 +74,7 @@ async def test_the_commit_modal_asks_for_its_own_key_after_fewer_runs_than_the_m
     app = FlakeTUIApp(Service(root))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        app.main.runs = 3  # as `o` sets it
+        app.main.model.runs = 3  # as `o` sets it
         select(app, STABLE)
         await pilot.press("c")
         await settle(pilot)

@@ -20,7 +20,16 @@ from flaketui.models import (
     Verification,
     VerifyMode,
 )
-from flaketui.tui.rows import Progress, Row, RowState, SortOrder, fit_nodeid, parse_filter, sort_key, verdict_sentence
+from flaketui.tui.rows import (
+    Progress,
+    Row,
+    RowState,
+    SortOrder,
+    fit_test,
+    parse_filter,
+    sort_key,
+    verdict_sentence,
+)
 from flaketui.tui.verify_queue import VerifyJob, VerifyQueue
 
 
@@ -125,13 +134,15 @@ def test_the_queue_runs_one_job_at_a_time_in_order() -> None:
 @pytest.mark.parametrize(
     ("nodeid", "width", "shown"),
     [
-        pytest.param("tests/test_a.py::test_x", 40, "tests/test_a.py::test_x", id="fits"),
-        pytest.param("tests/unit/test_a.py::test_x", 20, "test_a.py::test_x", id="directories-go-first"),
-        pytest.param("tests/test_aio.py::test_fetch_all_returns", 21, "test_aio.p…ll_returns", id="then-the-middle"),
-        pytest.param("t/test_p.py::test_v[case-a]", 18, "test_p.p…v[case-a]", id="param-id-stays"),
-        pytest.param("tests/test_a.py::test_x", 0, "tests/test_a.py::test_x", id="not-laid-out-yet"),
+        pytest.param("tests/test_a.py::test_x", 40, ("test_a.py ", "test_x"), id="fits, file as a prefix"),
+        pytest.param("tests/unit/test_a.py::test_x", 12, ("", "test_x"), id="the file gives way first"),
+        pytest.param("tests/test_aio.py::test_fetch_all_returns", 21, ("", "test_fetch…ll_returns"),
+                     id="then-the-middle-of-the-name"),
+        pytest.param("t/test_p.py::test_v[case-a]", 9, ("", "test…e-a]"), id="param-id-end-stays"),
+        pytest.param("t/test_p.py::TestC::test_v[a]", 30, ("test_p.py ", "TestC::test_v[a]"), id="class-and-param"),
+        pytest.param("tests/test_a.py::test_x", 0, ("test_a.py ", "test_x"), id="not-laid-out-yet"),
     ],
 )
-def test_fit_nodeid_keeps_the_file_and_the_end_of_the_name(nodeid: str, width: int, shown: str) -> None:
-    assert fit_nodeid(nodeid, width) == shown
-    assert width == 0 or len(shown) <= width
+def test_fit_test_puts_the_name_first(nodeid: str, width: int, shown: tuple[str, str]) -> None:
+    assert fit_test(nodeid, width) == shown
+    assert width == 0 or len("".join(shown)) <= width

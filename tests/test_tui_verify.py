@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -11,7 +12,14 @@ from flaketui.service import Service
 from flaketui.tui.app import FlakeTUIApp
 from flaketui.tui.modals import CommitDialog, MessageDialog
 from flaketui.tui.rows import RowState
-from tests._tui_helpers import BLOCKING, PROJECT, processes_under, run_async, settle, wait_for
+from tests._tui_helpers import (
+    BLOCKING,
+    PROJECT,
+    processes_under,
+    run_async,
+    settle,
+    wait_for,
+)
 from tests.conftest import MakeRepo, git
 
 SIZE = (150, 40)
@@ -21,7 +29,7 @@ BLOCKER = (".", "tests/test_blocking.py::test_blocks_on_second_run")
 
 
 def select(app: FlakeTUIApp, key: tuple[str, str]) -> None:
-    app.main.table.move_cursor(row=app.main.shown.index(key), animate=False)
+    app.main.table.move_cursor(row=app.main.model.shown.index(key), animate=False)
 
 
 @run_async
@@ -32,7 +40,7 @@ async def test_verify_a_flaky_test_shows_k_of_n_and_the_honest_bound(make_repo: 
         select(app, COUNTER)
         await pilot.press("v")
         await settle(pilot)
-        row = app.main.rows[COUNTER]
+        row = app.main.model.rows[COUNTER]
         assert row.verification_text() == "7/10"
         assert row.state is RowState.FLAKY
         assert app.main.table.get_cell(app.main.table.coordinate_to_cell_key((0, 0)).row_key, "runs") == "7/10"
@@ -51,7 +59,7 @@ async def test_a_stable_result_states_the_95_percent_bound(make_repo: MakeRepo) 
         await settle(pilot)
         await pilot.press("l", "l")
         assert "10/10 passed: failure rate < 26% at 95%" in str(app.main.query_one("#runs").render())
-        assert app.main.rows[STABLE].state is RowState.STABLE
+        assert app.main.model.rows[STABLE].state is RowState.STABLE
 
 
 @run_async
@@ -60,13 +68,13 @@ async def test_verifications_queue_behind_one_consumer(make_repo: MakeRepo) -> N
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("space", "space", "V")  # mark the counter and stable tests, verify both
-        assert app.main.queue.current is not None
-        assert sum(1 for r in app.main.rows.values() if r.state in (RowState.RUNNING, RowState.QUEUED)) == 2
+        assert app.main.model.queue.current is not None
+        assert sum(1 for r in app.main.model.rows.values() if r.state in (RowState.RUNNING, RowState.QUEUED)) == 2
         assert [w for w in app.workers if w.group == "verify" and w.is_running].__len__() <= 1
         await settle(pilot)
-        assert app.main.rows[COUNTER].verification.verdict is Verdict.FLAKY
-        assert app.main.rows[STABLE].verification.verdict is Verdict.STABLE
-        assert not app.main.queue.busy
+        assert app.main.model.rows[COUNTER].verification.verdict is Verdict.FLAKY
+        assert app.main.model.rows[STABLE].verification.verdict is Verdict.STABLE
+        assert not app.main.model.queue.busy
 
 
 @run_async
@@ -84,7 +92,7 @@ async def test_c_verifies_then_commits_through_the_modal(make_repo: MakeRepo) ->
         assert "-@pytest.mark.flaky(reruns=2)" in app.screen.plan.diff
         await pilot.press("enter")
         await settle(pilot)
-        assert app.main.rows[STABLE].state is RowState.FIXED
+        assert app.main.model.rows[STABLE].state is RowState.FIXED
         assert "1 fixed" in str(app.main.query_one("#header").render())
     log = git(root, "log", "-1", "--format=%B")
     assert "Flaky-Category: external" in log
@@ -141,7 +149,7 @@ async def test_z_undoes_the_last_fix(make_repo: MakeRepo) -> None:
         await pilot.press("z")
         await wait_for(pilot, lambda: git(root, "rev-list", "--count", "HEAD").strip() == "3")
         await settle(pilot)
-        assert STABLE in app.main.rows and app.main.rows[STABLE].state is not RowState.FIXED
+        assert STABLE in app.main.model.rows and app.main.model.rows[STABLE].state is not RowState.FIXED
     assert "@pytest.mark.flaky(reruns=2)" in (root / "tests/test_stable.py").read_text()
     assert git(root, "rev-list", "--count", "HEAD").strip() == "3"
 
@@ -161,10 +169,10 @@ async def test_x_cancels_and_leaves_no_process(make_repo: MakeRepo) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await start_blocking_run(app, pilot, root)
-        assert app.main.rows[BLOCKER].state is RowState.RUNNING
+        assert app.main.model.rows[BLOCKER].state is RowState.RUNNING
         await pilot.press("x")
         await settle(pilot)
-        assert app.main.rows[BLOCKER].state is not RowState.RUNNING
+        assert app.main.model.rows[BLOCKER].state is not RowState.RUNNING
         assert processes_under(root) == []
 
 
@@ -176,8 +184,8 @@ async def test_keys_work_while_a_verification_runs(make_repo: MakeRepo) -> None:
         await settle(pilot)
         await start_blocking_run(app, pilot, root)
         await pilot.press("j", "3")  # move to the next test and confirm `time` while it runs
-        await wait_for(pilot, lambda: app.main.rows[COUNTER].confirmed is Category.TIME)
-        assert app.main.rows[BLOCKER].state is RowState.RUNNING
+        await wait_for(pilot, lambda: app.main.model.rows[COUNTER].confirmed is Category.TIME)
+        assert app.main.model.rows[BLOCKER].state is RowState.RUNNING
         await pilot.press("x")
         await settle(pilot)
     assert Service(root).decisions()[COUNTER].category is Category.TIME
@@ -204,13 +212,13 @@ async def test_an_edit_after_verifying_makes_the_result_old(make_repo: MakeRepo)
         select(app, STABLE)
         await pilot.press("v")
         await settle(pilot)
-        assert app.main.rows[STABLE].state is RowState.STABLE
+        assert app.main.model.rows[STABLE].state is RowState.STABLE
     with (root / "tests/test_stable.py").open("a") as source:
         source.write("\n# edited after the verification\n")
     again = FlakeTUIApp(Service(root))
     async with again.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        row = again.main.rows[STABLE]
+        row = again.main.model.rows[STABLE]
         assert row.state is RowState.STALE and row.verification_text() == "10/10 old"
 
 
@@ -259,6 +267,39 @@ async def test_a_class_marker_is_verified_and_committed_for_every_test_it_covers
         assert "covers 2 tests" in str(app.screen.query_one("#commit-covered").render())
         await pilot.press("enter")
         await settle(pilot)
-        assert all(row.state is RowState.FIXED for row in app.main.rows.values())
-        assert all(row.verification.passed == 10 for row in app.main.rows.values())
+        assert all(row.state is RowState.FIXED for row in app.main.model.rows.values())
+        assert all(row.verification.passed == 10 for row in app.main.model.rows.values())
     assert "flaky" not in (root / "tests/test_pair.py").read_text()
+
+
+class _SlowDecisions(Service):
+    """Writing a decision waits for the test's word: ``c`` arrives while it is being saved."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.release = threading.Event()
+
+    def set_category(self, *args, **kwargs):
+        self.release.wait()
+        return super().set_category(*args, **kwargs)
+
+
+@run_async
+async def test_c_right_after_a_category_commits_with_that_category(make_repo: MakeRepo) -> None:
+    root = make_repo(PROJECT)
+    service = _SlowDecisions(root)
+    app = FlakeTUIApp(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        select(app, STABLE)
+        try:
+            await pilot.press("4", "c")
+            await pilot.pause()
+            planning = [w for w in app.workers if w.group == "commit"]
+        finally:
+            service.release.set()  # whatever happened, the decision's thread must end
+        assert planning == []  # the plan waited for the decision
+        await settle(pilot)
+        assert isinstance(app.screen, CommitDialog)
+        assert "Flaky-Category: external" in app.screen.plan.message
+        await pilot.press("escape")

@@ -20,6 +20,7 @@ class FlakeTUIApp(App[None]):
     CSS_PATH = Path(__file__).with_name("flaketui.tcss")
     TITLE = "flaketui"
     COMMANDS = App.COMMANDS | {ActionCommands}
+    HELP = "Everywhere"
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit at once, killing a running verification"),
         Binding("question_mark", "help", "Help", id="help", tooltip="Every key, generated from the bindings"),

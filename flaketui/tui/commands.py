@@ -21,9 +21,8 @@ class ActionCommands(Provider):
         if main is None:
             return []
         commands: list[tuple[str, str, Callable[[], Awaitable[None]]]] = []
-        for section, binding, keys in bindings_of(main):
-            node = {"Everywhere": self.app, "Moving in the table": main.table}.get(section, main)
-            reason = unavailable_reason(main, binding)
+        for node, binding, keys in bindings_of(main):
+            reason = unavailable_reason(node, binding)
             key = self.app.get_key_display(binding.with_key(keys[0]))
             name = f"{binding.description} ({key})"
             help_text = f"unavailable: {reason}" if reason else binding.tooltip

@@ -10,26 +10,28 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
-#: Sections of the help, in the order a user meets them.
-SECTIONS = (("MainScreen", "Triage"), ("TestTable", "Moving in the table"), ("FlakeTUIApp", "Everywhere"))
+
+def key_owners(screen: Screen[Any]) -> list[DOMNode]:
+    """The nodes whose keys work on the main screen, innermost first: the table (focused),
+    the components around it, the screen, the app. Each names its section with ``HELP``."""
+    table = screen.query("TestTable")
+    start: DOMNode = table.first() if table else screen
+    return [node for node in (*start.ancestors_with_self,) if "BINDINGS" in type(node).__dict__ or node is screen.app]
 
 
-def bindings_of(screen: Screen[Any]) -> Iterator[tuple[str, Binding, list[str]]]:
-    """Each (section, binding, keys) the screen answers to, keymap applied.
+def bindings_of(screen: Screen[Any]) -> Iterator[tuple[DOMNode, Binding, list[str]]]:
+    """Each (owner, binding, keys) the screen answers to, keymap applied.
 
-    Keys bound to the same action are listed together (``j, ↓``), named by the binding our
-    own class declares (with an id, remappable); a base widget's extra keys are left out
-    unless they share an action with ours.
+    Keys bound to the same action are listed together (``j, ↓``), named by the binding its
+    owner declares (with an id, remappable); a base widget's extra keys are left out unless
+    they share an action with the owner's.
     """
     seen: set[str] = set()
-    nodes = {type(node).__name__: node for node in (*screen.query("TestTable"), screen, screen.app)}
-    for name, section in SECTIONS:
-        node = nodes.get(name)
-        if node is None:
-            continue
+    for node in key_owners(screen):
         own = {b.action: b for b in type(node).__dict__.get("BINDINGS", []) if isinstance(b, Binding)}
         grouped: dict[str, list[str]] = {}
         bindings = node._bindings.copy()
@@ -42,15 +44,19 @@ def bindings_of(screen: Screen[Any]) -> Iterator[tuple[str, Binding, list[str]]]
                 keys.append(key)
         for action, keys in grouped.items():
             seen.add(action)
-            yield section, own[action], keys
+            yield node, own[action], keys
 
 
-def unavailable_reason(screen: Screen[Any], binding: Binding) -> str | None:
-    """Why the action cannot run now (the main screen's own explanation), or None."""
-    explain = getattr(screen, "unavailable_reason", None)
+def section_of(node: DOMNode) -> str:
+    return str(getattr(node, "HELP", "") or type(node).__name__)
+
+
+def unavailable_reason(node: DOMNode, binding: Binding) -> str | None:
+    """Why the action cannot run now (its owner's own explanation), or None."""
+    explain = getattr(node, "unavailable_reason", None)
     if explain is None:
         return None
-    reason: str | None = explain(binding.action.split("(", 1)[0].removeprefix("screen."))
+    reason: str | None = explain(binding.action.split("(", 1)[0])
     return reason
 
 
@@ -72,12 +78,13 @@ class HelpScreen(ModalScreen[None]):
         section_style = self.get_component_rich_style("help--section", partial=True)
         unavailable_style = self.get_component_rich_style("help--unavailable", partial=True)
         current = None
-        for section, binding, bound in bindings_of(self.main):
+        for node, binding, bound in bindings_of(self.main):
+            section = section_of(node)
             if section != current:
                 table.add_row(Text(f"\n{section}" if current else section, style=section_style), "", "")
                 current = section
             keys = ", ".join(self.app.get_key_display(binding.with_key(k)) for k in bound)
-            reason = unavailable_reason(self.main, binding)
+            reason = unavailable_reason(node, binding)
             about = binding.tooltip or ""
             if reason:
                 about = f"{about} (unavailable: {reason})".strip()

@@ -12,11 +12,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, OptionList, Select, SelectionList, Static
+from textual.widgets import Input, Label, OptionList, Select, SelectionList, Static
 from textual.widgets.option_list import Option
 from textual.widgets.selection_list import Selection
 
 from flaketui.models import Category, Diagnosis, Finding, FixPlan, Keep, VerifyMode
+from flaketui.tui.workload import Workload
 
 
 class MessageDialog(ModalScreen[None]):
@@ -146,6 +147,8 @@ class CommitDialog(ModalScreen[tuple[str, ...] | None]):
         Binding("escape", "cancel", "Cancel", id="commit-cancel"),
     ]
     COMPONENT_CLASSES = {"diff--added", "diff--removed", "diff--hunk", "diff--file"}
+    #: Narrow terminals stack the diff over the message and files (tcss: ``CommitDialog.-narrow``).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
     def __init__(self, plan: FixPlan) -> None:
         super().__init__()
@@ -226,26 +229,27 @@ class FindingsScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class Confirm(ModalScreen[bool]):
+class ConfirmWorkload(ModalScreen[bool]):
+    """Long work that covers more than the selected test: what it starts, and go on or not."""
+
     BINDINGS = [
-        Binding("enter,y", "answer(True)", "Yes", id="confirm-yes"),
-        Binding("escape,n", "answer(False)", "No", id="confirm-no"),
+        Binding("enter,y", "answer(True)", "Start", id="workload-start"),
+        Binding("escape,n", "answer(False)", "Do not start", id="workload-cancel"),
     ]
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, why: str, workload: Workload, nodeids: Sequence[str]) -> None:
         super().__init__()
-        self.question = question
+        self.why, self.workload, self.nodeids = why, workload, tuple(nodeids)
 
     def compose(self) -> ComposeResult:
+        listed = "\n".join(f"  {n}" for n in self.nodeids[:8])
+        more = f"\n  … and {len(self.nodeids) - 8} more" if len(self.nodeids) > 8 else ""
         with Vertical(id="dialog"):
-            yield Static(Text(self.question), id="dialog-message")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Yes (enter)", id="yes", variant="primary")
-                yield Button("No (esc)", id="no")
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+            yield Label(f"{self.why} {self.workload.describe()}", id="dialog-title")
+            with VerticalScroll(id="dialog-body"):
+                yield Static(Text(f"This starts {self.workload.total_runs} pytest runs:\n{listed}{more}"),
+                             id="dialog-message")
+            yield Static(Text("enter/y start · esc/n do not start (o changes runs and mode)"), classes="dialog-keys")
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)

@@ -169,22 +169,28 @@ class Row:
         return ""
 
 
-def fit_nodeid(nodeid: str, width: int) -> str:
-    """A node id shortened to ``width`` cells, keeping what tells tests apart.
+def fit_test(nodeid: str, width: int) -> tuple[str, str]:
+    """``(file, name)`` of a node id fitted to ``width`` cells, the name first.
 
-    Directories go first (the source pane shows the path), then the middle of what is left,
-    so both the file and the end of the test name (a parameter id) stay readable.
+    The name (class, function and parameter id) is what tells rows apart, so it is kept
+    whole while it fits; the file (a prefix the table dims) gives way first, then the
+    middle of the name, so its start and its parameter id stay readable.
     """
-    if width <= 0 or len(nodeid) <= width:  # 0: not laid out yet
-        return nodeid
-    path, sep, rest = nodeid.partition("::")
-    short = path.rpartition("/")[2] + sep + rest
-    if len(short) <= width:
-        return short
-    if width < 2:
-        return short[:width]
-    head = (width - 1) // 2
-    return short[:head] + "…" + short[len(short) - (width - 1 - head):]
+    path, sep, name = nodeid.partition("::")
+    file = path.rpartition("/")[2]
+    if not sep:
+        file, name = "", nodeid
+    if width <= 0:  # not laid out yet
+        return (f"{file} " if file else "", name)
+    if len(name) > width:
+        if width < 2:
+            return "", name[:width]
+        head = (width - 1) // 2
+        return "", name[:head] + "…" + name[len(name) - (width - 1 - head):]
+    # The file whole or not at all: a cut file name reads as another file.
+    if file and len(file) + 1 + len(name) <= width:
+        return f"{file} ", name
+    return "", name
 
 
 def verdict_sentence(verification: Verification) -> str:

@@ -84,7 +84,7 @@ def verify_targets(
         for (rootdir, group_options), group in groups.items():
             tally = _Tally(mode_ran=group_options.mode)
             if not stop():
-                _run_group(root / rootdir, group, interpreter, group_options, probe_dir, tally, on_run, stop)
+                _run_group(_Where(root / rootdir, interpreter, probe_dir, stop), group, group_options, tally, on_run)
             else:
                 tally.cancelled = True
             for target in group:
@@ -112,16 +112,18 @@ def _modules(nodeids: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n.split("::", 1)[0] for n in nodeids))
 
 
-def _run_group(
-    cwd: Path,
-    group: list[Target],
-    interpreter: Interpreter,
-    options: VerifyOptions,
-    probe_dir: str,
-    tally: _Tally,
-    on_run: RunCallback | None,
-    stop: StopPredicate,
-) -> None:
+@dataclass(frozen=True)
+class _Where:
+    """Where one group of targets runs: its rootdir, the interpreter, the probe, the stop."""
+
+    cwd: Path
+    interpreter: Interpreter
+    probe_dir: str
+    stop: StopPredicate
+
+
+def _run_group(where: _Where, group: list[Target], options: VerifyOptions, tally: _Tally, on_run: RunCallback | None) -> None:
+    cwd, interpreter, probe_dir, stop = where.cwd, where.interpreter, where.probe_dir, where.stop
     nodeids = tuple(dict.fromkeys(t.nodeid for t in group))
     for nodeid in nodeids:
         tally.results.setdefault(nodeid, [])
@@ -157,18 +159,10 @@ def _run_group(
     else:
         _run_per_process(cwd, nodeids, interpreter, options, tally, run, stop, parallel=mode is VerifyMode.PARALLEL)
         if mode is VerifyMode.PARALLEL:
-            _compare_with_serial(cwd, group, interpreter, options, probe_dir, tally, stop)
+            _compare_with_serial(where, group, options, tally)
 
 
-def _compare_with_serial(
-    cwd: Path,
-    group: list[Target],
-    interpreter: Interpreter,
-    options: VerifyOptions,
-    probe_dir: str,
-    tally: _Tally,
-    stop: StopPredicate,
-) -> None:
+def _compare_with_serial(where: _Where, group: list[Target], options: VerifyOptions, tally: _Tally) -> None:
     """The same runs, serial: does parallel execution give the serial results?
 
     The baseline is a real verification of its own (forked, or fresh-process where forking
@@ -183,7 +177,7 @@ def _compare_with_serial(
     serial = _Tally()
     if not why_none:
         serial_options = replace(options, mode=VerifyMode.FORKED, fail_fast=False)
-        _run_group(cwd, group, interpreter, serial_options, probe_dir, serial, None, stop)
+        _run_group(where, group, serial_options, serial, None)
         tally.cancelled = tally.cancelled or serial.cancelled
         if serial.cancelled:
             why_none = "the serial runs were cancelled"

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flaketui.models.history import HuntMode, SuiteOutcome
 from flaketui.verify.engine import PARALLEL_WORKERS, failure_summary
@@ -100,7 +101,7 @@ def run_pass(
             probe_everywhere=xdist,
         )
 
-        def consume(event: dict) -> None:
+        def consume(event: dict[str, Any]) -> None:
             kind = event.get("event")
             if kind == "collected":
                 result.collected = tuple(event.get("nodeids") or ())
@@ -142,7 +143,7 @@ def run_pass(
     return result
 
 
-def _outcome(event: dict) -> SuiteOutcome:
+def _outcome(event: dict[str, Any]) -> SuiteOutcome:
     outcome = str(event.get("outcome"))
     message = str(event.get("message") or "")
     if outcome == "error" and message.startswith("skipped: "):  # a probe that calls a skip an error

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 
@@ -24,10 +26,10 @@ ENV_ORDER = "FLAKETUI_PROBE_ORDER"
 ENV_SHUFFLE = "FLAKETUI_PROBE_SHUFFLE"
 #: A JSON file of ``{nodeid: seconds}``: tests with a timeout of their own (one that hung before).
 ENV_TIMEOUTS = "FLAKETUI_PROBE_TIMEOUTS"
-_timeouts = None
+_timeouts: dict[str, float] | None = None
 
 
-def timeout_of(nodeid, default):
+def timeout_of(nodeid: str, default: float | None) -> float | None:
     """The seconds ``nodeid`` may run for in this pass: its own, else ``default``."""
     global _timeouts
     if _timeouts is None:
@@ -39,7 +41,7 @@ def timeout_of(nodeid, default):
     return _timeouts.get(nodeid, default)
 
 
-def wanted(mode, environ):
+def wanted(mode: str, environ: Mapping[str, str]) -> bool:
     """In ``suite`` mode always; under xdist (``parallel``) when the pass is shuffled: every
     worker shuffles with the same seed, so they agree on the collection xdist compares."""
     return mode == "suite" or (mode == "parallel" and bool(environ.get(ENV_SHUFFLE)))
@@ -48,7 +50,7 @@ def wanted(mode, environ):
 class Suite:
     """Registered by the probe in a hunt's pass; ``emit`` writes one event."""
 
-    def __init__(self, emit, environ):
+    def __init__(self, emit: Callable[[dict[str, Any]], None], environ: Mapping[str, str]) -> None:
         self.emit = emit
         self.order_path = environ.get(ENV_ORDER, "")
         raw = environ.get(ENV_SHUFFLE, "")
@@ -56,17 +58,17 @@ class Suite:
         #: xdist workers collect the same tests: the controller reports them, not each worker.
         self.worker = "PYTEST_XDIST_WORKER" in environ
 
-    def pytest_collectreport(self, report):
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed and not self.worker:
             message = str(report.longreprtext).strip()[-2000:]
             self.emit({"event": "error", "nodeid": None, "where": report.nodeid, "message": message})
 
     @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, session, config, items):
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
         if self.order_path:
             with open(self.order_path, encoding="utf-8") as handle:
                 wanted = json.load(handle)
-            by_id = {}
+            by_id: dict[str, pytest.Item] = {}
             for item in items:
                 by_id.setdefault(item.nodeid, item)
             for nodeid in wanted:
@@ -78,7 +80,7 @@ class Suite:
             if self.worker:  # each test alone, so neighbours go to different workers
                 rng.shuffle(items)
                 return
-            modules = {}
+            modules: dict[str, list[pytest.Item]] = {}
             for item in items:
                 modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
             groups = list(modules.values())

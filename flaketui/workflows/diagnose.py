@@ -124,10 +124,15 @@ class DiagnosisWorkflow:
             diagnoses = self.diagnose_many(found) if found else []
         except Exception:  # noqa: BLE001 - a diagnosis problem must never stop a verification
             return {}
-        reasons = {}
-        seeded = hash_seed_rules()
-        for test, diagnosis in zip(found, diagnoses, strict=True):
-            rules = sorted({e.rule for e in diagnosis.evidence if e.rule in seeded})
-            if rules:
-                reasons[test.key] = ", ".join(rules)
-        return reasons
+        return hash_order_reasons(found, diagnoses)
+
+
+def hash_order_reasons(tests: Sequence[FlakyTest], diagnoses: Sequence[Diagnosis]) -> dict[TestKey, str]:
+    """The rules (``Rule.varies_with_hash_seed``) each test's diagnosis found, by test."""
+    reasons = {}
+    seeded = hash_seed_rules()
+    for test, diagnosis in zip(tests, diagnoses, strict=True):
+        rules = sorted({e.rule for e in diagnosis.evidence if e.rule in seeded})
+        if rules:
+            reasons[test.key] = ", ".join(rules)
+    return reasons

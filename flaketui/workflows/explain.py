@@ -139,6 +139,10 @@ class ExplainWorkflow:
 
     def _with_candidates(self, text: str, result: ScanResult, prefix: str) -> str:
         """Candidates come from the record (CI imports, hunts), not the tree: never from the cache."""
+        if not self.workspace.has_history() and text.endswith("\n}"):
+            # None to add: end the text as ``json.dumps(payload, indent=2)`` would, rather than
+            # parse and write a large answer a second time.
+            return text[: -len("\n}")] + ',\n  "candidates": []\n}'
         payload = json.loads(text)
         payload["candidates"] = []
         if self.workspace.has_history():

@@ -1,8 +1,10 @@
-"""A snapshot of a past tree: the Python files and pytest configs of one commit, exported
-into a temporary directory, to scan and diagnose the code as it was.
+"""A snapshot of a past tree: the Python files and pytest configs of one commit (or all of
+its files), exported into a temporary directory, to scan, diagnose or run the code as it was.
 
 The fix workflow names the root cause of the code as committed (the user's uncommitted
-fix would hide it); undo finds the markers a fix removed in the fix's parent.
+fix would hide it); undo finds the markers a fix removed in the fix's parent; ``fix --prove``
+measures the failure rate at HEAD (``VerifyWorkflow.verify_snapshot``) without touching the
+user's edits.
 """
 
 from __future__ import annotations
@@ -21,17 +23,20 @@ from flaketui.rootdirs import is_config_file
 
 
 class TreeSnapshot:
-    """``with TreeSnapshot(root, "HEAD") as past: past.tests()``; removed on exit."""
+    """``with TreeSnapshot(root, "HEAD") as past: past.tests()``; removed on exit.
 
-    def __init__(self, root: Path, rev: str) -> None:
+    ``every_file``: export the data files too, for a snapshot whose tests will run."""
+
+    def __init__(self, root: Path, rev: str, *, every_file: bool = False) -> None:
         self.root = root
         self.rev = rev
+        self._keep = _any_file if every_file else _worth_exporting
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
 
     def __enter__(self) -> Self:
         self._scratch = tempfile.TemporaryDirectory(prefix="flaketui-snapshot-")
         try:
-            vcs.export_tree(self.root, self.rev, self.path, _worth_exporting)
+            vcs.export_tree(self.root, self.rev, self.path, self._keep)
         except BaseException:
             self._scratch.cleanup()
             raise
@@ -58,3 +63,7 @@ class TreeSnapshot:
 
 def _worth_exporting(name: str) -> bool:
     return name.endswith(".py") or is_config_file(name)
+
+
+def _any_file(name: str) -> bool:
+    return True

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 from flaketui.workflows.scan import ScanWorkflow
 
 if TYPE_CHECKING:
+    from flaketui.apply_fix import ApplyWorkflow
     from flaketui.gitjobs import EarlyScan
+    from flaketui.proposals import ProposalsWorkflow
     from flaketui.workflows.ci_history import HistoryWorkflow
     from flaketui.workflows.diagnose import DiagnosisWorkflow
     from flaketui.workflows.explain import ExplainWorkflow
@@ -71,3 +73,15 @@ class Workflows:
         from flaketui.workflows.undo import UndoWorkflow
 
         return UndoWorkflow(self.workspace, self.record)
+
+    @cached_property
+    def proposals(self) -> ProposalsWorkflow:
+        from flaketui.proposals import ProposalsWorkflow
+
+        return ProposalsWorkflow(self.workspace, self.scan, self.diagnose, self.record)
+
+    @cached_property
+    def apply(self) -> ApplyWorkflow:
+        from flaketui.apply_fix import ApplyWorkflow
+
+        return ApplyWorkflow(self.workspace, self.scan, self.proposals, self.verify, self.fix)

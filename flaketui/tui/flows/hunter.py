@@ -59,11 +59,15 @@ class Hunter(Widget):
     @work(thread=True, exit_on_error=False, group="hunt", name="hunt")
     def _hunt(self, runs: int, budget_minutes: float) -> None:
         worker = get_current_worker()
+
+        def progressed(progress: HuntProgress) -> None:
+            self.post_message(self.Progress(progress))
+
         try:
-            report = self.service.hunt(
+            report = self.service.hunting.hunt(
                 runs=runs,
                 budget_minutes=budget_minutes,
-                on_progress=lambda progress: self.post_message(self.Progress(progress)),
+                on_progress=progressed,
                 should_stop=lambda: self._stop or worker.is_cancelled,
             )
         finally:

@@ -1,144 +1,37 @@
-"""The main screen's widgets. Colours live in flaketui.tcss: these widgets name component
-classes (``source--time``, ``test-table--flaky``) and ask the stylesheet for their style."""
+"""The detail pane: the selected test's source, evidence, runs and history, in tabs.
+
+Colours live in flaketui.tcss: these widgets name component classes (``source--time``) and
+ask the stylesheet for their style. The pane observes the triage model and shows the
+selected row; it asks for a test's history (a message) the first time its tab opens.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding
+from textual import on
+from textual.containers import VerticalScroll
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import DataTable, Static
-from textual.widgets.data_table import CellKey, RowKey
+from textual.widgets import Static, TabbedContent, TabPane
 
 from flaketui.models import (
     Category,
     Diagnosis,
     Evidence,
     FlakyTest,
-    RepoInfo,
-    TestKey,
     Verdict,
     Verification,
     VerifyMode,
 )
-from flaketui.tui.rows import STATE_GLYPHS, Row, RowState, fit_nodeid, verdict_sentence
-
-#: (key, label, width); the test column takes what the others leave.
-COLUMNS = (("status", "", 2), ("test", "test", 0), ("marker", "marker", 12), ("category", "category", 13),
-           ("runs", "runs", 14))
-_MIN_TEST_WIDTH = 24
-#: Header words for verdict states, so "16 flaky" (marked) and "1 still flaky" (verified) differ.
-_STATE_WORDS = {RowState.FLAKY: "still flaky", RowState.BROKEN: "broken", RowState.KEPT: "kept on purpose",
-                RowState.STALE: "verified on an older tree", RowState.CANCELLED: "cancelled"}
-
-
-class RepoHeader(Static):
-    """``flaketui ─ repo@branch ─ 23 flaky · 4 verified · 2 fixed`` and counts by category."""
-
-    def show(self, info: RepoInfo | None, by_state: dict[RowState, int], by_category: dict[Category, int],
-             total: int, fixed: int) -> None:
-        where = "…" if info is None else (f"{info.name}@{info.branch or 'detached'}" if info.is_git
-                                          else f"{info.name} (no git)")
-        verified = by_state.get(RowState.STABLE, 0)
-        parts = [f"{total} flaky", f"{verified} verified", f"{fixed} fixed"]
-        for state in (RowState.FLAKY, RowState.BROKEN, RowState.SKIPPED, RowState.CANCELLED, RowState.STALE,
-                      RowState.KEPT, RowState.RUNNING, RowState.QUEUED):
-            if by_state.get(state):
-                parts.append(f"{by_state[state]} {_STATE_WORDS.get(state, state)}")
-        categories = " ".join(f"{c}:{n}" for c, n in sorted(by_category.items(), key=lambda kv: -kv[1]))
-        line = Text.assemble(("flaketui", "bold"), " ─ ", where, " ─ ", " · ".join(parts))
-        if categories:
-            line.append(f" ─ {categories}")
-        self.update(line)
-
-
-class TestTable(DataTable[Text | str]):
-    """The flaky tests. Row keys are ``rootdir::nodeid``."""
-
-    BINDINGS = [
-        Binding("j,down", "cursor_down", "Down", show=False, id="cursor-down"),
-        Binding("k,up", "cursor_up", "Up", show=False, id="cursor-up"),
-        Binding("g,home", "scroll_top", "Top", show=False, id="cursor-top"),
-        Binding("G,end", "scroll_bottom", "Bottom", show=False, id="cursor-bottom"),
-        Binding("space", "screen.toggle_mark", "Mark", id="mark", tooltip="Mark the test for V (verify marked)"),
-    ]
-    COMPONENT_CLASSES = {f"test-table--{state}" for state in RowState} | {"test-table--marked"}
-    HELP = "The flaky-marked tests. j/k move, space marks for a batch verification."
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
-        self._filled: Sequence[Row] = ()
-        self._test_width = 0
-        self._styles: dict[str, Style] = {}
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles.clear()
-
-    def _style(self, name: str) -> Style:
-        """A component class's style, cached: looking one up costs more than a whole cell."""
-        if name not in self._styles:
-            self._styles[name] = self.get_component_rich_style(name, partial=True)
-        return self._styles[name]
-
-    def cells(self, row: Row) -> list[Text | str]:
-        state = row.state
-        glyph = Text(("▸" if row.marked else " ") + STATE_GLYPHS[state], style=self._style(f"test-table--{state}"))
-        nodeid = Text(fit_nodeid(row.test.nodeid, self._test_width), no_wrap=True, overflow="ellipsis")
-        if row.marked:
-            nodeid.stylize(self._style("test-table--marked"))
-        return [glyph, nodeid, Text(row.marker_text(), no_wrap=True, overflow="ellipsis"),
-                Text(row.category_text(), no_wrap=True, overflow="ellipsis"), row.verification_text()]
-
-    def _wanted_test_width(self) -> int:
-        others = sum(width + 2 * self.cell_padding for key, _, width in COLUMNS if key != "test")
-        return max(_MIN_TEST_WIDTH, self.size.width - others - 2 * self.cell_padding - 1)
-
-    def fill(self, rows: Sequence[Row]) -> None:
-        """Replace every row (after a scan, a filter or a sort)."""
-        self._filled = rows
-        wanted = self._wanted_test_width()
-        if wanted != self._test_width or not self.columns:
-            self._test_width = wanted
-            self.clear(columns=True)
-            for key, label, width in COLUMNS:
-                self.add_column(label, key=key, width=width or wanted)
-        else:
-            self.clear()
-        for row in rows:
-            self.add_row(*self.cells(row), key=row_key(row.key))
-
-    def on_resize(self) -> None:
-        if self._filled and self._wanted_test_width() != self._test_width:
-            cursor = self.cursor_row
-            self.fill(self._filled)
-            self.move_cursor(row=cursor, animate=False)
-
-    # Every column has a fixed width and every row one line, so the measuring DataTable does
-    # for each new or updated cell (most of a 1,000-row refill) is skipped; only the virtual
-    # size is kept right. Textual is pinned exactly, which keeps these internals stable.
-    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
-        header_height = self.header_height if self.show_header else 0
-        width = sum(column.get_render_width(self) for column in self.columns.values())
-        self.virtual_size = Size(width + self._row_label_column_width, self._total_row_height + header_height)
-
-    def _update_column_widths(self, updated_cells: set[CellKey]) -> None:
-        self._require_update_dimensions = True
-
-    def show_row(self, row: Row) -> None:
-        key = row_key(row.key)
-        if key not in self.rows:
-            return
-        for (column, _, _), value in zip(COLUMNS, self.cells(row), strict=True):
-            self.update_cell(key, column, value)
-
-
-def row_key(key: TestKey) -> str:
-    return f"{key[0]}::{key[1]}"
+from flaketui.tui.rows import Row, verdict_sentence
+from flaketui.tui.triage import Change, TriageModel
+from flaketui.tui.widgets.proposal import ProposalView
 
 
 class SourceView(ScrollView):
@@ -224,13 +117,13 @@ class SourceView(ScrollView):
 
 
 class EvidenceView(Static):
-    def show(self, test: FlakyTest, diagnosis: Diagnosis | None, unavailable: str | None) -> None:
+    def show(self, test: FlakyTest, diagnosis: Diagnosis | None) -> None:
         out = Text()
         markers = ", ".join(f"{m.source} ({m.path}:{m.line}, {m.scope})" for m in test.markers)
         out.append(f"{test.nodeid}\n", style="bold")
         out.append(f"marker: {markers}\n\n")
         if diagnosis is None:
-            out.append(unavailable or "Diagnosing…")
+            out.append("Diagnosing…")
             self.update(out)
             return
         suggestion = diagnosis.suggestion
@@ -261,7 +154,7 @@ class EvidenceView(Static):
 
 
 class RunsView(Static):
-    def show(self, row: Row, unavailable: str | None) -> None:
+    def show(self, row: Row) -> None:
         out = Text()
         if row.progress is not None:
             out.append(f"Running: {row.progress.done}/{row.progress.total} runs done, "
@@ -279,7 +172,7 @@ class RunsView(Static):
             out.append("\n")
             results, mode = list(verification.results), verification.mode
         else:
-            out.append(unavailable or "Not verified yet: press v to run it 10 times with the rerun plugins off.")
+            out.append("Not verified yet: press v to run it with the rerun plugins off.")
             self.update(out)
             return
         for result in results:
@@ -293,9 +186,9 @@ class RunsView(Static):
 
 
 class HistoryView(Static):
-    def show(self, history: Sequence[Verification] | None, unavailable: str | None) -> None:
+    def show(self, history: Sequence[Verification] | None) -> None:
         if history is None:
-            self.update(Text(unavailable or "Loading…"))
+            self.update(Text("Loading…"))
             return
         if not history:
             self.update(Text("No verification recorded yet."))
@@ -305,3 +198,69 @@ class HistoryView(Static):
             when = verification.started_at[:16].replace("T", " ")
             out.append(f"{when}  {(verification.head or 'no commit')[:8]}  {verdict_sentence(verification)}\n")
         self.update(out)
+
+
+class DetailPane(TabbedContent):
+    """The selected test in five tabs. ``h``/``l`` (the screen's keys) switch tabs."""
+
+    HELP = "The selected test: its source with the suspicious lines, evidence, runs, history and fix"
+
+    @dataclass
+    class HistoryWanted(Message):
+        """The History tab shows a test whose history has not been loaded."""
+
+        test: FlakyTest
+
+    def __init__(self, model: TriageModel, read_source: Callable[[str], str | None], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        for pane in (
+            TabPane("Source", SourceView(id="source"), id="tab-source"),
+            TabPane("Evidence", VerticalScroll(EvidenceView(id="evidence")), id="tab-evidence"),
+            TabPane("Runs", VerticalScroll(RunsView(id="runs")), id="tab-runs"),
+            TabPane("History", VerticalScroll(HistoryView(id="history")), id="tab-history"),
+            TabPane("Fix", VerticalScroll(ProposalView(id="proposal")), id="tab-fix"),
+        ):
+            self.compose_add_child(pane)
+        self.model = model
+        self.read_source = read_source
+
+    def on_mount(self) -> None:
+        self.model.observe(self._model_changed)
+
+    def _model_changed(self, change: Change) -> None:
+        if change.selection:
+            self.show_selected()
+
+    def step(self, by: int) -> None:
+        """The next (1) or previous (-1) tab, wrapping around."""
+        ids = [pane.id or "" for pane in self.query(TabPane)]
+        self.active = ids[(ids.index(self.active) + by) % len(ids)]
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self) -> None:
+        self.show_selected()
+
+    def show_selected(self) -> None:
+        """Show the selected row in the active tab (only that tab: the others wait until shown)."""
+        row = self.model.selected
+        source = self.query_one(SourceView)
+        if row is None:
+            source.show_message("No test selected.")
+            for view in (self.query_one(EvidenceView), self.query_one(RunsView), self.query_one(HistoryView)):
+                view.update("")
+            return
+        if self.active == "tab-source":
+            text = self.read_source(row.test.path)
+            if text is None:
+                source.show_message(f"{row.test.path} cannot be read.")
+            else:
+                source.show(row.test, text, row.diagnosis)
+        elif self.active == "tab-evidence":
+            self.query_one(EvidenceView).show(row.test, row.diagnosis)
+        elif self.active == "tab-runs":
+            self.query_one(RunsView).show(row)
+        elif self.active == "tab-history":
+            history = self.model.history.get(row.key)
+            self.query_one(HistoryView).show(history)
+            if history is None:
+                self.post_message(self.HistoryWanted(row.test))

@@ -2,9 +2,10 @@
 one), ``w`` writes it, proves it before and after (live bars) and opens the commit dialog.
 
 ``Fixer`` is a widget that shows nothing: it owns the propose and apply workers, which only
-post messages, and its own handlers update the Fix tab. The commit dialog answers the worker,
-which waits for it; a commit it makes is announced with the screen's ``Committed`` message,
-so rows, the header and undo (``z``) treat it as any marker removal.
+post messages, and its own handlers update the Fix tab and the triage model. The commit
+dialog answers the worker, which waits for it; a commit it makes is posted to the committer
+as its own ``Committed`` message, so rows, the header and undo (``z``) treat it as any
+marker removal.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from textual.widget import Widget
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from flaketui.models import FixPlan, FlakyTest, RunResult, TestKey
-from flaketui.tui import messages as msg
-from flaketui.tui.modals import CommitDialog, MessageDialog
-from flaketui.tui.proposal_view import ProposalView
+from flaketui.service import Service
+from flaketui.tui.flows.committer import Committer
+from flaketui.tui.flows.failures import forward_failure
+from flaketui.tui.modals import CommitDialog
+from flaketui.tui.triage import TriageModel
+from flaketui.tui.widgets.proposal import ProposalView
 
 if TYPE_CHECKING:
     from flaketui.apply_fix import ApplyOutcome
     from flaketui.proposals import ProposalSet
-    from flaketui.service import Service
 
 
 class Answer:
@@ -78,11 +81,13 @@ class Fixer(Widget):
         key: TestKey
         outcome: ApplyOutcome
 
-    def __init__(self, service: Service, view: Callable[[], ProposalView], say: Callable[[str], None]) -> None:
+    def __init__(self, service: Service, model: TriageModel, committer: Committer,
+                 view: Callable[[], ProposalView]) -> None:
         super().__init__()
         self.service = service
+        self.model = model
+        self.committer = committer
         self._view = view
-        self._say = say
         self.found: ProposalSet | None = None
         self.index = 0
 
@@ -94,22 +99,22 @@ class Fixer(Widget):
             self._view().show_proposals(self.found, self.index)
             return
         self.found, self.index = None, 0
-        self._say(f"looking for a fix of {test.nodeid}…")
+        self.model.say(f"looking for a fix of {test.nodeid}…")
         self._propose(test)
 
     def write(self, test: FlakyTest) -> None:
         """``w``: write the proposal shown, prove it, ask to commit."""
         found = self.found
         if found is None or found.test.key != test.key or not found.proposals:
-            self._say("press p first: w writes the fix the Fix tab shows")
+            self.model.say("press p first: w writes the fix the Fix tab shows")
             return
         shown = found.proposals[self.index]
         if not shown.changes_code:
-            self._say("this proposal changes no code: press K to keep the marker with its reason")
+            self.model.say("this proposal changes no code: press K to keep the marker with its reason")
             return
         fixes = [p for p in found.proposals if p.changes_code]
         self._view().show_proposals(found, self.index)
-        self._say(f"proving the fix of {test.nodeid}: before, then after…")
+        self.model.say(f"proving the fix of {test.nodeid}: before, then after…")
         self._apply(test, fixes.index(shown))
 
     # -- the workers -------------------------------------------------------------------------------
@@ -150,13 +155,13 @@ class Fixer(Widget):
         message.stop()
         self.found, self.index = message.found, 0
         count = sum(1 for p in message.found.proposals if p.changes_code)
-        self._say(f"{count} fix(es) to propose; p shows the next, w writes one" if count else "no fix to write")
+        self.model.say(f"{count} fix(es) to propose; p shows the next, w writes one" if count else "no fix to write")
         self._view().show_proposals(message.found, 0)
 
     @on(Phase)
     def _phase(self, message: Phase) -> None:
         message.stop()
-        self._say(message.text)
+        self.model.say(message.text)
         self._view().start_phase(message.text)
 
     @on(Run)
@@ -174,16 +179,15 @@ class Fixer(Widget):
         message.stop()
         outcome = message.outcome
         self._view().finish(outcome)
-        self._say(outcome.summary.split(";")[0])
+        self.model.say(outcome.summary.split(";")[0])
         if outcome.record is not None:
             self.found = None
-            self.post_message(msg.Committed(outcome.record, (message.key,)))
+            # Through the committer, which records it in the model; it bubbles on to the screen,
+            # which reloads the repository, as after ``c``.
+            self.committer.post_message(Committer.Committed(outcome.record, (message.key,)))
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if worker.group == "fix" and event.state is WorkerState.ERROR and worker.error is not None:
-            self._say("")
-            error = worker.error
-            hint = getattr(error, "hint", "") or "Nothing was committed; every file is as it was."
-            self.app.push_screen(MessageDialog("Fix failed", getattr(error, "message", str(error)), hint))
+        if event.worker.group == "fix" and event.state is WorkerState.ERROR:
+            self.model.say()
+        forward_failure(self, event)

@@ -1,0 +1,77 @@
+"""The one-line bars around the table: the repository header and the activity line.
+
+Both observe the triage model and repaint themselves when what they show changes.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from flaketui.tui.rows import RowState
+from flaketui.tui.triage import Change, TriageModel
+
+#: Header words for verdict states, so "16 flaky" (marked) and "1 still flaky" (verified) differ.
+_STATE_WORDS = {RowState.FLAKY: "still flaky", RowState.BROKEN: "broken", RowState.KEPT: "kept on purpose",
+                RowState.STALE: "verified on an older tree", RowState.CANCELLED: "cancelled"}
+
+
+class ModelLine(Static):
+    """A line that repaints itself when the part of the model it shows changes."""
+
+    def __init__(self, model: TriageModel, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.model = model
+
+    def on_mount(self) -> None:
+        self.model.observe(self._model_changed)
+        self._show()
+
+    def _model_changed(self, change: Change) -> None:
+        if self.shows(change):
+            self._show()
+
+    def shows(self, change: Change) -> bool:
+        raise NotImplementedError
+
+    def _show(self) -> None:
+        raise NotImplementedError
+
+
+class RepoHeader(ModelLine):
+    """``flaketui ─ repo@branch ─ 23 flaky · 4 verified · 2 fixed`` and counts by category."""
+
+    def shows(self, change: Change) -> bool:
+        return bool(change.keys or change.repo or change.shown)
+
+    def _show(self) -> None:
+        model, info = self.model, self.model.info
+        by_state, by_category = model.counts()
+        where = "…" if info is None else (f"{info.name}@{info.branch or 'detached'}" if info.is_git
+                                          else f"{info.name} (no git)")
+        verified = by_state.get(RowState.STABLE, 0)
+        parts = [f"{len(model.rows)} flaky", f"{verified} verified", f"{model.fixed_count} fixed"]
+        for state in (RowState.FLAKY, RowState.BROKEN, RowState.SKIPPED, RowState.CANCELLED, RowState.STALE,
+                      RowState.KEPT, RowState.RUNNING, RowState.QUEUED):
+            if by_state.get(state):
+                parts.append(f"{by_state[state]} {_STATE_WORDS.get(state, state)}")
+        categories = " ".join(f"{c}:{n}" for c, n in sorted(by_category.items(), key=lambda kv: -kv[1]))
+        line = Text.assemble(("flaketui", "bold"), " ─ ", where, " ─ ", " · ".join(parts))
+        if categories:
+            line.append(f" ─ {categories}")
+        self.update(line)
+
+
+class ActivityBar(ModelLine):
+    """``verify: 10 runs, forked · 2 queued · sort: file`` and what just happened."""
+
+    def shows(self, change: Change) -> bool:
+        return change.settings
+
+    def _show(self) -> None:
+        model = self.model
+        waiting = model.queued_tests()
+        queue = f" · {waiting} queued" if waiting else ""
+        filt = f" · filter: {model.filter_text}" if model.filter_text else ""
+        settings = f"verify: {model.runs} runs, {model.mode}{queue} · sort: {model.sort_order}{filt}"
+        self.update(Text(f"{settings}  {model.activity}".rstrip()))

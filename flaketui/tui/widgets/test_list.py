@@ -1,0 +1,309 @@
+"""The left pane: the filter, the table, and what shows when it is empty.
+
+It owns the keys that act on the selected test (decide, verify, commit, fix, edit, copy) and on
+the list (filter, sort). Each key posts a message the screen wires to the service; which keys
+are available follows the selected row through reactives bound to the footer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.timer import Timer
+from textual.widgets import Input, Static
+
+from flaketui.models import Category, DecidedBy, FlakyTest, Keep
+from flaketui.tui.modals import CategoryPicker, KeepDialog
+from flaketui.tui.rows import Row, RowState
+from flaketui.tui.triage import Change, TriageModel
+from flaketui.tui.widgets.test_table import TestTable
+
+#: Tables up to this many rows refill at every keystroke; bigger ones after a pause of _FILTER_PAUSE s.
+_REFILL_AT_ONCE_UP_TO = 300
+_FILTER_PAUSE = 0.12
+
+_CATEGORY_BINDINGS = [
+    Binding(c.key, f"set_category('{c.value}')", f"Category {c.value}", show=False, id=f"category-{c.value}",
+            tooltip=f"Confirm the root cause: {c.label}")
+    for c in Category
+    if c.key is not None
+]
+
+
+class TestList(Vertical):
+    """The flaky tests and the keys on the selected one."""
+
+    __test__ = False  # a widget, not a pytest class
+
+    BINDINGS = [
+        Binding("a", "accept", "Accept", id="accept", tooltip="Confirm the suggested category"),
+        *_CATEGORY_BINDINGS,
+        Binding("t", "pick_category", "Category", id="pick-category", tooltip="Pick a category, ranked by the diagnosis"),
+        Binding("v", "verify", "Verify", id="verify",
+                tooltip="Run the test N times with the rerun plugins off (says how many runs and how long)"),
+        Binding("c", "commit", "Commit", id="commit",
+                tooltip="Verify what the marker covers if needed (asks first if that is long), then commit"),
+        Binding("p", "propose", "Fix", id="propose",
+                tooltip="Show the fix flaketui can write for the test (again: the next proposal)"),
+        Binding("w", "write_fix", "Write fix", show=False, id="write-fix",
+                tooltip="Write the shown fix, prove it before and after, then commit it with the marker removal"),
+        Binding("K", "keep", "Keep", show=False, id="keep", tooltip="Keep the marker on purpose, with a reason"),
+        Binding("e", "edit", "Edit", show=False, id="edit", tooltip="Open $EDITOR at the test"),
+        Binding("y", "copy_repro", "Copy repro", show=False, id="copy-repro",
+                tooltip="Copy the command that reproduces the runs"),
+        # A priority binding runs while the app reads the key, before the keys typed after it
+        # are handed to the table: they then reach the filter, not the triage bindings.
+        Binding("slash", "filter", "Filter", id="filter", tooltip="Filter: text, cat:time, state:flaky", priority=True),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="clear-filter"),
+        Binding("s", "sort", "Sort", show=False, id="sort", tooltip="Cycle the order: file, category, state, confidence"),
+    ]
+    HELP = "The selected test"
+
+    #: Where the selected test stands: its keys' availability follows these. (Not the key
+    #: itself: the footer rebuilds on each refresh, and most moves change none of these.)
+    has_selection: reactive[bool] = reactive(False, bindings=True)
+    selected_state: reactive[RowState | None] = reactive(None, bindings=True)
+    suggestion: reactive[Category | None] = reactive(None, bindings=True)
+    commit_problem: reactive[str | None] = reactive(None, bindings=True)
+
+    @dataclass
+    class Decided(Message):
+        """A category for ``test`` (``a``, ``1``-``7``, ``t``)."""
+
+        test: FlakyTest
+        category: Category
+        by: DecidedBy
+
+    @dataclass
+    class KeepChanged(Message):
+        """``K``: keep the marker on purpose (``keep`` None: stop keeping it)."""
+
+        test: FlakyTest
+        keep: Keep | None
+
+    @dataclass
+    class VerifyAsked(Message):
+        test: FlakyTest
+
+    @dataclass
+    class CommitAsked(Message):
+        test: FlakyTest
+
+    @dataclass
+    class ProposeAsked(Message):
+        """``p``: show the fix flaketui can write (again: the next one)."""
+
+        test: FlakyTest
+
+    @dataclass
+    class WriteFixAsked(Message):
+        """``w``: write the fix shown, prove it, offer the commit."""
+
+        test: FlakyTest
+
+    @dataclass
+    class EditAsked(Message):
+        test: FlakyTest
+
+    @dataclass
+    class CopyAsked(Message):
+        test: FlakyTest
+
+    @dataclass
+    class FilterChanged(Message):
+        text: str
+
+    class SortAsked(Message):
+        pass
+
+    def __init__(self, model: TriageModel, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.model = model
+        self._filter_timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield TestTable(self.model, id="tests")
+        yield Static(id="empty")
+        yield Static(id="notice")
+        yield Input(placeholder="filter: text, cat:time, state:flaky (enter keeps, esc clears)", id="filter")
+
+    @property
+    def table(self) -> TestTable:
+        return self.query_one(TestTable)
+
+    def on_mount(self) -> None:
+        self.model.observe(self._model_changed)
+        self._show_empty_state()
+        self._show_notice()
+
+    def _model_changed(self, change: Change) -> None:
+        row = self.model.selected
+        self.has_selection = row is not None
+        self.selected_state = row.state if row else None
+        self.suggestion = row.suggested if row else None
+        self.commit_problem = self.model.info.git_problem if self.model.info else None
+        if change.shown or change.repo:
+            self._show_empty_state()
+        if change.repo:
+            self._show_notice()
+
+    # -- availability ---------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return None if self.model.unavailable_reason(action) else True
+
+    def unavailable_reason(self, action: str) -> str | None:
+        return self.model.unavailable_reason(action)
+
+    # -- decisions --------------------------------------------------------------------------------
+    def _selected(self) -> Row | None:
+        return self.model.selected
+
+    def action_accept(self) -> None:
+        row = self._selected()
+        if row is not None and row.suggested is not None:
+            self.post_message(self.Decided(row.test, row.suggested, DecidedBy.SUGGESTION))
+
+    def action_set_category(self, value: str) -> None:
+        row = self._selected()
+        if row is not None:
+            self.post_message(self.Decided(row.test, Category(value), DecidedBy.USER))
+
+    def action_pick_category(self) -> None:
+        row = self._selected()
+        if row is None:
+            return
+
+        def chosen(category: Category | None) -> None:
+            if category is not None:
+                self.post_message(self.Decided(row.test, category, DecidedBy.USER))
+
+        self.app.push_screen(CategoryPicker(row.diagnosis, row.confirmed), chosen)
+
+    def action_keep(self) -> None:
+        row = self._selected()
+        if row is None:
+            return
+
+        def answered(keep: Keep | None) -> None:
+            if keep is not None:
+                self.post_message(self.KeepChanged(row.test, keep if keep.reason else None))
+
+        self.app.push_screen(KeepDialog(row.test.nodeid, row.triage.keep if row.triage else None), answered)
+
+    # -- work on the selected test ----------------------------------------------------------------
+    def action_verify(self) -> None:
+        if (row := self._selected()) is not None:
+            self.post_message(self.VerifyAsked(row.test))
+
+    def action_commit(self) -> None:
+        if (row := self._selected()) is not None:
+            self.post_message(self.CommitAsked(row.test))
+
+    def action_propose(self) -> None:
+        if (row := self._selected()) is not None:
+            self.post_message(self.ProposeAsked(row.test))
+
+    def action_write_fix(self) -> None:
+        if (row := self._selected()) is not None:
+            self.post_message(self.WriteFixAsked(row.test))
+
+    def action_edit(self) -> None:
+        if (row := self._selected()) is not None:
+            self.post_message(self.EditAsked(row.test))
+
+    def action_copy_repro(self) -> None:
+        if (row := self._selected()) is not None:
+            self.post_message(self.CopyAsked(row.test))
+
+    # -- filter and sort ----------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        if self.screen.focused is field:
+            # A `/` typed in the filter (tests/test_x.py) is text: hand it to the input behind
+            # the keys already queued there, so the characters keep their order.
+            field.post_message(events.Key("slash", "/"))
+            return
+        field.add_class("open")
+        # Synchronously: Widget.focus() is deferred, and letters typed right after `/`
+        # would otherwise reach the bindings (`c` would start a commit).
+        self.screen.set_focus(field)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        # Refilling a big table costs more than a keystroke should: wait for a pause in typing.
+        if len(self.model.rows) > _REFILL_AT_ONCE_UP_TO:
+            self._filter_timer = self.set_timer(_FILTER_PAUSE, lambda: self._post_filter(event.value))
+        else:
+            self._post_filter(event.value)
+
+    def _post_filter(self, text: str) -> None:
+        self._filter_timer = None
+        self.post_message(self.FilterChanged(text))
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one("#filter").remove_class("open")
+        self.screen.set_focus(self.table)
+
+    def action_clear_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.remove_class("open")
+        self.screen.set_focus(self.table)
+        if field.value:
+            field.value = ""  # posts Input.Changed, which refilters
+
+    def action_sort(self) -> None:
+        self.post_message(self.SortAsked())
+
+    # -- empty state and notice -------------------------------------------------------------------
+    def _show_empty_state(self) -> None:
+        empty = self.query_one("#empty", Static)
+        has_rows = bool(self.model.shown)
+        self.table.set_class(not has_rows, "hidden")
+        empty.set_class(has_rows, "hidden")
+        if has_rows:
+            return
+        result = self.model.scan_result
+        if result is None:
+            empty.update(Text("Scanning…"))
+        elif not self.model.rows:
+            files = f"{result.files_scanned} test file{'' if result.files_scanned == 1 else 's'}"
+            lines = [f"No flaky markers found in {files}."]
+            if result.findings:
+                lines.append(f"{len(result.findings)} repository findings (press f): flakiness may be hidden "
+                             "in config or CI (reruns in addopts, hooks).")
+            lines.append("Markers added by hooks at run time cannot be read from code.")
+            if result.skipped:
+                lines.append(f"{len(result.skipped)} files could not be read: "
+                             + ", ".join(f"{s.path} ({s.reason})" for s in result.skipped[:3]))
+            empty.update(Text("\n".join(lines)))
+        else:
+            empty.update(Text(f"No test matches the filter {self.model.filter_text!r} (esc clears it)."))
+
+    def _show_notice(self) -> None:
+        parts: list[str] = []
+        info, result = self.model.info, self.model.scan_result
+        if info is not None and not info.is_git:
+            parts.append("Not a git repository: scan, diagnosis and verification work; commits are disabled.")
+        elif info is not None and info.git_problem:
+            parts.append(f"Commits unavailable: {info.git_problem}")
+        if result is not None and result.findings:
+            count = len(result.findings)
+            parts.append(f"{count} repository finding{'s' if count != 1 else ''} (f): markers added by hooks "
+                         "cannot be read from code.")
+        if result is not None and result.skipped:
+            parts.append(f"{len(result.skipped)} files skipped (unparsable).")
+        notice = self.query_one("#notice", Static)
+        notice.update(Text(" ".join(parts)))
+        notice.set_class(not parts, "hidden")

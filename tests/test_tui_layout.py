@@ -1,0 +1,80 @@
+"""The screen at any width: the table keeps the test names readable from 80x24 up."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from flaketui.demo import write_demo
+from flaketui.service import Service
+from flaketui.tui.app import FlakeTUIApp
+from flaketui.tui.widgets.detail import DetailPane
+from flaketui.tui.widgets.test_table import columns_for
+from tests._tui_helpers import run_async, settle
+
+
+@pytest.mark.parametrize(
+    ("width", "expected"),
+    [
+        pytest.param(200, ["status", "test", "marker", "category", "runs"], id="wide: every column"),
+        pytest.param(120, ["status", "test", "marker", "category", "runs"], id="120: every column"),
+        pytest.param(96, ["status", "test", "category", "runs"], id="the marker column goes first"),
+        pytest.param(80, ["status", "test", "category", "runs"], id="80: runs and category stay"),
+        pytest.param(60, ["status", "test", "category", "runs"], id="60: still there, narrower"),
+    ],
+)
+def test_the_marker_column_gives_way_before_runs_and_category(width: int, expected: list[str]) -> None:
+    columns = columns_for(width)
+    assert [c.key for c in columns] == expected
+    widths = {c.key: c.width for c in columns}
+    assert widths["test"] >= min(48, width // 3)
+
+
+def test_columns_shrink_in_order_as_the_table_narrows() -> None:
+    runs = [{c.key: c.width for c in columns_for(w)} for w in range(200, 59, -1)]
+    for wider, narrower in pairwise(runs):
+        assert narrower["runs"] <= wider["runs"] and narrower["category"] <= wider["category"]
+    # The runs bar shortens before the category column does.
+    assert any(r["runs"] < 14 and r["category"] == 13 for r in runs)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (120, 35)], ids=["80x24", "100x30", "120x35"])
+@run_async
+async def test_at_80x24_eight_rows_show_each_test_name(tmp_path: Path, size: tuple[int, int]) -> None:
+    app = FlakeTUIApp(Service(write_demo(tmp_path / "taskq")))
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        table = app.main.table
+        visible = table.scrollable_content_region.height - table.header_height
+        assert visible >= 8
+        assert table.region.bottom <= app.main.query_one(DetailPane).region.y  # the detail went under it
+        width = table.columns["test"].width
+        names = set()
+        for index in range(min(visible, len(app.main.model.shown))):
+            row = app.main.model.rows[app.main.model.shown[index]]
+            shown = table.get_row_at(index)[1].plain
+            name = row.test.nodeid.partition("::")[2]
+            if len(name) <= width:
+                assert name in shown, (name, shown)
+            else:  # cut in the middle: its start and its end (a parameter id) stay
+                head, _, tail = shown.partition("…")
+                assert name.startswith(head) and name.endswith(tail) and len(head) >= width // 3
+            names.add(shown)
+        assert len(names) == min(visible, len(app.main.model.shown))  # no two rows read the same
+
+
+@run_async
+async def test_d_gives_the_table_the_whole_screen(tmp_path: Path) -> None:
+    app = FlakeTUIApp(Service(write_demo(tmp_path / "taskq")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        before = app.main.table.region.height
+        await pilot.press("d")
+        await pilot.pause()
+        assert not app.main.query_one(DetailPane).display or app.main.query_one(DetailPane).region.height == 0
+        assert app.main.table.region.height > before
+        await pilot.press("d")
+        await pilot.pause()
+        assert app.main.table.region.height == before
