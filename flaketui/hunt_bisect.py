@@ -8,11 +8,11 @@ failing order and in no passing one (a setter the other way round)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from flaketui.hunting import HuntSettings, ProgressCallback, StopPredicate, progress_of, suite_pass
+from flaketui.hunting import HuntSettings, ProgressCallback, StopPredicate, hung_timeouts, progress_of, suite_pass
 from flaketui.models.history import HuntMode, HuntRun, HuntTest, HuntVerdict, Polluter
 from flaketui.pollution import Bisection, find_polluter, find_setter
 
@@ -40,7 +40,9 @@ def find_culprits(store: Store, hunt_id: int, settings: HuntSettings, tests: lis
             if on_progress is not None:
                 on_progress(progress_of("bisect", total_runs, 0, victim, started, runs, order_size, None))
 
-        bisection = bisect_in_runs(settings, probe_dir, runs, test.nodeid, stop=stop, deadline=deadline, on_step=step)
+        known = {culprit for t in found if (culprit := t.polluter or t.setter)}
+        bisection = bisect_in_runs(settings, probe_dir, runs, test.nodeid, stop=stop, deadline=deadline, on_step=step,
+                                   known=known)  # fmt: skip
         if bisection.polluter is not None:
             store_hunts.add_polluter(store, Polluter(settings.rootdir, test.nodeid, bisection.polluter,
                                                      bisection.runs, hunt_id))  # fmt: skip
@@ -58,30 +60,35 @@ def find_culprits(store: Store, hunt_id: int, settings: HuntSettings, tests: lis
 
 
 def bisect_in_runs(settings: HuntSettings, probe_dir: str, runs: Sequence[HuntRun], victim: str, *,
-                   stop: StopPredicate, deadline: float, on_step: Callable[[int], None] | None = None) -> Bisection:  # fmt: skip
+                   stop: StopPredicate, deadline: float, on_step: Callable[[int], None] | None = None,
+                   known: Collection[str] = ()) -> Bisection:  # fmt: skip
     """The polluter of ``victim`` over the tests before it in its shortest failing order (the
-    likely ones first); if it fails alone, its setter over a passing order."""
+    likely ones first, the ``known`` culprits of other tests before them); if it fails alone,
+    its setter over a passing order."""
     ordered = [r for r in runs if r.mode is not HuntMode.XDIST and victim in r.order]
     failing = [r for r in ordered if _outcome(r, victim) == "failed"]
     passing = [r for r in ordered if _outcome(r, victim) == "passed"]
+    # A test that hung in the hunt hangs in a bisection run too: it gets its shorter timeout there.
+    timeouts = hung_timeouts(runs, settings.timeout)
     bisection = Bisection(None, 0)
     if failing:
         shortest = _shortest(failing, victim)
         before = _before(shortest, victim)
-        fails_after = _runner(settings, probe_dir, victim, shortest.hash_seed, stop, deadline, on_step)
-        bisection = find_polluter(before, victim, fails_after, _likely(failing, passing, victim))
+        fails_after = _runner(settings, probe_dir, victim, shortest.hash_seed, stop, deadline, on_step, timeouts)
+        bisection = find_polluter(before, victim, fails_after, _likely(failing, passing, victim), known)
         if before and not bisection.fails_alone:
             return bisection
     if not passing or bisection.stopped:
         return bisection
     shortest = _shortest(passing, victim)
-    fails_after = _runner(settings, probe_dir, victim, shortest.hash_seed, stop, deadline, on_step)
+    fails_after = _runner(settings, probe_dir, victim, shortest.hash_seed, stop, deadline, on_step, timeouts)
     return find_setter(_before(shortest, victim), victim, fails_after, _likely(passing, failing, victim),
-                       runs_before=bisection.runs)  # fmt: skip
+                       runs_before=bisection.runs, known=known)  # fmt: skip
 
 
 def _runner(settings: HuntSettings, probe_dir: str, victim: str, hash_seed: int, stop: StopPredicate, deadline: float,
-            on_step: Callable[[int], None] | None) -> Callable[[Sequence[str]], bool | None]:  # fmt: skip
+            on_step: Callable[[int], None] | None,
+            timeouts: Mapping[str, float] | None = None) -> Callable[[Sequence[str]], bool | None]:  # fmt: skip
     """Serial passes of exactly ``order + [victim]``, with a failing run's hash seed."""
     from flaketui.verify.hunt import run_pass
 
@@ -91,7 +98,7 @@ def _runner(settings: HuntSettings, probe_dir: str, victim: str, hash_seed: int,
             return None
         if on_step is not None:
             on_step(len(order) + 1)
-        request = replace(suite_pass(settings, HuntMode.SERIAL, hash_seed, None), order=(*order, victim))
+        request = replace(suite_pass(settings, HuntMode.SERIAL, hash_seed, None, timeouts), order=(*order, victim))
         result = run_pass(request, probe_dir, should_stop=stop, deadline_seconds=remaining)
         if not result.complete:
             return None

@@ -103,7 +103,7 @@ def run_hunt(
                     break
                 # xdist shuffles too: neighbours in pytest's order would share a worker and never race.
                 seed = rng.randrange(2**32) if mode is not HuntMode.SERIAL else None
-                request = suite_pass(settings, mode, rng.randrange(1, 2**32), seed, _timeouts(runs, settings.timeout))
+                request = suite_pass(settings, mode, rng.randrange(1, 2**32), seed, hung_timeouts(runs, settings.timeout))
                 done = len(runs)
                 finished: list[SuiteOutcome] = []
 
@@ -202,7 +202,7 @@ def suite_pass(settings: HuntSettings, mode: HuntMode, hash_seed: int, seed: int
     )  # fmt: skip
 
 
-def _timeouts(runs: Sequence[HuntRun], timeout: float) -> dict[str, float]:
+def hung_timeouts(runs: Sequence[HuntRun], timeout: float) -> dict[str, float]:
     """The tests that hung in a run so far, each with a shorter timeout: 10 times its longest
     run that ended, at least ``_HUNG_TIMEOUT`` (a test that hangs every time costs little)."""
     hung: dict[str, float] = {}

@@ -8,7 +8,8 @@ halves, and the polluter alone unless the last half already was; then the victim
 after the polluter once more, so a test that fails at random is not pinned on an innocent one:
 at most ``ceil(log2(n)) + 5`` runs for ``n`` tests before it (13 for 200, under 2*log2(200) =
 15.3). ``likely``: a smaller list the hunt's runs point at (the tests before the victim in
-every failing order and in no passing one), tried first: one run more when it misses.
+every failing order and in no passing one), tried first: one run more when it misses; before
+it, those of them ``known`` as culprits of other tests (one polluter often has many victims).
 
 A setter (the victim fails alone, and passed after some tests): the same with the outcomes
 swapped, over the tests before it in a passing order.
@@ -16,7 +17,7 @@ swapped, over the tests before it in a passing order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 #: Runs ``before`` then the victim; True when the victim failed, False when it passed, None
@@ -62,7 +63,7 @@ class _Runs:
 
 
 def find_polluter(before: Sequence[str], victim: str, fails_after: FailsAfter,
-                  likely: Sequence[str] | None = None) -> Bisection:  # fmt: skip
+                  likely: Sequence[str] | None = None, known: Collection[str] = ()) -> Bisection:  # fmt: skip
     if not before:
         return Bisection(None, 0, "it failed with no test before it: " + _RANDOM.split(": ", 1)[1])
     run = _Runs(fails_after)
@@ -74,7 +75,7 @@ def find_polluter(before: Sequence[str], victim: str, fails_after: FailsAfter,
                 return Bisection(None, run.count, _RANDOM, at_random=True)
             return Bisection(None, run.count, "it fails alone: it needs a test that ran before it, not polluted",
                              fails_alone=True)  # fmt: skip
-        suspects = _reproduce(run, before, likely, want=True)
+        suspects = _reproduce(run, before, likely, want=True, known=known)
         if suspects is None:
             return Bisection(None, run.count, "it passed after the same tests in the same order: its failure is not the order's")
         reproduced = True
@@ -89,8 +90,8 @@ def find_polluter(before: Sequence[str], victim: str, fails_after: FailsAfter,
     return Bisection(found, run.count, reproduced=True)
 
 
-def find_setter(before: Sequence[str], victim: str, fails_after: FailsAfter,
-                likely: Sequence[str] | None = None, runs_before: int = 0) -> Bisection:  # fmt: skip
+def find_setter(before: Sequence[str], victim: str, fails_after: FailsAfter, likely: Sequence[str] | None = None,
+                runs_before: int = 0, known: Collection[str] = ()) -> Bisection:  # fmt: skip
     """For a victim that failed alone (``runs_before`` runs said so) and passed after
     ``before``: the one test of them it needs to pass."""
     if not before:
@@ -98,7 +99,7 @@ def find_setter(before: Sequence[str], victim: str, fails_after: FailsAfter,
     run = _Runs(fails_after)
     run.count = runs_before
     try:
-        suspects = _reproduce(run, before, likely, want=False)
+        suspects = _reproduce(run, before, likely, want=False, known=known)
         if suspects is None:
             return Bisection(None, run.count, "it failed after the tests it once passed after: " + _RANDOM,
                              fails_alone=True, at_random=True)  # fmt: skip
@@ -113,11 +114,15 @@ def find_setter(before: Sequence[str], victim: str, fails_after: FailsAfter,
                      fails_alone=True, setter=found)  # fmt: skip
 
 
-def _reproduce(run: _Runs, before: Sequence[str], likely: Sequence[str] | None, *, want: bool) -> list[str] | None:
+def _reproduce(run: _Runs, before: Sequence[str], likely: Sequence[str] | None, *, want: bool,
+               known: Collection[str] = ()) -> list[str] | None:  # fmt: skip
     """The tests to bisect: ``likely`` if the victim's outcome after them is ``want``, else all
-    of ``before`` if it is; None when not even all of them give it."""
-    if likely and len(likely) < len(before) and run(likely) is want:
-        return list(likely)
+    of ``before`` if it is; None when not even all of them give it. Before ``likely``, the
+    ``known`` culprits of other tests among ``before``."""
+    guesses = [[t for t in before if t in known], list(likely or ())]
+    for guess in guesses:
+        if guess and len(guess) < len(before) and run(guess) is want:
+            return guess
     return list(before) if run(before) is want else None
 
 

@@ -114,8 +114,11 @@ def test_scan_json_answers_again_after_a_new_commit(make_repo: MakeRepo, capsys:
     [
         pytest.param("Webhook tests: answer 503 instead of assuming port 8799 is free", "", {Category.EXTERNAL}, id="port"),
         pytest.param("Settings tests: set the environment with monkeypatch", "", {Category.FIXTURE}, id="monkeypatch"),
-        pytest.param("Queue: join() returns before in-flight jobs finish; use wait_idle()", "", {Category.RACE},
+        pytest.param("Queue: join() returns before in-flight jobs finish; tests use wait_idle()", "", {Category.RACE},
                      id="in-flight"),
+        pytest.param("Implement wait_for with asyncio.timeout()", "", set(), id="not-about-tests-or-a-fix"),
+        pytest.param("Tests: tidy imports", "Fixes the race in the upload test and the timezone of the report",
+                     set(), id="a-body-mentions-everything"),
         pytest.param("Remove the flaky marker", "Flaky-Category: order\nFlaky-Verification: 10/10", {Category.ORDER},
                      id="flaketui-trailer"),
         pytest.param("Rename the helpers", "", set(), id="refactor-names-no-cause"),
@@ -127,3 +130,13 @@ def test_which_commit_messages_name_a_cause(subject: str, body: str, expected: s
     found = history_evidence(test, [LineChange("a" * 40, subject, body)])
     assert {e.category for e in found} == expected
     assert all(e.source == "history" and e.weight > 0 for e in found)
+
+
+def test_sweeps_and_disagreeing_commits_say_nothing() -> None:
+    test = make_test("tests/test_x.py", "test_it")
+    sweep = LineChange("b" * 40, "Unit tests use a random port for the dashboard", files=37)
+    assert history_evidence(test, [sweep]) == []
+    clock = LineChange("c" * 40, "Test the report with a fixed clock")
+    port = LineChange("d" * 40, "Tests: avoid a fixed port")
+    assert history_evidence(test, [clock, port]) == []
+    assert {e.category for e in history_evidence(test, [clock])} == {Category.TIME}

@@ -627,6 +627,80 @@ CASES = [
         {(2, "order.cross-run-cache")},
         id="pytest-cache",
     ),
+    pytest.param(
+        """
+        import time
+        import pytest
+        from app.timing import Timer
+
+        def test_it():
+            with Timer() as timer:
+                time.sleep(0.1)
+            assert timer.seconds == pytest.approx(0.1, abs=0.02)
+        """,
+        {(8, "time.elapsed-assert")},
+        id="timer-block-around-a-sleep-standing-in-for-work",
+    ),
+    pytest.param(
+        """
+        import time
+        import pytest
+
+        def test_it(profiler):
+            profiler.start()
+            time.sleep(0.25)
+            session = profiler.stop()
+            assert session.root_frame().time == pytest.approx(0.25, rel=0.1)
+        """,
+        {(6, "async.blocking-sleep"), (8, "time.elapsed-assert")},
+        id="profiled-sleep-frame-time",
+    ),
+    pytest.param(
+        """
+        import time
+
+        def test_it(throttle):
+            stamps = []
+            for _ in range(5):
+                throttle.acquire()
+                stamps.append(time.perf_counter())
+            gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+            assert max(gaps) < 0.12
+        """,
+        {(9, "time.elapsed-assert")},
+        id="gaps-between-clock-readings",
+    ),
+    pytest.param(
+        """
+        import asyncio
+
+        def test_it():
+            async def scenario():
+                loop = asyncio.get_running_loop()
+                started = loop.time()
+                await asyncio.sleep(0.05)
+                return loop.time() - started
+
+            assert asyncio.run(scenario()) < 0.08
+        """,
+        {(10, "time.elapsed-assert")},
+        id="coroutine-measures-its-sleep",
+    ),
+    pytest.param(
+        """
+        import os
+        from hdfs import InsecureClient
+        from pymemcache.client.base import Client
+        from searchkit import SearchConnection
+
+        def test_it():
+            InsecureClient("http://namenode:9870", user="etl").list("/")
+            Client(("localhost", 11211)).get("k")
+            SearchConnection(host=os.environ["SEARCH_HOST"]).query("kettle")
+        """,
+        {(7, "external.service-client"), (8, "external.service-client"), (9, "external.service-client")},
+        id="service-clients-with-an-address",
+    ),
 ]
 
 
@@ -652,6 +726,35 @@ def test_class_attribute_state_is_order_evidence(tmp_path: Path) -> None:
 
 
 NO_OPS = [
+    pytest.param(
+        """
+        import time
+        from app.timing import Timer
+
+        def test_it():
+            # A sleep lasts at least as long as asked, under any load.
+            with Timer() as timer:
+                time.sleep(0.05)
+            assert timer.seconds >= 0.05
+        """,
+        id="timer-lower-bound-after-a-sleep",
+    ),
+    pytest.param(
+        """
+        import httpx
+        from starlette.testclient import TestClient
+        from app import create_app
+        from app.pool import SessionPool
+        from fakeredis import FakeConnection
+
+        def test_it():
+            TestClient(create_app()).get("/health")
+            SessionPool(size=4).acquire()
+            FakeConnection(host="redis.internal").ping()
+            client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+        """,
+        id="clients-that-never-leave-the-machine",
+    ),
     pytest.param(
         """
         import random

@@ -542,6 +542,30 @@ def test_victims_of_order_dependence_point_at_the_polluter(tmp_path: Path, name:
     assert diagnosis.suggestion.category is Category.ORDER
 
 
+MODULE_SETTING = """
+    import pytest
+    from app import config
+
+    def test_prices_in_dollars():
+        config.CURRENCY = "USD"
+        assert config.price(3) == "3.00 USD"
+
+    def test_prices_in_pounds(monkeypatch):
+        monkeypatch.setattr(config, "CURRENCY", "GBP")
+
+    @pytest.mark.flaky(reruns=2)
+    def test_price_in_euros():
+        assert config.price(3) == "3.00 EUR"
+"""
+
+
+def test_a_module_setting_assigned_by_a_neighbour_points_at_its_assignment(tmp_path: Path) -> None:
+    diagnosis = diagnose_files(tmp_path, {"test_x.py": MODULE_SETTING}, "test_x.py", "test_price_in_euros")
+    assert [(e.rule, e.line) for e in diagnosis.evidence] == [("order.shared-state-read", 13)]
+    assert diagnosis.evidence[0].message.startswith("config, changed by test_prices_in_dollars (line 5)")
+    assert diagnosis.fix_at == ("test_x.py", 5)
+
+
 def test_a_test_that_sets_its_own_environment_is_not_a_victim(tmp_path: Path) -> None:
     diagnosis = diagnose_files(tmp_path, {"test_x.py": ORDER_VICTIMS}, "test_x.py", "test_budget_from_environment")
     assert diagnosis.evidence == ()

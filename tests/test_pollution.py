@@ -154,7 +154,7 @@ def test_the_likely_tests_are_bisected_first_and_all_of_them_when_they_miss() ->
 
 
 def test_a_test_that_hung_gets_a_shorter_timeout_in_later_runs() -> None:
-    from flaketui.hunting import _timeouts
+    from flaketui.hunting import hung_timeouts
 
     hung = SuiteOutcome("t::hangs", "failed", "timed out after 60s", 60.0)
     slow = SuiteOutcome("t::slow", "failed", "timed out after 60s", 60.0)
@@ -163,5 +163,15 @@ def test_a_test_that_hung_gets_a_shorter_timeout_in_later_runs() -> None:
         HuntRun(HuntMode.SHUFFLED, 2, (SuiteOutcome("t::slow", "passed", "", 2.0), SuiteOutcome("t::ok", "passed", "", 9.0))),
     ]
     # Never ended on its own: the minimum; ended once after 2 s: ten times that; the rest: the default.
-    assert _timeouts(runs, 60.0) == {"t::hangs": 5.0, "t::slow": 20.0}
-    assert _timeouts(runs, 3.0) == {"t::hangs": 3.0, "t::slow": 3.0}
+    assert hung_timeouts(runs, 60.0) == {"t::hangs": 5.0, "t::slow": 20.0}
+    assert hung_timeouts(runs, 3.0) == {"t::hangs": 3.0, "t::slow": 3.0}
+
+
+def test_a_polluter_found_for_another_test_is_tried_first() -> None:
+    fails_after, calls = polluted_by(SUITE[120])
+    found = find_polluter(SUITE, VICTIM, fails_after, likely=SUITE[100:130], known={SUITE[120], "elsewhere"})
+    # Alone, the known polluter (fails), then alone and after it again: no halving at all.
+    assert found.polluter == SUITE[120] and calls == [(), (SUITE[120],), (), (SUITE[120],)]
+    fails_after, calls = polluted_by(SUITE[120])
+    missed = find_polluter(SUITE, VICTIM, fails_after, likely=SUITE[100:130], known={SUITE[3]})
+    assert missed.polluter == SUITE[120] and calls[1:3] == [(SUITE[3],), tuple(SUITE[100:130])]

@@ -40,3 +40,10 @@ def settings(monkeypatch):
 @pytest.fixture(autouse=True)
 def _quiet_logs(caplog):
     caplog.set_level("WARNING")
+
+
+@pytest.fixture
+def sampling_profiler():
+    from pyinstrument import Profiler
+
+    return Profiler(interval=0.001)

@@ -106,7 +106,7 @@ def hunt(ctx: Context, paths: tuple[str, ...], runs: int, budget: float, resume:
     seed and rerun plugins off. Every test whose outcome differed is reported with k/N per mode
     and a verdict (flaky, order-dependent, parallel-unsafe; broken when it always failed), and
     the polluter of each order-dependent test is found by bisection. Ctrl-C stops at once and
-    keeps what ran. Exit 0 when the suite is stable, 1 when it is not.
+    keeps what ran. Exit 0 when the suite is stable, 1 when it is not or the hunt was cut short.
     """
     from flaketui.cli.verify import _Stop
     from flaketui.hunting import report_json
@@ -123,7 +123,8 @@ def hunt(ctx: Context, paths: tuple[str, ...], runs: int, budget: float, resume:
         click.echo(json.dumps(report_json(report), indent=2))
     else:
         _print_hunt(report)
-    return 0 if report.stable else 1
+    # A hunt cut short has not measured the suite: it says nothing about its stability.
+    return 0 if report.stable and report.complete else 1
 
 
 class _HuntProgressView:

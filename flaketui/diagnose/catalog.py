@@ -15,6 +15,7 @@ from __future__ import annotations
 import libcst.matchers as m
 
 from flaketui.diagnose import predicates as p
+from flaketui.diagnose import services
 from flaketui.diagnose.rules import Mitigation, Rule
 from flaketui.models import Category
 
@@ -448,6 +449,16 @@ RULES: list[Rule] = [
             "shopify.*", "mailchimp*", "pygithub.*", "octokit.*", "ghapi.*", "atproto.*", "pyVmomi.*",
         ),
         except_calls=(*_ERRORS, "*.Mock*", "*.testing.*", "*.test.*"),
+        mitigated_by=NETWORK,
+    ),
+    Rule(
+        "external.service-client", EXTERNAL,
+        "builds a third-party client with a server's address or a credential: no request in sight, but every call on it crosses the network",
+        "stub the client (or run the service in a fixture that waits until it is ready); keep live calls in an opt-in suite",
+        0.6,
+        calls=("*",),
+        except_calls=_ERRORS,
+        when=services.service_client,
         mitigated_by=NETWORK,
     ),
     Rule(

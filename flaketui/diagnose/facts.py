@@ -15,20 +15,20 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import CodeRange
 
-from flaketui.diagnose import cures, mitigations, state
+from flaketui.diagnose import clocks, cures, mitigations, state
 from flaketui.diagnose.catalog import RULES
 from flaketui.diagnose.predicates import local_url
 from flaketui.diagnose.resolve import Resolver, dotted, import_aliases
 from flaketui.diagnose.rules import Mitigation, Rule, RuleContext
 from flaketui.diagnose.vocabulary import (
     CLOCK_CALLS,
-    CLOCK_WORDS,
     DEADLINE_WORDS,
     MUTATORS,
     NAMING_CALLS,
     POLLING_SLEEPS,
     REMOVERS,
     SETTERS,
+    TIMER_WORDS,
     UNORDERED_CONSUMERS,
 )
 
@@ -86,6 +86,9 @@ class FunctionFacts:
     class_assigned: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
     #: Imported objects changed in place (``app.registry.append``, ``module.CONFIG[k] = v``).
     imported_mutated: list[tuple[str, int, int]] = field(default_factory=list)
+    #: ``config.CURRENCY = "USD"`` on an imported module: (text, start, end). Its own evidence is
+    #: fixture.module-attribute; a neighbour that reads ``config`` is its victim.
+    imported_assigned: list[tuple[str, int, int]] = field(default_factory=list)
     #: Imported roots the function also removes from (it cleans up what it registered).
     imported_restored: set[str] = field(default_factory=set)
     reads: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -164,6 +167,10 @@ class FunctionReader(cst.CSTVisitor):
         self.deadlines: set[int] = set()
         self.loop_depth = 0
         self.lock_depth = 0
+        #: ``with Timer():`` blocks being read: a sleep inside one is the work measured, not a wait.
+        self.timed_blocks: set[int] = set()
+        #: The function and the functions defined in it, outermost first, while they are read.
+        self.defs: list[cst.FunctionDef] = []
         self.local_objects: set[str] = set()
         #: Locals computed from ``self`` attributes (a read of a read-modify-write).
         self.self_derived: dict[str, set[str]] = {}
@@ -252,20 +259,7 @@ class FunctionReader(cst.CSTVisitor):
         return name in self.module_imports and name not in self.resolver.local_names
 
     def is_clock_expression(self, node: cst.BaseExpression) -> bool:
-        if isinstance(node, cst.Name):
-            return node.value in self.clock_names or bool(CLOCK_WORDS.search(node.value))
-        if isinstance(node, cst.Attribute):
-            return bool(CLOCK_WORDS.search(node.attr.value))
-        if isinstance(node, cst.Call):
-            qualified = self.qualify(node.func) or ""
-            if CLOCK_CALLS.match(qualified):
-                return True
-            if isinstance(node.func, cst.Attribute) and node.func.attr.value == "total_seconds":
-                return self.is_clock_expression(node.func.value)
-            return any(self.is_clock_expression(a.value) for a in node.args[:1]) and qualified in {"abs", "round", "int", "float"}
-        if isinstance(node, cst.BinaryOperation):
-            return self.is_clock_expression(node.left) or self.is_clock_expression(node.right)
-        return False
+        return clocks.is_clock_expression(self, node)
 
     # -- recording ----------------------------------------------------------------------
     def lines(self, node: cst.CSTNode) -> tuple[int, int]:
@@ -320,6 +314,7 @@ class FunctionReader(cst.CSTVisitor):
             state.deleted(self, node.target, node)
         elif isinstance(node, cst.With):
             mitigations.with_block(self, node)
+            clocks.timers(self, node)
             if any(_LOCKISH.search(dotted(i.item.func if isinstance(i.item, cst.Call) else i.item) or "")
                    for i in node.items):
                 self.lock_depth += 1
@@ -357,6 +352,8 @@ class FunctionReader(cst.CSTVisitor):
             self._returned(node.value)
         elif isinstance(node, cst.Return) and isinstance(node.value, cst.Name) and node.value.value == "self":
             self.facts.returns_self = True
+        elif isinstance(node, cst.FunctionDef):
+            self.defs.append(node)
         elif isinstance(node, cst.Import | cst.ImportFrom):
             bound = import_aliases(node)
             self.resolver.local_names.update(bound)
@@ -371,6 +368,10 @@ class FunctionReader(cst.CSTVisitor):
                 _LOCKISH.search(dotted(i.item.func if isinstance(i.item, cst.Call) else i.item) or "")
                 for i in original_node.items):
             self.lock_depth -= 1
+        self.timed_blocks.discard(id(original_node))
+        if isinstance(original_node, cst.FunctionDef) and self.defs:
+            clocks.leave_def(self, original_node)
+            self.defs.pop()
         if isinstance(original_node, cst.While) and not self.in_teardown:
             self.loop_depth -= 1
         elif isinstance(original_node, cst.Assign):
@@ -405,8 +406,11 @@ class FunctionReader(cst.CSTVisitor):
         if qualified is None:
             return
         last = qualified.rsplit(".", 1)[-1].lower()
-        if CLOCK_CALLS.match(qualified) or "sleep" in last or "wait" in last:
+        if CLOCK_CALLS.match(qualified) or "sleep" in last or "wait" in last or TIMER_WORDS.search(qualified):
             self.facts.measures_time = True  # ``busy_wait(1.0)``: a stretch of wall time passes
+        if last in {"append", "add"} and isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Name) \
+                and any(self.is_clock_expression(a.value) for a in node.args[:1]):
+            self.clock_names.add(node.func.value.value)  # ``stamps.append(time.perf_counter())``
         line = self.lines(node)[0]
         root = node.func
         while isinstance(root, cst.Attribute | cst.Call):
@@ -421,6 +425,8 @@ class FunctionReader(cst.CSTVisitor):
         for rule in _CALL_RULES:
             if self.loop_depth and rule.id in POLLING_SLEEPS:
                 continue  # a sleep inside a while loop is polling: async.polling-loop speaks for it
+            if self.timed_blocks and rule.id in POLLING_SLEEPS:
+                continue  # a sleep a timer measures stands in for work; the duration's assert speaks
             if rule.matches_call(qualified) and (rule.when is None or rule.when(node, self)):
                 self.hit(rule, node, qualified)
         head, dot, rest = qualified.partition(".")
@@ -434,7 +440,7 @@ class FunctionReader(cst.CSTVisitor):
             for arg in node.args:
                 self.unordered.add(id(arg.value))
                 if isinstance(arg.value, cst.GeneratorExp | cst.ListComp | cst.SetComp):
-                    self.unordered.update(id(f.iter) for f in _comprehension_fors(arg.value))
+                    self.unordered.update(id(f.iter) for f in clocks.comprehension_fors(arg.value))
         func = node.func
         if isinstance(func, cst.Name):
             self.facts.calls_bare.add(func.value)
@@ -469,15 +475,6 @@ class FunctionReader(cst.CSTVisitor):
             self.facts.has_teardown = True
         if attribute == "cache_clear":
             self.facts.clears_caches = True
-
-
-def _comprehension_fors(node: cst.GeneratorExp | cst.ListComp | cst.SetComp) -> list[cst.CompFor]:
-    fors = []
-    current: cst.CompFor | None = node.for_in
-    while current is not None:
-        fors.append(current)
-        current = current.inner_for_in
-    return fors
 
 
 def _operand_names(comparison: cst.Comparison) -> list[cst.BaseExpression]:

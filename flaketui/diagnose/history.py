@@ -22,12 +22,19 @@ _FIX_WORDS: tuple[tuple[Category, re.Pattern[str]], ...] = tuple((c, re.compile(
                         r"|\bset(s|ting)? the environment\b")),
 ))
 _TRAILER = re.compile(r"^Flaky-Category:\s*(\w+)\s*$", re.MULTILINE)
+#: A subject that speaks of the tests, or of fixing something: "Webhook tests: make the receiver
+#: answer 503 instead of assuming port 8799 is free". Refactors ("Apply Black", "Migrate to GitHub
+#: Actions") touch many tests and name no cause of any of them.
+_ABOUT_TESTS = re.compile(r"\btest(s|ing)?\b|\bfix(es|ed)?\b|flak|intermittent|sporadic|instead of|\bavoid\b"
+                          r"|work ?around|deflake|stabili[sz]e|\brobust", re.IGNORECASE)
 #: A message read as evidence weighs like a comment next to the marker; flaketui's own trailer
 #: records a category someone confirmed.
 WEIGHT = 0.6
 TRAILER_WEIGHT = 0.8
 #: Only the newest few changes speak for the test as it is now.
 NEWEST = 5
+#: A fix of one flaky test changes a few files; a commit over more is a sweep (style, a rename).
+MAX_FILES = 5
 
 
 def span(test: FlakyTest) -> tuple[int, int]:
@@ -46,9 +53,12 @@ def history_evidence(test: FlakyTest, later: Sequence[LineChange]) -> list[Evide
         if trailer is not None and trailer.group(1) in {c.value for c in Category if c is not Category.UNKNOWN}:
             found.append(_evidence(test.path, start, change, Category(trailer.group(1)), TRAILER_WEIGHT))
             continue
-        text = f"{change.subject}\n{change.body}"
-        for category in _named(text):
-            found.append(_evidence(test.path, start, change, category, WEIGHT))
+        # The subject only: bodies (pull-request descriptions) mention everything.
+        if _ABOUT_TESTS.search(change.subject) and change.files <= MAX_FILES:
+            found += [_evidence(test.path, start, change, category, WEIGHT) for category in _named(change.subject)]
+    if len({e.category for e in found if e.weight < TRAILER_WEIGHT}) > 1:
+        # Commits that name different causes say nothing certain about this test.
+        found = [e for e in found if e.weight >= TRAILER_WEIGHT]
     return found
 
 

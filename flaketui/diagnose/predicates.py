@@ -12,17 +12,17 @@ import libcst.matchers as m
 from flaketui.diagnose.rules import RuleContext
 
 
-def _number(node: cst.BaseExpression) -> float | None:
+def literal_number(node: cst.BaseExpression) -> float | None:
     if isinstance(node, cst.Integer | cst.Float):
         try:
             return float(node.evaluated_value)
         except ValueError:
             return None
     if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
-        inner = _number(node.expression)
+        inner = literal_number(node.expression)
         return None if inner is None else -inner
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply | cst.Divide):
-        left, right = _number(node.left), _number(node.right)
+        left, right = literal_number(node.left), literal_number(node.right)
         if left is None or right is None or (isinstance(node.operator, cst.Divide) and right == 0):
             return None
         return left * right if isinstance(node.operator, cst.Multiply) else left / right
@@ -52,7 +52,7 @@ def nonzero_first_argument(node: cst.CSTNode, ctx: RuleContext) -> bool:
     """``sleep(0)`` only yields control; anything else (a literal or a variable) waits."""
     assert isinstance(node, cst.Call)
     value = argument(node, 0, "delay") or argument(node, 0, "seconds")
-    number = _number(value) if value is not None else None
+    number = literal_number(value) if value is not None else None
     if isinstance(value, cst.Call) and (ctx.qualify(value.func) or "").startswith(("random.", "numpy.random.")):
         return False  # a random pause (chaos, jitter) is the point, not a wait for something
     return value is not None and number != 0
@@ -86,7 +86,7 @@ def _short_timeout(node: cst.Call, ctx: RuleContext) -> bool:
     value = argument(node, 99, "timeout")
     if value is None and qualified.endswith(("wait_for", ".join", ".wait")):
         value = argument(node, 1 if qualified.endswith("wait_for") else 0)
-    number = _number(value) if value is not None else None
+    number = literal_number(value) if value is not None else None
     return number is not None and 0 < number <= 1
 
 
@@ -94,14 +94,14 @@ def short_qt_timeout(node: cst.CSTNode, ctx: RuleContext) -> bool:
     """pytest-qt waits take milliseconds; under two seconds is tight on a loaded runner."""
     assert isinstance(node, cst.Call)
     value = argument(node, 99, "timeout")
-    number = _number(value) if value is not None else None
+    number = literal_number(value) if value is not None else None
     return number is not None and number < 2000
 
 
 def short_webdriver_wait(node: cst.CSTNode, ctx: RuleContext) -> bool:
     assert isinstance(node, cst.Call)
     value = argument(node, 1, "timeout")
-    number = _number(value) if value is not None else None
+    number = literal_number(value) if value is not None else None
     return number is not None and number <= 5
 
 
@@ -141,10 +141,10 @@ def _seconds(value: cst.BaseExpression, ctx: RuleContext) -> float:
     if isinstance(value, cst.Call) and (ctx.qualify(value.func) or "").endswith("timedelta"):
         if any(a.keyword is None or a.keyword.value not in {"seconds", "milliseconds"} for a in value.args):
             return 0.0
-        seconds = _number(argument(value, 99, "seconds") or cst.Integer("0")) or 0.0
-        millis = _number(argument(value, 99, "milliseconds") or cst.Integer("0")) or 0.0
+        seconds = literal_number(argument(value, 99, "seconds") or cst.Integer("0")) or 0.0
+        millis = literal_number(argument(value, 99, "milliseconds") or cst.Integer("0")) or 0.0
         return seconds + millis / 1000
-    return _number(value) or 0.0
+    return literal_number(value) or 0.0
 
 
 def not_a_name(node: cst.CSTNode, ctx: RuleContext) -> bool:
@@ -209,9 +209,9 @@ def not_local_transport(node: cst.CSTNode, ctx: RuleContext) -> bool:
     if has_keyword(node, "transport", "app", "base_transport") or ctx.is_local(node):
         return False
     for value in (argument(node, 0, "url"), argument(node, 99, "base_url")):
-        if _served_locally(value):
+        if served_locally(value):
             return False
-        if isinstance(value, cst.SimpleString | cst.FormattedString) and _LOCAL_HOSTS.match(_string_prefix(value)):
+        if isinstance(value, cst.SimpleString | cst.FormattedString) and _LOCAL_HOSTS.match(string_prefix(value)):
             if isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Call):
                 ctx.mark_local(node.func.value)  # ``AsyncHTTPClient().fetch(local)``: the client too
             return False
@@ -221,7 +221,7 @@ def not_local_transport(node: cst.CSTNode, ctx: RuleContext) -> bool:
 _LOCAL_SERVER_NAMES = re.compile(r"server|local|receiver|mock|fake|stub|httpbin", re.IGNORECASE)
 
 
-def _served_locally(value: cst.BaseExpression | None) -> bool:
+def served_locally(value: cst.BaseExpression | None) -> bool:
     """``f"{httpserver.url}/x"``, ``live_server.url + "/x"``, ``mock_api.url``: a URL of a test server."""
     if isinstance(value, cst.FormattedString) and value.parts:
         first = value.parts[0]
@@ -238,12 +238,12 @@ def _served_locally(value: cst.BaseExpression | None) -> bool:
 
 def local_url(value: cst.BaseExpression) -> bool:
     """A URL of a test server (``receiver.url``) or a literal one on this machine."""
-    if _served_locally(value):
+    if served_locally(value):
         return True
-    return isinstance(value, cst.SimpleString | cst.FormattedString) and bool(_LOCAL_HOSTS.match(_string_prefix(value)))
+    return isinstance(value, cst.SimpleString | cst.FormattedString) and bool(_LOCAL_HOSTS.match(string_prefix(value)))
 
 
-def _string_prefix(node: cst.SimpleString | cst.FormattedString) -> str:
+def string_prefix(node: cst.SimpleString | cst.FormattedString) -> str:
     if isinstance(node, cst.SimpleString):
         return node.value
     text = "".join(p.value for p in node.parts if isinstance(p, cst.FormattedStringText))
@@ -271,11 +271,27 @@ def elapsed_time_comparison(node: cst.CSTNode, ctx: RuleContext) -> bool:
         return False
     if not any(ctx.is_clock_expression(o) for o in operands):
         return False
+    if _lower_bound_only(test, ctx):
+        return False
     # ``assert time() < start + 30`` bounds a wait generously: not a speed assertion.
-    literals = [_number(n) for n in m.findall(test, m.Integer() | m.Float()) if isinstance(n, cst.BaseExpression)]
+    literals = [literal_number(n) for n in m.findall(test, m.Integer() | m.Float()) if isinstance(n, cst.BaseExpression)]
     names = [n.value.lower() for n in m.findall(test, m.Name()) if isinstance(n, cst.Name)]
     in_millis = any("ms" in name or "milli" in name for name in names)
     return in_millis or max((v for v in literals if v is not None), default=0) < 10
+
+
+def _lower_bound_only(test: cst.Comparison, ctx: RuleContext) -> bool:
+    """``assert timer.seconds >= 0.1`` after sleeping 0.1 s: a sleep lasts at least that long, so
+    the bound holds under any load (the upper bound, when there is one, is the flaky part)."""
+    if len(test.comparisons) != 1:
+        return False
+    operator, right = test.comparisons[0].operator, test.comparisons[0].comparator
+    clock_left, clock_right = ctx.is_clock_expression(test.left), ctx.is_clock_expression(right)
+    if clock_left == clock_right:
+        return False
+    at_least = cst.GreaterThan | cst.GreaterThanEqual
+    at_most = cst.LessThan | cst.LessThanEqual
+    return isinstance(operator, at_least) if clock_left else isinstance(operator, at_most)
 
 
 def _approx_of_duration(operands: list[cst.BaseExpression], ctx: RuleContext) -> bool:
@@ -375,7 +391,7 @@ def fixed_port(node: cst.CSTNode, ctx: RuleContext) -> bool:
         address = argument(node, 0)
         if isinstance(address, cst.Tuple) and len(address.elements) == 2:
             value = address.elements[1].value
-    number = _number(value) if value is not None else None
+    number = literal_number(value) if value is not None else None
     return number is not None and number >= 1024
 
 
@@ -436,3 +452,4 @@ def explicit_no_seed(node: cst.CSTNode, ctx: RuleContext) -> bool:
         and a.value.value == "None"
         for a in node.args
     )
+

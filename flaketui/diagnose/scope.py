@@ -358,7 +358,8 @@ def _neighbour_rules(scope: Scope, levels: list[_Level], add: Callable[[tuple[Pi
         for other in module.functions_mentioning(name):
             if other.label == label or name in other.imported_restored:
                 continue
-            spots = [s for text, s, _ in other.imported_mutated if text.split(".")[0] == name]
+            spots = [s for text, s, _ in (*other.imported_mutated, *other.imported_assigned)
+                     if text.split(".")[0] == name and text not in other.restored]
             if spots:
                 add((test, _hit("order.shared-state-read", start, end, (module.path, spots[0])),
                      f"{name}, changed by {other.label} (line {spots[0]})"))

@@ -69,6 +69,8 @@ def assigned(reader: FunctionReader, target: cst.BaseExpression, node: cst.CSTNo
             reader.facts.mutated.setdefault(owner.value, []).append((start, end))
         elif isinstance(owner, cst.Attribute) and isinstance(owner.value, cst.Name) and owner.value.value == "self":
             reader.facts.self_mutated.setdefault(owner.attr.value, []).append((start, end))
+        elif isinstance(owner, cst.Name) and owner.value != "self":
+            reader.facts.imported_assigned.append((f"{owner.value}.{target.attr.value}", start, end))
     elif isinstance(target, cst.Name) and augmented:
         if target.value in reader.facts.globals_declared:
             reader.facts.mutated.setdefault(target.value, []).append(reader.lines(node))

@@ -22,6 +22,17 @@ SETTERS = frozenset({"set", "setValue", "set_option", "set_config", "configure",
 REMOVERS = frozenset({"pop", "popitem", "remove", "discard", "clear", "__delitem__"})
 NAMING_CALLS = frozenset({"str", "repr", "hex", "pathlib.Path", "os.path.join", "tempfile.mkdtemp", "tempfile.mkstemp"})
 CLOCK_WORDS = re.compile(r"elapsed|duration|took|time_taken|runtime|latency|delta_t|seconds_spent")
+#: What a measurement is read as once the function slept or read a clock (``timer.seconds``,
+#: ``frame.time``, ``stats.timings["x"]``): alone these names say too little.
+MEASURED_ATTRS = re.compile(r"^(time|seconds|secs|timings?|total_time|self_time|wall_time|cpu_time|interval|ms"
+                            r"|\w+_ms|\w+_seconds|\w+_secs)$")
+#: Calls that time what runs while they are open (``with Timer() as t``, ``profiler.start()``).
+TIMER_WORDS = re.compile(r"timer|stopwatch|profil|timing|measure_time|benchmark", re.IGNORECASE)
+#: Summaries of a measurement that are still a measurement (``max(gaps)``).
+CLOCK_SUMMARIES = frozenset({"abs", "round", "int", "float", "max", "min", "sum", "sorted", "statistics.mean",
+                             "statistics.median", "statistics.fmean", "math.fsum", "numpy.mean", "numpy.median",
+                             # ``asyncio.run(measure())``: what the coroutine measured.
+                             "asyncio.run", "anyio.run", "trio.run"})
 SETUP_NAMES = frozenset(
     {"setup_method", "setup", "setUp", "asyncSetUp", "setup_class", "setUpClass", "setup_function", "setup_module", "setUpModule"}
 )

@@ -74,6 +74,8 @@ class LineChange:
     sha: str
     subject: str
     body: str = ""
+    #: How many files the commit changed: a sweep over the suite names no one test's cause.
+    files: int = 1
 
 
 @dataclass(frozen=True)

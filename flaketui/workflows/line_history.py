@@ -59,9 +59,15 @@ class LineHistory:
             found = vcs.line_history(self.workspace.root, test.path, start, end, limit=LIMIT)
             # The oldest change wrote the lines: what its message says is the feature, not a flake.
             later = found[:-1] if len(found) < LIMIT else found
-            entries[key] = [list(change) for change in later]
+            entries[key] = [[sha, subject, body, str(self._files(sha))] for sha, subject, body in later]
             self._dirty = True
-        return tuple(LineChange(*change) for change in entries[key] if len(change) == 3)
+        return tuple(LineChange(sha, subject, body, int(files)) for sha, subject, body, files in entries[key])
+
+    def _files(self, sha: str) -> int:
+        try:
+            return len(vcs.changed_paths(self.workspace.root, sha))
+        except FlakeTUIError:
+            return 0
 
     def _path(self) -> str:
         return str(self.workspace.state_dir() / FILENAME)
@@ -92,6 +98,7 @@ class LineHistory:
 
 def _valid(value: object) -> bool:
     return isinstance(value, list) and all(
-        isinstance(change, list) and len(change) == 3 and all(isinstance(part, str) for part in change)
+        isinstance(change, list) and len(change) == 4 and all(isinstance(part, str) for part in change)
+        and change[3].isdigit()
         for change in value
     )

@@ -1,0 +1,86 @@
+"""Whether an expression is a measured duration, and which blocks a timer measures.
+
+``elapsed = time.monotonic() - start`` is plain; so are ``timer.seconds`` after ``with Timer()
+as timer``, ``frame.time`` after the function slept (a profiler's measurement), ``stats.timings
+["work"][0]`` and ``max(gaps)`` over differences of clock readings. Sleeps in a timed block stand
+in for the work being measured: the assertion on the duration is the cause, not the sleep.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import libcst as cst
+import libcst.matchers as m
+
+from flaketui.diagnose.vocabulary import (
+    CLOCK_CALLS,
+    CLOCK_SUMMARIES,
+    CLOCK_WORDS,
+    MEASURED_ATTRS,
+    POLLING_SLEEPS,
+    TIMER_WORDS,
+)
+
+if TYPE_CHECKING:
+    from flaketui.diagnose.facts import FunctionReader
+
+
+def is_clock_expression(reader: FunctionReader, node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.Name):
+        return node.value in reader.clock_names or bool(CLOCK_WORDS.search(node.value))
+    if isinstance(node, cst.Attribute):
+        if CLOCK_WORDS.search(node.attr.value):
+            return True
+        # ``timer.seconds`` of ``with Timer() as timer``; ``frame.time`` after a sleep.
+        measured = isinstance(node.value, cst.Name) and node.value.value in reader.clock_names
+        return (measured or reader.facts.measures_time) and bool(MEASURED_ATTRS.match(node.attr.value))
+    if isinstance(node, cst.Subscript):
+        return is_clock_expression(reader, node.value)  # ``stats.timings["work"][0]``
+    if isinstance(node, cst.ListComp | cst.GeneratorExp):
+        # ``[b - a for a, b in zip(stamps, stamps[1:])]``: differences of clock readings.
+        return is_clock_expression(reader, node.elt) or any(
+            isinstance(n, cst.Name) and n.value in reader.clock_names
+            for f in comprehension_fors(node) for n in m.findall(f.iter, m.Name()))
+    if isinstance(node, cst.Call):
+        qualified = reader.qualify(node.func) or ""
+        if CLOCK_CALLS.match(qualified) or (isinstance(node.func, cst.Name) and node.func.value in reader.clock_names):
+            return True
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "total_seconds":
+            return is_clock_expression(reader, node.func.value)
+        return any(is_clock_expression(reader, a.value) for a in node.args[:1]) and qualified in CLOCK_SUMMARIES
+    if isinstance(node, cst.BinaryOperation):
+        return is_clock_expression(reader, node.left) or is_clock_expression(reader, node.right)
+    return False
+
+
+def timers(reader: FunctionReader, node: cst.With) -> None:
+    """``with Timer() as timer:`` measures the block: ``timer.seconds`` is a duration."""
+    for item in node.items:
+        if isinstance(item.item, cst.Call) and TIMER_WORDS.search(reader.qualify(item.item.func) or ""):
+            reader.facts.measures_time = True
+            reader.timed_blocks.add(id(node))
+            if item.asname is not None and isinstance(item.asname.name, cst.Name):
+                reader.clock_names.add(item.asname.name.value)
+
+
+def comprehension_fors(node: cst.GeneratorExp | cst.ListComp | cst.SetComp) -> list[cst.CompFor]:
+    fors = []
+    current: cst.CompFor | None = node.for_in
+    while current is not None:
+        fors.append(current)
+        current = current.inner_for_in
+    return fors
+
+
+def leave_def(reader: FunctionReader, node: cst.FunctionDef) -> None:
+    """An inner function that returns a duration (``return loop.time() - started``) measures what
+    it awaited: its sleeps stand in for work, and a call of it is a duration."""
+    if node is reader.defs[0] or not any(
+            isinstance(r, cst.Return) and r.value is not None and is_clock_expression(reader, r.value)
+            for r in m.findall(node.body, m.Return())):
+        return
+    reader.clock_names.add(node.name.value)
+    start, end = reader.lines(node)
+    reader.facts.hits = [h for h in reader.facts.hits
+                         if not (h.rule.id in POLLING_SLEEPS and start <= h.line <= end)]
