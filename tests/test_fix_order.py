@@ -37,9 +37,9 @@ def project(make_repo: MakeRepo) -> Path:
 def test_bisection_names_the_polluter_and_the_proposal_restores_state_there(project: Path) -> None:
     service = Service(project)
     test = service.tests_named(VICTIM)[0]
-    assert [p.remedy for p in service.propose_fixes(test).proposals] == []  # the code alone shows no cause
     bisection = find_polluter(service.workspace, test)
     assert bisection.polluter == f"{TEST_FILE}::test_debug_can_be_switched_on"
+    assert [(p.victim, p.polluter) for p in service.hunting.polluters()] == [(VICTIM, bisection.polluter)]
     best = Service(project).propose_fixes(VICTIM).proposals[0]
     assert best.remedy == "restore.monkeypatch"
     assert b'monkeypatch.setattr(appconf, "DEBUG", True)' in best.edits[0].after
