@@ -111,6 +111,10 @@ async def test_sort_cycles_and_keeps_the_selection(make_repo: MakeRepo) -> None:
         await settle(pilot)
         await pilot.press("j")
         chosen = app.main.selected.key
+        assert app.main.model.sort_order == "failures"  # the default: most failing first
+        await pilot.press("s")
+        assert app.main.model.sort_order == "file"
+        assert app.main.selected.key == chosen
         await pilot.press("s")
         assert app.main.model.sort_order == "category"
         assert app.main.selected.key == chosen

@@ -73,7 +73,21 @@ def test_filter(query: str, expected: list[str]) -> None:
 def test_sort_by_category_puts_undiagnosed_last() -> None:
     rows = [make_row("test_a"), make_row("test_b", Category.ORDER), make_row("test_c", Category.RACE)]
     assert [r.test.name for r in sorted(rows, key=sort_key(SortOrder.CATEGORY))] == ["test_c", "test_b", "test_a"]
-    assert SortOrder.CONFIDENCE.next() is SortOrder.FILE
+    # The sort cycles back to the first order, the default: most failing first.
+    assert SortOrder.CONFIDENCE.next() is SortOrder.FAILURES and SortOrder.FAILURES.next() is SortOrder.FILE
+
+
+def test_the_default_sort_puts_the_tests_that_fail_most_often_first() -> None:
+    rows = [
+        make_row("test_a"),  # never measured: after every measured test
+        make_row("test_b", verification=verification(9, 10, Verdict.FLAKY)),
+        make_row("test_c", verification=verification(5, 10, Verdict.FLAKY)),
+        make_row("test_d", verification=verification(10, 10, Verdict.STABLE)),
+        make_row("test_e", verification=verification(18, 20, Verdict.FLAKY)),  # as often as b, run more
+    ]
+    ordered = [r.test.name for r in sorted(rows, key=sort_key(SortOrder.FAILURES))]
+    assert ordered == ["test_c", "test_e", "test_b", "test_d", "test_a"]
+    assert list(SortOrder)[0] is SortOrder.FAILURES
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from flaketui.service import Service
 from flaketui.tui.flows.committer import Committer
 from flaketui.tui.flows.failures import WorkFailed, forward_failure
 from flaketui.tui.flows.fixer import Fixer
+from flaketui.tui.flows.hunter import Hunter, finished_text
 from flaketui.tui.flows.scanner import Scanner
 from flaketui.tui.flows.verifier import Verifier
 from flaketui.tui.modals import FindingsScreen, MessageDialog, VerifyOptions
@@ -53,6 +54,8 @@ class MainScreen(Screen[None]):
         Binding("d", "toggle_detail", "Detail", show=False, id="toggle-detail",
                 tooltip="Show or hide the detail pane (the table takes the whole screen)"),
         Binding("R", "rescan", "Rescan", show=False, id="rescan", tooltip="Scan the repository again"),
+        Binding("H", "hunt", "Hunt", show=False, id="hunt",
+                tooltip="Hunt for unmarked flaky tests: the suite serially, shuffled and under xdist (x stops)"),
         Binding("f", "findings", "Findings", show=False, id="findings",
                 tooltip="Repository findings: config reruns, hooks, CI flags"),
         Binding("h", "tab(-1)", "Prev tab", show=False, id="tab-previous"),
@@ -66,6 +69,7 @@ class MainScreen(Screen[None]):
     scanned: reactive[bool] = reactive(False, bindings=True)
     marked: reactive[int] = reactive(0, bindings=True)
     verifying: reactive[bool] = reactive(False, bindings=True)
+    hunting: reactive[bool] = reactive(False, bindings=True)
     selected_queued: reactive[bool] = reactive(False, bindings=True)
     commit_problem: reactive[str | None] = reactive(None, bindings=True)
 
@@ -84,6 +88,7 @@ class MainScreen(Screen[None]):
         self.verifier = Verifier(service, self.model)
         self.committer = Committer(service, self.model)
         self.fixer = Fixer(service, self.model, self.committer, lambda: self.query_one(ProposalView))
+        self.hunter = Hunter(service, self.model)
         self._sources: dict[str, str] = {}
         #: Decisions being written, and what waits for them (see _when_saved).
         self._saving = 0
@@ -101,6 +106,7 @@ class MainScreen(Screen[None]):
         yield self.verifier
         yield self.committer
         yield self.fixer
+        yield self.hunter
 
     def on_mount(self) -> None:
         self.model.observe(self._model_changed)
@@ -139,6 +145,7 @@ class MainScreen(Screen[None]):
         self.scanned = model.scan_result is not None
         self.marked = sum(1 for r in model.rows.values() if r.marked)
         self.verifying = model.queue.busy
+        self.hunting = model.hunting
         self.selected_queued = model.selected_key is not None and model.queue.is_waiting(model.selected_key)
         self.commit_problem = model.info.git_problem if model.info else None
 
@@ -286,7 +293,18 @@ class MainScreen(Screen[None]):
         self.app.push_screen(VerifyOptions(self.model.runs, self.model.mode), chosen)
 
     def action_cancel(self) -> None:
+        if self.model.hunting and self.model.queue.current is None:
+            self.hunter.cancel()
+            return
         self.verifier.cancel()
+
+    def action_hunt(self) -> None:
+        self.hunter.start()
+
+    @on(Hunter.Finished)
+    def _hunt_finished(self, message: Hunter.Finished) -> None:
+        self.model.say(finished_text(message.report))
+        self.scanner.start(use_cache=True)
 
     def action_undo(self) -> None:
         self.committer.undo()
@@ -306,6 +324,7 @@ class MainScreen(Screen[None]):
 
     def stop_everything(self) -> None:
         self.verifier.stop_everything()
+        self.hunter.cancel()
 
     # -- failures --------------------------------------------------------------------------------------
     @on(WorkFailed)

@@ -25,6 +25,7 @@ from flaketui.models import (
     Verification,
     VerifyMode,
 )
+from flaketui.models.history import Candidate
 
 
 class RowState(StrEnum):
@@ -102,10 +103,28 @@ class Row:
     fixed: bool = False
     #: The last verification ran on another tree (HEAD moved or files changed since).
     stale: bool = False
+    #: An unmarked test that CI history or a hunt shows flaky (``test`` carries no marker).
+    candidate: Candidate | None = None
 
     @property
     def key(self) -> TestKey:
         return self.test.key
+
+    @property
+    def source(self) -> str:
+        """Where the row comes from: ``marker``, or ``history``/``hunt`` for a candidate."""
+        return ", ".join(self.candidate.sources) if self.candidate is not None else "marker"
+
+    @property
+    def failures(self) -> tuple[int, int]:
+        """Measured (failed, runs): the last verification, and for a candidate its history and hunts."""
+        failed = runs = 0
+        if self.verification is not None:
+            failed, runs = self.verification.runs - self.verification.passed, self.verification.runs
+        if self.candidate is not None:
+            failed += round(self.candidate.failure_rate * self.candidate.runs)
+            runs += self.candidate.runs
+        return failed, runs
 
     @property
     def state(self) -> RowState:
@@ -135,6 +154,8 @@ class Row:
         return self.confirmed or self.suggested
 
     def marker_text(self) -> str:
+        if not self.test.markers:  # a candidate: its source column says what found it
+            return self.source
         text = self.test.marker.summary
         extra = len(self.test.markers) - 1
         return f"{text} +{extra}" if extra > 0 else text
@@ -239,6 +260,8 @@ def parse_filter(query: str) -> Predicate:
 
 
 class SortOrder(StrEnum):
+    #: The tests that fail most often (then run most often) first: fix those first.
+    FAILURES = "failures"
     FILE = "file"
     CATEGORY = "category"
     STATE = "state"
@@ -277,9 +300,16 @@ def sort_key(order: SortOrder) -> Callable[[Row], tuple[object, ...]]:
         return lambda row: (_CATEGORY_RANK.get(row.category, len(_CATEGORY_RANK)) if row.category else 99, *by_file(row))
     if order is SortOrder.STATE:
         return lambda row: (_STATE_RANK[row.state], *by_file(row))
+    if order is SortOrder.FAILURES:
+        return lambda row: (_by_failures(row), *by_file(row))
     if order is SortOrder.CONFIDENCE:
         return lambda row: (-(row.diagnosis.suggestion.confidence if row.diagnosis else -1.0), *by_file(row))
     return by_file
+
+
+def _by_failures(row: Row) -> tuple[float, int]:
+    failed, runs = row.failures
+    return (-(failed / runs) if runs else 1.0, -runs)
 
 
 # -- counts for the header ---------------------------------------------------------------

@@ -24,6 +24,7 @@ from flaketui.models import (
     Verification,
     VerifyMode,
 )
+from flaketui.models.history import Candidate
 from flaketui.tui.rows import (
     Progress,
     Row,
@@ -65,7 +66,7 @@ class TriageModel:
         self.shown: list[TestKey] = []
         self.selected_key: TestKey | None = None
         self.filter_text = ""
-        self.sort_order = SortOrder.FILE
+        self.sort_order = SortOrder.FAILURES
         self.runs = runs
         self.mode = mode
         self.queue = VerifyQueue()
@@ -75,6 +76,8 @@ class TriageModel:
         self.fixed_count = 0
         #: Each test's past verifications, loaded when its History tab is first shown.
         self.history: dict[TestKey, list[Verification]] = {}
+        #: A hunt runs (``H``): ``x`` stops it.
+        self.hunting = False
         #: What just happened, for the activity line (``copied: ...``, ``committing…``).
         self.activity = ""
         self._observers: list[Observer] = []
@@ -121,7 +124,7 @@ class TriageModel:
             return [self.rows[test.key]] if test.key in self.rows else []
         return [r for r in self.rows.values()
                 if r.test.rootdir == test.rootdir and r.test.nodeid.startswith(owner + "::")
-                and r.test.marker.scope is test.marker.scope]
+                and bool(r.test.markers) and r.test.marker.scope is test.marker.scope]
 
     # -- scanning -------------------------------------------------------------------------
     def set_scanning(self, scanning: bool) -> None:
@@ -140,7 +143,7 @@ class TriageModel:
         self._changed(Change(keys=frozenset(changed), repo=True, selection=self.selected_key in changed))
 
     def load_scan(self, result: ScanResult, decisions: dict[TestKey, Triage], verifications: dict[TestKey, Verification],
-                  fixed_count: int) -> None:
+                  fixed_count: int, candidates: Sequence[tuple[FlakyTest, Candidate]] = ()) -> None:
         """A finished scan: new rows, keeping what the old ones knew (diagnosis, marks, progress)."""
         self.scanning = False
         self.scan_result = result
@@ -148,11 +151,15 @@ class TriageModel:
         self.history.clear()
         old, self.rows = self.rows, {}
         current = self.queue.current
-        for test in result.tests:
+        # Marked tests, then the unmarked ones CI history or a hunt shows flaky (candidates).
+        for test, candidate in [*((t, None) for t in result.tests), *candidates]:
+            if test.key in self.rows:
+                continue
             previous = old.get(test.key)
             verification = verifications.get(test.key)
             row = self.rows[test.key] = Row(
                 test=test,
+                candidate=candidate,
                 triage=decisions.get(test.key),
                 verification=verification,
                 stale=verification is not None and self.info is not None and not same_tree(verification, self.info),
@@ -317,9 +324,12 @@ class TriageModel:
             reason = _row_reason(action, row)
             if reason:
                 return reason
+        if action == "hunt" and self.hunting:
+            return "a hunt is running (x stops it)"
         if action == "verify_marked" and not self.marked():
             return "no test is marked (space marks)"
-        if action == "cancel" and self.queue.current is None and not (row and self.queue.is_waiting(row.key)):
+        if action == "cancel" and self.queue.current is None and not (row and self.queue.is_waiting(row.key)) \
+                and not self.hunting:
             return "no verification is running"
         if action in ("commit", "undo", "write_fix") and self.info is not None and self.info.git_problem:
             return self.info.git_problem
@@ -347,6 +357,11 @@ def _row_reason(action: str, row: Row) -> str | None:
         return "its marker was removed; press R to rescan"
     if action == "commit" and row.fixed:
         return "it is already committed"
+    if action in ("commit", "keep") and row.candidate is not None:
+        return "it carries no marker: fix it, verify it with v, and commit the fix with git"
+    if action == "write_fix" and row.candidate is not None:
+        # The fix workflow commits a fix together with a marker removal; with no marker it has none.
+        return "it carries no marker: p shows the fix; write it yourself, verify it with v, commit it with git"
     return None
 
 
@@ -354,6 +369,8 @@ def marker_owner(test: FlakyTest) -> FlakyTest | str:
     """What a commit removes the marker from: the test, or the class or module whose marker
     covers it (then every test it covers is verified and listed)."""
     parts = test.nodeid.split("::")
+    if not test.markers:  # a candidate: no marker to remove
+        return test
     if test.marker.scope is MarkerScope.CLASS and len(parts) > 2:
         return "::".join(parts[:-1])
     if test.marker.scope is MarkerScope.MODULE:

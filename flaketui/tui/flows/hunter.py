@@ -1,7 +1,8 @@
 """The hunt: the whole suite in three modes, in the background, with its progress live.
 
-``Hunter`` shows nothing: it owns the worker and turns its callbacks into messages; the
-screen shows them in the activity bar and, when the hunt ends, loads the candidates it found.
+``Hunter`` shows nothing: it owns the worker and turns its callbacks into messages; its
+progress goes to the activity line, and when the hunt ends the screen rescans, so the
+candidates it found join the table.
 ``x`` (the screen's cancel) stops it at once; what ran is kept and ``flaketui hunt --resume``
 continues it.
 """
@@ -10,13 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual import work
+from textual import on, work
 from textual.message import Message
 from textual.widget import Widget
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from flaketui.models.history import HuntProgress, HuntReport
 from flaketui.service import Service
+from flaketui.tui.flows.failures import forward_failure
+from flaketui.tui.triage import TriageModel
 
 #: The app's hunt: what ``flaketui hunt`` does by default, in a third of its budget.
 RUNS_PER_MODE = 10
@@ -37,24 +40,38 @@ class Hunter(Widget):
     class Finished(Message):
         report: HuntReport
 
-    def __init__(self, service: Service, *, runs: int = RUNS_PER_MODE, budget_minutes: float = BUDGET_MINUTES) -> None:
+    def __init__(self, service: Service, model: TriageModel, *, runs: int = RUNS_PER_MODE,
+                 budget_minutes: float = BUDGET_MINUTES) -> None:  # fmt: skip
         super().__init__()
         self.service = service
+        self.model = model
         self.runs = runs
         self.budget_minutes = budget_minutes
-        self.running = False
+        #: Repeats a hunt's shuffles and hash seeds exactly (None: fresh ones).
+        self.seed: int | None = None
         self._stop = False
 
-    def start(self) -> bool:
-        """Start a hunt; False when one already runs."""
-        if self.running:
-            return False
-        self.running, self._stop = True, False
+    def start(self) -> None:
+        """Start a hunt (the screen asks only when none runs)."""
+        self.model.hunting, self._stop = True, False
+        self.model.say(f"hunting: {self.runs} runs per mode within {self.budget_minutes:g} min · x stops")
         self._hunt(self.runs, self.budget_minutes)
-        return True
 
     def cancel(self) -> None:
+        """Stop at once: the running pytest's process group dies; finished runs are kept."""
         self._stop = True
+
+    @on(Progress)
+    def _progress(self, message: Progress) -> None:
+        self.model.say(progress_text(message.progress, self.budget_minutes))
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            self.model.hunting = False
+            if event.state is not WorkerState.SUCCESS:
+                self.model.say("hunt stopped")
+        forward_failure(self, event)
 
     @work(thread=True, exit_on_error=False, group="hunt", name="hunt")
     def _hunt(self, runs: int, budget_minutes: float) -> None:
@@ -63,15 +80,13 @@ class Hunter(Widget):
         def progressed(progress: HuntProgress) -> None:
             self.post_message(self.Progress(progress))
 
-        try:
-            report = self.service.hunting.hunt(
-                runs=runs,
-                budget_minutes=budget_minutes,
-                on_progress=progressed,
-                should_stop=lambda: self._stop or worker.is_cancelled,
-            )
-        finally:
-            self.running = False
+        report = self.service.hunting.hunt(
+            runs=runs,
+            budget_minutes=budget_minutes,
+            seed=self.seed,
+            on_progress=progressed,
+            should_stop=lambda: self._stop or worker.is_cancelled,
+        )
         self.post_message(self.Finished(report))
 
 

@@ -25,6 +25,7 @@ from flaketui.models import (
     Triage,
     Verification,
 )
+from flaketui.models.history import Candidate
 from flaketui.service import Service
 from flaketui.tui.flows.failures import forward_failure
 from flaketui.tui.triage import TriageModel
@@ -56,6 +57,8 @@ class Scanner(Widget):
         decisions: dict[TestKey, Triage]
         verifications: dict[TestKey, Verification]
         fixed_count: int
+        #: Unmarked tests CI history or a hunt shows flaky, as tests without a marker.
+        candidates: list[tuple[FlakyTest, Candidate]]
 
     @dataclass
     class Diagnosed(Message):
@@ -91,8 +94,10 @@ class Scanner(Widget):
             self.post_message(self.Progress(done, total))
 
         result = service.scan(use_cache=use_cache, on_progress=progress)
+        candidates = service.candidates(marked=result.tests)
         self.post_message(self.Scanned(result, service.decisions(), service.last_verifications(),
-                                       _fixed_commits(service)))
+                                       _fixed_commits(service),
+                                       list(zip(service.hunting.candidate_tests(candidates), candidates, strict=True))))
 
     def reload_repo(self) -> None:
         """HEAD moved (a commit): every other verification now ran on an older tree."""
@@ -108,7 +113,8 @@ class Scanner(Widget):
 
     @on(Scanned)
     def _scanned(self, message: Scanned) -> None:
-        self.model.load_scan(message.result, message.decisions, message.verifications, message.fixed_count)
+        self.model.load_scan(message.result, message.decisions, message.verifications, message.fixed_count,
+                             message.candidates)
         self.diagnose_all()
 
     @on(Worker.StateChanged)

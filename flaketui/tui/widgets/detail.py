@@ -29,6 +29,7 @@ from flaketui.models import (
     Verification,
     VerifyMode,
 )
+from flaketui.models.history import Candidate
 from flaketui.tui.rows import Row, verdict_sentence
 from flaketui.tui.triage import Change, TriageModel
 from flaketui.tui.widgets.proposal import ProposalView
@@ -117,11 +118,14 @@ class SourceView(ScrollView):
 
 
 class EvidenceView(Static):
-    def show(self, test: FlakyTest, diagnosis: Diagnosis | None) -> None:
+    def show(self, test: FlakyTest, diagnosis: Diagnosis | None, candidate: Candidate | None = None) -> None:
         out = Text()
-        markers = ", ".join(f"{m.source} ({m.path}:{m.line}, {m.scope})" for m in test.markers)
         out.append(f"{test.nodeid}\n", style="bold")
-        out.append(f"marker: {markers}\n\n")
+        if candidate is None:
+            markers = ", ".join(f"{m.source} ({m.path}:{m.line}, {m.scope})" for m in test.markers)
+            out.append(f"marker: {markers}\n\n")
+        else:
+            _candidate_lines(out, test, candidate)
         if diagnosis is None:
             out.append("Diagnosing…")
             self.update(out)
@@ -151,6 +155,31 @@ class EvidenceView(Static):
         if not code:
             out.append("\nNo suspicious line found in the test, its fixtures, its helpers or the code they call.\n")
         self.update(out)
+
+
+def _candidate_lines(out: Text, test: FlakyTest, candidate: Candidate) -> None:
+    """No marker: what found it, and for an order-dependent test its polluter beside it."""
+    out.append(f"no marker; found by {', '.join(candidate.sources)}\n")
+    history = candidate.sources.get("history")
+    if history:
+        out.append(f"CI history: failed {history['failed']} of {int(history['passed']) + int(history['failed'])} "
+                   f"attempts in {history['reports']} reports ({str(history['first_seen'])[:10]} to "
+                   f"{str(history['last_seen'])[:10]})\n")  # fmt: skip
+        if history.get("last_failure"):
+            out.append(f"  last failure: {str(history['last_failure']).splitlines()[0]}\n")
+    hunt = candidate.sources.get("hunt")
+    if hunt:
+        modes = ", ".join(f"{m} {v['failed']}/{v['runs']}" for m, v in hunt["modes"].items() if v["runs"])
+        out.append(f"hunt: {hunt['verdict']}, failed {modes}\n")
+        if hunt.get("polluter"):
+            out.append("\nvictim    ", style="bold")
+            out.append(f"{test.nodeid}\n")
+            out.append("polluter  ", style="bold")
+            out.append(f"{hunt['polluter']} (confirmed by bisection: it fails after it, passes alone)\n")
+            shared = ", ".join(hunt.get("shared") or ()) or "nothing both name: look at fixtures and files"
+            out.append("shared    ", style="bold")
+            out.append(f"{shared}\n")
+    out.append("\n")
 
 
 class RunsView(Static):
@@ -256,7 +285,7 @@ class DetailPane(TabbedContent):
             else:
                 source.show(row.test, text, row.diagnosis)
         elif self.active == "tab-evidence":
-            self.query_one(EvidenceView).show(row.test, row.diagnosis)
+            self.query_one(EvidenceView).show(row.test, row.diagnosis, row.candidate)
         elif self.active == "tab-runs":
             self.query_one(RunsView).show(row)
         elif self.active == "tab-history":

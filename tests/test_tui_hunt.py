@@ -1,0 +1,83 @@
+"""The app with tests nobody marked: candidates from CI history and hunts in the table, the
+hunt key with its progress, and x that stops a hunt with every process."""
+
+from __future__ import annotations
+
+from textual.widgets import TabbedContent
+
+from flaketui.service import Service
+from flaketui.tui.app import FlakeTUIApp
+from flaketui.tui.widgets.detail import EvidenceView
+from flaketui.tui.widgets.test_table import TestTable
+from tests._hunt_helpers import HANGS_ON_SECOND_CALL, HUNT_PROJECT, POLLUTER, SEED, VICTIM, stable_project
+from tests._tui_helpers import PROJECT, processes_under, run_async, settle, wait_for
+from tests.conftest import MakeRepo
+from tests.test_ci_import import REPORTS
+
+SIZE = (150, 40)
+
+
+@run_async
+async def test_history_candidates_join_the_marked_tests_most_failing_first(make_repo: MakeRepo) -> None:
+    root = make_repo({**PROJECT, "tests/test_api.py": "class TestLogin:\n    def test_ok(self): pass\n\n\ndef test_flips(): pass\n"})
+    service = Service(root)
+    service.import_junit([REPORTS / "xunit1.xml", REPORTS / "rerun_interim.xml"])
+    app = FlakeTUIApp(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        model = app.main.model
+        # Measured failures first (3 of 4, then 2 of 3), then the marked tests by file.
+        assert [k[1] for k in model.shown][:2] == ["tests/test_api.py::TestLogin::test_ok", "tests/test_api.py::test_flips"]
+        assert len(model.shown) == 5
+        row = model.rows[(".", "tests/test_api.py::test_flips")]
+        assert (row.source, row.marker_text(), row.test.line) == ("history", "history", 5)
+        app.main.query_one(TestTable).select(row.key)
+        await pilot.pause()
+        assert model.unavailable_reason("commit") == "it carries no marker: fix it, verify it with v, and commit the fix with git"
+        assert model.unavailable_reason("write_fix").startswith("it carries no marker: p shows the fix")
+        assert model.unavailable_reason("verify") is None and model.unavailable_reason("propose") is None
+        app.main.query_one(TabbedContent).active = "tab-evidence"
+        await pilot.pause()
+        text = str(app.main.query_one(EvidenceView).render())
+        assert "no marker; found by history" in text and "failed 2 of 3 attempts in 2 reports" in text
+
+
+@run_async
+async def test_h_hunts_shows_progress_and_the_victim_beside_its_polluter(make_repo: MakeRepo) -> None:
+    root = make_repo(HUNT_PROJECT)
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        said: list[str] = []
+        app.main.model.observe(lambda change: said.append(app.main.model.activity))
+        app.main.hunter.runs, app.main.hunter.seed = 1, SEED
+        await pilot.press("H")
+        await settle(pilot)
+        assert any(text.startswith("hunting: run 2/3 (shuffled)") for text in said)
+        model = app.main.model
+        assert model.activity.startswith("hunt: 3 flaky tests found in 7 tests")
+        victim = model.rows[(".", VICTIM)]
+        assert victim.source == "hunt" and victim.candidate is not None
+        app.main.query_one(TestTable).select(victim.key)
+        app.main.query_one(TabbedContent).active = "tab-evidence"
+        await pilot.pause()
+        text = str(app.main.query_one(EvidenceView).render())
+        assert f"victim    {VICTIM}" in text and f"polluter  {POLLUTER}" in text and "shared    shared.STATE" in text
+
+
+@run_async
+async def test_x_stops_a_hunt_and_every_process_it_started(make_repo: MakeRepo) -> None:
+    root = make_repo({**stable_project(), "tests/test_hang.py": HANGS_ON_SECOND_CALL})
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.main.hunter.runs, app.main.hunter.seed = 1, SEED
+        await pilot.press("H")
+        pids = root / "tests" / "pids.txt"
+        await wait_for(pilot, lambda: pids.exists() and pids.read_text().endswith("\n"))
+        assert app.main.model.unavailable_reason("hunt") == "a hunt is running (x stops it)"
+        await pilot.press("x")
+        await settle(pilot)
+        assert processes_under(root) == []
+        assert not app.main.model.hunting
+        assert "cut short" in app.main.model.activity
