@@ -264,6 +264,34 @@ CASES = [
                 time.sleep(0.05)  #<<
                 assert "job done" in caplog.text
     """)}, "tests/test_log.py::test_job_logs_completion"),
+    HistoryCase("fixture-sleep", "a fixture sleeps for its server; the test asserts it is up", {"tests/test_server.py": _src("""
+        import threading
+        import time
+
+        import pytest
+
+
+        class Receiver:
+            def __init__(self):
+                self.listening = False
+
+            def serve(self):
+                time.sleep(0.02)
+                self.listening = True
+
+
+        @pytest.fixture
+        def receiver():
+            instance = Receiver()
+            threading.Thread(target=instance.serve, daemon=True).start()
+            time.sleep(0.01)  #<<
+            yield instance
+
+
+        @pytest.mark.flaky(reruns=3)
+        def test_receiver_listens(receiver):
+            assert receiver.listening
+    """)}, "tests/test_server.py::test_receiver_listens"),
     HistoryCase("set-order", "a set's order compared exactly", {"tests/test_tags.py": _src("""
         import pytest
 

@@ -216,12 +216,19 @@ def _apply_fix(
     for candidate in fixes[options.choice : options.choice + max(1, options.alternatives)]:
         if tried:
             phase(f"next proposal: {candidate.title} ({candidate.remedy})")
+        reach = fix_modes.reached_tests(test, candidate)
+        if reach:
+            phase(f"the fix changes {', '.join(reach)}: one pass of their tests before it, to see it breaks none")
+        passing = fix_modes.passing_tests(flow.workspace, test, reach, should_stop)
         originals = flow.write(candidate)
         try:
             phase(f"after: up to {needed} runs with the fix, stopping at the first failure")
             after = flow.verify([test], needed, mode, on_run, should_stop, fail_fast=True)[0]
             measured = stats.Proof(before.mode, failed, before.runs, after.runs - after.passed, after.runs, needed)
             failing = _failing_neighbours(flow, covered, needed, mode, on_run, should_stop) if measured.holds else ""
+            if measured.holds and not failing and passing:
+                broken = sorted(passing - fix_modes.passing_tests(flow.workspace, test, reach, should_stop))
+                failing = f"; it breaks {', '.join(broken)}, which passed before it" if broken else ""
             if measured.holds and not failing:
                 return _commit(flow, test, unmark, measured, candidate, confirm, restore=originals)
             flow.restore(originals)

@@ -22,10 +22,12 @@ from flaketui.models import FlakyTest, VerifyMode
 if TYPE_CHECKING:
     from flaketui.models import Verification
     from flaketui.pollution import Bisection
+    from flaketui.remedies import Proposal
     from flaketui.workflows.workspace import Workspace
 
 #: Minutes a bisection may take before it gives up (a module's tests, about log2(n) + 5 runs).
 BISECT_BUDGET_SECONDS = 300.0
+_TEST_FILE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test)\.py$")
 _TEST_DEF = re.compile(rb"^\s*(?:async\s+)?def\s+test", re.MULTILINE)
 
 Measure = Callable[[VerifyMode], "Verification"]
@@ -94,3 +96,31 @@ def find_polluter(workspace: Workspace, test: FlakyTest, *, should_stop: Callabl
     if bisection.polluter is not None:
         store_hunts.add_polluter(workspace.store, Polluter(test.rootdir, victim, bisection.polluter, bisection.runs))
     return bisection
+
+
+def reached_tests(test: FlakyTest, chosen: Proposal) -> list[str]:
+    """Test files, other than the test's own function, whose tests the fix can change: a
+    polluter made to restore state, or any file the fix edits besides the test's own file
+    (project code imported by other tests too)."""
+    if chosen.remedy.startswith("restore.") or any(p != test.path for p in chosen.files):
+        return sorted({p for p in chosen.files if _TEST_FILE.search(p)} | {test.path})
+    return []
+
+
+def passing_tests(workspace: Workspace, test: FlakyTest, paths: Sequence[str],
+                  should_stop: Callable[[], bool] | None = None) -> set[str]:  # fmt: skip
+    """Node ids that pass in one serial pass of these test files (empty for no files)."""
+    from flaketui.models.history import HuntMode
+    from flaketui.verify.hunt import SuitePass, run_pass
+    from flaketui.verify.runner import installed_probe
+
+    if not paths:
+        return set()
+    cwd = workspace.root if test.rootdir in ("", ".") else workspace.root / test.rootdir
+    base = "" if test.rootdir in ("", ".") else test.rootdir.rstrip("/") + "/"
+    relative = tuple(p.removeprefix(base) for p in paths)
+    python = workspace.python or workspace.interpreter().path
+    with installed_probe() as probe_dir:
+        found = run_pass(SuitePass(cwd, python, relative, HuntMode.SERIAL, 1, pytest_args=workspace.pytest_args),
+                         probe_dir, should_stop=should_stop, deadline_seconds=BISECT_BUDGET_SECONDS)  # fmt: skip
+    return {o.nodeid for o in found.outcomes if o.outcome == "passed"}

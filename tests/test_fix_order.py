@@ -37,9 +37,9 @@ def project(make_repo: MakeRepo) -> Path:
 def test_bisection_names_the_polluter_and_the_proposal_restores_state_there(project: Path) -> None:
     service = Service(project)
     test = service.tests_named(VICTIM)[0]
-    assert [p.remedy for p in service.propose_fixes(test).proposals] == []  # the code alone shows no cause
     bisection = find_polluter(service.workspace, test)
     assert bisection.polluter == f"{TEST_FILE}::test_debug_can_be_switched_on"
+    assert [(p.victim, p.polluter) for p in service.hunting.polluters()] == [(VICTIM, bisection.polluter)]
     best = Service(project).propose_fixes(VICTIM).proposals[0]
     assert best.remedy == "restore.monkeypatch"
     assert b'monkeypatch.setattr(appconf, "DEBUG", True)' in best.edits[0].after
@@ -57,3 +57,18 @@ def test_order_dependent_test_gets_the_restoring_fix_not_a_marker_only_commit(
     assert b"def test_debug_can_be_switched_on(monkeypatch):" in committed
     assert b"flaky" not in committed and b"assert appconf.DEBUG is False" in committed
     assert vcs.status(project) == {}
+
+
+def test_restoring_fix_that_breaks_a_test_relying_on_the_pollution_is_not_committed(
+    make_repo: MakeRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests._fix_helpers import repo_state
+
+    files = dict(FILES)
+    # test_uses_debug relies on the switch left on: restoring it in the polluter breaks it.
+    files[TEST_FILE] = FILES[TEST_FILE] + "\n\ndef test_uses_debug():\n    assert appconf.DEBUG\n"
+    project = make_repo(files)
+    before = repo_state(project)
+    assert main(["-C", str(project), "fix", VICTIM, "--apply", "--yes", "--runs-before", "48"]) == 1
+    assert f"it breaks {TEST_FILE}::test_uses_debug, which passed before it" in capsys.readouterr().err
+    assert repo_state(project) == before

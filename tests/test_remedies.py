@@ -173,6 +173,45 @@ GOLDEN = [
         id="thread-started-then-asserted-is-joined-first",
     ),
     pytest.param(
+        {"tests/test_x.py": src("""
+            import threading
+            import time
+
+            import pytest
+
+            @pytest.fixture
+            def server():
+                srv = Server()
+                threading.Thread(target=srv.run).start()
+                time.sleep(0.05)
+                yield srv
+
+            def test_a(server):
+                assert server.ready
+        """)},
+        "test_a", {"evidence": [Evidence(Category.ASYNC, "async.blocking-sleep", "tests/test_x.py", 10, 10, "time.sleep()",
+                                         "", 0.5, where="fixture server in tests/test_x.py:6")]}, "wait.event",
+        {"tests/test_x.py": src("""
+            import threading
+            import time
+
+            import pytest
+
+            @pytest.fixture
+            def server():
+                srv = Server()
+                threading.Thread(target=srv.run).start()
+                deadline = time.monotonic() + 10
+                while not (srv.ready) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                yield srv
+
+            def test_a(server):
+                assert server.ready
+        """)},
+        id="fixture-sleep-polls-what-the-test-asserts-on-its-value",
+    ),
+    pytest.param(
         {
             "tests/test_x.py": src("""
                 from tagging import tags_of

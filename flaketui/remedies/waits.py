@@ -153,8 +153,14 @@ def _calls(line: cst.BaseStatement) -> list[tuple[str, str]]:
 class _Rewrite(cst.CSTTransformer):
     """Replaces the first fixed sleep it can turn into a real wait, and says how."""
 
-    def __init__(self, names: dict[str, str], waiters: dict[str, list[_Waiter]] | None = None) -> None:
+    def __init__(
+        self, names: dict[str, str], waiters: dict[str, list[_Waiter]] | None = None,
+        handed: tuple[str, list[cst.BaseExpression]] | None = None,
+    ) -> None:
         self.names = names
+        #: In a fixture: (the test's name for its value, what the test asserts on it), so a sleep
+        #: before ``yield value`` polls those assertions on ``value``.
+        self.handed = handed
         #: A method the project's classes define -> the wait methods of the same class.
         self.waiters = waiters or {}
         self.done: str | None = None
@@ -237,7 +243,25 @@ class _Rewrite(cst.CSTTransformer):
             self.consumed = 1  # the queue read replaces the sleep and itself
             self.done = "waits for the queue's next item instead of sleeping a fixed time"
             return [taken]
-        return self._poll(kind, after)
+        return self._poll(kind, after) or self._poll_handed(kind, after)
+
+    def _poll_handed(self, kind: str, after: list[cst.BaseStatement]) -> list[cst.BaseStatement] | None:
+        """``sleep(n)`` then ``yield server`` in a fixture whose test asserts ``server.ready``:
+        poll ``srv.ready`` before handing the value over."""
+        if self.handed is None or not after or not isinstance(after[0], cst.SimpleStatementLine):
+            return None
+        small = after[0].body[0]
+        value = small.value.value if isinstance(small, cst.Expr) and isinstance(small.value, cst.Yield) else (
+            small.value if isinstance(small, cst.Return) else None)
+        if not isinstance(value, cst.Name):
+            return None
+        param, conditions = self.handed
+        renamed = [c.visit(_Rename(param, value.value)) for c in conditions]
+        asserts = [statement(f"assert {code(c)}\n") for c in renamed if isinstance(c, cst.BaseExpression)]
+        polled = self._poll(kind, asserts)
+        if polled is not None:
+            self.done = f"polls what the test asserts on {value.value} against a deadline before handing it over"
+        return polled
 
     def _poll(self, kind: str, after: list[cst.BaseStatement]) -> list[cst.BaseStatement] | None:
         """Poll what the following asserts check; plain assignments between the sleep and the
@@ -272,6 +296,38 @@ class _Rewrite(cst.CSTTransformer):
         return [deadline, loop]
 
 
+class _Rename(cst.CSTTransformer):
+    def __init__(self, old: str, new: str) -> None:
+        self.old, self.new = old, new
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
+        return updated.with_changes(value=self.new) if updated.value == self.old else updated
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.Attribute:
+        return updated.with_changes(attr=original.attr)  # ``x.ready``'s attribute is no variable
+
+
+def _handed(test: cst.FunctionDef, fixture: cst.FunctionDef, known: set[str]) -> tuple[str, list[cst.BaseExpression]] | None:
+    """(the fixture's name as the test's parameter, the test's leading asserts that read only it
+    and module-level names): what the fixture can wait for before handing its value over."""
+    param = fixture.name.value
+    if param not in {p.name.value for p in test.params.params}:
+        return None
+    conditions = []
+    body = test.body.body if isinstance(test.body, cst.IndentedBlock) else []
+    for line in body:
+        small = line.body[0] if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 else None
+        if not isinstance(small, cst.Assert):
+            break
+        used = set(re.findall(r"(?<![.\w])([A-Za-z_]\w*)", re.sub(r"([\"']).*?\1", "", code(small.test))))
+        if param in used and used <= known | {param}:
+            conditions.append(small.test)
+    return (param, conditions) if conditions else None
+
+
+_BUILTINS = frozenset({"len", "not", "and", "or", "is", "in", "None", "True", "False", "set", "list", "dict", "sorted", "any", "all"})
+
+
 @on_test("wait.event")
 def propose_waits(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     """In the test; failing that, in the helper or fixture where the diagnosis saw the sleep."""
@@ -287,7 +343,9 @@ def propose_waits(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
         if source is not None and module is not None and function is not None:
             places.append((evidence.path, source, module, function, module_names(module), evidence.where))
     for path, source, module, function, names, where in places:
-        rewrite = _Rewrite(names, waiters)
+        known = set(names) | set(_BUILTINS)
+        handed = _handed(loaded.function, function, known) if where.startswith("fixture") else None
+        rewrite = _Rewrite(names, waiters, handed)
         changed = change_function(module, function, functools.partial(visit_function, transformer=rewrite))
         if rewrite.done is None:
             continue
