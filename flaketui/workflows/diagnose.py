@@ -41,7 +41,7 @@ class DiagnosisWorkflow:
         in too. A stop keeps what was done so far.
         """
         diagnoser = self._diagnoser()
-        changes = LineHistory(self.workspace)
+        changes = LineHistory(self.workspace, self.scanning.listing)
         verified = self._verified()
         results: list[Diagnosis] = []
         try:
@@ -62,7 +62,7 @@ class DiagnosisWorkflow:
         """The diagnosis with what the test's latest runs showed, or a note that no run
         evidence exists yet (``explain``)."""
         diagnoser = self._diagnoser()
-        changes = LineHistory(self.workspace)
+        changes = LineHistory(self.workspace, self.scanning.listing)
         try:
             return diagnoser.diagnose(test, self.recent_verifications(test), changes.later)
         finally:
