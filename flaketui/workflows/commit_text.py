@@ -87,6 +87,24 @@ def choose_root_cause(
     return RootCause(category, source, tuple(evidence), notes)
 
 
+def confirmed_order(cause: RootCause, polluters: Mapping[str, tuple[str, int]]) -> RootCause:
+    """The cause once bisection confirmed a polluter (victim node id -> the polluter's, runs): a
+    test that fails after that test and passes alone depends on order, whatever the code showed.
+    A category the team decided or chose when committing stays; a suggestion gives way."""
+    if not polluters or not (cause.source.startswith("suggested") or cause.category is Category.UNKNOWN):
+        return cause
+    found = [
+        Evidence(
+            Category.ORDER, "order.bisection", "", 0, 0,
+            f"fails when {polluter} ran before it and passes alone ({runs} bisection runs)",
+            f"restore in {polluter} what it changes", 1.0, where=victim, source="runs",
+        )
+        for victim, (polluter, runs) in polluters.items()
+    ]  # fmt: skip
+    named = ", ".join(dict.fromkeys(p for p, _ in polluters.values()))
+    return RootCause(Category.ORDER, f"confirmed by bisection: it fails after {named}", (*found, *cause.evidence), cause.note)
+
+
 def outside_changes(verifications: Iterable[Verification], committed: Iterable[str]) -> list[str]:
     """Uncommitted paths present while the tests ran that the commit leaves out."""
     left_out = {p for v in verifications for p in v.dirty_paths} - set(committed)

@@ -223,9 +223,19 @@ class FixWorkflow:
             self._committed_diagnoses[key] = self._diagnoses_as_committed(tests)
         before_fix = self._committed_diagnoses[key]
         if before_fix is not None:
-            return commit_text.choose_root_cause(category, decided, before_fix, before_fix=True)
-        diagnoses = list(self.diagnosing.diagnose_each(tests).values())
-        return commit_text.choose_root_cause(category, decided, diagnoses)
+            cause = commit_text.choose_root_cause(category, decided, before_fix, before_fix=True)
+        else:
+            cause = commit_text.choose_root_cause(category, decided, list(self.diagnosing.diagnose_each(tests).values()))
+        return commit_text.confirmed_order(cause, self._confirmed_polluters(tests))
+
+    def _confirmed_polluters(self, tests: Sequence[FlakyTest]) -> dict[str, tuple[str, int]]:
+        """Victim -> (polluter, bisection runs) for these tests, as a hunt or ``fix --apply`` recorded them."""
+        if not self.workspace.has_history():
+            return {}
+        from flaketui.store_hunts import polluters
+
+        keys = {(t.rootdir, t.nodeid) for t in tests}
+        return {p.victim: (p.polluter, p.runs) for p in polluters(self.workspace.store) if (p.rootdir, p.victim) in keys}
 
     def _diagnoses_as_committed(self, tests: Sequence[FlakyTest]) -> list[Diagnosis] | None:
         """The diagnosis of the code as committed, when Python files have uncommitted changes.
