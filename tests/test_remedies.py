@@ -794,3 +794,89 @@ def test_guard_accepts_a_sleep_replaced_by_a_wait():
     before = b"import time\ntime.sleep(0.3)\nassert box.full\n"
     after = b"import time\nbox.worker.join(timeout=10)\nassert box.full\n"
     assert weakening("t.py", before, after) is None
+
+
+SPREAD_CODE = {
+    "src/pkg/__init__.py": b"",
+    "src/pkg/sched.py": src("""
+        import asyncio
+        import random
+
+        class Schedule:
+            def __init__(self, *, expiry_jitter=0.05):
+                self.expiry_jitter = expiry_jitter
+
+            def add(self, job, *, delay=0, ttl=None):
+                if ttl is not None:
+                    job.expires = ttl * random.uniform(1 - self.expiry_jitter, 1 + self.expiry_jitter)
+                return job
+
+        class Runner:
+            def __init__(self, limit=4, *, spread=0.02):
+                self.spread = spread
+
+            async def run(self, call, items):
+                async def one(item):
+                    await asyncio.sleep(random.uniform(0, self.spread))
+                    return await call(item)
+                return await asyncio.gather(*(one(i) for i in items))
+    """),
+}
+
+SPREADS = [
+    pytest.param("""
+        from pkg.sched import Schedule
+
+        def test_a(job):
+            sched = Schedule()
+            assert sched.add(job, ttl=40).expires > 39
+    """, "Schedule(expiry_jitter=0)", id="value-spread-the-test-reaches"),
+    pytest.param("""
+        from pkg.sched import Schedule
+
+        def test_a(job):
+            sched = Schedule()
+            assert sched.add(job, delay=5) is job
+    """, "never passes the ttl that Schedule's random expiry_jitter needs", id="guard-not-reached"),
+    pytest.param("""
+        from pkg.sched import Schedule
+
+        def test_a(job):
+            assert Schedule().expiry_jitter == 0.05
+    """, "calls no method of Schedule that draws", id="no-method-draws"),
+    pytest.param("""
+        import asyncio
+        from pkg.sched import Runner
+
+        def test_a(fetch):
+            runner = Runner(limit=2)
+            assert asyncio.run(runner.run(fetch, ["a"])) == ["A"]
+    """, "only delays work the test waits for to finish", id="delay-the-test-waits-out"),
+    pytest.param("""
+        import asyncio
+        from pkg.sched import Runner
+
+        def test_a(fetch):
+            runner = Runner(limit=2)
+
+            async def scenario():
+                task = asyncio.create_task(runner.run(fetch, ["a"]))
+                await asyncio.sleep(0.023)
+                return task.done()
+
+            assert asyncio.run(scenario())
+    """, "Runner(limit=2, spread=0)", id="delay-against-a-fixed-sleep"),
+]
+
+
+@pytest.mark.parametrize(("test", "expected"), SPREADS)
+def test_no_spread_only_where_the_spread_can_fail_the_test(test, expected):
+    """Offered only when the test reaches the random draw and, for a delay, waits a fixed time."""
+    files = {**SPREAD_CODE, "tests/test_x.py": src(test)}
+    proposals, declined = _run(files, "test_a", {})
+    offered = [p for p in proposals if p.remedy == "seed.no-spread"]
+    reasons = [d.reason for d in declined if d.remedy == "seed.no-spread"]
+    if expected.endswith(")"):
+        assert len(offered) == 1 and expected in offered[0].edits[0].after.decode(), reasons
+    else:
+        assert offered == [] and any(expected in r for r in reasons), reasons

@@ -28,7 +28,8 @@ from flaketui.remedies.locks import propose_lock
 from flaketui.remedies.ordering import propose_sorted
 from flaketui.remedies.paths import propose_tmp_path
 from flaketui.remedies.pollution import propose_restoring
-from flaketui.remedies.seeds import propose_no_spread, propose_seed
+from flaketui.remedies.seeds import propose_seed
+from flaketui.remedies.spreads import propose_no_spread
 from flaketui.remedies.waits import propose_documented_wait, propose_waits
 
 __all__ = ["Context", "Declined", "FileEdit", "Proposal", "Reader", "Target", "propose"]
