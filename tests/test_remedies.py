@@ -880,3 +880,131 @@ def test_no_spread_only_where_the_spread_can_fail_the_test(test, expected):
         assert len(offered) == 1 and expected in offered[0].edits[0].after.decode(), reasons
     else:
         assert offered == [] and any(expected in r for r in reasons), reasons
+
+
+REGISTRY = src("""
+    HANDLERS = {"noop": lambda job: None}
+
+    def register(name):
+        def decorate(handler):
+            HANDLERS[name] = handler
+            return handler
+        return decorate
+
+    def dispatch(name):
+        return HANDLERS[name]()
+""")
+
+REGISTRY_TESTS = src("""
+    from pkg import registry
+
+    def test_only_noop():
+        assert sorted(registry.HANDLERS) == ["noop"]
+
+    def test_register():
+        @registry.register("email")
+        def email():
+            return "sent"
+
+        assert "email" in registry.HANDLERS
+
+    def test_dispatch():
+        assert registry.dispatch("email") == "sent"
+""")
+
+
+def _registry_evidence(victim_line: int) -> Evidence:
+    return Evidence(Category.ORDER, "order.shared-state-read", "tests/test_x.py", victim_line, victim_line,
+                    "registry, changed by test_register (line 6): reads module-level state", "", 0.7)
+
+
+@pytest.mark.parametrize(("name", "line", "remedy", "expected"), [
+    pytest.param("test_dispatch", 14, "restore.own-setup", """
+        from pkg import registry
+
+        def test_only_noop():
+            assert sorted(registry.HANDLERS) == ["noop"]
+
+        def test_register():
+            @registry.register("email")
+            def email():
+                return "sent"
+
+            assert "email" in registry.HANDLERS
+
+        def test_dispatch(monkeypatch):
+            monkeypatch.setattr(registry, "HANDLERS", dict(registry.HANDLERS))
+            @registry.register("email")
+            def email():
+                return "sent"
+            assert registry.dispatch("email") == "sent"
+    """, id="a-brittle-test-registers-what-it-needs"),
+    pytest.param("test_only_noop", 4, "restore.monkeypatch", """
+        from pkg import registry
+
+        def test_only_noop():
+            assert sorted(registry.HANDLERS) == ["noop"]
+
+        def test_register(monkeypatch):
+            monkeypatch.setattr(registry, "HANDLERS", dict(registry.HANDLERS))
+            @registry.register("email")
+            def email():
+                return "sent"
+
+            assert "email" in registry.HANDLERS
+
+        def test_dispatch(monkeypatch):
+            monkeypatch.setattr(registry, "HANDLERS", dict(registry.HANDLERS))
+            @registry.register("email")
+            def email():
+                return "sent"
+            assert registry.dispatch("email") == "sent"
+    """, id="restoring-keeps-the-test-that-relied-on-it-passing"),
+])
+def test_registry_pollution(name, line, remedy, expected):
+    """Restoring the registry in the polluter would break a test that passed only after it: that
+    test registers what it uses itself, and a brittle target gets only that."""
+    files = {"src/pkg/__init__.py": b"", "src/pkg/registry.py": REGISTRY, "tests/test_x.py": REGISTRY_TESTS}
+    options = {"evidence": [_registry_evidence(line)], "category": Category.ORDER}
+    proposals, _ = _run(files, name, options)
+    assert [p.remedy for p in proposals][:1] == [remedy]
+    after = proposals[0].edits[0].after
+    assert after.decode() == src(expected).decode()
+    again, _ = _run({**files, "tests/test_x.py": after}, name, options)
+    assert remedy not in [p.remedy for p in again]
+
+
+def test_expected_order_breaks_ties_as_the_project_does():
+    files = {
+        "src/pkg/__init__.py": b"",
+        "src/pkg/jobs.py": src("""
+            import queue
+
+            class Queue:
+                def __init__(self):
+                    self._q = queue.PriorityQueue()
+
+                def submit(self, job):
+                    self._q.put((-job.priority, job.id, job))
+        """),
+        "tests/test_x.py": src("""
+            import random
+            from pkg.jobs import Queue
+
+            def test_a():
+                jobs = [Job(priority=random.randint(0, 9)) for _ in range(5)]
+                expected = sorted(jobs, key=lambda job: job.priority, reverse=True)
+                ascending = sorted(jobs, key=lambda job: job.priority)
+                assert drain(jobs) == expected
+        """),
+    }
+    proposals, _ = _run(files, "test_a", {})
+    ties = [p for p in proposals if p.remedy == "ties.project"]
+    assert len(ties) == 1
+    after = ties[0].edits[0].after.decode()
+    assert "expected = sorted(jobs, key=lambda job: (-job.priority, job.id))\n" in after
+    # An ascending order is not the project's: left as it is, as is the assertion.
+    assert "ascending = sorted(jobs, key=lambda job: job.priority)\n" in after
+    assert "assert drain(jobs) == expected\n" in after
+    again, _ = _run({**files, "tests/test_x.py": after.encode()}, "test_a", {})
+    assert "ties.project" not in [p.remedy for p in again]
