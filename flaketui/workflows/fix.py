@@ -53,6 +53,8 @@ class FixWorkflow:
         if problem is not None:
             return FixPlan.refused(label, str(problem))
         every = self.scanning.scan().tests
+        if isinstance(target, FlakyTest) and not target.markers and all(t.key != target.key for t in every):
+            return self._plan_unmarked(target, include, unverified, category, proof)
         if isinstance(target, FlakyTest):
             selected = tuple(t for t in every if t.key == target.key)
         else:
@@ -73,6 +75,20 @@ class FixWorkflow:
             new_contents[path] = removed.after
         plan = self._build(label, selected, new_contents, include, unverified, category, proof)
         return plan if plan.refusal else replace(plan, restore=tuple(removal.removed_markers(selected)))
+
+    def _plan_unmarked(
+        self, test: FlakyTest, include: Sequence[str], unverified: bool, category: Category | None, proof: str
+    ) -> FixPlan:
+        """A test no marker covers (CI history or a hunt found it flaky): the commit holds just
+        the fix, the files in ``include``; there is no marker to remove."""
+        if not include:
+            return FixPlan.refused(
+                test.nodeid,
+                f"{test.nodeid} carries no flaky marker: there is nothing to remove, so a commit holds only your "
+                "fix, and no file was chosen for it.",
+                (test,),
+            )
+        return self._build(test.nodeid, (test,), {}, include, unverified, category, proof)
 
     def refresh_plan(self, plan: FixPlan, *, include: Sequence[str] | None = None, unverified: bool | None = None) -> FixPlan:
         """The same removal with a fresh message, diff and file list: after a verification, or
@@ -187,7 +203,7 @@ class FixWorkflow:
             verifications,
             commit_text.outside_changes(verifications.values(), committed),
             unverified=unverified,
-            template=self._commit_template(),
+            template=self._commit_template() or (None if new_contents else commit_text.UNMARKED_TEMPLATE),
             proof=proof,
         )
         diff = "".join(
