@@ -53,7 +53,7 @@ async def test_p_shows_the_fix_and_w_proves_and_commits_it(make_repo: MakeRepo, 
         await settle(pilot)
         view = app.main.query_one(ProposalView)
         assert "1/1  Wait for the event, not a fixed time" in view.text
-        assert "-    time.sleep(0.05)\n+    worker.join(timeout=10)" in view.text
+        assert "  14 │-    time.sleep(0.05)\n  14 │+    worker.join(timeout=10)" in view.text
         assert vcs.status(root) == {}  # showing a proposal changes nothing
         await pilot.press("w")
         await wait_for(pilot, lambda: isinstance(app.screen, CommitDialog))
@@ -117,3 +117,32 @@ async def test_w_on_a_test_nobody_marked_commits_just_the_fix(make_repo: MakeRep
         assert vcs.head(root) != head and vcs.status(root) == {}
         assert vcs.show_file(root, "HEAD", TEST_FILE) == files[TEST_FILE].replace(
             "    time.sleep(0.05)\n", "    worker.join(timeout=10)\n").encode()
+
+
+def test_the_diff_keeps_every_indentation_and_wraps_under_it() -> None:
+    from rich.style import Style
+
+    from flaketui.tui.widgets.proposal import render_diff
+
+    diff = (
+        "--- a/tests/test_x.py\n+++ b/tests/test_x.py\n@@ -7,3 +7,3 @@\n"
+        " def test_a():\n"
+        "-    time.sleep(0.05)\n"
+        "+    worker.join(timeout=10)\n"
+        "     assert box == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]\n"
+    )
+    styles = {name: Style(color="red") for name in ("added", "removed", "hunk", "file")}
+    lines = render_diff(diff, 60, styles).plain.splitlines()
+    assert lines[:5] == [
+        "tests/test_x.py",
+        "@@ -7,3 +7,3 @@",
+        "   7 │ def test_a():",
+        "   8 │-    time.sleep(0.05)",
+        "   8 │+    worker.join(timeout=10)",
+    ]
+    # Too long for 60 columns: it breaks after a comma and goes on under its own indentation.
+    assert lines[5] == "   9 │     assert box == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, "
+    assert lines[6] == "     │         11, 12, 13, 14, 15, 16, 17, 18, 19, 20]" and len(lines) == 7
+    assert all(len(line) <= 60 for line in lines)
+    # Nothing is lost: the code is the diff's, in order.
+    assert lines[5][11:] + lines[6][15:] == "assert box == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]"

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.style import Style
+from rich.syntax import Syntax
 from rich.text import Text
 from textual.widgets import Static
 
 from flaketui.models import RunOutcome, RunResult
-from flaketui.tui.modals import colored_diff
 
 if TYPE_CHECKING:
     from flaketui.apply_fix import ApplyOutcome
@@ -57,6 +58,9 @@ class ProposalView(Static):
     def _show(self) -> None:
         self.update(self._content())
 
+    def on_resize(self) -> None:
+        self._show()  # the diff wraps to the width, each wrapped line under its own indentation
+
     def _content(self) -> Text:
         out = Text()
         found = self.found
@@ -77,7 +81,8 @@ class ProposalView(Static):
             out.append(f"\nNo code change: keep the marker (K), reason: {proposal.keep_reason}\n")
         else:
             out.append("w: write it, prove it before and after, then commit\n\n")
-            out.append_text(colored_diff(self, found.diff(proposal)))
+            styles = {name: self.get_component_rich_style(f"diff--{name}") for name in ("added", "removed", "hunk", "file")}
+            out.append_text(render_diff(found.diff(proposal), self.content_size.width, styles))
         for label, runs in self.phases:
             out.append(f"\n{label}\n")
             out.append_text(self._bar(runs))
@@ -95,3 +100,79 @@ class ProposalView(Static):
         bad = sum(1 for r in runs if r.outcome is not RunOutcome.PASSED)
         bar.append(f"  {bad} of {len(runs)} failed")
         return bar
+
+
+#: Columns of the gutter: the line number (the old file's for a removed line), then ``│`` and
+#: the ``+``/``-`` mark. The ``│`` leads every code line, so no renderer trims its indentation.
+_GUTTER = 5
+_MIN_CODE = 20
+
+
+def render_diff(diff: str, width: int, styles: dict[str, Style]) -> Text:
+    """A unified diff as it is: every line's indentation kept (a line too long for ``width``
+    continues under its own indentation, never at the margin), the code syntax-coloured, added
+    and removed lines marked and tinted, each hunk's lines numbered."""
+    out = Text()
+    lexer = "text"
+    old = new = 0
+    for line in diff.splitlines():
+        if line.startswith("--- "):
+            continue
+        if line.startswith("+++ "):
+            path = line[4:].removeprefix("b/")
+            lexer = Syntax.guess_lexer(path, "")
+            out.append(f"{path}\n", style=styles["file"])
+            continue
+        if line.startswith("@@"):
+            numbers = line.split()
+            old, new = (abs(int(n.split(",")[0])) for n in numbers[1:3])
+            out.append(f"{line}\n", style=styles["hunk"])
+            continue
+        if line.startswith("\\"):
+            out.append(f"{'':>{_GUTTER}}│ {line}\n", style="dim")
+            continue
+        mark, code = (line[:1], line[1:]) if line[:1] in ("+", "-", " ") else (" ", line)
+        number = old if mark == "-" else new
+        old, new = old + (mark != "+"), new + (mark != "-")
+        kind = {"+": "added", "-": "removed"}.get(mark)
+        _append_line(out, number, mark, code, lexer, width, styles.get(kind) if kind else None)
+    return out
+
+
+def _append_line(out: Text, number: int, mark: str, code: str, lexer: str, width: int, style: Style | None) -> None:
+    body = code.lstrip(" \t")
+    indent = code[: len(code) - len(body)]
+    highlighted = Syntax("", lexer, theme="ansi_dark").highlight(body)
+    highlighted.rstrip()
+    tint = Style(bgcolor=style.bgcolor) if style is not None and style.bgcolor is not None else None
+    if tint is not None:
+        highlighted.stylize(tint)
+    room = width - _GUTTER - 2 - len(indent.expandtabs())
+    hang = "    " if room - 4 >= _MIN_CODE else ""
+    pieces = [highlighted]
+    if width > 0 and room >= _MIN_CODE and len(body) > room:
+        pieces = list(highlighted.divide(_cuts(body, room, room - len(hang))))
+    for index, piece in enumerate(pieces):
+        gutter = f"{number:>{_GUTTER - 1}} " if index == 0 else " " * _GUTTER
+        out.append(gutter, style="dim")
+        lead = f"│{mark if index == 0 else ' '}{indent}{hang if index else ''}"
+        out.append(lead, style=style or "")
+        out.append_text(piece)
+        out.append("\n")
+
+
+def _cuts(body: str, first: int, rest: int) -> list[int]:
+    """Where to break ``body``: after a space or a comma when one is in the second half of the
+    room, else at the edge."""
+    cuts: list[int] = []
+    start, room = 0, first
+    while len(body) - start > room:
+        edge = start + room
+        comma = body.rfind(",", start, edge)
+        if comma + 1 < len(body) and body[comma + 1] == " ":
+            comma = -1  # a comma followed by a space breaks after the space
+        soft = max(body.rfind(" ", start, edge), comma)
+        cut = soft + 1 if soft >= start + room // 2 else edge
+        cuts.append(cut)
+        start, room = cut, rest
+    return cuts
