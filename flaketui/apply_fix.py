@@ -347,7 +347,8 @@ def _failing_neighbours(
     if not failing:
         return ""
     names = ", ".join(f"{v.nodeid} ({v.runs - v.passed} of {v.runs} failed)" for v in failing)
-    return f"; the marker also covers {names}, so it stays"
+    first = failing[0].nodeid
+    return f"; the marker also covers {names}, so it stays (fix that first: `flaketui fix {first} --apply`)"
 
 
 def _category(found: ProposalSet) -> Category:
