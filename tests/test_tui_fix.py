@@ -146,3 +146,36 @@ def test_the_diff_keeps_every_indentation_and_wraps_under_it() -> None:
     assert all(len(line) <= 60 for line in lines)
     # Nothing is lost: the code is the diff's, in order.
     assert lines[5][11:] + lines[6][15:] == "assert box == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]"
+
+
+@run_async
+async def test_W_fixes_every_marked_test_one_after_another(make_repo: MakeRepo, tmp_path: Path) -> None:
+    from flaketui.tui.widgets.test_table import TestTable
+
+    files = _project(tmp_path / "counter")
+    other = "tests/test_crate.py"
+    files[other] = files[TEST_FILE].replace("test_worker_fills_the_box", "test_worker_fills_the_crate")
+    root = make_repo(files)
+    head = vcs.head(root)
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        model = app.main.model
+        assert model.unavailable_reason("write_marked") == "no test is marked (space marks)"
+        for nodeid in (f"{TEST_FILE}::test_worker_fills_the_box", f"{other}::test_worker_fills_the_crate"):
+            app.main.query_one(TestTable).select(model.rows[(".", nodeid)].key)
+            await pilot.press("space")
+        await pilot.press("W")
+        for _ in range(2):  # each proof that holds asks before it commits
+            await wait_for(pilot, lambda: isinstance(app.screen, CommitDialog))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: not isinstance(app.screen, CommitDialog))
+        await settle(pilot)
+        view = app.main.query_one(ProposalView)
+        assert view.text.startswith("Fixing 2 marked tests, one after another (2 done)")
+        assert view.text.count("Committed") == 2
+        assert vcs.status(root) == {}
+        for path in (TEST_FILE, other):
+            committed = vcs.show_file(root, "HEAD", path) or b""
+            assert b"worker.join(timeout=10)" in committed and b"flaky" not in committed
+        assert len(vcs.log_with_trailers(root)) == 2 and vcs.head(root) != head

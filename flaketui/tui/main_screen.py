@@ -47,6 +47,8 @@ class MainScreen(Screen[None]):
     BINDINGS = [
         Binding("V", "verify_marked", "Verify marked", show=False, id="verify-marked",
                 tooltip="Queue a verification of every marked test (asks first if that is long)"),
+        Binding("W", "write_marked", "Fix marked", show=False, id="write-marked",
+                tooltip="Write, prove and offer to commit the best fix of every marked test, one after another"),
         Binding("o", "verify_options", "Runs/mode", show=False, id="verify-options",
                 tooltip="Change the number of runs and the verification mode"),
         Binding("x", "cancel", "Cancel", id="cancel", tooltip="Cancel the running verification (or a queued row)"),
@@ -284,6 +286,12 @@ class MainScreen(Screen[None]):
         marked = self.model.marked()
         if marked:
             self.verifier.request([r.test for r in marked], why="V verifies")
+
+    def action_write_marked(self) -> None:
+        marked = self.model.marked()
+        if marked:
+            self._show_fix_tab()
+            self.fixer.write_many([r.test for r in marked])
 
     def action_verify_options(self) -> None:
         def chosen(answer: tuple[int, VerifyMode] | None) -> None:

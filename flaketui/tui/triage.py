@@ -326,7 +326,7 @@ class TriageModel:
                 return reason
         if action == "hunt" and self.hunting:
             return "a hunt is running (x stops it)"
-        if action == "verify_marked" and not self.marked():
+        if action in ("verify_marked", "write_marked") and not self.marked():
             return "no test is marked (space marks)"
         if action == "cancel" and self.queue.current is None and not (row and self.queue.is_waiting(row.key)) \
                 and not self.hunting:

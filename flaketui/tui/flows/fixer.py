@@ -29,7 +29,7 @@ from flaketui.tui.triage import TriageModel
 from flaketui.tui.widgets.proposal import ProposalView
 
 if TYPE_CHECKING:
-    from flaketui.apply_fix import ApplyOutcome
+    from flaketui.apply_fix import ApplyOptions, ApplyOutcome
     from flaketui.proposals import ProposalSet
 
 
@@ -80,6 +80,8 @@ class Fixer(Widget):
     class Finished(Message):
         key: TestKey
         outcome: ApplyOutcome
+        #: One of several marked tests (``W``): the view lists each outcome under the others.
+        batch: bool = False
 
     def __init__(self, service: Service, model: TriageModel, committer: Committer,
                  view: Callable[[], ProposalView]) -> None:
@@ -117,6 +119,14 @@ class Fixer(Widget):
         self.model.say(f"proving the fix of {test.nodeid}: before, then after…")
         self._apply(test, fixes.index(shown))
 
+    def write_many(self, tests: list[FlakyTest]) -> None:
+        """``W``: the best fix of each marked test, written, proven and offered for commit, one
+        test after another (each commit dialog answered before the next test starts)."""
+        self.found, self.index = None, 0
+        self._view().start_batch(len(tests))
+        self.model.say(f"fixing {len(tests)} marked tests, one after another…")
+        self._apply_many(tests)
+
     # -- the workers -------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="fix", name="propose")
     def _propose(self, test: FlakyTest) -> None:
@@ -126,6 +136,27 @@ class Fixer(Widget):
     def _apply(self, test: FlakyTest, choice: int) -> None:
         from flaketui.apply_fix import ApplyOptions
 
+        self.post_message(self.Finished(test.key, self._prove(test, ApplyOptions(choice=choice, alternatives=1))))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="fix", name="fix-many")
+    def _apply_many(self, tests: list[FlakyTest]) -> None:
+        from flaketui.apply_fix import ApplyOptions, ApplyOutcome, ApplyStatus
+        from flaketui.errors import FlakeTUIError
+
+        worker = get_current_worker()
+        for number, test in enumerate(tests, 1):
+            if worker.is_cancelled:
+                return
+            self.post_message(self.Phase(f"{number}/{len(tests)} {test.nodeid}"))
+            try:
+                # By node id: an earlier commit of the batch may have moved this test's lines.
+                outcome = self._prove(test.nodeid, ApplyOptions())
+            except FlakeTUIError as exc:  # this test cannot be fixed here: say why, go on with the next
+                outcome = ApplyOutcome(ApplyStatus.NOT_PROVEN, f"{exc.message} {exc.hint}".strip())
+            self.post_message(self.Finished(test.key, outcome, batch=True))
+
+    def _prove(self, test: FlakyTest | str, options: ApplyOptions) -> ApplyOutcome:
+        """Runs in a worker: write, prove, ask (the commit dialog), commit."""
         worker = get_current_worker()
 
         def confirm(plan: FixPlan) -> bool:
@@ -139,15 +170,9 @@ class Fixer(Widget):
         def on_phase(text: str) -> None:
             self.post_message(self.Phase(text))
 
-        outcome = self.service.apply_fix(
-            test,
-            ApplyOptions(choice=choice, alternatives=1),
-            on_run=on_run,
-            on_phase=on_phase,
-            should_stop=lambda: worker.is_cancelled,
-            confirm=confirm,
+        return self.service.apply_fix(
+            test, options, on_run=on_run, on_phase=on_phase, should_stop=lambda: worker.is_cancelled, confirm=confirm
         )
-        self.post_message(self.Finished(test.key, outcome))
 
     # -- their messages ----------------------------------------------------------------------------
     @on(Proposed)
@@ -178,7 +203,7 @@ class Fixer(Widget):
     def _finished(self, message: Finished) -> None:
         message.stop()
         outcome = message.outcome
-        self._view().finish(outcome)
+        self._view().finish(outcome, batch=message.batch)
         self.model.say(outcome.summary.split(";")[0])
         if outcome.record is not None:
             self.found = None

@@ -31,10 +31,18 @@ class ProposalView(Static):
         #: Each phase of the proof ("before: ...", "after: ...") and its runs so far.
         self.phases: list[tuple[str, list[RunResult]]] = []
         self.outcome: ApplyOutcome | None = None
+        #: ``W``: how many marked tests are being fixed, and what came of each so far.
+        self.batch_size: int | None = None
+        self.outcomes: list[str] = []
 
     def show_proposals(self, found: ProposalSet | None, index: int = 0) -> None:
         self.found, self.index = found, index
-        self.phases, self.outcome = [], None
+        self.phases, self.outcome, self.batch_size, self.outcomes = [], None, None, []
+        self._show()
+
+    def start_batch(self, count: int) -> None:
+        self.found, self.index = None, 0
+        self.phases, self.outcome, self.batch_size, self.outcomes = [], None, count, []
         self._show()
 
     def start_phase(self, text: str) -> None:
@@ -47,8 +55,11 @@ class ProposalView(Static):
         self.phases[-1][1].append(result)
         self._show()
 
-    def finish(self, outcome: ApplyOutcome) -> None:
-        self.outcome = outcome
+    def finish(self, outcome: ApplyOutcome, *, batch: bool = False) -> None:
+        if batch:
+            self.outcomes.append(outcome.summary)
+        else:
+            self.outcome = outcome
         self._show()
 
     @property
@@ -64,6 +75,8 @@ class ProposalView(Static):
     def _content(self) -> Text:
         out = Text()
         found = self.found
+        if self.batch_size is not None:
+            return self._batch_content(out)
         if found is None:
             out.append("Press p to see the fix flaketui can write for this test.")
             return out
@@ -88,6 +101,16 @@ class ProposalView(Static):
             out.append_text(self._bar(runs))
         if self.outcome is not None:
             out.append(f"\n\n{self.outcome.summary}\n", style="bold")
+        return out
+
+    def _batch_content(self, out: Text) -> Text:
+        out.append(f"Fixing {self.batch_size} marked tests, one after another ({len(self.outcomes)} done)\n", style="bold")
+        for summary in self.outcomes:
+            out.append(f"  {summary}\n")
+        for label, runs in self.phases[-3:]:  # the test in progress: its name, before, after
+            out.append(f"\n{label}\n")
+            if runs:
+                out.append_text(self._bar(runs))
         return out
 
     def _bar(self, runs: list[RunResult]) -> Text:
