@@ -918,48 +918,19 @@ def _registry_evidence(victim_line: int) -> Evidence:
                     "registry, changed by test_register (line 6): reads module-level state", "", 0.7)
 
 
+_SWAP = '    monkeypatch.setattr(registry, "HANDLERS", dict(registry.HANDLERS))\n'
+_REGISTER = '    @registry.register("email")\n    def email():\n        return "sent"\n'
+#: test_dispatch registering the handler it dispatches to, on its own copy of the registry.
+_DISPATCH_OWN = f'def test_dispatch(monkeypatch):\n{_SWAP}{_REGISTER}    assert registry.dispatch("email") == "sent"\n'
+_HEAD = 'from pkg import registry\n\ndef test_only_noop():\n    assert sorted(registry.HANDLERS) == ["noop"]\n\n'
+_TAIL = f'\n    assert "email" in registry.HANDLERS\n\n{_DISPATCH_OWN}'
+
+
 @pytest.mark.parametrize(("name", "line", "remedy", "expected"), [
-    pytest.param("test_dispatch", 14, "restore.own-setup", """
-        from pkg import registry
-
-        def test_only_noop():
-            assert sorted(registry.HANDLERS) == ["noop"]
-
-        def test_register():
-            @registry.register("email")
-            def email():
-                return "sent"
-
-            assert "email" in registry.HANDLERS
-
-        def test_dispatch(monkeypatch):
-            monkeypatch.setattr(registry, "HANDLERS", dict(registry.HANDLERS))
-            @registry.register("email")
-            def email():
-                return "sent"
-            assert registry.dispatch("email") == "sent"
-    """, id="a-brittle-test-registers-what-it-needs"),
-    pytest.param("test_only_noop", 4, "restore.monkeypatch", """
-        from pkg import registry
-
-        def test_only_noop():
-            assert sorted(registry.HANDLERS) == ["noop"]
-
-        def test_register(monkeypatch):
-            monkeypatch.setattr(registry, "HANDLERS", dict(registry.HANDLERS))
-            @registry.register("email")
-            def email():
-                return "sent"
-
-            assert "email" in registry.HANDLERS
-
-        def test_dispatch(monkeypatch):
-            monkeypatch.setattr(registry, "HANDLERS", dict(registry.HANDLERS))
-            @registry.register("email")
-            def email():
-                return "sent"
-            assert registry.dispatch("email") == "sent"
-    """, id="restoring-keeps-the-test-that-relied-on-it-passing"),
+    pytest.param("test_dispatch", 14, "restore.own-setup", f"{_HEAD}def test_register():\n{_REGISTER}{_TAIL}",
+                 id="a-brittle-test-registers-what-it-needs"),
+    pytest.param("test_only_noop", 4, "restore.monkeypatch", f"{_HEAD}def test_register(monkeypatch):\n{_SWAP}{_REGISTER}{_TAIL}",
+                 id="restoring-keeps-the-test-that-relied-on-it-passing"),
 ])
 def test_registry_pollution(name, line, remedy, expected):
     """Restoring the registry in the polluter would break a test that passed only after it: that
@@ -969,7 +940,7 @@ def test_registry_pollution(name, line, remedy, expected):
     proposals, _ = _run(files, name, options)
     assert [p.remedy for p in proposals][:1] == [remedy]
     after = proposals[0].edits[0].after
-    assert after.decode() == src(expected).decode()
+    assert after.decode() == expected
     again, _ = _run({**files, "tests/test_x.py": after}, name, options)
     assert remedy not in [p.remedy for p in again]
 
