@@ -31,13 +31,15 @@ if TYPE_CHECKING:
 
 def find_culprits(store: Store, hunt_id: int, settings: HuntSettings, tests: list[HuntTest], runs: Sequence[HuntRun],
                   probe_dir: str, on_progress: ProgressCallback | None, stop: StopPredicate, started: float,
-                  deadline: float) -> tuple[list[HuntTest], int, bool]:  # fmt: skip
-    """Bisect the order-dependent tests: all of them together first (one run tells about every
-    victim in it), then each one left on its own. Returns the tests, the runs taken and whether
-    the deadline or a stop cut the bisections short."""
+                  deadline: float, *, together_only: bool = False, runs_before: int = 0,
+                  ) -> tuple[list[HuntTest], int, bool]:  # fmt: skip
+    """Bisect the order-dependent tests whose culprit is not known yet: all of them together
+    first (one run tells about every victim in it), then (unless ``together_only``: a hunt
+    halfway through) each one left on its own. Returns the tests, the bisection runs so far
+    (``runs_before`` and these) and whether the deadline or a stop cut the bisections short."""
     from flaketui import store_hunts
 
-    total_runs = 0
+    total_runs = runs_before
 
     def step(order_size: int, victim: str) -> None:
         nonlocal total_runs
@@ -45,25 +47,22 @@ def find_culprits(store: Store, hunt_id: int, settings: HuntSettings, tests: lis
         if on_progress is not None:
             on_progress(progress_of("bisect", total_runs, 0, victim, started, runs, order_size, None))
 
-    victims = [t.nodeid for t in tests if t.verdict is HuntVerdict.ORDER_DEPENDENT]
+    victims = [t.nodeid for t in tests if t.verdict is HuntVerdict.ORDER_DEPENDENT and not (t.polluter or t.setter)]
     # One victim alone: the mirror runs cost more than halving does.
     together, stopped = _together(settings, probe_dir, runs, victims, stop, deadline, step) if len(victims) > 1 else ({}, False)
     found: list[HuntTest] = []
     for test in tests:
         culprit = together.get(test.nodeid)
-        if test.verdict is not HuntVerdict.ORDER_DEPENDENT:
-            found.append(test)
-        elif culprit is not None and culprit.setter:
-            found.append(replace(test, setter=culprit.test))
+        if culprit is not None and culprit.setter:
+            test = replace(test, setter=culprit.test)
         elif culprit is not None:
             store_hunts.add_polluter(store, Polluter(settings.rootdir, test.nodeid, culprit.test, total_runs, hunt_id))
-            found.append(replace(test, polluter=culprit.test))
-        elif stopped:
-            found.append(settled(test))
-        else:
-            found.append(test)
-    if stopped:
-        return found, total_runs, True
+            test = replace(test, polluter=culprit.test)
+        elif stopped and not together_only:
+            test = settled(test)  # no culprit in time: the counts decide
+        found.append(test)
+    if stopped or together_only:
+        return found, total_runs, stopped
     for index, test in enumerate(found):
         if test.verdict is not HuntVerdict.ORDER_DEPENDENT or test.polluter or test.setter:
             continue

@@ -259,3 +259,23 @@ def test_an_order_dependent_verdict_without_a_culprit_needs_more_than_chance(
     assert settled(HuntTest(".", "t.py::a", modes, HuntVerdict.ORDER_DEPENDENT, polluter="t.py::p")).verdict is (
         HuntVerdict.ORDER_DEPENDENT
     )
+
+
+@pytest.mark.parametrize(
+    ("runs_per_mode", "rounds", "left", "now"),
+    [
+        pytest.param(10, 4, 0.9, False, id="before-halfway"),
+        pytest.param(10, 5, 0.9, True, id="halfway"),
+        pytest.param(10, 2, 0.3, True, id="the-budget-runs-low"),
+        pytest.param(10, 1, 0.1, False, id="one-order-is-too-few-to-point-at-suspects"),
+        pytest.param(2, 2, 0.1, False, id="a-short-hunt-bisects-at-its-end"),
+    ],
+)
+def test_a_hunt_bisects_before_its_last_passes(runs_per_mode: int, rounds: int, left: float, now: bool) -> None:
+    from pathlib import Path
+
+    from flaketui.hunting import HuntSettings, _time_to_bisect
+
+    settings = HuntSettings(".", Path("."), "python", (), (), runs_per_mode, 900.0)
+    runs = [run(mode, a="passed") for _ in range(rounds) for mode in (S, H, X)]
+    assert _time_to_bisect(settings, runs, left * 900.0) is now
