@@ -9,6 +9,10 @@ Measures, headless (Textual's Pilot), in one process:
   Pilot.press on our app minus the same on an empty app measured in the same run (Pilot
   waits for idle, which costs ~40 ms per key on any app) (<= 50 ms);
 - peak memory (ru_maxrss) of the whole process (< 250 MB).
+
+``--baseline DIR`` (a checkout of another revision: ``git worktree add --detach DIR REV``) runs
+this benchmark and that revision's own ``benchmarks/tui.py`` in turn, each in a process of its
+own, ``--rounds`` times, and prints the best of each figure side by side with the ratio.
 """
 
 from __future__ import annotations
@@ -166,7 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=1000)
     parser.add_argument("--presses", type=int, default=40)
+    parser.add_argument("--baseline", type=Path, metavar="DIR", help="A checkout of another revision to run in turn.")
+    parser.add_argument("--rounds", type=int, default=3, help="With --baseline: rounds, each side once per round.")
     options = parser.parse_args(argv)
+    if options.baseline is not None:
+        return against_baseline(options.baseline, options.rounds, ["--tests", str(options.tests), "--presses", str(options.presses)])
     global LAUNCH
     with tempfile.TemporaryDirectory(prefix="flaketui-bench-") as directory:
         root = Path(directory) / "bench"
@@ -184,6 +192,29 @@ def main(argv: list[str] | None = None) -> int:
         failed |= bool(limit is not None and value > limit)
         print(f"{name:<36} {value:8.3f}{verdict}")
     return 1 if failed else 0
+
+
+def against_baseline(baseline: Path, rounds: int, args: list[str]) -> int:
+    """Both revisions' benchmarks in turn; the best (lowest) of each figure, and the ratio."""
+    sides = {"ours": Path(__file__).resolve(), "baseline": baseline.resolve() / "benchmarks" / "tui.py"}
+    best: dict[str, dict[str, float]] = {side: {} for side in sides}
+    for _ in range(rounds):
+        for side, script in sides.items():
+            done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=False)
+            for line in done.stdout.splitlines():
+                name, _, rest = line.partition("  ")
+                words = rest.split()
+                try:
+                    value = float(words[0])
+                except (IndexError, ValueError):
+                    continue
+                best[side][name.strip()] = min(value, best[side].get(name.strip(), value))
+    print(f"best of {rounds} rounds, each side in turn; baseline {baseline}")
+    for name, ours in best["ours"].items():
+        theirs = best["baseline"].get(name)
+        versus = "" if not theirs else f"   {theirs:8.3f}  {(ours / theirs - 1) * 100:+6.1f}%"
+        print(f"{name:<42} {ours:8.3f}{versus}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -16,6 +16,11 @@ compares flaketui forked (each run forked from a zygote that has imported pytest
 the conftest, and collects its test alone), flaketui fresh-process (one interpreter per run, what
 forked fell back to before the zygote) and the shell loop, with the same counter-decided outcomes.
 Targets (issue 13): forked no slower than the loop, faster by the start-up share the zygote saves.
+
+``--baseline DIR`` (a checkout of another revision: ``git worktree add --detach DIR REV``) runs
+only flaketui's own forked verifications (1 test, 5 tests, the thread-at-import test), this
+checkout's and that revision's in turn in every round, each in a process of its own on its own
+copy of the project, and prints the best of each and the ratio (target: within +10%).
 """
 
 from __future__ import annotations
@@ -200,7 +205,52 @@ def thread_section(root: Path) -> None:
     print(f"  saved per run             {saved:6.2f} s   (start-up share: {t_start:.2f} s a process)\n")
 
 
+#: One forked verification in a process of its own: argv is the project, then its node ids.
+_VERIFY = (
+    "import sys; from pathlib import Path; from flaketui.models import VerifyMode; from flaketui.service import Service; "
+    f"Service(Path(sys.argv[1])).verify(sys.argv[2:], runs={RUNS}, mode=VerifyMode.FORKED)"
+)
+
+
+def against_baseline(baseline: Path, rounds: int) -> None:
+    """This checkout's forked verifications against another revision's, in turn in every round."""
+    sides = {"ours": Path(__file__).resolve().parents[1], "baseline": baseline.resolve()}
+    cases = (("1 test", make_project, NODEIDS[:1]), ("5 tests", make_project, NODEIDS),
+             ("thread at import", make_thread_project, [THREAD_NODEID]))  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="flaketui-bench-") as scratch:
+        best: dict[tuple[str, str], tuple[float, float]] = {}
+        roots = {}
+        for label, make, _ in cases:
+            for side in sides:
+                roots[label, side] = Path(scratch) / f"{label}-{side}".replace(" ", "-")
+                roots[label, side].mkdir()
+                make(roots[label, side])
+        for _ in range(rounds):
+            for label, _, nodeids in cases:
+                for side, checkout in sides.items():
+                    env = {**clean_env(), "PYTHONPATH": str(checkout)}
+                    command = [sys.executable, "-c", _VERIFY, str(roots[label, side]), *nodeids]
+                    (wall, done), cpu = cpu_timed(
+                        lambda command=command, env=env: subprocess.run(command, env=env, capture_output=True, check=False)
+                    )
+                    if done.returncode != 0:
+                        raise SystemExit(f"{side} failed on {label}: {done.stderr.decode()[-2000:]}")
+                    old = best.get((label, side), (float("inf"), float("inf")))
+                    best[label, side] = (min(old[0], wall), min(old[1], cpu))
+    print(f"flaketui forked, {RUNS} runs per test, best of {rounds} rounds (each side in turn), against {baseline}")
+    for label, _, _ in cases:
+        (ours_wall, ours_cpu), (base_wall, base_cpu) = best[label, "ours"], best[label, "baseline"]
+        print(f"  {label:<17} {ours_wall:6.2f} s {ours_cpu:6.2f} s CPU   baseline {base_wall:6.2f} s {base_cpu:6.2f} s CPU"
+              f"   wall {(ours_wall / base_wall - 1) * 100:+.1f}%, CPU {(ours_cpu / base_cpu - 1) * 100:+.1f}%"
+              "  (target within +10%)")
+
+
 def main() -> int:
+    if "--baseline" in sys.argv[1:]:
+        at = sys.argv.index("--baseline")
+        rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 5
+        against_baseline(Path(sys.argv[at + 1]), rounds)
+        return 0
     if "--threads" in sys.argv[1:]:
         with tempfile.TemporaryDirectory(prefix="flaketui-bench-") as scratch:
             make_thread_project(Path(scratch))

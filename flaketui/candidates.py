@@ -46,16 +46,14 @@ def find_candidates(
     return sorted(found, key=lambda c: (-c.failure_rate, -c.runs, c.rootdir, c.nodeid))
 
 
+#: What CI history says of a candidate: these attributes of its ``TestHistory``, rates rounded.
+_HISTORY_SOURCE = ("passed", "failed", "reports", "flip_rate", "first_seen", "last_seen", "last_failure")
+
+
 def _history_source(history: TestHistory) -> dict[str, Any]:
-    return {
-        "passed": history.passed,
-        "failed": history.failed,
-        "reports": history.reports,
-        "flip_rate": round(history.flip_rate, 4),
-        "first_seen": history.first_seen,
-        "last_seen": history.last_seen,
-        "last_failure": history.last_failure,
-    }
+    found = {name: getattr(history, name) for name in _HISTORY_SOURCE}
+    found["flip_rate"] = round(found["flip_rate"], 4)
+    return found
 
 
 def evidence(candidate: Candidate) -> list[str]:

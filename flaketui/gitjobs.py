@@ -48,6 +48,15 @@ class Listing:
         self.state = state
         self.unsettled = unsettled
 
+    def head(self) -> str | None:
+        """The commit HEAD pointed at (``# branch.oid``, the first header ``--branch``
+        writes), or None on an unborn branch: the same answer as ``vcs.head``, unasked."""
+        for entry in self.state.split(b"\0", 4)[:4]:
+            if entry.startswith(b"# branch.oid "):
+                oid = entry[len(b"# branch.oid ") :].decode()
+                return None if oid == "(initial)" else oid
+        return None
+
 
 class Running:
     """A git command started now and read later, so that git works while Python imports

@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flaketui.models import VerifyMode, VerifyOptions
 from flaketui.workflows import editor, repo
 from flaketui.workflows.scan import ProgressCallback
 from flaketui.workflows.wiring import Workflows
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
     from flaketui.models.history import Candidate, HuntReport, ImportSummary, TestHistory
     from flaketui.models.key import TestKey
     from flaketui.models.repo import RepoInfo
-    from flaketui.models.runs import RunResult, Verification
+    from flaketui.models.runs import RunResult, Verification, VerifyMode
     from flaketui.models.scan import Category, FlakyTest, ScanResult
     from flaketui.models.triage import CommitRecord, DecidedBy, Keep, NodeRecord, Triage
     from flaketui.proposals import ProposalSet
@@ -136,6 +135,8 @@ class Service:
         should_stop: StopPredicate | None = None,
     ) -> list[Verification]:  # fmt: skip
         """Run each test (or repo-relative node id) ``runs`` times, rerun plugins off; record the verdicts."""
+        from flaketui.models.runs import VerifyMode, VerifyOptions  # a scan builds no run models
+
         options = VerifyOptions(
             runs=runs, mode=VerifyMode(mode), timeout=timeout, fail_fast=fail_fast, pytest_args=self.pytest_args
         )

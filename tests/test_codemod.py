@@ -7,7 +7,7 @@ import ast
 import pytest
 
 from flaketui.codemod import Removal, remove_markers, restore_marker
-from flaketui.models import MarkerKind, MarkerScope
+from flaketui.models import Marker, MarkerKind, MarkerScope
 from tests._codemod_helpers import marker_at, src
 
 F, C, M, P = MarkerScope.FUNCTION, MarkerScope.CLASS, MarkerScope.MODULE, MarkerScope.PARAM
@@ -1150,3 +1150,17 @@ def test_an_alias_in_another_file_is_removed_here_and_left_there() -> None:
     removal = remove_markers(before, [marker], path="t/test_a.py", read=_read)
     assert removal.failure is None
     assert removal.after == b"def test_a():\n    pass\n"
+
+
+def test_a_second_removal_of_a_module_marker_leaves_a_param_marker_that_moved_onto_its_line() -> None:
+    # Found by test_codemod_properties: the pytestmark list went, the param's line became line 4.
+    before = (
+        b"import pytest\n\npytestmark = [\n    pytest.mark.flaky(reruns=1),\n]\n\n\n"
+        b"@pytest.mark.parametrize('x', [1, pytest.param(2, marks=pytest.mark.flaky(reruns=1)), 3])\n"
+        b"def test_0(x):\n    pass\n"
+    )
+    module = Marker(MarkerKind.UNKNOWN, MarkerScope.MODULE, "t.py", 4, "pytest.mark.flaky(reruns=1)")
+    first = remove_markers(before, [module], path="t.py")
+    assert first.after is not None and b"pytestmark" not in first.after
+    assert b"marks=pytest.mark.flaky(reruns=1)" in first.after
+    assert not remove_markers(first.after, [module], path="t.py").changed

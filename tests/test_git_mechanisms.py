@@ -6,6 +6,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from flaketui import gitjobs, vcs
+from tests.conftest import MakeRepo, git
+
 PACKAGE = Path(__file__).resolve().parents[1] / "flaketui"
 
 
@@ -49,3 +52,14 @@ def test_only_gitjobs_starts_the_git_binary() -> None:
 
 def test_only_vcs_imports_gitpython() -> None:
     assert [name for name, tree in _modules().items() if imports_gitpython(tree)] == ["flaketui/vcs.py"]
+
+
+def test_the_listing_knows_head_as_vcs_does(make_repo: MakeRepo) -> None:
+    # The scan's diagnosis reads HEAD from the listing instead of starting git again.
+    unborn = make_repo({"tests/test_a.py": "def test_a(): pass\n"}, commit=False)
+    assert gitjobs.start_listing(unborn).result().head() is None is vcs.head(unborn)
+    root = make_repo({"tests/test_a.py": "def test_a(): pass\n"})
+    (root / "tests/test_a.py").write_text("def test_a(): assert True\n")
+    listing = gitjobs.start_listing(root).result()
+    assert listing.head() == vcs.head(root) == git(root, "rev-parse", "HEAD").strip()
+    assert "tests/test_a.py" in listing.unsettled

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from flaketui.models import RunResult
+if TYPE_CHECKING:  # a scan prints no runs: it never builds the run models
+    from flaketui.models import RunResult
 
 _RUN_MARKS = {"passed": ".", "failed": "F", "error": "E", "timeout": "T", "crashed": "C"}
 

@@ -195,7 +195,10 @@ def find_site(module: cst.Module, sites: Sequence[Site], marker: Marker) -> Site
         parts = _subexpressions(marker.source)
         inside = [s for s in spanning if "flaky" in chain_names(s.expr) and normalised(module.code_for_node(s.expr)) in parts]
         exact = inside if len(inside) == 1 else []
+    # Only a site of the marker's own form: once a removal has moved the lines, a module's
+    # ``pytestmark`` line may hold a ``pytest.param``'s marks, which a second removal must not take.
+    forms = _SCOPE_FORMS.get(marker.scope, ())
+    exact = [s for s in exact if not forms or s.form in forms]
     if not exact:
         return None
-    forms = _SCOPE_FORMS.get(marker.scope, ())
-    return min(exact, key=lambda s: (s.form not in forms, s.start != marker.line, s.end - s.start))
+    return min(exact, key=lambda s: (s.start != marker.line, s.end - s.start))

@@ -17,10 +17,11 @@ from flaketui.models import Category, Evidence, FlakyTest, LineChange
 
 #: Words a fix's commit message uses that a comment rarely means the same way: a test that now
 #: sets the environment "with monkeypatch" leaked it before; one that got its "own tmp_path" shared one.
-_FIX_WORDS: tuple[tuple[Category, re.Pattern[str]], ...] = tuple((c, re.compile(p, re.IGNORECASE)) for c, p in (
+#: Case-insensitive, compiled on first use like ``notes.VOCABULARY``.
+_FIX_WORDS: tuple[tuple[Category, str], ...] = (
     (Category.FIXTURE, (r"\bmonkeypatch\b|\bisolat(e|ed|ion)\b|\brestor(e|es|ed|ing)\b|\bown tmp_?path\b"
                         r"|\bset(s|ting)? the environment\b")),
-))
+)
 _TRAILER = re.compile(r"^Flaky-Category:\s*(\w+)\s*$", re.MULTILINE)
 #: A subject that speaks of the tests, or of fixing something: "Webhook tests: make the receiver
 #: answer 503 instead of assuming port 8799 is free". Refactors ("Apply Black", "Migrate to GitHub
@@ -65,7 +66,7 @@ def history_evidence(test: FlakyTest, later: Sequence[LineChange]) -> list[Evide
 def _named(text: str) -> list[Category]:
     named: list[Category] = []
     for category, pattern in (*VOCABULARY, *_FIX_WORDS):
-        match = pattern.search(text)
+        match = re.search(pattern, text, re.IGNORECASE)
         if match is not None and not negated(text, match.start()) and category not in named:
             named.append(category)
     return named

@@ -17,8 +17,10 @@ from collections.abc import Iterable
 
 from flaketui.models import Category, Evidence, FlakyTest
 
-#: Words that name a cause. A comment may name several; the scorer weighs them with the code.
-VOCABULARY: tuple[tuple[Category, re.Pattern[str]], ...] = tuple((c, re.compile(p, re.IGNORECASE)) for c, p in (
+#: Words that name a cause (case-insensitive). A comment may name several; the scorer weighs
+#: them with the code. Compiled on first use, by ``re``'s own cache: a scan whose diagnoses all
+#: come from the diagnosis cache reads no note and compiles none.
+VOCABULARY: tuple[tuple[Category, str], ...] = (
     (Category.RACE, (r"\brac(e|es|y|ing)\b(?! ?track)|race condition|thread[- ]?safe|concurren|deadlock|interleav"
                     r"|\bthreads?\b|\block(ing)? (order|contention)|in[- ]flight|still running|returns? before")),
     (Category.ASYNC, (r"time ?outs?\b|timed out|\bhang(s|ing)?\b|\bwait(s|ing)? (for|until)|not (yet )?ready|event loop"
@@ -38,7 +40,7 @@ VOCABULARY: tuple[tuple[Category, re.Pattern[str]], ...] = tuple((c, re.compile(
                     r"|floating[- ]point|rounding|random (data|values|inputs?)")),
     (Category.FIXTURE, (r"\bfixtures?\b|teardown|clean ?up|leftover|working directory|environment variables?|env vars?"
                        r"|tmp ?dir|temp(orary)? (file|dir)")),
-))
+)
 _FLAKE_WORDS = re.compile(r"flak|sporadic|intermittent|sometimes|occasionally|now and then|from time to time"
                           r"|randomly fail|hopefully|not always|once in a while|\bxfail\b|rerun", re.IGNORECASE)
 _NEGATED = re.compile(r"\b(not|no|never|isn't|without)\s+(\w+\s+){0,2}$", re.IGNORECASE)
@@ -100,7 +102,7 @@ def _classify(path: str, line: int, text: str, kind: str, where: str) -> Iterabl
     text = _URL.sub(" ", text)  # "since https://github.com/..." cites an issue; it names no cause
     named = False
     for category, pattern in VOCABULARY:
-        match = pattern.search(text)
+        match = re.search(pattern, text, re.IGNORECASE)
         if match is None or negated(text, match.start()):
             continue
         named = True

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flaketui.models.scan import Category, FlakyTest, JSONObject, Marker
+from flaketui.models.scan import Category, FlakyTest, JSONObject, Marker, fields_json
 
 
 @dataclass(frozen=True)
@@ -74,14 +74,7 @@ class RemovedMarker:
         return cls(test.path, test.name, test.class_name, test.nodeid, marker, test.line)
 
     def to_json(self) -> JSONObject:
-        return {
-            "path": self.path,
-            "test_name": self.test_name,
-            "class_name": self.class_name,
-            "nodeid": self.nodeid,
-            "test_line": self.test_line,
-            "marker": self.marker.to_json(),
-        }
+        return fields_json(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RemovedMarker:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from flaketui.models.key import NamesATest
-from flaketui.models.scan import JSONObject
+from flaketui.models.scan import JSONObject, fields_json
 
 #: Runs a verification needs before a commit without asking (``[tool.flaketui] min-runs``).
 DEFAULT_MIN_RUNS = 10
@@ -52,14 +52,7 @@ class RunResult:
     seed: int | None = None
 
     def to_json(self) -> JSONObject:
-        return {
-            "nodeid": self.nodeid,
-            "index": self.index,
-            "outcome": str(self.outcome),
-            "duration": self.duration,
-            "message": self.message,
-            "seed": self.seed,
-        }
+        return fields_json(self)
 
 
 def failure_rate_upper_95(failures: int, runs: int) -> float:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, Self
 
@@ -12,6 +12,20 @@ from flaketui.models.key import NamesATest
 #: A model in JSON: ``to_json`` gives one, ``from_json`` reads one back. Each model has one
 #: form, used by ``--json``, the caches and the record alike.
 JSONObject = dict[str, Any]
+
+
+def fields_json(model: Any) -> JSONObject:
+    """The JSON form of a dataclass that is its fields as they are: each under its own name,
+    in order; an enum as its value, a model as its own JSON form."""
+    found = {}
+    for item in fields(model):
+        value = getattr(model, item.name)
+        if isinstance(value, StrEnum):
+            value = str(value)
+        elif hasattr(value, "to_json"):
+            value = value.to_json()
+        found[item.name] = value
+    return found
 
 
 class Category(StrEnum):
@@ -207,7 +221,7 @@ class Finding:
     source: str = ""
 
     def to_json(self) -> JSONObject:
-        return {"kind": self.kind, "path": self.path, "line": self.line, "message": self.message, "source": self.source}
+        return fields_json(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
@@ -220,7 +234,7 @@ class Skipped:
     reason: str
 
     def to_json(self) -> JSONObject:
-        return {"path": self.path, "reason": self.reason}
+        return fields_json(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 from flaketui import __version__
 from flaketui.diagnose import Diagnoser, hash_seed_rules
 from flaketui.errors import FlakeTUIError
-from flaketui.models import Diagnosis, FlakyTest, TestKey, Verification
+from flaketui.models import Diagnosis, FlakyTest, TestKey
 from flaketui.workflows.line_history import LineHistory
 from flaketui.workflows.scan import ScanWorkflow
 from flaketui.workflows.workspace import Workspace
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a scan's diagnosis of a never-verified tree builds no run models
+    from flaketui.models import Verification
     from flaketui.verify.targets import Target
 
 #: How many of a test's latest verifications its diagnosis reads for run evidence.
@@ -41,7 +42,7 @@ class DiagnosisWorkflow:
         in too. A stop keeps what was done so far.
         """
         diagnoser = self._diagnoser()
-        changes = LineHistory(self.workspace)
+        changes = LineHistory(self.workspace, self.scanning.listing)
         verified = self._verified()
         results: list[Diagnosis] = []
         try:
@@ -62,7 +63,7 @@ class DiagnosisWorkflow:
         """The diagnosis with what the test's latest runs showed, or a note that no run
         evidence exists yet (``explain``)."""
         diagnoser = self._diagnoser()
-        changes = LineHistory(self.workspace)
+        changes = LineHistory(self.workspace, self.scanning.listing)
         try:
             return diagnoser.diagnose(test, self.recent_verifications(test), changes.later)
         finally:

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flaketui import vcs
 from flaketui.diagnose.engine import engine_fingerprint
 from flaketui.discover import cache as scan_cache
 from flaketui.errors import FlakeTUIError
@@ -125,10 +124,12 @@ class ExplainWorkflow:
         prefix = os.path.relpath(os.path.realpath(under), self.workspace.root).replace(os.sep, "/") if under else "."
         return self._with_candidates(text, result, prefix)
 
-    def _records_key(self, state: Path) -> str:
+    @staticmethod
+    def _records_key(state: Path) -> str:
         """What a diagnosis reads besides the tree: the recorded runs (the store, as last
-        written) and the commits (HEAD)."""
-        parts = [str(vcs.head(self.workspace.root) if self.workspace.is_git else "")]
+        written). The commits need no key of their own: a scan's fingerprint in git hashes
+        ``git status --branch``, HEAD included (``gitjobs.Listing.state``)."""
+        parts = []
         for name in (HISTORY_FILE, HISTORY_FILE + "-wal"):
             try:
                 found = (state / name).stat()

@@ -3,6 +3,8 @@
 Asked of git once per test and HEAD (``git log -L``), kept in the state directory: the answer
 for a HEAD never changes, and a scan of a large suite must not walk the history again each time.
 A test in a file with uncommitted changes gets none (HEAD's line numbers no longer match it).
+HEAD and those files are the ones the scan that found the test saw (``gitjobs.Listing``), when
+there was one: the tests' lines are that tree's, and git is not asked twice.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from flaketui import vcs
+from flaketui import gitjobs, vcs
 from flaketui.diagnose.history import span
 from flaketui.errors import FlakeTUIError
 from flaketui.models import FlakyTest, LineChange
@@ -26,8 +28,9 @@ FILENAME = "line-history.json"
 
 
 class LineHistory:
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, seen: gitjobs.Listing | None = None) -> None:
         self.workspace = workspace
+        self.seen = seen
         self._entries: dict[str, list[list[str]]] | None = None
         self._dirty = False
 
@@ -35,6 +38,8 @@ class LineHistory:
     def _head(self) -> str | None:
         if not self.workspace.is_git:
             return None
+        if self.seen is not None:
+            return self.seen.head()
         try:
             return vcs.head(self.workspace.root)
         except FlakeTUIError:
@@ -42,6 +47,9 @@ class LineHistory:
 
     @cached_property
     def _uncommitted(self) -> frozenset[str]:
+        if self.seen is not None:
+            # Also the files git is told not to look at: their lines may not be HEAD's either.
+            return frozenset(self.seen.unsettled)
         try:
             return frozenset(vcs.status(self.workspace.root))
         except FlakeTUIError:

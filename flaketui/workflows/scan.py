@@ -30,6 +30,9 @@ class ScanWorkflow:
         self._early = early if early is not None and early.root == workspace.root else None
         if early is not None and self._early is None:
             early.close()
+        #: What git said at the last scan (HEAD, the uncommitted paths): the tree its tests
+        #: were read from, which their diagnosis asks about without starting git again.
+        self.listing: gitjobs.Listing | None = None
 
     def scan(
         self, *, use_cache: bool = True, collect: bool = False, under: str | None = None,
@@ -63,7 +66,7 @@ class ScanWorkflow:
         if search is not None:
             import flaketui.discover.engine  # noqa: F401 (loads the parsers while git works)
         try:
-            found = listing.result()
+            found = self.listing = listing.result()
             if search is not None:
                 search.vouch(found.unsettled)
             vouched = (found.state, found.unsettled)
