@@ -334,6 +334,83 @@ def cases(token: str) -> list[Case]:
             """),
             "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['src']\n",
         }, "tests/test_plugins.py::test_only_builtin_by_default", mode="orders"),
+        Case("brittle-registry", "order: a test that needs another's registration", {
+            "src/hooks.py": _src("""
+                HOOKS = {}
+
+
+                def register(name):
+                    def decorate(function):
+                        HOOKS[name] = function
+                        return function
+
+                    return decorate
+
+
+                def fire(name):
+                    return HOOKS[name]()
+            """),
+            "tests/test_hooks.py": _src("""
+                import pytest
+
+                import hooks
+
+
+                @pytest.mark.flaky(reruns=2)
+                def test_fire_runs_the_hook():
+                    assert hooks.fire("ping") == "pong"
+
+
+                def test_register_adds_a_hook():
+                    @hooks.register("ping")
+                    def ping():
+                        return "pong"
+
+                    assert "ping" in hooks.HOOKS
+            """),
+            "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['src']\n",
+        }, "tests/test_hooks.py::test_fire_runs_the_hook", mode="orders"),
+        Case("heap-ties", "data: ties broken unlike the project's heap", {
+            "src/jobs.py": _src("""
+                import heapq
+                import uuid
+
+
+                class Job:
+                    def __init__(self, priority):
+                        self.priority = priority
+                        self.id = uuid.uuid4().hex
+
+
+                class Queue:
+                    def __init__(self):
+                        self._heap = []
+
+                    def submit(self, job):
+                        heapq.heappush(self._heap, (-job.priority, job.id, job))
+
+                    def drain(self):
+                        return [heapq.heappop(self._heap)[2] for _ in range(len(self._heap))]
+            """),
+            "tests/test_jobs.py": _src("""
+                import random
+
+                import pytest
+
+                from jobs import Job, Queue
+
+
+                @pytest.mark.flaky(reruns=2)
+                def test_highest_priority_first():
+                    queue = Queue()
+                    jobs = [Job(random.randint(0, 3)) for _ in range(4)]
+                    for job in jobs:
+                        queue.submit(job)
+                    expected = sorted(jobs, key=lambda job: job.priority, reverse=True)
+                    assert [job.id for job in queue.drain()] == [job.id for job in expected]
+            """),
+            "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['src']\n",
+        }, "tests/test_jobs.py::test_highest_priority_first"),
         Case("shared-file", "fixture: fixed path shared by tests", {"tests/test_report.py": _src(f"""
             import json
             import time

@@ -979,3 +979,14 @@ def test_expected_order_breaks_ties_as_the_project_does():
     assert "assert drain(jobs) == expected\n" in after
     again, _ = _run({**files, "tests/test_x.py": after.encode()}, "test_a", {})
     assert "ties.project" not in [p.remedy for p in again]
+
+
+def test_a_brittle_test_is_seen_without_the_diagnosis():
+    """No evidence names the setter and the category is unknown: the key only test_register
+    registers is enough."""
+    files = {"src/pkg/__init__.py": b"", "src/pkg/registry.py": REGISTRY, "tests/test_x.py": REGISTRY_TESTS}
+    proposals, _ = _run(files, "test_dispatch", {})
+    assert [p.remedy for p in proposals] == ["restore.own-setup"]
+    assert proposals[0].edits[0].after.decode().endswith(_DISPATCH_OWN)
+    # test_only_noop names no key test_register registers: nothing is proposed for it without evidence.
+    assert _run(files, "test_only_noop", {})[0] == []

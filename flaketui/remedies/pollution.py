@@ -206,9 +206,20 @@ def propose_restoring(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]
     registries = _registries(ctx, loaded.names)
     own_file = [(o, f) for o, f in top_level_functions(loaded.module) if (o, f.name.value) in confirmed[loaded.path]] \
         if loaded.path in confirmed else _polluters(ctx, loaded.module)  # fmt: skip
-    needed = [r for _, f in own_file for r in setters.brittle_on(loaded.function, f, loaded.names, registries)]
+    # A test that names what only another test registers is brittle on it, whatever the diagnosis
+    # saw: every other test of the module may be that setter.
+    setters_here = own_file or [
+        (o, f) for o, f in top_level_functions(loaded.module)
+        if f.name.value.startswith("test") and (o, f.name.value) != (ctx.target.class_name, ctx.target.name)
+    ]  # fmt: skip
+    needed: list[setters.Registration] = []
+    named: list[str] = []
+    for _, setter in setters_here:
+        found = setters.brittle_on(loaded.function, setter, loaded.names, registries)
+        needed += found
+        named += [setter.name.value] if found else []
     if needed:
-        return [_own_setup(ctx, loaded, needed, [f.name.value for _, f in own_file])]
+        return [_own_setup(ctx, loaded, needed, named)]
     changes: dict[str, tuple[bytes, cst.Module]] = {}
     changed: list[str] = []
     swapped: list[str] = []
