@@ -53,7 +53,7 @@ async def test_p_shows_the_fix_and_w_proves_and_commits_it(make_repo: MakeRepo, 
         await settle(pilot)
         view = app.main.query_one(ProposalView)
         assert "1/1  Wait for the event, not a fixed time" in view.text
-        assert "  14 │-    time.sleep(0.05)\n  14 │+    worker.join(timeout=10)" in view.text
+        assert "  13 │-    time.sleep(0.05)\n  13 │+    worker.join(timeout=10)" in view.text
         assert vcs.status(root) == {}  # showing a proposal changes nothing
         await pilot.press("w")
         await wait_for(pilot, lambda: isinstance(app.screen, CommitDialog))
