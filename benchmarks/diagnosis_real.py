@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from flaketui.service import Service  # noqa: E402
+from flaketui.service import Service
 
 LABELS = Path(__file__).resolve().parent / "diagnosis_real.toml"
 

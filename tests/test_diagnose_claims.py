@@ -129,6 +129,85 @@ NOT_CLAIMED = [
         {"race.thread"},
         id="joined-threads-are-not-told-to-join",
     ),
+    pytest.param(
+        """
+        import subprocess
+        import sys
+
+        def test_it(tmp_path):
+            child = subprocess.Popen([sys.executable, "-m", "app.worker", str(tmp_path)])
+            try:
+                assert child.wait(timeout=30) == 0
+            finally:
+                child.kill()
+        """,
+        {"external.subprocess", "race.signal-timing"},
+        id="our-own-interpreter-killed-in-finally",
+    ),
+    pytest.param(
+        """
+        import subprocess
+        import sys
+
+        def test_it(tmp_path):
+            argv = [sys.executable, "-c", "print(1)"]
+            try:
+                out = subprocess.check_output(argv, timeout=30)
+            except subprocess.TimeoutExpired:
+                raise
+            assert out
+        """,
+        {"external.subprocess"},
+        id="argv-of-our-own-interpreter-bound-to-a-name",
+    ),
+    pytest.param(
+        """
+        import pytest
+        from app.agent import Agent, AgentTimeout
+
+        def test_it():
+            with pytest.raises(AgentTimeout):
+                Agent(stuck=True).ping(timeout=0.5)
+        """,
+        {"async.tight-timeout"},
+        id="a-timeout-the-test-expects-to-expire",
+    ),
+    pytest.param(
+        """
+        def test_it(value):
+            assert type(value) is not type(iter(set()))
+        """,
+        {"data.set-order"},
+        id="an-empty-set-as-a-type-probe-has-no-order",
+    ),
+    pytest.param(
+        """
+        import subprocess
+        import sys
+        import time
+
+        def test_it(ready):
+            child = subprocess.Popen([sys.executable, "-m", "app"])
+            while not ready.exists() and child.poll() is None:
+                time.sleep(0.05)
+            child.communicate(timeout=30)
+        """,
+        {"async.polling-loop"},
+        id="a-wait-that-ends-when-the-child-exits",
+    ),
+    pytest.param(
+        """
+        import warnings
+        from app import run_all
+
+        def test_it():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                assert run_all()
+        """,
+        {"fixture.process-config"},
+        id="a-filter-catch-warnings-puts-back",
+    ),
 ]
 
 
@@ -226,3 +305,74 @@ def test_a_platform_condition_on_the_marker_is_shown(tmp_path: Path) -> None:
     diagnosis = Diagnoser(tmp_path).diagnose(test)
     [note] = [e for e in diagnosis.evidence if e.rule == "note.platform-condition"]
     assert "MACOS" in note.message and note.line == 3 and note.weight == 0
+
+
+def test_a_signal_timed_on_a_ready_file_is_a_race(tmp_path: Path) -> None:
+    """tox's Ctrl-C tests: our own interpreter started, signalled once it wrote a file; the
+    signal's timing is the cause, not "another program"."""
+    module = """
+        import signal
+        import subprocess
+        import sys
+        import time
+
+        def test_ctrl_c(tmp_path):
+            ready = tmp_path / "ready"
+            child = subprocess.Popen([sys.executable, "-m", "app", str(ready)], stdout=subprocess.PIPE, text=True)
+            while not ready.exists() and child.poll() is None:
+                time.sleep(0.05)
+            child.send_signal(signal.SIGINT)
+            out, _ = child.communicate(timeout=30)
+            assert "interrupted" in out
+        """
+    diagnosis = diagnose_files(tmp_path, {"test_x.py": module}, "test_x.py", "test_ctrl_c")
+    assert diagnosis.suggestion.category is Category.RACE
+    assert diagnosis.fix_at == ("test_x.py", 11)
+
+
+def test_an_inherited_method_gets_the_fixtures_of_the_module_that_collects_it(tmp_path: Path) -> None:
+    """kombu's integration tests: the methods live in a base class, each broker's module gives
+    the ``connection`` fixture (a client of the library for a server, no URL in the test)."""
+    files = {
+        "t/common.py": """
+            class BasicFunctionality:
+                def test_connect(self, connection):
+                    assert connection.connect()
+            """,
+        "t/test_redis.py": """
+            import kombu
+            import pytest
+
+            from .common import BasicFunctionality
+
+            @pytest.fixture
+            def connection():
+                return kombu.Connection("redis://localhost:6379")
+
+            @pytest.mark.flaky(reruns=5)
+            class test_RedisBasicFunctionality(BasicFunctionality):
+                pass
+            """,
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(source(text), encoding="utf-8")
+    test = FlakyTest("t/test_redis.py::test_RedisBasicFunctionality::test_connect", ".", "t/common.py", 2,
+                     "test_connect", (), "test_RedisBasicFunctionality")
+    diagnosis = Diagnoser(tmp_path).diagnose(test)
+    assert diagnosis.suggestion.category is Category.EXTERNAL
+    assert ("t/test_redis.py", 8) in {(e.path, e.line) for e in diagnosis.evidence}
+
+
+def test_a_test_of_a_timeout_is_not_blamed_on_its_name(tmp_path: Path) -> None:
+    module = """
+        import pytest
+        from app.agent import Agent, AgentTimeout
+
+        def test_stuck_agent_times_out():
+            \"\"\"A stuck agent makes ping raise after its timeout.\"\"\"
+            with pytest.raises(AgentTimeout):
+                Agent(stuck=True).ping(timeout=0.5)
+        """
+    diagnosis = diagnose_files(tmp_path, {"test_x.py": module}, "test_x.py", "test_stuck_agent_times_out")
+    assert diagnosis.suggestion.category is Category.UNKNOWN

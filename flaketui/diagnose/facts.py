@@ -117,6 +117,8 @@ class FunctionFacts:
     #: a framework bounds its time (``@pytest.mark.timeout``, ``with fail_after(...)``).
     joins_threads: bool = False
     framework_timeout: bool = False
+    #: It expects a timeout to expire (``pytest.raises(TimeoutError)``): a tight one is the point.
+    expects_timeout: bool = False
     #: The function read a clock or slept before the current node (timing tolerances follow).
     measures_time: bool = False
     #: Every call (resolved name, line, whether an argument is a URL served locally), and the
@@ -136,6 +138,11 @@ class FunctionFacts:
 
 
 _CALL_RULES = [r for r in RULES if r.calls]
+#: Rules whose calls, in a ``finally`` or ``except`` body, put things away rather than race.
+CLEANUP_CALLS = frozenset({"race.signal-timing"})
+#: Context managers that put process-wide configuration back when their block ends.
+RESTORING_CONTEXTS = frozenset({"warnings.catch_warnings", "numpy.errstate", "numpy.printoptions",
+                                "pandas.option_context", "decimal.localcontext", "contextlib.chdir"})
 _LOCKISH = re.compile(r"lock|mutex|cond|semaphore|critical", re.IGNORECASE)
 _RANDOM_RULE = next(r for r in RULES if r.id == "data.unseeded-random")
 _NODE_RULES: dict[type[cst.CSTNode], list[Rule]] = {}
@@ -177,6 +184,10 @@ class FunctionReader(cst.CSTVisitor):
         self.params = set(facts.params)
         self._seen: set[tuple[str, int]] = set()
         self.in_teardown = False
+        #: ``with warnings.catch_warnings():`` blocks being read: what changes inside is put back.
+        self.restoring_depth = 0
+        #: ``finally:`` and ``except`` bodies being read: a kill there cleans up, it races nothing.
+        self.cleanup_depth = 0
         #: Calls that are with-items: they mitigate their block only, not the rest of the function.
         self.with_items: set[int] = set()
 
@@ -201,11 +212,17 @@ class FunctionReader(cst.CSTVisitor):
     def measures_time(self) -> bool:
         return self.facts.measures_time
 
+    @property
+    def expects_timeout(self) -> bool:
+        return self.facts.expects_timeout
+
     def loop_has_deadline(self, loop: cst.While) -> bool:
         """The loop checks a clock or a deadline/timeout (``assert time() < start + 5``), or a
         framework bounds the test's time (``@pytest.mark.timeout``, ``with fail_after(5)``)."""
         if self.facts.framework_timeout:
             return True
+        for call in m.findall(loop.test, m.Call(func=m.Attribute(attr=m.Name("poll") | m.Name("is_alive")))):
+            return True  # ``while ... and proc.poll() is None``: the child's exit ends the wait
         for name in m.findall(loop, m.Name()):
             assert isinstance(name, cst.Name)
             if name.value in self.clock_names or DEADLINE_WORDS.search(name.value):
@@ -318,6 +335,8 @@ class FunctionReader(cst.CSTVisitor):
             if any(_LOCKISH.search(dotted(i.item.func if isinstance(i.item, cst.Call) else i.item) or "")
                    for i in node.items):
                 self.lock_depth += 1
+            if self._restoring(node):
+                self.restoring_depth += 1
         elif isinstance(node, cst.While):
             # ``while time.time() < deadline``: the clock bounds a wait, which is the cure.
             self._mark_deadline(node.test)
@@ -342,6 +361,8 @@ class FunctionReader(cst.CSTVisitor):
             # ``finally: os.chdir(old)``: what the function puts back is not what it leaks.
             for inner in m.findall(node.finalbody, m.Name() | m.Attribute()):
                 self._restores(inner)
+        elif isinstance(node, cst.Finally | cst.ExceptHandler):
+            self.cleanup_depth += 1
         elif isinstance(node, cst.Global):
             self.facts.globals_declared.update(n.name.value for n in node.names)
         elif isinstance(node, cst.Yield):
@@ -368,10 +389,14 @@ class FunctionReader(cst.CSTVisitor):
                 _LOCKISH.search(dotted(i.item.func if isinstance(i.item, cst.Call) else i.item) or "")
                 for i in original_node.items):
             self.lock_depth -= 1
+        if isinstance(original_node, cst.With) and self._restoring(original_node):
+            self.restoring_depth -= 1
         self.timed_blocks.discard(id(original_node))
         if isinstance(original_node, cst.FunctionDef) and self.defs:
             clocks.leave_def(self, original_node)
             self.defs.pop()
+        if isinstance(original_node, cst.Finally | cst.ExceptHandler) and not self.in_teardown:
+            self.cleanup_depth -= 1
         if isinstance(original_node, cst.While) and not self.in_teardown:
             self.loop_depth -= 1
         elif isinstance(original_node, cst.Assign):
@@ -381,6 +406,9 @@ class FunctionReader(cst.CSTVisitor):
                     state.read_modify_write(self, target.target, original_node)
         elif isinstance(original_node, cst.AnnAssign) and original_node.value is not None:
             self._bind(original_node.target, original_node.value)
+
+    def _restoring(self, node: cst.With) -> bool:
+        return any(isinstance(i.item, cst.Call) and self.qualify(i.item.func) in RESTORING_CONTEXTS for i in node.items)
 
     def _restores(self, node: cst.CSTNode) -> None:
         if isinstance(node, cst.Name | cst.Attribute):
@@ -427,6 +455,10 @@ class FunctionReader(cst.CSTVisitor):
                 continue  # a sleep inside a while loop is polling: async.polling-loop speaks for it
             if self.timed_blocks and rule.id in POLLING_SLEEPS:
                 continue  # a sleep a timer measures stands in for work; the duration's assert speaks
+            if self.restoring_depth and rule.id == "fixture.process-config":
+                continue  # inside ``with warnings.catch_warnings():`` the change ends with the block
+            if self.cleanup_depth and rule.id in CLEANUP_CALLS:
+                continue  # ``finally: proc.terminate()``: cleanup after the outcome is decided
             if rule.matches_call(qualified) and (rule.when is None or rule.when(node, self)):
                 self.hit(rule, node, qualified)
         head, dot, rest = qualified.partition(".")

@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 import libcst as cst
 import libcst.matchers as m
 
+from flaketui.diagnose.resolve import ARGV_OF_PYTHON
 from flaketui.diagnose.rules import RuleContext
 
 
@@ -74,8 +75,21 @@ def short_network_timeout(node: cst.CSTNode, ctx: RuleContext) -> bool:
 
 
 def short_timeout_seconds(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """A tight timeout, unless the test expects it to expire (``pytest.raises(TimeoutError)``)."""
     assert isinstance(node, cst.Call)
-    return not _talks_to_network(node) and _short_timeout(node, ctx)
+    return not _talks_to_network(node) and not ctx.expects_timeout and _short_timeout(node, ctx)
+
+
+def another_program(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """Not ``Popen([sys.executable, ...])``: the test's own interpreter is no tool of the
+    machine's, and what the child does is the project's code (its timing is judged by the
+    rules on the signals and waits around it)."""
+    assert isinstance(node, cst.Call)
+    first = argument(node, 0, "args")
+    if isinstance(first, cst.List | cst.Tuple) and first.elements:
+        head = first.elements[0]
+        first = None if isinstance(head, cst.StarredElement) else head.value
+    return first is None or ctx.qualify(first) not in {"sys.executable", ARGV_OF_PYTHON}
 
 
 def _short_timeout(node: cst.Call, ctx: RuleContext) -> bool:
@@ -191,6 +205,8 @@ def iterates_a_set(node: cst.CSTNode, ctx: RuleContext) -> bool:
 def _is_set(node: cst.BaseExpression, ctx: RuleContext) -> bool:
     if isinstance(node, cst.Set | cst.SetComp):
         return True
+    if isinstance(node, cst.Call) and not node.args:
+        return False  # ``iter(set())``, a type probe: an empty set has no order to depend on
     qualified = ctx.qualify(node)
     return qualified in {"set()", "frozenset()"} or (qualified or "").endswith((".keys().__xor__",))
 

@@ -67,6 +67,9 @@ class RuleContext(Protocol):
     @property
     def measures_time(self) -> bool: ...
 
+    @property
+    def expects_timeout(self) -> bool: ...
+
 
 Predicate = Callable[[cst.CSTNode, RuleContext], bool]
 

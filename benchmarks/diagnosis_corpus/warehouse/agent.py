@@ -1,0 +1,19 @@
+"""A tiny agent the tests talk to through a folder (corpus code)."""
+
+import time
+from pathlib import Path
+
+
+class AgentTimeout(Exception):
+    pass
+
+
+class Agent:
+    def __init__(self, folder, stuck=False):
+        self.folder = Path(folder)
+        self.stuck = stuck
+
+    def ping(self, timeout):
+        if self.stuck:
+            raise AgentTimeout(timeout)
+        return "pong"
