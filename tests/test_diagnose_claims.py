@@ -208,6 +208,43 @@ NOT_CLAIMED = [
         {"fixture.process-config"},
         id="a-filter-catch-warnings-puts-back",
     ),
+    pytest.param(
+        """
+        import subprocess
+        import sys
+        import zmq
+
+        def test_it(tmp_path):
+            socket = zmq.Context.instance().socket(zmq.PUB)
+            child = subprocess.Popen([sys.executable, "-m", "app.kernel"])
+            if child.poll() is not None:
+                child.kill()
+                raise RuntimeError("the kernel did not start")
+            assert socket is not None
+            child.terminate()
+        """,
+        {"external.broker", "race.signal-timing"},
+        id="zmq-in-process-and-kills-on-error-paths-and-after-the-last-assert",
+    ),
+    pytest.param(
+        """
+        import asyncio
+        import time
+        import pytest
+        from app import Recorder
+
+        def test_it():
+            async def work(seconds):
+                time.sleep(0.05)
+                await asyncio.sleep(seconds)
+
+            with Recorder() as recorder:
+                asyncio.run(work(0.3))
+            assert recorder.awaited == pytest.approx(0.3, rel=0.1)
+        """,
+        {"async.fixed-sleep", "async.blocking-sleep"},
+        id="sleeps-a-profiler-measures-are-its-work",
+    ),
 ]
 
 

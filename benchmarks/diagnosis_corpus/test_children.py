@@ -55,3 +55,31 @@ def test_batches_in_parallel_processes(tmp_path):
 @pytest.mark.flaky(reruns=2)
 def test_kinds_of_containers():
     assert kinds_of([1, 2]) == "list"
+
+
+@pytest.mark.flaky(reruns=2)
+def test_profiler_sees_the_awaited_time():
+    """A profiler's own test: sleeps are the work it measures."""
+    import asyncio
+    from warehouse.agent import Recorder
+
+    async def work(seconds):
+        time.sleep(0.05)
+        await asyncio.sleep(seconds)
+
+    recorder = Recorder()
+    with recorder:
+        asyncio.run(work(0.3))
+    assert recorder.awaited == pytest.approx(0.3, rel=0.1)
+
+
+@pytest.mark.flaky(reruns=2)
+def test_agent_refuses_before_start(tmp_path):
+    agent = Agent(tmp_path)
+    argv = [sys.executable, "-m", "warehouse.agent", str(tmp_path)]
+    child = subprocess.Popen(argv)
+    if child.poll() is not None:
+        child.kill()
+        raise RuntimeError("agent did not start")
+    assert agent.ping(timeout=15) == "pong"
+    child.terminate()

@@ -197,10 +197,24 @@ class Diagnoser:
             # "times out" in the name or docstring of a test that expects a timeout says what it
             # checks, not why it fails.
             notes = [n for n in notes if not (n.category is Category.ASYNC and n.rule in {"note.name", "note.docstring"})]
-        evidence += notes
+        evidence = sleeps_as_work(evidence + notes)
         evidence.sort(key=lambda e: (-e.weight, e.path, e.line))
         suggestion, ranking = rank(evidence)
         return Diagnosis(test.nodeid, calibrate(suggestion, evidence), tuple(evidence), ranking)
+
+
+#: Asserts on a measured duration, and the sleeps that a test measuring durations makes as its work.
+_DURATION_RULES = frozenset({"time.elapsed-assert", "time.timing-tolerance"})
+_SLEEP_RULES = frozenset({"async.fixed-sleep", "async.blocking-sleep"})
+
+
+def sleeps_as_work(evidence: list[Evidence]) -> list[Evidence]:
+    """In a file whose test asserts on a measured duration (``approx(0.6, rel=0.1)``), a sleep
+    stands in for the work measured (a profiler's test): it waits for nothing, and the duration
+    assert is the cause. Reported as "sleeps hoping the other task finished", it would send the
+    fix to the wrong line."""
+    measured = {e.path for e in evidence if e.rule in _DURATION_RULES}
+    return [e for e in evidence if not (e.rule in _SLEEP_RULES and e.path in measured)]
 
 
 def _collected_from(test: FlakyTest) -> str:

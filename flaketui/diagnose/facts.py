@@ -117,6 +117,8 @@ class FunctionFacts:
     #: a framework bounds its time (``@pytest.mark.timeout``, ``with fail_after(...)``).
     joins_threads: bool = False
     framework_timeout: bool = False
+    #: The last line that asserts (``assert``, ``self.assert*``): a kill after it only cleans up.
+    last_assert_line: int = 0
     #: It expects a timeout to expire (``pytest.raises(TimeoutError)``): a tight one is the point.
     expects_timeout: bool = False
     #: The function read a clock or slept before the current node (timing tolerances follow).
@@ -309,6 +311,8 @@ class FunctionReader(cst.CSTVisitor):
         for rule in _NODE_RULES.get(type(node), ()):
             if rule.matcher is not None and m.matches(node, rule.matcher) and (rule.when is None or rule.when(node, self)):
                 self.hit(rule, node, dotted(node.target) if isinstance(node, cst.AssignTarget) else None)
+        if isinstance(node, cst.Assert):
+            self.facts.last_assert_line = max(self.facts.last_assert_line, self.lines(node)[1])
         if isinstance(node, cst.Assert) and isinstance(node.test, cst.Comparison):
             if any(isinstance(t.operator, cst.Equal) for t in node.test.comparisons):
                 self.facts.asserts_equality = True
@@ -361,7 +365,7 @@ class FunctionReader(cst.CSTVisitor):
             # ``finally: os.chdir(old)``: what the function puts back is not what it leaks.
             for inner in m.findall(node.finalbody, m.Name() | m.Attribute()):
                 self._restores(inner)
-        elif isinstance(node, cst.Finally | cst.ExceptHandler):
+        elif isinstance(node, cst.Finally | cst.ExceptHandler) or _ends_in_raise(node):
             self.cleanup_depth += 1
         elif isinstance(node, cst.Global):
             self.facts.globals_declared.update(n.name.value for n in node.names)
@@ -395,7 +399,8 @@ class FunctionReader(cst.CSTVisitor):
         if isinstance(original_node, cst.FunctionDef) and self.defs:
             clocks.leave_def(self, original_node)
             self.defs.pop()
-        if isinstance(original_node, cst.Finally | cst.ExceptHandler) and not self.in_teardown:
+        if (isinstance(original_node, cst.Finally | cst.ExceptHandler) or _ends_in_raise(original_node)) \
+                and not self.in_teardown:
             self.cleanup_depth -= 1
         if isinstance(original_node, cst.While) and not self.in_teardown:
             self.loop_depth -= 1
@@ -507,6 +512,15 @@ class FunctionReader(cst.CSTVisitor):
             self.facts.has_teardown = True
         if attribute == "cache_clear":
             self.facts.clears_caches = True
+
+
+def _ends_in_raise(node: cst.CSTNode) -> bool:
+    """A block that ends by raising (``if not ready: proc.terminate(); raise IOError(...)``): an
+    error path, whose kills clean up."""
+    if not isinstance(node, cst.IndentedBlock) or not node.body:
+        return False
+    last = node.body[-1]
+    return isinstance(last, cst.SimpleStatementLine) and any(isinstance(s, cst.Raise) for s in last.body)
 
 
 def _operand_names(comparison: cst.Comparison) -> list[cst.BaseExpression]:

@@ -316,7 +316,12 @@ def _approx_of_duration(operands: list[cst.BaseExpression], ctx: RuleContext) ->
     if not approx:
         return False
     inner = [a.value for call in approx for a in call.args[:1]]
-    return any(ctx.is_clock_expression(o) for o in [*operands, *inner] if not isinstance(o, cst.Call) or o not in approx)
+    if any(ctx.is_clock_expression(o) for o in [*operands, *inner] if not isinstance(o, cst.Call) or o not in approx):
+        return True
+    # ``recorder.awaited == approx(0.3, rel=0.1)`` after sleeping: seconds held to a tolerance.
+    seconds = [literal_number(v) for v in inner]
+    return ctx.measures_time and any(has_keyword(call, "rel", "abs") for call in approx) and any(
+        s is not None and 0 < s < 10 for s in seconds)
 
 
 def timing_tolerance(node: cst.CSTNode, ctx: RuleContext) -> bool:
