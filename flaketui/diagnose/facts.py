@@ -16,6 +16,7 @@ import libcst.matchers as m
 from libcst.metadata import CodeRange
 
 from flaketui.diagnose import clocks, cures, mitigations, state
+from flaketui.diagnose.blocks import CLEANUP_CALLS, ends_in_raise, operand_names, restoring
 from flaketui.diagnose.catalog import RULES
 from flaketui.diagnose.predicates import local_url
 from flaketui.diagnose.resolve import Resolver, dotted, import_aliases
@@ -140,11 +141,6 @@ class FunctionFacts:
 
 
 _CALL_RULES = [r for r in RULES if r.calls]
-#: Rules whose calls, in a ``finally`` or ``except`` body, put things away rather than race.
-CLEANUP_CALLS = frozenset({"race.signal-timing"})
-#: Context managers that put process-wide configuration back when their block ends.
-RESTORING_CONTEXTS = frozenset({"warnings.catch_warnings", "numpy.errstate", "numpy.printoptions",
-                                "pandas.option_context", "decimal.localcontext", "contextlib.chdir"})
 _LOCKISH = re.compile(r"lock|mutex|cond|semaphore|critical", re.IGNORECASE)
 _RANDOM_RULE = next(r for r in RULES if r.id == "data.unseeded-random")
 _NODE_RULES: dict[type[cst.CSTNode], list[Rule]] = {}
@@ -219,21 +215,7 @@ class FunctionReader(cst.CSTVisitor):
         return self.facts.expects_timeout
 
     def loop_has_deadline(self, loop: cst.While) -> bool:
-        """The loop checks a clock or a deadline/timeout (``assert time() < start + 5``), or a
-        framework bounds the test's time (``@pytest.mark.timeout``, ``with fail_after(5)``)."""
-        if self.facts.framework_timeout:
-            return True
-        for call in m.findall(loop.test, m.Call(func=m.Attribute(attr=m.Name("poll") | m.Name("is_alive")))):
-            return True  # ``while ... and proc.poll() is None``: the child's exit ends the wait
-        for name in m.findall(loop, m.Name()):
-            assert isinstance(name, cst.Name)
-            if name.value in self.clock_names or DEADLINE_WORDS.search(name.value):
-                return True
-        for call in m.findall(loop, m.Call()):
-            assert isinstance(call, cst.Call)
-            if CLOCK_CALLS.match(self.qualify(call.func) or ""):
-                return True
-        return False
+        return clocks.loop_has_deadline(self, loop)
 
     def is_deadline(self, node: cst.CSTNode) -> bool:
         return id(node) in self.deadlines
@@ -339,14 +321,14 @@ class FunctionReader(cst.CSTVisitor):
             if any(_LOCKISH.search(dotted(i.item.func if isinstance(i.item, cst.Call) else i.item) or "")
                    for i in node.items):
                 self.lock_depth += 1
-            if self._restoring(node):
+            if restoring(self, node):
                 self.restoring_depth += 1
         elif isinstance(node, cst.While):
             # ``while time.time() < deadline``: the clock bounds a wait, which is the cure.
             self._mark_deadline(node.test)
             self.loop_depth += 1
         elif isinstance(node, cst.Comparison) and any(
-            isinstance(n, cst.Name) and n.value in self.clock_names for n in _operand_names(node)
+            isinstance(n, cst.Name) and n.value in self.clock_names for n in operand_names(node)
         ):
             # ``time() < start + 30`` measures elapsed time; time.elapsed-assert judges it.
             self._mark_deadline(node)
@@ -365,7 +347,7 @@ class FunctionReader(cst.CSTVisitor):
             # ``finally: os.chdir(old)``: what the function puts back is not what it leaks.
             for inner in m.findall(node.finalbody, m.Name() | m.Attribute()):
                 self._restores(inner)
-        elif isinstance(node, cst.Finally | cst.ExceptHandler) or _ends_in_raise(node):
+        elif isinstance(node, cst.Finally | cst.ExceptHandler) or ends_in_raise(node):
             self.cleanup_depth += 1
         elif isinstance(node, cst.Global):
             self.facts.globals_declared.update(n.name.value for n in node.names)
@@ -393,13 +375,13 @@ class FunctionReader(cst.CSTVisitor):
                 _LOCKISH.search(dotted(i.item.func if isinstance(i.item, cst.Call) else i.item) or "")
                 for i in original_node.items):
             self.lock_depth -= 1
-        if isinstance(original_node, cst.With) and self._restoring(original_node):
+        if isinstance(original_node, cst.With) and restoring(self, original_node):
             self.restoring_depth -= 1
         self.timed_blocks.discard(id(original_node))
         if isinstance(original_node, cst.FunctionDef) and self.defs:
             clocks.leave_def(self, original_node)
             self.defs.pop()
-        if (isinstance(original_node, cst.Finally | cst.ExceptHandler) or _ends_in_raise(original_node)) \
+        if (isinstance(original_node, cst.Finally | cst.ExceptHandler) or ends_in_raise(original_node)) \
                 and not self.in_teardown:
             self.cleanup_depth -= 1
         if isinstance(original_node, cst.While) and not self.in_teardown:
@@ -411,9 +393,6 @@ class FunctionReader(cst.CSTVisitor):
                     state.read_modify_write(self, target.target, original_node)
         elif isinstance(original_node, cst.AnnAssign) and original_node.value is not None:
             self._bind(original_node.target, original_node.value)
-
-    def _restoring(self, node: cst.With) -> bool:
-        return any(isinstance(i.item, cst.Call) and self.qualify(i.item.func) in RESTORING_CONTEXTS for i in node.items)
 
     def _restores(self, node: cst.CSTNode) -> None:
         if isinstance(node, cst.Name | cst.Attribute):
@@ -512,25 +491,3 @@ class FunctionReader(cst.CSTVisitor):
             self.facts.has_teardown = True
         if attribute == "cache_clear":
             self.facts.clears_caches = True
-
-
-def _ends_in_raise(node: cst.CSTNode) -> bool:
-    """A block that ends by raising (``if not ready: proc.terminate(); raise IOError(...)``): an
-    error path, whose kills clean up."""
-    if not isinstance(node, cst.IndentedBlock) or not node.body:
-        return False
-    last = node.body[-1]
-    return isinstance(last, cst.SimpleStatementLine) and any(isinstance(s, cst.Raise) for s in last.body)
-
-
-def _operand_names(comparison: cst.Comparison) -> list[cst.BaseExpression]:
-    """The plain names among a comparison's operands, including inside ``start + 30``."""
-    found: list[cst.BaseExpression] = []
-    pending: list[cst.BaseExpression] = [comparison.left, *(t.comparator for t in comparison.comparisons)]
-    while pending:
-        current = pending.pop()
-        if isinstance(current, cst.BinaryOperation):
-            pending += [current.left, current.right]
-        elif isinstance(current, cst.Name):
-            found.append(current)
-    return found
