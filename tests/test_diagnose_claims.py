@@ -413,3 +413,30 @@ def test_a_test_of_a_timeout_is_not_blamed_on_its_name(tmp_path: Path) -> None:
         """
     diagnosis = diagnose_files(tmp_path, {"test_x.py": module}, "test_x.py", "test_stuck_agent_times_out")
     assert diagnosis.suggestion.category is Category.UNKNOWN
+
+
+def test_a_fixture_handing_out_a_fixed_folder_is_named_where_the_folder_is(tmp_path: Path) -> None:
+    module = """
+        import shutil
+        from pathlib import Path
+
+        import pytest
+
+        @pytest.fixture
+        def scratch():
+            folder = Path("scratch")
+            folder.mkdir(exist_ok=True)
+            yield folder
+            shutil.rmtree(folder, ignore_errors=True)
+
+        def test_staged(scratch):
+            (scratch / "a.txt").write_text("a")
+            assert [p.name for p in scratch.iterdir()] == ["a.txt"]
+
+        def test_reads_data():
+            assert Path("data.json").read_text()
+        """
+    diagnosis = diagnose_files(tmp_path, {"test_x.py": module}, "test_x.py", "test_staged")
+    assert ("test_x.py", 8, "fixture.fixed-folder") in {(e.path, e.line, e.rule) for e in diagnosis.evidence}
+    reader = diagnose_files(tmp_path, {"test_x.py": module}, "test_x.py", "test_reads_data")
+    assert "fixture.fixed-folder" not in {e.rule for e in reader.evidence}

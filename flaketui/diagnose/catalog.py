@@ -780,6 +780,14 @@ RULES: list[Rule] = [
         calls=("open", "io.open", "codecs.open"),
         when=p.writes_relative_file,
     ),
+    Rule(
+        "fixture.fixed-folder", FIXTURE,
+        "works in a fixed relative path (written or deleted here): tests and xdist workers share the working directory",
+        "use the tmp_path fixture (or tmp_path_factory for a broader scope)",
+        0.45,
+        calls=("pathlib.Path", "pathlib.PurePath"),
+        when=p.relative_path_written,
+    ),
     # -- order ---------------------------------------------------------------------------
     Rule(
         "order.global-statement", ORDER,

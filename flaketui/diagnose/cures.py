@@ -35,6 +35,7 @@ _PROPERTY_DECORATORS = re.compile(r"(^|\.)(given|example|settings|seed)$|^hypoth
 
 _JOIN = re.compile(r"\.join\(\s*\)")
 _EXPECTS_TIMEOUT = re.compile(r"\b(raises|assertRaises)\(\s*\(?[\w., ]*Timeout")
+_WRITES_FILES = re.compile(r"\.(write_text|write_bytes|mkdir|touch|unlink)\(|\brmtree\(")
 _TIMEOUT_BLOCK = re.compile(r"\bwith\b[^\n]*\b(timeout|fail_after|move_on_after|fail_at)\s*\(")
 
 
@@ -43,6 +44,7 @@ def prescan(facts: FunctionFacts, node: cst.FunctionDef, resolver: Resolver, tex
     the function's text (a matcher search over its tree would cost as much as the walk)."""
     facts.joins_threads = bool(_JOIN.search(text))
     facts.expects_timeout = bool(_EXPECTS_TIMEOUT.search(text))
+    facts.writes_files = bool(_WRITES_FILES.search(text))
     decorators = [resolver.qualify(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or ""
                   for d in node.decorators]
     facts.framework_timeout = any(FRAMEWORK_TIMEOUTS.match(name) for name in decorators) or bool(

@@ -120,6 +120,7 @@ class FunctionFacts:
     framework_timeout: bool = False
     #: The last line that asserts (``assert``, ``self.assert*``): a kill after it only cleans up.
     last_assert_line: int = 0
+    writes_files: bool = False  # it writes, creates or deletes files (``write_text``, ``mkdir``, ``rmtree``)
     #: It expects a timeout to expire (``pytest.raises(TimeoutError)``): a tight one is the point.
     expects_timeout: bool = False
     #: The function read a clock or slept before the current node (timing tolerances follow).
@@ -213,6 +214,10 @@ class FunctionReader(cst.CSTVisitor):
     @property
     def expects_timeout(self) -> bool:
         return self.facts.expects_timeout
+
+    @property
+    def writes_files(self) -> bool:
+        return self.facts.writes_files
 
     def loop_has_deadline(self, loop: cst.While) -> bool:
         return clocks.loop_has_deadline(self, loop)

@@ -396,6 +396,17 @@ def writes_relative_file(node: cst.CSTNode, ctx: RuleContext) -> bool:
     return bool(text) and not text.startswith(("/", "~")) and any(c in mode.value for c in "wax")
 
 
+def relative_path_written(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``folder = Path("scratch")`` in a function that writes or deletes files: every test (and
+    every xdist worker) gets the same folder in the shared working directory."""
+    assert isinstance(node, cst.Call)
+    path = argument(node, 0)
+    if not ctx.writes_files or len(node.args) != 1 or not isinstance(path, cst.SimpleString):
+        return False
+    text = path.value.strip("rbuRBU").strip("'\"")
+    return bool(text) and not text.startswith(("/", "~", ".")) and "{" not in text
+
+
 def fixed_tmp_path(node: cst.CSTNode, ctx: RuleContext) -> bool:
     assert isinstance(node, cst.SimpleString)
     return node.value.lstrip("rbuRBUf").strip("'\"").startswith(("/tmp/", "/var/tmp/"))

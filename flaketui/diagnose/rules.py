@@ -70,6 +70,9 @@ class RuleContext(Protocol):
     @property
     def expects_timeout(self) -> bool: ...
 
+    @property
+    def writes_files(self) -> bool: ...
+
 
 Predicate = Callable[[cst.CSTNode, RuleContext], bool]
 
