@@ -12,6 +12,7 @@ from flaketui.service import Service
 from flaketui.tui.app import FlakeTUIApp
 from flaketui.tui.widgets.detail import DetailPane
 from flaketui.tui.widgets.test_table import columns_for
+from textual.widgets._footer import FooterKey
 from tests._tui_helpers import run_async, settle
 
 
@@ -78,3 +79,19 @@ async def test_d_gives_the_table_the_whole_screen(tmp_path: Path) -> None:
         await pilot.press("d")
         await pilot.pause()
         assert app.main.table.region.height == before
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 35), (200, 50)], ids=["80x24", "120x35", "200x50"])
+@run_async
+async def test_the_footer_shows_help_quit_and_the_main_keys_whole(tmp_path: Path, size: tuple[int, int]) -> None:
+    app = FlakeTUIApp(Service(write_demo(tmp_path / "taskq")))
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        keys = list(app.main.query(FooterKey))
+        shown = {key.description: key.region for key in keys}
+        for essential in ("Help", "Quit", "Verify", "Commit", "Fix", "Filter", "Cancel"):
+            region = shown[essential]
+            assert region.width > len(essential) and region.right <= size[0], (essential, region)
+        placed = sorted(shown.values(), key=lambda r: r.x)
+        for left, right in pairwise(placed):
+            assert left.right <= right.x  # none covers another

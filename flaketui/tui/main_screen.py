@@ -18,7 +18,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, ProgressBar
+from textual.widgets import DataTable, ProgressBar
 from textual.worker import Worker, WorkerState
 
 from flaketui.errors import FlakeTUIError
@@ -35,6 +35,7 @@ from flaketui.tui.rows import Row
 from flaketui.tui.triage import Change, TriageModel
 from flaketui.tui.widgets.bars import ActivityBar, RepoHeader
 from flaketui.tui.widgets.detail import DetailPane
+from flaketui.tui.widgets.footer import KeyFooter
 from flaketui.tui.widgets.proposal import ProposalView
 from flaketui.tui.widgets.test_list import TestList
 from flaketui.tui.widgets.test_table import TestTable
@@ -58,6 +59,8 @@ class MainScreen(Screen[None]):
                 tooltip="Hunt for unmarked flaky tests: the suite serially, shuffled and under xdist (x stops)"),
         Binding("f", "findings", "Findings", show=False, id="findings",
                 tooltip="Repository findings: config reruns, hooks, CI flags"),
+        Binding("F", "goto_fix", "Fix line", show=False, id="goto-fix",
+                tooltip="Show the line the fix must change, in whichever file (F again: back to the test)"),
         Binding("h", "tab(-1)", "Prev tab", show=False, id="tab-previous"),
         Binding("l", "tab(1)", "Next tab", show=False, id="tab-next"),
     ]
@@ -101,7 +104,7 @@ class MainScreen(Screen[None]):
             yield TestList(self.model, id="left")
             yield DetailPane(self.model, self._source_of, id="detail")
         yield ActivityBar(self.model, id="activity")
-        yield Footer()
+        yield KeyFooter()
         yield self.scanner
         yield self.verifier
         yield self.committer
@@ -214,6 +217,8 @@ class MainScreen(Screen[None]):
 
     @on(Verifier.JobEnded)
     def _job_ended(self, message: Verifier.JobEnded) -> None:
+        # What the runs showed (the exception, where it ended, the modes that failed) is evidence.
+        self.scanner.rediagnose([self.model.rows[t.key].test for t in message.job.tests if t.key in self.model.rows])
         target = message.job.then_commit
         if target is not None and not message.cancelled:
             self.committer.continue_after(target, message.verifications)
@@ -318,6 +323,10 @@ class MainScreen(Screen[None]):
     def action_findings(self) -> None:
         if self.model.scan_result is not None:
             self.app.push_screen(FindingsScreen(self.model.scan_result.findings))
+
+    def action_goto_fix(self) -> None:
+        self.query_one("#body").remove_class("-no-detail")
+        self.query_one(DetailPane).toggle_fix()
 
     def action_tab(self, step: int) -> None:
         self.query_one(DetailPane).step(step)

@@ -221,11 +221,12 @@ class TriageModel:
             self.rows[key].marked = not self.rows[key].marked
             self._rows_changed([key])
 
-    def add_diagnoses(self, diagnoses: Sequence[tuple[TestKey, Diagnosis]]) -> None:
+    def add_diagnoses(self, diagnoses: Sequence[tuple[TestKey, Diagnosis]], *, replace: bool = False) -> None:
+        """Diagnoses for rows that had none (``replace``: new ones, after new runs)."""
         changed = []
         for key, diagnosis in diagnoses:
             row = self.rows.get(key)
-            if row is not None and row.diagnosis is None:
+            if row is not None and (row.diagnosis is None or (replace and diagnosis != row.diagnosis)):
                 row.diagnosis = diagnosis
                 changed.append(key)
         self._rows_changed(changed)
@@ -343,7 +344,7 @@ class TriageModel:
 
 
 _NEEDS_ROW = frozenset({"accept", "set_category", "pick_category", "verify", "commit", "keep", "edit", "copy_repro",
-                        "toggle_mark", "propose", "write_fix"})
+                        "toggle_mark", "propose", "write_fix", "goto_fix"})
 
 
 def _row_reason(action: str, row: Row) -> str | None:
@@ -353,6 +354,11 @@ def _row_reason(action: str, row: Row) -> str | None:
             return "the diagnosis is not ready yet"
         if row.suggested is Category.UNKNOWN:
             return "the suggestion is unknown: pick a category with t or 1-7"
+    if action == "goto_fix":
+        if row.diagnosis is None:
+            return "the diagnosis is not ready yet"
+        if row.diagnosis.fix_at is None:
+            return "the diagnosis names no line to change"
     if action in ("verify", "write_fix") and row.fixed:
         return "its marker was removed; press R to rescan"
     if action == "commit" and row.fixed:

@@ -65,6 +65,8 @@ class Scanner(Widget):
         """Diagnoses, a file's worth at a time: one repaint and one header update per batch."""
 
         diagnoses: list[tuple[TestKey, Diagnosis]]
+        #: Asked again after new runs: these replace what the rows had.
+        again: bool = False
 
     @dataclass
     class HistoryLoaded(Message):
@@ -190,9 +192,20 @@ class Scanner(Widget):
     def _diagnose_one(self, test: FlakyTest) -> None:
         self.post_message(self.Diagnosed([(test.key, self.service.diagnose(test))]))
 
+    def rediagnose(self, tests: Sequence[FlakyTest]) -> None:
+        """New runs were recorded for ``tests``: what they showed joins the evidence (the
+        core's cache is keyed by the latest verification, so asking again reads them)."""
+        if tests:
+            self._rediagnose(list(tests))
+
+    @work(thread=True, exit_on_error=False, group="rediagnose", name="diagnose")
+    def _rediagnose(self, tests: list[FlakyTest]) -> None:
+        found = self.service.diagnose_many(tests)
+        self.post_message(self.Diagnosed([(t.key, d) for t, d in zip(tests, found, strict=False)], again=True))
+
     @on(Diagnosed)
     def _diagnosed(self, message: Diagnosed) -> None:
-        self.model.add_diagnoses(message.diagnoses)
+        self.model.add_diagnoses(message.diagnoses, replace=message.again)
 
     # -- history --------------------------------------------------------------------------------
     def load_history(self, test: FlakyTest) -> None:

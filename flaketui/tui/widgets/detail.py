@@ -25,6 +25,7 @@ from flaketui.models import (
     Diagnosis,
     Evidence,
     FlakyTest,
+    TestKey,
     Verdict,
     Verification,
     VerifyMode,
@@ -42,7 +43,7 @@ class SourceView(ScrollView):
     not the screen's layout, which keeps a cursor move cheap.
     """
 
-    COMPONENT_CLASSES = {"source--lineno", "source--note", "source--test"} | {f"source--{c}" for c in Category}
+    COMPONENT_CLASSES = {"source--lineno", "source--note", "source--test", "source--fix"} | {f"source--{c}" for c in Category}
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -60,12 +61,19 @@ class SourceView(ScrollView):
         """What is shown, as plain text (for tests and copy)."""
         return "\n".join(line.plain for line in self._lines)
 
-    def _set_lines(self, lines: list[Text]) -> None:
+    def _set_lines(self, lines: list[Text], *, at_line: int = 0) -> None:
+        """Show ``lines``, the one at index ``at_line`` a third of the way down."""
         self._lines = lines
         self._strips.clear()
         self.virtual_size = Size(max((line.cell_len for line in lines), default=0), len(lines))
         self.scroll_to(0, 0, animate=False, immediate=True)
+        if at_line:
+            # After the layout: a pane that was just shown (d, F) has no height yet.
+            self.call_after_refresh(self._scroll_to_line, at_line)
         self.refresh()
+
+    def _scroll_to_line(self, index: int) -> None:
+        self.scroll_to(0, max(0, index - self.scrollable_content_region.height // 3), animate=False, immediate=True)
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -82,24 +90,44 @@ class SourceView(ScrollView):
         return strip.crop_extend(scroll_x, scroll_x + width, self._base)
 
     def show(self, test: FlakyTest, text: str, diagnosis: Diagnosis | None) -> None:
+        """The test's lines, its marker's and the evidence's in its file."""
         lines = text.splitlines()
         here = [e for e in (diagnosis.evidence if diagnosis else ()) if e.path == test.path]
         # The marker usually sits just above the def; a module-level ``pytestmark`` does not.
         near = [m.line for m in test.markers if m.path == test.path and test.line - 10 <= m.line <= test.line]
         first = max(1, min([test.line, *near, *(e.line for e in here)]) - 1)
         last = min(len(lines), max([test.end_line or test.line + 20, *(e.end_line for e in here)]) + 1)
+        fix_at = diagnosis.fix_at if diagnosis else None
+        title = f"fix at {fix_at[0]}:{fix_at[1]} · F shows that line" if fix_at else None
+        self._show_lines(test.path, lines, (first, last), diagnosis, {m.line for m in test.markers if m.path == test.path},
+                         title=title)  # fmt: skip
+
+    def show_fix(self, path: str, text: str, line: int, diagnosis: Diagnosis) -> None:
+        """The whole file the fix must change (the test's, the code under test's, the polluter's),
+        scrolled to that line, which stands out."""
+        lines = text.splitlines()
+        self._show_lines(path, lines, (1, len(lines)), diagnosis, set(), fix_line=line,
+                         title=f"{path}:{line}: the line to change · F back to the test")  # fmt: skip
+
+    def _show_lines(self, path: str, lines: list[str], span: tuple[int, int], diagnosis: Diagnosis | None,
+                    marker_lines: set[int], *, title: str | None, fix_line: int = 0) -> None:  # fmt: skip
+        first, last = span
         notes: dict[int, Evidence] = {}
-        for evidence in sorted(here, key=lambda e: -e.weight):
+        for evidence in sorted((e for e in (diagnosis.evidence if diagnosis else ()) if e.path == path),
+                               key=lambda e: -e.weight):  # fmt: skip
             for number in range(evidence.line, evidence.end_line + 1):
                 notes.setdefault(number, evidence)
+        fix_note = next((e for e in (diagnosis.evidence if diagnosis else ()) if e.fix_at == (path, fix_line)), None)
         width = len(str(last))
         lineno, note_style = self.get_component_rich_style("source--lineno"), self.get_component_rich_style("source--note")
-        marker_lines = {m.line for m in test.markers if m.path == test.path}
-        out: list[Text] = []
+        out: list[Text] = [] if title is None else [Text(title, style=note_style)]
+        at = 0
         for number in range(first, last + 1):
             note = notes.get(number)
             style: Style | str = ""
-            if note is not None:
+            if number == fix_line:
+                style, at = self.get_component_rich_style("source--fix"), len(out)
+            elif note is not None:
                 style = self.get_component_rich_style(f"source--{note.category}")
             elif number in marker_lines:
                 style = self.get_component_rich_style("source--test")
@@ -107,11 +135,14 @@ class SourceView(ScrollView):
             line.append(lines[number - 1].expandtabs(4), style=style)
             out.append(line)
             # The reason sits under its line, in the gutter, so it is never cut off.
-            if note is not None and number == note.end_line:
+            if number == fix_line:
+                fix = fix_note.fix if fix_note is not None else "the diagnosis names this line"
+                out.append(Text(f"{'':>{width}}  └ change this line: {fix}", style=note_style))
+            elif note is not None and number == note.end_line:
                 out.append(Text(f"{'':>{width}}  └ {note.category}: {note.message}", style=note_style))
             elif number in marker_lines and note is None:
                 out.append(Text(f"{'':>{width}}  └ the flaky marker", style=note_style))
-        self._set_lines(out)
+        self._set_lines(out, at_line=at)
 
     def show_message(self, message: str) -> None:
         self._set_lines([Text(line) for line in message.splitlines()])
@@ -252,9 +283,20 @@ class DetailPane(TabbedContent):
             self.compose_add_child(pane)
         self.model = model
         self.read_source = read_source
+        #: The row whose Source tab shows the line its fix must change (F) rather than the test.
+        self.at_fix: TestKey | None = None
 
     def on_mount(self) -> None:
         self.model.observe(self._model_changed)
+
+    def toggle_fix(self) -> None:
+        """``F``: the Source tab shows the line the fix must change; again, the test."""
+        row = self.model.selected
+        if row is None:
+            return
+        self.at_fix = None if self.at_fix == row.key and self.active == "tab-source" else row.key
+        self.active = "tab-source"
+        self.show_selected()
 
     def _model_changed(self, change: Change) -> None:
         if change.selection:
@@ -279,9 +321,13 @@ class DetailPane(TabbedContent):
                 view.update("")
             return
         if self.active == "tab-source":
-            text = self.read_source(row.test.path)
+            fix_at = row.diagnosis.fix_at if row.diagnosis is not None and self.at_fix == row.key else None
+            path = fix_at[0] if fix_at else row.test.path
+            text = self.read_source(path)
             if text is None:
-                source.show_message(f"{row.test.path} cannot be read.")
+                source.show_message(f"{path} cannot be read.")
+            elif fix_at is not None and row.diagnosis is not None:
+                source.show_fix(path, text, fix_at[1], row.diagnosis)
             else:
                 source.show(row.test, text, row.diagnosis)
         elif self.active == "tab-evidence":
