@@ -10,11 +10,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING
 
-from flaketui.hunting import HuntSettings, ProgressCallback, StopPredicate, hung_timeouts, progress_of, suite_pass
+from flaketui.hunting import (
+    HuntSettings,
+    ProgressCallback,
+    StopPredicate,
+    hung_timeouts,
+    progress_of,
+    settled,
+    suite_pass,
+)
 from flaketui.models.history import HuntMode, HuntRun, HuntTest, HuntVerdict, Polluter
-from flaketui.pollution import Bisection, find_polluter, find_setter
+from flaketui.pollution import Bisection, Culprit, Suspects, find_polluter, find_setter, find_together
 
 if TYPE_CHECKING:
     from flaketui.store import Store
@@ -22,41 +31,96 @@ if TYPE_CHECKING:
 
 def find_culprits(store: Store, hunt_id: int, settings: HuntSettings, tests: list[HuntTest], runs: Sequence[HuntRun],
                   probe_dir: str, on_progress: ProgressCallback | None, stop: StopPredicate, started: float,
-                  deadline: float) -> tuple[list[HuntTest], int, bool]:  # fmt: skip
-    """Bisect each order-dependent test; returns the tests, the runs taken and whether the
-    deadline or a stop cut the bisections short."""
+                  deadline: float, *, together_only: bool = False, runs_before: int = 0,
+                  ) -> tuple[list[HuntTest], int, bool]:  # fmt: skip
+    """Bisect the order-dependent tests whose culprit is not known yet: all of them together
+    first (one run tells about every victim in it), then (unless ``together_only``: a hunt
+    halfway through) each one left on its own. Returns the tests, the bisection runs so far
+    (``runs_before`` and these) and whether the deadline or a stop cut the bisections short."""
     from flaketui import store_hunts
 
-    total_runs = 0
+    total_runs = runs_before
+
+    def step(order_size: int, victim: str) -> None:
+        nonlocal total_runs
+        total_runs += 1
+        if on_progress is not None:
+            on_progress(progress_of("bisect", total_runs, 0, victim, started, runs, order_size, None))
+
+    victims = [t.nodeid for t in tests if t.verdict is HuntVerdict.ORDER_DEPENDENT and not (t.polluter or t.setter)]
+    # One victim alone: the mirror runs cost more than halving does.
+    together, stopped = _together(settings, probe_dir, runs, victims, stop, deadline, step) if len(victims) > 1 else ({}, False)
     found: list[HuntTest] = []
     for test in tests:
-        if test.verdict is not HuntVerdict.ORDER_DEPENDENT:
-            found.append(test)
+        culprit = together.get(test.nodeid)
+        if culprit is not None and culprit.setter:
+            test = replace(test, setter=culprit.test)
+        elif culprit is not None:
+            store_hunts.add_polluter(store, Polluter(settings.rootdir, test.nodeid, culprit.test, total_runs, hunt_id))
+            test = replace(test, polluter=culprit.test)
+        elif stopped and not together_only:
+            test = settled(test)  # no culprit in time: the counts decide
+        found.append(test)
+    if stopped or together_only:
+        return found, total_runs, stopped
+    for index, test in enumerate(found):
+        if test.verdict is not HuntVerdict.ORDER_DEPENDENT or test.polluter or test.setter:
             continue
-
-        def step(order_size: int, victim: str = test.nodeid) -> None:
-            nonlocal total_runs
-            total_runs += 1
-            if on_progress is not None:
-                on_progress(progress_of("bisect", total_runs, 0, victim, started, runs, order_size, None))
-
-        known = {culprit for t in found if (culprit := t.polluter or t.setter)}
-        bisection = bisect_in_runs(settings, probe_dir, runs, test.nodeid, stop=stop, deadline=deadline, on_step=step,
-                                   known=known)  # fmt: skip
+        known = {named for t in found if (named := t.polluter or t.setter)}
+        bisection = bisect_in_runs(settings, probe_dir, runs, test.nodeid, stop=stop, deadline=deadline,
+                                   on_step=partial(_step_of, step, test.nodeid), known=known)  # fmt: skip
         if bisection.polluter is not None:
             store_hunts.add_polluter(store, Polluter(settings.rootdir, test.nodeid, bisection.polluter,
                                                      bisection.runs, hunt_id))  # fmt: skip
-            found.append(replace(test, polluter=bisection.polluter))
+            found[index] = replace(test, polluter=bisection.polluter)
         elif bisection.setter is not None:
-            found.append(replace(test, setter=bisection.setter))
+            found[index] = replace(test, setter=bisection.setter)
         elif bisection.stopped or not bisection.at_random and (bisection.reproduced or bisection.fails_alone):
-            found.append(test)  # order-dependent still; no single culprit (or not found in time)
+            found[index] = settled(test)  # no single culprit (or not found in time): the counts decide
         else:
             # The failing order passed when run again, or the same order gave both outcomes.
-            found.append(replace(test, verdict=HuntVerdict.FLAKY))
+            found[index] = replace(test, verdict=HuntVerdict.FLAKY)
         if bisection.stopped:
-            return found + tests[len(found) :], total_runs, True
+            return [settled(t) for t in found], total_runs, True
     return found, total_runs, False
+
+
+def _step_of(step: Callable[[int, str], None], victim: str, order_size: int) -> None:
+    step(order_size, victim)
+
+
+def _together(settings: HuntSettings, probe_dir: str, runs: Sequence[HuntRun], victims: Sequence[str],
+              stop: StopPredicate, deadline: float,
+              step: Callable[[int, str], None]) -> tuple[dict[str, Culprit], bool]:  # fmt: skip
+    """Every victim's culprit among the tests the hunt's runs point at, in shared runs."""
+    from flaketui.verify.hunt import run_pass
+
+    suspects: dict[str, Suspects] = {}
+    hash_seed = 0
+    for victim in victims:
+        ordered = [r for r in runs if r.mode is not HuntMode.XDIST and victim in r.order]
+        failing = [r for r in ordered if _outcome(r, victim) == "failed"]
+        passing = [r for r in ordered if _outcome(r, victim) == "passed"]
+        if failing and passing:
+            suspects[victim] = Suspects(tuple(_likely(failing, passing, victim)), tuple(_likely(passing, failing, victim)))
+            hash_seed = hash_seed or _shortest(failing, victim).hash_seed
+    if not suspects:
+        return {}, False
+    timeouts = hung_timeouts(runs, settings.timeout)
+
+    def outcomes(order: Sequence[str]) -> dict[str, bool] | None:
+        remaining = deadline - time.monotonic()
+        if stop() or remaining <= 0:
+            return None
+        step(len(order), f"{len(suspects)} order-dependent tests at once")
+        request = replace(suite_pass(settings, HuntMode.SERIAL, hash_seed, None, timeouts), order=tuple(order))
+        result = run_pass(request, probe_dir, should_stop=stop, deadline_seconds=remaining)
+        if not result.complete:
+            return None
+        return {o.nodeid: o.outcome == "failed" for o in result.outcomes if o.outcome in ("passed", "failed")}
+
+    found, _, stopped = find_together(suspects, outcomes)
+    return found, stopped
 
 
 def bisect_in_runs(settings: HuntSettings, probe_dir: str, runs: Sequence[HuntRun], victim: str, *,

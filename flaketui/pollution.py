@@ -17,7 +17,7 @@ swapped, over the tests before it in a passing order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 #: Runs ``before`` then the victim; True when the victim failed, False when it passed, None
@@ -141,3 +141,95 @@ def _narrow(run: _Runs, suspects: list[str], *, want: bool) -> str | None:
     if last != suspects and run(suspects) is not want:
         return None
     return suspects[0]
+
+
+# -- many victims at once ------------------------------------------------------------------
+
+#: Runs an order; each test's outcome in it (True: failed), or None when the run did not finish.
+RunOrder = Callable[[Sequence[str]], "Mapping[str, bool] | None"]
+
+
+@dataclass(frozen=True)
+class Suspects:
+    """One victim for :func:`find_together`: the tests that may pollute it (if it passes
+    alone) and those that may set up what it needs (if it fails alone)."""
+
+    polluters: tuple[str, ...]
+    setters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Culprit:
+    test: str
+    #: It sets up what the victim needs (the victim fails alone), rather than polluting it.
+    setter: bool = False
+
+
+def find_together(victims: Mapping[str, Suspects], run: RunOrder) -> tuple[dict[str, Culprit], int, bool]:
+    """The culprit of many victims in the same few runs, each run ending with every victim.
+
+    First every victim without a suspect before it: one that passes needs a polluter, one
+    that fails a setter. Then each suspect (of any victim) gets a number; run ``r`` holds the
+    suspects whose number has bit ``r`` set, and its mirror run the others. A victim's outcomes
+    over the runs spell its culprit's number, and each mirror run must show the opposite
+    outcome, which a test failing at random does with odds of 1 in 2 per bit. Last, one run of
+    each culprit before its victims confirms it. ``1 + 2*ceil(log2(n + 1)) + culprits`` runs
+    for n suspects at most (a run already made is not made again: 3 for one suspect, 4 for
+    two), however many victims share them.
+
+    Returns the culprits found, the runs taken and whether a run did not finish. A victim
+    left out (no one suspect explains its outcomes) is for :func:`find_polluter` or
+    :func:`find_setter` on its own.
+    """
+    order = list(victims)
+    runs = 0
+
+    def outcomes(tests: Sequence[str]) -> Mapping[str, bool]:
+        nonlocal runs
+        runs += 1
+        seen = run([*tests, *order])
+        if seen is None:
+            raise _Stopped
+        return seen
+
+    found: dict[str, Culprit] = {}
+    try:
+        # Alone (but for the other victims), each victim shows the outcome it has without its culprit.
+        baseline = outcomes([])
+        needs_setter = {v: baseline[v] for v in order if v in baseline}
+        suspects = {v: victims[v].setters if needs_setter[v] else victims[v].polluters for v in needs_setter}
+        pool = list(dict.fromkeys(t for tests in suspects.values() for t in tests if t not in victims))
+        alive = [v for v in suspects if suspects[v]]
+        codes = dict.fromkeys(alive, 0)
+
+        def culprit_in(seen: Mapping[str, bool], victim: str) -> bool | None:
+            failed = seen.get(victim)
+            return None if failed is None else failed is not needs_setter[victim]
+
+        done: dict[tuple[str, ...], Mapping[str, bool]] = {(): baseline}
+
+        def coded(tests: list[str]) -> Mapping[str, bool]:
+            # With few suspects a mirror run is another bit's run: it is not run twice.
+            if tuple(tests) not in done:
+                done[tuple(tests)] = outcomes(tests)
+            return done[tuple(tests)]
+
+        for bit in range(len(pool).bit_length() if alive else 0):
+            inside = [t for i, t in enumerate(pool, 1) if i >> bit & 1]
+            outside = [t for i, t in enumerate(pool, 1) if not i >> bit & 1]
+            seen_in, seen_out = coded(inside), coded(outside)
+            for v in list(alive):
+                hit, miss = culprit_in(seen_in, v), culprit_in(seen_out, v)
+                if hit is None or miss is None or hit == miss:
+                    alive.remove(v)  # both or neither: not one suspect's doing (or at random)
+                elif hit:
+                    codes[v] |= 1 << bit
+        guesses = {v: pool[codes[v] - 1] for v in alive if 0 < codes[v] <= len(pool)}
+        guesses = {v: c for v, c in guesses.items() if c in suspects[v]}
+        for culprit in dict.fromkeys(guesses.values()):
+            seen = outcomes([culprit])
+            found.update({v: Culprit(c, needs_setter[v]) for v, c in guesses.items()
+                          if c == culprit and culprit_in(seen, v)})  # fmt: skip
+    except _Stopped:
+        return found, runs, True
+    return found, runs, False

@@ -154,3 +154,48 @@ def test_before():
 def test_ends_pytest():
     os._exit(3)
 '''
+
+
+#: Three victims, two polluters (one of them pollutes two victims) and a bystander: pytest's
+#: order runs the polluters first, so every victim fails serially and passes when shuffled
+#: before them. One bisection finds all three culprits in shared runs.
+MANY_VICTIMS_PROJECT = {
+    "pytest.ini": f"[pytest]\naddopts = {LIGHT}\n",
+    "tests/__init__.py": "",
+    "tests/shared.py": "STATE = []\nCONFIG = {}\n",
+    "tests/test_a_polluters.py": """
+        from tests import shared
+
+
+        def test_appends():
+            shared.STATE.append("leak")
+
+
+        def test_bystander():
+            pass
+
+
+        def test_configures():
+            shared.CONFIG["mode"] = "fast"
+    """,
+    "tests/test_b_victims.py": """
+        from tests import shared
+
+
+        def test_state_victim():
+            assert not shared.STATE, "state leaked"
+
+
+        def test_state_victim_too():
+            assert shared.STATE == [], "state leaked"
+
+
+        def test_config_victim():
+            assert "mode" not in shared.CONFIG
+    """,
+}
+MANY_CULPRITS = {
+    "tests/test_b_victims.py::test_state_victim": "tests/test_a_polluters.py::test_appends",
+    "tests/test_b_victims.py::test_state_victim_too": "tests/test_a_polluters.py::test_appends",
+    "tests/test_b_victims.py::test_config_victim": "tests/test_a_polluters.py::test_configures",
+}

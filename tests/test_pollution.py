@@ -175,3 +175,107 @@ def test_a_polluter_found_for_another_test_is_tried_first() -> None:
     fails_after, calls = polluted_by(SUITE[120])
     missed = find_polluter(SUITE, VICTIM, fails_after, likely=SUITE[100:130], known={SUITE[3]})
     assert missed.polluter == SUITE[120] and calls[1:3] == [(SUITE[3],), tuple(SUITE[100:130])]
+
+
+def outcomes_of(polluter_of: dict[str, str], setter_of: dict[str, str] | None = None, at_random: set[str] = frozenset()):
+    """Each victim fails after its polluter (or alone, but not after its setter); a victim in
+    ``at_random`` fails every other time it runs, whatever ran before it."""
+    setter_of = setter_of or {}
+    calls: list[tuple[str, ...]] = []
+    counts: dict[str, int] = {}
+
+    def run(order: Sequence[str]) -> dict[str, bool]:
+        calls.append(tuple(order))
+        seen = {}
+        for i, test in enumerate(order):
+            before = order[:i]
+            counts[test] = counts.get(test, 0) + 1
+            if test in at_random:
+                seen[test] = counts[test] % 2 == 0
+            elif test in setter_of:
+                seen[test] = setter_of[test] not in before
+            else:
+                seen[test] = polluter_of.get(test) in before
+        return seen
+
+    return run, calls
+
+
+def test_many_victims_share_the_runs_of_one_search() -> None:
+    from flaketui.pollution import Culprit, Suspects, find_together
+
+    victims = {f"tests/test_v.py::test_v{i}": Suspects(tuple(SUITE[:60])) for i in range(6)}
+    polluter_of = dict(zip(victims, [SUITE[3], SUITE[3], SUITE[17], SUITE[40], SUITE[59], SUITE[0]], strict=True))
+    run, calls = outcomes_of(polluter_of)
+    found, runs, stopped = find_together(victims, run)
+    assert found == {v: Culprit(p) for v, p in polluter_of.items()} and not stopped
+    # Alone, 6 bits for 60 suspects each with its mirror, one confirmation per polluter (5):
+    # what one bisection of one victim would take.
+    assert runs == len(calls) == 1 + 2 * 6 + 5
+    assert all(call[-6:] == tuple(victims) for call in calls)
+
+
+def test_a_setter_a_random_victim_and_an_unsuspected_polluter_are_told_apart() -> None:
+    from flaketui.pollution import Culprit, Suspects, find_together
+
+    suspects = tuple(SUITE[:20])
+    victims = {"v::polluted": Suspects(suspects), "v::brittle": Suspects((), suspects),
+               "v::random": Suspects(suspects), "v::elsewhere": Suspects(suspects)}  # fmt: skip
+    run, _ = outcomes_of({"v::polluted": SUITE[5], "v::elsewhere": SUITE[150]}, {"v::brittle": SUITE[11]}, {"v::random"})
+    found, _, _ = find_together(victims, run)
+    # The random one failed in its mirror run too, the polluter of the last one was no suspect:
+    # both are left to a bisection of their own.
+    assert found == {"v::polluted": Culprit(SUITE[5]), "v::brittle": Culprit(SUITE[11], setter=True)}
+
+
+def test_a_stop_keeps_the_culprits_confirmed_before_it() -> None:
+    from flaketui.pollution import Culprit, Suspects, find_together
+
+    victims = {"v::one": Suspects(tuple(SUITE[:4])), "v::two": Suspects(tuple(SUITE[:4]))}
+    run, calls = outcomes_of({"v::one": SUITE[1], "v::two": SUITE[2]})
+    found, runs, stopped = find_together(victims, lambda order: run(order) if len(calls) < 8 else None)
+    # Alone, 3 bits with mirrors, v::one confirmed, then the stop in the run confirming v::two.
+    assert (found, runs, stopped) == ({"v::one": Culprit(SUITE[1])}, 9, True)
+
+
+@pytest.mark.parametrize(
+    ("serial", "others", "verdict"),
+    [
+        pytest.param((10, 0), (17, 3), HuntVerdict.FLAKY, id="0/10-serial-3/20-else-is-chance"),
+        pytest.param((10, 0), (11, 9), HuntVerdict.ORDER_DEPENDENT, id="0/10-serial-9/20-else-is-not"),
+        pytest.param((0, 10), (14, 6), HuntVerdict.ORDER_DEPENDENT, id="always-fails-serially-passes-elsewhere"),
+        pytest.param((0, 0), (10, 10), HuntVerdict.FLAKY, id="no-serial-run-no-evidence"),
+    ],
+)
+def test_an_order_dependent_verdict_without_a_culprit_needs_more_than_chance(
+    serial: tuple[int, int], others: tuple[int, int], verdict: HuntVerdict
+) -> None:
+    from flaketui.hunting import settled
+    from flaketui.models.history import HuntTest, Tally
+
+    modes = ((S, Tally(*serial)), (H, Tally(*others)), (X, Tally()))
+    test = HuntTest(".", "t.py::a", modes, HuntVerdict.ORDER_DEPENDENT)
+    assert settled(test).verdict is verdict
+    assert settled(HuntTest(".", "t.py::a", modes, HuntVerdict.ORDER_DEPENDENT, polluter="t.py::p")).verdict is (
+        HuntVerdict.ORDER_DEPENDENT
+    )
+
+
+@pytest.mark.parametrize(
+    ("runs_per_mode", "rounds", "left", "now"),
+    [
+        pytest.param(10, 4, 0.9, False, id="before-halfway"),
+        pytest.param(10, 5, 0.9, True, id="halfway"),
+        pytest.param(10, 2, 0.3, True, id="the-budget-runs-low"),
+        pytest.param(10, 1, 0.1, False, id="one-order-is-too-few-to-point-at-suspects"),
+        pytest.param(2, 2, 0.1, False, id="a-short-hunt-bisects-at-its-end"),
+    ],
+)
+def test_a_hunt_bisects_before_its_last_passes(runs_per_mode: int, rounds: int, left: float, now: bool) -> None:
+    from pathlib import Path
+
+    from flaketui.hunting import HuntSettings, _time_to_bisect
+
+    settings = HuntSettings(".", Path("."), "python", (), (), runs_per_mode, 900.0)
+    runs = [run(mode, a="passed") for _ in range(rounds) for mode in (S, H, X)]
+    assert _time_to_bisect(settings, runs, left * 900.0) is now
