@@ -210,6 +210,17 @@ NOT_CLAIMED = [
     ),
     pytest.param(
         """
+        import pytest
+
+        @pytest.mark.flaky(reruns=3, reason="https://github.com/org/project/issues/1234")
+        def test_it():
+            assert sum([1, 2]) == 3
+        """,
+        {"external.remote-url"},
+        id="an-issue-link-in-the-marker-is-no-request",
+    ),
+    pytest.param(
+        """
         import subprocess
         import sys
         import zmq

@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 import libcst as cst
+import libcst.matchers as m
 
 from flaketui.diagnose.vocabulary import FRAMEWORK_TIMEOUTS
 
@@ -45,6 +46,7 @@ def prescan(facts: FunctionFacts, node: cst.FunctionDef, resolver: Resolver, tex
     facts.joins_threads = bool(_JOIN.search(text))
     facts.expects_timeout = bool(_EXPECTS_TIMEOUT.search(text))
     facts.writes_files = bool(_WRITES_FILES.search(text))
+    facts.decorator_strings = {id(s) for d in node.decorators for s in m.findall(d, m.SimpleString())}
     decorators = [resolver.qualify(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or ""
                   for d in node.decorators]
     facts.framework_timeout = any(FRAMEWORK_TIMEOUTS.match(name) for name in decorators) or bool(

@@ -120,6 +120,7 @@ class FunctionFacts:
     framework_timeout: bool = False
     #: The last line that asserts (``assert``, ``self.assert*``): a kill after it only cleans up.
     last_assert_line: int = 0
+    decorator_strings: set[int] = field(default_factory=set)  # a marker's reason="https://..." is no request
     writes_files: bool = False  # it writes, creates or deletes files (``write_text``, ``mkdir``, ``rmtree``)
     #: It expects a timeout to expire (``pytest.raises(TimeoutError)``): a tight one is the point.
     expects_timeout: bool = False
@@ -295,7 +296,7 @@ class FunctionReader(cst.CSTVisitor):
                 self._teardown_call(node.func.attr.value)
             self._restores(node)
             return True
-        for rule in _NODE_RULES.get(type(node), ()):
+        for rule in () if id(node) in self.facts.decorator_strings else _NODE_RULES.get(type(node), ()):
             if rule.matcher is not None and m.matches(node, rule.matcher) and (rule.when is None or rule.when(node, self)):
                 self.hit(rule, node, dotted(node.target) if isinstance(node, cst.AssignTarget) else None)
         if isinstance(node, cst.Assert):
