@@ -48,7 +48,7 @@ class Workflows:
     def record(self) -> Record:
         from flaketui.workflows.record import Record
 
-        return Record(self.workspace, self.scan, self.diagnose)
+        return Record(self.workspace, self.scan, lambda: self.diagnose)
 
     @cached_property
     def ci_history(self) -> HistoryWorkflow:
