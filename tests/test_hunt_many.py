@@ -31,3 +31,35 @@ def test_three_victims_of_two_polluters_are_bisected_together(make_repo, capsys:
     assert payload["summary"]["bisection_runs"] == 7
     assert "bisecting for the polluter of 3 order-dependent tests at once" in captured.err
     assert {(p.victim, p.polluter) for p in Service(root).hunting.polluters()} == set(MANY_CULPRITS.items())
+
+
+def test_the_shared_runs_get_the_projects_pytest_args(make_repo, capsys: pytest.CaptureFixture[str]) -> None:
+    # The polluters leak only with the project's --leak option, from [tool.flaketui] pytest-args:
+    # a bisection run without it would see every victim pass and confirm no polluter.
+    leaky = {
+        **MANY_VICTIMS_PROJECT,
+        "conftest.py": "def pytest_addoption(parser):\n    parser.addoption('--leak', action='store_true')\n",
+        "pyproject.toml": '[tool.flaketui]\npytest-args = "--leak"\n',
+        "tests/test_a_polluters.py": """
+            from tests import shared
+
+
+            def test_appends(request):
+                if request.config.getoption("--leak"):
+                    shared.STATE.append("leak")
+
+
+            def test_bystander():
+                pass
+
+
+            def test_configures(request):
+                if request.config.getoption("--leak"):
+                    shared.CONFIG["mode"] = "fast"
+        """,
+    }
+    root = make_repo(leaky)
+    assert main(["-C", str(root), "hunt", "--runs", "1", "--seed", str(SEED), "--json"]) == 1
+    payload = json.loads(capsys.readouterr().out)
+    assert {t["nodeid"]: t["polluter"] for t in payload["tests"]} == MANY_CULPRITS
+    assert payload["summary"]["bisection_runs"] == 7
