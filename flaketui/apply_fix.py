@@ -189,6 +189,13 @@ def _apply_fix(
             chosen = fixes[0] if fixes else None
             options = replace(options, choice=0)
     needed = stats.runs_needed(failed, before.runs, options.min_runs)
+    if needed is None and not test.markers:
+        return ApplyOutcome(
+            ApplyStatus.NOT_PROVEN,
+            f"{test.nodeid} passed all {before.runs} runs ({before.mode}) and carries no marker: there is no failure "
+            "to prove a fix against and no marker to remove. Nothing was changed; measure more runs (--runs-before).",
+            stats.Proof(before.mode, 0, before.runs),
+        )
     if needed is None:
         measured = stats.Proof(before.mode, 0, before.runs)
         failing = _failing_neighbours(flow, covered, options.runs_before, mode, on_run, should_stop)
@@ -289,6 +296,8 @@ def _prove_hand_fix(
     if needed is None and after.passed < after.runs:
         return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"The test fails with your edits ({after.summary}); nothing was committed.", measured)
     note = measured.text if needed is not None else f"{measured.text}; after: {after.passed}/{after.runs} passed"
+    if not test.markers and test.path in vcs.status(flow.workspace.root):
+        include = (test.path, *include)  # no marker to remove: the test's own file goes only as your fix
     plan = flow.fixing.plan_fix(test, include, unverified=False, category=None, proof=f"Fix: written by hand.\n{note}")
     if plan.refusal:
         return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Not committed: {plan.refusal}", measured)
@@ -369,7 +378,9 @@ def _commit(
     confirm: Confirm | None,
     restore: dict[str, bytes],
 ) -> ApplyOutcome:
-    others = [p for p in (chosen.files if chosen else ()) if p != test.path]
+    # Without a marker (a test CI history or a hunt found) the test's own file holds no removal:
+    # the commit is the fix's files alone.
+    others = [p for p in (chosen.files if chosen else ()) if p != test.path or not test.markers]
     note = measured.text if chosen else f"{measured.text}; the marker alone is removed"
     fix = f"Fix: {chosen.title} ({chosen.remedy}). {chosen.why}" if chosen else ""
     plan = flow.fixing.plan_fix(unmark, others, unverified=False, category=None, proof=f"{fix}\n{note}".strip())
@@ -385,4 +396,6 @@ def _commit(
         flow.restore(restore)
         raise
     what = "the fix and the marker removal" if chosen else "the marker removal alone (no cause was seen failing)"
+    if not test.markers:
+        what = "the fix alone (the test carries no marker)"
     return ApplyOutcome(ApplyStatus.COMMITTED, f"Committed {record.sha[:12]}: {what}; {measured.text}.", measured, chosen, record)

@@ -7,7 +7,7 @@ polluters bisection confirmed; it starts no test run and changes nothing. Each p
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -62,11 +62,16 @@ class ProposalsWorkflow:
     """Remedies for one test, from the scan, the diagnosis, the team's decisions and the
     polluters bisection confirmed."""
 
-    def __init__(self, workspace: Workspace, scanning: ScanWorkflow, diagnosing: DiagnosisWorkflow, record: Record) -> None:
+    def __init__(
+        self, workspace: Workspace, scanning: ScanWorkflow, diagnosing: DiagnosisWorkflow, record: Record,
+        candidates: Callable[[], Sequence[FlakyTest]] = tuple,
+    ) -> None:  # fmt: skip
         self.workspace = workspace
         self.scanning = scanning
         self.diagnosing = diagnosing
         self.record = record
+        #: The unmarked tests CI history or a hunt shows flaky: they can be fixed too.
+        self.candidates = candidates
 
     def find_test(self, nodeid: str) -> FlakyTest:
         """The one flaky-marked test ``nodeid`` names (a test, or one parametrized case)."""
@@ -81,7 +86,14 @@ class ProposalsWorkflow:
         if len(functions) == 1:
             return chosen[0]  # the parametrized cases of one function share its code
         if not chosen:
-            raise FlakeTUIError(f"No flaky-marked test matches {nodeid}.", "`flaketui scan` lists them.")
+            known = self.candidates() if self.workspace.has_history() else ()  # no history: no hunt, no CI reports
+            unmarked = [t for t in known if nodeid in (t.nodeid, t.key.repo_nodeid)]
+            if unmarked:
+                return unmarked[0]
+            raise FlakeTUIError(
+                f"No flaky-marked test matches {nodeid}, and no hunt or CI history shows it flaky.",
+                "`flaketui scan` lists both (`--json`: \"candidates\").",
+            )
         raise FlakeTUIError(
             f"{nodeid} covers {len(functions)} test functions; a fix is proposed for one at a time.",
             "Give one test's node id (`flaketui scan` lists them).",

@@ -266,7 +266,9 @@ class Service:
 
     def candidates(self, marked: Sequence[FlakyTest] | None = None) -> list[Candidate]:
         """Unmarked tests that CI history or the latest hunt shows flaky, most failing first."""
-        return self._w.ci_history.candidates(marked)
+        # None before anything is imported or hunted; the app asks before its table fills, and
+        # CI history's workflow (with SQLite) then need not load.
+        return self._w.ci_history.candidates(marked) if self.workspace.has_history() else []
 
     def latest_hunt(self) -> HuntReport | None:
         """The newest hunt's report (a partial one too), or None before the first hunt."""

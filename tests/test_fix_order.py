@@ -45,6 +45,20 @@ def test_bisection_names_the_polluter_and_the_proposal_restores_state_there(proj
     assert b'monkeypatch.setattr(appconf, "DEBUG", True)' in best.edits[0].after
 
 
+def test_commit_message_names_the_polluter_bisection_confirmed(project: Path) -> None:
+    service = Service(project)
+    test = service.tests_named(VICTIM)[0]
+    polluter = f"{TEST_FILE}::test_debug_can_be_switched_on"
+    plan = service.plan_fix(VICTIM, unverified=True)
+    assert "confirmed by bisection" not in plan.message  # nothing bisected yet: the code's suggestion
+    bisection = find_polluter(service.workspace, test)
+    assert bisection.polluter == polluter
+    message = Service(project).plan_fix(VICTIM, unverified=True).message
+    assert f"Root cause: order (test order dependency; confirmed by bisection: it fails after {polluter})" in message
+    assert f"fails when {polluter} ran before it and passes alone ({bisection.runs} bisection runs)" in message
+    assert "Flaky-Category: order" in message
+
+
 def test_order_dependent_test_gets_the_restoring_fix_not_a_marker_only_commit(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -794,3 +794,217 @@ def test_guard_accepts_a_sleep_replaced_by_a_wait():
     before = b"import time\ntime.sleep(0.3)\nassert box.full\n"
     after = b"import time\nbox.worker.join(timeout=10)\nassert box.full\n"
     assert weakening("t.py", before, after) is None
+
+
+SPREAD_CODE = {
+    "src/pkg/__init__.py": b"",
+    "src/pkg/sched.py": src("""
+        import asyncio
+        import random
+
+        class Schedule:
+            def __init__(self, *, expiry_jitter=0.05):
+                self.expiry_jitter = expiry_jitter
+
+            def add(self, job, *, delay=0, ttl=None):
+                if ttl is not None:
+                    job.expires = ttl * random.uniform(1 - self.expiry_jitter, 1 + self.expiry_jitter)
+                return job
+
+        class Runner:
+            def __init__(self, limit=4, *, spread=0.02):
+                self.spread = spread
+
+            async def run(self, call, items):
+                async def one(item):
+                    await asyncio.sleep(random.uniform(0, self.spread))
+                    return await call(item)
+                return await asyncio.gather(*(one(i) for i in items))
+    """),
+}
+
+SPREADS = [
+    pytest.param("""
+        from pkg.sched import Schedule
+
+        def test_a(job):
+            sched = Schedule()
+            assert sched.add(job, ttl=40).expires > 39
+    """, "Schedule(expiry_jitter=0)", id="value-spread-the-test-reaches"),
+    pytest.param("""
+        from pkg.sched import Schedule
+
+        def test_a(job):
+            sched = Schedule()
+            assert sched.add(job, delay=5) is job
+    """, "never passes the ttl that Schedule's random expiry_jitter needs", id="guard-not-reached"),
+    pytest.param("""
+        from pkg.sched import Schedule
+
+        def test_a(job):
+            assert Schedule().expiry_jitter == 0.05
+    """, "calls no method of Schedule that draws", id="no-method-draws"),
+    pytest.param("""
+        import asyncio
+        from pkg.sched import Runner
+
+        def test_a(fetch):
+            runner = Runner(limit=2)
+            assert asyncio.run(runner.run(fetch, ["a"])) == ["A"]
+    """, "only delays work the test waits for to finish", id="delay-the-test-waits-out"),
+    pytest.param("""
+        import asyncio
+        from pkg.sched import Runner
+
+        def test_a(fetch):
+            runner = Runner(limit=2)
+
+            async def scenario():
+                task = asyncio.create_task(runner.run(fetch, ["a"]))
+                await asyncio.sleep(0.023)
+                return task.done()
+
+            assert asyncio.run(scenario())
+    """, "Runner(limit=2, spread=0)", id="delay-against-a-fixed-sleep"),
+]
+
+
+@pytest.mark.parametrize(("test", "expected"), SPREADS)
+def test_no_spread_only_where_the_spread_can_fail_the_test(test, expected):
+    """Offered only when the test reaches the random draw and, for a delay, waits a fixed time."""
+    files = {**SPREAD_CODE, "tests/test_x.py": src(test)}
+    proposals, declined = _run(files, "test_a", {})
+    offered = [p for p in proposals if p.remedy == "seed.no-spread"]
+    reasons = [d.reason for d in declined if d.remedy == "seed.no-spread"]
+    if expected.endswith(")"):
+        assert len(offered) == 1 and expected in offered[0].edits[0].after.decode(), reasons
+    else:
+        assert offered == [] and any(expected in r for r in reasons), reasons
+
+
+REGISTRY = src("""
+    HANDLERS = {"noop": lambda job: None}
+
+    def register(name):
+        def decorate(handler):
+            HANDLERS[name] = handler
+            return handler
+        return decorate
+
+    def dispatch(name):
+        return HANDLERS[name]()
+""")
+
+REGISTRY_TESTS = src("""
+    from pkg import registry
+
+    def test_only_noop():
+        assert sorted(registry.HANDLERS) == ["noop"]
+
+    def test_register():
+        @registry.register("email")
+        def email():
+            return "sent"
+
+        assert "email" in registry.HANDLERS
+
+    def test_dispatch():
+        assert registry.dispatch("email") == "sent"
+""")
+
+
+def _registry_evidence(victim_line: int) -> Evidence:
+    return Evidence(Category.ORDER, "order.shared-state-read", "tests/test_x.py", victim_line, victim_line,
+                    "registry, changed by test_register (line 6): reads module-level state", "", 0.7)
+
+
+@pytest.mark.parametrize(("name", "line", "remedy", "expected"), [
+    pytest.param("test_dispatch", 14, "restore.own-setup", """
+        from pkg import registry
+
+        def test_only_noop():
+            assert sorted(registry.HANDLERS) == ["noop"]
+
+        def test_register():
+            @registry.register("email")
+            def email():
+                return "sent"
+
+            assert "email" in registry.HANDLERS
+
+        def test_dispatch(monkeypatch):
+            monkeypatch.setattr(registry, "HANDLERS", dict(registry.HANDLERS))
+            @registry.register("email")
+            def email():
+                return "sent"
+            assert registry.dispatch("email") == "sent"
+    """, id="a-brittle-test-registers-what-it-needs"),
+    pytest.param("test_only_noop", 4, "restore.monkeypatch", """
+        from pkg import registry
+
+        def test_only_noop():
+            assert sorted(registry.HANDLERS) == ["noop"]
+
+        def test_register(monkeypatch):
+            monkeypatch.setattr(registry, "HANDLERS", dict(registry.HANDLERS))
+            @registry.register("email")
+            def email():
+                return "sent"
+
+            assert "email" in registry.HANDLERS
+
+        def test_dispatch(monkeypatch):
+            monkeypatch.setattr(registry, "HANDLERS", dict(registry.HANDLERS))
+            @registry.register("email")
+            def email():
+                return "sent"
+            assert registry.dispatch("email") == "sent"
+    """, id="restoring-keeps-the-test-that-relied-on-it-passing"),
+])
+def test_registry_pollution(name, line, remedy, expected):
+    """Restoring the registry in the polluter would break a test that passed only after it: that
+    test registers what it uses itself, and a brittle target gets only that."""
+    files = {"src/pkg/__init__.py": b"", "src/pkg/registry.py": REGISTRY, "tests/test_x.py": REGISTRY_TESTS}
+    options = {"evidence": [_registry_evidence(line)], "category": Category.ORDER}
+    proposals, _ = _run(files, name, options)
+    assert [p.remedy for p in proposals][:1] == [remedy]
+    after = proposals[0].edits[0].after
+    assert after.decode() == src(expected).decode()
+    again, _ = _run({**files, "tests/test_x.py": after}, name, options)
+    assert remedy not in [p.remedy for p in again]
+
+
+def test_expected_order_breaks_ties_as_the_project_does():
+    files = {
+        "src/pkg/__init__.py": b"",
+        "src/pkg/jobs.py": src("""
+            import queue
+
+            class Queue:
+                def __init__(self):
+                    self._q = queue.PriorityQueue()
+
+                def submit(self, job):
+                    self._q.put((-job.priority, job.id, job))
+        """),
+        "tests/test_x.py": src("""
+            import random
+            from pkg.jobs import Queue
+
+            def test_a():
+                jobs = [Job(priority=random.randint(0, 9)) for _ in range(5)]
+                expected = sorted(jobs, key=lambda job: job.priority, reverse=True)
+                ascending = sorted(jobs, key=lambda job: job.priority)
+                assert drain(jobs) == expected
+        """),
+    }
+    proposals, _ = _run(files, "test_a", {})
+    ties = [p for p in proposals if p.remedy == "ties.project"]
+    assert len(ties) == 1
+    after = ties[0].edits[0].after.decode()
+    assert "expected = sorted(jobs, key=lambda job: (-job.priority, job.id))\n" in after
+    # An ascending order is not the project's: left as it is, as is the assertion.
+    assert "ascending = sorted(jobs, key=lambda job: job.priority)\n" in after
+    assert "assert drain(jobs) == expected\n" in after
+    again, _ = _run({**files, "tests/test_x.py": after.encode()}, "test_a", {})
+    assert "ties.project" not in [p.remedy for p in again]

@@ -86,3 +86,34 @@ async def test_declining_the_commit_puts_every_byte_back(make_repo: MakeRepo, tm
         await settle(pilot)
         assert (root / TEST_FILE).read_bytes() == before and vcs.status(root) == {}
         assert "Nothing was committed" in app.main.query_one(ProposalView).text
+
+
+@run_async
+async def test_w_on_a_test_nobody_marked_commits_just_the_fix(make_repo: MakeRepo, tmp_path: Path) -> None:
+    from flaketui.tui.widgets.test_table import TestTable
+    from tests.test_fix_unmarked import _report
+
+    files = _project(tmp_path / "counter")
+    files[TEST_FILE] = files[TEST_FILE].replace("@pytest.mark.flaky(reruns=2)\n", "")
+    root = make_repo(files)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    service = Service(root)
+    service.import_junit([_report(reports, 1, failed=True), _report(reports, 2, failed=False)])
+    head = vcs.head(root)
+    app = FlakeTUIApp(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        row = app.main.model.rows[(".", f"{TEST_FILE}::test_worker_fills_the_box")]
+        assert row.candidate is not None
+        app.main.query_one(TestTable).select(row.key)
+        await pilot.press("p")
+        await settle(pilot)
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommitDialog))
+        assert app.screen.plan.message.startswith(f"test: fix flaky {TEST_FILE}::test_worker_fills_the_box (no marker")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert vcs.head(root) != head and vcs.status(root) == {}
+        assert vcs.show_file(root, "HEAD", TEST_FILE) == files[TEST_FILE].replace(
+            "    time.sleep(0.05)\n", "    worker.join(timeout=10)\n").encode()

@@ -34,8 +34,9 @@ async def test_history_candidates_join_the_marked_tests_most_failing_first(make_
         app.main.query_one(TestTable).select(row.key)
         await pilot.pause()
         assert model.unavailable_reason("commit") == "it carries no marker: fix it, verify it with v, and commit the fix with git"
-        assert model.unavailable_reason("write_fix").startswith("it carries no marker: p shows the fix")
+        # w proves and commits just the fix (there is no marker to remove); c has no removal to commit.
         assert model.unavailable_reason("verify") is None and model.unavailable_reason("propose") is None
+        assert model.unavailable_reason("write_fix") is None
         app.main.query_one(TabbedContent).active = "tab-evidence"
         await pilot.pause()
         text = str(app.main.query_one(EvidenceView).render())

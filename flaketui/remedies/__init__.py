@@ -28,7 +28,9 @@ from flaketui.remedies.locks import propose_lock
 from flaketui.remedies.ordering import propose_sorted
 from flaketui.remedies.paths import propose_tmp_path
 from flaketui.remedies.pollution import propose_restoring
-from flaketui.remedies.seeds import propose_no_spread, propose_seed
+from flaketui.remedies.seeds import propose_seed
+from flaketui.remedies.spreads import propose_no_spread
+from flaketui.remedies.ties import propose_tie_break
 from flaketui.remedies.waits import propose_documented_wait, propose_waits
 
 __all__ = ["Context", "Declined", "FileEdit", "Proposal", "Reader", "Target", "propose"]
@@ -44,6 +46,7 @@ REMEDIES: tuple[tuple[Category, Remedy], ...] = (
     (Category.DATA, propose_sorted),
     (Category.DATA, propose_seed),
     (Category.DATA, propose_no_spread),
+    (Category.DATA, propose_tie_break),
     (Category.DATA, propose_approx),
     (Category.TIME, propose_clock),
     (Category.FIXTURE, propose_tmp_path),

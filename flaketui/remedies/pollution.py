@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from flaketui.models import Category
+from flaketui.remedies import setters
 from flaketui.remedies._base import (
     Loaded,
     on_test,
@@ -202,9 +203,16 @@ def _confirmed(ctx: Context) -> dict[str, set[tuple[str | None, str]]]:
 @on_test("restore.monkeypatch")
 def propose_restoring(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     confirmed = _confirmed(ctx)
+    registries = _registries(ctx, loaded.names)
+    own_file = [(o, f) for o, f in top_level_functions(loaded.module) if (o, f.name.value) in confirmed[loaded.path]] \
+        if loaded.path in confirmed else _polluters(ctx, loaded.module)  # fmt: skip
+    needed = [r for _, f in own_file for r in setters.brittle_on(loaded.function, f, loaded.names, registries)]
+    if needed:
+        return [_own_setup(ctx, loaded, needed, [f.name.value for _, f in own_file])]
     changes: dict[str, tuple[bytes, cst.Module]] = {}
     changed: list[str] = []
     swapped: list[str] = []
+    dependents: list[str] = []
     for path in confirmed or {loaded.path: set()}:
         if path == loaded.path:
             source, module = loaded.source, loaded.module
@@ -220,9 +228,11 @@ def propose_restoring(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]
         ] if wanted else _polluters(ctx, module)
         new_module, names, swaps = _restore_in(ctx, path, module, polluters)
         if names:
+            new_module, fixed = _dependents_fill_their_own(ctx, module, new_module, polluters, loaded.function)
             changes[path] = (source, new_module)
             changed.extend(names)
             swapped.extend(swaps)
+            dependents.extend(fixed)
     if not changed:
         return []
     who = ", ".join(changed)
@@ -231,8 +241,47 @@ def propose_restoring(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]
         f"{ctx.target.name} fails whenever it runs after {who}. monkeypatch restores it when "
         f"{who} ends{' (the registry is swapped for a copy)' if swapped else ''}."
     )
+    if dependents:
+        why += (f" {', '.join(dependents)} passed only after {who} registered what it uses: it now registers "
+                "that itself, on its own copy of the registry.")  # fmt: skip
     title = f"Restore what {who} changes, with monkeypatch"
     return [proposal(Category.ORDER, "restore.monkeypatch", title, why, changes)]
+
+
+def _own_setup(ctx: Context, loaded: Loaded, needed: list[setters.Registration], setters_named: list[str]) -> Proposal | Declined:
+    """The target passes only after a test that registers what it uses: it registers it itself."""
+    function = setters.own_setup(loaded.function, needed)
+    module = change_function(loaded.module, loaded.function, _constantly(function))
+    keys = ", ".join(sorted({k for r in needed for k in r.keys}))
+    who = ", ".join(dict.fromkeys(setters_named))
+    why = (
+        f"{ctx.target.name} uses {keys}, which only {who} registers, and never takes back: it passes only "
+        f"when {who} ran first, and fails alone or before it. It now registers {keys} itself, on a copy of "
+        "the registry that monkeypatch puts back when it ends; its assertions are unchanged."
+    )
+    title = f"Register what {ctx.target.name} needs in the test itself"
+    return proposal(Category.ORDER, "restore.own-setup", title, why, {loaded.path: (loaded.source, module)})
+
+
+def _dependents_fill_their_own(
+    ctx: Context, module: cst.Module, new_module: cst.Module,
+    polluters: list[tuple[str | None, cst.FunctionDef]], target: cst.FunctionDef,
+) -> tuple[cst.Module, list[str]]:  # fmt: skip
+    """Tests of the module that passed only thanks to the polluters' registrations (restoring
+    them would break those tests) register what they use themselves."""
+    names = module_names(module)
+    registries = _registries(ctx, names)
+    skip = {f.name.value for _, f in polluters} | {target.name.value}
+    fixed = []
+    for owner, test in top_level_functions(module):
+        if owner is not None or not test.name.value.startswith("test") or test.name.value in skip:
+            continue
+        needed = [r for _, p in polluters for r in setters.brittle_on(test, p, names, registries)]
+        current = _find(new_module, owner, test.name.value)
+        if needed and current is not None:
+            new_module = change_function(new_module, current, _constantly(setters.own_setup(current, needed)))
+            fixed.append(test.name.value)
+    return new_module, fixed
 
 
 def _restore_in(

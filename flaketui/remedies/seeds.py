@@ -8,12 +8,10 @@ randomness is their purpose (hypothesis, fuzzing, chaos) are left alone.
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
 from flaketui.models import Category
-from flaketui.remedies._base import SEED, Loaded, constructor_parameters, on_test, passes, proposal, with_keyword
+from flaketui.remedies._base import SEED, Loaded, on_test, proposal
 from flaketui.remedies._cst import (
     add_imports,
     change_function,
@@ -21,7 +19,6 @@ from flaketui.remedies._cst import (
     dotted,
     parameter_names,
     statement,
-    visit_function,
 )
 from flaketui.remedies._model import Context, Declined, Proposal
 
@@ -129,52 +126,3 @@ def propose_seed(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
         "same on every run (and leaves the global generator alone); change the seed to test other data."
     )
     return [proposal(Category.DATA, remedy, "Seed the test's random data", why, {loaded.path: (loaded.source, module)})]
-
-
-_SPREAD = re.compile(r"jitter|spread|randomi[sz]e|shuffle")
-
-
-class _NoSpread(cst.CSTTransformer):
-    """``Schedule()`` -> ``Schedule(expiry_jitter=0)`` for a class whose random spread is a parameter."""
-
-    def __init__(self, spreads: dict[str, tuple[str, str]]) -> None:
-        self.spreads = spreads
-        self.done: list[str] = []
-
-    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
-        local = dotted(updated.func) or ""
-        if local not in self.spreads:
-            return updated
-        name, off = self.spreads[local]
-        if passes(updated, name):
-            return updated
-        self.done.append(f"{local}({name}={off})")
-        return with_keyword(updated, name, off)
-
-
-@on_test("seed.no-spread")
-def propose_no_spread(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
-    """The code under test spreads a value at random (jitter) and lets the caller turn that off."""
-    remedy = "seed.no-spread"
-    spreads: dict[str, tuple[str, str]] = {}
-    for local, params in constructor_parameters(ctx, loaded.names).items():
-        for param in params:
-            default = code(param.default) if param.default is not None else ""
-            if _SPREAD.search(param.name.value) and default not in ("0", "0.0", "False", "None"):
-                spreads[local] = (param.name.value, "False" if default == "True" else "0")
-                break
-    if not spreads:
-        return []
-    rewrite = _NoSpread(spreads)
-    function = visit_function(loaded.function, rewrite)
-    if not rewrite.done:
-        return []
-    module = change_function(loaded.module, loaded.function, lambda _f: function)
-    made = ", ".join(dict.fromkeys(rewrite.done))
-    why = (
-        f"The code under test adds a random spread that {ctx.target.name} does not control, so the value "
-        f"it checks lands on either side of the boundary from run to run. The class lets callers turn the "
-        f"spread off: the test now builds {made}, and checks the behaviour without the dice."
-    )
-    return [proposal(Category.DATA, remedy, "Turn off the random spread the test does not control", why,
-                     {loaded.path: (loaded.source, module)})]

@@ -365,9 +365,6 @@ def _row_reason(action: str, row: Row) -> str | None:
         return "it is already committed"
     if action in ("commit", "keep") and row.candidate is not None:
         return "it carries no marker: fix it, verify it with v, and commit the fix with git"
-    if action == "write_fix" and row.candidate is not None:
-        # The fix workflow commits a fix together with a marker removal; with no marker it has none.
-        return "it carries no marker: p shows the fix; write it yourself, verify it with v, commit it with git"
     return None
 
 

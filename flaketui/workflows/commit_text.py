@@ -28,6 +28,10 @@ $evidence
 $verification
 $outside"""
 
+#: A test no marker covers (found by CI history or a hunt): the commit is the fix alone.
+UNMARKED_TEMPLATE = DEFAULT_TEMPLATE.replace("remove flaky marker from $nodeid", "fix flaky $nodeid (no marker to remove)")
+
+
 def unified_diff(path: str, before: bytes | None, after: bytes | None) -> str:
     """A ``git diff``-like unified diff of one file, line endings shown as they are."""
     old = (before or b"").decode("utf-8", errors="surrogateescape").splitlines(keepends=True)
@@ -85,6 +89,24 @@ def choose_root_cause(
         (e for d in diagnoses for e in d.evidence), key=lambda e: (e.category is not category, -e.weight)
     )
     return RootCause(category, source, tuple(evidence), notes)
+
+
+def confirmed_order(cause: RootCause, polluters: Mapping[str, tuple[str, int]]) -> RootCause:
+    """The cause once bisection confirmed a polluter (victim node id -> the polluter's, runs): a
+    test that fails after that test and passes alone depends on order, whatever the code showed.
+    A category the team decided or chose when committing stays; a suggestion gives way."""
+    if not polluters or not (cause.source.startswith("suggested") or cause.category is Category.UNKNOWN):
+        return cause
+    found = [
+        Evidence(
+            Category.ORDER, "order.bisection", "", 0, 0,
+            f"fails when {polluter} ran before it and passes alone ({runs} bisection runs)",
+            f"restore in {polluter} what it changes", 1.0, where=victim, source="runs",
+        )
+        for victim, (polluter, runs) in polluters.items()
+    ]  # fmt: skip
+    named = ", ".join(dict.fromkeys(p for p, _ in polluters.values()))
+    return RootCause(Category.ORDER, f"confirmed by bisection: it fails after {named}", (*found, *cause.evidence), cause.note)
 
 
 def outside_changes(verifications: Iterable[Verification], committed: Iterable[str]) -> list[str]:

@@ -53,6 +53,8 @@ class FixWorkflow:
         if problem is not None:
             return FixPlan.refused(label, str(problem))
         every = self.scanning.scan().tests
+        if isinstance(target, FlakyTest) and not target.markers and all(t.key != target.key for t in every):
+            return self._plan_unmarked(target, include, unverified, category, proof)
         if isinstance(target, FlakyTest):
             selected = tuple(t for t in every if t.key == target.key)
         else:
@@ -73,6 +75,20 @@ class FixWorkflow:
             new_contents[path] = removed.after
         plan = self._build(label, selected, new_contents, include, unverified, category, proof)
         return plan if plan.refusal else replace(plan, restore=tuple(removal.removed_markers(selected)))
+
+    def _plan_unmarked(
+        self, test: FlakyTest, include: Sequence[str], unverified: bool, category: Category | None, proof: str
+    ) -> FixPlan:
+        """A test no marker covers (CI history or a hunt found it flaky): the commit holds just
+        the fix, the files in ``include``; there is no marker to remove."""
+        if not include:
+            return FixPlan.refused(
+                test.nodeid,
+                f"{test.nodeid} carries no flaky marker: there is nothing to remove, so a commit holds only your "
+                "fix, and no file was chosen for it.",
+                (test,),
+            )
+        return self._build(test.nodeid, (test,), {}, include, unverified, category, proof)
 
     def refresh_plan(self, plan: FixPlan, *, include: Sequence[str] | None = None, unverified: bool | None = None) -> FixPlan:
         """The same removal with a fresh message, diff and file list: after a verification, or
@@ -187,7 +203,7 @@ class FixWorkflow:
             verifications,
             commit_text.outside_changes(verifications.values(), committed),
             unverified=unverified,
-            template=self._commit_template(),
+            template=self._commit_template() or (None if new_contents else commit_text.UNMARKED_TEMPLATE),
             proof=proof,
         )
         diff = "".join(
@@ -223,9 +239,19 @@ class FixWorkflow:
             self._committed_diagnoses[key] = self._diagnoses_as_committed(tests)
         before_fix = self._committed_diagnoses[key]
         if before_fix is not None:
-            return commit_text.choose_root_cause(category, decided, before_fix, before_fix=True)
-        diagnoses = list(self.diagnosing.diagnose_each(tests).values())
-        return commit_text.choose_root_cause(category, decided, diagnoses)
+            cause = commit_text.choose_root_cause(category, decided, before_fix, before_fix=True)
+        else:
+            cause = commit_text.choose_root_cause(category, decided, list(self.diagnosing.diagnose_each(tests).values()))
+        return commit_text.confirmed_order(cause, self._confirmed_polluters(tests))
+
+    def _confirmed_polluters(self, tests: Sequence[FlakyTest]) -> dict[str, tuple[str, int]]:
+        """Victim -> (polluter, bisection runs) for these tests, as a hunt or ``fix --apply`` recorded them."""
+        if not self.workspace.has_history():
+            return {}
+        from flaketui.store_hunts import polluters
+
+        keys = {(t.rootdir, t.nodeid) for t in tests}
+        return {p.victim: (p.polluter, p.runs) for p in polluters(self.workspace.store) if (p.rootdir, p.victim) in keys}
 
     def _diagnoses_as_committed(self, tests: Sequence[FlakyTest]) -> list[Diagnosis] | None:
         """The diagnosis of the code as committed, when Python files have uncommitted changes.

@@ -7,9 +7,10 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from flaketui import decisions, gate, report, vcs
+from flaketui import decisions, vcs
 from flaketui.models import (
     Category,
     CommitRecord,
@@ -23,11 +24,13 @@ from flaketui.models import (
     Triage,
     Verification,
 )
-from flaketui.workflows import removal
-from flaketui.workflows.ci_history import HistoryWorkflow
-from flaketui.workflows.diagnose import DiagnosisWorkflow
 from flaketui.workflows.scan import ScanWorkflow
 from flaketui.workflows.workspace import Workspace
+
+if TYPE_CHECKING:
+    # The app reads the decisions before its table fills: what only the audit, the gate and
+    # a fix's undo need (the diagnosis engine, CI history) loads when they are first asked.
+    from flaketui.workflows.diagnose import DiagnosisWorkflow
 
 #: Store cache namespace: the markers each fix commit removed, by sha, for undo.
 _FIX_MARKERS = "fix-markers"
@@ -36,9 +39,12 @@ _FIX_BEFORE = "fix-before"
 
 
 class Record:
-    def __init__(self, workspace: Workspace, scanning: ScanWorkflow, diagnosing: DiagnosisWorkflow) -> None:
+    def __init__(
+        self, workspace: Workspace, scanning: ScanWorkflow, diagnosing: Callable[[], DiagnosisWorkflow]
+    ) -> None:
         self.workspace = workspace
         self.scanning = scanning
+        #: Built on demand: only the audit diagnoses.
         self.diagnosing = diagnosing
 
     # -- decisions (.flaketui.toml) ----------------------------------------------------
@@ -70,7 +76,8 @@ class Record:
 
     def last_verifications(self) -> dict[TestKey, Verification]:
         """The newest recorded verification per test."""
-        return self.workspace.store.latest_verifications()
+        # Until something is recorded there is nothing to read, and opening it would create it.
+        return self.workspace.store.latest_verifications() if self.workspace.has_history() else {}
 
     def verifications_of(self, tests: Sequence[FlakyTest]) -> dict[TestKey, Verification]:
         """The newest recorded verification of each of ``tests`` that has one."""
@@ -87,11 +94,13 @@ class Record:
 
     def commits(self) -> list[CommitRecord]:
         """flaketui's commits in this repository, oldest first."""
-        return self.workspace.store.commits()
+        return self.workspace.store.commits() if self.workspace.has_history() else []
 
     def add_fix(self, record: CommitRecord, removed: Sequence[RemovedMarker], before: Mapping[str, bytes]) -> None:
         """Remember a fix commit with what undo needs: the markers it removed, and each edited
         file as the removal saw it (undo merges back towards those bytes)."""
+        from flaketui.workflows import removal
+
         self.add_commit(record)
         store = self.workspace.store
         store.cache_put(_FIX_MARKERS, record.sha, removal.removed_to_json(removed))
@@ -99,6 +108,8 @@ class Record:
 
     def fix_details(self, sha: str) -> tuple[list[RemovedMarker] | None, dict[str, bytes]]:
         """What ``add_fix`` remembered of a fix commit: None markers when this clone did not make it."""
+        from flaketui.workflows import removal
+
         store = self.workspace.store
         stored = store.cache_get(_FIX_MARKERS, sha)
         befores: dict[str, str] = json.loads(store.cache_get(_FIX_BEFORE, sha) or "{}")
@@ -116,6 +127,9 @@ class Record:
     def audit(self, *, as_json: bool = False, generated: str | None = None) -> str:
         """``flaky_test_audit.md`` (or its JSON). Diagnoses every test that has no confirmed
         category; a test whose file does not parse is "not diagnosed"."""
+        from flaketui import report
+        from flaketui.workflows.ci_history import HistoryWorkflow
+
         root = self.workspace.root
         scan = self.scanning.scan()
         decided = self.decisions()
@@ -133,7 +147,7 @@ class Record:
             head=vcs.head(root),
             tests=scan.tests,
             decisions=decided,
-            diagnoses=self.diagnosing.diagnose_each(unconfirmed),
+            diagnoses=self.diagnosing().diagnose_each(unconfirmed),
             verifications=verifications,
             commits=self.commits(),
             findings=scan.findings,
@@ -146,6 +160,8 @@ class Record:
     def check(self, *, budget: int = 0, today: dt.date | None = None) -> GateResult:
         """The CI gate: fail on every flaky marker and repository-wide rerun not kept on
         purpose, beyond ``budget``, and on every keep past its expiry date."""
+        from flaketui import gate
+
         scan = self.scanning.scan()
         items = gate.gate_items(scan.tests, scan.findings, self.decisions(), today or dt.date.today())
         return GateResult(

@@ -36,6 +36,11 @@ class UndoWorkflow:
             )
         target = trailers.get(commit_text.TARGET_TRAILER) or fix_message.split("\n", 1)[0].rsplit(" ", 1)[-1]
         recorded, befores = self.record.fix_details(fix_sha)
+        if recorded == []:
+            raise FlakeTUIError(
+                f"{fix_sha[:12]} fixed {target}, which carried no flaky marker: there is no marker to put back.",
+                f"`git revert {fix_sha[:12]}` takes the fix itself back.",
+            )
         removed = recorded if recorded is not None else self._markers_before(fix_sha, target)
         if not removed:
             raise FlakeTUIError(

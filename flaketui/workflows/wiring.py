@@ -48,7 +48,7 @@ class Workflows:
     def record(self) -> Record:
         from flaketui.workflows.record import Record
 
-        return Record(self.workspace, self.scan, self.diagnose)
+        return Record(self.workspace, self.scan, lambda: self.diagnose)
 
     @cached_property
     def ci_history(self) -> HistoryWorkflow:
@@ -78,7 +78,10 @@ class Workflows:
     def proposals(self) -> ProposalsWorkflow:
         from flaketui.proposals import ProposalsWorkflow
 
-        return ProposalsWorkflow(self.workspace, self.scan, self.diagnose, self.record)
+        return ProposalsWorkflow(
+            self.workspace, self.scan, self.diagnose, self.record,
+            lambda: self.ci_history.candidate_tests(self.ci_history.candidates()),
+        )  # fmt: skip
 
     @cached_property
     def apply(self) -> ApplyWorkflow:

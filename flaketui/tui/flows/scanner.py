@@ -99,7 +99,8 @@ class Scanner(Widget):
         candidates = service.candidates(marked=result.tests)
         self.post_message(self.Scanned(result, service.decisions(), service.last_verifications(),
                                        _fixed_commits(service),
-                                       list(zip(service.hunting.candidate_tests(candidates), candidates, strict=True))))
+                                       list(zip(service.hunting.candidate_tests(candidates), candidates, strict=True))
+                                       if candidates else []))
 
     def reload_repo(self) -> None:
         """HEAD moved (a commit): every other verification now ran on an older tree."""
