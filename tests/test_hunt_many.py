@@ -34,28 +34,28 @@ def test_three_victims_of_two_polluters_are_bisected_together(make_repo, capsys:
 
 
 def test_the_shared_runs_get_the_projects_pytest_args(make_repo, capsys: pytest.CaptureFixture[str]) -> None:
-    # The polluters leak only with the project's --leak option, from [tool.flaketui] pytest-args:
-    # a bisection run without it would see every victim pass and confirm no polluter.
+    # The polluters leak only with the project's --leak option, from [tool.flaketui] pytest-args
+    # (without it a fixture clears what they leave): a bisection run without it would see every
+    # victim pass and confirm no polluter.
     leaky = {
         **MANY_VICTIMS_PROJECT,
-        "conftest.py": "def pytest_addoption(parser):\n    parser.addoption('--leak', action='store_true')\n",
         "pyproject.toml": '[tool.flaketui]\npytest-args = "--leak"\n',
-        "tests/test_a_polluters.py": """
+        "conftest.py": """
+            import pytest
+
             from tests import shared
 
 
-            def test_appends(request):
-                if request.config.getoption("--leak"):
-                    shared.STATE.append("leak")
+            def pytest_addoption(parser):
+                parser.addoption("--leak", action="store_true")
 
 
-            def test_bystander():
-                pass
-
-
-            def test_configures(request):
-                if request.config.getoption("--leak"):
-                    shared.CONFIG["mode"] = "fast"
+            @pytest.fixture(autouse=True)
+            def contained(request):
+                yield
+                if not request.config.getoption("--leak"):
+                    shared.STATE.clear()
+                    shared.CONFIG.clear()
         """,
     }
     root = make_repo(leaky)
