@@ -123,6 +123,8 @@ def test_scan_json_answers_again_after_a_new_commit(make_repo: MakeRepo, capsys:
                      id="flaketui-trailer"),
         pytest.param("Rename the helpers", "", set(), id="refactor-names-no-cause"),
         pytest.param("Not a race: rename the counter", "", set(), id="negated"),
+        pytest.param("Replace the flaky.flaky decorator with a pytest fixture", "", set(), id="marker-spelling-only"),
+        pytest.param("Mark the timeout test as flaky", "", set(), id="marking-it-flaky-names-no-cause"),
     ],
 )
 def test_which_commit_messages_name_a_cause(subject: str, body: str, expected: set[Category]) -> None:

@@ -652,7 +652,8 @@ CASES = [
             session = profiler.stop()
             assert session.root_frame().time == pytest.approx(0.25, rel=0.1)
         """,
-        {(6, "async.blocking-sleep"), (8, "time.elapsed-assert")},
+        # The sleep is the work the profiler measures (as in a timer block): no wait to blame.
+        {(8, "time.elapsed-assert")},
         id="profiled-sleep-frame-time",
     ),
     pytest.param(

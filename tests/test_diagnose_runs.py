@@ -46,6 +46,21 @@ def test_failing_only_in_random_order_says_order() -> None:
     assert order.category is Category.ORDER and "10 runs in forked passed" in order.message
 
 
+def test_failing_only_under_xdist_against_its_own_serial_baseline_says_fixture() -> None:
+    """A parallel verification compares itself with serial runs and says so in its note: that
+    baseline counts as the ordinary runs that passed."""
+    from dataclasses import replace
+
+    clash = (RunOutcome.FAILED, "AssertionError: assert ['withdrawal,5'] == ['deposit,10']\n  at tests/test_x.py:17")
+    parallel = replace(verification(VerifyMode.PARALLEL, [clash, PASS, clash] + [PASS] * 7),
+                       note="parallel (2 xdist workers) 8/10 passed, unlike serial (forked) 10/10")
+    evidence = run_evidence([parallel])
+    xdist = next(e for e in evidence if e.rule == "run.parallel-only")
+    assert xdist.category is Category.FIXTURE and "10 runs in forked passed" in xdist.message
+    failing_serial = replace(parallel, note="parallel (2 xdist workers) 8/10 passed, the same as serial (forked) 8/10")
+    assert "run.parallel-only" not in {e.rule for e in run_evidence([failing_serial])}
+
+
 def test_a_test_that_never_failed_says_no_run_evidence_exists() -> None:
     [never] = run_evidence([])
     assert "no run evidence" in never.message and never.weight == 0

@@ -17,6 +17,7 @@ from flaketui.diagnose.vocabulary import (
     CLOCK_CALLS,
     CLOCK_SUMMARIES,
     CLOCK_WORDS,
+    DEADLINE_WORDS,
     MEASURED_ATTRS,
     POLLING_SLEEPS,
     TIMER_WORDS,
@@ -24,6 +25,25 @@ from flaketui.diagnose.vocabulary import (
 
 if TYPE_CHECKING:
     from flaketui.diagnose.facts import FunctionReader
+
+
+def loop_has_deadline(reader: FunctionReader, loop: cst.While) -> bool:
+    """The loop checks a clock or a deadline/timeout (``assert time() < start + 5``), or a
+    framework bounds the test's time (``@pytest.mark.timeout``, ``with fail_after(5)``)."""
+    if reader.facts.framework_timeout:
+        return True
+    for call in m.findall(loop.test, m.Call(func=m.Attribute(attr=m.Name("poll") | m.Name("is_alive")))):
+        return True  # ``while ... and proc.poll() is None``: the child's exit ends the wait
+    for name in m.findall(loop, m.Name()):
+        assert isinstance(name, cst.Name)
+        if name.value in reader.clock_names or DEADLINE_WORDS.search(name.value):
+            return True
+    for call in m.findall(loop, m.Call()):
+        assert isinstance(call, cst.Call)
+        if CLOCK_CALLS.match(reader.qualify(call.func) or ""):
+            return True
+    return False
+
 
 
 def is_clock_expression(reader: FunctionReader, node: cst.BaseExpression) -> bool:

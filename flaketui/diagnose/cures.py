@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 import libcst as cst
+import libcst.matchers as m
 
 from flaketui.diagnose.vocabulary import FRAMEWORK_TIMEOUTS
 
@@ -34,6 +35,8 @@ _PROPERTY_DECORATORS = re.compile(r"(^|\.)(given|example|settings|seed)$|^hypoth
 
 
 _JOIN = re.compile(r"\.join\(\s*\)")
+_EXPECTS_TIMEOUT = re.compile(r"\b(raises|assertRaises)\(\s*\(?[\w., ]*Timeout")
+_WRITES_FILES = re.compile(r"\.(write_text|write_bytes|mkdir|touch|unlink)\(|\brmtree\(")
 _TIMEOUT_BLOCK = re.compile(r"\bwith\b[^\n]*\b(timeout|fail_after|move_on_after|fail_at)\s*\(")
 
 
@@ -41,6 +44,9 @@ def prescan(facts: FunctionFacts, node: cst.FunctionDef, resolver: Resolver, tex
     """Facts the walk's predicates need before they reach the lines that say them, read from
     the function's text (a matcher search over its tree would cost as much as the walk)."""
     facts.joins_threads = bool(_JOIN.search(text))
+    facts.expects_timeout = bool(_EXPECTS_TIMEOUT.search(text))
+    facts.writes_files = bool(_WRITES_FILES.search(text))
+    facts.decorator_strings = {id(s) for d in node.decorators for s in m.findall(d, m.SimpleString())}
     decorators = [resolver.qualify(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or ""
                   for d in node.decorators]
     facts.framework_timeout = any(FRAMEWORK_TIMEOUTS.match(name) for name in decorators) or bool(
@@ -58,6 +64,8 @@ def apply(facts: FunctionFacts, node: cst.FunctionDef, resolver: Resolver, docst
             continue
         if hit.rule.id in RESTORABLE_RULES and _restored(hit, facts.restored):
             continue
+        if hit.rule.id == "race.signal-timing" and 0 < facts.last_assert_line < hit.line:
+            continue  # ``proc.terminate()`` after the last assert: cleanup, the outcome is decided
         kept.append(hit)
     facts.hits = kept
 

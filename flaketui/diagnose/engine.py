@@ -168,27 +168,59 @@ class Diagnoser:
         from flaketui.diagnose.callees import callee_evidence
         from flaketui.diagnose.notes import comments, notes_of
         from flaketui.diagnose.project import Project, follow
-        from flaketui.diagnose.scope import assemble, find_test
+        from flaketui.diagnose.scope import assemble, find_test, inherited_method
 
         module = self.module(test.path)
         if module is None or module.error is not None:
             return _unknown(test.nodeid)
         facts = find_test(module, test.name, test.class_name, test.line)
+        collecting = module
+        if facts is None and test.class_name and (home := self.module(_collected_from(test))) is not None \
+                and home.error is None and home is not module:
+            # A method a class of the test module inherits from a base elsewhere: its code is the
+            # base's, its fixtures are the ones pytest finds from the test module.
+            facts = inherited_method(module, test.name, test.line)
+            collecting = home
         if facts is None:
             return _unknown(test.nodeid)
         conftests = [c for c in (self.module(p) for p in self.conftest_paths(test)) if c is not None and c.error is None]
-        scope = assemble(facts, test.class_name, module, conftests)
+        scope = assemble(facts, test.class_name, collecting, conftests)
         evidence = evidence_of(scope)
         if test.rootdir not in self._projects:
             self._projects[test.rootdir] = Project(self, test.rootdir)
         evidence += callee_evidence(scope, follow(self._projects[test.rootdir], _starts(scope)))
         if test.path not in self._comments:
             self._comments[test.path] = comments(self._read(test.path) or b"")
-        evidence += notes_of(test, self._comments[test.path], facts.first_line or facts.line, facts.line,
-                             facts.end_line, facts.docstring)
+        notes = notes_of(test, self._comments[test.path], facts.first_line or facts.line, facts.line,
+                         facts.end_line, facts.docstring)
+        if facts.expects_timeout:
+            # "times out" in the name or docstring of a test that expects a timeout says what it
+            # checks, not why it fails.
+            notes = [n for n in notes if not (n.category is Category.ASYNC and n.rule in {"note.name", "note.docstring"})]
+        evidence = sleeps_as_work(evidence + notes)
         evidence.sort(key=lambda e: (-e.weight, e.path, e.line))
         suggestion, ranking = rank(evidence)
         return Diagnosis(test.nodeid, calibrate(suggestion, evidence), tuple(evidence), ranking)
+
+
+#: Asserts on a measured duration, and the sleeps that a test measuring durations makes as its work.
+_DURATION_RULES = frozenset({"time.elapsed-assert", "time.timing-tolerance"})
+_SLEEP_RULES = frozenset({"async.fixed-sleep", "async.blocking-sleep"})
+
+
+def sleeps_as_work(evidence: list[Evidence]) -> list[Evidence]:
+    """In a file whose test asserts on a measured duration (``approx(0.6, rel=0.1)``), a sleep
+    stands in for the work measured (a profiler's test): it waits for nothing, and the duration
+    assert is the cause. Reported as "sleeps hoping the other task finished", it would send the
+    fix to the wrong line."""
+    measured = {e.path for e in evidence if e.rule in _DURATION_RULES}
+    return [e for e in evidence if not (e.rule in _SLEEP_RULES and e.path in measured)]
+
+
+def _collected_from(test: FlakyTest) -> str:
+    """The module pytest collected the test from (its node id's file), relative to the repository."""
+    path = test.nodeid.split("::", 1)[0]
+    return path if test.rootdir in {"", "."} else f"{test.rootdir}/{path}"
 
 
 def _starts(scope: Scope) -> list[tuple[FunctionFacts, ModuleFacts, dict[str, str]]]:

@@ -16,6 +16,7 @@ import libcst.matchers as m
 from libcst.metadata import CodeRange
 
 from flaketui.diagnose import clocks, cures, mitigations, state
+from flaketui.diagnose.blocks import CLEANUP_CALLS, ends_in_raise, operand_names, restoring
 from flaketui.diagnose.catalog import RULES
 from flaketui.diagnose.predicates import local_url
 from flaketui.diagnose.resolve import Resolver, dotted, import_aliases
@@ -117,6 +118,12 @@ class FunctionFacts:
     #: a framework bounds its time (``@pytest.mark.timeout``, ``with fail_after(...)``).
     joins_threads: bool = False
     framework_timeout: bool = False
+    #: The last line that asserts (``assert``, ``self.assert*``): a kill after it only cleans up.
+    last_assert_line: int = 0
+    decorator_strings: set[int] = field(default_factory=set)  # a marker's reason="https://..." is no request
+    writes_files: bool = False  # it writes, creates or deletes files (``write_text``, ``mkdir``, ``rmtree``)
+    #: It expects a timeout to expire (``pytest.raises(TimeoutError)``): a tight one is the point.
+    expects_timeout: bool = False
     #: The function read a clock or slept before the current node (timing tolerances follow).
     measures_time: bool = False
     #: Every call (resolved name, line, whether an argument is a URL served locally), and the
@@ -177,6 +184,10 @@ class FunctionReader(cst.CSTVisitor):
         self.params = set(facts.params)
         self._seen: set[tuple[str, int]] = set()
         self.in_teardown = False
+        #: ``with warnings.catch_warnings():`` blocks being read: what changes inside is put back.
+        self.restoring_depth = 0
+        #: ``finally:`` and ``except`` bodies being read: a kill there cleans up, it races nothing.
+        self.cleanup_depth = 0
         #: Calls that are with-items: they mitigate their block only, not the rest of the function.
         self.with_items: set[int] = set()
 
@@ -201,20 +212,16 @@ class FunctionReader(cst.CSTVisitor):
     def measures_time(self) -> bool:
         return self.facts.measures_time
 
+    @property
+    def expects_timeout(self) -> bool:
+        return self.facts.expects_timeout
+
+    @property
+    def writes_files(self) -> bool:
+        return self.facts.writes_files
+
     def loop_has_deadline(self, loop: cst.While) -> bool:
-        """The loop checks a clock or a deadline/timeout (``assert time() < start + 5``), or a
-        framework bounds the test's time (``@pytest.mark.timeout``, ``with fail_after(5)``)."""
-        if self.facts.framework_timeout:
-            return True
-        for name in m.findall(loop, m.Name()):
-            assert isinstance(name, cst.Name)
-            if name.value in self.clock_names or DEADLINE_WORDS.search(name.value):
-                return True
-        for call in m.findall(loop, m.Call()):
-            assert isinstance(call, cst.Call)
-            if CLOCK_CALLS.match(self.qualify(call.func) or ""):
-                return True
-        return False
+        return clocks.loop_has_deadline(self, loop)
 
     def is_deadline(self, node: cst.CSTNode) -> bool:
         return id(node) in self.deadlines
@@ -289,9 +296,11 @@ class FunctionReader(cst.CSTVisitor):
                 self._teardown_call(node.func.attr.value)
             self._restores(node)
             return True
-        for rule in _NODE_RULES.get(type(node), ()):
+        for rule in () if id(node) in self.facts.decorator_strings else _NODE_RULES.get(type(node), ()):
             if rule.matcher is not None and m.matches(node, rule.matcher) and (rule.when is None or rule.when(node, self)):
                 self.hit(rule, node, dotted(node.target) if isinstance(node, cst.AssignTarget) else None)
+        if isinstance(node, cst.Assert):
+            self.facts.last_assert_line = max(self.facts.last_assert_line, self.lines(node)[1])
         if isinstance(node, cst.Assert) and isinstance(node.test, cst.Comparison):
             if any(isinstance(t.operator, cst.Equal) for t in node.test.comparisons):
                 self.facts.asserts_equality = True
@@ -318,12 +327,14 @@ class FunctionReader(cst.CSTVisitor):
             if any(_LOCKISH.search(dotted(i.item.func if isinstance(i.item, cst.Call) else i.item) or "")
                    for i in node.items):
                 self.lock_depth += 1
+            if restoring(self, node):
+                self.restoring_depth += 1
         elif isinstance(node, cst.While):
             # ``while time.time() < deadline``: the clock bounds a wait, which is the cure.
             self._mark_deadline(node.test)
             self.loop_depth += 1
         elif isinstance(node, cst.Comparison) and any(
-            isinstance(n, cst.Name) and n.value in self.clock_names for n in _operand_names(node)
+            isinstance(n, cst.Name) and n.value in self.clock_names for n in operand_names(node)
         ):
             # ``time() < start + 30`` measures elapsed time; time.elapsed-assert judges it.
             self._mark_deadline(node)
@@ -342,6 +353,8 @@ class FunctionReader(cst.CSTVisitor):
             # ``finally: os.chdir(old)``: what the function puts back is not what it leaks.
             for inner in m.findall(node.finalbody, m.Name() | m.Attribute()):
                 self._restores(inner)
+        elif isinstance(node, cst.Finally | cst.ExceptHandler) or ends_in_raise(node):
+            self.cleanup_depth += 1
         elif isinstance(node, cst.Global):
             self.facts.globals_declared.update(n.name.value for n in node.names)
         elif isinstance(node, cst.Yield):
@@ -368,10 +381,15 @@ class FunctionReader(cst.CSTVisitor):
                 _LOCKISH.search(dotted(i.item.func if isinstance(i.item, cst.Call) else i.item) or "")
                 for i in original_node.items):
             self.lock_depth -= 1
+        if isinstance(original_node, cst.With) and restoring(self, original_node):
+            self.restoring_depth -= 1
         self.timed_blocks.discard(id(original_node))
         if isinstance(original_node, cst.FunctionDef) and self.defs:
             clocks.leave_def(self, original_node)
             self.defs.pop()
+        if (isinstance(original_node, cst.Finally | cst.ExceptHandler) or ends_in_raise(original_node)) \
+                and not self.in_teardown:
+            self.cleanup_depth -= 1
         if isinstance(original_node, cst.While) and not self.in_teardown:
             self.loop_depth -= 1
         elif isinstance(original_node, cst.Assign):
@@ -427,6 +445,10 @@ class FunctionReader(cst.CSTVisitor):
                 continue  # a sleep inside a while loop is polling: async.polling-loop speaks for it
             if self.timed_blocks and rule.id in POLLING_SLEEPS:
                 continue  # a sleep a timer measures stands in for work; the duration's assert speaks
+            if self.restoring_depth and rule.id == "fixture.process-config":
+                continue  # inside ``with warnings.catch_warnings():`` the change ends with the block
+            if self.cleanup_depth and rule.id in CLEANUP_CALLS:
+                continue  # ``finally: proc.terminate()``: cleanup after the outcome is decided
             if rule.matches_call(qualified) and (rule.when is None or rule.when(node, self)):
                 self.hit(rule, node, qualified)
         head, dot, rest = qualified.partition(".")
@@ -475,16 +497,3 @@ class FunctionReader(cst.CSTVisitor):
             self.facts.has_teardown = True
         if attribute == "cache_clear":
             self.facts.clears_caches = True
-
-
-def _operand_names(comparison: cst.Comparison) -> list[cst.BaseExpression]:
-    """The plain names among a comparison's operands, including inside ``start + 30``."""
-    found: list[cst.BaseExpression] = []
-    pending: list[cst.BaseExpression] = [comparison.left, *(t.comparator for t in comparison.comparisons)]
-    while pending:
-        current = pending.pop()
-        if isinstance(current, cst.BinaryOperation):
-            pending += [current.left, current.right]
-        elif isinstance(current, cst.Name):
-            found.append(current)
-    return found

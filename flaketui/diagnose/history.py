@@ -28,6 +28,10 @@ _TRAILER = re.compile(r"^Flaky-Category:\s*(\w+)\s*$", re.MULTILINE)
 #: Actions") touch many tests and name no cause of any of them.
 _ABOUT_TESTS = re.compile(r"\btest(s|ing)?\b|\bfix(es|ed)?\b|flak|intermittent|sporadic|instead of|\bavoid\b"
                           r"|work ?around|deflake|stabili[sz]e|\brobust", re.IGNORECASE)
+#: A subject about the marker itself (its spelling, the plugin that reads it, adding or
+#: removing it) says nothing of the cause, whatever else its words match ("pytest fixture").
+_MARKER_ONLY = re.compile(r"\b(decorator|marker|mark(ed)? (as )?flaky|as flaky|rerunfailures|pytest-rerun|flaky\.flaky|mark\.flaky)\b"
+                          r"|@flaky", re.IGNORECASE)
 #: A message read as evidence weighs like a comment next to the marker; flaketui's own trailer
 #: records a category someone confirmed.
 WEIGHT = 0.6
@@ -55,6 +59,8 @@ def history_evidence(test: FlakyTest, later: Sequence[LineChange]) -> list[Evide
             found.append(_evidence(test.path, start, change, Category(trailer.group(1)), TRAILER_WEIGHT))
             continue
         # The subject only: bodies (pull-request descriptions) mention everything.
+        if _MARKER_ONLY.search(change.subject):
+            continue  # "Replace @flaky.flaky decorator with pytest marker": the marker, not a cause
         if _ABOUT_TESTS.search(change.subject) and change.files <= MAX_FILES:
             found += [_evidence(test.path, start, change, category, WEIGHT) for category in _named(change.subject)]
     if len({e.category for e in found if e.weight < TRAILER_WEIGHT}) > 1:

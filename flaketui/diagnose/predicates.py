@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 import libcst as cst
 import libcst.matchers as m
 
+from flaketui.diagnose.resolve import ARGV_OF_PYTHON
 from flaketui.diagnose.rules import RuleContext
 
 
@@ -74,8 +75,21 @@ def short_network_timeout(node: cst.CSTNode, ctx: RuleContext) -> bool:
 
 
 def short_timeout_seconds(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """A tight timeout, unless the test expects it to expire (``pytest.raises(TimeoutError)``)."""
     assert isinstance(node, cst.Call)
-    return not _talks_to_network(node) and _short_timeout(node, ctx)
+    return not _talks_to_network(node) and not ctx.expects_timeout and _short_timeout(node, ctx)
+
+
+def another_program(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """Not ``Popen([sys.executable, ...])``: the test's own interpreter is no tool of the
+    machine's, and what the child does is the project's code (its timing is judged by the
+    rules on the signals and waits around it)."""
+    assert isinstance(node, cst.Call)
+    first = argument(node, 0, "args")
+    if isinstance(first, cst.List | cst.Tuple) and first.elements:
+        head = first.elements[0]
+        first = None if isinstance(head, cst.StarredElement) else head.value
+    return first is None or ctx.qualify(first) not in {"sys.executable", ARGV_OF_PYTHON}
 
 
 def _short_timeout(node: cst.Call, ctx: RuleContext) -> bool:
@@ -191,6 +205,8 @@ def iterates_a_set(node: cst.CSTNode, ctx: RuleContext) -> bool:
 def _is_set(node: cst.BaseExpression, ctx: RuleContext) -> bool:
     if isinstance(node, cst.Set | cst.SetComp):
         return True
+    if isinstance(node, cst.Call) and not node.args:
+        return False  # ``iter(set())``, a type probe: an empty set has no order to depend on
     qualified = ctx.qualify(node)
     return qualified in {"set()", "frozenset()"} or (qualified or "").endswith((".keys().__xor__",))
 
@@ -300,7 +316,12 @@ def _approx_of_duration(operands: list[cst.BaseExpression], ctx: RuleContext) ->
     if not approx:
         return False
     inner = [a.value for call in approx for a in call.args[:1]]
-    return any(ctx.is_clock_expression(o) for o in [*operands, *inner] if not isinstance(o, cst.Call) or o not in approx)
+    if any(ctx.is_clock_expression(o) for o in [*operands, *inner] if not isinstance(o, cst.Call) or o not in approx):
+        return True
+    # ``recorder.awaited == approx(0.3, rel=0.1)`` after sleeping: seconds held to a tolerance.
+    seconds = [literal_number(v) for v in inner]
+    return ctx.measures_time and any(has_keyword(call, "rel", "abs") for call in approx) and any(
+        s is not None and 0 < s < 10 for s in seconds)
 
 
 def timing_tolerance(node: cst.CSTNode, ctx: RuleContext) -> bool:
@@ -373,6 +394,17 @@ def writes_relative_file(node: cst.CSTNode, ctx: RuleContext) -> bool:
         return False
     text = path.value.strip("rbuRBU").strip("'\"")
     return bool(text) and not text.startswith(("/", "~")) and any(c in mode.value for c in "wax")
+
+
+def relative_path_written(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``folder = Path("scratch")`` in a function that writes or deletes files: every test (and
+    every xdist worker) gets the same folder in the shared working directory."""
+    assert isinstance(node, cst.Call)
+    path = argument(node, 0)
+    if not ctx.writes_files or len(node.args) != 1 or not isinstance(path, cst.SimpleString):
+        return False
+    text = path.value.strip("rbuRBU").strip("'\"")
+    return bool(text) and not text.startswith(("/", "~", ".")) and "{" not in text
 
 
 def fixed_tmp_path(node: cst.CSTNode, ctx: RuleContext) -> bool:

@@ -53,6 +53,10 @@ def import_aliases(statement: cst.Import | cst.ImportFrom) -> dict[str, str]:
     return bound
 
 
+#: What a name bound to ``[sys.executable, ...]`` resolves to.
+ARGV_OF_PYTHON = "<argv>.sys.executable"
+
+
 class Resolver:
     """Maps expressions to qualified names through module imports and local bindings.
 
@@ -106,6 +110,9 @@ class Resolver:
         if not isinstance(target, cst.Name):
             return
         qualified = self.qualify(value)
+        if isinstance(value, cst.List | cst.Tuple) and value.elements and isinstance(value.elements[0], cst.Element) \
+                and self.qualify(value.elements[0].value) == "sys.executable":
+            qualified = ARGV_OF_PYTHON  # ``cmd = [sys.executable, ...]``: a command line of our own interpreter
         if qualified is not None and qualified != target.value:
             self.local_names[target.value] = qualified
         else:

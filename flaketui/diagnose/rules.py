@@ -67,6 +67,12 @@ class RuleContext(Protocol):
     @property
     def measures_time(self) -> bool: ...
 
+    @property
+    def expects_timeout(self) -> bool: ...
+
+    @property
+    def writes_files(self) -> bool: ...
+
 
 Predicate = Callable[[cst.CSTNode, RuleContext], bool]
 

@@ -132,15 +132,31 @@ def _same_elements(message: str) -> bool:
 
 def _mode_pattern(verifications: Sequence[Verification], failed: list[Failure], where: str) -> list[Evidence]:
     failing = {f.mode for f in failed}
-    passing_ordinary = [v for v in verifications if v.mode in _ORDINARY and v.runs >= 5 and v.passed == v.runs]
+    passing = [(str(v.mode), v.runs) for v in verifications if v.mode in _ORDINARY and v.runs >= 5 and v.passed == v.runs]
+    passing += _serial_baselines(verifications)
     found = []
     for mode in failing & _MODE_CAUSES.keys():
-        if failing - {mode} or not passing_ordinary:
+        if failing - {mode} or not passing:
             continue
         category, message, rule = _MODE_CAUSES[mode]
-        runs = sum(v.runs for v in passing_ordinary)
-        found.append(Evidence(category, rule, "", 0, 0, f"{message} ({runs} runs in {passing_ordinary[0].mode} passed)",
+        runs = sum(n for _, n in passing)
+        found.append(Evidence(category, rule, "", 0, 0, f"{message} ({runs} runs in {passing[0][0]} passed)",
                               _mode_fix(mode), 0.85, where, source="runs"))
+    return found
+
+
+#: A parallel verification's own serial baseline, as its note states it.
+_SERIAL = re.compile(r"unlike serial \(([\w-]+)\) (\d+)/(\d+)")
+
+
+def _serial_baselines(verifications: Sequence[Verification]) -> list[tuple[str, int]]:
+    """The serial runs a parallel verification compared itself with, where every one passed:
+    "parallel (2 xdist workers) 4/10 passed, unlike serial (forked) 10/10"."""
+    found = []
+    for verification in verifications:
+        match = _SERIAL.search(verification.note) if verification.mode is VerifyMode.PARALLEL else None
+        if match is not None and match.group(2) == match.group(3) and int(match.group(3)) >= 5:
+            found.append((match.group(1), int(match.group(3))))
     return found
 
 

@@ -101,6 +101,15 @@ def find_test(module: ModuleFacts, name: str, class_name: str | None, line: int)
     return module.function(name) or module.function_at(line)
 
 
+def inherited_method(module: ModuleFacts, name: str, line: int) -> FunctionFacts | None:
+    """The method ``name`` defined at ``line`` in any class of ``module`` (a base class)."""
+    for klass in module.classes.values():
+        method = klass.method(name)
+        if method is not None and method.line == line:
+            return method
+    return None
+
+
 @dataclass
 class _Level:
     """Fixtures visible at one level (the class, the module, one conftest.py), read on demand."""

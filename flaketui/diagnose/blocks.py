@@ -1,0 +1,46 @@
+"""Blocks whose meaning a call inside them depends on: cleanup (``finally``, ``except``, a block
+that ends by raising), where a kill puts a process away rather than races it; blocks that put
+process configuration back when they end (``warnings.catch_warnings``); the names a comparison
+reads. Small pure helpers of the function reader (``facts``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+if TYPE_CHECKING:
+    from flaketui.diagnose.rules import RuleContext
+
+#: Rules whose calls, in a ``finally`` or ``except`` body, put things away rather than race.
+CLEANUP_CALLS = frozenset({"race.signal-timing"})
+#: Context managers that put process-wide configuration back when their block ends.
+RESTORING_CONTEXTS = frozenset({"warnings.catch_warnings", "numpy.errstate", "numpy.printoptions",
+                                "pandas.option_context", "decimal.localcontext", "contextlib.chdir"})
+
+
+def restoring(ctx: RuleContext, node: cst.With) -> bool:
+    """``with warnings.catch_warnings():``: what changes inside ends with the block."""
+    return any(isinstance(i.item, cst.Call) and ctx.qualify(i.item.func) in RESTORING_CONTEXTS for i in node.items)
+
+
+def ends_in_raise(node: cst.CSTNode) -> bool:
+    """A block that ends by raising (``if not ready: proc.terminate(); raise IOError(...)``): an
+    error path, whose kills clean up."""
+    if not isinstance(node, cst.IndentedBlock) or not node.body:
+        return False
+    last = node.body[-1]
+    return isinstance(last, cst.SimpleStatementLine) and any(isinstance(s, cst.Raise) for s in last.body)
+
+
+def operand_names(comparison: cst.Comparison) -> list[cst.BaseExpression]:
+    """The plain names among a comparison's operands, including inside ``start + 30``."""
+    found: list[cst.BaseExpression] = []
+    pending: list[cst.BaseExpression] = [comparison.left, *(t.comparator for t in comparison.comparisons)]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, cst.BinaryOperation):
+            pending += [current.left, current.right]
+        elif isinstance(current, cst.Name):
+            found.append(current)
+    return found
