@@ -67,8 +67,10 @@ def find_culprits(store: Store, hunt_id: int, settings: HuntSettings, tests: lis
         if test.verdict is not HuntVerdict.ORDER_DEPENDENT or test.polluter or test.setter:
             continue
         known = {named for t in found if (named := t.polluter or t.setter)}
+        # Counts that chance could give (0/10 serially, 3/20 else) need the final check twice.
+        checks = 1 if settled(test) is test else 2
         bisection = bisect_in_runs(settings, probe_dir, runs, test.nodeid, stop=stop, deadline=deadline,
-                                   on_step=partial(_step_of, step, test.nodeid), known=known)  # fmt: skip
+                                   on_step=partial(_step_of, step, test.nodeid), known=known, checks=checks)  # fmt: skip
         if bisection.polluter is not None:
             store_hunts.add_polluter(store, Polluter(settings.rootdir, test.nodeid, bisection.polluter,
                                                      bisection.runs, hunt_id))  # fmt: skip
@@ -125,7 +127,7 @@ def _together(settings: HuntSettings, probe_dir: str, runs: Sequence[HuntRun], v
 
 def bisect_in_runs(settings: HuntSettings, probe_dir: str, runs: Sequence[HuntRun], victim: str, *,
                    stop: StopPredicate, deadline: float, on_step: Callable[[int], None] | None = None,
-                   known: Collection[str] = ()) -> Bisection:  # fmt: skip
+                   known: Collection[str] = (), checks: int = 1) -> Bisection:  # fmt: skip
     """The polluter of ``victim`` over the tests before it in its shortest failing order (the
     likely ones first, the ``known`` culprits of other tests before them); if it fails alone,
     its setter over a passing order."""
@@ -139,7 +141,7 @@ def bisect_in_runs(settings: HuntSettings, probe_dir: str, runs: Sequence[HuntRu
         shortest = _shortest(failing, victim)
         before = _before(shortest, victim)
         fails_after = _runner(settings, probe_dir, victim, shortest.hash_seed, stop, deadline, on_step, timeouts)
-        bisection = find_polluter(before, victim, fails_after, _likely(failing, passing, victim), known)
+        bisection = find_polluter(before, victim, fails_after, _likely(failing, passing, victim), known, checks)
         if before and not bisection.fails_alone:
             return bisection
     if not passing or bisection.stopped:
@@ -147,7 +149,7 @@ def bisect_in_runs(settings: HuntSettings, probe_dir: str, runs: Sequence[HuntRu
     shortest = _shortest(passing, victim)
     fails_after = _runner(settings, probe_dir, victim, shortest.hash_seed, stop, deadline, on_step, timeouts)
     return find_setter(_before(shortest, victim), victim, fails_after, _likely(passing, failing, victim),
-                       runs_before=bisection.runs, known=known)  # fmt: skip
+                       runs_before=bisection.runs, known=known, checks=checks)  # fmt: skip
 
 
 def _runner(settings: HuntSettings, probe_dir: str, victim: str, hash_seed: int, stop: StopPredicate, deadline: float,

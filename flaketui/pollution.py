@@ -62,8 +62,11 @@ class _Runs:
         return outcome
 
 
-def find_polluter(before: Sequence[str], victim: str, fails_after: FailsAfter,
-                  likely: Sequence[str] | None = None, known: Collection[str] = ()) -> Bisection:  # fmt: skip
+def find_polluter(before: Sequence[str], victim: str, fails_after: FailsAfter, likely: Sequence[str] | None = None,
+                  known: Collection[str] = (), checks: int = 1) -> Bisection:  # fmt: skip
+    """``checks``: how many times the victim is run alone and after the polluter at the end
+    (more when its counts could be chance: a test failing at random 40% of the time passes
+    one such check in 1 case in 4)."""
     if not before:
         return Bisection(None, 0, "it failed with no test before it: " + _RANDOM.split(": ", 1)[1])
     run = _Runs(fails_after)
@@ -83,7 +86,7 @@ def find_polluter(before: Sequence[str], victim: str, fails_after: FailsAfter,
         if found is None:
             return Bisection(None, run.count, "no single test makes it fail: several tests share the state", reproduced=True)
         # Once more each way, so a victim that fails at random is not pinned on an innocent test.
-        if run(()) or not run((found,)):
+        if any(run(()) or not run((found,)) for _ in range(checks)):
             return Bisection(None, run.count, _RANDOM, at_random=True)
     except _Stopped:
         return Bisection(None, run.count, _STOPPED, reproduced=reproduced, stopped=True)
@@ -91,7 +94,7 @@ def find_polluter(before: Sequence[str], victim: str, fails_after: FailsAfter,
 
 
 def find_setter(before: Sequence[str], victim: str, fails_after: FailsAfter, likely: Sequence[str] | None = None,
-                runs_before: int = 0, known: Collection[str] = ()) -> Bisection:  # fmt: skip
+                runs_before: int = 0, known: Collection[str] = (), checks: int = 1) -> Bisection:  # fmt: skip
     """For a victim that failed alone (``runs_before`` runs said so) and passed after
     ``before``: the one test of them it needs to pass."""
     if not before:
@@ -106,7 +109,7 @@ def find_setter(before: Sequence[str], victim: str, fails_after: FailsAfter, lik
         found = _narrow(run, suspects, want=False)
         if found is None:
             return Bisection(None, run.count, "no single test sets up what it needs", fails_alone=True)
-        if not run(()) or run((found,)):
+        if any(not run(()) or run((found,)) for _ in range(checks)):
             return Bisection(None, run.count, _RANDOM, fails_alone=True, at_random=True)
     except _Stopped:
         return Bisection(None, run.count, _STOPPED, fails_alone=True, stopped=True)

@@ -31,3 +31,35 @@ def test_three_victims_of_two_polluters_are_bisected_together(make_repo, capsys:
     assert payload["summary"]["bisection_runs"] == 7
     assert "bisecting for the polluter of 3 order-dependent tests at once" in captured.err
     assert {(p.victim, p.polluter) for p in Service(root).hunting.polluters()} == set(MANY_CULPRITS.items())
+
+
+def test_the_shared_runs_get_the_projects_pytest_args(make_repo, capsys: pytest.CaptureFixture[str]) -> None:
+    # The polluters leak only with the project's --leak option, from [tool.flaketui] pytest-args
+    # (without it a fixture clears what they leave): a bisection run without it would see every
+    # victim pass and confirm no polluter.
+    leaky = {
+        **MANY_VICTIMS_PROJECT,
+        "pyproject.toml": '[tool.flaketui]\npytest-args = "--leak"\n',
+        "conftest.py": """
+            import pytest
+
+            from tests import shared
+
+
+            def pytest_addoption(parser):
+                parser.addoption("--leak", action="store_true")
+
+
+            @pytest.fixture(autouse=True)
+            def contained(request):
+                yield
+                if not request.config.getoption("--leak"):
+                    shared.STATE.clear()
+                    shared.CONFIG.clear()
+        """,
+    }
+    root = make_repo(leaky)
+    assert main(["-C", str(root), "hunt", "--runs", "1", "--seed", str(SEED), "--json"]) == 1
+    payload = json.loads(capsys.readouterr().out)
+    assert {t["nodeid"]: t["polluter"] for t in payload["tests"]} == MANY_CULPRITS
+    assert payload["summary"]["bisection_runs"] == 7

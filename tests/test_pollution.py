@@ -279,3 +279,16 @@ def test_a_hunt_bisects_before_its_last_passes(runs_per_mode: int, rounds: int, 
     settings = HuntSettings(".", Path("."), "python", (), (), runs_per_mode, 900.0)
     runs = [run(mode, a="passed") for _ in range(rounds) for mode in (S, H, X)]
     assert _time_to_bisect(settings, runs, left * 900.0) is now
+
+
+def test_a_victim_whose_counts_could_be_chance_is_checked_twice() -> None:
+    fails_after, calls = polluted_by(SUITE[57])
+    once = find_polluter(SUITE, VICTIM, fails_after).runs
+    fails_after, calls = polluted_by(SUITE[57])
+    twice = find_polluter(SUITE, VICTIM, fails_after, checks=2)
+    assert twice.polluter == SUITE[57] and twice.runs == once + 2
+    assert calls[-4:] == [(), (SUITE[57],), (), (SUITE[57],)]
+    # A victim that happened to fail after the polluter once, but passes after it the second time.
+    fails_after, calls = polluted_by(SUITE[57])
+    random_one = find_polluter(SUITE, VICTIM, lambda order: fails_after(order) and len(calls) != once + 2, checks=2)
+    assert random_one.polluter is None and random_one.at_random and len(calls) == once + 2
