@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import DataTable
@@ -84,6 +85,8 @@ class TestTable(DataTable[Text | str]):
         self.model = model
         self._columns: tuple[Column, ...] = ()
         self._styles: dict[str, Style] = {}
+        #: A refill moves the cursor through rows that are not what the user selected.
+        self._filling = False
 
     def on_mount(self) -> None:
         self.model.observe(self._model_changed)
@@ -101,6 +104,14 @@ class TestTable(DataTable[Text | str]):
         if not shown or self.row_count == 0:
             return None
         return shown[min(max(self.cursor_row, 0), len(shown) - 1)]
+
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        super().watch_cursor_coordinate(old, new)
+        # The model's selection follows the cursor at once, not when the (posted) RowHighlighted
+        # is handled: keys typed in a burst (j j v) are handled before that message, and each
+        # must act on the row the cursor has reached.
+        if not self._filling:
+            self.model.select(self.selected_key)
 
     def select(self, key: TestKey) -> None:
         if key in self.model.shown:
@@ -144,17 +155,23 @@ class TestTable(DataTable[Text | str]):
         """Replace every row (after a scan, a filter or a sort), keeping the selected test."""
         keep = self.model.selected_key
         wanted = columns_for(self.size.width)
-        if wanted != self._columns or not self.columns:
-            self._columns = wanted
-            self.clear(columns=True)
-            for column in wanted:
-                self.add_column(column.label, key=column.key, width=column.width)
-        else:
-            self.clear()
-        for row in rows:
-            self.add_row(*self.cells(row), key=row_key(row.key))
-        if keep is not None:
-            self.select(keep)
+        self._filling = True
+        try:
+            if wanted != self._columns or not self.columns:
+                self._columns = wanted
+                self.clear(columns=True)
+                for column in wanted:
+                    self.add_column(column.label, key=column.key, width=column.width)
+            else:
+                self.clear()
+            for row in rows:
+                self.add_row(*self.cells(row), key=row_key(row.key))
+            if keep is not None:
+                self.select(keep)
+        finally:
+            self._filling = False
+        # A selection the filter hid moves to the row the cursor is on now.
+        self.model.select(self.selected_key)
 
     def on_resize(self) -> None:
         if self.row_count and columns_for(self.size.width) != self._columns:
