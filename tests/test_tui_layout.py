@@ -76,7 +76,7 @@ async def test_at_80x24_eight_rows_show_each_test_name(tmp_path: Path, size: tup
         for index in range(min(visible, len(app.main.model.shown))):
             row = app.main.model.rows[app.main.model.shown[index]]
             shown = table.get_row_at(index)[1].plain
-            name = row.test.nodeid.partition("::")[2]
+            name = row.test.nodeid.rpartition("::")[2]  # the function and its parameter id
             if len(name) <= width:
                 assert name in shown, (name, shown)
             else:  # cut in the middle: its start and its end (a parameter id) stay

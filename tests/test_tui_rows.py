@@ -183,6 +183,10 @@ def test_the_queue_runs_one_job_at_a_time_in_order() -> None:
         pytest.param("t/test_p.py::test_v[case-a]", 9, ("", "test…e-a]"), id="param-id-end-stays"),
         pytest.param("t/test_p.py::TestC::test_v[a]", 30, ("test_p.py ", "TestC::test_v[a]"), id="class-and-param"),
         pytest.param("tests/test_a.py::test_x", 0, ("test_a.py ", "test_x"), id="not-laid-out-yet"),
+        pytest.param("t/test_w.py::TestWebhookDelivery::test_delivers_to_staging_receiver", 48,
+                     ("test_w.py ", "test_delivers_to_staging_receiver"), id="the class gives way before the function"),
+        pytest.param("t/test_w.py::TestWebhookDelivery::test_delivers_to_staging_receiver", 20,
+                     ("", "test_deli…g_receiver"), id="then the function's middle"),
     ],
 )
 def test_fit_test_puts_the_name_first(nodeid: str, width: int, shown: tuple[str, str]) -> None:
