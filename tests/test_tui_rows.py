@@ -192,3 +192,10 @@ def test_the_queue_runs_one_job_at_a_time_in_order() -> None:
 def test_fit_test_puts_the_name_first(nodeid: str, width: int, shown: tuple[str, str]) -> None:
     assert fit_test(nodeid, width) == shown
     assert width == 0 or len("".join(shown)) <= width
+
+
+def test_a_committed_row_does_not_call_the_runs_that_allowed_it_old() -> None:
+    stale = make_row("t", verification=verification(10, 10, Verdict.STABLE), stale=True)
+    fixed = make_row("t", verification=verification(10, 10, Verdict.STABLE), stale=True, fixed=True)
+    assert (stale.verification_text(), fixed.verification_text()) == ("10/10 old", "10/10")
+    assert (stale.state, fixed.state) == (RowState.STALE, RowState.FIXED)

@@ -207,7 +207,8 @@ class Row:
         if self.queued:
             return "queued"
         if self.verification is not None:
-            old = " old" if self.stale else ""
+            # A fixed row's runs are what allowed its commit: the commit itself made them "old".
+            old = " old" if self.stale and not self.fixed else ""
             if self.verification.verdict is Verdict.SKIPPED:
                 return f"skipped{old}"
             if self.verification.verdict is Verdict.CANCELLED:

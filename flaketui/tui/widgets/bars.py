@@ -13,7 +13,7 @@ from flaketui.tui.triage import Change, TriageModel
 
 #: Header words for verdict states, so "16 flaky" (marked) and "1 still flaky" (verified) differ.
 _STATE_WORDS = {RowState.FLAKY: "still flaky", RowState.BROKEN: "broken", RowState.KEPT: "kept on purpose",
-                RowState.STALE: "verified on an older tree", RowState.CANCELLED: "cancelled"}
+                RowState.STALE: "to verify again", RowState.CANCELLED: "cancelled"}
 
 
 class ModelLine(Static):
