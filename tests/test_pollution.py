@@ -96,6 +96,8 @@ S, H, X = HuntMode.SERIAL, HuntMode.SHUFFLED, HuntMode.XDIST
         pytest.param([run(S, a="passed"), run(H, a="passed"), run(X, a="failed")], HuntVerdict.PARALLEL_UNSAFE,
                      id="xdist-only"),
         pytest.param([run(S, a="failed"), run(H, a="failed"), run(X, a="failed")], HuntVerdict.BROKEN, id="always"),
+        pytest.param([run(S, a="failed"), run(H, a="failed"), run(X, a="passed")], HuntVerdict.ORDER_DEPENDENT,
+                     id="passes-only-under-xdist"),
     ],
 )  # fmt: skip
 def test_verdicts(runs: list[HuntRun], verdict: HuntVerdict) -> None:
