@@ -30,6 +30,7 @@ from flaketui.models.history import (
 )
 
 if TYPE_CHECKING:
+    from flaketui.hunt_bisect import Hints
     from flaketui.store import Store
     from flaketui.verify.hunt import SuitePass, SuiteResult
 
@@ -67,7 +68,9 @@ def run_hunt(
     resume: bool = False,
     on_progress: ProgressCallback | None = None,
     should_stop: StopPredicate | None = None,
+    hints: Hints | None = None,
 ) -> HuntReport:
+    """``hints``: the polluters a diagnosis names for a victim, tried before bisecting for it."""
     from flaketui import store_hunts
     from flaketui.verify.runner import installed_probe
 
@@ -94,8 +97,9 @@ def run_hunt(
             schedule = _schedule(settings.runs_per_mode, runs)
             total = len(runs) + len(schedule)
             suite_size = max((len(r.outcomes) for r in runs), default=0)
-            early: dict[str, HuntTest] = {}
-            bisection_runs, bisected_early = 0, False
+            from flaketui.hunt_bisect import Midway
+
+            midway = Midway()
             for mode in schedule:
                 if mode is HuntMode.XDIST and xdist_ok is False:
                     continue
@@ -103,16 +107,11 @@ def run_hunt(
                 if stop() or remaining <= 0:
                     cut_short = True
                     break
-                if not bisected_early and _time_to_bisect(settings, runs, remaining):
+                if _time_to_bisect(settings, runs, remaining):
                     # The polluters first, while the budget lasts: the passes left only add counts.
-                    from flaketui.hunt_bisect import find_culprits
-
-                    bisected_early = True
-                    found, bisection_runs, cut_short = find_culprits(
-                        store, hunt_id, settings, classify(runs, settings.rootdir), runs, probe_dir, on_progress, stop,
-                        started, deadline, together_only=True,
-                    )  # fmt: skip
-                    early = {t.nodeid: t for t in found if t.polluter or t.setter}
+                    short = remaining < 0.4 * settings.budget_seconds
+                    cut_short = midway.bisect(store, hunt_id, settings, classify(runs, settings.rootdir), runs, probe_dir,
+                                              on_progress, stop, started, deadline, short=short, hints=hints)  # fmt: skip
                     if cut_short:
                         break
                 # xdist shuffles too: neighbours in pytest's order would share a worker and never race.
@@ -147,7 +146,8 @@ def run_hunt(
                 store_hunts.add_hunt_run(store, hunt_id, run)
                 runs.append(run)
                 suite_size = max(suite_size, len(run.outcomes))
-            tests = [_with_culprit(t, early.get(t.nodeid)) for t in classify(runs, settings.rootdir)]
+            tests = [midway.apply(t) for t in classify(runs, settings.rootdir)]
+            bisection_runs = midway.runs
             if cut_short:
                 tests = [settled(t) for t in tests]
             else:
@@ -155,7 +155,8 @@ def run_hunt(
 
                 tests, bisection_runs, cut_short = find_culprits(
                     store, hunt_id, settings, tests, runs, probe_dir, on_progress, stop, started, deadline,
-                    runs_before=bisection_runs,
+                    runs_before=bisection_runs, only={t.nodeid for t in tests if t.nodeid not in midway.decided},
+                    hints=hints,
                 )  # fmt: skip
     except BaseException as exc:
         # An error (or ^C twice) mid-hunt: what ran is kept, and --resume goes on from there.
@@ -206,18 +207,12 @@ def _resumable(store: Store, settings: HuntSettings) -> tuple[int, HuntSettings,
 
 def _time_to_bisect(settings: HuntSettings, runs: Sequence[HuntRun], remaining: float) -> bool:
     """Halfway through the passes (or with 40% of the budget left), once every mode has run:
-    bisect what is order-dependent by then before the passes that are left."""
+    bisect what is order-dependent by then before the passes that are left, and from then on
+    each test as soon as it is (``Midway``)."""
     rounds = min((sum(r.mode is m for r in runs) for m in MODES[:2]), default=0)
     if settings.runs_per_mode < 4 or rounds < 2:
         return False
     return rounds >= settings.runs_per_mode // 2 or remaining < 0.4 * settings.budget_seconds
-
-
-def _with_culprit(test: HuntTest, early: HuntTest | None) -> HuntTest:
-    """A culprit confirmed halfway holds while the test is still order-dependent at the end."""
-    if early is None or test.verdict is not HuntVerdict.ORDER_DEPENDENT:
-        return test
-    return replace(test, polluter=early.polluter, setter=early.setter)
 
 
 def _schedule(runs_per_mode: int, done: Sequence[HuntRun]) -> list[HuntMode]:
