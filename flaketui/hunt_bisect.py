@@ -153,7 +153,10 @@ Hints = Callable[[Sequence[str]], Mapping[str, Sequence[str]]]
 def _hinted(hints: Hints | None, victims: Sequence[str], runs: Sequence[HuntRun]) -> dict[str, list[str]]:
     """Each victim's named suspects as the node ids that ran before it (every parameter of a
     parametrized one)."""
-    named = hints(victims) if hints is not None and victims else {}
+    try:
+        named = hints(victims) if hints is not None and victims else {}
+    except Exception:  # noqa: BLE001  # a shortcut only: a diagnosis that fails leaves the bisection to do it all
+        named = {}
     found: dict[str, list[str]] = {}
     for victim, suspects in named.items():
         ran = dict.fromkeys(n for r in runs if r.mode is not HuntMode.XDIST and victim in r.order for n in _before(r, victim))
