@@ -309,6 +309,13 @@ RULES: list[Rule] = [
         scope=True,
     ),
     Rule(
+        "race.sleep-ordering", RACE,
+        "a function run in a thread sleeps so that something else (the other thread, a signal) goes first: ordering by sleep lengths fails under load",
+        "make the order explicit: have the thread wait on an Event the other side sets, or use a Barrier",
+        0.7,
+        scope=True,
+    ),
+    Rule(
         "race.closure-write", RACE,
         "a callback writes a variable of the test (nonlocal) that the test then reads, without synchronisation",
         "pass results through a queue.Queue or a Future, or guard them with a Lock",
@@ -412,6 +419,15 @@ RULES: list[Rule] = [
             "pulsar.Client*", "celery.Celery*", "rq.Queue*", "dramatiq.*",
         ),
         except_calls=_ERRORS,
+        mitigated_by=NETWORK,
+    ),
+    Rule(
+        "external.task-queue", EXTERNAL,
+        "sends a task through a message broker to a worker (Celery's .delay / .apply_async / signatures): both must be up and keep up",
+        "run the task eagerly in the test (task_always_eager, or call the function itself); keep broker round trips in an integration suite",
+        0.7,
+        calls=("*.delay", "*.apply_async", "*.s", "*.si"),
+        when=services.task_sent,
         mitigated_by=NETWORK,
     ),
     Rule(

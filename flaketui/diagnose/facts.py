@@ -145,7 +145,7 @@ class FunctionFacts:
 _CALL_RULES = [r for r in RULES if r.calls]
 _LOCKISH = re.compile(r"lock|mutex|cond|semaphore|critical", re.IGNORECASE)
 _RANDOM_RULE = next(r for r in RULES if r.id == "data.unseeded-random")
-_WINDOW_RULE = next(r for r in RULES if r.id == "time.sleep-window")
+_WINDOW_RULE, _ORDERING_RULE = (next(r for r in RULES if r.id == i) for i in ("time.sleep-window", "race.sleep-ordering"))
 _NODE_RULES: dict[type[cst.CSTNode], list[Rule]] = {}
 for _rule in RULES:
     if _rule.matcher is not None and _rule.node_type is not None:
@@ -382,6 +382,7 @@ class FunctionReader(cst.CSTVisitor):
             clocks.leave_def(self, original_node)
             if original_node is self.defs[0]:
                 windows.sleep_window(self, original_node, _WINDOW_RULE, Hit)
+                windows.thread_body_sleeps(self, original_node, _ORDERING_RULE, Hit)
             self.defs.pop()
         if (isinstance(original_node, cst.Finally | cst.ExceptHandler) or ends_in_raise(original_node)) \
                 and not self.in_teardown:

@@ -66,3 +66,21 @@ def _root(expression: cst.BaseExpression) -> str:
         if name.value not in {"isinstance", "len", "self", "all", "any", "sum", "bool"}:
             return name.value
     return ""
+
+
+def thread_body_sleeps(reader: FunctionReader, node: cst.FunctionDef, rule: Rule, hit: type[Hit]) -> None:
+    """``def send(): time.sleep(0.2); sock.send(b"x")`` run by ``Thread(target=send)``: the sleep
+    lets something else (the other thread, a signal) go first. That is ordering by sleep lengths,
+    a race, not a wait for something to finish."""
+    start, end = reader.lines(node)
+    if not any(h.rule.id in POLLING_SLEEPS and start < h.line <= end for h in reader.facts.hits):
+        return
+    bodies = {a.value.value for c in m.findall(node.body, m.Call()) if isinstance(c, cst.Call)
+              for a in c.args if a.keyword is not None and a.keyword.value in {"target", "function"}
+              and isinstance(a.value, cst.Name)}
+    spans = [reader.lines(d) for d in m.findall(node.body, m.FunctionDef())
+             if isinstance(d, cst.FunctionDef) and d.name.value in bodies]
+    inside = [h for h in reader.facts.hits if h.rule.id in POLLING_SLEEPS and any(a <= h.line <= b for a, b in spans)]
+    for found in inside:
+        reader.facts.hits.remove(found)
+        reader.facts.hits.append(hit(rule, found.line, found.end_line, found.qualified))
