@@ -322,3 +322,59 @@ def test_reruns_limited_to_connection_errors_say_the_network_fails(tmp_path: Pat
     [note] = [e for e in diagnosis.evidence if e.rule == "note.rerun-filter"]
     assert note.line == 3 and "ConnectionResetError" in note.message
     assert diagnosis.suggestion.category is Category.EXTERNAL
+
+
+def test_a_time_stamped_into_a_message_is_no_clock_dependence(tmp_path: Path) -> None:
+    module = """
+        import datetime
+        import json
+
+        async def test_it(socket):
+            await socket.send(json.dumps({"kind": "ping", "meta": {"sent": datetime.datetime.now().isoformat()}}))
+            assert json.loads(await socket.receive())["kind"] == "pong"
+        """
+    diagnosis = diagnose_files(tmp_path, {"tests/test_x.py": module}, "tests/test_x.py", "test_it")
+    assert "time.wall-clock" not in {e.rule for e in diagnosis.evidence}
+
+
+def test_a_time_in_a_record_the_test_compares_still_counts(tmp_path: Path) -> None:
+    module = """
+        import datetime
+
+        def test_it(ledger):
+            entry = {"day": datetime.date.today()}
+            assert ledger.add(entry).day == datetime.date(2024, 1, 31)
+        """
+    diagnosis = diagnose_files(tmp_path, {"tests/test_x.py": module}, "tests/test_x.py", "test_it")
+    assert "time.wall-clock" in {e.rule for e in diagnosis.evidence}
+
+
+def test_sleep_handed_over_as_profiled_work_is_time(tmp_path: Path) -> None:
+    module = """
+        import time
+        from concurrent.futures import ThreadPoolExecutor
+        from app.profiling import Profiler
+
+        def test_it():
+            with ThreadPoolExecutor(4) as pool, Profiler() as prof:
+                list(pool.map(time.sleep, [0.5] * 4))
+            assert len({r.thread for r in prof.records}) == 4
+        """
+    diagnosis = diagnose_files(tmp_path, {"tests/test_x.py": module}, "tests/test_x.py", "test_it")
+    assert diagnosis.suggestion.category is Category.TIME
+    assert diagnosis.fix_at == ("tests/test_x.py", 7)
+
+
+def test_the_request_not_the_network_marker_is_where_the_fix_goes(tmp_path: Path) -> None:
+    module = """
+        import pytest
+        from tables import read_csv
+
+        @pytest.mark.network
+        def test_it():
+            rates = read_csv("https://data.parcelhub.io/v2/rates.csv")
+            assert len(rates) > 10
+        """
+    diagnosis = diagnose_files(tmp_path, {"tests/test_x.py": module}, "tests/test_x.py", "test_it")
+    assert diagnosis.suggestion.category is Category.EXTERNAL
+    assert diagnosis.fix_at == ("tests/test_x.py", 6)

@@ -95,3 +95,12 @@ def test_scanner_interrupts_the_wait(scanner):
     helper.start()
     assert scanner.wait_for_beep(timeout=1)
     helper.join()
+
+
+@pytest.mark.flaky(reruns=10)
+def test_every_packer_takes_a_parcel(packers):
+    from warehouse.timing import Stopwatch
+
+    with Stopwatch() as watch:
+        packers.run_all([time.sleep] * 3, 0.8)
+    assert len(watch.threads_seen) == 3

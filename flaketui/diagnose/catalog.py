@@ -86,6 +86,13 @@ RULES: list[Rule] = [
         scope=True,
     ),
     Rule(
+        "time.sleep-as-work", TIME,
+        "hands time.sleep over as the work that a profiler or timer then records: how long it took, or which worker took it, depends on how fast workers start and run under load",
+        "give the workers real, deterministic work (or a Barrier that holds each until all have started), and assert on what ran rather than on who ran it or how long it took",
+        0.75,
+        scope=True,
+    ),
+    Rule(
         "time.local-timezone", TIME,
         "depends on the machine's time zone (fromtimestamp/astimezone/tzlocal without an explicit zone)",
         "pass tz=timezone.utc (or a ZoneInfo) explicitly, or set TZ with monkeypatch.setenv and time.tzset",
