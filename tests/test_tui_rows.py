@@ -23,8 +23,8 @@ from flaketui.models import (
 from flaketui.tui.rows import (
     Progress,
     Row,
-    RowState,
     SortOrder,
+    Stage,
     fit_test,
     parse_filter,
     sort_key,
@@ -106,7 +106,7 @@ def test_category_text(row: Row, text: str) -> None:
 def test_running_row_shows_done_of_total_with_a_bar() -> None:
     row = make_row("t", progress=Progress(10))
     row.progress.results.extend(RunResult("n", i, RunOutcome.PASSED) for i in range(5))
-    assert row.state is RowState.RUNNING
+    assert row.state is Stage.RUNNING
     assert row.verification_text() == "5/10 ▮▮▮▮▯▯▯▯"
 
 

@@ -18,7 +18,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellKey, RowKey
 
 from flaketui.models import TestKey
-from flaketui.tui.rows import STATE_GLYPHS, Row, RowState, fit_test
+from flaketui.tui.rows import ROW_STATES, STATE_GLYPHS, Row, fit_test
 from flaketui.tui.triage import Change, TriageModel
 
 
@@ -70,7 +70,7 @@ class TestTable(DataTable[Text | str]):
         Binding("G,end", "scroll_bottom", "Bottom", show=False, id="cursor-bottom"),
         Binding("space", "toggle_mark", "Mark", id="mark", tooltip="Mark the test for V (verify marked)"),
     ]
-    COMPONENT_CLASSES = {f"test-table--{state}" for state in RowState} | {"test-table--marked", "test-table--file"}
+    COMPONENT_CLASSES = {f"test-table--{state}" for state in ROW_STATES} | {"test-table--marked", "test-table--file"}
     HELP = "Moving in the table"
 
     @dataclass
