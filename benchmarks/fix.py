@@ -157,6 +157,59 @@ def cases(token: str) -> list[Case]:
 
                 assert asyncio.run(scenario()) == ["a", "b"]
         """)}, "tests/test_pair.py::test_both_tasks_fill_the_box", needs_counter=True),
+        Case("blocking-sleep", "async: time.sleep blocks the loop", {"tests/test_close.py": _src("""
+            import asyncio
+            import time
+
+            import pytest
+
+
+            class Channel:
+                def __init__(self):
+                    self.open = True
+
+                def close(self, deferred):
+                    if deferred:  # the server notices on its next turn of the loop
+                        asyncio.get_running_loop().call_soon(setattr, self, "open", False)
+                    else:
+                        self.open = False
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_close_is_noticed(run_number):
+                async def scenario():
+                    channel = Channel()
+                    channel.close(deferred=run_number % 2 == 1)
+                    for _ in range(5):
+                        if not channel.open:
+                            break
+                        time.sleep(0.01)
+                    return channel.open
+
+                assert asyncio.run(scenario()) is False
+        """)}, "tests/test_close.py::test_close_is_noticed", needs_counter=True),
+        Case("tasks-unawaited", "async: tasks started, never awaited", {"tests/test_fan.py": _src("""
+            import asyncio
+
+            import pytest
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_every_peer_receives(run_number):
+                received = {}
+
+                async def deliver(peer, delay):
+                    await asyncio.sleep(delay)
+                    received[peer] = "hi"
+
+                async def scenario():
+                    for peer in ("a", "b"):
+                        asyncio.create_task(deliver(peer, 0.3 if run_number % 2 and peer == "b" else 0.0))
+                    await asyncio.sleep(0.05)
+                    return dict(received)
+
+                assert asyncio.run(scenario()) == {"a": "hi", "b": "hi"}
+        """)}, "tests/test_fan.py::test_every_peer_receives", needs_counter=True),
         Case("unjoined-thread", "race: a thread asserted on at once", {"tests/test_count.py": _src("""
             import threading
             import time

@@ -356,6 +356,129 @@ CASES = [
             work()
             assert time.perf_counter() - started < 0.001  #<<
     """)}, "tests/test_speed.py::test_work_is_fast"),
+    HistoryCase("blocking-sleep-poll", "time.sleep inside a coroutine's polling loop (jupyter_server #1625)", {
+        "tests/test_channels.py": _src("""
+            import asyncio
+            import time
+
+            import pytest
+
+
+            class Hub:
+                def __init__(self):
+                    self.open = set()
+
+                async def connect(self, name):
+                    self.open.add(name)
+
+                def disconnect(self, name):
+                    asyncio.get_running_loop().call_soon(self.open.discard, name)
+
+                async def count(self):
+                    return len(self.open)
+
+
+            @pytest.mark.flaky
+            async def test_reconnect_releases_the_old_channel():
+                hub = Hub()
+                await hub.connect("first")
+                hub.disconnect("first")
+                for _ in range(10):
+                    if await hub.count() > 0:
+                        time.sleep(0.1)  #<<
+                    else:
+                        break
+                assert await hub.count() == 0
+        """),
+    }, "tests/test_channels.py::test_reconnect_releases_the_old_channel"),
+    HistoryCase("blocking-sleep-helper", "time.sleep in an async helper the test awaits (cpython #7023)", {
+        "tests/test_listener.py": _src("""
+            import asyncio
+            import time
+
+            import pytest
+
+
+            async def wait_listening(server):
+                for _ in range(50):
+                    if server.listening:
+                        return
+                    time.sleep(0.01)  #<<
+
+
+            class Server:
+                def __init__(self):
+                    self.listening = False
+
+                async def start(self):
+                    await asyncio.sleep(0)
+                    self.listening = True
+
+
+            @pytest.mark.flaky(reruns=3)
+            async def test_server_accepts_after_start():
+                server = Server()
+                asyncio.get_running_loop().create_task(server.start())
+                await wait_listening(server)
+                assert server.listening
+        """),
+    }, "tests/test_listener.py::test_server_accepts_after_start"),
+    HistoryCase("random-port", "a port drawn at random, replaced by the project's helper (distributed #6883)", {
+        "src/meshnet/__init__.py": "",
+        "src/meshnet/net.py": _src("""
+            import socket
+
+
+            def open_port(host=""):
+                with socket.socket() as probe:
+                    probe.bind((host, 0))
+                    return probe.getsockname()[1]
+
+
+            class Node:
+                def __init__(self, port):
+                    self.port = port
+                    self.sock = socket.socket()
+                    self.sock.bind(("127.0.0.1", port))
+        """),
+        "tests/test_node.py": _src("""
+            import random
+
+            import pytest
+
+            from meshnet.net import Node
+
+
+            @pytest.mark.flaky(reruns=2)  # the port may be taken
+            def test_node_binds_its_port():
+                port = random.randint(10000, 50000)  #<<
+                node = Node(port)
+                assert node.sock.getsockname()[1] == port
+        """),
+    }, "tests/test_node.py::test_node_binds_its_port"),
+    HistoryCase("tasks-not-awaited", "tasks started in a loop and never awaited", {"tests/test_fanout.py": _src("""
+        import asyncio
+
+        import pytest
+
+
+        class Fanout:
+            def __init__(self):
+                self.received = {}
+
+            async def deliver(self, peer, message):
+                await asyncio.sleep(0)
+                self.received[peer] = message
+
+
+        @pytest.mark.flaky(reruns=2)
+        async def test_every_peer_receives():
+            fanout = Fanout()
+            for peer in ("a", "b", "c"):
+                asyncio.create_task(fanout.deliver(peer, "hi"))  #<<
+            await asyncio.sleep(0.01)  #<<
+            assert fanout.received == {"a": "hi", "b": "hi", "c": "hi"}
+    """)}, "tests/test_fanout.py::test_every_peer_receives"),
 ]
 
 
@@ -416,12 +539,14 @@ def run_case(case: HistoryCase, scratch: Path) -> dict[str, object]:
     return {"case": case, "hit": hit, "what": what, "seconds": seconds}
 
 
-def main() -> int:
+def main(only: str | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="flaketui-fix-history-") as scratch_dir:
         scratch = Path(scratch_dir)
         print("history: does the best proposal change the lines the real fix changed?")
         results = []
         for case in CASES:
+            if only and only not in case.id:
+                continue
             result = run_case(case, scratch)
             results.append(result)
             print(f"  {case.id:28} {'hit ' if result['hit'] else 'MISS'} {result['seconds']:4.1f}s  "
@@ -432,4 +557,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1] if len(sys.argv) > 1 else None))

@@ -131,6 +131,24 @@ def _find_def(source: bytes, names: list[str]) -> ast.FunctionDef | ast.AsyncFun
     return found
 
 
+def test_at(source: bytes | None, line: int) -> list[str]:
+    """The names (class, then function) of the test whose ``def`` holds ``line``, or []."""
+    try:
+        scope: list[ast.stmt] = ast.parse(source).body if source is not None else []
+    except (SyntaxError, ValueError):
+        return []
+    names: list[str] = []
+    while True:
+        node = next((n for n in scope if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                     and n.lineno <= line <= (n.end_lineno or n.lineno)), None)  # fmt: skip
+        if node is None:
+            return []
+        names.append(node.name)
+        if not isinstance(node, ast.ClassDef):
+            return names if node.name.startswith("test") else []
+        scope = node.body
+
+
 def shared_names(victim: tuple[bytes | None, str], polluter: tuple[bytes | None, str]) -> list[str]:
     """The module-level names and attributes (``shared.STATE``, ``os.environ``) both tests'
     bodies use: where to look for the state the polluter leaves behind. Each test is its file's

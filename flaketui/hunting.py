@@ -9,7 +9,6 @@ budget or a cancel has measured every mode; each complete run is recorded at onc
 from __future__ import annotations
 
 import json
-import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flaketui.errors import FlakeTUIError
+from flaketui.hunt_verdicts import MODES, classify, passes_only_under_xdist, settled
 from flaketui.models.history import (
     HuntMode,
     HuntProgress,
@@ -30,10 +30,10 @@ from flaketui.models.history import (
 )
 
 if TYPE_CHECKING:
+    from flaketui.hunt_bisect import Hints
     from flaketui.store import Store
     from flaketui.verify.hunt import SuitePass, SuiteResult
 
-MODES = (HuntMode.SERIAL, HuntMode.SHUFFLED, HuntMode.XDIST)
 DEFAULT_TIMEOUT = 60.0
 #: A test that hung once gets this long in later runs (or 10 times its longest run that ended).
 _HUNG_TIMEOUT = 5.0
@@ -68,7 +68,9 @@ def run_hunt(
     resume: bool = False,
     on_progress: ProgressCallback | None = None,
     should_stop: StopPredicate | None = None,
+    hints: Hints | None = None,
 ) -> HuntReport:
+    """``hints``: the polluters a diagnosis names for a victim, tried before bisecting for it."""
     from flaketui import store_hunts
     from flaketui.verify.runner import installed_probe
 
@@ -95,8 +97,9 @@ def run_hunt(
             schedule = _schedule(settings.runs_per_mode, runs)
             total = len(runs) + len(schedule)
             suite_size = max((len(r.outcomes) for r in runs), default=0)
-            early: dict[str, HuntTest] = {}
-            bisection_runs, bisected_early = 0, False
+            from flaketui.hunt_bisect import Midway
+
+            midway = Midway()
             for mode in schedule:
                 if mode is HuntMode.XDIST and xdist_ok is False:
                     continue
@@ -104,16 +107,11 @@ def run_hunt(
                 if stop() or remaining <= 0:
                     cut_short = True
                     break
-                if not bisected_early and _time_to_bisect(settings, runs, remaining):
+                if _time_to_bisect(settings, runs, remaining):
                     # The polluters first, while the budget lasts: the passes left only add counts.
-                    from flaketui.hunt_bisect import find_culprits
-
-                    bisected_early = True
-                    found, bisection_runs, cut_short = find_culprits(
-                        store, hunt_id, settings, classify(runs, settings.rootdir), runs, probe_dir, on_progress, stop,
-                        started, deadline, together_only=True,
-                    )  # fmt: skip
-                    early = {t.nodeid: t for t in found if t.polluter or t.setter}
+                    short = remaining < 0.4 * settings.budget_seconds
+                    cut_short = midway.bisect(store, hunt_id, settings, classify(runs, settings.rootdir), runs, probe_dir,
+                                              on_progress, stop, started, deadline, short=short, hints=hints)  # fmt: skip
                     if cut_short:
                         break
                 # xdist shuffles too: neighbours in pytest's order would share a worker and never race.
@@ -148,7 +146,8 @@ def run_hunt(
                 store_hunts.add_hunt_run(store, hunt_id, run)
                 runs.append(run)
                 suite_size = max(suite_size, len(run.outcomes))
-            tests = [_with_culprit(t, early.get(t.nodeid)) for t in classify(runs, settings.rootdir)]
+            tests = [midway.apply(t) for t in classify(runs, settings.rootdir)]
+            bisection_runs = midway.runs
             if cut_short:
                 tests = [settled(t) for t in tests]
             else:
@@ -156,7 +155,8 @@ def run_hunt(
 
                 tests, bisection_runs, cut_short = find_culprits(
                     store, hunt_id, settings, tests, runs, probe_dir, on_progress, stop, started, deadline,
-                    runs_before=bisection_runs,
+                    runs_before=bisection_runs, only={t.nodeid for t in tests if t.nodeid not in midway.decided},
+                    hints=hints,
                 )  # fmt: skip
     except BaseException as exc:
         # An error (or ^C twice) mid-hunt: what ran is kept, and --resume goes on from there.
@@ -165,6 +165,11 @@ def run_hunt(
         raise
     if cut_short:
         notes.append("cut short by the time budget or a cancel: flaketui hunt --resume continues it")
+    for test in tests:
+        if test.verdict is HuntVerdict.ORDER_DEPENDENT and passes_only_under_xdist(test):
+            culprit = f"after {test.polluter}" if test.polluter else "after some test (no single polluter found)"
+            notes.append(f"{test.nodeid} failed in every serial and shuffled run and passed under xdist: it fails "
+                         f"{culprit} in the same process; not broken, not random")  # fmt: skip
     seconds = earlier_seconds + time.monotonic() - started
     report = HuntReport(
         hunt_id=hunt_id,
@@ -202,18 +207,12 @@ def _resumable(store: Store, settings: HuntSettings) -> tuple[int, HuntSettings,
 
 def _time_to_bisect(settings: HuntSettings, runs: Sequence[HuntRun], remaining: float) -> bool:
     """Halfway through the passes (or with 40% of the budget left), once every mode has run:
-    bisect what is order-dependent by then before the passes that are left."""
+    bisect what is order-dependent by then before the passes that are left, and from then on
+    each test as soon as it is (``Midway``)."""
     rounds = min((sum(r.mode is m for r in runs) for m in MODES[:2]), default=0)
     if settings.runs_per_mode < 4 or rounds < 2:
         return False
     return rounds >= settings.runs_per_mode // 2 or remaining < 0.4 * settings.budget_seconds
-
-
-def _with_culprit(test: HuntTest, early: HuntTest | None) -> HuntTest:
-    """A culprit confirmed halfway holds while the test is still order-dependent at the end."""
-    if early is None or test.verdict is not HuntVerdict.ORDER_DEPENDENT:
-        return test
-    return replace(test, polluter=early.polluter, setter=early.setter)
 
 
 def _schedule(runs_per_mode: int, done: Sequence[HuntRun]) -> list[HuntMode]:
@@ -292,83 +291,6 @@ def progress_of(phase: str, run: int, total: int, mode: HuntMode | str, started:
     timed = [r.seconds for r in runs if r.seconds]
     eta = (sum(timed) / len(timed)) * max(0, total - run + 1) if timed else None
     return HuntProgress(phase, run, total, str(mode), tests_done, suite_size, elapsed, eta, outcome)
-
-
-# -- verdicts ---------------------------------------------------------------------------
-
-
-def classify(runs: Sequence[HuntRun], rootdir: str = ".") -> list[HuntTest]:
-    """Every test that failed at least once, with its counts per mode and a verdict.
-
-    ``order-dependent`` here means "its outcome changed with the order only"; bisection
-    confirms it (or turns it into ``flaky`` when the failing order passes when run again).
-    """
-    tallies: dict[str, dict[HuntMode, Tally]] = {}
-    failures: dict[str, str] = {}
-    for run in runs:
-        for outcome in run.outcomes:
-            if outcome.outcome not in ("passed", "failed"):
-                continue
-            by_mode = tallies.setdefault(outcome.nodeid, {})
-            failed = outcome.outcome == "failed"
-            by_mode[run.mode] = by_mode.get(run.mode, Tally()) + Tally(int(not failed), int(failed))
-            if failed:
-                failures[outcome.nodeid] = outcome.message
-    found = []
-    for nodeid, by_mode in tallies.items():
-        total = sum(by_mode.values(), Tally())
-        if not total.failed:
-            continue
-        found.append(
-            HuntTest(
-                rootdir=rootdir,
-                nodeid=nodeid,
-                modes=tuple((m, by_mode.get(m, Tally())) for m in MODES),
-                verdict=_verdict(by_mode, total),
-                last_failure=failures.get(nodeid, ""),
-            )
-        )
-    return sorted(found, key=lambda t: (-t.total.failure_rate, -t.total.runs, t.nodeid))
-
-
-def _verdict(by_mode: dict[HuntMode, Tally], total: Tally) -> HuntVerdict:
-    if not total.passed:
-        return HuntVerdict.BROKEN
-    serial = by_mode.get(HuntMode.SERIAL, Tally())
-    sequential = serial + by_mode.get(HuntMode.SHUFFLED, Tally())
-    xdist = by_mode.get(HuntMode.XDIST, Tally())
-    if serial.passed and serial.failed:
-        return HuntVerdict.FLAKY  # the same order gave both outcomes
-    if sequential.passed and sequential.failed:
-        return HuntVerdict.ORDER_DEPENDENT
-    if sequential.runs and not sequential.failed and xdist.failed:
-        return HuntVerdict.PARALLEL_UNSAFE
-    return HuntVerdict.FLAKY
-
-
-#: An order-dependent test with no culprit found keeps its verdict only when its serial runs
-#: (all one outcome) differ from the other modes' by more than chance would at this level.
-_SIGNIFICANCE = 0.05
-
-
-def settled(test: HuntTest) -> HuntTest:
-    """The verdict of a test the hunt's counts alone call order-dependent (its culprit was not
-    found): 0 failures in 10 serial runs, against 2 in 20 other runs, is what a test failing at
-    random 10% of the time does often; it is ``flaky`` unless the split is unlikely by chance."""
-    if test.verdict is not HuntVerdict.ORDER_DEPENDENT or test.polluter or test.setter:
-        return test
-    if chance_of_split(test.mode(HuntMode.SERIAL), test.mode(HuntMode.SHUFFLED) + test.mode(HuntMode.XDIST)) < _SIGNIFICANCE:
-        return test
-    return replace(test, verdict=HuntVerdict.FLAKY)
-
-
-def chance_of_split(serial: Tally, others: Tally) -> float:
-    """Fisher's exact test, one-sided: the odds that every outcome serial runs did not show fell
-    in the other runs by chance, were all runs alike (1.0 when serial runs showed both)."""
-    if not serial.runs or (serial.passed and serial.failed):
-        return 1.0
-    unseen = others.failed if serial.passed else others.passed
-    return math.comb(others.runs, unseen) / math.comb(serial.runs + others.runs, unseen)
 
 
 # -- the record and --json ------------------------------------------------------------------

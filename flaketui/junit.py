@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from flaketui.errors import FlakeTUIError
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 #: failed attempt that came before the testcase's final result.
 _INTERIM_TAGS = ("rerunFailure", "rerunError", "flakyFailure", "flakyError")
 MESSAGE_LIMIT = 2000
+_RERUN = "rerun: a rerun plugin ran it again after this attempt (it wrote no failure message)"
 
 
 @dataclass(frozen=True)
@@ -60,14 +61,29 @@ def parse_report(data: bytes) -> Report:
         ) from exc
     except (JUnitXmlError, ValueError) as exc:
         raise FlakeTUIError(f"not a JUnit report ({exc})", "Pass the files pytest --junitxml writes.") from exc
-    attempts: list[Attempt] = []
+    rows: list[list[Attempt]] = []
     timestamp = ""
     for suite in root:
         timestamp = timestamp or (suite._elem.get("timestamp") or "")
         # Nested testsuites (some CI tools merge reports that way) hold testcases too.
         for element in suite._elem.iter("testcase"):
-            attempts.extend(_attempts_of(xunit2.TestCase.fromelem(element)))  # type: ignore[no-untyped-call]  # junitparser has no annotations here
+            rows.append(_attempts_of(xunit2.TestCase.fromelem(element)))  # type: ignore[no-untyped-call]  # junitparser has no annotations here
+    attempts = [attempt for row in _reruns_failed(rows) for attempt in row]
     return Report(digest=hashlib.sha256(data).hexdigest(), timestamp=timestamp, attempts=tuple(attempts))
+
+
+def _reruns_failed(rows: list[list[Attempt]]) -> list[list[Attempt]]:
+    """Several rows of one test in one report are its attempts, and a rerun plugin reruns a
+    test because it failed: every row but the last is a failed attempt, though
+    pytest-rerunfailures (16) and flaky (3.8) write it with no failure element at all."""
+    last = {(row[-1].classname, row[-1].name, row[-1].file): index for index, row in enumerate(rows)}
+    fixed = []
+    for index, row in enumerate(rows):
+        final = row[-1]
+        if final.outcome == "passed" and last[(final.classname, final.name, final.file)] != index:
+            row = [*row[:-1], replace(final, outcome="failed", message=final.message or _RERUN)]
+        fixed.append(row)
+    return fixed
 
 
 def _attempts_of(case: xunit2.TestCase) -> list[Attempt]:

@@ -68,6 +68,14 @@ def outcomes(name: str) -> list[tuple[str, str]]:
             ("tests/test_api.py::TestLogin::test_ok", "failed"),
             ("tests/test_api.py::TestLogin::test_ok", "failed"),
         ], id="rerun-interim-results-before-the-final"),
+        pytest.param("rerun_rows_no_failure.xml", [
+            ("tests/test_api.py::test_flips", "failed"),
+            ("tests/test_api.py::test_flips", "passed"),
+            ("tests/test_api.py::TestLogin::test_ok", "passed"),
+            ("tests/test_api.py::test_param[a-1]", "failed"),
+            ("tests/test_api.py::test_param[a-1]", "failed"),
+            ("tests/test_api.py::test_param[a-1]", "failed"),
+        ], id="rerun-rows-without-failure-elements"),
         pytest.param("prefixed.xml", [("tests/test_api.py::TestLogin::test_ok", "passed")], id="junit-prefix"),
     ],
 )  # fmt: skip

@@ -96,6 +96,8 @@ S, H, X = HuntMode.SERIAL, HuntMode.SHUFFLED, HuntMode.XDIST
         pytest.param([run(S, a="passed"), run(H, a="passed"), run(X, a="failed")], HuntVerdict.PARALLEL_UNSAFE,
                      id="xdist-only"),
         pytest.param([run(S, a="failed"), run(H, a="failed"), run(X, a="failed")], HuntVerdict.BROKEN, id="always"),
+        pytest.param([run(S, a="failed"), run(H, a="failed"), run(X, a="passed")], HuntVerdict.ORDER_DEPENDENT,
+                     id="passes-only-under-xdist"),
     ],
 )  # fmt: skip
 def test_verdicts(runs: list[HuntRun], verdict: HuntVerdict) -> None:
@@ -213,6 +215,32 @@ def test_many_victims_share_the_runs_of_one_search() -> None:
     # what one bisection of one victim would take.
     assert runs == len(calls) == 1 + 2 * 6 + 5
     assert all(call[-6:] == tuple(victims) for call in calls)
+
+
+def test_named_polluters_are_tried_first_and_a_wrong_name_falls_back_to_the_coded_runs() -> None:
+    from flaketui.pollution import Culprit, Suspects, find_together
+
+    victims = {f"tests/test_v.py::test_v{i}": Suspects(tuple(SUITE[:60])) for i in range(3)}
+    polluter_of = dict(zip(victims, [SUITE[3], SUITE[17], SUITE[40]], strict=True))
+    run, calls = outcomes_of(polluter_of)
+    named = {"tests/test_v.py::test_v0": [SUITE[3]], "tests/test_v.py::test_v1": [SUITE[17]],
+             "tests/test_v.py::test_v2": [SUITE[41]]}  # fmt: skip
+    found, runs, stopped = find_together(victims, run, named)
+    assert found == {v: Culprit(p) for v, p in polluter_of.items()} and not stopped
+    # Alone, twice after each right name, once after the wrong one, alone again; then v2 alone
+    # is coded (6 bits with mirrors) and confirmed: where coding all three takes 1 + 2 * 6 + 3.
+    assert calls[1:6] == [(SUITE[i], *victims) for i in (3, 3, 17, 17, 41)]
+    assert runs == len(calls) == 1 + 5 + 1 + 2 * 6 + 1
+
+
+def test_a_named_polluter_of_a_victim_failing_at_random_is_not_confirmed() -> None:
+    from flaketui.pollution import Suspects, find_together
+
+    victims = {"v::random": Suspects(tuple(SUITE[:4])), "v::other": Suspects(tuple(SUITE[:4]))}
+    # It passes alone, fails after the named test, then passes after it: no confirmation.
+    run, _ = outcomes_of({"v::other": SUITE[2]}, {}, {"v::random"})
+    found, _, _ = find_together(victims, run, {"v::random": [SUITE[1]]})
+    assert "v::random" not in found
 
 
 def test_a_setter_a_random_victim_and_an_unsuspected_polluter_are_told_apart() -> None:

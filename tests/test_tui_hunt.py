@@ -8,7 +8,7 @@ from textual.widgets import TabbedContent
 from flaketui.service import Service
 from flaketui.tui.app import FlakeTUIApp
 from flaketui.tui.widgets.detail import EvidenceView
-from flaketui.tui.widgets.test_table import TestTable
+from flaketui.tui.widgets.test_table import TestTable, row_key
 from tests._hunt_helpers import HANGS_ON_SECOND_CALL, HUNT_PROJECT, POLLUTER, SEED, VICTIM, stable_project
 from tests._tui_helpers import PROJECT, processes_under, run_async, settle, wait_for
 from tests.conftest import MakeRepo
@@ -30,7 +30,7 @@ async def test_history_candidates_join_the_marked_tests_most_failing_first(make_
         assert [k[1] for k in model.shown][:2] == ["tests/test_api.py::TestLogin::test_ok", "tests/test_api.py::test_flips"]
         assert len(model.shown) == 5
         row = model.rows[(".", "tests/test_api.py::test_flips")]
-        assert (row.source, row.marker_text(), row.test.line) == ("history", "history", 5)
+        assert (row.source, row.marker_text(), row.test.line) == ("history", "—", 5)
         app.main.query_one(TestTable).select(row.key)
         await pilot.pause()
         assert model.unavailable_reason("commit") == "it carries no marker: fix it, verify it with v, and commit the fix with git"
@@ -41,6 +41,36 @@ async def test_history_candidates_join_the_marked_tests_most_failing_first(make_
         await pilot.pause()
         text = str(app.main.query_one(EvidenceView).render())
         assert "no marker; found by history" in text and "failed 2 of 3 attempts in 2 reports" in text
+
+
+@run_async
+async def test_the_source_column_folds_into_a_badge_when_narrow_and_src_filters(make_repo: MakeRepo) -> None:
+    root = make_repo({**PROJECT, "tests/test_api.py": "class TestLogin:\n    def test_ok(self): pass\n\n\ndef test_flips(): pass\n"})
+    service = Service(root)
+    service.import_junit([REPORTS / "xunit1.xml", REPORTS / "rerun_interim.xml"])
+    app = FlakeTUIApp(service)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(pilot)
+        table = app.main.query_one(TestTable)
+
+        def cells(nodeid: str) -> dict[str, str]:
+            values = table.get_row(row_key((".", nodeid)))
+            return {column.key: str(value) for column, value in zip(table._columns, values, strict=True)}
+
+        flips, marked = cells("tests/test_api.py::test_flips"), cells("tests/test_stable.py::test_always_passes")
+        assert (flips["source"], flips["marker"]) == ("history", "—")
+        assert (marked["source"], marked["marker"]) == ("marker", "reruns=2")
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert "source" not in [c.key for c in table._columns]
+        flips, marked = cells("tests/test_api.py::test_flips"), cells("tests/test_stable.py::test_always_passes")
+        assert flips["status"] == " ○C" and marked["status"] == " ○"
+        assert "test_flips" in flips["test"]
+        await pilot.press("slash", *"src:hist", "enter")
+        assert [k[1] for k in app.main.model.shown] == ["tests/test_api.py::TestLogin::test_ok",
+                                                        "tests/test_api.py::test_flips"]
+        await pilot.press("slash", "ctrl+u", *"src:marker", "enter")
+        assert len(app.main.model.shown) == 3 and all(not app.main.model.rows[k].candidate for k in app.main.model.shown)
 
 
 @run_async

@@ -33,6 +33,26 @@ def test_the_marker_column_gives_way_before_runs_and_category(width: int, expect
     assert widths["test"] >= min(48, width // 3)
 
 
+@pytest.mark.parametrize(
+    ("width", "expected", "status"),
+    [
+        pytest.param(200, ["status", "test", "source", "marker", "category", "runs"], 2, id="wide: every column"),
+        pytest.param(120, ["status", "test", "source", "marker", "category", "runs"], 2, id="120: every column"),
+        pytest.param(100, ["status", "test", "source", "category", "runs"], 2, id="the marker column goes first"),
+        pytest.param(80, ["status", "test", "category", "runs"], 4, id="80: the source is a badge"),
+        pytest.param(60, ["status", "test", "category", "runs"], 4, id="60: still a badge"),
+    ],
+)
+def test_with_candidates_the_source_column_gives_way_after_the_marker(width: int, expected: list[str],
+                                                                    status: int) -> None:
+    columns = columns_for(width, sources=True)
+    assert [c.key for c in columns] == expected
+    widths = {c.key: c.width for c in columns}
+    assert widths["status"] == status and widths["test"] >= min(46, width // 3)
+    # Without candidates there is no source column: every row would read "marker".
+    assert "source" not in [c.key for c in columns_for(width)]
+
+
 def test_columns_shrink_in_order_as_the_table_narrows() -> None:
     runs = [{c.key: c.width for c in columns_for(w)} for w in range(200, 59, -1)]
     for wider, narrower in pairwise(runs):

@@ -20,6 +20,7 @@ from flaketui.models import (
     Verification,
     VerifyMode,
 )
+from flaketui.models.history import Candidate
 from flaketui.tui.rows import (
     Progress,
     Row,
@@ -41,6 +42,22 @@ def make_row(name: str, category: Category | None = None, confirmed: Category | 
     return Row(test=test, diagnosis=diagnosis, triage=triage, **extra)
 
 
+def candidate_row(name: str, sources: dict[str, dict[str, object]], category: Category | None = None) -> Row:
+    """An unmarked test a hunt or CI history found: no marker, its sources on the row."""
+    test = FlakyTest(f"tests/test_x.py::{name}", ".", "tests/test_x.py", 4, name, ())
+    diagnosis = Diagnosis(test.nodeid, Suggestion(category, 0.8)) if category else None
+    return Row(test=test, diagnosis=diagnosis, candidate=Candidate(".", test.nodeid, sources, 0.3, 10))
+
+
+def test_the_source_column_and_its_badge_say_what_found_the_test() -> None:
+    marked = make_row("test_a")
+    hunted = candidate_row("test_d", {"hunt": {}})
+    both = candidate_row("test_e", {"history": {}, "hunt": {}})
+    assert [(r.source, r.badge, r.marker_text()) for r in (marked, hunted, both)] == [
+        ("marker", "", "reruns=3"), ("hunt", "H", "—"), ("hunt+hist", "HC", "—")]
+    assert candidate_row("test_f", {"history": {}}).badge == "C"
+
+
 def verification(passed: int, runs: int, verdict: Verdict, requested: int | None = None) -> Verification:
     results = tuple(
         RunResult("n", i, RunOutcome.PASSED if i < passed else RunOutcome.FAILED) for i in range(runs)
@@ -51,13 +68,17 @@ def verification(passed: int, runs: int, verdict: Verdict, requested: int | None
 @pytest.mark.parametrize(
     "query, expected",
     [
-        pytest.param("", ["test_a", "test_b", "test_c"], id="empty matches all"),
+        pytest.param("", ["test_a", "test_b", "test_c", "test_d", "test_e"], id="empty matches all"),
         pytest.param("cat:time", ["test_a"], id="suggested category"),
         pytest.param("cat:async", ["test_b"], id="confirmed beats suggested"),
         pytest.param("state:kept", ["test_c"], id="state"),
         pytest.param("TEST_B", ["test_b"], id="text is case-insensitive"),
         pytest.param("marker:reruns=3 cat:ti", ["test_a"], id="terms combine"),
         pytest.param("cat:nothing", [], id="no match"),
+        pytest.param("src:marker", ["test_a", "test_b", "test_c"], id="marked tests"),
+        pytest.param("src:hunt", ["test_d", "test_e"], id="found by a hunt"),
+        pytest.param("source:hist", ["test_e"], id="found in CI history, a prefix"),
+        pytest.param("src:h cat:order", ["test_d"], id="source and category combine"),
     ],
 )
 def test_filter(query: str, expected: list[str]) -> None:
@@ -65,6 +86,8 @@ def test_filter(query: str, expected: list[str]) -> None:
         make_row("test_a", Category.TIME),
         make_row("test_b", Category.TIME, confirmed=Category.ASYNC),
         make_row("test_c"),
+        candidate_row("test_d", {"hunt": {"verdict": "order-dependent"}}, Category.ORDER),
+        candidate_row("test_e", {"history": {"passed": 3, "failed": 1}, "hunt": {"verdict": "flaky"}}),
     ]
     rows[2].triage = Triage(rows[2].test.nodeid, keep=Keep("live service"))
     assert [r.test.name for r in rows if parse_filter(query)(r)] == expected
@@ -101,6 +124,11 @@ def test_the_default_sort_puts_the_tests_that_fail_most_often_first() -> None:
 )
 def test_category_text(row: Row, text: str) -> None:
     assert row.category_text() == text
+
+
+def test_a_narrow_category_column_drops_the_confidence_before_the_name() -> None:
+    row = make_row("t", Category.EXTERNAL)
+    assert (row.category_text(13), row.category_text(11)) == ("external? 80%", "external?")
 
 
 def test_running_row_shows_done_of_total_with_a_bar() -> None:

@@ -20,6 +20,7 @@ from flaketui.remedies._model import (
     Reader,
     Target,
 )
+from flaketui.remedies.blocking import propose_nonblocking_sleep
 from flaketui.remedies.clocks import propose_clock
 from flaketui.remedies.external import propose_keep
 from flaketui.remedies.floats import propose_approx
@@ -28,8 +29,10 @@ from flaketui.remedies.locks import propose_lock
 from flaketui.remedies.ordering import propose_sorted
 from flaketui.remedies.paths import propose_tmp_path
 from flaketui.remedies.pollution import propose_restoring
+from flaketui.remedies.ports import propose_free_port
 from flaketui.remedies.seeds import propose_seed
 from flaketui.remedies.spreads import propose_no_spread
+from flaketui.remedies.tasks import propose_gather
 from flaketui.remedies.ties import propose_tie_break
 from flaketui.remedies.waits import propose_documented_wait, propose_waits
 
@@ -40,8 +43,10 @@ Remedy = Callable[[Context], list[Proposal | Declined]]
 #: Every remedy, with the category it cures and its precedence among equals (first wins).
 REMEDIES: tuple[tuple[Category, Remedy], ...] = (
     (Category.RACE, propose_documented_wait),
+    (Category.ASYNC, propose_gather),
     (Category.ASYNC, propose_waits),
     (Category.RACE, propose_wait_before_assert),
+    (Category.ASYNC, propose_nonblocking_sleep),
     (Category.ORDER, propose_restoring),
     (Category.DATA, propose_sorted),
     (Category.DATA, propose_seed),
@@ -50,6 +55,7 @@ REMEDIES: tuple[tuple[Category, Remedy], ...] = (
     (Category.DATA, propose_approx),
     (Category.TIME, propose_clock),
     (Category.FIXTURE, propose_tmp_path),
+    (Category.FIXTURE, propose_free_port),
     (Category.RACE, propose_lock),
     (Category.EXTERNAL, propose_keep),
 )

@@ -3,7 +3,8 @@
 Compared between the file before and after: no assertion goes (``assert``, ``pytest.raises``,
 ``self.assert*``), no comparison changes its operator, no skip or xfail appears, no ``try``
 appears, and no number changes (a bigger timeout or threshold is not a fix) other than the
-duration of a fixed sleep the fix replaces by waiting for the event itself.
+duration of a fixed sleep the fix replaces by waiting for the event itself, and the range a
+port was drawn from when the fix asks the operating system for a free port instead.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from flaketui.remedies._cst import dotted, parse
 
 _SKIPS = frozenset({"skip", "skipif", "xfail", "importorskip", "skipTest", "expectedFailure", "SkipTest"})
 _SLEEPS = frozenset({"sleep", "wait"})
+_DRAWS = ("randint", "randrange")
 
 
 @dataclass
@@ -27,6 +29,17 @@ class _Tally(cst.CSTVisitor):
     tries: int = 0
     numbers: Counter[str] = field(default_factory=Counter)
     sleep_numbers: Counter[str] = field(default_factory=Counter)
+    #: ``port = random.randint(10000, 50000)``: a range to draw from, no threshold.
+    port_numbers: Counter[str] = field(default_factory=Counter)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        target = node.targets[0].target if len(node.targets) == 1 else None
+        name = dotted(node.value.func) if isinstance(node.value, cst.Call) else None
+        if isinstance(target, cst.Name) and "port" in target.value.lower() and name and name.endswith(_DRAWS):
+            assert isinstance(node.value, cst.Call)
+            for arg in node.value.args:
+                if isinstance(arg.value, cst.Integer):
+                    self.port_numbers[arg.value.value] += 1
 
     def visit_Assert(self, node: cst.Assert) -> None:
         self.assertions += 1
@@ -88,7 +101,7 @@ def weakening(path: str, before: bytes, after: bytes) -> str | None:
     if new.tries > old.tries:
         return f"it would wrap code of {path} in try/except"
     removed = old.numbers - new.numbers
-    if removed - old.sleep_numbers:
-        changed = ", ".join(sorted(removed - old.sleep_numbers))
+    if removed - old.sleep_numbers - old.port_numbers:
+        changed = ", ".join(sorted(removed - old.sleep_numbers - old.port_numbers))
         return f"it would change a number in {path} ({changed}): a bigger timeout or threshold is not a fix"
     return None

@@ -125,15 +125,32 @@ class _Restore(cst.CSTTransformer):
 
     def leave_SimpleStatementLine(
         self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
-    ) -> cst.SimpleStatementLine:
+    ) -> cst.SimpleStatementLine | cst.FlattenSentinel[cst.SimpleStatementLine]:
         if len(updated.body) != 1:
             return updated
         small = updated.body[0]
-        new = self._restoring(small)
+        new = self._restoring(small) or self._environ_update(small)
         if new is None:
             return updated
         self.done.append(code(small).strip())
-        return updated.with_changes(body=[cst.Expr(cst.parse_expression(new))])
+        calls = new.split("\n")
+        first = updated.with_changes(body=[cst.Expr(cst.parse_expression(calls[0]))])
+        rest = [cst.SimpleStatementLine([cst.Expr(cst.parse_expression(c))]) for c in calls[1:]]
+        return cst.FlattenSentinel([first, *rest]) if rest else first
+
+    def _environ_update(self, small: cst.BaseSmallStatement) -> str | None:
+        """``os.environ.update({"A": "1", "B": x})`` -> one ``monkeypatch.setenv`` per key."""
+        call = small.value if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) else None
+        if call is None or not isinstance(call.func, cst.Attribute) or call.func.attr.value != "update":
+            return None
+        if not self._is_environ(call.func.value) or len(call.args) != 1 or not isinstance(call.args[0].value, cst.Dict):
+            return None
+        pairs = call.args[0].value.elements
+        if not pairs or not all(isinstance(p, cst.DictElement) for p in pairs):
+            return None
+        return "\n".join(
+            f"monkeypatch.setenv({code(p.key)}, {code(p.value)})" for p in pairs if isinstance(p, cst.DictElement)
+        )
 
     def _restoring(self, small: cst.BaseSmallStatement) -> str | None:
         if isinstance(small, cst.Assign) and len(small.targets) == 1:

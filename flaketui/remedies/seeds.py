@@ -21,6 +21,7 @@ from flaketui.remedies._cst import (
     statement,
 )
 from flaketui.remedies._model import Context, Declined, Proposal
+from flaketui.remedies.ports import port_draws
 
 #: Module functions of ``random`` that a ``random.Random`` instance has too.
 _STDLIB = frozenset({
@@ -118,6 +119,8 @@ def propose_seed(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     new, faked = _faker_seeds(new, loaded.names)
     if not seed.replaced and not faked:
         return []
+    if not faked and seed.replaced == len(port_draws(function, loaded.names)):
+        return [Declined(remedy, "the random value is a port: a seed would give every run and worker the same one")]
     module = add_imports(change_function(loaded.module, function, lambda _f: new), imports)
     generator = {None: "Faker.seed_instance", "random": "random.Random"}.get(seed.kind, "numpy's default_rng")
     why = (

@@ -158,6 +158,9 @@ class _Rewrite(cst.CSTTransformer):
         handed: tuple[str, list[cst.BaseExpression]] | None = None,
     ) -> None:
         self.names = names
+        #: Whether each enclosing function is a coroutine: there ``time.sleep`` blocks the loop,
+        #: so the wait that replaces it awaits.
+        self.scopes: list[bool] = []
         #: In a fixture: (the test's name for its value, what the test asserts on it), so a sleep
         #: before ``yield value`` polls those assertions on ``value``.
         self.handed = handed
@@ -168,6 +171,17 @@ class _Rewrite(cst.CSTTransformer):
         #: The sleep as the test wrote it, shortened to one poll's pause.
         self.pause = "time.sleep(0.01)"
         self.imports: list[tuple[str, str | None]] = []
+
+    @property
+    def in_coroutine(self) -> bool:
+        return bool(self.scopes and self.scopes[-1])
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.scopes.append(node.asynchronous is not None)
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
+        self.scopes.pop()
+        return updated
 
     def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
         if self.done:
@@ -181,6 +195,9 @@ class _Rewrite(cst.CSTTransformer):
             sleep = _sleep_call(line)
             assert sleep is not None
             self.pause = f"{_PREFIX[kind]}{code(sleep.func)}(0.01)"
+            if kind == "sync" and self.in_coroutine:
+                kind, self.pause = "async", "await asyncio.sleep(0.01)"
+                self.imports.append(("asyncio", None))
             replacement = self._waits(kind, body[:index], body[index + 1 :])
             if replacement is not None:
                 assert isinstance(line, cst.SimpleStatementLine)  # a sleep is one expression statement
@@ -224,7 +241,7 @@ class _Rewrite(cst.CSTTransformer):
                 waited = pending[0] if len(pending) == 1 else f"asyncio.gather({', '.join(pending)})"
                 self.done = f"waits for {', '.join(pending)} to finish instead of sleeping a fixed time"
                 return [statement(f"await asyncio.wait_for({waited}, timeout={WAIT_SECONDS})\n")]
-        if kind == "sync":
+        if kind == "sync" or self.in_coroutine:
             started = [s for line in before if (s := _started_threads(line))]
             unjoined = [(n, how) for n, how in started if not _mentions(after, n, r"{0}\.join\(|for \w+ in {0}:")]
             if unjoined:
@@ -279,21 +296,33 @@ class _Rewrite(cst.CSTTransformer):
                 reads.append(line)
             else:
                 break
-        if not conditions:
+        clock = _clock(self.names)
+        if not conditions or clock is None:
             return None
-        self.imports.append(("time", None))
+        self.imports.append(clock[1])
         joined = " and ".join(f"({code(c)})" if len(conditions) > 1 else code(c) for c in conditions)
         pause = self.pause
         self.done = "polls the asserted condition against a deadline instead of sleeping a fixed time"
-        deadline = statement(f"deadline = time.monotonic() + {WAIT_SECONDS}\n")
+        now = clock[0]
+        deadline = statement(f"deadline = {now} + {WAIT_SECONDS}\n")
         if not reads:
-            return [deadline, statement(f"while not ({joined}) and time.monotonic() < deadline:\n    {pause}\n")]
+            return [deadline, statement(f"while not ({joined}) and {now} < deadline:\n    {pause}\n")]
         self.consumed = len(reads)
         again = "".join("    " + code(r).strip() + "\n" for r in reads)
         loop = statement(
-            f"while True:\n{again}    if ({joined}) or time.monotonic() > deadline:\n        break\n    {pause}\n"
+            f"while True:\n{again}    if ({joined}) or {now} > deadline:\n        break\n    {pause}\n"
         )
         return [deadline, loop]
+
+
+def _clock(names: dict[str, str]) -> tuple[str, tuple[str, str | None]] | None:
+    """How the poll reads a monotonic clock, and the import it needs: ``time.monotonic()``
+    unless ``time`` names something else here (``from time import time``), then ``monotonic()``."""
+    if names.get("time", "time") == "time":
+        return "time.monotonic()", ("time", None)
+    if names.get("monotonic", "time.monotonic") == "time.monotonic":
+        return "monotonic()", ("time", "monotonic")
+    return None
 
 
 class _Rename(cst.CSTTransformer):

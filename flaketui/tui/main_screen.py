@@ -138,9 +138,6 @@ class MainScreen(Screen[None]):
     # -- the model -------------------------------------------------------------------------------
     def _model_changed(self, change: Change) -> None:
         model = self.model
-        if change.shown:
-            # The table was refilled (its observer runs first): a selection the filter hid moves.
-            model.select(self.table.selected_key)
         if change.repo:
             self.query_one("#scan-progress").set_class(not model.scanning, "hidden")
             if not model.scanning:  # files may have changed (a scan, a commit): read them again
@@ -162,7 +159,8 @@ class MainScreen(Screen[None]):
 
     @on(DataTable.RowHighlighted, "#tests")
     def _row_highlighted(self) -> None:
-        self.model.select(self.table.selected_key)
+        # The selection itself follows the cursor synchronously (TestTable); this only tells
+        # the scanner the user is moving, so diagnosis waits for a pause.
         self.scanner.user_input()
 
     @on(Scanner.Progress)

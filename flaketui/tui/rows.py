@@ -64,6 +64,15 @@ STATE_GLYPHS = {
     Stage.FIXED: "✓",
 }
 
+#: Sources in the order they are named (``hunt+hist``, badge ``HC``), their short names and badges.
+_SOURCE_ORDER = {"hunt": 0, "history": 1, "marker": 2}
+_SOURCE_SHORT = {"history": "hist"}
+_SOURCE_BADGES = {"hunt": "H", "history": "C"}
+
+
+def _in_order(sources: Iterable[str]) -> list[str]:
+    return sorted(sources, key=lambda source: _SOURCE_ORDER.get(source, len(_SOURCE_ORDER)))
+
 
 @dataclass
 class Progress:
@@ -102,9 +111,23 @@ class Row:
         return self.test.key
 
     @property
+    def sources(self) -> tuple[str, ...]:
+        """Where the row comes from: ``marker``, or ``history`` and/or ``hunt`` for a candidate."""
+        return tuple(self.candidate.sources) if self.candidate is not None else ("marker",)
+
+    @property
     def source(self) -> str:
-        """Where the row comes from: ``marker``, or ``history``/``hunt`` for a candidate."""
-        return ", ".join(self.candidate.sources) if self.candidate is not None else "marker"
+        """The source column: ``marker``, ``history``, ``hunt``, or ``hunt+hist`` for both."""
+        sources = self.sources
+        if len(sources) == 1:
+            return sources[0]
+        return "+".join(_SOURCE_SHORT.get(s, s) for s in _in_order(sources))
+
+    @property
+    def badge(self) -> str:
+        """The source folded into the status column when the table has no room for its own:
+        nothing for a marker, ``H`` for a hunt, ``C`` for CI history."""
+        return "".join(_SOURCE_BADGES.get(s, "") for s in _in_order(self.sources))
 
     @property
     def failures(self) -> tuple[int, int]:
@@ -145,14 +168,15 @@ class Row:
         return self.confirmed or self.suggested
 
     def marker_text(self) -> str:
-        if not self.test.markers:  # a candidate: its source column says what found it
-            return self.source
+        if not self.test.markers:  # a candidate: the source column says what found it
+            return "—"
         text = self.test.marker.summary
         extra = len(self.test.markers) - 1
         return f"{text} +{extra}" if extra > 0 else text
 
-    def category_text(self) -> str:
-        """``✓ time`` once confirmed, ``async? 80%`` while only suggested, ``unknown`` as such."""
+    def category_text(self, width: int = 0) -> str:
+        """``✓ time`` once confirmed, ``async? 80%`` while only suggested, ``unknown`` as such;
+        within ``width`` cells, a suggestion drops its confidence (``external?``) before its name."""
         if self.triage is not None and self.triage.keep is not None:
             return "kept"
         if self.confirmed is not None:
@@ -162,7 +186,8 @@ class Row:
         suggestion = self.diagnosis.suggestion
         if suggestion.category is Category.UNKNOWN:
             return "unknown"
-        return f"{suggestion.category}? {suggestion.confidence:.0%}"
+        text = f"{suggestion.category}? {suggestion.confidence:.0%}"
+        return f"{suggestion.category}?" if width and len(text) > width else text
 
     def verification_text(self, bar_width: int = 8) -> str:
         if self.progress is not None:
@@ -230,8 +255,9 @@ Predicate = Callable[[Row], bool]
 
 
 def parse_filter(query: str) -> Predicate:
-    """``cat:time state:flaky reconnect``: every term must hold. ``cat:`` matches the
-    confirmed category, else the suggestion; a bare word matches the node id or marker."""
+    """``cat:time state:flaky src:hunt reconnect``: every term must hold. ``cat:`` matches the
+    confirmed category, else the suggestion; ``src:`` what found the test (``marker``,
+    ``history``, ``hunt``); a bare word matches the node id or marker."""
     terms: list[Predicate] = []
     for word in query.split():
         name, sep, value = word.partition(":")
@@ -242,6 +268,8 @@ def parse_filter(query: str) -> Predicate:
             terms.append(functools.partial(_state_starts, value))
         elif sep and name == "marker":
             terms.append(functools.partial(_marker_has, value))
+        elif sep and name in ("src", "source"):
+            terms.append(functools.partial(_source_starts, value))
         else:
             terms.append(functools.partial(_mentions, word.lower()))
     return lambda row: all(term(row) for term in terms)
@@ -277,6 +305,10 @@ def _state_starts(prefix: str, row: Row) -> bool:
 
 def _marker_has(text: str, row: Row) -> bool:
     return text in row.marker_text().lower()
+
+
+def _source_starts(prefix: str, row: Row) -> bool:
+    return any(source.startswith(prefix) for source in row.sources)
 
 
 def _mentions(text: str, row: Row) -> bool:

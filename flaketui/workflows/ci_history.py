@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flaketui.candidates import candidate_test, find_candidates, shared_names
+from flaketui.candidates import candidate_test, find_candidates, shared_names, test_at
 from flaketui.ci_import import import_reports
 from flaketui.discover.config import find_configs
 from flaketui.errors import FlakeTUIError
-from flaketui.models import FlakyTest, Verification, repo_nodeid
+from flaketui.models import Category, FlakyTest, Verification, repo_nodeid
 from flaketui.models.history import (
     Candidate,
     HuntProgress,
@@ -32,15 +33,19 @@ from flaketui.workflows.workspace import Workspace
 if TYPE_CHECKING:
     from flaketui.hunting import HuntSettings
     from flaketui.pollution import Bisection
+    from flaketui.workflows.diagnose import DiagnosisWorkflow
 
 StopPredicate = Callable[[], bool]
 ProgressCallback = Callable[[HuntProgress], None]
 
 
 class HistoryWorkflow:
-    def __init__(self, workspace: Workspace, scanning: ScanWorkflow) -> None:
+    def __init__(self, workspace: Workspace, scanning: ScanWorkflow,
+                 diagnosis: Callable[[], DiagnosisWorkflow] | None = None) -> None:  # fmt: skip
         self.workspace = workspace
         self.scanning = scanning
+        #: Names the polluter a victim's code points at, the first suspect for bisection.
+        self.diagnosis = diagnosis
 
     # -- CI history ----------------------------------------------------------------------------
     def import_junit(self, paths: Sequence[str | Path]) -> ImportSummary:
@@ -79,7 +84,25 @@ class HistoryWorkflow:
             if timeout <= 0:
                 raise FlakeTUIError(f"--timeout must be positive, not {timeout:g}.", "Pass seconds, e.g. --timeout 60.")
             settings = replace(settings, timeout=timeout)
-        return run_hunt(self.workspace.store, settings, resume=resume, on_progress=on_progress, should_stop=should_stop)
+        return run_hunt(self.workspace.store, settings, resume=resume, on_progress=on_progress, should_stop=should_stop,
+                        hints=partial(self.named_polluters, settings.rootdir))  # fmt: skip
+
+    def named_polluters(self, rootdir: str, victims: Sequence[str]) -> dict[str, list[str]]:
+        """The tests the diagnosis of each victim (node ids in ``rootdir``) names as changing
+        what it reads: the polluter's line, as a test's node id."""
+        if self.diagnosis is None:
+            return {}
+        tests = [candidate_test(Candidate(rootdir, v), self._source(rootdir, v)[0]) for v in victims]
+        named: dict[str, list[str]] = {}
+        for test, diagnosis in zip(tests, self.diagnosis().diagnose_many(tests), strict=True):
+            for item in diagnosis.evidence:
+                if item.category is not Category.ORDER or not item.fix_path or item.source != "code":
+                    continue
+                names = test_at(self.workspace.read_bytes(item.fix_path), item.fix_line)
+                prefix = "" if rootdir in ("", ".") else rootdir + "/"
+                if names and item.fix_path.startswith(prefix):
+                    named.setdefault(test.nodeid, []).append("::".join([item.fix_path[len(prefix):], *names]))
+        return named
 
     def find_polluter(
         self,
@@ -99,7 +122,8 @@ class HistoryWorkflow:
         # The rootdir of the victim's file; then the whole suite there, where a polluter may be.
         settings = self._settings((target.repo_nodeid.split("::", 1)[0],), 1, budget_minutes, pytest_args, None)
         return find_polluter_of(self.workspace.store, replace(settings, paths=()), target.nodeid,
-                                on_progress=on_progress, should_stop=should_stop)  # fmt: skip
+                                on_progress=on_progress, should_stop=should_stop,
+                                hints=partial(self.named_polluters, settings.rootdir))  # fmt: skip
 
     def latest_hunt(self) -> HuntReport | None:
         """The newest hunt's report (a partial one too), or None before the first hunt."""

@@ -54,7 +54,7 @@ class Workflows:
     def ci_history(self) -> HistoryWorkflow:
         from flaketui.workflows.ci_history import HistoryWorkflow
 
-        return HistoryWorkflow(self.workspace, self.scan)
+        return HistoryWorkflow(self.workspace, self.scan, lambda: self.diagnose)
 
     @cached_property
     def verify(self) -> VerifyWorkflow:

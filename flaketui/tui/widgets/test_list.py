@@ -60,7 +60,7 @@ class TestList(Vertical):
                 tooltip="Copy the command that reproduces the runs"),
         # A priority binding runs while the app reads the key, before the keys typed after it
         # are handed to the table: they then reach the filter, not the triage bindings.
-        Binding("slash", "filter", "Filter", id="filter", tooltip="Filter: text, cat:time, state:flaky", priority=True),
+        Binding("slash", "filter", "Filter", id="filter", tooltip="Filter: text, cat:time, state:flaky, src:hunt", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="clear-filter"),
         Binding("s", "sort", "Sort", show=False, id="sort", tooltip="Cycle the order: file, category, state, confidence"),
     ]
@@ -132,7 +132,7 @@ class TestList(Vertical):
         yield TestTable(self.model, id="tests")
         yield Static(id="empty")
         yield Static(id="notice")
-        yield Input(placeholder="filter: text, cat:time, state:flaky (enter keeps, esc clears)", id="filter")
+        yield Input(placeholder="filter: text, cat:time, state:flaky, src:hunt (enter keeps, esc clears)", id="filter")
 
     @property
     def table(self) -> TestTable:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import DataTable
@@ -30,32 +31,46 @@ class Column:
 
 
 #: The test column's width under which the other columns give way, in this order: the
-#: marker column goes, then the runs bar shortens, then the category column.
+#: marker column goes, then the source column folds into a badge in the status column
+#: (``H`` hunt, ``C`` CI history), then the runs bar shortens, then the category column.
 _TEST_NEEDS = 48
 #: Past this width the test column shares its room with the marker column.
 _TEST_ENOUGH = 72
-_LAYOUTS = (
-    (Column("marker", "marker", 12), Column("category", "category", 13), Column("runs", "runs", 14)),
+_MARKER = Column("marker", "marker", 12)
+#: Only when the table holds candidates (unmarked tests a hunt or CI history found): a
+#: column of ``marker`` on every row would tell nothing.
+_SOURCE = Column("source", "source", 9)
+_NARROWER = (
     (Column("category", "category", 13), Column("runs", "runs", 14)),
     (Column("category", "category", 13), Column("runs", "runs", 9)),
     (Column("category", "category", 11), Column("runs", "runs", 9)),
 )
+_LAYOUTS: tuple[tuple[Column, ...], ...] = ((_MARKER, *_NARROWER[0]), *_NARROWER)
+_SOURCED_LAYOUTS: tuple[tuple[Column, ...], ...] = ((_SOURCE, _MARKER, *_NARROWER[0]), (_SOURCE, *_NARROWER[0]),
+                                                    *_NARROWER)
 _STATUS = Column("status", "", 2)
+_STATUS_BADGED = Column("status", "", 4)
 
 
-def columns_for(width: int) -> tuple[Column, ...]:
-    """The columns of a table ``width`` cells wide; the test column takes what the others leave."""
+def columns_for(width: int, *, sources: bool = False) -> tuple[Column, ...]:
+    """The columns of a table ``width`` cells wide (``sources``: it holds candidates); the
+    test column takes what the others leave."""
+
+    def status(others: tuple[Column, ...]) -> Column:
+        return _STATUS_BADGED if sources and _SOURCE not in others else _STATUS
 
     def test_width(others: tuple[Column, ...]) -> int:
         # Each column has a cell padding of one on each side; two more cells for the scrollbar.
-        return width - sum(c.width + 2 for c in (_STATUS, *others)) - 2 - 2
+        return width - sum(c.width + 2 for c in (status(others), *others)) - 2 - 2
 
-    others = next((o for o in _LAYOUTS if test_width(o) >= _TEST_NEEDS), _LAYOUTS[-1])
+    layouts = _SOURCED_LAYOUTS if sources else _LAYOUTS
+    others = next((o for o in layouts if test_width(o) >= _TEST_NEEDS), layouts[-1])
     spare = test_width(others) - _TEST_ENOUGH
-    if spare > 0 and others[0].key == "marker":
-        marker = others[0]
-        others = (Column(marker.key, marker.label, marker.width + min(spare, 18)), *others[1:])
-    return (_STATUS, Column("test", "test", max(20, test_width(others))), *others)
+    if spare > 0 and _MARKER in others:
+        at = others.index(_MARKER)
+        wider = Column(_MARKER.key, _MARKER.label, _MARKER.width + min(spare, 18))
+        others = (*others[:at], wider, *others[at + 1:])
+    return (status(others), Column("test", "test", max(20, test_width(others))), *others)
 
 
 class TestTable(DataTable[Text | str]):
@@ -70,7 +85,8 @@ class TestTable(DataTable[Text | str]):
         Binding("G,end", "scroll_bottom", "Bottom", show=False, id="cursor-bottom"),
         Binding("space", "toggle_mark", "Mark", id="mark", tooltip="Mark the test for V (verify marked)"),
     ]
-    COMPONENT_CLASSES = {f"test-table--{state}" for state in ROW_STATES} | {"test-table--marked", "test-table--file"}
+    COMPONENT_CLASSES = {f"test-table--{state}" for state in ROW_STATES} | {
+        "test-table--marked", "test-table--file", "test-table--source"}
     HELP = "Moving in the table"
 
     @dataclass
@@ -84,6 +100,8 @@ class TestTable(DataTable[Text | str]):
         self.model = model
         self._columns: tuple[Column, ...] = ()
         self._styles: dict[str, Style] = {}
+        #: A refill moves the cursor through rows that are not what the user selected.
+        self._filling = False
 
     def on_mount(self) -> None:
         self.model.observe(self._model_changed)
@@ -101,6 +119,14 @@ class TestTable(DataTable[Text | str]):
         if not shown or self.row_count == 0:
             return None
         return shown[min(max(self.cursor_row, 0), len(shown) - 1)]
+
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        super().watch_cursor_coordinate(old, new)
+        # The model's selection follows the cursor at once, not when the (posted) RowHighlighted
+        # is handled: keys typed in a burst (j j v) are handled before that message, and each
+        # must act on the row the cursor has reached.
+        if not self._filling:
+            self.model.select(self.selected_key)
 
     def select(self, key: TestKey) -> None:
         if key in self.model.shown:
@@ -127,6 +153,8 @@ class TestTable(DataTable[Text | str]):
         widths = {c.key: c.width for c in self._columns}
         state = row.state
         glyph = Text(("▸" if row.marked else " ") + STATE_GLYPHS[state], style=self._style(f"test-table--{state}"))
+        if widths.get("status", 0) > len(glyph):
+            glyph.append(row.badge, style=self._style("test-table--source"))
         file, name = fit_test(row.test.nodeid, widths.get("test", 0))
         test = Text.assemble((file, self._style("test-table--file")), name, no_wrap=True, overflow="ellipsis")
         if row.marked:
@@ -134,8 +162,10 @@ class TestTable(DataTable[Text | str]):
         cells: dict[str, Text | str] = {
             "status": glyph,
             "test": test,
+            "source": Text(row.source, no_wrap=True, overflow="ellipsis",
+                           style=self._style("test-table--source") if row.candidate is not None else ""),
             "marker": Text(row.marker_text(), no_wrap=True, overflow="ellipsis"),
-            "category": Text(row.category_text(), no_wrap=True, overflow="ellipsis"),
+            "category": Text(row.category_text(widths.get("category", 0)), no_wrap=True, overflow="ellipsis"),
             "runs": row.verification_text(bar_width=8 if widths.get("runs", 0) >= 14 else 3),
         }
         return [cells[c.key] for c in self._columns]
@@ -143,21 +173,30 @@ class TestTable(DataTable[Text | str]):
     def fill(self, rows: Sequence[Row]) -> None:
         """Replace every row (after a scan, a filter or a sort), keeping the selected test."""
         keep = self.model.selected_key
-        wanted = columns_for(self.size.width)
-        if wanted != self._columns or not self.columns:
-            self._columns = wanted
-            self.clear(columns=True)
-            for column in wanted:
-                self.add_column(column.label, key=column.key, width=column.width)
-        else:
-            self.clear()
-        for row in rows:
-            self.add_row(*self.cells(row), key=row_key(row.key))
-        if keep is not None:
-            self.select(keep)
+        wanted = self._wanted_columns()
+        self._filling = True
+        try:
+            if wanted != self._columns or not self.columns:
+                self._columns = wanted
+                self.clear(columns=True)
+                for column in wanted:
+                    self.add_column(column.label, key=column.key, width=column.width)
+            else:
+                self.clear()
+            for row in rows:
+                self.add_row(*self.cells(row), key=row_key(row.key))
+            if keep is not None:
+                self.select(keep)
+        finally:
+            self._filling = False
+        # A selection the filter hid moves to the row the cursor is on now.
+        self.model.select(self.selected_key)
+
+    def _wanted_columns(self) -> tuple[Column, ...]:
+        return columns_for(self.size.width, sources=any(r.candidate is not None for r in self.model.rows.values()))
 
     def on_resize(self) -> None:
-        if self.row_count and columns_for(self.size.width) != self._columns:
+        if self.row_count and self._wanted_columns() != self._columns:
             self.fill(self.model.shown_rows())
 
     # Every column has a fixed width and every row one line, so the measuring DataTable does
