@@ -198,4 +198,4 @@ def test_a_committed_row_does_not_call_the_runs_that_allowed_it_old() -> None:
     stale = make_row("t", verification=verification(10, 10, Verdict.STABLE), stale=True)
     fixed = make_row("t", verification=verification(10, 10, Verdict.STABLE), stale=True, fixed=True)
     assert (stale.verification_text(), fixed.verification_text()) == ("10/10 old", "10/10")
-    assert (stale.state, fixed.state) == (RowState.STALE, RowState.FIXED)
+    assert (stale.state, fixed.state) == (Stage.STALE, Stage.FIXED)

@@ -142,7 +142,7 @@ async def test_c_after_runs_that_failed_on_this_tree_refuses_without_running_aga
         await pilot.press("v")
         await settle(pilot)
         runs = int((root / "tests/counter.txt").read_text())
-        assert app.main.model.rows[COUNTER].state is RowState.FLAKY
+        assert app.main.model.rows[COUNTER].state is Verdict.FLAKY
         await pilot.press("c")
         await settle(pilot)
         assert isinstance(app.screen, MessageDialog) and app.screen.title_text == "Not committed"

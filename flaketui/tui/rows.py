@@ -49,7 +49,7 @@ ROW_STATES: tuple[RowState, ...] = (Stage.UNVERIFIED, Stage.QUEUED, Stage.RUNNIN
 
 
 #: Glyphs of the status column; the colour comes from the tcss via component classes.
-STATE_GLYPHS = {
+STATE_GLYPHS: dict[RowState, str] = {
     Stage.UNVERIFIED: "○",
     Stage.QUEUED: "…",
     Stage.RUNNING: "◌",
