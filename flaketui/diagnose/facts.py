@@ -204,22 +204,6 @@ class FunctionReader(cst.CSTVisitor):
     def mark_local(self, node: cst.CSTNode) -> None:
         self.local_calls.add(id(node))
 
-    @property
-    def joins_threads(self) -> bool:
-        return self.facts.joins_threads
-
-    @property
-    def measures_time(self) -> bool:
-        return self.facts.measures_time
-
-    @property
-    def expects_timeout(self) -> bool:
-        return self.facts.expects_timeout
-
-    @property
-    def writes_files(self) -> bool:
-        return self.facts.writes_files
-
     def loop_has_deadline(self, loop: cst.While) -> bool:
         return clocks.loop_has_deadline(self, loop)
 

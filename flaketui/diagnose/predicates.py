@@ -80,7 +80,7 @@ def short_network_timeout(node: cst.CSTNode, ctx: RuleContext) -> bool:
 def short_timeout_seconds(node: cst.CSTNode, ctx: RuleContext) -> bool:
     """A tight timeout, unless the test expects it to expire (``pytest.raises(TimeoutError)``)."""
     assert isinstance(node, cst.Call)
-    return not _talks_to_network(node) and not ctx.expects_timeout and _short_timeout(node, ctx)
+    return not _talks_to_network(node) and not ctx.facts.expects_timeout and _short_timeout(node, ctx)
 
 
 def another_program(node: cst.CSTNode, ctx: RuleContext) -> bool:
@@ -325,7 +325,7 @@ def _approx_of_duration(operands: list[cst.BaseExpression], ctx: RuleContext) ->
         return True
     # ``recorder.awaited == approx(0.3, rel=0.1)`` after sleeping: seconds held to a tolerance.
     seconds = [literal_number(v) for v in inner]
-    return ctx.measures_time and any(has_keyword(call, "rel", "abs") for call in approx) and any(
+    return ctx.facts.measures_time and any(has_keyword(call, "rel", "abs") for call in approx) and any(
         s is not None and 0 < s < 10 for s in seconds)
 
 
@@ -337,9 +337,9 @@ def timing_tolerance(node: cst.CSTNode, ctx: RuleContext) -> bool:
     test = node.test
     if isinstance(test, cst.Call) and (ctx.qualify(test.func) or "").endswith("isclose"):
         return any(ctx.is_clock_expression(a.value) for a in test.args[:2])
-    if sampled_count(test, ctx.qualify) and ctx.measures_time:
+    if sampled_count(test, ctx.qualify) and ctx.facts.measures_time:
         return True
-    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 2 or not ctx.measures_time:
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 2 or not ctx.facts.measures_time:
         return False
     ordering = cst.LessThan | cst.LessThanEqual
     if not all(isinstance(t.operator, ordering) for t in test.comparisons) and not all(
@@ -352,11 +352,11 @@ def timing_tolerance(node: cst.CSTNode, ctx: RuleContext) -> bool:
 
 
 def threads_joined(node: cst.CSTNode, ctx: RuleContext) -> bool:
-    return ctx.joins_threads
+    return ctx.facts.joins_threads
 
 
 def threads_not_joined(node: cst.CSTNode, ctx: RuleContext) -> bool:
-    return not ctx.joins_threads
+    return not ctx.facts.joins_threads
 
 
 def float_equality(node: cst.CSTNode, ctx: RuleContext) -> bool:
@@ -410,7 +410,7 @@ def relative_path_written(node: cst.CSTNode, ctx: RuleContext) -> bool:
     every xdist worker) gets the same folder in the shared working directory."""
     assert isinstance(node, cst.Call)
     path = argument(node, 0)
-    if not ctx.writes_files or len(node.args) != 1 or not isinstance(path, cst.SimpleString):
+    if not ctx.facts.writes_files or len(node.args) != 1 or not isinstance(path, cst.SimpleString):
         return False
     text = path.value.strip("rbuRBU").strip("'\"")
     return bool(text) and not text.startswith(("/", "~", ".")) and "{" not in text
