@@ -286,6 +286,39 @@ def test_a_shared_temporary_path_becomes_the_tests_own(before: bytes, expected: 
     assert "isolate.tmp_path" not in _run({"tests/test_x.py": expected}, "test_a", Category.FIXTURE)
 
 
+def test_a_wall_clock_interval_is_measured_with_perf_counter_and_a_point_in_time_is_left_alone() -> None:
+    before = src("""
+        from time import time
+
+
+        def test_a(worker):
+            t0 = time()
+            worker.run()
+            t1 = time()
+            assert t1 > t0
+            assert time() - t0 >= 0.1
+    """)
+    found = _run({"tests/test_x.py": before}, "test_a", Category.TIME)
+    assert found[0] == "clock.perf_counter"
+    assert found[-1] == src("""
+        from time import perf_counter, time
+
+
+        def test_a(worker):
+            t0 = perf_counter()
+            worker.run()
+            t1 = perf_counter()
+            assert t1 > t0
+            assert perf_counter() - t0 >= 0.1
+    """)
+    fixed = found[-1]
+    assert isinstance(fixed, bytes)
+    assert "clock.perf_counter" not in _run({"tests/test_x.py": fixed}, "test_a", Category.TIME)
+    for escaped in ("    cache.put(t0)\n", "    assert record.created - t0 < 1\n"):
+        handed = before.replace(b"    worker.run()\n", b"    worker.run()\n" + escaped.encode())
+        assert "clock.perf_counter" not in _run({"tests/test_x.py": handed}, "test_a", Category.TIME)
+
+
 def test_environ_update_in_the_polluter_becomes_setenv_per_key() -> None:
     before = src("""
         import os

@@ -80,11 +80,17 @@ def _module_globals(module: cst.Module) -> dict[str, str]:
     return found
 
 
+_CONTAINER = re.compile(rb"^[A-Za-z_]\w*\s*(?::[^=\n]*)?=\s*(?:[\[{]|dict\(|list\(|set\()", re.MULTILINE)
+
+
 def _registries(ctx: Context, names: dict[str, str]) -> dict[str, dict[str, list[tuple[str, str]]]]:
     """qualified project module -> function -> [(module-level container it fills, its type)]."""
     found: dict[str, dict[str, list[tuple[str, str]]]] = {}
     for path in project_modules(ctx, names):
-        module = parse(ctx.read(path) or b"")
+        source = ctx.read(path) or b""
+        if _CONTAINER.search(source) is None:
+            continue  # parsing costs; no module-level dict, list or set to fill
+        module = parse(source)
         if module is None:
             continue
         containers = {k: v for k, v in _module_globals(module).items() if v != "object"}
