@@ -319,6 +319,26 @@ def test_a_wall_clock_interval_is_measured_with_perf_counter_and_a_point_in_time
         assert "clock.perf_counter" not in _run({"tests/test_x.py": handed}, "test_a", Category.TIME)
 
 
+def test_chdir_in_the_polluter_is_undone_by_monkeypatch() -> None:
+    before = src("""
+        import os
+
+
+        def test_victim():
+            assert open("tests/data.txt").read() == "x"
+
+
+        def test_polluter(tmp_path):
+            os.chdir(tmp_path)
+            assert os.getcwd() == str(tmp_path)
+    """)
+    found = _run({"tests/test_x.py": before}, "test_victim", Category.ORDER)
+    assert found[0] == "restore.monkeypatch"
+    assert found[-1] == before.replace(b"(tmp_path):", b"(tmp_path, monkeypatch):").replace(
+        b"    os.chdir(tmp_path)\n", b"    monkeypatch.chdir(tmp_path)\n"
+    )
+
+
 def test_environ_update_in_the_polluter_becomes_setenv_per_key() -> None:
     before = src("""
         import os
