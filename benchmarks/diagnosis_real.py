@@ -29,12 +29,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("clones", type=Path, help="a directory holding owner+name clones")
     parser.add_argument("--labels", type=Path, default=LABELS)
+    parser.add_argument("--set", choices=("all", "first", "new"), default="all",
+                        help="first: the set the rules were tuned on; new: the one labelled before running on it")
     args = parser.parse_args(argv)
     data = tomllib.loads(args.labels.read_text(encoding="utf-8"))
     services: dict[str, Service] = {}
     right = wrong = known = fix_line = named = with_lines = decoys_quiet = decoys = 0
     misses: list[str] = []
     for case in data["case"]:
+        if args.set != "all" and case.get("set", "first") != args.set:
+            continue
         repo, nodeid, label = case["repo"], case["nodeid"], case["label"]
         clone = args.clones / repo.replace("/", "+")
         if not clone.is_dir():

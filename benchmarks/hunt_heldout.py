@@ -67,7 +67,7 @@ class Truth:
     random_low: set[str] = field(default_factory=set)
 
 
-def generate(root: Path, seed: int) -> Truth:
+def generate(root: Path, seed: int, shapes: bool = False) -> Truth:
     rng = random.Random(seed)
     truth = Truth()
     files: dict[str, str] = {
@@ -182,6 +182,8 @@ def generate(root: Path, seed: int) -> Truth:
     truth.broken.add("tests/test_broken.py::test_always_fails")
     many = rng.randrange(25, 35)
     files["tests/test_many.py"] = "\n".join(f"def test_stable_{i}():\n    assert {i} == {i}\n" for i in range(many))
+    if shapes:
+        more_shapes(files, truth, rng, seed)
     truth.must_name |= set(truth.culprits)
     truth.may_fail |= set(truth.culprits) | truth.broken
     for name, text in files.items():
@@ -190,7 +192,7 @@ def generate(root: Path, seed: int) -> Truth:
         path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
     env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
            "GIT_COMMITTER_EMAIL": "b@b"}  # fmt: skip
-    (root / ".gitignore").write_text(".counters/\nshared-path.txt\n")
+    (root / ".gitignore").write_text(".counters/\nshared-path.txt\nexport.csv\n")
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     subprocess.run(["git", "commit", "-qm", "init"], cwd=root, check=True, env=env)
@@ -198,6 +200,76 @@ def generate(root: Path, seed: int) -> Truth:
                                capture_output=True, text=True)  # fmt: skip
     truth.tests = sum(1 for line in collected.stdout.splitlines() if "::" in line)
     return truth
+
+
+def more_shapes(files: dict[str, str], truth: Truth, rng: random.Random, seed: int) -> None:
+    """``--shapes``: a polluter that is a fixture, parametrized victims, class-based tests, state
+    in a helper module across files, a victim failing only in about a third of shuffled orders
+    (a cleaner between its polluter and it saves it), and an xdist-only race on a relative file."""
+    files["src/app/state.py"] = "HANDLERS = []\nSESSION = {}\nFLAGS = {}\n"
+    files["tests/conftest.py"] += f"""
+            import os
+
+            @pytest.fixture
+            def feature_flag():
+                os.environ["FEATURE_{seed}"] = "on"  # never restored: every later test sees it
+                return "on"
+        """
+    head = "import os\nimport pytest\nfrom app import state\n\n"
+    polluters = f"tests/test_{rng.choice(['d', 'e', 'm'])}_shapes.py"
+    victims = f"tests/test_{rng.choice(['n', 'q', 'w'])}_shape_victims.py"
+    files[polluters] = head + textwrap.dedent("""
+        def test_uses_the_flag(feature_flag):
+            assert feature_flag == "on"
+
+        def test_registers_handler():
+            state.HANDLERS.append(print)
+
+        class TestSession:
+            def test_login(self):
+                state.SESSION["user"] = "alice"
+
+            def test_stable_method(self):
+                assert state.FLAGS is not None
+    """)
+    files[victims] = head + textwrap.dedent(f"""
+        def test_flag_off():
+            assert os.environ.get("FEATURE_{seed}") != "on"
+
+        @pytest.mark.parametrize("n", [1, 2, 3])
+        def test_no_handlers(n):
+            assert len(state.HANDLERS) == 0
+
+        class TestAnonymous:
+            def test_no_user(self):
+                assert "user" not in state.SESSION
+
+            def test_stable_here(self):
+                assert True
+    """)
+    culprits = {
+        f"{victims}::test_flag_off": f"{polluters}::test_uses_the_flag",
+        **{f"{victims}::test_no_handlers[{n}]": f"{polluters}::test_registers_handler" for n in (1, 2, 3)},
+        f"{victims}::TestAnonymous::test_no_user": f"{polluters}::TestSession::test_login",
+    }
+    # Fails when its polluter ran before it and the cleaner not in between: 2 orders of 6.
+    files["tests/test_b_third.py"] = head + "def test_limit_unset():\n    assert 'limit' not in state.FLAGS\n"
+    files["tests/test_g_limit.py"] = head + "def test_sets_limit():\n    state.FLAGS['limit'] = 5\n"
+    files["tests/test_h_clean.py"] = head + "def test_resets_flags():\n    state.FLAGS.clear()\n"
+    culprits["tests/test_b_third.py::test_limit_unset"] = "tests/test_g_limit.py::test_sets_limit"
+    truth.culprits.update(culprits)
+    # Two modules writing one relative file: they race only when xdist runs them at once.
+    for name in ("export_a", "export_b"):
+        files[f"tests/test_{name}.py"] = textwrap.dedent(f"""
+            import pathlib, time
+
+            def test_{name}():
+                out = pathlib.Path("export.csv")
+                out.write_text("{name}")
+                time.sleep(0.3)
+                assert out.read_text() == "{name}"
+        """)
+        truth.may_fail.add(f"tests/test_{name}.py::test_{name}")
 
 
 @dataclass
@@ -250,13 +322,14 @@ def main() -> int:
     parser.add_argument("--projects", type=int, default=1)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--keep", help="generate the projects in this directory and keep them")
+    parser.add_argument("--shapes", action="store_true", help="add the shapes of more_shapes() to each project")
     args = parser.parse_args()
     ok = True
     with tempfile.TemporaryDirectory(prefix="flaketui-heldout-") as scratch:
         base = Path(args.keep or scratch)
         for seed in range(args.seed, args.seed + args.projects):
             root = base / f"project-{seed}"
-            truth = generate(root, seed)
+            truth = generate(root, seed, args.shapes)
             payload, seconds = hunt(root, args.runs)
             s = score(truth, payload, seconds)
             ok &= s.ok

@@ -153,7 +153,10 @@ Hints = Callable[[Sequence[str]], Mapping[str, Sequence[str]]]
 def _hinted(hints: Hints | None, victims: Sequence[str], runs: Sequence[HuntRun]) -> dict[str, list[str]]:
     """Each victim's named suspects as the node ids that ran before it (every parameter of a
     parametrized one)."""
-    named = hints(victims) if hints is not None and victims else {}
+    try:
+        named = hints(victims) if hints is not None and victims else {}
+    except Exception:  # noqa: BLE001  # a shortcut only: a diagnosis that fails leaves the bisection to do it all
+        named = {}
     found: dict[str, list[str]] = {}
     for victim, suspects in named.items():
         ran = dict.fromkeys(n for r in runs if r.mode is not HuntMode.XDIST and victim in r.order for n in _before(r, victim))
@@ -249,9 +252,12 @@ def _runner(settings: HuntSettings, probe_dir: str, victim: str, hash_seed: int,
 
 
 def bisect_victim(settings: HuntSettings, probe_dir: str, before: Sequence[str], victim: str, hash_seed: int, *,
-                  stop: StopPredicate, deadline: float, on_step: Callable[[int], None] | None = None) -> Bisection:  # fmt: skip
-    """Bisection runs for one victim over ``before``, within the deadline."""
-    return find_polluter(before, victim, _runner(settings, probe_dir, victim, hash_seed, stop, deadline, on_step))
+                  stop: StopPredicate, deadline: float, on_step: Callable[[int], None] | None = None,
+                  known: Collection[str] = ()) -> Bisection:  # fmt: skip
+    """Bisection runs for one victim over ``before``, within the deadline (``known``: suspects
+    to try first)."""
+    return find_polluter(before, victim, _runner(settings, probe_dir, victim, hash_seed, stop, deadline, on_step),
+                         known=known)  # fmt: skip
 
 
 def _outcome(run: HuntRun, nodeid: str) -> str:
@@ -278,9 +284,10 @@ def _likely(same: Sequence[HuntRun], other: Sequence[HuntRun], victim: str) -> l
 
 
 def find_polluter_of(store: Store, settings: HuntSettings, victim: str, *, on_progress: ProgressCallback | None = None,
-                     should_stop: StopPredicate | None = None) -> tuple[Bisection, int]:  # fmt: skip
+                     should_stop: StopPredicate | None = None, hints: Hints | None = None) -> tuple[Bisection, int]:  # fmt: skip
     """Without a hunt: one serial pass for pytest's order (the victim must fail in it), then
-    bisection over the tests before it. Returns the bisection and the runs of both."""
+    bisection over the tests before it, the polluters ``hints`` names first. Returns the
+    bisection and the runs of both."""
     import random
 
     from flaketui import store_hunts
@@ -309,8 +316,10 @@ def find_polluter_of(store: Store, settings: HuntSettings, victim: str, *, on_pr
         if _outcome(HuntRun(HuntMode.SERIAL, hash_seed, tuple(first.outcomes)), victim) != "failed":
             reason = "it did not fail in pytest's order" if victim in order else f"{victim} did not run"
             return Bisection(None, 0, reason + ": hunt first, to find an order it fails in"), 1
+        ran = HuntRun(HuntMode.SERIAL, hash_seed, tuple(first.outcomes))
         bisection = bisect_victim(settings, probe_dir, order[: order.index(victim)], victim, hash_seed, stop=stop,
-                                  deadline=deadline, on_step=step)  # fmt: skip
+                                  deadline=deadline, on_step=step,
+                                  known=_hinted(hints, [victim], [ran]).get(victim, ()))  # fmt: skip
     if bisection.polluter is not None:
         store_hunts.add_polluter(store, Polluter(settings.rootdir, victim, bisection.polluter, bisection.runs))
     return bisection, bisection.runs + 1

@@ -151,3 +151,14 @@ def test_the_polluters_the_diagnosis_names_are_tried_before_any_bisection(
     # The victims alone, twice after each named polluter, then alone again: 6 runs, where coding
     # the 10 tests before them in the failing order takes 1 + 2 * 4 + 2 = 11.
     assert payload["summary"]["bisection_runs"] == 6
+
+
+def test_a_bisection_without_a_hunt_tries_the_named_polluter_first(make_repo) -> None:
+    from flaketui.service import Service
+
+    root = make_repo(NAMED_POLLUTERS_PROJECT)
+    bisection, runs = Service(root).hunting.find_polluter("tests/test_a.py::test_plugin_absent")
+    assert bisection.polluter == "tests/test_a.py::test_sets_plugin"
+    # pytest's order, the victim alone, after the named polluter, then alone and after it once
+    # more: 5 runs, where halving the 10 tests before it takes 8.
+    assert runs == 5

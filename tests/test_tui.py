@@ -132,6 +132,8 @@ async def test_help_is_generated_from_the_bindings(make_repo: MakeRepo) -> None:
             assert binding.description in described
         down = next(keys for keys, description, _about in app.screen.lines if description == "Down")
         assert set(down.split(", ")) == {"j", "↓"}
+        legend = str(app.screen.query_one("#help-legend").render())
+        assert "◐ flaky" in legend and "◔ to verify again" in legend and "H hunt, C CI history" in legend
         await pilot.press("escape")
         assert app.screen is app.main
 

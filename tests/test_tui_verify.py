@@ -133,6 +133,25 @@ async def test_c_on_a_flaky_test_refuses_with_what_to_do(make_repo: MakeRepo) ->
 
 
 @run_async
+async def test_c_after_runs_that_failed_on_this_tree_refuses_without_running_again(make_repo: MakeRepo) -> None:
+    root = make_repo(PROJECT)
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        select(app, COUNTER)
+        await pilot.press("v")
+        await settle(pilot)
+        runs = int((root / "tests/counter.txt").read_text())
+        assert app.main.model.rows[COUNTER].state is RowState.FLAKY
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, MessageDialog) and app.screen.title_text == "Not committed"
+        assert "7/10 passed" in app.screen.message and "on this very tree" in app.screen.message
+        assert int((root / "tests/counter.txt").read_text()) == runs  # not one more run
+    assert git(root, "rev-list", "--count", "HEAD").strip() == "1"
+
+
+@run_async
 async def test_z_undoes_the_last_fix(make_repo: MakeRepo) -> None:
     root = make_repo(PROJECT)
     app = FlakeTUIApp(Service(root))

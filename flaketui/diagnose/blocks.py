@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import libcst as cst
+import libcst.matchers as m
 
 if TYPE_CHECKING:
     from flaketui.diagnose.rules import RuleContext
@@ -44,3 +45,12 @@ def operand_names(comparison: cst.Comparison) -> list[cst.BaseExpression]:
         elif isinstance(current, cst.Name):
             found.append(current)
     return found
+
+
+def finalized_names(function: cst.FunctionDef, call: cst.Call) -> list[cst.Name | cst.Attribute]:
+    """``request.addfinalizer(teardown)``: the names the nested ``teardown`` touches are put back."""
+    finalizer = call.args[0].value if call.args else None
+    if not isinstance(finalizer, cst.Name):
+        return []
+    return [name for inner in m.findall(function, m.FunctionDef(name=m.Name(finalizer.value)))
+            for name in m.findall(inner, m.Name() | m.Attribute()) if isinstance(name, cst.Name | cst.Attribute)]

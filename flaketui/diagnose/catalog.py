@@ -79,6 +79,13 @@ RULES: list[Rule] = [
         mitigated_by=frozenset({Mitigation.FROZEN_TIME}),
     ),
     Rule(
+        "time.sleep-window", TIME,
+        "sleeps step through a window of wall time: the same thing is asserted not to have happened after one sleep and to have happened after another, so an overshooting sleep under load lands on the wrong side",
+        "drive the code's clock by hand (a fake clock or scheduler) instead of sleeping past its timers, or wait for the event and assert the order of events",
+        0.8,
+        scope=True,
+    ),
+    Rule(
         "time.local-timezone", TIME,
         "depends on the machine's time zone (fromtimestamp/astimezone/tzlocal without an explicit zone)",
         "pass tz=timezone.utc (or a ZoneInfo) explicitly, or set TZ with monkeypatch.setenv and time.tzset",
@@ -770,7 +777,7 @@ RULES: list[Rule] = [
         "yield the resource and stop/close it after the yield (or request.addfinalizer)",
         0.5,
         calls=("*.start", "*.connect", "*.serve_forever", "*.listen", "subprocess.Popen", "open"),
-        when=p.in_fixture,
+        when=p.left_open_by_fixture,
     ),
     Rule(
         "fixture.fixed-file", FIXTURE,

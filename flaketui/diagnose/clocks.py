@@ -104,3 +104,16 @@ def leave_def(reader: FunctionReader, node: cst.FunctionDef) -> None:
     start, end = reader.lines(node)
     reader.facts.hits = [h for h in reader.facts.hits
                          if not (h.rule.id in POLLING_SLEEPS and start <= h.line <= end)]
+
+
+def calls_within(expression: cst.BaseExpression) -> list[cst.Call]:
+    """The calls an arithmetic, boolean or comparison expression is made of (``time() < start + 30``)."""
+    if isinstance(expression, cst.Call):
+        return [expression]
+    if isinstance(expression, cst.BinaryOperation | cst.BooleanOperation):
+        return calls_within(expression.left) + calls_within(expression.right)
+    if isinstance(expression, cst.Comparison):
+        return [c for e in (expression.left, *(t.comparator for t in expression.comparisons)) for c in calls_within(e)]
+    if isinstance(expression, cst.UnaryOperation):
+        return calls_within(expression.expression)
+    return []

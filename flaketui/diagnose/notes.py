@@ -43,8 +43,11 @@ VOCABULARY: tuple[tuple[Category, str], ...] = (
 )
 _FLAKE_WORDS = re.compile(r"flak|sporadic|intermittent|sometimes|occasionally|now and then|from time to time"
                           r"|randomly fail|hopefully|not always|once in a while|\bxfail\b|rerun", re.IGNORECASE)
+#: A docstring that hedges speaks of what can go wrong, not only of what is tested.
+_HEDGES = re.compile(r"\b(may|might|could|can't|cannot|not always|not yet|still|before|until|slow|under load|racy"
+                     r"|depends on|relies on|assumes?|beware|careful|caution|warning|note:?)\b", re.IGNORECASE)
 _NEGATED = re.compile(r"\b(not|no|never|isn't|without)\s+(\w+\s+){0,2}$", re.IGNORECASE)
-_URL = re.compile(r"\b\w+://\S+")
+URL = re.compile(r"\b\w+://\S+")
 _CODE_LIKE = re.compile(r"^\s*(\w+(\.\w+)*\s*(=|\(|\[)|assert\b|import\b|from\b|return\b|def\b|await\b)")
 _PLATFORM = re.compile(r"mac|darwin|osx|win|linux|platform|os\.name|freebsd|aarch|arm|pypy|sys\.version|python_version"
                        r"|\bci\b|github_actions|azure|travis", re.IGNORECASE)
@@ -99,15 +102,19 @@ def notes_of(test: FlakyTest, written: list[tuple[int, str]], start: int, def_li
 
 def _classify(path: str, line: int, text: str, kind: str, where: str) -> Iterable[Evidence]:
     quoted = _quote(text)
-    text = _URL.sub(" ", text)  # "since https://github.com/..." cites an issue; it names no cause
+    text = URL.sub(" ", text)  # "since https://github.com/..." cites an issue; it names no cause
     named = False
+    weight = WEIGHTS[kind]
+    if kind == "docstring" and not (_FLAKE_WORDS.search(text) or _HEDGES.search(text)):
+        # "Tests getting clock information from the worker" says what is tested, like a name.
+        weight = WEIGHTS["name"]
     for category, pattern in VOCABULARY:
         match = re.search(pattern, text, re.IGNORECASE)
         if match is None or negated(text, match.start()):
             continue
         named = True
         yield Evidence(category, f"note.{kind}", path, line, line, f"{where} says {quoted}",
-                       "read it: it often names the cause and the fix", WEIGHTS[kind], where)
+                       "read it: it often names the cause and the fix", weight, where)
     if not named and _FLAKE_WORDS.search(text):
         yield Evidence(Category.UNKNOWN, f"note.{kind}", path, line, line, f"{where} says {quoted}",
                        "read it: it may explain the flake", 0.0, where)

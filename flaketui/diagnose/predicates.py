@@ -54,7 +54,8 @@ def nonzero_first_argument(node: cst.CSTNode, ctx: RuleContext) -> bool:
     assert isinstance(node, cst.Call)
     value = argument(node, 0, "delay") or argument(node, 0, "seconds")
     number = literal_number(value) if value is not None else None
-    if isinstance(value, cst.Call) and (ctx.qualify(value.func) or "").startswith(("random.", "numpy.random.")):
+    if value is not None and any((ctx.qualify(c.func) or "").startswith(("random.", "numpy.random."))
+                                 for c in m.findall(value, m.Call()) if isinstance(c, cst.Call)):
         return False  # a random pause (chaos, jitter) is the point, not a wait for something
     return value is not None and number != 0
 
@@ -89,6 +90,8 @@ def another_program(node: cst.CSTNode, ctx: RuleContext) -> bool:
     if isinstance(first, cst.List | cst.Tuple) and first.elements:
         head = first.elements[0]
         first = None if isinstance(head, cst.StarredElement) else head.value
+    if isinstance(first, cst.Name) and first.value in ctx.params:
+        return False  # a helper that runs whatever its caller hands it: the caller's command decides
     return first is None or ctx.qualify(first) not in {"sys.executable", ARGV_OF_PYTHON}
 
 
@@ -381,8 +384,9 @@ def _is_inexact_float(node: cst.BaseExpression) -> bool:
     return False
 
 
-def in_fixture(node: cst.CSTNode, ctx: RuleContext) -> bool:
-    return ctx.is_fixture
+def left_open_by_fixture(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """Started or opened in a fixture, and not as ``with open(...) as f:`` (which closes it)."""
+    return ctx.is_fixture and not ctx.is_context_managed(node)
 
 
 def writes_relative_file(node: cst.CSTNode, ctx: RuleContext) -> bool:

@@ -40,6 +40,8 @@ class RuleContext(Protocol):
     """What a predicate may ask about the function being read."""
 
     is_fixture: bool
+    #: The names of the function's parameters.
+    params: set[str]
 
     def qualify(self, node: cst.BaseExpression) -> str | None: ...
 
@@ -54,6 +56,8 @@ class RuleContext(Protocol):
     def is_local(self, node: cst.CSTNode) -> bool: ...
 
     def is_deadline(self, node: cst.CSTNode) -> bool: ...
+
+    def is_context_managed(self, node: cst.CSTNode) -> bool: ...
 
     def mark_local(self, node: cst.CSTNode) -> None: ...
 

@@ -207,7 +207,8 @@ class Row:
         if self.queued:
             return "queued"
         if self.verification is not None:
-            old = " old" if self.stale else ""
+            # A fixed row's runs are what allowed its commit: the commit itself made them "old".
+            old = " old" if self.stale and not self.fixed else ""
             if self.verification.verdict is Verdict.SKIPPED:
                 return f"skipped{old}"
             if self.verification.verdict is Verdict.CANCELLED:
@@ -217,11 +218,11 @@ class Row:
 
 
 def fit_test(nodeid: str, width: int) -> tuple[str, str]:
-    """``(file, name)`` of a node id fitted to ``width`` cells, the name first.
+    """``(prefix, name)`` of a node id fitted to ``width`` cells, the function's name first.
 
-    The name (class, function and parameter id) is what tells rows apart, so it is kept
-    whole while it fits; the file (a prefix the table dims) gives way first, then the
-    middle of the name, so its start and its parameter id stay readable.
+    The function's name and parameter id are what tell rows apart, so they are kept whole
+    while they fit; the file, then the class (a prefix the table dims), give way first, then
+    the middle of the name, so its start and its parameter id stay readable.
     """
     path, sep, name = nodeid.partition("::")
     file = path.rpartition("/")[2]
@@ -229,6 +230,10 @@ def fit_test(nodeid: str, width: int) -> tuple[str, str]:
         file, name = "", nodeid
     if width <= 0:  # not laid out yet
         return (f"{file} " if file else "", name)
+    scope, _, function = name.rpartition("::")
+    if len(name) > width and scope:
+        # The class gives way whole, as the file does: a cut class name reads as another class.
+        name = function
     if len(name) > width:
         if width < 2:
             return "", name[:width]

@@ -122,7 +122,8 @@ class HistoryWorkflow:
         # The rootdir of the victim's file; then the whole suite there, where a polluter may be.
         settings = self._settings((target.repo_nodeid.split("::", 1)[0],), 1, budget_minutes, pytest_args, None)
         return find_polluter_of(self.workspace.store, replace(settings, paths=()), target.nodeid,
-                                on_progress=on_progress, should_stop=should_stop)  # fmt: skip
+                                on_progress=on_progress, should_stop=should_stop,
+                                hints=partial(self.named_polluters, settings.rootdir))  # fmt: skip
 
     def latest_hunt(self) -> HuntReport | None:
         """The newest hunt's report (a partial one too), or None before the first hunt."""

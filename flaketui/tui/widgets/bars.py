@@ -13,7 +13,7 @@ from flaketui.tui.triage import Change, TriageModel
 
 #: Header words for verdict states, so "16 flaky" (marked) and "1 still flaky" (verified) differ.
 _STATE_WORDS = {RowState.FLAKY: "still flaky", RowState.BROKEN: "broken", RowState.KEPT: "kept on purpose",
-                RowState.STALE: "verified on an older tree", RowState.CANCELLED: "cancelled"}
+                RowState.STALE: "to verify again", RowState.CANCELLED: "cancelled"}
 
 
 class ModelLine(Static):
@@ -63,7 +63,7 @@ class RepoHeader(ModelLine):
 
 
 class ActivityBar(ModelLine):
-    """``verify: 10 runs, forked · 2 queued · sort: file`` and what just happened."""
+    """What just happened, then ``verify: 10 runs, forked · 2 queued · sort: file``."""
 
     def shows(self, change: Change) -> bool:
         return change.settings
@@ -74,4 +74,9 @@ class ActivityBar(ModelLine):
         queue = f" · {waiting} queued" if waiting else ""
         filt = f" · filter: {model.filter_text}" if model.filter_text else ""
         settings = f"verify: {model.runs} runs, {model.mode}{queue} · sort: {model.sort_order}{filt}"
-        self.update(Text(f"{settings}  {model.activity}".rstrip()))
+        # What just happened first: a narrow terminal cuts the line's end, and the settings
+        # show again as soon as nothing is being said.
+        if model.activity:
+            self.update(Text.assemble((model.activity, "bold"), "  ·  ", settings))
+        else:
+            self.update(Text(settings))
