@@ -375,6 +375,18 @@ def test_a_seed_is_no_fix_for_a_random_port() -> None:
     assert any(d.remedy == "seed.local" and "port" in d.reason for d in declined)
 
 
+def test_a_task_that_serves_for_the_whole_test_is_not_gathered() -> None:
+    files = {"tests/test_x.py": src("""
+        import asyncio
+
+
+        async def test_a(server, client):
+            asyncio.create_task(server.serve_forever())
+            assert await client.ping() == "pong"
+    """)}
+    assert "wait.gather" not in _run(files, "test_a")
+
+
 def test_a_sync_test_sleeping_gets_no_nonblocking_sleep() -> None:
     files = {"tests/test_x.py": src("""
         import time
