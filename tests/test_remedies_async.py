@@ -387,6 +387,21 @@ def test_a_task_that_serves_for_the_whole_test_is_not_gathered() -> None:
     assert "wait.gather" not in _run(files, "test_a")
 
 
+def test_a_test_about_blocking_the_loop_keeps_its_blocking_sleep() -> None:
+    files = {"tests/test_x.py": src("""
+        import asyncio
+        import time
+
+
+        async def test_slow_callback_is_reported(caplog):
+            asyncio.get_running_loop().slow_callback_duration = 0.01
+            time.sleep(0.05)
+            await asyncio.sleep(0)
+            assert "Executing" in caplog.text
+    """)}
+    assert "wait.nonblocking" not in _run(files, "test_slow_callback_is_reported")
+
+
 def test_a_sync_test_sleeping_gets_no_nonblocking_sleep() -> None:
     files = {"tests/test_x.py": src("""
         import time

@@ -100,9 +100,15 @@ class _InReached(cst.CSTTransformer):
         return new
 
 
+#: A test about blocking the loop (asyncio's debug mode, a slow-callback detector) blocks it on purpose.
+_PURPOSE = re.compile(r"\bblock|slow_callback|set_debug|PYTHONASYNCIODEBUG", re.IGNORECASE)
+
+
 @on_test("wait.nonblocking")
 def propose_nonblocking_sleep(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     remedy = "wait.nonblocking"
+    if _PURPOSE.search(code(loaded.function)):
+        return [Declined(remedy, "the test is about blocking the event loop: its time.sleep() is the point")]
     library = _library(loaded.names)
     unblock = _Unblock(loaded.names, library)
     chooser = _InReached(loaded.function, _reached(loaded.function, loaded.module), unblock)
