@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 import libcst as cst
 import libcst.matchers as m
 
+from flaketui.diagnose.clocks import sampled_count
 from flaketui.diagnose.resolve import ARGV_OF_PYTHON
 from flaketui.diagnose.rules import RuleContext
 
@@ -45,8 +46,9 @@ def has_keyword(call: cst.Call, *names: str) -> bool:
 
 
 def not_a_deadline(node: cst.CSTNode, ctx: RuleContext) -> bool:
-    """``deadline = time.monotonic() + 5`` / ``while time.time() < deadline``: a bounded wait."""
-    return not ctx.is_deadline(node)
+    """``deadline = time.monotonic() + 5`` / ``while time.time() < deadline``: a bounded wait;
+    ``json.dumps({"date": now().isoformat()})``: a stamp on a message, which nothing compares."""
+    return not ctx.is_deadline(node) and not ctx.is_naming_use(node)
 
 
 def nonzero_first_argument(node: cst.CSTNode, ctx: RuleContext) -> bool:
@@ -335,6 +337,8 @@ def timing_tolerance(node: cst.CSTNode, ctx: RuleContext) -> bool:
     test = node.test
     if isinstance(test, cst.Call) and (ctx.qualify(test.func) or "").endswith("isclose"):
         return any(ctx.is_clock_expression(a.value) for a in test.args[:2])
+    if sampled_count(test, ctx.qualify) and ctx.facts.measures_time:
+        return True
     if not isinstance(test, cst.Comparison) or len(test.comparisons) != 2 or not ctx.facts.measures_time:
         return False
     ordering = cst.LessThan | cst.LessThanEqual
@@ -342,7 +346,8 @@ def timing_tolerance(node: cst.CSTNode, ctx: RuleContext) -> bool:
             isinstance(t.operator, cst.GreaterThan | cst.GreaterThanEqual) for t in test.comparisons):
         return False
     low, middle, high = test.left, test.comparisons[0].comparator, test.comparisons[1].comparator
-    bounds_literal = all(isinstance(b, cst.Integer | cst.Float | cst.Name | cst.BinaryOperation | cst.Attribute) for b in (low, high))
+    bounds_literal = all(isinstance(b, cst.Integer | cst.Float | cst.Name | cst.BinaryOperation | cst.Attribute | cst.Subscript)
+                         for b in (low, high))
     return bounds_literal and not isinstance(middle, cst.Integer | cst.Float)
 
 
