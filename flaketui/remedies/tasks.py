@@ -134,5 +134,5 @@ def propose_gather(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
         "scheduler gets to it, and asyncio cancels what is left when the coroutine ends. Keeping the tasks "
         f"and gathering them{instead} (at most {WAIT_SECONDS} s) makes the test read finished work."
     )
-    return [proposal(Category.ASYNC, "wait.gather", "Await the tasks the test starts", why,
+    return [proposal(Category.ASYNC, loaded.remedy, "Await the tasks the test starts", why,
                      {loaded.path: (loaded.source, module)})]  # fmt: skip

@@ -348,7 +348,7 @@ _BUILTINS = frozenset({"len", "not", "and", "or", "is", "in", "None", "True", "F
 @on_test("wait.event")
 def propose_waits(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     """In the test; failing that, in the helper or fixture where the diagnosis saw the sleep."""
-    remedy = "wait.event"
+    remedy = loaded.remedy
     waiters = project_waiters(ctx, loaded.names)
     places = [(loaded.path, loaded.source, loaded.module, loaded.function, loaded.names, "The test")]
     for evidence in ctx.evidence:
@@ -426,7 +426,7 @@ class _CallSwap(cst.CSTTransformer):
 
 @on_test("wait.documented")
 def propose_documented_wait(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
-    remedy = "wait.documented"
+    remedy = loaded.remedy
     swaps = _recommended(ctx, loaded.names)
     if not swaps:
         return []
