@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from flaketui.models import Category
 
-from tests._diagnose_helpers import diagnose_files
+from flaketui.diagnose import Diagnoser
+from flaketui.models import Category, FlakyTest, Marker, MarkerKind, MarkerScope
+from tests._diagnose_helpers import diagnose_files, source
 
 #: (files, the test to diagnose, rules that must not appear, the category suggested)
 CASES = [
@@ -192,3 +193,205 @@ def test_the_window_names_its_first_sleep(tmp_path: Path) -> None:
     diagnosis = diagnose_files(tmp_path, {"tests/test_x.py": module}, "tests/test_x.py", "test_it")
     assert diagnosis.suggestion.category is Category.TIME
     assert diagnosis.fix_at == ("tests/test_x.py", 5)
+
+
+#: (files, the rule that must name it, the category suggested)
+NAMED = [
+    pytest.param(
+        {"tests/test_x.py": """
+        async def test_it(client, worker):
+            jobs = client.map(worker.slow_square, range(8), delay=0.1)
+            await client.wait(jobs)
+            sampled = worker.profile_of("slow_square")
+            assert sampled["count"]
+        """},
+        "time.timing-tolerance",
+        Category.TIME,
+        id="a-sampling-profiler-must-have-caught-sleeping-work",
+    ),
+    pytest.param(
+        {"tests/test_x.py": """
+        import time
+
+        def test_it(tracer):
+            everything = tracer.samples(since=0)
+            recent = tracer.samples(since=time.time() - 0.25)
+            assert 0 < recent["count"] < everything["count"]
+        """},
+        "time.timing-tolerance",
+        Category.TIME,
+        id="a-count-in-the-last-quarter-second-bounded-by-another-count",
+    ),
+    pytest.param(
+        {"tests/test_x.py": """
+        import pytest
+
+        # These sometimes show up on a loaded runner:
+        #     asyncio.exceptions.TimeoutError
+        @pytest.mark.flaky(reruns=2)
+        def test_it(shell):
+            assert shell.run("shutdown").output == ""
+        """},
+        "note.marker",
+        Category.ASYNC,
+        id="a-comment-listing-a-timeout-error",
+    ),
+    pytest.param(
+        {
+            "tests/test_x.py": """
+            from orders.tasks import reserve, ship
+
+            def test_it(celery_worker):
+                chain = reserve.s("sku-1") | ship.s()
+                assert chain().get(timeout=10) == "shipped"
+                assert reserve.delay("sku-2").get(timeout=10)
+            """,
+            "orders/__init__.py": "",
+            "orders/tasks.py": """
+            from celery import shared_task
+
+            @shared_task
+            def reserve(sku):
+                return sku
+
+            @shared_task
+            def ship(sku):
+                return "shipped"
+            """,
+        },
+        "external.task-queue",
+        Category.EXTERNAL,
+        id="tasks-sent-through-a-broker",
+    ),
+    pytest.param(
+        {"tests/test_x.py": """
+        import signal
+        import threading
+        import time
+
+        def test_it(pair):
+            signal.setitimer(signal.ITIMER_REAL, 0.1)
+
+            def later():
+                time.sleep(0.3)
+                pair.left.send(b"go")
+
+            sender = threading.Thread(target=later)
+            sender.start()
+            assert pair.right.poll(1000)
+            sender.join()
+        """},
+        "race.sleep-ordering",
+        Category.RACE,
+        id="a-thread-sleeps-so-the-signal-goes-first",
+    ),
+]
+
+
+NAMED.append(pytest.param(
+    {"tests/test_x.py": """
+    import pytest
+
+    @pytest.fixture
+    def control(worker_app):
+        return worker_app.app.control.inspect()
+
+    def test_it(control):
+        assert control.stats()["pool"]["max-concurrency"] == 2
+    """},
+    "external.broker",
+    Category.EXTERNAL,
+    id="a-remote-control-call-goes-through-the-broker",
+))
+
+
+@pytest.mark.parametrize(("files", "rule", "category"), NAMED)
+def test_shapes_of_the_second_set_are_named(tmp_path: Path, files: dict[str, str], rule: str,
+                                            category: Category) -> None:
+    diagnosis = diagnose_files(tmp_path, files, "tests/test_x.py", "test_it")
+    assert rule in {e.rule for e in diagnosis.evidence}
+    assert diagnosis.suggestion.category is category
+
+
+def test_a_local_pool_apply_async_sends_nothing_to_a_broker(tmp_path: Path) -> None:
+    module = """
+        from multiprocessing import Pool
+
+        def test_it():
+            with Pool(2) as pool:
+                assert pool.apply_async(abs, (-3,)).get(timeout=5) == 3
+        """
+    diagnosis = diagnose_files(tmp_path, {"tests/test_x.py": module}, "tests/test_x.py", "test_it")
+    assert "external.task-queue" not in {e.rule for e in diagnosis.evidence}
+
+
+def test_reruns_limited_to_connection_errors_say_the_network_fails(tmp_path: Path) -> None:
+    (tmp_path / "test_x.py").write_text(source("""
+        import pytest
+
+        @pytest.mark.flaky(reruns=3, only_rerun=["ConnectionResetError", "requests.exceptions.ConnectionError"])
+        def test_it(catalog):
+            assert catalog.lookup("sku-1")["price"] == 12
+        """))
+    marker = Marker(MarkerKind.RERUNFAILURES, MarkerScope.FUNCTION, "test_x.py", 3, "pytest.mark.flaky",
+                    (("reruns", "3"), ("only_rerun", '["ConnectionResetError", "requests.exceptions.ConnectionError"]')))
+    diagnosis = Diagnoser(tmp_path).diagnose(FlakyTest("test_x.py::test_it", ".", "test_x.py", 4, "test_it", (marker,)))
+    [note] = [e for e in diagnosis.evidence if e.rule == "note.rerun-filter"]
+    assert note.line == 3 and "ConnectionResetError" in note.message
+    assert diagnosis.suggestion.category is Category.EXTERNAL
+
+
+def test_a_time_stamped_into_a_message_is_no_clock_dependence(tmp_path: Path) -> None:
+    module = """
+        import datetime
+        import json
+
+        async def test_it(socket):
+            await socket.send(json.dumps({"kind": "ping", "meta": {"sent": datetime.datetime.now().isoformat()}}))
+            assert json.loads(await socket.receive())["kind"] == "pong"
+        """
+    diagnosis = diagnose_files(tmp_path, {"tests/test_x.py": module}, "tests/test_x.py", "test_it")
+    assert "time.wall-clock" not in {e.rule for e in diagnosis.evidence}
+
+
+def test_a_time_in_a_record_the_test_compares_still_counts(tmp_path: Path) -> None:
+    module = """
+        import datetime
+
+        def test_it(ledger):
+            entry = {"day": datetime.date.today()}
+            assert ledger.add(entry).day == datetime.date(2024, 1, 31)
+        """
+    diagnosis = diagnose_files(tmp_path, {"tests/test_x.py": module}, "tests/test_x.py", "test_it")
+    assert "time.wall-clock" in {e.rule for e in diagnosis.evidence}
+
+
+def test_sleep_handed_over_as_profiled_work_is_time(tmp_path: Path) -> None:
+    module = """
+        import time
+        from concurrent.futures import ThreadPoolExecutor
+        from app.profiling import Profiler
+
+        def test_it():
+            with ThreadPoolExecutor(4) as pool, Profiler() as prof:
+                list(pool.map(time.sleep, [0.5] * 4))
+            assert len({r.thread for r in prof.records}) == 4
+        """
+    diagnosis = diagnose_files(tmp_path, {"tests/test_x.py": module}, "tests/test_x.py", "test_it")
+    assert diagnosis.suggestion.category is Category.TIME
+    assert diagnosis.fix_at == ("tests/test_x.py", 7)
+
+
+def test_the_request_not_the_network_marker_is_where_the_fix_goes(tmp_path: Path) -> None:
+    module = """
+        import pytest
+        from tables import read_csv
+
+        @pytest.mark.network
+        def test_it():
+            rates = read_csv("https://data.parcelhub.io/v2/rates.csv")
+            assert len(rates) > 10
+        """
+    diagnosis = diagnose_files(tmp_path, {"tests/test_x.py": module}, "tests/test_x.py", "test_it")
+    assert diagnosis.suggestion.category is Category.EXTERNAL
+    assert diagnosis.fix_at == ("tests/test_x.py", 6)

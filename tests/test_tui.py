@@ -15,7 +15,7 @@ from flaketui.tui.app import FlakeTUIApp
 from flaketui.tui.help import HelpScreen
 from flaketui.tui.keymap import load_keymap
 from flaketui.tui.modals import CategoryPicker, FindingsScreen, MessageDialog
-from flaketui.tui.rows import RowState
+from flaketui.tui.rows import Stage
 from flaketui.tui.widgets.detail import SourceView
 from flaketui.tui.widgets.test_list import TestList
 from flaketui.tui.widgets.test_table import TestTable
@@ -186,7 +186,7 @@ async def test_keep_records_a_reason_and_expiry(make_repo: MakeRepo) -> None:
         await settle(pilot)
         await pilot.press("K", *"calls a live service", "tab", *"2099-01-31", "enter")
         await settle(pilot)
-        assert app.main.selected.state is RowState.KEPT
+        assert app.main.selected.state is Stage.KEPT
     keep = Service(root).decisions()[(".", "tests/test_counter.py::test_every_third_run_fails")].keep
     assert keep is not None and keep.reason == "calls a live service" and keep.expires == "2099-01-31"
 

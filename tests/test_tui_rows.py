@@ -24,8 +24,8 @@ from flaketui.models.history import Candidate
 from flaketui.tui.rows import (
     Progress,
     Row,
-    RowState,
     SortOrder,
+    Stage,
     fit_test,
     parse_filter,
     sort_key,
@@ -134,7 +134,7 @@ def test_a_narrow_category_column_drops_the_confidence_before_the_name() -> None
 def test_running_row_shows_done_of_total_with_a_bar() -> None:
     row = make_row("t", progress=Progress(10))
     row.progress.results.extend(RunResult("n", i, RunOutcome.PASSED) for i in range(5))
-    assert row.state is RowState.RUNNING
+    assert row.state is Stage.RUNNING
     assert row.verification_text() == "5/10 ▮▮▮▮▯▯▯▯"
 
 
@@ -198,4 +198,4 @@ def test_a_committed_row_does_not_call_the_runs_that_allowed_it_old() -> None:
     stale = make_row("t", verification=verification(10, 10, Verdict.STABLE), stale=True)
     fixed = make_row("t", verification=verification(10, 10, Verdict.STABLE), stale=True, fixed=True)
     assert (stale.verification_text(), fixed.verification_text()) == ("10/10 old", "10/10")
-    assert (stale.state, fixed.state) == (RowState.STALE, RowState.FIXED)
+    assert (stale.state, fixed.state) == (Stage.STALE, Stage.FIXED)

@@ -62,3 +62,45 @@ def case_file():
 def test_bin_layout_from_case_file(case_file, layout):
     layout.load(case_file("aisle-3"))
     assert layout.bins() == 24
+
+
+@pytest.mark.flaky(reruns=3)
+async def test_sampler_sees_the_slow_pick(cluster):
+    picks = cluster.map(cluster.slow_pick, range(6), delay=0.1)
+    await cluster.wait(picks)
+    hot = cluster.profile_of("slow_pick")
+    assert hot["count"]
+
+
+@pytest.mark.flaky(reruns=5)
+def test_restock_notification_is_sent(celery_session_worker):
+    from warehouse.jobs import notify, restock
+
+    flow = restock.s("sku-9", 12) | notify.s()
+    assert flow().get(timeout=20) == "restocked sku-9"
+
+
+@pytest.mark.flaky(reruns=3)
+def test_scanner_interrupts_the_wait(scanner):
+    import signal
+    import threading
+
+    signal.setitimer(signal.ITIMER_REAL, 0.05)
+
+    def beep_later():
+        time.sleep(0.2)
+        scanner.beep()
+
+    helper = threading.Thread(target=beep_later)
+    helper.start()
+    assert scanner.wait_for_beep(timeout=1)
+    helper.join()
+
+
+@pytest.mark.flaky(reruns=10)
+def test_every_packer_takes_a_parcel(packers):
+    from warehouse.timing import Stopwatch
+
+    with Stopwatch() as watch:
+        packers.run_all([time.sleep] * 3, 0.8)
+    assert len(watch.threads_seen) == 3

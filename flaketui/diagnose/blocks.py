@@ -54,3 +54,9 @@ def finalized_names(function: cst.FunctionDef, call: cst.Call) -> list[cst.Name 
         return []
     return [name for inner in m.findall(function, m.FunctionDef(name=m.Name(finalizer.value)))
             for name in m.findall(inner, m.Name() | m.Attribute()) if isinstance(name, cst.Name | cst.Attribute)]
+
+
+def payload_values(call: cst.Call) -> list[cst.BaseExpression]:
+    """The values of dict literals handed straight to a call (a message, a record sent on)."""
+    return [e.value for a in call.args if isinstance(a.value, cst.Dict)
+            for e in m.findall(a.value, m.DictElement()) if isinstance(e, cst.DictElement)]

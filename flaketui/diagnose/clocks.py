@@ -8,6 +8,8 @@ in for the work being measured: the assertion on the duration is the cause, not 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -117,3 +119,20 @@ def calls_within(expression: cst.BaseExpression) -> list[cst.Call]:
     if isinstance(expression, cst.UnaryOperation):
         return calls_within(expression.expression)
     return []
+
+
+def sampled_count(test: cst.BaseExpression, origin: Callable[[cst.BaseExpression], str | None]) -> bool:
+    """``assert profile["count"]`` / ``assert sampler.samples > 0``: a sampling profiler must have
+    caught the code in the act, and how many samples fall in a stretch of wall time is load.
+    ``origin`` names what a local was bound to (``hot = cluster.profile_of(...)``)."""
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and isinstance(test.comparisons[0].operator, cst.GreaterThan) \
+            and cst.Module([]).code_for_node(test.comparisons[0].comparator) == "0":
+        test = test.left
+    if not isinstance(test, cst.Subscript | cst.Attribute):
+        return False
+    text = (cst.Module([]).code_for_node(test) + " " + (origin(test.value) or "")).lower()
+    return bool(_SAMPLED.search(text)) and bool(_COUNTED.search(text))
+
+
+_SAMPLED = re.compile(r"profil|sampl")
+_COUNTED = re.compile(r"count|samples|hits|ticks")

@@ -15,8 +15,8 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import CodeRange
 
-from flaketui.diagnose import clocks, cures, mitigations, state, windows
-from flaketui.diagnose.blocks import CLEANUP_CALLS, ends_in_raise, finalized_names, operand_names, restoring
+from flaketui.diagnose import blocks, clocks, cures, mitigations, state, windows
+from flaketui.diagnose.blocks import CLEANUP_CALLS, ends_in_raise, operand_names, restoring
 from flaketui.diagnose.catalog import RULES
 from flaketui.diagnose.predicates import local_url
 from flaketui.diagnose.resolve import Resolver, dotted, import_aliases
@@ -145,7 +145,6 @@ class FunctionFacts:
 _CALL_RULES = [r for r in RULES if r.calls]
 _LOCKISH = re.compile(r"lock|mutex|cond|semaphore|critical", re.IGNORECASE)
 _RANDOM_RULE = next(r for r in RULES if r.id == "data.unseeded-random")
-_WINDOW_RULE = next(r for r in RULES if r.id == "time.sleep-window")
 _NODE_RULES: dict[type[cst.CSTNode], list[Rule]] = {}
 for _rule in RULES:
     if _rule.matcher is not None and _rule.node_type is not None:
@@ -204,22 +203,6 @@ class FunctionReader(cst.CSTVisitor):
 
     def mark_local(self, node: cst.CSTNode) -> None:
         self.local_calls.add(id(node))
-
-    @property
-    def joins_threads(self) -> bool:
-        return self.facts.joins_threads
-
-    @property
-    def measures_time(self) -> bool:
-        return self.facts.measures_time
-
-    @property
-    def expects_timeout(self) -> bool:
-        return self.facts.expects_timeout
-
-    @property
-    def writes_files(self) -> bool:
-        return self.facts.writes_files
 
     def loop_has_deadline(self, loop: cst.While) -> bool:
         return clocks.loop_has_deadline(self, loop)
@@ -381,7 +364,7 @@ class FunctionReader(cst.CSTVisitor):
         if isinstance(original_node, cst.FunctionDef) and self.defs:
             clocks.leave_def(self, original_node)
             if original_node is self.defs[0]:
-                windows.sleep_window(self, original_node, _WINDOW_RULE, Hit)
+                windows.read_sleeps(self, original_node, Hit)
             self.defs.pop()
         if (isinstance(original_node, cst.Finally | cst.ExceptHandler) or ends_in_raise(original_node)) \
                 and not self.in_teardown:
@@ -451,12 +434,12 @@ class FunctionReader(cst.CSTVisitor):
         if dot and head in self.params and head not in {"self", "cls"} and head not in self.resolver.local_names:
             self.facts.param_calls.append((head, "." + rest, node))
         if qualified.endswith((".addfinalizer", ".addCleanup")) and self.defs:
-            for name in finalized_names(self.defs[0], node):
+            for name in blocks.finalized_names(self.defs[0], node):
                 self._restores(name)
-        if qualified in NAMING_CALLS or qualified.endswith((".format", ".joinpath", "path.join", "sleep")):
-            # A random name, or a random jitter in a sleep, is not data the test checks.
-            for arg in node.args:
-                self._mark_naming(arg.value)
+        # A random name, a jitter in a sleep, a time stamped into a message sent on: not data checked.
+        naming = qualified in NAMING_CALLS or qualified.endswith((".format", ".joinpath", "path.join", "sleep"))
+        for value in (a.value for a in node.args) if naming else blocks.payload_values(node):
+            self._mark_naming(value)
         if qualified in UNORDERED_CONSUMERS:
             for arg in node.args:
                 self.unordered.add(id(arg.value))

@@ -23,7 +23,7 @@ from flaketui.models import Category, Evidence, FlakyTest
 VOCABULARY: tuple[tuple[Category, str], ...] = (
     (Category.RACE, (r"\brac(e|es|y|ing)\b(?! ?track)|race condition|thread[- ]?safe|concurren|deadlock|interleav"
                     r"|\bthreads?\b|\block(ing)? (order|contention)|in[- ]flight|still running|returns? before")),
-    (Category.ASYNC, (r"time ?outs?\b|timed out|\bhang(s|ing)?\b|\bwait(s|ing)? (for|until)|not (yet )?ready|event loop"
+    (Category.ASYNC, (r"time ?out(s|error)?\b|timed out|\bhang(s|ing)?\b|\bwait(s|ing)? (for|until)|not (yet )?ready|event loop"
                      r"|\beventually\b|heartbeat|not (yet )?(started|registered|finished)"
                      r"|\bpoll(s|ing)?\b")),
     # "Slow CI" and "under load" explain why a timing or a timeout trips, not which: no category.
@@ -43,6 +43,8 @@ VOCABULARY: tuple[tuple[Category, str], ...] = (
 )
 _FLAKE_WORDS = re.compile(r"flak|sporadic|intermittent|sometimes|occasionally|now and then|from time to time"
                           r"|randomly fail|hopefully|not always|once in a while|\bxfail\b|rerun", re.IGNORECASE)
+_NETWORK_ERRORS = re.compile(r"Connection\w*Error|ConnectError|HTTPError|URLError|SSLError|socket\.|gaierror"
+                             r"|RemoteDisconnected|ProtocolError|ReadTimeout|ConnectTimeout|NetworkError")
 #: A docstring that hedges speaks of what can go wrong, not only of what is tested.
 _HEDGES = re.compile(r"\b(may|might|could|can't|cannot|not always|not yet|still|before|until|slow|under load|racy"
                      r"|depends on|relies on|assumes?|beware|careful|caution|warning|note:?)\b", re.IGNORECASE)
@@ -93,6 +95,13 @@ def notes_of(test: FlakyTest, written: list[tuple[int, str]], start: int, def_li
         reason = _literal(arguments.get("reason", ""))
         if reason:
             found += _classify(marker.path, marker.line, reason, "reason", "the marker's reason")
+        only = arguments.get("only_rerun", "") + " " + arguments.get("rerun_filter", "")
+        if _NETWORK_ERRORS.search(only):
+            # ``only_rerun=["ConnectionError"]``: the failures it forgives are the network's.
+            found.append(Evidence(Category.EXTERNAL, "note.rerun-filter", marker.path, marker.line, marker.line,
+                                  f"the marker reruns only on {_quote(only.strip())}: the failures it expects are "
+                                  "connection errors", "read it: the network or a service is what fails",
+                                  WEIGHTS["reason"], "the marker"))
         condition = arguments.get("condition") or (marker.positional[0] if marker.positional and
                                                    _PLATFORM.search(marker.positional[0]) else "")
         if condition:

@@ -20,12 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import translate
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import libcst as cst
 import libcst.matchers as m
 
 from flaketui.models import Category
+
+if TYPE_CHECKING:  # the reader that fills them imports the rules
+    from flaketui.diagnose.facts import FunctionFacts
 
 
 class Mitigation(StrEnum):
@@ -42,6 +45,8 @@ class RuleContext(Protocol):
     is_fixture: bool
     #: The names of the function's parameters.
     params: set[str]
+    #: What the function does as a whole (joins threads, measures time, writes files...).
+    facts: FunctionFacts
 
     def qualify(self, node: cst.BaseExpression) -> str | None: ...
 
@@ -65,17 +70,6 @@ class RuleContext(Protocol):
 
     def lines(self, node: cst.CSTNode) -> tuple[int, int]: ...
 
-    @property
-    def joins_threads(self) -> bool: ...
-
-    @property
-    def measures_time(self) -> bool: ...
-
-    @property
-    def expects_timeout(self) -> bool: ...
-
-    @property
-    def writes_files(self) -> bool: ...
 
 
 Predicate = Callable[[cst.CSTNode, RuleContext], bool]

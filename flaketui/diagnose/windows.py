@@ -1,9 +1,13 @@
-"""Sleeps that step through a window of wall time: ``sleep(0.35)``, assert the conversation is
-still open; ``sleep(0.4)``, assert it has timed out. The sleeps are no waits for something to
-finish (``async.fixed-sleep``): they measure time against a timer of the code under test, and
-the same name asserted one way after one sleep and the other way after a later one holds the
-code to a stretch of wall time bounded on both sides. Under load a sleep overshoots and the
-"not yet" side fails. Standard library and libcst only.
+"""What a test's fixed sleeps are, once the whole function has been read; not always a wait.
+
+- A window of wall time: ``sleep(0.35)``, assert the conversation is still open; ``sleep(0.4)``,
+  assert it has timed out. The same name asserted one way after one sleep and the other way
+  after a later one holds the code's timer to a stretch of wall time bounded on both sides;
+  under load a sleep overshoots and the "not yet" side fails (``time.sleep-window``).
+- Ordering: a function run by ``Thread(target=...)`` sleeps so a signal or the other thread goes
+  first (``race.sleep-ordering``).
+- Work: ``delayed(time.sleep)`` handed to a scheduler under ``with Profiler()``: the sleep is the
+  work measured or spread over workers (``time.sleep-as-work``).
 """
 
 from __future__ import annotations
@@ -13,16 +17,24 @@ from typing import TYPE_CHECKING
 import libcst as cst
 import libcst.matchers as m
 
-from flaketui.diagnose.rules import Rule
-from flaketui.diagnose.vocabulary import POLLING_SLEEPS
+from flaketui.diagnose.catalog import RULES
+from flaketui.diagnose.vocabulary import POLLING_SLEEPS, TIMER_WORDS
 
 if TYPE_CHECKING:
     from flaketui.diagnose.facts import FunctionReader, Hit
 
 _NEGATIVE_LITERALS = ("0", "False", "None", "[]", "{}", "()")
+_RULES = {r.id: r for r in RULES if r.id in {"time.sleep-window", "race.sleep-ordering", "time.sleep-as-work"}}
 
 
-def sleep_window(reader: FunctionReader, node: cst.FunctionDef, rule: Rule, hit: type[Hit]) -> None:
+def read_sleeps(reader: FunctionReader, node: cst.FunctionDef, hit: type[Hit]) -> None:
+    """What the sleeps of a test function are, once it has been read."""
+    sleep_window(reader, node, hit)
+    thread_body_sleeps(reader, node, hit)
+    sleep_as_work(reader, node, hit)
+
+
+def sleep_window(reader: FunctionReader, node: cst.FunctionDef, hit: type[Hit]) -> None:
     """Replace the fixed sleeps of ``node`` by one ``time.sleep-window`` hit when they bound a window."""
     start, end = reader.lines(node)
     sleeps = sorted(h.line for h in reader.facts.hits if h.rule.id in POLLING_SLEEPS and start <= h.line <= end)
@@ -42,7 +54,7 @@ def sleep_window(reader: FunctionReader, node: cst.FunctionDef, rule: Rule, hit:
     if not any(len({a for a, _ in marks}) > 1 and len({n for _, n in marks}) > 1 for marks in seen.values()):
         return
     reader.facts.hits = [h for h in reader.facts.hits if not (h.rule.id in POLLING_SLEEPS and start <= h.line <= end)]
-    reader.facts.hits.append(hit(rule, sleeps[0], sleeps[-1], None))
+    reader.facts.hits.append(hit(_RULES["time.sleep-window"], sleeps[0], sleeps[-1], None))
 
 
 def _polarity(test: cst.BaseExpression) -> tuple[bool, cst.BaseExpression]:
@@ -66,3 +78,40 @@ def _root(expression: cst.BaseExpression) -> str:
         if name.value not in {"isinstance", "len", "self", "all", "any", "sum", "bool"}:
             return name.value
     return ""
+
+
+def thread_body_sleeps(reader: FunctionReader, node: cst.FunctionDef, hit: type[Hit]) -> None:
+    """``def send(): time.sleep(0.2); sock.send(b"x")`` run by ``Thread(target=send)``: the sleep
+    lets something else (the other thread, a signal) go first. That is ordering by sleep lengths,
+    a race, not a wait for something to finish."""
+    start, end = reader.lines(node)
+    if not any(h.rule.id in POLLING_SLEEPS and start < h.line <= end for h in reader.facts.hits):
+        return
+    bodies = {a.value.value for c in m.findall(node.body, m.Call()) if isinstance(c, cst.Call)
+              for a in c.args if a.keyword is not None and a.keyword.value in {"target", "function"}
+              and isinstance(a.value, cst.Name)}
+    spans = [reader.lines(d) for d in m.findall(node.body, m.FunctionDef())
+             if isinstance(d, cst.FunctionDef) and d.name.value in bodies]
+    inside = [h for h in reader.facts.hits if h.rule.id in POLLING_SLEEPS and any(a <= h.line <= b for a, b in spans)]
+    for found in inside:
+        reader.facts.hits.remove(found)
+        reader.facts.hits.append(hit(_RULES["race.sleep-ordering"], found.line, found.end_line, found.qualified))
+
+
+def sleep_as_work(reader: FunctionReader, node: cst.FunctionDef, hit: type[Hit]) -> None:
+    """``f = delayed(time.sleep)`` run under ``with Profiler() as prof:``: the sleep is handed over
+    as the work (not called to wait), and what the timer or profiler records about it (how long,
+    which worker took it) depends on how fast workers start under load."""
+    timed = any(isinstance(item.item, cst.Call) and TIMER_WORDS.search(reader.qualify(item.item.func) or "")
+                for with_node in m.findall(node.body, m.With()) if isinstance(with_node, cst.With)
+                for item in with_node.items)
+    if not timed:
+        return
+    called = {id(c.func) for c in m.findall(node.body, m.Call()) if isinstance(c, cst.Call)}
+    for found in m.findall(node.body, m.Name() | m.Attribute()):
+        # Named, not called: ``delayed(time.sleep)``, ``[time.sleep] * 3``.
+        if id(found) not in called and isinstance(found, cst.Name | cst.Attribute) \
+                and (reader.qualify(found) or "").endswith("time.sleep"):
+            start, end = reader.lines(found)
+            reader.facts.hits.append(hit(_RULES["time.sleep-as-work"], start, end, "time.sleep"))
+            return

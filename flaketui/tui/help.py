@@ -15,7 +15,7 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
-from flaketui.tui.rows import STATE_GLYPHS, RowState
+from flaketui.tui.rows import STATE_GLYPHS, RowState, Stage
 
 
 def key_owners(screen: Screen[Any]) -> list[DOMNode]:
@@ -72,7 +72,7 @@ def legend(title_style: Style) -> Text:
     return out
 
 
-_GLYPH_WORDS = {RowState.STALE: "to verify again", RowState.KEPT: "kept on purpose"}
+_GLYPH_WORDS: dict[RowState, str] = {Stage.STALE: "to verify again", Stage.KEPT: "kept on purpose"}
 
 
 class HelpScreen(ModalScreen[None]):

@@ -279,6 +279,10 @@ class RunsView(Static):
             if row.stale:
                 out.append("It ran on an older tree (HEAD moved or files changed since): verify again before "
                            "committing.\n")
+            if verification.verdict is Verdict.BROKEN and row.category is Category.ORDER:
+                # Alone it always fails, yet its diagnosis says order: it needs what a test before it sets up.
+                out.append("It fails every time alone, and its diagnosis says order: it likely needs state that "
+                           "a test run before it sets up. H hunts the suite in several orders and names that test.\n")
             out.append(f"$ {verification.command}\n")
             if verification.note and verification.verdict is not Verdict.ERROR:  # the sentence has it then
                 out.append(f"{verification.note}\n")
