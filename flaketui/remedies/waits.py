@@ -114,6 +114,7 @@ class _Waiter:
     returns_bool: bool
 
 
+_WAIT_DEF = re.compile(rb"def (?:wait|join|drain|flush)|def \w+_(?:complete|completed|idle|done|finished)\(")
 _WAIT_NAME = re.compile(r"^(wait|join|drain|flush)\w*$|^\w+_(complete|completed|idle|done|finished)$")
 
 
@@ -122,7 +123,10 @@ def project_waiters(ctx: Context, names: dict[str, str]) -> dict[str, list[_Wait
     that take no argument, of every project class that defines that method."""
     found: dict[str, list[_Waiter]] = {}
     for path in project_modules(ctx, names):
-        module = parse(ctx.read(path) or b"")
+        source = ctx.read(path) or b""
+        if _WAIT_DEF.search(source) is None:
+            continue  # parsing costs; no method named like a wait
+        module = parse(source)
         if module is None:
             continue
         by_class: dict[str, list[cst.FunctionDef]] = {}
@@ -348,7 +352,7 @@ _BUILTINS = frozenset({"len", "not", "and", "or", "is", "in", "None", "True", "F
 @on_test("wait.event")
 def propose_waits(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     """In the test; failing that, in the helper or fixture where the diagnosis saw the sleep."""
-    remedy = "wait.event"
+    remedy = loaded.remedy
     waiters = project_waiters(ctx, loaded.names)
     places = [(loaded.path, loaded.source, loaded.module, loaded.function, loaded.names, "The test")]
     for evidence in ctx.evidence:
@@ -383,7 +387,10 @@ def _recommended(ctx: Context, names: dict[str, str]) -> dict[str, tuple[str, bo
     """method -> (the method its docstring recommends, returns bool, path), over the project."""
     found: dict[str, tuple[str, bool, str]] = {}
     for path in project_modules(ctx, names):
-        module = parse(ctx.read(path) or b"")
+        source = ctx.read(path) or b""
+        if _USE.search(source.decode("utf-8", errors="replace")) is None:
+            continue  # parsing costs; no docstring sends callers elsewhere
+        module = parse(source)
         if module is None:
             continue
         methods: dict[tuple[str | None, str], cst.FunctionDef] = {
@@ -426,7 +433,7 @@ class _CallSwap(cst.CSTTransformer):
 
 @on_test("wait.documented")
 def propose_documented_wait(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
-    remedy = "wait.documented"
+    remedy = loaded.remedy
     swaps = _recommended(ctx, loaded.names)
     if not swaps:
         return []
