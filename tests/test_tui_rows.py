@@ -199,3 +199,18 @@ def test_a_committed_row_does_not_call_the_runs_that_allowed_it_old() -> None:
     fixed = make_row("t", verification=verification(10, 10, Verdict.STABLE), stale=True, fixed=True)
     assert (stale.verification_text(), fixed.verification_text()) == ("10/10 old", "10/10")
     assert (stale.state, fixed.state) == (Stage.STALE, Stage.FIXED)
+
+
+@pytest.mark.parametrize(
+    "summary, committed, said",
+    [
+        pytest.param("No fix held (order.sorted: before: 7 of 20 runs failed; after: 0 of 14); every file is back.",
+                     False, "No fix held · the Fix tab says why (D enlarges it)", id="never cut in a parenthesis"),
+        pytest.param("Committed 0123456789ab: sort the tags; 7 of 20 failed before, 0 of 14 after.", True,
+                     "Committed 0123456789ab: sort the tags", id="a commit: its first clause"),
+    ],
+)
+def test_the_activity_line_gives_a_fix_outcome_s_headline(summary: str, committed: bool, said: str) -> None:
+    from flaketui.tui.flows.fixer import headline
+
+    assert headline(summary, committed=committed) == said

@@ -212,7 +212,7 @@ class Fixer(Widget):
         message.stop()
         outcome = message.outcome
         self._view().finish(outcome, batch=message.batch)
-        self.model.say(outcome.summary.split(";")[0])
+        self.model.say(headline(outcome.summary, committed=outcome.record is not None))
         if outcome.record is not None:
             self.found = None
             # Through the committer, which records it in the model; it bubbles on to the screen,
@@ -224,3 +224,11 @@ class Fixer(Widget):
         if event.worker.group == "fix" and event.state is WorkerState.ERROR:
             self.model.say()
         forward_failure(self, event)
+
+
+def headline(summary: str, *, committed: bool) -> str:
+    """The activity line's part of an outcome: its first clause, never cut inside a parenthesis
+    (``No fix held``), and where the rest is when that is not a commit."""
+    cuts = [i for i in (summary.find(" ("), summary.find(";")) if i > 0]
+    head = summary[:min(cuts)] if cuts else summary
+    return head if committed else f"{head.rstrip('.')} · the Fix tab says why (D enlarges it)"
