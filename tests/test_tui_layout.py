@@ -138,3 +138,22 @@ async def test_the_footer_shows_help_quit_and_the_main_keys_whole(tmp_path: Path
         placed = sorted(shown.values(), key=lambda r: r.x)
         for left, right in pairwise(placed):
             assert left.right <= right.x  # none covers another
+
+
+@run_async
+async def test_ctrl_d_and_ctrl_u_scroll_a_fix_taller_than_the_pane_while_the_table_keeps_the_keys(
+        tmp_path: Path) -> None:
+    app = FlakeTUIApp(Service(write_demo(tmp_path / "taskq")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("j", "j", "p")  # the set-order test's proposal: a diff far taller than the pane
+        await settle(pilot)
+        detail = app.main.query_one(DetailPane)
+        scroller = next(w for w in detail.get_pane("tab-fix").query("*") if w.max_scroll_y > 0)
+        assert scroller.scroll_y == 0
+        await pilot.press("ctrl+d")
+        await pilot.pause()
+        assert scroller.scroll_y > 0 and app.focused is app.main.table
+        await pilot.press("ctrl+u")
+        await pilot.pause()
+        assert scroller.scroll_y == 0

@@ -58,6 +58,10 @@ class MainScreen(Screen[None]):
                 tooltip="Show or hide the detail pane (the table takes the whole screen)"),
         Binding("D", "big_detail", "Big detail", show=False, id="big-detail",
                 tooltip="The detail pane takes most of the screen, for a diff or a proof (D again: back)"),
+        Binding("ctrl+d", "scroll_detail(1)", "Detail down", show=False, id="detail-down",
+                tooltip="Scroll the detail pane half a page down (the table keeps the keys)"),
+        Binding("ctrl+u", "scroll_detail(-1)", "Detail up", show=False, id="detail-up",
+                tooltip="Scroll the detail pane half a page up"),
         Binding("R", "rescan", "Rescan", show=False, id="rescan", tooltip="Scan the repository again"),
         Binding("H", "hunt", "Hunt", show=False, id="hunt",
                 tooltip="Hunt for unmarked flaky tests: the suite serially, shuffled and under xdist (x stops; H again continues)"),
@@ -334,6 +338,9 @@ class MainScreen(Screen[None]):
         body.remove_class("-no-detail")
         body.toggle_class("-big-detail")
         self._keep_cursor_in_view()
+
+    def action_scroll_detail(self, direction: int) -> None:
+        self.query_one(DetailPane).scroll_active(direction)
 
     def _keep_cursor_in_view(self) -> None:
         # After the new layout: a shorter table must still show the selected row.

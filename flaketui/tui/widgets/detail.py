@@ -375,6 +375,15 @@ class DetailPane(TabbedContent):
         if change.selection:
             self.show_selected()
 
+    def scroll_active(self, direction: int) -> None:
+        """Half a page down (1) or up (-1) in the active tab, whose content may be taller than
+        a short terminal's pane (a diff, a proof)."""
+        pane = self.get_pane(self.active)
+        for view in (pane, *pane.query("*")):
+            if view.max_scroll_y > 0:
+                view.scroll_relative(y=direction * max(1, view.scrollable_content_region.height // 2), animate=False)
+                return
+
     def step(self, by: int) -> None:
         """The next (1) or previous (-1) tab, wrapping around."""
         ids = [pane.id or "" for pane in self.query(TabPane)]
