@@ -288,6 +288,23 @@ NAMED = [
 ]
 
 
+NAMED.append(pytest.param(
+    {"tests/test_x.py": """
+    import pytest
+
+    @pytest.fixture
+    def control(worker_app):
+        return worker_app.app.control.inspect()
+
+    def test_it(control):
+        assert control.stats()["pool"]["max-concurrency"] == 2
+    """},
+    "external.broker",
+    Category.EXTERNAL,
+    id="a-remote-control-call-goes-through-the-broker",
+))
+
+
 @pytest.mark.parametrize(("files", "rule", "category"), NAMED)
 def test_shapes_of_the_second_set_are_named(tmp_path: Path, files: dict[str, str], rule: str,
                                             category: Category) -> None:

@@ -424,6 +424,8 @@ RULES: list[Rule] = [
             "kafka.Kafka*", "confluent_kafka.*", "aiokafka.*", "pika.*Connection*", "aio_pika.connect*",
             "kombu.Connection*", "nats.connect", "paho.mqtt.client.Client*",
             "pulsar.Client*", "celery.Celery*", "rq.Queue*", "dramatiq.*",
+            # Celery's remote control talks to the workers through the broker.
+            "*.app.control.*", "celery_app.control.*",
         ),
         except_calls=_ERRORS,
         mitigated_by=NETWORK,

@@ -60,7 +60,7 @@ class MainScreen(Screen[None]):
                 tooltip="The detail pane takes most of the screen, for a diff or a proof (D again: back)"),
         Binding("R", "rescan", "Rescan", show=False, id="rescan", tooltip="Scan the repository again"),
         Binding("H", "hunt", "Hunt", show=False, id="hunt",
-                tooltip="Hunt for unmarked flaky tests: the suite serially, shuffled and under xdist (x stops)"),
+                tooltip="Hunt for unmarked flaky tests: the suite serially, shuffled and under xdist (x stops; H again continues)"),
         Binding("f", "findings", "Findings", show=False, id="findings",
                 tooltip="Repository findings: config reruns, hooks, CI flags"),
         Binding("F", "goto_fix", "Fix line", show=False, id="goto-fix",
@@ -316,7 +316,8 @@ class MainScreen(Screen[None]):
 
     @on(Hunter.Finished)
     def _hunt_finished(self, message: Hunter.Finished) -> None:
-        self.model.say(finished_text(message.report))
+        marked = [key for key, row in self.model.rows.items() if row.test.markers]
+        self.model.say(finished_text(message.report, marked))
         self.scanner.start(use_cache=True)
 
     def action_undo(self) -> None:
