@@ -3,6 +3,20 @@
 from __future__ import annotations
 
 from textual.message import Message
+from textual.widget import Widget
+
+from flaketui.service import Service
+from flaketui.tui.triage import TriageModel
+
+
+class Flow(Widget):
+    """A widget with no look that runs one kind of work: it calls the service in workers and
+    tells the triage model what came of it."""
+
+    def __init__(self, service: Service, model: TriageModel) -> None:
+        super().__init__()
+        self.service = service
+        self.model = model
 
 
 class ProgressReport(Message):
