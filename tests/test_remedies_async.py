@@ -402,6 +402,24 @@ def test_a_test_about_blocking_the_loop_keeps_its_blocking_sleep() -> None:
     assert "wait.nonblocking" not in _run(files, "test_slow_callback_is_reported")
 
 
+def test_a_blocking_sleep_that_is_the_measured_work_stays() -> None:
+    files = {"tests/test_x.py": src("""
+        import asyncio
+        import time
+
+
+        def test_a(profiler_session):
+            async def work(sync_time, async_time):
+                time.sleep(sync_time / 2)
+                await asyncio.sleep(async_time)
+                time.sleep(sync_time / 2)
+
+            asyncio.run(work(0.1, 0.5))
+            assert profiler_session.frames
+    """)}
+    assert "wait.nonblocking" not in _run(files, "test_a")
+
+
 def test_a_sync_test_sleeping_gets_no_nonblocking_sleep() -> None:
     files = {"tests/test_x.py": src("""
         import time
