@@ -420,6 +420,25 @@ def test_a_blocking_sleep_that_is_the_measured_work_stays() -> None:
     assert "wait.nonblocking" not in _run(files, "test_a")
 
 
+@pytest.mark.parametrize("check", [
+    "    time_d = ticker.read()\n    assert time_c == time_d\n",
+    "    assert callback.assert_not_called() is None\n",
+    "    assert callback.call_count == 0\n",
+    "    assert ticker.read() == time_c\n",
+])
+def test_a_sleep_that_waits_to_see_nothing_change_is_not_polled(check: str) -> None:
+    files = {"tests/test_x.py": src("""
+        import time
+
+
+        def test_a(ticker, callback):
+            ticker.stop()
+            time_c = ticker.read()
+            time.sleep(0.05)
+    """) + check.encode()}
+    assert "wait.event" not in _run(files, "test_a", Category.TIME)
+
+
 def test_a_sync_test_sleeping_gets_no_nonblocking_sleep() -> None:
     files = {"tests/test_x.py": src("""
         import time
