@@ -29,12 +29,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("clones", type=Path, help="a directory holding owner+name clones")
     parser.add_argument("--labels", type=Path, default=LABELS)
+    parser.add_argument("--set", choices=("all", "first", "new"), default="all",
+                        help="first: the set the rules were tuned on; new: the one labelled before running on it")
     args = parser.parse_args(argv)
     data = tomllib.loads(args.labels.read_text(encoding="utf-8"))
     services: dict[str, Service] = {}
     right = wrong = known = fix_line = named = with_lines = decoys_quiet = decoys = 0
     misses: list[str] = []
+    said: dict[int, list[bool]] = {}
     for case in data["case"]:
+        if args.set != "all" and case.get("set", "first") != args.set:
+            continue
         repo, nodeid, label = case["repo"], case["nodeid"], case["label"]
         clone = args.clones / repo.replace("/", "+")
         if not clone.is_dir():
@@ -53,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             known += 1
         ok = got == label and label != "unknown"
+        if got != "unknown":
+            bucket = min(9, int(diagnosis.suggestion.confidence * 10))
+            said.setdefault(bucket, []).append(ok)
         right += ok
         wrong += got not in {label, "unknown"}
         if expected:
@@ -70,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"unknown-labelled answered unknown: {decoys_quiet}/{decoys}")
     print(f"fix line   {fix_line}/{with_lines} = {fix_line / max(1, with_lines):.0%}   (suggestion.fix_at is a labelled line)")
     print(f"line named {named}/{with_lines} = {named / max(1, with_lines):.0%}   (a labelled line among fix_at and evidence)")
+    print("calibration on these real tests (stated confidence -> right how often, over answers that name a cause)")
+    for bucket in sorted(said):
+        outcomes = said[bucket]
+        print(f"  said {bucket * 10:3d}%-{bucket * 10 + 10}%: {sum(outcomes)}/{len(outcomes)} right = "
+              f"{sum(outcomes) / len(outcomes):.0%}")
     if misses:
         print("misses:")
         print("\n".join(misses))

@@ -125,6 +125,9 @@ def test_scan_json_answers_again_after_a_new_commit(make_repo: MakeRepo, capsys:
         pytest.param("Not a race: rename the counter", "", set(), id="negated"),
         pytest.param("Replace the flaky.flaky decorator with a pytest fixture", "", set(), id="marker-spelling-only"),
         pytest.param("Mark the timeout test as flaky", "", set(), id="marking-it-flaky-names-no-cause"),
+        pytest.param("Reduce the timeout in the upload test", "", set(), id="making-a-test-faster-names-no-cause"),
+        pytest.param("git subrepo clone --branch=fix-paths https://github.com/someone/remote-tools.git vendor/tools",
+                     "", set(), id="an-address-names-no-cause"),
     ],
 )
 def test_which_commit_messages_name_a_cause(subject: str, body: str, expected: set[Category]) -> None:

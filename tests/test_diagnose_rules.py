@@ -578,7 +578,7 @@ CASES = [
         """
         import pytest
 
-        @pytest.mark.order(2)
+        @pytest.mark.order(after="test_setup")
         def test_it():
             assert True
         """,

@@ -145,3 +145,20 @@ def test_empty_state(snap_compare, tmp_path: Path, publish) -> None:
         publish(pilot, "empty")
 
     assert snap_compare(FlakeTUIApp(Service(root)), terminal_size=SIZE, run_before=run_before)
+
+
+def test_candidates_from_ci_history(snap_compare, tmp_path: Path, publish) -> None:
+    """Unmarked tests CI history shows flaky, in the table beside the marked ones, with a source column."""
+    from tests.test_ci_import import REPORTS
+
+    root = repo(tmp_path, "shop", {**PROJECT, "tests/test_api.py": (
+        "class TestLogin:\n    def test_ok(self):\n        pass\n\n\ndef test_flips():\n    pass\n")})
+    Service(root).import_junit([REPORTS / "xunit1.xml", REPORTS / "rerun_interim.xml"])
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("j", "l")  # the second candidate, its Evidence tab
+        await _settled(pilot)
+        publish(pilot, "candidates")
+
+    assert snap_compare(FlakeTUIApp(Service(root)), terminal_size=(120, 35), run_before=run_before)

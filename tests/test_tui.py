@@ -15,7 +15,7 @@ from flaketui.tui.app import FlakeTUIApp
 from flaketui.tui.help import HelpScreen
 from flaketui.tui.keymap import load_keymap
 from flaketui.tui.modals import CategoryPicker, FindingsScreen, MessageDialog
-from flaketui.tui.rows import RowState
+from flaketui.tui.rows import Stage
 from flaketui.tui.widgets.detail import SourceView
 from flaketui.tui.widgets.test_list import TestList
 from flaketui.tui.widgets.test_table import TestTable
@@ -132,6 +132,8 @@ async def test_help_is_generated_from_the_bindings(make_repo: MakeRepo) -> None:
             assert binding.description in described
         down = next(keys for keys, description, _about in app.screen.lines if description == "Down")
         assert set(down.split(", ")) == {"j", "↓"}
+        legend = str(app.screen.query_one("#help-legend").render())
+        assert "◐ flaky" in legend and "◔ to verify again" in legend and "H hunt, C CI history" in legend
         await pilot.press("escape")
         assert app.screen is app.main
 
@@ -184,7 +186,7 @@ async def test_keep_records_a_reason_and_expiry(make_repo: MakeRepo) -> None:
         await settle(pilot)
         await pilot.press("K", *"calls a live service", "tab", *"2099-01-31", "enter")
         await settle(pilot)
-        assert app.main.selected.state is RowState.KEPT
+        assert app.main.selected.state is Stage.KEPT
     keep = Service(root).decisions()[(".", "tests/test_counter.py::test_every_third_run_fails")].keep
     assert keep is not None and keep.reason == "calls a live service" and keep.expires == "2099-01-31"
 

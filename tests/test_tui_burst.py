@@ -9,7 +9,7 @@ from flaketui.models import Category
 from flaketui.service import Service
 from flaketui.tui.app import FlakeTUIApp
 from flaketui.tui.widgets.test_table import TestTable
-from tests._tui_helpers import PROJECT, run_async, settle
+from tests._tui_helpers import PROJECT, run_async, settle, wait_for
 from tests.conftest import MakeRepo
 
 SIZE = (80, 24)
@@ -49,6 +49,9 @@ async def test_keys_arriving_in_one_read_act_on_the_row_the_cursor_reached(make_
         burst(app, "j", "j", "3", "k", "space", "k", "k", "5")
         await settle(pilot)
         rows = app.main.model.rows
+        # Decisions land from a thread: wait for two, then see which rows they went to.
+        await wait_for(pilot, lambda: sum(r.triage is not None for r in rows.values()) == 2
+                       and any(r.marked for r in rows.values()))
         assert rows[(".", THIRD)].confirmed is Category.TIME
         second = rows[(".", "tests/test_stable.py::test_always_passes")]
         assert second.marked and second.confirmed is None
@@ -64,6 +67,7 @@ async def test_a_click_selects_the_row_clicked_and_a_key_right_after_acts_on_it(
         await pilot.click(TestTable, offset=(10, 3))  # the header's line, then the rows
         burst(app, "3")
         await settle(pilot)
+        await wait_for(pilot, lambda: any(r.triage is not None for r in app.main.model.rows.values()))
         assert app.main.model.selected_key == (".", THIRD)
         assert app.main.model.rows[(".", THIRD)].confirmed is Category.TIME
 
@@ -77,6 +81,7 @@ async def test_a_filter_that_hides_the_selection_moves_it_to_a_shown_row(make_re
         assert app.main.model.selected_key == (".", "tests/test_stable.py::test_always_passes")
         burst(app, "escape", "4")
         await settle(pilot)
+        await wait_for(pilot, lambda: any(r.triage is not None for r in app.main.model.rows.values()))
         # Back to every row, the cursor stays on the test it was on, and 4 acts on it.
         assert app.main.model.selected_key == (".", "tests/test_stable.py::test_always_passes")
         assert app.main.model.rows[(".", "tests/test_stable.py::test_always_passes")].confirmed is Category.EXTERNAL

@@ -6,7 +6,6 @@ from flaketui.models import Verdict
 from flaketui.service import Service
 from flaketui.tui.app import FlakeTUIApp
 from flaketui.tui.modals import CommitDialog, MessageDialog
-from flaketui.tui.rows import RowState
 from tests._tui_helpers import BLOCKING, PROJECT, processes_under, run_async, settle
 from tests.conftest import MakeRepo, git
 from tests.test_tui_verify import BLOCKER, SIZE, STABLE, select, start_blocking_run
@@ -38,7 +37,7 @@ async def test_a_skipping_test_shows_skipped_with_its_reason_and_c_does_not_comm
         await pilot.press("v")
         await settle(pilot)
         row = app.main.model.rows[SKIPPER]
-        assert row.state is RowState.SKIPPED
+        assert row.state is Verdict.SKIPPED
         assert row.verification_text() == "skipped"
         assert row.verification.runs == 1
         assert "0 verified" in header(app) and "1 skipped" in header(app)
@@ -62,7 +61,7 @@ async def test_x_leaves_a_cancelled_row_that_counts_as_cancelled_not_verified(ma
         await settle(pilot)
         row = app.main.model.rows[BLOCKER]
         assert row.verification.verdict is Verdict.CANCELLED
-        assert row.state is RowState.CANCELLED
+        assert row.state is Verdict.CANCELLED
         assert row.verification_text() == "cancelled 1/10"
         assert "0 verified" in header(app) and "1 cancelled" in header(app)
         assert processes_under(root) == []

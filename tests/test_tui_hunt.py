@@ -7,7 +7,7 @@ from textual.widgets import TabbedContent
 
 from flaketui.service import Service
 from flaketui.tui.app import FlakeTUIApp
-from flaketui.tui.widgets.detail import EvidenceView
+from flaketui.tui.widgets.detail import EvidenceView, SourceView
 from flaketui.tui.widgets.test_table import TestTable, row_key
 from tests._hunt_helpers import HANGS_ON_SECOND_CALL, HUNT_PROJECT, POLLUTER, SEED, VICTIM, stable_project
 from tests._tui_helpers import PROJECT, processes_under, run_async, settle, wait_for
@@ -86,7 +86,7 @@ async def test_h_hunts_shows_progress_and_the_victim_beside_its_polluter(make_re
         await settle(pilot)
         assert any(text.startswith("hunting: run 2/3 (shuffled)") for text in said)
         model = app.main.model
-        assert model.activity.startswith("hunt: 3 flaky tests found in 7 tests")
+        assert model.activity.startswith("hunt: 3 flaky tests found in 7 tests, 3 unmarked (now in the table)")
         victim = model.rows[(".", VICTIM)]
         assert victim.source == "hunt" and victim.candidate is not None
         app.main.query_one(TestTable).select(victim.key)
@@ -94,6 +94,15 @@ async def test_h_hunts_shows_progress_and_the_victim_beside_its_polluter(make_re
         await pilot.pause()
         text = str(app.main.query_one(EvidenceView).render())
         assert f"victim    {VICTIM}" in text and f"polluter  {POLLUTER}" in text and "shared    shared.STATE" in text
+        # The Source tab: the victim's lines, then the polluter's, the line that leaves the state marked.
+        app.main.query_one(TabbedContent).active = "tab-source"
+        await pilot.pause()
+        source = app.main.query_one(SourceView).text.splitlines()
+        at = source.index(f"polluter: {POLLUTER}")
+        assert any("def test_victim():" in line for line in source[:at])
+        assert "leaves shared.STATE behind" in source[at + 1]
+        assert [line.split(maxsplit=1)[1] for line in source[at + 2:]] == [
+            "def test_polluter():", '▌    shared.STATE.append("leak")']
 
 
 @run_async
@@ -111,4 +120,22 @@ async def test_x_stops_a_hunt_and_every_process_it_started(make_repo: MakeRepo) 
         await settle(pilot)
         assert processes_under(root) == []
         assert not app.main.model.hunting
-        assert "cut short" in app.main.model.activity
+        assert "cut short: H continues it" in app.main.model.activity
+        first = app.main.service.latest_hunt()
+        assert first is not None and not first.complete
+        # H again continues that hunt (the test hangs only on its second call): the same hunt, complete.
+        await pilot.press("H")
+        await settle(pilot)
+        resumed = app.main.service.latest_hunt()
+        assert resumed is not None and resumed.complete and resumed.hunt_id == first.hunt_id
+        assert app.main.model.activity.startswith("hunt: stable in 3 tests"), app.main.model.activity
+
+
+def test_the_polluters_lines_are_found_in_a_class_and_past_a_parameter_id() -> None:
+    from flaketui.tui.widgets.detail import _def_span
+
+    text = ("def test_leak():\n    pass\n\n\nclass TestCache:\n    def test_leak(self):\n        CACHE['k'] = 1\n\n"
+            "        assert CACHE\n\n    def test_other(self):\n        pass\n")
+    assert _def_span(text, "tests/test_c.py::TestCache::test_leak[a-1]") == (6, 9)
+    assert _def_span(text, "tests/test_c.py::test_leak") == (1, 2)
+    assert _def_span(text, "tests/test_c.py::TestCache::test_gone") is None

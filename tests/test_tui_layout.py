@@ -76,7 +76,7 @@ async def test_at_80x24_eight_rows_show_each_test_name(tmp_path: Path, size: tup
         for index in range(min(visible, len(app.main.model.shown))):
             row = app.main.model.rows[app.main.model.shown[index]]
             shown = table.get_row_at(index)[1].plain
-            name = row.test.nodeid.partition("::")[2]
+            name = row.test.nodeid.rpartition("::")[2]  # the function and its parameter id
             if len(name) <= width:
                 assert name in shown, (name, shown)
             else:  # cut in the middle: its start and its end (a parameter id) stay
@@ -99,6 +99,29 @@ async def test_d_gives_the_table_the_whole_screen(tmp_path: Path) -> None:
         await pilot.press("d")
         await pilot.pause()
         assert app.main.table.region.height == before
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)], ids=["80x24", "200x50"])
+@run_async
+async def test_D_gives_the_detail_most_of_the_screen_and_keeps_the_selected_row_in_view(
+        tmp_path: Path, size: tuple[int, int]) -> None:
+    app = FlakeTUIApp(Service(write_demo(tmp_path / "taskq")))
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        table, detail = app.main.table, app.main.query_one(DetailPane)
+        before = (table.region, detail.region)
+        await pilot.press(*"jjjjjjjjj", "D")
+        await pilot.pause()
+        await pilot.pause()
+        if size[0] < 140:  # under the table: taller
+            assert detail.region.height > before[1].height + 5 and table.region.height < before[0].height
+        else:  # beside it: wider
+            assert detail.region.width > before[1].width and table.region.width < before[0].width
+        # The selected row is still on screen, between the header and the table's bottom.
+        assert table.scroll_offset.y <= table.cursor_row < table.scroll_offset.y + table.size.height - 1
+        await pilot.press("D")
+        await pilot.pause()
+        assert (table.region, detail.region) == before
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 35), (200, 50)], ids=["80x24", "120x35", "200x50"])

@@ -24,8 +24,8 @@ from flaketui.models.history import Candidate
 from flaketui.tui.rows import (
     Progress,
     Row,
-    RowState,
     SortOrder,
+    Stage,
     fit_test,
     parse_filter,
     sort_key,
@@ -134,7 +134,7 @@ def test_a_narrow_category_column_drops_the_confidence_before_the_name() -> None
 def test_running_row_shows_done_of_total_with_a_bar() -> None:
     row = make_row("t", progress=Progress(10))
     row.progress.results.extend(RunResult("n", i, RunOutcome.PASSED) for i in range(5))
-    assert row.state is RowState.RUNNING
+    assert row.state is Stage.RUNNING
     assert row.verification_text() == "5/10 ▮▮▮▮▯▯▯▯"
 
 
@@ -183,8 +183,19 @@ def test_the_queue_runs_one_job_at_a_time_in_order() -> None:
         pytest.param("t/test_p.py::test_v[case-a]", 9, ("", "test…e-a]"), id="param-id-end-stays"),
         pytest.param("t/test_p.py::TestC::test_v[a]", 30, ("test_p.py ", "TestC::test_v[a]"), id="class-and-param"),
         pytest.param("tests/test_a.py::test_x", 0, ("test_a.py ", "test_x"), id="not-laid-out-yet"),
+        pytest.param("t/test_w.py::TestWebhookDelivery::test_delivers_to_staging_receiver", 48,
+                     ("test_w.py ", "test_delivers_to_staging_receiver"), id="the class gives way before the function"),
+        pytest.param("t/test_w.py::TestWebhookDelivery::test_delivers_to_staging_receiver", 20,
+                     ("", "test_deli…g_receiver"), id="then the function's middle"),
     ],
 )
 def test_fit_test_puts_the_name_first(nodeid: str, width: int, shown: tuple[str, str]) -> None:
     assert fit_test(nodeid, width) == shown
     assert width == 0 or len("".join(shown)) <= width
+
+
+def test_a_committed_row_does_not_call_the_runs_that_allowed_it_old() -> None:
+    stale = make_row("t", verification=verification(10, 10, Verdict.STABLE), stale=True)
+    fixed = make_row("t", verification=verification(10, 10, Verdict.STABLE), stale=True, fixed=True)
+    assert (stale.verification_text(), fixed.verification_text()) == ("10/10 old", "10/10")
+    assert (stale.state, fixed.state) == (Stage.STALE, Stage.FIXED)

@@ -11,7 +11,7 @@ from flaketui.models import Category, Verdict
 from flaketui.service import Service
 from flaketui.tui.app import FlakeTUIApp
 from flaketui.tui.modals import CommitDialog, MessageDialog
-from flaketui.tui.rows import RowState
+from flaketui.tui.rows import Stage
 from tests._tui_helpers import (
     BLOCKING,
     PROJECT,
@@ -42,7 +42,7 @@ async def test_verify_a_flaky_test_shows_k_of_n_and_the_honest_bound(make_repo: 
         await settle(pilot)
         row = app.main.model.rows[COUNTER]
         assert row.verification_text() == "7/10"
-        assert row.state is RowState.FLAKY
+        assert row.state is Verdict.FLAKY
         assert app.main.table.get_cell(app.main.table.coordinate_to_cell_key((0, 0)).row_key, "runs") == "7/10"
         await pilot.press("l", "l")  # the Runs tab
         runs = str(app.main.query_one("#runs").render())
@@ -59,7 +59,7 @@ async def test_a_stable_result_states_the_95_percent_bound(make_repo: MakeRepo) 
         await settle(pilot)
         await pilot.press("l", "l")
         assert "10/10 passed: failure rate < 26% at 95%" in str(app.main.query_one("#runs").render())
-        assert app.main.model.rows[STABLE].state is RowState.STABLE
+        assert app.main.model.rows[STABLE].state is Verdict.STABLE
 
 
 @run_async
@@ -69,7 +69,7 @@ async def test_verifications_queue_behind_one_consumer(make_repo: MakeRepo) -> N
         await settle(pilot)
         await pilot.press("space", "space", "V")  # mark the counter and stable tests, verify both
         assert app.main.model.queue.current is not None
-        assert sum(1 for r in app.main.model.rows.values() if r.state in (RowState.RUNNING, RowState.QUEUED)) == 2
+        assert sum(1 for r in app.main.model.rows.values() if r.state in (Stage.RUNNING, Stage.QUEUED)) == 2
         assert [w for w in app.workers if w.group == "verify" and w.is_running].__len__() <= 1
         await settle(pilot)
         assert app.main.model.rows[COUNTER].verification.verdict is Verdict.FLAKY
@@ -92,7 +92,7 @@ async def test_c_verifies_then_commits_through_the_modal(make_repo: MakeRepo) ->
         assert "-@pytest.mark.flaky(reruns=2)" in app.screen.plan.diff
         await pilot.press("enter")
         await settle(pilot)
-        assert app.main.model.rows[STABLE].state is RowState.FIXED
+        assert app.main.model.rows[STABLE].state is Stage.FIXED
         assert "1 fixed" in str(app.main.query_one("#header").render())
     log = git(root, "log", "-1", "--format=%B")
     assert "Flaky-Category: external" in log
@@ -133,6 +133,25 @@ async def test_c_on_a_flaky_test_refuses_with_what_to_do(make_repo: MakeRepo) ->
 
 
 @run_async
+async def test_c_after_runs_that_failed_on_this_tree_refuses_without_running_again(make_repo: MakeRepo) -> None:
+    root = make_repo(PROJECT)
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        select(app, COUNTER)
+        await pilot.press("v")
+        await settle(pilot)
+        runs = int((root / "tests/counter.txt").read_text())
+        assert app.main.model.rows[COUNTER].state is Verdict.FLAKY
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, MessageDialog) and app.screen.title_text == "Not committed"
+        assert "7/10 passed" in app.screen.message and "on this very tree" in app.screen.message
+        assert int((root / "tests/counter.txt").read_text()) == runs  # not one more run
+    assert git(root, "rev-list", "--count", "HEAD").strip() == "1"
+
+
+@run_async
 async def test_z_undoes_the_last_fix(make_repo: MakeRepo) -> None:
     root = make_repo(PROJECT)
     app = FlakeTUIApp(Service(root))
@@ -149,7 +168,7 @@ async def test_z_undoes_the_last_fix(make_repo: MakeRepo) -> None:
         await pilot.press("z")
         await wait_for(pilot, lambda: git(root, "rev-list", "--count", "HEAD").strip() == "3")
         await settle(pilot)
-        assert STABLE in app.main.model.rows and app.main.model.rows[STABLE].state is not RowState.FIXED
+        assert STABLE in app.main.model.rows and app.main.model.rows[STABLE].state is not Stage.FIXED
     assert "@pytest.mark.flaky(reruns=2)" in (root / "tests/test_stable.py").read_text()
     assert git(root, "rev-list", "--count", "HEAD").strip() == "3"
 
@@ -169,10 +188,10 @@ async def test_x_cancels_and_leaves_no_process(make_repo: MakeRepo) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await start_blocking_run(app, pilot, root)
-        assert app.main.model.rows[BLOCKER].state is RowState.RUNNING
+        assert app.main.model.rows[BLOCKER].state is Stage.RUNNING
         await pilot.press("x")
         await settle(pilot)
-        assert app.main.model.rows[BLOCKER].state is not RowState.RUNNING
+        assert app.main.model.rows[BLOCKER].state is not Stage.RUNNING
         assert processes_under(root) == []
 
 
@@ -185,7 +204,7 @@ async def test_keys_work_while_a_verification_runs(make_repo: MakeRepo) -> None:
         await start_blocking_run(app, pilot, root)
         await pilot.press("j", "3")  # move to the next test and confirm `time` while it runs
         await wait_for(pilot, lambda: app.main.model.rows[COUNTER].confirmed is Category.TIME)
-        assert app.main.model.rows[BLOCKER].state is RowState.RUNNING
+        assert app.main.model.rows[BLOCKER].state is Stage.RUNNING
         await pilot.press("x")
         await settle(pilot)
     assert Service(root).decisions()[COUNTER].category is Category.TIME
@@ -212,14 +231,14 @@ async def test_an_edit_after_verifying_makes_the_result_old(make_repo: MakeRepo)
         select(app, STABLE)
         await pilot.press("v")
         await settle(pilot)
-        assert app.main.model.rows[STABLE].state is RowState.STABLE
+        assert app.main.model.rows[STABLE].state is Verdict.STABLE
     with (root / "tests/test_stable.py").open("a") as source:
         source.write("\n# edited after the verification\n")
     again = FlakeTUIApp(Service(root))
     async with again.run_test(size=SIZE) as pilot:
         await settle(pilot)
         row = again.main.model.rows[STABLE]
-        assert row.state is RowState.STALE and row.verification_text() == "10/10 old"
+        assert row.state is Stage.STALE and row.verification_text() == "10/10 old"
 
 
 @run_async
@@ -267,7 +286,7 @@ async def test_a_class_marker_is_verified_and_committed_for_every_test_it_covers
         assert "covers 2 tests" in str(app.screen.query_one("#commit-covered").render())
         await pilot.press("enter")
         await settle(pilot)
-        assert all(row.state is RowState.FIXED for row in app.main.model.rows.values())
+        assert all(row.state is Stage.FIXED for row in app.main.model.rows.values())
         assert all(row.verification.passed == 10 for row in app.main.model.rows.values())
     assert "flaky" not in (root / "tests/test_pair.py").read_text()
 

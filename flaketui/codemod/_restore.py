@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
@@ -181,26 +182,23 @@ def _spelled(
     return cst.parse_expression(spelled), [("pytest", None)]
 
 
+@dataclass(eq=False)
 class _Placer(cst.CSTTransformer):
-    def __init__(
-        self,
-        expr: cst.BaseExpression,
-        marker: Marker,
-        test_name: str,
-        class_name: str | None,
-        test_line: int | None,
-        positions: Any,
-    ) -> None:
-        super().__init__()
-        self.expr = expr
-        self.marker = marker
-        self.test_name = test_name
-        self.class_name = class_name
-        self.test_line = test_line
-        self.positions = positions
-        self.classes: list[str] = []
-        self.functions = 0
-        self.placed = False
+    """Puts ``expr`` back on the test ``test_name`` (in ``class_name``), where ``marker`` was."""
+
+    expr: cst.BaseExpression
+    marker: Marker
+    test_name: str
+    class_name: str | None
+    #: The ``def`` line when the marker was scanned: where among the decorators it goes back.
+    test_line: int | None
+    positions: Any
+    classes: list[str] = field(default_factory=list)
+    functions: int = 0
+    placed: bool = False
+
+    def __post_init__(self) -> None:
+        super().__init__()  # libcst's metadata
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.classes.append(node.name.value)

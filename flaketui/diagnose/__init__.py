@@ -3,7 +3,9 @@
 Imports only libcst, the standard library and flaketui's models; never starts a process.
 Layout: ``rules.py`` (what a rule is), ``predicates.py`` (what refines a match), ``catalog.py``
 (the rules, as data), ``vocabulary.py`` (calls and marks the readers know), ``resolve.py``
-(imports and aliases), ``facts.py`` (one function read), ``state.py`` (what it changes that
+(imports and aliases), ``facts.py`` (one function read), ``clocks.py`` (measured durations and
+deadlines), ``windows.py`` (what a function's fixed sleeps are, once it is read: a window of wall
+time, ordering between threads, work a profiler times), ``state.py`` (what it changes that
 outlives it), ``mitigations.py`` and ``cures.py`` (what cancels evidence), ``module.py`` (a
 module read lazily), ``scope.py`` (a test's fixtures, conftests, helpers and the rules that
 need them together), ``project.py`` and ``callees.py`` (calls followed into the project's own

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import libcst as cst
+import libcst.matchers as m
 
 if TYPE_CHECKING:
     from flaketui.diagnose.rules import RuleContext
@@ -44,3 +45,18 @@ def operand_names(comparison: cst.Comparison) -> list[cst.BaseExpression]:
         elif isinstance(current, cst.Name):
             found.append(current)
     return found
+
+
+def finalized_names(function: cst.FunctionDef, call: cst.Call) -> list[cst.Name | cst.Attribute]:
+    """``request.addfinalizer(teardown)``: the names the nested ``teardown`` touches are put back."""
+    finalizer = call.args[0].value if call.args else None
+    if not isinstance(finalizer, cst.Name):
+        return []
+    return [name for inner in m.findall(function, m.FunctionDef(name=m.Name(finalizer.value)))
+            for name in m.findall(inner, m.Name() | m.Attribute()) if isinstance(name, cst.Name | cst.Attribute)]
+
+
+def payload_values(call: cst.Call) -> list[cst.BaseExpression]:
+    """The values of dict literals handed straight to a call (a message, a record sent on)."""
+    return [e.value for a in call.args if isinstance(a.value, cst.Dict)
+            for e in m.findall(a.value, m.DictElement()) if isinstance(e, cst.DictElement)]

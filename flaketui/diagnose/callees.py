@@ -26,9 +26,11 @@ if TYPE_CHECKING:
 #: Docstrings that warn a caller about what is still going on when the function returns.
 _RACE_WARNING = re.compile(
     r"(may|might|can|could) still be (running|in progress|processing|working)|still (be )?running when"
-    r"|not thread[- ]?safe|isn'?t thread[- ]?safe|(may|might|can) return before|returns before"
+    r"|(may|might|can) return before|returns before"
     r"|in[- ]flight|\bracy\b|race condition|not (yet )?(finished|completed?|done|flushed|processed) when",
     re.IGNORECASE)
+#: "Not thread-safe" warns only a caller that uses threads.
+_THREAD_SAFETY = re.compile(r"not thread[- ]?safe|isn'?t thread[- ]?safe", re.IGNORECASE)
 _ASYNC_WARNING = re.compile(r"does ?n[o']t wait|without waiting|fire[- ]and[- ]forget|returns immediately"
                             r"|in the background", re.IGNORECASE)
 _ALTERNATIVE = re.compile(r"\buse\s+[`'\"]{0,2}([A-Za-z_][\w.]*)(\(\))?[`'\"]{0,2}", re.IGNORECASE)
@@ -48,7 +50,7 @@ def callee_evidence(scope: Scope, callees: list[Callee]) -> list[Evidence]:
         for hit in callee.facts.hits:
             if hit.rule.id not in CALLEE_RULES or (callee.local and hit.rule.id in NETWORK_RULES):
                 continue
-            if _mitigated(hit, piece, scope):
+            if _mitigated(hit, piece, scope) or (hit.rule.id == "external.socket" and _binds_locally(callee)):
                 continue
             # Mock a client where the test calls it; other causes are fixed where they are.
             fix = callee.call_site if hit.rule.category is Category.EXTERNAL else ("", 0)
@@ -56,7 +58,7 @@ def callee_evidence(scope: Scope, callees: list[Callee]) -> list[Evidence]:
             found.append(Evidence(hit.rule.category, hit.rule.id, callee.facts.path, hit.line, hit.end_line,
                                   f"{detail}: {hit.rule.message}", hit.rule.fix,
                                   round(hit.rule.weight * factor * DAMPING.get(hit.rule.id, 1.0), 3), where, *fix))
-        found += _warnings(callee, factor, where)
+        found += _warnings(callee, factor, where, threads)
         if threads:
             for attribute, line in callee.facts.unlocked_updates[:1]:
                 rule = RULES_BY_ID["race.unlocked-update"]
@@ -66,11 +68,11 @@ def callee_evidence(scope: Scope, callees: list[Callee]) -> list[Evidence]:
     return found
 
 
-def _warnings(callee: Callee, factor: float, where: str) -> list[Evidence]:
+def _warnings(callee: Callee, factor: float, where: str, threads: bool) -> list[Evidence]:
     if callee.facts.docstring is None:
         return []
     line, text = callee.facts.docstring
-    race = _RACE_WARNING.search(text)
+    race = _RACE_WARNING.search(text) or (_THREAD_SAFETY.search(text) if threads else None)
     waiting = _ASYNC_WARNING.search(text)
     if race is None and waiting is None:
         return []
@@ -91,3 +93,10 @@ def _sentence(text: str, at: int) -> str:
     start = max(flat.rfind(". ", 0, at + 1) + 2 if flat.rfind(". ", 0, at + 1) >= 0 else 0, 0)
     end = flat.find(".", at)
     return flat[start:end + 1 if end >= 0 else len(flat)][:200]
+
+
+def _binds_locally(callee: Callee) -> bool:
+    """``open_port()``: a socket bound to ask the system for a free port (or to serve here),
+    never connected anywhere, reaches no other machine."""
+    names = [qualified.rsplit(".", 1)[-1] for qualified, _, _ in callee.facts.calls]
+    return "bind" in names and not any(n in {"connect", "connect_ex", "create_connection", "sendto"} for n in names)

@@ -79,6 +79,20 @@ RULES: list[Rule] = [
         mitigated_by=frozenset({Mitigation.FROZEN_TIME}),
     ),
     Rule(
+        "time.sleep-window", TIME,
+        "sleeps step through a window of wall time: the same thing is asserted not to have happened after one sleep and to have happened after another, so an overshooting sleep under load lands on the wrong side",
+        "drive the code's clock by hand (a fake clock or scheduler) instead of sleeping past its timers, or wait for the event and assert the order of events",
+        0.8,
+        scope=True,
+    ),
+    Rule(
+        "time.sleep-as-work", TIME,
+        "hands time.sleep over as the work that a profiler or timer then records: how long it took, or which worker took it, depends on how fast workers start and run under load",
+        "give the workers real, deterministic work (or a Barrier that holds each until all have started), and assert on what ran rather than on who ran it or how long it took",
+        0.75,
+        scope=True,
+    ),
+    Rule(
         "time.local-timezone", TIME,
         "depends on the machine's time zone (fromtimestamp/astimezone/tzlocal without an explicit zone)",
         "pass tz=timezone.utc (or a ZoneInfo) explicitly, or set TZ with monkeypatch.setenv and time.tzset",
@@ -302,6 +316,13 @@ RULES: list[Rule] = [
         scope=True,
     ),
     Rule(
+        "race.sleep-ordering", RACE,
+        "a function run in a thread sleeps so that something else (the other thread, a signal) goes first: ordering by sleep lengths fails under load",
+        "make the order explicit: have the thread wait on an Event the other side sets, or use a Barrier",
+        0.7,
+        scope=True,
+    ),
+    Rule(
         "race.closure-write", RACE,
         "a callback writes a variable of the test (nonlocal) that the test then reads, without synchronisation",
         "pass results through a queue.Queue or a Future, or guard them with a Lock",
@@ -403,8 +424,19 @@ RULES: list[Rule] = [
             "kafka.Kafka*", "confluent_kafka.*", "aiokafka.*", "pika.*Connection*", "aio_pika.connect*",
             "kombu.Connection*", "nats.connect", "paho.mqtt.client.Client*",
             "pulsar.Client*", "celery.Celery*", "rq.Queue*", "dramatiq.*",
+            # Celery's remote control talks to the workers through the broker.
+            "*.app.control.*", "celery_app.control.*",
         ),
         except_calls=_ERRORS,
+        mitigated_by=NETWORK,
+    ),
+    Rule(
+        "external.task-queue", EXTERNAL,
+        "sends a task through a message broker to a worker (Celery's .delay / .apply_async / signatures): both must be up and keep up",
+        "run the task eagerly in the test (task_always_eager, or call the function itself); keep broker round trips in an integration suite",
+        0.7,
+        calls=("*.delay", "*.apply_async", "*.s", "*.si"),
+        when=services.task_sent,
         mitigated_by=NETWORK,
     ),
     Rule(
@@ -770,7 +802,7 @@ RULES: list[Rule] = [
         "yield the resource and stop/close it after the yield (or request.addfinalizer)",
         0.5,
         calls=("*.start", "*.connect", "*.serve_forever", "*.listen", "subprocess.Popen", "open"),
-        when=p.in_fixture,
+        when=p.left_open_by_fixture,
     ),
     Rule(
         "fixture.fixed-file", FIXTURE,

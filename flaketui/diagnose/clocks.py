@@ -8,6 +8,8 @@ in for the work being measured: the assertion on the duration is the cause, not 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -104,3 +106,33 @@ def leave_def(reader: FunctionReader, node: cst.FunctionDef) -> None:
     start, end = reader.lines(node)
     reader.facts.hits = [h for h in reader.facts.hits
                          if not (h.rule.id in POLLING_SLEEPS and start <= h.line <= end)]
+
+
+def calls_within(expression: cst.BaseExpression) -> list[cst.Call]:
+    """The calls an arithmetic, boolean or comparison expression is made of (``time() < start + 30``)."""
+    if isinstance(expression, cst.Call):
+        return [expression]
+    if isinstance(expression, cst.BinaryOperation | cst.BooleanOperation):
+        return calls_within(expression.left) + calls_within(expression.right)
+    if isinstance(expression, cst.Comparison):
+        return [c for e in (expression.left, *(t.comparator for t in expression.comparisons)) for c in calls_within(e)]
+    if isinstance(expression, cst.UnaryOperation):
+        return calls_within(expression.expression)
+    return []
+
+
+def sampled_count(test: cst.BaseExpression, origin: Callable[[cst.BaseExpression], str | None]) -> bool:
+    """``assert profile["count"]`` / ``assert sampler.samples > 0``: a sampling profiler must have
+    caught the code in the act, and how many samples fall in a stretch of wall time is load.
+    ``origin`` names what a local was bound to (``hot = cluster.profile_of(...)``)."""
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and isinstance(test.comparisons[0].operator, cst.GreaterThan) \
+            and cst.Module([]).code_for_node(test.comparisons[0].comparator) == "0":
+        test = test.left
+    if not isinstance(test, cst.Subscript | cst.Attribute):
+        return False
+    text = (cst.Module([]).code_for_node(test) + " " + (origin(test.value) or "")).lower()
+    return bool(_SAMPLED.search(text)) and bool(_COUNTED.search(text))
+
+
+_SAMPLED = re.compile(r"profil|sampl")
+_COUNTED = re.compile(r"count|samples|hits|ticks")

@@ -15,7 +15,7 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import CodeRange
 
-from flaketui.diagnose import clocks, cures, mitigations, state
+from flaketui.diagnose import blocks, clocks, cures, mitigations, state, windows
 from flaketui.diagnose.blocks import CLEANUP_CALLS, ends_in_raise, operand_names, restoring
 from flaketui.diagnose.catalog import RULES
 from flaketui.diagnose.predicates import local_url
@@ -204,43 +204,17 @@ class FunctionReader(cst.CSTVisitor):
     def mark_local(self, node: cst.CSTNode) -> None:
         self.local_calls.add(id(node))
 
-    @property
-    def joins_threads(self) -> bool:
-        return self.facts.joins_threads
-
-    @property
-    def measures_time(self) -> bool:
-        return self.facts.measures_time
-
-    @property
-    def expects_timeout(self) -> bool:
-        return self.facts.expects_timeout
-
-    @property
-    def writes_files(self) -> bool:
-        return self.facts.writes_files
-
     def loop_has_deadline(self, loop: cst.While) -> bool:
         return clocks.loop_has_deadline(self, loop)
 
     def is_deadline(self, node: cst.CSTNode) -> bool:
         return id(node) in self.deadlines
 
+    def is_context_managed(self, node: cst.CSTNode) -> bool:
+        return id(node) in self.with_items
+
     def _mark_deadline(self, expression: cst.BaseExpression) -> None:
-        if isinstance(expression, cst.Call):
-            self.deadlines.add(id(expression))
-        elif isinstance(expression, cst.BinaryOperation):
-            self._mark_deadline(expression.left)
-            self._mark_deadline(expression.right)
-        elif isinstance(expression, cst.Comparison):
-            self._mark_deadline(expression.left)
-            for target in expression.comparisons:
-                self._mark_deadline(target.comparator)
-        elif isinstance(expression, cst.BooleanOperation):
-            self._mark_deadline(expression.left)
-            self._mark_deadline(expression.right)
-        elif isinstance(expression, cst.UnaryOperation):
-            self._mark_deadline(expression.expression)
+        self.deadlines.update(id(call) for call in clocks.calls_within(expression))
 
     def is_naming_use(self, node: cst.CSTNode) -> bool:
         return id(node) in self.naming
@@ -251,7 +225,10 @@ class FunctionReader(cst.CSTVisitor):
         current: cst.BaseExpression | None = expression
         while current is not None:
             self.naming.add(id(current))
-            if isinstance(current, cst.Attribute | cst.Subscript):
+            if isinstance(current, cst.BinaryOperation):
+                self._mark_naming(current.left)  # ``sleep(random.random() / 20)``: still a pause
+                current = current.right
+            elif isinstance(current, cst.Attribute | cst.Subscript):
                 current = current.value
             elif isinstance(current, cst.Call) and isinstance(current.func, cst.Attribute):
                 current = current.func.value
@@ -386,6 +363,8 @@ class FunctionReader(cst.CSTVisitor):
         self.timed_blocks.discard(id(original_node))
         if isinstance(original_node, cst.FunctionDef) and self.defs:
             clocks.leave_def(self, original_node)
+            if original_node is self.defs[0]:
+                windows.read_sleeps(self, original_node, Hit)
             self.defs.pop()
         if (isinstance(original_node, cst.Finally | cst.ExceptHandler) or ends_in_raise(original_node)) \
                 and not self.in_teardown:
@@ -454,10 +433,13 @@ class FunctionReader(cst.CSTVisitor):
         head, dot, rest = qualified.partition(".")
         if dot and head in self.params and head not in {"self", "cls"} and head not in self.resolver.local_names:
             self.facts.param_calls.append((head, "." + rest, node))
-        if qualified in NAMING_CALLS or qualified.endswith((".format", ".joinpath", "path.join", "sleep")):
-            # A random name, or a random jitter in a sleep, is not data the test checks.
-            for arg in node.args:
-                self._mark_naming(arg.value)
+        if qualified.endswith((".addfinalizer", ".addCleanup")) and self.defs:
+            for name in blocks.finalized_names(self.defs[0], node):
+                self._restores(name)
+        # A random name, a jitter in a sleep, a time stamped into a message sent on: not data checked.
+        naming = qualified in NAMING_CALLS or qualified.endswith((".format", ".joinpath", "path.join", "sleep"))
+        for value in (a.value for a in node.args) if naming else blocks.payload_values(node):
+            self._mark_naming(value)
         if qualified in UNORDERED_CONSUMERS:
             for arg in node.args:
                 self.unordered.add(id(arg.value))

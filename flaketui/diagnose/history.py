@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from flaketui.diagnose.notes import VOCABULARY, negated
+from flaketui.diagnose.notes import URL, VOCABULARY, negated
 from flaketui.models import Category, Evidence, FlakyTest, LineChange
 
 #: Words a fix's commit message uses that a comment rarely means the same way: a test that now
@@ -28,6 +28,8 @@ _TRAILER = re.compile(r"^Flaky-Category:\s*(\w+)\s*$", re.MULTILINE)
 #: Actions") touch many tests and name no cause of any of them.
 _ABOUT_TESTS = re.compile(r"\btest(s|ing)?\b|\bfix(es|ed)?\b|flak|intermittent|sporadic|instead of|\bavoid\b"
                           r"|work ?around|deflake|stabili[sz]e|\brobust", re.IGNORECASE)
+#: A subject that makes a test faster ("reduce timeout in test canvas") tunes it; it does not say it flaked.
+_SPEED_ONLY = re.compile(r"^\W*(reduce|shorten|lower|decrease|speed up|faster|trim)\b", re.IGNORECASE)
 #: A subject about the marker itself (its spelling, the plugin that reads it, adding or
 #: removing it) says nothing of the cause, whatever else its words match ("pytest fixture").
 _MARKER_ONLY = re.compile(r"\b(decorator|marker|mark(ed)? (as )?flaky|as flaky|rerunfailures|pytest-rerun|flaky\.flaky|mark\.flaky)\b"
@@ -59,10 +61,12 @@ def history_evidence(test: FlakyTest, later: Sequence[LineChange]) -> list[Evide
             found.append(_evidence(test.path, start, change, Category(trailer.group(1)), TRAILER_WEIGHT))
             continue
         # The subject only: bodies (pull-request descriptions) mention everything.
-        if _MARKER_ONLY.search(change.subject):
+        if _MARKER_ONLY.search(change.subject) or _SPEED_ONLY.search(change.subject):
             continue  # "Replace @flaky.flaky decorator with pytest marker": the marker, not a cause
         if _ABOUT_TESTS.search(change.subject) and change.files <= MAX_FILES:
-            found += [_evidence(test.path, start, change, category, WEIGHT) for category in _named(change.subject)]
+            # "git subrepo clone https://github.com/...": an address names no cause.
+            found += [_evidence(test.path, start, change, category, WEIGHT)
+                      for category in _named(URL.sub(" ", change.subject))]
     if len({e.category for e in found if e.weight < TRAILER_WEIGHT}) > 1:
         # Commits that name different causes say nothing certain about this test.
         found = [e for e in found if e.weight >= TRAILER_WEIGHT]

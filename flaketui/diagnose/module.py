@@ -325,9 +325,11 @@ class _ModuleReader:
                     if isinstance(a.value, cst.SimpleString) and isinstance(a.value.evaluated_value, str)
                 )
             elif ORDER_MARKS.match(qualified) or NETWORK_MARKS.match(qualified):
-                if qualified.endswith("dependency") and not (call is not None and any(
-                        a.keyword is not None and a.keyword.value == "depends" for a in call.args)):
+                if qualified.endswith("dependency") and not _names_others(call, {"depends"}):
                     continue
+                if ORDER_MARKS.match(qualified) and not qualified.endswith(("dependency", "incremental")) \
+                        and not _names_others(call, {"after", "before"}):
+                    continue  # ``order(2)``, ``first``: a pinned place, the same on every run
                 notable_marks.append((qualified.removeprefix("pytest.mark."), line, line))
             for pattern, kind in CALL_MITIGATIONS:
                 if pattern.match(qualified):
@@ -477,3 +479,8 @@ def _fixture_spec(name: str, decorator: cst.BaseExpression) -> FixtureSpec:
             elif keyword == "name" and isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
                 name = value.evaluated_value
     return FixtureSpec(name, scope, autouse)
+
+
+def _names_others(call: cst.Call | None, keywords: set[str]) -> bool:
+    """The mark names the tests this one runs after (``depends=[...]``, ``after="test_a"``)."""
+    return call is not None and any(a.keyword is not None and a.keyword.value in keywords for a in call.args)

@@ -23,7 +23,7 @@ from flaketui.models import Category, Evidence, FlakyTest
 VOCABULARY: tuple[tuple[Category, str], ...] = (
     (Category.RACE, (r"\brac(e|es|y|ing)\b(?! ?track)|race condition|thread[- ]?safe|concurren|deadlock|interleav"
                     r"|\bthreads?\b|\block(ing)? (order|contention)|in[- ]flight|still running|returns? before")),
-    (Category.ASYNC, (r"time ?outs?\b|timed out|\bhang(s|ing)?\b|\bwait(s|ing)? (for|until)|not (yet )?ready|event loop"
+    (Category.ASYNC, (r"time ?out(s|error)?\b|timed out|\bhang(s|ing)?\b|\bwait(s|ing)? (for|until)|not (yet )?ready|event loop"
                      r"|\beventually\b|heartbeat|not (yet )?(started|registered|finished)"
                      r"|\bpoll(s|ing)?\b")),
     # "Slow CI" and "under load" explain why a timing or a timeout trips, not which: no category.
@@ -43,8 +43,13 @@ VOCABULARY: tuple[tuple[Category, str], ...] = (
 )
 _FLAKE_WORDS = re.compile(r"flak|sporadic|intermittent|sometimes|occasionally|now and then|from time to time"
                           r"|randomly fail|hopefully|not always|once in a while|\bxfail\b|rerun", re.IGNORECASE)
+_NETWORK_ERRORS = re.compile(r"Connection\w*Error|ConnectError|HTTPError|URLError|SSLError|socket\.|gaierror"
+                             r"|RemoteDisconnected|ProtocolError|ReadTimeout|ConnectTimeout|NetworkError")
+#: A docstring that hedges speaks of what can go wrong, not only of what is tested.
+_HEDGES = re.compile(r"\b(may|might|could|can't|cannot|not always|not yet|still|before|until|slow|under load|racy"
+                     r"|depends on|relies on|assumes?|beware|careful|caution|warning|note:?)\b", re.IGNORECASE)
 _NEGATED = re.compile(r"\b(not|no|never|isn't|without)\s+(\w+\s+){0,2}$", re.IGNORECASE)
-_URL = re.compile(r"\b\w+://\S+")
+URL = re.compile(r"\b\w+://\S+")
 _CODE_LIKE = re.compile(r"^\s*(\w+(\.\w+)*\s*(=|\(|\[)|assert\b|import\b|from\b|return\b|def\b|await\b)")
 _PLATFORM = re.compile(r"mac|darwin|osx|win|linux|platform|os\.name|freebsd|aarch|arm|pypy|sys\.version|python_version"
                        r"|\bci\b|github_actions|azure|travis", re.IGNORECASE)
@@ -90,6 +95,13 @@ def notes_of(test: FlakyTest, written: list[tuple[int, str]], start: int, def_li
         reason = _literal(arguments.get("reason", ""))
         if reason:
             found += _classify(marker.path, marker.line, reason, "reason", "the marker's reason")
+        only = arguments.get("only_rerun", "") + " " + arguments.get("rerun_filter", "")
+        if _NETWORK_ERRORS.search(only):
+            # ``only_rerun=["ConnectionError"]``: the failures it forgives are the network's.
+            found.append(Evidence(Category.EXTERNAL, "note.rerun-filter", marker.path, marker.line, marker.line,
+                                  f"the marker reruns only on {_quote(only.strip())}: the failures it expects are "
+                                  "connection errors", "read it: the network or a service is what fails",
+                                  WEIGHTS["reason"], "the marker"))
         condition = arguments.get("condition") or (marker.positional[0] if marker.positional and
                                                    _PLATFORM.search(marker.positional[0]) else "")
         if condition:
@@ -99,15 +111,19 @@ def notes_of(test: FlakyTest, written: list[tuple[int, str]], start: int, def_li
 
 def _classify(path: str, line: int, text: str, kind: str, where: str) -> Iterable[Evidence]:
     quoted = _quote(text)
-    text = _URL.sub(" ", text)  # "since https://github.com/..." cites an issue; it names no cause
+    text = URL.sub(" ", text)  # "since https://github.com/..." cites an issue; it names no cause
     named = False
+    weight = WEIGHTS[kind]
+    if kind == "docstring" and not (_FLAKE_WORDS.search(text) or _HEDGES.search(text)):
+        # "Tests getting clock information from the worker" says what is tested, like a name.
+        weight = WEIGHTS["name"]
     for category, pattern in VOCABULARY:
         match = re.search(pattern, text, re.IGNORECASE)
         if match is None or negated(text, match.start()):
             continue
         named = True
         yield Evidence(category, f"note.{kind}", path, line, line, f"{where} says {quoted}",
-                       "read it: it often names the cause and the fix", WEIGHTS[kind], where)
+                       "read it: it often names the cause and the fix", weight, where)
     if not named and _FLAKE_WORDS.search(text):
         yield Evidence(Category.UNKNOWN, f"note.{kind}", path, line, line, f"{where} says {quoted}",
                        "read it: it may explain the flake", 0.0, where)

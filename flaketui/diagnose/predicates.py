@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 import libcst as cst
 import libcst.matchers as m
 
+from flaketui.diagnose.clocks import sampled_count
 from flaketui.diagnose.resolve import ARGV_OF_PYTHON
 from flaketui.diagnose.rules import RuleContext
 
@@ -45,8 +46,9 @@ def has_keyword(call: cst.Call, *names: str) -> bool:
 
 
 def not_a_deadline(node: cst.CSTNode, ctx: RuleContext) -> bool:
-    """``deadline = time.monotonic() + 5`` / ``while time.time() < deadline``: a bounded wait."""
-    return not ctx.is_deadline(node)
+    """``deadline = time.monotonic() + 5`` / ``while time.time() < deadline``: a bounded wait;
+    ``json.dumps({"date": now().isoformat()})``: a stamp on a message, which nothing compares."""
+    return not ctx.is_deadline(node) and not ctx.is_naming_use(node)
 
 
 def nonzero_first_argument(node: cst.CSTNode, ctx: RuleContext) -> bool:
@@ -54,7 +56,8 @@ def nonzero_first_argument(node: cst.CSTNode, ctx: RuleContext) -> bool:
     assert isinstance(node, cst.Call)
     value = argument(node, 0, "delay") or argument(node, 0, "seconds")
     number = literal_number(value) if value is not None else None
-    if isinstance(value, cst.Call) and (ctx.qualify(value.func) or "").startswith(("random.", "numpy.random.")):
+    if value is not None and any((ctx.qualify(c.func) or "").startswith(("random.", "numpy.random."))
+                                 for c in m.findall(value, m.Call()) if isinstance(c, cst.Call)):
         return False  # a random pause (chaos, jitter) is the point, not a wait for something
     return value is not None and number != 0
 
@@ -77,7 +80,7 @@ def short_network_timeout(node: cst.CSTNode, ctx: RuleContext) -> bool:
 def short_timeout_seconds(node: cst.CSTNode, ctx: RuleContext) -> bool:
     """A tight timeout, unless the test expects it to expire (``pytest.raises(TimeoutError)``)."""
     assert isinstance(node, cst.Call)
-    return not _talks_to_network(node) and not ctx.expects_timeout and _short_timeout(node, ctx)
+    return not _talks_to_network(node) and not ctx.facts.expects_timeout and _short_timeout(node, ctx)
 
 
 def another_program(node: cst.CSTNode, ctx: RuleContext) -> bool:
@@ -89,6 +92,8 @@ def another_program(node: cst.CSTNode, ctx: RuleContext) -> bool:
     if isinstance(first, cst.List | cst.Tuple) and first.elements:
         head = first.elements[0]
         first = None if isinstance(head, cst.StarredElement) else head.value
+    if isinstance(first, cst.Name) and first.value in ctx.params:
+        return False  # a helper that runs whatever its caller hands it: the caller's command decides
     return first is None or ctx.qualify(first) not in {"sys.executable", ARGV_OF_PYTHON}
 
 
@@ -320,7 +325,7 @@ def _approx_of_duration(operands: list[cst.BaseExpression], ctx: RuleContext) ->
         return True
     # ``recorder.awaited == approx(0.3, rel=0.1)`` after sleeping: seconds held to a tolerance.
     seconds = [literal_number(v) for v in inner]
-    return ctx.measures_time and any(has_keyword(call, "rel", "abs") for call in approx) and any(
+    return ctx.facts.measures_time and any(has_keyword(call, "rel", "abs") for call in approx) and any(
         s is not None and 0 < s < 10 for s in seconds)
 
 
@@ -332,23 +337,26 @@ def timing_tolerance(node: cst.CSTNode, ctx: RuleContext) -> bool:
     test = node.test
     if isinstance(test, cst.Call) and (ctx.qualify(test.func) or "").endswith("isclose"):
         return any(ctx.is_clock_expression(a.value) for a in test.args[:2])
-    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 2 or not ctx.measures_time:
+    if sampled_count(test, ctx.qualify) and ctx.facts.measures_time:
+        return True
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 2 or not ctx.facts.measures_time:
         return False
     ordering = cst.LessThan | cst.LessThanEqual
     if not all(isinstance(t.operator, ordering) for t in test.comparisons) and not all(
             isinstance(t.operator, cst.GreaterThan | cst.GreaterThanEqual) for t in test.comparisons):
         return False
     low, middle, high = test.left, test.comparisons[0].comparator, test.comparisons[1].comparator
-    bounds_literal = all(isinstance(b, cst.Integer | cst.Float | cst.Name | cst.BinaryOperation | cst.Attribute) for b in (low, high))
+    bounds_literal = all(isinstance(b, cst.Integer | cst.Float | cst.Name | cst.BinaryOperation | cst.Attribute | cst.Subscript)
+                         for b in (low, high))
     return bounds_literal and not isinstance(middle, cst.Integer | cst.Float)
 
 
 def threads_joined(node: cst.CSTNode, ctx: RuleContext) -> bool:
-    return ctx.joins_threads
+    return ctx.facts.joins_threads
 
 
 def threads_not_joined(node: cst.CSTNode, ctx: RuleContext) -> bool:
-    return not ctx.joins_threads
+    return not ctx.facts.joins_threads
 
 
 def float_equality(node: cst.CSTNode, ctx: RuleContext) -> bool:
@@ -381,8 +389,9 @@ def _is_inexact_float(node: cst.BaseExpression) -> bool:
     return False
 
 
-def in_fixture(node: cst.CSTNode, ctx: RuleContext) -> bool:
-    return ctx.is_fixture
+def left_open_by_fixture(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """Started or opened in a fixture, and not as ``with open(...) as f:`` (which closes it)."""
+    return ctx.is_fixture and not ctx.is_context_managed(node)
 
 
 def writes_relative_file(node: cst.CSTNode, ctx: RuleContext) -> bool:
@@ -401,7 +410,7 @@ def relative_path_written(node: cst.CSTNode, ctx: RuleContext) -> bool:
     every xdist worker) gets the same folder in the shared working directory."""
     assert isinstance(node, cst.Call)
     path = argument(node, 0)
-    if not ctx.writes_files or len(node.args) != 1 or not isinstance(path, cst.SimpleString):
+    if not ctx.facts.writes_files or len(node.args) != 1 or not isinstance(path, cst.SimpleString):
         return False
     text = path.value.strip("rbuRBU").strip("'\"")
     return bool(text) and not text.startswith(("/", "~", ".")) and "{" not in text

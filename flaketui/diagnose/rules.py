@@ -20,12 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import translate
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import libcst as cst
 import libcst.matchers as m
 
 from flaketui.models import Category
+
+if TYPE_CHECKING:  # the reader that fills them imports the rules
+    from flaketui.diagnose.facts import FunctionFacts
 
 
 class Mitigation(StrEnum):
@@ -40,6 +43,10 @@ class RuleContext(Protocol):
     """What a predicate may ask about the function being read."""
 
     is_fixture: bool
+    #: The names of the function's parameters.
+    params: set[str]
+    #: What the function does as a whole (joins threads, measures time, writes files...).
+    facts: FunctionFacts
 
     def qualify(self, node: cst.BaseExpression) -> str | None: ...
 
@@ -55,23 +62,14 @@ class RuleContext(Protocol):
 
     def is_deadline(self, node: cst.CSTNode) -> bool: ...
 
+    def is_context_managed(self, node: cst.CSTNode) -> bool: ...
+
     def mark_local(self, node: cst.CSTNode) -> None: ...
 
     def loop_has_deadline(self, loop: cst.While) -> bool: ...
 
     def lines(self, node: cst.CSTNode) -> tuple[int, int]: ...
 
-    @property
-    def joins_threads(self) -> bool: ...
-
-    @property
-    def measures_time(self) -> bool: ...
-
-    @property
-    def expects_timeout(self) -> bool: ...
-
-    @property
-    def writes_files(self) -> bool: ...
 
 
 Predicate = Callable[[cst.CSTNode, RuleContext], bool]

@@ -69,3 +69,13 @@ def _configured(value: cst.BaseExpression, ctx: RuleContext) -> bool:
     if isinstance(value, cst.Call):
         return (ctx.qualify(value.func) or "") in {"os.environ.get", "os.getenv", "os.environ.__getitem__"}
     return False
+
+
+def task_sent(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``add.delay(1, 2)``, ``add.s(4) | add.s(8)`` on a task imported from the project: the call
+    goes through a message broker to a worker (``pool.apply_async`` on a local pool does not)."""
+    assert isinstance(node, cst.Call)
+    func = node.func
+    return (isinstance(func, cst.Attribute) and func.attr.value in {"delay", "apply_async", "s", "si"}
+            and isinstance(func.value, cst.Name) and ctx.is_imported_name(func.value.value)
+            and not (ctx.qualify(func.value) or "").startswith(("multiprocessing", "concurrent", "asyncio")))

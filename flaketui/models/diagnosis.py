@@ -119,12 +119,17 @@ class Diagnosis:
     @property
     def fix_at(self) -> tuple[str, int] | None:
         """The one place the fix belongs: where the strongest evidence of the suggested cause
-        says to change (a repository-relative path and a line), if a cause is suggested."""
-        for item in self.evidence:
-            if (item.category is self.suggestion.category and not item.rule.startswith("note.")
-                    and item.source != "history" and item.fix_at[0]):
-                return item.fix_at
-        return None
+        says to change (a repository-relative path and a line), if a cause is suggested. A marker
+        that only declares the need (``@pytest.mark.network``) yields to the request it declares."""
+        places = [item for item in self.evidence
+                  if item.category is self.suggestion.category and not item.rule.startswith("note.")
+                  and item.source != "history" and item.fix_at[0]]
+        code = [item for item in places if item.rule not in _DECLARATIONS]
+        return (code or places)[0].fix_at if places else None
+
+
+#: Evidence that a marker declares the cause, not where it lives.
+_DECLARATIONS = frozenset({"external.declared-network"})
 
 @dataclass(frozen=True)
 class Excerpt:

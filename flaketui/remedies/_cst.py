@@ -18,6 +18,27 @@ FunctionChange = Callable[[cst.FunctionDef], cst.FunctionDef]
 _EMPTY = cst.Module(body=[])
 
 
+class CoroutineAware(cst.CSTTransformer):
+    """A transformer that knows whether it is inside a coroutine: there ``time.sleep`` blocks
+    the event loop, and what replaces it awaits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: Whether each enclosing function is a coroutine, outermost first.
+        self.scopes: list[bool] = []
+
+    @property
+    def in_coroutine(self) -> bool:
+        return bool(self.scopes and self.scopes[-1])
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.scopes.append(node.asynchronous is not None)
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
+        self.scopes.pop()
+        return updated
+
+
 def parse(source: bytes) -> cst.Module | None:
     try:
         return cst.parse_module(source)

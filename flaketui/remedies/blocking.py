@@ -102,7 +102,7 @@ class _InReached(cst.CSTTransformer):
 
 @on_test("wait.nonblocking")
 def propose_nonblocking_sleep(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
-    remedy = "wait.nonblocking"
+    remedy = loaded.remedy
     library = _library(loaded.names)
     unblock = _Unblock(loaded.names, library)
     chooser = _InReached(loaded.function, _reached(loaded.function, loaded.module), unblock)

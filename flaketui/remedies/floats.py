@@ -77,7 +77,7 @@ class _Approx(cst.CSTTransformer):
 
 @on_test("float.approx")
 def propose_approx(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
-    remedy = "float.approx"
+    remedy = loaded.remedy
     if "timing" in ctx.target.name or any(e.category is Category.TIME for e in ctx.evidence[:1]):
         return []  # a measured duration compared exactly is a timing problem, not rounding
     approx = _Approx()

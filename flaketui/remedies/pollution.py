@@ -273,7 +273,7 @@ def propose_restoring(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]
         why += (f" {', '.join(dependents)} passed only after {who} registered what it uses: it now registers "
                 "that itself, on its own copy of the registry.")  # fmt: skip
     title = f"Restore what {who} changes, with monkeypatch"
-    return [proposal(Category.ORDER, "restore.monkeypatch", title, why, changes)]
+    return [proposal(Category.ORDER, loaded.remedy, title, why, changes)]
 
 
 def _own_setup(ctx: Context, loaded: Loaded, needed: list[setters.Registration], setters_named: list[str]) -> Proposal | Declined:

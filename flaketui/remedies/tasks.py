@@ -15,7 +15,15 @@ import libcst as cst
 
 from flaketui.models import Category
 from flaketui.remedies._base import WAIT_SECONDS, Loaded, on_test, proposal
-from flaketui.remedies._cst import add_imports, called_name, change_function, code, statement, visit_function
+from flaketui.remedies._cst import (
+    CoroutineAware,
+    add_imports,
+    called_name,
+    change_function,
+    code,
+    statement,
+    visit_function,
+)
 from flaketui.remedies._model import Context, Declined, Proposal
 
 _STARTS = frozenset({"asyncio.create_task", "asyncio.ensure_future"})
@@ -54,22 +62,15 @@ def _reads(line: cst.BaseStatement, names: dict[str, str]) -> str | None:
     return None
 
 
-class _Gather(cst.CSTTransformer):
+class _Gather(CoroutineAware):
     def __init__(self, names: dict[str, str]) -> None:
+        super().__init__()
         self.names = names
-        self.scopes: list[bool] = []
         self.done: str | None = None
         self.replaced_sleep = False
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.scopes.append(node.asynchronous is not None)
-
-    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
-        self.scopes.pop()
-        return updated
-
     def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
-        if self.done or not (self.scopes and self.scopes[-1]):
+        if self.done or not self.in_coroutine:
             return updated
         body = list(updated.body)
         started: list[int] = []
@@ -133,5 +134,5 @@ def propose_gather(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
         "scheduler gets to it, and asyncio cancels what is left when the coroutine ends. Keeping the tasks "
         f"and gathering them{instead} (at most {WAIT_SECONDS} s) makes the test read finished work."
     )
-    return [proposal(Category.ASYNC, "wait.gather", "Await the tasks the test starts", why,
+    return [proposal(Category.ASYNC, loaded.remedy, "Await the tasks the test starts", why,
                      {loaded.path: (loaded.source, module)})]  # fmt: skip

@@ -127,5 +127,5 @@ def propose_tie_break(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]
         f"whenever two {order.field} values are equal the orders differ by chance. The expected order now "
         f"breaks ties by {order.tie} as the project does; every item is still compared in place."
     )
-    return [proposal(Category.DATA, "ties.project", f"Break ties by {order.tie}, as the project does", why,
+    return [proposal(Category.DATA, loaded.remedy, f"Break ties by {order.tie}, as the project does", why,
                      {loaded.path: (loaded.source, module)})]  # fmt: skip

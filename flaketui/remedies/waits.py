@@ -26,6 +26,7 @@ from flaketui.remedies._base import (
     proposal,
 )
 from flaketui.remedies._cst import (
+    CoroutineAware,
     add_imports,
     assert_call_condition,
     called_name,
@@ -150,17 +151,15 @@ def _calls(line: cst.BaseStatement) -> list[tuple[str, str]]:
     return re.findall(r"\b([A-Za-z_][\w.]*)\.(\w+)\(", text)
 
 
-class _Rewrite(cst.CSTTransformer):
+class _Rewrite(CoroutineAware):
     """Replaces the first fixed sleep it can turn into a real wait, and says how."""
 
     def __init__(
         self, names: dict[str, str], waiters: dict[str, list[_Waiter]] | None = None,
         handed: tuple[str, list[cst.BaseExpression]] | None = None,
     ) -> None:
+        super().__init__()
         self.names = names
-        #: Whether each enclosing function is a coroutine: there ``time.sleep`` blocks the loop,
-        #: so the wait that replaces it awaits.
-        self.scopes: list[bool] = []
         #: In a fixture: (the test's name for its value, what the test asserts on it), so a sleep
         #: before ``yield value`` polls those assertions on ``value``.
         self.handed = handed
@@ -171,17 +170,6 @@ class _Rewrite(cst.CSTTransformer):
         #: The sleep as the test wrote it, shortened to one poll's pause.
         self.pause = "time.sleep(0.01)"
         self.imports: list[tuple[str, str | None]] = []
-
-    @property
-    def in_coroutine(self) -> bool:
-        return bool(self.scopes and self.scopes[-1])
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.scopes.append(node.asynchronous is not None)
-
-    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
-        self.scopes.pop()
-        return updated
 
     def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
         if self.done:
@@ -360,7 +348,7 @@ _BUILTINS = frozenset({"len", "not", "and", "or", "is", "in", "None", "True", "F
 @on_test("wait.event")
 def propose_waits(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     """In the test; failing that, in the helper or fixture where the diagnosis saw the sleep."""
-    remedy = "wait.event"
+    remedy = loaded.remedy
     waiters = project_waiters(ctx, loaded.names)
     places = [(loaded.path, loaded.source, loaded.module, loaded.function, loaded.names, "The test")]
     for evidence in ctx.evidence:
@@ -438,7 +426,7 @@ class _CallSwap(cst.CSTTransformer):
 
 @on_test("wait.documented")
 def propose_documented_wait(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
-    remedy = "wait.documented"
+    remedy = loaded.remedy
     swaps = _recommended(ctx, loaded.names)
     if not swaps:
         return []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,6 +14,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
+
+from flaketui.tui.rows import STATE_GLYPHS, RowState, Stage
 
 
 def key_owners(screen: Screen[Any]) -> list[DOMNode]:
@@ -60,6 +63,18 @@ def unavailable_reason(node: DOMNode, binding: Binding) -> str | None:
     return reason
 
 
+def legend(title_style: Style) -> Text:
+    """What the status column's glyphs and badges mean (the table has no room to say)."""
+    out = Text("\nThe status column\n", style=title_style)
+    out.append("  ".join(f"{glyph} {_GLYPH_WORDS.get(state, state)}" for state, glyph in STATE_GLYPHS.items()))
+    out.append("\n▸ marked for V.  Unmarked tests a hunt or CI history found: H hunt, C CI history, when the "
+               "source column has no room.")
+    return out
+
+
+_GLYPH_WORDS: dict[RowState, str] = {Stage.STALE: "to verify again", Stage.KEPT: "kept on purpose"}
+
+
 class HelpScreen(ModalScreen[None]):
     COMPONENT_CLASSES = {"help--key", "help--unavailable", "help--section"}
     BINDINGS = [Binding("escape,question_mark,q", "close", "Close", id="help-close")]
@@ -99,6 +114,7 @@ class HelpScreen(ModalScreen[None]):
             yield Label("flaketui keys", id="dialog-title")
             with VerticalScroll(id="dialog-body"):
                 yield Static(table, id="help-table")
+                yield Static(legend(section_style), id="help-legend")
             yield Static(
                 Text("Keys can be remapped by binding id (App keymap). ctrl+p lists the same actions. esc closes."),
                 classes="dialog-keys",

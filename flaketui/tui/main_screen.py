@@ -56,9 +56,11 @@ class MainScreen(Screen[None]):
         Binding("z", "undo", "Undo", show=False, id="undo", tooltip="Put the last removed marker back (a new commit)"),
         Binding("d", "toggle_detail", "Detail", show=False, id="toggle-detail",
                 tooltip="Show or hide the detail pane (the table takes the whole screen)"),
+        Binding("D", "big_detail", "Big detail", show=False, id="big-detail",
+                tooltip="The detail pane takes most of the screen, for a diff or a proof (D again: back)"),
         Binding("R", "rescan", "Rescan", show=False, id="rescan", tooltip="Scan the repository again"),
         Binding("H", "hunt", "Hunt", show=False, id="hunt",
-                tooltip="Hunt for unmarked flaky tests: the suite serially, shuffled and under xdist (x stops)"),
+                tooltip="Hunt for unmarked flaky tests: the suite serially, shuffled and under xdist (x stops; H again continues)"),
         Binding("f", "findings", "Findings", show=False, id="findings",
                 tooltip="Repository findings: config reruns, hooks, CI flags"),
         Binding("F", "goto_fix", "Fix line", show=False, id="goto-fix",
@@ -314,14 +316,28 @@ class MainScreen(Screen[None]):
 
     @on(Hunter.Finished)
     def _hunt_finished(self, message: Hunter.Finished) -> None:
-        self.model.say(finished_text(message.report))
+        marked = [key for key, row in self.model.rows.items() if row.test.markers]
+        self.model.say(finished_text(message.report, marked))
         self.scanner.start(use_cache=True)
 
     def action_undo(self) -> None:
         self.committer.undo()
 
     def action_toggle_detail(self) -> None:
-        self.query_one("#body").toggle_class("-no-detail")
+        body = self.query_one("#body")
+        body.remove_class("-big-detail")
+        body.toggle_class("-no-detail")
+        self._keep_cursor_in_view()
+
+    def action_big_detail(self) -> None:
+        body = self.query_one("#body")
+        body.remove_class("-no-detail")
+        body.toggle_class("-big-detail")
+        self._keep_cursor_in_view()
+
+    def _keep_cursor_in_view(self) -> None:
+        # After the new layout: a shorter table must still show the selected row.
+        self.call_after_refresh(lambda: self.table.move_cursor(row=self.table.cursor_row, scroll=True))
 
     def action_rescan(self) -> None:
         self.scanner.start(use_cache=False)

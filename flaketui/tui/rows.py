@@ -10,6 +10,7 @@ import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeAlias
 
 from flaketui.models import (
     DEFAULT_MIN_RUNS,
@@ -28,40 +29,39 @@ from flaketui.models import (
 from flaketui.models.history import Candidate
 
 
-class RowState(StrEnum):
-    """Where a test is in its triage, as the ``state:`` filter names it."""
+class Stage(StrEnum):
+    """Where a test is in its triage when no verdict speaks for it, or something overrides the verdict."""
 
     UNVERIFIED = "unverified"
     QUEUED = "queued"
     RUNNING = "running"
-    STABLE = "stable"
-    FLAKY = "flaky"
-    BROKEN = "broken"
-    ERROR = "error"
-    #: The test skips here: nothing was verified.
-    SKIPPED = "skipped"
-    #: Stopped before the runs asked for: not a verification.
-    CANCELLED = "cancelled"
     #: Verified, but on another tree: the result no longer vouches for this one.
     STALE = "stale"
     KEPT = "kept"
     FIXED = "fixed"
 
 
+#: A row's state, as the ``state:`` filter names it: its stage, or its verification's verdict.
+RowState: TypeAlias = Stage | Verdict
+#: Every state, in the order the state sort shows them.
+ROW_STATES: tuple[RowState, ...] = (Stage.UNVERIFIED, Stage.QUEUED, Stage.RUNNING, *Verdict, Stage.STALE,
+                                    Stage.KEPT, Stage.FIXED)
+
+
 #: Glyphs of the status column; the colour comes from the tcss via component classes.
-STATE_GLYPHS = {
-    RowState.UNVERIFIED: "○",
-    RowState.QUEUED: "…",
-    RowState.RUNNING: "◌",
-    RowState.STABLE: "●",
-    RowState.FLAKY: "◐",
-    RowState.BROKEN: "✗",
-    RowState.ERROR: "!",
-    RowState.SKIPPED: "s",
-    RowState.CANCELLED: "×",
-    RowState.STALE: "◔",
-    RowState.KEPT: "⚑",
-    RowState.FIXED: "✓",
+STATE_GLYPHS: dict[RowState, str] = {
+    Stage.UNVERIFIED: "○",
+    Stage.QUEUED: "…",
+    Stage.RUNNING: "◌",
+    Verdict.STABLE: "●",
+    Verdict.FLAKY: "◐",
+    Verdict.BROKEN: "✗",
+    Verdict.ERROR: "!",
+    Verdict.SKIPPED: "s",
+    Verdict.CANCELLED: "×",
+    Stage.STALE: "◔",
+    Stage.KEPT: "⚑",
+    Stage.FIXED: "✓",
 }
 
 #: Sources in the order they are named (``hunt+hist``, badge ``HC``), their short names and badges.
@@ -72,16 +72,6 @@ _SOURCE_BADGES = {"hunt": "H", "history": "C"}
 
 def _in_order(sources: Iterable[str]) -> list[str]:
     return sorted(sources, key=lambda source: _SOURCE_ORDER.get(source, len(_SOURCE_ORDER)))
-
-
-_VERDICT_STATES = {
-    Verdict.STABLE: RowState.STABLE,
-    Verdict.FLAKY: RowState.FLAKY,
-    Verdict.BROKEN: RowState.BROKEN,
-    Verdict.ERROR: RowState.ERROR,
-    Verdict.SKIPPED: RowState.SKIPPED,
-    Verdict.CANCELLED: RowState.CANCELLED,
-}
 
 
 @dataclass
@@ -153,16 +143,16 @@ class Row:
     @property
     def state(self) -> RowState:
         if self.fixed:
-            return RowState.FIXED
+            return Stage.FIXED
         if self.progress is not None:
-            return RowState.RUNNING
+            return Stage.RUNNING
         if self.queued:
-            return RowState.QUEUED
+            return Stage.QUEUED
         if self.triage is not None and self.triage.keep is not None:
-            return RowState.KEPT
+            return Stage.KEPT
         if self.verification is not None:
-            return RowState.STALE if self.stale else _VERDICT_STATES[self.verification.verdict]
-        return RowState.UNVERIFIED
+            return Stage.STALE if self.stale else self.verification.verdict
+        return Stage.UNVERIFIED
 
     @property
     def suggested(self) -> Category | None:
@@ -207,7 +197,8 @@ class Row:
         if self.queued:
             return "queued"
         if self.verification is not None:
-            old = " old" if self.stale else ""
+            # A fixed row's runs are what allowed its commit: the commit itself made them "old".
+            old = " old" if self.stale and not self.fixed else ""
             if self.verification.verdict is Verdict.SKIPPED:
                 return f"skipped{old}"
             if self.verification.verdict is Verdict.CANCELLED:
@@ -217,11 +208,11 @@ class Row:
 
 
 def fit_test(nodeid: str, width: int) -> tuple[str, str]:
-    """``(file, name)`` of a node id fitted to ``width`` cells, the name first.
+    """``(prefix, name)`` of a node id fitted to ``width`` cells, the function's name first.
 
-    The name (class, function and parameter id) is what tells rows apart, so it is kept
-    whole while it fits; the file (a prefix the table dims) gives way first, then the
-    middle of the name, so its start and its parameter id stay readable.
+    The function's name and parameter id are what tell rows apart, so they are kept whole
+    while they fit; the file, then the class (a prefix the table dims), give way first, then
+    the middle of the name, so its start and its parameter id stay readable.
     """
     path, sep, name = nodeid.partition("::")
     file = path.rpartition("/")[2]
@@ -229,6 +220,10 @@ def fit_test(nodeid: str, width: int) -> tuple[str, str]:
         file, name = "", nodeid
     if width <= 0:  # not laid out yet
         return (f"{file} " if file else "", name)
+    scope, _, function = name.rpartition("::")
+    if len(name) > width and scope:
+        # The class gives way whole, as the file does: a cut class name reads as another class.
+        name = function
     if len(name) > width:
         if width < 2:
             return "", name[:width]
@@ -302,7 +297,7 @@ class SortOrder(StrEnum):
 
 
 _CATEGORY_RANK = {c: i for i, c in enumerate(Category)}
-_STATE_RANK = {s: i for i, s in enumerate(RowState)}
+_STATE_RANK = {s: i for i, s in enumerate(ROW_STATES)}
 
 
 def _category_starts(prefix: str, row: Row) -> bool:

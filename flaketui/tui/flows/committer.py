@@ -22,7 +22,7 @@ from flaketui.models import CommitRecord, FixPlan, FlakyTest, TestKey, Verdict, 
 from flaketui.service import Service
 from flaketui.tui.flows.failures import forward_failure
 from flaketui.tui.modals import CommitDialog, MessageDialog
-from flaketui.tui.rows import verdict_sentence, verified_here
+from flaketui.tui.rows import same_tree, verdict_sentence, verified_here
 from flaketui.tui.triage import TriageModel, marker_owner
 
 
@@ -89,8 +89,16 @@ class Committer(Widget):
             return
         info = service.repo_info()
         latest = service.last_verifications()
+        # Runs on this very tree already saw it fail: more runs cannot make the marker unneeded.
+        failing = [v for t in plan.tests if (v := latest.get(t.key)) is not None
+                   and v.verdict in (Verdict.FLAKY, Verdict.BROKEN) and same_tree(v, info)]
         unverified = [t for t in plan.tests if not verified_here(latest.get(t.key), info)]
-        if not unverified:
+        if failing and not verified_now:
+            self.post_message(self.Refused(
+                "Not committed", f"{failing[0].nodeid}: {verdict_sentence(failing[0])}, on this very tree.",
+                "The marker is still needed: fix the root cause (see Evidence), then press c again "
+                "(an edit makes that result old, and c verifies again)."))
+        elif not unverified:
             self.post_message(self.PlanReady(plan, test))
         elif verified_now:
             self.post_message(self.Refused(

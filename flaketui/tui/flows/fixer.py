@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from flaketui.models import FixPlan, FlakyTest, RunResult, TestKey
+from flaketui.models import FixPlan, FlakyTest, RunOutcome, RunResult, TestKey
 from flaketui.service import Service
 from flaketui.tui.flows.committer import Committer
 from flaketui.tui.flows.failures import forward_failure
@@ -92,6 +92,10 @@ class Fixer(Widget):
         self._view = view
         self.found: ProposalSet | None = None
         self.index = 0
+        #: The proof's phase and its runs so far, for the activity line (the Fix tab's bars
+        #: may be out of sight on a short terminal).
+        self._phase_text = ""
+        self._runs: list[RunResult] = []
 
     # -- the keys ----------------------------------------------------------------------------------
     def show(self, test: FlakyTest) -> None:
@@ -186,12 +190,16 @@ class Fixer(Widget):
     @on(Phase)
     def _phase(self, message: Phase) -> None:
         message.stop()
+        self._phase_text, self._runs = message.text, []
         self.model.say(message.text)
         self._view().start_phase(message.text)
 
     @on(Run)
     def _run(self, message: Run) -> None:
         message.stop()
+        self._runs.append(message.result)
+        failed = sum(1 for r in self._runs if r.outcome not in (RunOutcome.PASSED, RunOutcome.SKIPPED))
+        self.model.say(f"{self._phase_text}: {len(self._runs)} done, {failed} failed")
         self._view().add_run(message.result)
 
     @on(Confirm)

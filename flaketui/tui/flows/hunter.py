@@ -9,6 +9,7 @@ continues it.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from textual import on, work
@@ -16,6 +17,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from flaketui.models import TestKey
 from flaketui.models.history import HuntProgress, HuntReport
 from flaketui.service import Service
 from flaketui.tui.flows.failures import forward_failure
@@ -50,12 +52,19 @@ class Hunter(Widget):
         #: Repeats a hunt's shuffles and hash seeds exactly (None: fresh ones).
         self.seed: int | None = None
         self._stop = False
+        #: The last hunt of this session was cut short (budget, x): H continues it.
+        self.resumable = False
 
     def start(self) -> None:
-        """Start a hunt (the screen asks only when none runs)."""
+        """Start a hunt, or continue the one this session cut short (the screen asks only when none runs)."""
         self.model.hunting, self._stop = True, False
-        self.model.say(f"hunting: {self.runs} runs per mode within {self.budget_minutes:g} min · x stops")
-        self._hunt(self.runs, self.budget_minutes)
+        doing = "continuing the hunt" if self.resumable else f"hunting: {self.runs} runs per mode"
+        self.model.say(f"{doing} within {self.budget_minutes:g} min · x stops")
+        self._hunt(self.runs, self.budget_minutes, self.resumable)
+
+    @on(Finished)
+    def _finished(self, message: Finished) -> None:
+        self.resumable = not message.report.complete  # and on to the screen
 
     def cancel(self) -> None:
         """Stop at once: the running pytest's process group dies; finished runs are kept."""
@@ -74,7 +83,7 @@ class Hunter(Widget):
         forward_failure(self, event)
 
     @work(thread=True, exit_on_error=False, group="hunt", name="hunt")
-    def _hunt(self, runs: int, budget_minutes: float) -> None:
+    def _hunt(self, runs: int, budget_minutes: float, resume: bool) -> None:
         worker = get_current_worker()
 
         def progressed(progress: HuntProgress) -> None:
@@ -83,6 +92,7 @@ class Hunter(Widget):
         report = self.service.hunting.hunt(
             runs=runs,
             budget_minutes=budget_minutes,
+            resume=resume,
             seed=self.seed,
             on_progress=progressed,
             should_stop=lambda: self._stop or worker.is_cancelled,
@@ -104,8 +114,14 @@ def progress_text(progress: HuntProgress, budget_minutes: float) -> str:
     )
 
 
-def finished_text(report: HuntReport) -> str:
+def finished_text(report: HuntReport, marked: Collection[TestKey] = ()) -> str:
+    """``hunt: 3 flaky tests found in 29 tests, 1 unmarked (now in the table)``; ``marked``: the
+    tests that carry a marker, which the table shows already."""
     found = len(report.flaky)
     verdict = "stable" if report.stable else f"{found} flaky test{'' if found == 1 else 's'} found"
-    cut = "" if report.complete else " (cut short: flaketui hunt --resume continues it)"
-    return f"hunt: {verdict} in {report.suite_size} tests{cut}"
+    unmarked = sum(1 for t in report.flaky if t.key not in marked)
+    news = ""
+    if found:
+        news = f", {unmarked} unmarked (now in the table)" if unmarked else ", every one already marked"
+    cut = "" if report.complete else " (cut short: H continues it)"
+    return f"hunt: {verdict} in {report.suite_size} tests{news}{cut}"

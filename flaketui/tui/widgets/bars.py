@@ -8,12 +8,13 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from flaketui.tui.rows import RowState
+from flaketui.models import Verdict
+from flaketui.tui.rows import Stage
 from flaketui.tui.triage import Change, TriageModel
 
 #: Header words for verdict states, so "16 flaky" (marked) and "1 still flaky" (verified) differ.
-_STATE_WORDS = {RowState.FLAKY: "still flaky", RowState.BROKEN: "broken", RowState.KEPT: "kept on purpose",
-                RowState.STALE: "verified on an older tree", RowState.CANCELLED: "cancelled"}
+_STATE_WORDS = {Verdict.FLAKY: "still flaky", Verdict.BROKEN: "broken", Stage.KEPT: "kept on purpose",
+                Stage.STALE: "to verify again", Verdict.CANCELLED: "cancelled"}
 
 
 class ModelLine(Static):
@@ -49,10 +50,10 @@ class RepoHeader(ModelLine):
         by_state, by_category = model.counts()
         where = "…" if info is None else (f"{info.name}@{info.branch or 'detached'}" if info.is_git
                                           else f"{info.name} (no git)")
-        verified = by_state.get(RowState.STABLE, 0)
+        verified = by_state.get(Verdict.STABLE, 0)
         parts = [f"{len(model.rows)} flaky", f"{verified} verified", f"{model.fixed_count} fixed"]
-        for state in (RowState.FLAKY, RowState.BROKEN, RowState.SKIPPED, RowState.CANCELLED, RowState.STALE,
-                      RowState.KEPT, RowState.RUNNING, RowState.QUEUED):
+        for state in (Verdict.FLAKY, Verdict.BROKEN, Verdict.SKIPPED, Verdict.CANCELLED, Stage.STALE,
+                      Stage.KEPT, Stage.RUNNING, Stage.QUEUED):
             if by_state.get(state):
                 parts.append(f"{by_state[state]} {_STATE_WORDS.get(state, state)}")
         categories = " ".join(f"{c}:{n}" for c, n in sorted(by_category.items(), key=lambda kv: -kv[1]))
@@ -63,7 +64,7 @@ class RepoHeader(ModelLine):
 
 
 class ActivityBar(ModelLine):
-    """``verify: 10 runs, forked · 2 queued · sort: file`` and what just happened."""
+    """What just happened, then ``verify: 10 runs, forked · 2 queued · sort: file``."""
 
     def shows(self, change: Change) -> bool:
         return change.settings
@@ -74,4 +75,9 @@ class ActivityBar(ModelLine):
         queue = f" · {waiting} queued" if waiting else ""
         filt = f" · filter: {model.filter_text}" if model.filter_text else ""
         settings = f"verify: {model.runs} runs, {model.mode}{queue} · sort: {model.sort_order}{filt}"
-        self.update(Text(f"{settings}  {model.activity}".rstrip()))
+        # What just happened first: a narrow terminal cuts the line's end, and the settings
+        # show again as soon as nothing is being said.
+        if model.activity:
+            self.update(Text.assemble((model.activity, "bold"), "  ·  ", settings))
+        else:
+            self.update(Text(settings))

@@ -7,6 +7,7 @@ selected row; it asks for a test's history (a message) the first time its tab op
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -89,8 +90,11 @@ class SourceView(ScrollView):
             strip = self._strips[index] = Strip(segments).apply_style(self._base)
         return strip.crop_extend(scroll_x, scroll_x + width, self._base)
 
-    def show(self, test: FlakyTest, text: str, diagnosis: Diagnosis | None) -> None:
-        """The test's lines, its marker's and the evidence's in its file."""
+    def show(self, test: FlakyTest, text: str, diagnosis: Diagnosis | None,
+             polluter: tuple[str, str | None, Sequence[str]] | None = None) -> None:
+        """The test's lines, its marker's and the evidence's in its file; for an
+        order-dependent test, ``polluter`` (node id, its file's text, the shared names) shows the
+        polluter's lines under the victim's, each line that names the shared state highlighted."""
         lines = text.splitlines()
         here = [e for e in (diagnosis.evidence if diagnosis else ()) if e.path == test.path]
         # The marker usually sits just above the def; a module-level ``pytestmark`` does not.
@@ -99,8 +103,28 @@ class SourceView(ScrollView):
         last = min(len(lines), max([test.end_line or test.line + 20, *(e.end_line for e in here)]) + 1)
         fix_at = diagnosis.fix_at if diagnosis else None
         title = f"fix at {fix_at[0]}:{fix_at[1]} · F shows that line" if fix_at else None
-        self._show_lines(test.path, lines, (first, last), diagnosis, {m.line for m in test.markers if m.path == test.path},
-                         title=title)  # fmt: skip
+        out, at = self._numbered(test.path, lines, (first, last), diagnosis,
+                                 {m.line for m in test.markers if m.path == test.path}, title=title)  # fmt: skip
+        if polluter is not None:
+            out.extend(self._polluter_lines(*polluter))
+        self._set_lines(out, at_line=at)
+
+    def _polluter_lines(self, nodeid: str, text: str | None, shared: Sequence[str]) -> list[Text]:
+        note, lineno = self.get_component_rich_style("source--note"), self.get_component_rich_style("source--lineno")
+        out = [Text(""), Text(f"polluter: {nodeid}", style=note),
+               Text(f"  it runs first and leaves {', '.join(shared) or 'state'} behind; this test then fails",
+                    style=note)]  # fmt: skip
+        span = _def_span(text, nodeid) if text is not None else None
+        if text is None or span is None:
+            return [*out, Text("  (its source cannot be found)", style=note)]
+        lines, (first, last) = text.splitlines(), span
+        hot = self.get_component_rich_style(f"source--{Category.ORDER}")
+        width = len(str(last))
+        for number in range(first, last + 1):
+            line = lines[number - 1].expandtabs(4)
+            style: Style | str = hot if any(name in line for name in shared) else ""
+            out.append(Text.assemble((f"{number:>{width}} ", lineno), ("▌" if style else " ", style), (line, style)))
+        return out
 
     def show_fix(self, path: str, text: str, line: int, diagnosis: Diagnosis) -> None:
         """The whole file the fix must change (the test's, the code under test's, the polluter's),
@@ -111,6 +135,12 @@ class SourceView(ScrollView):
 
     def _show_lines(self, path: str, lines: list[str], span: tuple[int, int], diagnosis: Diagnosis | None,
                     marker_lines: set[int], *, title: str | None, fix_line: int = 0) -> None:  # fmt: skip
+        out, at = self._numbered(path, lines, span, diagnosis, marker_lines, title=title, fix_line=fix_line)
+        self._set_lines(out, at_line=at)
+
+    def _numbered(self, path: str, lines: list[str], span: tuple[int, int], diagnosis: Diagnosis | None,
+               marker_lines: set[int], *, title: str | None, fix_line: int = 0) -> tuple[list[Text], int]:  # fmt: skip
+        """The numbered lines ``span`` of ``path``, highlighted, and the index of the fix's line."""
         first, last = span
         notes: dict[int, Evidence] = {}
         for evidence in sorted((e for e in (diagnosis.evidence if diagnosis else ()) if e.path == path),
@@ -142,10 +172,33 @@ class SourceView(ScrollView):
                 out.append(Text(f"{'':>{width}}  └ {note.category}: {note.message}", style=note_style))
             elif number in marker_lines and note is None:
                 out.append(Text(f"{'':>{width}}  └ the flaky marker", style=note_style))
-        self._set_lines(out, at_line=at)
+        return out, at
 
     def show_message(self, message: str) -> None:
         self._set_lines([Text(line) for line in message.splitlines()])
+
+
+def _def_span(text: str, nodeid: str) -> tuple[int, int] | None:
+    """The lines (1-based, inclusive) of the test ``nodeid`` names in its file's ``text``: its
+    ``def`` (inside its class for a method) to the last line indented under it."""
+    names = [n for n in nodeid.partition("::")[2].split("[", 1)[0].split("::") if n]
+    lines, start, indent = text.splitlines(), 0, -1
+    for name in names:
+        pattern = re.compile(rf"^(\s*)(?:async\s+def|def|class)\s+{re.escape(name)}\b")
+        for index in range(start, len(lines)):
+            found = pattern.match(lines[index])
+            if found and len(found.group(1)) > indent:
+                start, indent = index, len(found.group(1))
+                break
+        else:
+            return None
+    end = start
+    for index in range(start + 1, len(lines)):
+        if lines[index].strip() and len(lines[index]) - len(lines[index].lstrip()) <= indent:
+            break
+        if lines[index].strip():
+            end = index
+    return start + 1, end + 1
 
 
 class EvidenceView(Static):
@@ -226,6 +279,10 @@ class RunsView(Static):
             if row.stale:
                 out.append("It ran on an older tree (HEAD moved or files changed since): verify again before "
                            "committing.\n")
+            if verification.verdict is Verdict.BROKEN and row.category is Category.ORDER:
+                # Alone it always fails, yet its diagnosis says order: it needs what a test before it sets up.
+                out.append("It fails every time alone, and its diagnosis says order: it likely needs state that "
+                           "a test run before it sets up. H hunts the suite in several orders and names that test.\n")
             out.append(f"$ {verification.command}\n")
             if verification.note and verification.verdict is not Verdict.ERROR:  # the sentence has it then
                 out.append(f"{verification.note}\n")
@@ -298,6 +355,16 @@ class DetailPane(TabbedContent):
         self.active = "tab-source"
         self.show_selected()
 
+    def _polluter_of(self, row: Row) -> tuple[str, str | None, Sequence[str]] | None:
+        """For an order-dependent candidate, its polluter's node id, file text and shared names."""
+        hunt = row.candidate.sources.get("hunt") if row.candidate is not None else None
+        polluter = hunt.get("polluter") if hunt else None
+        if not polluter:
+            return None
+        module = str(polluter).partition("::")[0]
+        path = module if row.test.rootdir in ("", ".") else f"{row.test.rootdir}/{module}"
+        return str(polluter), self.read_source(path), [str(n) for n in hunt.get("shared") or ()] if hunt else []
+
     def _model_changed(self, change: Change) -> None:
         if change.selection:
             self.show_selected()
@@ -329,7 +396,7 @@ class DetailPane(TabbedContent):
             elif fix_at is not None and row.diagnosis is not None:
                 source.show_fix(path, text, fix_at[1], row.diagnosis)
             else:
-                source.show(row.test, text, row.diagnosis)
+                source.show(row.test, text, row.diagnosis, self._polluter_of(row))
         elif self.active == "tab-evidence":
             self.query_one(EvidenceView).show(row.test, row.diagnosis, row.candidate)
         elif self.active == "tab-runs":

@@ -37,6 +37,15 @@ _CATEGORY_BINDINGS = [
 ]
 
 
+@dataclass
+class TestAsked(Message):
+    """A key on the selected test that the screen carries out (verify, commit, fix, edit, copy)."""
+
+    __test__ = False  # a message, not a pytest class
+
+    test: FlakyTest
+
+
 class TestList(Vertical):
     """The flaky tests and the keys on the selected one."""
 
@@ -88,33 +97,23 @@ class TestList(Vertical):
         test: FlakyTest
         keep: Keep | None
 
-    @dataclass
-    class VerifyAsked(Message):
-        test: FlakyTest
+    class VerifyAsked(TestAsked):
+        """``v``: verify the test."""
 
-    @dataclass
-    class CommitAsked(Message):
-        test: FlakyTest
+    class CommitAsked(TestAsked):
+        """``c``: commit the marker's removal (verifying first if needed)."""
 
-    @dataclass
-    class ProposeAsked(Message):
+    class ProposeAsked(TestAsked):
         """``p``: show the fix flaketui can write (again: the next one)."""
 
-        test: FlakyTest
-
-    @dataclass
-    class WriteFixAsked(Message):
+    class WriteFixAsked(TestAsked):
         """``w``: write the fix shown, prove it, offer the commit."""
 
-        test: FlakyTest
+    class EditAsked(TestAsked):
+        """``e``: open the test in ``$EDITOR``."""
 
-    @dataclass
-    class EditAsked(Message):
-        test: FlakyTest
-
-    @dataclass
-    class CopyAsked(Message):
-        test: FlakyTest
+    class CopyAsked(TestAsked):
+        """``y``: copy the command that reproduces the runs."""
 
     @dataclass
     class FilterChanged(Message):
@@ -198,29 +197,27 @@ class TestList(Vertical):
         self.app.push_screen(KeepDialog(row.test.nodeid, row.triage.keep if row.triage else None), answered)
 
     # -- work on the selected test ----------------------------------------------------------------
-    def action_verify(self) -> None:
+    def _ask(self, asked: type[TestAsked]) -> None:
         if (row := self._selected()) is not None:
-            self.post_message(self.VerifyAsked(row.test))
+            self.post_message(asked(row.test))
+
+    def action_verify(self) -> None:
+        self._ask(self.VerifyAsked)
 
     def action_commit(self) -> None:
-        if (row := self._selected()) is not None:
-            self.post_message(self.CommitAsked(row.test))
+        self._ask(self.CommitAsked)
 
     def action_propose(self) -> None:
-        if (row := self._selected()) is not None:
-            self.post_message(self.ProposeAsked(row.test))
+        self._ask(self.ProposeAsked)
 
     def action_write_fix(self) -> None:
-        if (row := self._selected()) is not None:
-            self.post_message(self.WriteFixAsked(row.test))
+        self._ask(self.WriteFixAsked)
 
     def action_edit(self) -> None:
-        if (row := self._selected()) is not None:
-            self.post_message(self.EditAsked(row.test))
+        self._ask(self.EditAsked)
 
     def action_copy_repro(self) -> None:
-        if (row := self._selected()) is not None:
-            self.post_message(self.CopyAsked(row.test))
+        self._ask(self.CopyAsked)
 
     # -- filter and sort ----------------------------------------------------------------------------
     def action_filter(self) -> None:

@@ -19,7 +19,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellKey, RowKey
 
 from flaketui.models import TestKey
-from flaketui.tui.rows import STATE_GLYPHS, Row, RowState, fit_test
+from flaketui.tui.rows import ROW_STATES, STATE_GLYPHS, Row, fit_test
 from flaketui.tui.triage import Change, TriageModel
 
 
@@ -85,7 +85,7 @@ class TestTable(DataTable[Text | str]):
         Binding("G,end", "scroll_bottom", "Bottom", show=False, id="cursor-bottom"),
         Binding("space", "toggle_mark", "Mark", id="mark", tooltip="Mark the test for V (verify marked)"),
     ]
-    COMPONENT_CLASSES = {f"test-table--{state}" for state in RowState} | {
+    COMPONENT_CLASSES = {f"test-table--{state}" for state in ROW_STATES} | {
         "test-table--marked", "test-table--file", "test-table--source"}
     HELP = "Moving in the table"
 
