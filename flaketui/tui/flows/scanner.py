@@ -27,6 +27,7 @@ from flaketui.models import (
 )
 from flaketui.models.history import Candidate, HuntTest
 from flaketui.service import Service
+from flaketui.tui.flows import ProgressReport
 from flaketui.tui.flows.failures import forward_failure
 from flaketui.tui.triage import TriageModel
 
@@ -44,12 +45,9 @@ class Scanner(Widget):
         info: RepoInfo
 
     @dataclass
-    class Progress(Message):
+    class Progress(ProgressReport):
         done: int
         total: int
-
-        def can_replace(self, message: Message) -> bool:
-            return isinstance(message, Scanner.Progress)
 
     @dataclass
     class Scanned(Message):
