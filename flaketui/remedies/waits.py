@@ -114,6 +114,7 @@ class _Waiter:
     returns_bool: bool
 
 
+_WAIT_DEF = re.compile(rb"def (?:wait|join|drain|flush)|def \w+_(?:complete|completed|idle|done|finished)\(")
 _WAIT_NAME = re.compile(r"^(wait|join|drain|flush)\w*$|^\w+_(complete|completed|idle|done|finished)$")
 
 
@@ -122,7 +123,10 @@ def project_waiters(ctx: Context, names: dict[str, str]) -> dict[str, list[_Wait
     that take no argument, of every project class that defines that method."""
     found: dict[str, list[_Waiter]] = {}
     for path in project_modules(ctx, names):
-        module = parse(ctx.read(path) or b"")
+        source = ctx.read(path) or b""
+        if _WAIT_DEF.search(source) is None:
+            continue  # parsing costs; no method named like a wait
+        module = parse(source)
         if module is None:
             continue
         by_class: dict[str, list[cst.FunctionDef]] = {}
@@ -383,7 +387,10 @@ def _recommended(ctx: Context, names: dict[str, str]) -> dict[str, tuple[str, bo
     """method -> (the method its docstring recommends, returns bool, path), over the project."""
     found: dict[str, tuple[str, bool, str]] = {}
     for path in project_modules(ctx, names):
-        module = parse(ctx.read(path) or b"")
+        source = ctx.read(path) or b""
+        if _USE.search(source.decode("utf-8", errors="replace")) is None:
+            continue  # parsing costs; no docstring sends callers elsewhere
+        module = parse(source)
         if module is None:
             continue
         methods: dict[tuple[str | None, str], cst.FunctionDef] = {
