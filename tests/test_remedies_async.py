@@ -456,3 +456,18 @@ def test_the_guard_lets_a_port_range_go_but_no_other_number() -> None:
     assert weakening("t.py", before, before.replace(b"random.randint(10000, 50000)", b"open_port()")) is None
     loosened = before.replace(b"random.randint(10000, 50000)", b"open_port()").replace(b"1024", b"0")
     assert "1024" in (weakening("t.py", before, loosened) or "")
+
+
+def test_a_float_read_back_as_it_was_set_is_not_compared_with_approx() -> None:
+    files = {"tests/test_x.py": src("""
+        def test_a(timer):
+            timer.subscribe(0.001)
+            assert timer.interval() == 0.001
+    """)}
+    assert "float.approx" not in _run(files, "test_a", Category.DATA)
+    summed = {"tests/test_x.py": src("""
+        def test_a(prices):
+            total = sum(prices[item] for item in {"bread", "milk"})
+            assert total == 0.3
+    """)}
+    assert "float.approx" in _run(summed, "test_a", Category.DATA)
