@@ -351,6 +351,25 @@ def cases(token: str) -> list[Case]:
             """),
             "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['src']\n",
         }, "tests/test_debug.py::test_debug_off_by_default", mode="orders"),
+        Case("cwd-polluter", "order: the working directory not restored", {
+            "tests/data.txt": "x\n",
+            "tests/test_files.py": _src("""
+                import os
+
+                import pytest
+
+
+                @pytest.mark.flaky(reruns=2)
+                def test_reads_the_data_file():
+                    with open("tests/data.txt") as data:
+                        assert data.read() == "x\\n"
+
+
+                def test_works_in_a_scratch_directory(tmp_path):
+                    os.chdir(tmp_path)
+                    assert os.getcwd() == str(tmp_path)
+            """),
+        }, "tests/test_files.py::test_reads_the_data_file", mode="orders"),
         Case("registry-polluter", "order: registry filled by another test", {
             "src/plugins.py": _src("""
                 REGISTRY = {"builtin": None}
@@ -487,6 +506,33 @@ def cases(token: str) -> list[Case]:
                 with open("{shared}") as back:
                     assert json.load(back) == {{"rows": 2}}
         """)}, "tests/test_report.py::test_report_round_trip", mode="parallel"),
+        Case("shared-tempdir", "fixture: a file in the temporary directory", {"tests/test_export.py": _src(f"""
+            import json
+            import os
+            import tempfile
+            import time
+
+            import pytest
+
+            EXPORT = "flaketui-bench-{token}-export.json"
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_export_round_trip():
+                path = os.path.join(tempfile.gettempdir(), EXPORT)
+                with open(path, "w") as out:
+                    json.dump({{"rows": 1}}, out)
+                time.sleep(0.3)
+                with open(path) as back:
+                    assert json.load(back) == {{"rows": 1}}
+
+
+            def test_import_overwrites_the_export():
+                target = os.path.join(tempfile.gettempdir(), EXPORT)
+                open(target, "w").write("[]")
+                time.sleep(0.3)
+                assert open(target).read() == "[]"
+        """)}, "tests/test_export.py::test_export_round_trip", mode="parallel"),
         Case("unlocked-counter", "race: unlocked read-modify-write", {
             "src/tally.py": _src("""
                 class Tally:

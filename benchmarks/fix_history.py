@@ -479,6 +479,31 @@ CASES = [
             await asyncio.sleep(0.01)  #<<
             assert fanout.received == {"a": "hi", "b": "hi", "c": "hi"}
     """)}, "tests/test_fanout.py::test_every_peer_receives"),
+    HistoryCase("wall-clock-interval", "an interval measured with time.time(), moved to a monotonic clock", {
+        "tests/test_timer.py": _src("""
+            import threading
+            import time
+
+            import pytest
+
+
+            class Timer:
+                def __init__(self, seconds):
+                    self.fired = threading.Event()
+                    threading.Timer(seconds, self.fired.set).start()
+
+                def wait(self):
+                    self.fired.wait(5)
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_timer_waits_its_interval():
+                started = time.time()  #<<
+                timer = Timer(0.05)
+                timer.wait()
+                assert time.time() - started >= 0.05  #<<
+        """),
+    }, "tests/test_timer.py::test_timer_waits_its_interval"),
 ]
 
 

@@ -286,6 +286,59 @@ def test_a_shared_temporary_path_becomes_the_tests_own(before: bytes, expected: 
     assert "isolate.tmp_path" not in _run({"tests/test_x.py": expected}, "test_a", Category.FIXTURE)
 
 
+def test_a_wall_clock_interval_is_measured_with_perf_counter_and_a_point_in_time_is_left_alone() -> None:
+    before = src("""
+        from time import time
+
+
+        def test_a(worker):
+            t0 = time()
+            worker.run()
+            t1 = time()
+            assert t1 > t0
+            assert time() - t0 >= 0.1
+    """)
+    found = _run({"tests/test_x.py": before}, "test_a", Category.TIME)
+    assert found[0] == "clock.perf_counter"
+    assert found[-1] == src("""
+        from time import perf_counter, time
+
+
+        def test_a(worker):
+            t0 = perf_counter()
+            worker.run()
+            t1 = perf_counter()
+            assert t1 > t0
+            assert perf_counter() - t0 >= 0.1
+    """)
+    fixed = found[-1]
+    assert isinstance(fixed, bytes)
+    assert "clock.perf_counter" not in _run({"tests/test_x.py": fixed}, "test_a", Category.TIME)
+    for escaped in ("    cache.put(t0)\n", "    assert record.created - t0 < 1\n"):
+        handed = before.replace(b"    worker.run()\n", b"    worker.run()\n" + escaped.encode())
+        assert "clock.perf_counter" not in _run({"tests/test_x.py": handed}, "test_a", Category.TIME)
+
+
+def test_chdir_in_the_polluter_is_undone_by_monkeypatch() -> None:
+    before = src("""
+        import os
+
+
+        def test_victim():
+            assert open("tests/data.txt").read() == "x"
+
+
+        def test_polluter(tmp_path):
+            os.chdir(tmp_path)
+            assert os.getcwd() == str(tmp_path)
+    """)
+    found = _run({"tests/test_x.py": before}, "test_victim", Category.ORDER)
+    assert found[0] == "restore.monkeypatch"
+    assert found[-1] == before.replace(b"(tmp_path):", b"(tmp_path, monkeypatch):").replace(
+        b"    os.chdir(tmp_path)\n", b"    monkeypatch.chdir(tmp_path)\n"
+    )
+
+
 def test_environ_update_in_the_polluter_becomes_setenv_per_key() -> None:
     before = src("""
         import os
@@ -322,6 +375,70 @@ def test_a_seed_is_no_fix_for_a_random_port() -> None:
     assert any(d.remedy == "seed.local" and "port" in d.reason for d in declined)
 
 
+def test_a_task_that_serves_for_the_whole_test_is_not_gathered() -> None:
+    files = {"tests/test_x.py": src("""
+        import asyncio
+
+
+        async def test_a(server, client):
+            asyncio.create_task(server.serve_forever())
+            assert await client.ping() == "pong"
+    """)}
+    assert "wait.gather" not in _run(files, "test_a")
+
+
+def test_a_test_about_blocking_the_loop_keeps_its_blocking_sleep() -> None:
+    files = {"tests/test_x.py": src("""
+        import asyncio
+        import time
+
+
+        async def test_slow_callback_is_reported(caplog):
+            asyncio.get_running_loop().slow_callback_duration = 0.01
+            time.sleep(0.05)
+            await asyncio.sleep(0)
+            assert "Executing" in caplog.text
+    """)}
+    assert "wait.nonblocking" not in _run(files, "test_slow_callback_is_reported")
+
+
+def test_a_blocking_sleep_that_is_the_measured_work_stays() -> None:
+    files = {"tests/test_x.py": src("""
+        import asyncio
+        import time
+
+
+        def test_a(profiler_session):
+            async def work(sync_time, async_time):
+                time.sleep(sync_time / 2)
+                await asyncio.sleep(async_time)
+                time.sleep(sync_time / 2)
+
+            asyncio.run(work(0.1, 0.5))
+            assert profiler_session.frames
+    """)}
+    assert "wait.nonblocking" not in _run(files, "test_a")
+
+
+@pytest.mark.parametrize("check", [
+    "    time_d = ticker.read()\n    assert time_c == time_d\n",
+    "    assert callback.assert_not_called() is None\n",
+    "    assert callback.call_count == 0\n",
+    "    assert ticker.read() == time_c\n",
+])
+def test_a_sleep_that_waits_to_see_nothing_change_is_not_polled(check: str) -> None:
+    files = {"tests/test_x.py": src("""
+        import time
+
+
+        def test_a(ticker, callback):
+            ticker.stop()
+            time_c = ticker.read()
+            time.sleep(0.05)
+    """) + check.encode()}
+    assert "wait.event" not in _run(files, "test_a", Category.TIME)
+
+
 def test_a_sync_test_sleeping_gets_no_nonblocking_sleep() -> None:
     files = {"tests/test_x.py": src("""
         import time
@@ -339,3 +456,18 @@ def test_the_guard_lets_a_port_range_go_but_no_other_number() -> None:
     assert weakening("t.py", before, before.replace(b"random.randint(10000, 50000)", b"open_port()")) is None
     loosened = before.replace(b"random.randint(10000, 50000)", b"open_port()").replace(b"1024", b"0")
     assert "1024" in (weakening("t.py", before, loosened) or "")
+
+
+def test_a_float_read_back_as_it_was_set_is_not_compared_with_approx() -> None:
+    files = {"tests/test_x.py": src("""
+        def test_a(timer):
+            timer.subscribe(0.001)
+            assert timer.interval() == 0.001
+    """)}
+    assert "float.approx" not in _run(files, "test_a", Category.DATA)
+    summed = {"tests/test_x.py": src("""
+        def test_a(prices):
+            total = sum(prices[item] for item in {"bread", "milk"})
+            assert total == 0.3
+    """)}
+    assert "float.approx" in _run(summed, "test_a", Category.DATA)

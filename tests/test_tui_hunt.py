@@ -106,6 +106,27 @@ async def test_h_hunts_shows_progress_and_the_victim_beside_its_polluter(make_re
 
 
 @run_async
+async def test_a_hunt_measures_marked_tests_too_and_the_default_sort_puts_them_first(make_repo: MakeRepo) -> None:
+    root = make_repo(PROJECT)
+    app = FlakeTUIApp(Service(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.main.hunter.runs, app.main.hunter.seed = 1, SEED
+        await pilot.press("H")
+        await settle(pilot)
+        model = app.main.model
+        counter = model.rows[(".", "tests/test_counter.py::test_every_third_run_fails")]
+        # Three whole-suite runs: its third call fails. Every other row is marked and unmeasured.
+        assert counter.hunt is not None and counter.failures == (1, 3)
+        assert model.shown[0] == counter.key and not model.rows[model.shown[1]].failures[1]
+        assert "every one already marked" in model.activity
+        app.main.query_one(TestTable).select(counter.key)
+        app.main.query_one(TabbedContent).active = "tab-evidence"
+        await pilot.pause()
+        assert "latest hunt: " in str(app.main.query_one(EvidenceView).render())
+
+
+@run_async
 async def test_x_stops_a_hunt_and_every_process_it_started(make_repo: MakeRepo) -> None:
     root = make_repo({**stable_project(), "tests/test_hang.py": HANGS_ON_SECOND_CALL})
     app = FlakeTUIApp(Service(root))

@@ -22,6 +22,8 @@ SEED = 1234
 
 @dataclass(frozen=True)
 class Loaded:
+    #: The remedy that loaded it (``on_test``'s id): the id its proposals and refusals carry.
+    remedy: str
     path: str
     source: bytes
     module: cst.Module
@@ -40,7 +42,7 @@ def load_test(ctx: Context, remedy: str) -> Loaded | Declined:
     function = find_function(module, ctx.target.name, ctx.target.class_name)
     if function is None:
         return Declined(remedy, f"no function {ctx.target.name} in {path}")
-    return Loaded(path, source, module, function, module_names(module))
+    return Loaded(remedy, path, source, module, function, module_names(module))
 
 
 RemedyBody = Callable[[Context, Loaded], list[Proposal | Declined]]

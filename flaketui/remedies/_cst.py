@@ -3,6 +3,7 @@ print a node, and rebuild a statement block."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 
 import libcst as cst
@@ -39,7 +40,10 @@ class CoroutineAware(cst.CSTTransformer):
         return updated
 
 
+@functools.lru_cache(maxsize=256)
 def parse(source: bytes) -> cst.Module | None:
+    """The module's tree, parsed once per content: several remedies read the same project
+    modules, and libcst nodes are immutable, so they share one tree."""
     try:
         return cst.parse_module(source)
     except (cst.ParserSyntaxError, UnicodeError, LookupError, SyntaxError):

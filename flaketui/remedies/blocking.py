@@ -17,7 +17,7 @@ import libcst as cst
 
 from flaketui.models import Category
 from flaketui.remedies._base import Loaded, on_test, proposal
-from flaketui.remedies._cst import add_imports, called_name, code, top_level_functions
+from flaketui.remedies._cst import CoroutineAware, add_imports, called_name, code, top_level_functions
 from flaketui.remedies._model import Context, Declined, Proposal
 
 _CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
@@ -32,22 +32,20 @@ def _library(names: dict[str, str]) -> str:
     return "asyncio"
 
 
-class _Unblock(cst.CSTTransformer):
+class _Unblock(CoroutineAware):
     """``time.sleep(n)`` -> ``await <library>.sleep(n)`` where the code runs on the loop: in the
     coroutine itself, not in a function or lambda defined inside it (those run elsewhere)."""
 
     def __init__(self, names: dict[str, str], library: str) -> None:
+        super().__init__()
         self.names = names
         self.library = library
-        self.scopes: list[bool] = []
         self.count = 0
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.scopes.append(node.asynchronous is not None)
-
-    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
-        self.scopes.pop()
-        return updated
+        super().visit_FunctionDef(node)
+        if self.scopes[-1] and _MEASURED.search(code(node)):
+            self.scopes[-1] = False  # its blocking sleep is the work it measures or contrasts: left as it is
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         self.scopes.append(False)
@@ -57,7 +55,7 @@ class _Unblock(cst.CSTTransformer):
         return updated
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
-        if not (self.scopes and self.scopes[-1]) or called_name(updated, self.names) != "time.sleep":
+        if not self.in_coroutine or called_name(updated, self.names) != "time.sleep":
             return updated
         self.count += 1
         sleep = cst.Attribute(cst.Name(self.library), cst.Name("sleep"))
@@ -100,9 +98,20 @@ class _InReached(cst.CSTTransformer):
         return new
 
 
+#: A coroutine whose blocking sleep is work: a profiler or a duration measures it, or it also awaits a
+#: sleep, contrasting time spent blocked with time spent waiting (a profiler's task-isolation test).
+_MEASURED = re.compile(
+    r"profil|elapsed|duration|perf_counter|monotonic|approx\(|await\s+\w+\.sleep\((?!0\)|0\.0\))", re.IGNORECASE
+)
+#: A test about blocking the loop (asyncio's debug mode, a slow-callback detector) blocks it on purpose.
+_PURPOSE = re.compile(r"\bblock|slow_callback|set_debug|PYTHONASYNCIODEBUG", re.IGNORECASE)
+
+
 @on_test("wait.nonblocking")
 def propose_nonblocking_sleep(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
-    remedy = "wait.nonblocking"
+    remedy = loaded.remedy
+    if _PURPOSE.search(code(loaded.function)):
+        return [Declined(remedy, "the test is about blocking the event loop: its time.sleep() is the point")]
     library = _library(loaded.names)
     unblock = _Unblock(loaded.names, library)
     chooser = _InReached(loaded.function, _reached(loaded.function, loaded.module), unblock)

@@ -65,7 +65,7 @@ def _clocked_classes(ctx: Context, names: dict[str, str]) -> dict[str, str]:
 
 @on_test("clock.read-once")
 def propose_clock(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
-    remedy = "clock.read-once"
+    remedy = loaded.remedy
     text = code(loaded.function)
     if re.search(r"\bnow\b", text) and "now =" in text:
         return []  # already read once (or a name we would shadow)

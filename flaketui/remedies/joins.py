@@ -127,4 +127,4 @@ def propose_wait_before_assert(ctx: Context, loaded: Loaded) -> list[Proposal | 
         "assertion see the finished work."
     )
     category = Category.ASYNC if any(d.endswith("await") for d in rewrite.done) else Category.RACE
-    return [proposal(category, "wait.join", f"Wait for {waited} before asserting", why, {loaded.path: (loaded.source, module)})]
+    return [proposal(category, loaded.remedy, f"Wait for {waited} before asserting", why, {loaded.path: (loaded.source, module)})]

@@ -110,7 +110,7 @@ class _LockClass(cst.CSTTransformer):
 
 @on_test("race.lock")
 def propose_lock(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
-    remedy = "race.lock"
+    remedy = loaded.remedy
     test_code = code(loaded.function)
     threaded = "Thread" in test_code or "ThreadPool" in test_code or "concurrent" in test_code or ctx.category is Category.RACE
     if not threaded:

@@ -206,7 +206,7 @@ class _Respell(cst.CSTTransformer):
 
 @on_test("order.sorted")
 def propose_sorted(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
-    remedy = "order.sorted"
+    remedy = loaded.remedy
     sort = _Sort(set_functions(ctx, loaded.module, loaded.names))
     function = loaded.function.visit(sort)
     assert isinstance(function, cst.FunctionDef)

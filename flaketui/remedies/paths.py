@@ -112,7 +112,7 @@ class _TmpPath(cst.CSTTransformer):
 
 @on_test("isolate.tmp_path")
 def propose_tmp_path(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
-    remedy = "isolate.tmp_path"
+    remedy = loaded.remedy
     if ctx.target.class_name is not None and "unittest" in " ".join(loaded.names.values()):
         return [Declined(remedy, "a unittest method cannot take the tmp_path fixture")]
     rewrite = _TmpPath(shared_constants(loaded.module))

@@ -3,7 +3,8 @@
 The polluting test (named by the diagnosis, else found by what it changes) gets pytest's
 ``monkeypatch``, which undoes every change when the test ends:
 
-- ``os.environ[k] = v`` / ``del os.environ[k]`` / ``os.environ.pop(k)``: ``setenv`` / ``delenv``;
+- ``os.environ[k] = v`` / ``del os.environ[k]`` / ``os.environ.pop(k)`` / ``.update({...})``:
+  ``setenv`` / ``delenv``; ``os.chdir(d)``: ``monkeypatch.chdir``;
 - ``module.attr = v``, or an attribute of a module- or session-scoped fixture: ``setattr``;
 - ``CONTAINER[k] = v`` on a module-level dict: ``setitem``;
 - a call into the project's code that fills a module-level registry (``@registry.register``):
@@ -80,11 +81,17 @@ def _module_globals(module: cst.Module) -> dict[str, str]:
     return found
 
 
+_CONTAINER = re.compile(rb"^[A-Za-z_]\w*\s*(?::[^=\n]*)?=\s*(?:[\[{]|dict\(|list\(|set\()", re.MULTILINE)
+
+
 def _registries(ctx: Context, names: dict[str, str]) -> dict[str, dict[str, list[tuple[str, str]]]]:
     """qualified project module -> function -> [(module-level container it fills, its type)]."""
     found: dict[str, dict[str, list[tuple[str, str]]]] = {}
     for path in project_modules(ctx, names):
-        module = parse(ctx.read(path) or b"")
+        source = ctx.read(path) or b""
+        if _CONTAINER.search(source) is None:
+            continue  # parsing costs; no module-level dict, list or set to fill
+        module = parse(source)
         if module is None:
             continue
         containers = {k: v for k, v in _module_globals(module).items() if v != "object"}
@@ -118,10 +125,13 @@ class _Restore(cst.CSTTransformer):
     done: list[str] = field(default_factory=list)
     swaps: list[str] = field(default_factory=list)
 
-    def _is_environ(self, node: cst.BaseExpression) -> bool:
+    def _qualified(self, node: cst.BaseExpression) -> str:
         name = dotted(node) or ""
         head, _, rest = name.partition(".")
-        return f"{self.names.get(head, head)}.{rest}".rstrip(".") == "os.environ"
+        return f"{self.names.get(head, head)}.{rest}".rstrip(".")
+
+    def _is_environ(self, node: cst.BaseExpression) -> bool:
+        return self._qualified(node) == "os.environ"
 
     def leave_SimpleStatementLine(
         self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
@@ -177,6 +187,9 @@ class _Restore(cst.CSTTransformer):
             func = call.func
             if isinstance(func, cst.Attribute) and func.attr.value == "pop" and self._is_environ(func.value) and call.args:
                 return f"monkeypatch.delenv({code(call.args[0].value)}, raising=False)"
+            called = self._qualified(func)
+            if called == "os.chdir" and len(call.args) == 1:  # the working directory every later test starts in
+                return f"monkeypatch.chdir({code(call.args[0].value)})"
         return None
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -273,7 +286,7 @@ def propose_restoring(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]
         why += (f" {', '.join(dependents)} passed only after {who} registered what it uses: it now registers "
                 "that itself, on its own copy of the registry.")  # fmt: skip
     title = f"Restore what {who} changes, with monkeypatch"
-    return [proposal(Category.ORDER, "restore.monkeypatch", title, why, changes)]
+    return [proposal(Category.ORDER, loaded.remedy, title, why, changes)]
 
 
 def _own_setup(ctx: Context, loaded: Loaded, needed: list[setters.Registration], setters_named: list[str]) -> Proposal | Declined:

@@ -82,7 +82,7 @@ def _with_local_helper(module: cst.Module, function: cst.FunctionDef) -> cst.Mod
 
 @on_test("port.free")
 def propose_free_port(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
-    remedy = "port.free"
+    remedy = loaded.remedy
     draws = port_draws(loaded.function, loaded.names)
     if not draws:
         return []

@@ -100,7 +100,7 @@ def _faker_seeds(function: cst.FunctionDef, names: dict[str, str]) -> tuple[cst.
 
 @on_test("seed.local")
 def propose_seed(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
-    remedy = "seed.local"
+    remedy = loaded.remedy
     function = loaded.function
     decorators = " ".join(code(d.decorator) for d in function.decorators)
     if "given" in decorators or any(word in function.name.value for word in _PURPOSE):

@@ -216,7 +216,7 @@ class _NoSpread(cst.CSTTransformer):
 @on_test("seed.no-spread")
 def propose_no_spread(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     """The code under test spreads a value at random (jitter) and lets the caller turn that off."""
-    remedy = "seed.no-spread"
+    remedy = loaded.remedy
     spreads = _spreads(ctx, loaded.names)
     if not spreads:
         return []

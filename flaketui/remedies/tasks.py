@@ -11,6 +11,8 @@ Forms: one or more bare ``asyncio.create_task(...)`` / ``asyncio.ensure_future(.
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from flaketui.models import Category
@@ -28,6 +30,7 @@ from flaketui.remedies._model import Context, Declined, Proposal
 
 _STARTS = frozenset({"asyncio.create_task", "asyncio.ensure_future"})
 _SLEEPS = frozenset({"asyncio.sleep", "anyio.sleep", "trio.sleep"})
+_SERVES = re.compile(r"serve|forever|listen|run_loop|watch|monitor|heartbeat|consume|keepalive", re.IGNORECASE)
 
 
 def _bare_start(line: cst.BaseStatement, names: dict[str, str]) -> cst.Call | None:
@@ -39,6 +42,8 @@ def _bare_start(line: cst.BaseStatement, names: dict[str, str]) -> cst.Call | No
         return None
     called = called_name(value, names) or ""
     method = value.func.attr.value if isinstance(value.func, cst.Attribute) else ""
+    if _SERVES.search("".join(code(a.value) for a in value.args)):
+        return None  # a task that serves for the whole test: gathering it would wait for nothing that ends
     return value if called in _STARTS or method == "create_task" else None
 
 
@@ -134,5 +139,5 @@ def propose_gather(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
         "scheduler gets to it, and asyncio cancels what is left when the coroutine ends. Keeping the tasks "
         f"and gathering them{instead} (at most {WAIT_SECONDS} s) makes the test read finished work."
     )
-    return [proposal(Category.ASYNC, "wait.gather", "Await the tasks the test starts", why,
+    return [proposal(Category.ASYNC, loaded.remedy, "Await the tasks the test starts", why,
                      {loaded.path: (loaded.source, module)})]  # fmt: skip

@@ -9,6 +9,7 @@ project's: ``key=lambda job: (-job.priority, job.id)``. Every item is still comp
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import libcst as cst
@@ -66,7 +67,10 @@ def _project_orders(ctx: Context, names: dict[str, str]) -> dict[str, _Order]:
     """The ordered field -> how the project's code breaks its ties."""
     orders: dict[str, _Order] = {}
     for path in project_modules(ctx, names):
-        module = parse(ctx.read(path) or b"")
+        source = ctx.read(path) or b""
+        if re.search(rb"\b(?:" + "|".join(_PUSHES).encode() + rb")\(", source) is None:
+            continue  # parsing costs; a module that never pushes has no order to learn
+        module = parse(source)
         if module is None:
             continue
         visitor = _Pushes()
@@ -127,5 +131,5 @@ def propose_tie_break(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]
         f"whenever two {order.field} values are equal the orders differ by chance. The expected order now "
         f"breaks ties by {order.tie} as the project does; every item is still compared in place."
     )
-    return [proposal(Category.DATA, "ties.project", f"Break ties by {order.tie}, as the project does", why,
+    return [proposal(Category.DATA, loaded.remedy, f"Break ties by {order.tie}, as the project does", why,
                      {loaded.path: (loaded.source, module)})]  # fmt: skip

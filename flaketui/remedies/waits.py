@@ -114,6 +114,7 @@ class _Waiter:
     returns_bool: bool
 
 
+_WAIT_DEF = re.compile(rb"def (?:wait|join|drain|flush)|def \w+_(?:complete|completed|idle|done|finished)\(")
 _WAIT_NAME = re.compile(r"^(wait|join|drain|flush)\w*$|^\w+_(complete|completed|idle|done|finished)$")
 
 
@@ -122,7 +123,10 @@ def project_waiters(ctx: Context, names: dict[str, str]) -> dict[str, list[_Wait
     that take no argument, of every project class that defines that method."""
     found: dict[str, list[_Waiter]] = {}
     for path in project_modules(ctx, names):
-        module = parse(ctx.read(path) or b"")
+        source = ctx.read(path) or b""
+        if _WAIT_DEF.search(source) is None:
+            continue  # parsing costs; no method named like a wait
+        module = parse(source)
         if module is None:
             continue
         by_class: dict[str, list[cst.FunctionDef]] = {}
@@ -248,6 +252,8 @@ class _Rewrite(CoroutineAware):
             self.consumed = 1  # the queue read replaces the sleep and itself
             self.done = "waits for the queue's next item instead of sleeping a fixed time"
             return [taken]
+        if _checks_nothing_happened(before, after):
+            return None  # the sleep gives a change the time to show; polling would end the wait at once
         return self._poll(kind, after) or self._poll_handed(kind, after)
 
     def _poll_handed(self, kind: str, after: list[cst.BaseStatement]) -> list[cst.BaseStatement] | None:
@@ -303,6 +309,32 @@ class _Rewrite(CoroutineAware):
         return [deadline, loop]
 
 
+_ABSENCE = re.compile(r"not_called|assert_not_|call_count\s*==\s*0|\bnot\s+[\w.]+\.called\b")
+
+
+def _checks_nothing_happened(before: list[cst.BaseStatement], after: list[cst.BaseStatement]) -> bool:
+    """``a = read(); sleep(n); b = read(); assert a == b``, or ``assert_not_called()`` after the
+    sleep: the test waits to see that nothing changes, which a poll would stop checking."""
+    def assigned(lines: list[cst.BaseStatement]) -> dict[str, str]:
+        found = {}
+        for line in lines:
+            small = line.body[0] if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 else None
+            if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+                found[small.targets[0].target.value] = code(small.value).strip()
+        return found
+
+    earlier, later = assigned(before), assigned(after)
+    for line in after:
+        text = code(line)
+        if _ABSENCE.search(text):
+            return True
+        for first, second in re.findall(r"\bassert\s+(.+?)\s*(?:==|is)\s*(.+?)\s*$", text, re.MULTILINE):
+            for old, new in ((first, second), (second, first)):
+                if old in earlier and earlier[old] == later.get(new, new):
+                    return True  # the same read, before the sleep and after it
+    return False
+
+
 def _clock(names: dict[str, str]) -> tuple[str, tuple[str, str | None]] | None:
     """How the poll reads a monotonic clock, and the import it needs: ``time.monotonic()``
     unless ``time`` names something else here (``from time import time``), then ``monotonic()``."""
@@ -348,7 +380,7 @@ _BUILTINS = frozenset({"len", "not", "and", "or", "is", "in", "None", "True", "F
 @on_test("wait.event")
 def propose_waits(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     """In the test; failing that, in the helper or fixture where the diagnosis saw the sleep."""
-    remedy = "wait.event"
+    remedy = loaded.remedy
     waiters = project_waiters(ctx, loaded.names)
     places = [(loaded.path, loaded.source, loaded.module, loaded.function, loaded.names, "The test")]
     for evidence in ctx.evidence:
@@ -383,7 +415,10 @@ def _recommended(ctx: Context, names: dict[str, str]) -> dict[str, tuple[str, bo
     """method -> (the method its docstring recommends, returns bool, path), over the project."""
     found: dict[str, tuple[str, bool, str]] = {}
     for path in project_modules(ctx, names):
-        module = parse(ctx.read(path) or b"")
+        source = ctx.read(path) or b""
+        if _USE.search(source.decode("utf-8", errors="replace")) is None:
+            continue  # parsing costs; no docstring sends callers elsewhere
+        module = parse(source)
         if module is None:
             continue
         methods: dict[tuple[str | None, str], cst.FunctionDef] = {
@@ -426,7 +461,7 @@ class _CallSwap(cst.CSTTransformer):
 
 @on_test("wait.documented")
 def propose_documented_wait(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
-    remedy = "wait.documented"
+    remedy = loaded.remedy
     swaps = _recommended(ctx, loaded.names)
     if not swaps:
         return []

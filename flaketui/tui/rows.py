@@ -26,7 +26,7 @@ from flaketui.models import (
     Verification,
     VerifyMode,
 )
-from flaketui.models.history import Candidate
+from flaketui.models.history import Candidate, HuntTest
 
 
 class Stage(StrEnum):
@@ -105,6 +105,8 @@ class Row:
     stale: bool = False
     #: An unmarked test that CI history or a hunt shows flaky (``test`` carries no marker).
     candidate: Candidate | None = None
+    #: A marked test's failures in the latest hunt (a candidate's are in ``candidate``).
+    hunt: HuntTest | None = None
 
     @property
     def key(self) -> TestKey:
@@ -131,13 +133,16 @@ class Row:
 
     @property
     def failures(self) -> tuple[int, int]:
-        """Measured (failed, runs): the last verification, and for a candidate its history and hunts."""
+        """Measured (failed, runs): the last verification, a candidate's history and hunts, a marked
+        test's latest hunt."""
         failed = runs = 0
         if self.verification is not None:
             failed, runs = self.verification.runs - self.verification.passed, self.verification.runs
         if self.candidate is not None:
             failed += round(self.candidate.failure_rate * self.candidate.runs)
             runs += self.candidate.runs
+        elif self.hunt is not None:
+            failed, runs = failed + self.hunt.total.failed, runs + self.hunt.total.runs
         return failed, runs
 
     @property

@@ -8,7 +8,7 @@ and a filter refills the table, without any caller knowing which widgets care.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from flaketui.models import (
@@ -24,7 +24,7 @@ from flaketui.models import (
     Verification,
     VerifyMode,
 )
-from flaketui.models.history import Candidate
+from flaketui.models.history import Candidate, HuntTest
 from flaketui.tui.rows import (
     Progress,
     Row,
@@ -143,7 +143,8 @@ class TriageModel:
         self._changed(Change(keys=frozenset(changed), repo=True, selection=self.selected_key in changed))
 
     def load_scan(self, result: ScanResult, decisions: dict[TestKey, Triage], verifications: dict[TestKey, Verification],
-                  fixed_count: int, candidates: Sequence[tuple[FlakyTest, Candidate]] = ()) -> None:
+                  fixed_count: int, candidates: Sequence[tuple[FlakyTest, Candidate]] = (),
+                  hunted: Mapping[TestKey, HuntTest] | None = None) -> None:
         """A finished scan: new rows, keeping what the old ones knew (diagnosis, marks, progress)."""
         self.scanning = False
         self.scan_result = result
@@ -160,6 +161,7 @@ class TriageModel:
             row = self.rows[test.key] = Row(
                 test=test,
                 candidate=candidate,
+                hunt=(hunted or {}).get(test.key) if candidate is None else None,
                 triage=decisions.get(test.key),
                 verification=verification,
                 stale=verification is not None and self.info is not None and not same_tree(verification, self.info),

@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from flaketui.models import TestKey
 from flaketui.models.history import HuntProgress, HuntReport
 from flaketui.service import Service
+from flaketui.tui.flows import ProgressReport
 from flaketui.tui.flows.failures import forward_failure
 from flaketui.tui.triage import TriageModel
 
@@ -32,11 +33,8 @@ class Hunter(Widget):
     """Runs one hunt at a time."""
 
     @dataclass
-    class Progress(Message):
+    class Progress(ProgressReport):
         progress: HuntProgress
-
-        def can_replace(self, message: Message) -> bool:
-            return isinstance(message, Hunter.Progress)
 
     @dataclass
     class Finished(Message):

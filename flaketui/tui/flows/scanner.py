@@ -25,8 +25,9 @@ from flaketui.models import (
     Triage,
     Verification,
 )
-from flaketui.models.history import Candidate
+from flaketui.models.history import Candidate, HuntTest
 from flaketui.service import Service
+from flaketui.tui.flows import ProgressReport
 from flaketui.tui.flows.failures import forward_failure
 from flaketui.tui.triage import TriageModel
 
@@ -44,12 +45,9 @@ class Scanner(Widget):
         info: RepoInfo
 
     @dataclass
-    class Progress(Message):
+    class Progress(ProgressReport):
         done: int
         total: int
-
-        def can_replace(self, message: Message) -> bool:
-            return isinstance(message, Scanner.Progress)
 
     @dataclass
     class Scanned(Message):
@@ -59,6 +57,8 @@ class Scanner(Widget):
         fixed_count: int
         #: Unmarked tests CI history or a hunt shows flaky, as tests without a marker.
         candidates: list[tuple[FlakyTest, Candidate]]
+        #: What the latest hunt measured of each test that did not pass every run (marked ones too).
+        hunted: dict[TestKey, HuntTest]
 
     @dataclass
     class Diagnosed(Message):
@@ -97,10 +97,12 @@ class Scanner(Widget):
 
         result = service.scan(use_cache=use_cache, on_progress=progress)
         candidates = service.candidates(marked=result.tests)
+        hunt = service.latest_hunt()
         self.post_message(self.Scanned(result, service.decisions(), service.last_verifications(),
                                        _fixed_commits(service),
                                        list(zip(service.hunting.candidate_tests(candidates), candidates, strict=True))
-                                       if candidates else []))
+                                       if candidates else [],
+                                       {t.key: t for t in hunt.tests} if hunt is not None else {}))
 
     def reload_repo(self) -> None:
         """HEAD moved (a commit): every other verification now ran on an older tree."""
@@ -117,7 +119,7 @@ class Scanner(Widget):
     @on(Scanned)
     def _scanned(self, message: Scanned) -> None:
         self.model.load_scan(message.result, message.decisions, message.verifications, message.fixed_count,
-                             message.candidates)
+                             message.candidates, message.hunted)
         self.diagnose_all()
 
     @on(Worker.StateChanged)

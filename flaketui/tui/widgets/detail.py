@@ -31,7 +31,7 @@ from flaketui.models import (
     Verification,
     VerifyMode,
 )
-from flaketui.models.history import Candidate
+from flaketui.models.history import Candidate, HuntTest
 from flaketui.tui.rows import Row, verdict_sentence
 from flaketui.tui.triage import Change, TriageModel
 from flaketui.tui.widgets.proposal import ProposalView
@@ -202,12 +202,18 @@ def _def_span(text: str, nodeid: str) -> tuple[int, int] | None:
 
 
 class EvidenceView(Static):
-    def show(self, test: FlakyTest, diagnosis: Diagnosis | None, candidate: Candidate | None = None) -> None:
+    def show(self, test: FlakyTest, diagnosis: Diagnosis | None, candidate: Candidate | None = None,
+             hunt: HuntTest | None = None) -> None:
         out = Text()
         out.append(f"{test.nodeid}\n", style="bold")
         if candidate is None:
             markers = ", ".join(f"{m.source} ({m.path}:{m.line}, {m.scope})" for m in test.markers)
-            out.append(f"marker: {markers}\n\n")
+            out.append(f"marker: {markers}\n")
+            if hunt is not None:
+                modes = ", ".join(f"{mode} {tally.failed}/{tally.runs}" for mode, tally in hunt.modes if tally.runs)
+                polluter = f"; fails after {hunt.polluter}" if hunt.polluter else ""
+                out.append(f"latest hunt: {hunt.verdict}, failed {modes}{polluter}\n")
+            out.append("\n")
         else:
             _candidate_lines(out, test, candidate)
         if diagnosis is None:
@@ -398,7 +404,7 @@ class DetailPane(TabbedContent):
             else:
                 source.show(row.test, text, row.diagnosis, self._polluter_of(row))
         elif self.active == "tab-evidence":
-            self.query_one(EvidenceView).show(row.test, row.diagnosis, row.candidate)
+            self.query_one(EvidenceView).show(row.test, row.diagnosis, row.candidate, row.hunt)
         elif self.active == "tab-runs":
             self.query_one(RunsView).show(row)
         elif self.active == "tab-history":
