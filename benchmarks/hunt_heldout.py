@@ -1,7 +1,9 @@
 """`flaketui hunt --runs 10 --json` on generated projects in the held-out project's shape,
 scored against what the generator knows.
 
-Run: ``.venv/bin/python benchmarks/hunt_heldout.py [--seed N] [--projects K] [--runs 10]``.
+Run: ``.venv/bin/python benchmarks/hunt_heldout.py [--seed N] [--projects K] [--runs 10] [--shapes]
+[--budget MINUTES]`` (``--shapes``: more shapes, see ``more_shapes``; a small ``--budget`` scores a
+hunt the budget cuts, as load does).
 
 Each project has ~70 tests with no flaky marker: victims of module state, an environment
 variable, a class attribute, a file in a session directory, ``sys.modules`` and a cache, each
@@ -305,10 +307,11 @@ def score(truth: Truth, payload: dict[str, object], seconds: float) -> Score:
                  sum(summary["runs"].values()), summary["bisection_runs"], seconds, summary["complete"])  # fmt: skip
 
 
-def hunt(root: Path, runs: int) -> tuple[dict[str, object], float]:
+def hunt(root: Path, runs: int, budget: float = 15.0) -> tuple[dict[str, object], float]:
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "flaketui", "-C", str(root), "--python", sys.executable, "hunt", "--runs", str(runs), "--json"],
+        [sys.executable, "-m", "flaketui", "-C", str(root), "--python", sys.executable, "hunt", "--runs", str(runs), "--json",
+         "--budget", str(budget)],
         capture_output=True, text=True,
     )  # fmt: skip
     seconds = time.monotonic() - started
@@ -323,6 +326,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--keep", help="generate the projects in this directory and keep them")
     parser.add_argument("--shapes", action="store_true", help="add the shapes of more_shapes() to each project")
+    parser.add_argument("--budget", type=float, default=15.0, help="the hunt's budget in minutes (a cut hunt is scored too)")
     args = parser.parse_args()
     ok = True
     with tempfile.TemporaryDirectory(prefix="flaketui-heldout-") as scratch:
@@ -330,7 +334,7 @@ def main() -> int:
         for seed in range(args.seed, args.seed + args.projects):
             root = base / f"project-{seed}"
             truth = generate(root, seed, args.shapes)
-            payload, seconds = hunt(root, args.runs)
+            payload, seconds = hunt(root, args.runs, args.budget)
             s = score(truth, payload, seconds)
             ok &= s.ok
             print(f"seed {seed}: {s.tests} tests; flaky >= 30% named {s.named}/{s.must_name}; "
@@ -338,7 +342,7 @@ def main() -> int:
                   f"culprits {s.culprits_found}/{s.victims} {('wrong: ' + str(s.wrong_culprits)) if s.wrong_culprits else ''}; "
                   f"10%-random called order-dependent {len(s.low_called_order)}; "
                   f"{s.runs} passes + {s.bisection_runs} bisection runs in {s.seconds:.0f} s "
-                  f"({'complete' if s.complete else 'cut short'}, budget 900 s)", flush=True)  # fmt: skip
+                  f"({'complete' if s.complete else 'cut short'}, budget {args.budget * 60:.0f} s)", flush=True)  # fmt: skip
     return 0 if ok else 1
 
 

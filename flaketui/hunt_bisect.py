@@ -13,7 +13,7 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
-from flaketui.hunt_verdicts import settled
+from flaketui.hunt_verdicts import passes_only_under_xdist, settled
 from flaketui.hunting import (
     HuntSettings,
     ProgressCallback,
@@ -86,6 +86,8 @@ def find_culprits(store: Store, hunt_id: int, settings: HuntSettings, tests: lis
             found[index] = replace(test, polluter=bisection.polluter)
         elif bisection.setter is not None:
             found[index] = replace(test, setter=bisection.setter)
+        elif bisection.fails_alone and not bisection.stopped and passes_only_under_xdist(test):
+            found[index] = replace(test, verdict=HuntVerdict.FLAKY)  # alone too: xdist, not the order, passes it
         elif bisection.stopped or not bisection.at_random and (bisection.reproduced or bisection.fails_alone):
             found[index] = settled(test)  # no single culprit (or not found in time): the counts decide
         else:

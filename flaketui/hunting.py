@@ -165,11 +165,13 @@ def run_hunt(
         raise
     if cut_short:
         notes.append("cut short by the time budget or a cancel: flaketui hunt --resume continues it")
-    for test in tests:
-        if test.verdict is HuntVerdict.ORDER_DEPENDENT and passes_only_under_xdist(test):
+    for test in (t for t in tests if passes_only_under_xdist(t)):
+        said = f"{test.nodeid} failed in every serial and shuffled run and passed under xdist: "
+        if test.verdict is HuntVerdict.FLAKY:
+            notes.append(said + "it failed alone too, so xdist's workers, not the order, make it pass")
+        else:
             culprit = f"after {test.polluter}" if test.polluter else "after some test (no single polluter found)"
-            notes.append(f"{test.nodeid} failed in every serial and shuffled run and passed under xdist: it fails "
-                         f"{culprit} in the same process; not broken, not random")  # fmt: skip
+            notes.append(said + f"it fails {culprit} in the same process; not broken, not random")
     seconds = earlier_seconds + time.monotonic() - started
     report = HuntReport(
         hunt_id=hunt_id,

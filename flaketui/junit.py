@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 #: failed attempt that came before the testcase's final result.
 _INTERIM_TAGS = ("rerunFailure", "rerunError", "flakyFailure", "flakyError")
 MESSAGE_LIMIT = 2000
+_TEARDOWN = "failed on teardown"
 _RERUN = "rerun: a rerun plugin ran it again after this attempt (it wrote no failure message)"
 
 
@@ -76,6 +77,7 @@ def _reruns_failed(rows: list[list[Attempt]]) -> list[list[Attempt]]:
     """Several rows of one test in one report are its attempts, and a rerun plugin reruns a
     test because it failed: every row but the last is a failed attempt, though
     pytest-rerunfailures (16) and flaky (3.8) write it with no failure element at all."""
+    rows = _teardowns_merged(rows)
     last = {(row[-1].classname, row[-1].name, row[-1].file): index for index, row in enumerate(rows)}
     fixed = []
     for index, row in enumerate(rows):
@@ -107,6 +109,20 @@ def _attempts_of(case: xunit2.TestCase) -> list[Attempt]:
     else:
         found.append(Attempt(classname, name, file, "passed"))
     return found
+
+
+def _teardowns_merged(rows: list[list[Attempt]]) -> list[list[Attempt]]:
+    """pytest writes a test that failed and then errored in teardown as two rows: one attempt."""
+    merged: list[list[Attempt]] = []
+    for row in rows:
+        final = row[-1]
+        before = merged[-1][-1] if merged else None
+        if (len(row) == 1 and final.outcome == "failed" and final.message.startswith(_TEARDOWN) and before is not None
+                and (before.classname, before.name, before.file, before.outcome)
+                == (final.classname, final.name, final.file, "failed")):  # fmt: skip
+            continue
+        merged.append(row)
+    return merged
 
 
 def _message(elem: Any) -> str:  # an lxml or an ElementTree element, as junitparser found one

@@ -76,6 +76,10 @@ def outcomes(name: str) -> list[tuple[str, str]]:
             ("tests/test_api.py::test_param[a-1]", "failed"),
             ("tests/test_api.py::test_param[a-1]", "failed"),
         ], id="rerun-rows-without-failure-elements"),
+        pytest.param("teardown_error_rows.xml", [
+            ("tests/test_api.py::test_flips", "failed"),
+            ("tests/test_api.py::TestLogin::test_ok", "failed"),
+        ], id="a-failure-and-its-teardown-error-are-one-attempt"),
         pytest.param("prefixed.xml", [("tests/test_api.py::TestLogin::test_ok", "passed")], id="junit-prefix"),
     ],
 )  # fmt: skip

@@ -162,3 +162,20 @@ def test_a_bisection_without_a_hunt_tries_the_named_polluter_first(make_repo) ->
     # pytest's order, the victim alone, after the named polluter, then alone and after it once
     # more: 5 runs, where halving the 10 tests before it takes 8.
     assert runs == 5
+
+
+def test_failing_alone_too_and_passing_only_under_xdist_is_not_called_order_dependent(
+    make_repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_repo({
+        "pytest.ini": f"[pytest]\naddopts = {LIGHT}\n",
+        "tests/test_workers.py": "import os\n\n\ndef test_needs_a_worker():\n"
+                                 "    assert 'PYTEST_XDIST_WORKER' in os.environ\n\n\ndef test_other():\n    pass\n",
+    })  # fmt: skip
+    assert main(["-C", str(root), "hunt", "--runs", "1", "--seed", "3", "--json"]) == 1
+    payload = json.loads(capsys.readouterr().out)
+    [test] = payload["tests"]
+    assert (test["verdict"], test["polluter"]) == ("flaky", None)
+    assert [m["failed"] for m in test["modes"].values()] == [1, 1, 0]
+    assert any("it failed alone too, so xdist's workers, not the order, make it pass" in note
+               for note in payload["summary"]["notes"])  # fmt: skip

@@ -402,6 +402,43 @@ def test_a_test_about_blocking_the_loop_keeps_its_blocking_sleep() -> None:
     assert "wait.nonblocking" not in _run(files, "test_slow_callback_is_reported")
 
 
+def test_a_blocking_sleep_that_is_the_measured_work_stays() -> None:
+    files = {"tests/test_x.py": src("""
+        import asyncio
+        import time
+
+
+        def test_a(profiler_session):
+            async def work(sync_time, async_time):
+                time.sleep(sync_time / 2)
+                await asyncio.sleep(async_time)
+                time.sleep(sync_time / 2)
+
+            asyncio.run(work(0.1, 0.5))
+            assert profiler_session.frames
+    """)}
+    assert "wait.nonblocking" not in _run(files, "test_a")
+
+
+@pytest.mark.parametrize("check", [
+    "    time_d = ticker.read()\n    assert time_c == time_d\n",
+    "    assert callback.assert_not_called() is None\n",
+    "    assert callback.call_count == 0\n",
+    "    assert ticker.read() == time_c\n",
+])
+def test_a_sleep_that_waits_to_see_nothing_change_is_not_polled(check: str) -> None:
+    files = {"tests/test_x.py": src("""
+        import time
+
+
+        def test_a(ticker, callback):
+            ticker.stop()
+            time_c = ticker.read()
+            time.sleep(0.05)
+    """) + check.encode()}
+    assert "wait.event" not in _run(files, "test_a", Category.TIME)
+
+
 def test_a_sync_test_sleeping_gets_no_nonblocking_sleep() -> None:
     files = {"tests/test_x.py": src("""
         import time
@@ -419,3 +456,18 @@ def test_the_guard_lets_a_port_range_go_but_no_other_number() -> None:
     assert weakening("t.py", before, before.replace(b"random.randint(10000, 50000)", b"open_port()")) is None
     loosened = before.replace(b"random.randint(10000, 50000)", b"open_port()").replace(b"1024", b"0")
     assert "1024" in (weakening("t.py", before, loosened) or "")
+
+
+def test_a_float_read_back_as_it_was_set_is_not_compared_with_approx() -> None:
+    files = {"tests/test_x.py": src("""
+        def test_a(timer):
+            timer.subscribe(0.001)
+            assert timer.interval() == 0.001
+    """)}
+    assert "float.approx" not in _run(files, "test_a", Category.DATA)
+    summed = {"tests/test_x.py": src("""
+        def test_a(prices):
+            total = sum(prices[item] for item in {"bread", "milk"})
+            assert total == 0.3
+    """)}
+    assert "float.approx" in _run(summed, "test_a", Category.DATA)

@@ -50,17 +50,16 @@ def test_dock_reports_its_clock(dock):
 
 
 @pytest.fixture
-def case_file():
-    def load(name):
-        with open(f"cases/{name}.json") as handle:
-            return json.load(handle)
-    return load
+def aisle_plan():
+    with open("cases/aisles.json") as aisles, open("cases/bins.json") as bins:
+        plan = {"aisles": json.load(aisles), "bins": json.load(bins)}
+    return plan
 
 
 @pytest.mark.order(2)
 @pytest.mark.flaky(reruns=3)
-def test_bin_layout_from_case_file(case_file, layout):
-    layout.load(case_file("aisle-3"))
+def test_bin_layout_from_case_file(aisle_plan, layout):
+    layout.load(aisle_plan)
     assert layout.bins() == 24
 
 

@@ -42,6 +42,11 @@ class _Unblock(CoroutineAware):
         self.library = library
         self.count = 0
 
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        super().visit_FunctionDef(node)
+        if self.scopes[-1] and _MEASURED.search(code(node)):
+            self.scopes[-1] = False  # its blocking sleep is the work it measures or contrasts: left as it is
+
     def visit_Lambda(self, node: cst.Lambda) -> None:
         self.scopes.append(False)
 
@@ -93,6 +98,11 @@ class _InReached(cst.CSTTransformer):
         return new
 
 
+#: A coroutine whose blocking sleep is work: a profiler or a duration measures it, or it also awaits a
+#: sleep, contrasting time spent blocked with time spent waiting (a profiler's task-isolation test).
+_MEASURED = re.compile(
+    r"profil|elapsed|duration|perf_counter|monotonic|approx\(|await\s+\w+\.sleep\((?!0\)|0\.0\))", re.IGNORECASE
+)
 #: A test about blocking the loop (asyncio's debug mode, a slow-callback detector) blocks it on purpose.
 _PURPOSE = re.compile(r"\bblock|slow_callback|set_debug|PYTHONASYNCIODEBUG", re.IGNORECASE)
 

@@ -52,8 +52,16 @@ def _constant(node: cst.BaseExpression) -> bool:
 
 
 class _Approx(cst.CSTTransformer):
-    def __init__(self) -> None:
+    def __init__(self, assigned: dict[str, cst.BaseExpression] | None = None) -> None:
         self.done = 0
+        #: What each name of the test was last assigned: ``total = sum(...)`` makes ``total`` computed.
+        self.assigned = assigned or {}
+
+    def _computed(self, side: cst.BaseExpression) -> bool:
+        """Whether the value compared was computed by float arithmetic (not read back as it was set)."""
+        if isinstance(side, cst.Name) and side.value in self.assigned:
+            return _floaty(self.assigned[side.value])
+        return not isinstance(side, cst.Float | cst.Integer | cst.UnaryOperation) and _floaty(side)
 
     def leave_Assert(self, original: cst.Assert, updated: cst.Assert) -> cst.Assert:
         test = updated.test
@@ -63,8 +71,8 @@ class _Approx(cst.CSTTransformer):
         if not isinstance(target.operator, cst.Equal | cst.NotEqual):
             return updated
         left, right = test.left, target.comparator
-        if "approx" in code(test) or not (_floaty(left) or _floaty(right)):
-            return updated
+        if "approx" in code(test) or not (self._computed(left) or self._computed(right)):
+            return updated  # ``get_interval() == 0.001`` reads back a value: no arithmetic rounded it
         if any(isinstance(side, cst.SimpleString | cst.List | cst.Dict | cst.Tuple) for side in (left, right)):
             return updated
         self.done += 1
@@ -75,12 +83,25 @@ class _Approx(cst.CSTTransformer):
         return updated.with_changes(test=test.with_changes(comparisons=[target.with_changes(comparator=wrapped)]))
 
 
+def _assignments(function: cst.FunctionDef) -> dict[str, cst.BaseExpression]:
+    found: dict[str, cst.BaseExpression] = {}
+
+    class _Assigns(cst.CSTVisitor):
+        def visit_Assign(self, node: cst.Assign) -> None:
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    found[target.target.value] = node.value
+
+    function.visit(_Assigns())
+    return found
+
+
 @on_test("float.approx")
 def propose_approx(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     remedy = loaded.remedy
     if "timing" in ctx.target.name or any(e.category is Category.TIME for e in ctx.evidence[:1]):
         return []  # a measured duration compared exactly is a timing problem, not rounding
-    approx = _Approx()
+    approx = _Approx(_assignments(loaded.function))
     function = loaded.function.visit(approx)
     if not approx.done:
         return []

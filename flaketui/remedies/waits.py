@@ -252,6 +252,8 @@ class _Rewrite(CoroutineAware):
             self.consumed = 1  # the queue read replaces the sleep and itself
             self.done = "waits for the queue's next item instead of sleeping a fixed time"
             return [taken]
+        if _checks_nothing_happened(before, after):
+            return None  # the sleep gives a change the time to show; polling would end the wait at once
         return self._poll(kind, after) or self._poll_handed(kind, after)
 
     def _poll_handed(self, kind: str, after: list[cst.BaseStatement]) -> list[cst.BaseStatement] | None:
@@ -305,6 +307,32 @@ class _Rewrite(CoroutineAware):
             f"while True:\n{again}    if ({joined}) or {now} > deadline:\n        break\n    {pause}\n"
         )
         return [deadline, loop]
+
+
+_ABSENCE = re.compile(r"not_called|assert_not_|call_count\s*==\s*0|\bnot\s+[\w.]+\.called\b")
+
+
+def _checks_nothing_happened(before: list[cst.BaseStatement], after: list[cst.BaseStatement]) -> bool:
+    """``a = read(); sleep(n); b = read(); assert a == b``, or ``assert_not_called()`` after the
+    sleep: the test waits to see that nothing changes, which a poll would stop checking."""
+    def assigned(lines: list[cst.BaseStatement]) -> dict[str, str]:
+        found = {}
+        for line in lines:
+            small = line.body[0] if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 else None
+            if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+                found[small.targets[0].target.value] = code(small.value).strip()
+        return found
+
+    earlier, later = assigned(before), assigned(after)
+    for line in after:
+        text = code(line)
+        if _ABSENCE.search(text):
+            return True
+        for first, second in re.findall(r"\bassert\s+(.+?)\s*(?:==|is)\s*(.+?)\s*$", text, re.MULTILINE):
+            for old, new in ((first, second), (second, first)):
+                if old in earlier and earlier[old] == later.get(new, new):
+                    return True  # the same read, before the sleep and after it
+    return False
 
 
 def _clock(names: dict[str, str]) -> tuple[str, tuple[str, str | None]] | None:

@@ -5,12 +5,14 @@ import subprocess
 
 
 def free_port():
-    """A port nobody listens on right now (another process may take it later)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.bind(("", 0))  # the system picks; another process may take it later
+        return listener.getsockname()[1]
+    finally:
+        listener.close()
 
 
-def start_agent(argv, **options):
-    """Start argv in a child. Reading its pipes from two threads at once is not thread-safe."""
-    return subprocess.Popen(argv, **options)
+def start_agent(command, cwd=None, env=None):
+    """Start command in a child. Its pipes are not thread-safe: read them from one thread."""
+    return subprocess.Popen(command, cwd=cwd, env=env)

@@ -14,19 +14,18 @@ from dataclasses import dataclass
 from textual import on, work
 from textual.app import SuspendNotSupported
 from textual.message import Message
-from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
 from flaketui.errors import FlakeTUIError
 from flaketui.models import CommitRecord, FixPlan, FlakyTest, TestKey, Verdict, Verification
-from flaketui.service import Service
+from flaketui.tui.flows import Flow
 from flaketui.tui.flows.failures import forward_failure
 from flaketui.tui.modals import CommitDialog, MessageDialog
 from flaketui.tui.rows import same_tree, verdict_sentence, verified_here
-from flaketui.tui.triage import TriageModel, marker_owner
+from flaketui.tui.triage import marker_owner
 
 
-class Committer(Widget):
+class Committer(Flow):
     """The fix-and-commit workflow of the app, and its undo."""
 
     @dataclass
@@ -56,11 +55,6 @@ class Committer(Widget):
         record: CommitRecord
         #: The rows the commit fixed (none for an undo).
         keys: tuple[TestKey, ...]
-
-    def __init__(self, service: Service, model: TriageModel) -> None:
-        super().__init__()
-        self.service = service
-        self.model = model
 
     # -- planning ---------------------------------------------------------------------------------
     def start(self, test: FlakyTest) -> None:

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.message import Message
-from textual.widget import Widget
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from flaketui.models import FixPlan, FlakyTest, RunOutcome, RunResult, TestKey
 from flaketui.service import Service
+from flaketui.tui.flows import Flow
 from flaketui.tui.flows.committer import Committer
 from flaketui.tui.flows.failures import forward_failure
 from flaketui.tui.modals import CommitDialog
@@ -51,7 +51,7 @@ class Answer:
         return self._yes
 
 
-class Fixer(Widget):
+class Fixer(Flow):
     """The propose / apply-and-prove workflow of the app."""
 
     @dataclass
@@ -85,9 +85,7 @@ class Fixer(Widget):
 
     def __init__(self, service: Service, model: TriageModel, committer: Committer,
                  view: Callable[[], ProposalView]) -> None:
-        super().__init__()
-        self.service = service
-        self.model = model
+        super().__init__(service, model)
         self.committer = committer
         self._view = view
         self.found: ProposalSet | None = None

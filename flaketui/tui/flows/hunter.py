@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 from textual import on, work
 from textual.message import Message
-from textual.widget import Widget
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from flaketui.models import TestKey
 from flaketui.models.history import HuntProgress, HuntReport
 from flaketui.service import Service
+from flaketui.tui.flows import Flow, ProgressReport
 from flaketui.tui.flows.failures import forward_failure
 from flaketui.tui.triage import TriageModel
 
@@ -28,15 +28,12 @@ RUNS_PER_MODE = 10
 BUDGET_MINUTES = 5.0
 
 
-class Hunter(Widget):
+class Hunter(Flow):
     """Runs one hunt at a time."""
 
     @dataclass
-    class Progress(Message):
+    class Progress(ProgressReport):
         progress: HuntProgress
-
-        def can_replace(self, message: Message) -> bool:
-            return isinstance(message, Hunter.Progress)
 
     @dataclass
     class Finished(Message):
@@ -44,9 +41,7 @@ class Hunter(Widget):
 
     def __init__(self, service: Service, model: TriageModel, *, runs: int = RUNS_PER_MODE,
                  budget_minutes: float = BUDGET_MINUTES) -> None:  # fmt: skip
-        super().__init__()
-        self.service = service
-        self.model = model
+        super().__init__(service, model)
         self.runs = runs
         self.budget_minutes = budget_minutes
         #: Repeats a hunt's shuffles and hash seeds exactly (None: fresh ones).

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from textual import on, work
 from textual.message import Message
 from textual.timer import Timer
-from textual.widget import Widget
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from flaketui.models import (
@@ -27,6 +26,7 @@ from flaketui.models import (
 )
 from flaketui.models.history import Candidate, HuntTest
 from flaketui.service import Service
+from flaketui.tui.flows import Flow, ProgressReport
 from flaketui.tui.flows.failures import forward_failure
 from flaketui.tui.triage import TriageModel
 
@@ -36,7 +36,7 @@ QUIET_AFTER_INPUT = 0.4
 REST_BEFORE_DIAGNOSIS = 0.15
 
 
-class Scanner(Widget):
+class Scanner(Flow):
     """Scans in the background, then diagnoses every row while the user is not typing."""
 
     @dataclass
@@ -44,12 +44,9 @@ class Scanner(Widget):
         info: RepoInfo
 
     @dataclass
-    class Progress(Message):
+    class Progress(ProgressReport):
         done: int
         total: int
-
-        def can_replace(self, message: Message) -> bool:
-            return isinstance(message, Scanner.Progress)
 
     @dataclass
     class Scanned(Message):
@@ -76,9 +73,7 @@ class Scanner(Widget):
         history: list[Verification]
 
     def __init__(self, service: Service, model: TriageModel) -> None:
-        super().__init__()
-        self.service = service
-        self.model = model
+        super().__init__(service, model)
         #: When the user last moved or typed (monotonic); the diagnosis worker reads it.
         self._last_input = 0.0
         self._resume: Timer | None = None

@@ -12,20 +12,18 @@ from dataclasses import dataclass
 
 from textual import on, work
 from textual.message import Message
-from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
 from flaketui.models import FlakyTest, RunResult, TestKey, Verdict, Verification
-from flaketui.service import Service
+from flaketui.tui.flows import Flow
 from flaketui.tui.flows.failures import forward_failure
 from flaketui.tui.modals import ConfirmWorkload
 from flaketui.tui.rows import verdict_sentence
-from flaketui.tui.triage import TriageModel
 from flaketui.tui.verify_queue import VerifyJob
 from flaketui.tui.workload import Workload, estimate
 
 
-class Verifier(Widget):
+class Verifier(Flow):
     """Queues verifications and runs them one at a time in a thread worker."""
 
     @dataclass
@@ -48,11 +46,6 @@ class Verifier(Widget):
         job: VerifyJob
         verifications: list[Verification]
         cancelled: bool
-
-    def __init__(self, service: Service, model: TriageModel) -> None:
-        super().__init__()
-        self.service = service
-        self.model = model
 
     # -- asking -----------------------------------------------------------------------------------
     def workload(self, tests: Sequence[FlakyTest]) -> Workload:
