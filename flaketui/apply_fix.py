@@ -234,7 +234,7 @@ def _apply_fix(
             measured = stats.Proof(before.mode, failed, before.runs, after.runs - after.passed, after.runs, needed)
             failing = _failing_neighbours(flow, covered, needed, mode, on_run, should_stop) if measured.holds else ""
             if measured.holds and not failing and passing:
-                broken = sorted(passing - fix_modes.passing_tests(flow.workspace, test, reach, should_stop))
+                broken = fix_modes.broken_by_fix(flow.workspace, test, reach, passing, should_stop)
                 failing = f"; it breaks {', '.join(broken)}, which passed before it" if broken else ""
             if measured.holds and not failing:
                 return _commit(flow, test, unmark, measured, candidate, confirm, restore=originals)

@@ -124,3 +124,20 @@ def passing_tests(workspace: Workspace, test: FlakyTest, paths: Sequence[str],
         found = run_pass(SuitePass(cwd, python, relative, HuntMode.SERIAL, 1, pytest_args=workspace.pytest_args),
                          probe_dir, should_stop=should_stop, deadline_seconds=BISECT_BUDGET_SECONDS)  # fmt: skip
     return {o.nodeid for o in found.outcomes if o.outcome == "passed"}
+
+
+#: Serial passes after the fix that a test which passed before must fail, every one, to count as
+#: broken by it: a flaky neighbour fails one pass by chance (1 in 2**4 for one failing half the time),
+#: a test that relied on the pollution fails them all.
+BREAK_PASSES = 4
+
+
+def broken_by_fix(workspace: Workspace, test: FlakyTest, paths: Sequence[str], passed_before: set[str],
+                  should_stop: Callable[[], bool] | None = None) -> list[str]:  # fmt: skip
+    """The tests of ``paths`` that passed before the fix and fail in every pass after it."""
+    suspects = passed_before
+    for _ in range(BREAK_PASSES):
+        suspects = suspects - passing_tests(workspace, test, paths, should_stop)
+        if not suspects or (should_stop is not None and should_stop()):
+            break
+    return sorted(suspects)

@@ -86,3 +86,30 @@ def test_restoring_fix_that_breaks_a_test_relying_on_the_pollution_is_not_commit
     assert main(["-C", str(project), "fix", VICTIM, "--apply", "--yes", "--runs-before", "48"]) == 1
     assert f"it breaks {TEST_FILE}::test_uses_debug, which passed before it" in capsys.readouterr().err
     assert repo_state(project) == before
+
+
+def test_a_neighbour_failing_one_pass_after_the_fix_is_not_called_broken(make_repo: MakeRepo) -> None:
+    from flaketui.fix_modes import BREAK_PASSES, broken_by_fix
+
+    # test_flips fails its first run only (a counter beside it), as a flaky neighbour may by chance;
+    # test_relies fails every run, as a test relying on the pollution does once the fix restores it.
+    files = dict(FILES)
+    files["tests/test_neighbours.py"] = (
+        "from pathlib import Path\n\nimport pytest\n\n"
+        "COUNT = Path(__file__).with_name('runs.txt')\n\n\n"
+        "@pytest.mark.flaky(reruns=2)\n"
+        "def test_flips():\n"
+        "    runs = int(COUNT.read_text()) + 1 if COUNT.exists() else 1\n"
+        "    COUNT.write_text(str(runs))\n"
+        "    assert runs > 1\n\n\n"
+        "def test_relies():\n    assert False\n\n\n"
+        "def test_steady():\n    assert True\n"
+    )
+    project = make_repo(files)
+    service = Service(project)
+    test = service.tests_named(VICTIM)[0]
+    names = {f"tests/test_neighbours.py::{name}" for name in ("test_flips", "test_relies", "test_steady")}
+    broken = broken_by_fix(service.workspace, test, ["tests/test_neighbours.py"], names)
+    assert broken == ["tests/test_neighbours.py::test_relies"]
+    # test_relies failed every pass, so every pass ran: test_flips passed all but its first.
+    assert (project / "tests" / "runs.txt").read_text() == str(BREAK_PASSES)
