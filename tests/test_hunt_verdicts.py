@@ -4,6 +4,8 @@ every serial and shuffled run and passes under xdist depends on what ran before 
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,12 +37,18 @@ POLLUTER = "tests/test_a.py::test_polluter"
 SPLIT_SEED = 11
 
 
+
+def _hunt(root: Path, capsys: pytest.CaptureFixture[str], *, runs: int, seed: int) -> dict[str, Any]:
+    """``flaketui hunt --json``'s document; exit 1: the suite it hunted is not stable."""
+    assert main(["-C", str(root), "hunt", "--runs", str(runs), "--seed", str(seed), "--json"]) == 1
+    document: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return document
+
 def test_failing_every_run_but_under_xdist_is_order_dependent_with_its_polluter(
     make_repo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = make_repo(POLLUTED_UNLESS_SPLIT)
-    assert main(["-C", str(root), "hunt", "--runs", "2", "--seed", str(SPLIT_SEED), "--json"]) == 1
-    payload = json.loads(capsys.readouterr().out)
+    payload = _hunt(root, capsys, runs=2, seed=SPLIT_SEED)
     [victim] = payload["tests"]
     assert victim["nodeid"] == VICTIM
     assert victim["modes"] == {
@@ -142,8 +150,7 @@ def test_the_polluters_the_diagnosis_names_are_tried_before_any_bisection(
     make_repo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = make_repo(NAMED_POLLUTERS_PROJECT)
-    assert main(["-C", str(root), "hunt", "--runs", "1", "--seed", str(NAMED_SEED), "--json"]) == 1
-    payload = json.loads(capsys.readouterr().out)
+    payload = _hunt(root, capsys, runs=1, seed=NAMED_SEED)
     assert {t["nodeid"]: (t["verdict"], t["polluter"]) for t in payload["tests"]} == {
         "tests/test_a.py::test_plugin_absent": ("order-dependent", "tests/test_a.py::test_sets_plugin"),
         "tests/test_a.py::test_theme_default": ("order-dependent", "tests/test_a.py::test_sets_theme"),
@@ -172,8 +179,7 @@ def test_failing_alone_too_and_passing_only_under_xdist_is_not_called_order_depe
         "tests/test_workers.py": "import os\n\n\ndef test_needs_a_worker():\n"
                                  "    assert 'PYTEST_XDIST_WORKER' in os.environ\n\n\ndef test_other():\n    pass\n",
     })  # fmt: skip
-    assert main(["-C", str(root), "hunt", "--runs", "1", "--seed", "3", "--json"]) == 1
-    payload = json.loads(capsys.readouterr().out)
+    payload = _hunt(root, capsys, runs=1, seed=3)
     [test] = payload["tests"]
     assert (test["verdict"], test["polluter"]) == ("flaky", None)
     assert [m["failed"] for m in test["modes"].values()] == [1, 1, 0]
