@@ -453,7 +453,6 @@ class _CallSwap(cst.CSTTransformer):
 
 @on_test("wait.documented")
 def propose_documented_wait(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
-    remedy = loaded.remedy
     swaps = _recommended(ctx, loaded.names)
     if not swaps:
         return []
@@ -467,4 +466,4 @@ def propose_documented_wait(ctx: Context, loaded: Loaded) -> list[Proposal | Dec
         f"{path} documents that {old}() may return before the work is done and tells callers to use "
         f"{new}(): the test reads the result too early when the workers are slow."
     )
-    return [proposal(Category.RACE, remedy, title, why, {loaded.path: (loaded.source, module)})]
+    return [proposal(Category.RACE, loaded.remedy, title, why, {loaded.path: (loaded.source, module)})]
