@@ -35,7 +35,7 @@ class HuntVerdict(StrEnum):
 
 @dataclass(frozen=True)
 class Tally:
-    """Pass/fail counts of one test in one source (a hunt mode, CI history...)."""
+    """Pass/fail counts of one test in one source (a hunt mode, CI history, a fix proof's before or after)."""
 
     passed: int = 0
     failed: int = 0
