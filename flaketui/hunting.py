@@ -245,7 +245,7 @@ def hung_timeouts(runs: Sequence[HuntRun], timeout: float) -> dict[str, float]:
     for run in runs:
         for o in run.outcomes:
             if o.nodeid in hung and not o.message.startswith(_TIMED_OUT):
-                hung[o.nodeid] = max(hung[o.nodeid], o.duration)
+                hung[o.nodeid] = max(hung[o.nodeid], o.duration or 0.0)
     return {nodeid: min(timeout, max(_HUNG_TIMEOUT, 10 * longest)) for nodeid, longest in hung.items()}
 
 
