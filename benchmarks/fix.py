@@ -233,6 +233,44 @@ def cases(token: str) -> list[Case]:
                 worker.start()
                 assert counter.value == 1
         """)}, "tests/test_count.py::test_counter_counts_in_background", needs_counter=True),
+        Case("state-poll", "race: state a started thread changes, asserted at once", {
+            "tests/helpers.py": _src("""
+                import time
+
+
+                def wait_until(predicate, timeout=5.0, period=0.01):
+                    deadline = time.monotonic() + timeout
+                    while not predicate():
+                        if time.monotonic() > deadline:
+                            raise AssertionError(f"not true within {timeout} s")
+                        time.sleep(period)
+            """),
+            "tests/test_pool.py": _src("""
+                import threading
+                import time
+
+                import pytest
+
+
+                class Pool:
+                    def __init__(self):
+                        self.workers = []
+
+                    def start(self, size, delay):
+                        def spawn():
+                            time.sleep(delay)
+                            self.workers.extend(range(size))
+
+                        threading.Thread(target=spawn, daemon=True).start()
+
+
+                @pytest.mark.flaky(reruns=2)
+                def test_pool_starts_its_workers(run_number):
+                    pool = Pool()
+                    pool.start(2, 0.3 if run_number % 2 else 0.0)
+                    assert len(pool.workers) == 2
+            """),
+        }, "tests/test_pool.py::test_pool_starts_its_workers", needs_counter=True),
         Case("set-order-code", "data: set order in the project's code", {
             "src/mail/__init__.py": "",
             "src/mail/header.py": _src("""

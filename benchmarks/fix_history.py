@@ -507,6 +507,69 @@ CASES = [
 ]
 
 
+CASES += [
+    HistoryCase("assert-async-state", "an assert on state a released future changes, turned into the project's poll", {
+        "src/gridlib/__init__.py": "",
+        "src/gridlib/testing.py": _src("""
+            import asyncio
+            import time
+
+
+            def run_cluster(**options):
+                return lambda test: test
+
+
+            async def poll_until(check, timeout=20.0, interval=0.05):
+                deadline = time.monotonic() + timeout
+                while not check():
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"still false after {timeout} s")
+                    await asyncio.sleep(interval)
+        """),
+        "tests/test_release.py": _src("""
+            import pytest
+
+            from gridlib.testing import run_cluster
+
+
+            @pytest.mark.flaky(reruns=4)
+            @run_cluster(client=True)
+            async def test_released_handles_are_forgotten(client, scheduler):
+                handle = client.submit(sum, [1, 2])
+                assert await handle == 3
+                handle.release()
+                assert not client.handles  #<<
+                assert scheduler.pending == {}
+        """),
+    }, "tests/test_release.py::test_released_handles_are_forgotten"),
+    HistoryCase("assert-workers-after-scale", "an assert on worker count right after scaling, polled inline", {
+        "tests/test_scale.py": _src("""
+            import asyncio
+
+            import pytest
+
+
+            class Cluster:
+                def __init__(self):
+                    self.workers = {}
+
+                async def scale(self, n):
+                    asyncio.get_running_loop().call_later(0.01, self._grow, n)
+
+                def _grow(self, n):
+                    self.workers = {f"w{i}": object() for i in range(n)}
+
+
+            @pytest.mark.flaky(reruns=3)
+            async def test_scale_up_adds_workers():
+                cluster = Cluster()
+                await cluster.scale(3)
+                assert len(cluster.workers) == 3  #<<
+        """),
+    }, "tests/test_scale.py::test_scale_up_adds_workers"),
+]
+
+
 def _write(case: HistoryCase, root: Path) -> set[tuple[str, int]]:
     """Write the case's files (markers taken off); the lines the real fix changed."""
     expected: set[tuple[str, int]] = set()

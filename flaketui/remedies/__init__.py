@@ -29,6 +29,7 @@ from flaketui.remedies.joins import propose_wait_before_assert
 from flaketui.remedies.locks import propose_lock
 from flaketui.remedies.ordering import propose_sorted
 from flaketui.remedies.paths import propose_tmp_path
+from flaketui.remedies.polls import propose_poll_state
 from flaketui.remedies.pollution import propose_restoring
 from flaketui.remedies.ports import propose_free_port
 from flaketui.remedies.seeds import propose_seed
@@ -48,6 +49,7 @@ REMEDIES: tuple[tuple[Category, Remedy], ...] = (
     (Category.ASYNC, propose_waits),
     (Category.RACE, propose_wait_before_assert),
     (Category.ASYNC, propose_nonblocking_sleep),
+    (Category.ASYNC, propose_poll_state),
     (Category.ORDER, propose_restoring),
     (Category.DATA, propose_sorted),
     (Category.DATA, propose_seed),

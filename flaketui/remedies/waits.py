@@ -41,6 +41,7 @@ from flaketui.remedies._cst import (
     visit_function,
 )
 from flaketui.remedies._model import Context, Declined, Proposal
+from flaketui.remedies.polls import deadline_poll, monotonic_clock
 
 _ASYNC_SLEEPS = frozenset({"asyncio.sleep", "trio.sleep", "anyio.sleep", "tornado.gen.sleep"})
 #: ``yield gen.sleep(n)`` in a tornado coroutine (``@gen_test``, ``@gen.coroutine``).
@@ -290,17 +291,18 @@ class _Rewrite(CoroutineAware):
                 reads.append(line)
             else:
                 break
-        clock = _clock(self.names)
+        clock = monotonic_clock(self.names)
         if not conditions or clock is None:
             return None
         self.imports.append(clock[1])
         joined = " and ".join(f"({code(c)})" if len(conditions) > 1 else code(c) for c in conditions)
         pause = self.pause
         self.done = "polls the asserted condition against a deadline instead of sleeping a fixed time"
+        if not reads:
+            polled = deadline_poll(joined, pause, self.names)
+            return polled[0] if polled else None
         now = clock[0]
         deadline = statement(f"deadline = {now} + {WAIT_SECONDS}\n")
-        if not reads:
-            return [deadline, statement(f"while not ({joined}) and {now} < deadline:\n    {pause}\n")]
         self.consumed = len(reads)
         again = "".join("    " + code(r).strip() + "\n" for r in reads)
         loop = statement(
@@ -333,16 +335,6 @@ def _checks_nothing_happened(before: list[cst.BaseStatement], after: list[cst.Ba
                 if old in earlier and earlier[old] == later.get(new, new):
                     return True  # the same read, before the sleep and after it
     return False
-
-
-def _clock(names: dict[str, str]) -> tuple[str, tuple[str, str | None]] | None:
-    """How the poll reads a monotonic clock, and the import it needs: ``time.monotonic()``
-    unless ``time`` names something else here (``from time import time``), then ``monotonic()``."""
-    if names.get("time", "time") == "time":
-        return "time.monotonic()", ("time", None)
-    if names.get("monotonic", "time.monotonic") == "time.monotonic":
-        return "monotonic()", ("time", "monotonic")
-    return None
 
 
 class _Rename(cst.CSTTransformer):
