@@ -19,8 +19,8 @@ A rule in ``rules.json`` is an object, in the order rules are tried:
 - ``note``: why the rule is as it is, for whoever changes it (not shown).
 
 Data in JSON, not Python, because a table of ninety rules written as code repeats one shape
-ninety times; JSON loads in well under a millisecond (TOML took 26 ms, a cost every cold
-diagnosis would pay). An unknown key, category, matcher or predicate fails the import.
+ninety times; JSON loads in well under a millisecond (TOML took about 26 ms here, a cost every
+cold diagnosis would pay). An unknown key, category, matcher or predicate fails the import.
 """
 
 from __future__ import annotations
@@ -101,10 +101,12 @@ def asks_a_live_object(node: cst.CSTNode, ctx: RuleContext) -> bool:
 
 
 def has_arguments(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``t.join(5)``: a join given a timeout returns whether or not the thread finished."""
     return isinstance(node, cst.Call) and bool(node.args)
 
 
 def assigns_os_environ(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``os.environ[...] = ...``: a subscript assignment whose target is the environment."""
     if not (isinstance(node, cst.AssignTarget) and isinstance(node.target, cst.Subscript)):
         return False
     return ctx.qualify(node.target.value) == "os.environ"
