@@ -228,15 +228,10 @@ def changed_lines(before: bytes, after: bytes) -> list[int]:
     """Lines of ``before`` that the edit replaced or deleted (the line after, for insertions)."""
     import difflib
 
+    from flaketui.codemod.check import common_ends
+
     old, new = before.splitlines(), after.splitlines()
-    # An edit touches a few lines of a module that may have thousands: the lines both share at
-    # the start and at the end are left out of the (quadratic) matching.
-    start = 0
-    while start < min(len(old), len(new)) and old[start] == new[start]:
-        start += 1
-    end = 0
-    while end < min(len(old), len(new)) - start and old[-1 - end] == new[-1 - end]:
-        end += 1
+    start, end = common_ends(old, new)
     found: list[int] = []
     matcher = difflib.SequenceMatcher(a=old[start : len(old) - end], b=new[start : len(new) - end], autojunk=False)
     for tag, i1, i2, _, _ in matcher.get_opcodes():
