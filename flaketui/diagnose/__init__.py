@@ -2,7 +2,7 @@
 
 Imports only libcst, the standard library and flaketui's models; never starts a process.
 Layout: ``rules.py`` (what a rule is), ``predicates.py`` (what refines a match), ``catalog.py``
-(the rules, as data), ``vocabulary.py`` (calls and marks the readers know), ``resolve.py``
+(the rules: their data in ``rules.json``, their matchers), ``vocabulary.py`` (calls and marks the readers know), ``resolve.py``
 (imports and aliases), ``facts.py`` (one function read), ``clocks.py`` (measured durations and
 deadlines), ``windows.py`` (what a function's fixed sleeps are, once it is read: a window of wall
 time, ordering between threads, work a profiler times), ``state.py`` (what it changes that

@@ -72,7 +72,7 @@ def proposal(
         after = after_module if isinstance(after_module, bytes) else after_module.bytes
         if after == before:
             continue
-        problem = weakening(path, before, after)
+        problem = weakening(path, before, after, None if isinstance(after_module, bytes) else after_module)
         if problem:
             return Declined(remedy, f"not offered: {problem}")
         edits.append(FileEdit(path, before, after))
