@@ -1,6 +1,6 @@
 """Does ``flaketui fix --propose`` change the lines real developers changed to fix a flaky test?
 
-    .venv/bin/python benchmarks/fix_real_history.py [--mirrors DIR] [--only TEXT] [--timeout S]
+    .venv/bin/python benchmarks/fix_real_history.py [--mirrors DIR] [--only TEXT] [--timeout S] [--code DIR]
 
 The cases live in ``fix_real_history.toml``: real flaky tests of public repositories whose
 developers fixed them in the same commit that removed the marker, with the lines the real fix
@@ -13,7 +13,8 @@ A case is a hit when the best proposal's diff removes or changes one of the real
 inserts right before one (the rule of ``benchmarks/fix_history.py``). A case whose real fix
 weakens the test (a bigger sleep or timeout, an added sleep, a loosened assertion) and gets no
 hit is "refused": flaketui must not write such a fix. Prints a row per case and the hit rate over
-all cases and over the cases whose real fix is not a weakening one.
+all cases and over the cases whose real fix is not a weakening one. ``--code DIR`` runs the flaketui
+of another checkout (``git worktree add --detach DIR REV``) to compare revisions.
 
 A local benchmark, not a test: without the mirrors it says so and exits 0.
 """
@@ -98,13 +99,13 @@ def export(git_dir: Path, commit: str, into: Path) -> int:
     return written
 
 
-def propose(tree: Path, nodeid: str, timeout: float) -> tuple[dict[str, object] | None, str, float]:
+def propose(tree: Path, nodeid: str, timeout: float, code: Path = ROOT) -> tuple[dict[str, object] | None, str, float]:
     """The JSON ``fix --propose --json`` printed (None on a timeout or a crash), a note, seconds."""
     started = time.perf_counter()
     try:
         run = subprocess.run(
             [sys.executable, "-m", "flaketui", "-C", str(tree), "fix", nodeid, "--propose", "--json"],
-            capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False,
+            capture_output=True, text=True, timeout=timeout, cwd=code, check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
         return None, f"no answer within {timeout:.0f} s", time.perf_counter() - started
@@ -139,7 +140,7 @@ def judge(case: dict[str, object], answer: dict[str, object] | None, note: str, 
     return outcome(verdict, str(best.get("remedy", "?")))
 
 
-def run_case(case: dict[str, object], mirrors: Path, scratch: Path, timeout: float) -> Outcome:
+def run_case(case: dict[str, object], mirrors: Path, scratch: Path, timeout: float, code: Path = ROOT) -> Outcome:
     git_dir = mirror_of(mirrors, str(case["repo"]))
     if git_dir is None:
         return Outcome(str(case["id"]), str(case["shape"]), bool(case.get("weakening")), "no mirror", 0.0, str(case["repo"]))
@@ -149,7 +150,7 @@ def run_case(case: dict[str, object], mirrors: Path, scratch: Path, timeout: flo
         export(git_dir, str(case["parent"]), tree)
     except (subprocess.CalledProcessError, ValueError) as error:
         return Outcome(str(case["id"]), str(case["shape"]), bool(case.get("weakening")), "error", 0.0, f"export: {error}")
-    answer, note, seconds = propose(tree, str(case["nodeid"]), timeout)
+    answer, note, seconds = propose(tree, str(case["nodeid"]), timeout, code)
     return judge(case, answer, note, seconds)
 
 
@@ -176,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="run the cases whose id contains this text")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds allowed per case")
     parser.add_argument("--json", dest="json_out", type=Path, help="also write the outcomes here")
+    parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose flaketui runs (python -m from there)")
     args = parser.parse_args(argv)
     if not args.mirrors.is_dir():
         print(f"fix_real_history: no mirrors at {args.mirrors} (fetch the repositories first); nothing measured.")
@@ -185,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"real history: does the best proposal change the lines the real fix changed? ({len(cases)} cases)")
     with tempfile.TemporaryDirectory(prefix="flaketui-real-history-") as scratch_dir:
         for case in cases:
-            outcome = run_case(case, args.mirrors, Path(scratch_dir), args.timeout)
+            outcome = run_case(case, args.mirrors, Path(scratch_dir), args.timeout, args.code.resolve())
             outcomes.append(outcome)
             mark = "*" if outcome.weakening else " "
             print(f"  {outcome.id:36} {outcome.verdict:11} {outcome.seconds:6.1f}s {mark} {outcome.what[:34]:34} "
