@@ -383,3 +383,20 @@ def test_a_sleep_inside_a_polling_loop_is_not_polled_again() -> None:
     """)
     proposals, _ = propose(_context({"tests/test_x.py": source}))
     assert [p.remedy for p in proposals if p.remedy.startswith("wait.")] == []
+
+
+def test_the_tests_own_deadline_is_left_alone() -> None:
+    source = src("""
+        import time
+
+
+        async def test_a(s):
+            deadline = time.monotonic() + 30
+            await s.scale(2)
+            assert len(s.workers) == 2
+            assert time.monotonic() < deadline
+    """)
+    found = _polls({"tests/test_x.py": source})
+    assert found and b"poll_deadline = time.monotonic() + 10" in found[0]
+    assert b"while not (len(s.workers) == 2) and time.monotonic() < poll_deadline:" in found[0]
+    assert found[0].count(b"deadline = time.monotonic() + 30") == 1
