@@ -97,6 +97,8 @@ class _Candidate:
     line: cst.SimpleStatementLine
     condition: cst.BaseExpression
     after: str
+    #: The work was awaited (``await a.heartbeat()``): its effect is often complete on return.
+    awaited: bool = False
 
 
 def _blocks(node: cst.CSTNode, owner: cst.CSTNode) -> Iterator[tuple[Sequence[cst.BaseStatement], cst.CSTNode]]:
@@ -223,22 +225,32 @@ def _candidates(function: cst.FunctionDef, imported: set[str]) -> list[_Candidat
     on values and the plain assignments between them keep it pending, a wait settles it."""
     found = []
     for block, owner in _blocks(function, function):
-        after, returned = _entered(owner), set[str]()
+        after, returned, awaited = _entered(owner), set[str](), False
         for line in block:
             condition = _asserted(line)
             if condition is not None and isinstance(line, cst.SimpleStatementLine):
                 # ``server = await serve()`` then ``assert server.port == port``: a value the call returned
                 if after is not None and reads_state(condition, imported | returned):
-                    found.append(_Candidate(line, condition, after))
+                    found.append(_Candidate(line, condition, after, awaited))
                     after = None
                 continue
-            if (started := _sets_going(line) or _worked_in(line)) is not None:
-                after, returned = started, _assigned(line)
+            if (started := _sets_going(line)) is not None:
+                after, returned, awaited = started, _assigned(line), "await " in code(line)
+            elif (started := _worked_in(line)) is not None:
+                after, returned, awaited = started, set(), False
             elif _quiet(line):
                 returned |= _assigned(line)
             else:
                 after = None
     return found
+
+
+def _polls_elsewhere(function: cst.FunctionDef) -> bool:
+    """The test's own body (not a function it defines) has a ``while ...: sleep`` loop."""
+    for block, owner in _blocks(function, function):
+        if isinstance(owner, cst.While) and any("sleep(" in code(line) for line in block):
+            return True
+    return False
 
 
 def _quiet(line: cst.BaseStatement) -> bool:
@@ -341,6 +353,9 @@ def propose_poll_state(ctx: Context, loaded: Loaded) -> list[Proposal | Declined
     if chosen is None:
         return [Declined(remedy, f"{len(candidates)} assertions read state right after setting work going, "
                                  "and the diagnosis names none of them: verify the test to see which one fails")]
+    if chosen.awaited and _polls_elsewhere(loaded.function):
+        return [Declined(remedy, f"the test polls where it expects state to lag and asserts at once after "
+                                 f"awaiting {chosen.after}: that looks deliberate")]
     condition = code(chosen.condition).strip()
     if f"lambda: {condition}" in code(loaded.function):
         return []  # polled already
