@@ -239,3 +239,19 @@ def test_a_module_libcst_cannot_read_still_says_why():
     facts = read_module("src/broken.py", b"def f(:\n    pass\n")
     assert parse(b"def f(:\n    pass\n") is None
     assert facts.error is not None and facts.error.startswith("src/broken.py does not parse")
+
+
+def test_an_edit_that_would_not_compile_is_not_offered():
+    before = src("""
+        async def test_leases(sem):
+            def hold():
+                with sem:
+                    assert sem.leases
+            await run(hold)
+    """).encode()
+    inside = before.replace(b"        with sem:\n", b"        with sem:\n            await poll(sem)\n")
+    assert inside != before
+    found = proposal(Category.ASYNC, "demo", "t", "w", {"t.py": (before, inside)})
+    assert isinstance(found, Declined) and "would not compile" in found.reason
+    outside = before.replace(b"    await run(hold)\n", b"    await poll(sem)\n    await run(hold)\n")
+    assert isinstance(proposal(Category.ASYNC, "demo", "t", "w", {"t.py": (before, outside)}), Proposal)
