@@ -542,6 +542,56 @@ CASES += [
                 assert scheduler.pending == {}
         """),
     }, "tests/test_release.py::test_released_handles_are_forgotten"),
+    HistoryCase("plugin-name-per-instance", "instances made in a loop share the name their class derives", {
+        "src/gridlib/__init__.py": "",
+        "src/gridlib/plugins.py": _src("""
+            class Watcher:
+                def __init__(self, keys, hub, name=None):
+                    self.name = name or "watch-" + "-".join(sorted(keys))
+                    self.keys = set(keys)
+                    self.hub = hub
+                    self.seen = set()
+
+                async def setup(self):
+                    self.hub.add_plugin(self)
+        """),
+        "tests/test_watch.py": _src("""
+            import asyncio
+
+            import pytest
+
+            from gridlib.plugins import Watcher
+
+
+            @pytest.mark.flaky(reruns=5)
+            async def test_many_watchers(hub):
+                watchers = [Watcher(["a", "b"], hub) for _ in range(5)]  #<<
+                await asyncio.gather(*(w.setup() for w in watchers))
+                assert len(hub.plugins) == 5
+        """),
+    }, "tests/test_watch.py::test_many_watchers"),
+    HistoryCase("shared-queue-name", "a queue name several tests write, made the test's own", {
+        "tests/test_mailbox.py": _src("""
+            import pytest
+
+            from mailbox_broker import Broker, Queue
+
+
+            # fails when another test left messages in the queue
+            @pytest.mark.flaky(reruns=3)
+            def test_first_message_is_read_first(broker):
+                broker.declare(Queue("inbox"))  #<<
+                broker.publish("inbox", "one")  #<<
+                broker.publish("inbox", "two")  #<<
+                assert broker.get("inbox") == "one"  #<<
+
+
+            def test_publish_is_counted(broker):
+                broker.declare(Queue("inbox"))
+                broker.publish("inbox", "x")
+                assert broker.size("inbox") >= 1
+        """),
+    }, "tests/test_mailbox.py::test_first_message_is_read_first"),
     HistoryCase("assert-workers-after-scale", "an assert on worker count right after scaling, polled inline", {
         "tests/test_scale.py": _src("""
             import asyncio

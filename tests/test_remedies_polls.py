@@ -142,6 +142,38 @@ GOLDEN = [
             poll_for(lambda: not c.futures, timeout=10)
             assert not c.futures
     """), id="a-sync-test-uses-the-sync-helper-it-already-imports"),
+    pytest.param({"pkg/__init__.py": b"", "pkg/utils_test.py": UTILS, "tests/test_x.py": src("""
+        from pkg.utils_test import gen_cluster
+
+
+        @gen_cluster(client=True)
+        async def test_a(c, s, lease):
+            with capture() as log:
+                results = await c.gather(jobs(lease))
+            lines = log.getvalue().splitlines()
+            assert len(lines) == 2
+            assert sorted(results) == [0, 1]
+            # back to normal
+            assert await lease.get_value() == 0
+    """)}, src("""
+        from pkg.utils_test import gen_cluster
+        import asyncio
+        import time
+
+
+        @gen_cluster(client=True)
+        async def test_a(c, s, lease):
+            with capture() as log:
+                results = await c.gather(jobs(lease))
+            lines = log.getvalue().splitlines()
+            assert len(lines) == 2
+            assert sorted(results) == [0, 1]
+            # back to normal
+            deadline = time.monotonic() + 10
+            while not (await lease.get_value() == 0) and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            assert await lease.get_value() == 0
+    """), id="an-awaited-getter-after-the-work-of-a-with-block-polls-inline"),
     pytest.param({"tests/helpers.py": HELPERS, "tests/test_x.py": src("""
         import pytest
 
@@ -256,6 +288,27 @@ NOOPS = [
             assert box.full
     """), id="a-plain-sync-test-starts-nothing"),
     pytest.param(src("""
+        async def test_a(c, s):
+            def job(sem):
+                sem.refresh()
+                assert sem.leases
+                return 1
+
+            assert await c.submit(job, s.sem) == 1
+    """), id="an-assertion-in-a-function-the-test-defines"),
+    pytest.param(src("""
+        async def test_a(lease):
+            await lease.refresh()
+            assert await lease.acquire()
+    """), id="an-awaited-call-that-changes-state"),
+    pytest.param(src("""
+        async def test_a(c, s):
+            await c.scale(2)
+            for w in c.workers:
+                print(w)
+            assert len(s.workers) == 2
+    """), id="a-loop-between-settles-nothing-we-can-name"),
+    pytest.param(src("""
         async def test_a(s):
             w = Worker(s)
             assert w.nthreads == 1
@@ -312,3 +365,21 @@ def test_only_functions_that_poll_a_predicate_they_are_given_count_as_helpers() 
     assert [(h.name, h.module, h.is_async) for h in found] == [
         ("poll_for", "pkg.utils_test", False), ("async_poll_for", "pkg.utils_test", True),
     ]  # wait_for_state waits on its own condition, not a predicate it is given
+
+
+def test_a_sleep_inside_a_polling_loop_is_not_polled_again() -> None:
+    """``while busy: sleep; assert time() < start + 5``: the assertion is the loop's deadline, and
+    polling it would wait for the deadline to pass (seen on distributed's tests)."""
+    source = src("""
+        import asyncio
+        from time import time
+
+
+        async def test_a(s):
+            start = time()
+            while s.tasks:
+                await asyncio.sleep(0.01)
+                assert time() < start + 5
+    """)
+    proposals, _ = propose(_context({"tests/test_x.py": source}))
+    assert [p.remedy for p in proposals if p.remedy.startswith("wait.")] == []

@@ -27,6 +27,7 @@ from flaketui.remedies.external import propose_keep
 from flaketui.remedies.floats import propose_approx
 from flaketui.remedies.joins import propose_wait_before_assert
 from flaketui.remedies.locks import propose_lock
+from flaketui.remedies.names import propose_name_per_instance, propose_unique_name
 from flaketui.remedies.ordering import propose_sorted
 from flaketui.remedies.paths import propose_tmp_path
 from flaketui.remedies.polls import propose_poll_state
@@ -60,6 +61,8 @@ REMEDIES: tuple[tuple[Category, Remedy], ...] = (
     (Category.TIME, propose_perf_counter),
     (Category.FIXTURE, propose_tmp_path),
     (Category.FIXTURE, propose_free_port),
+    (Category.FIXTURE, propose_name_per_instance),
+    (Category.FIXTURE, propose_unique_name),
     (Category.RACE, propose_lock),
     (Category.EXTERNAL, propose_keep),
 )

@@ -45,6 +45,8 @@ _WAITS = re.compile(r"wait|join|poll|sleep|gather|result|until|drain|flush|settl
 _ABSENT = re.compile(r"\bcalled\b|call_count|assert_not|_calls\b")
 #: The test starts threads or processes itself: a sync test's state can change under it.
 _STARTS = re.compile(r"Thread\(|Process\(|Timer\(|\.start\(\)|Executor\(|\.submit\(")
+#: Methods whose name says they read: ``get_value``, ``is_running``, ``qsize``...
+_GETTER = re.compile(r"^(get_\w+|is_\w+|has_\w+|count\w*|size|qsize|num_\w+)$")
 _HELPER_DEF = re.compile(rb"def \w*(?:poll|wait_for|wait_until|until|eventually)\w*\(")
 _HELPER_NAME = re.compile(r"poll|wait_for|wait_until|until|eventually")
 
@@ -106,7 +108,8 @@ def _blocks(node: cst.CSTNode, owner: cst.CSTNode) -> Iterator[tuple[Sequence[cs
         if isinstance(child, cst.IndentedBlock):
             yield child.body, owner
             for inner in child.body:
-                yield from _blocks(inner, inner)
+                if not isinstance(inner, cst.FunctionDef | cst.ClassDef):
+                    yield from _blocks(inner, inner)
         else:
             yield from _blocks(child, owner)
 
@@ -127,13 +130,23 @@ class _Reads(cst.CSTVisitor):
         self.imported = imported
         self.state = False
         self.impure = False
+        #: ``await sem.get_value()``: a getter awaited in a coroutine reads state, inline polls only.
+        self.awaited: set[int] = set()
 
     def visit_Call(self, node: cst.Call) -> None:
-        if not (isinstance(node.func, cst.Name) and node.func.value in _PURE):
+        pure = isinstance(node.func, cst.Name) and node.func.value in _PURE
+        if not pure and id(node) not in self.awaited:
             self.impure = True
 
     def visit_Await(self, node: cst.Await) -> None:
-        self.impure = True
+        call = node.expression
+        if (
+            isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and _GETTER.match(call.func.attr.value)
+            and all(isinstance(a.value, cst.SimpleString | cst.Integer | cst.Name) and not a.star for a in call.args)
+        ):
+            self.awaited.add(id(call))
+        else:
+            self.impure = True
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         self.impure = True
@@ -206,18 +219,43 @@ def _entered(owner: cst.CSTNode) -> str | None:
 
 
 def _candidates(function: cst.FunctionDef, imported: set[str]) -> list[_Candidate]:
+    """The first assertion on state after each statement that sets work going; the assertions
+    on values and the plain assignments between them keep it pending, a wait settles it."""
     found = []
     for block, owner in _blocks(function, function):
-        for index, line in enumerate(block):
+        after, returned = _entered(owner), set[str]()
+        for line in block:
             condition = _asserted(line)
-            if condition is None or not isinstance(line, cst.SimpleStatementLine):
+            if condition is not None and isinstance(line, cst.SimpleStatementLine):
+                # ``server = await serve()`` then ``assert server.port == port``: a value the call returned
+                if after is not None and reads_state(condition, imported | returned):
+                    found.append(_Candidate(line, condition, after))
+                    after = None
                 continue
-            after = _sets_going(block[index - 1]) if index else _entered(owner)
-            # ``server = await serve()`` then ``assert server.port == port``: a value the call returned
-            returned = _assigned(block[index - 1]) if index else set()
-            if after is not None and reads_state(condition, imported | returned):
-                found.append(_Candidate(line, condition, after))
+            if (started := _sets_going(line) or _worked_in(line)) is not None:
+                after, returned = started, _assigned(line)
+            elif _quiet(line):
+                returned |= _assigned(line)
+            else:
+                after = None
     return found
+
+
+def _quiet(line: cst.BaseStatement) -> bool:
+    """``logs = caplog.getvalue()``: an assignment that awaits nothing sets no work going."""
+    return (
+        isinstance(line, cst.SimpleStatementLine)
+        and all(isinstance(s, cst.Assign | cst.AnnAssign) for s in line.body)
+        and "await " not in code(line)
+    )
+
+
+def _worked_in(line: cst.BaseStatement) -> str | None:
+    """``with captured_logger(...): payload = await c.gather(...)``: work done in the block,
+    whose effects elsewhere may still be on their way."""
+    if isinstance(line, cst.With) and re.search(r"\bawait\b", code(line.body)):
+        return "the work in the `with` block above"
+    return None
 
 
 def _module_files(ctx: Context, dotted_name: str) -> Iterator[tuple[str, str]]:
@@ -306,7 +344,8 @@ def propose_poll_state(ctx: Context, loaded: Loaded) -> list[Proposal | Declined
     condition = code(chosen.condition).strip()
     if f"lambda: {condition}" in code(loaded.function):
         return []  # polled already
-    helper = next((h for h in helpers if h.is_async == is_async), None)
+    awaits = re.search(r"\bawait\b", condition) is not None  # no lambda can await: poll inline
+    helper = None if awaits else next((h for h in helpers if h.is_async == is_async), None)
     local = None if helper is None else _local_name(helper, loaded.names)
     imports: list[tuple[str, str | None]] = []
     if helper is not None and local is not None:

@@ -175,6 +175,22 @@ class _Rewrite(CoroutineAware):
         #: The sleep as the test wrote it, shortened to one poll's pause.
         self.pause = "time.sleep(0.01)"
         self.imports: list[tuple[str, str | None]] = []
+        #: Loops around the block: a sleep in a loop is a poll already (``while busy: sleep``).
+        self.loops = 0
+
+    def visit_While(self, node: cst.While) -> None:
+        self.loops += 1
+
+    def leave_While(self, original: cst.While, updated: cst.While) -> cst.While:
+        self.loops -= 1
+        return updated
+
+    def visit_For(self, node: cst.For) -> None:
+        self.loops += 1
+
+    def leave_For(self, original: cst.For, updated: cst.For) -> cst.For:
+        self.loops -= 1
+        return updated
 
     def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
         if self.done:
@@ -255,6 +271,8 @@ class _Rewrite(CoroutineAware):
             return [taken]
         if _checks_nothing_happened(before, after):
             return None  # the sleep gives a change the time to show; polling would end the wait at once
+        if self.loops:
+            return None  # the loop polls already; its assertion is a deadline, not the condition
         return self._poll(kind, after) or self._poll_handed(kind, after)
 
     def _poll_handed(self, kind: str, after: list[cst.BaseStatement]) -> list[cst.BaseStatement] | None:
