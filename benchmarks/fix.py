@@ -233,6 +233,122 @@ def cases(token: str) -> list[Case]:
                 worker.start()
                 assert counter.value == 1
         """)}, "tests/test_count.py::test_counter_counts_in_background", needs_counter=True),
+        Case("state-poll", "race: state a started thread changes, asserted at once", {
+            "tests/helpers.py": _src("""
+                import time
+
+
+                def wait_until(predicate, timeout=5.0, period=0.01):
+                    deadline = time.monotonic() + timeout
+                    while not predicate():
+                        if time.monotonic() > deadline:
+                            raise AssertionError(f"not true within {timeout} s")
+                        time.sleep(period)
+            """),
+            "tests/test_pool.py": _src("""
+                import threading
+                import time
+
+                import pytest
+
+
+                class Pool:
+                    def __init__(self):
+                        self.workers = []
+
+                    def start(self, size, delay):
+                        def spawn():
+                            time.sleep(delay)
+                            self.workers.extend(range(size))
+
+                        threading.Thread(target=spawn, daemon=True).start()
+
+
+                @pytest.mark.flaky(reruns=2)
+                def test_pool_starts_its_workers(run_number):
+                    pool = Pool()
+                    pool.start(2, 0.3 if run_number % 2 else 0.0)
+                    assert len(pool.workers) == 2
+            """),
+        }, "tests/test_pool.py::test_pool_starts_its_workers", needs_counter=True),
+        Case("name-per-instance", "fixture: instances share the name their class derives", {
+            "src/hub/__init__.py": "",
+            "src/hub/plugins.py": _src("""
+                class Hub:
+                    def __init__(self):
+                        self.plugins = {}
+
+                    def add_plugin(self, plugin):
+                        old = self.plugins.get(plugin.name)
+                        if old is not None and not old.finished:
+                            raise RuntimeError(f"overwriting the running plugin {plugin.name}")
+                        self.plugins[plugin.name] = plugin
+
+
+                class Tracker:
+                    def __init__(self, keys, hub, name=None):
+                        self.name = name or "tracker-" + "-".join(sorted(keys))
+                        self.hub = hub
+                        self.finished = False
+
+                    def setup(self, finished):
+                        self.finished = finished  # the work may be over before the tracker is set up
+                        self.hub.add_plugin(self)
+            """),
+            "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['src']\n",
+            "tests/test_trackers.py": _src("""
+                import pytest
+
+                from hub.plugins import Hub, Tracker
+
+
+                @pytest.mark.flaky(reruns=2)
+                def test_every_tracker_is_set_up(run_number):
+                    hub = Hub()
+                    trackers = [Tracker(["x", "y"], hub) for _ in range(3)]
+                    for tracker in trackers:
+                        tracker.setup(finished=run_number % 2 == 0)
+                    assert all(t.hub is hub for t in trackers)
+            """),
+        }, "tests/test_trackers.py::test_every_tracker_is_set_up", needs_counter=True),
+        Case("shared-queue-name", "order: a queue name two tests write", {
+            "src/postbox.py": _src("""
+                class Broker:
+                    queues = {}  # one broker per process, as a real one is one per host
+
+                    def declare(self, name):
+                        self.queues.setdefault(name, [])
+
+                    def publish(self, name, message):
+                        self.queues[name].append(message)
+
+                    def get(self, name):
+                        return self.queues[name].pop(0)
+            """),
+            "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['src']\n",
+            "tests/test_postbox.py": _src("""
+                import pytest
+
+                from postbox import Broker
+
+
+                # fails when another test left messages in the queue
+                @pytest.mark.flaky(reruns=2)
+                def test_first_in_first_out():
+                    broker = Broker()
+                    broker.declare(name="jobs")
+                    broker.publish("jobs", "one")
+                    broker.publish("jobs", "two")
+                    assert broker.get("jobs") == "one"
+
+
+                def test_publish_keeps_the_message():
+                    broker = Broker()
+                    broker.declare(name="jobs")
+                    broker.publish("jobs", "kept")
+                    assert "kept" in broker.queues["jobs"]
+            """),
+        }, "tests/test_postbox.py::test_first_in_first_out", mode="orders"),
         Case("set-order-code", "data: set order in the project's code", {
             "src/mail/__init__.py": "",
             "src/mail/header.py": _src("""

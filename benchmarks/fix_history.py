@@ -507,6 +507,161 @@ CASES = [
 ]
 
 
+CASES += [
+    HistoryCase("assert-async-state", "an assert on state a released future changes, turned into the project's poll", {
+        "src/gridlib/__init__.py": "",
+        "src/gridlib/testing.py": _src("""
+            import asyncio
+            import time
+
+
+            def run_cluster(**options):
+                return lambda test: test
+
+
+            async def poll_until(check, timeout=20.0, interval=0.05):
+                deadline = time.monotonic() + timeout
+                while not check():
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"still false after {timeout} s")
+                    await asyncio.sleep(interval)
+        """),
+        "tests/test_release.py": _src("""
+            import pytest
+
+            from gridlib.testing import run_cluster
+
+
+            @pytest.mark.flaky(reruns=4)
+            @run_cluster(client=True)
+            async def test_released_handles_are_forgotten(client, scheduler):
+                handle = client.submit(sum, [1, 2])
+                assert await handle == 3
+                handle.release()
+                assert not client.handles  #<<
+                assert scheduler.pending == {}
+        """),
+    }, "tests/test_release.py::test_released_handles_are_forgotten"),
+    HistoryCase("plugin-name-per-instance", "instances made in a loop share the name their class derives", {
+        "src/gridlib/__init__.py": "",
+        "src/gridlib/plugins.py": _src("""
+            class Watcher:
+                def __init__(self, keys, hub, name=None):
+                    self.name = name or "watch-" + "-".join(sorted(keys))
+                    self.keys = set(keys)
+                    self.hub = hub
+                    self.seen = set()
+
+                async def setup(self):
+                    self.hub.add_plugin(self)
+        """),
+        "tests/test_watch.py": _src("""
+            import asyncio
+
+            import pytest
+
+            from gridlib.plugins import Watcher
+
+
+            @pytest.mark.flaky(reruns=5)
+            async def test_many_watchers(hub):
+                watchers = [Watcher(["a", "b"], hub) for _ in range(5)]  #<<
+                await asyncio.gather(*(w.setup() for w in watchers))
+                assert len(hub.plugins) == 5
+        """),
+    }, "tests/test_watch.py::test_many_watchers"),
+    HistoryCase("shared-queue-name", "a queue name several tests write, made the test's own", {
+        "tests/test_mailbox.py": _src("""
+            import pytest
+
+            from mailbox_broker import Broker, Queue
+
+
+            # fails when another test left messages in the queue
+            @pytest.mark.flaky(reruns=3)
+            def test_first_message_is_read_first(broker):
+                broker.declare(Queue("inbox"))  #<<
+                broker.publish("inbox", "one")  #<<
+                broker.publish("inbox", "two")  #<<
+                assert broker.get("inbox") == "one"  #<<
+
+
+            def test_publish_is_counted(broker):
+                broker.declare(Queue("inbox"))
+                broker.publish("inbox", "x")
+                assert broker.size("inbox") >= 1
+        """),
+    }, "tests/test_mailbox.py::test_first_message_is_read_first"),
+    HistoryCase("awaited-getter-after-gather", "the last assert awaits a getter on state the gathered work releases", {
+        "tests/test_leases.py": _src("""
+            import asyncio
+            import contextlib
+
+            import pytest
+
+
+            class Leases:
+                def __init__(self, limit):
+                    self.limit = limit
+                    self.held = 0
+
+                async def get_value(self):
+                    return self.held
+
+                async def run(self, job):
+                    self.held += 1
+                    try:
+                        return await job
+                    finally:
+                        asyncio.get_running_loop().call_later(0.01, self._release)
+
+                def _release(self):
+                    self.held -= 1
+
+
+            async def square(x):
+                await asyncio.sleep(0)
+                return x * x
+
+
+            @pytest.mark.flaky(reruns=10)
+            async def test_leases_are_given_back():
+                leases = Leases(limit=2)
+                with contextlib.suppress(KeyError):
+                    results = await asyncio.gather(*(leases.run(square(x)) for x in range(2)))
+                assert sorted(results) == [0, 1]
+                # back to normal
+                assert await leases.get_value() == 0  #<<
+        """),
+    }, "tests/test_leases.py::test_leases_are_given_back"),
+    HistoryCase("assert-workers-after-scale", "an assert on worker count right after scaling, polled inline", {
+        "tests/test_scale.py": _src("""
+            import asyncio
+
+            import pytest
+
+
+            class Cluster:
+                def __init__(self):
+                    self.workers = {}
+
+                async def scale(self, n):
+                    asyncio.get_running_loop().call_later(0.01, self._grow, n)
+
+                def _grow(self, n):
+                    self.workers = {f"w{i}": object() for i in range(n)}
+
+
+            @pytest.mark.flaky(reruns=3)
+            async def test_scale_up_adds_workers():
+                cluster = Cluster()
+                await cluster.scale(3)
+                assert len(cluster.workers) == 3  #<<
+        """),
+    }, "tests/test_scale.py::test_scale_up_adds_workers"),
+]
+
+
 def _write(case: HistoryCase, root: Path) -> set[tuple[str, int]]:
     """Write the case's files (markers taken off); the lines the real fix changed."""
     expected: set[tuple[str, int]] = set()

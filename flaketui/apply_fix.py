@@ -178,7 +178,8 @@ def _apply_fix(
         return flow.verify([test], options.runs_before, in_mode, on_run, should_stop, fail_fast=False)[0]
 
     mode, before = fix_modes.measure_before(measure, mode, fix_modes.further_modes(flow.workspace, test, mode), phase)
-    failed = before.runs - before.passed
+    measured_before = stats.tally_of(before)
+    failed = measured_before.failed
     if failed and mode is VerifyMode.RANDOM_ORDER and not any(p.remedy.startswith("restore.") for p in fixes):
         phase("it fails among its neighbours: bisection for the test it fails after")
         bisection = fix_modes.find_polluter(flow.workspace, test, should_stop=should_stop)
@@ -194,10 +195,10 @@ def _apply_fix(
             ApplyStatus.NOT_PROVEN,
             f"{test.nodeid} passed all {before.runs} runs ({before.mode}) and carries no marker: there is no failure "
             "to prove a fix against and no marker to remove. Nothing was changed; measure more runs (--runs-before).",
-            stats.Proof(before.mode, 0, before.runs),
+            stats.Proof(before.mode, measured_before),
         )
     if needed is None:
-        measured = stats.Proof(before.mode, 0, before.runs)
+        measured = stats.Proof(before.mode, measured_before)
         failing = _failing_neighbours(flow, covered, options.runs_before, mode, on_run, should_stop)
         if failing:
             return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Not committed: {measured.text}{failing}.", measured)
@@ -215,11 +216,11 @@ def _apply_fix(
             f"{test.nodeid} failed {failed} of {before.runs} runs: proving a fix of so rare a failure at 95% "
             f"takes {needed} clean runs, more than --max-runs {options.max_runs}. Nothing was changed; "
             "measure more runs before (--runs-before) or raise --max-runs.",
-            stats.Proof(before.mode, failed, before.runs, needed=needed),
+            stats.Proof(before.mode, measured_before, needed=needed),
             chosen,
         )
     tried: list[str] = []
-    measured = stats.Proof(before.mode, failed, before.runs, needed=needed)
+    measured = stats.Proof(before.mode, measured_before, needed=needed)
     for candidate in fixes[options.choice : options.choice + max(1, options.alternatives)]:
         if tried:
             phase(f"next proposal: {candidate.title} ({candidate.remedy})")
@@ -231,7 +232,7 @@ def _apply_fix(
         try:
             phase(f"after: up to {needed} runs with the fix, stopping at the first failure")
             after = flow.verify([test], needed, mode, on_run, should_stop, fail_fast=True)[0]
-            measured = stats.Proof(before.mode, failed, before.runs, after.runs - after.passed, after.runs, needed)
+            measured = stats.Proof(before.mode, measured_before, stats.tally_of(after), needed)
             failing = _failing_neighbours(flow, covered, needed, mode, on_run, should_stop) if measured.holds else ""
             if measured.holds and not failing and passing:
                 broken = fix_modes.broken_by_fix(flow.workspace, test, reach, passing, should_stop)
@@ -278,19 +279,20 @@ def _prove_hand_fix(
     phase(f"before: {options.runs_before} runs at HEAD (your edits left alone), {mode}")
     with TreeSnapshot(flow.workspace.root, "HEAD", every_file=True) as head:
         before = flow.verify([test], options.runs_before, mode, on_run, should_stop, fail_fast=False, snapshot=head)[0]
-    failed = before.runs - before.passed
+    measured_before = stats.tally_of(before)
+    failed = measured_before.failed
     needed = stats.runs_needed(failed, before.runs, options.min_runs)
     if needed is not None and needed > options.max_runs:
         return ApplyOutcome(
             ApplyStatus.TOO_RARE,
             f"At HEAD {test.nodeid} failed {failed} of {before.runs} runs: proving a fix of so rare a failure "
             f"takes {needed} clean runs, more than --max-runs {options.max_runs}. Nothing was committed.",
-            stats.Proof(before.mode, failed, before.runs, needed=needed),
+            stats.Proof(before.mode, measured_before, needed=needed),
         )
     runs = needed if needed is not None else options.min_runs
     phase(f"after: up to {runs} runs of your fix, stopping at the first failure")
     after = flow.verify([test], runs, mode, on_run, should_stop, fail_fast=True)[0]
-    measured = stats.Proof(before.mode, failed, before.runs, after.runs - after.passed, after.runs, needed)
+    measured = stats.Proof(before.mode, measured_before, stats.tally_of(after), needed)
     if needed is not None and not measured.holds:
         return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Your fix did not hold ({measured.text}); nothing was committed.", measured)
     if needed is None and after.passed < after.runs:

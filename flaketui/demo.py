@@ -45,6 +45,12 @@ class Fix:
     after: str
     before: str
 
+    def undone(self, text: str) -> str:
+        """``text``, the file with this fix, as it stood before the fix."""
+        if text.count(self.after) != 1:
+            raise AssertionError(f"demo fix for {self.path} no longer matches its template")
+        return text.replace(self.after, self.before)
+
 
 @dataclass(frozen=True)
 class DemoCommit:
@@ -263,9 +269,7 @@ def content_at(path: str, commit_index: int) -> bytes:
     for later in reversed(HISTORY[commit_index + 1 :]):
         for fix in later.fixes:
             if fix.path == path:
-                if text.count(fix.after) != 1:
-                    raise AssertionError(f"demo fix for {path} no longer matches its template")
-                text = text.replace(fix.after, fix.before)
+                text = fix.undone(text)
     return text.encode("utf-8")
 
 

@@ -73,17 +73,18 @@ def find_polluter(workspace: Workspace, test: FlakyTest, *, should_stop: Callabl
     from flaketui.hunting import HuntSettings
     from flaketui.models.history import HuntMode, Polluter
     from flaketui.pollution import Bisection
-    from flaketui.verify.hunt import SuitePass, run_pass
+    from flaketui.verify.hunt import Suite, SuitePass, run_pass
     from flaketui.verify.runner import installed_probe
 
     stop = should_stop or (lambda: False)
     module = test.nodeid.split("::", 1)[0]
     cwd = workspace.root if test.rootdir in ("", ".") else workspace.root / test.rootdir
     python = workspace.python or workspace.interpreter().path
-    settings = HuntSettings(test.rootdir, cwd, python, (module,), workspace.pytest_args, 1, BISECT_BUDGET_SECONDS)
+    suite = Suite(cwd, python, (module,), workspace.pytest_args)
+    settings = HuntSettings(test.rootdir, suite, 1, BISECT_BUDGET_SECONDS)
     deadline = time.monotonic() + BISECT_BUDGET_SECONDS
     with installed_probe() as probe_dir:
-        listing = run_pass(SuitePass(cwd, python, (module,), HuntMode.SERIAL, 1, pytest_args=workspace.pytest_args),
+        listing = run_pass(SuitePass(suite, HuntMode.SERIAL, 1),
                            probe_dir, should_stop=stop, deadline_seconds=BISECT_BUDGET_SECONDS)  # fmt: skip
         order = [o.nodeid for o in listing.outcomes]
         base = test.nodeid.split("[", 1)[0]
@@ -111,7 +112,7 @@ def passing_tests(workspace: Workspace, test: FlakyTest, paths: Sequence[str],
                   should_stop: Callable[[], bool] | None = None) -> set[str]:  # fmt: skip
     """Node ids that pass in one serial pass of these test files (empty for no files)."""
     from flaketui.models.history import HuntMode
-    from flaketui.verify.hunt import SuitePass, run_pass
+    from flaketui.verify.hunt import Suite, SuitePass, run_pass
     from flaketui.verify.runner import installed_probe
 
     if not paths:
@@ -121,7 +122,7 @@ def passing_tests(workspace: Workspace, test: FlakyTest, paths: Sequence[str],
     relative = tuple(p.removeprefix(base) for p in paths)
     python = workspace.python or workspace.interpreter().path
     with installed_probe() as probe_dir:
-        found = run_pass(SuitePass(cwd, python, relative, HuntMode.SERIAL, 1, pytest_args=workspace.pytest_args),
+        found = run_pass(SuitePass(Suite(cwd, python, relative, workspace.pytest_args), HuntMode.SERIAL, 1),
                          probe_dir, should_stop=should_stop, deadline_seconds=BISECT_BUDGET_SECONDS)  # fmt: skip
     return {o.nodeid for o in found.outcomes if o.outcome == "passed"}
 

@@ -13,7 +13,6 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flaketui.errors import FlakeTUIError
@@ -32,7 +31,7 @@ from flaketui.models.history import (
 if TYPE_CHECKING:
     from flaketui.hunt_bisect import Hints
     from flaketui.store import Store
-    from flaketui.verify.hunt import SuitePass, SuiteResult
+    from flaketui.verify.hunt import Suite, SuitePass, SuiteResult
 
 DEFAULT_TIMEOUT = 60.0
 #: A test that hung once gets this long in later runs (or 10 times its longest run that ended).
@@ -49,10 +48,8 @@ StopPredicate = Callable[[], bool]
 @dataclass(frozen=True)
 class HuntSettings:
     rootdir: str
-    cwd: Path
-    python: str
-    paths: tuple[str, ...]
-    pytest_args: tuple[str, ...]
+    #: What every pass runs (a bisection's passes run a part of it, in an order).
+    suite: Suite
     runs_per_mode: int
     budget_seconds: float
     #: Seeds every run's shuffle and hash seed, so a hunt can be repeated exactly (None: random).
@@ -84,7 +81,7 @@ def run_hunt(
         notes.append(f"resumed hunt {hunt_id} after {len(previous)} runs")
     else:
         hunt_id = store_hunts.start_hunt(
-            store, settings.rootdir, settings.paths, settings.pytest_args, settings.runs_per_mode, MODES
+            store, settings.rootdir, settings.suite.paths, settings.suite.pytest_args, settings.runs_per_mode, MODES
         )
         earlier_seconds = 0.0
     runs = list(previous)
@@ -198,10 +195,14 @@ def _resumable(store: Store, settings: HuntSettings) -> tuple[int, HuntSettings,
     if found is None or found["status"] == "complete":
         raise FlakeTUIError("There is no unfinished hunt to resume.", "Start one with flaketui hunt.")
     hunt_id = int(found["id"])  # type: ignore[call-overload]  # a hunts row: JSON values typed object
-    resumed = replace(
-        settings,
+    suite = replace(
+        settings.suite,
         paths=tuple(found["paths"]),  # type: ignore[arg-type]  # a hunts row: JSON values typed object
         pytest_args=tuple(found["pytest_args"]),  # type: ignore[arg-type]  # a hunts row: JSON values typed object
+    )
+    resumed = replace(
+        settings,
+        suite=suite,
         runs_per_mode=int(found["runs_per_mode"]),  # type: ignore[call-overload]  # a hunts row: JSON values typed object
     )
     return hunt_id, resumed, store_hunts.hunt_runs(store, hunt_id), float(found["seconds"])  # type: ignore[arg-type]  # a hunts row: JSON values typed object
@@ -230,10 +231,7 @@ def suite_pass(settings: HuntSettings, mode: HuntMode, hash_seed: int, seed: int
                timeouts: Mapping[str, float] | None = None) -> SuitePass:  # fmt: skip
     from flaketui.verify.hunt import SuitePass
 
-    return SuitePass(
-        cwd=settings.cwd, python=settings.python, paths=settings.paths, mode=mode, hash_seed=hash_seed,
-        seed=seed, pytest_args=settings.pytest_args, timeout=settings.timeout, timeouts=timeouts or {},
-    )  # fmt: skip
+    return SuitePass(settings.suite, mode, hash_seed, seed, timeout=settings.timeout, timeouts=timeouts or {})
 
 
 def hung_timeouts(runs: Sequence[HuntRun], timeout: float) -> dict[str, float]:
@@ -247,7 +245,7 @@ def hung_timeouts(runs: Sequence[HuntRun], timeout: float) -> dict[str, float]:
     for run in runs:
         for o in run.outcomes:
             if o.nodeid in hung and not o.message.startswith(_TIMED_OUT):
-                hung[o.nodeid] = max(hung[o.nodeid], o.duration)
+                hung[o.nodeid] = max(hung[o.nodeid], o.duration or 0.0)
     return {nodeid: min(timeout, max(_HUNG_TIMEOUT, 10 * longest)) for nodeid, longest in hung.items()}
 
 

@@ -10,9 +10,10 @@ test failed half the time, 29 at 10%, 149 at 2%). Standard library and models on
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from flaketui.models import Category, VerifyMode
+from flaketui.models import Category, Verification, VerifyMode
+from flaketui.models.history import Tally
 
 #: One-sided 95%: the confidence the proof is stated at.
 CONFIDENCE = 0.95
@@ -64,27 +65,32 @@ def mode_for(category: Category, remedy: str = "") -> VerifyMode:
     return VerifyMode.FORKED
 
 
+def tally_of(verification: Verification) -> Tally:
+    """A verification's runs as passed and failed: a run that did not pass (an error, a
+    timeout, a crash) counts against the test."""
+    return Tally(verification.passed, verification.runs - verification.passed)
+
+
 @dataclass(frozen=True)
 class Proof:
     """Before and after, in one mode: what the commit message states."""
 
     mode: VerifyMode
-    failed_before: int
-    runs_before: int
-    failed_after: int = 0
-    runs_after: int = 0
+    before: Tally
+    after: Tally = field(default_factory=Tally)
+    #: Clean runs after the fix that prove it (``runs_needed``); None when nothing failed before.
     needed: int | None = None
 
     @property
     def holds(self) -> bool:
-        return self.needed is not None and self.failed_after == 0 and self.runs_after >= self.needed
+        return self.needed is not None and self.after.failed == 0 and self.after.runs >= self.needed
 
     @property
     def text(self) -> str:
         """``before: 11 of 20 runs failed; after: 0 of 29; fixed at 95%`` (mode named)."""
-        before = f"before: {self.failed_before} of {self.runs_before} runs failed"
+        before = f"before: {self.before.failed} of {self.before.runs} runs failed"
         if self.needed is None:
             return f"{before} ({self.mode}): no cause was seen failing"
-        after = f"after: {self.failed_after} of {self.runs_after}"
+        after = f"after: {self.after.failed} of {self.after.runs}"
         verdict = f"fixed at {CONFIDENCE:.0%}" if self.holds else "not fixed"
         return f"{before}; {after}; {verdict} ({self.mode})"

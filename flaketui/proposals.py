@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from flaketui.workflows.scan import ScanWorkflow
     from flaketui.workflows.workspace import Workspace
 
+#: Findings of the scan that name a test whose flakiness is hidden without a flaky marker.
+_HIDING = frozenset({"xfail-flaky", "retry-decorator"})
+
 #: Libraries a remedy may use only when the project already depends on them.
 _OPTIONAL = re.compile(r"(?<![\w-])(freezegun|time[-_]machine|numpy|faker|responses|respx)(?![\w-])", re.IGNORECASE)
 
@@ -73,8 +76,10 @@ class ProposalsWorkflow:
         #: The unmarked tests CI history or a hunt shows flaky: they can be fixed too.
         self.candidates = candidates
 
-    def find_test(self, nodeid: str) -> FlakyTest:
-        """The one flaky-marked test ``nodeid`` names (a test, or one parametrized case)."""
+    def find_test(self, nodeid: str, *, hidden: bool = False) -> FlakyTest:
+        """The one flaky-marked test ``nodeid`` names (a test, or one parametrized case); with
+        ``hidden``, also a test the scan finds hidden by a non-strict xfail for a flaky reason
+        or a home-made retry (no marker to remove, but a root cause to propose a fix for)."""
         from flaketui.workflows import removal
 
         every = self.scanning.scan().tests
@@ -90,6 +95,9 @@ class ProposalsWorkflow:
             unmarked = [t for t in known if nodeid in (t.nodeid, t.key.repo_nodeid)]
             if unmarked:
                 return unmarked[0]
+            suspect = self._hidden(nodeid) if hidden else None
+            if suspect is not None:
+                return suspect
             raise FlakeTUIError(
                 f"No flaky-marked test matches {nodeid}, and no hunt or CI history shows it flaky.",
                 "`flaketui scan` lists both (`--json`: \"candidates\").",
@@ -99,12 +107,34 @@ class ProposalsWorkflow:
             "Give one test's node id (`flaketui scan` lists them).",
         )
 
-    def propose(self, nodeid: str | FlakyTest) -> ProposalSet:
-        from flaketui import remedies
+    def _hidden(self, nodeid: str) -> FlakyTest | None:
+        """The test a finding of the scan names as hidden (``xfail-flaky``, ``retry-decorator``)."""
+        from flaketui.candidates import candidate_test
+        from flaketui.models.history import Candidate
+        from flaketui.models.key import repo_nodeid
 
-        test = nodeid if isinstance(nodeid, FlakyTest) else self.find_test(nodeid)
-        diagnosis = self._diagnosis(test)
-        found, declined = remedies.propose(self.context_for(test, diagnosis))
+        for finding in self.scanning.scan().findings:
+            if finding.kind not in _HIDING:
+                continue
+            found = finding.message.split(": ", 1)[0]
+            module = found.split("::", 1)[0]
+            if "::" not in found or not (finding.path == module or finding.path.endswith("/" + module)):
+                continue  # a mark applied from another module: the test's file is not known here
+            rootdir = finding.path[: -len(module)].rstrip("/") or "."
+            if nodeid in (found, repo_nodeid(rootdir, found)):
+                return candidate_test(Candidate(rootdir, found), self.workspace.read_bytes(finding.path))
+        return None
+
+    def propose(self, nodeid: str | FlakyTest, *, hidden: bool = False) -> ProposalSet:
+        """Remedies for one test (``hidden``: a test named by node id may be one the scan finds
+        hidden by an xfail or a retry, see ``find_test``)."""
+        from flaketui import remedies
+        from flaketui.diagnose import trees
+
+        test = nodeid if isinstance(nodeid, FlakyTest) else self.find_test(nodeid, hidden=hidden)
+        with trees.shared():  # the diagnosis and the remedies read the same modules
+            diagnosis = self._diagnosis(test)
+            found, declined = remedies.propose(self.context_for(test, diagnosis))
         return ProposalSet(test, tuple(found), tuple(declined), diagnosis)
 
     def confirmed_polluters(self, test: FlakyTest) -> list[str]:

@@ -85,6 +85,9 @@ class CategorySource:
 
 @dataclass(frozen=True)
 class AuditTest:
+    """One marked test in the audit: ``nodeid`` from the repository's root, its marker and where
+    it is written, the category and who said so, the main evidence, the team's note and keep."""
+
     nodeid: str
     rootdir: str
     path: str

@@ -159,8 +159,9 @@ class Service:
         return self._w.fix.plan_fix(target, include, unverified, category, proof)
 
     def propose_fixes(self, target: FlakyTest | str) -> ProposalSet:
-        """Remedies for one test's root cause, best first; runs no test and changes nothing."""
-        return self._w.proposals.propose(target)
+        """Remedies for one test's root cause, best first; runs no test and changes nothing (a test
+        hidden by a flaky xfail or a retry decorator is named by node id too)."""
+        return self._w.proposals.propose(target, hidden=True)
 
     def apply_fix(
         self, target: FlakyTest | str, options: ApplyOptions | None = None, *,

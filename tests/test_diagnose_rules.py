@@ -1095,6 +1095,22 @@ def test_rule_catalogue_is_broad_and_well_formed() -> None:
         assert rule.scope or rule.calls or rule.matcher is not None, rule.id
 
 
+def test_the_catalogue_loads_every_named_matcher_and_refuses_a_misspelt_key() -> None:
+    """``rules.json`` names matchers and predicates: a matcher no rule names is dead code, and a
+    misspelt key (``mitigated-by``) would silently drop what it says, so the load refuses it."""
+    from flaketui.diagnose import catalog
+
+    used = {id(rule.matcher) for rule in RULES if rule.matcher is not None}
+    assert {name for name, matcher in catalog.MATCHERS.items() if id(matcher) not in used} == set()
+    entry = {"id": "time.x", "category": "time", "weight": 0.5, "message": "m", "fix": "f", "calls": ["time.time"]}
+    assert catalog._rule(entry).calls == ("time.time",)
+    with pytest.raises(ValueError, match="unknown keys"):
+        catalog._rule({**entry, "mitigated-by": ["frozen-time"]})
+    with pytest.raises(AttributeError):
+        catalog._rule({**entry, "when": "predicates.no_such_predicate"})
+    assert catalog._rule({**entry, "except_calls": ["@errors"]}).except_calls == catalog.ERRORS
+
+
 @pytest.mark.parametrize(
     ("code", "hash_seed"),
     [

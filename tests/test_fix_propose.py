@@ -68,3 +68,19 @@ def test_network_test_is_offered_keep_with_reason_only(repo: Path, capsys: pytes
 def test_unknown_node_id_is_a_clear_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["-C", str(repo), "fix", "tests/test_box.py::test_nothing", "--propose"]) != 0
     assert "No flaky-marked test matches tests/test_box.py::test_nothing" in capsys.readouterr().err
+
+
+#: A test whose flakiness a non-strict xfail hides: the scan reports it as a finding, not a marker.
+HIDDEN = SLEEPY.replace("@pytest.mark.flaky(reruns=2)", '@pytest.mark.xfail(reason="flaky: the worker is sometimes late")')
+
+
+def test_a_test_hidden_by_a_flaky_xfail_gets_a_proposal_by_node_id(
+    make_repo: MakeRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = make_repo({"tests/test_box.py": HIDDEN, "pyproject.toml": "[project]\nname='x'\n"})
+    before = repo_state(repo)
+    assert main(["-C", str(repo), "fix", "tests/test_box.py::test_worker_fills_the_box", "--propose", "--json"]) == 0
+    best = json.loads(capsys.readouterr().out)["proposals"][0]
+    assert "+    worker.join(timeout=10)\n" in best["diff"]
+    assert repo_state(repo) == before
+    assert Service(repo).scan().tests == ()  # still a finding of the scan, not a marker to remove

@@ -303,8 +303,9 @@ def test_a_hunt_bisects_before_its_last_passes(runs_per_mode: int, rounds: int, 
     from pathlib import Path
 
     from flaketui.hunting import HuntSettings, _time_to_bisect
+    from flaketui.verify.hunt import Suite
 
-    settings = HuntSettings(".", Path("."), "python", (), (), runs_per_mode, 900.0)
+    settings = HuntSettings(".", Suite(Path("."), "python", ()), runs_per_mode, 900.0)
     runs = [run(mode, a="passed") for _ in range(rounds) for mode in (S, H, X)]
     assert _time_to_bisect(settings, runs, left * 900.0) is now
 

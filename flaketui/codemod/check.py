@@ -28,6 +28,7 @@ Located = ast.expr | ast.stmt | ast.keyword | ast.alias
 Remover = Callable[[], set[int]]
 _Node = TypeVar("_Node", bound=Located)
 _Owner = TypeVar("_Owner", bound=Located)
+_Line = TypeVar("_Line", str, bytes)
 
 
 @dataclass
@@ -261,6 +262,19 @@ def _comment_problems(before: bytes, after: bytes, removed_lines: set[int]) -> l
     return [f"comment lost: {text}" for text, count in sorted(missing.items()) if count > 0]
 
 
+def common_ends(old: Sequence[_Line], new: Sequence[_Line]) -> tuple[int, int]:
+    """How many lines ``old`` and ``new`` share at the start, then at the end: an edit touches a
+    few lines of a file that may have thousands, and only the middle is worth difflib's
+    (quadratic) matching."""
+    head = 0
+    while head < min(len(old), len(new)) and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    return head, tail
+
+
 def _diff_problems(before: bytes, after: bytes, removed_lines: set[int]) -> list[str]:
     """Every changed old line is a removed one or blank; every new line not in the old file is
     blank, ``pass``, or stands where removed lines were (an element taken out of a line)."""
@@ -268,13 +282,7 @@ def _diff_problems(before: bytes, after: bytes, removed_lines: set[int]) -> list
     old_lines = before.splitlines(keepends=True)
     new_lines = after.splitlines(keepends=True)
     problems: list[str] = []
-    # The common head and tail are most of a large file; diff only the middle.
-    head = 0
-    while head < min(len(old_lines), len(new_lines)) and old_lines[head] == new_lines[head]:
-        head += 1
-    tail = 0
-    while tail < min(len(old_lines), len(new_lines)) - head and old_lines[-1 - tail] == new_lines[-1 - tail]:
-        tail += 1
+    head, tail = common_ends(old_lines, new_lines)
     old_middle = old_lines[head : len(old_lines) - tail]
     new_middle = new_lines[head : len(new_lines) - tail]
     matcher = difflib.SequenceMatcher(a=old_middle, b=new_middle, autojunk=False)

@@ -2,7 +2,7 @@
 
 Imports only libcst, the standard library and flaketui's models; never starts a process.
 Layout: ``rules.py`` (what a rule is), ``predicates.py`` (what refines a match), ``catalog.py``
-(the rules, as data), ``vocabulary.py`` (calls and marks the readers know), ``resolve.py``
+(the rules: their data in ``rules.json``, their matchers), ``vocabulary.py`` (calls and marks the readers know), ``resolve.py``
 (imports and aliases), ``facts.py`` (one function read), ``clocks.py`` (measured durations and
 deadlines), ``windows.py`` (what a function's fixed sleeps are, once it is read: a window of wall
 time, ordering between threads, work a profiler times), ``state.py`` (what it changes that
@@ -11,7 +11,7 @@ module read lazily), ``scope.py`` (a test's fixtures, conftests, helpers and the
 need them together), ``project.py`` and ``callees.py`` (calls followed into the project's own
 code), ``notes.py`` (what people wrote about the test), ``runs.py`` (what its failing runs
 showed), ``history.py`` (what the commits that changed it later say), ``score.py`` (the suggestion),
-``cache.py`` and ``engine.py``.
+``cache.py`` and ``engine.py``; ``trees.py`` parses each module content once, for the remedies too.
 A fully cached run imports no libcst.
 """
 

@@ -1,887 +1,151 @@
-"""The rules, as data. Each is grounded in a pattern seen in real flaky tests (Luo et al.
-FSE 2014; Gruber et al. ICST 2021; Parry et al. TOSEM 2021) or in the tests that public
-repositories mark flaky: live services, GUI and browser waits, shared state between tests.
+"""The rules of diagnosis: their data in ``rules.json``, their code here.
 
-Weights are the evidence one match gives for its category (0..1): a call that cannot
-behave the same twice (a live HTTP request) weighs more than a hint (an environment read).
+Each rule is grounded in a pattern seen in real flaky tests (Luo et al. FSE 2014; Gruber et
+al. ICST 2021; Parry et al. TOSEM 2021) or in the tests that public repositories mark flaky:
+live services, GUI and browser waits, shared state between tests.
 
-Longer than the 500 lines a module may have, on purpose: it is a table of data, one entry a
-rule, with no logic of its own (the predicates live in ``predicates``, what a rule is in
-``rules``); split by category it would only scatter what a reader compares side by side.
+A rule in ``rules.json`` is an object, in the order rules are tried:
+
+- ``id`` (``category.what``), ``category`` (a ``Category`` value), ``weight``: the evidence one
+  match gives for its category (0..1): a call that cannot behave the same twice (a live HTTP
+  request) weighs more than a hint (an environment read);
+- ``message`` (what the test does) and ``fix`` (what to do instead), shown to the user;
+- what it matches: ``calls`` (globs over resolved names; ``@errors`` stands for ``ERRORS``)
+  and ``except_calls``, or a ``matcher`` named in ``MATCHERS``, or ``scope``: the engine's
+  scope readers emit it;
+- ``when``: a predicate that refines the match, named ``predicates.*``, ``services.*`` or
+  ``catalog.*`` (the one-line ones below);
+- ``mitigated_by`` (``Mitigation`` values) and ``varies_with_hash_seed``;
+- ``note``: why the rule is as it is, for whoever changes it (not shown).
+
+Data in JSON, not Python, because a table of ninety rules written as code repeats one shape
+ninety times; JSON loads in well under a millisecond (TOML took about 26 ms here, a cost every
+cold diagnosis would pay). An unknown key, category, matcher or predicate fails the import.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import libcst as cst
 import libcst.matchers as m
 
-from flaketui.diagnose import predicates as p
-from flaketui.diagnose import services
-from flaketui.diagnose.rules import Mitigation, Rule
+from flaketui.diagnose import predicates, services
+from flaketui.diagnose.rules import Mitigation, Predicate, Rule, RuleContext
 from flaketui.models import Category
 
-RACE, ASYNC, TIME, EXTERNAL, DATA, FIXTURE, ORDER = (
-    Category.RACE,
-    Category.ASYNC,
-    Category.TIME,
-    Category.EXTERNAL,
-    Category.DATA,
-    Category.FIXTURE,
-    Category.ORDER,
-)
-NETWORK = frozenset({Mitigation.MOCK_NETWORK})
-_ERRORS = ("*Error", "*Exception", "*Warning", "*.exceptions.*", "*.errors.*", "*.types.*",
-           # Methods of a response (``requests.get(u).json()``): the request line is the evidence.
-           *(f"*.{verb}().*" for verb in ("get", "post", "put", "patch", "delete", "head", "options", "request",
-                                           "fetch", "urlopen", "send", "create", "execute", "invoke", "stream")))
+#: ``@errors`` in a rule's globs: exceptions, warnings and types are named, never called out to a
+#: service; nor are the methods of a response (``requests.get(u).json()``: the request line is
+#: the evidence).
+ERRORS = ("*Error", "*Exception", "*Warning", "*.exceptions.*", "*.errors.*", "*.types.*",
+          *(f"*.{verb}().*" for verb in ("get", "post", "put", "patch", "delete", "head", "options", "request",
+                                          "fetch", "urlopen", "send", "create", "execute", "invoke", "stream")))
+
+_SLEEP = m.Name("sleep")
+#: The libcst matchers rules name (``"matcher"``): what a rule looks at, before its ``when``.
+MATCHERS: dict[str, m.BaseMatcherNode] = {
+    "assert": m.Assert(),
+    "assert-comparison": m.Assert(test=m.Comparison()),
+    "calendar-attribute": m.Attribute(attr=m.Name("day") | m.Name("month") | m.Name("hour") | m.Name("minute")
+                                      | m.Name("weekday") | m.Name("isoweekday") | m.Name("second")),
+    # A loop whose body sleeps or waits, as a statement of its own.
+    "sleeping-while-loop": m.While(body=m.IndentedBlock(body=[m.ZeroOrMore(), m.SimpleStatementLine(body=[m.Expr(
+        value=m.Call(func=m.Attribute(attr=_SLEEP | m.Name("wait") | m.Name("qWait")) | _SLEEP)
+        | m.Await(expression=m.Call(func=m.Attribute(attr=_SLEEP) | _SLEEP))
+    )]), m.ZeroOrMore()])),
+    "call-statement": m.Expr(value=m.Call()),
+    "nonlocal": m.Nonlocal(),
+    "global": m.Global(),
+    "string": m.SimpleString(),
+    "url-string": m.SimpleString(value=m.MatchRegex(r"""[rbuRBUfF]*['"]{1,3}https?://.*""")),
+    "for-loop": m.For(),
+    "set-argument": m.Arg(value=m.Set()),
+    "subscript-assignment": m.AssignTarget(target=m.Subscript()),
+    "attribute-assignment": m.AssignTarget(target=m.Attribute()),
+}
 
 
+# -- the predicates that are one line --------------------------------------------------------------
+def no_explicit_zone(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``fromtimestamp(ts)`` without its ``tz`` (``astimezone()`` without any zone)."""
+    if not isinstance(node, cst.Call):
+        return False
+    if (ctx.qualify(node.func) or "").endswith("astimezone"):
+        return not node.args
+    return len(node.args) < 2
 
-def _asks_a_live_object(qualified: str) -> bool:
+
+def loop_without_deadline(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """A loop bounded by a clock deadline is the cure, not the disease."""
+    return isinstance(node, cst.While) and not ctx.loop_has_deadline(node)
+
+
+def task_dropped(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """A statement that starts a task and keeps nothing of it."""
+    if not (isinstance(node, cst.Expr) and isinstance(node.value, cst.Call)):
+        return False
+    return (ctx.qualify(node.value.func) or "").endswith(
+        ("asyncio.create_task", "asyncio.ensure_future", "loop().create_task", "asyncio.run_coroutine_threadsafe")
+    )
+
+
+def asks_a_live_object(node: cst.CSTNode, ctx: RuleContext) -> bool:
     """``t.is_alive()`` of a thread, a process or a future (not of any object with a ``done``)."""
+    if not isinstance(node, cst.Call):
+        return False
+    qualified = ctx.qualify(node.func) or ""
     return any(kind in qualified for kind in ("Thread", "Process", "Future")) or qualified.endswith(("is_alive", "isAlive"))
 
 
-_HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request", "stream")
+def has_arguments(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``t.join(5)``: a join given a timeout returns whether or not the thread finished."""
+    return isinstance(node, cst.Call) and bool(node.args)
 
-RULES: list[Rule] = [
-    # -- time ----------------------------------------------------------------------------
-    Rule(
-        "time.wall-clock", TIME,
-        "reads the wall clock: the result differs on every run and crosses midnight, month ends and DST",
-        "freeze the clock (freezegun.freeze_time, time_machine.travel) or pass the time in",
-        0.7,
-        calls=(
-            "datetime.datetime.now", "datetime.datetime.utcnow", "datetime.datetime.today", "datetime.date.today",
-            "time.time", "time.time_ns", "time.localtime", "time.gmtime", "time.ctime", "time.asctime",
-            "arrow.now", "arrow.utcnow", "pendulum.now", "pendulum.today", "pendulum.yesterday", "pendulum.tomorrow",
-            "django.utils.timezone.now", "django.utils.timezone.localdate", "django.utils.timezone.localtime",
-            "pandas.Timestamp.now", "pandas.Timestamp.today", "pandas.Timestamp.utcnow", "pandas.datetime.now",
-        ),
-        when=p.not_a_deadline,
-        mitigated_by=frozenset({Mitigation.FROZEN_TIME}),
-    ),
-    Rule(
-        "time.elapsed-assert", TIME,
-        "asserts on elapsed wall-clock time: a loaded CI runner (2 cores, xdist) is slower than a laptop",
-        "assert on the outcome instead of the speed, or use a fake clock; if speed matters, move it to a benchmark",
-        0.9,
-        matcher=m.Assert(test=m.Comparison()),
-        when=p.elapsed_time_comparison,
-        mitigated_by=frozenset({Mitigation.FROZEN_TIME}),
-    ),
-    Rule(
-        "time.timing-tolerance", TIME,
-        "holds a count or a duration measured in wall time to a tolerance: under load the machine does less (or more) in that time",
-        "assert on what happened, not how much of it fitted in a stretch of time; drive the clock by hand if the rate matters",
-        0.8,
-        matcher=m.Assert(),
-        when=p.timing_tolerance,
-        mitigated_by=frozenset({Mitigation.FROZEN_TIME}),
-    ),
-    Rule(
-        "time.sleep-window", TIME,
-        "sleeps step through a window of wall time: the same thing is asserted not to have happened after one sleep and to have happened after another, so an overshooting sleep under load lands on the wrong side",
-        "drive the code's clock by hand (a fake clock or scheduler) instead of sleeping past its timers, or wait for the event and assert the order of events",
-        0.8,
-        scope=True,
-    ),
-    Rule(
-        "time.sleep-as-work", TIME,
-        "hands time.sleep over as the work that a profiler or timer then records: how long it took, or which worker took it, depends on how fast workers start and run under load",
-        "give the workers real, deterministic work (or a Barrier that holds each until all have started), and assert on what ran rather than on who ran it or how long it took",
-        0.75,
-        scope=True,
-    ),
-    Rule(
-        "time.local-timezone", TIME,
-        "depends on the machine's time zone (fromtimestamp/astimezone/tzlocal without an explicit zone)",
-        "pass tz=timezone.utc (or a ZoneInfo) explicitly, or set TZ with monkeypatch.setenv and time.tzset",
-        0.6,
-        calls=(
-            "datetime.datetime.fromtimestamp", "datetime.date.fromtimestamp", "time.mktime", "time.tzset",
-            "tzlocal.get_localzone*", "dateutil.tz.tzlocal", "dateutil.tz.gettz", "*.astimezone",
-        ),
-        when=lambda node, ctx: len(node.args) < 2 if not (ctx.qualify(node.func) or "").endswith("astimezone") else not node.args,  # type: ignore[attr-defined]  # calls= hands `when` only cst.Call nodes
-    ),
-    Rule(
-        "time.file-timestamp", TIME,
-        "compares file timestamps: some filesystems keep 1-2 s resolution, two writes in one tick look unchanged",
-        "compare contents or set the times explicitly with os.utime",
-        0.5,
-        calls=("os.path.getmtime", "os.path.getctime", "os.path.getatime", "os.stat().st_mtime*"),
-    ),
-    Rule(
-        "time.short-expiry", TIME,
-        "sets an expiry of a few seconds: whether it has passed when the test looks depends on how fast the runner is",
-        "inject a fake clock and move it, or freeze time; never race a real TTL",
-        0.6,
-        calls=("*",),
-        when=p.short_expiry,
-        mitigated_by=frozenset({Mitigation.FROZEN_TIME}),
-    ),
-    Rule(
-        "time.calendar-dependent", TIME,
-        "branches on today's day, weekday, month or hour: the test changes meaning with the calendar",
-        "freeze the date, or pass the date in as a parameter",
-        0.8,
-        matcher=m.Attribute(attr=m.Name("day") | m.Name("month") | m.Name("hour") | m.Name("minute")
-                            | m.Name("weekday") | m.Name("isoweekday") | m.Name("second")),
-        when=p.today_part,
-        mitigated_by=frozenset({Mitigation.FROZEN_TIME}),
-    ),
-    # -- async and waiting ---------------------------------------------------------------
-    Rule(
-        "async.fixed-sleep", ASYNC,
-        "sleeps a fixed time hoping the other task has finished: on a slow runner it has not",
-        "await the event, future or condition itself (asyncio.Event, asyncio.wait_for with a timeout)",
-        0.75,
-        calls=("asyncio.sleep", "trio.sleep", "anyio.sleep", "curio.sleep", "gevent.sleep", "eventlet.sleep", "tornado.gen.sleep"),
-        when=p.nonzero_first_argument,
-    ),
-    Rule(
-        "async.blocking-sleep", ASYNC,
-        "waits a fixed time for something to happen (time.sleep): too short under load, wasted time otherwise",
-        "wait for the condition itself: poll it with a deadline, or wait on an Event/queue/future",
-        0.6,
-        calls=("time.sleep",),
-        when=p.nonzero_first_argument,
-    ),
-    Rule(
-        "async.polling-loop", ASYNC,
-        "polls in a loop with a sleep and no clock deadline: on a slow runner the iterations (or the test's timeout) run out first",
-        "poll against a deadline (time.monotonic() + generous timeout) and assert the condition after the loop",
-        0.5,
-        matcher=m.While(body=m.IndentedBlock(body=[m.ZeroOrMore(), m.SimpleStatementLine(body=[m.Expr(
-            value=m.Call(func=m.Attribute(attr=m.Name("sleep") | m.Name("wait") | m.Name("qWait")) | m.Name("sleep"))
-            | m.Await(expression=m.Call(func=m.Attribute(attr=m.Name("sleep")) | m.Name("sleep")))
-        )]), m.ZeroOrMore()])),
-        # A loop bounded by a clock deadline is the cure, not the disease.
-        when=lambda node, ctx: not ctx.loop_has_deadline(node),  # type: ignore[arg-type]  # the matcher is m.While
-    ),
-    Rule(
-        "async.task-not-awaited", ASYNC,
-        "starts a task and drops it: nothing waits for it to finish or surfaces its exception",
-        "keep the task and await it (or use asyncio.TaskGroup / anyio task groups)",
-        0.7,
-        matcher=m.Expr(value=m.Call()),
-        when=lambda node, ctx: (ctx.qualify(node.value.func) or "").endswith(  # type: ignore[attr-defined]  # m.Expr(value=m.Call())
-            ("asyncio.create_task", "asyncio.ensure_future", "loop().create_task", "asyncio.run_coroutine_threadsafe")
-        ),
-    ),
-    Rule(
-        "async.completion-order", ASYNC,
-        "consumes results in completion order (as_completed / FIRST_COMPLETED): the order changes run to run",
-        "collect the results and compare them sorted, or use asyncio.gather (which keeps argument order)",
-        0.5,
-        calls=("asyncio.as_completed", "concurrent.futures.as_completed", "anyio.*as_completed", "asyncio.wait"),
-        when=p.completion_order,
-    ),
-    Rule(
-        "async.gui-fixed-wait", ASYNC,
-        "waits a fixed number of milliseconds for the GUI (qtbot.wait / QTest.qWait / processEvents)",
-        "wait for the state itself: qtbot.waitUntil(lambda: ..., timeout=5000) or qtbot.waitSignal",
-        0.75,
-        calls=("qtbot.wait", "*QTest.qWait", "*QTest.qSleep", "*.processEvents", "*.process_events"),
-    ),
-    Rule(
-        "async.gui-short-timeout", ASYNC,
-        "waits for a GUI condition or signal with a tight timeout (under 2 s)",
-        "raise the timeout (pytest-qt's default is 5000 ms) or wait on the signal that marks completion",
-        0.65,
-        calls=("qtbot.wait*", "*.waitSignal*", "*.waitUntil", "*.waitExposed", "*.waitActive", "*.waitCallback"),
-        when=p.short_qt_timeout,
-    ),
-    Rule(
-        "async.browser-fixed-wait", ASYNC,
-        "pauses the browser for a fixed time (wait_for_timeout / implicitly_wait) instead of waiting for the page",
-        "wait for the element or state: expect(locator).to_be_visible(), WebDriverWait(...).until(condition)",
-        0.75,
-        calls=("*.wait_for_timeout", "*.waitForTimeout", "*.implicitly_wait"),
-    ),
-    Rule(
-        "async.browser-short-wait", ASYNC,
-        "waits for the browser with a short explicit timeout (5 s or less)",
-        "raise the timeout for CI and wait for a specific expected condition",
-        0.6,
-        calls=("*WebDriverWait",),
-        when=p.short_webdriver_wait,
-    ),
-    Rule(
-        "async.tight-timeout", ASYNC,
-        "a timeout of a second or less: passes on a laptop, expires on a loaded runner",
-        "use a generous timeout (it only costs time when the test fails anyway)",
-        0.45,
-        calls=("*",),
-        when=p.short_timeout_seconds,
-    ),
-    Rule(
-        "external.network-timeout", EXTERNAL,
-        "a network call with a timeout of a second or less: any latency on the other side fails it",
-        "use a generous timeout, and a local server or a mock in the test",
-        0.5,
-        calls=("*",),
-        when=p.short_network_timeout,
-    ),
-    Rule(
-        "async.callback-timer", ASYNC,
-        "schedules a callback after a delay and then checks for its effect",
-        "wait for the callback's effect with an Event or a future, not for the delay",
-        0.5,
-        calls=("*.call_later", "*.call_at", "*.singleShot"),
-    ),
-    Rule(
-        "async.manual-event-loop", ASYNC,
-        "drives an event loop by hand in a sync test: loops and pending tasks leak between tests",
-        "write an async test (pytest-asyncio / anyio) or use asyncio.run, which closes the loop",
-        0.35,
-        calls=("asyncio.get_event_loop", "asyncio.new_event_loop", "*.run_until_complete"),
-    ),
-    # -- race --------------------------------------------------------------------------
-    Rule(
-        "race.thread", RACE,
-        "starts a thread: the outcome depends on how the scheduler interleaves it with the test",
-        "join the thread (and assert it finished) before asserting; protect shared data with a Lock or a Queue",
-        0.7,
-        calls=("threading.Thread", "_thread.start_new_thread", "thread.start_new_thread"),
-        when=p.threads_not_joined,
-    ),
-    Rule(
-        "race.thread-joined", RACE,
-        "starts threads and joins them: while they run, whatever they share is at the scheduler's mercy",
-        "protect what the threads share with a Lock, or hand results back through a queue.Queue",
-        0.35,
-        calls=("threading.Thread",),
-        when=p.threads_joined,
-    ),
-    Rule(
-        "race.pool", RACE,
-        "runs work in a pool of threads or processes: completion order and timing vary",
-        "wait for every future (result()) and compare results without relying on order",
-        0.6,
-        calls=(
-            "concurrent.futures.ThreadPoolExecutor", "concurrent.futures.ProcessPoolExecutor",
-            "multiprocessing.Pool", "multiprocessing.pool.*Pool", "multiprocessing.Process",
-            "multiprocessing.dummy.Pool", "joblib.Parallel", "*.get_context().Process",
-        ),
-    ),
-    Rule(
-        "race.timer-thread", RACE,
-        "threading.Timer fires on its own thread after a delay",
-        "call the function directly in the test, or wait on an Event it sets",
-        0.6,
-        calls=("threading.Timer",),
-    ),
-    Rule(
-        "race.liveness-check", RACE,
-        "checks whether a thread or process is still alive: that changes under your feet",
-        "join() it first (with a generous timeout), then assert",
-        0.5,
-        calls=("*.is_alive", "*.isAlive", "*.running", "*.done"),
-        when=lambda node, ctx: _asks_a_live_object(ctx.qualify(node.func) or ""),  # type: ignore[attr-defined]  # calls= hands `when` only cst.Call nodes
-    ),
-    Rule(
-        "race.queue-size", RACE,
-        "reads a queue's size or emptiness while producers may still run",
-        "get() with a timeout the number of items you expect",
-        0.5,
-        calls=("*Queue().qsize", "*Queue().empty", "*Queue().full", "*SimpleQueue().empty"),
-    ),
-    Rule(
-        "race.join-timeout", RACE,
-        "join() with a timeout returns whether or not the thread finished",
-        "assert not t.is_alive() after the join, or join without a timeout",
-        0.55,
-        calls=("*Thread().join", "*Process().join"),
-        when=lambda node, ctx: bool(node.args),  # type: ignore[attr-defined]  # calls= hands `when` only cst.Call nodes
-    ),
-    Rule(
-        "race.warning-docstring", RACE,
-        "the code under test warns in its docstring that work may still be running when it returns",
-        "wait for what the docstring says finishes the work before asserting",
-        0.9,
-        scope=True,
-    ),
-    Rule(
-        "async.warning-docstring", ASYNC,
-        "the code under test says in its docstring that it does not wait for the work it starts",
-        "wait for the work itself (an event, a future, the documented way to wait) before asserting",
-        0.8,
-        scope=True,
-    ),
-    Rule(
-        "race.unlocked-update", RACE,
-        "reads and writes shared state without a lock while threads run: two updates can interleave and one is lost",
-        "hold a threading.Lock around the read-modify-write (with self._lock: ...)",
-        0.8,
-        scope=True,
-    ),
-    Rule(
-        "race.sleep-ordering", RACE,
-        "a function run in a thread sleeps so that something else (the other thread, a signal) goes first: ordering by sleep lengths fails under load",
-        "make the order explicit: have the thread wait on an Event the other side sets, or use a Barrier",
-        0.7,
-        scope=True,
-    ),
-    Rule(
-        "race.closure-write", RACE,
-        "a callback writes a variable of the test (nonlocal) that the test then reads, without synchronisation",
-        "pass results through a queue.Queue or a Future, or guard them with a Lock",
-        0.35,
-        matcher=m.Nonlocal(),
-    ),
-    Rule(
-        "race.shared-tmp-path", RACE,
-        "a fixed path under /tmp: parallel workers and concurrent CI jobs share it",
-        "use the tmp_path fixture",
-        0.5,
-        matcher=m.SimpleString(),
-        when=p.fixed_tmp_path,
-    ),
-    Rule(
-        "race.signal-timing", RACE,
-        "sends or schedules a signal: delivery time is up to the OS",
-        "wait until the process says it is ready (handlers installed) before signalling, and for its exit before asserting",
-        # Kills in ``finally``/``except`` are cleanup and never reach here: what remains is a
-        # signal the test times on purpose, a cause of its own (tox's Ctrl-C tests).
-        0.5,
-        calls=("os.kill", "os.killpg", "signal.alarm", "signal.setitimer", "*.send_signal", "*Popen().terminate", "*Popen().kill"),
-    ),
-    Rule(
-        "race.garbage-collection", RACE,
-        "relies on when objects are collected (gc.collect / weakref / __del__)",
-        "close resources explicitly; do not assert on finalizer timing",
-        0.4,
-        calls=("gc.collect", "weakref.ref", "weakref.finalize", "sys.getrefcount"),
-    ),
-    # -- external ----------------------------------------------------------------------
-    Rule(
-        "external.http", EXTERNAL,
-        "makes a live HTTP request: the service, the network and rate limits decide the outcome",
-        "mock the transport (responses, respx, requests-mock, pytest-httpserver) or record it (vcrpy)",
-        0.85,
-        calls=(
-            *(f"requests.{v}" for v in _HTTP_VERBS), "requests.Session*", "requests.session*", "requests.api.*",
-            *(f"httpx.{v}" for v in _HTTP_VERBS), "httpx.Client*", "httpx.AsyncClient*",
-            "aiohttp.ClientSession*", "aiohttp.request", "urllib.request.urlopen", "urllib.request.urlretrieve",
-            "urllib2.urlopen", "urllib3.PoolManager*", "urllib3.request", "urllib3.HTTP*ConnectionPool*",
-            "http.client.HTTPConnection*", "http.client.HTTPSConnection*", "httplib2.Http*", "pycurl.Curl*",
-            "tornado.httpclient.*", "niquests.*", "treq.*",
-        ),
-        except_calls=_ERRORS,
-        when=p.not_local_transport,
-        mitigated_by=NETWORK,
-    ),
-    Rule(
-        "external.socket", EXTERNAL,
-        "opens a network connection or resolves a host name",
-        "serve it in-process on an ephemeral port, or mock the connection",
-        0.75,
-        calls=(
-            "socket.socket", "socket.create_connection", "socket.getaddrinfo", "socket.gethostbyname*",
-            "socket.create_server", "asyncio.open_connection", "asyncio.start_server", "websockets.connect",
-            "websockets.client.connect", "websockets.sync.client.connect", "websocket.create_connection",
-            "websocket.WebSocketApp", "telnetlib.Telnet", "dns.resolver.*", "ntplib.*",
-            "grpc.insecure_channel", "grpc.secure_channel", "grpc.aio.*channel",
-        ),
-        mitigated_by=NETWORK,
-    ),
-    Rule(
-        "external.subprocess", EXTERNAL,
-        "starts another program: it depends on the machine's tools, PATH, load and time limits",
-        "call the code in-process, or give the process a generous timeout and check its exit code and output",
-        0.55,
-        calls=(
-            "subprocess.run", "subprocess.call", "subprocess.check_call", "subprocess.check_output",
-            "subprocess.Popen", "subprocess.getoutput", "subprocess.getstatusoutput", "os.system", "os.popen",
-            "os.spawn*", "os.exec*", "asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell",
-            "pexpect.spawn", "pexpect.run", "sh.*", "plumbum.local*",
-        ),
-        when=p.another_program,
-        mitigated_by=frozenset({Mitigation.MOCK_SUBPROCESS}),
-    ),
-    Rule(
-        "external.cloud", EXTERNAL,
-        "talks to a cloud service (AWS, Google Cloud, Azure...): credentials, quotas and the network decide",
-        "use moto / botocore Stubber / the provider's emulator, or mark it as an integration test outside the gate",
-        0.85,
-        calls=(
-            "boto3.*", "botocore.session.*", "aiobotocore.*", "google.cloud.*", "google.api_core.*",
-            "googleapiclient.discovery.build", "azure.*", "s3fs.*", "gcsfs.*", "firebase_admin.*",
-            "kubernetes.client.*", "kubernetes.config.*", "minio.Minio",
-        ),
-        except_calls=(*_ERRORS, "botocore.stub.*", "*.Mock*"),
-        mitigated_by=frozenset({Mitigation.MOCK_CLOUD, Mitigation.MOCK_NETWORK}),
-    ),
-    Rule(
-        "external.broker", EXTERNAL,
-        "connects to a message broker or cache server (Redis, Kafka, RabbitMQ, NATS...)",
-        "use an in-memory fake (fakeredis, kombu memory transport) or a container started and awaited by a fixture",
-        0.8,
-        # Not ZeroMQ: a zmq.Context is a library in the process (Jupyter's kernels talk through
-        # it on localhost); it is no server the test depends on.
-        calls=(
-            "redis.Redis*", "redis.StrictRedis*", "redis.from_url", "redis.asyncio.*", "redis.cluster.*", "aioredis.*",
-            "kafka.Kafka*", "confluent_kafka.*", "aiokafka.*", "pika.*Connection*", "aio_pika.connect*",
-            "kombu.Connection*", "nats.connect", "paho.mqtt.client.Client*",
-            "pulsar.Client*", "celery.Celery*", "rq.Queue*", "dramatiq.*",
-            # Celery's remote control talks to the workers through the broker.
-            "*.app.control.*", "celery_app.control.*",
-        ),
-        except_calls=_ERRORS,
-        mitigated_by=NETWORK,
-    ),
-    Rule(
-        "external.task-queue", EXTERNAL,
-        "sends a task through a message broker to a worker (Celery's .delay / .apply_async / signatures): both must be up and keep up",
-        "run the task eagerly in the test (task_always_eager, or call the function itself); keep broker round trips in an integration suite",
-        0.7,
-        calls=("*.delay", "*.apply_async", "*.s", "*.si"),
-        when=services.task_sent,
-        mitigated_by=NETWORK,
-    ),
-    Rule(
-        "external.database", EXTERNAL,
-        "connects to a database server: its state, availability and latency are outside the test",
-        "use a transaction rolled back per test, an in-memory engine, or a container fixture that waits until ready",
-        0.75,
-        calls=(
-            "psycopg2.connect", "psycopg.connect", "psycopg.AsyncConnection*", "psycopg_pool.*", "asyncpg.connect",
-            "asyncpg.create_pool", "pymysql.connect", "MySQLdb.connect", "mysql.connector.connect", "aiomysql.*",
-            "pymongo.MongoClient*", "motor.motor_asyncio.*", "cassandra.cluster.Cluster*", "elasticsearch.*Elasticsearch*",
-            "opensearchpy.*", "neo4j.GraphDatabase.*", "pyodbc.connect", "cx_Oracle.connect", "oracledb.connect",
-            "clickhouse_driver.*", "clickhouse_connect.*", "snowflake.connector.connect", "pymssql.connect",
-            "sqlalchemy.create_engine", "sqlalchemy.ext.asyncio.create_async_engine", "qdrant_client.*",
-            "chromadb.HttpClient", "weaviate.*", "pinecone.*", "influxdb_client.*",
-        ),
-        except_calls=_ERRORS,
-        when=p.local_engine_url,
-        mitigated_by=NETWORK,
-    ),
-    Rule(
-        "external.llm-api", EXTERNAL,
-        "calls a hosted model API (OpenAI, Anthropic, Gemini...): answers, latency and rate limits vary",
-        "record the responses (vcrpy / respx) or stub the client; keep live calls in an opt-in integration suite",
-        0.9,
-        calls=(
-            "openai.*", "anthropic.*", "cohere.*", "google.generativeai.*", "google.genai.*", "mistralai.*", "groq.*",
-            "litellm.*", "langchain_openai.*", "langchain_anthropic.*", "langchain_google_genai.*",
-            "langchain_community.chat_models.*", "langchain_community.llms.*", "langchain.chat_models.*",
-            "langchain.llms.*", "replicate.*", "together.*", "huggingface_hub.InferenceClient*", "ollama.*", "voyageai.*",
-        ),
-        except_calls=_ERRORS,
-        mitigated_by=NETWORK,
-    ),
-    Rule(
-        "external.api-client", EXTERNAL,
-        "calls a hosted service through its SDK client: no URL in sight, but every call crosses the network",
-        "stub the client (or record its traffic) in the test; keep live calls in an opt-in integration suite",
-        0.8,
-        calls=(
-            "github.Github*", "gitlab.Gitlab*", "stripe.*", "twilio.rest.*", "slack_sdk.*", "slack.WebClient*",
-            "tweepy.*", "googlemaps.*", "praw.*", "dropbox.*", "jira.JIRA*", "atlassian.*", "hvac.*", "consul.*",
-            "sendgrid.*", "simple_salesforce.*", "telegram.Bot*", "discord.Client*", "zulip.Client*",
-            "notion_client.*", "pyairtable.*", "algoliasearch.*", "spotipy.*", "yfinance.*", "wikipedia.*",
-            "geopy.geocoders.*", "googletrans.*", "pytube.*", "feedparser.parse", "xmlrpc.client.ServerProxy*",
-            "zeep.Client*", "suds.client.Client*", "gql.Client*", "requests_oauthlib.OAuth2Session*", "pysnow.*",
-            "shopify.*", "mailchimp*", "pygithub.*", "octokit.*", "ghapi.*", "atproto.*", "pyVmomi.*",
-        ),
-        except_calls=(*_ERRORS, "*.Mock*", "*.testing.*", "*.test.*"),
-        mitigated_by=NETWORK,
-    ),
-    Rule(
-        "external.service-client", EXTERNAL,
-        "builds a third-party client with a server's address or a credential: no request in sight, but every call on it crosses the network",
-        "stub the client (or run the service in a fixture that waits until it is ready); keep live calls in an opt-in suite",
-        0.6,
-        calls=("*",),
-        except_calls=_ERRORS,
-        when=services.service_client,
-        mitigated_by=NETWORK,
-    ),
-    Rule(
-        "external.download", EXTERNAL,
-        "downloads a model, dataset or file from the internet",
-        "cache it in CI, point at a local fixture file, or mark the test as needing the network",
-        0.7,
-        calls=(
-            "*.from_pretrained", "huggingface_hub.hf_hub_download", "huggingface_hub.snapshot_download",
-            "datasets.load_dataset", "torch.hub.load*", "torch.hub.download_url_to_file", "tensorflow_datasets.load",
-            "nltk.download", "spacy.cli.download", "gensim.downloader.load", "sklearn.datasets.fetch_*",
-            "*.utils.get_file", "wget.download", "gdown.download", "pooch.retrieve", "git.Repo.clone_from",
-        ),
-        mitigated_by=NETWORK,
-    ),
-    Rule(
-        "external.remote-shell-mail", EXTERNAL,
-        "talks to a mail, FTP or SSH server",
-        "use a local fake server (aiosmtpd, a stub) or mock the client",
-        0.75,
-        calls=("smtplib.SMTP*", "imaplib.IMAP4*", "poplib.POP3*", "ftplib.FTP*", "paramiko.SSHClient*",
-               "paramiko.Transport*", "fabric.Connection*", "asyncssh.connect", "aiosmtplib.*"),
-        except_calls=_ERRORS,
-        mitigated_by=NETWORK,
-    ),
-    Rule(
-        "external.container", EXTERNAL,
-        "starts or drives containers: image pulls and start-up time vary",
-        "wait until the service is ready (a health check), with generous timeouts",
-        0.6,
-        calls=("docker.from_env", "docker.DockerClient*", "docker.APIClient*", "testcontainers.*"),
-    ),
-    Rule(
-        "async.real-browser", ASYNC,
-        "drives a real browser: page loads, scripts and rendering finish on their own schedule",
-        "wait for elements and states explicitly (expect(...).to_be_visible(), WebDriverWait(...).until(...))",
-        0.5,
-        calls=("selenium.webdriver.Chrome*", "selenium.webdriver.Firefox*", "selenium.webdriver.Remote*",
-               "selenium.webdriver.Edge*", "selenium.webdriver.Safari*", "playwright.sync_api.sync_playwright",
-               "playwright.async_api.async_playwright", "pyppeteer.launch", "splinter.Browser"),
-    ),
-    Rule(
-        "external.remote-url", EXTERNAL,
-        "names a remote URL: the test probably reaches it over the network",
-        "serve the content locally or mock the request",
-        0.3,
-        matcher=m.SimpleString(value=m.MatchRegex(r"""[rbuRBUfF]*['"]{1,3}https?://.*""")),
-        when=p.remote_url,
-        mitigated_by=NETWORK,
-    ),
-    Rule(
-        "external.machine-environment", EXTERNAL,
-        "depends on the machine: environment variables, CPU count, user, host name, locale or installed tools",
-        "set what the test needs with monkeypatch.setenv / monkeypatch.setattr",
-        0.25,
-        calls=("os.environ.get", "os.getenv", "os.cpu_count", "multiprocessing.cpu_count", "shutil.which",
-               "getpass.getuser", "socket.gethostname", "platform.node", "locale.getlocale",
-               "locale.getdefaultlocale", "locale.getpreferredencoding", "os.path.expanduser", "pathlib.Path.home",
-               "psutil.*", "shutil.disk_usage", "os.getloadavg"),
-    ),
-    Rule(
-        "external.declared-network", EXTERNAL,
-        "is marked as needing the network or a live service (network, online, integration...)",
-        "keep it out of the gating suite, or record the traffic so it runs offline",
-        0.6,
-        scope=True,
-    ),
-    Rule(
-        "external.credentials", EXTERNAL,
-        "reads a credential or endpoint from the environment: it talks to a real, configured service",
-        "stub the service in unit tests; run the live test in a separate, opt-in suite",
-        0.6,
-        calls=("os.environ.get", "os.getenv", "os.environ.__getitem__"),
-        when=p.credential_variable,
-        mitigated_by=NETWORK,
-    ),
-    Rule(
-        "external.fixed-port", EXTERNAL,
-        "listens or connects on a fixed port: another process or a parallel worker may hold it",
-        "bind to port 0 and read the port the OS chose",
-        0.5,
-        calls=("*",),
-        when=p.fixed_port,
-    ),
-    Rule(
-        "async.browser-fixture", ASYNC,
-        "requests a plugin fixture that drives a real browser (Playwright page, Selenium driver)",
-        "wait for elements and states explicitly, never for fixed times",
-        0.4,
-        scope=True,
-    ),
-    Rule(
-        "external.live-fixture", EXTERNAL,
-        "requests a plugin fixture that starts a live server, container or database",
-        "make sure the fixture waits until the service is ready; keep such tests out of the fast suite",
-        0.4,
-        scope=True,
-    ),
-    # -- data --------------------------------------------------------------------------
-    Rule(
-        "data.unseeded-random", DATA,
-        "draws random values without a seed: each run tests different data",
-        "seed it (random.Random(1234), np.random.default_rng(1234)) or use fixed test data",
-        0.6,
-        calls=(
-            "random.random", "random.randint", "random.randrange", "random.choice", "random.choices",
-            "random.shuffle", "random.sample", "random.uniform", "random.gauss", "random.normalvariate",
-            "random.getrandbits", "random.triangular", "random.expovariate", "random.Random",
-            "random.SystemRandom*", "numpy.random.*", "torch.rand", "torch.randn", "torch.randint", "torch.randperm",
-            "torch.rand_like", "torch.randn_like", "torch.normal", "torch.bernoulli", "torch.multinomial",
-            "tensorflow.random.*", "faker.Faker", "factory.fuzzy.*",
-            "mimesis.*",
-        ),
-        # Methods of a generator object are covered by the line that built it.
-        except_calls=("*().*", "numpy.random.seed", "numpy.random.set_state", "numpy.random.get_state", "numpy.random.SeedSequence",
-                      "numpy.random.default_rng().*", "numpy.random.RandomState().*", "numpy.random.Generator().*",
-                      "tensorflow.random.set_seed", "tensorflow.random.set_global_generator", "*.seed", "*.seed_instance"),
-        when=p.unseeded_generator,
-        mitigated_by=frozenset({Mitigation.SEED}),
-    ),
-    Rule(
-        "data.clock-seed", DATA,
-        "seeds the RNG from the clock (or with no argument): a different sequence on every run",
-        "seed with a constant and print it on failure",
-        0.6,
-        calls=("random.seed", "numpy.random.seed", "torch.manual_seed", "faker.Faker.seed"),
-        when=p.seeded_from_clock_or_nothing,
-    ),
-    Rule(
-        "data.no-seed", DATA,
-        "passes seed=None (or random_state=None): the library picks a fresh seed on every run",
-        "pass a fixed seed",
-        0.6,
-        calls=("*",),
-        when=p.explicit_no_seed,
-    ),
-    Rule(
-        "data.uuid", DATA,
-        "generates random ids: anything that sorts, hashes or compares them varies per run",
-        "use fixed ids in the test, or compare without depending on their order",
-        0.3,
-        calls=("uuid.uuid1", "uuid.uuid4", "shortuuid.uuid", "ulid.new", "ulid.ULID"),
-        when=p.not_a_name,
-    ),
-    Rule(
-        "data.set-order", DATA,
-        "depends on the iteration order of a set: it varies with hashing (PYTHONHASHSEED) and history",
-        "sort before comparing (sorted(s)) or compare as sets",
-        0.7,
-        calls=("list", "tuple", "iter", "enumerate", "next", "*.join"),
-        when=p.iterates_a_set,
-        varies_with_hash_seed=True,
-    ),
-    Rule(
-        "data.set-loop", DATA,
-        "loops over a set and builds ordered output from it",
-        "iterate sorted(s)",
-        0.5,
-        matcher=m.For(),
-        when=p.iterates_a_set,
-        varies_with_hash_seed=True,
-    ),
-    Rule(
-        "data.string-set-passed", DATA,
-        "passes a set of strings to code whose output the test compares exactly: its order changes per process",
-        "pass a list (or sort inside the code under test)",
-        0.45,
-        matcher=m.Arg(value=m.Set()),
-        when=p.passes_string_set,
-        varies_with_hash_seed=True,
-    ),
-    Rule(
-        "data.hash-value", DATA,
-        "uses hash() values: str and bytes hashes change per process (PYTHONHASHSEED)",
-        "do not persist or compare hash() values; use hashlib for stable digests",
-        0.5,
-        calls=("hash",),
-        varies_with_hash_seed=True,
-    ),
-    Rule(
-        "data.float-equality", DATA,
-        "compares floats exactly: rounding differs with order of operations, platform and BLAS",
-        "compare with pytest.approx or math.isclose",
-        0.45,
-        matcher=m.Assert(test=m.Comparison()),
-        when=p.float_equality,
-    ),
-    Rule(
-        "data.float-assert-equal", DATA,
-        "assertEqual on floats: rounding differs with order of operations, platform and BLAS",
-        "use assertAlmostEqual or pytest.approx",
-        0.45,
-        calls=("*.assertEqual", "*.assertEquals"),
-        when=p.float_equality,
-    ),
-    Rule(
-        "data.directory-order", DATA,
-        "lists a directory: the order of entries is up to the filesystem",
-        "sort the listing (sorted(os.listdir(...)))",
-        0.5,
-        calls=("os.listdir", "os.scandir", "os.walk", "glob.glob", "glob.iglob", "*.iterdir", "*.glob", "*.rglob"),
-        when=p.ordered_use,
-    ),
-    Rule(
-        "data.unordered-query", DATA,
-        "a SELECT without ORDER BY: rows come back in whatever order the database likes",
-        "add ORDER BY, or compare the rows as a set",
-        0.35,
-        matcher=m.SimpleString(),
-        when=p.select_without_order,
-    ),
-    Rule(
-        "data.gpu-nondeterminism", DATA,
-        "runs on the GPU: many kernels are not bitwise deterministic",
-        "torch.use_deterministic_algorithms(True), or compare with a tolerance",
-        0.3,
-        calls=("*.cuda", "torch.cuda.*"),
-        except_calls=("torch.cuda.is_available", "torch.cuda.device_count", "torch.cuda.manual_seed*", "torch.cuda.empty_cache"),
-    ),
-    # -- fixture and isolation -----------------------------------------------------------
-    Rule(
-        "fixture.environ-write", FIXTURE,
-        "changes os.environ directly: the value leaks into every later test of the process",
-        "monkeypatch.setenv / monkeypatch.delenv (undone after the test) or mock.patch.dict(os.environ, ...)",
-        0.8,
-        calls=("os.environ.update", "os.environ.pop", "os.environ.setdefault", "os.environ.clear",
-               "os.environ.__setitem__", "os.environ.__delitem__", "os.putenv", "os.unsetenv", "os.environ.popitem"),
-    ),
-    Rule(
-        "fixture.environ-assign", FIXTURE,
-        "assigns os.environ[...] directly: the value leaks into every later test of the process",
-        "monkeypatch.setenv / monkeypatch.delenv (undone after the test)",
-        0.8,
-        matcher=m.AssignTarget(target=m.Subscript()),
-        when=lambda node, ctx: ctx.qualify(node.target.value) == "os.environ",  # type: ignore[attr-defined]  # m.AssignTarget(target=m.Subscript())
-    ),
-    Rule(
-        "fixture.chdir", FIXTURE,
-        "changes the working directory and does not restore it for the next test",
-        "monkeypatch.chdir(tmp_path) (undone after the test)",
-        0.7,
-        calls=("os.chdir",),
-    ),
-    Rule(
-        "fixture.import-state", FIXTURE,
-        "changes sys.path / sys.modules or reloads a module: later tests import something else",
-        "monkeypatch.syspath_prepend / monkeypatch.setitem(sys.modules, ...), which are undone",
-        0.6,
-        calls=("sys.path.insert", "sys.path.append", "sys.path.extend", "sys.path.remove", "sys.modules.pop",
-               "sys.modules.__setitem__", "sys.modules.update", "importlib.reload", "sys.meta_path.*"),
-    ),
-    Rule(
-        "fixture.module-attribute", FIXTURE,
-        "assigns an attribute of an imported module: it stays changed for every later test",
-        "monkeypatch.setattr(module, 'name', value) or mock.patch.object, which restore it",
-        0.7,
-        matcher=m.AssignTarget(target=m.Attribute()),
-        when=p.module_reference,
-    ),
-    Rule(
-        "fixture.patch-not-stopped", FIXTURE,
-        "starts a mock.patch without stopping it: the patch leaks into later tests",
-        "use the patch as a decorator/context manager, or addCleanup(patcher.stop) / yield then stop()",
-        0.8,
-        calls=("*patch().start", "*patch.object().start", "*patch.dict().start", "*patch.multiple().start"),
-    ),
-    Rule(
-        "fixture.process-config", FIXTURE,
-        "changes process-wide configuration (logging, warnings, locale, printing, defaults) that outlives the test",
-        "restore it in a fixture's teardown, or use caplog / warnings.catch_warnings / monkeypatch",
-        0.45,
-        calls=("logging.basicConfig", "logging.disable", "logging.getLogger().setLevel", "logging.getLogger().addHandler",
-               "logging.root.*", "warnings.simplefilter", "socket.setdefaulttimeout", "sys.setrecursionlimit",
-               "locale.setlocale", "numpy.set_printoptions", "numpy.seterr", "pandas.set_option", "os.umask",
-               "sys.settrace", "sys.setprofile", "signal.signal", "matplotlib.use", "matplotlib.rcParams.update",
-               "torch.set_default_dtype", "torch.set_num_threads", "django.conf.settings.configure",
-               "asyncio.set_event_loop_policy", "asyncio.set_event_loop"),
-    ),
-    Rule(
-        "fixture.cached-function", FIXTURE,
-        "calls a function cached with lru_cache/cache: it returns what an earlier test computed",
-        "clear it in a fixture (f.cache_clear()) or make the cache part of an object the test creates",
-        0.6,
-        scope=True,
-    ),
-    Rule(
-        "fixture.singleton", FIXTURE,
-        "uses a process-wide singleton: its state carries over from earlier tests",
-        "reset it in a fixture, or inject a fresh instance",
-        0.35,
-        calls=("*.instance", "*.get_instance", "*.getInstance", "*.shared_instance", "*.default_instance"),
-        except_calls=("threading.*", "asyncio.*", "tornado.*", "*IOLoop.instance"),
-    ),
-    Rule(
-        "fixture.shared-fixture-mutated", FIXTURE,
-        "changes an object from a fixture shared beyond this test (module/class/session scope)",
-        "give the fixture function scope, or copy the object before changing it",
-        0.9,
-        scope=True,
-    ),
-    Rule(
-        "fixture.no-teardown", FIXTURE,
-        "a fixture starts or opens something and returns it: nothing stops it after the test",
-        "yield the resource and stop/close it after the yield (or request.addfinalizer)",
-        0.5,
-        calls=("*.start", "*.connect", "*.serve_forever", "*.listen", "subprocess.Popen", "open"),
-        when=p.left_open_by_fixture,
-    ),
-    Rule(
-        "fixture.fixed-file", FIXTURE,
-        "writes a file at a fixed relative path: tests and workers share the working directory",
-        "write under the tmp_path fixture",
-        0.45,
-        calls=("open", "io.open", "codecs.open"),
-        when=p.writes_relative_file,
-    ),
-    Rule(
-        "fixture.fixed-folder", FIXTURE,
-        "works in a fixed relative path (written or deleted here): tests and xdist workers share the working directory",
-        "use the tmp_path fixture (or tmp_path_factory for a broader scope)",
-        0.45,
-        calls=("pathlib.Path", "pathlib.PurePath"),
-        when=p.relative_path_written,
-    ),
-    # -- order ---------------------------------------------------------------------------
-    Rule(
-        "order.global-statement", ORDER,
-        "rebinds a module global: later tests see the value this test left behind",
-        "keep the state in a fixture, or monkeypatch.setattr(module, 'NAME', value)",
-        0.85,
-        matcher=m.Global(),
-    ),
-    Rule(
-        "order.module-state-mutation", ORDER,
-        "changes a module-level container: the next test in the process starts from what this one left",
-        "build the container in a fixture, or copy it; restore it with monkeypatch.setattr / setitem",
-        0.85,
-        scope=True,
-    ),
-    Rule(
-        "order.shared-state-read", ORDER,
-        "reads module-level state that another test changes: the result depends on which ran first",
-        "give each test its own state (a fixture), or reset it in an autouse fixture",
-        0.7,
-        scope=True,
-    ),
-    Rule(
-        "order.shared-fixture-read", ORDER,
-        "uses a fixture shared beyond one test that another test changes: the result depends on which ran first",
-        "give the fixture function scope, or make the other test work on a copy",
-        0.75,
-        scope=True,
-    ),
-    Rule(
-        "order.polluted-environment", ORDER,
-        "reads the environment, which another test of this module changes without monkeypatch",
-        "make the other test use monkeypatch.setenv / monkeypatch.chdir, which are undone after it",
-        0.55,
-        scope=True,
-    ),
-    Rule(
-        "order.class-state", ORDER,
-        "changes class-level state: pytest creates a new instance per test, but class attributes are shared",
-        "set the state in setup_method or a fixture, on self, not on the class",
-        0.85,
-        scope=True,
-    ),
-    Rule(
-        "order.imported-state-mutation", ORDER,
-        "changes a registry or container that lives in an imported module: later tests inherit it",
-        "undo it with monkeypatch.setitem/setattr, or in a fixture's teardown",
-        0.6,
-        scope=True,
-    ),
-    Rule(
-        "order.explicit-order", ORDER,
-        "declares that it must run after other tests (order / dependency markers)",
-        "make the test set up what it needs itself",
-        0.85,
-        scope=True,
-    ),
-    Rule(
-        "order.cross-run-cache", ORDER,
-        "reads or writes pytest's cache, which persists across runs",
-        "use tmp_path or a fixture instead of config.cache",
-        0.7,
-        calls=("*.config.cache.get", "*.config.cache.set", "pytestconfig.cache.*", "*.config.cache.mkdir"),
-    ),
-]
+
+def assigns_os_environ(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``os.environ[...] = ...``: a subscript assignment whose target is the environment."""
+    if not (isinstance(node, cst.AssignTarget) and isinstance(node.target, cst.Subscript)):
+        return False
+    return ctx.qualify(node.target.value) == "os.environ"
+
+
+# -- loading ----------------------------------------------------------------------------------------
+_PREDICATE_HOMES = {"predicates": predicates, "services": services, "catalog": sys.modules[__name__]}
+_KEYS = frozenset({"id", "category", "weight", "message", "fix", "calls", "except_calls", "matcher", "when",
+                   "mitigated_by", "scope", "varies_with_hash_seed", "note"})
+
+
+def _globs(given: list[str]) -> tuple[str, ...]:
+    return tuple(g for glob in given for g in (ERRORS if glob == "@errors" else (glob,)))
+
+
+def _predicate(name: str) -> Predicate:
+    home, _, function = name.partition(".")
+    found: Predicate = getattr(_PREDICATE_HOMES[home], function)
+    return found
+
+
+def _rule(entry: dict[str, Any]) -> Rule:
+    unknown = set(entry) - _KEYS
+    if unknown:
+        raise ValueError(f"rule {entry.get('id')}: unknown keys {sorted(unknown)}")
+    return Rule(
+        entry["id"],
+        Category(entry["category"]),
+        entry["message"],
+        entry["fix"],
+        float(entry["weight"]),
+        calls=_globs(entry.get("calls", [])),
+        matcher=MATCHERS[entry["matcher"]] if "matcher" in entry else None,
+        when=_predicate(entry["when"]) if "when" in entry else None,
+        mitigated_by=frozenset(Mitigation(name) for name in entry.get("mitigated_by", [])),
+        scope=bool(entry.get("scope", False)),
+        varies_with_hash_seed=bool(entry.get("varies_with_hash_seed", False)),
+        except_calls=_globs(entry.get("except_calls", [])),
+    )
+
+
+RULES: list[Rule] = [_rule(entry) for entry in json.loads(Path(__file__).with_name("rules.json").read_bytes())]

@@ -36,6 +36,9 @@ from flaketui.diagnose.vocabulary import (
 
 @dataclass(frozen=True)
 class Hit:
+    """One match of a rule in the function read: its lines, and for a call rule the name the
+    call resolved to (``qualified``)."""
+
     rule: Rule
     line: int
     end_line: int

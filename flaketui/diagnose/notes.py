@@ -17,30 +17,45 @@ from collections.abc import Iterable
 
 from flaketui.models import Category, Evidence, FlakyTest
 
-#: Words that name a cause (case-insensitive). A comment may name several; the scorer weighs
-#: them with the code. Compiled on first use, by ``re``'s own cache: a scan whose diagnoses all
-#: come from the diagnosis cache reads no note and compiles none.
-VOCABULARY: tuple[tuple[Category, str], ...] = (
-    (Category.RACE, (r"\brac(e|es|y|ing)\b(?! ?track)|race condition|thread[- ]?safe|concurren|deadlock|interleav"
-                    r"|\bthreads?\b|\block(ing)? (order|contention)|in[- ]flight|still running|returns? before")),
-    (Category.ASYNC, (r"time ?out(s|error)?\b|timed out|\bhang(s|ing)?\b|\bwait(s|ing)? (for|until)|not (yet )?ready|event loop"
-                     r"|\beventually\b|heartbeat|not (yet )?(started|registered|finished)"
-                     r"|\bpoll(s|ing)?\b")),
+#: Words that name a cause: regular expressions, matched case-insensitively, by category. A
+#: comment may name several; the scorer weighs them with the code. Joined into one pattern a
+#: category and compiled on first use, by ``re``'s own cache: a scan whose diagnoses all come
+#: from the diagnosis cache reads no note and compiles none.
+_CAUSE_WORDS: dict[Category, tuple[str, ...]] = {
+    Category.RACE: (
+        r"\brac(e|es|y|ing)\b(?! ?track)", "race condition", r"thread[- ]?safe", "concurren", "deadlock", "interleav",
+        r"\bthreads?\b", r"\block(ing)? (order|contention)", r"in[- ]flight", "still running", "returns? before",
+    ),
+    Category.ASYNC: (
+        r"time ?out(s|error)?\b", "timed out", r"\bhang(s|ing)?\b", r"\bwait(s|ing)? (for|until)", "not (yet )?ready",
+        "event loop", r"\beventually\b", "heartbeat", "not (yet )?(started|registered|finished)", r"\bpoll(s|ing)?\b",
+    ),
     # "Slow CI" and "under load" explain why a timing or a timeout trips, not which: no category.
-    (Category.TIME, (r"\btiming\b|wall[- ]?clock"
-                    r"|\bclock\b|time ?zones?|\bdst\b|midnight|daylight saving|time[- ]sensitive|\belapsed\b"
-                    r"|\bdurations?\b|clock resolution|timer resolution")),
-    (Category.EXTERNAL, (r"\bnetwork\b|internet|\bconnection (refused|reset|error|closed|drops?)\b|download"
-                        r"|rate[- ]limit|\bapi\b|\bremote\b|\bdns\b|upstream|github|\baws\b|\bs3\b|\bproxy\b"
-                        r"|\bssl\b|certificate|\bport\b|service (is )?(down|unavailable)|\boffline\b|third[- ]party")),
-    (Category.ORDER, (r"previous tests?|other tests?|earlier tests?|another test|runs? (alone|first|in isolation)"
-                     r"|test order(ing)?|order[- ]dependen|pollut|leaks? (state|into)|global state|state (left|leaks?)"
-                     r"|pytest-randomly|random order")),
-    (Category.DATA, (r"\bseed(ed|s)?\b|hash ?seed|pythonhashseed|hash (order|randomi[sz]ation)|set order|dict order"
-                    r"|floating[- ]point|rounding|random (data|values|inputs?)")),
-    (Category.FIXTURE, (r"\bfixtures?\b|teardown|clean ?up|leftover|working directory|environment variables?|env vars?"
-                       r"|tmp ?dir|temp(orary)? (file|dir)")),
-)
+    Category.TIME: (
+        r"\btiming\b", "wall[- ]?clock", r"\bclock\b", "time ?zones?", r"\bdst\b", "midnight", "daylight saving",
+        "time[- ]sensitive", r"\belapsed\b", r"\bdurations?\b", "clock resolution", "timer resolution",
+    ),
+    Category.EXTERNAL: (
+        r"\bnetwork\b", "internet", r"\bconnection (refused|reset|error|closed|drops?)\b", "download",
+        "rate[- ]limit", r"\bapi\b", r"\bremote\b", r"\bdns\b", "upstream", "github", r"\baws\b", r"\bs3\b",
+        r"\bproxy\b", r"\bssl\b", "certificate", r"\bport\b", "service (is )?(down|unavailable)", r"\boffline\b",
+        "third[- ]party",
+    ),
+    Category.ORDER: (
+        "previous tests?", "other tests?", "earlier tests?", "another test", "runs? (alone|first|in isolation)",
+        "test order(ing)?", "order[- ]dependen", "pollut", "leaks? (state|into)", "global state", "state (left|leaks?)",
+        "pytest-randomly", "random order",
+    ),
+    Category.DATA: (
+        r"\bseed(ed|s)?\b", "hash ?seed", "pythonhashseed", "hash (order|randomi[sz]ation)", "set order", "dict order",
+        "floating[- ]point", "rounding", "random (data|values|inputs?)",
+    ),
+    Category.FIXTURE: (
+        r"\bfixtures?\b", "teardown", "clean ?up", "leftover", "working directory", "environment variables?",
+        "env vars?", "tmp ?dir", "temp(orary)? (file|dir)",
+    ),
+}
+VOCABULARY: tuple[tuple[Category, str], ...] = tuple((c, "|".join(words)) for c, words in _CAUSE_WORDS.items())
 _FLAKE_WORDS = re.compile(r"flak|sporadic|intermittent|sometimes|occasionally|now and then|from time to time"
                           r"|randomly fail|hopefully|not always|once in a while|\bxfail\b|rerun", re.IGNORECASE)
 _NETWORK_ERRORS = re.compile(r"Connection\w*Error|ConnectError|HTTPError|URLError|SSLError|socket\.|gaierror"

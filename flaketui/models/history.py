@@ -35,7 +35,7 @@ class HuntVerdict(StrEnum):
 
 @dataclass(frozen=True)
 class Tally:
-    """Pass/fail counts of one test in one source (a hunt mode, CI history...)."""
+    """Pass/fail counts of one test in one source (a hunt mode, CI history, a fix proof's before or after)."""
 
     passed: int = 0
     failed: int = 0
@@ -181,7 +181,8 @@ class Polluter:
     polluter: str
     runs: int
     hunt_id: int | None = None
-    confirmed_at: str = ""
+    #: When it was recorded: None until the store records it (and stamps the time).
+    confirmed_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -197,13 +198,14 @@ class Candidate(NamesATest):
 
 @dataclass(frozen=True)
 class SuiteOutcome:
-    """One test's outcome in one whole-suite run: passed, failed or skipped."""
+    """One test's outcome in one whole-suite run: passed, skipped or failed (an error in setup or
+    teardown, a timeout and a crash count as failed; ``message`` says which)."""
 
     nodeid: str
     outcome: str
     message: str = ""
-    #: Seconds it ran (0.0 when not known: runs read back from the record).
-    duration: float = 0.0
+    #: Seconds it ran; None when not known (runs read back from the record).
+    duration: float | None = None
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,10 @@ from flaketui.remedies.external import propose_keep
 from flaketui.remedies.floats import propose_approx
 from flaketui.remedies.joins import propose_wait_before_assert
 from flaketui.remedies.locks import propose_lock
+from flaketui.remedies.names import propose_name_per_instance, propose_unique_name
 from flaketui.remedies.ordering import propose_sorted
 from flaketui.remedies.paths import propose_tmp_path
+from flaketui.remedies.polls import propose_poll_state
 from flaketui.remedies.pollution import propose_restoring
 from flaketui.remedies.ports import propose_free_port
 from flaketui.remedies.seeds import propose_seed
@@ -48,6 +50,7 @@ REMEDIES: tuple[tuple[Category, Remedy], ...] = (
     (Category.ASYNC, propose_waits),
     (Category.RACE, propose_wait_before_assert),
     (Category.ASYNC, propose_nonblocking_sleep),
+    (Category.ASYNC, propose_poll_state),
     (Category.ORDER, propose_restoring),
     (Category.DATA, propose_sorted),
     (Category.DATA, propose_seed),
@@ -58,6 +61,8 @@ REMEDIES: tuple[tuple[Category, Remedy], ...] = (
     (Category.TIME, propose_perf_counter),
     (Category.FIXTURE, propose_tmp_path),
     (Category.FIXTURE, propose_free_port),
+    (Category.FIXTURE, propose_name_per_instance),
+    (Category.FIXTURE, propose_unique_name),
     (Category.RACE, propose_lock),
     (Category.EXTERNAL, propose_keep),
 )

@@ -3,7 +3,6 @@ print a node, and rebuild a statement block."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator, Sequence
 
 import libcst as cst
@@ -12,8 +11,9 @@ from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from flaketui.diagnose.resolve import dotted, import_aliases
+from flaketui.diagnose.trees import parse  # one tree per content, shared with the diagnosis
 
-__all__ = ["dotted", "import_aliases"]
+__all__ = ["dotted", "import_aliases", "parse"]
 
 FunctionChange = Callable[[cst.FunctionDef], cst.FunctionDef]
 _EMPTY = cst.Module(body=[])
@@ -39,15 +39,6 @@ class CoroutineAware(cst.CSTTransformer):
         self.scopes.pop()
         return updated
 
-
-@functools.lru_cache(maxsize=256)
-def parse(source: bytes) -> cst.Module | None:
-    """The module's tree, parsed once per content: several remedies read the same project
-    modules, and libcst nodes are immutable, so they share one tree."""
-    try:
-        return cst.parse_module(source)
-    except (cst.ParserSyntaxError, UnicodeError, LookupError, SyntaxError):
-        return None
 
 
 def code(node: cst.CSTNode) -> str:
@@ -100,7 +91,23 @@ class _SwapFunction(cst.CSTTransformer):
 
 
 def change_function(module: cst.Module, function: cst.FunctionDef, change: FunctionChange) -> cst.Module:
-    """The module with ``function`` (a node of it) replaced by ``change(function)``."""
+    """The module with ``function`` (a node of it) replaced by ``change(function)``.
+
+    A function at module level or in a top-level class is swapped in place: the other
+    statements stay the very same nodes, so nothing walks a test module of thousands of lines
+    (and the guard's tallies of them are reused). A nested function takes the full walk."""
+    body = list(module.body)
+    for index, statement in enumerate(body):
+        if statement is function:
+            body[index] = change(function)
+            return module.with_changes(body=body)
+        members = statement.body.body if isinstance(statement, cst.ClassDef) and isinstance(statement.body, cst.IndentedBlock) else ()
+        for inner, member in enumerate(members):
+            if member is function:
+                new_members = [*members[:inner], change(function), *members[inner + 1 :]]
+                assert isinstance(statement, cst.ClassDef) and isinstance(statement.body, cst.IndentedBlock)
+                body[index] = statement.with_changes(body=statement.body.with_changes(body=new_members))
+                return module.with_changes(body=body)
     return module.visit(_SwapFunction(function, change))
 
 
@@ -132,7 +139,20 @@ def add_imports(module: cst.Module, imports: Sequence[tuple[str, str | None]]) -
     context = CodemodContext()
     for dotted_module, name in imports:
         AddImportsVisitor.add_needed_import(context, dotted_module, name)
-    return AddImportsVisitor(context).transform_module(module)
+    # libcst's visitor reads and changes only the leading block of imports (after a docstring)
+    # and the statement after it, but it copies and walks the whole module: on a test module
+    # of thousands of lines that cost seconds. It gets the head alone; the rest is kept as is.
+    body = module.body
+    end = next((i for i in range(1, len(body)) if not _is_import_line(body[i])), len(body) - 1) + 1
+    head = AddImportsVisitor(context).transform_module(module.with_changes(body=body[:end]))
+    return module.with_changes(body=[*head.body, *body[end:]])
+
+
+def _is_import_line(statement: cst.BaseStatement) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Import | cst.ImportFrom)
+    )  # fmt: skip
 
 
 def statement(text: str) -> cst.BaseStatement:
@@ -199,12 +219,16 @@ def changed_lines(before: bytes, after: bytes) -> list[int]:
     """Lines of ``before`` that the edit replaced or deleted (the line after, for insertions)."""
     import difflib
 
+    from flaketui.codemod.check import common_ends
+
     old, new = before.splitlines(), after.splitlines()
+    start, end = common_ends(old, new)
     found: list[int] = []
-    for tag, i1, i2, _, _ in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+    matcher = difflib.SequenceMatcher(a=old[start : len(old) - end], b=new[start : len(new) - end], autojunk=False)
+    for tag, i1, i2, _, _ in matcher.get_opcodes():
         if tag == "equal":
             continue
-        found.extend(range(i1 + 1, i2 + 1) if i2 > i1 else [i1 + 1])
+        found.extend(range(start + i1 + 1, start + i2 + 1) if i2 > i1 else [start + i1 + 1])
     return found
 
 

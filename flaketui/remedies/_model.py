@@ -47,6 +47,9 @@ class Context:
 
 @dataclass(frozen=True)
 class FileEdit:
+    """One file a proposal changes, whole: ``after`` is written only while the file still holds
+    ``before`` (``apply_edits``), so a fix proposed on other content is never applied."""
+
     path: str
     before: bytes
     after: bytes

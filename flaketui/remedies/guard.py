@@ -4,11 +4,13 @@ Compared between the file before and after: no assertion goes (``assert``, ``pyt
 ``self.assert*``), no comparison changes its operator, no skip or xfail appears, no ``try``
 appears, and no number changes (a bigger timeout or threshold is not a fix) other than the
 duration of a fixed sleep the fix replaces by waiting for the event itself, and the range a
-port was drawn from when the fix asks the operating system for a free port instead.
+port was drawn from when the fix asks the operating system for a free port instead. And an edit
+must compile wherever the file did (``await`` in a plain function parses but does not compile).
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -78,20 +80,39 @@ class _Tally(cst.CSTVisitor):
         self.numbers[node.value] += 1
 
 
-def _tally(source: bytes) -> _Tally | None:
-    module = parse(source)
-    if module is None:
-        return None
+def _units(module: cst.Module) -> list[cst.CSTNode]:
+    """The module's statements, a top-level class's members standing for the class (with the
+    parts of its header): one test of a class of hundreds changes, not the class."""
+    units: list[cst.CSTNode] = []
+    for statement in module.body:
+        if isinstance(statement, cst.ClassDef) and isinstance(statement.body, cst.IndentedBlock):
+            units += [*statement.decorators, statement.name, *statement.bases, *statement.keywords, *statement.body.body]
+        else:
+            units.append(statement)
+    return units
+
+
+def _tally(units: list[cst.CSTNode]) -> _Tally:
     tally = _Tally()
-    module.visit(tally)
+    for unit in units:
+        unit.visit(tally)
     return tally
 
 
-def weakening(path: str, before: bytes, after: bytes) -> str | None:
-    """Why the edit of ``path`` would weaken a test, or None when it does not."""
-    old, new = _tally(before), _tally(after)
-    if old is None or new is None:
+def weakening(path: str, before: bytes, after: bytes, after_module: cst.Module | None = None) -> str | None:
+    """Why the edit of ``path`` would weaken a test, or None when it does not (``after_module``:
+    the tree ``after`` was printed from, when the caller has it).
+
+    Only what changed is counted: a remedy's tree keeps every statement it did not touch as the
+    very node it parsed (``_cst.change_function``), so a module of thousands of lines is not
+    walked twice per proposal; trees that share nothing are counted whole."""
+    old_module, new_module = parse(before), after_module if after_module is not None else parse(after)
+    if old_module is None or new_module is None:
         return f"{path} would not parse after the change"
+    old_units, new_units = _units(old_module), _units(new_module)
+    kept = {id(u) for u in old_units} & {id(u) for u in new_units}
+    old = _tally([u for u in old_units if id(u) not in kept])
+    new = _tally([u for u in new_units if id(u) not in kept])
     if new.assertions < old.assertions:
         return f"it would remove an assertion from {path}"
     if new.operators - old.operators or old.operators - new.operators:
@@ -105,3 +126,20 @@ def weakening(path: str, before: bytes, after: bytes) -> str | None:
         changed = ", ".join(sorted(removed - old.sleep_numbers - old.port_numbers))
         return f"it would change a number in {path} ({changed}): a bigger timeout or threshold is not a fix"
     return None
+
+
+@functools.lru_cache(maxsize=64)
+def _compiles(source: bytes) -> bool:
+    try:
+        compile(source, "<proposal>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def breaks(path: str, before: bytes, after: bytes) -> str | None:
+    """Why the edit of a Python file would not compile, when the file compiled before (a newer
+    Python's syntax than this interpreter's is not held against the edit)."""
+    if not path.endswith(".py") or _compiles(after) or not _compiles(before):
+        return None
+    return f"{path} would not compile after the change"

@@ -62,20 +62,33 @@ def _returns_set(function: cst.FunctionDef) -> bool:
     return bool(returns) and all(r.value is not None and _is_set(r.value, set()) for r in returns)
 
 
-def set_functions(ctx: Context, module: cst.Module, names: dict[str, str]) -> set[str]:
+def set_functions(ctx: Context, module: cst.Module, names: dict[str, str], within: str | None = None) -> set[str]:
     """``tags_of()`` / ``tags.tags_of()``: the calls, as the test spells them, of functions of the
-    test's module or the project's that return a set."""
-    found = {f"{f.name.value}()" for owner, f in top_level_functions(module) if owner is None and _returns_set(f)}
+    test's module or the project's that return a set (with ``within``, the code that calls them:
+    only the functions it names are read, not every function of a module of thousands of lines)."""
+
+    def named(name: str) -> bool:
+        return within is None or name in within
+
+    found = {
+        f"{f.name.value}()" for owner, f in top_level_functions(module)
+        if owner is None and named(f.name.value) and _returns_set(f)
+    }  # fmt: skip
     by_qualified = {qualified: local for local, qualified in names.items()}
     for path in project_modules(ctx, names):
-        project = parse(ctx.read(path) or b"")
         dotted_module = module_of_file(ctx, path)
-        if project is None or dotted_module is None:
+        if dotted_module is None:
+            continue
+        imported = {q[len(dotted_module) + 1 :] for q in by_qualified if q.startswith(dotted_module + ".")}
+        if dotted_module not in by_qualified and not any(named(n) for n in imported):
+            continue  # the test reaches none of its functions by name: not worth a parse
+        project = parse(ctx.read(path) or b"")
+        if project is None:
             continue
         for owner, function in top_level_functions(project):
-            if owner is not None or not _returns_set(function):
-                continue
             name = function.name.value
+            if owner is not None or not named(name) or not _returns_set(function):
+                continue
             if f"{dotted_module}.{name}" in by_qualified:
                 found.add(f"{by_qualified[f'{dotted_module}.{name}']}()")
             if dotted_module in by_qualified:
@@ -207,7 +220,7 @@ class _Respell(cst.CSTTransformer):
 @on_test("order.sorted")
 def propose_sorted(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     remedy = loaded.remedy
-    sort = _Sort(set_functions(ctx, loaded.module, loaded.names))
+    sort = _Sort(set_functions(ctx, loaded.module, loaded.names, code(loaded.function)))
     function = loaded.function.visit(sort)
     assert isinstance(function, cst.FunctionDef)
     changes: dict[str, tuple[bytes, cst.Module]] = {}

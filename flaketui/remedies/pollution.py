@@ -98,12 +98,17 @@ def _registries(ctx: Context, names: dict[str, str]) -> dict[str, dict[str, list
         if not containers:
             continue
         qualified = _qualified(ctx, path)
+        fills = {n: re.compile(rf"\b{re.escape(n)}\s*\[[^\]]*\]\s*=[^=]|\b{re.escape(n)}\.({'|'.join(_MUTATORS)})\(")
+                 for n in containers}  # fmt: skip
+        text = source.decode("utf-8", errors="replace")
+        filled_here = sorted(n for n, fill in fills.items() if fill.search(text))
+        if not filled_here:
+            continue  # a function's text is part of the module's: nothing here fills a container
         for owner, function in top_level_functions(module):
             if owner is not None:
                 continue
-            filled = sorted(n for n in containers if re.search(
-                rf"\b{re.escape(n)}\s*\[[^\]]*\]\s*=[^=]|\b{re.escape(n)}\.({'|'.join(_MUTATORS)})\(", code(function)
-            ))
+            body = code(function)
+            filled = [n for n in filled_here if fills[n].search(body)]
             if filled:
                 found.setdefault(qualified, {})[function.name.value] = [(n, containers[n]) for n in filled]
     return found

@@ -75,12 +75,17 @@ def brittle_on(
     victim: cst.FunctionDef, setter: cst.FunctionDef, names: dict[str, str], registries: Registries
 ) -> list[Registration]:
     """The setter's registrations whose keys the victim names but never registers itself."""
+    if not registries:
+        return []  # the project fills no registry: no test can register for another
+    setter_registers = registrations(setter, names, registries)
+    if not setter_registers:
+        return []  # asked of every test in a module of hundreds: the victim's side only when needed
     own = {k for r in registrations(victim, names, registries) for k in r.keys}
     named = {
         s.evaluated_value for s in m.findall(victim, m.SimpleString())
         if isinstance(s, cst.SimpleString) and isinstance(s.evaluated_value, str)
     }  # fmt: skip
-    return [r for r in registrations(setter, names, registries) if (r.keys & named) - own]
+    return [r for r in setter_registers if (r.keys & named) - own]
 
 
 def own_setup(victim: cst.FunctionDef, needed: Sequence[Registration]) -> cst.FunctionDef:

@@ -16,7 +16,7 @@ import libcst as cst
 
 from flaketui.models import Category
 from flaketui.remedies._base import Loaded, on_test, project_modules, proposal
-from flaketui.remedies._cst import change_function, dotted, line_of, parse, visit_function
+from flaketui.remedies._cst import change_function, code, dotted, line_of, parse, visit_function
 from flaketui.remedies._model import Context, Declined, Proposal
 
 #: Calls that push an entry onto a heap or a priority queue.
@@ -61,6 +61,10 @@ class _Pushes(cst.CSTVisitor):
                 order = _entry_order(arg.value)
                 if order is not None:
                     self.found.append((node, order))
+
+
+#: What ``_TieBreak`` rewrites needs a sort with a ``key=`` (cheaper to look for than the orders).
+_SORTS_BY_KEY = re.compile(r"\bsort(?:ed)?\b.*\bkey\s*=", re.DOTALL)
 
 
 def _project_orders(ctx: Context, names: dict[str, str]) -> dict[str, _Order]:
@@ -116,6 +120,8 @@ class _TieBreak(cst.CSTTransformer):
 
 @on_test("ties.project")
 def propose_tie_break(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
+    if not _SORTS_BY_KEY.search(code(loaded.function)):
+        return []  # nothing here sorts by a key: no need to read the project's orders
     orders = _project_orders(ctx, loaded.names)
     if not orders:
         return []

@@ -41,6 +41,7 @@ from flaketui.remedies._cst import (
     visit_function,
 )
 from flaketui.remedies._model import Context, Declined, Proposal
+from flaketui.remedies.polls import deadline_poll, monotonic_clock
 
 _ASYNC_SLEEPS = frozenset({"asyncio.sleep", "trio.sleep", "anyio.sleep", "tornado.gen.sleep"})
 #: ``yield gen.sleep(n)`` in a tornado coroutine (``@gen_test``, ``@gen.coroutine``).
@@ -174,6 +175,22 @@ class _Rewrite(CoroutineAware):
         #: The sleep as the test wrote it, shortened to one poll's pause.
         self.pause = "time.sleep(0.01)"
         self.imports: list[tuple[str, str | None]] = []
+        #: Loops around the block: a sleep in a loop is a poll already (``while busy: sleep``).
+        self.loops = 0
+
+    def visit_While(self, node: cst.While) -> None:
+        self.loops += 1
+
+    def leave_While(self, original: cst.While, updated: cst.While) -> cst.While:
+        self.loops -= 1
+        return updated
+
+    def visit_For(self, node: cst.For) -> None:
+        self.loops += 1
+
+    def leave_For(self, original: cst.For, updated: cst.For) -> cst.For:
+        self.loops -= 1
+        return updated
 
     def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
         if self.done:
@@ -254,6 +271,8 @@ class _Rewrite(CoroutineAware):
             return [taken]
         if _checks_nothing_happened(before, after):
             return None  # the sleep gives a change the time to show; polling would end the wait at once
+        if self.loops:
+            return None  # the loop polls already; its assertion is a deadline, not the condition
         return self._poll(kind, after) or self._poll_handed(kind, after)
 
     def _poll_handed(self, kind: str, after: list[cst.BaseStatement]) -> list[cst.BaseStatement] | None:
@@ -290,17 +309,18 @@ class _Rewrite(CoroutineAware):
                 reads.append(line)
             else:
                 break
-        clock = _clock(self.names)
+        clock = monotonic_clock(self.names)
         if not conditions or clock is None:
             return None
         self.imports.append(clock[1])
         joined = " and ".join(f"({code(c)})" if len(conditions) > 1 else code(c) for c in conditions)
         pause = self.pause
         self.done = "polls the asserted condition against a deadline instead of sleeping a fixed time"
+        if not reads:
+            polled = deadline_poll(joined, pause, self.names)
+            return polled[0] if polled else None
         now = clock[0]
         deadline = statement(f"deadline = {now} + {WAIT_SECONDS}\n")
-        if not reads:
-            return [deadline, statement(f"while not ({joined}) and {now} < deadline:\n    {pause}\n")]
         self.consumed = len(reads)
         again = "".join("    " + code(r).strip() + "\n" for r in reads)
         loop = statement(
@@ -333,16 +353,6 @@ def _checks_nothing_happened(before: list[cst.BaseStatement], after: list[cst.Ba
                 if old in earlier and earlier[old] == later.get(new, new):
                     return True  # the same read, before the sleep and after it
     return False
-
-
-def _clock(names: dict[str, str]) -> tuple[str, tuple[str, str | None]] | None:
-    """How the poll reads a monotonic clock, and the import it needs: ``time.monotonic()``
-    unless ``time`` names something else here (``from time import time``), then ``monotonic()``."""
-    if names.get("time", "time") == "time":
-        return "time.monotonic()", ("time", None)
-    if names.get("monotonic", "time.monotonic") == "time.monotonic":
-        return "monotonic()", ("time", "monotonic")
-    return None
 
 
 class _Rename(cst.CSTTransformer):
@@ -461,7 +471,6 @@ class _CallSwap(cst.CSTTransformer):
 
 @on_test("wait.documented")
 def propose_documented_wait(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
-    remedy = loaded.remedy
     swaps = _recommended(ctx, loaded.names)
     if not swaps:
         return []
@@ -475,4 +484,4 @@ def propose_documented_wait(ctx: Context, loaded: Loaded) -> list[Proposal | Dec
         f"{path} documents that {old}() may return before the work is done and tells callers to use "
         f"{new}(): the test reads the result too early when the workers are slow."
     )
-    return [proposal(Category.RACE, remedy, title, why, {loaded.path: (loaded.source, module)})]
+    return [proposal(Category.RACE, loaded.remedy, title, why, {loaded.path: (loaded.source, module)})]

@@ -44,33 +44,34 @@ from flaketui.tui.widgets.test_table import TestTable
 NARROW_BELOW = 140
 
 
+def _hidden(key: str, action: str, description: str, tooltip: str = "", *, id: str = "") -> Binding:
+    """A key of the whole screen that help and the palette list but the footer does not; its id
+    (what a keymap remaps) is the action's name with dashes, unless given."""
+    return Binding(key, action, description, show=False, id=id or action.replace("_", "-"), tooltip=tooltip)
+
+
 class MainScreen(Screen[None]):
     BINDINGS = [
-        Binding("V", "verify_marked", "Verify marked", show=False, id="verify-marked",
-                tooltip="Queue a verification of every marked test (asks first if that is long)"),
-        Binding("W", "write_marked", "Fix marked", show=False, id="write-marked",
-                tooltip="Write, prove and offer to commit the best fix of every marked test, one after another"),
-        Binding("o", "verify_options", "Runs/mode", show=False, id="verify-options",
-                tooltip="Change the number of runs and the verification mode"),
+        _hidden("V", "verify_marked", "Verify marked",
+                "Queue a verification of every marked test (asks first if that is long)"),
+        _hidden("W", "write_marked", "Fix marked",
+                "Write, prove and offer to commit the best fix of every marked test, one after another"),
+        _hidden("o", "verify_options", "Runs/mode", "Change the number of runs and the verification mode"),
         Binding("x", "cancel", "Cancel", id="cancel", tooltip="Cancel the running verification (or a queued row)"),
-        Binding("z", "undo", "Undo", show=False, id="undo", tooltip="Put the last removed marker back (a new commit)"),
-        Binding("d", "toggle_detail", "Detail", show=False, id="toggle-detail",
-                tooltip="Show or hide the detail pane (the table takes the whole screen)"),
-        Binding("D", "big_detail", "Big detail", show=False, id="big-detail",
-                tooltip="The detail pane takes most of the screen, for a diff or a proof (D again: back)"),
-        Binding("ctrl+d", "scroll_detail(1)", "Detail down", show=False, id="detail-down",
-                tooltip="Scroll the detail pane half a page down (the table keeps the keys)"),
-        Binding("ctrl+u", "scroll_detail(-1)", "Detail up", show=False, id="detail-up",
-                tooltip="Scroll the detail pane half a page up"),
-        Binding("R", "rescan", "Rescan", show=False, id="rescan", tooltip="Scan the repository again"),
-        Binding("H", "hunt", "Hunt", show=False, id="hunt",
-                tooltip="Hunt for unmarked flaky tests: the suite serially, shuffled and under xdist (x stops; H again continues)"),
-        Binding("f", "findings", "Findings", show=False, id="findings",
-                tooltip="Repository findings: config reruns, hooks, CI flags"),
-        Binding("F", "goto_fix", "Fix line", show=False, id="goto-fix",
-                tooltip="Show the line the fix must change, in whichever file (F again: back to the test)"),
-        Binding("h", "tab(-1)", "Prev tab", show=False, id="tab-previous"),
-        Binding("l", "tab(1)", "Next tab", show=False, id="tab-next"),
+        _hidden("z", "undo", "Undo", "Put the last removed marker back (a new commit)"),
+        _hidden("d", "toggle_detail", "Detail", "Show or hide the detail pane (the table takes the whole screen)"),
+        _hidden("D", "big_detail", "Big detail",
+                "The detail pane takes most of the screen, for a diff or a proof (D again: back)"),
+        _hidden("ctrl+d", "scroll_detail(1)", "Detail down",
+                "Scroll the detail pane half a page down (the table keeps the keys)", id="detail-down"),
+        _hidden("ctrl+u", "scroll_detail(-1)", "Detail up", "Scroll the detail pane half a page up", id="detail-up"),
+        _hidden("R", "rescan", "Rescan", "Scan the repository again"),
+        _hidden("H", "hunt", "Hunt",
+                "Hunt for unmarked flaky tests: the suite serially, shuffled and under xdist (x stops; H again continues)"),
+        _hidden("f", "findings", "Findings", "Repository findings: config reruns, hooks, CI flags"),
+        _hidden("F", "goto_fix", "Fix line", "Show the line the fix must change, in whichever file (F again: back to the test)"),
+        _hidden("h", "tab(-1)", "Prev tab", id="tab-previous"),
+        _hidden("l", "tab(1)", "Next tab", id="tab-next"),
     ]
     HELP = "The repository"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_BELOW, "-wide")]

@@ -19,7 +19,7 @@ from typing import Any
 
 from flaketui.models import RunOutcome, RunResult, TestKey, Verdict, Verification, VerifyMode, VerifyOptions, selects
 from flaketui.verify.interpreter import Interpreter
-from flaketui.verify.runner import ProbeEvent, ProbeOutcome, ProbeRequest, installed_probe, run_probe
+from flaketui.verify.runner import ProbeEvent, ProbeOutcome, ProbeRequest, Watch, installed_probe, run_probe
 from flaketui.verify.targets import Target
 from flaketui.verify.verdict import verdict_of
 
@@ -129,9 +129,7 @@ def _run_group(where: _Where, group: list[Target], options: VerifyOptions, tally
         tally.results.setdefault(nodeid, [])
 
     def run(request: ProbeRequest, deadline: float | None) -> ProbeOutcome:
-        result = run_probe(
-            request, probe_dir, on_event=lambda e: _consume(e, tally, on_run), should_stop=stop, deadline_seconds=deadline
-        )
+        result = run_probe(request, probe_dir, Watch(lambda e: _consume(e, tally, on_run), stop, deadline))
         tally.cancelled = tally.cancelled or result.cancelled
         _attribute_crash(result, tally, on_run)
         _absorb_failure(result, request, tally)

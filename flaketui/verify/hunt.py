@@ -19,7 +19,7 @@ from typing import Any
 
 from flaketui.models.history import HuntMode, SuiteOutcome
 from flaketui.verify.engine import PARALLEL_WORKERS, failure_summary
-from flaketui.verify.runner import ProbeRequest, run_probe
+from flaketui.verify.runner import ProbeRequest, Watch, run_probe
 
 OutcomeCallback = Callable[[SuiteOutcome], None]
 StopPredicate = Callable[[], bool]
@@ -29,17 +29,26 @@ _KEEP_GOING = ("--continue-on-collection-errors",)
 
 
 @dataclass(frozen=True)
-class SuitePass:
-    """What one pass asks for. ``order``: exactly these node ids in this order (bisection)."""
+class Suite:
+    """The tests a pass runs and how pytest starts: the same for every pass of a hunt."""
 
     cwd: Path
     python: str
+    #: Relative to ``cwd``, as pytest's arguments.
     paths: tuple[str, ...]
+    pytest_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SuitePass:
+    """What one pass asks for: the suite, in ``mode``, under ``PYTHONHASHSEED=hash_seed``, in
+    pytest's order, shuffled by ``seed``, or exactly the node ids of ``order`` (bisection)."""
+
+    suite: Suite
     mode: HuntMode
     hash_seed: int
     seed: int | None = None
     order: tuple[str, ...] | None = None
-    pytest_args: tuple[str, ...] = ()
     #: Seconds a test may run, and the tests with a shorter timeout of their own (they hung before).
     timeout: float | None = None
     timeouts: Mapping[str, float] = field(default_factory=dict)
@@ -86,13 +95,14 @@ def run_pass(
             Path(timeouts_path).write_text(json.dumps(dict(request.timeouts)), encoding="utf-8")
             env["FLAKETUI_PROBE_TIMEOUTS"] = timeouts_path
         xdist = request.mode is HuntMode.XDIST
-        args = (*request.paths, *_KEEP_GOING)
+        suite = request.suite
+        args = (*suite.paths, *_KEEP_GOING)
         probe = ProbeRequest(
-            python=request.python,
-            cwd=request.cwd,
+            python=suite.python,
+            cwd=suite.cwd,
             # Node ids of a bisection run are selected by the order file, so whole paths here.
             args=(*args, "-n", str(PARALLEL_WORKERS)) if xdist else args,
-            pytest_args=request.pytest_args,
+            pytest_args=suite.pytest_args,
             mode="parallel" if xdist else "suite",
             runs=1,
             timeout=request.timeout,
@@ -114,7 +124,7 @@ def run_pass(
                 where = event.get("where")
                 result.problem = result.problem or (f"{where}: " if where else "") + str(event.get("message"))
 
-        outcome = run_probe(probe, probe_dir, on_event=consume, should_stop=should_stop, deadline_seconds=deadline_seconds)
+        outcome = run_probe(probe, probe_dir, Watch(consume, should_stop, deadline_seconds))
     result.seconds = time.monotonic() - started
     result.cancelled = outcome.cancelled
     # pytest exits 0 (all passed) or 1 (some failed) after running every test; anything else

@@ -28,7 +28,7 @@ StopPredicate = Callable[[], bool]
 ProbeEvent = dict[str, Any]
 EventCallback = Callable[[ProbeEvent], None]
 
-#: How often a waiting run checks ``should_stop`` and reads new events.
+#: How often a waiting run asks its ``Watch`` whether to stop and reads new events.
 POLL_SECONDS = 0.05
 #: Environment a pytest-xdist worker of *our* suite would leak into the target's pytest.
 _LEAKY_ENV = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID", "PYTEST_CURRENT_TEST")
@@ -127,19 +127,23 @@ def probe_env(request: ProbeRequest, probe_dir: str, events_path: str) -> dict[s
     return env
 
 
-def run_probe(
-    request: ProbeRequest,
-    probe_dir: str,
-    *,
-    on_event: EventCallback | None = None,
-    should_stop: StopPredicate | None = None,
-    deadline_seconds: float | None = None,
-) -> ProbeOutcome:
-    """Run one pytest process to the end (or until ``should_stop``), streaming its events.
+@dataclass(frozen=True)
+class Watch:
+    """How a caller follows one pytest process and ends it early: each event as it comes
+    (``on_event``), a stop it may ask for, and a bound on the whole run."""
 
-    ``deadline_seconds`` bounds the whole process (a hang the probe cannot interrupt);
-    past it the process group is killed and the outcome says so through ``returncode``.
-    """
+    on_event: EventCallback | None = None
+    should_stop: StopPredicate | None = None
+    #: Bounds the whole process (a hang the probe cannot interrupt): past it the process group
+    #: is killed and the outcome says so through ``returncode``.
+    deadline_seconds: float | None = None
+
+
+_UNWATCHED = Watch()
+
+
+def run_probe(request: ProbeRequest, probe_dir: str, watch: Watch = _UNWATCHED) -> ProbeOutcome:
+    """Run one pytest process to the end (or until ``watch`` stops it), streaming its events."""
     outcome = ProbeOutcome()
     with tempfile.TemporaryDirectory(prefix="flaketui-run-") as scratch:
         events_path = os.path.join(scratch, "events.jsonl")
@@ -167,14 +171,14 @@ def run_probe(
                 while True:
                     for event in reader.read_new():
                         outcome.events.append(event)
-                        if on_event is not None and event.get("event") != "child":
-                            on_event(event)
+                        if watch.on_event is not None and event.get("event") != "child":
+                            watch.on_event(event)
                     if process.poll() is not None:
                         break
-                    if should_stop is not None and should_stop():
+                    if watch.should_stop is not None and watch.should_stop():
                         outcome.cancelled = True
                         break
-                    if deadline_seconds is not None and waited >= deadline_seconds:
+                    if watch.deadline_seconds is not None and waited >= watch.deadline_seconds:
                         break
                     if not exited.wait(POLL_SECONDS):
                         waited += POLL_SECONDS
@@ -187,8 +191,8 @@ def run_probe(
                     _killpg(process.pid)
                 for event in reader.read_new():
                     outcome.events.append(event)
-                    if on_event is not None and not outcome.cancelled and event.get("event") != "child":
-                        on_event(event)
+                    if watch.on_event is not None and not outcome.cancelled and event.get("event") != "child":
+                        watch.on_event(event)
             outcome.returncode = process.returncode
         outcome.output = _tail(output_path)
     return outcome

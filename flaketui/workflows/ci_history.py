@@ -121,7 +121,7 @@ class HistoryWorkflow:
         target = target_for(self.workspace.root, victim, cwd=Path.cwd())
         # The rootdir of the victim's file; then the whole suite there, where a polluter may be.
         settings = self._settings((target.repo_nodeid.split("::", 1)[0],), 1, budget_minutes, pytest_args, None)
-        return find_polluter_of(self.workspace.store, replace(settings, paths=()), target.nodeid,
+        return find_polluter_of(self.workspace.store, replace(settings, suite=replace(settings.suite, paths=())), target.nodeid,
                                 on_progress=on_progress, should_stop=should_stop,
                                 hints=partial(self.named_polluters, settings.rootdir))  # fmt: skip
 
@@ -186,6 +186,7 @@ class HistoryWorkflow:
     def _settings(self, paths: Sequence[str], runs: int, budget_minutes: float,
                   pytest_args: str | Sequence[str] | None, seed: int | None) -> HuntSettings:  # fmt: skip
         from flaketui.hunting import HuntSettings
+        from flaketui.verify.hunt import Suite
 
         if budget_minutes <= 0:
             raise FlakeTUIError(f"--budget must be positive, not {budget_minutes:g}.", "Pass minutes, e.g. --budget 15.")
@@ -197,12 +198,15 @@ class HistoryWorkflow:
                 "Hunt one project at a time: pass paths of one rootdir.",
             )
         rootdir = rootdirs.pop()
-        return HuntSettings(
-            rootdir=rootdir,
+        suite = Suite(
             cwd=self.workspace.root / rootdir,
             python=self.workspace.interpreter().path,
             paths=tuple(p if rootdir == "." else p[len(rootdir) + 1 :] for p in relative),
             pytest_args=self._pytest_args(pytest_args),
+        )
+        return HuntSettings(
+            rootdir=rootdir,
+            suite=suite,
             runs_per_mode=runs,
             budget_seconds=budget_minutes * 60,
             seed=seed,

@@ -7,7 +7,10 @@ are available follows the selected row through reactives bound to the footer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partialmethod
+from typing import TypeVar
 
 from rich.text import Text
 from textual import events, on
@@ -16,6 +19,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
+from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
@@ -28,6 +32,7 @@ from flaketui.tui.widgets.test_table import TestTable
 #: Tables up to this many rows refill at every keystroke; bigger ones after a pause of _FILTER_PAUSE s.
 _REFILL_AT_ONCE_UP_TO = 300
 _FILTER_PAUSE = 0.12
+_Answer = TypeVar("_Answer")
 
 _CATEGORY_BINDINGS = [
     Binding(c.key, f"set_category('{c.value}')", f"Category {c.value}", show=False, id=f"category-{c.value}",
@@ -175,49 +180,38 @@ class TestList(Vertical):
             self.post_message(self.Decided(row.test, Category(value), DecidedBy.USER))
 
     def action_pick_category(self) -> None:
-        row = self._selected()
-        if row is None:
-            return
-
-        def chosen(category: Category | None) -> None:
-            if category is not None:
-                self.post_message(self.Decided(row.test, category, DecidedBy.USER))
-
-        self.app.push_screen(CategoryPicker(row.diagnosis, row.confirmed), chosen)
+        self._ask_in_modal(lambda row: CategoryPicker(row.diagnosis, row.confirmed),
+                           lambda row, category: self.Decided(row.test, category, DecidedBy.USER))  # fmt: skip
 
     def action_keep(self) -> None:
+        self._ask_in_modal(lambda row: KeepDialog(row.test.nodeid, row.triage.keep if row.triage else None),
+                           lambda row, keep: self.KeepChanged(row.test, keep if keep.reason else None))  # fmt: skip
+
+    def _ask_in_modal(self, modal: Callable[[Row], ModalScreen[_Answer | None]],
+                      answered: Callable[[Row, _Answer], Message]) -> None:  # fmt: skip
+        """Ask about the selected row in ``modal``; post what ``answered`` makes of its answer
+        (nothing when it was dismissed without one)."""
         row = self._selected()
         if row is None:
             return
 
-        def answered(keep: Keep | None) -> None:
-            if keep is not None:
-                self.post_message(self.KeepChanged(row.test, keep if keep.reason else None))
+        def post(answer: _Answer | None) -> None:
+            if answer is not None:
+                self.post_message(answered(row, answer))
 
-        self.app.push_screen(KeepDialog(row.test.nodeid, row.triage.keep if row.triage else None), answered)
+        self.app.push_screen(modal(row), post)
 
-    # -- work on the selected test ----------------------------------------------------------------
+    # -- work on the selected test: each key posts its message, the screen carries it out --------
     def _ask(self, asked: type[TestAsked]) -> None:
         if (row := self._selected()) is not None:
             self.post_message(asked(row.test))
 
-    def action_verify(self) -> None:
-        self._ask(self.VerifyAsked)
-
-    def action_commit(self) -> None:
-        self._ask(self.CommitAsked)
-
-    def action_propose(self) -> None:
-        self._ask(self.ProposeAsked)
-
-    def action_write_fix(self) -> None:
-        self._ask(self.WriteFixAsked)
-
-    def action_edit(self) -> None:
-        self._ask(self.EditAsked)
-
-    def action_copy_repro(self) -> None:
-        self._ask(self.CopyAsked)
+    action_verify = partialmethod(_ask, VerifyAsked)
+    action_commit = partialmethod(_ask, CommitAsked)
+    action_propose = partialmethod(_ask, ProposeAsked)
+    action_write_fix = partialmethod(_ask, WriteFixAsked)
+    action_edit = partialmethod(_ask, EditAsked)
+    action_copy_repro = partialmethod(_ask, CopyAsked)
 
     # -- filter and sort ----------------------------------------------------------------------------
     def action_filter(self) -> None:
