@@ -137,7 +137,9 @@ def judge(case: dict[str, object], answer: dict[str, object] | None, note: str, 
     expected = {(path, int(line)) for path, line in (str(x).rsplit(":", 1) for x in lines)}
     hit = bool(touched(str(best["diff"])) & expected)
     verdict = "hit" if hit else ("refused" if weakening else "miss")
-    return outcome(verdict, str(best.get("remedy", "?")))
+    later = next((f" (#{n} {p.get('remedy')} would hit)" for n, p in enumerate(proposals[1:], start=2)
+                  if touched(str(p["diff"])) & expected), "")  # fmt: skip
+    return outcome(verdict, str(best.get("remedy", "?")) + ("" if hit else later))
 
 
 def run_case(case: dict[str, object], mirrors: Path, scratch: Path, timeout: float, code: Path = ROOT) -> Outcome:
@@ -190,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             outcome = run_case(case, args.mirrors, Path(scratch_dir), args.timeout, args.code.resolve())
             outcomes.append(outcome)
             mark = "*" if outcome.weakening else " "
-            print(f"  {outcome.id:36} {outcome.verdict:11} {outcome.seconds:6.1f}s {mark} {outcome.what[:34]:34} "
+            print(f"  {outcome.id:36} {outcome.verdict:11} {outcome.seconds:6.1f}s {mark} {outcome.what[:44]:44} "
                   f"({outcome.shape[:70]})", flush=True)  # fmt: skip
     if all(o.verdict == "no mirror" for o in outcomes):
         print(f"fix_real_history: none of the repositories is mirrored under {args.mirrors}; nothing measured.")

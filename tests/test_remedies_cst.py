@@ -222,3 +222,36 @@ def test_a_set_the_project_returns_is_still_sorted_when_the_test_iterates_it():
     assert len(found) == 1 and isinstance(found[0], Proposal)
     assert b"sorted(pending_tags())" in found[0].edits[0].after
     assert "src/taskq/queue.py" in reads
+
+
+def test_the_diagnosis_and_the_remedies_read_one_tree_per_module():
+    from flaketui.diagnose.module import read_module
+
+    source = b"import threading\n\n\ndef start():\n    threading.Thread(target=print).start()\n"
+    facts = read_module("src/pool.py", source)
+    assert facts.error is None
+    assert facts._reader is not None and facts._reader.module is parse(source)
+
+
+def test_a_module_libcst_cannot_read_still_says_why():
+    from flaketui.diagnose.module import read_module
+
+    facts = read_module("src/broken.py", b"def f(:\n    pass\n")
+    assert parse(b"def f(:\n    pass\n") is None
+    assert facts.error is not None and facts.error.startswith("src/broken.py does not parse")
+
+
+def test_an_edit_that_would_not_compile_is_not_offered():
+    before = src("""
+        async def test_leases(sem):
+            def hold():
+                with sem:
+                    assert sem.leases
+            await run(hold)
+    """).encode()
+    inside = before.replace(b"        with sem:\n", b"        with sem:\n            await poll(sem)\n")
+    assert inside != before
+    found = proposal(Category.ASYNC, "demo", "t", "w", {"t.py": (before, inside)})
+    assert isinstance(found, Declined) and "would not compile" in found.reason
+    outside = before.replace(b"    await run(hold)\n", b"    await poll(sem)\n    await run(hold)\n")
+    assert isinstance(proposal(Category.ASYNC, "demo", "t", "w", {"t.py": (before, outside)}), Proposal)

@@ -11,7 +11,7 @@ module read lazily), ``scope.py`` (a test's fixtures, conftests, helpers and the
 need them together), ``project.py`` and ``callees.py`` (calls followed into the project's own
 code), ``notes.py`` (what people wrote about the test), ``runs.py`` (what its failing runs
 showed), ``history.py`` (what the commits that changed it later say), ``score.py`` (the suggestion),
-``cache.py`` and ``engine.py``.
+``cache.py`` and ``engine.py``; ``trees.py`` parses each module content once, for the remedies too.
 A fully cached run imports no libcst.
 """
 

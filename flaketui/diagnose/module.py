@@ -18,7 +18,7 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from flaketui.diagnose import cures, mitigations
+from flaketui.diagnose import cures, mitigations, trees
 from flaketui.diagnose.facts import (
     FixtureSpec,
     FunctionFacts,
@@ -140,10 +140,14 @@ def read_module(path: str, source: bytes) -> ModuleFacts:
             facts.error = f"{path} nests too deeply to analyse"
             return facts
         tree = None  # perhaps newer syntax than this interpreter knows; libcst may still read it
-    try:
-        module = cst.parse_module(source)
-    except (cst.ParserSyntaxError, UnicodeDecodeError, ValueError) as exc:
-        facts.error = f"{path} does not parse: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    module = trees.parse(source)  # the remedies read the same tree
+    if module is None:
+        try:
+            cst.parse_module(source)  # again, for its message
+        except (cst.ParserSyntaxError, UnicodeError, LookupError, SyntaxError, ValueError) as exc:
+            facts.error = f"{path} does not parse: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        else:
+            facts.error = f"{path} does not parse"
         return facts
     facts.declares_globals = b"global " in source
     reader = _ModuleReader(facts, module, tree)

@@ -12,7 +12,7 @@ import libcst as cst
 from flaketui.models import Category
 from flaketui.remedies._cst import changed_lines, find_function, module_names, parse
 from flaketui.remedies._model import Context, Declined, FileEdit, Proposal
-from flaketui.remedies.guard import weakening
+from flaketui.remedies.guard import breaks, weakening
 
 #: How long a wait that replaces a fixed sleep may take before the test fails (not hangs).
 WAIT_SECONDS = 10
@@ -73,6 +73,7 @@ def proposal(
         if after == before:
             continue
         problem = weakening(path, before, after, None if isinstance(after_module, bytes) else after_module)
+        problem = problem or breaks(path, before, after)
         if problem:
             return Declined(remedy, f"not offered: {problem}")
         edits.append(FileEdit(path, before, after))

@@ -3,7 +3,6 @@ print a node, and rebuild a statement block."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator, Sequence
 
 import libcst as cst
@@ -12,8 +11,9 @@ from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from flaketui.diagnose.resolve import dotted, import_aliases
+from flaketui.diagnose.trees import parse  # one tree per content, shared with the diagnosis
 
-__all__ = ["dotted", "import_aliases"]
+__all__ = ["dotted", "import_aliases", "parse"]
 
 FunctionChange = Callable[[cst.FunctionDef], cst.FunctionDef]
 _EMPTY = cst.Module(body=[])
@@ -39,15 +39,6 @@ class CoroutineAware(cst.CSTTransformer):
         self.scopes.pop()
         return updated
 
-
-@functools.lru_cache(maxsize=256)
-def parse(source: bytes) -> cst.Module | None:
-    """The module's tree, parsed once per content: several remedies read the same project
-    modules, and libcst nodes are immutable, so they share one tree."""
-    try:
-        return cst.parse_module(source)
-    except (cst.ParserSyntaxError, UnicodeError, LookupError, SyntaxError):
-        return None
 
 
 def code(node: cst.CSTNode) -> str:

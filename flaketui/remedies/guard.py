@@ -4,11 +4,13 @@ Compared between the file before and after: no assertion goes (``assert``, ``pyt
 ``self.assert*``), no comparison changes its operator, no skip or xfail appears, no ``try``
 appears, and no number changes (a bigger timeout or threshold is not a fix) other than the
 duration of a fixed sleep the fix replaces by waiting for the event itself, and the range a
-port was drawn from when the fix asks the operating system for a free port instead.
+port was drawn from when the fix asks the operating system for a free port instead. And an edit
+must compile wherever the file did (``await`` in a plain function parses but does not compile).
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -124,3 +126,20 @@ def weakening(path: str, before: bytes, after: bytes, after_module: cst.Module |
         changed = ", ".join(sorted(removed - old.sleep_numbers - old.port_numbers))
         return f"it would change a number in {path} ({changed}): a bigger timeout or threshold is not a fix"
     return None
+
+
+@functools.lru_cache(maxsize=64)
+def _compiles(source: bytes) -> bool:
+    try:
+        compile(source, "<proposal>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def breaks(path: str, before: bytes, after: bytes) -> str | None:
+    """Why the edit of a Python file would not compile, when the file compiled before (a newer
+    Python's syntax than this interpreter's is not held against the edit)."""
+    if not path.endswith(".py") or _compiles(after) or not _compiles(before):
+        return None
+    return f"{path} would not compile after the change"
