@@ -20,7 +20,7 @@ from typing import TypeVar
 import libcst as cst
 
 from flaketui.models import Category
-from flaketui.remedies._base import Loaded, on_test, project_modules, proposal
+from flaketui.remedies._base import Loaded, on_test, project_modules, proposal, with_keyword
 from flaketui.remedies._cst import add_imports, change_function, code, dotted, parse, statement, top_level_functions
 from flaketui.remedies._model import Context, Declined, Proposal
 
@@ -123,13 +123,7 @@ class _AddName(cst.CSTTransformer):
         if self.loop != "_" and re.search(rf"\b{re.escape(self.loop)}\b", code(updated)):
             return updated  # the arguments differ per instance, and so does the name they give
         self.done.append(called)
-        value = cst.parse_expression(f'f"{called.rsplit(".", 1)[-1].lower()}-{{{self.index}}}"')
-        argument = cst.Arg(value, keyword=cst.Name("name"),
-                           equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))  # fmt: skip
-        args = list(updated.args)
-        if args and args[-1].comma is cst.MaybeSentinel.DEFAULT:
-            args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-        return updated.with_changes(args=[*args, argument])
+        return with_keyword(updated, "name", f'f"{called.rsplit(".", 1)[-1].lower()}-{{{self.index}}}"')
 
 
 @on_test("name.per-instance")
