@@ -592,6 +592,69 @@ CASES += [
                 assert broker.size("inbox") >= 1
         """),
     }, "tests/test_mailbox.py::test_first_message_is_read_first"),
+    HistoryCase("awaited-getter-after-gather", "the last assert awaits a getter on state the gathered work releases", {
+        "tests/test_leases.py": _src("""
+            import asyncio
+            import contextlib
+
+            import pytest
+
+
+            class Leases:
+                def __init__(self, limit):
+                    self.limit = limit
+                    self.held = 0
+
+                async def get_value(self):
+                    return self.held
+
+                async def run(self, job):
+                    self.held += 1
+                    try:
+                        return await job
+                    finally:
+                        asyncio.get_running_loop().call_later(0.01, self._release)
+
+                def _release(self):
+                    self.held -= 1
+
+
+            async def square(x):
+                await asyncio.sleep(0)
+                return x * x
+
+
+            @pytest.mark.flaky(reruns=10)
+            async def test_leases_are_given_back():
+                leases = Leases(limit=2)
+                with contextlib.suppress(KeyError):
+                    results = await asyncio.gather(*(leases.run(square(x)) for x in range(2)))
+                assert sorted(results) == [0, 1]
+                # back to normal
+                assert await leases.get_value() == 0  #<<
+        """),
+    }, "tests/test_leases.py::test_leases_are_given_back"),
+    HistoryCase("purge-after-the-test", "a queue purged before the work and left full after it", {
+        "tests/test_dispatch.py": _src("""
+            import pytest
+
+
+            class TestDispatch:
+                # this test leaves messages behind and breaks other tests
+                @pytest.mark.flaky(reruns=3)
+                def test_revoked_jobs_never_run(self, broker):
+                    for tag in ("a", "b"):
+                        while broker.purge():
+                            pass
+                        job = broker.send("sleep", tag=tag)
+                        job.revoke()
+                        assert job.state == "REVOKED"
+                    broker.revoked.clear()
+                #<<
+                def test_jobs_run(self, broker):
+                    assert broker.send("add", 1, 2).get() == 3
+        """),
+    }, "tests/test_dispatch.py::TestDispatch::test_revoked_jobs_never_run"),
     HistoryCase("assert-workers-after-scale", "an assert on worker count right after scaling, polled inline", {
         "tests/test_scale.py": _src("""
             import asyncio

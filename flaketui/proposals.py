@@ -129,10 +129,12 @@ class ProposalsWorkflow:
         """Remedies for one test (``hidden``: a test named by node id may be one the scan finds
         hidden by an xfail or a retry, see ``find_test``)."""
         from flaketui import remedies
+        from flaketui.diagnose import trees
 
         test = nodeid if isinstance(nodeid, FlakyTest) else self.find_test(nodeid, hidden=hidden)
-        diagnosis = self._diagnosis(test)
-        found, declined = remedies.propose(self.context_for(test, diagnosis))
+        with trees.shared():  # the diagnosis and the remedies read the same modules
+            diagnosis = self._diagnosis(test)
+            found, declined = remedies.propose(self.context_for(test, diagnosis))
         return ProposalSet(test, tuple(found), tuple(declined), diagnosis)
 
     def confirmed_polluters(self, test: FlakyTest) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 
 from flaketui.models import Category
@@ -205,3 +207,23 @@ def test_the_cache_is_keyed_by_the_code_under_test_it_read(tmp_path: Path) -> No
     pool.write_text(pool.read_text().replace("may still be running", "has finished"))
     again = Diagnoser(tmp_path, cache_path=cache).diagnose(make_test("tests/test_pool.py", "test_it"))
     assert again.suggestion.category is Category.UNKNOWN
+
+
+def test_a_diagnoser_is_freed_as_soon_as_it_is_dropped(tmp_path: Path) -> None:
+    # The app builds a Diagnoser per file's batch; one kept alive by a reference cycle (its
+    # Project pointing back at it) holds every parsed module until a full collection, which
+    # a diagnosis of a thousand tests can pass forty times over.
+    diagnose_files(tmp_path, POOL_PROJECT, "tests/test_pool.py", "test_it")
+    diagnoser = Diagnoser(tmp_path)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        found = diagnoser.diagnose(make_test("tests/test_pool.py", "test_it"))
+        assert diagnoser._projects, "the test must follow a call into the project"
+        freed = weakref.ref(diagnoser)
+        del diagnoser
+        assert freed() is None
+    finally:
+        if collecting:
+            gc.enable()
+    assert found.suggestion.category is Category.RACE

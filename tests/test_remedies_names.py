@@ -165,3 +165,15 @@ def test_a_shared_literal_alone_is_no_proof_of_shared_state() -> None:
 def test_no_unique_name(change: object) -> None:
     assert callable(change)
     assert _found({"tests/test_x.py": change(SHARED)}, "name.unique", Category.FIXTURE) == []
+
+
+def test_each_is_proven_where_its_clash_shows() -> None:
+    """A per-instance clash happens within one run (forked runs show it); a shared name shows in
+    random order when a test leaves it behind, under xdist when tests use it at once."""
+    files = {**TRACKER, "tests/test_x.py": PER_INSTANCE[0].values[0]}
+    ctx = Context(target=Target("tests/test_x.py", "test_a"), read=files.get, project_files=tuple(files))
+    assert [p.category for p in propose(ctx)[0] if p.remedy == "name.per-instance"] == [Category.RACE]
+    for category in (Category.ORDER, Category.FIXTURE):
+        ctx = Context(target=Target("tests/test_x.py", "test_a"), read={"tests/test_x.py": SHARED}.get,
+                      project_files=("tests/test_x.py",), category=category)  # fmt: skip
+        assert [p.category for p in propose(ctx)[0] if p.remedy == "name.unique"] == [category]

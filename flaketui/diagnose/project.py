@@ -12,6 +12,7 @@ library code run there (see ``CALLEE_RULES``).
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -60,7 +61,9 @@ class Project:
     """The repository's own modules, by dotted name, found under a few source roots."""
 
     def __init__(self, diagnoser: Diagnoser, rootdir: str) -> None:
-        self.diagnoser = diagnoser
+        # A proxy, not a reference: the diagnoser holds its projects, and a cycle would keep
+        # every module it parsed alive until a full collection (the app builds one per file).
+        self.diagnoser: Diagnoser = weakref.proxy(diagnoser)
         base = "" if rootdir in {"", "."} else rootdir
         roots = ["", "src", "lib", base, f"{base}/src" if base else ""]
         self.roots = list(dict.fromkeys(r.strip("/") for r in roots))

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TypeVar
 
 import libcst as cst
@@ -154,7 +155,8 @@ def propose_name_per_instance(ctx: Context, loaded: Loaded) -> list[Proposal | D
         "table, a registry); which one survives depends on timing. A name per instance keeps them apart."
     )
     title = f"Give each {made} its own name"
-    return [proposal(Category.FIXTURE, loaded.remedy, title, why, {loaded.path: (loaded.source, module)})]
+    # The instances clash within one run of the test, as their work finishes early or late: a race.
+    return [proposal(Category.RACE, loaded.remedy, title, why, {loaded.path: (loaded.source, module)})]
 
 
 # -- a fixed resource name several tests write ------------------------------------------------
@@ -225,7 +227,9 @@ def propose_unique_name(ctx: Context, loaded: Loaded) -> list[Proposal | Decline
         if swap.swapped != len(quoted.findall(text)):
             return [Declined(loaded.remedy, f"the test writes {literal!r} where it cannot be swapped (an f-string)")]
         assert isinstance(function, cst.FunctionDef)
-        return [_unique(loaded, function, literal, swap.variable, [f.name.value for f in sharing])]
+        unique = _unique(loaded, function, literal, swap.variable, [f.name.value for f in sharing])
+        # Proven where the sharing shows: random order for what a test leaves behind, xdist otherwise.
+        return [replace(unique, category=ctx.category) if isinstance(unique, Proposal) else unique]
     return []
 
 
