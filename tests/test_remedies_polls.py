@@ -383,3 +383,38 @@ def test_a_sleep_inside_a_polling_loop_is_not_polled_again() -> None:
     """)
     proposals, _ = propose(_context({"tests/test_x.py": source}))
     assert [p.remedy for p in proposals if p.remedy.startswith("wait.")] == []
+
+
+def test_the_tests_own_deadline_is_left_alone() -> None:
+    source = src("""
+        import time
+
+
+        async def test_a(s):
+            deadline = time.monotonic() + 30
+            await s.scale(2)
+            assert len(s.workers) == 2
+            assert time.monotonic() < deadline
+    """)
+    found = _polls({"tests/test_x.py": source})
+    assert found and b"poll_deadline = time.monotonic() + 10" in found[0]
+    assert b"while not (len(s.workers) == 2) and time.monotonic() < poll_deadline:" in found[0]
+    assert found[0].count(b"deadline = time.monotonic() + 30") == 1
+
+
+def test_after_an_awaited_call_a_test_that_polls_elsewhere_asserts_at_once_on_purpose() -> None:
+    polls_elsewhere = src("""
+        import asyncio
+
+
+        async def test_a(s, a):
+            while a.key not in s.tasks:
+                await asyncio.sleep(0.01)
+            await a.heartbeat()
+            assert len(s.workers) == 2
+    """)
+    proposals, declined = propose(_context({"tests/test_x.py": polls_elsewhere}))
+    assert "wait.poll" not in [p.remedy for p in proposals]
+    assert any(d.remedy == "wait.poll" and "deliberate" in d.reason for d in declined)
+    fired_and_forgotten = polls_elsewhere.replace(b"await a.heartbeat()", b"a.release()")
+    assert _polls({"tests/test_x.py": fired_and_forgotten})

@@ -33,6 +33,7 @@ from flaketui.remedies.paths import propose_tmp_path
 from flaketui.remedies.polls import propose_poll_state
 from flaketui.remedies.pollution import propose_restoring
 from flaketui.remedies.ports import propose_free_port
+from flaketui.remedies.purges import propose_purge_after
 from flaketui.remedies.seeds import propose_seed
 from flaketui.remedies.spreads import propose_no_spread
 from flaketui.remedies.tasks import propose_gather
@@ -52,6 +53,7 @@ REMEDIES: tuple[tuple[Category, Remedy], ...] = (
     (Category.ASYNC, propose_nonblocking_sleep),
     (Category.ASYNC, propose_poll_state),
     (Category.ORDER, propose_restoring),
+    (Category.ORDER, propose_purge_after),
     (Category.DATA, propose_sorted),
     (Category.DATA, propose_seed),
     (Category.DATA, propose_no_spread),

@@ -52,7 +52,7 @@ _HELPER_NAME = re.compile(r"poll|wait_for|wait_until|until|eventually")
 
 
 def deadline_poll(
-    condition: str, pause: str, names: dict[str, str]
+    condition: str, pause: str, names: dict[str, str], deadline: str = "deadline"
 ) -> tuple[list[cst.BaseStatement], tuple[str, str | None]] | None:
     """``deadline = now + WAIT_SECONDS`` and ``while not (condition) and now < deadline: pause``,
     with the import its clock needs; None when no monotonic clock can be named here."""
@@ -69,8 +69,8 @@ def deadline_poll(
         pending = f"not {condition}"
     else:
         pending = f"not ({condition})"
-    loop = statement(f"while {pending} and {now} < deadline:\n    {pause}\n")
-    return [statement(f"deadline = {now} + {WAIT_SECONDS}\n"), loop], clock[1]
+    loop = statement(f"while {pending} and {now} < {deadline}:\n    {pause}\n")
+    return [statement(f"{deadline} = {now} + {WAIT_SECONDS}\n"), loop], clock[1]
 
 
 def monotonic_clock(names: dict[str, str]) -> tuple[str, tuple[str, str | None]] | None:
@@ -97,6 +97,8 @@ class _Candidate:
     line: cst.SimpleStatementLine
     condition: cst.BaseExpression
     after: str
+    #: The work was awaited (``await a.heartbeat()``): its effect is often complete on return.
+    awaited: bool = False
 
 
 def _blocks(node: cst.CSTNode, owner: cst.CSTNode) -> Iterator[tuple[Sequence[cst.BaseStatement], cst.CSTNode]]:
@@ -223,22 +225,32 @@ def _candidates(function: cst.FunctionDef, imported: set[str]) -> list[_Candidat
     on values and the plain assignments between them keep it pending, a wait settles it."""
     found = []
     for block, owner in _blocks(function, function):
-        after, returned = _entered(owner), set[str]()
+        after, returned, awaited = _entered(owner), set[str](), False
         for line in block:
             condition = _asserted(line)
             if condition is not None and isinstance(line, cst.SimpleStatementLine):
                 # ``server = await serve()`` then ``assert server.port == port``: a value the call returned
                 if after is not None and reads_state(condition, imported | returned):
-                    found.append(_Candidate(line, condition, after))
+                    found.append(_Candidate(line, condition, after, awaited))
                     after = None
                 continue
-            if (started := _sets_going(line) or _worked_in(line)) is not None:
-                after, returned = started, _assigned(line)
+            if (started := _sets_going(line)) is not None:
+                after, returned, awaited = started, _assigned(line), "await " in code(line)
+            elif (started := _worked_in(line)) is not None:
+                after, returned, awaited = started, set(), False
             elif _quiet(line):
                 returned |= _assigned(line)
             else:
                 after = None
     return found
+
+
+def _polls_elsewhere(function: cst.FunctionDef) -> bool:
+    """The test's own body (not a function it defines) has a ``while ...: sleep`` loop."""
+    for block, owner in _blocks(function, function):
+        if isinstance(owner, cst.While) and any("sleep(" in code(line) for line in block):
+            return True
+    return False
 
 
 def _quiet(line: cst.BaseStatement) -> bool:
@@ -341,6 +353,9 @@ def propose_poll_state(ctx: Context, loaded: Loaded) -> list[Proposal | Declined
     if chosen is None:
         return [Declined(remedy, f"{len(candidates)} assertions read state right after setting work going, "
                                  "and the diagnosis names none of them: verify the test to see which one fails")]
+    if chosen.awaited and _polls_elsewhere(loaded.function):
+        return [Declined(remedy, f"the test polls where it expects state to lag and asserts at once after "
+                                 f"awaiting {chosen.after}: that looks deliberate")]
     condition = code(chosen.condition).strip()
     if f"lambda: {condition}" in code(loaded.function):
         return []  # polled already
@@ -355,7 +370,8 @@ def propose_poll_state(ctx: Context, loaded: Loaded) -> list[Proposal | Declined
         polls = [statement(call)]
         how = f"polls it with the project's {helper.name} (at most {WAIT_SECONDS} s)"
     else:
-        found = _inline_poll(condition, is_async, loaded.names)
+        taken = re.search(r"\bdeadline\b", code(loaded.function)) is not None  # the test's own: keep it
+        found = _inline_poll(condition, is_async, loaded.names, "poll_deadline" if taken else "deadline")
         if found is None:
             return []
         polls, imports = found
@@ -383,7 +399,7 @@ def _local_name(helper: Helper, names: dict[str, str]) -> str | None:
 
 
 def _inline_poll(
-    condition: str, is_async: bool, names: dict[str, str]
+    condition: str, is_async: bool, names: dict[str, str], deadline: str
 ) -> tuple[list[cst.BaseStatement], list[tuple[str, str | None]]] | None:
     needs: tuple[str, str | None]
     if is_async:
@@ -394,7 +410,7 @@ def _inline_poll(
         pause, needs = "sleep(0.01)", ("time", "sleep")
     else:
         return None
-    found = deadline_poll(condition, pause, names)
+    found = deadline_poll(condition, pause, names, deadline)
     return None if found is None else (found[0], [found[1], needs])
 
 

@@ -1,0 +1,102 @@
+"""Golden before/after for ``purge.after`` (a test that purges a shared queue before its work
+purges it again when done) and the shapes where it must not fire."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from flaketui.models import Category
+from flaketui.remedies import Context, Target, propose
+from flaketui.remedies.guard import weakening
+
+
+def src(text: str) -> bytes:
+    return textwrap.dedent(text).lstrip("\n").encode()
+
+
+def _purges(source: bytes, category: Category = Category.ORDER) -> list[bytes]:
+    files = {"tests/test_x.py": source}
+    ctx = Context(target=Target("tests/test_x.py", "test_a", "TestQueue"), read=files.get,
+                  project_files=tuple(files), category=category)  # fmt: skip
+    return [p.edits[0].after for p in propose(ctx)[0] if p.remedy == "purge.after"]
+
+
+BEFORE = src("""
+    class TestQueue:
+        def test_a(self, manager):
+            for tag in ["a", "b"]:
+                # start from an empty queue
+                while True:
+                    count = manager.app.control.purge()
+                    if count == 0:
+                        break
+
+                result = manager.send(tag)
+                assert result.get() == tag
+            manager.state.clear()
+
+        def test_b(self, manager):
+            assert manager.send("x").get() == "x"
+""")
+
+AFTER = src("""
+    class TestQueue:
+        def test_a(self, manager):
+            for tag in ["a", "b"]:
+                # start from an empty queue
+                while True:
+                    count = manager.app.control.purge()
+                    if count == 0:
+                        break
+
+                result = manager.send(tag)
+                assert result.get() == tag
+            manager.state.clear()
+
+            while True:
+                count = manager.app.control.purge()
+                if count == 0:
+                    break
+
+        def test_b(self, manager):
+            assert manager.send("x").get() == "x"
+""")
+
+
+@pytest.mark.parametrize("category", [Category.ORDER, Category.FIXTURE])
+def test_the_purge_before_the_work_is_done_again_after_it(category: Category) -> None:
+    assert _purges(BEFORE, category) == [AFTER]
+    assert weakening("tests/test_x.py", BEFORE, AFTER) is None
+    assert _purges(AFTER, category) == []  # it purges when done already
+
+
+def test_one_purge_call_is_copied_as_it_is() -> None:
+    source = BEFORE.replace(
+        b"            while True:\n                count = manager.app.control.purge()\n"
+        b"                if count == 0:\n                    break\n",
+        b"            manager.queue.purge()\n",
+    )
+    assert source != BEFORE
+    found = _purges(source)
+    assert found and found[0].endswith(b"manager.state.clear()\n\n        manager.queue.purge()\n\n"
+                                       b"    def test_b(self, manager):\n        assert manager.send(\"x\").get() == \"x\"\n")
+
+
+@pytest.mark.parametrize("category", [Category.UNKNOWN, Category.ASYNC, Category.DATA])
+def test_not_without_shared_state_in_the_diagnosis(category: Category) -> None:
+    assert _purges(BEFORE, category) == []
+
+
+def test_not_when_the_test_never_purges() -> None:
+    assert _purges(BEFORE.replace(b"control.purge()", b"control.inspect()")) == []
+
+
+def test_a_while_that_purges_in_its_condition_is_copied_whole() -> None:
+    source = BEFORE.replace(
+        b"            while True:\n                count = manager.app.control.purge()\n"
+        b"                if count == 0:\n                    break\n",
+        b"            while manager.purge():\n                pass\n",
+    )
+    found = _purges(source)
+    assert found and b"manager.state.clear()\n\n        while manager.purge():\n            pass\n" in found[0]
