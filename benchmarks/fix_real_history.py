@@ -7,7 +7,8 @@ developers fixed them in the same commit that removed the marker, with the lines
 changed (coordinates and line numbers only, none of their code). For each case the parent of the
 fix commit is exported from a bare mirror (``DIR/owner+name/repo``, as ``fetch`` leaves them) into a
 temporary directory with ``git archive``, and ``flaketui fix NODEID --propose --json`` runs there
-under a time limit. ``--propose`` starts no test run, so the tree needs no environment of its own.
+under a time limit. ``--propose`` starts no test run, so the tree needs no environment of its own
+(checked with ``strace -f -e trace=execve``: only git runs).
 
 A case is a hit when the best proposal's diff removes or changes one of the real fix's lines, or
 inserts right before one (the rule of ``benchmarks/fix_history.py``). A case whose real fix
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -50,6 +52,8 @@ class Outcome:
     verdict: str  # hit, miss, no proposal, refused, timeout, error, no mirror
     seconds: float
     what: str
+    #: CPU seconds of the flaketui process: steadier than wall time on a shared machine.
+    cpu: float = 0.0
 
 
 def mirror_of(mirrors: Path, repo: str) -> Path | None:
@@ -99,29 +103,37 @@ def export(git_dir: Path, commit: str, into: Path) -> int:
     return written
 
 
-def propose(tree: Path, nodeid: str, timeout: float, code: Path = ROOT) -> tuple[dict[str, object] | None, str, float]:
-    """The JSON ``fix --propose --json`` printed (None on a timeout or a crash), a note, seconds."""
+def propose(
+    tree: Path, nodeid: str, timeout: float, code: Path = ROOT
+) -> tuple[dict[str, object] | None, str, float, float]:
+    """The JSON ``fix --propose --json`` printed (None on a timeout or a crash), a note, wall and CPU seconds."""
     started = time.perf_counter()
+    used = _children_cpu()
     try:
         run = subprocess.run(
             [sys.executable, "-m", "flaketui", "-C", str(tree), "fix", nodeid, "--propose", "--json"],
             capture_output=True, text=True, timeout=timeout, cwd=code, check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
-        return None, f"no answer within {timeout:.0f} s", time.perf_counter() - started
-    seconds = time.perf_counter() - started
+        return None, f"no answer within {timeout:.0f} s", time.perf_counter() - started, _children_cpu() - used
+    seconds, cpu = time.perf_counter() - started, _children_cpu() - used
     try:
-        return json.loads(run.stdout), "", seconds
+        return json.loads(run.stdout), "", seconds, cpu
     except json.JSONDecodeError:
         last = (run.stderr.strip().splitlines() or [f"exit {run.returncode}, no output"])[-1]
-        return None, last[:100], seconds
+        return None, last[:100], seconds, cpu
 
 
-def judge(case: dict[str, object], answer: dict[str, object] | None, note: str, seconds: float) -> Outcome:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def judge(case: dict[str, object], answer: dict[str, object] | None, note: str, seconds: float, cpu: float = 0.0) -> Outcome:
     weakening = bool(case.get("weakening"))
 
     def outcome(verdict: str, what: str) -> Outcome:
-        return Outcome(str(case["id"]), str(case["shape"]), weakening, verdict, seconds, what)
+        return Outcome(str(case["id"]), str(case["shape"]), weakening, verdict, seconds, what, cpu)
 
     if answer is None:
         return outcome("timeout" if note.startswith("no answer") else "error", note)
@@ -152,8 +164,8 @@ def run_case(case: dict[str, object], mirrors: Path, scratch: Path, timeout: flo
         export(git_dir, str(case["parent"]), tree)
     except (subprocess.CalledProcessError, ValueError) as error:
         return Outcome(str(case["id"]), str(case["shape"]), bool(case.get("weakening")), "error", 0.0, f"export: {error}")
-    answer, note, seconds = propose(tree, str(case["nodeid"]), timeout, code)
-    return judge(case, answer, note, seconds)
+    answer, note, seconds, cpu = propose(tree, str(case["nodeid"]), timeout, code)
+    return judge(case, answer, note, seconds, cpu)
 
 
 def summary(outcomes: list[Outcome]) -> list[str]:
@@ -168,7 +180,8 @@ def summary(outcomes: list[Outcome]) -> list[str]:
         "weakening fixes refused: " + f"{sum(o.verdict == 'refused' for o in measured)}/{len(measured) - len(honest)}",
     ]
     if slowest is not None:
-        lines.append(f"slowest: {slowest.id} {slowest.seconds:.1f} s; total {sum(o.seconds for o in measured):.0f} s")
+        lines.append(f"slowest: {slowest.id} {slowest.seconds:.1f} s ({slowest.cpu:.1f} s CPU); "
+                     f"total {sum(o.seconds for o in measured):.0f} s, {sum(o.cpu for o in measured):.0f} s CPU")  # fmt: skip
     return lines
 
 
@@ -192,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             outcome = run_case(case, args.mirrors, Path(scratch_dir), args.timeout, args.code.resolve())
             outcomes.append(outcome)
             mark = "*" if outcome.weakening else " "
-            print(f"  {outcome.id:36} {outcome.verdict:11} {outcome.seconds:6.1f}s {mark} {outcome.what[:44]:44} "
+            print(f"  {outcome.id:36} {outcome.verdict:11} {outcome.seconds:6.1f}s {outcome.cpu:5.1f}s CPU {mark} {outcome.what[:44]:44} "
                   f"({outcome.shape[:70]})", flush=True)  # fmt: skip
     if all(o.verdict == "no mirror" for o in outcomes):
         print(f"fix_real_history: none of the repositories is mirrored under {args.mirrors}; nothing measured.")

@@ -587,3 +587,27 @@ def test_conftests_above_the_rootdir_are_not_in_scope(tmp_path: Path) -> None:
     test = FlakyTest("tests/test_x.py::test_it", "pkg", "pkg/tests/test_x.py", 1, "test_it", ())
     diagnosis = Diagnoser(tmp_path).diagnose(test)
     assert {(e.rule, e.path) for e in diagnosis.evidence} == {("data.unseeded-random", "pkg/conftest.py")}
+
+
+#: Lines of a neighbour that may leave an imported name changed, and lines that only read it: only
+#: neighbours with one of the first are read for order.shared-state-read (a large module names
+#: ``asyncio`` in every test).
+CHANGING_LINES = [
+    ("    registry.handlers.append(handler)\n", True),
+    ("    registry['x'] = 1\n", True),
+    ("    settings.DEBUG=True\n", True),
+    ("    config.retries += 1\n", True),
+    ("    CONF.set('main', 'size', 3)\n", True),
+    ("    del registry.handlers[0]\n", True),
+    ("    await asyncio.sleep(0.1)\n", False),
+    ("    value = registry.get('x')\n", False),
+    ("    assert registry.size == 2\n", False),
+]
+
+
+@pytest.mark.parametrize("line, changes", CHANGING_LINES)
+def test_a_neighbour_is_read_only_where_a_line_may_change_the_name(line, changes):
+    from flaketui.diagnose.scope import _changing
+
+    name = next(n for n in ("registry", "settings", "config", "CONF", "asyncio") if n in line)
+    assert bool(_changing(name).search(line.encode())) is changes

@@ -114,11 +114,12 @@ class ModuleFacts:
         assert self._reader is not None
         return self._reader.self_attributes(class_name)
 
-    def functions_mentioning(self, name: str) -> Iterator[FunctionFacts]:
-        """Functions and methods whose text contains ``name``: the only ones that can write it.
-        Reading an 8,000-line module whole costs seconds; a word search costs nothing."""
+    def functions_mentioning(self, name: str, text: re.Pattern[bytes] | None = None) -> Iterator[FunctionFacts]:
+        """Functions and methods whose text contains ``name`` (and matches ``text``, when given): the
+        only ones that can write it. Reading an 8,000-line module whole costs seconds; a word search
+        costs nothing."""
         assert self._reader is not None
-        yield from self._reader.mentioning(name)
+        yield from self._reader.mentioning(name, text)
 
     def all_functions(self) -> Iterator[FunctionFacts]:
         for name in self.function_nodes:
@@ -231,10 +232,11 @@ class _ModuleReader:
     def text_of(self, start: int, end: int) -> str:
         return b"\n".join(self._source_lines[start - 1:end]).decode("utf-8", errors="replace")
 
-    def mentioning(self, name: str) -> Iterator[FunctionFacts]:
+    def mentioning(self, name: str, text: re.Pattern[bytes] | None = None) -> Iterator[FunctionFacts]:
         word = re.compile(rb"\b" + re.escape(name.encode()) + rb"\b")
         for node, chain, start, end in self._spans:
-            if word.search(b"\n".join(self._source_lines[start - 1:end])):
+            body = b"\n".join(self._source_lines[start - 1:end])
+            if word.search(body) and (text is None or text.search(body)):
                 yield self.facts.read(node, chain)
 
     # -- positions --------------------------------------------------------------------

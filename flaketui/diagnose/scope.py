@@ -7,6 +7,7 @@ pieces together, so they are computed here.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -14,7 +15,7 @@ from flaketui.diagnose.catalog import RULES
 from flaketui.diagnose.facts import FixtureSpec, FunctionFacts, Hit, MitigationSite
 from flaketui.diagnose.module import ClassFacts, ModuleFacts
 from flaketui.diagnose.rules import Rule
-from flaketui.diagnose.vocabulary import SETUP_NAMES
+from flaketui.diagnose.vocabulary import MUTATORS, SETTERS, SETUP_NAMES
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}
 CALL_RULES = [rule for rule in RULES if rule.calls]
@@ -364,7 +365,7 @@ def _neighbour_rules(scope: Scope, levels: list[_Level], add: Callable[[tuple[Pi
     for name, (start, end) in test.facts.reads.items():
         if name in test.facts.locals or name not in module.imports or name in module.module_aliases:
             continue
-        for other in module.functions_mentioning(name):
+        for other in module.functions_mentioning(name, _changing(name)):
             if other.label == label or name in other.imported_restored:
                 continue
             spots = [s for text, s, _ in (*other.imported_mutated, *other.imported_assigned)
@@ -413,3 +414,15 @@ def _first_call_line(facts: FunctionFacts, name: str) -> int:
 
 def rule(rule_id: str) -> Rule:
     return RULES_BY_ID[rule_id]
+
+
+def _changing(name: str) -> re.Pattern[bytes]:
+    """A line that may change what ``name`` holds: ``name...`` then an assignment, or a mutating or
+    setting call on the same line, or a ``del``. A neighbour whose text has none cannot leave
+    ``name`` changed, so it is not read (``asyncio`` is named in every test of a large module)."""
+    word = re.escape(name.encode())
+    calls = "|".join(sorted(MUTATORS | SETTERS)).encode()
+    return re.compile(
+        rb"\b" + word + rb"\b[^\n]*(?:[^=!<>]=(?!=)|\.(?:" + calls + rb")\s*\()|^[ \t]*del\b[^\n]*\b" + word + rb"\b",
+        re.MULTILINE,
+    )
