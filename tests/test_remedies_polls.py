@@ -247,6 +247,9 @@ def test_the_remedy_also_serves_an_undiagnosed_test_and_ranks_first_for_a_race()
     proposals, _ = propose(_context(files, category=Category.ASYNC))
     assert proposals[0].remedy == "wait.poll"
     assert "len(s.workers) == 2" in proposals[0].why
+    assert "candidate" not in proposals[0].why
+    undiagnosed, _ = propose(_context(files, category=Category.UNKNOWN))
+    assert undiagnosed[0].why.startswith("The diagnosis established no cause; this is a candidate")
 
 
 NOOPS = [

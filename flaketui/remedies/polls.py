@@ -386,6 +386,10 @@ def propose_poll_state(ctx: Context, loaded: Loaded) -> list[Proposal | Declined
         f"still be changing that state; on a loaded runner the assertion wins the race. The fix {how}, "
         "then asserts exactly as before, so a state that never comes still fails with the same message."
     )
+    if ctx.category is Category.UNKNOWN:
+        # No rule established a cause: say this is a candidate, which --apply's before/after runs settle.
+        why = ("The diagnosis established no cause; this is a candidate, not a finding. " + why
+               + " --apply measures the failure rate before and after to show whether it was the cause.")
     category = Category.ASYNC if is_async else Category.RACE
     title = "Poll the asserted state with a deadline before asserting"
     return [proposal(category, remedy, title, why, {loaded.path: (loaded.source, module)})]
