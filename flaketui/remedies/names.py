@@ -72,13 +72,12 @@ class _NamePerInstance(cst.CSTTransformer):
     def _rewrite(self, target: cst.BaseAssignTargetExpression, element: cst.CSTNode) -> tuple[str, cst.CSTNode] | None:
         if not self.index or not isinstance(target, cst.Name):
             return None
-        loop = target.value
-        swap = _AddName(self.classes, loop, self.index if loop == "_" else loop)
+        swap = _AddName(self, target.value)
         new = element.visit(swap)
         if not swap.done or not isinstance(new, cst.CSTNode):
             return None
         self.done.extend(swap.done)
-        return (self.index if loop == "_" else loop), new
+        return swap.index, new
 
     def leave_ListComp(self, original: cst.ListComp, updated: cst.ListComp) -> cst.ListComp:
         return self._comprehension(updated)
@@ -108,10 +107,13 @@ class _NamePerInstance(cst.CSTTransformer):
 
 
 class _AddName(cst.CSTTransformer):
-    def __init__(self, classes: dict[str, str], loop: str, index: str) -> None:
-        self.classes = classes
+    """The calls in one loop's element: each instance of the classes is named by the loop's index."""
+
+    def __init__(self, owner: _NamePerInstance, loop: str) -> None:
+        self.classes = owner.classes
         self.loop = loop
-        self.index = index
+        #: ``for _ in`` gets a fresh name for its index; a loop variable already is one.
+        self.index = owner.index if loop == "_" else loop
         self.done: list[str] = []
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
