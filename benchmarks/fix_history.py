@@ -680,6 +680,39 @@ CASES += [
                 assert len(cluster.workers) == 3  #<<
         """),
     }, "tests/test_scale.py::test_scale_up_adds_workers"),
+    HistoryCase("server-start-sleep", "a fixed sleep while a threaded server starts, then a request to it", {
+        "src/dashboard/__init__.py": "",
+        "src/dashboard/server.py": _src("""
+            import http.server
+            import threading
+
+
+            def launch(port):
+                server = http.server.HTTPServer(("127.0.0.1", port), http.server.SimpleHTTPRequestHandler)
+                threading.Thread(target=server.serve_forever, daemon=True).start()
+                return server
+        """),
+        "tests/test_dashboard.py": _src("""
+            import threading
+            import time
+            import urllib.request
+
+            import pytest
+
+            from dashboard.server import launch
+
+
+            @pytest.mark.flaky(reruns=2)
+            def test_index_page_loads(unused_port):
+                threading.Thread(target=launch, args=(unused_port,), daemon=True).start()
+
+                # give the server a moment to come up
+                time.sleep(0.5)  #<<
+
+                with urllib.request.urlopen(f"http://127.0.0.1:{unused_port}/") as page:
+                    assert page.status == 200
+        """),
+    }, "tests/test_dashboard.py::test_index_page_loads"),
 ]
 
 

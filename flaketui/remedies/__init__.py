@@ -26,6 +26,7 @@ from flaketui.remedies.durations import propose_perf_counter
 from flaketui.remedies.external import propose_keep
 from flaketui.remedies.floats import propose_approx
 from flaketui.remedies.joins import propose_wait_before_assert
+from flaketui.remedies.listening import propose_poll_port
 from flaketui.remedies.locks import propose_lock
 from flaketui.remedies.names import propose_name_per_instance, propose_unique_name
 from flaketui.remedies.ordering import propose_sorted
@@ -49,6 +50,7 @@ REMEDIES: tuple[tuple[Category, Remedy], ...] = (
     (Category.RACE, propose_documented_wait),
     (Category.ASYNC, propose_gather),
     (Category.ASYNC, propose_waits),
+    (Category.ASYNC, propose_poll_port),
     (Category.RACE, propose_wait_before_assert),
     (Category.ASYNC, propose_nonblocking_sleep),
     (Category.ASYNC, propose_poll_state),

@@ -255,3 +255,16 @@ def assert_call_condition(small: cst.BaseSmallStatement | None) -> cst.BaseExpre
     if shape is None or len(positional) < shape[1]:
         return None
     return cst.parse_expression(shape[0].format(*(code(p) for p in positional[: shape[1]])))
+
+
+def with_helper_before(module: cst.Module, function: cst.FunctionDef, helper: str) -> cst.Module:
+    """The module with a small helper function (``helper``: its text) written just before the
+    top-level statement that holds ``function`` (the function itself, or its class)."""
+    parsed = statement(helper)
+    assert isinstance(parsed, cst.FunctionDef)
+    body = list(module.body)
+    index = next(i for i, s in enumerate(body) if s is function or (
+        isinstance(s, cst.ClassDef) and function in getattr(s.body, "body", ())
+    ))  # fmt: skip
+    body[index:index] = [parsed.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])]
+    return module.with_changes(body=body)

@@ -13,7 +13,7 @@ import libcst as cst
 
 from flaketui.models import Category
 from flaketui.remedies._base import Loaded, module_of_file, on_test, proposal
-from flaketui.remedies._cst import add_imports, called_name, change_function, statement, visit_function
+from flaketui.remedies._cst import add_imports, called_name, change_function, visit_function, with_helper_before
 from flaketui.remedies._model import Context, Declined, Proposal
 
 _DRAWS = frozenset({"random.randint", "random.randrange"})
@@ -63,21 +63,13 @@ class _Replace(cst.CSTTransformer):
         return updated
 
 
-def _with_local_helper(module: cst.Module, function: cst.FunctionDef) -> cst.Module:
-    helper = statement(
-        f"def {_LOCAL}():\n"
-        '    """A port nothing listens on now: the operating system picks it."""\n'
-        "    with socket.socket() as probe:\n"
-        '        probe.bind(("127.0.0.1", 0))\n'
-        "        return probe.getsockname()[1]\n"
-    )
-    assert isinstance(helper, cst.FunctionDef)
-    body = list(module.body)
-    index = next(i for i, s in enumerate(body) if s is function or (
-        isinstance(s, cst.ClassDef) and function in getattr(s.body, "body", ())
-    ))
-    body[index:index] = [helper.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])]
-    return add_imports(module.with_changes(body=body), [("socket", None)])
+_HELPER = (
+    f"def {_LOCAL}():\n"
+    '    """A port nothing listens on now: the operating system picks it."""\n'
+    "    with socket.socket() as probe:\n"
+    '        probe.bind(("127.0.0.1", 0))\n'
+    "        return probe.getsockname()[1]\n"
+)
 
 
 @on_test("port.free")
@@ -87,6 +79,7 @@ def propose_free_port(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]
     if not draws:
         return []
     helper = _project_helper(ctx)
+    imports: list[tuple[str, str | None]]
     if helper is not None and helper[0] not in (module_of_file(ctx, loaded.path), None):
         call, imports, how = f"{helper[1]}()", [helper], f"the project's own {helper[1]}()"
     elif _LOCAL not in loaded.names and f"def {_LOCAL}(".encode() not in loaded.source:
@@ -96,7 +89,8 @@ def propose_free_port(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]
     new_test = visit_function(loaded.function, _Replace(draws, call))
     module = change_function(loaded.module, loaded.function, lambda _f: new_test)
     if not imports:
-        module = _with_local_helper(module, new_test)
+        module = with_helper_before(module, new_test, _HELPER)
+        imports = [("socket", None)]
     module = add_imports(module, imports)
     why = (
         f"{ctx.target.name} draws its port at random; now and then another process, test or xdist worker "
