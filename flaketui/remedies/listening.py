@@ -59,6 +59,8 @@ class _PollPort(cst.CSTTransformer):
     def __init__(self, names: dict[str, str]) -> None:
         self.names = names
         self.done: list[tuple[str, str]] = []
+        #: The import the poll's monotonic clock needs.
+        self.clock: tuple[str, str | None] = ("time", None)
 
     def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
         if self.done:
@@ -75,7 +77,7 @@ class _PollPort(cst.CSTTransformer):
             found = deadline_poll(f"{_LOCAL}({host!r}, {port})", f"{sleep}(0.05)", self.names)
             if found is None:
                 continue
-            polls, _clock = found
+            polls, self.clock = found
             polls[0] = polls[0].with_changes(leading_lines=line.leading_lines)
             body[index : index + 1] = polls
             self.done.append((host, port))
@@ -97,10 +99,8 @@ def propose_poll_port(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]
     if _LOCAL in loaded.names or f"def {_LOCAL}(".encode() in loaded.source:
         return [Declined(remedy, f"{_LOCAL} already names something else in {loaded.path}")]
     host, port = transform.done[0]
-    clock = deadline_poll("True", "pass", loaded.names)
-    assert clock is not None  # the transform found one
     module = change_function(loaded.module, loaded.function, lambda _f: new_test)
-    module = add_imports(with_helper_before(module, new_test, _HELPER), [("socket", None), clock[1]])
+    module = add_imports(with_helper_before(module, new_test, _HELPER), [("socket", None), transform.clock])
     why = (
         f"The test sleeps a fixed time while its server starts, then connects to {host}:{{{port}}}. Under load "
         "the server is not listening yet and the request fails; on a quiet machine the time is wasted. The fix "
