@@ -284,7 +284,7 @@ def speed() -> bool:
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory) / "repo"
         tests = generate_repository(root)
-        cache = Path(directory) / "diagnosis-cache.json"
+        cache = Path(directory) / "diagnosis-cache.jsonl"
         started = time.perf_counter()
         cold = Diagnoser(root, cache_path=cache).diagnose_many(tests)
         cold_s = time.perf_counter() - started

@@ -59,7 +59,7 @@ def test_diagnose_caches_in_the_git_dir_and_survives_a_new_service(make_repo: Ma
     test = make_test("tests/test_shop.py", "test_open_now")
     first = Service(root).diagnose(test)
     assert first.suggestion.category is Category.TIME
-    cache_file = root / ".git" / "flaketui" / "diagnosis-cache.json"
+    cache_file = root / ".git" / "flaketui" / "diagnosis-cache.jsonl"
     assert cache_file.is_file()
     assert not (root / ".flaketui").exists(), "state must stay out of the work tree"
     key = Diagnoser(root, version=_version()).cache_key(test)
@@ -79,7 +79,7 @@ def test_an_edit_to_the_module_or_a_conftest_invalidates_the_cache(make_repo: Ma
 def test_a_damaged_cache_file_is_only_a_miss(make_repo: MakeRepo) -> None:
     root = make_repo(PROJECT)
     service = Service(root)
-    (service.state_dir() / "diagnosis-cache.json").write_bytes(b"\x00not json")
+    (service.state_dir() / "diagnosis-cache.jsonl").write_bytes(b"\x00not json")
     test = make_test("tests/test_shop.py", "test_open_now")
     assert service.diagnose(test).suggestion.category is Category.TIME
 
@@ -159,7 +159,7 @@ def _version() -> str:
 
 
 def test_cache_file_from_two_writers_keeps_both(tmp_path: Path) -> None:
-    path = tmp_path / "cache.json"
+    path = tmp_path / "cache.jsonl"
     project = tmp_path / "p"
     project.mkdir()
     (project / "test_a.py").write_text("import time\n\ndef test_a():\n    time.sleep(1)\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from flaketui.demo import write_demo
 from flaketui.service import Service
 from flaketui.tui.app import FlakeTUIApp
 from flaketui.tui.widgets.detail import DetailPane
-from flaketui.tui.widgets.test_table import columns_for
+from flaketui.tui.rows import Row
+from flaketui.tui.widgets.test_table import TestTable, columns_for
 from textual.widgets._footer import FooterKey
 from tests._tui_helpers import run_async, settle
 
@@ -157,3 +159,25 @@ async def test_ctrl_d_and_ctrl_u_scroll_a_fix_taller_than_the_pane_while_the_tab
         await pilot.press("ctrl+u")
         await pilot.pause()
         assert scroller.scroll_y == 0
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
+@run_async
+async def test_the_scan_fills_the_table_once_with_the_columns_of_its_width(
+        tmp_path: Path, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The table is hidden until its first rows arrive; filling it for "no width" and again on
+    # the resize that follows doubled the cost of showing a large repository.
+    fills: list[tuple[str, ...]] = []
+    original = TestTable.fill
+
+    def counted(table: TestTable, rows: Sequence[Row]) -> None:
+        original(table, rows)
+        fills.append(tuple(c.key for c in table._columns))
+
+    monkeypatch.setattr(TestTable, "fill", counted)
+    app = FlakeTUIApp(Service(write_demo(tmp_path / "taskq")))
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        table = app.main.table
+        assert table.row_count == len(app.main.model.shown) > 0
+        assert fills == [tuple(c.key for c in columns_for(table.size.width))]

@@ -1,6 +1,12 @@
 """Diagnoses cached by content: the key hashes flaketui's version, the rules, the test's
 identity and every file its scope can reach (its module and the conftest.py files up
 the tree), so an edit anywhere relevant invalidates exactly the tests it can affect.
+
+The file is append-only JSON Lines: a header, then one ``[key, entry]`` line per diagnosis,
+a later line for a key winning over an earlier one. The app saves after every file's batch,
+and rewriting the whole file each time made diagnosing a large repository quadratic (on
+1,000 tests, writing the cache cost more than diagnosing). A save appends what is new in one
+write; the file is rewritten only when superseded lines outnumber the live ones.
 """
 
 from __future__ import annotations
@@ -8,40 +14,68 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flaketui.models import Diagnosis
 
-FORMAT = 2
+#: In the state directory.
+CACHE_FILE = "diagnosis-cache.jsonl"
+FORMAT = 3
 MAX_ENTRIES = 50_000
+_HEADER = json.dumps({"format": FORMAT}) + "\n"
 
 
 class DiagnosisCache:
-    """A JSON file of ``{key: diagnosis}``. Loaded once, written atomically; a damaged or
-    foreign file is treated as empty (it is only a cache)."""
+    """The diagnoses of one cache file, loaded once. A damaged or foreign file is treated as
+    empty and a torn line is skipped (it is only a cache); several writers (two threads, or the
+    app and the CLI at once) each append their own lines, and none loses another's."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._entries: dict[str, dict[str, Any]] | None = None
-        self._dirty = False
+        self._pending: dict[str, dict[str, Any]] = {}
+        #: Lines in the file (the header aside), live or superseded: what a rewrite would save.
+        self._lines = 0
+        #: The file ends in a torn line (a writer killed mid-write): the next append starts a new one.
+        self._torn = False
+        self._valid_file = False
+        self._lock = threading.Lock()
 
     def _load(self) -> dict[str, dict[str, Any]]:
         if self._entries is None:
-            self._entries = {}
-            if self.path is not None:
-                try:
-                    data = json.loads(self.path.read_bytes())
-                    if isinstance(data, dict) and data.get("format") == FORMAT and isinstance(data.get("entries"), dict):
-                        self._entries = data["entries"]
-                except (OSError, ValueError):
-                    pass
+            self._entries, self._lines, self._valid_file = self._read()
         return self._entries
+
+    def _read(self) -> tuple[dict[str, dict[str, Any]], int, bool]:
+        entries: dict[str, dict[str, Any]] = {}
+        if self.path is None:
+            return entries, 0, False
+        try:
+            with self.path.open("rb") as handle:
+                if handle.readline().decode("utf-8", "replace") != _HEADER:
+                    return entries, 0, False
+                lines = 0
+                line = b"\n"
+                for line in handle:
+                    lines += 1
+                    try:
+                        key, entry = json.loads(line)
+                    except (ValueError, TypeError):
+                        continue
+                    if isinstance(key, str) and isinstance(entry, dict):
+                        entries[key] = entry
+                self._torn = not line.endswith(b"\n")
+                return entries, lines, True
+        except (OSError, ValueError, TypeError):
+            return {}, 0, False
 
     def get(self, key: str, unchanged: Callable[[dict[str, str]], bool] | None = None) -> Diagnosis | None:
         """The entry of ``key``, if ``unchanged`` says every file it read still reads the same."""
-        data = self._load().get(key)
+        with self._lock:
+            data = self._load().get(key)
         if data is None:
             return None
         deps = data.get("deps")
@@ -53,30 +87,63 @@ class DiagnosisCache:
             return None
 
     def put(self, key: str, diagnosis: Diagnosis, deps: dict[str, str] | None = None) -> None:
-        self._load()[key] = {**diagnosis.to_json(), **({"deps": deps} if deps else {})}
-        self._dirty = True
+        entry = {**diagnosis.to_json(), **({"deps": deps} if deps else {})}
+        with self._lock:
+            self._load()[key] = entry
+            self._pending[key] = entry
 
     def save(self) -> None:
-        """Merge with what another instance may have written meanwhile, then replace atomically."""
-        if self.path is None or not self._dirty:
+        """Append what was put since the last save; rewrite the file when it is mostly stale."""
+        if self.path is None:
             return
-        mine = self._load()
-        on_disk = DiagnosisCache(self.path)._load()
-        merged = {**on_disk, **mine}
+        with self._lock:
+            if not self._pending:
+                return
+            entries = self._load()
+            if not self._valid_file or self._lines + len(self._pending) > 2 * len(entries) + 1000 \
+                    or len(entries) > MAX_ENTRIES:
+                self._rewrite()
+            else:
+                self._append()
+
+    def _append(self) -> None:
+        assert self.path is not None
+        chunk = "\n" if self._torn else ""
+        chunk += "".join(json.dumps([k, v], separators=(",", ":")) + "\n" for k, v in self._pending.items())
+        try:
+            # One write on an O_APPEND descriptor: another writer's lines land before or after ours.
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(descriptor, chunk.encode("utf-8"))
+            finally:
+                os.close(descriptor)
+        except OSError:
+            return  # gone, read-only or full: the diagnoses stand, only the next launch pays again
+        self._lines += len(self._pending)
+        self._pending.clear()
+        self._torn = False
+
+    def _rewrite(self) -> None:
+        """Replace the file atomically by its live entries, with what another writer added meanwhile."""
+        assert self.path is not None and self._entries is not None
+        on_disk, _, _ = self._read()
+        merged = {**on_disk, **self._entries, **self._pending}
         if len(merged) > MAX_ENTRIES:
             # Insertion order: the oldest entries (of files long since edited) go first.
             merged = dict(list(merged.items())[-MAX_ENTRIES:])
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(prefix=".diagnosis-", suffix=".json", dir=self.path.parent)
+            handle, temporary = tempfile.mkstemp(prefix=".diagnosis-", suffix=".jsonl", dir=self.path.parent)
         except OSError:
-            return  # read-only or full: the diagnoses stand, only the next launch pays again
+            return
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump({"format": FORMAT, "entries": merged}, out, separators=(",", ":"))
+                out.write(_HEADER)
+                for key, entry in merged.items():
+                    out.write(json.dumps([key, entry], separators=(",", ":")) + "\n")
             os.replace(temporary, self.path)
         except OSError:
             Path(temporary).unlink(missing_ok=True)
             return
-        self._entries = merged
-        self._dirty = False
+        self._entries, self._lines, self._valid_file = merged, len(merged), True
+        self._pending.clear()

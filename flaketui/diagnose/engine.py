@@ -37,9 +37,11 @@ def engine_fingerprint() -> str:
 class Diagnoser:
     """Diagnoses tests of one repository; parses each file at most once in its lifetime."""
 
-    def __init__(self, root: Path, *, cache_path: Path | None = None, version: str = "") -> None:
+    def __init__(self, root: Path, *, cache_path: Path | None = None, version: str = "",
+                 cache: DiagnosisCache | None = None) -> None:
         self.root = root
-        self.cache = DiagnosisCache(cache_path)
+        #: ``cache`` shares one loaded cache between diagnosers (the app builds one per batch).
+        self.cache = cache if cache is not None else DiagnosisCache(cache_path)
         self.version = version
         self._bytes: dict[str, bytes | None] = {}
         self._modules: dict[str, ModuleFacts | None] = {}

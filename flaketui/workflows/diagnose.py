@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from flaketui import __version__
 from flaketui.diagnose import Diagnoser, hash_seed_rules
+from flaketui.diagnose.cache import CACHE_FILE, DiagnosisCache
 from flaketui.errors import FlakeTUIError
 from flaketui.models import Diagnosis, FlakyTest, TestKey
 from flaketui.workflows.line_history import LineHistory
@@ -90,11 +92,20 @@ class DiagnosisWorkflow:
         return [v for v in found if v.rootdir == test.rootdir][-RECENT_VERIFICATIONS:][::-1]
 
     def _diagnoser(self) -> Diagnoser:
+        return Diagnoser(self.workspace.root, cache=self._cache, version=__version__)
+
+    @cached_property
+    def _cache(self) -> DiagnosisCache:
+        """One cache for the workflow's life: reading it again for every batch cost as much as
+        the batch on a large repository."""
         try:
-            cache_path: Path | None = self.workspace.state_dir() / "diagnosis-cache.json"
+            state = self.workspace.state_dir()
         except OSError:
-            cache_path = None  # no place for state (a file in its way, read-only): diagnose uncached
-        return Diagnoser(self.workspace.root, cache_path=cache_path, version=__version__)
+            return DiagnosisCache(None)  # no place for state (a file in its way, read-only): diagnose uncached
+        # The whole-file JSON cache of earlier versions: superseded, never read again.
+        with contextlib.suppress(OSError):
+            (state / "diagnosis-cache.json").unlink(missing_ok=True)
+        return DiagnosisCache(state / CACHE_FILE)
 
     def diagnose_each(self, tests: Sequence[FlakyTest]) -> dict[TestKey, Diagnosis]:
         """The diagnosis of every test whose files still parse; the others are left out."""

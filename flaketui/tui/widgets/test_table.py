@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.geometry import Size
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellKey, RowKey
 
@@ -193,7 +194,13 @@ class TestTable(DataTable[Text | str]):
         self.model.select(self.selected_key)
 
     def _wanted_columns(self) -> tuple[Column, ...]:
-        return columns_for(self.size.width, sources=any(r.candidate is not None for r in self.model.rows.values()))
+        # The table is hidden until the first rows arrive, so the fill that shows them finds it
+        # with no size yet; it spans its parent, whose width is known. Without this the first
+        # 1,000 rows were laid out for width 0 and filled again on the next resize.
+        width = self.size.width
+        if not width and isinstance(self.parent, Widget):
+            width = self.parent.content_size.width
+        return columns_for(width, sources=any(r.candidate is not None for r in self.model.rows.values()))
 
     def on_resize(self) -> None:
         if self.row_count and self._wanted_columns() != self._columns:
