@@ -24,6 +24,7 @@ from flaketui.remedies.blocking import propose_nonblocking_sleep
 from flaketui.remedies.clocks import propose_clock
 from flaketui.remedies.durations import propose_perf_counter
 from flaketui.remedies.external import propose_keep
+from flaketui.remedies.fakeclocks import propose_project_fake_clock
 from flaketui.remedies.floats import propose_approx
 from flaketui.remedies.joins import propose_wait_before_assert
 from flaketui.remedies.listening import propose_poll_port
@@ -61,6 +62,7 @@ REMEDIES: tuple[tuple[Category, Remedy], ...] = (
     (Category.DATA, propose_no_spread),
     (Category.DATA, propose_tie_break),
     (Category.DATA, propose_approx),
+    (Category.TIME, propose_project_fake_clock),
     (Category.TIME, propose_clock),
     (Category.TIME, propose_perf_counter),
     (Category.FIXTURE, propose_tmp_path),
