@@ -36,6 +36,7 @@ from flaketui.remedies.polls import propose_poll_state
 from flaketui.remedies.pollution import propose_restoring
 from flaketui.remedies.ports import propose_free_port
 from flaketui.remedies.purges import propose_purge_after
+from flaketui.remedies.rewaits import propose_wait_again
 from flaketui.remedies.seeds import propose_seed
 from flaketui.remedies.spreads import propose_no_spread
 from flaketui.remedies.tasks import propose_gather
@@ -52,6 +53,7 @@ REMEDIES: tuple[tuple[Category, Remedy], ...] = (
     (Category.ASYNC, propose_gather),
     (Category.ASYNC, propose_waits),
     (Category.ASYNC, propose_poll_port),
+    (Category.ASYNC, propose_wait_again),
     (Category.RACE, propose_wait_before_assert),
     (Category.ASYNC, propose_nonblocking_sleep),
     (Category.ASYNC, propose_poll_state),

@@ -16,15 +16,7 @@ import libcst as cst
 
 from flaketui.models import Category
 from flaketui.remedies._base import WAIT_SECONDS, Loaded, on_test, proposal
-from flaketui.remedies._cst import (
-    add_imports,
-    called_name,
-    change_function,
-    code,
-    statement,
-    visit_function,
-    with_helper_before,
-)
+from flaketui.remedies._cst import add_imports, called_name, change_function, code, visit_function, with_helper_before
 from flaketui.remedies._model import Context, Declined, Proposal
 from flaketui.remedies.polls import deadline_poll
 
@@ -99,7 +91,7 @@ def _own_helper(module: cst.Module, source: bytes) -> bool | None:
     assignment of that name is never reused nor shadowed)."""
     if _LOCAL.encode() not in source:
         return False
-    wanted = code(statement(_HELPER))
+    wanted = code(cst.parse_statement(_HELPER))
     found = False
     for line in module.body:
         if isinstance(line, cst.FunctionDef) and line.name.value == _LOCAL:
