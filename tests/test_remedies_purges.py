@@ -3,7 +3,10 @@ purges it again when done) and the shapes where it must not fire."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from flaketui.models import Category, Evidence
@@ -158,3 +161,60 @@ def test_a_broker_test_that_also_shows_shared_state_gets_the_purge_as_an_order_f
 
 def test_a_broker_test_without_shared_state_in_the_diagnosis_gets_none() -> None:
     assert _with_evidence(LOOP_LAST, Category.EXTERNAL, _BROKER) == []
+
+
+BROKER = '''
+class Queue:
+    """An in-process queue the module's tests share, as they would share a broker's."""
+
+    def __init__(self):
+        self.items = []
+
+    def send(self, item):
+        self.items.append(item)
+
+    def purge(self):
+        count = len(self.items)
+        self.items.clear()
+        return count
+
+
+QUEUE = Queue()
+'''
+
+SHARED_QUEUE_TESTS = src("""
+    from broker import QUEUE
+
+
+    class TestQueue:
+        def test_a(self):
+            for tag in ["a", "b"]:
+                while True:
+                    count = QUEUE.purge()
+                    if count == 0:
+                        break
+                QUEUE.send(tag)
+                assert QUEUE.items == [tag]
+
+        def test_b(self):
+            assert QUEUE.items == []
+""")
+
+
+def test_the_next_test_finds_the_queue_empty_after_the_purge(tmp_path: Path) -> None:
+    """The proposal runs: before it the test after test_a reads the message of test_a's last
+    pass, every run in file order; after it the queue is empty when test_a is done."""
+    found = _purges(SHARED_QUEUE_TESTS)
+    assert len(found) == 1
+    (tmp_path / "broker.py").write_text(BROKER)
+
+    def pytest_run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "test_x.py"],
+                              check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    (tmp_path / "test_x.py").write_bytes(SHARED_QUEUE_TESTS)
+    before = pytest_run()
+    assert before.returncode == 1 and "1 failed, 1 passed" in before.stdout, before.stdout + before.stderr
+    (tmp_path / "test_x.py").write_bytes(found[0])
+    after = pytest_run()
+    assert after.returncode == 0 and "2 passed" in after.stdout, after.stdout + after.stderr
