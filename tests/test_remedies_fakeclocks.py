@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from flaketui.models import Category
+from flaketui.models import Category, Evidence
 from flaketui.remedies import Context, Target, propose
 from flaketui.remedies.guard import weakening
 
@@ -90,10 +90,16 @@ FAKED = src("""
 """)
 
 
-def _run(test: bytes, category: Category = Category.TIME, **files: bytes) -> tuple[list[bytes], list[str]]:
+#: What the diagnosis says of the timed assertion (line 13 of TIMED).
+ELAPSED = Evidence(Category.TIME, "time.elapsed-assert", "tests/test_x.py", 13, 13, "asserts on elapsed wall-clock time", "", 0.8)
+
+
+def _run(test: bytes, category: Category = Category.TIME, evidence: tuple[Evidence, ...] = (ELAPSED,),
+         **files: bytes) -> tuple[list[bytes], list[str]]:  # fmt: skip
     tree = {"tests/clockwork.py": CLOCKWORK, "tests/test_other.py": OTHER, "tests/test_x.py": test}
     tree.update({path.replace("__", "/") + ".py": content for path, content in files.items()})
-    ctx = Context(target=Target("tests/test_x.py", "test_a"), read=tree.get, project_files=tuple(tree), category=category)
+    ctx = Context(target=Target("tests/test_x.py", "test_a"), read=tree.get, project_files=tuple(tree), category=category,
+                  evidence=evidence)  # fmt: skip
     found, declined = propose(ctx)
     return ([p.edits[0].after for p in found if p.remedy == "clock.project-fake"],
             [d.reason for d in declined if d.remedy == "clock.project-fake"])  # fmt: skip
@@ -114,8 +120,11 @@ def test_a_relative_import_is_copied_for_a_test_in_the_same_folder() -> None:
 @pytest.mark.parametrize(("test", "category", "files"), [
     # a clock the fake does not replace: the test would mix fake and real time
     (TIMED.replace(b"time.monotonic()", b"time.perf_counter()"), Category.TIME, {}),
-    # nothing in the diagnosis is about time
-    (TIMED, Category.DATA, {}),
+    # a clock of the test's own, which a fake time module leaves standing still
+    (TIMED.replace(b"start = time.monotonic()", b"start = native_clock()"), Category.TIME, {}),
+    # one of the project's fakes in use already, even one that patches no clock the test reads
+    (TIMED.replace(b"    settle()\n", b"    with virtual_time():\n        settle()\n"), Category.TIME,
+     {"tests__helpers": b"import contextlib\n\n\n@contextlib.contextmanager\ndef virtual_time():\n    yield\n"}),
     # a coroutine: a fake time.sleep does not reach asyncio.sleep
     (TIMED.replace(b"def test_a", b"async def test_a"), Category.TIME, {}),
     # the fake needs an argument a test must choose
@@ -127,6 +136,15 @@ def test_a_relative_import_is_copied_for_a_test_in_the_same_folder() -> None:
 ])  # fmt: skip
 def test_no_proposal(test: bytes, category: Category, files: dict[str, bytes]) -> None:
     assert _run(test, category, **files)[0] == []
+
+
+@pytest.mark.parametrize("evidence", [
+    (),  # nothing in the diagnosis is about time
+    (Evidence(Category.TIME, "time.wall-clock", "tests/test_x.py", 12, 12, "reads the wall clock", "", 0.5),),  # not the assertions
+    (Evidence(Category.TIME, "time.elapsed-assert", "src/app.py", 3, 3, "asserts on elapsed time", "", 0.8),),  # not this test's
+])  # fmt: skip
+def test_not_unless_the_tests_own_assertions_depend_on_measured_time(evidence: tuple[Evidence, ...]) -> None:
+    assert _run(TIMED, Category.TIME, evidence)[0] == []
 
 
 def test_a_fake_no_test_uses_declines() -> None:

@@ -7,10 +7,13 @@ this: a context manager in their test helpers (``with fake_time(): ...``) that r
 body inside that context manager, as the project's other tests do: every assertion stays, and
 the times it sees are the ones it asked for.
 
-Only where all of this holds: the diagnosis saw timing; the fake is a generator context
-manager in a test-support file, callable with no arguments, and another test already uses it;
-it patches every clock the test (or a function of its module it calls) reads or sleeps on; and
-the test is not a coroutine (a fake ``time.sleep`` does not reach ``asyncio.sleep``).
+Only where all of this holds: the diagnosis saw the test's own assertions depend on measured
+time (an elapsed-time assertion, a timing tolerance, a sleep as the work); the fake is a
+generator context manager in a test-support file, callable with no arguments, and another test
+already uses it; it patches every clock the test (or a function of its module it calls) reads
+or sleeps on, and the test reads no other clock of its own (``native_clock()``: a fake
+``time.sleep`` would leave it standing still); the test uses none of the project's fake clocks
+yet; and it is not a coroutine (a fake ``time.sleep`` does not reach ``asyncio.sleep``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,12 @@ _PATCHED = (
     re.compile(r"""["'](time\.\w+)["']"""),
     re.compile(r"""(?:patch\.object|setattr)\(\s*time\s*,\s*["'](\w+)["']"""),
 )
+
+
+#: What the diagnosis says when a test's assertions depend on measured time.
+_TIMED = frozenset({"time.elapsed-assert", "time.timing-tolerance", "time.sleep-window", "time.sleep-as-work"})
+#: A function of the test's own that reads some clock (``native_clock()``, ``get_time()``).
+_OTHER_CLOCK = re.compile(r"clock|time", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -79,16 +88,16 @@ def _fakes(ctx: Context) -> list[_Fake]:
             continue
         for owner, function in top_level_functions(module):
             if owner is None and _is_fake_clock(function):
-                patches = _patches(function)
-                if patches:
-                    found.append(_Fake(path, function.name.value, patches))
+                found.append(_Fake(path, function.name.value, _patches(function)))
     return found
 
 
-def _clocks_used(loaded: Loaded) -> set[str]:
-    """The clocks the test reads or sleeps on, itself or through a function of its module it calls."""
+def _clocks_used(loaded: Loaded) -> tuple[set[str], set[str]]:
+    """The clocks the test reads or sleeps on, itself or through a function of its module it
+    calls, and the functions it calls by bare name that read some other clock."""
     helpers = {f.name.value: f for owner, f in top_level_functions(loaded.module) if owner is None}
     used: set[str] = set()
+    others: set[str] = set()
     seen: set[str] = set()
 
     class Calls(cst.CSTVisitor):
@@ -99,9 +108,11 @@ def _clocks_used(loaded: Loaded) -> set[str]:
             elif name in helpers and name not in seen:
                 seen.add(name)
                 helpers[name].body.visit(self)  # one call deep is the module's own helpers
+            elif isinstance(node.func, cst.Name) and _OTHER_CLOCK.search(node.func.value):
+                others.add(node.func.value)
 
     loaded.function.body.visit(Calls())
-    return used
+    return used, others
 
 
 def _import_of(ctx: Context, fake: _Fake, test_path: str) -> tuple[str, int] | None:
@@ -143,21 +154,25 @@ def _wrapped(function: cst.FunctionDef, name: str) -> cst.FunctionDef:
 @on_test("clock.project-fake")
 def propose_project_fake_clock(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     remedy = loaded.remedy
-    timed = ctx.category is Category.TIME or any(e.category is Category.TIME for e in ctx.evidence)
+    timed = any(e.rule in _TIMED and e.path == loaded.path for e in ctx.evidence)
     if not timed or loaded.function.asynchronous is not None:
         return []
     body = loaded.function.body
     if not isinstance(body, cst.IndentedBlock) or len(body.body) <= (1 if loaded.function.get_docstring() else 0):
         return []
-    used = _clocks_used(loaded)
+    used, others = _clocks_used(loaded)
     if not used:
         return []
+    every = _fakes(ctx)
+    if others - {f.name for f in every}:
+        return [Declined(remedy, f"the test reads a clock of its own ({', '.join(sorted(others))}) that a fake "
+                         "time module would not move")]  # fmt: skip
     text = code(loaded.function)
-    fakes = [f for f in _fakes(ctx) if used <= f.patches]
+    if any(re.search(rf"\b{re.escape(f.name)}\(", text) for f in every):
+        return []  # it runs on one of the project's fakes already
+    fakes = [f for f in every if f.patches and used <= f.patches]
     if not fakes:
         return []
-    if any(re.search(rf"\b{re.escape(f.name)}\(", text) for f in fakes):
-        return []  # it runs on the fake already
     declined: list[Proposal | Declined] = []
     for fake in fakes:
         if not _used_by_a_test(ctx, fake):
