@@ -86,15 +86,24 @@ def test_the_repeat_after_a_with_block_waits_as_the_first_step_did(category: Cat
 @pytest.mark.parametrize("source", [
     # a fixed wait, not a condition
     REPEATED.replace(b"qtbot.waitUntil(lambda: panel.is_prompting())", b"qtbot.wait(500)"),
+    # a count the test moves past: waiting for it again would time out
+    REPEATED.replace(b"qtbot.waitUntil(lambda: panel.is_prompting())", b"qtbot.waitUntil(lambda: len(panel.lines) == 1)"),
     # the repeat follows a plain statement, not a step in a with block
     REPEATED.replace(b'        panel.run("%pdb on")\n\n    # the arrow', b'        panel.run("%pdb on")\n    panel.focus()\n\n    # the arrow'),
     # not the same action word for word
     REPEATED.replace(b'    qtbot.keyClick(panel.editor, "Up")\n    assert "x = 1" in panel.text()\n    panel.history',
                      b'    qtbot.keyClick(panel.editor, "Down")\n    assert "x = 1" in panel.text()\n    panel.history'),
-], ids=["fixed-wait", "after-a-plain-statement", "another-action"])  # fmt: skip
+], ids=["fixed-wait", "a-count", "after-a-plain-statement", "another-action"])  # fmt: skip
 def test_no_proposal(source: bytes) -> None:
     assert source != REPEATED
     assert _again(source) == []
+
+
+@pytest.mark.parametrize("condition", [b"not panel.busy", b"panel.ready and panel.is_prompting()"])
+def test_a_state_negated_or_joined_is_waited_for_again(condition: bytes) -> None:
+    source = REPEATED.replace(b"lambda: panel.is_prompting()", b"lambda: " + condition)
+    found = _again(source)
+    assert len(found) == 1 and found[0].count(b"qtbot.waitUntil(lambda: " + condition + b")") == 2
 
 
 def test_not_for_a_cause_it_does_not_cure() -> None:

@@ -6,7 +6,8 @@ step it takes in a ``with`` block (``with qtbot.waitSignal(...): shell.execute(.
 very same action again without waiting: there it acts on whatever state the program reached by
 then. The fix makes the test's own wait, with the test's own condition, before the repeat.
 
-Only where the wait takes a condition (a ``lambda``), the action is the first statement after
+Only where the wait takes a condition (a ``lambda``) of a state the program reaches and stays
+in (a call without arguments or an attribute, negated or joined: never a count), the action is the first statement after
 the wait that is not an assertion, the repeat is the same statement word for word, and the
 statement before the repeat is a ``with`` block (a step the program finishes on its own time).
 """
@@ -30,7 +31,19 @@ def _condition_wait(line: cst.BaseStatement) -> bool:
     value = expression_of(line)
     if not isinstance(value, cst.Call) or not value.args:
         return False
-    return bool(_WAIT.search(dotted(value.func) or "")) and isinstance(value.args[0].value, cst.Lambda)
+    condition = value.args[0].value
+    return bool(_WAIT.search(dotted(value.func) or "")) and isinstance(condition, cst.Lambda) and _readiness(condition.body)
+
+
+def _readiness(node: cst.BaseExpression) -> bool:
+    """A state the program reaches and stays in (``shell.is_ready()``, ``not view.busy``), not a
+    count or a value (``len(calls) == 1``): waiting again for a count the test has moved past
+    would time out where the test passed."""
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
+        return _readiness(node.expression)
+    if isinstance(node, cst.BooleanOperation):
+        return _readiness(node.left) and _readiness(node.right)
+    return isinstance(node, cst.Attribute | cst.Name) or (isinstance(node, cst.Call) and not node.args)
 
 
 def _is_assert(line: cst.BaseStatement) -> bool:
