@@ -171,6 +171,38 @@ def test_the_helper_name_taken_declines() -> None:
     assert any(d.remedy == "wait.listening" and "_accepts_connections" in d.reason for d in declined)
 
 
+
+def _second(first: bytes, name: str = "test_b") -> bytes:
+    """The module with a second test in the shape of SERVED's, after the first."""
+    test = SERVED[SERVED.index(b"def test_a"):].replace(b"def test_a", f"def {name}".encode())
+    return first + b"\n\n" + test
+
+
+def _listening_in(source: bytes, name: str) -> tuple[list[bytes], list[str]]:
+    files = {"tests/test_x.py": source}
+    ctx = Context(target=Target("tests/test_x.py", name), read=files.get, project_files=tuple(files),
+                  category=Category.ASYNC)  # fmt: skip
+    found, declined = propose(ctx)
+    return ([p.edits[0].after for p in found if p.remedy == "wait.listening"],
+            [d.reason for d in declined if d.remedy == "wait.listening"])  # fmt: skip
+
+
+def test_a_second_test_reuses_the_helper_the_first_fix_wrote() -> None:
+    found, declined = _listening_in(_second(SERVED_POLLED), "test_b")
+    assert declined == [] and len(found) == 1
+    assert found[0].count(b"def _accepts_connections(") == 1
+    polled = SERVED_POLLED[SERVED_POLLED.index(b"def test_a"):].replace(b"def test_a", b"def test_b")
+    assert found[0] == SERVED_POLLED + b"\n\n" + polled
+    assert weakening("tests/test_x.py", _second(SERVED_POLLED), found[0]) is None
+
+
+def test_a_foreign_function_of_the_helpers_name_declines() -> None:
+    foreign = SERVED_POLLED.replace(b"return probe.connect_ex((host, port)) == 0", b"return probe.connect_ex((host, port + 1)) == 0")
+    assert foreign != SERVED_POLLED
+    found, declined = _listening_in(_second(foreign), "test_b")
+    assert found == [] and any("_accepts_connections" in reason for reason in declined)
+
+
 SERVER_APP = '''
 import http.server
 import threading

@@ -24,6 +24,7 @@ from flaketui.remedies.blocking import propose_nonblocking_sleep
 from flaketui.remedies.clocks import propose_clock
 from flaketui.remedies.durations import propose_perf_counter
 from flaketui.remedies.external import propose_keep
+from flaketui.remedies.fakeclocks import propose_project_fake_clock
 from flaketui.remedies.floats import propose_approx
 from flaketui.remedies.joins import propose_wait_before_assert
 from flaketui.remedies.listening import propose_poll_port
@@ -35,6 +36,7 @@ from flaketui.remedies.polls import propose_poll_state
 from flaketui.remedies.pollution import propose_restoring
 from flaketui.remedies.ports import propose_free_port
 from flaketui.remedies.purges import propose_purge_after
+from flaketui.remedies.rewaits import propose_wait_again
 from flaketui.remedies.seeds import propose_seed
 from flaketui.remedies.spreads import propose_no_spread
 from flaketui.remedies.tasks import propose_gather
@@ -51,6 +53,7 @@ REMEDIES: tuple[tuple[Category, Remedy], ...] = (
     (Category.ASYNC, propose_gather),
     (Category.ASYNC, propose_waits),
     (Category.ASYNC, propose_poll_port),
+    (Category.ASYNC, propose_wait_again),
     (Category.RACE, propose_wait_before_assert),
     (Category.ASYNC, propose_nonblocking_sleep),
     (Category.ASYNC, propose_poll_state),
@@ -61,6 +64,7 @@ REMEDIES: tuple[tuple[Category, Remedy], ...] = (
     (Category.DATA, propose_no_spread),
     (Category.DATA, propose_tie_break),
     (Category.DATA, propose_approx),
+    (Category.TIME, propose_project_fake_clock),
     (Category.TIME, propose_clock),
     (Category.TIME, propose_perf_counter),
     (Category.FIXTURE, propose_tmp_path),

@@ -132,13 +132,14 @@ def add_parameter(function: cst.FunctionDef, name: str) -> cst.FunctionDef:
     return function.with_changes(params=new)
 
 
-def add_imports(module: cst.Module, imports: Sequence[tuple[str, str | None]]) -> cst.Module:
-    """Add ``import module`` (name None) or ``from module import name`` where missing."""
+def add_imports(module: cst.Module, imports: Sequence[tuple[str, str | None]], relative: int = 0) -> cst.Module:
+    """Add ``import module`` (name None) or ``from module import name`` where missing
+    (``from .module import name`` with ``relative=1``)."""
     if not imports:
         return module
     context = CodemodContext()
     for dotted_module, name in imports:
-        AddImportsVisitor.add_needed_import(context, dotted_module, name)
+        AddImportsVisitor.add_needed_import(context, dotted_module, name, relative=relative)
     # libcst's visitor reads and changes only the leading block of imports (after a docstring)
     # and the statement after it, but it copies and walks the whole module: on a test module
     # of thousands of lines that cost seconds. It gets the head alone; the rest is kept as is.

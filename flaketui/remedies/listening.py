@@ -85,6 +85,24 @@ class _PollPort(cst.CSTTransformer):
         return updated
 
 
+def _own_helper(module: cst.Module, source: bytes) -> bool | None:
+    """Whether the module defines the helper this remedy writes (True), does not define that
+    name at all (False), or binds the name to something else (None: a foreign function or
+    assignment of that name is never reused nor shadowed)."""
+    if _LOCAL.encode() not in source:
+        return False
+    wanted = code(cst.parse_statement(_HELPER))
+    found = False
+    for line in module.body:
+        if isinstance(line, cst.FunctionDef) and line.name.value == _LOCAL:
+            if code(line.with_changes(leading_lines=[])) != wanted:
+                return None
+            found = True
+        elif _LOCAL in code(line) and not isinstance(line, cst.FunctionDef | cst.ClassDef):
+            return None  # assigned or imported at the top: not ours
+    return found
+
+
 @on_test("wait.listening")
 def propose_poll_port(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     remedy = loaded.remedy
@@ -96,11 +114,14 @@ def propose_poll_port(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]
     new_test = visit_function(loaded.function, transform)
     if not transform.done:
         return []
-    if _LOCAL in loaded.names or f"def {_LOCAL}(".encode() in loaded.source:
+    ours = _own_helper(loaded.module, loaded.source)
+    if ours is None or _LOCAL in loaded.names:
         return [Declined(remedy, f"{_LOCAL} already names something else in {loaded.path}")]
     host, port = transform.done[0]
     module = change_function(loaded.module, loaded.function, lambda _f: new_test)
-    module = add_imports(with_helper_before(module, new_test, _HELPER), [("socket", None), transform.clock])
+    if not ours:  # a second test of the module reuses the helper the first one's fix wrote
+        module = with_helper_before(module, new_test, _HELPER)
+    module = add_imports(module, [("socket", None), transform.clock])
     why = (
         f"The test sleeps a fixed time while its server starts, then connects to {host}:{{{port}}}. Under load "
         "the server is not listening yet and the request fails; on a quiet machine the time is wasted. The fix "
