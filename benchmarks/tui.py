@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import os
 import resource
 import statistics
@@ -29,6 +30,7 @@ import time
 from pathlib import Path
 
 LAUNCH = time.perf_counter()
+WATCHDOG_SECONDS = 900
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TEST_TEMPLATE = '''
@@ -55,11 +57,22 @@ def make_repository(root: Path, count: int, per_file: int = 25) -> None:
         subprocess.run(["git", *args], cwd=root, check=True, env=env)
 
 
+async def workers_done(app) -> None:
+    """Until no worker runs. A worker of an exclusive group that a newer one replaced ends
+    cancelled, and ``wait_for_complete`` raises for it: that one is done too."""
+    from textual.worker import WorkerCancelled
+
+    try:
+        await app.workers.wait_for_complete()
+    except WorkerCancelled:
+        pass
+
+
 async def key_cost(app, keys: list[str], prepare=None) -> float:
     """Mean seconds per Pilot.press of ``keys`` (after ``prepare``)."""
     async with app.run_test(size=(160, 45)) as pilot:
         while True:  # the scan's handler starts the diagnosis: wait for both
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             await pilot.pause()
             if not any(worker.is_running for worker in app.workers):
                 break
@@ -110,7 +123,7 @@ async def measure(root: Path, expected: int, presses: int) -> dict[str, float]:
         # worker running, and stopping there left most of it (and the peak memory) to the next
         # app measured. A plain sleep: Pilot.pause's wait for the screen kept it from resuming.
         while not all_diagnosed(app.main):
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             await asyncio.sleep(0.05)
         marks["diagnosed"] = time.perf_counter()
     figures["first frame (s)"] = marks["first_frame"] - LAUNCH
@@ -151,7 +164,7 @@ async def measure(root: Path, expected: int, presses: int) -> dict[str, float]:
     app = FlakeTUIApp(Service(root))
     refills = []
     async with app.run_test(size=(160, 45)) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await open_filter_with_prefix(pilot)
         for key in ["9", "backspace"] * (presses // 8):
             expected = 111 if key == "9" else 1000
@@ -182,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     if options.baseline is not None:
         return against_baseline(options.baseline, options.rounds, ["--tests", str(options.tests), "--presses", str(options.presses)])
     global LAUNCH
+    # A measurement that never ends (a row never filled or diagnosed) prints where every
+    # thread stands and fails the run, instead of holding the comparison forever.
+    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
     with tempfile.TemporaryDirectory(prefix="flaketui-bench-") as directory:
         root = Path(directory) / "bench"
         root.mkdir()
@@ -207,6 +223,9 @@ def against_baseline(baseline: Path, rounds: int, args: list[str]) -> int:
     for _ in range(rounds):
         for side, script in sides.items():
             done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                tail = "\n".join(done.stderr.splitlines()[-40:])
+                print(f"{side}: a run failed (exit {done.returncode}); its figures are left out:\n{tail}", file=sys.stderr)
             for line in done.stdout.splitlines():
                 name, _, rest = line.partition("  ")
                 words = rest.split()
