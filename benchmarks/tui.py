@@ -108,9 +108,24 @@ async def measure(root: Path, expected: int, presses: int) -> dict[str, float]:
     def all_diagnosed(screen: MainScreen) -> bool:
         return all(row.diagnosis is not None for row in screen.model.rows.values())
 
+    def give_up_after(seconds: float, what: str):
+        deadline = time.monotonic() + seconds
+
+        def check() -> None:
+            if time.monotonic() > deadline:
+                screen = app.main
+                rows = getattr(getattr(screen, "model", screen), "rows")
+                workers = ", ".join(f"{w.name}:{w.state.name}" for w in app.workers) or "none"
+                raise RuntimeError(f"{what} after {seconds:.0f} s: {screen.table.row_count} rows in the table, "
+                                   f"{len(rows)} in the model, {sum(r.diagnosis is not None for r in rows.values())} "
+                                   f"diagnosed; workers: {workers}")
+        return check
+
     app = Timed(Service(root))
     async with app.run_test(size=(160, 45)) as pilot:
+        stuck = give_up_after(300, "the table is not full")
         while not table_full(app.main, expected):
+            stuck()
             await pilot.pause(0.005)
         marks["table"] = time.perf_counter()
         during = []
@@ -122,7 +137,9 @@ async def measure(root: Path, expected: int, presses: int) -> dict[str, float]:
         # Until every row has its diagnosis: after the keys, diagnosis waits for quiet with no
         # worker running, and stopping there left most of it (and the peak memory) to the next
         # app measured. A plain sleep: Pilot.pause's wait for the screen kept it from resuming.
+        stuck = give_up_after(600, "the diagnosis did not end")
         while not all_diagnosed(app.main):
+            stuck()
             await workers_done(app)
             await asyncio.sleep(0.05)
         marks["diagnosed"] = time.perf_counter()
