@@ -241,7 +241,7 @@ def against_baseline(baseline: Path, rounds: int, args: list[str]) -> int:
         for side, script in sides.items():
             done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=False)
             if done.returncode != 0:
-                tail = "\n".join(done.stderr.splitlines()[-40:])
+                tail = "\n".join((done.stdout + done.stderr).splitlines()[-40:])
                 print(f"{side}: a run failed (exit {done.returncode}); its figures are left out:\n{tail}", file=sys.stderr)
             for line in done.stdout.splitlines():
                 name, _, rest = line.partition("  ")
