@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import os
 import resource
 import statistics
@@ -29,6 +30,7 @@ import time
 from pathlib import Path
 
 LAUNCH = time.perf_counter()
+WATCHDOG_SECONDS = 900
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TEST_TEMPLATE = '''
@@ -55,11 +57,22 @@ def make_repository(root: Path, count: int, per_file: int = 25) -> None:
         subprocess.run(["git", *args], cwd=root, check=True, env=env)
 
 
+async def workers_done(app) -> None:
+    """Until no worker runs. A worker of an exclusive group that a newer one replaced ends
+    cancelled, and ``wait_for_complete`` raises for it: that one is done too."""
+    from textual.worker import WorkerCancelled
+
+    try:
+        await app.workers.wait_for_complete()
+    except WorkerCancelled:
+        pass
+
+
 async def key_cost(app, keys: list[str], prepare=None) -> float:
     """Mean seconds per Pilot.press of ``keys`` (after ``prepare``)."""
     async with app.run_test(size=(160, 45)) as pilot:
         while True:  # the scan's handler starts the diagnosis: wait for both
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             await pilot.pause()
             if not any(worker.is_running for worker in app.workers):
                 break
@@ -95,9 +108,24 @@ async def measure(root: Path, expected: int, presses: int) -> dict[str, float]:
     def all_diagnosed(screen: MainScreen) -> bool:
         return all(row.diagnosis is not None for row in screen.model.rows.values())
 
+    def give_up_after(seconds: float, what: str):
+        deadline = time.monotonic() + seconds
+
+        def check() -> None:
+            if time.monotonic() > deadline:
+                screen = app.main
+                rows = getattr(getattr(screen, "model", screen), "rows")
+                workers = ", ".join(f"{w.name}:{w.state.name}" for w in app.workers) or "none"
+                raise RuntimeError(f"{what} after {seconds:.0f} s: {screen.table.row_count} rows in the table, "
+                                   f"{len(rows)} in the model, {sum(r.diagnosis is not None for r in rows.values())} "
+                                   f"diagnosed; workers: {workers}")
+        return check
+
     app = Timed(Service(root))
     async with app.run_test(size=(160, 45)) as pilot:
+        stuck = give_up_after(300, "the table is not full")
         while not table_full(app.main, expected):
+            stuck()
             await pilot.pause(0.005)
         marks["table"] = time.perf_counter()
         during = []
@@ -109,8 +137,10 @@ async def measure(root: Path, expected: int, presses: int) -> dict[str, float]:
         # Until every row has its diagnosis: after the keys, diagnosis waits for quiet with no
         # worker running, and stopping there left most of it (and the peak memory) to the next
         # app measured. A plain sleep: Pilot.pause's wait for the screen kept it from resuming.
+        stuck = give_up_after(600, "the diagnosis did not end")
         while not all_diagnosed(app.main):
-            await app.workers.wait_for_complete()
+            stuck()
+            await workers_done(app)
             await asyncio.sleep(0.05)
         marks["diagnosed"] = time.perf_counter()
     figures["first frame (s)"] = marks["first_frame"] - LAUNCH
@@ -151,7 +181,7 @@ async def measure(root: Path, expected: int, presses: int) -> dict[str, float]:
     app = FlakeTUIApp(Service(root))
     refills = []
     async with app.run_test(size=(160, 45)) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await open_filter_with_prefix(pilot)
         for key in ["9", "backspace"] * (presses // 8):
             expected = 111 if key == "9" else 1000
@@ -182,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     if options.baseline is not None:
         return against_baseline(options.baseline, options.rounds, ["--tests", str(options.tests), "--presses", str(options.presses)])
     global LAUNCH
+    # A measurement that never ends (a row never filled or diagnosed) prints where every
+    # thread stands and fails the run, instead of holding the comparison forever.
+    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
     with tempfile.TemporaryDirectory(prefix="flaketui-bench-") as directory:
         root = Path(directory) / "bench"
         root.mkdir()
@@ -207,6 +240,7 @@ def against_baseline(baseline: Path, rounds: int, args: list[str]) -> int:
     for _ in range(rounds):
         for side, script in sides.items():
             done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=False)
+            found = 0
             for line in done.stdout.splitlines():
                 name, _, rest = line.partition("  ")
                 words = rest.split()
@@ -214,7 +248,11 @@ def against_baseline(baseline: Path, rounds: int, args: list[str]) -> int:
                     value = float(words[0])
                 except (IndexError, ValueError):
                     continue
+                found += 1
                 best[side][name.strip()] = min(value, best[side].get(name.strip(), value))
+            if not found:  # exit 1 with figures is a figure over its limit; without any, a failed run
+                tail = "\n".join((done.stdout + done.stderr).splitlines()[-40:])
+                print(f"{side}: a run failed (exit {done.returncode}):\n{tail}", file=sys.stderr)
     print(f"best of {rounds} rounds, each side in turn; baseline {baseline}")
     for name, ours in best["ours"].items():
         theirs = best["baseline"].get(name)

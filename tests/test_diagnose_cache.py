@@ -51,7 +51,7 @@ def test_a_torn_line_costs_only_itself(tmp_path: Path) -> None:
     cache.put("a", diagnosis("test_a"))
     cache.save()
     with path.open("a", encoding="utf-8") as out:
-        out.write('["b",{"nodeid":')  # a writer killed mid-line
+        out.write('b\t{"nodeid":')  # a writer killed mid-line
     torn = DiagnosisCache(path)
     assert torn.get("a") == diagnosis("test_a") and torn.get("b") is None
     torn.put("c", diagnosis("test_c"))

@@ -181,3 +181,21 @@ async def test_the_scan_fills_the_table_once_with_the_columns_of_its_width(
         table = app.main.table
         assert table.row_count == len(app.main.model.shown) > 0
         assert fills == [tuple(c.key for c in columns_for(table.size.width))]
+
+
+@run_async
+async def test_the_footer_rebuilds_only_when_the_keys_it_shows_change(tmp_path: Path) -> None:
+    app = FlakeTUIApp(Service(write_demo(tmp_path / "taskq")))
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(pilot)
+        before = list(app.main.query(FooterKey))
+        app.main.refresh_bindings()  # what every reactive with bindings=True does, most often for nothing
+        await settle(pilot)
+        assert list(app.main.query(FooterKey)) == before  # the same widgets: no rebuild
+        await pilot.press("slash")  # the filter takes the focus: the table's keys leave the footer
+        await settle(pilot)
+        shown = [key.action for key in app.main.query(FooterKey)]
+        assert "filter" in shown and "toggle_mark" not in shown
+        await pilot.press("escape")
+        await settle(pilot)
+        assert [key.action for key in app.main.query(FooterKey)] == [key.action for key in before]

@@ -9,11 +9,13 @@ them pinned, goes compact when the row is tight, leaves out the command palette'
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import HorizontalGroup
 from textual.events import Resize
+from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey  # not exported; the pinned keys must look like the others
 
@@ -50,45 +52,87 @@ def plan(width: int, keys: Sequence[tuple[str, str, str]], palette: tuple[str, s
     return True, False, dropped
 
 
+class _Key(NamedTuple):
+    """One key as the footer shows it: what a recompose would build, comparable to the last one."""
+
+    binding: Binding
+    enabled: bool
+    tooltip: str
+    palette: bool = False
+
+
+class _Layout(NamedTuple):
+    compact: bool
+    keys: tuple[_Key, ...]
+    pinned: tuple[_Key, ...]
+
+
 class KeyFooter(Footer):
     """The footer that never cuts help and quit."""
 
     def __init__(self) -> None:
         super().__init__(id="footer")
         self._width = 0
+        self._shown: _Layout | None = None
+        self._pending = False
 
     def on_resize(self, event: Resize) -> None:
         if event.size.width != self._width:
             self._width = event.size.width
-            self.call_after_refresh(self.recompose)
+            self._refresh_soon()
 
-    def compose(self) -> ComposeResult:
-        if not self._bindings_ready:
-            return
-        shown: dict[str, tuple[Binding, bool, str]] = {}
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        self._bindings_ready = True
+        if screen.app.app_focus and self.is_attached and screen is self.screen:
+            self._refresh_soon()
+
+    def _refresh_soon(self) -> None:
+        # Every reactive with bindings=True refreshes the bindings, several per model change,
+        # and Textual's footer rebuilt all its keys (and restyled each) for every one of them.
+        # One rebuild per refresh, and none when the keys it would show are the same.
+        if not self._pending:
+            self._pending = True
+            self.call_after_refresh(self._refresh_keys)
+
+    async def _refresh_keys(self) -> None:
+        self._pending = False
+        if self._layout() != self._shown:
+            await self.recompose()
+
+    def _layout(self) -> _Layout:
+        shown: dict[str, _Key] = {}
         for _node, binding, enabled, tooltip in self.screen.active_bindings.values():
             if binding.show:  # one key per action, as Textual's footer shows it
-                shown.setdefault(binding.action, (binding, enabled, tooltip))
+                shown.setdefault(binding.action, _Key(binding, enabled, tooltip))
         palette_binding = self.screen.active_bindings.get(self.app.COMMAND_PALETTE_BINDING)
         palette = None
         if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE and palette_binding is not None:
             palette = (self.app.get_key_display(palette_binding[1]), palette_binding[1].description)
-        keys = [(b.id or "", self.app.get_key_display(b), b.description) for b, _, _ in shown.values()]
+        keys = [(k.binding.id or "", self.app.get_key_display(k.binding), k.binding.description)
+                for k in shown.values()]
         compact, with_palette, dropped = plan(self._width or self.app.size.width, keys, palette)
-        self.compact = compact
-        pinned = sorted((e for e in shown.values() if e[0].id in PINNED), key=lambda e: PINNED.index(e[0].id or ""))
-        for binding, enabled, tooltip in shown.values():
-            if binding.id not in PINNED and binding.id not in dropped:
-                yield self._key(binding, enabled, tooltip)
-        with HorizontalGroup(id="pinned-keys"):
-            for binding, enabled, tooltip in pinned:
-                yield self._key(binding, enabled, tooltip)
-            if with_palette and palette_binding is not None:
-                _node, binding, enabled, tooltip = palette_binding
-                yield FooterKey(binding.key, self.app.get_key_display(binding), binding.description, binding.action,
-                                classes="-command-palette", disabled=not enabled,
-                                tooltip=binding.tooltip or binding.description)  # fmt: skip
+        pinned = sorted((k for k in shown.values() if k.binding.id in PINNED),
+                        key=lambda k: PINNED.index(k.binding.id or ""))
+        if with_palette and palette_binding is not None:
+            _node, binding, enabled, _tooltip = palette_binding
+            pinned.append(_Key(binding, enabled, binding.tooltip or binding.description, palette=True))
+        return _Layout(compact, tuple(k for k in shown.values() if k.binding.id not in PINNED
+                                      and k.binding.id not in dropped), tuple(pinned))
 
-    def _key(self, binding: Binding, enabled: bool, tooltip: str) -> FooterKey:
-        return FooterKey(binding.key, self.app.get_key_display(binding), binding.description, binding.action,
-                         disabled=not enabled, tooltip=tooltip).data_bind(compact=KeyFooter.compact)  # fmt: skip
+    def compose(self) -> ComposeResult:
+        if not self._bindings_ready:
+            return
+        self._shown = layout = self._layout()
+        self.compact = layout.compact
+        for key in layout.keys:
+            yield self._key(key)
+        with HorizontalGroup(id="pinned-keys"):
+            for key in layout.pinned:
+                yield self._key(key)
+
+    def _key(self, key: _Key) -> FooterKey:
+        binding = key.binding
+        made = FooterKey(binding.key, self.app.get_key_display(binding), binding.description, binding.action,
+                         classes="-command-palette" if key.palette else "", disabled=not key.enabled,
+                         tooltip=key.tooltip)  # fmt: skip
+        return made if key.palette else made.data_bind(compact=KeyFooter.compact)

@@ -151,25 +151,33 @@ class TestTable(DataTable[Text | str]):
         return self._styles[name]
 
     def cells(self, row: Row) -> list[Text | str]:
-        widths = {c.key: c.width for c in self._columns}
-        state = row.state
-        glyph = Text(("▸" if row.marked else " ") + STATE_GLYPHS[state], style=self._style(f"test-table--{state}"))
-        if widths.get("status", 0) > len(glyph):
-            glyph.append(row.badge, style=self._style("test-table--source"))
-        file, name = fit_test(row.test.nodeid, widths.get("test", 0))
-        test = Text.assemble((file, self._style("test-table--file")), name, no_wrap=True, overflow="ellipsis")
-        if row.marked:
-            test.stylize(self._style("test-table--marked"))
-        cells: dict[str, Text | str] = {
-            "status": glyph,
-            "test": test,
-            "source": Text(row.source, no_wrap=True, overflow="ellipsis",
-                           style=self._style("test-table--source") if row.candidate is not None else ""),
-            "marker": Text(row.marker_text(), no_wrap=True, overflow="ellipsis"),
-            "category": Text(row.category_text(widths.get("category", 0)), no_wrap=True, overflow="ellipsis"),
-            "runs": row.verification_text(bar_width=8 if widths.get("runs", 0) >= 14 else 3),
-        }
-        return [cells[c.key] for c in self._columns]
+        # Once per row on every refill: only the columns shown are built.
+        return [self._cell(column, row) for column in self._columns]
+
+    def _cell(self, column: Column, row: Row) -> Text | str:
+        key = column.key
+        if key == "status":
+            state = row.state
+            glyph = Text(("▸" if row.marked else " ") + STATE_GLYPHS[state], style=self._style(f"test-table--{state}"))
+            if column.width > len(glyph):
+                glyph.append(row.badge, style=self._style("test-table--source"))
+            return glyph
+        if key == "test":
+            file, name = fit_test(row.test.nodeid, column.width)
+            test = Text(file + name, no_wrap=True, overflow="ellipsis")
+            if file:
+                test.stylize(self._style("test-table--file"), 0, len(file))
+            if row.marked:
+                test.stylize(self._style("test-table--marked"))
+            return test
+        if key == "source":
+            return Text(row.source, no_wrap=True, overflow="ellipsis",
+                        style=self._style("test-table--source") if row.candidate is not None else "")
+        if key == "marker":
+            return Text(row.marker_text(), no_wrap=True, overflow="ellipsis")
+        if key == "category":
+            return Text(row.category_text(column.width), no_wrap=True, overflow="ellipsis")
+        return row.verification_text(bar_width=8 if column.width >= 14 else 3)
 
     def fill(self, rows: Sequence[Row]) -> None:
         """Replace every row (after a scan, a filter or a sort), keeping the selected test."""
