@@ -6,10 +6,14 @@ again, each proposes nothing more) and the near misses that must get no proposal
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from flaketui.cli import main
 from flaketui.models import Category, Evidence
 from flaketui.remedies import Target
 
+from tests.conftest import MakeRepo
 from tests.test_remedies import _run, src
 
 FLOAT_AT_8 = Evidence(Category.DATA, "data.float-assert-equal", "tests/test_x.py", 8, 8, "assertEqual on floats", "", 0.6)
@@ -640,3 +644,28 @@ def test_a_set_up_folder_in_tmp_becomes_one_per_test():
     # A file in /tmp set up the same way is a file name, not a folder: not this remedy's.
     single = {"tests/test_x.py": files["tests/test_x.py"].replace(b'"/tmp/archive-tests"', b'"/tmp/archive.json"')}
     assert "isolate.mkdtemp" not in [p.remedy for p in _run(single, "test_a", {"class_name": "TestArchive"})[0]]
+
+
+def test_a_file_a_run_left_behind_is_no_data_file_of_the_repository(make_repo: MakeRepo, capsys):
+    source = src("""
+        from pathlib import Path
+
+        import pytest
+
+
+        @pytest.mark.flaky(reruns=2)
+        @pytest.mark.parametrize("sep", [",", ";"])
+        def test_a(sep):
+            path = Path("export.out")
+            path.write_text(f"a{sep}1")
+            assert path.read_text() == f"a{sep}1"
+    """)
+    root = make_repo({"tests/test_x.py": source, "README.md": "data, committed\n"})
+    (root / "export.out").write_text("a;1")  # what an earlier run wrote, untracked
+    assert main(["-C", str(root), "fix", "tests/test_x.py::test_a[,]", "--propose", "--json"]) == 0
+    remedies = [p["remedy"] for p in json.loads(capsys.readouterr().out)["proposals"]]
+    assert remedies[:1] == ["isolate.tmp_path"]
+    # The same name committed is the repository's data: left alone.
+    committed = make_repo({"tests/test_x.py": source, "export.out": "a;1"})
+    assert main(["-C", str(committed), "fix", "tests/test_x.py::test_a[,]", "--propose", "--json"]) in (0, 3)
+    assert "isolate.tmp_path" not in [p["remedy"] for p in json.loads(capsys.readouterr().out)["proposals"]]

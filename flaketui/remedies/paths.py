@@ -182,7 +182,8 @@ def propose_tmp_path(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     base = posixpath.dirname(loaded.path)
 
     def exists(name: str) -> bool:
-        return ctx.read(name) is not None or ctx.read(posixpath.join(base, name)) is not None
+        """A file of the repository (one a run left behind, untracked, is none)."""
+        return any(ctx.read(p) is not None and p not in ctx.untracked for p in (name, posixpath.join(base, name)))
 
     places = [(loaded.path, loaded.source, loaded.module, loaded.function, ctx.target.name), *(
         (path, source, module, function, f"the fixture {function.name.value}")
