@@ -12,14 +12,16 @@ the order of two tests, two xdist workers), one or more per remedy. For each cas
 
 The network case must end with no commit and an unchanged tree, the stable one with a
 marker-only commit. ``--demo`` also applies every demo test (``flaketui demo``) and prints
-what each got. Prints the fix rate per cause and the time per fix.
+what each got. ``--fresh`` runs the second set instead (``fix_fresh.py``: cases written after the
+remedies, in other shapes, to see how far they generalise). Prints the fix rate per cause and
+the time per fix.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -65,6 +67,10 @@ class Case:
     expect: str = "fix"  # fix | keep | marker-only
     needs_counter: bool = False
     extra: list[str] = field(default_factory=list)
+    #: The interpreter the project's tests run on (flaketui finds it as $VIRTUAL_ENV); None: this one.
+    python: str | None = None
+    #: For ``orders``: the path whose tests run in both orders (the test's module when None).
+    orders_over: str | None = None
 
 
 def cases(token: str) -> list[Case]:
@@ -713,7 +719,9 @@ def _make_repo(case: Case, scratch: Path) -> Path:
     root = scratch / case.id
     files = dict(case.files)
     if case.needs_counter:
-        files["tests/conftest.py"] = _src(COUNTER_CONFTEST.format(counter=str(scratch / f"{case.id}.counter")))
+        # Beside a conftest.py the case has, the counter goes one level up (pytest reads both).
+        where = "conftest.py" if "tests/conftest.py" in files else "tests/conftest.py"
+        files[where] = _src(COUNTER_CONFTEST.format(counter=str(scratch / f"{case.id}.counter")))
     for path, text in files.items():
         target = root / path
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -729,28 +737,32 @@ def _loops(case: Case, root: Path) -> int:
     failed = 0
     module = case.test.split("::")[0]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    pytest = [case.python or sys.executable, *PYTEST[1:]]
     for i in range(LOOPS):
         args = [case.test]
         if case.mode == "orders":
             names = [line.strip() for line in subprocess.run(
-                [*PYTEST, "--collect-only", module], cwd=root, capture_output=True, text=True, env=env
+                [*pytest, "--collect-only", case.orders_over or module], cwd=root, capture_output=True, text=True, env=env
             ).stdout.splitlines() if "::" in line]
-            args = list(itertools.permutations(names))[i % 2] if len(names) > 1 else names
+            args = names[::-1] if i % 2 else names
         elif case.mode == "parallel":
             args = ["-n", "2", "-p", "xdist", module]
         if case.mode == "fresh":
             env["PYTHONHASHSEED"] = str(i)
-        run = subprocess.run([*PYTEST, *args], cwd=root, capture_output=True, text=True, env=env)
+        run = subprocess.run([*pytest, *args], cwd=root, capture_output=True, text=True, env=env)
         failed += run.returncode != 0
     return failed
 
 
 def _apply(root: Path, case: Case) -> tuple[int, float, str]:
     started = time.perf_counter()
+    env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@example.com",
+           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@example.com"}
+    if case.python:
+        env["VIRTUAL_ENV"] = str(Path(case.python).parents[1])
     run = subprocess.run(
         [sys.executable, "-m", "flaketui", "-C", str(root), "fix", case.test, "--apply", "--yes"],
-        capture_output=True, text=True, env={**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@example.com",
-                                             "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@example.com"},
+        capture_output=True, text=True, env=env,
     )
     return run.returncode, time.perf_counter() - started, run.stdout + run.stderr
 
@@ -762,9 +774,29 @@ def _not_weakened(root: Path) -> bool:
         before = subprocess.run(["git", "-C", str(root), "show", f"HEAD~1:{path}"], capture_output=True).stdout
         after = (root / path).read_bytes()
         # The marker's own removal takes a number (reruns=2) away; the guard judges the fix alone.
-        if weakening(path, before.replace(b"@pytest.mark.flaky(reruns=2)\n", b""), after):
+        if weakening(path, _MARKER_LINE.sub(b"", before), after):
             return False
     return True
+
+
+#: A flaky marker's decorator line (pytest's mark or flaky's decorator), as a fix removes it.
+_MARKER_LINE = re.compile(rb"^[ \t]*@(?:pytest\.mark\.flaky|flaky)\b[^\n]*\n", re.MULTILINE)
+
+
+def asyncio_python() -> str:
+    """An interpreter with pytest-asyncio (from the package index) on top of this one's packages:
+    a venv kept in ~/.cache between runs, never the project's or flaketui's own environment."""
+    import sysconfig
+
+    venv = Path.home() / ".cache" / "flaketui-bench" / "asyncio-venv"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              check=True, capture_output=True, text=True).stdout.strip()
+        Path(site, "flaketui-bench-base.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "pytest-asyncio"], check=True)
+    return str(python)
 
 
 def run_case(case: Case, scratch: Path) -> dict[str, object]:
@@ -808,18 +840,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="run the cases whose id contains this")
     parser.add_argument("--demo", action="store_true", help="also apply every demo test")
+    parser.add_argument("--fresh", action="store_true", help="the fresh set (fix_fresh.py) instead of this one's cases")
     args = parser.parse_args()
     token = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory(prefix="flaketui-fix-bench-") as scratch_dir:
         scratch = Path(scratch_dir)
         results = []
-        for case in cases(token):
+        if args.fresh:
+            import fix_fresh
+
+            chosen = fix_fresh.cases(token, asyncio_python())
+        else:
+            chosen = cases(token)
+        for case in chosen:
             if args.only and args.only not in case.id:
                 continue
             result = run_case(case, scratch)
             results.append(result)
             mark = "fixed" if result["ok"] else "NOT FIXED"
-            print(f"{case.id:18} {mark:9} before {result['before']}/{LOOPS} failed, after {result['after']}/{LOOPS}, "
+            print(f"{case.id:24} {mark:9} before {result['before']}/{LOOPS} failed, after {result['after']}/{LOOPS}, "
                   f"{result['seconds']:.1f}s  {str(result['summary'])[:110]}", flush=True)
         by_cause: dict[str, list[dict[str, object]]] = {}
         for result in results:
@@ -833,7 +872,7 @@ def main() -> int:
         print(f"  {'all':9} {total}/{len(results)}  {sum(float(r['seconds']) for r in results) / max(len(results), 1):5.1f}s per fix")  # type: ignore[arg-type]
         if args.demo:
             run_demo(scratch)
-    if not args.only:
+    if not args.only and not args.fresh:
         print()
         import fix_history
 

@@ -180,6 +180,9 @@ def _apply_fix(
     mode, before = fix_modes.measure_before(measure, mode, fix_modes.further_modes(flow.workspace, test, mode), phase)
     measured_before = stats.tally_of(before)
     failed = measured_before.failed
+    if failed and chosen is not None:
+        fixes = fix_modes.first_for_mode(fixes, options.choice, mode)
+        chosen = fixes[options.choice]
     if failed and mode is VerifyMode.RANDOM_ORDER and not any(p.remedy.startswith("restore.") for p in fixes):
         phase("it fails among its neighbours: bisection for the test it fails after")
         bisection = fix_modes.find_polluter(flow.workspace, test, should_stop=should_stop)

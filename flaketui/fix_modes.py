@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from flaketui.models import FlakyTest, VerifyMode
+from flaketui.proof import mode_for
 
 if TYPE_CHECKING:
     from flaketui.models import Verification
@@ -35,18 +36,27 @@ Measure = Callable[[VerifyMode], "Verification"]
 
 def further_modes(workspace: Workspace, test: FlakyTest, tried: VerifyMode) -> list[VerifyMode]:
     """Where else the test may fail when the runs in ``tried`` saw nothing: among its module's
-    other tests in random order (if it has any), then with a fresh hash seed per run."""
+    other tests in random order (if it has any), then with a fresh hash seed per run, then beside
+    them in two xdist workers (a file or folder they share fails only when they run at once)."""
     modes = []
-    if tried is not VerifyMode.RANDOM_ORDER and has_neighbours(workspace, test):
+    neighbours = has_neighbours(workspace, test)
+    if tried is not VerifyMode.RANDOM_ORDER and neighbours:
         modes.append(VerifyMode.RANDOM_ORDER)
     if tried is not VerifyMode.FRESH_PROCESS:
         modes.append(VerifyMode.FRESH_PROCESS)
+    if tried is not VerifyMode.PARALLEL and (neighbours or _parametrized(workspace, test)):
+        modes.append(VerifyMode.PARALLEL)
     return modes
 
 
 def has_neighbours(workspace: Workspace, test: FlakyTest) -> bool:
     source = workspace.read_bytes(test.path) or b""
     return len(_TEST_DEF.findall(source)) > 1
+
+
+def _parametrized(workspace: Workspace, test: FlakyTest) -> bool:
+    """Its cases are neighbours too: two of them may share a file in two xdist workers."""
+    return "[" in test.nodeid or b"parametrize" in (workspace.read_bytes(test.path) or b"")
 
 
 def measure_before(
@@ -63,6 +73,15 @@ def measure_before(
         if found.passed < found.runs:
             return other, found
     return mode, first
+
+
+def first_for_mode(fixes: Sequence[Proposal], choice: int, mode: VerifyMode) -> list[Proposal]:
+    """The proposals from ``choice`` on, those whose cause shows in ``mode`` first: when the test
+    failed only in another mode than the best proposal's (a shared folder that only xdist shows,
+    behind an undiagnosed sleep), the remedy of what did fail is tried first. Stable: the
+    ranking holds among each group."""
+    rest = sorted(fixes[choice:], key=lambda p: mode_for(p.category, p.remedy) is not mode)
+    return [*fixes[:choice], *rest]
 
 
 def find_polluter(workspace: Workspace, test: FlakyTest, *, should_stop: Callable[[], bool] | None = None) -> Bisection:

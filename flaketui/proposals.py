@@ -179,7 +179,16 @@ class ProposalsWorkflow:
             import_roots=_import_roots(test, files, read),
             project_files=tuple(f for f in files if f.endswith(".py")),
             polluters=polluters,
+            untracked=self._untracked(),
         )
+
+    def _untracked(self) -> frozenset[str]:
+        """What git does not track (a run's leftovers: ``export.out`` a test wrote is no data file)."""
+        if not self.workspace.is_git:
+            return frozenset()
+        from flaketui import vcs
+
+        return frozenset(path for path, state in vcs.status(self.workspace.root).items() if state == "??")
 
 
 def _as_target(rootdir: str, nodeid: str) -> Target:

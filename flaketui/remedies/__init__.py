@@ -31,7 +31,7 @@ from flaketui.remedies.listening import propose_poll_port
 from flaketui.remedies.locks import propose_lock
 from flaketui.remedies.names import propose_name_per_instance, propose_unique_name
 from flaketui.remedies.ordering import propose_sorted
-from flaketui.remedies.paths import propose_tmp_path
+from flaketui.remedies.paths import propose_mkdtemp, propose_tmp_path
 from flaketui.remedies.polls import propose_poll_state
 from flaketui.remedies.pollution import propose_restoring
 from flaketui.remedies.ports import propose_free_port
@@ -68,6 +68,7 @@ REMEDIES: tuple[tuple[Category, Remedy], ...] = (
     (Category.TIME, propose_clock),
     (Category.TIME, propose_perf_counter),
     (Category.FIXTURE, propose_tmp_path),
+    (Category.FIXTURE, propose_mkdtemp),
     (Category.FIXTURE, propose_free_port),
     (Category.FIXTURE, propose_name_per_instance),
     (Category.FIXTURE, propose_unique_name),

@@ -10,7 +10,15 @@ from dataclasses import dataclass
 import libcst as cst
 
 from flaketui.models import Category
-from flaketui.remedies._cst import changed_lines, find_function, module_names, parse
+from flaketui.remedies._cst import (
+    changed_lines,
+    dotted,
+    find_function,
+    module_names,
+    parameter_names,
+    parse,
+    top_level_functions,
+)
 from flaketui.remedies._model import Context, Declined, FileEdit, Proposal
 from flaketui.remedies.guard import breaks, weakening
 
@@ -107,6 +115,35 @@ def project_modules(ctx: Context, names: dict[str, str]) -> Iterator[str]:
                 break
 
 
+def conftests_above(path: str) -> list[str]:
+    """The conftest.py files whose fixtures a test in ``path`` sees, nearest first."""
+    parts = path.split("/")[:-1]
+    return [("/".join(parts[:i]) + "/conftest.py").lstrip("/") for i in range(len(parts), -1, -1)]
+
+
+_FIXTURE = ("pytest.fixture", "fixture", "pytest_asyncio.fixture")
+
+
+def requested_fixtures(ctx: Context, loaded: Loaded) -> list[tuple[str, bytes, cst.Module, cst.FunctionDef]]:
+    """(path, source, module, function) of each fixture the test requests by parameter, found in
+    its module or a conftest above it (the nearest definition, as pytest picks it)."""
+    wanted = set(parameter_names(loaded.function)) - {"self", "tmp_path", "request"}
+    found = []
+    places = [(loaded.path, loaded.source, loaded.module)]
+    for conftest in conftests_above(loaded.path):
+        source = ctx.read(conftest)
+        module = parse(source) if source is not None and wanted else None
+        if source is not None and module is not None:
+            places.append((conftest, source, module))
+    for path, source, module in places:
+        for _owner, function in top_level_functions(module):
+            decorators = [d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator for d in function.decorators]
+            if function.name.value in wanted and any(dotted(d) in _FIXTURE for d in decorators):
+                wanted.discard(function.name.value)
+                found.append((path, source, module, function))
+    return found
+
+
 def module_of_file(ctx: Context, path: str) -> str | None:
     """``taskq.registry`` for ``src/taskq/registry.py``: how the test would import it."""
     for root in sorted(ctx.import_roots, key=len, reverse=True):
@@ -119,9 +156,8 @@ def module_of_file(ctx: Context, path: str) -> str | None:
 
 def constructor_parameters(ctx: Context, names: dict[str, str]) -> dict[str, list[cst.Param]]:
     """Local name of each project class the test imports -> its ``__init__``'s parameters
-    that have a default (the ones a test may pass or leave out)."""
-    from flaketui.remedies._cst import top_level_functions
-
+    that have a default (the ones a test may pass or leave out); the same for each project
+    function it imports (``issue(user, now=datetime.now)``)."""
     wanted = {qualified.rsplit(".", 1)[-1]: local for local, qualified in names.items()}
     found: dict[str, list[cst.Param]] = {}
     for path in project_modules(ctx, names):
@@ -129,9 +165,11 @@ def constructor_parameters(ctx: Context, names: dict[str, str]) -> dict[str, lis
         if module is None:
             continue
         for owner, function in top_level_functions(module):
+            params = [*function.params.params, *function.params.kwonly_params]
             if function.name.value == "__init__" and owner in wanted:
-                params = [*function.params.params, *function.params.kwonly_params]
                 found[wanted[owner]] = [p for p in params if p.default is not None]
+            elif owner is None and function.name.value in wanted:
+                found.setdefault(wanted[function.name.value], [p for p in params if p.default is not None])
     return found
 
 

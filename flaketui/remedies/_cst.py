@@ -3,6 +3,7 @@ print a node, and rebuild a statement block."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 
 import libcst as cst
@@ -88,6 +89,11 @@ class _SwapFunction(cst.CSTTransformer):
 
     def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
         return self.change(updated) if original is self.original else updated
+
+
+def replaced_by(new: cst.FunctionDef) -> FunctionChange:
+    """A change that puts ``new`` in the function's place (bound now, not when it runs)."""
+    return lambda _old: new
 
 
 def change_function(module: cst.Module, function: cst.FunctionDef, change: FunctionChange) -> cst.Module:
@@ -244,12 +250,24 @@ _ASSERT_METHODS = {
 }
 
 
+#: A mock's assertions that something happened -> the attribute that turns true when it has
+#: (``assert_not_called`` and the like check that nothing did: there is nothing to wait for).
+_MOCK_ASSERTS = re.compile(r"^assert_(?:(called|any_call|has_calls)|(awaited|any_await|has_awaits))(?:_\w+)?$")
+
+
 def assert_call_condition(small: cst.BaseSmallStatement | None) -> cst.BaseExpression | None:
-    """``self.assertEqual(a, b)`` -> ``(a) == (b)``: what a unittest assertion checks, or None."""
+    """``self.assertEqual(a, b)`` -> ``(a) == (b)``: what a unittest assertion checks, or None.
+    ``handler.assert_called_once_with(x)`` -> ``handler.called``: what a mock's assertion needs
+    to have happened before it can hold (the assertion itself still checks the rest)."""
     if not (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
         return None
     call = small.value
-    if not (isinstance(call.func, cst.Attribute) and isinstance(call.func.value, cst.Name) and call.func.value.value == "self"):
+    if not isinstance(call.func, cst.Attribute):
+        return None
+    mocked = _MOCK_ASSERTS.match(call.func.attr.value)
+    if mocked is not None and not (isinstance(call.func.value, cst.Name) and call.func.value.value == "self"):
+        return cst.Attribute(call.func.value, cst.Name("called" if mocked.group(1) else "await_count"))
+    if not (isinstance(call.func.value, cst.Name) and call.func.value.value == "self"):
         return None
     shape = _ASSERT_METHODS.get(call.func.attr.value)
     positional = [a.value for a in call.args if a.keyword is None and not a.star]

@@ -43,6 +43,8 @@ class Context:
     project_files: tuple[str, ...] = ()
     #: Tests a bisection (or a hunt) confirmed: the target fails after them, passes alone.
     polluters: tuple[Target, ...] = ()
+    #: Files in the work tree that git does not track: a file a test run left behind is one.
+    untracked: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

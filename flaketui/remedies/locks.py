@@ -2,7 +2,9 @@
 
 ``self.count += 1`` or ``self.totals[k] = self.totals.get(k, 0) + 1`` in a method that
 several threads call loses updates when two threads interleave between the read and the
-write. The class gets a ``threading.Lock`` made in ``__init__`` and the statement runs under it.
+write; so does a read into a local that a later statement writes back (``balance = self.balance``
+... ``self.balance = balance + amount``), and the lock then spans both (an ``RLock`` when the
+span calls the object's own methods, which may take it too). The class gets a ``threading.Lock`` made in ``__init__`` and the statement runs under it.
 The change is in the project's file: the user sees it in the diff and chooses.
 """
 
@@ -46,6 +48,8 @@ class _Guard(cst.CSTTransformer):
     def __init__(self) -> None:
         self.locked_depth = 0
         self.wrapped: list[str] = []
+        #: A wrapped span calls a method of the object: the lock must let that call take it again.
+        self.calls_self = False
 
     def visit_With(self, node: cst.With) -> None:
         if any("lock" in code(item.item).lower() for item in node.items):
@@ -60,19 +64,51 @@ class _Guard(cst.CSTTransformer):
         if self.locked_depth:
             return updated
         body: list[cst.BaseStatement] = []
-        for line in updated.body:
-            if _read_modify_write(line):
-                self.wrapped.append(code(line).strip())
-                wrapped = statement(f"with self.{_LOCK}:\n    pass\n")
-                assert isinstance(wrapped, cst.With)
-                assert isinstance(line, cst.SimpleStatementLine)
-                inner = line.with_changes(leading_lines=[])
-                body.append(wrapped.with_changes(
-                    body=wrapped.body.with_changes(body=[inner]), leading_lines=line.leading_lines
-                ))
-            else:
+        lines = list(updated.body)
+        index = 0
+        while index < len(lines):
+            line = lines[index]
+            end = index if _read_modify_write(line) else _write_back(lines, index)
+            if end is None:
                 body.append(line)
+                index += 1
+                continue
+            span = lines[index : end + 1]
+            self.wrapped.append(" ... ".join(code(s).strip() for s in (span[0], span[-1])[: len(span)]))
+            self.calls_self = self.calls_self or any(re.search(r"\bself\.\w+\(", code(s)) for s in span)
+            wrapped = statement(f"with self.{_LOCK}:\n    pass\n")
+            assert isinstance(wrapped, cst.With)
+            start = span[0]
+            assert isinstance(start, cst.SimpleStatementLine)  # both kinds of start are one-line statements
+            inner = [start.with_changes(leading_lines=[]), *span[1:]]
+            body.append(wrapped.with_changes(body=wrapped.body.with_changes(body=inner), leading_lines=start.leading_lines))
+            index = end + 1
         return updated.with_changes(body=body)
+
+
+def _write_back(lines: list[cst.BaseStatement], index: int) -> int | None:
+    """``value = self.x`` (or ``self.x.get(k, 0)``) at ``index`` and, further down the same
+    block, ``self.x = value + 1``: the index of that write, the end of a split read-modify-write."""
+    line = lines[index]
+    if not (isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 and isinstance(line.body[0], cst.Assign)):
+        return None
+    read = line.body[0]
+    if len(read.targets) != 1 or not isinstance(read.targets[0].target, cst.Name):
+        return None
+    local = read.targets[0].target.value
+    state = re.match(r"(self\.\w+)", code(read.value).strip())
+    if state is None:
+        return None
+    for end in range(index + 1, len(lines)):
+        later = lines[end]
+        if not isinstance(later, cst.SimpleStatementLine):
+            return None  # a block between the read and the write: not a span this wraps
+        small = later.body[0] if len(later.body) == 1 else None
+        if isinstance(small, cst.Assign) and len(small.targets) == 1:
+            target = code(small.targets[0].target)
+            if re.match(rf"{re.escape(state.group(1))}\b", target) and re.search(rf"\b{local}\b", code(small.value)):
+                return end
+    return None
 
 
 class _LockClass(cst.CSTTransformer):
@@ -89,11 +125,13 @@ class _LockClass(cst.CSTTransformer):
             return updated
         statements: list[cst.BaseStatement] = []
         wrapped: list[str] = []
+        reentrant = False
         for item in body.body:
             if isinstance(item, cst.FunctionDef) and item.name.value in self.methods and item.name.value != "__init__":
                 guard = _Guard()
                 item = item.visit(guard)  # type: ignore[assignment]  # the guard transformer never removes or flattens the node
                 wrapped += guard.wrapped
+                reentrant = reentrant or guard.calls_self
             statements.append(item)
         if not wrapped:
             return updated
@@ -101,7 +139,7 @@ class _LockClass(cst.CSTTransformer):
             init_body = init.body
             assert isinstance(init_body, cst.IndentedBlock)
             new_init = init.with_changes(body=init_body.with_changes(
-                body=[*init_body.body, statement(f"self.{_LOCK} = threading.Lock()\n")]
+                body=[*init_body.body, statement(f"self.{_LOCK} = threading.{'RLock' if reentrant else 'Lock'}()\n")]
             ))
             statements = [new_init if s is init else s for s in statements]
         self.changed.append(f"{updated.name.value}: {', '.join(wrapped)}")

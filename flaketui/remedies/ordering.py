@@ -168,16 +168,29 @@ def _set_attributes(class_def: cst.ClassDef) -> set[str]:
 
 
 def _project_sorts(ctx: Context, test_code: str, names: dict[str, str]) -> tuple[dict[str, tuple[bytes, cst.Module]], set[str]]:
-    """Sort the set attributes that the methods the test calls turn into sequences."""
+    """Sort the set attributes that the methods the test calls turn into sequences, and the sets
+    that the project's functions it calls by name build and turn into sequences."""
     called = set(re.findall(r"\.(\w+)\(", test_code))
+    functions = {names[n].rsplit(".", 1)[-1] for n in re.findall(r"(?<![.\w])(\w+)\(", test_code) if n in names}
     changes: dict[str, tuple[bytes, cst.Module]] = {}
     joins: set[str] = set()
+    if not called and not functions:
+        return changes, joins
     for path in project_modules(ctx, names):
         source = ctx.read(path) or b""
+        if b"set" not in source:
+            continue  # parsing costs; no set to sort
         module = parse(source)
         if module is None:
             continue
         new_module = module
+        for owner, function in top_level_functions(module):
+            if owner is None and function.name.value in functions:
+                sort = _Sort(set())
+                new_function = function.visit(sort)
+                if sort.done:
+                    new_module = change_function(new_module, function, lambda _f, m=new_function: m)  # type: ignore[misc]  # a default argument binds the function the lambda returns
+                    joins |= sort.joins
         for statement in module.body:
             if not isinstance(statement, cst.ClassDef):
                 continue
@@ -229,7 +242,7 @@ def propose_sorted(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
         [e.value.evaluated_value for e in s.elements if isinstance(e.value, cst.SimpleString)]
         for s in _set_literals(loaded.function)
     ]
-    if not sort.done and literals:
+    if not sort.done and (literals or ctx.category in (Category.DATA, Category.UNKNOWN)):
         changes, joins = _project_sorts(ctx, code(loaded.function), loaded.names)
         if changes:
             where = " and ".join(sorted(changes))

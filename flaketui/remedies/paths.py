@@ -3,17 +3,32 @@
 Two tests (or one test in two xdist workers) writing ``/tmp/report.json`` or ``out.db`` in the
 working directory overwrite each other. The path becomes ``tmp_path / "report.json"``: pytest
 makes a fresh directory per test, which is why parallel runs then match serial ones.
+
+The path may be written in the test, or in a fixture it requests (its module's or a conftest's):
+the fixture then takes ``tmp_path``. A relative file name counts as shared when the function
+creates it (a write mode, a database), or when it is a bare name no file of the repository has
+(``Path("export.out")`` handed to the code under test, which writes it).
 """
 
 from __future__ import annotations
 
 import posixpath
+import re
+from collections.abc import Callable
 
 import libcst as cst
 
 from flaketui.models import Category
-from flaketui.remedies._base import Loaded, on_test, proposal
-from flaketui.remedies._cst import add_parameter, change_function, dotted
+from flaketui.remedies._base import Loaded, on_test, proposal, requested_fixtures
+from flaketui.remedies._cst import (
+    add_imports,
+    add_parameter,
+    change_function,
+    code,
+    dotted,
+    replaced_by,
+    top_level_functions,
+)
 from flaketui.remedies._model import Context, Declined, Proposal
 
 #: Calls whose first argument names a file the test creates or opens.
@@ -40,6 +55,8 @@ def _writes(call: cst.Call) -> bool:
     return any(isinstance(m, cst.SimpleString) and any(c in m.value for c in "wax") for m in modes)
 
 
+#: Calls that name a file without saying whether they write it.
+_NAMERS = frozenset({"Path", "pathlib.Path", "open", "io.open"})
 _TEMP_DIRS = frozenset({"/tmp", "/var/tmp", "/dev/shm"})
 _GETTEMPDIR = frozenset({"tempfile.gettempdir", "gettempdir"})
 
@@ -57,11 +74,36 @@ def shared_constants(module: cst.Module) -> dict[str, str]:
     return found
 
 
+def written_constants(module: cst.Module, function: cst.FunctionDef) -> dict[str, str]:
+    """Module-level ``DB = "notes.sqlite3"`` that ``function`` creates (opens for writing, connects
+    to): a file name every test using the function shares, in the working directory."""
+    strings = {}
+    for line in module.body:
+        if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 and isinstance(line.body[0], cst.Assign):
+            assign = line.body[0]
+            target = assign.targets[0].target if len(assign.targets) == 1 else None
+            value = _file_name(assign.value)
+            if isinstance(target, cst.Name) and value and "/" not in value and " " not in value and "." in value:
+                strings[target.value] = value
+    found: dict[str, str] = {}
+
+    class _Uses(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            first = node.args[0].value if node.args else None
+            if isinstance(first, cst.Name) and first.value in strings and dotted(node.func) in _OPENERS and _writes(node):
+                found[first.value] = strings[first.value]
+
+    function.visit(_Uses())
+    return found
+
+
 class _TmpPath(cst.CSTTransformer):
-    def __init__(self, constants: dict[str, str] | None = None) -> None:
+    def __init__(self, constants: dict[str, str] | None = None, exists: Callable[[str], bool] | None = None) -> None:
         self.names: list[str] = []
         #: Module constants naming a shared path: where the test reads one, it gets its own.
         self.constants = constants or {}
+        #: Whether the repository has this relative file (then it is data the test reads).
+        self.exists = exists
 
     def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
         if updated.value in self.constants:
@@ -99,9 +141,17 @@ class _TmpPath(cst.CSTTransformer):
             return updated
         if first is None or first in ("", ".", ":memory:") or first.startswith(("/dev/null", "/proc", "/sys", "/etc")):
             return updated
-        if not first.startswith(_SHARED_DIRS) and ("/" in first.strip("/") or not _writes(updated)):
+        if not first.startswith(_SHARED_DIRS) and ("/" in first.strip("/") or not (_writes(updated) or self._made(called, first))):
             return updated  # a path into the repository (fixtures, data files): read, not shared
-        return updated.with_changes(args=[updated.args[0].with_changes(value=self._local(first)), *updated.args[1:]])
+        local = self._local(first)
+        if called in ("Path", "pathlib.Path") and len(updated.args) == 1:
+            return cst.parse_expression(code(local).removeprefix("str(").removesuffix(")"))  # tmp_path / "name"
+        return updated.with_changes(args=[updated.args[0].with_changes(value=local), *updated.args[1:]])
+
+    def _made(self, called: str, name: str) -> bool:
+        """A bare file name (``export.out``) the repository has no file of, given to ``Path`` or
+        ``open``: the run makes it, in whatever directory the tests run from."""
+        return self.exists is not None and called in _NAMERS and "." in name.strip(".") and not self.exists(name)
 
     def leave_SimpleString(self, original: cst.SimpleString, updated: cst.SimpleString) -> cst.BaseExpression:
         value = _file_name(updated)
@@ -110,22 +160,98 @@ class _TmpPath(cst.CSTTransformer):
         return updated
 
 
+def _shared_by_tests(ctx: Context, path: str, name: str, loaded: Loaded) -> bool:
+    """Whether tests that may run at once get the fixture: the test's own cases (parametrized),
+    or two tests requesting it (in the modules the fixture's file serves)."""
+    if any("parametrize" in code(d.decorator) for d in loaded.function.decorators):
+        return True
+    folder = posixpath.dirname(path)
+    asked = re.compile(rb"def test\w*\([^)]*\b" + re.escape(name.encode()) + rb"\b")
+    count = 0
+    for other in ctx.project_files:
+        if (other == path or other.startswith(folder + "/") or not folder) and posixpath.basename(other).startswith("test"):
+            count += len(asked.findall(ctx.read(other) or b""))
+            if count > 1:
+                return True
+    return False
+
+
 @on_test("isolate.tmp_path")
 def propose_tmp_path(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     remedy = loaded.remedy
-    if ctx.target.class_name is not None and "unittest" in " ".join(loaded.names.values()):
-        return [Declined(remedy, "a unittest method cannot take the tmp_path fixture")]
-    rewrite = _TmpPath(shared_constants(loaded.module))
-    function = loaded.function.visit(rewrite)
-    if not rewrite.names:
+    base = posixpath.dirname(loaded.path)
+
+    def exists(name: str) -> bool:
+        """A file of the repository (one a run left behind, untracked, is none)."""
+        return any(ctx.read(p) is not None and p not in ctx.untracked for p in (name, posixpath.join(base, name)))
+
+    places = [(loaded.path, loaded.source, loaded.module, loaded.function, ctx.target.name), *(
+        (path, source, module, function, f"the fixture {function.name.value}")
+        for path, source, module, function in requested_fixtures(ctx, loaded)
+        if _shared_by_tests(ctx, path, function.name.value, loaded)
+    )]  # fmt: skip
+    for path, source, module, function, who in places:
+        rewrite = _TmpPath({**shared_constants(module), **written_constants(module, function)}, exists)
+        changed = function.visit(rewrite)
+        if not rewrite.names:
+            continue
+        if function is loaded.function and ctx.target.class_name is not None and "unittest" in " ".join(loaded.names.values()):
+            return [Declined(remedy, "a unittest method cannot take the tmp_path fixture")]
+        assert isinstance(changed, cst.FunctionDef)
+        changed = add_parameter(changed, "tmp_path")
+        new = change_function(module, function, replaced_by(changed))
+        shared = ", ".join(dict.fromkeys(rewrite.names))
+        why = (
+            f"{who} uses a fixed path ({shared}) that other tests, or the same test in another "
+            "xdist worker, use too: one overwrites or deletes what the other reads. tmp_path is a fresh "
+            "directory per test."
+        )
+        title = "Give the test its own directory (tmp_path)"
+        return [proposal(Category.FIXTURE, remedy, title, why, {path: (source, new)})]
+    return []
+
+
+_SETUPS = frozenset({"setup_method", "setUp", "setup"})
+
+
+class _MkdTemp(cst.CSTTransformer):
+    """``self.workdir = "/tmp/archive"`` -> ``self.workdir = tempfile.mkdtemp(prefix="archive-")``."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def leave_Assign(self, original: cst.Assign, updated: cst.Assign) -> cst.Assign:
+        value = _file_name(updated.value)
+        target = updated.targets[0].target if len(updated.targets) == 1 else None
+        if not (isinstance(target, cst.Attribute) and code(target.value) == "self") or value is None:
+            return updated
+        if not value.startswith(_SHARED_DIRS) or " " in value or "." in posixpath.basename(value):
+            return updated  # a folder in the shared temporary directory (a file name has a suffix)
+        self.names.append(value)
+        prefix = posixpath.basename(value.rstrip("/")) or "test"
+        return updated.with_changes(value=cst.parse_expression(f'tempfile.mkdtemp(prefix="{prefix}-")'))
+
+
+@on_test("isolate.mkdtemp")
+def propose_mkdtemp(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
+    """A class whose set-up method (which takes no fixture) gives every test one fixed folder in
+    /tmp: each test gets a fresh one from ``tempfile.mkdtemp``, as tmp_path would give it."""
+    if ctx.target.class_name is None:
         return []
-    assert isinstance(function, cst.FunctionDef)
-    function = add_parameter(function, "tmp_path")
-    module = change_function(loaded.module, loaded.function, lambda _f: function)
-    shared = ", ".join(dict.fromkeys(rewrite.names))
-    why = (
-        f"{ctx.target.name} uses a fixed path ({shared}) that other tests, or the same test in another "
-        "xdist worker, use too: one overwrites or deletes what the other reads. tmp_path is a fresh "
-        "directory per test."
-    )
-    return [proposal(Category.FIXTURE, remedy, "Give the test its own directory (tmp_path)", why, {loaded.path: (loaded.source, module)})]
+    module = loaded.module
+    for owner, method in top_level_functions(module):
+        if owner != ctx.target.class_name or method.name.value not in _SETUPS:
+            continue
+        rewrite = _MkdTemp()
+        changed = method.visit(rewrite)
+        if not rewrite.names or not isinstance(changed, cst.FunctionDef):
+            continue
+        new = add_imports(change_function(module, method, replaced_by(changed)), [("tempfile", None)])
+        why = (
+            f"{method.name.value} gives every test of {ctx.target.class_name} the same folder ({', '.join(rewrite.names)}): "
+            "two tests in two xdist workers (or two CI jobs) write and delete it under each other. "
+            "tempfile.mkdtemp makes a fresh folder for each test."
+        )
+        title = "Give each test its own folder (tempfile.mkdtemp)"
+        return [proposal(Category.FIXTURE, loaded.remedy, title, why, {loaded.path: (loaded.source, new)})]
+    return []

@@ -23,11 +23,13 @@ from flaketui.models import Category
 from flaketui.remedies import setters
 from flaketui.remedies._base import (
     Loaded,
+    conftests_above,
     on_test,
     project_modules,
     proposal,
 )
 from flaketui.remedies._cst import (
+    add_imports,
     add_parameter,
     change_function,
     code,
@@ -129,6 +131,9 @@ class _Restore(cst.CSTTransformer):
     registries: dict[str, dict[str, list[tuple[str, str]]]]
     done: list[str] = field(default_factory=list)
     swaps: list[str] = field(default_factory=list)
+    #: A ``unittest.TestCase`` method: no monkeypatch; ``unittest.mock`` patchers undone by ``addCleanup``.
+    unittest: bool = False
+    patchers: list[str] = field(default_factory=list)
 
     def _qualified(self, node: cst.BaseExpression) -> str:
         name = dotted(node) or ""
@@ -147,10 +152,14 @@ class _Restore(cst.CSTTransformer):
         new = self._restoring(small) or self._environ_update(small)
         if new is None:
             return updated
+        if self.unittest:
+            new = _as_patchers(new, self.patchers)
+            if new is None:
+                return updated
         self.done.append(code(small).strip())
-        calls = new.split("\n")
-        first = updated.with_changes(body=[cst.Expr(cst.parse_expression(calls[0]))])
-        rest = [cst.SimpleStatementLine([cst.Expr(cst.parse_expression(c))]) for c in calls[1:]]
+        lines = [line for c in new.split("\n") if isinstance(line := cst.parse_statement(c + "\n"), cst.SimpleStatementLine)]
+        first = updated.with_changes(body=lines[0].body)
+        rest = lines[1:]
         return cst.FlattenSentinel([first, *rest]) if rest else first
 
     def _environ_update(self, small: cst.BaseSmallStatement) -> str | None:
@@ -284,8 +293,8 @@ def propose_restoring(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]
     who = ", ".join(changed)
     why = (
         f"{who} changes state that {ctx.target.name} reads and never puts it back, so "
-        f"{ctx.target.name} fails whenever it runs after {who}. monkeypatch restores it when "
-        f"{who} ends{' (the registry is swapped for a copy)' if swapped else ''}."
+        f"{ctx.target.name} fails whenever it runs after {who}. monkeypatch (in a unittest.TestCase, "
+        f"a unittest.mock patcher that addCleanup stops) restores it when {who} ends{' (the registry is swapped for a copy)' if swapped else ''}."
     )
     if dependents:
         why += (f" {', '.join(dependents)} passed only after {who} registered what it uses: it now registers "
@@ -336,22 +345,30 @@ def _restore_in(
     """The module with each polluter restoring what it changes; the polluters changed; the swaps."""
     names = module_names(module)
     scopes = _fixture_scopes(module)
-    for conftest in _conftests(path):
+    for conftest in conftests_above(path):
         scopes = {**_fixture_scopes(parse(ctx.read(conftest) or b"") or cst.Module(body=[])), **scopes}
     registries = _registries(ctx, names)
     plain_classes = _classes_taking_fixtures(module)
     changed: list[str] = []
     swapped: list[str] = []
+    mocks: list[str] = []
     for owner, polluter in polluters:
-        if owner is not None and owner not in plain_classes:
-            continue  # a unittest.TestCase method takes no monkeypatch argument
+        # A unittest.TestCase method takes no monkeypatch argument: unittest.mock patches, undone
+        # by addCleanup, restore there.
+        unittest = owner is not None and owner not in plain_classes
         broad = {p for p in _params(polluter) if scopes.get(p, "function") in _BROAD_SCOPES}
         restorable = {*names, *_module_globals(module), *broad} - {"os"}
-        rewrite = _Restore(names, restorable, registries)
+        rewrite = _Restore(names, restorable, registries, unittest=unittest)
         new_function = polluter.visit(rewrite)
         assert isinstance(new_function, cst.FunctionDef)
         already = code(polluter)
         swaps = [s for s in rewrite.swaps if s not in already]
+        if unittest:
+            if rewrite.done:
+                module = change_function(module, _find(module, owner, polluter.name.value) or polluter, _constantly(new_function))
+                changed.append(polluter.name.value)
+                mocks.append("mock")
+            continue
         if not rewrite.done and not swaps:
             continue
         if swaps:
@@ -365,7 +382,42 @@ def _restore_in(
         module = change_function(module, _find(module, owner, polluter.name.value) or polluter, _constantly(final))
         changed.append(polluter.name.value)
         swapped.extend(swaps)
+    # What a polluter's own function-scoped fixture of this module changes (``os.environ[...] = v``
+    # before its ``yield``) stays changed after the test too: the fixture takes monkeypatch.
+    for _, polluter in polluters:
+        for param in _params(polluter):
+            fixture = _find(module, None, param)
+            if fixture is None or scopes.get(param) != "function" or f"the fixture {param}" in changed:
+                continue
+            rewrite = _Restore(names, {*names, *_module_globals(module)} - {"os"}, registries)
+            restored = fixture.visit(rewrite)
+            if rewrite.done and isinstance(restored, cst.FunctionDef):
+                module = change_function(module, fixture, _constantly(add_parameter(restored, "monkeypatch")))
+                changed.append(f"the fixture {param}")
+    if mocks and names.get("mock") != "unittest.mock":
+        module = add_imports(module, [("unittest", "mock")])
     return module, changed, swapped
+
+
+_PATCHES = (
+    (re.compile(r"monkeypatch\.setenv\((.+?), (.+)\)$"), "mock.patch.dict(os.environ, {{{0}: {1}}})"),
+    (re.compile(r"monkeypatch\.setitem\(([\w.]+), (.+?), (.+)\)$"), "mock.patch.dict({0}, {{{1}: {2}}})"),
+    (re.compile(r"monkeypatch\.setattr\(([\w.]+), (\"\w+\"), (.+)\)$"), "mock.patch.object({0}, {1}, {2})"),
+)
+
+
+def _as_patchers(calls: str, taken: list[str]) -> str | None:
+    """monkeypatch calls -> ``unittest.mock`` patchers started and stopped by ``addCleanup``;
+    None when one has no such form (``chdir``, ``delenv``)."""
+    lines = []
+    for call in calls.split("\n"):
+        patch = next((form.format(*m.groups()) for pattern, form in _PATCHES if (m := pattern.match(call))), None)
+        if patch is None:
+            return None
+        name = f"patcher_{len(taken) + 1}" if taken else "patcher"
+        taken.append(name)
+        lines += [f"{name} = {patch}", f"{name}.start()", f"self.addCleanup({name}.stop)"]
+    return "\n".join(lines)
 
 
 def _constantly(function: cst.FunctionDef) -> Callable[[cst.FunctionDef], cst.FunctionDef]:
@@ -391,7 +443,4 @@ def _params(function: cst.FunctionDef) -> list[str]:
     return [p.name.value for p in function.params.params]
 
 
-def _conftests(path: str) -> list[str]:
-    parts = path.split("/")[:-1]
-    return [("/".join(parts[:i]) + "/conftest.py").lstrip("/") for i in range(len(parts), -1, -1)]
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 import libcst as cst
 
 from flaketui.models import Category
-from flaketui.remedies._base import SEED, Loaded, on_test, proposal
+from flaketui.remedies._base import SEED, Loaded, on_test, proposal, requested_fixtures
 from flaketui.remedies._cst import (
     add_imports,
     change_function,
     code,
     dotted,
+    module_names,
     parameter_names,
+    replaced_by,
     statement,
 )
 from flaketui.remedies._model import Context, Declined, Proposal
@@ -100,32 +102,47 @@ def _faker_seeds(function: cst.FunctionDef, names: dict[str, str]) -> tuple[cst.
 
 @on_test("seed.local")
 def propose_seed(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
+    """In the test; failing that, in a fixture it requests that draws the data (a factory)."""
     remedy = loaded.remedy
     function = loaded.function
     decorators = " ".join(code(d.decorator) for d in function.decorators)
     if "given" in decorators or any(word in function.name.value for word in _PURPOSE):
         return [Declined(remedy, "the test's randomness is its purpose (property, fuzz or chaos test)")]
-    used = set(parameter_names(function)) | set(loaded.names)
+    places = [(loaded.path, loaded.source, loaded.module, function, loaded.names, ctx.target.name), *(
+        (path, source, module, fixture, module_names(module), f"the fixture {fixture.name.value}")
+        for path, source, module, fixture in requested_fixtures(ctx, loaded)
+    )]  # fmt: skip
+    for path, source, module, place, names, who in places:
+        seeded = _seeded(place, names)
+        if seeded is None:
+            continue
+        new, kind, replaced, faked = seeded
+        if not faked and replaced == len(port_draws(place, names)):
+            return [Declined(remedy, "the random value is a port: a seed would give every run and worker the same one")]
+        changed = add_imports(change_function(module, place, replaced_by(new)), [("random", None)] if kind == "random" else [])
+        generator = {None: "Faker.seed_instance", "random": "random.Random"}.get(kind, "numpy's default_rng")
+        why = (
+            f"{who} draws {'its' if place is function else 'the test'}'s data from an unseeded generator, so every run "
+            f"tests different values and only some of them fail. A local {generator} seeded with {SEED} makes the data "
+            "the same on every run (and leaves the global generator alone); change the seed to test other data."
+        )
+        return [proposal(Category.DATA, remedy, "Seed the test's random data", why, {path: (source, changed)})]
+    return []
+
+
+def _seeded(function: cst.FunctionDef, names: dict[str, str]) -> tuple[cst.FunctionDef, str | None, int, int] | None:
+    """The function drawing from a seeded local generator, with the generator's kind, the draws
+    it replaced and the Faker seeds it added; None when it draws nothing."""
+    used = set(parameter_names(function)) | set(names)
     rng = next(n for n in ("rng", "seeded", "rng_") if n not in used and f"{n} =" not in code(function))
-    seed = _Seed(loaded.names, rng)
+    seed = _Seed(names, rng)
     new = function.visit(seed)
     assert isinstance(new, cst.FunctionDef)
-    imports: list[tuple[str, str | None]] = []
     if seed.kind == "random":
         new = _insert_first(new, [statement(f"{rng} = random.Random({SEED})\n")])
-        imports.append(("random", None))
     elif seed.kind is not None:
         new = _insert_first(new, [statement(f"{rng} = {seed.kind}.random.default_rng({SEED})\n")])
-    new, faked = _faker_seeds(new, loaded.names)
+    new, faked = _faker_seeds(new, names)
     if not seed.replaced and not faked:
-        return []
-    if not faked and seed.replaced == len(port_draws(function, loaded.names)):
-        return [Declined(remedy, "the random value is a port: a seed would give every run and worker the same one")]
-    module = add_imports(change_function(loaded.module, function, lambda _f: new), imports)
-    generator = {None: "Faker.seed_instance", "random": "random.Random"}.get(seed.kind, "numpy's default_rng")
-    why = (
-        f"{ctx.target.name} draws its data from an unseeded generator, so every run tests different "
-        f"values and only some of them fail. A local {generator} seeded with {SEED} makes the data the "
-        "same on every run (and leaves the global generator alone); change the seed to test other data."
-    )
-    return [proposal(Category.DATA, remedy, "Seed the test's random data", why, {loaded.path: (loaded.source, module)})]
+        return None
+    return new, seed.kind, seed.replaced, faked

@@ -41,6 +41,7 @@ from flaketui.remedies._cst import (
     visit_function,
 )
 from flaketui.remedies._model import Context, Declined, Proposal
+from flaketui.remedies.pauses import sleep_helpers
 from flaketui.remedies.polls import deadline_poll, monotonic_clock
 
 _ASYNC_SLEEPS = frozenset({"asyncio.sleep", "trio.sleep", "anyio.sleep", "tornado.gen.sleep"})
@@ -161,10 +162,12 @@ class _Rewrite(CoroutineAware):
 
     def __init__(
         self, names: dict[str, str], waiters: dict[str, list[_Waiter]] | None = None,
-        handed: tuple[str, list[cst.BaseExpression]] | None = None,
+        handed: tuple[str, list[cst.BaseExpression]] | None = None, helpers: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__()
         self.names = names
+        #: Functions that only sleep (``settle()``): a call to one is a fixed sleep.
+        self.helpers = helpers
         #: In a fixture: (the test's name for its value, what the test asserts on it), so a sleep
         #: before ``yield value`` polls those assertions on ``value``.
         self.handed = handed
@@ -198,12 +201,17 @@ class _Rewrite(CoroutineAware):
         body = list(updated.body)
         for index, line in enumerate(body):
             kind = _sleep_kind(line, self.names)
-            if kind is None:
+            sleep = _sleep_call(line)
+            helper = kind is None and sleep is not None and not sleep.args and code(sleep.func) in self.helpers
+            if kind is None and not helper:
                 continue
             self.consumed = 0
-            sleep = _sleep_call(line)
             assert sleep is not None
-            self.pause = f"{_PREFIX[kind]}{code(sleep.func)}(0.01)"
+            kind = kind or "sync"
+            self.pause = f"{_PREFIX[kind]}{'time.sleep' if helper else code(sleep.func)}(0.01)"
+            if helper:
+                self.imports.append(("time", None) if self.names.get("time", "time") == "time" else ("time", "sleep"))
+                self.pause = self.pause if self.names.get("time", "time") == "time" else "sleep(0.01)"
             if kind == "sync" and self.in_coroutine:
                 kind, self.pause = "async", "await asyncio.sleep(0.01)"
                 self.imports.append(("asyncio", None))
@@ -404,7 +412,7 @@ def propose_waits(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     for path, source, module, function, names, where in places:
         known = set(names) | set(_BUILTINS)
         handed = _handed(loaded.function, function, known) if where.startswith("fixture") else None
-        rewrite = _Rewrite(names, waiters, handed)
+        rewrite = _Rewrite(names, waiters, handed, sleep_helpers(ctx, loaded) if function is loaded.function else frozenset())
         changed = change_function(module, function, functools.partial(visit_function, transformer=rewrite))
         if rewrite.done is None:
             continue
