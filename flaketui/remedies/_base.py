@@ -109,7 +109,7 @@ def project_modules(ctx: Context, names: dict[str, str]) -> Iterator[str]:
                 else:
                     continue
                 for path in found:
-                    if path not in seen and "/tests/" not in f"/{path}" and "/test_" not in f"/{path}":
+                    if path not in seen and not _test_code(path):
                         seen.add(path)
                         yield path
                 break
@@ -142,6 +142,18 @@ def requested_fixtures(ctx: Context, loaded: Loaded) -> list[tuple[str, bytes, c
                 wanted.discard(function.name.value)
                 found.append((path, source, module, function))
     return found
+
+
+#: Directories that hold a project's tests and their helpers (``test/fake_time_util.py``), not its code.
+_TEST_DIRECTORIES = frozenset({"test", "tests", "testing"})
+
+
+def _test_code(path: str) -> bool:
+    *directories, name = path.split("/")
+    return (
+        bool(_TEST_DIRECTORIES.intersection(directories)) or name.startswith("test_")
+        or name.endswith("_test.py") or name == "conftest.py"
+    )
 
 
 def module_of_file(ctx: Context, path: str) -> str | None:

@@ -10,6 +10,7 @@ Elapsed-time assertions are never frozen: that would make them pass by not measu
 
 from __future__ import annotations
 
+import keyword
 import re
 
 import libcst as cst
@@ -32,6 +33,14 @@ def _qualified(node: cst.BaseExpression, names: dict[str, str]) -> str:
     name = dotted(node) or ""
     head, _, rest = name.partition(".")
     return f"{names.get(head, head)}.{rest}".rstrip(".")
+
+
+def _read_now(called: str, names: dict[str, str]) -> bool:
+    """``datetime.now`` in ``datetime.now()``; ``not`` in ``not(x)`` is no call (and no name to parse)."""
+    parts = called.split(".")
+    if not all(p.isidentifier() and not keyword.iskeyword(p) for p in parts):
+        return False
+    return _qualified(cst.parse_expression(called), names) in _NOW
 
 
 class _ReadOnce(cst.CSTTransformer):
@@ -93,7 +102,7 @@ def propose_clock(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
 
 def _freeze(ctx: Context, loaded: Loaded, text: str) -> list[Proposal | Declined]:
     remedy = "clock.freeze"
-    reads = [q for q in re.findall(r"\b([\w.]+)\(", text) if _qualified(cst.parse_expression(q), loaded.names) in _NOW]
+    reads = [q for q in re.findall(r"\b([\w.]+)\(", text) if _read_now(q, loaded.names)]
     if not reads:
         return []
     if _ELAPSED.search(text):

@@ -6,6 +6,11 @@ write; so does a read into a local that a later statement writes back (``balance
 ... ``self.balance = balance + amount``), and the lock then spans both (an ``RLock`` when the
 span calls the object's own methods, which may take it too). The class gets a ``threading.Lock`` made in ``__init__`` and the statement runs under it.
 The change is in the project's file: the user sees it in the diff and chooses.
+
+Only for a method a thread the test starts runs (``Thread(target=c.bump)``, ``pool.submit(c.bump)``,
+or a function of the test's that calls ``c.bump()`` as a thread's target), of a class the test's
+module names, in the project's code (not its test helpers), and never a coroutine: its steps
+interleave only at an ``await``, which no thread lock orders.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from flaketui.remedies._base import (
     project_modules,
     proposal,
 )
-from flaketui.remedies._cst import add_imports, code, parse, statement
+from flaketui.remedies._cst import add_imports, code, dotted, parse, statement, top_level_functions
 from flaketui.remedies._model import Context, Declined, Proposal
 
 _LOCK = "_lock"
@@ -112,13 +117,15 @@ def _write_back(lines: list[cst.BaseStatement], index: int) -> int | None:
 
 
 class _LockClass(cst.CSTTransformer):
-    def __init__(self, methods: set[str]) -> None:
+    def __init__(self, methods: set[str], test_module: str) -> None:
         self.methods = methods
+        #: The test's module: a class it never names is not the one its threads share.
+        self.test_module = test_module
         self.changed: list[str] = []
 
     def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
         body = updated.body
-        if not isinstance(body, cst.IndentedBlock):
+        if not isinstance(body, cst.IndentedBlock) or not re.search(rf"\b{updated.name.value}\b", self.test_module):
             return updated
         init = next((s for s in body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None)
         if init is None or f"self.{_LOCK}" in code(original) and "Lock(" not in code(init):
@@ -127,7 +134,10 @@ class _LockClass(cst.CSTTransformer):
         wrapped: list[str] = []
         reentrant = False
         for item in body.body:
-            if isinstance(item, cst.FunctionDef) and item.name.value in self.methods and item.name.value != "__init__":
+            if (
+                isinstance(item, cst.FunctionDef) and item.name.value in self.methods and item.name.value != "__init__"
+                and item.asynchronous is None
+            ):
                 guard = _Guard()
                 item = item.visit(guard)  # type: ignore[assignment]  # the guard transformer never removes or flattens the node
                 wrapped += guard.wrapped
@@ -146,22 +156,66 @@ class _LockClass(cst.CSTTransformer):
         return updated.with_changes(body=body.with_changes(body=statements))
 
 
+#: Calls that run a callable on another thread: the callable is ``target=`` or the first argument.
+_THREAD_CALLS = re.compile(r"(?:^|\.)(?:Thread|Timer|start_new_thread)$|\.(?:submit|map)$")
+
+
+def _thread_methods(function: cst.FunctionDef, module: cst.Module) -> set[str]:
+    """Methods that threads the test starts run: ``target=c.bump``, ``pool.submit(c.bump)``, and
+    ``c.bump()`` in a lambda or a function (the test's own, or its module's) given as the target."""
+    local = {f.name.value: f for owner, f in top_level_functions(module) if owner is None}
+    local |= {f.name.value: f for f in _nested_functions(function)}
+    found: set[str] = set()
+
+    class _Starts(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            name = dotted(node.func) or ""
+            if not _THREAD_CALLS.search(name) or not node.args:
+                return
+            keyed = [a.value for a in node.args if a.keyword is not None and a.keyword.value == "target"]
+            positional = [a.value for a in node.args if a.keyword is None]
+            timer = name.endswith("Timer") and len(positional) > 1
+            run = keyed[0] if keyed else positional[1] if timer else positional[0] if positional else None
+            if isinstance(run, cst.Attribute):
+                found.add(run.attr.value)
+            elif isinstance(run, cst.Lambda):
+                found.update(re.findall(r"\.(\w+)\(", code(run.body)))
+            elif isinstance(run, cst.Name) and run.value in local:
+                found.update(re.findall(r"\.(\w+)\(", code(local[run.value].body)))
+
+    function.visit(_Starts())
+    return found
+
+
+def _nested_functions(function: cst.FunctionDef) -> list[cst.FunctionDef]:
+    found: list[cst.FunctionDef] = []
+
+    class _Defs(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+            if node is not function:
+                found.append(node)
+
+    function.visit(_Defs())
+    return found
+
+
 @on_test("race.lock")
 def propose_lock(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     remedy = loaded.remedy
-    test_code = code(loaded.function)
-    threaded = "Thread" in test_code or "ThreadPool" in test_code or "concurrent" in test_code or ctx.category is Category.RACE
-    if not threaded:
-        return []
-    called = set(re.findall(r"\b(\w+)\b", test_code))
+    called = _thread_methods(loaded.function, loaded.module)
+    if not called:
+        return []  # no thread the test starts runs a method: no lock of the project's would order anything
+    module_code = code(loaded.module)
     changes: dict[str, tuple[bytes, cst.Module]] = {}
     what: list[str] = []
     for path in project_modules(ctx, loaded.names):
         source = ctx.read(path) or b""
+        if not any(f"def {name}(".encode() in source for name in called):
+            continue  # parsing costs; none of the methods is defined here
         module = parse(source)
         if module is None:
             continue
-        lock = _LockClass(called)
+        lock = _LockClass(called, module_code)
         new = module.visit(lock)
         if lock.changed:
             changes[path] = (source, add_imports(new, [("threading", None)]))

@@ -31,6 +31,17 @@ from flaketui.remedies._cst import (
 from flaketui.remedies._model import Context, Declined, Proposal
 
 _SET_CALLS = frozenset({"set", "frozenset"})
+#: Consumers whose result does not depend on the order they are given the items in.
+_ORDERLESS = frozenset({
+    "any", "all", "sum", "len", "min", "max", "set", "frozenset", "sorted", "Counter", "collections.Counter",
+})  # fmt: skip
+#: What a loop's body does when the order of its items shows in the result: it builds a sequence,
+#: writes, sends, yields, or stops at the first item that matches (``count += 1`` is no such thing).
+_ORDERED_SINK = re.compile(
+    r"\.(?:append|appendleft|extend|insert|write|writelines|put|put_nowait|send|sendall)\(|\byield\b|\bbreak\b"
+    r"|\breturn\b|\+=(?!\s*[\d.]+\s*$)",
+    re.MULTILINE,
+)
 
 
 def _is_set(node: cst.BaseExpression, sets: set[str]) -> bool:
@@ -107,6 +118,25 @@ class _Sort(cst.CSTTransformer):
         self.sets = sets
         self.done = 0
         self.joins: set[str] = set()
+        #: Comprehensions whose order nobody sees: ``any(... for k in keys)``, a set or dict built.
+        self.orderless: set[int] = set()
+
+    def _unordered(self, comprehension: cst.BaseExpression) -> None:
+        for_in = getattr(comprehension, "for_in", None)
+        while isinstance(for_in, cst.CompFor):
+            self.orderless.add(id(for_in))
+            for_in = for_in.inner_for_in
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if (dotted(node.func) or "") in _ORDERLESS:
+            for arg in node.args:
+                self._unordered(arg.value)
+
+    def visit_SetComp(self, node: cst.SetComp) -> None:
+        self._unordered(node)
+
+    def visit_DictComp(self, node: cst.DictComp) -> None:
+        self._unordered(node)  # dicts compare equal whatever order their keys went in
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name) and _is_set(node.value, self.sets):
@@ -129,13 +159,13 @@ class _Sort(cst.CSTTransformer):
         return updated
 
     def leave_For(self, original: cst.For, updated: cst.For) -> cst.For:
-        if _is_set(updated.iter, self.sets):
+        if _is_set(updated.iter, self.sets) and _ORDERED_SINK.search(code(original.body)):
             self.done += 1
             return updated.with_changes(iter=_sorted(updated.iter))
         return updated
 
     def leave_CompFor(self, original: cst.CompFor, updated: cst.CompFor) -> cst.CompFor:
-        if _is_set(updated.iter, self.sets):
+        if _is_set(updated.iter, self.sets) and id(original) not in self.orderless:
             self.done += 1
             return updated.with_changes(iter=_sorted(updated.iter))
         return updated

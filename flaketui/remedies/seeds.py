@@ -3,10 +3,14 @@
 ``random.randint(...)`` -> ``rng.randint(...)`` with ``rng = random.Random(SEED)``; numpy's
 legacy ``np.random.rand(...)`` -> ``rng.random(...)`` with ``rng = np.random.default_rng(SEED)``;
 ``fake = Faker()`` gets ``fake.seed_instance(SEED)`` (the ``faker`` fixture too). Tests whose
-randomness is their purpose (hypothesis, fuzzing, chaos) are left alone.
+randomness is their purpose (hypothesis, fuzzing, chaos) are left alone, and so are draws no
+assertion reads (a random delay, a payload sent and never compared): a seed changes nothing
+there that could fail.
 """
 
 from __future__ import annotations
+
+import re
 
 import libcst as cst
 
@@ -116,9 +120,12 @@ def propose_seed(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
         seeded = _seeded(place, names)
         if seeded is None:
             continue
-        new, kind, replaced, faked = seeded
+        new, kind, replaced, faked, rng = seeded
         if not faked and replaced == len(port_draws(place, names)):
             return [Declined(remedy, "the random value is a port: a seed would give every run and worker the same one")]
+        if not faked and not _asserted(new, rng, handed=place is not function):
+            return [Declined(remedy, "no assertion reads the random values (a delay, a payload never compared): "
+                                     "they cannot make it fail, and a seed would change nothing that does")]
         changed = add_imports(change_function(module, place, replaced_by(new)), [("random", None)] if kind == "random" else [])
         generator = {None: "Faker.seed_instance", "random": "random.Random"}.get(kind, "numpy's default_rng")
         why = (
@@ -130,9 +137,9 @@ def propose_seed(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     return []
 
 
-def _seeded(function: cst.FunctionDef, names: dict[str, str]) -> tuple[cst.FunctionDef, str | None, int, int] | None:
+def _seeded(function: cst.FunctionDef, names: dict[str, str]) -> tuple[cst.FunctionDef, str | None, int, int, str] | None:
     """The function drawing from a seeded local generator, with the generator's kind, the draws
-    it replaced and the Faker seeds it added; None when it draws nothing."""
+    it replaced, the Faker seeds it added and the generator's name; None when it draws nothing."""
     used = set(parameter_names(function)) | set(names)
     rng = next(n for n in ("rng", "seeded", "rng_") if n not in used and f"{n} =" not in code(function))
     seed = _Seed(names, rng)
@@ -145,4 +152,67 @@ def _seeded(function: cst.FunctionDef, names: dict[str, str]) -> tuple[cst.Funct
     new, faked = _faker_seeds(new, names)
     if not seed.replaced and not faked:
         return None
-    return new, seed.kind, seed.replaced, faked
+    return new, seed.kind, seed.replaced, faked, rng
+
+
+#: A call that only waits: a random delay is timing, not data.
+_SLEEP = re.compile(r"(?:^|\.)sleep$")
+_NAME = re.compile(r"(?<![.\w])([A-Za-z_]\w*)")
+
+
+def _asserted(function: cst.FunctionDef, rng: str, *, handed: bool = False) -> bool:
+    """An assertion of the test reads a value drawn from ``rng``: directly, or through the names
+    assigned from it (``values = [rng.randint(...)]``, ``total = sum(values)``), the objects it is
+    handed to (``box.put(value)``) or shuffles in place (``rng.shuffle(items)``); in statement order.
+    ``handed``: a fixture's, whose drawn value returned or yielded is what its test reads."""
+    tainted = {rng}
+    found = False
+
+    def reads(node: cst.CSTNode) -> bool:
+        return bool(tainted.intersection(_NAME.findall(code(node))))
+
+    class _Flow(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> bool:
+            name = dotted(node.func) or ""
+            if _SLEEP.search(name):
+                return False  # its argument is a delay
+            receiver = name.rpartition(".")[0]
+            if receiver == rng and node.args:
+                tainted.update(_NAME.findall(code(node.args[0].value)))  # shuffled in place
+            elif receiver.isidentifier() and any(reads(a.value) for a in node.args):
+                tainted.add(receiver)  # ``box.put(value)``: the object holds a drawn value now
+            return True
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            if reads(node.value):
+                for target in node.targets:
+                    tainted.update(_NAME.findall(code(target.target)))
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            if reads(node.value):
+                tainted.update(_NAME.findall(code(node.target)))
+
+        def visit_For(self, node: cst.For) -> None:
+            if reads(node.iter):
+                tainted.update(_NAME.findall(code(node.target)))
+
+        def visit_Return(self, node: cst.Return) -> None:
+            nonlocal found
+            found |= handed and node.value is not None and reads(node.value)
+
+        def visit_Yield(self, node: cst.Yield) -> None:
+            nonlocal found
+            found |= handed and isinstance(node.value, cst.BaseExpression) and reads(node.value)
+
+        def visit_Assert(self, node: cst.Assert) -> None:
+            nonlocal found
+            found |= reads(node.test)
+
+        def visit_Expr(self, node: cst.Expr) -> None:
+            nonlocal found
+            call = node.value.expression if isinstance(node.value, cst.Await) else node.value
+            if isinstance(call, cst.Call) and (dotted(call.func) or "").rsplit(".", 1)[-1].lower().startswith("assert"):
+                found |= any(reads(a.value) for a in call.args)
+
+    function.visit(_Flow())
+    return found

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 
 import libcst as cst
 
@@ -43,6 +42,7 @@ from flaketui.remedies._cst import (
 from flaketui.remedies._model import Context, Declined, Proposal
 from flaketui.remedies.pauses import sleep_helpers
 from flaketui.remedies.polls import deadline_poll, monotonic_clock
+from flaketui.remedies.waiters import USE, Waiter, instance_of, project_waiters
 
 _ASYNC_SLEEPS = frozenset({"asyncio.sleep", "trio.sleep", "anyio.sleep", "tornado.gen.sleep"})
 #: ``yield gen.sleep(n)`` in a tornado coroutine (``@gen_test``, ``@gen.coroutine``).
@@ -109,48 +109,6 @@ def _mentions(lines: list[cst.BaseStatement], name: str, pattern: str) -> bool:
     return re.search(pattern.format(re.escape(name)), text) is not None
 
 
-@dataclass(frozen=True)
-class _Waiter:
-    name: str
-    is_async: bool
-    returns_bool: bool
-
-
-_WAIT_DEF = re.compile(rb"def (?:wait|join|drain|flush)|def \w+_(?:complete|completed|idle|done|finished)\(")
-_WAIT_NAME = re.compile(r"^(wait|join|drain|flush)\w*$|^\w+_(complete|completed|idle|done|finished)$")
-
-
-def project_waiters(ctx: Context, names: dict[str, str]) -> dict[str, list[_Waiter]]:
-    """method -> the wait methods (``wait_idle``, ``wait_for_all_listeners_to_complete``...)
-    that take no argument, of every project class that defines that method."""
-    found: dict[str, list[_Waiter]] = {}
-    for path in project_modules(ctx, names):
-        source = ctx.read(path) or b""
-        if _WAIT_DEF.search(source) is None:
-            continue  # parsing costs; no method named like a wait
-        module = parse(source)
-        if module is None:
-            continue
-        by_class: dict[str, list[cst.FunctionDef]] = {}
-        for owner, function in top_level_functions(module):
-            if owner is not None:
-                by_class.setdefault(owner, []).append(function)
-        for methods in by_class.values():
-            elsewhere = {m.name.value for m in methods if _USE.search(m.get_docstring() or "")}
-            waits = [
-                _Waiter(m.name.value, m.asynchronous is not None,
-                        m.returns is not None and code(m.returns.annotation) == "bool")
-                for m in methods
-                if _WAIT_NAME.match(m.name.value) and all(p.default is not None for p in m.params.params[1:])
-            ]
-            # wait_* first; a wait whose own docstring sends callers elsewhere last of all.
-            waits.sort(key=lambda w: (w.name in elsewhere, not w.name.startswith("wait")))
-            for method in methods:
-                if waits and not method.name.value.startswith("_") and method.name.value not in {w.name for w in waits}:
-                    found.setdefault(method.name.value, []).extend(waits)
-    return found
-
-
 def _calls(line: cst.BaseStatement) -> list[tuple[str, str]]:
     """(receiver, method) of every ``receiver.method(...)`` call in a statement."""
     text = code(line)
@@ -161,13 +119,16 @@ class _Rewrite(CoroutineAware):
     """Replaces the first fixed sleep it can turn into a real wait, and says how."""
 
     def __init__(
-        self, names: dict[str, str], waiters: dict[str, list[_Waiter]] | None = None,
+        self, names: dict[str, str], waiters: dict[str, list[Waiter]] | None = None,
         handed: tuple[str, list[cst.BaseExpression]] | None = None, helpers: frozenset[str] = frozenset(),
+        module_code: str = "",
     ) -> None:
         super().__init__()
         self.names = names
         #: Functions that only sleep (``settle()``): a call to one is a fixed sleep.
         self.helpers = helpers
+        #: The module the sleep is in: where a receiver is made an instance of a waiter's class.
+        self.module_code = module_code
         #: In a fixture: (the test's name for its value, what the test asserts on it), so a sleep
         #: before ``yield value`` polls those assertions on ``value``.
         self.handed = handed
@@ -227,7 +188,7 @@ class _Rewrite(CoroutineAware):
         for line in reversed(before):
             for receiver, method in reversed(_calls(line)):
                 for waiter in self.waiters.get(method, []):
-                    if waiter.is_async and kind == "sync":
+                    if waiter.is_async and kind == "sync" or not instance_of(receiver, waiter.owner, self.module_code):
                         continue
                     call = f"{_PREFIX[kind] if waiter.is_async else ''}{receiver}.{waiter.name}()"
                     self.done = f"waits with {receiver}.{waiter.name}() for what {method}() started"
@@ -270,6 +231,8 @@ class _Rewrite(CoroutineAware):
                         joins.append(statement(f"for thread in {name}:\n    thread.join(timeout={WAIT_SECONDS})\n"))
                 self.done = f"joins {', '.join(n for n, _ in unjoined)} instead of sleeping a fixed time"
                 return joins
+        if self.loops:
+            return None  # the loop polls already: its sleep is the poll's pause, its check the condition
         offered = self._project_wait(kind, before)
         if offered is not None:
             return offered
@@ -279,8 +242,6 @@ class _Rewrite(CoroutineAware):
             return [taken]
         if _checks_nothing_happened(before, after):
             return None  # the sleep gives a change the time to show; polling would end the wait at once
-        if self.loops:
-            return None  # the loop polls already; its assertion is a deadline, not the condition
         return self._poll(kind, after) or self._poll_handed(kind, after)
 
     def _poll_handed(self, kind: str, after: list[cst.BaseStatement]) -> list[cst.BaseStatement] | None:
@@ -318,8 +279,8 @@ class _Rewrite(CoroutineAware):
             else:
                 break
         clock = monotonic_clock(self.names)
-        if not conditions or clock is None:
-            return None
+        if not conditions or clock is None or any(_WAITED.search(code(c)) for c in conditions):
+            return None  # ``result.get() == 2`` waits itself: the checks before it are of the state before the work
         self.imports.append(clock[1])
         joined = " and ".join(f"({code(c)})" if len(conditions) > 1 else code(c) for c in conditions)
         pause = self.pause
@@ -338,11 +299,16 @@ class _Rewrite(CoroutineAware):
 
 
 _ABSENCE = re.compile(r"not_called|assert_not_|call_count\s*==\s*0|\bnot\s+[\w.]+\.called\b")
+#: A call that waits for the work to finish: ``job.get()``, ``future.result(timeout=5)``, ``t.join()``.
+_WAITED = re.compile(r"\.(?:get|result|join|wait\w*)\(\s*(?:timeout\s*=[^()]*)?\)")
+#: An assertion that something is absent: ``x is None``, ``not x``, ``x == 0``, ``x == []``.
+_ABSENT_STATE = re.compile(r"^\s*assert\s+(?:not\b|.*\bis\s+(?:None|False)\s*$|.*==\s*(?:0|\[\]|\{\}|\(\)|''|\"\"|set\(\))\s*$)")
 
 
 def _checks_nothing_happened(before: list[cst.BaseStatement], after: list[cst.BaseStatement]) -> bool:
-    """``a = read(); sleep(n); b = read(); assert a == b``, or ``assert_not_called()`` after the
-    sleep: the test waits to see that nothing changes, which a poll would stop checking."""
+    """``a = read(); sleep(n); b = read(); assert a == b``, ``assert_not_called()`` after the
+    sleep, or ``job.get()`` before it and ``assert store.saved is None`` after: the test waits to
+    see that nothing changes, which a poll would stop checking."""
     def assigned(lines: list[cst.BaseStatement]) -> dict[str, str]:
         found = {}
         for line in lines:
@@ -352,6 +318,9 @@ def _checks_nothing_happened(before: list[cst.BaseStatement], after: list[cst.Ba
         return found
 
     earlier, later = assigned(before), assigned(after)
+    asserts = [code(line).strip() for line in after if code(line).lstrip().startswith("assert ")]
+    if any(_WAITED.search(code(line)) for line in before) and asserts and all(_ABSENT_STATE.match(a) for a in asserts):
+        return True  # the work was waited for before the sleep: the sleep gives a stray change the time to show
     for line in after:
         text = code(line)
         if _ABSENCE.search(text):
@@ -412,7 +381,8 @@ def propose_waits(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     for path, source, module, function, names, where in places:
         known = set(names) | set(_BUILTINS)
         handed = _handed(loaded.function, function, known) if where.startswith("fixture") else None
-        rewrite = _Rewrite(names, waiters, handed, sleep_helpers(ctx, loaded) if function is loaded.function else frozenset())
+        helpers = sleep_helpers(ctx, loaded) if function is loaded.function else frozenset()
+        rewrite = _Rewrite(names, waiters, handed, helpers, source.decode("utf-8", errors="replace"))
         changed = change_function(module, function, functools.partial(visit_function, transformer=rewrite))
         if rewrite.done is None:
             continue
@@ -426,7 +396,6 @@ def propose_waits(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
 
 
 # -- waits the project's own docstrings recommend -----------------------------------------------
-_USE = re.compile(r"\buse\s+`{1,2}(?:\w+\.)?(\w+)(?:\(\))?`{1,2}", re.IGNORECASE)
 
 
 def _recommended(ctx: Context, names: dict[str, str]) -> dict[str, tuple[str, bool, str]]:
@@ -434,7 +403,7 @@ def _recommended(ctx: Context, names: dict[str, str]) -> dict[str, tuple[str, bo
     found: dict[str, tuple[str, bool, str]] = {}
     for path in project_modules(ctx, names):
         source = ctx.read(path) or b""
-        if _USE.search(source.decode("utf-8", errors="replace")) is None:
+        if USE.search(source.decode("utf-8", errors="replace")) is None:
             continue  # parsing costs; no docstring sends callers elsewhere
         module = parse(source)
         if module is None:
@@ -444,7 +413,7 @@ def _recommended(ctx: Context, names: dict[str, str]) -> dict[str, tuple[str, bo
         }
         for (owner, name), function in methods.items():
             doc = function.get_docstring() or ""
-            match = _USE.search(doc)
+            match = USE.search(doc)
             if owner is None or match is None or (owner, match.group(1)) not in methods:
                 continue
             other = methods[(owner, match.group(1))]
