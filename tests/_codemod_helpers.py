@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 from flaketui.models import Marker, MarkerKind, MarkerScope
 
@@ -29,3 +32,10 @@ def marker_at(
     lines = decorators or [i for i, line in enumerate(text, start=1) if first in line]
     line = lines[nth]
     return Marker(kind=kind, scope=scope, path=path, line=line, source=expression.strip(), via=via)
+
+
+def pytest_in(root: Path, target: str = "test_x.py") -> subprocess.CompletedProcess[str]:
+    """Plain pytest on ``target`` under ``root``, in file order and with no cache: how a
+    remedy's test proves a proposal really runs (fails before it, passes after)."""
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", target],
+                          check=False, cwd=root, capture_output=True, text=True, timeout=120)  # fmt: skip

@@ -3,19 +3,13 @@ project's own fake clock) and the shapes where it must not fire."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from flaketui.models import Category, Evidence
 from flaketui.remedies import Context, Target, propose
 from flaketui.remedies.guard import weakening
-
-
-def src(text: str) -> bytes:
-    return textwrap.dedent(text).lstrip("\n").encode()
+from tests._codemod_helpers import pytest_in, src
 
 
 CLOCKWORK = src('''
@@ -173,12 +167,9 @@ def test_the_faked_test_passes_where_the_real_clock_fails(tmp_path: Path) -> Non
     (tests / "clockwork.py").write_bytes(CLOCKWORK)
     (tests / "test_x.py").write_bytes(TIMED)
 
-    def pytest_run() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "tests/test_x.py"],
-                              check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
 
-    before = pytest_run()
+    before = pytest_in(tmp_path, "tests/test_x.py")
     assert before.returncode == 1 and "1 failed" in before.stdout, before.stdout + before.stderr
     (tests / "test_x.py").write_bytes(found[0])
-    after = pytest_run()
+    after = pytest_in(tmp_path, "tests/test_x.py")
     assert after.returncode == 0, after.stdout + after.stderr

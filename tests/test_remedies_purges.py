@@ -3,19 +3,13 @@ purges it again when done) and the shapes where it must not fire."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from flaketui.models import Category, Evidence
 from flaketui.remedies import Context, Proposal, Target, propose
 from flaketui.remedies.guard import weakening
-
-
-def src(text: str) -> bytes:
-    return textwrap.dedent(text).lstrip("\n").encode()
+from tests._codemod_helpers import pytest_in, src
 
 
 def _purges(source: bytes, category: Category = Category.ORDER) -> list[bytes]:
@@ -208,13 +202,10 @@ def test_the_next_test_finds_the_queue_empty_after_the_purge(tmp_path: Path) -> 
     assert len(found) == 1
     (tmp_path / "broker.py").write_text(BROKER)
 
-    def pytest_run() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "test_x.py"],
-                              check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
 
     (tmp_path / "test_x.py").write_bytes(SHARED_QUEUE_TESTS)
-    before = pytest_run()
+    before = pytest_in(tmp_path)
     assert before.returncode == 1 and "1 failed, 1 passed" in before.stdout, before.stdout + before.stderr
     (tmp_path / "test_x.py").write_bytes(found[0])
-    after = pytest_run()
+    after = pytest_in(tmp_path)
     assert after.returncode == 0 and "2 passed" in after.stdout, after.stdout + after.stderr

@@ -3,19 +3,13 @@ the wait the test made before it the first time) and the shapes where it must no
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from flaketui.models import Category
 from flaketui.remedies import Context, Target, propose
 from flaketui.remedies.guard import weakening
-
-
-def src(text: str) -> bytes:
-    return textwrap.dedent(text).lstrip("\n").encode()
+from tests._codemod_helpers import pytest_in, src
 
 
 def _again(source: bytes, category: Category = Category.ASYNC) -> list[bytes]:
@@ -172,13 +166,10 @@ def test_the_repeated_step_waits_for_the_prompt(tmp_path: Path) -> None:
     assert len(found) == 1
     (tmp_path / "app.py").write_text(PROMPT_APP)
 
-    def pytest_run() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "test_x.py"],
-                              check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
 
     (tmp_path / "test_x.py").write_bytes(PROMPT_TEST)
-    before = pytest_run()
+    before = pytest_in(tmp_path)
     assert before.returncode == 1 and "1 failed" in before.stdout, before.stdout + before.stderr
     (tmp_path / "test_x.py").write_bytes(found[0])
-    after = pytest_run()
+    after = pytest_in(tmp_path)
     assert after.returncode == 0, after.stdout + after.stderr
