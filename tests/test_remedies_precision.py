@@ -316,6 +316,40 @@ def test_sorted_only_where_order_is_seen(test, expected):
         assert expected in proposals["order.sorted"]["tests/test_x.py"].decode()
 
 
+def test_project_sets_sorted_only_where_the_test_compares_the_result():
+    """A server closing every connection in a set does it in any order: the test calls close()
+    for its effect and compares no result of it, so no project code is sorted; comparing what a
+    project function renders from a set still gets the sort."""
+    server = src("""
+        import asyncio
+
+        class Server:
+            def __init__(self):
+                self.comms = set()
+
+            async def close(self):
+                await asyncio.gather(*[comm.close() for comm in list(self.comms)])
+
+            def names(self):
+                return ", ".join(self.comms)
+    """)
+    closing = src("""
+        from pkg.server import Server
+
+        async def test_a(port):
+            server = Server()
+            await server.close()
+            assert port.free()
+    """)
+    files = {"pkg/__init__.py": b"", "pkg/server.py": server, "tests/test_x.py": closing}
+    proposals, _ = _propose(files, category=Category.UNKNOWN)
+    assert "order.sorted" not in proposals
+    comparing = closing.replace(b"assert port.free()", b'assert server.names() == "a, b"')
+    proposals, _ = _propose({**files, "tests/test_x.py": comparing}, category=Category.UNKNOWN)
+    assert b'", ".join(sorted(self.comms))' in proposals["order.sorted"]["pkg/server.py"]
+    assert b"for comm in list(self.comms)" in proposals["order.sorted"]["pkg/server.py"]
+
+
 # -- seed.local: only values an assertion reads ---------------------------------------------------
 
 SEED_CASES = [

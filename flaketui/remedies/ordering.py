@@ -273,7 +273,7 @@ def propose_sorted(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
         for s in _set_literals(loaded.function)
     ]
     if not sort.done and (literals or ctx.category in (Category.DATA, Category.UNKNOWN)):
-        changes, joins = _project_sorts(ctx, code(loaded.function), loaded.names)
+        changes, joins = _project_sorts(ctx, _compared(loaded.function), loaded.names)
         if changes:
             where = " and ".join(sorted(changes))
             function = function.visit(_Respell([[str(v) for v in group] for group in literals], joins))
@@ -299,3 +299,36 @@ def _set_literals(function: cst.FunctionDef) -> list[cst.Set]:
 
     function.visit(_Find())
     return found
+
+
+_EQUALS = frozenset({"assertEqual", "assertEquals", "assertListEqual", "assertTupleEqual", "assertSequenceEqual",
+                     "assertMultiLineEqual"})
+
+
+def _compared(function: cst.FunctionDef) -> str:
+    """The code of the test's exact comparisons (``assert render(x) == "..."``, ``assertEqual``) and
+    of the assignments that feed them: the only calls whose set order the test can see (a project
+    method it calls for its effect, ``c.close()``, is no result compared)."""
+    compared: list[str] = []
+    assigned: dict[str, str] = {}
+
+    class _Find(cst.CSTVisitor):
+        def visit_Assert(self, node: cst.Assert) -> None:
+            if isinstance(node.test, cst.Comparison) and any(
+                isinstance(c.operator, cst.Equal | cst.NotEqual) for c in node.test.comparisons
+            ):
+                compared.append(code(node.test))
+
+        def visit_Call(self, node: cst.Call) -> None:
+            if isinstance(node.func, cst.Attribute) and node.func.attr.value in _EQUALS:
+                compared.append(code(node))
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    assigned[target.target.value] = code(node.value)
+
+    function.visit(_Find())
+    text = "\n".join(compared)
+    feeding = [value for name, value in assigned.items() if re.search(rf"(?<![.\w]){re.escape(name)}\b", text)]
+    return "\n".join([*compared, *feeding])
