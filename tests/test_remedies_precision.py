@@ -269,6 +269,16 @@ POLL_CASES = [
             time.sleep(1)
             assert job.status == "SUCCESS"
     """, True, id="a-sleep-for-the-state-the-work-reaches"),
+    pytest.param("""
+        import time
+
+        def test_a(served):
+            client, process = served.client, served.process
+            client.request("initialize", {"pid": process.pid}).result(timeout=5)
+            process.terminate()
+            time.sleep(5)
+            assert not served.reader_thread.is_alive()
+    """, True, id="a-wait-on-another-object-then-a-sleep-for-a-thread-to-end"),
 ]
 
 
@@ -276,7 +286,7 @@ POLL_CASES = [
 def test_poll_only_a_state_the_sleep_waits_for(test, polls):
     proposals, _ = _propose({"tests/test_x.py": src(test)}, category=Category.ASYNC)
     after = proposals.get("wait.event", {}).get("tests/test_x.py", b"").decode()
-    assert ("while not" in after) is polls
+    assert ("deadline" in after) is polls
 
 
 # -- order.sorted: only where the set's order shows in the result -------------------------------
