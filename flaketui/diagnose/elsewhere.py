@@ -35,12 +35,14 @@ if TYPE_CHECKING:
     from flaketui.diagnose.project import Callee, Project
     from flaketui.diagnose.scope import Scope
 
-_CHAIN = rb"(?!self\b|cls\b)[A-Za-z_]\w*(?:[ \t]*(?:\.[ \t]*[A-Za-z_]\w*|\[[^\]\n]*\]))+"
+_HEAD = rb"(?!self\b|cls\b)[A-Za-z_]\w*"
+_PART = rb"(?:[ \t]*(?:\.[ \t]*[A-Za-z_]\w*|\[[^\]\n]*\]))"
 _CALLS = b"|".join(sorted(n.encode() for n in MUTATORS | SETTERS))
-#: A line that changes something reached through a name: ``a.b = v``, ``a[k] += v``, ``a.b.append(v)``, ``del a[k]``.
+#: A line that changes something reached through a name: ``a.b = v``, ``a[k] += v``, ``a.append(v)``, ``del a[k]``.
 _WRITE = re.compile(
-    rb"^[ \t]*(?:del[ \t]+(?P<gone>" + _CHAIN + rb")|(?P<chain>" + _CHAIN + rb")[ \t]*(?:(?:[-+*/%|&^@]|//|<<|>>|\*\*)?=(?!=)"
-    rb"|\.(?:" + _CALLS + rb")[ \t]*\())", re.MULTILINE)
+    rb"^[ \t]*(?:del[ \t]+(?P<gone>" + _HEAD + _PART + rb"+)"
+    rb"|(?P<chain>" + _HEAD + _PART + rb"+)[ \t]*(?:[-+*/%|&^@]|//|<<|>>|\*\*)?=(?!=)"
+    rb"|(?P<call>" + _HEAD + _PART + rb"*)\.(?:" + _CALLS + rb")[ \t]*\()", re.MULTILINE)
 _WORD = re.compile(rb"[A-Za-z_]\w*")
 _BRACKETS = re.compile(rb"\[[^\]\n]*\]")
 #: Nested projects (pytest settles in another rootdir there).
@@ -76,7 +78,7 @@ class WritesIndex:
             except OSError:
                 continue
             for match in _WRITE.finditer(source):
-                chain = _BRACKETS.sub(b"", match.group("gone") or match.group("chain"))
+                chain = _BRACKETS.sub(b"", match.group("gone") or match.group("chain") or match.group("call"))
                 for word in _WORD.findall(chain):
                     self.words.setdefault(word.decode(), set()).add(path)
             if b"putenv" in source or b"unsetenv" in source:

@@ -4,6 +4,7 @@ drop mitigated evidence, score, cache."""
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -171,12 +172,15 @@ class Diagnoser:
         from flaketui.diagnose.elsewhere import Polluters, Sources
 
         if rootdir not in self._polluters:
+            # Through a proxy, as the projects do: no cycle keeps a dropped diagnoser's modules alive.
+            me: Diagnoser = weakref.proxy(self)
+
             def conftests(path: str, rootdir: str) -> list[ModuleFacts]:
-                found = (self.module(p) for p in self.conftests_of(path, rootdir))
+                found = (me.module(p) for p in me.conftests_of(path, rootdir))
                 return [c for c in found if c is not None and c.error is None]
 
-            sources = Sources(self._read, self.module, self._projects[rootdir])
-            self._polluters[rootdir] = Polluters(self.writes_index, sources, conftests)
+            sources = Sources(lambda rel: me._read(rel), lambda rel: me.module(rel), self._projects[rootdir])
+            self._polluters[rootdir] = Polluters(lambda name: me.writes_index(name), sources, conftests)
         return self._polluters[rootdir]
 
     def _unchanged(self, deps: dict[str, str]) -> bool:
