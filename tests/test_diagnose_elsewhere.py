@@ -277,3 +277,10 @@ def test_the_index_keeps_the_names_a_line_writes_through(tmp_path: Path, line: s
     index = Diagnoser(tmp_path).writes_index(".")
     assert set(index.words) == words
     assert all(paths == {"tests/test_w.py"} for paths in index.words.values())
+
+
+def test_a_test_that_sets_the_variable_it_reads_has_no_polluter(tmp_path: Path) -> None:
+    victim = "import os\n\nimport units\n\n\ndef test_kilometres():\n    os.environ['UNITS'] = 'metric'\n" \
+             "    assert units.from_environment() == 'metric'\n"
+    polluter = "import os\n\n\ndef test_miles():\n    os.environ['UNITS'] = 'imperial'\n"
+    assert _claims(_diagnose(tmp_path, polluter, victim)) == set()

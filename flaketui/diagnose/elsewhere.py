@@ -48,7 +48,7 @@ _BRACKETS = re.compile(rb"\[[^\]\n]*\]")
 #: Nested projects (pytest settles in another rootdir there).
 _NESTED = ("pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", "pyproject.toml")
 _ENV_RULES = frozenset({"fixture.environ-write", "fixture.environ-assign"})
-_ENV_READ = re.compile(r"(?:environ\s*(?:\.get\s*\(|\[)|getenv\s*\()\s*[\"']([A-Za-z_]\w*)[\"']")
+_ENV_READ = re.compile(r"(?:environ\s*(?:\.get\s*\(|\[)|getenv\s*\()\s*[\"']([A-Za-z_]\w*)[\"'](?!\s*\]\s*=[^=])")
 _QUOTED = re.compile(r"[\"']([A-Za-z_]\w*)[\"']")
 _TEARDOWNS = ("teardown_method", "tearDown", "asyncTearDown", "teardown", "teardown_class", "tearDownClass")
 _MODULE_TEARDOWNS = ("teardown_module", "tearDownModule", "teardown_function")
@@ -145,8 +145,10 @@ class Sources:
         (a name it imports from another module: that module's, ``app.config.settings``)."""
         owner, _, name = qualified.rpartition(".")
         path = self.project.module_path(owner) if owner else None
-        facts = self.module(path) if path else None
-        if facts is None or facts.error is not None or depth > 4:
+        if path is None or depth > 4 or not _may_bind(self._read(path) or b"", name):
+            return None  # parsing a module to learn that ``name`` is a function costs more than the rest
+        facts = self.module(path)
+        if facts is None or facts.error is not None:
             return None
         if name in facts.imports:
             source = facts.imports[name]
@@ -155,6 +157,13 @@ class Sources:
 
     def is_module(self, qualified: str) -> bool:
         return self.project.module_path(qualified) is not None
+
+
+def _may_bind(source: bytes, name: str) -> bool:
+    """``name = ...`` (at any indentation), or ``name`` on an import's line."""
+    word = re.escape(name.encode())
+    return re.search(rb"^[ \t]*" + word + rb"[ \t]*(?::[^=\n]*)?=(?!=)|^(?:from|import)\b[^\n]*\b" + word + rb"\b"
+                     rb"|^[ \t]+" + word + rb"[ \t]*(?:,|$| as )", source, re.MULTILINE) is not None
 
 
 def reads_of(facts: FunctionFacts, module: ModuleFacts, dotted: str, sources: Sources) -> Iterator[Read]:
@@ -203,14 +212,19 @@ def writes_in(module: ModuleFacts, word: str, sources: Sources, conftests: list[
             continue
         found = [Write(_qualify(module, text), mutated, function.label, module.path, line)
                  for text, line, mutated in unrestored_writes(function) if not _qualify(module, text).startswith(".")]
-        for hit in function.hits:
-            if hit.rule.id in _ENV_RULES:
-                written = sources.lines(module.path, hit.line, hit.end_line)
-                variables = _QUOTED.findall(written) or ([""] if ".clear(" in written else [])
-                found += [Write(f"{_ENVIRON}.{v}".rstrip("."), True, function.label, module.path, hit.line) for v in variables]
+        found += [Write(key, True, function.label, module.path, line) for key, line in _environment_writes(function, sources)]
         for write in found:
             if not _undone(write, function, module, sources, conftests):
                 yield write
+
+
+def _environment_writes(function: FunctionFacts, sources: Sources) -> Iterator[tuple[str, int]]:
+    """``os.environ.UNITS`` for ``os.environ["UNITS"] = ...`` (``os.environ`` for a ``clear()``)."""
+    for hit in function.hits:
+        if hit.rule.id in _ENV_RULES:
+            written = sources.lines(function.path, hit.line, hit.end_line)
+            for variable in _QUOTED.findall(written) or ([""] if ".clear(" in written else []):
+                yield f"{_ENVIRON}.{variable}".rstrip("."), hit.line
 
 
 def _qualify(module: ModuleFacts, text: str) -> str:
@@ -307,6 +321,7 @@ def _own_writes(scope: Scope, sources: Sources) -> set[str]:
     for piece in scope.pieces:
         own |= {_qualify(piece.module, text) for text, _, _ in (*piece.facts.imported_assigned, *piece.facts.imported_mutated)}
         own |= {site.target for site in (*piece.facts.mitigations, *scope.blanket) if site.target}
+        own |= {key for key, _ in _environment_writes(piece.facts, sources)}
         text = sources.text(piece.facts)
         for call in re.finditer(r"(?:setattr|setenv|delenv|setitem|patch\.object|patch\.dict)\(([^)\n]*)\)", text):
             own |= {f"{_ENVIRON}.{v}" for v in _QUOTED.findall(call.group(1))}
