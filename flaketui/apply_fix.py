@@ -293,10 +293,13 @@ def _prove_hand_fix(
         )
     found = flow.proposing.propose(test)
     mode = stats.mode_for(_category(found))
+    evidence = found.diagnosis.evidence if found.diagnosis is not None else ()
+    companions = fix_modes.companions(test, evidence, flow.proposing.confirmed_polluters(test))
     phase = on_phase or (lambda _text: None)
     phase(f"before: {options.runs_before} runs at HEAD (your edits left alone), {mode}")
     with TreeSnapshot(flow.workspace.root, "HEAD", every_file=True) as head:
-        before = flow.verify([test], options.runs_before, mode, on_run, should_stop, fail_fast=False, snapshot=head)[0]
+        before = flow.verify([test], options.runs_before, mode, on_run, should_stop, fail_fast=False, snapshot=head,
+                             companions=companions, seed=options.seed)[0]  # fmt: skip
     measured_before = stats.tally_of(before)
     failed = measured_before.failed
     needed = stats.runs_needed(failed, before.runs, options.min_runs)
@@ -309,7 +312,7 @@ def _prove_hand_fix(
         )
     runs = needed if needed is not None else options.min_runs
     phase(f"after: up to {runs} runs of your fix, stopping at the first failure")
-    after = flow.verify([test], runs, mode, on_run, should_stop, fail_fast=True)[0]
+    after = flow.verify([test], runs, mode, on_run, should_stop, fail_fast=True, companions=companions, seed=options.seed)[0]
     measured = stats.Proof(before.mode, measured_before, stats.tally_of(after), needed)
     if needed is not None and not measured.holds:
         return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Your fix did not hold ({measured.text}); nothing was committed.", measured)
