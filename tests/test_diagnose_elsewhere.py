@@ -115,7 +115,7 @@ def test_a_settings_object_changed_elsewhere_and_read_by_the_code_called(tmp_pat
     }
     diagnosis = diagnose_files(tmp_path, files, "tests/test_pages.py", "test_no_banner")
     assert _claims(diagnosis) == {
-        ("tests/test_debug.py", 5, "app.config.settings, changed by test_debug_banner in tests/test_debug.py (line 5)")
+        ("tests/test_debug.py", 5, "app.config.settings.debug, changed by test_debug_banner in tests/test_debug.py (line 5)")
     }
 
 
@@ -284,3 +284,19 @@ def test_a_test_that_sets_the_variable_it_reads_has_no_polluter(tmp_path: Path) 
              "    assert units.from_environment() == 'metric'\n"
     polluter = "import os\n\n\ndef test_miles():\n    os.environ['UNITS'] = 'imperial'\n"
     assert _claims(_diagnose(tmp_path, polluter, victim)) == set()
+
+
+def test_an_object_read_whole_is_not_claimed_for_an_attribute_written_elsewhere(tmp_path: Path) -> None:
+    # A session singleton: the test reads its `busy` flag; another module fills its `_documents`.
+    files = {
+        "src/session.py": "class _State:\n    busy = False\n    _documents = {}\n\n\nstate = _State()\n",
+        "tests/test_busy.py": "from session import state\n\n\ndef test_idle():\n    assert not state.busy\n",
+        "tests/test_docs.py": "from session import state\n\n\ndef test_open(tmp_path):\n    state._documents[tmp_path] = 1\n",
+    }
+    diagnosis = diagnose_files(tmp_path, files, "tests/test_busy.py", "test_idle")
+    assert _claims(diagnosis) == set()
+    files["tests/test_docs.py"] = "from session import state\n\n\ndef test_busy_flag():\n    state.busy = True\n"
+    diagnosis = diagnose_files(tmp_path, files, "tests/test_busy.py", "test_idle")
+    assert _claims(diagnosis) == {
+        ("tests/test_docs.py", 5, "session.state.busy, changed by test_busy_flag in tests/test_docs.py (line 5)")
+    }

@@ -113,6 +113,9 @@ class Read:
     key: str
     binding: bool
     line: int
+    #: The part of ``key`` bound at import (``from units import SYSTEM``: ``units.SYSTEM``):
+    #: rebinding it in its module changes nothing this read sees.
+    bound: str = ""
 
 
 @dataclass(frozen=True)
@@ -179,13 +182,17 @@ def reads_of(facts: FunctionFacts, module: ModuleFacts, dotted: str, sources: So
         qualified = module.imports.get(name, ".")
         if qualified.startswith("."):
             continue
+        chains = sorted(set(re.findall(rf"\b{re.escape(name)}((?:\.[A-Za-z_]\w*)+)", text)))
         if name not in module.module_aliases and not sources.is_module(qualified):
-            # ``from units import SYSTEM``: the value bound at import (only a change in place shows).
+            # ``from units import SYSTEM``: the value bound at import (only a change in place
+            # shows), and the attributes read of it (``settings.debug``), live.
             variable = sources.variable(qualified)
-            if variable is not None:
+            if variable is not None and re.search(rf"\b{re.escape(name)}\b(?![ \t]*\.)", text):
                 yield Read(variable, False, line)
+            for chain in chains if variable is not None else ():
+                yield Read(variable + chain, True, line, bound=variable or "")
             continue
-        for chain in sorted(set(re.findall(rf"\b{re.escape(name)}((?:\.[A-Za-z_]\w*)+)", text))):
+        for chain in chains:
             parts = chain.split(".")[1:]
             # ``config.settings.debug``: the variable is the longest prefix a module assigns.
             for end in range(len(parts), 0, -1):
@@ -198,11 +205,15 @@ def reads_of(facts: FunctionFacts, module: ModuleFacts, dotted: str, sources: So
 
 
 def _touches(read: Read, write: Write) -> bool:
+    """The write changes what the read sees: the same variable (rebound, for a read through its
+    module; or changed in place), or one the read reaches an attribute of. An object read whole
+    (``state`` handed on) is not claimed for a write of one of its attributes: which ones the
+    code reads is not known."""
     if write.key == read.key:
         return read.binding or write.mutated
-    if write.key.startswith(read.key + "."):
-        return True  # an attribute or item of the object it holds
-    return read.key.startswith(write.key + ".") and read.binding
+    if not write.mutated and (read.bound + ".").startswith(write.key + "."):
+        return False
+    return read.binding and read.key.startswith(write.key + ".")
 
 
 def writes_in(module: ModuleFacts, word: str, sources: Sources, conftests: list[ModuleFacts]) -> Iterator[Write]:
