@@ -300,3 +300,16 @@ def test_an_object_read_whole_is_not_claimed_for_an_attribute_written_elsewhere(
     assert _claims(diagnosis) == {
         ("tests/test_docs.py", 5, "session.state.busy, changed by test_busy_flag in tests/test_docs.py (line 5)")
     }
+
+
+def test_a_configuration_setter_elsewhere_is_not_claimed(tmp_path: Path) -> None:
+    # CONF.set names its section and key in arguments: which of them the test reads is not known.
+    files = {
+        "src/conf.py": "class Config(dict):\n    def set(self, section, key, value):\n        self[section, key] = value\n\n\n"
+                       "CONF = Config()\n",
+        "tests/test_keys.py": "from conf import CONF\n\n\ndef test_shortcuts():\n    assert not CONF.items()\n",
+        "tests/test_gl.py": "from conf import CONF\n\n\ndef test_gl():\n    CONF.set('main', 'opengl', 'automatic')\n",
+    }
+    assert _claims(diagnose_files(tmp_path, files, "tests/test_keys.py", "test_shortcuts")) == set()
+    files["tests/test_gl.py"] = "from conf import CONF\n\n\ndef test_gl():\n    CONF.update({('main', 'opengl'): 'x'})\n"
+    assert len(_claims(diagnose_files(tmp_path, files, "tests/test_keys.py", "test_shortcuts"))) == 1
