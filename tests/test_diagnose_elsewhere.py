@@ -313,3 +313,16 @@ def test_a_configuration_setter_elsewhere_is_not_claimed(tmp_path: Path) -> None
     assert _claims(diagnose_files(tmp_path, files, "tests/test_keys.py", "test_shortcuts")) == set()
     files["tests/test_gl.py"] = "from conf import CONF\n\n\ndef test_gl():\n    CONF.update({('main', 'opengl'): 'x'})\n"
     assert len(_claims(diagnose_files(tmp_path, files, "tests/test_keys.py", "test_shortcuts"))) == 1
+
+
+@pytest.mark.parametrize("polluter", [
+    "import os\n\n\ndef test_no_variable():\n    saved = os.environ.pop('UNITS', None)\n    assert True\n"
+    "    if saved is not None:\n        os.environ['UNITS'] = saved\n",
+    "import units\n\n\ndef test_miles():\n    old = units.SYSTEM\n    units.SYSTEM = 'imperial'\n    assert True\n"
+    "    units.SYSTEM = old\n",
+])
+def test_a_value_saved_and_put_back_by_hand_names_no_polluter(tmp_path: Path, polluter: str) -> None:
+    victim = VICTIM.replace("units.distance(10) == \"10 km\"", "units.from_environment() == units.distance(1)[:0] + 'metric'")
+    assert _claims(_diagnose(tmp_path, polluter, victim)) == set()
+    if "old" in polluter:  # without the line that puts it back, the same test is named
+        assert len(_claims(_diagnose(tmp_path, polluter.rsplit("\n    ", 1)[0] + "\n", victim))) == 1

@@ -113,6 +113,7 @@ class Read:
 
     key: str
     binding: bool
+    #: Where the test reads it (its call of the code that does).
     line: int
     #: The part of ``key`` bound at import (``from units import SYSTEM``: ``units.SYSTEM``):
     #: rebinding it in its module changes nothing this read sees.
@@ -121,6 +122,9 @@ class Read:
 
 @dataclass(frozen=True)
 class Write:
+    """What a test of another module leaves changed: the key (as a ``Read`` names it), whether
+    in place, and the test's label, file and line (where the remedy restores it)."""
+
     key: str
     mutated: bool
     label: str
@@ -229,8 +233,16 @@ def writes_in(module: ModuleFacts, word: str, sources: Sources, conftests: list[
                  if not _qualify(module, text).startswith(".") and not _SETTER.search(sources.lines(module.path, line, line))]
         found += [Write(key, True, function.label, module.path, line) for key, line in _environment_writes(function, sources)]
         for write in found:
-            if not _undone(write, function, module, sources, conftests):
+            # ``saved = os.environ.pop("X")`` ... ``os.environ["X"] = saved``: put back by hand.
+            by_hand = sum(w.key == write.key for w in found) > 1 and _saves(write, sources.text(function))
+            if not by_hand and not _undone(write, function, module, sources, conftests):
                 yield write
+
+
+def _saves(write: Write, text: str) -> bool:
+    """The function keeps the value in a name of its own (``old = units.SYSTEM``)."""
+    name = re.escape(write.key.rsplit(".", 1)[-1])
+    return re.search(rf"^[ \t]*\w+[ \t]*=[^=\n][^\n]*\b{name}\b", text, re.MULTILINE) is not None
 
 
 def _environment_writes(function: FunctionFacts, sources: Sources) -> Iterator[tuple[str, int]]:
