@@ -40,6 +40,7 @@ from flaketui.remedies._cst import (
     top_level_functions,
 )
 from flaketui.remedies._model import Context, Declined, Proposal
+from flaketui.remedies.restoring import environ_call_key, environ_spellings, restored_by, target_key
 
 _CHANGED_BY = re.compile(r"changed by (\w+)")
 _BROAD_SCOPES = ("module", "session", "package", "class")
@@ -134,6 +135,8 @@ class _Restore(cst.CSTTransformer):
     #: A ``unittest.TestCase`` method: no monkeypatch; ``unittest.mock`` patchers undone by ``addCleanup``.
     unittest: bool = False
     patchers: list[str] = field(default_factory=list)
+    #: What the function puts back itself (``restoring.restored_by``): left as it is.
+    restored: set[str] = field(default_factory=set)
 
     def _qualified(self, node: cst.BaseExpression) -> str:
         name = dotted(node) or ""
@@ -149,6 +152,8 @@ class _Restore(cst.CSTTransformer):
         if len(updated.body) != 1:
             return updated
         small = updated.body[0]
+        if self._keys(small) & self.restored:
+            return updated  # the test already puts it back (finally, teardown, a patch), or it is cleanup
         new = self._restoring(small) or self._environ_update(small)
         if new is None:
             return updated
@@ -161,6 +166,25 @@ class _Restore(cst.CSTTransformer):
         first = updated.with_changes(body=lines[0].body)
         rest = lines[1:]
         return cst.FlattenSentinel([first, *rest]) if rest else first
+
+    def _keys(self, small: cst.BaseSmallStatement) -> set[str]:
+        environ = environ_spellings(self.names)
+        if isinstance(small, cst.Assign) and len(small.targets) == 1:
+            key = target_key(small.targets[0].target, environ)
+            return {key} if key else set()
+        if isinstance(small, cst.Del):
+            key = target_key(small.target, environ)
+            return {key} if key else set()
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            call = small.value
+            if (dotted(call.func) or "").endswith("chdir"):
+                return {"chdir"}
+            key = environ_call_key(call, environ)
+            if key is not None and isinstance(call.func, cst.Attribute) and call.func.attr.value == "update":
+                pairs = call.args[0].value.elements if isinstance(call.args[0].value, cst.Dict) else ()
+                return {f"os.environ[{code(p.key)}]" for p in pairs if isinstance(p, cst.DictElement)}
+            return {key} if key else set()
+        return set()
 
     def _environ_update(self, small: cst.BaseSmallStatement) -> str | None:
         """``os.environ.update({"A": "1", "B": x})`` -> one ``monkeypatch.setenv`` per key."""
@@ -358,7 +382,8 @@ def _restore_in(
         unittest = owner is not None and owner not in plain_classes
         broad = {p for p in _params(polluter) if scopes.get(p, "function") in _BROAD_SCOPES}
         restorable = {*names, *_module_globals(module), *broad} - {"os"}
-        rewrite = _Restore(names, restorable, registries, unittest=unittest)
+        rewrite = _Restore(names, restorable, registries, unittest=unittest,
+                           restored=restored_by(polluter, environ_spellings(names)))
         new_function = polluter.visit(rewrite)
         assert isinstance(new_function, cst.FunctionDef)
         already = code(polluter)
@@ -389,7 +414,8 @@ def _restore_in(
             fixture = _find(module, None, param)
             if fixture is None or scopes.get(param) != "function" or f"the fixture {param}" in changed:
                 continue
-            rewrite = _Restore(names, {*names, *_module_globals(module)} - {"os"}, registries)
+            rewrite = _Restore(names, {*names, *_module_globals(module)} - {"os"}, registries,
+                               restored=restored_by(fixture, environ_spellings(names)))
             restored = fixture.visit(rewrite)
             if rewrite.done and isinstance(restored, cst.FunctionDef):
                 module = change_function(module, fixture, _constantly(add_parameter(restored, "monkeypatch")))
