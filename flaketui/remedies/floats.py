@@ -115,11 +115,12 @@ def _literal(flow: Flow, node: cst.BaseExpression) -> float | None:
 
 def _rounded(call: cst.Call, expected: float | None) -> str:
     kept = digits(call)
-    own = f"{10.0 ** -kept:g}" if kept is not None else "its rounding step"
-    reason = f"the value is rounded ({code(call)}): the test's own tolerance is {own}"
+    if kept is None:
+        return "the value is rounded before the comparison: the test chose its own tolerance; approx would change it"
+    reason = f"the value is rounded to {kept} decimals before the comparison: the test's own tolerance is {10.0 ** -kept:g}"
     if expected is not None:
         reason += f", and pytest.approx's default at {expected:g} would allow ±{abs(expected) * 1e-6:.3g}"
-    return reason + "; approx would loosen or change nothing"
+    return reason + "; approx would loosen it or change nothing"
 
 
 def _project_returns(ctx: Context, loaded: Loaded) -> Callable[[str], Sequence[Returned]]:
