@@ -65,13 +65,8 @@ def assignments(node: cst.CSTNode) -> dict[str, cst.BaseExpression]:
 
 def constants(module: cst.Module) -> dict[str, cst.BaseExpression]:
     """Names assigned at a module's top level -> their value."""
-    found: dict[str, cst.BaseExpression] = {}
-    for line in module.body:
-        if isinstance(line, cst.SimpleStatementLine):
-            for small in line.body:
-                if isinstance(small, cst.Assign | cst.AnnAssign):
-                    found.update(assignments(small))
-    return found
+    lines = [s for line in module.body if isinstance(line, cst.SimpleStatementLine) for s in line.body]
+    return {name: value for s in lines if isinstance(s, cst.Assign | cst.AnnAssign) for name, value in assignments(s).items()}
 
 
 def returns_of(function: cst.FunctionDef) -> list[cst.BaseExpression]:
