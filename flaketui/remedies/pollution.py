@@ -135,8 +135,17 @@ class _Restore(cst.CSTTransformer):
     #: A ``unittest.TestCase`` method: no monkeypatch; ``unittest.mock`` patchers undone by ``addCleanup``.
     unittest: bool = False
     patchers: list[str] = field(default_factory=list)
-    #: What the function puts back itself (``restoring.restored_by``): left as it is.
-    restored: set[str] = field(default_factory=set)
+    #: The function rewritten: what it puts back itself (``restoring.restored_by``, read on the
+    #: first change it makes: most tests change nothing) is left as it is.
+    function: cst.FunctionDef | None = None
+    _restored: set[str] | None = None
+
+    def _puts_back(self, keys: set[str]) -> bool:
+        if not keys or self.function is None:
+            return False
+        if self._restored is None:
+            self._restored = restored_by(self.function, environ_spellings(self.names))
+        return bool(keys & self._restored)
 
     def _qualified(self, node: cst.BaseExpression) -> str:
         name = dotted(node) or ""
@@ -152,11 +161,9 @@ class _Restore(cst.CSTTransformer):
         if len(updated.body) != 1:
             return updated
         small = updated.body[0]
-        if self._keys(small) & self.restored:
-            return updated  # the test already puts it back (finally, teardown, a patch), or it is cleanup
         new = self._restoring(small) or self._environ_update(small)
-        if new is None:
-            return updated
+        if new is None or self._puts_back(self._keys(small)):
+            return updated  # nothing to restore, or the test puts it back itself (finally, teardown, a patch)
         if self.unittest:
             new = _as_patchers(new, self.patchers)
             if new is None:
@@ -383,7 +390,7 @@ def _restore_in(
         broad = {p for p in _params(polluter) if scopes.get(p, "function") in _BROAD_SCOPES}
         restorable = {*names, *_module_globals(module), *broad} - {"os"}
         rewrite = _Restore(names, restorable, registries, unittest=unittest,
-                           restored=restored_by(polluter, environ_spellings(names)))
+                           function=polluter)
         new_function = polluter.visit(rewrite)
         assert isinstance(new_function, cst.FunctionDef)
         already = code(polluter)
@@ -415,7 +422,7 @@ def _restore_in(
             if fixture is None or scopes.get(param) != "function" or f"the fixture {param}" in changed:
                 continue
             rewrite = _Restore(names, {*names, *_module_globals(module)} - {"os"}, registries,
-                               restored=restored_by(fixture, environ_spellings(names)))
+                               function=fixture)
             restored = fixture.visit(rewrite)
             if rewrite.done and isinstance(restored, cst.FunctionDef):
                 module = change_function(module, fixture, _constantly(add_parameter(restored, "monkeypatch")))
