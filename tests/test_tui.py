@@ -13,11 +13,14 @@ from flaketui.errors import FlakeTUIError
 from flaketui.models import Category, ScanResult
 from flaketui.service import Service
 from flaketui.tui.app import FlakeTUIApp
+from flaketui.tui.flows import scanner
+from flaketui.tui.flows.scanner import Scanner
 from flaketui.tui.help import HelpScreen
 from flaketui.tui.keymap import load_keymap
 from flaketui.tui.modals import CategoryPicker, FindingsScreen, MessageDialog
 from flaketui.tui.rows import RowState, Stage
 from flaketui.tui.triage import TriageModel
+from flaketui.tui.widgets import test_list
 from flaketui.tui.widgets.detail import SourceView
 from flaketui.tui.widgets.test_list import TestList
 from flaketui.tui.widgets.test_table import TestTable
@@ -242,6 +245,48 @@ async def test_letters_typed_fast_after_slash_go_to_the_filter(make_repo: MakeRe
         assert app.main.query_one("#filter", Input).value == "cat/x"
         assert app.screen is app.main
     assert git(root, "rev-list", "--count", "HEAD").strip() == "1"
+
+
+@run_async
+async def test_typing_in_the_filter_sets_background_diagnosis_aside_at_the_first_key(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A big table refills only after a pause in typing. Until then, diagnosis landing row by
+    # row took the main thread from each keystroke: it must step aside at the first key.
+    monkeypatch.setattr(test_list, "_REFILL_AT_ONCE_UP_TO", 0)
+    monkeypatch.setattr(test_list, "_FILTER_PAUSE", 600.0)
+    app = FlakeTUIApp(Service(make_repo(PROJECT)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        monkeypatch.setattr(scanner, "QUIET_AFTER_INPUT", 600.0)  # so no load can end the pause early
+        assert not app.main.scanner.waiting_for_quiet
+        await pilot.press("slash", "c")
+        assert app.main.scanner.waiting_for_quiet
+        assert len(app.main.table.rows) == len(app.main.model.rows)  # the filter waits for the pause
+
+
+@run_async
+async def test_diagnoses_queued_together_land_in_one_model_change(make_repo: MakeRepo) -> None:
+    app = FlakeTUIApp(Service(make_repo(PROJECT)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        model = app.main.model
+        found = {key: row.diagnosis for key, row in model.rows.items()}
+        assert len(found) >= 2 and all(d is not None for d in found.values())
+        for row in model.rows.values():
+            row.diagnosis = None
+        changes: list[frozenset[object]] = []
+        model.observe(lambda change: changes.append(change.keys) if change.keys else None)
+        # As a worker posts them from the cache: one batch per file, faster than they land.
+        for key, diagnosis in found.items():
+            app.main.scanner.post_message(Scanner.Diagnosed([(key, diagnosis)]))
+        await pilot.pause()
+        assert changes == [frozenset(found)]
+        assert all(row.diagnosis == found[key] for key, row in model.rows.items())
+        again = next(iter(found))  # after new runs a diagnosis is replaced, in the order it came
+        app.main.scanner.post_message(Scanner.Diagnosed([(again, found[again])], again=True))
+        await pilot.pause()
+        assert changes == [frozenset(found)]  # the same diagnosis again changes nothing
 
 
 @run_async

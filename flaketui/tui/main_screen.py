@@ -237,9 +237,12 @@ class MainScreen(Screen[None]):
         else:
             self.scanner.reload_repo()
 
+    @on(TestList.Typed)
+    def _typed(self) -> None:
+        self.scanner.user_input()
+
     @on(TestList.FilterChanged)
     def _filter_changed(self, message: TestList.FilterChanged) -> None:
-        self.scanner.user_input()
         self.model.set_filter(message.text)
 
     @on(TestList.SortAsked)

@@ -355,9 +355,10 @@ def counts(rows: Iterable[Row]) -> tuple[dict[RowState, int], dict[Category, int
     by_state: dict[RowState, int] = {}
     by_category: dict[Category, int] = {}
     for row in rows:
-        by_state[row.state] = by_state.get(row.state, 0) + 1
-        if row.category is not None:
-            by_category[row.category] = by_category.get(row.category, 0) + 1
+        state, category = row.state, row.category  # properties: the header counts each diagnosis batch
+        by_state[state] = by_state.get(state, 0) + 1
+        if category is not None:
+            by_category[category] = by_category.get(category, 0) + 1
     return by_state, by_category
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
 
 from textual import on, work
 from textual.message import Message
@@ -78,6 +79,8 @@ class Scanner(Flow):
         self._last_input = 0.0
         self._resume: Timer | None = None
         self._rest: Timer | None = None
+        #: Diagnosed messages not applied yet (see _diagnosed).
+        self._landing: list[Scanner.Diagnosed] = []
 
     # -- scanning -------------------------------------------------------------------------------
     def start(self, *, use_cache: bool) -> None:
@@ -204,7 +207,17 @@ class Scanner(Flow):
 
     @on(Diagnosed)
     def _diagnosed(self, message: Diagnosed) -> None:
-        self.model.add_diagnoses(message.diagnoses, replace=message.again)
+        # From the cache, a worker posts a thousand rows' batches in a blink, and each batch
+        # landing costs the main thread a pass over every row (counts, header): land all the
+        # batches queued by now together, from a callback queued behind them.
+        if not self._landing:
+            self.call_later(self._land)
+        self._landing.append(message)
+
+    def _land(self) -> None:
+        landing, self._landing = self._landing, []
+        for again, messages in groupby(landing, key=lambda m: m.again):
+            self.model.add_diagnoses([d for m in messages for d in m.diagnoses], replace=again)
 
     # -- history --------------------------------------------------------------------------------
     def load_history(self, test: FlakyTest) -> None:

@@ -120,6 +120,10 @@ class TestList(Vertical):
     class CopyAsked(TestAsked):
         """``y``: copy the command that reproduces the runs."""
 
+    class Typed(Message):
+        """A key changed the filter's text: background work steps aside now, not only once
+        the filter applies after a pause in typing."""
+
     @dataclass
     class FilterChanged(Message):
         text: str
@@ -229,6 +233,7 @@ class TestList(Vertical):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         event.stop()
+        self.post_message(self.Typed())
         if self._filter_timer is not None:
             self._filter_timer.stop()
         # Refilling a big table costs more than a keystroke should: wait for a pause in typing.
