@@ -16,7 +16,7 @@ from flaketui.remedies import Target
 from tests.conftest import MakeRepo
 from tests.test_remedies import _run, src
 
-FLOAT_AT_8 = Evidence(Category.DATA, "data.float-assert-equal", "tests/test_x.py", 8, 8, "assertEqual on floats", "", 0.6)
+FLOAT_AT_9 = Evidence(Category.DATA, "data.float-assert-equal", "tests/test_x.py", 9, 9, "assertEqual on floats", "", 0.6)
 
 GOLDEN = [
     pytest.param(
@@ -211,31 +211,36 @@ GOLDEN = [
     ),
     pytest.param(
         {
+            "src/till.py": src("""
+                def basket_total(items):
+                    return sum(item.price for item in items)
+            """),
             "tests/test_x.py": src("""
                 import unittest
 
-                import pytest
+                from till import basket_total
 
 
                 class BasketTest(unittest.TestCase):
                     def test_a(self):
-                        self.assertEqual(basket_total(), 0.6)
+                        self.assertEqual(basket_total(BASKET), 0.6)
             """),
         },
-        "test_a", {"class_name": "BasketTest", "evidence": (FLOAT_AT_8,)}, "float.approx",
+        "test_a", {"class_name": "BasketTest", "evidence": (FLOAT_AT_9,)}, "float.approx",
         {
             "tests/test_x.py": src("""
                 import unittest
 
+                from till import basket_total
                 import pytest
 
 
                 class BasketTest(unittest.TestCase):
                     def test_a(self):
-                        self.assertEqual(basket_total(), pytest.approx(0.6))
+                        self.assertEqual(basket_total(BASKET), pytest.approx(0.6))
             """),
         },
-        id="unittest-assertEqual-on-a-diagnosed-float-takes-approx",
+        id="unittest-assertEqual-on-a-project-sum-takes-approx",
     ),
     pytest.param(
         {

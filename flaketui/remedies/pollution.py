@@ -40,6 +40,7 @@ from flaketui.remedies._cst import (
     top_level_functions,
 )
 from flaketui.remedies._model import Context, Declined, Proposal
+from flaketui.remedies.restoring import environ_call_key, environ_spellings, restored_by, target_key
 
 _CHANGED_BY = re.compile(r"changed by (\w+)")
 _BROAD_SCOPES = ("module", "session", "package", "class")
@@ -134,6 +135,17 @@ class _Restore(cst.CSTTransformer):
     #: A ``unittest.TestCase`` method: no monkeypatch; ``unittest.mock`` patchers undone by ``addCleanup``.
     unittest: bool = False
     patchers: list[str] = field(default_factory=list)
+    #: The function rewritten: what it puts back itself (``restoring.restored_by``, read on the
+    #: first change it makes: most tests change nothing) is left as it is.
+    function: cst.FunctionDef | None = None
+    _restored: set[str] | None = None
+
+    def _puts_back(self, keys: set[str]) -> bool:
+        if not keys or self.function is None:
+            return False
+        if self._restored is None:
+            self._restored = restored_by(self.function, environ_spellings(self.names))
+        return bool(keys & self._restored)
 
     def _qualified(self, node: cst.BaseExpression) -> str:
         name = dotted(node) or ""
@@ -150,8 +162,8 @@ class _Restore(cst.CSTTransformer):
             return updated
         small = updated.body[0]
         new = self._restoring(small) or self._environ_update(small)
-        if new is None:
-            return updated
+        if new is None or self._puts_back(self._keys(small)):
+            return updated  # nothing to restore, or the test puts it back itself (finally, teardown, a patch)
         if self.unittest:
             new = _as_patchers(new, self.patchers)
             if new is None:
@@ -161,6 +173,25 @@ class _Restore(cst.CSTTransformer):
         first = updated.with_changes(body=lines[0].body)
         rest = lines[1:]
         return cst.FlattenSentinel([first, *rest]) if rest else first
+
+    def _keys(self, small: cst.BaseSmallStatement) -> set[str]:
+        environ = environ_spellings(self.names)
+        if isinstance(small, cst.Assign) and len(small.targets) == 1:
+            key = target_key(small.targets[0].target, environ)
+            return {key} if key else set()
+        if isinstance(small, cst.Del):
+            key = target_key(small.target, environ)
+            return {key} if key else set()
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            call = small.value
+            if (dotted(call.func) or "").endswith("chdir"):
+                return {"chdir"}
+            key = environ_call_key(call, environ)
+            if key is not None and isinstance(call.func, cst.Attribute) and call.func.attr.value == "update":
+                pairs = call.args[0].value.elements if isinstance(call.args[0].value, cst.Dict) else ()
+                return {f"os.environ[{code(p.key)}]" for p in pairs if isinstance(p, cst.DictElement)}
+            return {key} if key else set()
+        return set()
 
     def _environ_update(self, small: cst.BaseSmallStatement) -> str | None:
         """``os.environ.update({"A": "1", "B": x})`` -> one ``monkeypatch.setenv`` per key."""
@@ -374,7 +405,8 @@ def _restore_in(
         unittest = owner is not None and owner not in plain_classes
         broad = {p for p in _params(polluter) if scopes.get(p, "function") in _BROAD_SCOPES}
         restorable = {*names, *_module_globals(module), *broad} - {"os"}
-        rewrite = _Restore(names, restorable, registries, unittest=unittest)
+        rewrite = _Restore(names, restorable, registries, unittest=unittest,
+                           function=polluter)
         new_function = polluter.visit(rewrite)
         assert isinstance(new_function, cst.FunctionDef)
         already = code(polluter)
@@ -405,7 +437,8 @@ def _restore_in(
             fixture = _find(module, None, param)
             if fixture is None or scopes.get(param) != "function" or f"the fixture {param}" in changed:
                 continue
-            rewrite = _Restore(names, {*names, *_module_globals(module)} - {"os"}, registries)
+            rewrite = _Restore(names, {*names, *_module_globals(module)} - {"os"}, registries,
+                               function=fixture)
             restored = fixture.visit(rewrite)
             if rewrite.done and isinstance(restored, cst.FunctionDef):
                 module = change_function(module, fixture, _constantly(add_parameter(restored, "monkeypatch")))
