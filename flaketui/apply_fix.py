@@ -59,6 +59,8 @@ class ApplyOptions:
     max_runs: int = stats.DEFAULT_MAX_RUNS
     #: How many proposals to try in turn, from ``choice``, until one holds (same "before").
     alternatives: int = 3
+    #: Random order: the first run's shuffle seed (run i takes seed + i), to repeat a proof exactly.
+    seed: int | None = None
 
 
 #: Shows the plan (diff and message) and says whether to commit it.
@@ -120,10 +122,14 @@ class ApplyWorkflow:
         fail_fast: bool,
         snapshot: TreeSnapshot | None = None,
         proving: bool = True,
+        companions: tuple[str, ...] = (),
+        seed: int | None = None,
     ) -> list[Verification]:
         """``runs`` runs of each test in the work tree (recorded) or in ``snapshot`` (not).
-        ``proving``: a skipped or partial run proves nothing and stops the proof."""
-        options = VerifyOptions(runs=runs, mode=mode, fail_fast=fail_fast, pytest_args=self.workspace.pytest_args)
+        ``proving``: a skipped or partial run proves nothing and stops the proof. In random order
+        the tests of the ``companions`` modules are shuffled in with each test's module's."""
+        options = VerifyOptions(runs=runs, mode=mode, fail_fast=fail_fast, pytest_args=self.workspace.pytest_args,
+                                companions=companions, seed=seed)  # fmt: skip
         if snapshot is None:
             found = self.verifying.verify(tests, options, on_run, should_stop)
         else:
@@ -174,10 +180,18 @@ def _apply_fix(
     phase = on_phase or (lambda _text: None)
     phase(f"before: {options.runs_before} runs of the unfixed test, {mode}")
 
-    def measure(in_mode: VerifyMode) -> Verification:
-        return flow.verify([test], options.runs_before, in_mode, on_run, should_stop, fail_fast=False)[0]
+    # A polluter in another module: its tests join the random order, before and after, and bisection.
+    evidence = found.diagnosis.evidence if found.diagnosis is not None else ()
+    companions = fix_modes.companions(test, evidence, flow.proposing.confirmed_polluters(test))
+    if companions:
+        phase(f"what it fails after is in {', '.join(companions)}: random order takes in their tests too")
 
-    mode, before = fix_modes.measure_before(measure, mode, fix_modes.further_modes(flow.workspace, test, mode), phase)
+    def measure(in_mode: VerifyMode) -> Verification:
+        return flow.verify([test], options.runs_before, in_mode, on_run, should_stop, fail_fast=False,
+                           companions=companions, seed=options.seed)[0]  # fmt: skip
+
+    further = fix_modes.further_modes(flow.workspace, test, mode, companions)
+    mode, before = fix_modes.measure_before(measure, mode, further, phase)
     measured_before = stats.tally_of(before)
     failed = measured_before.failed
     if failed and chosen is not None:
@@ -185,7 +199,7 @@ def _apply_fix(
         chosen = fixes[options.choice]
     if failed and mode is VerifyMode.RANDOM_ORDER and not any(p.remedy.startswith("restore.") for p in fixes):
         phase("it fails among its neighbours: bisection for the test it fails after")
-        bisection = fix_modes.find_polluter(flow.workspace, test, should_stop=should_stop)
+        bisection = fix_modes.find_polluter(flow.workspace, test, should_stop=should_stop, companions=companions)
         if bisection.polluter is not None:
             phase(f"it fails after {bisection.polluter} ({bisection.runs} bisection runs)")
             found = flow.proposing.propose(test)
@@ -234,7 +248,8 @@ def _apply_fix(
         originals = flow.write(candidate)
         try:
             phase(f"after: up to {needed} runs with the fix, stopping at the first failure")
-            after = flow.verify([test], needed, mode, on_run, should_stop, fail_fast=True)[0]
+            after = flow.verify([test], needed, mode, on_run, should_stop, fail_fast=True, companions=companions,
+                                seed=options.seed)[0]  # fmt: skip
             measured = stats.Proof(before.mode, measured_before, stats.tally_of(after), needed)
             failing = _failing_neighbours(flow, covered, needed, mode, on_run, should_stop) if measured.holds else ""
             if measured.holds and not failing and passing:
@@ -278,10 +293,13 @@ def _prove_hand_fix(
         )
     found = flow.proposing.propose(test)
     mode = stats.mode_for(_category(found))
+    evidence = found.diagnosis.evidence if found.diagnosis is not None else ()
+    companions = fix_modes.companions(test, evidence, flow.proposing.confirmed_polluters(test))
     phase = on_phase or (lambda _text: None)
     phase(f"before: {options.runs_before} runs at HEAD (your edits left alone), {mode}")
     with TreeSnapshot(flow.workspace.root, "HEAD", every_file=True) as head:
-        before = flow.verify([test], options.runs_before, mode, on_run, should_stop, fail_fast=False, snapshot=head)[0]
+        before = flow.verify([test], options.runs_before, mode, on_run, should_stop, fail_fast=False, snapshot=head,
+                             companions=companions, seed=options.seed)[0]  # fmt: skip
     measured_before = stats.tally_of(before)
     failed = measured_before.failed
     needed = stats.runs_needed(failed, before.runs, options.min_runs)
@@ -294,7 +312,7 @@ def _prove_hand_fix(
         )
     runs = needed if needed is not None else options.min_runs
     phase(f"after: up to {runs} runs of your fix, stopping at the first failure")
-    after = flow.verify([test], runs, mode, on_run, should_stop, fail_fast=True)[0]
+    after = flow.verify([test], runs, mode, on_run, should_stop, fail_fast=True, companions=companions, seed=options.seed)[0]
     measured = stats.Proof(before.mode, measured_before, stats.tally_of(after), needed)
     if needed is not None and not measured.holds:
         return ApplyOutcome(ApplyStatus.NOT_PROVEN, f"Your fix did not hold ({measured.text}); nothing was committed.", measured)

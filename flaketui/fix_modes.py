@@ -8,6 +8,9 @@ the test stable: a test that fails only after a neighbour never gets a marker-on
 
 When it fails in random order, bisection (``flaketui hunt``'s, over the tests of its module) names
 the polluter, which is recorded like a hunt's, so the proposals restore state in the polluter.
+A polluter in another module (the diagnosis names it, or a bisection confirmed it) makes that
+module a *companion*: random order shuffles its tests in with those of the test's module, and
+bisection searches them too.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from flaketui.models import FlakyTest, VerifyMode
+from flaketui.models import Category, FlakyTest, VerifyMode
 from flaketui.proof import mode_for
 
 if TYPE_CHECKING:
-    from flaketui.models import Verification
+    from flaketui.models import Evidence, Verification
     from flaketui.pollution import Bisection
     from flaketui.remedies import Proposal
     from flaketui.workflows.workspace import Workspace
@@ -34,19 +37,32 @@ _TEST_DEF = re.compile(rb"^\s*(?:async\s+)?def\s+test", re.MULTILINE)
 Measure = Callable[[VerifyMode], "Verification"]
 
 
-def further_modes(workspace: Workspace, test: FlakyTest, tried: VerifyMode) -> list[VerifyMode]:
+def further_modes(workspace: Workspace, test: FlakyTest, tried: VerifyMode,
+                  companions: Sequence[str] = ()) -> list[VerifyMode]:  # fmt: skip
     """Where else the test may fail when the runs in ``tried`` saw nothing: among its module's
-    other tests in random order (if it has any), then with a fresh hash seed per run, then beside
-    them in two xdist workers (a file or folder they share fails only when they run at once)."""
+    other tests (and its companions') in random order (if it has any), then with a fresh hash seed
+    per run, then beside them in two xdist workers (a file or folder they share fails only when
+    they run at once)."""
     modes = []
     neighbours = has_neighbours(workspace, test)
-    if tried is not VerifyMode.RANDOM_ORDER and neighbours:
+    if tried is not VerifyMode.RANDOM_ORDER and (neighbours or companions):
         modes.append(VerifyMode.RANDOM_ORDER)
     if tried is not VerifyMode.FRESH_PROCESS:
         modes.append(VerifyMode.FRESH_PROCESS)
     if tried is not VerifyMode.PARALLEL and (neighbours or _parametrized(workspace, test)):
         modes.append(VerifyMode.PARALLEL)
     return modes
+
+
+def companions(test: FlakyTest, evidence: Sequence[Evidence], confirmed: Sequence[str]) -> tuple[str, ...]:
+    """Other test modules (as pytest takes them from the test's rootdir) where the diagnosis, or a
+    bisection (``confirmed``: node ids), found what the test fails after."""
+    base = "" if test.rootdir in ("", ".") else test.rootdir.rstrip("/") + "/"
+    module = test.nodeid.split("::", 1)[0]
+    named = [e.fix_path.removeprefix(base) for e in evidence if e.category is Category.ORDER and e.source == "code"
+             and e.fix_path.startswith(base) and _TEST_FILE.search(e.fix_path)]  # fmt: skip
+    named += [n.split("::", 1)[0] for n in confirmed]
+    return tuple(dict.fromkeys(m for m in named if m != module))
 
 
 def has_neighbours(workspace: Workspace, test: FlakyTest) -> bool:
@@ -84,9 +100,11 @@ def first_for_mode(fixes: Sequence[Proposal], choice: int, mode: VerifyMode) -> 
     return [*fixes[:choice], *rest]
 
 
-def find_polluter(workspace: Workspace, test: FlakyTest, *, should_stop: Callable[[], bool] | None = None) -> Bisection:
-    """Bisect over the other tests of its module for the one it fails after; a polluter found
-    is recorded (``flaketui hunt`` shows it, and the proposals restore state in it)."""
+def find_polluter(workspace: Workspace, test: FlakyTest, *, should_stop: Callable[[], bool] | None = None,
+                  companions: Sequence[str] = ()) -> Bisection:  # fmt: skip
+    """Bisect over the other tests of its module (and of its companions) for the one it fails
+    after; a polluter found is recorded (``flaketui hunt`` shows it, and the proposals restore
+    state in it)."""
     from flaketui import store_hunts
     from flaketui.hunt_bisect import bisect_victim
     from flaketui.hunting import HuntSettings
@@ -99,7 +117,7 @@ def find_polluter(workspace: Workspace, test: FlakyTest, *, should_stop: Callabl
     module = test.nodeid.split("::", 1)[0]
     cwd = workspace.root if test.rootdir in ("", ".") else workspace.root / test.rootdir
     python = workspace.python or workspace.interpreter().path
-    suite = Suite(cwd, python, (module,), workspace.pytest_args)
+    suite = Suite(cwd, python, (module, *companions), workspace.pytest_args)
     settings = HuntSettings(test.rootdir, suite, 1, BISECT_BUDGET_SECONDS)
     deadline = time.monotonic() + BISECT_BUDGET_SECONDS
     with installed_probe() as probe_dir:

@@ -607,7 +607,7 @@ CHANGING_LINES = [
 
 @pytest.mark.parametrize("line, changes", CHANGING_LINES)
 def test_a_neighbour_is_read_only_where_a_line_may_change_the_name(line, changes):
-    from flaketui.diagnose.scope import _changing
+    from flaketui.diagnose.scope import changing
 
     name = next(n for n in ("registry", "settings", "config", "CONF", "asyncio") if n in line)
-    assert bool(_changing(name).search(line.encode())) is changes
+    assert bool(changing(name).search(line.encode())) is changes

@@ -53,10 +53,11 @@ def test_hunt_json_names_each_kind_and_the_polluter(make_repo, capsys: pytest.Ca
     assert summary["stable"] is False and summary["serial_equals_parallel"] is False and summary["complete"] is True
     assert summary["runs"] == {"serial": 2, "shuffled": 2, "xdist": 2} and len(summary["shuffle_seeds"]) == 2
     assert len(summary["xdist_seeds"]) == 2 and summary["state_setters"] == {}
-    # The 3 tests before the victim in serial order: it alone, after all 3, two halvings (the
-    # first test passes it, the polluter alone fails it), then alone and after the polluter again,
-    # twice: 2 runs a mode cannot tell the order from chance (tests/test_pollution.py).
-    assert summary["bisection_runs"] == 8
+    # The diagnosis names the polluter (it appends to shared.STATE, which the victim reads, from
+    # another module), so it is tried first: the victim alone, after the polluter, then alone and
+    # after the polluter again, twice: 2 runs a mode cannot tell the order from chance
+    # (tests/test_pollution.py). Unnamed, halving the 3 tests before it took 2 runs more.
+    assert summary["bisection_runs"] == 6
     # Progress went to stderr, with each test as it first failed.
     assert f"failed: {VICTIM}" in captured.err and "hunt: run 6/6" in captured.err
     # The record keeps it: the polluter for diagnosis, the candidates for scan (not the broken test).
@@ -91,10 +92,11 @@ def test_a_brittle_test_gets_the_setter_it_needs_and_maxfail_does_not_cut_a_pass
     }
     assert brittle["polluter"] == SETTER and payload["summary"]["state_setters"] == {BRITTLE: SETTER}
     assert len(payload["summary"]["xdist_seeds"]) == 1
-    # Over the 3 tests before it in the passing serial order: after all 3 (passes), the first
-    # (fails), the setter (passes), then alone (fails) and after the setter (passes) again,
-    # twice: one run a mode cannot tell the order from chance.
-    assert payload["summary"]["bisection_runs"] == 7
+    # The diagnosis names the setter (it fills the registry the brittle test reads, from another
+    # module), so it is tried first: after the setter (passes), then alone (fails) and after the
+    # setter (passes) again, twice: one run a mode cannot tell the order from chance. Unnamed,
+    # the 3 tests before it took 2 runs more (after all 3, after the first).
+    assert payload["summary"]["bisection_runs"] == 5
     service = Service(root)
     # A setter is no polluter: nothing for a remedy to restore in it.
     assert service.hunting.polluters() == []

@@ -49,16 +49,17 @@ def test_pytest_args_reach_the_hunts_passes_and_its_bisection(make_repo, capsys:
     payload = json.loads(capsys.readouterr().out)
     (victim,) = payload["tests"]
     assert (victim["nodeid"], victim["verdict"], victim["polluter"]) == (VICTIM, "order-dependent", POLLUTER)
-    # Alone (passes), after both tests before it (fails), after the polluter (fails), then alone
-    # and after the polluter again (twice: one run a mode could be chance): each with --leak, or
-    # the polluter would leak nothing.
-    assert payload["summary"]["bisection_runs"] == 7
+    # Alone (passes), after the polluter the diagnosis names (fails), then alone and after the
+    # polluter again (twice: one run a mode could be chance): each with --leak, or the polluter
+    # would leak nothing.
+    assert payload["summary"]["bisection_runs"] == 6
 
 
 def test_pyproject_pytest_args_reach_a_bisection_without_a_hunt(make_repo) -> None:
     configured = make_repo({**LEAK_PROJECT, "pyproject.toml": '[tool.flaketui]\npytest-args = "--leak"\n'})
     bisection, runs = Service(configured).hunting.find_polluter(VICTIM)
-    assert (bisection.polluter, runs) == (POLLUTER, 6)  # pytest's order once, then the 5 above
+    # Pytest's order once, alone, after the named polluter, then once more alone and after it.
+    assert (bisection.polluter, runs) == (POLLUTER, 5)
     # Without the option nothing leaks: the victim passes in pytest's order, nothing to bisect.
     plain = make_repo(LEAK_PROJECT)
     bisection, runs = Service(plain).hunting.find_polluter(VICTIM)

@@ -326,3 +326,60 @@ def test_a_broken_forked_verification_points_at_fresh_process_for_hash_order(tmp
     assert forked.verdict is fresh.verdict is Verdict.BROKEN
     assert "--mode fresh-process" in forked.note
     assert "--mode fresh-process" not in fresh.note
+
+
+SETTER_ELSEWHERE = '''
+import test_order_reads
+
+
+def test_setter_elsewhere():
+    test_order_reads.STATE["ready"] = True
+'''
+READER = '''
+STATE = {}
+
+
+def test_needs_setter_first():
+    assert STATE.get("ready"), "the setter of the other module did not run first"
+
+
+def test_bystander():
+    pass
+'''
+
+
+def _shuffled(names: list[str], seed: int) -> list[str]:
+    order = list(names)
+    random.Random(seed).shuffle(order)  # as the probe shuffles a run's tests
+    return order
+
+
+def _seed_where(names: list[str], first: str, then: str) -> int:
+    """A seed whose shuffle puts ``first`` before ``then``: found and checked, not hoped for."""
+    return next(s for s in range(100) if _shuffled(names, s).index(first) < _shuffled(names, s).index(then))
+
+
+def test_random_order_shuffles_in_the_companion_modules_tests(tmp_path: Path) -> None:
+    from flaketui.models import VerifyOptions
+    from flaketui.verify.engine import verify_targets
+    from flaketui.verify.interpreter import find_interpreter
+    from flaketui.verify.targets import Target
+
+    root = project(tmp_path / "p", {"test_order_reads.py": READER, "test_order_setter.py": SETTER_ELSEWHERE})
+    nodeid = "test_order_reads.py::test_needs_setter_first"
+    # pytest collects the test's module, then the companion: the order the probe shuffles.
+    collected = ["test_needs_setter_first", "test_bystander", "test_setter_elsewhere"]
+    seed = _seed_where(collected, "test_setter_elsewhere", "test_needs_setter_first")
+    options = VerifyOptions(runs=6, mode=VerifyMode.RANDOM_ORDER, companions=("test_order_setter.py",), seed=seed)
+    [v] = verify_targets(root, [Target(".", nodeid)], find_interpreter(root), options)
+    assert [r.seed for r in v.results] == list(range(seed, seed + 6))
+    expected = []
+    for run in v.results:
+        order = _shuffled(collected, run.seed or 0)
+        expected.append("passed" if order.index("test_setter_elsewhere") < order.index("test_needs_setter_first") else "failed")
+    assert outcomes(v) == expected and expected[0] == "passed"
+    assert "random order among the tests of its module and of test_order_setter.py" in v.note
+    # Without the companion the setter never runs before it: every run fails.
+    alone = VerifyOptions(runs=3, mode=VerifyMode.RANDOM_ORDER, seed=seed)
+    [v] = verify_targets(root, [Target(".", nodeid)], find_interpreter(root), alone)
+    assert outcomes(v) == ["failed"] * 3

@@ -8,7 +8,8 @@ deadlines), ``windows.py`` (what a function's fixed sleeps are, once it is read:
 time, ordering between threads, work a profiler times), ``state.py`` (what it changes that
 outlives it), ``mitigations.py`` and ``cures.py`` (what cancels evidence), ``module.py`` (a
 module read lazily), ``scope.py`` (a test's fixtures, conftests, helpers and the rules that
-need them together), ``project.py`` and ``callees.py`` (calls followed into the project's own
+need them together), ``elsewhere.py`` (state a test of another module leaves changed, from an
+index of what each test module writes), ``project.py`` and ``callees.py`` (calls followed into the project's own
 code), ``notes.py`` (what people wrote about the test), ``runs.py`` (what its failing runs
 showed), ``history.py`` (what the commits that changed it later say), ``score.py`` (the suggestion),
 ``cache.py`` and ``engine.py``; ``trees.py`` parses each module content once, for the remedies too.

@@ -4,6 +4,7 @@ drop mitigated evidence, score, cache."""
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -14,6 +15,7 @@ from flaketui.diagnose.score import CATEGORIES, rank
 from flaketui.models import Category, Diagnosis, Evidence, FlakyTest, Suggestion
 
 if TYPE_CHECKING:
+    from flaketui.diagnose.elsewhere import Polluters, WritesIndex
     from flaketui.diagnose.facts import FunctionFacts, Hit, MitigationSite
     from flaketui.diagnose.module import ModuleFacts
     from flaketui.diagnose.project import Project
@@ -47,6 +49,8 @@ class Diagnoser:
         self._modules: dict[str, ModuleFacts | None] = {}
         self._digests: dict[str, str] = {}
         self._projects: dict[str, Project] = {}
+        self._polluters: dict[str, Polluters] = {}
+        self._writes: dict[str, WritesIndex] = {}
         self._comments: dict[str, list[tuple[int, str]]] = {}
         #: The files the diagnosis in progress has read or looked for.
         self._touched: set[str] | None = None
@@ -74,8 +78,11 @@ class Diagnoser:
 
     def conftest_paths(self, test: FlakyTest) -> list[str]:
         """conftest.py files from the test's directory up to its rootdir (or the repository root), nearest first."""
-        rootdir = PurePosixPath(test.rootdir) if test.rootdir not in {"", "."} else PurePosixPath()
-        directory = PurePosixPath(test.path).parent
+        return self.conftests_of(test.path, test.rootdir)
+
+    def conftests_of(self, path: str, rootdir_name: str) -> list[str]:
+        rootdir = PurePosixPath(rootdir_name) if rootdir_name not in {"", "."} else PurePosixPath()
+        directory = PurePosixPath(path).parent
         found: list[str] = []
         while True:
             candidate = str(directory / "conftest.py") if str(directory) != "." else "conftest.py"
@@ -144,8 +151,37 @@ class Diagnoser:
 
     def _digest(self, rel: str) -> str:
         if rel not in self._digests:
-            self._digests[rel] = hashlib.sha256(self._read(rel) or b"").hexdigest()[:20]
+            if rel.startswith("<writers>"):
+                from flaketui.diagnose.elsewhere import parse_dependency
+
+                rootdir, words = parse_dependency(rel)
+                self._digests[rel] = self.writes_index(rootdir).digest(words)
+            else:
+                self._digests[rel] = hashlib.sha256(self._read(rel) or b"").hexdigest()[:20]
         return self._digests[rel]
+
+    def writes_index(self, rootdir: str) -> WritesIndex:
+        """Which test modules of ``rootdir`` write which names: read once per diagnoser."""
+        from flaketui.diagnose.elsewhere import WritesIndex
+
+        if rootdir not in self._writes:
+            self._writes[rootdir] = WritesIndex(self.root, rootdir)
+        return self._writes[rootdir]
+
+    def _elsewhere(self, rootdir: str) -> Polluters:
+        from flaketui.diagnose.elsewhere import Polluters, Sources
+
+        if rootdir not in self._polluters:
+            # Through a proxy, as the projects do: no cycle keeps a dropped diagnoser's modules alive.
+            me: Diagnoser = weakref.proxy(self)
+
+            def conftests(path: str, rootdir: str) -> list[ModuleFacts]:
+                found = (me.module(p) for p in me.conftests_of(path, rootdir))
+                return [c for c in found if c is not None and c.error is None]
+
+            sources = Sources(lambda rel: me._read(rel), lambda rel: me.module(rel), self._projects[rootdir])
+            self._polluters[rootdir] = Polluters(lambda name: me.writes_index(name), sources, conftests)
+        return self._polluters[rootdir]
 
     def _unchanged(self, deps: dict[str, str]) -> bool:
         return all(self._digest(rel) == digest for rel, digest in deps.items())
@@ -168,6 +204,7 @@ class Diagnoser:
     def diagnose_uncached(self, test: FlakyTest) -> Diagnosis:
         from flaketui.diagnose.calibration import calibrate
         from flaketui.diagnose.callees import callee_evidence
+        from flaketui.diagnose.elsewhere import dependency, polluters_elsewhere
         from flaketui.diagnose.notes import comments, notes_of
         from flaketui.diagnose.project import Project, follow
         from flaketui.diagnose.scope import assemble, find_test, inherited_method
@@ -187,10 +224,14 @@ class Diagnoser:
             return _unknown(test.nodeid)
         conftests = [c for c in (self.module(p) for p in self.conftest_paths(test)) if c is not None and c.error is None]
         scope = assemble(facts, test.class_name, collecting, conftests)
-        evidence = evidence_of(scope)
         if test.rootdir not in self._projects:
             self._projects[test.rootdir] = Project(self, test.rootdir)
-        evidence += callee_evidence(scope, follow(self._projects[test.rootdir], _starts(scope)))
+        callees = follow(self._projects[test.rootdir], _starts(scope))
+        # State a test of another module leaves changed: the entry then depends on who writes it.
+        words = polluters_elsewhere(scope, callees, test.rootdir, self._elsewhere(test.rootdir))
+        if words and self._touched is not None:
+            self._touched.add(dependency(test.rootdir, words))
+        evidence = evidence_of(scope) + callee_evidence(scope, callees)
         if test.path not in self._comments:
             self._comments[test.path] = comments(self._read(test.path) or b"")
         notes = notes_of(test, self._comments[test.path], facts.first_line or facts.line, facts.line,

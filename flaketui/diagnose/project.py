@@ -39,7 +39,7 @@ CALLEE_RULES = frozenset({
 #: they share without a lock: see callees.py.)
 DAMPING = {"time.wall-clock": 0.6}
 NETWORK_RULES = frozenset(r for r in CALLEE_RULES if r.startswith("external.") and r != "external.subprocess")
-_SKIPPED_DIRS = frozenset({".venv", "venv", "env", ".env", "site-packages", "dist-packages", "node_modules", ".tox",
+SKIPPED_DIRS = frozenset({".venv", "venv", "env", ".env", "site-packages", "dist-packages", "node_modules", ".tox",
                            ".nox", "build", "dist", ".git", "__pypackages__"})
 _PART = re.compile(r"[^.()\[\]]+(?:\(\)|\[\])*")
 
@@ -77,7 +77,7 @@ class Project:
 
     def _find(self, dotted: str) -> str | None:
         parts = dotted.split(".")
-        if not all(p.isidentifier() for p in parts) or _SKIPPED_DIRS & set(parts):
+        if not all(p.isidentifier() for p in parts) or SKIPPED_DIRS & set(parts):
             return None
         for root in self.roots:
             prefix = f"{root}/" if root else ""

@@ -365,11 +365,10 @@ def _neighbour_rules(scope: Scope, levels: list[_Level], add: Callable[[tuple[Pi
     for name, (start, end) in test.facts.reads.items():
         if name in test.facts.locals or name not in module.imports or name in module.module_aliases:
             continue
-        for other in module.functions_mentioning(name, _changing(name)):
-            if other.label == label or name in other.imported_restored:
+        for other in module.functions_mentioning(name, changing(name)):
+            if other.label == label:
                 continue
-            spots = [s for text, s, _ in (*other.imported_mutated, *other.imported_assigned)
-                     if text.split(".")[0] == name and text not in other.restored]
+            spots = [line for text, line, _ in unrestored_writes(other) if text.split(".")[0] == name]
             if spots:
                 add((test, _hit("order.shared-state-read", start, end, (module.path, spots[0])),
                      f"{name}, changed by {other.label} (line {spots[0]})"))
@@ -416,7 +415,15 @@ def rule(rule_id: str) -> Rule:
     return RULES_BY_ID[rule_id]
 
 
-def _changing(name: str) -> re.Pattern[bytes]:
+def unrestored_writes(facts: FunctionFacts) -> list[tuple[str, int, bool]]:
+    """What ``facts`` changes of imported state and does not put back (a ``finally``, a
+    teardown, a removal of what it added): (the text as written, its line, changed in place)."""
+    return [(text, start, mutated) for mutated, writes in ((True, facts.imported_mutated), (False, facts.imported_assigned))
+            for text, start, _ in writes
+            if text not in facts.restored and text.split(".")[0] not in facts.imported_restored]
+
+
+def changing(name: str) -> re.Pattern[bytes]:
     """A line that may change what ``name`` holds: ``name...`` then an assignment, or a mutating or
     setting call on the same line, or a ``del``. A neighbour whose text has none cannot leave
     ``name`` changed, so it is not read (``asyncio`` is named in every test of a large module)."""

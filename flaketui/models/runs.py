@@ -182,3 +182,8 @@ class VerifyOptions:
     fail_fast: bool = False
     #: The project's own pytest options, given to every pytest process of the verification.
     pytest_args: tuple[str, ...] = ()
+    #: Random order: other test modules (paths as pytest takes them from the rootdir) whose tests
+    #: are shuffled in with those of the test's module (where a polluter was found).
+    companions: tuple[str, ...] = ()
+    #: Random order: the first run's shuffle seed (run i takes seed + i), to repeat runs exactly.
+    seed: int | None = None

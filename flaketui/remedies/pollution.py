@@ -275,6 +275,20 @@ def _confirmed(ctx: Context) -> dict[str, set[tuple[str | None, str]]]:
     return found
 
 
+_CHANGED_ELSEWHERE = re.compile(r"changed by ([\w.]+) in \S+ \(line \d+\)")
+
+
+def _named_elsewhere(ctx: Context) -> dict[str, set[tuple[str | None, str]]]:
+    """The polluters the diagnosis names in other test modules, per file: (class, function)."""
+    found: dict[str, set[tuple[str | None, str]]] = {}
+    for item in ctx.evidence:
+        named = _CHANGED_ELSEWHERE.search(item.message)
+        if item.category is Category.ORDER and named and item.fix_path and item.fix_path != ctx.target.path:
+            owner, _, name = named.group(1).rpartition(".")
+            found.setdefault(item.fix_path, set()).add((owner or None, name))
+    return found
+
+
 @on_test("restore.monkeypatch")
 def propose_restoring(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]:
     confirmed = _confirmed(ctx)
@@ -299,7 +313,9 @@ def propose_restoring(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]
     changed: list[str] = []
     swapped: list[str] = []
     dependents: list[str] = []
-    for path in confirmed or {loaded.path: set()}:
+    # Without a confirmed polluter, the diagnosis may name one in another test module.
+    elsewhere = {} if confirmed else _named_elsewhere(ctx)
+    for path in confirmed or {loaded.path: set(), **elsewhere}:
         if path == loaded.path:
             source, module = loaded.source, loaded.module
         else:
@@ -308,7 +324,7 @@ def propose_restoring(ctx: Context, loaded: Loaded) -> list[Proposal | Declined]
             if parsed is None:
                 continue
             module = parsed
-        wanted = confirmed.get(path)
+        wanted = confirmed.get(path) or elsewhere.get(path)
         polluters = [
             (o, f) for o, f in top_level_functions(module) if (o, f.name.value) in wanted
         ] if wanted else _polluters(ctx, module)

@@ -136,17 +136,20 @@ def _run_group(where: _Where, group: list[Target], options: VerifyOptions, tally
         return result
 
     mode = options.mode
+    companions = options.companions if mode is VerifyMode.RANDOM_ORDER else ()
     if mode in (VerifyMode.FORKED, VerifyMode.SAME_PROCESS, VerifyMode.RANDOM_ORDER):
         request = _request(
             interpreter,
             cwd,
             options,
             # Whole modules, so a test that no longer exists is reported alone, not fatal to the rest.
-            args=_modules(nodeids),
+            args=tuple(dict.fromkeys((*_modules(nodeids), *companions))),
             mode=str(mode),
             runs=options.runs,
             targets=nodeids,
             fail_fast=options.fail_fast,
+            companions=companions,
+            seed=options.seed if mode is VerifyMode.RANDOM_ORDER else None,
         )
         result = run(request, _deadline(options, len(nodeids)))
         fallback = result.of("fallback")
@@ -354,6 +357,8 @@ def _verification(
         notes.append(f"stopped at the first failure (--fail-fast), after {len(results)} of {options.runs} runs")
     if tally.neutralised:
         notes.append("switched off: " + ", ".join(tally.neutralised))
+    if options.companions and tally.mode_ran is VerifyMode.RANDOM_ORDER:
+        notes.append("random order among the tests of its module and of " + ", ".join(options.companions))
     addopts = os.environ.get("PYTEST_ADDOPTS", "").strip()
     if addopts:
         notes.append(f"PYTEST_ADDOPTS from the environment applied too: {addopts}")

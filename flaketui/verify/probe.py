@@ -49,6 +49,7 @@ ENV_TIMEOUT = "FLAKETUI_PROBE_TIMEOUT"
 ENV_FAIL_FAST = "FLAKETUI_PROBE_FAIL_FAST"
 ENV_INDEX = "FLAKETUI_PROBE_INDEX"
 ENV_SEED = "FLAKETUI_PROBE_SEED"
+ENV_COMPANIONS = "FLAKETUI_PROBE_COMPANIONS"
 
 #: Packages whose plugins retry or reseed tests: each would hide or distort a failure.
 NEUTRALISED_PACKAGES = ("pytest_rerunfailures", "flaky", "pytest_retry", "pytest_randomly")
@@ -73,6 +74,7 @@ class _Settings:
         self.first_index = int(environ.get(ENV_INDEX, "0") or "0")
         raw_seed = environ.get(ENV_SEED, "")
         self.seed = int(raw_seed) if raw_seed else None
+        self.companions = json.loads(environ.get(ENV_COMPANIONS, "[]") or "[]")
 
     @property
     def active(self) -> bool:
@@ -396,9 +398,11 @@ def _verify_forked(item: pytest.Item) -> None:
 
 
 def _verify_in_random_order(item: pytest.Item, items: Sequence[pytest.Item]) -> None:
-    module_items = [i for i in items if _same_module(i, item)]
+    # Its module's tests, and those of the modules where a polluter was found (the companions).
+    modules = (item.nodeid.split("::")[0], *_settings.companions)
+    module_items = [i for i in items if i.nodeid.split("::")[0] in modules]
     for offset in range(_settings.runs):
-        seed = _fork.new_seed()
+        seed = _fork.new_seed() if _settings.seed is None else _settings.seed + _settings.first_index + offset
         order = list(module_items)
         random.Random(seed).shuffle(order)
         # Tests after the target cannot change its outcome: the run ends with it.
@@ -416,10 +420,6 @@ def _verify_in_random_order(item: pytest.Item, items: Sequence[pytest.Item]) -> 
         _run_event(item, _settings.first_index + offset, outcome, duration, message, seed)
         if _stops(outcome):
             return
-
-
-def _same_module(a: pytest.Item, b: pytest.Item) -> bool:
-    return a.nodeid.split("::")[0] == b.nodeid.split("::")[0]
 
 
 def _verify_in_process(item: pytest.Item) -> None:

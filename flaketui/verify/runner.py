@@ -56,6 +56,8 @@ class ProbeRequest:
     probe_everywhere: bool = False
     #: The project's own pytest options (``--pytest-args``): every pytest flaketui starts gets them.
     pytest_args: tuple[str, ...] = ()
+    #: Random order: other modules whose tests are shuffled in with each target's module's.
+    companions: tuple[str, ...] = ()
 
 
 @dataclass
@@ -118,6 +120,7 @@ def probe_env(request: ProbeRequest, probe_dir: str, events_path: str) -> dict[s
             "FLAKETUI_PROBE_FAIL_FAST": "1" if request.fail_fast else "",
             "FLAKETUI_PROBE_INDEX": str(request.first_index),
             "FLAKETUI_PROBE_SEED": "" if request.seed is None else str(request.seed),
+            "FLAKETUI_PROBE_COMPANIONS": json.dumps(list(request.companions)),
         }
     )
     if request.probe_everywhere:
