@@ -165,9 +165,10 @@ class MainScreen(Screen[None]):
         return self.model.unavailable_reason(action)
 
     @on(DataTable.RowHighlighted, "#tests")
-    def _row_highlighted(self) -> None:
+    @on(TestList.Typed)
+    def _user_input(self) -> None:
         # The selection itself follows the cursor synchronously (TestTable); this only tells
-        # the scanner the user is moving, so diagnosis waits for a pause.
+        # the scanner the user is moving or typing, so diagnosis waits for a pause.
         self.scanner.user_input()
 
     @on(Scanner.Progress)
@@ -236,10 +237,6 @@ class MainScreen(Screen[None]):
             self.scanner.start(use_cache=False)
         else:
             self.scanner.reload_repo()
-
-    @on(TestList.Typed)
-    def _typed(self) -> None:
-        self.scanner.user_input()
 
     @on(TestList.FilterChanged)
     def _filter_changed(self, message: TestList.FilterChanged) -> None:
