@@ -19,8 +19,15 @@ from collections.abc import Callable
 import libcst as cst
 
 from flaketui.models import Category
-from flaketui.remedies._base import Loaded, module_of_file, on_test, project_modules, proposal, requested_fixtures
-from flaketui.remedies._cst import called_name, change_function, code, parse, top_level_functions, visit_function
+from flaketui.remedies._base import (
+    Loaded,
+    module_of_file,
+    on_test,
+    parsed_project_modules,
+    proposal,
+    requested_fixtures,
+)
+from flaketui.remedies._cst import called_name, change_function, code, top_level_functions, visit_function
 from flaketui.remedies._model import Context, Declined, Proposal
 from flaketui.remedies.waiters import instance_of
 
@@ -52,13 +59,7 @@ def _project_awaitables(ctx: Context, names: dict[str, str]) -> tuple[dict[str, 
     """(class name -> its methods that make an awaitable, qualified names of such functions)."""
     methods: dict[str, set[str]] = {}
     functions: set[str] = set()
-    for path in project_modules(ctx, names):
-        source = ctx.read(path) or b""
-        if _MAY_AWAIT.search(source) is None:
-            continue  # parsing costs; nothing here can make an awaitable
-        module = parse(source)
-        if module is None:
-            continue
+    for path, module in parsed_project_modules(ctx, names, _MAY_AWAIT):
         dotted_module = module_of_file(ctx, path) or ""
         for owner, function in top_level_functions(module):
             if not _makes_awaitable(function):
@@ -84,25 +85,20 @@ class _AwaitDropped(cst.CSTTransformer):
 
     def __init__(self, awaitable: Callable[[cst.Call], str | None]) -> None:
         self.awaitable = awaitable
-        self.depth = 0
+        self.root: cst.FunctionDef | None = None
         self.done: list[str] = []
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.depth += 1
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        if self.root is None:
+            self.root = node
+            return True
+        return False  # a function defined in the test runs elsewhere, or not at all
 
-    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
-        self.depth -= 1
-        return updated
-
-    def visit_Lambda(self, node: cst.Lambda) -> None:
-        self.depth += 1
-
-    def leave_Lambda(self, original: cst.Lambda, updated: cst.Lambda) -> cst.Lambda:
-        self.depth -= 1
-        return updated
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
 
     def leave_Expr(self, original: cst.Expr, updated: cst.Expr) -> cst.Expr:
-        if self.depth != 1 or not isinstance(updated.value, cst.Call):
+        if not isinstance(updated.value, cst.Call):
             return updated
         what = self.awaitable(updated.value)
         if what is None:
