@@ -14,7 +14,8 @@ A case is a hit when the best proposal's diff removes or changes one of the real
 inserts right before one (the rule of ``benchmarks/fix_history.py``). A case whose real fix
 weakens the test (a bigger sleep or timeout, an added sleep, a loosened assertion) and gets no
 hit is "refused": flaketui must not write such a fix. Prints a row per case and the hit rate over
-all cases and over the cases whose real fix is not a weakening one. ``--code DIR`` runs the flaketui
+all cases, over the cases whose real fix is not a weakening one, and over those of them mined from
+repositories no remedy was tuned on (``untuned = true``; ``--untuned`` runs only these). ``--code DIR`` runs the flaketui
 of another checkout (``git worktree add --detach DIR REV``) to compare revisions.
 
 A local benchmark, not a test: without the mirrors it says so and exits 0.
@@ -54,6 +55,8 @@ class Outcome:
     what: str
     #: CPU seconds of the flaketui process: steadier than wall time on a shared machine.
     cpu: float = 0.0
+    #: Mined from a repository no remedy was tuned on (``untuned = true``): the nearest to held out.
+    untuned: bool = False
 
 
 def mirror_of(mirrors: Path, repo: str) -> Path | None:
@@ -133,7 +136,7 @@ def judge(case: dict[str, object], answer: dict[str, object] | None, note: str, 
     weakening = bool(case.get("weakening"))
 
     def outcome(verdict: str, what: str) -> Outcome:
-        return Outcome(str(case["id"]), str(case["shape"]), weakening, verdict, seconds, what, cpu)
+        return Outcome(str(case["id"]), str(case["shape"]), weakening, verdict, seconds, what, cpu, bool(case.get("untuned")))
 
     if answer is None:
         return outcome("timeout" if note.startswith("no answer") else "error", note)
@@ -179,6 +182,10 @@ def summary(outcomes: list[Outcome]) -> list[str]:
         f"hit rate, non-weakening fixes: {honest_hits}/{len(honest)} ({honest_hits / max(len(honest), 1):.0%})",
         "weakening fixes refused: " + f"{sum(o.verdict == 'refused' for o in measured)}/{len(measured) - len(honest)}",
     ]
+    untuned = [o for o in honest if o.untuned]
+    if untuned:
+        untuned_hits = sum(o.verdict == "hit" for o in untuned)
+        lines.append(f"hit rate, non-weakening, untuned repositories: {untuned_hits}/{len(untuned)} ({untuned_hits / len(untuned):.0%})")
     if slowest is not None:
         lines.append(f"slowest: {slowest.id} {slowest.seconds:.1f} s ({slowest.cpu:.1f} s CPU); "
                      f"total {sum(o.seconds for o in measured):.0f} s, {sum(o.cpu for o in measured):.0f} s CPU")  # fmt: skip
@@ -190,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mirrors", type=Path, default=MIRRORS, help="directory of owner+name bare mirrors")
     parser.add_argument("--cases", type=Path, default=CASES)
     parser.add_argument("--only", help="run the cases whose id contains this text")
+    parser.add_argument("--untuned", action="store_true", help="only the cases of repositories no remedy was tuned on")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds allowed per case")
     parser.add_argument("--json", dest="json_out", type=Path, help="also write the outcomes here")
     parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose flaketui runs (python -m from there)")
@@ -197,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.mirrors.is_dir():
         print(f"fix_real_history: no mirrors at {args.mirrors} (fetch the repositories first); nothing measured.")
         return 0
-    cases = [c for c in tomllib.loads(args.cases.read_text(encoding="utf-8"))["case"] if not args.only or args.only in c["id"]]
+    cases = [c for c in tomllib.loads(args.cases.read_text(encoding="utf-8"))["case"] if (not args.only or args.only in c["id"]) and (not args.untuned or c.get("untuned"))]
     outcomes: list[Outcome] = []
     print(f"real history: does the best proposal change the lines the real fix changed? ({len(cases)} cases)")
     with tempfile.TemporaryDirectory(prefix="flaketui-real-history-") as scratch_dir:

@@ -104,6 +104,31 @@ GOLDEN = [
             assert server.connections == 0
     """), id="a-poll-in-a-coroutine-awaits-between-tries"),
     pytest.param({"tests/test_x.py": src("""
+        import time
+
+
+        def test_a(scheduler):
+            scheduler.repeat(0.001, times=50, blocking=False)
+            time.sleep(1)
+            if not scheduler.job.finished:
+                raise RuntimeError("the job never finished")
+            scheduler.cancel()
+            assert scheduler.runs == 50
+    """)}, "test_a", "wait.event", src("""
+        import time
+
+
+        def test_a(scheduler):
+            scheduler.repeat(0.001, times=50, blocking=False)
+            deadline = time.monotonic() + 10
+            while not scheduler.job.finished and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if not scheduler.job.finished:
+                raise RuntimeError("the job never finished")
+            scheduler.cancel()
+            assert scheduler.runs == 50
+    """), id="a-check-written-as-if-not-raise-is-polled-like-an-assert"),
+    pytest.param({"tests/test_x.py": src("""
         import asyncio
         from time import time
 
@@ -425,6 +450,7 @@ def test_a_blocking_sleep_that_is_the_measured_work_stays() -> None:
     "    assert callback.assert_not_called() is None\n",
     "    assert callback.call_count == 0\n",
     "    assert ticker.read() == time_c\n",
+    "    if ticker.running:\n        raise AssertionError('still ticking')\n",
 ])
 def test_a_sleep_that_waits_to_see_nothing_change_is_not_polled(check: str) -> None:
     files = {"tests/test_x.py": src("""

@@ -20,6 +20,7 @@ from flaketui.remedies._model import (
     Reader,
     Target,
 )
+from flaketui.remedies.awaits import propose_await
 from flaketui.remedies.blocking import propose_nonblocking_sleep
 from flaketui.remedies.clocks import propose_clock
 from flaketui.remedies.durations import propose_perf_counter
@@ -51,6 +52,7 @@ Remedy = Callable[[Context], list[Proposal | Declined]]
 REMEDIES: tuple[tuple[Category, Remedy], ...] = (
     (Category.RACE, propose_documented_wait),
     (Category.ASYNC, propose_gather),
+    (Category.ASYNC, propose_await),
     (Category.ASYNC, propose_waits),
     (Category.ASYNC, propose_poll_port),
     (Category.ASYNC, propose_wait_again),

@@ -4,6 +4,7 @@ own modules the test imports, and turn a changed module into a checked proposal.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -113,6 +114,16 @@ def project_modules(ctx: Context, names: dict[str, str]) -> Iterator[str]:
                         seen.add(path)
                         yield path
                 break
+
+
+def parsed_project_modules(ctx: Context, names: dict[str, str], worth: re.Pattern[bytes]) -> Iterator[tuple[str, cst.Module]]:
+    """(path, module) of each of ``project_modules`` whose bytes match ``worth``: parsing costs,
+    and a large package has hundreds of modules that cannot hold what a remedy looks for."""
+    for path in project_modules(ctx, names):
+        source = ctx.read(path) or b""
+        module = parse(source) if worth.search(source) is not None else None
+        if module is not None:
+            yield path, module
 
 
 def conftests_above(path: str) -> list[str]:

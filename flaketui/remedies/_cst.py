@@ -276,6 +276,27 @@ def assert_call_condition(small: cst.BaseSmallStatement | None) -> cst.BaseExpre
     return cst.parse_expression(shape[0].format(*(code(p) for p in positional[: shape[1]])))
 
 
+def raised_condition(line: cst.BaseStatement) -> cst.BaseExpression | None:
+    """``if not done: raise RuntimeError(...)`` -> ``done``: the condition a check written as an
+    if and a raise (or ``pytest.fail``) demands, or None. Only an if whose one statement fails
+    the test and that has no else (anything more does work, and is no check), and only a
+    negated test: what must come, not what must stay away."""
+    if not isinstance(line, cst.If) or line.orelse is not None or not isinstance(line.body, cst.IndentedBlock):
+        return None
+    inner = line.body.body
+    one = inner[0] if len(inner) == 1 and isinstance(inner[0], cst.SimpleStatementLine) else None
+    small = one.body[0] if one is not None and len(one.body) == 1 else None
+    fails = isinstance(small, cst.Raise) and small.exc is not None or (
+        isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and code(small.value.func) == "pytest.fail"
+    )
+    if not fails:
+        return None
+    test = line.test
+    if not (isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)):
+        return None  # ``if leaked: raise``: a check that something is absent, which a poll would end at once
+    return test.expression
+
+
 def with_helper_before(module: cst.Module, function: cst.FunctionDef, helper: str) -> cst.Module:
     """The module with a small helper function (``helper``: its text) written just before the
     top-level statement that holds ``function`` (the function itself, or its class)."""

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from flaketui.remedies._base import project_modules
-from flaketui.remedies._cst import code, dotted, parse, top_level_functions
+from flaketui.remedies._base import parsed_project_modules
+from flaketui.remedies._cst import code, dotted, top_level_functions
 from flaketui.remedies._model import Context
 
 #: ``use `wait_idle()``` in a method's docstring: the method it sends callers to.
@@ -38,13 +38,7 @@ def project_waiters(ctx: Context, names: dict[str, str]) -> dict[str, list[Waite
     """method -> the wait methods (``wait_idle``, ``wait_for_all_listeners_to_complete``...)
     that take no argument, of every project class that defines that method."""
     found: dict[str, list[Waiter]] = {}
-    for path in project_modules(ctx, names):
-        source = ctx.read(path) or b""
-        if _WAIT_DEF.search(source) is None:
-            continue  # parsing costs; no method named like a wait
-        module = parse(source)
-        if module is None:
-            continue
+    for _path, module in parsed_project_modules(ctx, names, _WAIT_DEF):  # no method named like a wait: not parsed
         by_class: dict[str, list[cst.FunctionDef]] = {}
         for owner, function in top_level_functions(module):
             if owner is not None:

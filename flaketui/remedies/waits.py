@@ -35,13 +35,14 @@ from flaketui.remedies._cst import (
     function_at,
     module_names,
     parse,
+    raised_condition,
     statement,
     top_level_functions,
     visit_function,
 )
 from flaketui.remedies._model import Context, Declined, Proposal
 from flaketui.remedies.pauses import sleep_helpers
-from flaketui.remedies.polls import deadline_poll, monotonic_clock
+from flaketui.remedies.polls import deadline_poll, monotonic_clock, reads_state
 from flaketui.remedies.waiters import USE, Waiter, instance_of, project_waiters
 
 _ASYNC_SLEEPS = frozenset({"asyncio.sleep", "trio.sleep", "anyio.sleep", "tornado.gen.sleep"})
@@ -270,6 +271,8 @@ class _Rewrite(CoroutineAware):
         for line in after:
             small = line.body[0] if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 else None
             condition = small.test if isinstance(small, cst.Assert) else assert_call_condition(small)
+            raised = raised_condition(line) if condition is None else None  # ``if not done: raise ...``
+            condition = raised if raised is not None and reads_state(raised, set(self.names)) else condition
             if condition is not None:
                 conditions.append(condition)
             elif isinstance(small, cst.Assign) and not conditions and all(
