@@ -13,6 +13,7 @@ from typing import Any
 from flaketui.models import FlakyTest
 from flaketui.models.history import Candidate, HuntReport, HuntVerdict, TestHistory
 from flaketui.models.key import TestKey
+from flaketui.pyast import parse_module
 
 SOURCES = ("history", "hunt")
 
@@ -116,7 +117,7 @@ def _def_lines(source: bytes, names: list[str]) -> tuple[int, int | None]:
 
 def _find_def(source: bytes, names: list[str]) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | None:
     try:
-        scope: list[ast.stmt] = ast.parse(source).body
+        scope: list[ast.stmt] = parse_module(source).body
     except (SyntaxError, ValueError):
         return None
     found: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | None = None
@@ -134,7 +135,7 @@ def _find_def(source: bytes, names: list[str]) -> ast.FunctionDef | ast.AsyncFun
 def test_at(source: bytes | None, line: int) -> list[str]:
     """The names (class, then function) of the test whose ``def`` holds ``line``, or []."""
     try:
-        scope: list[ast.stmt] = ast.parse(source).body if source is not None else []
+        scope: list[ast.stmt] = parse_module(source).body if source is not None else []
     except (SyntaxError, ValueError):
         return []
     names: list[str] = []

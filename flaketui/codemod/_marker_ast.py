@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import ast
 
+from flaketui.pyast import parse_expression
+
 
 def parse_marker(source: str) -> ast.expr | None:
     """``@pytest.mark.flaky(reruns=2)``, a ``pytestmark`` value... as one expression; None when
     it does not parse on its own."""
     text = source.strip().removeprefix("@").strip()
     try:
-        return ast.parse(f"(\n{text}\n)", mode="eval").body
+        return parse_expression(f"(\n{text}\n)").body
     except SyntaxError:
         return None
 

@@ -10,6 +10,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from flaketui.codemod._locate import is_mark_like
+from flaketui.pyast import parse_module
 
 
 def names_used_by(node: cst.CSTNode) -> set[str]:
@@ -100,7 +101,7 @@ def _read_counts(module: cst.Module, text: str) -> Counter[str]:
     """How often each name is read. The standard ``ast`` does it in a fraction of the time a
     libcst walk of a large module takes; libcst steps in for syntax this Python cannot parse."""
     try:
-        tree = ast.parse(text)
+        tree = parse_module(text)
     except SyntaxError:
         counter = _NameCounter()
         module.visit(counter)

@@ -19,6 +19,7 @@ from typing import TypeVar
 from flaketui.codemod._marker_ast import listed, parse_marker
 from flaketui.codemod._safety import comments_by_line
 from flaketui.models import Marker
+from flaketui.pyast import parse_module
 
 _MARK_WORDS = {"mark", "flaky"}
 
@@ -41,11 +42,11 @@ class _Stripped:
 def removal_problems(before: bytes, after: bytes, markers: Sequence[Marker]) -> list[str]:
     """What is wrong with ``after`` as ``before`` minus ``markers``; empty when nothing is."""
     try:
-        old = ast.parse(before)
+        old = parse_module(before)
     except SyntaxError:
         return []  # newer syntax than this Python reads: nothing to compare against
     try:
-        new = ast.parse(after)
+        new = parse_module(after)
     except SyntaxError as error:
         return [f"the result does not compile: {error}"]
     stripped = _strip_markers(old, markers)

@@ -34,6 +34,7 @@ from flaketui.diagnose.vocabulary import (
     NETWORK_MARKS,
     ORDER_MARKS,
 )
+from flaketui.pyast import parse_module
 
 _TEARDOWN_SENSITIVE = frozenset({"fixture.no-teardown", "fixture.patch-not-stopped"})
 _FIXTURE_DECORATORS = frozenset({"pytest.fixture", "pytest.yield_fixture", "pytest_asyncio.fixture", "fixture"})
@@ -134,7 +135,7 @@ def read_module(path: str, source: bytes) -> ModuleFacts:
     """The top level of one module; a file that does not parse gives facts with ``error`` set."""
     facts = ModuleFacts(path)
     try:
-        tree: ast.Module | None = ast.parse(source)
+        tree: ast.Module | None = parse_module(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         if not isinstance(exc, SyntaxError) or "nested" in str(exc):
             # libcst's native parser crashes the process on nesting this deep: do not hand it over.

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from flaketui.pyast import parse_module
+
 if TYPE_CHECKING:
     import libcst
 
@@ -63,7 +65,7 @@ def decode(data: bytes) -> str:
 def parse(data: bytes, filename: str = "<unknown>") -> ParsedSource:
     text = decode(data)
     try:
-        tree = ast.parse(text, filename=filename)
+        tree = parse_module(text, filename=filename)
     except SyntaxError as error:
         tree = _parse_newer_grammar(text, filename, error)
     except ValueError as error:  # e.g. "source code string cannot contain null bytes"
@@ -80,7 +82,7 @@ def _parse_newer_grammar(text: str, filename: str, error: SyntaxError) -> ast.Mo
         raise Unparsable(f"syntax error at line {error.lineno}: {error.msg}") from None
     downgraded = module.visit(_strip_newer_syntax()).code
     try:
-        return ast.parse(downgraded, filename=filename)
+        return parse_module(downgraded, filename=filename)
     except SyntaxError as second:
         raise Unparsable(f"syntax newer than Python {_running()} at line {second.lineno}: {second.msg}") from None
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from flaketui.models import Finding, FlakyTest, Marker, MarkerKind, MarkerScope, ScanResult
+from flaketui.pyast import parse_module
 from flaketui.verify.interpreter import Interpreter
 from flaketui.verify.runner import ProbeEvent, ProbeRequest, installed_probe, run_probe
 
@@ -92,7 +93,7 @@ def _where_written(path: Path, nodeid: str) -> tuple[int, int] | None:
     line again; None when the file does not define it (an inherited test)."""
     names = [part.partition("[")[0] for part in nodeid.split("::")[1:]]
     try:
-        body: list[ast.stmt] = ast.parse(path.read_bytes()).body
+        body: list[ast.stmt] = parse_module(path.read_bytes()).body
     except (OSError, SyntaxError, ValueError):
         return None
     found: ast.stmt | None = None
