@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
@@ -22,6 +23,10 @@ from flaketui.models import CommitRecord, RunOutcome, RunResult, TestKey, Verdic
 from flaketui.settings import HISTORY_FILE
 
 FILENAME = HISTORY_FILE
+#: Seconds a store waits for another process's lock before it says the file stayed locked.
+LOCK_WAIT = 30.0
+#: How a store waits between attempts to prepare the file (a name, so a test can step in).
+_pause = time.sleep
 
 #: Each entry upgrades the schema by one version; ``PRAGMA user_version`` says how many ran.
 #: Append only: a released migration is never edited, since databases already passed it.
@@ -180,15 +185,17 @@ def _now() -> str:
 class Store:
     """The history database at ``path``. Cheap to construct; every method opens and closes."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout: float = LOCK_WAIT) -> None:
         self.path = path
         self._ready = False
+        #: How long one statement waits for a lock (SQLite's busy handler).
+        self.busy_timeout = busy_timeout
 
     # -- connection --------------------------------------------------------------------
     @contextmanager
     def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
         try:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
         except sqlite3.Error as exc:
             raise self._unreadable(exc) from exc
         try:
@@ -196,7 +203,7 @@ class Store:
             # In WAL mode NORMAL never corrupts the file; a power cut may lose the last write.
             conn.execute("PRAGMA synchronous = NORMAL")
             if not self._ready:
-                self._prepare(conn)
+                self._prepare_patiently(conn)
                 self._ready = True
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
@@ -209,6 +216,28 @@ class Store:
             raise self._unreadable(exc) from exc
         finally:
             conn.close()
+
+    def _prepare_patiently(self, conn: sqlite3.Connection) -> None:
+        """``_prepare``, again while another process holds the file for up to ``LOCK_WAIT`` s.
+
+        Where waiting could deadlock, SQLite refuses a lock at once instead of waiting: this
+        store read the header and wants to switch it to WAL while another process, in its own
+        migration, waits to commit. Two processes opening a fresh history both prepare it
+        (two verifications, or the app and the CLI), and one of them got "database is locked".
+        """
+        deadline = time.monotonic() + LOCK_WAIT
+        attempt = 0
+        while True:
+            try:
+                self._prepare(conn)
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+            attempt += 1
+            _pause(min(0.05 * attempt, 0.5))
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         """Switch to WAL and migrate, once per Store; refuse files we do not understand."""

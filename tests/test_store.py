@@ -12,6 +12,7 @@ import pytest
 
 from flaketui.errors import FlakeTUIError
 from flaketui.models import CommitRecord, RunOutcome, RunResult, Verdict, Verification, VerifyMode
+from flaketui import store as store_module
 from flaketui.service import Service
 from flaketui.store import FILENAME, MIGRATIONS, SCHEMA_VERSION, Store, split_nodeid
 from tests.conftest import MakeRepo, git
@@ -288,3 +289,41 @@ def test_rows_a_newer_flaketui_wrote_with_unknown_values_are_skipped(store: Stor
     conn.commit()
     conn.close()
     assert store.verifications() == [known]
+
+
+def test_a_lock_refused_while_preparing_the_file_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite refuses some locks at once (where waiting could deadlock): preparing a fresh
+    file that another process holds tries again once that process is done."""
+    path = tmp_path / FILENAME
+    other = sqlite3.connect(path, isolation_level=None)
+    # Another process in the middle of its own migration: the switch to WAL needs the file alone.
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE being_migrated (x)")
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        if other.in_transaction:
+            other.execute("COMMIT")  # ...which it finishes while this one waits
+
+    monkeypatch.setattr(store_module, "_pause", pause)
+    store = Store(path, busy_timeout=0.0)  # a refusal at once, as in the deadlock case
+    store.add_verification(make_verification("tests/test_a.py::test_x"))
+    other.close()
+    assert pauses == [0.05]
+    assert [v.nodeid for v in Store(path).verifications()] == ["tests/test_a.py::test_x"]
+
+
+def test_a_file_locked_for_good_still_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / FILENAME
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE being_migrated (x)")
+    monkeypatch.setattr(store_module, "LOCK_WAIT", 0.0)  # no time left to try again
+    with pytest.raises(FlakeTUIError) as caught:
+        Store(path, busy_timeout=0.0).verifications()
+    other.close()
+    assert "stayed locked" in caught.value.message
+    assert "Another flaketui is writing to it" in caught.value.hint
