@@ -23,10 +23,9 @@ from flaketui.models import CommitRecord, RunOutcome, RunResult, TestKey, Verdic
 from flaketui.settings import HISTORY_FILE
 
 FILENAME = HISTORY_FILE
-#: Seconds a store waits for another process's lock before it says the file stayed locked.
-LOCK_WAIT = 30.0
-#: How a store waits between attempts to prepare the file (a name, so a test can step in).
-_pause = time.sleep
+#: Seconds a store waits for another process's lock before it says the file stayed locked;
+#: ``_pause`` waits between attempts to prepare the file (a name, so a test can step in).
+LOCK_WAIT, _pause = 30.0, time.sleep
 
 #: Each entry upgrades the schema by one version; ``PRAGMA user_version`` says how many ran.
 #: Append only: a released migration is never edited, since databases already passed it.
@@ -218,23 +217,17 @@ class Store:
             conn.close()
 
     def _prepare_patiently(self, conn: sqlite3.Connection) -> None:
-        """``_prepare``, again while another process holds the file for up to ``LOCK_WAIT`` s.
-
-        Where waiting could deadlock, SQLite refuses a lock at once instead of waiting: this
-        store read the header and wants to switch it to WAL while another process, in its own
-        migration, waits to commit. Two processes opening a fresh history both prepare it
-        (two verifications, or the app and the CLI), and one of them got "database is locked".
-        """
-        deadline = time.monotonic() + LOCK_WAIT
-        attempt = 0
+        """``_prepare``, again while another process holds the file (up to ``LOCK_WAIT`` s).
+        Where waiting could deadlock, SQLite refuses a lock at once (the switch to WAL against
+        another process's migration waiting to commit): two processes opening a fresh history
+        both prepare it, and one of them got "database is locked"."""
+        deadline, attempt = time.monotonic() + LOCK_WAIT, 0
         while True:
             try:
-                self._prepare(conn)
-                return
+                return self._prepare(conn)
             except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                    raise
-                if time.monotonic() >= deadline:
+                busy = exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+                if not busy or time.monotonic() >= deadline:
                     raise
             attempt += 1
             _pause(min(0.05 * attempt, 0.5))
