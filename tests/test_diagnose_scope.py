@@ -3,6 +3,7 @@ setup methods and helpers; where each piece of evidence was found; and name reso
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import libcst as cst
@@ -564,6 +565,42 @@ def test_a_module_setting_assigned_by_a_neighbour_points_at_its_assignment(tmp_p
     assert [(e.rule, e.line) for e in diagnosis.evidence] == [("order.shared-state-read", 13)]
     assert diagnosis.evidence[0].message.startswith("config, changed by test_prices_in_dollars (line 5)")
     assert diagnosis.fix_at == ("test_x.py", 5)
+
+
+DEVICE_RESET = """
+    import pytest
+    from app import devices
+
+    @pytest.fixture(autouse=True)
+    def reset_devices():
+        devices.STATE = devices.State.UNINITIALIZED
+
+    @pytest.fixture
+    def fake_device():
+        devices.OWNER = "fake"
+
+    def test_owner_and_state(fake_device):
+        assert devices.OWNER == "fake" and devices.STATE == devices.State.UNINITIALIZED
+"""
+LEAVES_AN_OWNER = """
+    def test_owner_taken():
+        devices.OWNER = "worker"
+"""
+
+
+@pytest.mark.parametrize(("neighbour", "claims"), [
+    pytest.param("", [], id="only-fixtures-write"),
+    pytest.param(LEAVES_AN_OWNER, ["devices, changed by test_owner_taken (line 16)"], id="and-a-test-that-leaves-state"),
+])
+def test_a_fixture_that_runs_before_the_test_is_its_setup_not_a_polluter(
+    tmp_path: Path, neighbour: str, claims: list[str]
+) -> None:
+    # The autouse reset and the requested fixture run before the test whatever the order: they
+    # are its setup (the reset is the cure, as distributed's reset_nvml_state). A test that
+    # leaves state behind is still named.
+    source = textwrap.dedent(DEVICE_RESET) + textwrap.dedent(neighbour)
+    diagnosis = diagnose_files(tmp_path, {"test_x.py": source}, "test_x.py", "test_owner_and_state")
+    assert [e.message.split(":")[0] for e in diagnosis.evidence if e.rule == "order.shared-state-read"] == claims
 
 
 def test_a_test_that_sets_its_own_environment_is_not_a_victim(tmp_path: Path) -> None:

@@ -292,6 +292,8 @@ def _scope_rules(scope: Scope, chain: list[ClassFacts], levels: list[_Level], mi
         n in module.mutable_globals or (module.declares_globals and n in module.top_names))]
     for shared_name in shared:
         for function in module.functions_mentioning(shared_name):
+            if _runs_before(function, test.facts):
+                continue
             spots = function.mutated.get(shared_name)
             if spots and shared_name in module.mutable_globals and shared_name not in function.locals:
                 writers.setdefault(shared_name, []).append((function.label, spots[0][0]))
@@ -366,7 +368,7 @@ def _neighbour_rules(scope: Scope, levels: list[_Level], add: Callable[[tuple[Pi
         if name in test.facts.locals or name not in module.imports or name in module.module_aliases:
             continue
         for other in module.functions_mentioning(name, changing(name)):
-            if other.label == label:
+            if other.label == label or _runs_before(other, test.facts):
                 continue
             spots = [line for text, line, _ in unrestored_writes(other) if text.split(".")[0] == name]
             if spots:
@@ -401,6 +403,13 @@ def _neighbour_rules(scope: Scope, levels: list[_Level], add: Callable[[tuple[Pi
                                 (module.path, polluting[0].line)),
                      f"{polluting[0].qualified or 'os.environ'}, changed by {other.label} (line {polluting[0].line})"))
                 return
+
+
+def _runs_before(other: FunctionFacts, test: FunctionFacts) -> bool:
+    """A fixture of the module that runs before this test whatever the order (autouse, or one
+    the test requests): what it writes is the test's setup, often the very reset that cures
+    the flakiness (distributed's reset_nvml_state), never another test's leftover."""
+    return other.fixture is not None and (other.fixture.autouse or other.fixture.name in test.params)
 
 
 _POLLUTING_RULES = frozenset({"fixture.environ-write", "fixture.environ-assign", "fixture.chdir"})
