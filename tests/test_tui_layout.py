@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from pathlib import Path
 
@@ -11,6 +11,7 @@ import pytest
 from flaketui.demo import write_demo
 from flaketui.service import Service
 from flaketui.tui.app import FlakeTUIApp
+from flaketui.tui.main_screen import NARROW_BELOW, MainScreen
 from flaketui.tui.widgets.detail import DetailPane
 from flaketui.tui.rows import Row
 from flaketui.tui.widgets.test_table import TestTable, columns_for
@@ -199,3 +200,29 @@ async def test_the_footer_rebuilds_only_when_the_keys_it_shows_change(tmp_path: 
         await pilot.press("escape")
         await settle(pilot)
         assert [key.action for key in app.main.query(FooterKey)] == [key.action for key in before]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
+@run_async
+async def test_the_screen_has_its_breakpoint_class_before_its_children_are_styled(
+        tmp_path: Path, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Set by the first resize, after the children were styled, the breakpoint's class restyled
+    # the whole screen: 28 ms of the first frame.
+    changed: list[set[str]] = []
+    original = MainScreen.update_classes
+
+    def recorded(screen: MainScreen, classes: Mapping[str, bool], update: bool = True,
+                 animate: bool = True) -> MainScreen:  # fmt: skip
+        before = set(screen.classes)
+        original(screen, classes, update, animate)
+        if set(screen.classes) != before:
+            changed.append(set(screen.classes) ^ before)
+        return screen
+
+    monkeypatch.setattr(MainScreen, "update_classes", recorded)
+    app = FlakeTUIApp(Service(write_demo(tmp_path / "taskq")))
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        wide = size[0] >= NARROW_BELOW
+        assert app.main.has_class("-wide") is wide and app.main.has_class("-narrow") is not wide
+        assert changed == []
