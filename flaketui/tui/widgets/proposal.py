@@ -6,15 +6,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.widgets import Static
 
 from flaketui.models import RunOutcome, RunResult
 
 if TYPE_CHECKING:
+    from rich.syntax import Syntax
+
     from flaketui.apply_fix import ApplyOutcome
     from flaketui.proposals import ProposalSet
+
+
+
+def _syntax() -> type[Syntax]:
+    """Rich's ``Syntax``, imported with Pygments when the first diff is coloured: part of the
+    app's start-up budget (ARCHITECTURE.md), 8 ms of a 300 ms first frame that shows no diff."""
+    from rich.syntax import Syntax
+
+    return Syntax
+
 
 _MARKS = {RunOutcome.PASSED: "▮", RunOutcome.SKIPPED: "s"}
 
@@ -143,7 +154,7 @@ def render_diff(diff: str, width: int, styles: dict[str, Style]) -> Text:
             continue
         if line.startswith("+++ "):
             path = line[4:].removeprefix("b/")
-            lexer = Syntax.guess_lexer(path, "")
+            lexer = _syntax().guess_lexer(path, "")
             out.append(f"{path}\n", style=styles["file"])
             continue
         if line.startswith("@@"):
@@ -165,7 +176,7 @@ def render_diff(diff: str, width: int, styles: dict[str, Style]) -> Text:
 def _append_line(out: Text, number: int, mark: str, code: str, lexer: str, width: int, style: Style | None) -> None:
     body = code.lstrip(" \t")
     indent = code[: len(code) - len(body)]
-    highlighted = Syntax("", lexer, theme="ansi_dark").highlight(body)
+    highlighted = _syntax()("", lexer, theme="ansi_dark").highlight(body)
     highlighted.rstrip()
     tint = Style(bgcolor=style.bgcolor) if style is not None and style.bgcolor is not None else None
     if tint is not None:
