@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flaketui.workflows import editor, repo
-from flaketui.workflows.scan import ProgressCallback
 from flaketui.workflows.wiring import Workflows
 from flaketui.workflows.workspace import Workspace
 
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from flaketui.proposals import ProposalSet
     from flaketui.workflows.ci_history import HistoryWorkflow
     from flaketui.workflows.record import Record
+    from flaketui.workflows.scan import ProgressCallback
 
 StopPredicate = Callable[[], bool]
 

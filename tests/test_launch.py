@@ -133,6 +133,28 @@ def test_a_scan_loads_only_its_own_command_and_no_history(make_repo) -> None:
     assert not list(root.joinpath(".git", "flaketui").glob("history*"))
 
 
+def test_the_app_paints_before_any_workflow_loads(make_repo) -> None:
+    # The app's first frame needs the service and the faces only: the scan (and the cache's
+    # json and hashlib) loads in the worker that runs it.
+    root = make_repo(PROJECT)
+    code = (
+        "import sys\n"
+        "from flaketui.service import Service\n"
+        "from flaketui.tui.app import FlakeTUIApp\n"
+        "FlakeTUIApp(Service('.'))\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith(('flaketui.workflows.', 'flaketui.discover.', "
+        "'pygments')))))\n"
+        "Service('.').scan(use_cache=False)\n"
+        "print('flaketui.workflows.scan' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    before, after = done.stdout.splitlines()[-2:]
+    assert before.split() == ["flaketui.workflows.editor", "flaketui.workflows.repo", "flaketui.workflows.wiring",
+                              "flaketui.workflows.workspace"]
+    assert after == "True"
+
+
 def test_every_command_is_where_the_table_says(capsys: pytest.CaptureFixture[str]) -> None:
     import click
     from flaketui.cli.root import COMMANDS, cli

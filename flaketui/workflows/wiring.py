@@ -10,8 +10,6 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from flaketui.workflows.scan import ScanWorkflow
-
 if TYPE_CHECKING:
     from flaketui.apply_fix import ApplyWorkflow
     from flaketui.gitjobs import EarlyScan
@@ -21,6 +19,7 @@ if TYPE_CHECKING:
     from flaketui.workflows.explain import ExplainWorkflow
     from flaketui.workflows.fix import FixWorkflow
     from flaketui.workflows.record import Record
+    from flaketui.workflows.scan import ScanWorkflow
     from flaketui.workflows.undo import UndoWorkflow
     from flaketui.workflows.verify import VerifyWorkflow
     from flaketui.workflows.workspace import Workspace
@@ -29,8 +28,16 @@ if TYPE_CHECKING:
 class Workflows:
     def __init__(self, workspace: Workspace, early: EarlyScan | None = None) -> None:
         self.workspace = workspace
-        #: ``early``: git's answers a launcher started for this root before the imports.
-        self.scan = ScanWorkflow(workspace, early)
+        #: git's answers a launcher started for this root before the imports.
+        self._early = early
+
+    @cached_property
+    def scan(self) -> ScanWorkflow:
+        # On first use like the rest: the app paints its first frame before the scan (and the
+        # cache's json and hashlib) loads, in the worker that runs it.
+        from flaketui.workflows.scan import ScanWorkflow
+
+        return ScanWorkflow(self.workspace, self._early)
 
     @cached_property
     def diagnose(self) -> DiagnosisWorkflow:
