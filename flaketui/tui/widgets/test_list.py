@@ -137,9 +137,12 @@ class TestList(Vertical):
         self._filter_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
-        yield TestTable(self.model, id="tests")
-        yield Static(id="empty")
-        yield Static(id="notice")
+        # Composed as they will be shown: setting their classes on mount restyled the table (and
+        # its 15 component classes) a second time before the first frame.
+        empty, notice = self._empty_text(), self._notice_text()
+        yield TestTable(self.model, id="tests", classes="" if empty is None else "hidden")
+        yield Static(Text(empty or ""), id="empty", classes="hidden" if empty is None else "")
+        yield Static(Text(notice), id="notice", classes="" if notice else "hidden")
         yield Input(placeholder="filter: text, cat:time, state:flaky, src:hunt (enter keeps, esc clears)", id="filter")
 
     @property
@@ -148,8 +151,6 @@ class TestList(Vertical):
 
     def on_mount(self) -> None:
         self.model.observe(self._model_changed)
-        self._show_empty_state()
-        self._show_notice()
 
     def _model_changed(self, change: Change) -> None:
         row = self.model.selected
@@ -264,30 +265,40 @@ class TestList(Vertical):
 
     # -- empty state and notice -------------------------------------------------------------------
     def _show_empty_state(self) -> None:
+        text = self._empty_text()
         empty = self.query_one("#empty", Static)
-        has_rows = bool(self.model.shown)
-        self.table.set_class(not has_rows, "hidden")
-        empty.set_class(has_rows, "hidden")
-        if has_rows:
-            return
+        self.table.set_class(text is not None, "hidden")
+        empty.set_class(text is None, "hidden")
+        if text is not None:
+            empty.update(Text(text))
+
+    def _empty_text(self) -> str | None:
+        """What the list says in place of the table; None while it has rows to show."""
+        if self.model.shown:
+            return None
         result = self.model.scan_result
         if result is None:
-            empty.update(Text("Scanning…"))
-        elif not self.model.rows:
-            files = f"{result.files_scanned} test file{'' if result.files_scanned == 1 else 's'}"
-            lines = [f"No flaky markers found in {files}."]
-            if result.findings:
-                lines.append(f"{len(result.findings)} repository findings (press f): flakiness may be hidden "
-                             "in config or CI (reruns in addopts, hooks).")
-            lines.append("Markers added by hooks at run time cannot be read from code.")
-            if result.skipped:
-                lines.append(f"{len(result.skipped)} files could not be read: "
-                             + ", ".join(f"{s.path} ({s.reason})" for s in result.skipped[:3]))
-            empty.update(Text("\n".join(lines)))
-        else:
-            empty.update(Text(f"No test matches the filter {self.model.filter_text!r} (esc clears it)."))
+            return "Scanning…"
+        if self.model.rows:
+            return f"No test matches the filter {self.model.filter_text!r} (esc clears it)."
+        files = f"{result.files_scanned} test file{'' if result.files_scanned == 1 else 's'}"
+        lines = [f"No flaky markers found in {files}."]
+        if result.findings:
+            lines.append(f"{len(result.findings)} repository findings (press f): flakiness may be hidden "
+                         "in config or CI (reruns in addopts, hooks).")
+        lines.append("Markers added by hooks at run time cannot be read from code.")
+        if result.skipped:
+            lines.append(f"{len(result.skipped)} files could not be read: "
+                         + ", ".join(f"{s.path} ({s.reason})" for s in result.skipped[:3]))
+        return "\n".join(lines)
 
     def _show_notice(self) -> None:
+        text = self._notice_text()
+        notice = self.query_one("#notice", Static)
+        notice.update(Text(text))
+        notice.set_class(not text, "hidden")
+
+    def _notice_text(self) -> str:
         parts: list[str] = []
         info, result = self.model.info, self.model.scan_result
         if info is not None and not info.is_git:
@@ -300,6 +311,4 @@ class TestList(Vertical):
                          "cannot be read from code.")
         if result is not None and result.skipped:
             parts.append(f"{len(result.skipped)} files skipped (unparsable).")
-        notice = self.query_one("#notice", Static)
-        notice.update(Text(" ".join(parts)))
-        notice.set_class(not parts, "hidden")
+        return " ".join(parts)

@@ -96,8 +96,8 @@ class TestTable(DataTable[Text | str]):
 
         key: TestKey
 
-    def __init__(self, model: TriageModel, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+    def __init__(self, model: TriageModel, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=False)
         self.model = model
         self._columns: tuple[Column, ...] = ()
         self._styles: dict[str, Style] = {}
