@@ -99,7 +99,7 @@ class MainScreen(Screen[None]):
         self.scanner = Scanner(service, self.model)
         self.verifier = Verifier(service, self.model)
         self.committer = Committer(service, self.model)
-        self.fixer = Fixer(service, self.model, self.committer, lambda: self.query_one(ProposalView))
+        self.fixer = Fixer(service, self.model, self.committer, lambda: self.query_one(DetailPane).view(ProposalView))
         self.hunter = Hunter(service, self.model)
         self._sources: dict[str, str] = {}
         #: Decisions being written, and what waits for them (see _when_saved).

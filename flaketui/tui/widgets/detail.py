@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from rich.style import Style
 from rich.text import Text
@@ -19,6 +20,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Static, TabbedContent, TabPane
 
 from flaketui.models import (
@@ -323,6 +325,16 @@ class HistoryView(Static):
         self.update(out)
 
 
+#: The tabs after Source: each view's class, its tab's title, the pane's id and the view's id.
+_LATER: dict[type[Widget], tuple[str, str, str]] = {
+    EvidenceView: ("Evidence", "tab-evidence", "evidence"),
+    RunsView: ("Runs", "tab-runs", "runs"),
+    HistoryView: ("History", "tab-history", "history"),
+    ProposalView: ("Fix", "tab-fix", "proposal"),
+}
+LaterView = TypeVar("LaterView", EvidenceView, RunsView, HistoryView, ProposalView)
+
+
 class DetailPane(TabbedContent):
     """The selected test in five tabs. ``h``/``l`` (the screen's keys) switch tabs."""
 
@@ -336,14 +348,11 @@ class DetailPane(TabbedContent):
 
     def __init__(self, model: TriageModel, read_source: Callable[[str], str | None], *, id: str | None = None) -> None:
         super().__init__(id=id)
-        for pane in (
-            TabPane("Source", SourceView(id="source"), id="tab-source"),
-            TabPane("Evidence", VerticalScroll(EvidenceView(id="evidence")), id="tab-evidence"),
-            TabPane("Runs", VerticalScroll(RunsView(id="runs")), id="tab-runs"),
-            TabPane("History", VerticalScroll(HistoryView(id="history")), id="tab-history"),
-            TabPane("Fix", VerticalScroll(ProposalView(id="proposal")), id="tab-fix"),
-        ):
-            self.compose_add_child(pane)
+        self.compose_add_child(TabPane("Source", SourceView(id="source"), id="tab-source"))
+        for title, pane_id, _view_id in _LATER.values():
+            self.compose_add_child(TabPane(title, id=pane_id))
+        #: The other tabs' views, each made the first time its tab shows (or a flow asks for it).
+        self._views: dict[type[Widget], Widget] = {}
         self.model = model
         self.read_source = read_source
         #: The row whose Source tab shows the line its fix must change (F) rather than the test.
@@ -351,6 +360,19 @@ class DetailPane(TabbedContent):
 
     def on_mount(self) -> None:
         self.model.observe(self._model_changed)
+
+    def view(self, kind: type[LaterView]) -> LaterView:
+        """The view of one of the later tabs, made and mounted the first time it is asked for.
+
+        Composed up front, the four tabs nobody sees at start-up (and the diff's component
+        classes) were styled and restyled with the screen before its first frame.
+        """
+        made = self._views.get(kind)
+        if made is None:
+            _title, pane_id, view_id = _LATER[kind]
+            made = self._views[kind] = kind(id=view_id)
+            self.get_pane(pane_id).mount(VerticalScroll(made))
+        return cast(LaterView, made)
 
     def toggle_fix(self) -> None:
         """``F``: the Source tab shows the line the fix must change; again, the test."""
@@ -399,8 +421,9 @@ class DetailPane(TabbedContent):
         source = self.query_one(SourceView)
         if row is None:
             source.show_message("No test selected.")
-            for view in (self.query_one(EvidenceView), self.query_one(RunsView), self.query_one(HistoryView)):
-                view.update("")
+            for kind, view in self._views.items():
+                if kind is not ProposalView:
+                    cast(Static, view).update("")
             return
         if self.active == "tab-source":
             fix_at = row.diagnosis.fix_at if row.diagnosis is not None and self.at_fix == row.key else None
@@ -413,11 +436,11 @@ class DetailPane(TabbedContent):
             else:
                 source.show(row.test, text, row.diagnosis, self._polluter_of(row))
         elif self.active == "tab-evidence":
-            self.query_one(EvidenceView).show(row.test, row.diagnosis, row.candidate, row.hunt)
+            self.view(EvidenceView).show(row.test, row.diagnosis, row.candidate, row.hunt)
         elif self.active == "tab-runs":
-            self.query_one(RunsView).show(row)
+            self.view(RunsView).show(row)
         elif self.active == "tab-history":
             history = self.model.history.get(row.key)
-            self.query_one(HistoryView).show(history)
+            self.view(HistoryView).show(history)
             if history is None:
                 self.post_message(self.HistoryWanted(row.test))

@@ -78,7 +78,13 @@ class ProposalView(Static):
         return self._content().plain
 
     def _show(self) -> None:
-        self.update(self._content())
+        # Made when first asked for, it may be told what to show before it is mounted: its
+        # colours (component classes) exist from then on.
+        if self.is_mounted:
+            self.update(self._content())
+
+    def on_mount(self) -> None:
+        self._show()
 
     def on_resize(self) -> None:
         self._show()  # the diff wraps to the width, each wrapped line under its own indentation
