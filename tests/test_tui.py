@@ -21,7 +21,8 @@ from flaketui.tui.modals import CategoryPicker, FindingsScreen, MessageDialog
 from flaketui.tui.rows import RowState, Stage
 from flaketui.tui.triage import TriageModel
 from flaketui.tui.widgets import test_list
-from flaketui.tui.widgets.detail import SourceView
+from flaketui.tui.widgets.proposal import ProposalView
+from flaketui.tui.widgets.detail import DetailPane, EvidenceView, SourceView
 from flaketui.tui.widgets.test_list import TestList
 from flaketui.tui.widgets.test_table import TestTable
 from tests._tui_helpers import PROJECT, run_async, settle, wait_for
@@ -59,6 +60,24 @@ async def test_j_and_k_move_and_the_source_follows(make_repo: MakeRepo) -> None:
         assert "def test_today_is_a_weekday" in app.main.query_one(SourceView).text
         await pilot.press("k")
         assert app.main.selected.test.name == "test_always_passes"
+
+
+@run_async
+async def test_the_later_tabs_make_their_view_when_first_shown(make_repo: MakeRepo) -> None:
+    app = FlakeTUIApp(Service(make_repo(PROJECT)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        # Nobody sees them at start-up: not built, so not styled before the first frame.
+        assert not app.main.query(EvidenceView) and not app.main.query(ProposalView)
+        await pilot.press("l")
+        await settle(pilot)
+        assert app.main.query_one(DetailPane).active == "tab-evidence"
+        assert app.main.selected.test.nodeid in str(app.main.query_one(EvidenceView).render())
+        await pilot.press("p")  # the fix flow shows its proposal in a tab never shown yet
+        await settle(pilot)
+        assert app.main.query_one(DetailPane).active == "tab-fix"
+        assert app.main.selected.test.nodeid in app.main.query_one(ProposalView).text
+        assert len(app.main.query(ProposalView)) == len(app.main.query(EvidenceView)) == 1
 
 
 @run_async
