@@ -27,9 +27,7 @@ class ScanWorkflow:
     def __init__(self, workspace: Workspace, early: gitjobs.EarlyScan | None = None) -> None:
         self.workspace = workspace
         #: git's answers a launcher started for this root before the imports; serves one scan.
-        self._early = early if early is not None and early.root == workspace.root else None
-        if early is not None and self._early is None:
-            early.close()
+        self._early = early
         #: What git said at the last scan (HEAD, the uncommitted paths): the tree its tests
         #: were read from, which their diagnosis asks about without starting git again.
         self.listing: gitjobs.Listing | None = None

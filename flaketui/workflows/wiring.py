@@ -28,8 +28,11 @@ if TYPE_CHECKING:
 class Workflows:
     def __init__(self, workspace: Workspace, early: EarlyScan | None = None) -> None:
         self.workspace = workspace
-        #: git's answers a launcher started for this root before the imports.
-        self._early = early
+        #: git's answers a launcher started for this root before the imports; one started for
+        #: another root is stopped at once, not when (or if) a scan comes.
+        self._early = early if early is not None and early.root == workspace.root else None
+        if early is not None and self._early is None:
+            early.close()
 
     @cached_property
     def scan(self) -> ScanWorkflow:
