@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from flaketui.cli.context import Context, pass_context
+from flaketui.cli.context import pass_context
 
 if TYPE_CHECKING:
+    from flaketui.cli.context import Context
     from flaketui.models import Explanation
 
 

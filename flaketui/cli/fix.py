@@ -7,14 +7,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from flaketui.cli.context import Context, pass_context
+from flaketui.cli.context import pass_context
 from flaketui.cli.output import RunDots, echo_diff, echo_git
 from flaketui.cli.proposals import print_proposals, run_apply
 from flaketui.cli.verify import MODES
 from flaketui.errors import FlakeTUIError
-from flaketui.models import Category, FixPlan, Verdict, VerifyMode
+from flaketui.models import Category, Verdict, VerifyMode
 
 if TYPE_CHECKING:
+    from flaketui.cli.context import Context
+    from flaketui.models import FixPlan
     from flaketui.service import Service
 
 #: ``--category`` choices, in the order ``--help`` lists them.

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from flaketui.cli.context import Context, pass_context
+from flaketui.cli.context import pass_context
 from flaketui.cli.output import plural
 from flaketui.models import repo_nodeid
 
 if TYPE_CHECKING:
+    from flaketui.cli.context import Context
     from flaketui.models.history import HuntProgress, HuntReport, ImportSummary, TestHistory
 
 

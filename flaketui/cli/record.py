@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from flaketui.cli.context import Context, pass_context
+from flaketui.cli.context import pass_context
 from flaketui.cli.output import plural
 from flaketui.errors import FlakeTUIError
 from flaketui.models import Keep
+
+if TYPE_CHECKING:
+    from flaketui.cli.context import Context
 
 
 @click.command()

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from flaketui.cli.context import Context, pass_context
+from flaketui.cli.context import pass_context
 from flaketui.cli.output import plural
 
 if TYPE_CHECKING:
+    from flaketui.cli.context import Context
     from flaketui.models import ScanResult
 
 

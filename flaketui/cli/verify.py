@@ -6,13 +6,17 @@ import json
 import signal
 import threading
 from collections.abc import Sequence
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import click
 
-from flaketui.cli.context import Context, pass_context
+from flaketui.cli.context import pass_context
 from flaketui.cli.output import plural
-from flaketui.models import DEFAULT_MIN_RUNS, RunOutcome, RunResult, Verdict, Verification, VerifyMode
+from flaketui.models import DEFAULT_MIN_RUNS, RunOutcome, Verdict, VerifyMode
+
+if TYPE_CHECKING:
+    from flaketui.cli.context import Context
+    from flaketui.models import RunResult, Verification
 
 #: ``--mode`` choices, in the order ``--help`` lists them.
 MODES = tuple(str(mode) for mode in VerifyMode)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import RenderableType
 from textual.app import App
 from textual.binding import Binding
 
-from flaketui.service import Service
 from flaketui.tui.commands import ActionCommands
 from flaketui.tui.help import HelpScreen
 from flaketui.tui.keymap import load_keymap
 from flaketui.tui.main_screen import MainScreen
+
+if TYPE_CHECKING:
+    from flaketui.service import Service
 
 
 class FlakeTUIApp(App[None]):

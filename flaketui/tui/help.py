@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.style import Style
 from rich.table import Table
@@ -15,7 +15,10 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
-from flaketui.tui.rows import STATE_GLYPHS, RowState, Stage
+from flaketui.tui.rows import STATE_GLYPHS, Stage
+
+if TYPE_CHECKING:
+    from flaketui.tui.rows import RowState
 
 
 def key_owners(screen: Screen[Any]) -> list[DOMNode]:

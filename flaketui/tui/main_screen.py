@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult, SuspendNotSupported
@@ -22,8 +23,6 @@ from textual.widgets import DataTable, ProgressBar
 from textual.worker import Worker, WorkerState
 
 from flaketui.errors import FlakeTUIError
-from flaketui.models import FlakyTest, Keep, TestKey, Triage, VerifyMode
-from flaketui.service import Service
 from flaketui.tui.flows.committer import Committer
 from flaketui.tui.flows.failures import WorkFailed, forward_failure
 from flaketui.tui.flows.fixer import Fixer
@@ -31,14 +30,19 @@ from flaketui.tui.flows.hunter import Hunter, finished_text
 from flaketui.tui.flows.scanner import Scanner
 from flaketui.tui.flows.verifier import Verifier
 from flaketui.tui.modals import FindingsScreen, MessageDialog, VerifyOptions
-from flaketui.tui.rows import Row
-from flaketui.tui.triage import Change, TriageModel
+from flaketui.tui.triage import TriageModel
 from flaketui.tui.widgets.bars import ActivityBar, RepoHeader
 from flaketui.tui.widgets.detail import DetailPane
 from flaketui.tui.widgets.footer import KeyFooter
 from flaketui.tui.widgets.proposal import ProposalView
 from flaketui.tui.widgets.test_list import TestList
 from flaketui.tui.widgets.test_table import TestTable
+
+if TYPE_CHECKING:
+    from flaketui.models import FlakyTest, Keep, TestKey, Triage, VerifyMode
+    from flaketui.service import Service
+    from flaketui.tui.rows import Row
+    from flaketui.tui.triage import Change
 
 #: Below this width the detail pane goes under the table (tcss: ``MainScreen.-narrow``).
 NARROW_BELOW = 140

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -16,8 +17,11 @@ from textual.widgets import Input, Label, OptionList, Select, SelectionList, Sta
 from textual.widgets.option_list import Option
 from textual.widgets.selection_list import Selection
 
-from flaketui.models import Category, Diagnosis, Finding, FixPlan, Keep, VerifyMode
-from flaketui.tui.workload import Workload
+from flaketui.models import Category, Keep, VerifyMode
+
+if TYPE_CHECKING:
+    from flaketui.models import Diagnosis, Finding, FixPlan
+    from flaketui.tui.workload import Workload
 
 
 class MessageDialog(ModalScreen[None]):

@@ -10,23 +10,27 @@ import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from flaketui.models import (
     DEFAULT_MIN_RUNS,
     Category,
-    Diagnosis,
-    FlakyTest,
-    RepoInfo,
     RunOutcome,
-    RunResult,
-    TestKey,
-    Triage,
     Verdict,
-    Verification,
     VerifyMode,
 )
-from flaketui.models.history import Candidate, HuntTest
+
+if TYPE_CHECKING:
+    from flaketui.models import (
+        Diagnosis,
+        FlakyTest,
+        RepoInfo,
+        RunResult,
+        TestKey,
+        Triage,
+        Verification,
+    )
+    from flaketui.models.history import Candidate, HuntTest
 
 
 class Stage(StrEnum):

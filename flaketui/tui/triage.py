@@ -10,25 +10,19 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flaketui.models import (
     Category,
-    Diagnosis,
     FlakyTest,
     MarkerScope,
-    RepoInfo,
-    RunResult,
     ScanResult,
     TestKey,
-    Triage,
-    Verification,
     VerifyMode,
 )
-from flaketui.models.history import Candidate, HuntTest
 from flaketui.tui.rows import (
     Progress,
     Row,
-    RowState,
     SortOrder,
     counts,
     parse_filter,
@@ -36,6 +30,19 @@ from flaketui.tui.rows import (
     sort_key,
 )
 from flaketui.tui.verify_queue import VerifyJob, VerifyQueue
+
+if TYPE_CHECKING:
+    from flaketui.models import (
+        Diagnosis,
+        RepoInfo,
+        RunResult,
+        Triage,
+        Verification,
+    )
+    from flaketui.models.history import Candidate, HuntTest
+    from flaketui.tui.rows import (
+        RowState,
+    )
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import count
+from typing import TYPE_CHECKING
 
-from flaketui.models import FlakyTest, TestKey, VerifyMode
+if TYPE_CHECKING:
+    from flaketui.models import FlakyTest, TestKey, VerifyMode
 
 _ids = count(1)
 

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from flaketui.models import Verification, VerifyMode
+from flaketui.models import VerifyMode
+
+if TYPE_CHECKING:
+    from flaketui.models import Verification
 
 #: Seconds for an interpreter to start and pytest to collect one test (a small project).
 STARTUP = 1.5

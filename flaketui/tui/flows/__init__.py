@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 from textual.widget import Widget
 
-from flaketui.service import Service
-from flaketui.tui.triage import TriageModel
+if TYPE_CHECKING:
+    from flaketui.service import Service
+    from flaketui.tui.triage import TriageModel
 
 
 class Flow(Widget):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import SuspendNotSupported
@@ -17,12 +18,15 @@ from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from flaketui.errors import FlakeTUIError
-from flaketui.models import CommitRecord, FixPlan, FlakyTest, TestKey, Verdict, Verification
+from flaketui.models import Verdict
 from flaketui.tui.flows import Flow
 from flaketui.tui.flows.failures import forward_failure
 from flaketui.tui.modals import CommitDialog, MessageDialog
 from flaketui.tui.rows import same_tree, verdict_sentence, verified_here
 from flaketui.tui.triage import marker_owner
+
+if TYPE_CHECKING:
+    from flaketui.models import CommitRecord, FixPlan, FlakyTest, TestKey, Verification
 
 
 class Committer(Flow):

@@ -19,18 +19,19 @@ from textual import on, work
 from textual.message import Message
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from flaketui.models import FixPlan, FlakyTest, RunOutcome, RunResult, TestKey
-from flaketui.service import Service
+from flaketui.models import RunOutcome
 from flaketui.tui.flows import Flow
 from flaketui.tui.flows.committer import Committer
 from flaketui.tui.flows.failures import forward_failure
 from flaketui.tui.modals import CommitDialog
-from flaketui.tui.triage import TriageModel
-from flaketui.tui.widgets.proposal import ProposalView
 
 if TYPE_CHECKING:
     from flaketui.apply_fix import ApplyOptions, ApplyOutcome
+    from flaketui.models import FixPlan, FlakyTest, RunResult, TestKey
     from flaketui.proposals import ProposalSet
+    from flaketui.service import Service
+    from flaketui.tui.triage import TriageModel
+    from flaketui.tui.widgets.proposal import ProposalView
 
 
 class Answer:

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.message import Message
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from flaketui.models import TestKey
-from flaketui.models.history import HuntProgress, HuntReport
-from flaketui.service import Service
 from flaketui.tui.flows import Flow, ProgressReport
 from flaketui.tui.flows.failures import forward_failure
-from flaketui.tui.triage import TriageModel
+
+if TYPE_CHECKING:
+    from flaketui.models import TestKey
+    from flaketui.models.history import HuntProgress, HuntReport
+    from flaketui.service import Service
+    from flaketui.tui.triage import TriageModel
 
 #: The app's hunt: what ``flaketui hunt`` does by default, in a third of its budget.
 RUNS_PER_MODE = 10

@@ -10,26 +10,29 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.message import Message
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from flaketui.models import (
-    Diagnosis,
-    FlakyTest,
-    RepoInfo,
-    ScanResult,
-    TestKey,
-    Triage,
-    Verification,
-)
-from flaketui.models.history import Candidate, HuntTest
-from flaketui.service import Service
 from flaketui.tui.flows import Flow, ProgressReport
 from flaketui.tui.flows.failures import forward_failure
-from flaketui.tui.triage import TriageModel
+
+if TYPE_CHECKING:
+    from flaketui.models import (
+        Diagnosis,
+        FlakyTest,
+        RepoInfo,
+        ScanResult,
+        TestKey,
+        Triage,
+        Verification,
+    )
+    from flaketui.models.history import Candidate, HuntTest
+    from flaketui.service import Service
+    from flaketui.tui.triage import TriageModel
 
 #: How long (s) after the user's last move or keystroke background diagnosis stays paused,
 #: and how long the cursor must rest on an undiagnosed row before it is diagnosed first.

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
-from flaketui.models import FlakyTest, RunResult, TestKey, Verdict, Verification
+from flaketui.models import Verdict
 from flaketui.tui.flows import Flow
 from flaketui.tui.flows.failures import forward_failure
 from flaketui.tui.modals import ConfirmWorkload
 from flaketui.tui.rows import verdict_sentence
-from flaketui.tui.verify_queue import VerifyJob
-from flaketui.tui.workload import Workload, estimate
+from flaketui.tui.workload import estimate
+
+if TYPE_CHECKING:
+    from flaketui.models import FlakyTest, RunResult, TestKey, Verification
+    from flaketui.tui.verify_queue import VerifyJob
+    from flaketui.tui.workload import Workload
 
 
 class Verifier(Flow):

@@ -5,12 +5,16 @@ Both observe the triage model and repaint themselves when what they show changes
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.widgets import Static
 
 from flaketui.models import Verdict
 from flaketui.tui.rows import Stage
-from flaketui.tui.triage import Change, TriageModel
+
+if TYPE_CHECKING:
+    from flaketui.tui.triage import Change, TriageModel
 
 #: Header words for verdict states, so "16 flaky" (marked) and "1 still flaky" (verified) differ.
 _STATE_WORDS = {Verdict.FLAKY: "still flaky", Verdict.BROKEN: "broken", Stage.KEPT: "kept on purpose",

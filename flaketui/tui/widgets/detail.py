@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from rich.style import Style
 from rich.text import Text
@@ -25,18 +25,23 @@ from textual.widgets import Static, TabbedContent, TabPane
 
 from flaketui.models import (
     Category,
-    Diagnosis,
-    Evidence,
-    FlakyTest,
-    TestKey,
     Verdict,
-    Verification,
     VerifyMode,
 )
-from flaketui.models.history import Candidate, HuntTest
-from flaketui.tui.rows import Row, verdict_sentence
-from flaketui.tui.triage import Change, TriageModel
+from flaketui.tui.rows import verdict_sentence
 from flaketui.tui.widgets.proposal import ProposalView
+
+if TYPE_CHECKING:
+    from flaketui.models import (
+        Diagnosis,
+        Evidence,
+        FlakyTest,
+        TestKey,
+        Verification,
+    )
+    from flaketui.models.history import Candidate, HuntTest
+    from flaketui.tui.rows import Row
+    from flaketui.tui.triage import Change, TriageModel
 
 
 class SourceView(ScrollView):

@@ -9,12 +9,13 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from flaketui.models import RunOutcome, RunResult
+from flaketui.models import RunOutcome
 
 if TYPE_CHECKING:
     from rich.syntax import Syntax
 
     from flaketui.apply_fix import ApplyOutcome
+    from flaketui.models import RunResult
     from flaketui.proposals import ProposalSet
 
 

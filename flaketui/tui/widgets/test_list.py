@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partialmethod
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.text import Text
 from textual import events, on
@@ -23,11 +23,14 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-from flaketui.models import Category, DecidedBy, FlakyTest, Keep
+from flaketui.models import Category, DecidedBy
 from flaketui.tui.modals import CategoryPicker, KeepDialog
-from flaketui.tui.rows import Row, RowState
-from flaketui.tui.triage import Change, TriageModel
 from flaketui.tui.widgets.test_table import TestTable
+
+if TYPE_CHECKING:
+    from flaketui.models import FlakyTest, Keep
+    from flaketui.tui.rows import Row, RowState
+    from flaketui.tui.triage import Change, TriageModel
 
 #: Tables up to this many rows refill at every keystroke; bigger ones after a pause of _FILTER_PAUSE s.
 _REFILL_AT_ONCE_UP_TO = 300

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
@@ -19,9 +20,12 @@ from textual.widget import Widget
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellKey, RowKey
 
-from flaketui.models import TestKey
-from flaketui.tui.rows import ROW_STATES, STATE_GLYPHS, Row, fit_test
-from flaketui.tui.triage import Change, TriageModel
+from flaketui.tui.rows import ROW_STATES, STATE_GLYPHS, fit_test
+
+if TYPE_CHECKING:
+    from flaketui.models import TestKey
+    from flaketui.tui.rows import Row
+    from flaketui.tui.triage import Change, TriageModel
 
 
 @dataclass(frozen=True)
