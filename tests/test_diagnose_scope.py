@@ -531,7 +531,7 @@ ORDER_VICTIMS = """
                                              "module-scoped fixture settings, changed by test_disable_retries (line 17)"),
                      id="module-fixture-changed-by-a-neighbour"),
         pytest.param("test_default_url", ("order.polluted-environment", 25,
-                                          "os.environ, changed by test_url_from_environment (line 23)"),
+                                          "os.environ['APP_URL'], changed by test_url_from_environment (line 23)"),
                      id="environment-set-by-a-neighbour"),
     ],
 )
@@ -541,6 +541,72 @@ def test_victims_of_order_dependence_point_at_the_polluter(tmp_path: Path, name:
     assert [(e.rule, e.line) for e in diagnosis.evidence] == [(rule, line)]
     assert diagnosis.evidence[0].message.startswith(detail)
     assert diagnosis.suggestion.category is Category.ORDER
+
+
+ENVIRONMENT_READ = """
+    import os
+
+    def test_token_from_environment():
+        assert os.environ["APP_TOKEN"] == "secret"
+"""
+
+
+@pytest.mark.parametrize(("neighbour", "claims"), [
+    pytest.param('def test_other():\n    os.environ["APP_URL"] = "x"\n', [], id="another-variable"),
+    pytest.param('def test_other():\n    os.environ["APP_TOKEN"] = "x"\n',
+                 ["os.environ['APP_TOKEN'], changed by test_other (line 7)"], id="the-variable-it-reads"),
+    pytest.param("def test_other():\n    os.environ.clear()\n",
+                 ["os.environ, changed by test_other (line 7)"], id="the-whole-environment"),
+    pytest.param('def test_other():\n    os.chdir("/tmp")\n', [], id="the-directory-it-does-not-read"),
+])
+def test_an_environment_polluter_is_named_only_for_what_the_test_reads(
+    tmp_path: Path, neighbour: str, claims: list[str]
+) -> None:
+    # Any environment write was once blamed for any environment read: spyder's
+    # test_restart_interactive_backend, which removes a variable of the console's, was named as
+    # the polluter of tests that read other variables.
+    source = textwrap.dedent(ENVIRONMENT_READ) + "\n" + neighbour
+    diagnosis = diagnose_files(tmp_path, {"test_x.py": source}, "test_x.py", "test_token_from_environment")
+    assert [e.message.split(": ")[0] for e in diagnosis.evidence if e.rule == "order.polluted-environment"] == claims
+
+
+@pytest.mark.parametrize(("call", "claims"), [
+    pytest.param("shell.request_env()", [], id="a-kernel-asked-for-its-environment"),
+    pytest.param("get_conda_test_env()", [], id="a-conda-environment"),
+    pytest.param("Settings.from_env()", ["os.environ['APP_URL'], changed by test_other (line 8)"],
+                 id="settings-read-from-the-environment"),
+])
+def test_only_a_call_that_reads_environment_variables_makes_a_neighbours_write_a_polluter(
+    tmp_path: Path, call: str, claims: list[str]
+) -> None:
+    source = textwrap.dedent(f"""
+        import os
+        from app import Settings, get_conda_test_env, shell
+
+        def test_reads():
+            assert {call}
+
+        def test_other():
+            os.environ["APP_URL"] = "x"
+    """)
+    diagnosis = diagnose_files(tmp_path, {"test_x.py": source}, "test_x.py", "test_reads")
+    assert [e.message.split(": ")[0] for e in diagnosis.evidence if e.rule == "order.polluted-environment"] == claims
+
+
+def test_a_test_that_resolves_the_working_directory_names_a_neighbour_that_changes_it(tmp_path: Path) -> None:
+    source = textwrap.dedent("""
+        import os
+
+        def test_config_found():
+            assert os.path.exists(os.path.join(os.getcwd(), "setup.cfg"))
+
+        def test_build():
+            os.chdir("/tmp")
+    """)
+    diagnosis = diagnose_files(tmp_path, {"test_x.py": source}, "test_x.py", "test_config_found")
+    assert [e.message.split(": ")[0] for e in diagnosis.evidence if e.rule == "order.polluted-environment"] == [
+        "the working directory, changed by test_build (line 7)"]
+    assert diagnosis.fix_at == ("test_x.py", 7)
 
 
 MODULE_SETTING = """

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from flaketui.diagnose.facts import Hit
 from flaketui.diagnose.project import SKIPPED_DIRS
 from flaketui.diagnose.scope import RULES_BY_ID, changing, unrestored_writes
-from flaketui.diagnose.vocabulary import MUTATORS, SETTERS
+from flaketui.diagnose.vocabulary import ENV_READ, MUTATORS, QUOTED_NAME, SETTERS
 
 if TYPE_CHECKING:
     from flaketui.diagnose.facts import FunctionFacts
@@ -48,8 +48,6 @@ _BRACKETS = re.compile(rb"\[[^\]\n]*\]")
 #: Nested projects (pytest settles in another rootdir there).
 _NESTED = ("pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", "pyproject.toml")
 _ENV_RULES = frozenset({"fixture.environ-write", "fixture.environ-assign"})
-_ENV_READ = re.compile(r"(?:environ\s*(?:\.get\s*\(|\[)|getenv\s*\()\s*[\"']([A-Za-z_]\w*)[\"'](?!\s*\]\s*=[^=])")
-_QUOTED = re.compile(r"[\"']([A-Za-z_]\w*)[\"']")
 _TEARDOWNS = ("teardown_method", "tearDown", "asyncTearDown", "teardown", "teardown_class", "tearDownClass")
 _MODULE_TEARDOWNS = ("teardown_module", "tearDownModule", "teardown_function")
 _ENVIRON = "os.environ"
@@ -205,7 +203,7 @@ def reads_of(facts: FunctionFacts, module: ModuleFacts, dotted: str, sources: So
                 if variable is not None:
                     yield Read(".".join([variable, *parts[end:]]), True, line)
                     break
-    for variable in dict.fromkeys(_ENV_READ.findall(text)):
+    for variable in dict.fromkeys(ENV_READ.findall(text)):
         yield Read(f"{_ENVIRON}.{variable}", True, facts.line)
 
 
@@ -250,7 +248,7 @@ def _environment_writes(function: FunctionFacts, sources: Sources) -> Iterator[t
     for hit in function.hits:
         if hit.rule.id in _ENV_RULES:
             written = sources.lines(function.path, hit.line, hit.end_line)
-            for variable in _QUOTED.findall(written) or ([""] if ".clear(" in written else []):
+            for variable in QUOTED_NAME.findall(written) or ([""] if ".clear(" in written else []):
                 yield f"{_ENVIRON}.{variable}".rstrip("."), hit.line
 
 
@@ -351,7 +349,7 @@ def _own_writes(scope: Scope, sources: Sources) -> set[str]:
         own |= {key for key, _ in _environment_writes(piece.facts, sources)}
         text = sources.text(piece.facts)
         for call in re.finditer(r"(?:setattr|setenv|delenv|setitem|patch\.object|patch\.dict)\(([^)\n]*)\)", text):
-            own |= {f"{_ENVIRON}.{v}" for v in _QUOTED.findall(call.group(1))}
+            own |= {f"{_ENVIRON}.{v}" for v in QUOTED_NAME.findall(call.group(1))}
             own |= {f"{_qualify(piece.module, o)}.{v}" for o in re.findall(r"^\s*([\w.]+)\s*,", call.group(1))
-                    for v in _QUOTED.findall(call.group(1))}
+                    for v in QUOTED_NAME.findall(call.group(1))}
     return own

@@ -111,6 +111,10 @@ class ModuleFacts:
                 return self.function(name)
         return None
 
+    def text(self, start: int, end: int) -> str:
+        assert self._reader is not None
+        return self._reader.text_of(start, end)
+
     def self_attributes(self, class_name: str) -> dict[str, str]:
         assert self._reader is not None
         return self._reader.self_attributes(class_name)

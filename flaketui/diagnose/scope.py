@@ -15,7 +15,7 @@ from flaketui.diagnose.catalog import RULES
 from flaketui.diagnose.facts import FixtureSpec, FunctionFacts, Hit, MitigationSite
 from flaketui.diagnose.module import ClassFacts, ModuleFacts
 from flaketui.diagnose.rules import Rule
-from flaketui.diagnose.vocabulary import MUTATORS, SETTERS, SETUP_NAMES
+from flaketui.diagnose.vocabulary import ENV_READ, MUTATORS, QUOTED_NAME, SETTERS, SETUP_NAMES
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}
 CALL_RULES = [rule for rule in RULES if rule.calls]
@@ -388,21 +388,56 @@ def _neighbour_rules(scope: Scope, levels: list[_Level], add: Callable[[tuple[Pi
                      f"{found[0].fixture.scope}-scoped fixture {param}, changed by {other.label} (line {line})"))
                 break
 
-    # os.environ / the working directory changed for good by a neighbour, read by this test.
-    reads_environment = any("env" in n.lower() for n in (*test.facts.reads, *test.facts.attributes_called))
-    sets_its_own = bool({"setenv", "delenv", "chdir"} & test.facts.attributes_called)
-    if not reads_environment or sets_its_own:
+    # os.environ / the working directory changed for good by a neighbour, read by this test:
+    # a variable it reads by name (any, when it reads the environment whole), or the directory.
+    names = (*test.facts.reads, *test.facts.attributes_called)
+    if {"setenv", "delenv", "chdir"} & test.facts.attributes_called:
+        return
+    reads_environment = any(_ENVIRONMENT_READERS.search(n) for n in names)
+    variables = _variables_read(test.facts, module) if reads_environment else frozenset()
+    reads_directory = any(n.rsplit(".", 1)[-1] in ("getcwd", "cwd") for n in names)
+    if not reads_environment and not reads_directory:
         return
     for word in ("environ", "putenv", "chdir"):
         for other in module.functions_mentioning(word):
             if other.label == label or other.fixture is not None:
                 continue
-            polluting = [h for h in other.hits if h.rule.id in _POLLUTING_RULES]
-            if polluting:
-                add((test, _hit("order.polluted-environment", test.facts.line, test.facts.line,
-                                (module.path, polluting[0].line)),
-                     f"{polluting[0].qualified or 'os.environ'}, changed by {other.label} (line {polluting[0].line})"))
-                return
+            for hit in other.hits:
+                if hit.rule.id == "fixture.chdir":
+                    changed = "the working directory" if reads_directory else None
+                elif hit.rule.id in _ENVIRONMENT_RULES and reads_environment:
+                    changed = _variable_changed(hit, variables, module)
+                else:
+                    changed = None
+                if changed is not None:
+                    add((test, _hit("order.polluted-environment", test.facts.line, test.facts.line,
+                                    (module.path, hit.line)),
+                         f"{changed}, changed by {other.label} (line {hit.line})"))
+                    return
+
+
+def _variables_read(facts: FunctionFacts, module: ModuleFacts) -> frozenset[str] | None:
+    """The environment variables a test reads by name; None when it reads the environment
+    another way (whole, by a computed name, through the code it calls: ``Settings.from_env()``),
+    which any change can reach."""
+    text = module.text(facts.line, facts.end_line)
+    variables = ENV_READ.findall(text)
+    every_read_named = len(variables) == len(re.findall(r"\b(?:environ|getenv)\b", text))
+    return frozenset(variables) if variables and every_read_named else None
+
+
+def _variable_changed(hit: Hit, variables: frozenset[str] | None, module: ModuleFacts) -> str | None:
+    """What an environment write changes that the test reads: the variable by name, or the whole
+    environment (``clear()``, or a test that reads it whole); None for another variable, or one
+    the write does not name (precision: spyder's console variable is not the backend's)."""
+    written = module.text(hit.line, hit.end_line)
+    if ".clear(" in written:
+        return "os.environ"
+    named = QUOTED_NAME.findall(written)
+    if variables is None:
+        return f"os.environ[{named[0]!r}]" if named else "os.environ"
+    both = [name for name in named if name in variables]
+    return f"os.environ[{both[0]!r}]" if both else None
 
 
 def _runs_before(other: FunctionFacts, test: FunctionFacts) -> bool:
@@ -412,7 +447,11 @@ def _runs_before(other: FunctionFacts, test: FunctionFacts) -> bool:
     return other.fixture is not None and (other.fixture.autouse or other.fixture.name in test.params)
 
 
-_POLLUTING_RULES = frozenset({"fixture.environ-write", "fixture.environ-assign", "fixture.chdir"})
+_ENVIRONMENT_RULES = frozenset({"fixture.environ-write", "fixture.environ-assign"})
+#: Names that read environment variables: ``os.environ``, ``getenv``, ``Settings.from_env``.
+#: Not any name with "env" in it: spyder's ``shell.request_env()`` asks a kernel in another
+#: process, and ``get_conda_test_env()`` finds a conda environment.
+_ENVIRONMENT_READERS = re.compile(r"environ|getenv|(?:^|[._])(?:from|load|read)_env(?:ironment)?$|env_vars?$", re.I)
 
 
 def _first_call_line(facts: FunctionFacts, name: str) -> int:

@@ -111,3 +111,9 @@ def target_mitigations(target: str) -> set[Mitigation]:
     """What patching ``target`` cancels: ``mock.patch("app.api.requests.get")`` mocks the network."""
     words = set(re.split(r"[.\[\]()]+", target))
     return {kind for vocabulary, kind in TARGET_WORDS if words & vocabulary}
+
+#: A read of one environment variable by its literal name: ``os.environ["X"]``, ``environ.get("X")``,
+#: ``os.getenv("X")`` (not the ``os.environ["X"] = v`` that writes it). The group is the name.
+ENV_READ = re.compile(r"(?:environ\s*(?:\.get\s*\(|\[)|getenv\s*\()\s*[\"']([A-Za-z_]\w*)[\"'](?!\s*\]\s*=[^=])")
+#: A quoted identifier: the variable an environment write names.
+QUOTED_NAME = re.compile(r"[\"']([A-Za-z_]\w*)[\"']")
