@@ -451,7 +451,7 @@ _ENVIRONMENT_RULES = frozenset({"fixture.environ-write", "fixture.environ-assign
 #: Names that read environment variables: ``os.environ``, ``getenv``, ``Settings.from_env``.
 #: Not any name with "env" in it: spyder's ``shell.request_env()`` asks a kernel in another
 #: process, and ``get_conda_test_env()`` finds a conda environment.
-_ENVIRONMENT_READERS = re.compile(r"environ|getenv|(?:^|[._])(?:from|load|read)_env(?:ironment)?$|env_vars?$", re.I)
+_ENVIRONMENT_READERS = re.compile(r"environ|getenv|(?:^|[._])(?:from|load|read)_env(?:ironment)?$|env_vars?$", re.IGNORECASE)
 
 
 def _first_call_line(facts: FunctionFacts, name: str) -> int:
