@@ -119,17 +119,11 @@ def test_without_git_on_path_the_command_itself_explains(make_repo, tmp_path: Pa
 
 def test_a_scan_loads_only_its_own_command_and_no_history(make_repo) -> None:
     root = make_repo(PROJECT)
-    code = (
-        "import sys\n"
-        "from flaketui.cli import main\n"
-        "assert main(['scan', '--json', '--no-cache']) == 0\n"
-        "print(' '.join(sorted(m for m in sys.modules if m.startswith(('flaketui.cli.', 'sqlite3', 'flaketui.store', "
-        "'flaketui.hunting', 'flaketui.candidates', 'flaketui.workflows.ci_history')))))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
+    loaded = _modules_after(root, "from flaketui.cli import main", "assert main(['scan', '--json', '--no-cache']) == 0",
+                            prefixes=("flaketui.cli.", "sqlite3", "flaketui.store", "flaketui.hunting",
+                                      "flaketui.candidates", "flaketui.workflows.ci_history"))
     # Nothing verified, imported or hunted here: no history to read, and none created.
-    assert done.stdout.splitlines()[-1].split() == ["flaketui.cli.context", "flaketui.cli.output", "flaketui.cli.root", "flaketui.cli.scan"]
+    assert loaded == ["flaketui.cli.context", "flaketui.cli.output", "flaketui.cli.root", "flaketui.cli.scan"]
     assert not list(root.joinpath(".git", "flaketui").glob("history*"))
 
 
@@ -137,22 +131,22 @@ def test_the_app_paints_before_any_workflow_loads(make_repo) -> None:
     # The app's first frame needs the service and the faces only: the scan (and the cache's
     # json and hashlib) loads in the worker that runs it.
     root = make_repo(PROJECT)
-    code = (
-        "import sys\n"
-        "from flaketui.service import Service\n"
-        "from flaketui.tui.app import FlakeTUIApp\n"
-        "FlakeTUIApp(Service('.'))\n"
-        "print(' '.join(sorted(m for m in sys.modules if m.startswith(('flaketui.workflows.', 'flaketui.discover.', "
-        "'pygments')))))\n"
-        "Service('.').scan(use_cache=False)\n"
-        "print('flaketui.workflows.scan' in sys.modules)\n"
-    )
+    prefixes = ("flaketui.workflows.", "flaketui.discover.", "pygments")
+    painted = ("from flaketui.service import Service", "from flaketui.tui.app import FlakeTUIApp",
+               "FlakeTUIApp(Service('.'))")
+    assert _modules_after(root, *painted, prefixes=prefixes) == [
+        "flaketui.workflows.editor", "flaketui.workflows.repo", "flaketui.workflows.wiring",
+        "flaketui.workflows.workspace"]
+    assert "flaketui.workflows.scan" in _modules_after(root, *painted, "Service('.').scan(use_cache=False)",
+                                                       prefixes=prefixes)
+
+
+def _modules_after(root: Path, *lines: str, prefixes: tuple[str, ...]) -> list[str]:
+    """The modules (of ``prefixes``) a fresh interpreter has loaded after running ``lines`` in ``root``."""
+    code = "\n".join(("import sys", *lines, f"print(' '.join(sorted(m for m in sys.modules if m.startswith({prefixes!r}))))"))
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    before, after = done.stdout.splitlines()[-2:]
-    assert before.split() == ["flaketui.workflows.editor", "flaketui.workflows.repo", "flaketui.workflows.wiring",
-                              "flaketui.workflows.workspace"]
-    assert after == "True"
+    return done.stdout.splitlines()[-1].split()
 
 
 def test_every_command_is_where_the_table_says(capsys: pytest.CaptureFixture[str]) -> None:
