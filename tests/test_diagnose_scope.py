@@ -714,3 +714,43 @@ def test_a_neighbour_is_read_only_where_a_line_may_change_the_name(line, changes
 
     name = next(n for n in ("registry", "settings", "config", "CONF", "asyncio") if n in line)
     assert bool(changing(name).search(line.encode())) is changes
+
+
+MARK_GUARDED_FIXTURE = """
+    import time
+    import pytest
+
+    @pytest.fixture
+    def console(request):
+        slow_backend = request.node.get_closest_marker("slow_backend")
+        tk = request.node.get_closest_marker("tk")
+        if slow_backend or tk:
+            time.sleep(2)
+        yield object()
+
+    {marks}
+    def test_console(console):
+        assert console is not None
+"""
+
+
+@pytest.mark.parametrize(("marks", "expected"), [
+    pytest.param("", [], id="a-test-without-the-mark"),
+    pytest.param("@pytest.mark.tk", [("async.blocking-sleep", 9)], id="a-test-with-one-of-them"),
+    pytest.param("@pytest.mark.other", [], id="a-test-with-another-mark"),
+])
+def test_a_fixture_branch_that_only_some_marks_run_is_evidence_for_those_tests_only(
+    tmp_path: Path, marks: str, expected: list[tuple[str, int]]
+) -> None:
+    # spyder's ipyconsole fixture waits a fixed time only for tests marked auto_backend or
+    # tk_backend; that wait was the "why" of 71 tests, 4 of which carry either mark.
+    source = MARK_GUARDED_FIXTURE.replace("{marks}", marks)
+    diagnosis = diagnose_files(tmp_path, {"test_x.py": source}, "test_x.py", "test_console")
+    assert [(e.rule, e.line) for e in diagnosis.evidence if e.category is Category.ASYNC] == expected
+
+
+def test_a_module_pytestmark_carries_the_mark_to_its_tests(tmp_path: Path) -> None:
+    source = MARK_GUARDED_FIXTURE.replace("{marks}", "").replace(
+        "import pytest\n", 'import pytest\n\n    pytestmark = [pytest.mark.tk, pytest.mark.skipif(False, reason="")]\n', 1)
+    diagnosis = diagnose_files(tmp_path, {"test_x.py": source}, "test_x.py", "test_console")
+    assert [e.rule for e in diagnosis.evidence if e.category is Category.ASYNC] == ["async.blocking-sleep"]

@@ -139,6 +139,9 @@ class FunctionFacts:
     #: Where its first decorator is, and its docstring (line, text), for the notes people wrote.
     first_line: int = 0
     docstring: tuple[int, str] | None = None
+    #: The marks its decorators put on it, and (a fixture) the branches only some marks run.
+    marks: frozenset[str] = frozenset()
+    mark_guarded: list[tuple[int, int, frozenset[str]]] = field(default_factory=list)
 
     @property
     def label(self) -> str:

@@ -18,7 +18,7 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from flaketui.diagnose import cures, mitigations, trees
+from flaketui.diagnose import cures, markguards, mitigations, trees
 from flaketui.diagnose.facts import (
     FixtureSpec,
     FunctionFacts,
@@ -359,10 +359,12 @@ class _ModuleReader:
         resolver = self.resolver.child(self.self_attributes(class_name) if class_name else None)
         reader = FunctionReader(facts, resolver, positions, self.facts.imports, self.facts.module_aliases, offset)
         facts.is_async = node.asynchronous is not None
+        text = self.text_of(facts.line, facts.end_line)
+        facts.marks, facts.mark_guarded = markguards.read(node, text, positions, offset)
         for decorator in node.decorators:
             start, _ = reader.lines(decorator)
             self.marks_into([decorator.decorator], start, facts.usefixtures, facts.notable_marks, facts.mitigations)
-        cures.prescan(facts, node, reader.resolver, self.text_of(facts.line, facts.end_line))
+        cures.prescan(facts, node, reader.resolver, text)
         node.visit(reader)
         facts.context = reader
         for decorator in node.decorators:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from flaketui.diagnose import markguards
 from flaketui.diagnose.catalog import RULES
 from flaketui.diagnose.facts import FixtureSpec, FunctionFacts, Hit, MitigationSite
 from flaketui.diagnose.module import ClassFacts, ModuleFacts
@@ -181,6 +182,10 @@ def assemble(test_facts: FunctionFacts, class_name: str | None, module: ModuleFa
         # A broad fixture sets up the world once, the same way every run: weaker evidence.
         factor = LOCAL_AUTOUSE_FACTOR if autouse and name in local_autouse else ROLE_FACTORS[role]
         factor = min(factor, BROAD_FIXTURE_FACTOR) if broad else factor
+        if fixture.mark_guarded:
+            marks = _marks_of(test_facts, chain, module)
+            fixture = replace(fixture, hits=[h for h in fixture.hits
+                                             if markguards.applies(fixture.mark_guarded, h.line, marks)])
         scope.pieces.append(Piece(fixture, owner, role, label, factor, broad))
         if fixture.returns:
             scope.param_values.setdefault(name, fixture.returns)
@@ -203,6 +208,12 @@ def assemble(test_facts: FunctionFacts, class_name: str | None, module: ModuleFa
     _add_helpers(scope, chain)
     _scope_rules(scope, chain, levels, missing)
     return scope
+
+
+def _marks_of(test: FunctionFacts, chain: list[ClassFacts], module: ModuleFacts) -> frozenset[str]:
+    """The marks a test carries: its own, its classes', its module's ``pytestmark``."""
+    classes = (markguards.decorator_marks(k.node.decorators) for k in chain if k.node is not None)
+    return test.marks.union(*classes, markguards.module_marks(module.text(1, 10**9)))
 
 
 def _requests(facts: FunctionFacts) -> list[str]:
