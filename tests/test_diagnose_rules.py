@@ -389,6 +389,29 @@ CASES = [
     ),
     pytest.param(
         """
+        import psutil
+
+        def test_it(pool):
+            assert pool.size == psutil.cpu_count()
+        """,
+        {(4, "external.machine-environment")},
+        id="psutil-machine-figure",
+    ),
+    pytest.param(
+        # The process's own open files and children (spyder's leak check): no machine setting.
+        """
+        import psutil
+
+        def test_it(console):
+            before = psutil.Process().children()
+            console.close()
+            assert psutil.Process().children() == before
+        """,
+        set(),
+        id="psutil-own-process",
+    ),
+    pytest.param(
+        """
         import random
 
         def test_it():
